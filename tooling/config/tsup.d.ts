@@ -1,0 +1,2 @@
+import type { Options } from 'tsup';
+export declare function berthTsup(overrides?: Options): Options | Options[];
