@@ -1,1 +1,9 @@
-export {};
+/**
+ * @berth/engine — composes image-format, layer-store, registry-client, runtime and
+ * driver-linux into Docker's object model under one root. berthd's routes call these
+ * services and serialise their Docker-shaped results as they are.
+ */
+export { Engine } from './engine.js';
+export type { EngineOptions, EngineConfig } from './config.js';
+export type * from './services.js';
+export type * from './docker-types.js';

@@ -1,0 +1,28 @@
+/** Engine settings (berthd reads them from /etc/berth/daemon.json; names follow Docker's daemon.json). */
+export interface EngineConfig {
+  /** Registries reached over plain http (127.0.0.0/8 and localhost always are, as in Docker). */
+  'insecure-registries'?: string[];
+  'registry-mirrors'?: string[];
+  /** OCI runtime: `crun` (default) or `runc`, or an absolute path. */
+  runtime?: string;
+  /** Subnet of the default `bridge` network (default 10.89.0.0/24, refused if it overlaps a route). */
+  bip?: string;
+  /** Bridge device name of the default network (default `berth0`). */
+  bridge?: string;
+  /** Concurrent layer downloads per pull (default 3). */
+  'max-concurrent-downloads'?: number;
+  /** json-file-like rotation of container logs. */
+  'log-opts'?: { 'max-size'?: string; 'max-file'?: string };
+  /** Default stop timeout in seconds (10). */
+  'shutdown-timeout'?: number;
+}
+
+export interface EngineOptions {
+  /** State root (default /var/lib/berth): berth.db, content/, snapshots/, containers/, volumes/. */
+  root: string;
+  /** Runtime state (default /run/berth): conmon sockets, netns, exit files. */
+  runRoot?: string;
+  config?: EngineConfig;
+  /** Apply restart policies (`always`, `unless-stopped`, `on-failure`) at open. Default true. */
+  restartOnOpen?: boolean;
+}

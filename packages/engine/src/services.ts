@@ -1,0 +1,235 @@
+// The engine's contract with berthd: one interface per Docker API area. Every method
+// throws typed errors from @berth/image-format (NotFoundError -> 404, ConflictError -> 409,
+// InvalidArgumentError -> 400, UnauthorizedError -> 401, UnsupportedError -> 501) whose
+// messages are Docker's own, so routes map `err.code` to a status and send `{message}`.
+import type { Readable, Writable } from 'node:stream';
+import type {
+  ContainerCreateBody,
+  ContainerCreateResponse,
+  ContainerInspect,
+  ContainerStats,
+  ContainerSummary,
+  ContainerTop,
+  ContainerWaitResponse,
+  EventMessage,
+  ExecCreateBody,
+  ExecInspect,
+  Filters,
+  ImageDeleteItem,
+  ImageHistoryItem,
+  ImageInspect,
+  ImageSummary,
+  NetworkCreateBody,
+  NetworkInspect,
+  EndpointSettings,
+  OutputChunk,
+  ProgressMessage,
+  RegistryAuth,
+  SystemDf,
+  SystemInfo,
+  Volume,
+  VolumeCreateBody,
+  WaitCondition,
+} from './docker-types.js';
+
+export interface PullOptions {
+  /** `os/arch[/variant]`; default the host's. */
+  platform?: string;
+  auth?: RegistryAuth;
+  /** Docker's JSON progress lines (`Pulling fs layer`, `Downloading`, `Pull complete`, `Digest: ...`, `Status: ...`). */
+  onProgress?: (msg: ProgressMessage) => void;
+  signal?: AbortSignal;
+}
+
+export interface PushOptions {
+  auth?: RegistryAuth;
+  onProgress?: (msg: ProgressMessage) => void;
+  signal?: AbortSignal;
+}
+
+export interface CommitOptions {
+  /** Repository (and optionally `:tag`) for the new image; untagged when absent. */
+  repo?: string;
+  tag?: string;
+  comment?: string;
+  author?: string;
+  /** Dockerfile instructions applied to the config: `ENV a=b`, `CMD ["x"]`, `LABEL k=v`, `WORKDIR /x`, `USER u`, `EXPOSE 80`, `ENTRYPOINT [...]`. */
+  changes?: string[];
+  /** Pause the container while its filesystem is diffed (Docker's default true). */
+  pause?: boolean;
+  /** Config overrides merged over the container's config. */
+  config?: Partial<ContainerCreateBody>;
+}
+
+export interface ImportOptions {
+  /** `repo[:tag]` to give the imported image. */
+  ref?: string;
+  message?: string;
+  changes?: string[];
+  platform?: string;
+}
+
+export interface ImageService {
+  /** Pulls `ref` (e.g. `busybox`, `localhost:5000/x:1`, `x@sha256:...`) and returns the local image. */
+  pull(ref: string, opts?: PullOptions): Promise<ImageInspect>;
+  /** Pushes a local tag to its registry; resolves with the pushed manifest digest. */
+  push(ref: string, opts?: PushOptions): Promise<{ digest: string; size: number; tag: string }>;
+  /** Gives image `source` (name, short ID or ID) the reference `target`. */
+  tag(source: string, target: string): Promise<void>;
+  /**
+   * Removes a tag, or the image when its last tag goes. Refuses (Conflict) an image that a
+   * container uses, or one referenced by several tags when given by ID, unless `force`.
+   */
+  remove(ref: string, opts?: { force?: boolean; noprune?: boolean }): Promise<ImageDeleteItem[]>;
+  list(opts?: { all?: boolean; filters?: Filters; digests?: boolean }): Promise<ImageSummary[]>;
+  /** By name, `name@digest`, full ID (`sha256:...`) or unique ID prefix. NotFound: `No such image: <ref>`. */
+  inspect(ref: string): Promise<ImageInspect>;
+  history(ref: string): Promise<ImageHistoryItem[]>;
+  /** `docker save`: one tar with an OCI layout and Docker's manifest.json. */
+  save(refs: string[]): Readable;
+  /** `docker load`: a docker-archive or OCI layout tar. Resolves with Docker's `Loaded image: x` lines. */
+  load(archive: Readable, opts?: { onProgress?: (msg: ProgressMessage) => void }): Promise<string[]>;
+  /** Loads an OCI image layout directory (e.g. a fixture) and tags it `ref` (default: its index annotation). */
+  loadLayout(dir: string, ref?: string): Promise<ImageInspect>;
+  /** `docker import`: a rootfs tarball becomes a one-layer image. Resolves with its ID. */
+  importRootfs(tar: Readable, opts?: ImportOptions): Promise<string>;
+  /** `docker commit`: the container's writable layer becomes a new layer on top of its image. */
+  commit(container: string, opts?: CommitOptions): Promise<{ Id: string }>;
+  prune(opts?: { filters?: Filters }): Promise<{ ImagesDeleted: ImageDeleteItem[]; SpaceReclaimed: number }>;
+  /**
+   * Makes a built-in image available without a registry: `busybox` builds
+   * `busybox:latest` from the host's static /bin/busybox when it is missing.
+   */
+  ensureBuiltin(name: 'busybox'): Promise<ImageInspect>;
+}
+
+export interface StopOptions {
+  /** Default the container's StopSignal, else SIGTERM. */
+  signal?: string;
+  /** Seconds before SIGKILL; default the container's StopTimeout, else 10. */
+  timeout?: number;
+}
+
+export interface LogsOptions {
+  follow?: boolean;
+  stdout?: boolean;
+  stderr?: boolean;
+  /** Unix seconds (fractional allowed). */
+  since?: number;
+  until?: number;
+  /** Last N lines; 'all' or undefined for all. */
+  tail?: number | 'all';
+  timestamps?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface AttachOptions {
+  stdin?: boolean;
+  stdout?: boolean;
+  stderr?: boolean;
+  /** Stream live output (otherwise only the `logs` replay). */
+  stream?: boolean;
+  /** Replay the log first. */
+  logs?: boolean;
+  detachKeys?: string;
+}
+
+/**
+ * A live connection to a container's (or exec's) stdio. `output` is an object-mode Readable
+ * of OutputChunk; with `tty` every chunk is `stdout` and carries raw terminal bytes (route
+ * writes them unframed), without it routes add Docker's 8-byte frame header.
+ * `output` ends when the process exits (or on `close()`).
+ */
+export interface AttachSession {
+  tty: boolean;
+  stdin?: Writable;
+  output: Readable;
+  close(): void;
+}
+
+export interface ContainerService {
+  /** Creates a container; `name` must match `[a-zA-Z0-9][a-zA-Z0-9_.-]+`. Conflict on a used name (Docker's message). NotFound: `No such image: <ref>`. */
+  create(body: ContainerCreateBody, opts?: { name?: string; platform?: string }): Promise<ContainerCreateResponse>;
+  /** Starts a created or exited container; a running one is a no-op (Docker answers 304: see `started`). */
+  start(id: string): Promise<{ started: boolean }>;
+  /** Sends the stop signal, then SIGKILL after the timeout; resolves once it exited. `stopped:false` when it was not running (304). */
+  stop(id: string, opts?: StopOptions): Promise<{ stopped: boolean }>;
+  /** Conflict when not running: `Container <id> is not running`. */
+  kill(id: string, opts?: { signal?: string }): Promise<void>;
+  restart(id: string, opts?: StopOptions): Promise<void>;
+  pause(id: string): Promise<void>;
+  unpause(id: string): Promise<void>;
+  /** Conflict for a running container unless `force` (then it is killed). `volumes` also removes its anonymous volumes. */
+  remove(id: string, opts?: { force?: boolean; volumes?: boolean; link?: boolean }): Promise<void>;
+  /**
+   * Resolves when the condition holds. The wait is registered synchronously, before the
+   * returned promise is first awaited, so `wait(id,'next-exit')` then `start(id)` never misses the exit.
+   */
+  wait(id: string, condition?: WaitCondition, signal?: AbortSignal): Promise<ContainerWaitResponse>;
+  /** Object-mode Readable of OutputChunk read from the log file. Ends at EOF unless `follow`, then at exit or abort. */
+  logs(id: string, opts?: LogsOptions): Promise<Readable>;
+  attach(id: string, opts?: AttachOptions): Promise<AttachSession>;
+  resize(id: string, size: { h: number; w: number }): Promise<void>;
+  execCreate(id: string, body: ExecCreateBody): Promise<{ Id: string }>;
+  /** With `detach` resolves with no session once the process started. */
+  execStart(execId: string, opts?: { detach?: boolean; tty?: boolean }): Promise<AttachSession | undefined>;
+  execInspect(execId: string): Promise<ExecInspect>;
+  execResize(execId: string, size: { h: number; w: number }): Promise<void>;
+  rename(id: string, newName: string): Promise<void>;
+  inspect(id: string, opts?: { size?: boolean }): Promise<ContainerInspect>;
+  /** Filters: id, name, label (`k` or `k=v`), status, ancestor, exited, before, since, volume, network. */
+  list(opts?: { all?: boolean; limit?: number; size?: boolean; filters?: Filters }): Promise<ContainerSummary[]>;
+  prune(opts?: { filters?: Filters }): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }>;
+  /** One sample (`stream:false`) or an object-mode Readable of samples every second. */
+  stats(id: string, opts?: { stream?: boolean; signal?: AbortSignal }): Promise<ContainerStats | Readable>;
+  /** `docker export`: the container's filesystem (image + writable layer) as a tar stream. */
+  export(id: string): Promise<Readable>;
+  top(id: string, opts?: { psArgs?: string }): Promise<ContainerTop>;
+}
+
+export interface VolumeService {
+  /** Idempotent for an existing name with the same driver; anonymous (64-hex name) when Name is empty. */
+  create(body?: VolumeCreateBody): Promise<Volume>;
+  /** Filters: name, label, dangling, driver. */
+  list(opts?: { filters?: Filters }): Promise<{ Volumes: Volume[]; Warnings: string[] }>;
+  inspect(name: string): Promise<Volume>;
+  /** Conflict when in use: `remove <name>: volume is in use - [<ids>]`. */
+  remove(name: string, opts?: { force?: boolean }): Promise<void>;
+  /** Removes unused anonymous volumes (all unused ones with filter `all=true`). */
+  prune(opts?: { filters?: Filters }): Promise<{ VolumesDeleted: string[]; SpaceReclaimed: number }>;
+}
+
+export interface NetworkService {
+  create(body: NetworkCreateBody): Promise<{ Id: string; Warning: string }>;
+  /** Filters: name, id, driver, label, type (builtin|custom), dangling. */
+  list(opts?: { filters?: Filters }): Promise<NetworkInspect[]>;
+  inspect(idOrName: string): Promise<NetworkInspect>;
+  /** Forbidden for the predefined `bridge`, `host`, `none`; Conflict while containers are connected. */
+  remove(idOrName: string): Promise<void>;
+  connect(idOrName: string, body: { Container: string; EndpointConfig?: EndpointSettings }): Promise<void>;
+  disconnect(idOrName: string, body: { Container: string; Force?: boolean }): Promise<void>;
+  prune(opts?: { filters?: Filters }): Promise<{ NetworksDeleted: string[] }>;
+}
+
+export interface EventSubscription extends AsyncIterable<EventMessage> {
+  /** Ends the iteration. */
+  close(): void;
+}
+
+export interface EventService {
+  /**
+   * Past events since `since` (kept in memory, newest 1000) then live ones until `until`
+   * (unix seconds) or `close()`. Filters: type, event/action, container, image, volume,
+   * network, label, daemon.
+   */
+  subscribe(opts?: { since?: number; until?: number; filters?: Filters }): EventSubscription;
+  /** Number of live subscribers (for /info NEventsListener). */
+  readonly listeners: number;
+}
+
+export interface SystemService {
+  info(): Promise<SystemInfo>;
+  df(): Promise<SystemDf>;
+  /** Engine version figures for `/version`'s component list. */
+  version(): { Version: string; Os: string; Arch: string; KernelVersion: string; GitCommit: string; GoVersion: string; BuildTime: string };
+}
