@@ -1,5 +1,38 @@
+/**
+ * @berth/image-format — the image model. Pure and streaming, no global state.
+ *
+ * Every validation error is an InvalidArgumentError whose message starts with the
+ * offending field path (`manifest.layers[2].digest: invalid digest ...`).
+ */
 export * from './errors.js';
 export * from './digest.js';
+export { validateDescriptor, EMPTY_DESCRIPTOR } from './descriptor.js';
 export type { Descriptor } from './descriptor.js';
+export { validatePlatform } from './platform-types.js';
 export type { Platform } from './platform-types.js';
 export * from './media-types.js';
+
+// References: docker CLI normalisation (distribution/reference).
+export {
+  Reference, parseReference, parseRepositoryName, normalizeReference, withDefaultTag, isValidTag,
+  DEFAULT_DOMAIN, DEFAULT_TAG, NAME_TOTAL_LENGTH_MAX,
+} from './reference.js';
+
+// Manifests, indexes, image configs.
+export {
+  parseAnyManifest, parseManifest, parseIndex, validateManifest, validateIndex, MAX_MANIFEST_SIZE,
+} from './manifest.js';
+export type { AnyManifest, ImageManifest, ImageIndex } from './manifest.js';
+export { parseImageConfig, validateImageConfig, MAX_CONFIG_SIZE } from './config.js';
+export type { ImageConfig, ContainerConfig, HealthConfig, RootFs, History } from './config.js';
+
+// Platforms.
+export {
+  parsePlatform, formatPlatform, normalizePlatform, hostPlatform, matchPlatform, platformRank, selectManifest,
+} from './platform.js';
+export type { PlatformPolicy, WindowsPolicy } from './platform.js';
+
+// Layer identity and the byte form Berth writes JSON in.
+export { diffIdToChainId, chainIds } from './chain-id.js';
+export { canonicalJson, jsonBlob, manifestBlob } from './canonical-json.js';
+export type { Blob } from './canonical-json.js';
