@@ -1,1 +1,43 @@
-export {};
+/**
+ * @berth/runtime — the contract between the engine and a runtime driver: what a
+ * container is (`ContainerSpec`), what a driver does (`RuntimeDriver`), and the events
+ * it emits. The conformance suite every driver runs lives in `@berth/runtime/testsuite`.
+ */
+export type {
+  Isolation,
+  ResolvedUser,
+  UserSpec,
+  TerminalSize,
+  ProcessSpec,
+  RootfsMount,
+  RootfsSpec,
+  MountSpec,
+  DeviceSpec,
+  ResourcesSpec,
+  PortMapping,
+  DnsSpec,
+  NetworkAttachment,
+  NetworkSpec,
+  IdMapping,
+  UsernsSpec,
+  SecuritySpec,
+  ImageDefaults,
+  ContainerSpec,
+} from './spec.js';
+export type {
+  ContainerStatus,
+  ContainerState,
+  ExitStatus,
+  ExecSpec,
+  ExecProcess,
+  AttachOptions,
+  AttachedStdio,
+  LogEntry,
+  LogOptions,
+  ContainerStats,
+  RuntimeEventType,
+  RuntimeEvent,
+  DeleteOptions,
+  RuntimeDriver,
+} from './driver.js';
+export { signalNumber, isValidContainerId } from './signals.js';

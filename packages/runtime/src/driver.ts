@@ -1,0 +1,141 @@
+import type { Readable, Writable } from 'node:stream';
+import type { ContainerSpec, TerminalSize, UserSpec } from './spec.js';
+
+/** created: exists, process not started; running; stopped: the process exited. */
+export type ContainerStatus = 'created' | 'running' | 'stopped';
+
+export interface ContainerState {
+  id: string;
+  status: ContainerStatus;
+  /** Host pid of the container's process while running. */
+  pid?: number;
+  /** Set once stopped. 128+signal when killed by a signal. */
+  exitCode?: number;
+  /** True when the kernel OOM killer ended the container. */
+  oomKilled?: boolean;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  labels: Record<string, string>;
+  /** The log file holding the container's output (format is the driver's). */
+  logPath?: string;
+}
+
+export interface ExitStatus {
+  exitCode: number;
+  oomKilled: boolean;
+}
+
+export interface ExecSpec {
+  args: string[];
+  env?: string[];
+  cwd?: string;
+  user?: UserSpec;
+  tty?: boolean;
+  stdin?: boolean;
+  terminalSize?: TerminalSize;
+}
+
+/** A running exec'd process. */
+export interface ExecProcess {
+  /** Present when `stdin` was requested; end() closes the process' stdin. */
+  stdin: Writable | null;
+  stdout: Readable;
+  /** Empty when `tty` (the terminal merges both). */
+  stderr: Readable;
+  /** Resolves with the exit code (128+signal when killed). */
+  exited: Promise<number>;
+  resize(size: TerminalSize): Promise<void>;
+  kill(signal?: string): Promise<void>;
+}
+
+export interface AttachOptions {
+  stdin?: boolean;
+  stdout?: boolean;
+  stderr?: boolean;
+}
+
+/**
+ * A live connection to a container's stdio. Output produced before the attach is not
+ * replayed (read `logs` for that). stdout/stderr end when the container exits or
+ * `close()` is called.
+ */
+export interface AttachedStdio {
+  stdin: Writable | null;
+  stdout: Readable;
+  stderr: Readable;
+  close(): void;
+}
+
+export interface LogEntry {
+  stream: 'stdout' | 'stderr';
+  /** RFC 3339 with nanoseconds, as recorded by the monitor. */
+  time: string;
+  /** One line (or a partial line when `partial`) without its newline. */
+  line: string;
+  partial: boolean;
+}
+
+export interface LogOptions {
+  /** Keep reading until the container stops or `signal` aborts. */
+  follow?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface ContainerStats {
+  id: string;
+  time: string;
+  cpu: { usageNanos: number; userNanos?: number; systemNanos?: number };
+  memory: { usageBytes: number; limitBytes?: number; maxUsageBytes?: number };
+  pids: { current: number; limit?: number };
+}
+
+export type RuntimeEventType = 'create' | 'start' | 'exit' | 'oom' | 'delete';
+
+export interface RuntimeEvent {
+  type: RuntimeEventType;
+  id: string;
+  time: string;
+  exitCode?: number;
+}
+
+export interface DeleteOptions {
+  /** Kill a running container first instead of refusing. */
+  force?: boolean;
+}
+
+/**
+ * A container runtime driver. Contract (checked by `runConformanceSuite` from
+ * `@berth/runtime/testsuite`):
+ * - create() prepares the container without running user code; start() runs it and
+ *   returns once the process exists. Both reject unknown ids with NotFoundError and a
+ *   duplicate create with ConflictError.
+ * - Containers survive the driver object (and its process): a new driver on the same
+ *   state finds them with list()/state() and can stop, wait and delete them.
+ * - wait() resolves when the process has exited (immediately when already stopped) and
+ *   keeps resolving with the same status until delete().
+ * - kill() on a stopped container is a no-op; delete() of a running container rejects
+ *   with ConflictError unless `force`.
+ * - Errors are BerthError subclasses with a code.
+ */
+export interface RuntimeDriver {
+  /** e.g. `linux/crun`. */
+  readonly name: string;
+  create(spec: ContainerSpec): Promise<ContainerState>;
+  start(id: string): Promise<void>;
+  exec(id: string, spec: ExecSpec): Promise<ExecProcess>;
+  attach(id: string, options?: AttachOptions): Promise<AttachedStdio>;
+  resize(id: string, size: TerminalSize): Promise<void>;
+  /** Signal name (`SIGTERM`, `TERM`) or number; default SIGKILL. */
+  kill(id: string, signal?: string | number): Promise<void>;
+  wait(id: string, options?: { signal?: AbortSignal }): Promise<ExitStatus>;
+  delete(id: string, options?: DeleteOptions): Promise<void>;
+  state(id: string): Promise<ContainerState>;
+  list(): Promise<ContainerState[]>;
+  stats(id: string): Promise<ContainerStats>;
+  logs(id: string, options?: LogOptions): AsyncIterable<LogEntry>;
+  /** Events from now on (create, start, exit, oom, delete) until `signal` aborts. */
+  events(options?: { signal?: AbortSignal }): AsyncIterable<RuntimeEvent>;
+  /** Release the driver's own resources; containers keep running. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,181 @@
+import type { Platform } from '@berth/image-format';
+
+/**
+ * How a container is isolated. `default` lets the driver choose (namespaces on Linux,
+ * process isolation on Windows Server); `process` and `hyperv` are the Windows modes.
+ */
+export type Isolation = 'default' | 'process' | 'hyperv';
+
+/** A user already resolved to numeric ids. */
+export interface ResolvedUser {
+  uid: number;
+  gid: number;
+  additionalGids?: number[];
+}
+
+/**
+ * The user a process runs as: `name`, `uid`, `uid:gid`, `name:group`, `uid:group`
+ * (resolved by the driver from the rootfs' /etc/passwd and /etc/group), or already
+ * resolved ids.
+ */
+export type UserSpec = string | ResolvedUser;
+
+export interface TerminalSize {
+  height: number;
+  width: number;
+}
+
+export interface ProcessSpec {
+  /** argv; args[0] is looked up on the container's PATH when it has no slash. */
+  args: string[];
+  /** `KEY=value` entries; these override the image's env (see ImageDefaults). */
+  env?: string[];
+  /** Working directory; created (owned by the user) when missing. Default `/`. */
+  cwd?: string;
+  user?: UserSpec;
+  /** Allocate a pseudo-terminal; stdout and stderr are then one stream. */
+  tty?: boolean;
+  /** Keep stdin open so that `attach` can write to it. */
+  stdin?: boolean;
+  /** Initial terminal size when `tty`. */
+  terminalSize?: TerminalSize;
+}
+
+/** A mount as a snapshotter describes it (e.g. overlay with lowerdir/upperdir options). */
+export interface RootfsMount {
+  type: string;
+  source: string;
+  options?: string[];
+}
+
+/**
+ * The container's root filesystem. Exactly one of `path` (a directory prepared by
+ * the caller), `mounts` (a snapshotter's mount list; the driver mounts them) or
+ * `layers` (Windows: the layer folders, parent last) must be set.
+ */
+export interface RootfsSpec {
+  path?: string;
+  mounts?: RootfsMount[];
+  layers?: string[];
+  readonly?: boolean;
+}
+
+export interface MountSpec {
+  /** `volume` is a directory the engine manages; it is bind-mounted like `bind`. */
+  type: 'bind' | 'tmpfs' | 'volume';
+  /** Host path for bind/volume; ignored for tmpfs. */
+  source?: string;
+  destination: string;
+  /** Extra mount options (`size=64m`, `mode=1777`, `rprivate`, `nosuid`...). */
+  options?: string[];
+  readonly?: boolean;
+}
+
+export interface DeviceSpec {
+  pathOnHost: string;
+  /** Defaults to pathOnHost. */
+  pathInContainer?: string;
+  /** Subset of `rwm`; default `rwm`. */
+  permissions?: string;
+}
+
+export interface ResourcesSpec {
+  /** Memory limit in bytes. */
+  memory?: number;
+  /** Memory + swap limit in bytes (-1 unlimited), like Docker's MemorySwap. */
+  memorySwap?: number;
+  /** CPUs in units of 1e-9 CPUs (Docker's NanoCpus); becomes quota/period. */
+  cpus?: number;
+  cpuQuota?: number;
+  cpuPeriod?: number;
+  /** Relative weight (Docker's CpuShares, default 1024). */
+  cpuShares?: number;
+  /** Maximum number of tasks; <= 0 means unlimited. */
+  pidsLimit?: number;
+}
+
+export interface PortMapping {
+  hostIp?: string;
+  hostPort: number;
+  containerPort: number;
+  protocol?: 'tcp' | 'udp';
+}
+
+export interface DnsSpec {
+  servers?: string[];
+  search?: string[];
+  options?: string[];
+}
+
+/** A network the container joins (bridge mode). */
+export interface NetworkAttachment {
+  name: string;
+  aliases?: string[];
+  ipv4Address?: string;
+}
+
+export interface NetworkSpec {
+  /** `bridge`, `host`, `none` or `container:<id>` (join another container's netns). */
+  mode: string;
+  networks?: NetworkAttachment[];
+  ports?: PortMapping[];
+  dns?: DnsSpec;
+  /** `host:ip` entries added to /etc/hosts. */
+  extraHosts?: string[];
+}
+
+export interface IdMapping {
+  containerId: number;
+  hostId: number;
+  size: number;
+}
+
+export interface UsernsSpec {
+  uidMappings: IdMapping[];
+  gidMappings: IdMapping[];
+}
+
+export interface SecuritySpec {
+  /** All capabilities, no seccomp, no masked paths, all host devices. */
+  privileged?: boolean;
+  /** Capability names with or without `CAP_`, or `ALL`. */
+  capAdd?: string[];
+  capDrop?: string[];
+  /** `default` (the driver's profile), `unconfined`, or a profile object (OCI/Docker seccomp JSON). */
+  seccomp?: 'default' | 'unconfined' | { profile: unknown };
+  noNewPrivileges?: boolean;
+  readonlyRootfs?: boolean;
+  /** Run in a new user namespace with these maps. */
+  userns?: UsernsSpec;
+}
+
+/** Defaults taken from the image config; ContainerSpec.process fields override them. */
+export interface ImageDefaults {
+  env?: string[];
+  user?: string;
+  workingDir?: string;
+}
+
+/** Everything a driver needs to create one container. */
+export interface ContainerSpec {
+  /** Unique id: [a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}. */
+  id: string;
+  platform?: Platform;
+  isolation?: Isolation;
+  process: ProcessSpec;
+  image?: ImageDefaults;
+  hostname?: string;
+  domainname?: string;
+  rootfs: RootfsSpec;
+  mounts?: MountSpec[];
+  devices?: DeviceSpec[];
+  resources?: ResourcesSpec;
+  /** Default `{ mode: 'none' }`. */
+  network?: NetworkSpec;
+  security?: SecuritySpec;
+  labels?: Record<string, string>;
+  /** Signal name or number sent by a graceful stop; default SIGTERM. */
+  stopSignal?: string;
+  /** Where the driver writes the container's output log; default in its state dir. */
+  logPath?: string;
+}

@@ -1,0 +1,323 @@
+/**
+ * The driver conformance suite (vitest). A driver's test file calls
+ * `runConformanceSuite('linux/crun', () => new MyDriver(...), fixtures)`; the suite
+ * registers its tests in a `describe` block. The rootfs handed in by `fixtures.rootfs`
+ * must be a busybox tree with /etc/passwd holding root (0), daemon (1) and nobody
+ * (65534), like `buildBusyboxRootfs` from @berth/fixtures.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ContainerSpec, ProcessSpec, RootfsSpec } from '../spec.js';
+import type { LogEntry, RuntimeDriver, RuntimeEvent } from '../driver.js';
+
+export interface ConformanceFixtures {
+  /** A fresh, writable rootfs for one container (called once per container). */
+  rootfs(): Promise<RootfsSpec>;
+  /** Fields merged into every spec (e.g. network mode). */
+  baseSpec?: Partial<ContainerSpec>;
+}
+
+export type DriverFactory = () => RuntimeDriver | Promise<RuntimeDriver>;
+
+function uniqueId(tag: string): string {
+  return `conf-${tag}-${randomBytes(4).toString('hex')}`;
+}
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+function text(entries: LogEntry[], stream?: 'stdout' | 'stderr'): string {
+  return entries
+    .filter((e) => stream === undefined || e.stream === stream)
+    .map((e) => e.line + (e.partial ? '' : '\n'))
+    .join('');
+}
+
+function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer | string) => chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c)));
+    stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    stream.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    stream.on('error', reject);
+  });
+}
+
+async function sleep(ms: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}
+
+export function runConformanceSuite(name: string, makeDriver: DriverFactory, fixtures: ConformanceFixtures): void {
+  describe(`runtime driver conformance: ${name}`, () => {
+    let driver: RuntimeDriver;
+    const created: string[] = [];
+
+    beforeAll(async () => {
+      driver = await makeDriver();
+    });
+
+    afterAll(async () => {
+      for (const id of created) await driver.delete(id, { force: true }).catch(() => undefined);
+      await driver.close();
+    });
+
+    async function spec(tag: string, process: ProcessSpec, extra: Partial<ContainerSpec> = {}): Promise<ContainerSpec> {
+      const id = uniqueId(tag);
+      created.push(id);
+      return {
+        ...fixtures.baseSpec,
+        id,
+        rootfs: await fixtures.rootfs(),
+        process,
+        ...extra,
+      };
+    }
+
+    /** create + start + wait; returns exit code and the output from the log. */
+    async function run(tag: string, process: ProcessSpec, extra: Partial<ContainerSpec> = {}) {
+      const s = await spec(tag, process, extra);
+      await driver.create(s);
+      await driver.start(s.id);
+      const status = await driver.wait(s.id);
+      const logs = await collect(driver.logs(s.id));
+      return { id: s.id, ...status, stdout: text(logs, 'stdout'), stderr: text(logs, 'stderr') };
+    }
+
+    it('runs the lifecycle create -> start -> exit -> delete', async () => {
+      const s = await spec('life', { args: ['sh', '-c', 'sleep 30'] });
+      const st = await driver.create(s);
+      expect(st.id).toBe(s.id);
+      expect(st.status).toBe('created');
+      expect((await driver.state(s.id)).status).toBe('created');
+      await driver.start(s.id);
+      const running = await driver.state(s.id);
+      expect(running.status).toBe('running');
+      expect(running.pid).toBeGreaterThan(0);
+      expect((await driver.list()).map((c) => c.id)).toContain(s.id);
+      await driver.kill(s.id, 'SIGKILL');
+      const exit = await driver.wait(s.id);
+      expect(exit.exitCode).toBe(137);
+      const stopped = await driver.state(s.id);
+      expect(stopped.status).toBe('stopped');
+      expect(stopped.exitCode).toBe(137);
+      expect(stopped.finishedAt).toBeTruthy();
+      await driver.delete(s.id);
+      await expect(driver.state(s.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      expect((await driver.list()).map((c) => c.id)).not.toContain(s.id);
+    });
+
+    it('rejects a duplicate id and unknown ids', async () => {
+      const s = await spec('dup', { args: ['true'] });
+      await driver.create(s);
+      await expect(driver.create({ ...s })).rejects.toMatchObject({ code: 'CONFLICT' });
+      await expect(driver.start('conf-missing-0000')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await expect(driver.wait('conf-missing-0000')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await driver.delete(s.id);
+    });
+
+    it('reports exit codes and output streams', async () => {
+      const r = await run('exit', { args: ['sh', '-c', 'echo out; echo err >&2; exit 3'] });
+      expect(r.exitCode).toBe(3);
+      expect(r.oomKilled).toBe(false);
+      expect(r.stdout).toBe('out\n');
+      expect(r.stderr).toBe('err\n');
+      expect((await run('zero', { args: ['true'] })).exitCode).toBe(0);
+    });
+
+    it('delivers signals: a trapped SIGTERM and SIGKILL', async () => {
+      const s = await spec('sig', {
+        args: ['sh', '-c', 'trap "echo got-term; exit 42" TERM; echo ready; while true; do sleep 0.05; done'],
+      });
+      await driver.create(s);
+      await driver.start(s.id);
+      for (let i = 0; i < 100; i++) {
+        if (text(await collect(driver.logs(s.id))).includes('ready')) break;
+        await sleep(50);
+      }
+      await driver.kill(s.id, 'TERM');
+      const exit = await driver.wait(s.id);
+      expect(exit.exitCode).toBe(42);
+      expect(text(await collect(driver.logs(s.id)))).toContain('got-term');
+      // kill of a stopped container is a no-op
+      await driver.kill(s.id, 'SIGKILL');
+    });
+
+    it('merges image env then user env, with a default PATH and HOME', async () => {
+      const r = await run(
+        'env',
+        { args: ['sh', '-c', 'echo "$A|$FOO|$HOME|$PATH"'], env: ['FOO=user'] },
+        { image: { env: ['A=1', 'FOO=image'] } },
+      );
+      expect(r.exitCode).toBe(0);
+      const [a, foo, home, path] = r.stdout.trim().split('|');
+      expect(a).toBe('1');
+      expect(foo).toBe('user');
+      expect(home).toBe('/root');
+      expect(path).toContain('/bin');
+    });
+
+    it('runs as the requested user', async () => {
+      const byName = await run('user-name', { args: ['sh', '-c', 'echo $(id -u):$(id -g):$HOME'], user: 'daemon' });
+      expect(byName.stdout.trim()).toBe('1:1:/usr/sbin');
+      const numeric = await run('user-num', { args: ['sh', '-c', 'echo $(id -u):$(id -g)'], user: '1000:1001' });
+      expect(numeric.stdout.trim()).toBe('1000:1001');
+      const nameGroup = await run('user-ng', { args: ['sh', '-c', 'echo $(id -u):$(id -g)'], user: 'nobody:daemon' });
+      expect(nameGroup.stdout.trim()).toBe('65534:1');
+      const image = await run('user-img', { args: ['id', '-u'] }, { image: { user: 'nobody' } });
+      expect(image.stdout.trim()).toBe('65534');
+      const root = await run('user-root', { args: ['id', '-u'] });
+      expect(root.stdout.trim()).toBe('0');
+    });
+
+    it('starts in the working dir, creating it when missing', async () => {
+      const r = await run('cwd', { args: ['pwd'], cwd: '/work/deep/dir' });
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout.trim()).toBe('/work/deep/dir');
+      const img = await run('cwd-img', { args: ['pwd'] }, { image: { workingDir: '/tmp' } });
+      expect(img.stdout.trim()).toBe('/tmp');
+    });
+
+    it('gives a tty when asked and resizes it', async () => {
+      const r = await run('tty', { args: ['sh', '-c', '[ -t 0 ] && [ -t 1 ] && echo is-a-tty; stty size'], tty: true, terminalSize: { height: 24, width: 80 } });
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toContain('is-a-tty');
+      expect(r.stdout).toContain('24 80');
+      const notty = await run('notty', { args: ['sh', '-c', '[ -t 1 ] || echo not-a-tty'] });
+      expect(notty.stdout.trim()).toBe('not-a-tty');
+
+      const s = await spec('resize', {
+        args: ['sh', '-c', 'i=0; while [ "$(stty size)" != "30 100" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; stty size'],
+        tty: true,
+        terminalSize: { height: 24, width: 80 },
+      });
+      await driver.create(s);
+      await driver.start(s.id);
+      await driver.resize(s.id, { height: 30, width: 100 });
+      await driver.wait(s.id);
+      expect(text(await collect(driver.logs(s.id)))).toContain('30 100');
+    });
+
+    it('feeds stdin through attach', async () => {
+      const s = await spec('stdin', { args: ['sh', '-c', 'read line; echo "got:$line"'], stdin: true });
+      await driver.create(s);
+      const io = await driver.attach(s.id, { stdin: true, stdout: true, stderr: true });
+      const out = readAll(io.stdout);
+      await driver.start(s.id);
+      io.stdin?.write('hello\n');
+      const exit = await driver.wait(s.id);
+      expect(exit.exitCode).toBe(0);
+      expect(await out).toContain('got:hello');
+      io.close();
+      expect(text(await collect(driver.logs(s.id)))).toContain('got:hello');
+    });
+
+    it('closes stdin on end so cat exits', async () => {
+      const s = await spec('stdin-eof', { args: ['cat'], stdin: true });
+      await driver.create(s);
+      await driver.start(s.id);
+      const io = await driver.attach(s.id, { stdin: true, stdout: true });
+      io.stdin?.end('abc\n');
+      const exit = await driver.wait(s.id);
+      io.close();
+      expect(exit.exitCode).toBe(0);
+      expect(text(await collect(driver.logs(s.id)))).toBe('abc\n');
+    });
+
+    it('execs into a running container', async () => {
+      const s = await spec('exec', { args: ['sleep', '30'] }, { image: { env: ['IMG=img'] } });
+      await driver.create(s);
+      await expect(driver.exec(s.id, { args: ['true'] })).rejects.toMatchObject({ code: 'CONFLICT' });
+      await driver.start(s.id);
+      const p = await driver.exec(s.id, { args: ['sh', '-c', 'echo "out:$IMG:$X:$(pwd):$(id -u)"; echo err >&2; exit 5'], env: ['X=1'], cwd: '/tmp', user: 'daemon' });
+      const [out, err, code] = await Promise.all([readAll(p.stdout), readAll(p.stderr), p.exited]);
+      expect(code).toBe(5);
+      expect(out).toBe('out:img:1:/tmp:1\n');
+      expect(err).toBe('err\n');
+
+      const cat = await driver.exec(s.id, { args: ['cat'], stdin: true });
+      const catOut = readAll(cat.stdout);
+      cat.stdin?.end('piped\n');
+      expect(await cat.exited).toBe(0);
+      expect(await catOut).toBe('piped\n');
+
+      const tty = await driver.exec(s.id, { args: ['sh', '-c', '[ -t 1 ] && echo exec-tty'], tty: true });
+      const ttyOut = readAll(tty.stdout);
+      expect(await tty.exited).toBe(0);
+      expect(await ttyOut).toContain('exec-tty');
+
+      // exec sees the container's pid namespace: the main process is pid 1
+      const ps = await driver.exec(s.id, { args: ['cat', '/proc/1/cmdline'] });
+      const psOut = readAll(ps.stdout);
+      expect(await ps.exited).toBe(0);
+      expect((await psOut).replace(/\0/g, ' ')).toContain('sleep 30');
+      await driver.kill(s.id);
+      await driver.wait(s.id);
+    });
+
+    it('waits: several waiters, and again after exit', async () => {
+      const s = await spec('wait', { args: ['sh', '-c', 'sleep 0.3; exit 7'] });
+      await driver.create(s);
+      await driver.start(s.id);
+      const [a, b] = await Promise.all([driver.wait(s.id), driver.wait(s.id)]);
+      expect(a.exitCode).toBe(7);
+      expect(b.exitCode).toBe(7);
+      expect((await driver.wait(s.id)).exitCode).toBe(7);
+      const ctl = new AbortController();
+      const s2 = await spec('wait-abort', { args: ['sleep', '30'] });
+      await driver.create(s2);
+      await driver.start(s2.id);
+      const pending = driver.wait(s2.id, { signal: ctl.signal });
+      ctl.abort();
+      await expect(pending).rejects.toBeTruthy();
+      await driver.kill(s2.id);
+      expect((await driver.wait(s2.id)).exitCode).toBe(137);
+    });
+
+    it('refuses to delete a running container unless forced', async () => {
+      const s = await spec('del', { args: ['sleep', '30'] });
+      await driver.create(s);
+      await driver.start(s.id);
+      await expect(driver.delete(s.id)).rejects.toMatchObject({ code: 'CONFLICT' });
+      expect((await driver.state(s.id)).status).toBe('running');
+      await driver.delete(s.id, { force: true });
+      await expect(driver.state(s.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    });
+
+    it('emits create, start, exit and delete events', async () => {
+      const ctl = new AbortController();
+      const seen: RuntimeEvent[] = [];
+      const s = await spec('events', { args: ['sh', '-c', 'exit 4'] });
+      const done = (async () => {
+        for await (const ev of driver.events({ signal: ctl.signal })) {
+          if (ev.id !== s.id) continue;
+          seen.push(ev);
+          if (ev.type === 'delete') break;
+        }
+      })();
+      await sleep(10);
+      await driver.create(s);
+      await driver.start(s.id);
+      await driver.wait(s.id);
+      await driver.delete(s.id);
+      await Promise.race([done, sleep(5000)]);
+      ctl.abort();
+      expect(seen.map((e) => e.type)).toEqual(['create', 'start', 'exit', 'delete']);
+      expect(seen.find((e) => e.type === 'exit')?.exitCode).toBe(4);
+    });
+
+    it('reports stats of a running container', async () => {
+      const s = await spec('stats', { args: ['sleep', '30'] });
+      await driver.create(s);
+      await driver.start(s.id);
+      const st = await driver.stats(s.id);
+      expect(st.id).toBe(s.id);
+      expect(st.pids.current).toBeGreaterThanOrEqual(1);
+      expect(st.memory.usageBytes).toBeGreaterThan(0);
+      expect(st.cpu.usageNanos).toBeGreaterThanOrEqual(0);
+      await driver.delete(s.id, { force: true });
+    });
+  });
+}
