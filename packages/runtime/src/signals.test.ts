@@ -8,8 +8,8 @@ describe('signalNumber', () => {
     expect(signalNumber('9')).toBe(9);
     expect(signalNumber(2)).toBe(2);
   });
-  it('rejects unknown signals with INVALID_ARGUMENT', () => {
-    expect(() => signalNumber('SIGNOPE')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+  it('rejects unknown signals with InvalidArgument', () => {
+    expect(() => signalNumber('SIGNOPE')).toThrow(expect.objectContaining({ code: 'InvalidArgument' }));
     expect(() => signalNumber(0)).toThrow();
   });
 });

@@ -105,16 +105,16 @@ export function runConformanceSuite(name: string, makeDriver: DriverFactory, fix
       expect(stopped.exitCode).toBe(137);
       expect(stopped.finishedAt).toBeTruthy();
       await driver.delete(s.id);
-      await expect(driver.state(s.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await expect(driver.state(s.id)).rejects.toMatchObject({ code: 'NotFound' });
       expect((await driver.list()).map((c) => c.id)).not.toContain(s.id);
     });
 
     it('rejects a duplicate id and unknown ids', async () => {
       const s = await spec('dup', { args: ['true'] });
       await driver.create(s);
-      await expect(driver.create({ ...s })).rejects.toMatchObject({ code: 'CONFLICT' });
-      await expect(driver.start('conf-missing-0000')).rejects.toMatchObject({ code: 'NOT_FOUND' });
-      await expect(driver.wait('conf-missing-0000')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await expect(driver.create({ ...s })).rejects.toMatchObject({ code: 'Conflict' });
+      await expect(driver.start('conf-missing-0000')).rejects.toMatchObject({ code: 'NotFound' });
+      await expect(driver.wait('conf-missing-0000')).rejects.toMatchObject({ code: 'NotFound' });
       await driver.delete(s.id);
     });
 
@@ -229,7 +229,7 @@ export function runConformanceSuite(name: string, makeDriver: DriverFactory, fix
     it('execs into a running container', async () => {
       const s = await spec('exec', { args: ['sleep', '30'] }, { image: { env: ['IMG=img'] } });
       await driver.create(s);
-      await expect(driver.exec(s.id, { args: ['true'] })).rejects.toMatchObject({ code: 'CONFLICT' });
+      await expect(driver.exec(s.id, { args: ['true'] })).rejects.toMatchObject({ code: 'Conflict' });
       await driver.start(s.id);
       const p = await driver.exec(s.id, { args: ['sh', '-c', 'echo "out:$IMG:$X:$(pwd):$(id -u)"; echo err >&2; exit 5'], env: ['X=1'], cwd: '/tmp', user: 'daemon' });
       const [out, err, code] = await Promise.all([readAll(p.stdout), readAll(p.stderr), p.exited]);
@@ -280,10 +280,10 @@ export function runConformanceSuite(name: string, makeDriver: DriverFactory, fix
       const s = await spec('del', { args: ['sleep', '30'] });
       await driver.create(s);
       await driver.start(s.id);
-      await expect(driver.delete(s.id)).rejects.toMatchObject({ code: 'CONFLICT' });
+      await expect(driver.delete(s.id)).rejects.toMatchObject({ code: 'Conflict' });
       expect((await driver.state(s.id)).status).toBe('running');
       await driver.delete(s.id, { force: true });
-      await expect(driver.state(s.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await expect(driver.state(s.id)).rejects.toMatchObject({ code: 'NotFound' });
     });
 
     it('emits create, start, exit and delete events', async () => {
