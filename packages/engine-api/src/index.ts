@@ -1,1 +1,44 @@
-export {};
+/**
+ * @berth/engine-api: the Docker Engine API as Berth speaks it (API 1.50, down to 1.24).
+ * Types and JSON schemas of the request and response bodies, Docker's stream formats
+ * (multiplexed stdout/stderr frames, JSON progress lines), and EngineClient, a typed
+ * client over a unix socket or tcp.
+ */
+export { API_VERSION, MIN_API_VERSION, compareApiVersions } from './version.js';
+
+export type * from './types/common.js';
+export type * from './types/container.js';
+export type * from './types/image.js';
+export type * from './types/system.js';
+export type * from './types/volume.js';
+export type * from './types/network.js';
+
+export * as schemas from './schemas/index.js';
+export type { JsonSchema } from './schemas/json-schema.js';
+
+export {
+  StreamType,
+  FRAME_HEADER_SIZE,
+  encodeFrame,
+  createMuxer,
+  FrameDecoder,
+  readFrames,
+  demultiplexStream,
+  type Frame,
+} from './stream/multiplex.js';
+export { readJsonLines, jsonLine } from './stream/json-lines.js';
+
+export {
+  EngineClient,
+  MULTIPLEXED_STREAM,
+  RAW_STREAM,
+  type EngineClientOptions,
+  type HijackedStream,
+  type PingResult,
+  type ContainerListOptions,
+  type LogsOptions,
+  type AttachOptions,
+  type EventsOptions,
+} from './client/engine-client.js';
+export { parseHost, hostFromEnv, DEFAULT_HOST, DEFAULT_SOCKET_PATH, DEFAULT_TCP_PORT, type EngineTarget } from './client/host.js';
+export { errorFromResponse, statusForError, type ApiError } from './client/errors.js';
