@@ -36,3 +36,18 @@ export type { PlatformPolicy, WindowsPolicy } from './platform.js';
 export { diffIdToChainId, chainIds } from './chain-id.js';
 export { canonicalJson, jsonBlob, manifestBlob } from './canonical-json.js';
 export type { Blob } from './canonical-json.js';
+
+// OCI image layout (directory or tar stream).
+export {
+  OciLayout, openOciLayout, readOciLayout, extractOciLayout, OCI_LAYOUT_VERSION, ANNOTATION_REF_NAME,
+  ANNOTATION_IMAGE_NAME,
+} from './oci-layout.js';
+export type { LayoutEntry, ResolvedImage } from './oci-layout.js';
+
+// docker-archive (`docker save` / `docker load`): legacy and Engine 25+ forms.
+export { writeDockerArchive, extractDockerArchive, archiveImageFromLayout } from './docker-archive.js';
+export type {
+  ArchiveImageSource, ArchiveLayerSource, DockerArchive, ArchiveImage, ArchiveLayer,
+} from './docker-archive.js';
+export { extractTar, safeEntryName } from './tar.js';
+export type { ExtractedEntry } from './tar.js';
