@@ -8,8 +8,8 @@ import {
 export async function layerTar(files: Record<string, string>): Promise<Buffer> {
   const p = pack();
   const chunks: Buffer[] = [];
-  p.on('data', (c: Buffer) => chunks.push(c));
-  const ended = new Promise((r) => p.on('end', r));
+  p.on('data', (c) => chunks.push(c as Buffer));
+  const ended = new Promise<void>((r) => p.on('end', () => r()));
   for (const [name, content] of Object.entries(files)) {
     p.entry({ name, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0 }, content);
   }
