@@ -1,0 +1,174 @@
+import { UnsupportedError } from '@berth/image-format';
+import type { ContainerSpec, RuntimeDriver } from '@berth/runtime';
+import type { DriverState, ExecHandle, ExecRequest, ExitInfo, NetworkAttachment, RunRequest, RuntimePort, StdioHandle } from '../ports.js';
+
+/** Optional driver abilities beyond the @berth/runtime contract (driver-linux has some). */
+interface DriverExtras {
+  pause?(id: string): Promise<void>;
+  resume?(id: string): Promise<void>;
+  unpause?(id: string): Promise<void>;
+  networkInfo?(id: string): Promise<NetworkAttachment[]>;
+}
+
+/** RuntimePort over a @berth/runtime RuntimeDriver (driver-linux in berthd). */
+export class DriverRuntime implements RuntimePort {
+  constructor(
+    private readonly driver: RuntimeDriver & DriverExtras,
+    /** Where each container's log file lives (kept across restarts of the container). */
+    private readonly logPathOf: (id: string) => string,
+  ) {}
+
+  get name(): string {
+    return this.driver.name;
+  }
+
+  toSpec(req: RunRequest): ContainerSpec {
+    const p = req.process;
+    return {
+      id: req.id,
+      process: {
+        args: p.args,
+        env: p.env,
+        cwd: p.cwd,
+        ...(p.user ? { user: p.user } : {}),
+        tty: p.tty,
+        stdin: p.openStdin,
+        ...(p.consoleSize ? { terminalSize: { height: p.consoleSize.h, width: p.consoleSize.w } } : {}),
+      },
+      hostname: req.hostname,
+      ...(req.domainname ? { domainname: req.domainname } : {}),
+      rootfs: { mounts: req.rootfs.map((m) => ({ type: m.type, source: m.source, options: m.options })), readonly: req.readonlyRootfs },
+      mounts: req.mounts.map((m) => ({
+        type: m.type,
+        ...(m.type === 'bind' ? { source: m.source } : {}),
+        destination: m.target,
+        options: m.options.filter((o) => o !== 'ro' && o !== 'rw'),
+        readonly: m.options.includes('ro'),
+      })),
+      devices: req.devices,
+      resources: req.resources,
+      network: {
+        mode: req.network.mode === 'host' || req.network.mode === 'none' || req.network.mode.startsWith('container:') ? req.network.mode : 'bridge',
+        networks: req.network.networks.map((n) => ({ name: n.name, aliases: n.aliases, ...(n.ipv4 ? { ipv4Address: n.ipv4 } : {}) })),
+        ports: req.network.ports.map((p) => ({
+          ...(p.hostIp ? { hostIp: p.hostIp } : {}),
+          hostPort: p.hostPort,
+          containerPort: p.containerPort,
+          protocol: p.protocol === 'udp' ? 'udp' : 'tcp',
+        })),
+        dns: { servers: req.network.dns, search: req.network.dnsSearch, options: req.network.dnsOptions },
+        extraHosts: req.network.extraHosts,
+      },
+      security: {
+        privileged: req.security.privileged,
+        capAdd: req.security.capAdd,
+        capDrop: req.security.capDrop,
+        readonlyRootfs: req.readonlyRootfs,
+        ...(req.security.securityOpt.includes('no-new-privileges') || req.security.securityOpt.includes('no-new-privileges:true') ? { noNewPrivileges: true } : {}),
+        ...(req.security.securityOpt.includes('seccomp=unconfined') || req.security.securityOpt.includes('seccomp:unconfined') ? { seccomp: 'unconfined' as const } : {}),
+      },
+      labels: req.labels,
+      stopSignal: req.stopSignal,
+      logPath: this.logPathOf(req.id),
+    };
+  }
+
+  async create(req: RunRequest): Promise<{ logPath: string; network?: NetworkAttachment[] }> {
+    const st = await this.driver.create(this.toSpec(req));
+    return { logPath: st.logPath ?? this.logPathOf(req.id) };
+  }
+
+  async start(id: string): Promise<{ pid: number }> {
+    await this.driver.start(id);
+    const st = await this.driver.state(id);
+    return { pid: st.pid ?? 0 };
+  }
+
+  async networkInfo(id: string): Promise<NetworkAttachment[]> {
+    return this.driver.networkInfo ? this.driver.networkInfo(id) : [];
+  }
+
+  async state(id: string): Promise<DriverState> {
+    const st = await this.driver.state(id);
+    if (st.status === 'stopped') {
+      return {
+        status: 'stopped',
+        pid: 0,
+        exit: { exitCode: st.exitCode ?? 255, oomKilled: st.oomKilled ?? false, finishedAt: st.finishedAt ?? new Date().toISOString() },
+      };
+    }
+    return { status: st.status, pid: st.pid ?? 0 };
+  }
+
+  async waitExit(id: string): Promise<ExitInfo> {
+    const exit = await this.driver.wait(id);
+    const st = await this.driver.state(id).catch(() => undefined);
+    return { exitCode: exit.exitCode, oomKilled: exit.oomKilled, finishedAt: st?.finishedAt ?? new Date().toISOString() };
+  }
+
+  async kill(id: string, signal: string): Promise<void> {
+    await this.driver.kill(id, signal);
+  }
+
+  async pause(id: string): Promise<void> {
+    if (!this.driver.pause) throw new UnsupportedError(`${this.driver.name} cannot pause containers`);
+    await this.driver.pause(id);
+  }
+
+  async resume(id: string): Promise<void> {
+    const f = this.driver.resume ?? this.driver.unpause;
+    if (!f) throw new UnsupportedError(`${this.driver.name} cannot unpause containers`);
+    await f.call(this.driver, id);
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.driver.delete(id, { force: true });
+  }
+
+  async attach(id: string, opts: { stdin: boolean }): Promise<StdioHandle> {
+    const a = await this.driver.attach(id, { stdin: opts.stdin, stdout: true, stderr: true });
+    return { ...(a.stdin ? { stdin: a.stdin } : {}), stdout: a.stdout, stderr: a.stderr, close: () => a.close() };
+  }
+
+  async resize(id: string, size: { h: number; w: number }): Promise<void> {
+    await this.driver.resize(id, { height: size.h, width: size.w });
+  }
+
+  async exec(id: string, req: ExecRequest): Promise<ExecHandle> {
+    const p = await this.driver.exec(id, {
+      args: req.args,
+      env: req.env,
+      ...(req.cwd ? { cwd: req.cwd } : {}),
+      ...(req.user ? { user: req.user } : {}),
+      tty: req.tty,
+      stdin: req.stdin,
+    });
+    return {
+      pid: 0,
+      ...(p.stdin ? { stdin: p.stdin } : {}),
+      stdout: p.stdout,
+      ...(req.tty ? {} : { stderr: p.stderr }),
+      exited: p.exited,
+      resize: (s) => p.resize({ height: s.h, width: s.w }),
+      close: () => {
+        p.stdin?.end();
+      },
+    };
+  }
+
+  async stats(id: string): Promise<{ cpuNs: number; cpuUserNs: number; cpuKernelNs: number; memory: number; memoryLimit: number; pids: number }> {
+    const s = await this.driver.stats(id);
+    return {
+      cpuNs: s.cpu.usageNanos,
+      cpuUserNs: s.cpu.userNanos ?? 0,
+      cpuKernelNs: s.cpu.systemNanos ?? 0,
+      memory: s.memory.usageBytes,
+      memoryLimit: s.memory.limitBytes ?? 0,
+      pids: s.pids.current,
+    };
+  }
+
+  async list(): Promise<string[]> {
+    return (await this.driver.list()).map((s) => s.id);
+  }
+}

@@ -1,0 +1,1091 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readlink, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import { BerthError, ConflictError, InvalidArgumentError, NotFoundError } from '@berth/image-format';
+import type {
+  ContainerCreateBody,
+  ContainerCreateResponse,
+  ContainerInspect,
+  ContainerStats,
+  ContainerSummary,
+  ContainerTop,
+  ContainerWaitResponse,
+  ExecCreateBody,
+  ExecInspect,
+  Filters,
+  MountPoint,
+  OutputChunk,
+  WaitCondition,
+} from '../docker-types.js';
+import type { EventBus } from '../events.js';
+import { FilterSet } from '../filters.js';
+import { copyTree } from '../fsutil.js';
+import { readLogs } from '../logs.js';
+import { checkContainerName, newId, randomName } from '../names.js';
+import type { ExecHandle, ExitInfo, RunMount, RuntimePort, SnapshotPort, StdioHandle } from '../ports.js';
+import type { AttachOptions, AttachSession, ContainerService, LogsOptions, StopOptions } from '../services.js';
+import {
+  checkRestartPolicy,
+  mergeConfig,
+  mountRequests,
+  normaliseSignal,
+  processArgs,
+  publishedPorts,
+  type ImageConfigLike,
+  type PublishedPort,
+} from '../spec.js';
+import type { LocalVolumes } from '../volumes.js';
+import * as fmt from './format.js';
+import { ContainerTable, NO_TIME, type ContainerRecord } from './record.js';
+
+const run = promisify(execFile);
+
+export interface ResolvedImage {
+  id: string;
+  config: ImageConfigLike;
+  chainId: string | undefined;
+}
+
+/** What containers need from the image side. */
+export interface ImageLookup {
+  /** The local image for a reference or ID; NotFound `No such image: <ref>`. */
+  resolve(ref: string): ResolvedImage;
+  /** Familiar name for ps's Image column given the stored ref and ID. */
+  displayName(ref: string, imageId: string): string;
+}
+
+/** Looks up a network for a container's NetworkMode / EndpointsConfig. */
+export interface NetworkLookup {
+  resolve(nameOrId: string): { id: string; name: string; driver: string };
+}
+
+interface Waiter {
+  condition: WaitCondition;
+  resolve: (r: ContainerWaitResponse) => void;
+}
+
+interface ExecRecord {
+  id: string;
+  containerId: string;
+  body: ExecCreateBody;
+  running: boolean;
+  exitCode: number | null;
+  pid: number;
+  handle?: ExecHandle;
+}
+
+export interface ContainerDeps {
+  table: ContainerTable;
+  runtime: RuntimePort;
+  snapshots: SnapshotPort;
+  images: ImageLookup;
+  networks: NetworkLookup;
+  volumes: LocalVolumes;
+  events: EventBus;
+  root: string;
+  driverName: string;
+  defaultStopTimeout: number;
+}
+
+export class Containers implements ContainerService {
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly watching = new Set<string>();
+  private readonly execs = new Map<string, ExecRecord>();
+  private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  /** Serialises lifecycle operations per container. */
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private closed = false;
+
+  constructor(private readonly d: ContainerDeps) {}
+
+  // ---------- lifecycle ----------
+
+  async create(body: ContainerCreateBody, opts: { name?: string; platform?: string } = {}): Promise<ContainerCreateResponse> {
+    if (!body || typeof body.Image !== 'string' || body.Image === '') throw new InvalidArgumentError('config cannot be empty in order to create a container');
+    const host = body.HostConfig ?? {};
+    checkRestartPolicy(host);
+    const name = opts.name ? checkContainerName(opts.name) : this.freeName();
+    const existing = this.d.table.byName(name);
+    if (existing) throw (await import('./record.js')).nameConflict(name, existing.id);
+    const image = this.d.images.resolve(body.Image);
+    const id = newId();
+    const config = mergeConfig(image.config, body, id.slice(0, 12));
+    const { path, args } = processArgs(config);
+    const ports = publishedPorts(host.PortBindings);
+    const requests = mountRequests(config, host);
+    const networkMode = host.NetworkMode || 'default';
+    const netName = networkMode === 'default' ? 'bridge' : networkMode;
+    const networks: ContainerRecord['networks'] = {};
+    if (!['none', 'host'].includes(netName) && !netName.startsWith('container:')) {
+      const n = this.d.networks.resolve(netName);
+      const ep = body.NetworkingConfig?.EndpointsConfig?.[netName] ?? body.NetworkingConfig?.EndpointsConfig?.[n.name];
+      networks[n.name] = { IPAMConfig: ep?.IPAMConfig ?? null, Links: null, Aliases: ep?.Aliases ?? null, NetworkID: n.id, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null, DNSNames: n.name === 'bridge' ? null : [name, id.slice(0, 12)] };
+    } else if (netName === 'host' || netName === 'none') {
+      networks[netName] = { NetworkID: this.d.networks.resolve(netName).id, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '' };
+    }
+    // Volumes: named ones are created when missing; anonymous ones get a fresh name.
+    const mounts: MountPoint[] = [];
+    const copyUp: string[] = [];
+    const anonymous: string[] = [];
+    for (const m of requests) {
+      if (m.type === 'volume') {
+        const { volume, created } = await this.d.volumes.ensure(m.name, m.labels);
+        if (m.anonymous) anonymous.push(volume.Name);
+        if (created && !m.noCopy) copyUp.push(volume.Name);
+        mounts.push({ Type: 'volume', Name: volume.Name, Source: volume.Mountpoint, Destination: m.target, Driver: 'local', Mode: m.readOnly ? 'ro' : 'z', RW: !m.readOnly, Propagation: '' });
+      } else if (m.type === 'bind') {
+        mounts.push({ Type: 'bind', Source: m.source, Destination: m.target, Mode: m.readOnly ? 'ro' : '', RW: !m.readOnly, Propagation: m.propagation });
+      } else {
+        mounts.push({ Type: 'tmpfs', Source: '', Destination: m.target, Mode: m.options.join(','), RW: true, Propagation: '' });
+      }
+    }
+    const record: ContainerRecord = {
+      id,
+      name,
+      created: new Date().toISOString(),
+      imageRef: body.Image,
+      imageId: image.id,
+      platform: opts.platform || `${image.config.os ?? 'linux'}/${image.config.architecture ?? 'amd64'}`,
+      config,
+      hostConfig: { ...host, NetworkMode: networkMode === 'default' ? 'bridge' : networkMode },
+      path,
+      args,
+      state: { status: 'created', pid: 0, exitCode: 0, error: '', oomKilled: false, startedAt: '', finishedAt: '' },
+      restartCount: 0,
+      manuallyStopped: false,
+      snapshotKey: `container-${id}`,
+      parentChainId: image.chainId,
+      logPath: join(this.d.root, 'containers', id, 'ctr.log'),
+      mounts,
+      copyUp,
+      anonymousVolumes: anonymous,
+      networks,
+      ports,
+      sandboxKey: '',
+      runtimeCreated: false,
+    };
+    await mkdir(join(this.d.root, 'containers', id), { recursive: true });
+    await this.d.snapshots.prepare(record.snapshotKey, image.chainId);
+    try {
+      this.d.table.insert(record);
+    } catch (err) {
+      await this.d.snapshots.remove(record.snapshotKey).catch(() => undefined);
+      await rm(join(this.d.root, 'containers', id), { recursive: true, force: true });
+      throw err;
+    }
+    this.emit(record, 'create');
+    const warnings: string[] = [];
+    return { Id: id, Warnings: warnings };
+  }
+
+  start(ref: string): Promise<{ started: boolean }> {
+    const r = this.d.table.resolve(ref);
+    return this.serial(r.id, async () => {
+      const cur = this.d.table.resolve(r.id);
+      if (cur.state.status === 'running' || cur.state.status === 'paused') return { started: false };
+      cur.manuallyStopped = false;
+      this.clearRestartTimer(cur.id);
+      await this.launch(cur);
+      return { started: true };
+    });
+  }
+
+  /** Creates the runtime container and starts it; the record must not be running. */
+  private async launch(r: ContainerRecord): Promise<void> {
+    if (r.runtimeCreated) {
+      await this.d.runtime.delete(r.id).catch(() => undefined);
+      r.runtimeCreated = false;
+    }
+    const rootfs = await this.d.snapshots.mounts(r.snapshotKey);
+    if (r.copyUp.length > 0) await this.copyUp(r, rootfs);
+    const ports = await this.allocatePorts(r);
+    const runMounts: RunMount[] = r.mounts.map((m) =>
+      m.Type === 'tmpfs'
+        ? { type: 'tmpfs', source: 'tmpfs', target: m.Destination, options: ['nosuid', 'nodev', ...(m.Mode ? m.Mode.split(',') : [])] }
+        : { type: 'bind', source: m.Source, target: m.Destination, options: ['rbind', m.RW ? 'rw' : 'ro', ...(m.Propagation ? [m.Propagation] : [])] },
+    );
+    for (const m of r.mounts) if (m.Type === 'bind') await mkdir(m.Source, { recursive: true });
+    const h = r.hostConfig;
+    const tty = r.config.Tty ?? false;
+    let env = r.config.Env ?? [];
+    if (!env.some((e) => e.startsWith('HOSTNAME='))) env = [...env, `HOSTNAME=${r.config.Hostname}`];
+    if (tty && !env.some((e) => e.startsWith('TERM='))) env = [...env, 'TERM=xterm'];
+    const quota = h.NanoCpus ? Math.round((h.NanoCpus / 1e9) * 100000) : h.CpuQuota || undefined;
+    try {
+      const created = await this.d.runtime.create({
+        id: r.id,
+        name: r.name,
+        rootfs,
+        readonlyRootfs: h.ReadonlyRootfs ?? false,
+        process: {
+          args: [r.path, ...r.args],
+          env,
+          cwd: r.config.WorkingDir || '/',
+          user: r.config.User ?? '',
+          tty,
+          openStdin: r.config.OpenStdin ?? false,
+          ...(h.ConsoleSize && h.ConsoleSize[0] > 0 ? { consoleSize: { h: h.ConsoleSize[0], w: h.ConsoleSize[1] } } : {}),
+        },
+        hostname: r.config.Hostname ?? r.id.slice(0, 12),
+        domainname: r.config.Domainname ?? '',
+        mounts: runMounts,
+        network: {
+          mode: h.NetworkMode || 'bridge',
+          networks: Object.entries(r.networks)
+            .filter(([n]) => n !== 'host' && n !== 'none')
+            .map(([n, ep]) => ({ name: n, id: ep.NetworkID ?? '', aliases: ep.Aliases ?? [], ...(ep.IPAMConfig?.IPv4Address ? { ipv4: ep.IPAMConfig.IPv4Address } : {}) })),
+          ports,
+          dns: h.Dns ?? [],
+          dnsSearch: h.DnsSearch ?? [],
+          dnsOptions: h.DnsOptions ?? [],
+          extraHosts: h.ExtraHosts ?? [],
+        },
+        resources: {
+          ...(h.Memory ? { memory: h.Memory } : {}),
+          ...(h.MemorySwap ? { memorySwap: h.MemorySwap } : {}),
+          ...(quota ? { cpuQuota: quota, cpuPeriod: h.NanoCpus ? 100000 : h.CpuPeriod || 100000 } : {}),
+          ...(h.CpuShares ? { cpuShares: h.CpuShares } : {}),
+          ...(h.PidsLimit && h.PidsLimit > 0 ? { pidsLimit: h.PidsLimit } : {}),
+          ...(h.CpusetCpus ? { cpusetCpus: h.CpusetCpus } : {}),
+        },
+        security: { privileged: h.Privileged ?? false, capAdd: h.CapAdd ?? [], capDrop: h.CapDrop ?? [], securityOpt: h.SecurityOpt ?? [], groupAdd: h.GroupAdd ?? [] },
+        sysctls: h.Sysctls ?? {},
+        devices: (h.Devices ?? []).map((dv) => ({ pathOnHost: dv.PathOnHost, pathInContainer: dv.PathInContainer || dv.PathOnHost, permissions: dv.CgroupPermissions || 'rwm' })),
+        labels: r.config.Labels ?? {},
+        stopSignal: normaliseSignal(r.config.StopSignal),
+      });
+      r.runtimeCreated = true;
+      r.logPath = created.logPath;
+      r.ports = ports;
+      for (const a of created.network ?? []) this.applyAttachment(r, a);
+      this.d.table.save(r);
+      const { pid } = await this.d.runtime.start(r.id);
+      if (!r.sandboxKey && created.network?.[0]) r.sandboxKey = created.network[0].sandboxKey;
+      r.state = { ...r.state, status: 'running', pid, error: '', oomKilled: false, startedAt: new Date().toISOString(), finishedAt: r.state.finishedAt };
+      this.d.table.save(r);
+    } catch (err) {
+      r.state = { ...r.state, status: r.state.startedAt ? 'exited' : 'created', error: (err as Error).message, exitCode: r.state.startedAt ? 128 : 0 };
+      if (r.runtimeCreated) {
+        await this.d.runtime.delete(r.id).catch(() => undefined);
+        r.runtimeCreated = false;
+      }
+      if (this.d.table.get(r.id)) this.d.table.save(r);
+      throw err instanceof BerthError ? err : new BerthError('Internal', `failed to start container ${r.id.slice(0, 12)}: ${(err as Error).message}`, { cause: err });
+    }
+    this.emit(r, 'start');
+    this.watch(r.id);
+  }
+
+  private applyAttachment(r: ContainerRecord, a: { network: string; ipAddress: string; prefixLen: number; gateway: string; macAddress: string; sandboxKey: string }): void {
+    const ep = r.networks[a.network] ?? Object.values(r.networks)[0];
+    if (!ep) return;
+    ep.IPAddress = a.ipAddress;
+    ep.IPPrefixLen = a.prefixLen;
+    ep.Gateway = a.gateway;
+    ep.MacAddress = a.macAddress;
+    ep.EndpointID = ep.EndpointID || newId();
+    r.sandboxKey = a.sandboxKey;
+  }
+
+  /** Docker copies the image's content at a volume's mount point into a new, empty volume. */
+  private async copyUp(r: ContainerRecord, rootfs: { type: string; source: string; options: string[] }[]): Promise<void> {
+    const dir = await mkdtemp(join(this.d.root, 'tmp-copyup-'));
+    const mnt = rootfs[0];
+    try {
+      if (mnt) {
+        await run('mount', ['-t', mnt.type, ...(mnt.options.length ? ['-o', mnt.options.join(',')] : []), mnt.source, dir]);
+      }
+      try {
+        for (const name of r.copyUp) {
+          const m = r.mounts.find((x) => x.Name === name);
+          if (!m || !(await this.d.volumes.isEmpty(name))) continue;
+          const from = join(dir, m.Destination);
+          try {
+            await readdir(from);
+          } catch {
+            continue;
+          }
+          await copyTree(from, m.Source);
+        }
+      } finally {
+        if (mnt) await run('umount', [dir]).catch(() => run('umount', ['-l', dir]));
+      }
+      r.copyUp = [];
+      this.d.table.save(r);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Port 0 gets a free port; a port another container or process holds is refused as Docker does. */
+  private async allocatePorts(r: ContainerRecord): Promise<PublishedPort[]> {
+    const inUse = new Set<string>();
+    for (const o of this.d.table.all()) {
+      if (o.id === r.id || (o.state.status !== 'running' && o.state.status !== 'paused')) continue;
+      for (const p of o.ports) inUse.add(`${p.protocol}:${p.hostPort}`);
+    }
+    const out: PublishedPort[] = [];
+    for (const p of r.ports) {
+      const hostIp = p.hostIp || '0.0.0.0';
+      let hostPort = p.hostPort;
+      if (hostPort === 0) hostPort = await freePort(hostIp, p.protocol);
+      else if (inUse.has(`${p.protocol}:${hostPort}`) || (p.protocol === 'tcp' && !(await canBind(hostIp, hostPort)))) {
+        throw new BerthError('Internal', `driver failed programming external connectivity on endpoint ${r.name} (${r.id}): Bind for ${hostIp}:${hostPort} failed: port is already allocated`);
+      }
+      inUse.add(`${p.protocol}:${hostPort}`);
+      out.push({ ...p, hostPort });
+    }
+    return out;
+  }
+
+  /** Watches the driver for the container's exit, once per run. */
+  private watch(id: string): void {
+    if (this.watching.has(id)) return;
+    this.watching.add(id);
+    this.d.runtime.waitExit(id).then(
+      (exit) => {
+        this.watching.delete(id);
+        if (!this.closed) void this.onExit(id, exit);
+      },
+      () => {
+        this.watching.delete(id);
+      },
+    );
+  }
+
+  private async onExit(id: string, exit: ExitInfo): Promise<void> {
+    const r = this.d.table.get(id);
+    if (!r) return;
+    r.state = { ...r.state, status: 'exited', pid: 0, exitCode: exit.exitCode, oomKilled: exit.oomKilled, finishedAt: exit.finishedAt };
+    this.d.table.save(r);
+    if (exit.oomKilled) this.emit(r, 'oom');
+    this.emit(r, 'die', { exitCode: String(exit.exitCode) });
+    this.notify(id, 'exit', { StatusCode: exit.exitCode });
+    if (r.hostConfig.AutoRemove) {
+      await this.remove(id, { force: true, volumes: true }).catch(() => undefined);
+      return;
+    }
+    this.maybeRestart(r);
+  }
+
+  private shouldRestart(r: ContainerRecord): boolean {
+    const p = r.hostConfig.RestartPolicy;
+    if (r.manuallyStopped || this.closed) return false;
+    switch (p?.Name) {
+      case 'always':
+      case 'unless-stopped':
+        return true;
+      case 'on-failure':
+        return r.state.exitCode !== 0 && (!p.MaximumRetryCount || r.restartCount < p.MaximumRetryCount);
+      default:
+        return false;
+    }
+  }
+
+  private maybeRestart(r: ContainerRecord): void {
+    if (!this.shouldRestart(r)) return;
+    const ranMs = Date.parse(r.state.finishedAt) - Date.parse(r.state.startedAt);
+    const delay = ranMs > 10_000 ? 100 : Math.min(60_000, 100 * 2 ** Math.min(r.restartCount, 10));
+    r.state.status = 'restarting';
+    this.d.table.save(r);
+    const t = setTimeout(() => {
+      this.restartTimers.delete(r.id);
+      void this.serial(r.id, async () => {
+        const cur = this.d.table.get(r.id);
+        if (!cur || cur.state.status !== 'restarting' || this.closed) return;
+        cur.restartCount += 1;
+        try {
+          await this.launch(cur);
+          this.emit(cur, 'restart');
+        } catch {
+          const again = this.d.table.get(r.id);
+          if (again) {
+            again.state.status = 'exited';
+            this.d.table.save(again);
+          }
+        }
+      });
+    }, delay);
+    t.unref();
+    this.restartTimers.set(r.id, t);
+  }
+
+  private clearRestartTimer(id: string): void {
+    const t = this.restartTimers.get(id);
+    if (t) clearTimeout(t);
+    this.restartTimers.delete(id);
+  }
+
+  stop(ref: string, opts: StopOptions = {}): Promise<{ stopped: boolean }> {
+    const r = this.d.table.resolve(ref);
+    return this.serial(r.id, () => this.stopLocked(r.id, opts));
+  }
+
+  private async stopLocked(id: string, opts: StopOptions): Promise<{ stopped: boolean }> {
+    const r = this.d.table.resolve(id);
+    this.clearRestartTimer(id);
+    if (r.state.status === 'restarting') {
+      r.state.status = 'exited';
+      r.manuallyStopped = true;
+      this.d.table.save(r);
+      return { stopped: true };
+    }
+    if (r.state.status !== 'running' && r.state.status !== 'paused') return { stopped: false };
+    r.manuallyStopped = true;
+    this.d.table.save(r);
+    const signal = normaliseSignal(opts.signal || r.config.StopSignal);
+    const timeout = opts.timeout ?? r.config.StopTimeout ?? this.d.defaultStopTimeout;
+    const exited = this.waitExitRecorded(id);
+    if (r.state.status === 'paused') await this.d.runtime.resume(id).catch(() => undefined);
+    this.emit(r, 'kill', { signal: signalNumber(signal) });
+    await this.d.runtime.kill(id, signal).catch(() => undefined);
+    if (timeout < 0) {
+      await exited;
+    } else if (!(await withTimeout(exited, timeout * 1000))) {
+      this.emit(r, 'kill', { signal: '9' });
+      await this.d.runtime.kill(id, 'SIGKILL').catch(() => undefined);
+      await withTimeout(exited, 30_000);
+    }
+    const after = this.d.table.get(id);
+    if (after) this.emit(after, 'stop');
+    return { stopped: true };
+  }
+
+  /** Resolves when the exit of the current run is recorded (or the container is gone). */
+  private waitExitRecorded(id: string): Promise<void> {
+    return new Promise((resolve) => {
+      const r = this.d.table.get(id);
+      if (!r || (r.state.status !== 'running' && r.state.status !== 'paused')) return resolve();
+      this.addWaiter(id, { condition: 'next-exit', resolve: () => resolve() });
+      this.watch(id);
+    });
+  }
+
+  async kill(ref: string, opts: { signal?: string } = {}): Promise<void> {
+    const r = this.d.table.resolve(ref);
+    const signal = normaliseSignal(opts.signal, 'SIGKILL');
+    if (r.state.status !== 'running' && r.state.status !== 'paused') {
+      throw new ConflictError(`Cannot kill container: ${ref}: container ${r.id} is not running`);
+    }
+    r.manuallyStopped = true;
+    this.d.table.save(r);
+    this.emit(r, 'kill', { signal: signalNumber(signal) });
+    const exited = signal === 'SIGKILL' ? this.waitExitRecorded(r.id) : undefined;
+    await this.d.runtime.kill(r.id, signal);
+    if (exited) await withTimeout(exited, 10_000);
+  }
+
+  async restart(ref: string, opts: StopOptions = {}): Promise<void> {
+    const r = this.d.table.resolve(ref);
+    await this.serial(r.id, async () => {
+      await this.stopLocked(r.id, opts);
+      const cur = this.d.table.resolve(r.id);
+      cur.manuallyStopped = false;
+      await this.launch(cur);
+    });
+    this.emit(this.d.table.resolve(r.id), 'restart');
+  }
+
+  async pause(ref: string): Promise<void> {
+    const r = this.d.table.resolve(ref);
+    if (r.state.status === 'paused') throw new ConflictError(`Container ${r.id} is already paused`);
+    if (r.state.status !== 'running') throw new ConflictError(`Container ${r.id} is not running`);
+    await this.d.runtime.pause(r.id);
+    r.state.status = 'paused';
+    this.d.table.save(r);
+    this.emit(r, 'pause');
+  }
+
+  async unpause(ref: string): Promise<void> {
+    const r = this.d.table.resolve(ref);
+    if (r.state.status !== 'paused') throw new ConflictError(`Container ${r.id} is not paused`);
+    await this.d.runtime.resume(r.id);
+    r.state.status = 'running';
+    this.d.table.save(r);
+    this.emit(r, 'unpause');
+  }
+
+  async remove(ref: string, opts: { force?: boolean; volumes?: boolean; link?: boolean } = {}): Promise<void> {
+    if (opts.link) throw new InvalidArgumentError('Conflict, cannot remove the default link name of the container');
+    const r = this.d.table.resolve(ref);
+    await this.serial(r.id, async () => {
+      const cur = this.d.table.get(r.id);
+      if (!cur) return;
+      this.clearRestartTimer(cur.id);
+      if (cur.state.status === 'running' || cur.state.status === 'paused' || cur.state.status === 'restarting') {
+        if (!opts.force) {
+          throw new ConflictError(
+            cur.state.status === 'paused'
+              ? `cannot remove container "/${cur.name}": container is paused and must be unpaused first`
+              : `cannot remove container "/${cur.name}": container is running: stop the container before removing or force remove`,
+          );
+        }
+        if (cur.state.status !== 'restarting') {
+          cur.manuallyStopped = true;
+          this.d.table.save(cur);
+          const exited = this.waitExitRecorded(cur.id);
+          if (cur.state.status === 'paused') await this.d.runtime.resume(cur.id).catch(() => undefined);
+          await this.d.runtime.kill(cur.id, 'SIGKILL').catch(() => undefined);
+          await withTimeout(exited, 15_000);
+        }
+      }
+      const fresh = this.d.table.get(cur.id) ?? cur;
+      fresh.state.status = 'removing';
+      this.d.table.save(fresh);
+      if (fresh.runtimeCreated) await this.d.runtime.delete(fresh.id).catch(() => undefined);
+      await this.d.snapshots.remove(fresh.snapshotKey).catch(() => undefined);
+      this.d.table.delete(fresh.id);
+      await rm(join(this.d.root, 'containers', fresh.id), { recursive: true, force: true });
+      for (const e of [...this.execs.values()]) if (e.containerId === fresh.id) this.execs.delete(e.id);
+      if (opts.volumes) {
+        for (const v of fresh.anonymousVolumes) {
+          if (this.volumeUsers(v).length === 0) await this.d.volumes.remove(v).catch(() => undefined);
+        }
+      }
+      this.emit(fresh, 'destroy');
+      this.notify(fresh.id, 'removed', { StatusCode: fresh.state.exitCode });
+    });
+  }
+
+  wait(ref: string, condition: WaitCondition = 'not-running', signal?: AbortSignal): Promise<ContainerWaitResponse> {
+    let r: ContainerRecord;
+    try {
+      r = this.d.table.resolve(ref);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (!['not-running', 'next-exit', 'removed'].includes(condition)) {
+      return Promise.reject(new InvalidArgumentError(`invalid condition: "${condition}"`));
+    }
+    const running = r.state.status === 'running' || r.state.status === 'paused' || r.state.status === 'restarting';
+    if (condition === 'not-running' && !running) return Promise.resolve({ StatusCode: r.state.exitCode, Error: null });
+    return new Promise((resolve, reject) => {
+      const w: Waiter = { condition, resolve: (res) => resolve({ StatusCode: res.StatusCode, Error: null }) };
+      this.addWaiter(r.id, w);
+      signal?.addEventListener('abort', () => {
+        this.waiters.get(r.id)?.delete(w);
+        reject(new BerthError('Unavailable', 'wait aborted'));
+      }, { once: true });
+    });
+  }
+
+  private addWaiter(id: string, w: Waiter): void {
+    let set = this.waiters.get(id);
+    if (!set) this.waiters.set(id, (set = new Set()));
+    set.add(w);
+  }
+
+  private notify(id: string, what: 'exit' | 'removed', res: ContainerWaitResponse): void {
+    const set = this.waiters.get(id);
+    if (!set) return;
+    for (const w of [...set]) {
+      const hit = what === 'removed' ? true : w.condition !== 'removed';
+      if (!hit) continue;
+      // A restarting container is still "running" for not-running waiters only if it
+      // will restart; Docker resolves not-running at each exit, so do we.
+      set.delete(w);
+      w.resolve(res);
+    }
+    if (set.size === 0) this.waiters.delete(id);
+  }
+
+  // ---------- io ----------
+
+  async logs(ref: string, opts: LogsOptions = {}): Promise<Readable> {
+    const r = this.d.table.resolve(ref);
+    return readLogs(r.logPath, opts, () => {
+      const cur = this.d.table.get(r.id);
+      return !!cur && ['running', 'paused', 'restarting'].includes(cur.state.status);
+    });
+  }
+
+  async attach(ref: string, opts: AttachOptions = {}): Promise<AttachSession> {
+    const r = this.d.table.resolve(ref);
+    const tty = r.config.Tty ?? false;
+    const output = new PassThrough({ objectMode: true });
+    const wantOut = opts.stdout ?? true;
+    const wantErr = opts.stderr ?? true;
+    if (opts.logs) {
+      const replay = await this.logs(r.id, { stdout: wantOut, stderr: wantErr });
+      for await (const c of replay) output.write(c);
+    }
+    if (!opts.stream) {
+      output.end();
+      return { tty, output, close: () => output.end() };
+    }
+    const running = r.state.status === 'running' || r.state.status === 'paused';
+    if (!running) {
+      // Not started yet (docker run attaches before start): attach once it starts.
+      return this.attachWhenStarted(r, opts, output, tty);
+    }
+    const h = await this.d.runtime.attach(r.id, { stdin: !!opts.stdin && !!r.config.OpenStdin });
+    return pipeSession(h, output, tty, wantOut, wantErr, r.config.StdinOnce ?? false);
+  }
+
+  private attachWhenStarted(r: ContainerRecord, opts: AttachOptions, output: PassThrough, tty: boolean): AttachSession {
+    const stdin = opts.stdin && r.config.OpenStdin ? new PassThrough() : undefined;
+    let closed = false;
+    let inner: AttachSession | undefined;
+    const sub = this.d.events.subscribe({ filters: { type: ['container'], container: [r.id], event: ['start', 'destroy'] } });
+    void (async () => {
+      for await (const e of sub) {
+        if (closed) break;
+        if (e.Action === 'destroy') break;
+        try {
+          const h = await this.d.runtime.attach(r.id, { stdin: !!stdin });
+          inner = pipeSession(h, output, tty, opts.stdout ?? true, opts.stderr ?? true, r.config.StdinOnce ?? false);
+          if (stdin && inner.stdin) stdin.pipe(inner.stdin);
+        } catch {
+          output.end();
+        }
+        break;
+      }
+      sub.close();
+      if (!inner) output.end();
+    })();
+    return {
+      tty,
+      ...(stdin ? { stdin } : {}),
+      output,
+      close: () => {
+        closed = true;
+        sub.close();
+        inner?.close();
+        output.end();
+      },
+    };
+  }
+
+  async resize(ref: string, size: { h: number; w: number }): Promise<void> {
+    const r = this.d.table.resolve(ref);
+    if (r.state.status !== 'running') throw new ConflictError(`Container ${r.id} is not running`);
+    await this.d.runtime.resize(r.id, size);
+  }
+
+  async execCreate(ref: string, body: ExecCreateBody): Promise<{ Id: string }> {
+    const r = this.d.table.resolve(ref);
+    if (r.state.status === 'paused') throw new ConflictError(`Container ${r.id} is paused, unpause the container before exec`);
+    if (r.state.status !== 'running') throw new ConflictError(`Container ${r.id} is not running`);
+    if (!body?.Cmd || body.Cmd.length === 0) throw new InvalidArgumentError('No exec command specified');
+    const id = newId();
+    this.execs.set(id, { id, containerId: r.id, body, running: false, exitCode: null, pid: 0 });
+    this.emit(r, `exec_create: ${body.Cmd.join(' ')}`, { execID: id });
+    return { Id: id };
+  }
+
+  async execStart(execId: string, opts: { detach?: boolean; tty?: boolean } = {}): Promise<AttachSession | undefined> {
+    const e = this.execs.get(execId);
+    if (!e) throw new NotFoundError(`No such exec instance: ${execId}`);
+    if (e.running || e.exitCode !== null) throw new ConflictError(`exec ${execId} has already been started`);
+    const r = this.d.table.resolve(e.containerId);
+    if (r.state.status !== 'running') throw new ConflictError(`Container ${r.id} is not running`);
+    const tty = opts.tty ?? e.body.Tty ?? false;
+    const h = await this.d.runtime.exec(r.id, {
+      args: e.body.Cmd,
+      env: [...(r.config.Env ?? []), ...(e.body.Env ?? [])],
+      ...(e.body.WorkingDir ? { cwd: e.body.WorkingDir } : r.config.WorkingDir ? { cwd: r.config.WorkingDir } : {}),
+      ...(e.body.User ? { user: e.body.User } : r.config.User ? { user: r.config.User } : {}),
+      tty,
+      stdin: !!e.body.AttachStdin && !opts.detach,
+      privileged: e.body.Privileged ?? false,
+    });
+    e.running = true;
+    e.pid = h.pid;
+    e.handle = h;
+    this.emit(r, `exec_start: ${e.body.Cmd.join(' ')}`, { execID: e.id });
+    const output = new PassThrough({ objectMode: true });
+    const session = opts.detach ? undefined : pipeSession(h, output, tty, e.body.AttachStdout ?? true, e.body.AttachStderr ?? true, true);
+    if (opts.detach) {
+      h.stdout.resume();
+      h.stderr?.resume();
+    }
+    void h.exited.then(
+      (code) => {
+        e.running = false;
+        e.exitCode = code;
+        const cur = this.d.table.get(r.id);
+        if (cur) this.emit(cur, 'exec_die', { execID: e.id, exitCode: String(code) });
+      },
+      () => {
+        e.running = false;
+        e.exitCode = -1;
+      },
+    );
+    return session;
+  }
+
+  async execInspect(execId: string): Promise<ExecInspect> {
+    const e = this.execs.get(execId);
+    if (!e) throw new NotFoundError(`No such exec instance: ${execId}`);
+    const [entrypoint = '', ...args] = e.body.Cmd;
+    return {
+      CanRemove: false,
+      DetachKeys: e.body.DetachKeys ?? '',
+      ID: e.id,
+      Running: e.running,
+      ExitCode: e.exitCode,
+      ProcessConfig: { privileged: e.body.Privileged ?? false, user: e.body.User ?? '', tty: e.body.Tty ?? false, entrypoint, arguments: args },
+      OpenStdin: e.body.AttachStdin ?? false,
+      OpenStderr: e.body.AttachStderr ?? false,
+      OpenStdout: e.body.AttachStdout ?? false,
+      ContainerID: e.containerId,
+      Pid: e.pid,
+    };
+  }
+
+  async execResize(execId: string, size: { h: number; w: number }): Promise<void> {
+    const e = this.execs.get(execId);
+    if (!e) throw new NotFoundError(`No such exec instance: ${execId}`);
+    await e.handle?.resize?.(size);
+  }
+
+  // ---------- queries ----------
+
+  async rename(ref: string, newName: string): Promise<void> {
+    const r = this.d.table.resolve(ref);
+    const name = checkContainerName(newName);
+    if (name === r.name) throw new InvalidArgumentError(`Renaming a container with the same name as its current name`);
+    const owner = this.d.table.byName(name);
+    if (owner) throw (await import('./record.js')).nameConflict(name, owner.id);
+    const old = r.name;
+    r.name = name;
+    this.d.table.save(r);
+    this.emit(r, 'rename', { oldName: '/' + old });
+  }
+
+  async inspect(ref: string, opts: { size?: boolean } = {}): Promise<ContainerInspect> {
+    const r = this.d.table.resolve(ref);
+    const execIds = [...this.execs.values()].filter((e) => e.containerId === r.id).map((e) => e.id);
+    const sizeRw = opts.size ? await this.d.snapshots.usage(r.snapshotKey).catch(() => 0) : undefined;
+    return fmt.inspect(r, { execIds, driverName: this.d.driverName, rootDir: this.d.root, ...(sizeRw !== undefined ? { sizeRw } : {}) });
+  }
+
+  async list(opts: { all?: boolean; limit?: number; size?: boolean; filters?: Filters } = {}): Promise<ContainerSummary[]> {
+    const f = new FilterSet(opts.filters, ['id', 'name', 'label', 'status', 'ancestor', 'exited', 'before', 'since', 'volume', 'network', 'health', 'isolation', 'is-task', 'publish', 'expose']);
+    for (const s of f.get('status')) {
+      if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(s)) {
+        throw new InvalidArgumentError(`invalid filter 'status=${s}'`);
+      }
+    }
+    let rows = this.d.table.all();
+    const all = opts.all || f.has('status') || f.has('exited') || (opts.limit ?? 0) > 0;
+    const created = (ref: string): number => Date.parse(this.d.table.resolve(ref).created);
+    const ancestorIds = new Set<string>();
+    for (const a of f.get('ancestor')) {
+      try {
+        ancestorIds.add(this.d.images.resolve(a).id);
+      } catch {
+        // an unknown ancestor matches nothing
+      }
+    }
+    rows = rows.filter((r) => {
+      if (!all && r.state.status !== 'running' && r.state.status !== 'paused' && r.state.status !== 'restarting') return false;
+      return (
+        f.matchAny('id', (v) => r.id.startsWith(v)) &&
+        f.matchAny('name', (v) => new RegExp(v.replace(/^\//, '')).test(r.name)) &&
+        f.matchLabels('label', r.config.Labels) &&
+        f.matchAny('status', (v) => v === r.state.status) &&
+        f.matchAny('ancestor', () => ancestorIds.has(r.imageId)) &&
+        f.matchAny('exited', (v) => r.state.status === 'exited' && Number(v) === r.state.exitCode) &&
+        f.matchAny('before', (v) => Date.parse(r.created) < created(v)) &&
+        f.matchAny('since', (v) => Date.parse(r.created) > created(v)) &&
+        f.matchAny('volume', (v) => r.mounts.some((m) => m.Name === v || m.Destination === v || m.Source === v)) &&
+        f.matchAny('network', (v) => Object.entries(r.networks).some(([n, ep]) => n === v || ep.NetworkID === v))
+      );
+    });
+    if (opts.limit && opts.limit > 0) rows = rows.slice(0, opts.limit);
+    const out: ContainerSummary[] = [];
+    for (const r of rows) {
+      const s = fmt.summary(r, this.d.images.displayName(r.imageRef, r.imageId));
+      if (opts.size) s.SizeRw = await this.d.snapshots.usage(r.snapshotKey).catch(() => 0);
+      out.push(s);
+    }
+    return out;
+  }
+
+  async prune(opts: { filters?: Filters } = {}): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
+    const f = new FilterSet(opts.filters, ['label', 'until']);
+    const until = f.get('until')[0];
+    const deleted: string[] = [];
+    let space = 0;
+    for (const r of this.d.table.all()) {
+      if (r.state.status === 'running' || r.state.status === 'paused' || r.state.status === 'restarting') continue;
+      if (!f.matchLabels('label', r.config.Labels)) continue;
+      if (until && Date.parse(r.created) >= parseUntil(until)) continue;
+      space += await this.d.snapshots.usage(r.snapshotKey).catch(() => 0);
+      await this.remove(r.id);
+      deleted.push(r.id);
+    }
+    return { ContainersDeleted: deleted, SpaceReclaimed: space };
+  }
+
+  async stats(ref: string, opts: { stream?: boolean; signal?: AbortSignal } = {}): Promise<ContainerStats | Readable> {
+    const r = this.d.table.resolve(ref);
+    let prev: ContainerStats['cpu_stats'] = { cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } };
+    let prevRead = NO_TIME;
+    const sample = async (): Promise<ContainerStats> => {
+      const cur = this.d.table.get(r.id);
+      const running = cur?.state.status === 'running' || cur?.state.status === 'paused';
+      const s = running ? await this.d.runtime.stats(r.id).catch(() => undefined) : undefined;
+      const cpu: ContainerStats['cpu_stats'] = {
+        cpu_usage: { total_usage: s?.cpuNs ?? 0, usage_in_kernelmode: s?.cpuKernelNs ?? 0, usage_in_usermode: s?.cpuUserNs ?? 0 },
+        system_cpu_usage: await systemCpuNs(),
+        online_cpus: (await import('node:os')).cpus().length,
+        throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
+      };
+      const read = new Date().toISOString();
+      const out: ContainerStats = {
+        read,
+        preread: prevRead,
+        pids_stats: s ? { current: s.pids } : {},
+        num_procs: 0,
+        cpu_stats: cpu,
+        precpu_stats: prev,
+        memory_stats: s ? { usage: s.memory, limit: s.memoryLimit, stats: {} } : {},
+        blkio_stats: {},
+        name: '/' + r.name,
+        id: r.id,
+      };
+      prev = cpu;
+      prevRead = read;
+      return out;
+    };
+    if (!opts.stream) {
+      await sample();
+      await new Promise((res) => setTimeout(res, 100));
+      return sample();
+    }
+    const out = new Readable({ objectMode: true, read() {} });
+    let stop = false;
+    opts.signal?.addEventListener('abort', () => (stop = true), { once: true });
+    void (async () => {
+      while (!stop && !out.destroyed) {
+        out.push(await sample());
+        await new Promise((res) => setTimeout(res, 1000));
+      }
+      out.push(null);
+    })();
+    out.on('close', () => (stop = true));
+    return out;
+  }
+
+  async export(ref: string): Promise<Readable> {
+    const r = this.d.table.resolve(ref);
+    const rootfs = await this.d.snapshots.mounts(r.snapshotKey);
+    const mnt = rootfs[0];
+    const dir = await mkdtemp(join(this.d.root, 'tmp-export-'));
+    if (mnt) await run('mount', ['-t', mnt.type, ...(mnt.options.length ? ['-o', mnt.options.join(',')] : []), mnt.source, dir]);
+    const tar = spawn('tar', ['--numeric-owner', '--xattrs', '-C', dir, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const cleanup = async (): Promise<void> => {
+      if (mnt) await run('umount', [dir]).catch(() => run('umount', ['-l', dir]).catch(() => undefined));
+      await rm(dir, { recursive: true, force: true });
+    };
+    tar.on('close', () => void cleanup());
+    tar.stdout.on('close', () => {
+      if (tar.exitCode === null) tar.kill();
+    });
+    this.emit(r, 'export');
+    return tar.stdout;
+  }
+
+  async top(ref: string, opts: { psArgs?: string } = {}): Promise<ContainerTop> {
+    const r = this.d.table.resolve(ref);
+    if (r.state.status !== 'running' && r.state.status !== 'paused') throw new ConflictError(`Container ${r.id} is not running`);
+    const ns = await readlink(`/proc/${r.state.pid}/ns/pid`).catch(() => '');
+    const pids: string[] = [];
+    for (const p of await readdir('/proc')) {
+      if (!/^\d+$/.test(p)) continue;
+      if (ns && (await readlink(`/proc/${p}/ns/pid`).catch(() => '')) === ns) pids.push(p);
+    }
+    if (pids.length === 0) return { Titles: ['UID', 'PID', 'PPID', 'C', 'STIME', 'TTY', 'TIME', 'CMD'], Processes: [] };
+    const args = opts.psArgs ? opts.psArgs.split(/\s+/).filter(Boolean) : ['-f'];
+    const { stdout } = await run('ps', [...args, '-p', pids.join(',')]);
+    const lines = stdout.trimEnd().split('\n');
+    const titles = lines[0]!.trim().split(/\s+/);
+    const processes = lines.slice(1).map((l) => {
+      const cols = l.trim().split(/\s+/);
+      return [...cols.slice(0, titles.length - 1), cols.slice(titles.length - 1).join(' ')];
+    });
+    return { Titles: titles, Processes: processes };
+  }
+
+  // ---------- engine-internal ----------
+
+  /** Container IDs that mount volume `name`. */
+  volumeUsers(name: string): string[] {
+    return this.d.table.all().filter((r) => r.mounts.some((m) => m.Type === 'volume' && m.Name === name)).map((r) => r.id);
+  }
+
+  /**
+   * At open: containers the records call running are checked with the driver — still
+   * running ones are adopted (watched), those that exited while nobody watched get their
+   * exit code; then restart policies apply to both these and to containers berthd had
+   * running when it went down.
+   */
+  async reconcile(applyRestart: boolean): Promise<void> {
+    const known = new Set(await this.d.runtime.list().catch(() => [] as string[]));
+    for (const r of this.d.table.all()) {
+      const active = ['running', 'paused', 'restarting', 'removing'].includes(r.state.status);
+      if (!active) continue;
+      if (r.state.status === 'removing') {
+        await this.remove(r.id, { force: true }).catch(() => undefined);
+        continue;
+      }
+      const st = known.has(r.id) ? await this.d.runtime.state(r.id).catch(() => undefined) : undefined;
+      if (st && (st.status === 'running' || st.status === 'paused')) {
+        r.state.status = st.status;
+        r.state.pid = st.pid;
+        this.d.table.save(r);
+        this.watch(r.id);
+        continue;
+      }
+      const exit = st?.exit ?? { exitCode: r.state.status === 'restarting' ? r.state.exitCode : 255, oomKilled: false, finishedAt: new Date().toISOString() };
+      r.state = { ...r.state, status: 'exited', pid: 0, exitCode: exit.exitCode, oomKilled: exit.oomKilled, finishedAt: exit.finishedAt };
+      this.d.table.save(r);
+      this.emit(r, 'die', { exitCode: String(exit.exitCode) });
+      if (r.hostConfig.AutoRemove) {
+        await this.remove(r.id, { force: true, volumes: true }).catch(() => undefined);
+        continue;
+      }
+      if (applyRestart) {
+        const p = r.hostConfig.RestartPolicy?.Name;
+        // Docker restarts `always` and `unless-stopped` containers at daemon start, and
+        // `on-failure` ones whose last run failed.
+        if ((p === 'always' || p === 'unless-stopped' || p === 'on-failure') && !r.manuallyStopped) {
+          if (p !== 'on-failure' || this.shouldRestart(r)) {
+            await this.serial(r.id, () => this.launch(this.d.table.resolve(r.id))).catch(() => undefined);
+          }
+        }
+      }
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const t of this.restartTimers.values()) clearTimeout(t);
+    this.restartTimers.clear();
+    for (const set of this.waiters.values()) for (const w of set) w.resolve({ StatusCode: -1, Error: { Message: 'engine closed' } });
+    this.waiters.clear();
+  }
+
+  private freeName(): string {
+    for (let i = 0; i < 10; i++) {
+      const n = randomName(i);
+      if (!this.d.table.byName(n)) return n;
+    }
+    return `berth_${newId().slice(0, 12)}`;
+  }
+
+  private emit(r: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
+    this.d.events.emit('container', action, r.id, { ...(r.config.Labels ?? {}), image: r.imageRef, name: r.name, ...extra });
+  }
+
+  private serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.locks.set(id, tail);
+    void tail.then(() => {
+      if (this.locks.get(id) === tail) this.locks.delete(id);
+    });
+    return next;
+  }
+}
+
+function pipeSession(h: StdioHandle, output: PassThrough, tty: boolean, wantOut: boolean, wantErr: boolean, stdinOnce: boolean): AttachSession {
+  let open = h.stderr ? 2 : 1;
+  const done = (): void => {
+    if (--open === 0) output.end();
+  };
+  const forward = (src: Readable, stream: 'stdout' | 'stderr', want: boolean): void => {
+    src.on('data', (data: Buffer) => {
+      if (want && !output.writableEnded) output.write({ stream, data } satisfies OutputChunk);
+    });
+    src.on('end', done);
+    src.on('close', () => {
+      if (!src.readableEnded) done();
+    });
+    src.on('error', () => undefined);
+  };
+  forward(h.stdout, 'stdout', wantOut);
+  if (h.stderr) forward(h.stderr, 'stderr', tty ? wantOut : wantErr);
+  let stdin = h.stdin;
+  if (stdin && stdinOnce) {
+    const wrapped = new PassThrough();
+    wrapped.pipe(stdin);
+    stdin = wrapped;
+  }
+  return {
+    tty,
+    ...(stdin ? { stdin } : {}),
+    output,
+    close: () => {
+      h.close();
+      if (!output.writableEnded) output.end();
+    },
+  };
+}
+
+async function withTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let t: NodeJS.Timeout | undefined;
+  const timer = new Promise<false>((r) => (t = setTimeout(() => r(false), ms)));
+  const res = await Promise.race([p.then(() => true as const), timer]);
+  clearTimeout(t);
+  return res;
+}
+
+const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGSTOP: 19, SIGCONT: 18, SIGWINCH: 28 };
+function signalNumber(sig: string): string {
+  return /^\d+$/.test(sig) ? sig : String(SIGNALS[sig] ?? sig);
+}
+
+function parseUntil(v: string): number {
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const m = /^(\d+)(s|m|h)$/.exec(v);
+  if (m) return Date.now() - Number(m[1]) * ({ s: 1000, m: 60_000, h: 3_600_000 } as const)[m[2] as 's' | 'm' | 'h'];
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new InvalidArgumentError(`invalid filter 'until=${v}'`);
+  return t;
+}
+
+async function freePort(host: string, protocol: string): Promise<number> {
+  if (protocol !== 'tcp') {
+    const dgram = await import('node:dgram');
+    return new Promise((resolve, reject) => {
+      const s = dgram.createSocket('udp4');
+      s.on('error', reject);
+      s.bind(0, host === '0.0.0.0' ? undefined : host, () => {
+        const port = s.address().port;
+        s.close(() => resolve(port));
+      });
+    });
+  }
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, host, () => {
+      const a = srv.address();
+      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+function canBind(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, host, () => srv.close(() => resolve(true)));
+  });
+}
+
+async function systemCpuNs(): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const text = await readFile('/proc/stat', 'utf8').catch(() => '');
+  const line = text.split('\n').find((l) => l.startsWith('cpu '));
+  if (!line) return 0;
+  const ticks = line.split(/\s+/).slice(1, 8).reduce((a, b) => a + Number(b), 0);
+  return ticks * 1e7; // USER_HZ = 100
+}
