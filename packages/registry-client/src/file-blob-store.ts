@@ -1,0 +1,115 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, rename, stat, truncate, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { DigestMismatchError, InvalidArgumentError, NotFoundError, parseDigest, type Digest } from '@berth/image-format';
+import type { BlobSink, BlobSource, ExpectedBlob } from './sink.js';
+
+/**
+ * A minimal directory of blobs (`blobs/<alg>/<hex>`) with resumable ingests
+ * (`ingest/<ref>`): a real BlobSink and BlobSource for tests, benchmarks and tools that
+ * need no metadata. Commits are fsynced and renamed into place after verification.
+ */
+export class FileBlobStore implements BlobSink, BlobSource {
+  constructor(
+    readonly root: string,
+    private readonly opts: { fsync?: boolean } = {},
+  ) {}
+
+  blobPath(digest: Digest): string {
+    const { algorithm, hex } = parseDigest(digest);
+    return join(this.root, 'blobs', algorithm, hex);
+  }
+
+  private ingestPath(ref: string): string {
+    if (!ref || ref.length > 200) throw new InvalidArgumentError(`invalid ingest ref "${ref}"`);
+    return join(this.root, 'ingest', ref.replace(/[^A-Za-z0-9._-]/g, '_'));
+  }
+
+  async has(digest: Digest): Promise<boolean> {
+    try {
+      await stat(this.blobPath(digest));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async ingestedBytes(ref: string): Promise<number> {
+    try {
+      return (await stat(this.ingestPath(ref))).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  async write(ref: string, expected: ExpectedBlob, data: Readable, opts: { offset?: number } = {}): Promise<void> {
+    const { algorithm } = parseDigest(expected.digest);
+    const path = this.ingestPath(ref);
+    await mkdir(join(this.root, 'ingest'), { recursive: true });
+    const hash = createHash(algorithm);
+    let offset = opts.offset ?? 0;
+    if (offset > 0) {
+      const have = await this.ingestedBytes(ref);
+      if (have < offset) {
+        data.destroy();
+        throw new InvalidArgumentError(`ingest ${ref} has ${have} bytes, cannot resume at ${offset}`);
+      }
+      if (have > offset) await truncate(path, offset);
+      // a resumed writer re-hashes what it already has
+      await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), new Transform({
+        transform(chunk: Buffer, _e, cb) {
+          hash.update(chunk);
+          cb();
+        },
+      }));
+    } else {
+      offset = 0;
+    }
+    let size = offset;
+    const hasher = new Transform({
+      transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback) {
+        hash.update(chunk);
+        size += chunk.length;
+        cb(null, chunk);
+      },
+    });
+    await pipeline(data, hasher, createWriteStream(path, { flags: offset > 0 ? 'a' : 'w', highWaterMark: 1 << 20 }));
+    const actual = `${algorithm}:${hash.digest('hex')}` as Digest;
+    if (actual !== expected.digest || size !== expected.size) {
+      await unlink(path).catch(() => {});
+      throw new DigestMismatchError(expected.digest, size !== expected.size ? `${actual} (${size} bytes, expected ${expected.size})` : actual, `blob ${expected.digest}`);
+    }
+    if (this.opts.fsync ?? true) {
+      const fh = await open(path, 'r');
+      try {
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+    }
+    const final = this.blobPath(expected.digest);
+    await mkdir(join(final, '..'), { recursive: true });
+    await rename(path, final);
+  }
+
+  async open(digest: Digest): Promise<Readable> {
+    const p = this.blobPath(digest);
+    try {
+      await stat(p);
+    } catch {
+      throw new NotFoundError(`blob unknown: ${digest}`);
+    }
+    return createReadStream(p, { highWaterMark: 1 << 20 });
+  }
+
+  async size(digest: Digest): Promise<number> {
+    try {
+      return (await stat(this.blobPath(digest))).size;
+    } catch {
+      throw new NotFoundError(`blob unknown: ${digest}`);
+    }
+  }
+}
