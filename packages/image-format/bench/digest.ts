@@ -21,7 +21,7 @@ async function writeFileOfSize(path: string, bytes: number): Promise<void> {
   const out = createWriteStream(path);
   for (let left = bytes; left > 0; left -= block.length) {
     const chunk = left >= block.length ? block : block.subarray(0, left);
-    if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+    if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
   }
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
 }
