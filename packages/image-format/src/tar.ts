@@ -92,6 +92,22 @@ export async function extractTar(
   const extract = tarExtract();
   input.on('error', (err) => extract.destroy(err));
   input.pipe(extract as unknown as NodeJS.WritableStream);
+  try {
+    await extractEntries(extract, dir, accept, out);
+  } finally {
+    // On an early error stop reading the input instead of piping into a dead extractor.
+    input.unpipe(extract as unknown as NodeJS.WritableStream);
+    if (!input.readableEnded) input.destroy();
+  }
+  return out;
+}
+
+async function extractEntries(
+  extract: ReturnType<typeof tarExtract>,
+  dir: string,
+  accept: (name: string) => boolean,
+  out: Map<string, ExtractedEntry>,
+): Promise<void> {
   for await (const entry of extract) {
     const h = entry.header;
     const name = safeEntryName(h.name);
@@ -124,5 +140,4 @@ export async function extractTar(
     await rename(tmp, target);
     out.set(name, { type: 'file', size: digester.size, digest: digester.digest() });
   }
-  return out;
 }
