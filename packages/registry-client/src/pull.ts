@@ -265,9 +265,11 @@ export async function pullImage(
   const configTask = (async () => {
     const emit = progress(manifest.config);
     try {
-      emit({ state: 'waiting', current: 0 });
+      // the config is needed as JSON even when the sink has it: it is small, fetch it again
+      const present = await sink.has(manifest.config.digest);
+      if (!present) emit({ state: 'waiting', current: 0 });
       configBytes = await run(() => fetchSmallBlob(session, ref, manifest.config, abort.signal));
-      if (await sink.has(manifest.config.digest)) emit({ state: 'exists', current: manifest.config.size });
+      if (present) emit({ state: 'exists', current: manifest.config.size });
       else {
         await storeBytes(sink, manifest.config, configBytes);
         emit({ state: 'done', current: manifest.config.size });

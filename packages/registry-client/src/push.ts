@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import {
   BerthError,
   DigestMismatchError,
@@ -154,12 +154,17 @@ class Uploader {
   private async upload(desc: Descriptor, location: string): Promise<void> {
     const monolithicMax = this.opts.monolithicMaxBytes ?? 32 * 1024 * 1024;
     let sent = 0;
-    const counted = (stream: Readable) => {
-      stream.on('data', (c: Buffer) => {
-        sent += c.length;
-        this.emit(desc, 'uploading', sent);
+    // counts what the request actually reads (a 'data' listener would start the flow early)
+    const counted = (stream: Readable): Readable => {
+      const meter = new Transform({
+        transform: (c: Buffer, _e, cb) => {
+          sent += c.length;
+          this.emit(desc, 'uploading', sent);
+          cb(null, c);
+        },
       });
-      return stream;
+      stream.on('error', (e) => meter.destroy(e));
+      return stream.pipe(meter);
     };
     if (desc.size <= monolithicMax) {
       const body = counted(await this.source.open(desc.digest));

@@ -1,0 +1,94 @@
+import { X509Certificate, createPrivateKey, randomBytes, sign } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A Docker token service for tests: GET /token?service=&scope=... with optional Basic
+ * auth answers an ES256 JWT whose header carries the signing certificate as `x5c`
+ * (distribution verifies the chain against its rootcertbundle). Anonymous callers get
+ * `pull` only; known users get what they ask for; a wrong password gets 401.
+ */
+export interface TokenIssuer {
+  realm: string;
+  service: string;
+  issuer: string;
+  /** Requests served, by outcome. */
+  stats: { issued: number; rejected: number; requests: string[] };
+  /** Answer with `access_token` instead of `token` from now on. */
+  useAccessTokenField(on: boolean): void;
+  /** Lifetime of the next tokens, in seconds. */
+  setExpiresIn(seconds: number): void;
+  close(): Promise<void>;
+}
+
+function b64url(data: Buffer | string): string {
+  return Buffer.from(data).toString('base64url');
+}
+
+export async function startTokenIssuer(opts: {
+  certPath: string;
+  keyPath: string;
+  users: Record<string, string>;
+}): Promise<TokenIssuer> {
+  const certPem = await readFile(opts.certPath, 'utf8');
+  const key = createPrivateKey(await readFile(opts.keyPath, 'utf8'));
+  const x5c = [new X509Certificate(certPem).raw.toString('base64')];
+  const service = 'berth-test-registry';
+  const issuer = 'berth-test-issuer';
+  let accessTokenField = false;
+  let expiresIn = 300;
+  const stats = { issued: 0, rejected: 0, requests: [] as string[] };
+
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname !== '/token') {
+      res.writeHead(404).end();
+      return;
+    }
+    stats.requests.push(url.search);
+    let subject = '';
+    const auth = req.headers.authorization;
+    if (auth?.startsWith('Basic ')) {
+      const [user, ...rest] = Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':');
+      const pass = rest.join(':');
+      if (!user || opts.users[user] !== pass) {
+        stats.rejected++;
+        res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ details: 'bad credentials' }));
+        return;
+      }
+      subject = user;
+    }
+    const access = url.searchParams.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean).map((scope) => {
+      const [type, ...mid] = scope.split(':');
+      const actions = mid.pop()!.split(',');
+      return { type: type!, name: mid.join(':'), actions: subject ? actions : actions.filter((a) => a === 'pull') };
+    });
+    const now = Math.floor(Date.now() / 1000);
+    const header = { typ: 'JWT', alg: 'ES256', x5c };
+    const claims = { iss: issuer, sub: subject, aud: url.searchParams.get('service') ?? service, exp: now + expiresIn, nbf: now - 5, iat: now, jti: randomBytes(8).toString('hex'), access };
+    const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
+    const sig = sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
+    const jwt = `${input}.${b64url(sig)}`;
+    stats.issued++;
+    const body = accessTokenField
+      ? { access_token: jwt, expires_in: expiresIn, issued_at: new Date(now * 1000).toISOString() }
+      : { token: jwt, expires_in: expiresIn, issued_at: new Date(now * 1000).toISOString() };
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    realm: `http://127.0.0.1:${port}/token`,
+    service,
+    issuer,
+    stats,
+    useAccessTokenField: (on) => (accessTokenField = on),
+    setExpiresIn: (s) => (expiresIn = s),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
