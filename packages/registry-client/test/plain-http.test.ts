@@ -23,6 +23,9 @@ let tmp: TempDir;
 let bb: BusyboxLayout;
 let client: RegistryClient;
 
+/** manifestBlob for any JSON document that carries its mediaType. */
+const mblob = (doc: Record<string, unknown> & { mediaType: string }) => manifestBlob(doc);
+
 async function fileDigest(path: string): Promise<string> {
   return digestOf(await readFile(path));
 }
@@ -136,7 +139,7 @@ describe('plain http registry on 127.0.0.1', () => {
 
     // a second tag on a different manifest, then deleted by tag
     const m = JSON.parse(manifestBytes.toString('utf8')) as Record<string, unknown>;
-    const v2 = manifestBlob({ ...m, mediaType: MediaType.OciManifest, annotations: { 'org.example.variant': 'v2' } });
+    const v2 = mblob({ ...m, mediaType: MediaType.OciManifest, annotations: { 'org.example.variant': 'v2' } });
     await client.push(`${reg.host}/berth/pushed:v2`, store, { manifest: { bytes: v2.bytes } });
     expect((await client.listTags(`${reg.host}/berth/pushed`)).sort()).toEqual(['v1', 'v2']);
     expect(await client.deleteManifest(`${reg.host}/berth/pushed:v2`)).toBe(v2.descriptor.digest);
@@ -150,9 +153,9 @@ describe('plain http registry on 127.0.0.1', () => {
     const otherLayer = await putBlob(store, Buffer.from('not really a tar, but a blob'), MediaType.OciLayer);
     const otherConfig = jsonBlob({ architecture: 's390x', os: 'linux', rootfs: { type: 'layers', diff_ids: [otherLayer.digest] } }, MediaType.OciConfig);
     await putBlob(store, otherConfig.bytes, MediaType.OciConfig);
-    const other = manifestBlob({ schemaVersion: 2, mediaType: MediaType.OciManifest, config: otherConfig.descriptor, layers: [otherLayer] });
+    const other = mblob({ schemaVersion: 2, mediaType: MediaType.OciManifest, config: otherConfig.descriptor, layers: [otherLayer] });
     const host = hostPlatform();
-    const index = manifestBlob({
+    const index = mblob({
       schemaVersion: 2,
       mediaType: MediaType.OciIndex,
       manifests: [
@@ -199,7 +202,7 @@ describe('plain http registry on 127.0.0.1', () => {
       const layer = await putBlob(store, Buffer.from('a normal layer'), MediaType.OciLayerGzip);
       const config = jsonBlob({ architecture: 'amd64', os: 'windows', rootfs: { type: 'layers', diff_ids: [foreign.digest, layer.digest] } }, MediaType.OciConfig);
       await putBlob(store, config.bytes, MediaType.OciConfig);
-      const m = manifestBlob({ schemaVersion: 2, mediaType: MediaType.OciManifest, config: config.descriptor, layers: [foreign, layer] });
+      const m = mblob({ schemaVersion: 2, mediaType: MediaType.OciManifest, config: config.descriptor, layers: [foreign, layer] });
       const ref = `${reg.host}/berth/foreign:latest`;
       const pushed = await client.push(ref, store, { manifest: { bytes: m.bytes } });
       expect(pushed.blobs.map((b) => b.digest)).not.toContain(foreign.digest);
