@@ -10,3 +10,21 @@ export {
   type WriterOptions,
 } from './content/store.js';
 export { FileContentStore, type FileContentStoreOptions } from './content/file-store.js';
+export { applyLayer, UnsafeLayerError, type ApplyOptions, type ApplyResult } from './archive/apply.js';
+export type {
+  ApplyTarget,
+  DiffSource,
+  Mount,
+  SnapshotInfo,
+  SnapshotKind,
+  Snapshotter,
+  Usage,
+} from './snapshot/snapshotter.js';
+export { type SnapshotterOptions } from './snapshot/base.js';
+export { OverlaySnapshotter } from './snapshot/overlay.js';
+export { NativeSnapshotter } from './snapshot/native.js';
+export { mountAll, unmount } from './snapshot/mount.js';
+export { unpackLayer, layerRecord, type UnpackOptions, type UnpackResult, type LayerRecord } from './layer/unpack.js';
+export { createDiff, UNCOMPRESSED_LABEL, type DiffOptions, type DiffResult } from './layer/commit.js';
+export { LeaseManager, type Lease, type LeaseResourceKind } from './gc/leases.js';
+export { collectGarbage, GC_REF_CONTENT, GC_REF_SNAPSHOT, type GcRoots, type GcResult } from './gc/collect.js';

@@ -1,0 +1,67 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { MediaType, type Descriptor, type Digest } from '@berth/image-format';
+import { overlayChanges, tarStream, treeChanges } from '../archive/diff.js';
+import { BlobExistsError, type ContentStore } from '../content/store.js';
+import type { Snapshotter } from '../snapshot/snapshotter.js';
+
+export interface DiffOptions {
+  compression?: 'gzip' | 'none';
+  /** Ingest ref for the layer blob (default: a random one). */
+  ref?: string;
+  labels?: Record<string, string>;
+}
+
+export interface DiffResult {
+  descriptor: Descriptor;
+  diffId: Digest;
+}
+
+/** Label set on a layer blob with its uncompressed digest. */
+export const UNCOMPRESSED_LABEL = 'berth.layer-store/uncompressed';
+
+/**
+ * Turns the changes of snapshot `key` against its parent into an OCI layer written
+ * straight into the content store: an overlay upper dir is read as is, a native snapshot
+ * is compared with its parent's tree. Entries are sorted and metadata is taken from
+ * disk only, so the same tree gives the same bytes and digests. The tar is hashed
+ * (diffID) and the compressed stream hashed (digest) as they flow; nothing is buffered.
+ */
+export async function createDiff(store: ContentStore, snapshotter: Snapshotter, key: string, opts: DiffOptions = {}): Promise<DiffResult> {
+  const source = await snapshotter.diffSource(key);
+  const entries = source.kind === 'overlay-upper' ? overlayChanges(source.upper) : treeChanges(source.lower, source.upper);
+  const tarHash = createHash('sha256');
+  const tar = Readable.from(tarStream(entries, tarHash), { objectMode: false, highWaterMark: 1 << 20 });
+  const gzip = opts.compression !== 'none';
+  const writer = await store.writer(opts.ref ?? `diff-${randomBytes(8).toString('hex')}`);
+  let digest: Digest;
+  let size: number;
+  try {
+    if (gzip) {
+      const gz = createGzip({ chunkSize: 256 * 1024 });
+      const piping = pipeline(tar, gz);
+      await Promise.all([writer.append(gz), piping]);
+    } else {
+      await writer.append(tar);
+    }
+    size = writer.written;
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+  const diffId: Digest = `sha256:${tarHash.digest('hex')}`;
+  const labels = { [UNCOMPRESSED_LABEL]: diffId, ...opts.labels };
+  try {
+    digest = await writer.commit(undefined, undefined, labels);
+  } catch (err) {
+    if (!(err instanceof BlobExistsError)) throw err;
+    digest = err.digest;
+    await store.setLabels(digest, labels);
+  }
+  return {
+    descriptor: { mediaType: gzip ? MediaType.OciLayerGzip : MediaType.OciLayer, digest, size },
+    diffId,
+  };
+}

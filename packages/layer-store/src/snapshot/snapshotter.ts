@@ -1,0 +1,67 @@
+export type SnapshotKind = 'active' | 'committed' | 'view';
+
+/** One mount(8) call: `mount -t <type> -o <options> <source> <target>`. */
+export interface Mount {
+  type: string;
+  source: string;
+  options: string[];
+}
+
+export interface SnapshotInfo {
+  key: string;
+  parent?: string;
+  kind: SnapshotKind;
+  createdAt: Date;
+  updatedAt: Date;
+  labels: Record<string, string>;
+}
+
+export interface Usage {
+  /** Bytes of disk used by this snapshot's own layer (not its parents). */
+  size: number;
+  inodes: number;
+}
+
+/** Where a layer is applied into an active snapshot, and how whiteouts are written. */
+export interface ApplyTarget {
+  dir: string;
+  whiteouts: 'overlay' | 'delete';
+}
+
+/** What a diff of an active snapshot compares. */
+export type DiffSource =
+  | { kind: 'overlay-upper'; upper: string }
+  | { kind: 'trees'; lower?: string; upper: string };
+
+/**
+ * Snapshots of filesystem trees, as containerd keeps them.
+ *
+ * Contract:
+ * - `prepare(key, parent?)` makes a writable active snapshot on top of the committed
+ *   `parent` and returns the mounts that show it; `view` makes a read-only one.
+ * - `commit(name, key)` turns an active snapshot into a committed one named `name`; the
+ *   active key is gone. Committed snapshots are immutable and may be parents of many.
+ * - Keys are unique per snapshotter (ConflictError); unknown keys raise NotFoundError;
+ *   a parent must be committed (InvalidArgumentError); a snapshot with children cannot
+ *   be removed (ConflictError).
+ * - `remove` unmounts what is still mounted from the snapshot (even after a crash of the
+ *   process that mounted it) before deleting it.
+ * - Changes in a child never show in its parent or siblings (transitivity).
+ */
+export interface Snapshotter {
+  readonly name: string;
+  stat(key: string): Promise<SnapshotInfo>;
+  prepare(key: string, parent?: string, opts?: { labels?: Record<string, string> }): Promise<Mount[]>;
+  view(key: string, parent?: string, opts?: { labels?: Record<string, string> }): Promise<Mount[]>;
+  mounts(key: string): Promise<Mount[]>;
+  commit(name: string, key: string, opts?: { labels?: Record<string, string> }): Promise<void>;
+  remove(key: string): Promise<void>;
+  /** Every snapshot of this snapshotter, parents before children. */
+  walk(): Promise<SnapshotInfo[]>;
+  usage(key: string): Promise<Usage>;
+  /** Where `applyLayer` writes to fill an active snapshot. */
+  applyTarget(key: string): Promise<ApplyTarget>;
+  /** What a diff of an active (or committed) snapshot against its parent reads. */
+  diffSource(key: string): Promise<DiffSource>;
+  close(): void;
+}
