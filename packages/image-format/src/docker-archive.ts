@@ -221,11 +221,57 @@ async function isGzip(path: string): Promise<boolean> {
   }
 }
 
+/** Checks a layer file against its DiffID, hashing the decompressed stream for gzip. */
+async function checkDiffId(file: string, fileDigest: Digest | undefined, gzip: boolean, diffId: Digest, what: string): Promise<void> {
+  let actual: string = fileDigest ?? 'none';
+  if (gzip) {
+    const d = new Digester();
+    await pipeline(createReadStream(file), createGunzip(), d, async (src: AsyncIterable<Buffer>) => {
+      for await (const chunk of src) void chunk;
+    });
+    actual = d.digest();
+  }
+  if (actual !== diffId) throw new DigestMismatchError(diffId, actual, what);
+}
+
+async function imagesFromLayout(layout: OciLayout): Promise<ArchiveImage[]> {
+  const images: ArchiveImage[] = [];
+  for (const [i, entry] of layout.list().entries()) {
+    const image = await layout.imageFor(entry.descriptor);
+    const diffIds = image.config.rootfs.diff_ids;
+    if (diffIds.length !== image.manifest.layers.length) {
+      fail(`index.manifests[${i}]`, `config has ${diffIds.length} diff_ids but the manifest has ${image.manifest.layers.length} layers`);
+    }
+    const layers: ArchiveLayer[] = [];
+    for (const [j, l] of image.manifest.layers.entries()) {
+      const compression = layerCompression(l.mediaType);
+      if (compression !== 'none' && compression !== 'gzip') {
+        throw new UnsupportedError(`manifest.layers[${j}].mediaType: cannot load "${l.mediaType}"`);
+      }
+      const path = layout.blobPath(l.digest);
+      await checkDiffId(path, l.digest, compression === 'gzip', diffIds[j]!, `manifest.layers[${j}]`);
+      layers.push({ diffId: diffIds[j]!, path, compression });
+    }
+    const name = entry.imageName ?? entry.refName;
+    images.push({
+      repoTags: name !== undefined && entry.imageName !== undefined ? [normalizeReference(name).familiar()] : [],
+      configDigest: image.manifest.config.digest,
+      config: image.config,
+      configBytes: image.configBytes,
+      layers,
+    });
+  }
+  return images;
+}
+
 async function readArchiveDir(dir: string, entries: Map<string, ExtractedEntry>): Promise<DockerArchive> {
-  const manifestPath = join(dir, 'manifest.json');
-  const bytes = await readFile(manifestPath).catch((err: unknown) => {
-    throw new InvalidArgumentError('docker-archive: no manifest.json (not a docker save archive)', { cause: err });
+  const hasLayout = await stat(join(dir, 'oci-layout')).then(() => true, () => false);
+  const bytes = await readFile(join(dir, 'manifest.json')).catch((err: unknown) => {
+    if (hasLayout) return undefined;
+    throw new InvalidArgumentError('docker-archive: no manifest.json and no oci-layout (not a docker save archive)', { cause: err });
   });
+  // A bare OCI layout tar, which docker load accepts since Engine 25.
+  if (bytes === undefined) return { dir, format: 'oci', images: await imagesFromLayout(await OciLayout.read(dir)) };
   const list = array(parseJsonBytes(bytes, 'manifest.json', 16 * 1024 * 1024), 'manifest.json', object);
   const images: ArchiveImage[] = [];
   for (const [i, item] of list.entries()) {
@@ -249,23 +295,11 @@ async function readArchiveDir(dir: string, entries: Map<string, ExtractedEntry>)
       const [file, entry] = follow(entries, layerName, `${path}.Layers[${j}]`);
       const abs = join(dir, file);
       const diffId = diffIds[j]!;
-      let compression: 'none' | 'gzip' = 'none';
-      if (entry.digest !== diffId) {
-        let actual = entry.digest ?? 'none';
-        if (await isGzip(abs)) {
-          const d = new Digester();
-          await pipeline(createReadStream(abs), createGunzip(), d, async (src: AsyncIterable<Buffer>) => {
-            for await (const chunk of src) void chunk;
-          });
-          actual = d.digest();
-          compression = 'gzip';
-        }
-        if (actual !== diffId) throw new DigestMismatchError(diffId, actual, `${path}.Layers[${j}]`);
-      }
-      layers.push({ diffId, path: abs, compression });
+      const gzip = entry.digest !== diffId && (await isGzip(abs));
+      await checkDiffId(abs, entry.digest, gzip, diffId, `${path}.Layers[${j}]`);
+      layers.push({ diffId, path: abs, compression: gzip ? 'gzip' : 'none' });
     }
     images.push({ repoTags, configDigest: digestOf(configBytes), config, configBytes, layers });
   }
-  const format = (await stat(join(dir, 'oci-layout')).then(() => true, () => false)) ? 'oci' : 'legacy';
-  return { dir, format, images };
+  return { dir, format: hasLayout ? 'oci' : 'legacy', images };
 }

@@ -49,5 +49,3 @@ export { writeDockerArchive, extractDockerArchive, archiveImageFromLayout } from
 export type {
   ArchiveImageSource, ArchiveLayerSource, DockerArchive, ArchiveImage, ArchiveLayer,
 } from './docker-archive.js';
-export { extractTar, safeEntryName } from './tar.js';
-export type { ExtractedEntry } from './tar.js';

@@ -150,6 +150,17 @@ describe('docker-archive', () => {
     await expect(extractDockerArchive(createReadStream(await build(bad)), join(dir, 'y'))).rejects.toThrow(/manifest.json\[0\].Layers\[0\]/);
   });
 
+  it('loads a bare OCI layout tar like docker load does', async () => {
+    const layout = await openOciLayout(join(dir, 'l'));
+    const img = await writeTinyImage(layout, 'latest');
+    layout.addManifest(img.manifest, 'full', { 'io.containerd.image.name': 'docker.io/library/tiny:1' });
+    await layout.save();
+    const archive = await extractDockerArchive(layout.pack(), join(dir, 'x'));
+    expect(archive.format).toBe('oci');
+    expect(archive.images.map((i) => i.repoTags)).toEqual([[], ['tiny:1']]);
+    expect(archive.images[1]!.layers.map((l) => [l.diffId, l.compression])).toEqual(img.diffIds.map((d) => [d, 'gzip']));
+  });
+
   it('refuses path-escaping entries and path-like tags', async () => {
     const w = new TarWriter();
     const chunks = collect(Readable.from(w.stream as unknown as AsyncIterable<Buffer>));

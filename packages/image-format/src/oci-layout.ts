@@ -205,7 +205,12 @@ export class OciLayout {
    * platform (default: this host), validating every document on the way.
    */
   async resolveImage(ref?: string, platform: Platform = hostPlatform(), policy?: PlatformPolicy): Promise<ResolvedImage> {
-    let descriptor = this.resolve(ref);
+    return this.imageFor(this.resolve(ref), platform, policy);
+  }
+
+  /** Like {@link resolveImage}, starting from a descriptor (an index entry, say). */
+  async imageFor(start: Descriptor, platform: Platform = hostPlatform(), policy?: PlatformPolicy): Promise<ResolvedImage> {
+    let descriptor = start;
     for (let depth = 0; depth < 8; depth++) {
       const any = parseAnyManifest(await this.readBlob(descriptor.digest), descriptor.mediaType);
       if (any.kind === 'index') {
