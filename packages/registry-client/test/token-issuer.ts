@@ -17,6 +17,8 @@ export interface TokenIssuer {
   stats: { issued: number; rejected: number; requests: string[] };
   /** Answer with `access_token` instead of `token` from now on. */
   useAccessTokenField(on: boolean): void;
+  /** Sign the next token with a bad signature (the registry will answer 401). */
+  corruptNext(): void;
   /** Lifetime of the next tokens, in seconds. */
   setExpiresIn(seconds: number): void;
   close(): Promise<void>;
@@ -38,6 +40,7 @@ export async function startTokenIssuer(opts: {
   const issuer = 'berth-test-issuer';
   let accessTokenField = false;
   let expiresIn = 300;
+  let corrupt = false;
   const stats = { issued: 0, rejected: 0, requests: [] as string[] };
 
   const server: Server = createServer((req, res) => {
@@ -69,6 +72,10 @@ export async function startTokenIssuer(opts: {
     const claims = { iss: issuer, sub: subject, aud: url.searchParams.get('service') ?? service, exp: now + expiresIn, nbf: now - 5, iat: now, jti: randomBytes(8).toString('hex'), access };
     const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
     const sig = sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
+    if (corrupt) {
+      sig[0] = sig[0]! ^ 0xff;
+      corrupt = false;
+    }
     const jwt = `${input}.${b64url(sig)}`;
     stats.issued++;
     const body = accessTokenField
@@ -85,6 +92,7 @@ export async function startTokenIssuer(opts: {
     stats,
     useAccessTokenField: (on) => (accessTokenField = on),
     setExpiresIn: (s) => (expiresIn = s),
+    corruptNext: () => (corrupt = true),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
