@@ -82,9 +82,6 @@ function validateContainerConfig(value: unknown, path: string): void {
   optStringMap(o.Labels, `${path}.Labels`);
   if (o.ArgsEscaped !== undefined) boolean(o.ArgsEscaped, `${path}.ArgsEscaped`);
   if (o.Healthcheck !== undefined && o.Healthcheck !== null) validateHealthcheck(o.Healthcheck, `${path}.Healthcheck`);
-  for (const e of (o.Env as string[] | undefined) ?? []) {
-    if (!e.includes('=')) fail(`${path}.Env`, `"${e}" is not NAME=value`);
-  }
 }
 
 /** Validates a parsed image config; errors name the field, e.g. `config.rootfs.diff_ids[1]`. */

@@ -98,7 +98,12 @@ export async function writeDockerArchive(out: Writable, images: ArchiveImageSour
         written.add(blob.descriptor.digest);
       }
       const tags = (image.repoTags ?? []).map((t, k) => {
-        const ref = normalizeReference(t);
+        let ref;
+        try {
+          ref = normalizeReference(t);
+        } catch (err) {
+          fail(`${path}.repoTags[${k}]`, (err as Error).message);
+        }
         if (ref.digest) fail(`${path}.repoTags[${k}]`, `"${t}" has a digest; tags only`);
         return ref;
       });

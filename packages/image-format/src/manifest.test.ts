@@ -115,7 +115,7 @@ describe('image config', () => {
     ['rootfs type', { ...config, rootfs: { type: 'tar', diff_ids: [] } }, /config.rootfs.type: must be "layers"/],
     ['no rootfs', { ...config, rootfs: undefined }, /config.rootfs: must be an object/],
     ['bad retries', { ...config, config: { ...config.config, Healthcheck: { Retries: -1 } } }, /config.config.Healthcheck.Retries: must be at least 0/],
-    ['bad env', { ...config, config: { ...config.config, Env: ['NOEQUALS'] } }, /config.config.Env: "NOEQUALS"/],
+    ['bad env', { ...config, config: { ...config.config, Env: ['A=1', 2] } }, /config.config.Env\[1\]: must be a string/],
     ['bad os.features', { ...config, 'os.features': 'win32k' }, /config\["os.features"\]: must be an array/],
     ['bad history', { ...config, history: [{}, { empty_layer: 'yes' }] }, /config.history\[1\].empty_layer: must be a boolean/],
     ['bad created', { ...config, created: 'yesterday' }, /config.created: "yesterday" is not an RFC 3339 time/],

@@ -27,6 +27,7 @@ describe('platforms', () => {
     expect(parsePlatform('linux/i386')).toEqual({ os: 'linux', architecture: '386' });
     expect(parsePlatform('macos/arm64')).toEqual({ os: 'darwin', architecture: 'arm64' });
     expect(parsePlatform('linux').os).toBe('linux');
+    expect(parsePlatform('aarch64')).toEqual({ os: 'linux', architecture: 'arm64' });
     expect(formatPlatform({ os: 'linux', architecture: 'arm', variant: 'v7' })).toBe('linux/arm/v7');
     expect(() => parsePlatform('linux//v7')).toThrow(/os\/arch\[\/variant\]/);
     expect(() => parsePlatform('a/b/c/d')).toThrow(/invalid platform/);

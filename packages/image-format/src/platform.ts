@@ -19,6 +19,11 @@ export interface PlatformPolicy {
   windows?: WindowsPolicy;
 }
 
+const KNOWN_ARCHES = new Set([
+  '386', 'i386', 'amd64', 'x86_64', 'x86-64', 'arm', 'armhf', 'armel', 'arm64', 'aarch64', 'ppc64le', 's390x',
+  'riscv64', 'mips64le', 'loong64', 'wasm',
+]);
+
 /** Parses `os/arch[/variant]` (or `os` alone); the result is normalised. */
 export function parsePlatform(spec: string): Platform {
   const parts = spec.split('/');
@@ -27,8 +32,10 @@ export function parsePlatform(spec: string): Platform {
   }
   const [os, architecture, variant] = parts as [string, string | undefined, string | undefined];
   if (architecture === undefined) {
-    // `linux` alone means linux on this host's architecture, as docker does.
+    // `linux` alone means linux on this host's architecture, `arm64` alone this OS on
+    // arm64, as containerd's platforms.Parse does.
     const host = hostPlatform();
+    if (KNOWN_ARCHES.has(os.toLowerCase())) return normalizePlatform({ os: host.os, architecture: os });
     return normalizePlatform({ os, architecture: host.architecture, ...(host.variant ? { variant: host.variant } : {}) });
   }
   return normalizePlatform({ os, architecture, ...(variant !== undefined ? { variant } : {}) });

@@ -47,7 +47,8 @@ describe('parseReference (docker CLI normalisation)', () => {
     ['a'.repeat(64).replace(/a/g, 'f'), /64-byte hexadecimal/],
     ['foo:' + 'a'.repeat(129), /tag .* must match/],
     ['foo:-bad', /tag "-bad"/],
-    ['foo:a/b', /domain "foo:a"/],
+    ['foo:a/b', /tag "a\/b" must not contain '\/'/],
+    ['localhost:5000/foo:a/b', /path component|tag/],
     ['foo@sha256:abc', /digest/],
     [`foo@md5:${'a'.repeat(32)}`, /unsupported algorithm/],
     ['foo/../bar', /path component ".."/],
@@ -55,7 +56,7 @@ describe('parseReference (docker CLI normalisation)', () => {
     ['-foo', /path component "-foo"/],
     ['a/' + 'b'.repeat(250), /not be more than 255/],
     ['foo bar', /invalid reference format/],
-    ['host:port/x', /domain "host:port"/],
+    ['host:port/x', /"host:port" is not a valid host:port/],
   ])('rejects %s', (input, message) => {
     expect(() => parseReference(input)).toThrow(InvalidArgumentError);
     expect(() => parseReference(input)).toThrow(message);

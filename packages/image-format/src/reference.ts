@@ -129,7 +129,13 @@ function diagnose(input: string, full: string): InvalidArgumentError {
   }
   const firstSlash = rest.indexOf('/');
   const domain = rest.slice(0, firstSlash);
-  if (!DOMAIN_RE.test(domain)) return invalid(input, `domain "${domain}" is not a valid host[:port]`);
+  if (!DOMAIN_RE.test(domain)) {
+    const colon = input.indexOf(':');
+    if (colon !== -1 && !/^\d+\//.test(input.slice(colon + 1)) && input.slice(colon + 1).includes('/')) {
+      return invalid(input, `tag "${input.slice(colon + 1)}" must not contain '/' (or "${domain}" is not a valid host:port)`);
+    }
+    return invalid(input, `domain "${domain}" is not a valid host[:port]`);
+  }
   for (const component of rest.slice(firstSlash + 1).split('/')) {
     if (!PATH_COMPONENT_RE.test(component)) {
       if (PATH_COMPONENT_RE.test(component.toLowerCase())) return invalid(input, `repository name must be lowercase`);
