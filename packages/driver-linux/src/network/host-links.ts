@@ -1,0 +1,56 @@
+import { BerthError } from '@berth/image-format';
+import { parseCidr, type Ipv4Cidr } from './ipv4.js';
+import { runCommand, runChecked } from './run-command.js';
+
+export interface HostRoute {
+  dst: Ipv4Cidr;
+  dev: string | undefined;
+}
+
+/** IPv4 routes of the host's main table, the default route left out. */
+export async function listHostRoutes(): Promise<HostRoute[]> {
+  const out = await runChecked('ip', ['-j', '-4', 'route', 'show', 'table', 'main']);
+  const parsed = JSON.parse(out || '[]') as { dst?: string; dev?: string }[];
+  const routes: HostRoute[] = [];
+  for (const r of parsed) {
+    if (!r.dst || r.dst === 'default') continue;
+    try {
+      routes.push({ dst: parseCidr(r.dst, 'route', false), dev: r.dev });
+    } catch {
+      // unusual route forms (e.g. multicast keywords) are not subnets
+    }
+  }
+  return routes;
+}
+
+export async function linkExists(name: string): Promise<boolean> {
+  const r = await runCommand('ip', ['-j', 'link', 'show', 'dev', name]);
+  return r.code === 0;
+}
+
+/**
+ * Creates the bridge up front with the gateway address, so the network's subnet shows
+ * in the host's routes (claimed against other networks) before any container joins.
+ * The CNI bridge plugin then adopts it as is.
+ */
+export async function ensureBridge(name: string, gateway: string, prefixLen: number): Promise<void> {
+  if (!(await linkExists(name))) {
+    const add = await runCommand('ip', ['link', 'add', 'name', name, 'type', 'bridge']);
+    if (add.code !== 0 && !(await linkExists(name))) {
+      throw new BerthError('Internal', `cannot create bridge ${name}: ${add.stderr.trim()}`);
+    }
+  }
+  const addr = await runCommand('ip', ['addr', 'add', `${gateway}/${prefixLen}`, 'dev', name]);
+  if (addr.code !== 0 && !/File exists/i.test(addr.stderr)) {
+    throw new BerthError('Internal', `cannot address bridge ${name}: ${addr.stderr.trim()}`);
+  }
+  await runChecked('ip', ['link', 'set', 'dev', name, 'up']);
+}
+
+/** Deletes a link; a missing one is fine. */
+export async function deleteLink(name: string): Promise<void> {
+  const r = await runCommand('ip', ['link', 'del', 'dev', name]);
+  if (r.code !== 0 && (await linkExists(name))) {
+    throw new BerthError('Internal', `cannot delete link ${name}: ${r.stderr.trim()}`);
+  }
+}

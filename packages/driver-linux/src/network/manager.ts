@@ -1,0 +1,505 @@
+import { randomBytes } from 'node:crypto';
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BerthError, ConflictError, InvalidArgumentError, NotFoundError } from '@berth/image-format';
+import { CniExecutor, type CniResult, type PluginConfig } from './cni.js';
+import { deleteLink, ensureBridge, linkExists, listHostRoutes } from './host-links.js';
+import { deleteRules, listForwardedPorts, pruneSharedChains } from './iptables.js';
+import { cidrContains, cidrSize, cidrsOverlap, formatCidr, formatIpv4, nthAddress, parseCidr, parseIpv4, subnetsOf, type Ipv4Cidr } from './ipv4.js';
+import { Mutex } from './mutex.js';
+import { createNetns, isNetnsMounted, removeNetns } from './netns.js';
+import { describePort, normalizePorts, portAllocatedError, portsClash, tryBindHostPort } from './ports.js';
+import { JsonRecordDir } from './state-store.js';
+import type {
+  AttachedInterface,
+  AttachOptions,
+  AttachResult,
+  CniNetworkManagerOptions,
+  CreateNetworkOptions,
+  NetworkDetails,
+  NetworkInfo,
+  NetworkMode,
+} from './types.js';
+
+/** One plugin invocation of a container's chain, kept verbatim so DEL repeats it exactly. */
+interface PluginStep {
+  config: PluginConfig;
+  runtimeConfig?: Record<string, unknown>;
+}
+
+interface NetworkAttachmentRecord {
+  network: string;
+  ifname: string;
+  aliases: string[];
+  steps: PluginStep[];
+  /** The chain's latest result: the prevResult of the next ADD and of every DEL. */
+  result?: CniResult;
+  iface?: AttachedInterface;
+}
+
+interface AttachmentRecord {
+  containerId: string;
+  mode: NetworkMode;
+  netnsPath?: string;
+  hostname?: string;
+  ports: { hostIp: string; hostPort: number; containerPort: number; protocol: 'tcp' | 'udp' }[];
+  /** `attaching` until every ADD succeeded; either way detach undoes whatever is recorded. */
+  phase: 'attaching' | 'attached';
+  networks: NetworkAttachmentRecord[];
+}
+
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+const BRIDGE_RE = /^[a-zA-Z0-9_.-]{1,15}$/;
+const CONTAINER_ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+const RESERVED_NETWORK_NAMES = new Set(['host', 'none']);
+const LOOPBACK_NETWORK = 'berth-loopback';
+
+/**
+ * Container networking through the CNI reference plugins (bridge + host-local IPAM,
+ * portmap, firewall, loopback) and iptables.
+ *
+ * Contract:
+ * - Networks are Linux bridges with an IPv4 subnet that overlaps neither a host route nor
+ *   another network of this manager. Their bridge is created (with the gateway address)
+ *   by createNetwork and deleted by removeNetwork, never in between.
+ * - attach() pins a named netns per container at `<netnsDir>/<containerId>` and returns
+ *   its path for the runtime to join. It checks published ports before touching
+ *   anything. A failed attach is rolled back.
+ * - detach() undoes an attach from the persisted record (so it works after a crash),
+ *   cleans the iptables chains the plugins leave behind, and is idempotent.
+ * - One manager per stateDir (the daemon's lock guarantees it).
+ */
+export class CniNetworkManager {
+  readonly stateDir: string;
+  readonly netnsDir: string;
+  readonly pluginDirs: string[];
+  readonly defaultNetworkName: string;
+  private readonly defaultNetwork: { name: string; bridge: string; subnet: string; gateway?: string };
+  private readonly pool: { base: Ipv4Cidr; prefixLen: number };
+  private readonly networks: JsonRecordDir<NetworkInfo>;
+  private readonly attachments: JsonRecordDir<AttachmentRecord>;
+  private readonly cni: CniExecutor;
+  private readonly lock = new Mutex();
+
+  constructor(options: CniNetworkManagerOptions) {
+    this.stateDir = options.stateDir;
+    this.netnsDir = options.netnsDir ?? '/run/berth/netns';
+    this.pluginDirs = options.pluginDirs ?? ['/usr/lib/cni', '/opt/cni/bin'];
+    this.defaultNetwork = {
+      name: options.defaultNetwork?.name ?? 'berth',
+      bridge: options.defaultNetwork?.bridge ?? 'berth0',
+      subnet: options.defaultNetwork?.subnet ?? '10.90.0.0/24',
+      ...(options.defaultNetwork?.gateway ? { gateway: options.defaultNetwork.gateway } : {}),
+    };
+    this.defaultNetworkName = this.defaultNetwork.name;
+    const poolText = options.subnetPool ?? { base: '10.90.0.0/16', prefixLen: 24 };
+    this.pool = { base: parseCidr(poolText.base, 'subnetPool.base'), prefixLen: poolText.prefixLen };
+    if (!Number.isInteger(this.pool.prefixLen) || this.pool.prefixLen < this.pool.base.prefixLen || this.pool.prefixLen > 30) {
+      throw new InvalidArgumentError('subnetPool.prefixLen: must be between the base prefix and 30');
+    }
+    this.networks = new JsonRecordDir(join(this.stateDir, 'networks'));
+    this.attachments = new JsonRecordDir(join(this.stateDir, 'attachments'));
+    this.cni = new CniExecutor(this.pluginDirs);
+  }
+
+  // ---------------------------------------------------------------- networks
+
+  /** Creates a bridge network; refuses a taken name or bridge, or an overlapping subnet. */
+  createNetwork(options: CreateNetworkOptions): Promise<NetworkInfo> {
+    return this.lock.run(() => this.createNetworkLocked(options));
+  }
+
+  /** Creates the default network from the constructor options unless it exists. */
+  ensureDefaultNetwork(): Promise<NetworkInfo> {
+    return this.lock.run(() => this.ensureDefaultLocked());
+  }
+
+  /** Deletes a network with its bridge and leftover rules; refused while containers are attached. */
+  removeNetwork(name: string): Promise<void> {
+    return this.lock.run(async () => {
+      const net = await this.networks.get(this.checkName(name));
+      if (!net) throw new NotFoundError(`network ${name} not found`);
+      const users = (await this.attachments.values()).filter((a) => a.networks.some((n) => n.network === name));
+      if (users.length > 0) {
+        throw new ConflictError(
+          `error while removing network: network ${name} id ${net.id} has active endpoints (${users.map((u) => u.containerId).join(', ')})`,
+        );
+      }
+      await deleteLink(net.bridge);
+      const subnet = parseCidr(net.subnet);
+      await deleteRules('nat', (r) => r.spec.includes(`name: \\"${name}\\"`) && ruleAddressIn(r.spec, subnet));
+      await deleteRules('filter', (r) => mentionsInterface(r.spec, net.bridge) || (r.chain === 'CNI-FORWARD' && ruleAddressIn(r.spec, subnet)));
+      await pruneSharedChains();
+      await rm(join(this.stateDir, 'ipam', name), { recursive: true, force: true });
+      await this.networks.delete(name);
+    });
+  }
+
+  async listNetworks(): Promise<NetworkInfo[]> {
+    return this.networks.values();
+  }
+
+  async inspectNetwork(name: string): Promise<NetworkDetails> {
+    const net = await this.networks.get(this.checkName(name));
+    if (!net) throw new NotFoundError(`network ${name} not found`);
+    const containers: NetworkDetails['containers'] = [];
+    for (const a of await this.attachments.values()) {
+      for (const n of a.networks) {
+        if (n.network === name && n.iface) {
+          containers.push({ containerId: a.containerId, ifname: n.ifname, ip: n.iface.ip, prefixLen: n.iface.prefixLen, mac: n.iface.mac, aliases: n.aliases });
+        }
+      }
+    }
+    return { ...net, containers };
+  }
+
+  private checkName(name: string): string {
+    if (!NAME_RE.test(name)) throw new InvalidArgumentError(`invalid network name ${JSON.stringify(name)}`);
+    return name;
+  }
+
+  private async ensureDefaultLocked(): Promise<NetworkInfo> {
+    const existing = await this.networks.get(this.defaultNetwork.name);
+    if (existing) return existing;
+    return this.createNetworkLocked({ ...this.defaultNetwork }, true);
+  }
+
+  private async createNetworkLocked(options: CreateNetworkOptions, isDefault = false): Promise<NetworkInfo> {
+    const name = this.checkName(options.name);
+    if (RESERVED_NETWORK_NAMES.has(name)) throw new InvalidArgumentError(`network name ${name} is reserved`);
+    if (await this.networks.get(name)) throw new ConflictError(`network with name ${name} already exists`);
+    const others = await this.networks.values();
+
+    const bridge = options.bridge ?? `berth${randomBytes(4).toString('hex')}`;
+    if (!BRIDGE_RE.test(bridge)) throw new InvalidArgumentError(`bridge: invalid interface name ${JSON.stringify(bridge)} (at most 15 characters)`);
+    if (others.some((n) => n.bridge === bridge)) throw new ConflictError(`bridge ${bridge} is already used by another network`);
+    // The default bridge may survive a lost stateDir: adopt it; any other existing device is someone else's.
+    if (!isDefault && (await linkExists(bridge))) throw new ConflictError(`bridge: a network interface named ${bridge} already exists on the host`);
+
+    const routes = (await listHostRoutes()).filter((r) => r.dev !== bridge);
+    const taken: { cidr: Ipv4Cidr; what: string }[] = [
+      ...others.map((n) => ({ cidr: parseCidr(n.subnet), what: `network ${n.name} (${n.subnet})` })),
+      ...routes.map((r) => ({ cidr: r.dst, what: `host route ${formatCidr(r.dst)}${r.dev ? ` dev ${r.dev}` : ''}` })),
+    ];
+    if (!isDefault && !others.some((n) => n.name === this.defaultNetwork.name)) {
+      taken.push({ cidr: parseCidr(this.defaultNetwork.subnet, 'defaultNetwork.subnet'), what: `the default network ${this.defaultNetwork.name} (${this.defaultNetwork.subnet})` });
+    }
+
+    let subnet: Ipv4Cidr | undefined;
+    if (options.subnet !== undefined) {
+      subnet = parseCidr(options.subnet, 'subnet');
+      if (subnet.prefixLen < 8 || subnet.prefixLen > 30) throw new InvalidArgumentError(`subnet: prefix length must be between 8 and 30, got ${subnet.prefixLen}`);
+      const clash = taken.find((t) => cidrsOverlap(t.cidr, subnet as Ipv4Cidr));
+      if (clash) throw new ConflictError(`subnet ${options.subnet} overlaps ${clash.what}`);
+    } else {
+      for (const candidate of subnetsOf(this.pool.base, this.pool.prefixLen)) {
+        if (!taken.some((t) => cidrsOverlap(t.cidr, candidate))) {
+          subnet = candidate;
+          break;
+        }
+      }
+      if (!subnet) throw new ConflictError(`no free /${this.pool.prefixLen} subnet left in pool ${formatCidr(this.pool.base)}`);
+    }
+
+    let gateway = nthAddress(subnet, 1);
+    if (options.gateway !== undefined) {
+      gateway = parseIpv4(options.gateway, 'gateway');
+      const last = nthAddress(subnet, cidrSize(subnet) - 1);
+      if (!cidrContains(subnet, gateway) || gateway === subnet.network || gateway === last) {
+        throw new InvalidArgumentError(`gateway: ${options.gateway} is not a host address of ${formatCidr(subnet)}`);
+      }
+    }
+
+    const info: NetworkInfo = {
+      id: randomBytes(32).toString('hex'),
+      name,
+      driver: 'bridge',
+      bridge,
+      subnet: formatCidr(subnet),
+      gateway: formatIpv4(gateway),
+      internal: options.internal ?? false,
+      labels: { ...(options.labels ?? {}) },
+      created: new Date().toISOString(),
+    };
+    // Record first: a crash after the bridge exists still lets removeNetwork find it.
+    await this.networks.put(name, info);
+    try {
+      await ensureBridge(bridge, info.gateway, subnet.prefixLen);
+    } catch (e) {
+      await deleteLink(bridge).catch(() => undefined);
+      await this.networks.delete(name);
+      throw e;
+    }
+    return info;
+  }
+
+  // ---------------------------------------------------------------- containers
+
+  /**
+   * Gives a container its network: `host` returns no namespace; `none` a namespace with
+   * loopback only; `bridge` joins the named networks (default network when none) and
+   * publishes the ports. A port in use fails with ConflictError before anything changes.
+   */
+  async attach(containerId: string, options: AttachOptions): Promise<AttachResult> {
+    if (!CONTAINER_ID_RE.test(containerId)) throw new InvalidArgumentError(`invalid container id ${JSON.stringify(containerId)}`);
+    if (options.mode === 'host') return { interfaces: [] };
+    if (options.mode !== 'none' && options.mode !== 'bridge') throw new InvalidArgumentError(`unknown network mode ${String(options.mode)}`);
+
+    const record = await this.lock.run(() => this.reserve(containerId, options));
+    try {
+      return await this.plumb(record);
+    } catch (e) {
+      await this.detach(containerId).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Validates and records the attachment (ports reserved) under the lock; touches nothing on the host. */
+  private async reserve(containerId: string, options: AttachOptions): Promise<AttachmentRecord> {
+    if (await this.attachments.get(containerId)) throw new ConflictError(`container ${containerId} is already attached to a network`);
+    const record: AttachmentRecord = {
+      containerId,
+      mode: options.mode,
+      netnsPath: join(this.netnsDir, containerId),
+      ports: [],
+      phase: 'attaching',
+      networks: [],
+      ...(options.hostname ? { hostname: options.hostname } : {}),
+    };
+    if (options.mode === 'bridge') {
+      const wanted = options.networks && options.networks.length > 0 ? options.networks : [{ name: this.defaultNetwork.name }];
+      const seen = new Set<string>();
+      const nets: { info: NetworkInfo; aliases: string[] }[] = [];
+      for (const w of wanted) {
+        if (seen.has(w.name)) throw new InvalidArgumentError(`network ${w.name} named twice`);
+        seen.add(w.name);
+        const info = w.name === this.defaultNetwork.name ? await this.ensureDefaultLocked() : await this.networks.get(this.checkName(w.name));
+        if (!info) throw new NotFoundError(`network ${w.name} not found`);
+        nets.push({ info, aliases: [...(w.aliases ?? [])] });
+      }
+      const publishOn = nets.findIndex((n) => !n.info.internal);
+      const ports = publishOn >= 0 ? normalizePorts(options.ports ?? []) : [];
+      await this.checkPorts(ports);
+      record.ports = ports;
+      record.networks = nets.map((n, i) => ({
+        network: n.info.name,
+        ifname: `eth${i}`,
+        aliases: n.aliases,
+        steps: this.pluginChain(n.info, i === 0, i === publishOn ? ports : []),
+      }));
+    }
+    await this.attachments.put(containerId, record);
+    return record;
+  }
+
+  private async checkPorts(ports: AttachmentRecord['ports']): Promise<void> {
+    if (ports.length === 0) return;
+    ports.forEach((p, i) => {
+      const dup = ports.slice(0, i).find((q) => portsClash(p, q));
+      if (dup) throw new InvalidArgumentError(`host port ${describePort(p)} is published twice`);
+    });
+    for (const a of await this.attachments.values()) {
+      for (const p of ports) {
+        if (a.ports.some((q) => portsClash(p, q))) throw portAllocatedError(p, `published by container ${a.containerId}`);
+      }
+    }
+    const forwarded = await listForwardedPorts();
+    for (const p of ports) {
+      if (forwarded.some((q) => portsClash(p, q))) throw portAllocatedError(p, 'forwarded by another CNI user on this host');
+      const err = await tryBindHostPort(p);
+      if (err === 'EADDRINUSE' || err === 'EACCES') throw portAllocatedError(p, 'a host process is bound to it');
+      if (err === 'EADDRNOTAVAIL') throw new InvalidArgumentError(`host address ${p.hostIp} is not an address of this host`);
+      if (err) throw new BerthError('Internal', `cannot check host port ${describePort(p)}: ${err}`);
+    }
+  }
+
+  private pluginChain(net: NetworkInfo, primary: boolean, ports: AttachmentRecord['ports']): PluginStep[] {
+    // Only the first network gets the default route; a second one would clash (EEXIST).
+    const routes = !net.internal && primary ? [{ dst: '0.0.0.0/0' }] : [];
+    const steps: PluginStep[] = [
+      {
+        config: {
+          type: 'bridge',
+          bridge: net.bridge,
+          isGateway: true,
+          ipMasq: !net.internal,
+          hairpinMode: true,
+          ipam: {
+            type: 'host-local',
+            ranges: [[{ subnet: net.subnet, gateway: net.gateway }]],
+            routes,
+            dataDir: join(this.stateDir, 'ipam'),
+          },
+        },
+      },
+    ];
+    if (ports.length > 0) {
+      steps.push({
+        config: { type: 'portmap', capabilities: { portMappings: true }, snat: true },
+        runtimeConfig: {
+          portMappings: ports.map((p) => ({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol, hostIP: p.hostIp })),
+        },
+      });
+    }
+    // Accepts the container's traffic in FORWARD even where the policy is DROP (e.g. next to dockerd).
+    steps.push({ config: { type: 'firewall', backend: 'iptables' } });
+    return steps;
+  }
+
+  private async plumb(record: AttachmentRecord): Promise<AttachResult> {
+    const netnsPath = record.netnsPath as string;
+    await createNetns(netnsPath);
+    await this.cni.exec({
+      command: 'ADD',
+      containerId: record.containerId,
+      netns: netnsPath,
+      ifname: 'lo',
+      networkName: LOOPBACK_NETWORK,
+      config: { type: 'loopback' },
+    });
+    const interfaces: AttachedInterface[] = [];
+    for (const n of record.networks) {
+      for (const step of n.steps) {
+        n.result = await this.addWithRetry(record.containerId, netnsPath, n, step);
+        // Persist each step: after a crash, DEL gets the freshest prevResult.
+        await this.attachments.put(record.containerId, record);
+      }
+      const iface = interfaceOf(n.network, n.ifname, n.result);
+      n.iface = iface;
+      interfaces.push(iface);
+    }
+    record.phase = 'attached';
+    await this.attachments.put(record.containerId, record);
+    return { netnsPath, interfaces };
+  }
+
+  /** portmap/firewall may race other CNI users creating the shared chains: bounded retry. */
+  private async addWithRetry(containerId: string, netns: string, n: NetworkAttachmentRecord, step: PluginStep): Promise<CniResult> {
+    const attempts = step.config.type === 'bridge' ? 1 : 3;
+    for (let i = 1; ; i++) {
+      try {
+        const result = await this.cni.exec({
+          command: 'ADD',
+          containerId,
+          netns,
+          ifname: n.ifname,
+          networkName: n.network,
+          config: step.config,
+          ...(step.runtimeConfig ? { runtimeConfig: step.runtimeConfig } : {}),
+          ...(n.result ? { prevResult: n.result } : {}),
+        });
+        if (!result) throw new BerthError('Internal', `CNI ${step.config.type} ADD returned no result`);
+        return result;
+      } catch (e) {
+        if (i >= attempts) throw e;
+        await new Promise((r) => setTimeout(r, 100 * i));
+      }
+    }
+  }
+
+  /**
+   * Undoes attach: CNI DEL in reverse order with the recorded prevResults, iptables
+   * leftovers, the netns. Idempotent; an unknown container only loses a stray netns.
+   */
+  async detach(containerId: string): Promise<void> {
+    if (!CONTAINER_ID_RE.test(containerId)) throw new InvalidArgumentError(`invalid container id ${JSON.stringify(containerId)}`);
+    const record = await this.attachments.get(containerId);
+    const netnsPath = record?.netnsPath ?? join(this.netnsDir, containerId);
+    const failures: string[] = [];
+    if (record) {
+      const live = await isNetnsMounted(netnsPath);
+      for (const n of [...record.networks].reverse()) {
+        for (const step of [...n.steps].reverse()) {
+          // firewall reads the IPs from prevResult; without one its ADD never ran.
+          if (step.config.type === 'firewall' && !n.result) continue;
+          try {
+            await this.cni.exec({
+              command: 'DEL',
+              containerId,
+              netns: live ? netnsPath : '',
+              ifname: n.ifname,
+              networkName: n.network,
+              config: step.config,
+              ...(step.runtimeConfig ? { runtimeConfig: step.runtimeConfig } : {}),
+              ...(n.result ? { prevResult: n.result } : {}),
+            });
+          } catch (e) {
+            failures.push((e as Error).message);
+          }
+        }
+      }
+      // What the plugins leave: bridge's masquerade chain when the netns was already
+      // gone, portmap's per-container chains, firewall's rules for the container's IPs.
+      const ips = record.networks.flatMap((n) => (n.result?.ips ?? []).map((ip) => ip.address.split('/')[0] ?? ''));
+      if (record.networks.length > 0) {
+        try {
+          await deleteRules('nat', (r) => r.spec.includes(`id: \\"${containerId}\\"`));
+          await deleteRules('filter', (r) => r.chain === 'CNI-FORWARD' && ips.some((ip) => ip && new RegExp(`(^| )-[sd] ${ip.replace(/\./g, '\\.')}/32( |$)`).test(r.spec)));
+          await pruneSharedChains();
+        } catch (e) {
+          failures.push((e as Error).message);
+        }
+      }
+    }
+    await removeNetns(netnsPath);
+    await this.lock.run(() => this.attachments.delete(containerId));
+    if (failures.length > 0 && record?.phase === 'attached') {
+      // Everything is cleaned as far as possible and the record is gone; say what failed.
+      throw new BerthError('Internal', `network cleanup of ${containerId} was incomplete: ${failures.join('; ')}`);
+    }
+  }
+
+  /**
+   * Startup recovery: detaches every recorded container not in `liveContainerIds` and
+   * removes namespaces in netnsDir that no record owns. Returns the ids it cleaned.
+   */
+  async sweep(liveContainerIds: Iterable<string>): Promise<string[]> {
+    const live = new Set(liveContainerIds);
+    const cleaned: string[] = [];
+    for (const id of await this.attachments.keys()) {
+      if (live.has(id)) continue;
+      await this.detach(id).catch(() => undefined);
+      cleaned.push(id);
+    }
+    let files: string[] = [];
+    try {
+      files = await readdir(this.netnsDir);
+    } catch {
+      files = [];
+    }
+    const recorded = new Set(await this.attachments.keys());
+    for (const f of files) {
+      if (live.has(f) || recorded.has(f) || !CONTAINER_ID_RE.test(f)) continue;
+      await removeNetns(join(this.netnsDir, f)).catch(() => undefined);
+      if (!cleaned.includes(f)) cleaned.push(f);
+    }
+    return cleaned;
+  }
+}
+
+function interfaceOf(network: string, ifname: string, result: CniResult | undefined): AttachedInterface {
+  const sandboxIdx = result?.interfaces?.findIndex((i) => i.name === ifname && i.sandbox) ?? -1;
+  const ipEntry = result?.ips?.find((ip) => ip.interface === sandboxIdx && ip.address.includes('.')) ?? result?.ips?.find((ip) => ip.address.includes('.'));
+  if (!result || !ipEntry) throw new BerthError('Internal', `CNI result for ${network} has no IPv4 address`);
+  const [ip = '', len = '32'] = ipEntry.address.split('/');
+  return {
+    network,
+    ifname,
+    ip,
+    prefixLen: Number(len),
+    gateway: ipEntry.gateway ?? '',
+    mac: (sandboxIdx >= 0 ? result.interfaces?.[sandboxIdx]?.mac : undefined) ?? '',
+  };
+}
+
+function mentionsInterface(spec: string, dev: string): boolean {
+  return new RegExp(`(^| )-[io] ${dev.replace(/\./g, '\\.')}( |$)`).test(spec);
+}
+
+/** True when a `-s`/`-d` address of the rule lies inside `subnet`. */
+function ruleAddressIn(spec: string, subnet: Ipv4Cidr): boolean {
+  for (const m of spec.matchAll(/(?:^| )-[sd] (\d+\.\d+\.\d+\.\d+)(?:\/\d+)?/g)) {
+    if (m[1] && cidrContains(subnet, parseIpv4(m[1]))) return true;
+  }
+  return false;
+}

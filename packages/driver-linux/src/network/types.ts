@@ -1,0 +1,78 @@
+import type { PortMapping } from './ports.js';
+
+export type { PortMapping } from './ports.js';
+
+/** A bridge network Berth manages (persisted in the manager's stateDir). */
+export interface NetworkInfo {
+  /** 64 hex characters, like Docker's network IDs. */
+  id: string;
+  name: string;
+  driver: 'bridge';
+  /** Linux bridge device (at most 15 characters). */
+  bridge: string;
+  /** IPv4 CIDR, e.g. 10.90.0.0/24. */
+  subnet: string;
+  gateway: string;
+  /** No masquerading and no default route: containers only reach each other. */
+  internal: boolean;
+  labels: Record<string, string>;
+  /** ISO 8601. */
+  created: string;
+}
+
+/** A network plus the containers attached to it (Docker's network inspect `Containers`). */
+export interface NetworkDetails extends NetworkInfo {
+  containers: { containerId: string; ifname: string; ip: string; prefixLen: number; mac: string; aliases: string[] }[];
+}
+
+export interface CreateNetworkOptions {
+  name: string;
+  /** IPv4 CIDR; allocated from the manager's pool when omitted. */
+  subnet?: string;
+  /** Defaults to the subnet's first address. */
+  gateway?: string;
+  /** Defaults to `berth` + 8 hex characters. */
+  bridge?: string;
+  internal?: boolean;
+  labels?: Record<string, string>;
+}
+
+export type NetworkMode = 'bridge' | 'host' | 'none';
+
+export interface AttachOptions {
+  /** `host`: share the host's namespace; `none`: a namespace with loopback only. */
+  mode: NetworkMode;
+  /** For `bridge`: the networks to join, in order (eth0, eth1, ...); empty means the default network. */
+  networks?: { name: string; aliases?: string[] }[];
+  /** Published on the first non-internal network; ignored for `host` and `none`. */
+  ports?: PortMapping[];
+  hostname?: string;
+}
+
+export interface AttachedInterface {
+  network: string;
+  ifname: string;
+  ip: string;
+  prefixLen: number;
+  gateway: string;
+  mac: string;
+}
+
+export interface AttachResult {
+  /** The namespace the runtime must join; absent for `host` mode. */
+  netnsPath?: string;
+  interfaces: AttachedInterface[];
+}
+
+export interface CniNetworkManagerOptions {
+  /** Where network definitions, attachment records and IPAM leases live. */
+  stateDir: string;
+  /** Searched in order for CNI plugins. Default ['/usr/lib/cni', '/opt/cni/bin']. */
+  pluginDirs?: string[];
+  /** Where container namespaces are pinned. Default '/run/berth/netns'. */
+  netnsDir?: string;
+  /** The network `bridge` mode joins when no network is named. Default berth / berth0 / 10.90.0.0/24. */
+  defaultNetwork?: { name?: string; bridge?: string; subnet?: string; gateway?: string };
+  /** Pool user networks get a subnet from when none is given. Default 10.90.0.0/16 split into /24s. */
+  subnetPool?: { base: string; prefixLen: number };
+}
