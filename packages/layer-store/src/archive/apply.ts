@@ -85,7 +85,8 @@ export async function applyLayer(input: Readable, root: string, opts: ApplyOptio
     extract.destroy();
     await feed;
     await dec.done.catch(() => undefined);
-    throw wrap(feedError ?? err);
+    // The entry handler's refusal is the cause; a stream error only when it has none.
+    throw wrap(err instanceof BerthError ? err : (feedError ?? err));
   }
   if (feedError) throw wrap(feedError);
   applier.finish();

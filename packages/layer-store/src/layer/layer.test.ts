@@ -1,0 +1,226 @@
+import { execFileSync } from 'node:child_process';
+import { chmod, chown, link, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import tar from 'tar-stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildBigImageLayout } from '@berth/fixtures';
+import { DigestMismatchError, type Descriptor, type Digest } from '@berth/image-format';
+import { FileContentStore } from '../content/file-store.js';
+import { LeaseManager } from '../gc/leases.js';
+import { collectGarbage, GC_REF_CONTENT } from '../gc/collect.js';
+import { diskUsage } from '../snapshot/base.js';
+import { mountAll, unmount } from '../snapshot/mount.js';
+import { NativeSnapshotter } from '../snapshot/native.js';
+import { OverlaySnapshotter } from '../snapshot/overlay.js';
+import type { Mount, Snapshotter } from '../snapshot/snapshotter.js';
+import { buildLayer, type TestEntry } from '../testsuite/layers.js';
+import { describeTree } from '../testsuite/tree.js';
+import { setXattr } from '../archive/xattr.js';
+import { createDiff } from './commit.js';
+import { unpackLayer } from './unpack.js';
+
+let work: string;
+let store: FileContentStore;
+const mounted: string[] = [];
+
+beforeEach(async () => {
+  work = await mkdtemp(join(tmpdir(), 'berth-layer-'));
+  store = await FileContentStore.open(join(work, 'root'));
+});
+afterEach(async () => {
+  for (const m of mounted.splice(0).reverse()) await unmount(m);
+  store.close();
+  await rm(work, { recursive: true, force: true });
+});
+
+async function mountAt(mounts: Mount[]): Promise<string> {
+  const target = await mkdtemp(join(work, 'mnt-'));
+  await mountAll(mounts, target);
+  mounted.push(target);
+  return target;
+}
+async function umountAt(target: string): Promise<void> {
+  await unmount(target);
+  mounted.splice(mounted.indexOf(target), 1);
+}
+
+async function ingestLayer(entries: TestEntry[]): Promise<{ desc: Descriptor; diffId: Digest }> {
+  const l = buildLayer(entries);
+  await store.ingest(`layer-${l.digest}`, { digest: l.digest, size: l.blob.length }, l.blob);
+  return { desc: { mediaType: l.mediaType, digest: l.digest, size: l.blob.length }, diffId: l.diffId };
+}
+
+async function tarNames(desc: Descriptor): Promise<[string, string][]> {
+  const ex = tar.extract();
+  const src = (await store.read(desc.digest)).pipe(createGunzip());
+  src.pipe(ex);
+  const names: [string, string][] = [];
+  for await (const e of ex) {
+    names.push([e.header.name, e.header.type ?? '']);
+    e.resume();
+  }
+  return names;
+}
+
+const BASE: TestEntry[] = [
+  { name: 'etc/', type: 'dir' },
+  { name: 'etc/conf.d/', type: 'dir' },
+  { name: 'etc/conf.d/a', content: 'a1' },
+  { name: 'etc/conf.d/b', content: 'b1' },
+  { name: 'opt/', type: 'dir' },
+  { name: 'opt/app/', type: 'dir', mode: 0o750 },
+  { name: 'opt/app/x', content: 'x' },
+  { name: 'opt/app/y', content: 'y' },
+  { name: 'usr/', type: 'dir' },
+  { name: 'usr/bin/', type: 'dir' },
+  { name: 'usr/bin/tool', content: '#!tool', mode: 0o755 },
+  { name: 'data/', type: 'dir', uid: 1000, gid: 1000 },
+  { name: 'data/file', content: 'data', uid: 1000, gid: 1000 },
+  { name: 'h1', content: 'linked' },
+  { name: 'h2', type: 'link', linkname: 'h1' },
+];
+
+for (const [name, open] of [
+  ['overlay', (root: string) => OverlaySnapshotter.open(root)],
+  ['native', (root: string) => NativeSnapshotter.open(root)],
+] as const) {
+  describe(`layers on the ${name} snapshotter`, () => {
+    let sn: Snapshotter;
+    beforeEach(async () => {
+      sn = await open(join(work, 'root'));
+    });
+    afterEach(() => sn.close());
+
+    it('diff of adds, edits, deletes, an opaque dir, a symlink and a hardlink round-trips onto the parent', async () => {
+      const base = await ingestLayer(BASE);
+      const l1 = await unpackLayer(store, sn, base.desc, undefined, { diffId: base.diffId });
+      expect(l1.applied).toBe(true);
+      const mnt = await mountAt(await sn.prepare('ctr', l1.chainId));
+      await mkdir(join(mnt, 'new'));
+      await writeFile(join(mnt, 'new/file.txt'), 'brand new');
+      await chown(join(mnt, 'new/file.txt'), 123, 456);
+      await chmod(join(mnt, 'new/file.txt'), 0o640);
+      setXattr(join(mnt, 'new/file.txt'), 'user.k', Buffer.from([1, 2, 3]));
+      await writeFile(join(mnt, 'etc/conf.d/a'), 'a2 edited');
+      await rm(join(mnt, 'etc/conf.d/b'));
+      await rm(join(mnt, 'data'), { recursive: true });
+      await rm(join(mnt, 'opt/app'), { recursive: true });
+      await mkdir(join(mnt, 'opt/app'));
+      await writeFile(join(mnt, 'opt/app/z'), 'z');
+      await symlink('../etc/conf.d/a', join(mnt, 'new/link'));
+      await link(join(mnt, 'new/file.txt'), join(mnt, 'new/hard.txt'));
+      await chmod(join(mnt, 'usr/bin/tool'), 0o4755);
+      const expected = describeTree(mnt, { mtimes: true });
+      await umountAt(mnt);
+
+      const diff = await createDiff(store, sn, 'ctr');
+      expect((await store.info(diff.descriptor.digest)).size).toBe(diff.descriptor.size);
+      // Deterministic: the same tree gives the same bytes.
+      const again = await createDiff(store, sn, 'ctr');
+      expect(again.descriptor.digest).toBe(diff.descriptor.digest);
+      expect(again.diffId).toBe(diff.diffId);
+
+      const names = Object.fromEntries(await tarNames(diff.descriptor));
+      expect(names['etc/conf.d/.wh.b']).toBe('file');
+      expect(names['.wh.data']).toBe('file');
+      expect(names['etc/conf.d/a']).toBe('file');
+      expect(names['new/link']).toBe('symlink');
+      expect(names['new/hard.txt'] === 'link' || names['new/file.txt'] === 'link').toBe(true);
+      if (name === 'overlay') expect(names['opt/app/.wh..wh..opq']).toBe('file');
+      else expect(names['opt/app/.wh.x']).toBe('file');
+      expect(names['h1']).toBeUndefined();
+
+      const l2 = await unpackLayer(store, sn, diff.descriptor, l1.chainId, { diffId: diff.diffId });
+      const view = await mountAt(await sn.view('check', l2.chainId));
+      expect(describeTree(view, { mtimes: true })).toEqual(expected);
+      await umountAt(view);
+    });
+
+    it('unpackLayer is idempotent and leaves no snapshot behind when it fails', async () => {
+      const base = await ingestLayer(BASE);
+      const first = await unpackLayer(store, sn, base.desc, undefined);
+      expect(first.diffId).toBe(base.diffId);
+      const again = await unpackLayer(store, sn, base.desc, undefined);
+      expect(again).toEqual({ ...first, applied: false });
+      const before = (await sn.walk()).map((s) => s.key);
+      const other = await ingestLayer([{ name: 'f', content: 'f' }]);
+      await expect(unpackLayer(store, sn, other.desc, first.chainId, { diffId: base.diffId })).rejects.toBeInstanceOf(DigestMismatchError);
+      const hostile = await ingestLayer([{ name: 'evil', type: 'symlink', linkname: '/' }, { name: 'evil/x', content: 'x' }]);
+      await expect(unpackLayer(store, sn, hostile.desc, first.chainId)).rejects.toThrow(/symlink/);
+      expect((await sn.walk()).map((s) => s.key)).toEqual(before);
+    });
+  });
+}
+
+describe('sharing and garbage collection', () => {
+  it('two containers over one image share the lower snapshots on disk', async () => {
+    const sn = await OverlaySnapshotter.open(join(work, 'root'));
+    try {
+      const big = await buildBigImageLayout(undefined, { scale: 0.02 });
+      let parent: Digest | undefined;
+      for (const l of big.layers) {
+        await store.ingest(`l-${l.digest}`, { digest: l.digest as Digest, size: l.size }, Readable.from(execFileSync('cat', [l.path], { maxBuffer: 1 << 28 })));
+        parent = (await unpackLayer(store, sn, { mediaType: l.mediaType, digest: l.digest as Digest, size: l.size }, parent, { diffId: l.diffId as Digest })).chainId;
+      }
+      const imageUsage = await diskUsage(sn.dir);
+      const m1 = await sn.prepare('ctr1', parent);
+      const m2 = await sn.prepare('ctr2', parent);
+      const lower = (m: Mount[]) => m[0]!.options.find((o) => o.startsWith('lowerdir='));
+      expect(lower(m1)).toBe(lower(m2));
+      const d1 = await mountAt(m1);
+      const d2 = await mountAt(m2);
+      await writeFile(join(d1, 'only-in-1'), 'one');
+      await writeFile(join(d2, 'only-in-2'), 'two');
+      expect(execFileSync('ls', [d1], { encoding: 'utf8' })).not.toContain('only-in-2');
+      await umountAt(d1);
+      await umountAt(d2);
+      const u1 = await sn.usage('ctr1');
+      const u2 = await sn.usage('ctr2');
+      expect(u1.size).toBeLessThan(64 * 1024);
+      expect(u2.size).toBeLessThan(64 * 1024);
+      const total = await diskUsage(sn.dir);
+      // Two containers cost their own few files, not another copy of the image.
+      expect(total.size - imageUsage.size).toBeLessThan(256 * 1024);
+      expect(imageUsage.size).toBeGreaterThan(big.totalUncompressedSize * 0.5);
+    } finally {
+      sn.close();
+    }
+  });
+
+  it('collects unreferenced blobs and snapshots, never leased or referenced ones', async () => {
+    const sn = await OverlaySnapshotter.open(join(work, 'root'));
+    const leases = new LeaseManager(store.db);
+    try {
+      const keep = await ingestLayer([{ name: 'keep' }]);
+      const drop = await ingestLayer([{ name: 'drop' }]);
+      const leased = await ingestLayer([{ name: 'leased' }]);
+      const manifest = Buffer.from(JSON.stringify({ layers: [keep.desc] }));
+      const manifestDigest = (await import('@berth/image-format')).digestOf(manifest);
+      await store.ingest('m', { digest: manifestDigest, size: manifest.length }, manifest, { [`${GC_REF_CONTENT}.l.0`]: keep.desc.digest });
+      const kept = await unpackLayer(store, sn, keep.desc, undefined);
+      const dropped = await unpackLayer(store, sn, drop.desc, undefined);
+      await sn.prepare('ctr', kept.chainId);
+      await sn.prepare('stray', dropped.chainId);
+      const lease = leases.create();
+      leases.addResource(lease, 'content', leased.desc.digest);
+      const inFlight = await unpackLayer(store, sn, leased.desc, undefined, { lease: { manager: leases, id: lease } });
+
+      const r = await collectGarbage({ store, snapshotters: [sn], roots: { blobs: [manifestDigest], snapshots: ['ctr'] }, leases });
+      expect(r.removedBlobs).toEqual([drop.desc.digest]);
+      expect(r.removedSnapshots.sort()).toEqual([dropped.chainId, 'stray'].sort());
+      expect(await store.has(keep.desc.digest)).toBe(true);
+      expect(await store.has(leased.desc.digest)).toBe(true);
+      expect((await sn.walk()).map((s) => s.key).sort()).toEqual([kept.chainId, 'ctr', inFlight.chainId].sort());
+      // The pull finished without referencing its layer: now it goes.
+      leases.delete(lease);
+      const r2 = await collectGarbage({ store, snapshotters: [sn], roots: { blobs: [manifestDigest], snapshots: ['ctr'] }, leases });
+      expect(r2.removedBlobs).toEqual([leased.desc.digest]);
+      expect(r2.removedSnapshots).toEqual([inFlight.chainId]);
+    } finally {
+      sn.close();
+    }
+  });
+});
