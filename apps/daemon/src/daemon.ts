@@ -1,0 +1,122 @@
+import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { ConflictError } from '@berth/image-format';
+import { DEFAULT_HOST } from '@berth/engine-api';
+import { Engine } from '@berth/engine';
+import type { EngineLike } from './engine-port.js';
+import { buildApp } from './http/app.js';
+import { listen, type Listener } from './http/listeners.js';
+import { DEFAULT_CONFIG_FILE, readDaemonConfig, type DaemonConfig } from './config.js';
+
+export const DEFAULT_ROOT = '/var/lib/berth';
+export const DEFAULT_RUN_ROOT = '/run/berth';
+
+export interface DaemonOptions {
+  /** State root (default /var/lib/berth, or daemon.json `data-root`). */
+  root?: string;
+  /** Runtime root for the socket, pid file and runtime state (default /run/berth). */
+  runRoot?: string;
+  /** `unix:///path` or `tcp://127.0.0.1:N`, repeatable; default `unix://<runRoot>/berthd.sock`. */
+  hosts?: string[];
+  /** daemon.json path; default /etc/berth/daemon.json (ignored when missing). */
+  configFile?: string;
+  /** Config given directly (merged over the file's). */
+  config?: DaemonConfig;
+  /** pino level; default 'warn'. */
+  logLevel?: string;
+  /** Use this engine instead of opening one (it is closed with the daemon). */
+  engine?: EngineLike;
+}
+
+export interface Daemon {
+  /** The addresses actually listened on (tcp with the real port). */
+  readonly addresses: string[];
+  /** The first unix socket, if any. */
+  readonly socketPath: string | undefined;
+  readonly engine: EngineLike;
+  readonly app: FastifyInstance;
+  readonly pidFile: string;
+  /** Stops serving, closes the engine (containers keep running), removes sockets and the pid file. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts berthd: reads the config, takes the pid file, opens the engine, serves the
+ * Docker Engine API on every host. Throws Conflict if another berthd owns the pid file.
+ */
+export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> {
+  const fileConfig = await readDaemonConfig(options.configFile ?? DEFAULT_CONFIG_FILE, options.configFile !== undefined);
+  const config: DaemonConfig = { ...fileConfig, ...options.config };
+  const root = options.root ?? config['data-root'] ?? DEFAULT_ROOT;
+  const runRoot = options.runRoot ?? config['exec-root'] ?? DEFAULT_RUN_ROOT;
+  const logLevel = options.logLevel ?? config['log-level'] ?? 'warn';
+  const hosts = options.hosts?.length ? options.hosts : config.hosts?.length ? config.hosts : [options.runRoot || config['exec-root'] ? `unix://${join(runRoot, 'berthd.sock')}` : DEFAULT_HOST];
+
+  await mkdir(runRoot, { recursive: true, mode: 0o755 });
+  await mkdir(root, { recursive: true, mode: 0o711 });
+  const pidFile = join(runRoot, 'berthd.pid');
+  await takePidFile(pidFile);
+
+  let engine: EngineLike | undefined;
+  const listeners: Listener[] = [];
+  let app: FastifyInstance | undefined;
+  try {
+    const { hosts: _h, 'data-root': _d, 'exec-root': _e, 'log-level': _l, ...engineConfig } = config;
+    engine = options.engine ?? (await Engine.open({ root, runRoot, config: engineConfig }));
+    app = buildApp(engine, {
+      logLevel,
+      root,
+      insecureRegistries: config['insecure-registries'] ?? [],
+      registryMirrors: config['registry-mirrors'] ?? [],
+    });
+    await app.ready();
+    for (const host of hosts) listeners.push(await listen(app, host));
+  } catch (err) {
+    for (const l of listeners) await l.close().catch(() => {});
+    await app?.close().catch(() => {});
+    await engine?.close().catch(() => {});
+    await unlink(pidFile).catch(() => {});
+    throw err;
+  }
+  const readyApp = app;
+  const readyEngine = engine;
+  readyApp.log.info({ hosts: listeners.map((l) => l.address), root, runRoot }, 'berthd listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    addresses: listeners.map((l) => l.address),
+    socketPath: listeners.map((l) => l.address).find((a) => a.startsWith('unix://'))?.slice('unix://'.length),
+    engine: readyEngine,
+    app: readyApp,
+    pidFile,
+    close() {
+      closing ??= (async () => {
+        await Promise.all(listeners.map((l) => l.close()));
+        await readyApp.close();
+        await readyEngine.close();
+        await unlink(pidFile).catch(() => {});
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Docker's rule: refuse to start while the pid in the pid file is alive. */
+async function takePidFile(path: string): Promise<void> {
+  const existing = await readFile(path, 'utf8').catch(() => '');
+  const pid = Number.parseInt(existing.trim(), 10);
+  if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+    throw new ConflictError(`pid file found, ensure berthd is not running or delete ${path} (pid ${pid})`);
+  }
+  await writeFile(path, `${process.pid}\n`, { mode: 0o644 });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,104 @@
+import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
+import { BerthError, InvalidArgumentError } from '@berth/image-format';
+import { statusForError } from '@berth/engine-api';
+import type { EngineLike } from '../engine-port.js';
+import { requestedVersion, stripVersionPrefix } from './api-version.js';
+import { setCommonHeaders } from './headers.js';
+import { EMPTY_BODY_MESSAGE } from './messages.js';
+import { systemRoutes, type SystemRouteOptions } from '../routes/system.js';
+import { containerRoutes } from '../routes/containers.js';
+import { execRoutes } from '../routes/exec.js';
+import { imageRoutes } from '../routes/images.js';
+import { volumeRoutes } from '../routes/volumes.js';
+import { networkRoutes } from '../routes/networks.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The API version this request speaks (from its `/v1.xx/` prefix, else 1.50). */
+    apiVersion: string;
+  }
+}
+
+export interface AppOptions extends SystemRouteOptions {
+  logLevel: string;
+}
+
+/**
+ * The Docker Engine API as a fastify app (not listening: `listen` binds it to sockets).
+ * Plumbing common to all routes lives here: version prefix and range, Docker's response
+ * headers, JSON bodies (empty ones allowed), raw tar bodies, errors as `{"message"}`.
+ */
+export function buildApp(engine: EngineLike, options: AppOptions): FastifyInstance {
+  const app = Fastify({
+    logger: { level: options.logLevel },
+    exposeHeadRoutes: false,
+    bodyLimit: 64 * 1024 * 1024,
+    rewriteUrl: (req) => stripVersionPrefix(req),
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
+    return503OnClosing: false,
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false, allowUnionTypes: true } },
+  });
+
+  app.decorateRequest('apiVersion', '');
+
+  app.addHook('onRequest', async (request, reply) => {
+    setCommonHeaders(reply.raw);
+    request.apiVersion = requestedVersion(request.raw);
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = (body as string).trim();
+    if (text === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(new InvalidArgumentError(`invalid JSON: ${(err as Error).message}`), undefined);
+    }
+  });
+  // Tar bodies (load, import) and anything else: the raw stream, read by the route.
+  app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+
+  app.setNotFoundHandler((_request, reply) => {
+    void reply.code(404).send({ message: 'page not found' });
+  });
+
+  app.setErrorHandler((err: FastifyError | BerthError | Error, request, reply) => {
+    let status: number;
+    let message = err.message;
+    if ((err as FastifyError).validation) {
+      status = 400;
+      const context = (err as FastifyError).validationContext ?? 'request';
+      message =
+        context === 'body' && (request.body === undefined || request.body === null)
+          ? EMPTY_BODY_MESSAGE
+          : `invalid ${context}: ${message}`;
+    } else if (err instanceof BerthError) {
+      status = statusForError(err);
+    } else if (typeof (err as FastifyError).statusCode === 'number' && (err as FastifyError).statusCode! >= 400) {
+      status = (err as FastifyError).statusCode!;
+    } else {
+      status = 500;
+    }
+    if (status >= 500) request.log.error({ err }, `${request.method} ${request.url} failed`);
+    else request.log.debug({ err }, `${request.method} ${request.url}: ${status}`);
+    if (reply.sent || reply.raw.headersSent) {
+      reply.raw.destroy();
+      return;
+    }
+    void reply.code(status).type('application/json').send({ message });
+  });
+
+  app.options('/*', async (_request, reply) => reply.code(200).send());
+
+  void app.register(async (scope) => {
+    systemRoutes(scope, engine, options);
+    containerRoutes(scope, engine);
+    execRoutes(scope, engine);
+    imageRoutes(scope, engine);
+    volumeRoutes(scope, engine);
+    networkRoutes(scope, engine);
+  });
+
+  return app;
+}

@@ -1,0 +1,133 @@
+import type { Readable, Writable } from 'node:stream';
+import { once } from 'node:events';
+import type { Socket } from 'node:net';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { MULTIPLEXED_STREAM, RAW_STREAM, StreamType, encodeFrame, jsonLine, statusForError } from '@berth/engine-api';
+import type { AttachSession, OutputChunk } from '../engine-port.js';
+import { atLeast } from './api-version.js';
+import { commonHeaderLines } from './headers.js';
+import { upgradeSocket } from './listeners.js';
+
+/**
+ * A JSON-lines response (pull, push, load, import, events, stats). Headers go out with
+ * the first message (or at once with `eager`), so an error before any output is still an
+ * ordinary error response with its status, as Docker's write flusher does.
+ */
+export class JsonStream {
+  private started = false;
+  private ended = false;
+  readonly aborted: AbortController = new AbortController();
+
+  constructor(
+    private readonly reply: FastifyReply,
+    eager = false,
+  ) {
+    reply.raw.once('close', () => {
+      if (!this.ended) this.aborted.abort();
+    });
+    if (eager) this.begin();
+  }
+
+  get headersSent(): boolean {
+    return this.started;
+  }
+
+  private begin(): void {
+    if (this.started) return;
+    this.started = true;
+    this.reply.hijack();
+    const res = this.reply.raw;
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.flushHeaders();
+  }
+
+  write(message: unknown): boolean {
+    if (this.ended || this.reply.raw.destroyed) return false;
+    this.begin();
+    return this.reply.raw.write(jsonLine(message));
+  }
+
+  /** Ends the stream; an error after the headers becomes Docker's `{"errorDetail":...,"error":...}` line. */
+  end(err?: unknown): void {
+    if (err !== undefined && !this.started) throw err;
+    if (err !== undefined) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.write({ errorDetail: { code: statusForError(err), message }, error: message });
+    }
+    this.begin();
+    this.ended = true;
+    this.reply.raw.end();
+  }
+}
+
+/** Writes the object-mode OutputChunk stream to `dest`: framed unless `tty`, prefixed with timestamps if asked. */
+export async function pipeOutput(output: Readable, dest: Writable, opts: { tty: boolean; timestamps?: boolean }): Promise<void> {
+  for await (const item of output) {
+    if (dest.destroyed || dest.writableEnded) break;
+    const chunk = item as OutputChunk;
+    let data = chunk.data;
+    if (opts.timestamps && chunk.timestamp) data = Buffer.concat([Buffer.from(dockerTimestamp(chunk.timestamp) + ' '), data]);
+    const framed = opts.tty ? data : encodeFrame(chunk.stream === 'stderr' ? StreamType.stderr : StreamType.stdout, data);
+    if (!dest.write(framed)) {
+      await Promise.race([once(dest, 'drain'), once(dest, 'close')]);
+    }
+  }
+}
+
+/** conmon writes `...+00:00`; Docker prints RFC 3339 with `Z`. */
+function dockerTimestamp(ts: string): string {
+  return ts.endsWith('+00:00') ? ts.slice(0, -6) + 'Z' : ts;
+}
+
+/**
+ * Connects an attach/exec session to the client. Upgraded: answers `101 UPGRADED` at once
+ * and then moves raw bytes both ways over the socket (stdin in, frames out). Not upgraded:
+ * an ordinary 200 response carrying the output only.
+ */
+export function serveSession(request: FastifyRequest, reply: FastifyReply, session: AttachSession, log: { warn: (o: object, m: string) => void }): void {
+  const socket = upgradeSocket(request.raw);
+  const framed = !session.tty;
+  const contentType = framed && atLeast(request.apiVersion, '1.42') ? MULTIPLEXED_STREAM : RAW_STREAM;
+  reply.hijack();
+  if (socket) {
+    reply.raw.detachSocket(socket);
+    socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n${commonHeaderLines()}\r\n`);
+    wireSocket(socket, session, log);
+    return;
+  }
+  const res = reply.raw;
+  res.writeHead(200, { 'Content-Type': contentType });
+  res.flushHeaders();
+  res.once('close', () => session.close());
+  pipeOutput(session.output, res, { tty: session.tty })
+    .catch((err: unknown) => log.warn({ err }, 'attach output failed'))
+    .finally(() => res.end());
+}
+
+function wireSocket(socket: Socket, session: AttachSession, log: { warn: (o: object, m: string) => void }): void {
+  socket.setNoDelay(true);
+  const stdin = session.stdin;
+  if (stdin) {
+    socket.on('data', (chunk: Buffer) => {
+      if (!stdin.destroyed && !stdin.writableEnded && !stdin.write(chunk)) {
+        socket.pause();
+        stdin.once('drain', () => socket.resume());
+      }
+    });
+    // The client half-closes when its stdin ends (docker run -i < file): pass the EOF on.
+    socket.once('end', () => {
+      if (!stdin.destroyed && !stdin.writableEnded) stdin.end();
+    });
+    stdin.on('error', () => {});
+  } else {
+    socket.on('data', () => {});
+  }
+  socket.resume();
+  socket.once('close', () => session.close());
+  socket.on('error', () => session.close());
+  pipeOutput(session.output, socket, { tty: session.tty })
+    .catch((err: unknown) => log.warn({ err }, 'attach output failed'))
+    .finally(() => {
+      if (!socket.destroyed) socket.end();
+    });
+}

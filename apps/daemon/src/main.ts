@@ -1,0 +1,56 @@
+import { Command } from 'commander';
+import { BerthError } from '@berth/image-format';
+import { startDaemon, DEFAULT_ROOT, DEFAULT_RUN_ROOT, type Daemon } from './daemon.js';
+import { DEFAULT_CONFIG_FILE } from './config.js';
+import { BERTH_VERSION } from './version.js';
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+const program = new Command()
+  .name('berthd')
+  .description('Berth daemon: serves the Docker Engine API')
+  .version(BERTH_VERSION)
+  .option('--root <dir>', `state root (default ${DEFAULT_ROOT})`)
+  .option('--run-root <dir>', `runtime root for the socket and pid file (default ${DEFAULT_RUN_ROOT})`)
+  .option('-H, --host <address>', 'unix:///path or tcp://127.0.0.1:PORT (repeatable)', collect, [] as string[])
+  .option('--config <file>', `daemon config file (default ${DEFAULT_CONFIG_FILE}, ignored when missing)`)
+  .option('--log-level <level>', 'fatal, error, warn, info, debug or trace (default warn)')
+  .parse();
+
+const opts = program.opts<{ root?: string; runRoot?: string; host: string[]; config?: string; logLevel?: string }>();
+
+let daemon: Daemon | undefined;
+let stopping = false;
+
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) {
+    process.stderr.write(`berthd: ${signal} again, exiting now\n`);
+    process.exit(1);
+  }
+  stopping = true;
+  daemon?.app.log.warn(`berthd: ${signal}: shutting down (containers keep running)`);
+  try {
+    await daemon?.close();
+    process.exit(0);
+  } catch (err) {
+    process.stderr.write(`berthd: shutdown failed: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+
+try {
+  daemon = await startDaemon({
+    ...(opts.root ? { root: opts.root } : {}),
+    ...(opts.runRoot ? { runRoot: opts.runRoot } : {}),
+    ...(opts.host.length > 0 ? { hosts: opts.host } : {}),
+    ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
+    ...(opts.config ? { configFile: opts.config } : {}),
+  });
+  process.stderr.write(`berthd ${BERTH_VERSION} listening on ${daemon.addresses.join(', ')}\n`);
+} catch (err) {
+  process.stderr.write(`berthd: ${err instanceof BerthError ? err.message : (err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,176 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { InvalidArgumentError, NotFoundError, UnsupportedError } from '@berth/image-format';
+import type { EngineLike, ProgressMessage } from '../engine-port.js';
+import { boolValue, filtersValue, optString, registryAuth, stringList, type Query } from '../http/query.js';
+import { rawBody } from '../http/body.js';
+import { JsonStream } from '../http/streaming.js';
+import { sendStream } from './containers.js';
+
+const PAGE_NOT_FOUND = 'page not found';
+
+/** `fromImage` + `tag` as the CLI splits them (`tag` may be a digest). */
+export function joinReference(name: string, tag: string | undefined): string {
+  if (!tag) return name;
+  return /^[a-z0-9]+:[a-f0-9]{32,}$/.test(tag) ? `${name}@${tag}` : `${name}:${tag}`;
+}
+
+/**
+ * Image names contain slashes (`127.0.0.1:5000/team/app:1`), so `/images/{name}/json`
+ * cannot be a single path parameter: these routes take the wildcard and split off the
+ * action suffix themselves.
+ */
+function splitAction(wildcard: string, actions: string[]): { name: string; action: string } | undefined {
+  const path = safeDecode(wildcard);
+  for (const action of actions) {
+    if (path.endsWith(`/${action}`)) return { name: path.slice(0, -(action.length + 1)), action };
+  }
+  return undefined;
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+export function imageRoutes(app: FastifyInstance, engine: EngineLike): void {
+  const images = engine.images;
+  const q = (request: FastifyRequest): Query => request.query as Query;
+  const wildcard = (request: FastifyRequest): string => (request.params as { '*': string })['*'];
+
+  app.get('/images/json', async (request) => {
+    const query = q(request);
+    const filters = filtersValue(query['filters']) ?? {};
+    const legacy = optString(query['filter']);
+    if (legacy) filters['reference'] = [legacy];
+    return images.list({
+      all: boolValue(query['all']),
+      digests: boolValue(query['digests']),
+      ...(Object.keys(filters).length > 0 ? { filters } : {}),
+    });
+  });
+
+  app.get('/images/search', async () => {
+    throw new UnsupportedError('image search is not supported by Berth');
+  });
+
+  app.get('/images/get', async (request, reply) => {
+    const names = stringList(q(request)['names']);
+    if (names.length === 0) throw new InvalidArgumentError('no images given to save');
+    return sendStream(reply, images.save(names), 'application/x-tar');
+  });
+
+  app.get('/images/*', async (request, reply) => {
+    const split = splitAction(wildcard(request), ['json', 'history', 'get']);
+    if (!split || split.name === '') throw new NotFoundError(PAGE_NOT_FOUND);
+    switch (split.action) {
+      case 'json':
+        return images.inspect(split.name);
+      case 'history':
+        return images.history(split.name);
+      default:
+        return sendStream(reply, images.save([split.name]), 'application/x-tar');
+    }
+  });
+
+  app.post('/images/create', async (request, reply) => {
+    const query = q(request);
+    const fromImage = optString(query['fromImage']);
+    const fromSrc = optString(query['fromSrc']);
+    const platform = optString(query['platform']);
+    if (fromImage) return pull(request, reply, joinReference(fromImage, optString(query['tag'])), platform);
+    if (fromSrc) {
+      if (fromSrc !== '-') throw new UnsupportedError('importing from a URL is not supported by Berth: send the tarball in the request body');
+      const repo = optString(query['repo']);
+      const message = optString(query['message']);
+      const changes = stringList(query['changes']);
+      const out = new JsonStream(reply);
+      try {
+        const imageId = await images.importRootfs(rawBody(request), {
+          ...(repo ? { ref: joinReference(repo, optString(query['tag'])) } : {}),
+          ...(message ? { message } : {}),
+          ...(changes.length > 0 ? { changes } : {}),
+          ...(platform ? { platform } : {}),
+        });
+        out.write({ status: imageId });
+        out.end();
+      } catch (err) {
+        out.end(err);
+      }
+      return;
+    }
+    throw new InvalidArgumentError('fromImage or fromSrc is required');
+  });
+
+  const pull = async (request: FastifyRequest, reply: FastifyReply, ref: string, platform: string | undefined): Promise<void> => {
+    const auth = registryAuth(request.headers['x-registry-auth']);
+    const out = new JsonStream(reply);
+    try {
+      await images.pull(ref, {
+        ...(auth ? { auth } : {}),
+        ...(platform ? { platform } : {}),
+        onProgress: (msg: ProgressMessage) => out.write(msg),
+        signal: out.aborted.signal,
+      });
+      out.end();
+    } catch (err) {
+      if (out.aborted.signal.aborted) return;
+      out.end(err);
+    }
+  };
+
+  app.post('/images/load', async (request, reply) => {
+    const quiet = boolValue(q(request)['quiet']);
+    const out = new JsonStream(reply);
+    try {
+      const loaded = await images.load(rawBody(request), quiet ? {} : { onProgress: (msg: ProgressMessage) => out.write(msg) });
+      for (const line of loaded) out.write({ stream: line.endsWith('\n') ? line : `${line}\n` });
+      out.end();
+    } catch (err) {
+      out.end(err);
+    }
+  });
+
+  app.post('/images/prune', async (request) => {
+    const filters = filtersValue(q(request)['filters']);
+    const r = await images.prune(filters ? { filters } : {});
+    return { ImagesDeleted: r.ImagesDeleted.length > 0 ? r.ImagesDeleted : null, SpaceReclaimed: r.SpaceReclaimed };
+  });
+
+  app.post('/images/*', async (request, reply) => {
+    const split = splitAction(wildcard(request), ['push', 'tag']);
+    if (!split || split.name === '') throw new NotFoundError(PAGE_NOT_FOUND);
+    const query = q(request);
+    if (split.action === 'tag') {
+      const repo = optString(query['repo']);
+      if (!repo) throw new InvalidArgumentError('repository name must have at least one component');
+      await images.tag(split.name, joinReference(repo, optString(query['tag'])));
+      return reply.code(201).send();
+    }
+    const ref = joinReference(split.name, optString(query['tag']));
+    const auth = registryAuth(request.headers['x-registry-auth']);
+    const out = new JsonStream(reply);
+    try {
+      const pushed = await images.push(ref, {
+        ...(auth ? { auth } : {}),
+        onProgress: (msg: ProgressMessage) => out.write(msg),
+        signal: out.aborted.signal,
+      });
+      out.write({ status: `${pushed.tag}: digest: ${pushed.digest} size: ${pushed.size}` });
+      out.write({ progressDetail: {}, aux: { Tag: pushed.tag, Digest: pushed.digest, Size: pushed.size } });
+      out.end();
+    } catch (err) {
+      if (out.aborted.signal.aborted) return;
+      out.end(err);
+    }
+  });
+
+  app.delete('/images/*', async (request) => {
+    const name = safeDecode(wildcard(request));
+    if (name === '') throw new NotFoundError(PAGE_NOT_FOUND);
+    const query = q(request);
+    return images.remove(name, { force: boolValue(query['force']), noprune: boolValue(query['noprune']) });
+  });
+}

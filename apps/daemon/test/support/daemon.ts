@@ -1,0 +1,44 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startDaemon, type Daemon, type DaemonOptions } from '../../src/index.js';
+
+export interface TestDaemon {
+  daemon: Daemon;
+  dir: string;
+  socketPath: string;
+  host: string;
+  /** Environment for the docker CLI against this daemon (own config dir, no credential helpers). */
+  dockerEnv: NodeJS.ProcessEnv;
+  stop(): Promise<void>;
+}
+
+/** A berthd in this process with its own temp root, run root, socket and docker config dir. */
+export async function startTestDaemon(options: Omit<DaemonOptions, 'root' | 'runRoot'> = {}): Promise<TestDaemon> {
+  const dir = await mkdtemp(join(tmpdir(), 'berthd-test-'));
+  const runRoot = join(dir, 'run');
+  const socketPath = join(runRoot, 'berthd.sock');
+  await writeFile(join(dir, 'daemon.json'), '{}\n');
+  const daemon = await startDaemon({
+    root: join(dir, 'root'),
+    runRoot,
+    configFile: join(dir, 'daemon.json'),
+    hosts: [`unix://${socketPath}`],
+    ...options,
+  }).catch(async (err: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  });
+  const host = `unix://${socketPath}`;
+  return {
+    daemon,
+    dir,
+    socketPath,
+    host,
+    dockerEnv: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dir, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, 'docker-config'), DOCKER_CLI_HINTS: 'false' },
+    async stop() {
+      await daemon.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
