@@ -288,7 +288,7 @@ export class EngineClient {
   }
 
   /** A container's logs: multiplexed frames unless the container has a TTY. */
-  async containerLogs(id: string, options: LogsOptions = {}): Promise<Readable> {
+  async containerLogs(id: string, options: LogsOptions = {}): Promise<http.IncomingMessage> {
     return this.send('GET', `/containers/${seg(id)}/logs`, {
       query: {
         follow: options.follow,
