@@ -33,7 +33,7 @@ export function parseHost(host: string): EngineTarget {
     if (!hm) throw new InvalidArgumentError(`invalid tcp address ${JSON.stringify(host)}`);
     const hostname = hm[1] || '127.0.0.1';
     const port = hm[2] ? Number(hm[2]) : DEFAULT_TCP_PORT;
-    if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new InvalidArgumentError(`invalid port in ${JSON.stringify(host)}`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError(`invalid port in ${JSON.stringify(host)}`);
     return { hostname, port };
   }
   throw new UnsupportedError(`unsupported host scheme ${JSON.stringify(scheme)} in ${JSON.stringify(host)}`);
