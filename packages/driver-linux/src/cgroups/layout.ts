@@ -1,0 +1,43 @@
+import { readFile } from 'node:fs/promises';
+
+/**
+ * v1: one hierarchy per controller under /sys/fs/cgroup; hybrid: v1 plus an (empty)
+ * cgroup2 tree at /sys/fs/cgroup/unified; v2: the unified hierarchy at /sys/fs/cgroup.
+ */
+export type CgroupLayout = 'v1' | 'hybrid' | 'v2';
+
+export interface CgroupMounts {
+  layout: CgroupLayout;
+  /** v1 controller name -> mount point (e.g. memory -> /sys/fs/cgroup/memory). */
+  v1: Map<string, string>;
+  /** cgroup2 mount point, if any. */
+  unified?: string;
+}
+
+/** Reads /proc/self/mountinfo to find the cgroup mounts. */
+export async function detectCgroups(mountinfo = '/proc/self/mountinfo'): Promise<CgroupMounts> {
+  const text = await readFile(mountinfo, 'utf8');
+  const v1 = new Map<string, string>();
+  let unified: string | undefined;
+  for (const line of text.split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const left = line.slice(0, sep).split(' ');
+    const right = line.slice(sep + 3).split(' ');
+    const mountPoint = (left[4] ?? '').replace(/\\040/g, ' ');
+    const fstype = right[0];
+    if (fstype === 'cgroup2') {
+      if (unified === undefined || mountPoint === '/sys/fs/cgroup') unified = mountPoint;
+    } else if (fstype === 'cgroup') {
+      const opts = (right[2] ?? '').split(',');
+      for (const o of opts) {
+        if (['rw', 'ro', 'relatime', 'nosuid', 'nodev', 'noexec'].includes(o) || o.includes('=')) continue;
+        if (!v1.has(o)) v1.set(o, mountPoint);
+      }
+    }
+  }
+  const layout: CgroupLayout = v1.size === 0 ? 'v2' : unified !== undefined ? 'hybrid' : 'v1';
+  const out: CgroupMounts = { layout, v1 };
+  if (unified !== undefined) out.unified = unified;
+  return out;
+}

@@ -1,0 +1,101 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CgroupMounts } from './layout.js';
+
+export interface CgroupStats {
+  cpu: { usageNanos: number; userNanos?: number; systemNanos?: number };
+  memory: { usageBytes: number; limitBytes?: number; maxUsageBytes?: number };
+  pids: { current: number; limit?: number };
+  oomKills: number;
+}
+
+async function read(path: string): Promise<string | undefined> {
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function num(s: string | undefined): number | undefined {
+  if (s === undefined || s === 'max' || s === '') return undefined;
+  const n = Number(s);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+function keyed(text: string | undefined): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const line of (text ?? '').split('\n')) {
+    const [k, v] = line.split(/\s+/);
+    if (k && v !== undefined) m.set(k, Number(v));
+  }
+  return m;
+}
+
+const TICK_NANOS = 1e9 / 100; // USER_HZ is 100 on Linux
+
+/** Memory limit values this large mean "no limit" on cgroup v1. */
+const V1_UNLIMITED = 2 ** 62;
+
+/** Reads cpu, memory, pids and the OOM kill count of cgroup `path` (e.g. /berth/<id>). */
+export async function readCgroupStats(mounts: CgroupMounts, path: string): Promise<CgroupStats> {
+  if (mounts.layout === 'v2') {
+    const dir = join(mounts.unified as string, path);
+    const cpu = keyed(await read(join(dir, 'cpu.stat')));
+    const events = keyed(await read(join(dir, 'memory.events')));
+    const out: CgroupStats = {
+      cpu: {
+        usageNanos: (cpu.get('usage_usec') ?? 0) * 1000,
+        userNanos: (cpu.get('user_usec') ?? 0) * 1000,
+        systemNanos: (cpu.get('system_usec') ?? 0) * 1000,
+      },
+      memory: { usageBytes: num(await read(join(dir, 'memory.current'))) ?? 0 },
+      pids: { current: num(await read(join(dir, 'pids.current'))) ?? 0 },
+      oomKills: events.get('oom_kill') ?? 0,
+    };
+    const limit = num(await read(join(dir, 'memory.max')));
+    if (limit !== undefined) out.memory.limitBytes = limit;
+    const peak = num(await read(join(dir, 'memory.peak')));
+    if (peak !== undefined) out.memory.maxUsageBytes = peak;
+    const pidsMax = num(await read(join(dir, 'pids.max')));
+    if (pidsMax !== undefined) out.pids.limit = pidsMax;
+    return out;
+  }
+  const ctl = (name: string) => join(mounts.v1.get(name) ?? `/sys/fs/cgroup/${name}`, path);
+  const cpuacct = ctl('cpuacct');
+  const mem = ctl('memory');
+  const pids = ctl('pids');
+  const stat = keyed(await read(join(cpuacct, 'cpuacct.stat')));
+  const oom = keyed(await read(join(mem, 'memory.oom_control')));
+  const out: CgroupStats = {
+    cpu: {
+      usageNanos: num(await read(join(cpuacct, 'cpuacct.usage'))) ?? 0,
+      userNanos: (stat.get('user') ?? 0) * TICK_NANOS,
+      systemNanos: (stat.get('system') ?? 0) * TICK_NANOS,
+    },
+    memory: { usageBytes: num(await read(join(mem, 'memory.usage_in_bytes'))) ?? 0 },
+    pids: { current: num(await read(join(pids, 'pids.current'))) ?? 0 },
+    oomKills: oom.get('oom_kill') ?? 0,
+  };
+  const limit = num(await read(join(mem, 'memory.limit_in_bytes')));
+  if (limit !== undefined && limit < V1_UNLIMITED) out.memory.limitBytes = limit;
+  const max = num(await read(join(mem, 'memory.max_usage_in_bytes')));
+  if (max !== undefined) out.memory.maxUsageBytes = max;
+  const pidsMax = num(await read(join(pids, 'pids.max')));
+  if (pidsMax !== undefined) out.pids.limit = pidsMax;
+  return out;
+}
+
+/** Whether the memory controller can limit swap (v1 memsw files / v2 memory.swap.max). */
+export async function swapLimitSupported(mounts: CgroupMounts): Promise<boolean> {
+  const probe =
+    mounts.layout === 'v2'
+      ? join(mounts.unified as string, 'memory.swap.max')
+      : join(mounts.v1.get('memory') ?? '/sys/fs/cgroup/memory', 'memory.memsw.limit_in_bytes');
+  if (mounts.layout === 'v2') {
+    // the root cgroup has no memory.swap.max; look at the controllers instead
+    const ctrls = await read(join(mounts.unified as string, 'cgroup.controllers'));
+    return (ctrls ?? '').split(' ').includes('memory') && (await read('/proc/swaps'))?.includes('\n') === true;
+  }
+  return (await read(probe)) !== undefined;
+}

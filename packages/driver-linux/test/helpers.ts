@@ -1,0 +1,23 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildBusyboxRootfs } from '@berth/fixtures';
+import type { RootfsSpec } from '@berth/runtime';
+
+/** A temp dir for one test file: state dir + busybox rootfs factory. */
+export async function makeSandbox(tag: string) {
+  const base = await mkdtemp(join(tmpdir(), `berth-dl-${tag}-`));
+  let n = 0;
+  return {
+    base,
+    stateDir: join(base, 'state'),
+    async rootfs(): Promise<RootfsSpec> {
+      const dir = join(base, `rootfs-${n++}`);
+      await buildBusyboxRootfs(dir);
+      return { path: dir };
+    },
+    async cleanup(): Promise<void> {
+      await rm(base, { recursive: true, force: true });
+    },
+  };
+}
