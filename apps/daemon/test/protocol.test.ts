@@ -296,3 +296,54 @@ describe('berthd protocol', () => {
     expect(pid.isFile()).toBe(true);
   });
 });
+
+// The docker CLI's `run` sequence (create, attach, wait, start) against the protocol alone:
+// if either ordering trap were wrong the CLI would hang or lose output.
+describe('docker run sequence against the protocol', () => {
+  let t: TestDaemon;
+  let scripted: ReturnType<typeof scriptedEngine>;
+  beforeAll(async () => {
+    scripted = scriptedEngine();
+    // Each started container prints on both streams, echoes its stdin, then exits 7.
+    scripted.setDefaultStart((c) => {
+      setTimeout(() => {
+        c.output.write({ stream: 'stdout', data: Buffer.from('hello from run\n') });
+        c.output.write({ stream: 'stderr', data: Buffer.from('warning\n') });
+        const input: Buffer[] = [];
+        c.stdin.on('data', (d: Buffer) => input.push(d));
+        c.stdin.on('end', () => {
+          if (input.length > 0) c.output.write({ stream: 'stdout', data: Buffer.concat(input) });
+          setTimeout(() => c.exit(7), 20);
+        });
+        if (!c.stdinAttached) setTimeout(() => c.exit(7), 20);
+      }, 50);
+    });
+    t = await startTestDaemon({ engine: scripted.engine });
+  });
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  it('docker run prints both streams and exits with the container status', async () => {
+    const r = await run('docker', ['run', '--rm', 'busybox', 'echo', 'hi'], { env: t.dockerEnv }).catch((e: { code: number; stdout: string; stderr: string }) => e);
+    expect((r as { code?: number }).code).toBe(7);
+    expect(r.stdout).toBe('hello from run\n');
+    expect(r.stderr).toBe('warning\n');
+  });
+
+  it('docker run -i passes piped stdin through to EOF', async () => {
+    const child = execFile('docker', ['run', '-i', 'busybox', 'cat'], { env: t.dockerEnv });
+    let stdout = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stdin!.end('piped input\n');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(7);
+    expect(stdout).toBe('hello from run\npiped input\n');
+  });
+
+  it('docker run -d prints the ID and leaves the container to run', async () => {
+    const r = await run('docker', ['run', '-d', '--name', 'bg', 'busybox', 'sleep', '1'], { env: t.dockerEnv });
+    expect(r.stdout.trim()).toBe('bg');
+    expect(scripted.containers.get('bg')!.started).toBe(1);
+  });
+});

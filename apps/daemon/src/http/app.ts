@@ -80,7 +80,7 @@ export function buildApp(engine: EngineLike, options: AppOptions): FastifyInstan
     } else {
       status = 500;
     }
-    if (status >= 500) request.log.error({ err }, `${request.method} ${request.url} failed`);
+    if (status === 500) request.log.error({ err }, `${request.method} ${request.url} failed`);
     else request.log.debug({ err }, `${request.method} ${request.url}: ${status}`);
     if (reply.sent || reply.raw.headersSent) {
       reply.raw.destroy();

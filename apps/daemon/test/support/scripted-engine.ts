@@ -16,14 +16,19 @@ export interface ScriptedContainer {
   stdin: PassThrough;
   exit(code: number): void;
   waits: number;
+  /** Called by start; the default does nothing (the test drives output and exit). */
+  onStart?: (c: ScriptedContainer) => void;
+  started: number;
+  stdinAttached: boolean;
 }
 
-export function scriptedEngine(): { engine: EngineLike; containers: Map<string, ScriptedContainer>; events: (e: Partial<EventMessage>) => void; closed: () => boolean } {
+export function scriptedEngine(): { engine: EngineLike; containers: Map<string, ScriptedContainer>; events: (e: Partial<EventMessage>) => void; closed: () => boolean; setDefaultStart: (fn: (c: ScriptedContainer) => void) => void } {
   const containers = new Map<string, ScriptedContainer>();
   const waiters = new Map<string, ((r: ContainerWaitResponse) => void)[]>();
   const subs = new Set<(e: EventMessage) => void>();
   let closed = false;
 
+  let defaultStart: (c: ScriptedContainer) => void = () => {};
   const get = (id: string): ScriptedContainer => {
     const c = containers.get(id);
     if (!c) throw new NotFoundError(`No such container: ${id}`);
@@ -48,6 +53,8 @@ export function scriptedEngine(): { engine: EngineLike; containers: Map<string, 
         output,
         stdin,
         waits: 0,
+        started: 0,
+        stdinAttached: false,
         exit(code: number) {
           output.end();
           for (const w of waiters.get(id) ?? []) w({ StatusCode: code, Error: null });
@@ -70,8 +77,9 @@ export function scriptedEngine(): { engine: EngineLike; containers: Map<string, 
         waiters.set(id, list);
       });
     },
-    async attach(id: string): Promise<AttachSession> {
+    async attach(id: string, opts?: { stdin?: boolean }): Promise<AttachSession> {
       const c = get(id);
+      if (opts?.stdin) c.stdinAttached = true;
       return { tty: c.tty, stdin: c.stdin, output: c.output, close: () => {} };
     },
     async logs(id: string) {
@@ -82,7 +90,9 @@ export function scriptedEngine(): { engine: EngineLike; containers: Map<string, 
       ].filter(() => c !== undefined));
     },
     async start(id: string) {
-      get(id);
+      const c = get(id);
+      c.started++;
+      (c.onStart ?? defaultStart)(c);
       return { started: true };
     },
   };
@@ -159,5 +169,8 @@ export function scriptedEngine(): { engine: EngineLike; containers: Map<string, 
       for (const s of subs) s(full);
     },
     closed: () => closed,
+    setDefaultStart: (fn: (c: ScriptedContainer) => void) => {
+      defaultStart = fn;
+    },
   };
 }
