@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readFile, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { canonicalJson, manifestBlob } from './canonical-json.js';
@@ -46,7 +46,7 @@ const blobName = (d: Digest) => {
  */
 export async function writeDockerArchive(out: Writable, images: ArchiveImageSource[]): Promise<void> {
   const writer = new TarWriter();
-  const piped = pipeline(writer.stream as unknown as Readable, out);
+  const piped = pipeline(Readable.from(writer.stream as unknown as AsyncIterable<Buffer>), out);
   piped.catch(() => undefined);
   const produce = async () => {
     const written = new Set<string>();
@@ -125,10 +125,15 @@ export async function writeDockerArchive(out: Writable, images: ArchiveImageSour
     if (Object.keys(repositories).length > 0) await writer.addBuffer('repositories', Buffer.from(canonicalJson(repositories)));
     writer.finalize();
   };
+  // If the destination fails (a client went away) stop producing instead of waiting
+  // forever for a drain that will not come.
+  const destinationFailed = piped.then(() => new Promise<never>(() => undefined));
   try {
-    await produce();
+    const producing = produce();
+    producing.catch(() => undefined); // its own failure is reported through the race
+    await Promise.race([producing, destinationFailed]);
   } catch (err) {
-    writer.stream.destroy(err as Error);
+    writer.abort(err as Error);
     await piped.catch(() => undefined);
     throw err;
   }

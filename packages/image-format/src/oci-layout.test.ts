@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { layerTar, writeTinyImage } from '../test/tiny-image.js';
 import { canonicalJson } from './canonical-json.js';
@@ -159,6 +159,22 @@ describe('docker-archive', () => {
     expect(archive.format).toBe('oci');
     expect(archive.images.map((i) => i.repoTags)).toEqual([[], ['tiny:1']]);
     expect(archive.images[1]!.layers.map((l) => [l.diffId, l.compression])).toEqual(img.diffIds.map((d) => [d, 'gzip']));
+  });
+
+  it('stops when the destination fails mid-stream', async () => {
+    const layout = await openOciLayout(join(dir, 'l'));
+    await writeTinyImage(layout, 'latest', { gzip: false });
+    const source = await archiveImageFromLayout(layout, { scratchDir: join(dir, 's') });
+    let written = 0;
+    const dest = new Writable({
+      highWaterMark: 16,
+      write(chunk: Buffer, _e, cb) {
+        written += chunk.length;
+        cb(written > 2048 ? new Error('client went away') : null);
+      },
+    });
+    await expect(writeDockerArchive(dest, [source])).rejects.toThrow(/client went away/);
+
   });
 
   it('refuses path-escaping entries and path-like tags', async () => {

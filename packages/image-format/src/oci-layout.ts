@@ -240,7 +240,7 @@ export class OciLayout {
       }
       writer.finalize();
     };
-    run().catch((err: unknown) => writer.stream.destroy(err as Error));
+    run().catch((err: unknown) => writer.abort(err as Error));
     return Readable.from(writer.stream as unknown as AsyncIterable<Buffer>);
   }
 }

@@ -33,19 +33,19 @@ export class TarWriter {
 
   /** Streams `source` (exactly `size` bytes) as one entry, honouring back-pressure. */
   async addStream(name: string, size: number, source: AsyncIterable<Uint8Array>): Promise<void> {
-    let done!: Promise<void>;
-    const sink = await new Promise<ReturnType<Pack['entry']>>((resolve) => {
-      done = new Promise<void>((res, rej) => {
-        resolve(
-          this.stream.entry({ name, type: 'file', mode: 0o644, size, mtime: EPOCH, uid: 0, gid: 0 }, (err) =>
-            err ? rej(err) : res(),
-          ),
-        );
-      });
+    let sink!: ReturnType<Pack['entry']>;
+    const done = new Promise<void>((resolve, reject) => {
+      sink = this.stream.entry({ name, type: 'file', mode: 0o644, size, mtime: EPOCH, uid: 0, gid: 0 }, (err) =>
+        err ? reject(err) : resolve(),
+      );
     });
+    // The entry can fail while we wait for a drain (the tar was destroyed): its failure
+    // arrives through `done`, so observe it now and keep the sink's 'error' from crashing us.
+    done.catch(() => undefined);
+    sink.on('error', () => undefined);
     try {
       for await (const chunk of source) {
-        if (!sink.write(chunk)) await once(sink as unknown as NodeJS.EventEmitter, 'drain');
+        if (!sink.write(chunk)) await Promise.race([once(sink as unknown as NodeJS.EventEmitter, 'drain'), done]);
       }
       sink.end(undefined);
     } catch (err) {
@@ -57,6 +57,13 @@ export class TarWriter {
 
   finalize(): void {
     this.stream.finalize();
+  }
+
+  /** Fails the tar so its reader sees `err`, even if nobody is reading any more. */
+  abort(err: Error): void {
+    // streamx emits 'error' on destroy: without a listener a gone reader would crash us.
+    this.stream.on('error', () => undefined);
+    this.stream.destroy(err);
   }
 }
 
