@@ -13,6 +13,9 @@ import type { BlobSink, BlobSource, ExpectedBlob } from './sink.js';
  * need no metadata. Commits are fsynced and renamed into place after verification.
  */
 export class FileBlobStore implements BlobSink, BlobSource {
+  /** Writers of one ref take turns (two pulls sharing a layer in one process). */
+  private readonly writing = new Map<string, Promise<void>>();
+
   constructor(
     readonly root: string,
     private readonly opts: { fsync?: boolean } = {},
@@ -46,6 +49,24 @@ export class FileBlobStore implements BlobSink, BlobSource {
   }
 
   async write(ref: string, expected: ExpectedBlob, data: Readable, opts: { offset?: number } = {}): Promise<void> {
+    const before = this.writing.get(ref);
+    const mine = (async () => {
+      if (before) await before.catch(() => {});
+      if (await this.has(expected.digest)) {
+        data.destroy();
+        return;
+      }
+      await this.writeNow(ref, expected, data, opts);
+    })();
+    this.writing.set(ref, mine);
+    try {
+      await mine;
+    } finally {
+      if (this.writing.get(ref) === mine) this.writing.delete(ref);
+    }
+  }
+
+  private async writeNow(ref: string, expected: ExpectedBlob, data: Readable, opts: { offset?: number }): Promise<void> {
     const { algorithm } = parseDigest(expected.digest);
     const path = this.ingestPath(ref);
     await mkdir(join(this.root, 'ingest'), { recursive: true });

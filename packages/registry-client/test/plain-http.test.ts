@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  buildBigImageLayout,
   buildBusyboxLayout,
   makeTempDir,
   pushLayoutWithSkopeo,
@@ -81,6 +82,44 @@ describe('plain http registry on 127.0.0.1', () => {
     const again: ProgressEvent[] = [];
     await client.pull(`${reg.host}/library/busybox:latest`, sink, { onProgress: (e) => again.push(e) });
     expect(again.map((e) => e.state)).toEqual(['exists', 'exists']);
+  });
+
+  it('downloads at most `concurrency` blobs at once and hands layers over in order, one at a time', async () => {
+    const big = await buildBigImageLayout(undefined, { scale: 0.02 });
+    await pushLayoutWithSkopeo(big.layoutDir, 'latest', `${reg.host}/bench/big:small`);
+    const sink = new FileBlobStore(join(tmp.path, 'big-small'), { fsync: false });
+    const active = new Set<string>();
+    let maxActive = 0;
+    let applying = 0;
+    const handed: number[] = [];
+    const r = await client.pull(`${reg.host}/bench/big:small`, sink, {
+      concurrency: 2,
+      onProgress: (e) => {
+        if (e.state === 'downloading') active.add(e.digest);
+        if (e.state === 'done') active.delete(e.digest);
+        maxActive = Math.max(maxActive, active.size);
+      },
+      onLayer: async (_d, i) => {
+        expect(applying).toBe(0);
+        applying++;
+        await new Promise((res) => setTimeout(res, 20)); // "apply" takes a while
+        handed.push(i);
+        applying--;
+      },
+    });
+    expect(r.manifestDigest).toBe(big.manifestDigest);
+    expect(handed).toEqual(big.layers.map((_, i) => i));
+    expect(maxActive).toBeGreaterThan(0);
+    expect(maxActive).toBeLessThanOrEqual(2);
+
+    // a failing hand-off fails the pull with its own error
+    await expect(
+      client.pull(`${reg.host}/bench/big:small`, new FileBlobStore(join(tmp.path, 'big-fail'), { fsync: false }), {
+        onLayer: (_d, i) => {
+          if (i === 1) throw new Error('apply failed');
+        },
+      }),
+    ).rejects.toThrow('apply failed');
   });
 
   it('resolves by digest, HEADs manifests and streams a verified blob', async () => {
