@@ -177,6 +177,23 @@ describe('docker-archive', () => {
 
   });
 
+  it('gives clear errors for truncated tars and a malformed manifest.json', async () => {
+    const layout = await openOciLayout(join(dir, 'l'));
+    await writeTinyImage(layout, 'latest');
+    const tar = await collect(layout.pack());
+    await expect(extractDockerArchive(Readable.from([tar.subarray(0, 1500)]), join(dir, 'x'))).rejects.toThrow(/malformed tar: Unexpected end of data/);
+    const w = new TarWriter();
+    const bytes = collect(Readable.from(w.stream as unknown as AsyncIterable<Buffer>));
+    await w.addBuffer('manifest.json', Buffer.from('[{"Config": 5}]'));
+    w.finalize();
+    await expect(extractDockerArchive(Readable.from([await bytes]), join(dir, 'y'))).rejects.toThrow(/manifest.json\[0\].Config: must be a string/);
+    const w2 = new TarWriter();
+    const bytes2 = collect(Readable.from(w2.stream as unknown as AsyncIterable<Buffer>));
+    await w2.addBuffer('manifest.json', Buffer.from('[{'));
+    w2.finalize();
+    await expect(extractDockerArchive(Readable.from([await bytes2]), join(dir, 'z'))).rejects.toThrow(/manifest.json: malformed JSON/);
+  });
+
   it('refuses path-escaping entries and path-like tags', async () => {
     const w = new TarWriter();
     const chunks = collect(Readable.from(w.stream as unknown as AsyncIterable<Buffer>));

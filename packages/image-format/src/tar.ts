@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract as tarExtract, pack as tarPack, type Pack } from 'tar-stream';
 import { Digester, type Digest } from './digest.js';
-import { InvalidArgumentError } from './errors.js';
+import { BerthError, InvalidArgumentError } from './errors.js';
 
 const EPOCH = new Date(0);
 
@@ -101,6 +101,11 @@ export async function extractTar(
   input.pipe(extract as unknown as NodeJS.WritableStream);
   try {
     await extractEntries(extract, dir, accept, out);
+  } catch (err) {
+    // tar-stream's parse errors ("Unexpected end of data") become InvalidArgument;
+    // file system errors (with an errno code) and Berth's own pass through.
+    if (err instanceof BerthError || (err as NodeJS.ErrnoException).code !== undefined) throw err;
+    throw new InvalidArgumentError(`malformed tar: ${(err as Error).message}`, { cause: err });
   } finally {
     // On an early error stop reading the input instead of piping into a dead extractor.
     input.unpipe(extract as unknown as NodeJS.WritableStream);
