@@ -155,15 +155,26 @@ const READ_CHUNK = 1 << 20;
 
 /**
  * Streams the layer tar of `entries`, hashing it as it goes (the diffID is final when
- * the generator is done). File contents are read in bounded chunks.
+ * the generator is done). File contents are read in bounded chunks; small pieces are
+ * gathered into ~1 MiB buffers so the compressor is not called once per header.
  */
 export async function* tarStream(entries: LayerEntry[], hash = createHash('sha256')): AsyncGenerator<Buffer> {
-  const emit = (b: Buffer) => {
+  let pending: Buffer[] = [];
+  let pendingLen = 0;
+  const take = () => {
+    const b = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLen);
+    pending = [];
+    pendingLen = 0;
     hash.update(b);
     return b;
   };
+  const add = (b: Buffer) => {
+    pending.push(b);
+    pendingLen += b.length;
+    return pendingLen >= READ_CHUNK;
+  };
   for (const e of entries) {
-    yield emit(encodeHeader(e.header));
+    if (add(encodeHeader(e.header))) yield take();
     if (!e.abs || e.header.type !== 'file' || e.header.size === 0) continue;
     const fd = openSync(e.abs, C.O_RDONLY | C.O_NOFOLLOW);
     try {
@@ -173,15 +184,16 @@ export async function* tarStream(entries: LayerEntry[], hash = createHash('sha25
         const n = readSync(fd, buf, 0, buf.length, null);
         if (n === 0) throw new BerthError('Conflict', `${e.abs} shrank while being archived`);
         left -= n;
-        yield emit(n === buf.length ? buf : buf.subarray(0, n));
+        if (add(n === buf.length ? buf : buf.subarray(0, n))) yield take();
       }
     } finally {
       closeSync(fd);
     }
     const pad = padding(e.header.size);
-    if (pad) yield emit(Buffer.alloc(pad));
+    if (pad && add(Buffer.alloc(pad))) yield take();
   }
-  yield emit(TAR_END);
+  add(TAR_END);
+  yield take();
 }
 
 export function diffIdOf(hash: ReturnType<typeof createHash>): Digest {

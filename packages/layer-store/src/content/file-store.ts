@@ -438,27 +438,34 @@ class FileWriter implements ContentWriter {
     }
     let batch: Buffer[] = [];
     let batchLen = 0;
+    // One write in flight while the next megabyte is read and hashed.
+    let inflight: Promise<unknown> = Promise.resolve();
     const flush = async () => {
       if (!batchLen) return;
       const bufs = batch;
-      const len = batchLen;
+      const at = this.written;
       batch = [];
+      this.written += batchLen;
       batchLen = 0;
-      await this.fh.writev(bufs, this.written);
-      this.written += len;
+      await inflight;
+      inflight = this.fh.writev(bufs, at);
     };
-    for await (const chunk of data) {
-      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-      this.hash.update(buf);
-      batch.push(buf);
-      batchLen += buf.length;
-      if (batchLen >= WRITE_BATCH) await flush();
-      if (this.meta.total !== undefined && this.written + batchLen > this.meta.total) {
-        await flush();
-        throw new DigestMismatchError(this.meta.expected ?? 'size ' + this.meta.total, `more than ${this.meta.total} bytes`, `ingest ${this.ref}`);
+    try {
+      for await (const chunk of data) {
+        const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+        this.hash.update(buf);
+        batch.push(buf);
+        batchLen += buf.length;
+        if (batchLen >= WRITE_BATCH) await flush();
+        if (this.meta.total !== undefined && this.written + batchLen > this.meta.total) {
+          await flush();
+          throw new DigestMismatchError(this.meta.expected ?? 'size ' + this.meta.total, `more than ${this.meta.total} bytes`, `ingest ${this.ref}`);
+        }
       }
+      await flush();
+    } finally {
+      await inflight;
     }
-    await flush();
   }
 
   async commit(size?: number, expected?: Digest, labels?: Record<string, string>): Promise<Digest> {
