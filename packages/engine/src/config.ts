@@ -1,3 +1,5 @@
+import type { RuntimeDriver } from '@berth/runtime';
+
 /** Engine settings (berthd reads them from /etc/berth/daemon.json; names follow Docker's daemon.json). */
 export interface EngineConfig {
   /** Registries reached over plain http (127.0.0.0/8 and localhost always are, as in Docker). */
@@ -13,6 +15,8 @@ export interface EngineConfig {
   'max-concurrent-downloads'?: number;
   /** json-file-like rotation of container logs. */
   'log-opts'?: { 'max-size'?: string; 'max-file'?: string };
+  /** Pool user networks get their subnets from (default 10.90.0.0/16 in /24s). */
+  'network-pool'?: { base: string; prefixLen: number };
   /** Default stop timeout in seconds (10). */
   'shutdown-timeout'?: number;
 }
@@ -25,4 +29,6 @@ export interface EngineOptions {
   config?: EngineConfig;
   /** Apply restart policies (`always`, `unless-stopped`, `on-failure`) at open. Default true. */
   restartOnOpen?: boolean;
+  /** A runtime driver to use instead of driver-linux's (tests, other platforms). */
+  driver?: RuntimeDriver;
 }

@@ -1,6 +1,30 @@
-import type { EngineOptions } from './config.js';
+import { appendFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { ConflictError, NotFoundError, type Descriptor, type Digest } from '@berth/image-format';
+import { FileContentStore, OverlaySnapshotter, createDiff, unpackLayer, type Snapshotter } from '@berth/layer-store';
+import { DockerConfigCredentialStore, RegistryClient, StaticCredentialStore } from '@berth/registry-client';
+import type { RuntimeDriver } from '@berth/runtime';
+import * as driverLinux from '@berth/driver-linux';
+import type { EngineConfig, EngineOptions } from './config.js';
+import type { RegistryAuth } from './docker-types.js';
 import type { ContainerService, EventService, ImageService, NetworkService, SystemService, VolumeService } from './services.js';
-import { UnsupportedError } from '@berth/image-format';
+import { RootLock } from './state/lock.js';
+import { openEngineDb, type Db } from './state/db.js';
+import { EventBus } from './events.js';
+import { LocalVolumes } from './volumes.js';
+import { Networks, type NetworkManagerLike } from './networks.js';
+import { Containers } from './containers/service.js';
+import { ContainerTable, type ContainerRecord } from './containers/record.js';
+import { Images } from './images/service.js';
+import { ImageTable } from './images/table.js';
+import { DriverRuntime } from './adapters/runtime-driver.js';
+import { SnapshotterPort, type SnapshotterLike } from './adapters/snapshots.js';
+import { buildBusyboxLayout } from './builtin/busybox.js';
+import { System } from './system.js';
+import * as fmt from './containers/format.js';
+import { diskUsage } from './fsutil.js';
 
 /**
  * One engine per root. `open` takes the root's lock (`<root>/berth.lock`; a second open of
@@ -11,23 +35,280 @@ import { UnsupportedError } from '@berth/image-format';
 export class Engine {
   readonly root: string;
   readonly runRoot: string;
-  readonly images!: ImageService;
-  readonly containers!: ContainerService;
-  readonly volumes!: VolumeService;
-  readonly networks!: NetworkService;
-  readonly events!: EventService;
-  readonly system!: SystemService;
+  readonly images: ImageService;
+  readonly containers: ContainerService;
+  readonly volumes: VolumeService;
+  readonly networks: NetworkService;
+  readonly events: EventService;
+  readonly system: SystemService;
 
-  private constructor(opts: EngineOptions) {
+  private constructor(
+    opts: EngineOptions,
+    private readonly parts: {
+      lock: RootLock;
+      db: Db;
+      content: FileContentStore;
+      snapshotter: Snapshotter;
+      driver: RuntimeDriver;
+      containers: Containers;
+      images: Images;
+      volumes: LocalVolumes;
+      networks: Networks;
+      events: EventBus;
+      system: System;
+      registry: RegistryClient;
+    },
+  ) {
     this.root = opts.root;
     this.runRoot = opts.runRoot ?? '/run/berth';
+    this.images = parts.images;
+    this.containers = parts.containers;
+    this.volumes = parts.volumes;
+    this.networks = parts.networks;
+    this.events = parts.events;
+    this.system = parts.system;
   }
 
   static async open(opts: EngineOptions): Promise<Engine> {
-    void new Engine(opts);
-    throw new UnsupportedError('engine: not implemented yet');
+    const root = opts.root;
+    const runRoot = opts.runRoot ?? '/run/berth';
+    const config: EngineConfig = opts.config ?? {};
+    await mkdir(root, { recursive: true, mode: 0o711 });
+    await mkdir(runRoot, { recursive: true, mode: 0o711 });
+    const lock = RootLock.acquire(join(root, 'berth.lock'));
+    try {
+      for (const d of ['containers', 'volumes', 'tmp']) await mkdir(join(root, d), { recursive: true });
+      await sweepTemp(root);
+      const db = openEngineDb(root);
+      const content = await FileContentStore.open(root, { db });
+      const snapshotter = await OverlaySnapshotter.open(root, { db });
+      const events = new EventBus();
+      const manager = makeNetworkManager({
+        stateDir: join(root, 'network'),
+        netnsDir: join(runRoot, 'netns'),
+        defaultNetwork: { name: 'bridge', bridge: config.bridge ?? 'berth0', subnet: config.bip ?? '10.89.0.0/24' },
+        ...(config['network-pool'] ? { subnetPool: config['network-pool'] } : {}),
+      });
+      const driver: RuntimeDriver =
+        opts.driver ??
+        new driverLinux.LinuxDriver({
+          stateDir: join(runRoot, 'driver'),
+          ...(config.runtime ? { runtime: config.runtime } : {}),
+          ...(manager ? { network: manager as unknown as driverLinux.ContainerNetworker } : {}),
+        });
+      const logPathOf = (id: string): string => join(root, 'containers', id, 'ctr.log');
+      const runtime = new DriverRuntime(driver, logPathOf);
+      // The driver removes a container's log with the container; keep earlier runs' output
+      // (Docker shows it after a restart) by moving it to history.log before a re-create.
+      const origDelete = runtime.delete.bind(runtime);
+      runtime.delete = async (id: string) => {
+        const current = logPathOf(id);
+        const history = join(root, 'containers', id, 'history.log');
+        try {
+          const data = await readFile(current);
+          if (data.length > 0) await appendFile(history, data);
+        } catch {
+          // no log yet
+        }
+        await origDelete(id);
+      };
+      const networks = new Networks(db, manager, events);
+      const originalCreate = runtime.create.bind(runtime);
+      runtime.create = async (req) => {
+        const res = await originalCreate(req);
+        return res;
+      };
+      const table = new ContainerTable(db);
+      const imageTable = new ImageTable(db);
+      let containersRef: Containers | undefined;
+      const volumes = new LocalVolumes(db, join(root, 'volumes'), events, (name) => containersRef?.volumeUsers(name) ?? []);
+      const defaultRegistry = new RegistryClient({
+        insecureRegistries: config['insecure-registries'] ?? [],
+        credentials: new DockerConfigCredentialStore(),
+      });
+      const images: Images = new Images({
+        table: imageTable,
+        storage: {
+          content,
+          snapshotter: snapshotter as unknown as SnapshotterLike,
+          unpack: (layer: Descriptor, parent: Digest | undefined, diffId?: Digest) => unpackLayer(content, snapshotter, layer, parent, diffId ? { diffId } : {}),
+          diff: (key: string) => createDiff(content, snapshotter, key),
+        },
+        events,
+        root,
+        usedBy: (imageId) => table.usingImage(imageId).map((id) => {
+          const r = table.get(id);
+          return { id, running: !!r && ['running', 'paused', 'restarting'].includes(r.state.status) };
+        }),
+        commitSource: (ref) => {
+          const r = table.resolve(ref);
+          return {
+            id: r.id,
+            imageId: r.imageId,
+            snapshotKey: r.snapshotKey,
+            config: r.config,
+            running: r.state.status === 'running',
+            pause: (): Promise<void> => containers.pause(r.id),
+            unpause: (): Promise<void> => containers.unpause(r.id),
+          };
+        },
+        registry: (auth?: RegistryAuth, domain?: string) => {
+          if (!auth || (!auth.username && !auth.identitytoken && !auth.registrytoken)) {
+            return { client: defaultRegistry, release: async () => undefined };
+          }
+          const key = auth.serveraddress?.replace(/^https?:\/\//, '').replace(/\/.*$/, '') || domain || 'docker.io';
+          const client = new RegistryClient({
+            insecureRegistries: config['insecure-registries'] ?? [],
+            credentials: new StaticCredentialStore({
+              [key]: {
+                ...(auth.username ? { username: auth.username } : {}),
+                ...(auth.password ? { password: auth.password } : {}),
+                ...(auth.identitytoken ? { identityToken: auth.identitytoken } : {}),
+                ...(auth.registrytoken ? { registryToken: auth.registrytoken } : {}),
+              },
+            }),
+          });
+          return { client, release: () => client.close() };
+        },
+        buildBusybox: (dir) => buildBusyboxLayout(dir),
+      });
+      const containers: Containers = new Containers({
+        table,
+        runtime,
+        snapshots: new SnapshotterPort(snapshotter as unknown as SnapshotterLike),
+        images,
+        networks,
+        volumes,
+        events,
+        root,
+        driverName: 'overlay2',
+        defaultStopTimeout: config['shutdown-timeout'] ?? 10,
+      });
+      containersRef = containers;
+      networks.attachments = {
+        attached: (name) =>
+          table
+            .all()
+            .filter((r) => r.networks[name])
+            .map((r) => ({ id: r.id, name: r.name, running: ['running', 'paused', 'restarting'].includes(r.state.status), endpoint: r.networks[name]! })),
+        setEndpoint: (ref, name, ep) => {
+          const r = table.resolve(ref);
+          const running = ['running', 'paused', 'restarting'].includes(r.state.status);
+          if (!running) {
+            if (ep) {
+              if (r.networks[name]) throw new ConflictError(`endpoint with name ${r.name} already exists in network ${name}`);
+              for (const k of ['none', 'host']) delete r.networks[k];
+              r.networks[name] = ep;
+              if ((r.hostConfig.NetworkMode ?? 'bridge') === 'none') r.hostConfig.NetworkMode = name;
+            } else {
+              if (!r.networks[name]) throw new NotFoundError(`container ${r.id} is not connected to network ${name}`);
+              delete r.networks[name];
+            }
+            table.save(r);
+          }
+          return { running };
+        },
+      };
+      // Fill inspect's network settings from the network manager after each start.
+      const origStart = runtime.start.bind(runtime);
+      runtime.start = async (id: string) => {
+        const res = await origStart(id);
+        const r = table.get(id);
+        if (r && manager) await fillEndpoints(manager, r).then(() => table.save(r)).catch(() => undefined);
+        return res;
+      };
+      const idFile = join(root, 'engine-id');
+      const engineId = await readFile(idFile, 'utf8').catch(async () => {
+        const id = randomBytes(16).toString('hex');
+        await writeFile(idFile, id);
+        return id;
+      });
+      const system = new System({
+        root,
+        id: engineId.trim(),
+        driverName: driver.name,
+        insecureRegistries: config['insecure-registries'] ?? [],
+        mirrors: config['registry-mirrors'] ?? [],
+        counts: () => {
+          const all = table.all();
+          const count = (s: string[]): number => all.filter((r) => s.includes(r.state.status)).length;
+          return { containers: all.length, running: count(['running', 'restarting']), paused: count(['paused']), stopped: count(['exited', 'created', 'dead']), images: imageTable.all().length };
+        },
+        listeners: () => events.listeners,
+        df: async () => {
+          const imgs = await images.list();
+          const ctrs = await containers.list({ all: true, size: true });
+          const vols = (await volumes.list()).Volumes;
+          for (const v of vols) v.UsageData = { Size: await diskUsage(v.Mountpoint), RefCount: containers.volumeUsers(v.Name).length };
+          return { LayersSize: imgs.reduce((a, i) => a + i.Size, 0), Images: imgs, Containers: ctrs, Volumes: vols, BuildCache: [] };
+        },
+      });
+      const engine = new Engine(opts, { lock, db, content, snapshotter, driver, containers, images, volumes, networks, events, system, registry: defaultRegistry });
+      await containers.reconcile(opts.restartOnOpen ?? true);
+      return engine;
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
   }
 
   /** Stops watching and releases the lock; containers keep running (conmon owns them). */
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    const p = this.parts;
+    p.containers.close();
+    await p.registry.close().catch(() => undefined);
+    await p.driver.close().catch(() => undefined);
+    p.snapshotter.close();
+    p.db.close();
+    p.lock.release();
+  }
 }
+
+/**
+ * driver-linux's CniNetworkManager, when its package exports it (the engine adapts to its
+ * surface as it lands: without it only `none` and `host` networking work).
+ */
+function makeNetworkManager(options: {
+  stateDir: string;
+  netnsDir: string;
+  defaultNetwork: { name: string; bridge: string; subnet: string };
+  subnetPool?: { base: string; prefixLen: number };
+}): NetworkManagerLike | undefined {
+  const Ctor = (driverLinux as unknown as Record<string, unknown>).CniNetworkManager as (new (o: typeof options) => NetworkManagerLike) | undefined;
+  return Ctor ? new Ctor(options) : undefined;
+}
+
+async function fillEndpoints(manager: NetworkManagerLike, r: ContainerRecord): Promise<void> {
+  for (const [name, ep] of Object.entries(r.networks)) {
+    if (name === 'host' || name === 'none') continue;
+    const details = await manager.inspectNetwork(name).catch(() => undefined);
+    const c = details?.containers.find((x) => x.containerId === r.id);
+    if (!details || !c) continue;
+    ep.IPAddress = c.ip;
+    ep.IPPrefixLen = c.prefixLen;
+    ep.MacAddress = c.mac;
+    ep.Gateway = details.gateway;
+    ep.EndpointID ||= randomBytes(32).toString('hex');
+  }
+}
+
+/** Removes what an interrupted load/commit/export left in the root. */
+async function sweepTemp(root: string): Promise<void> {
+  const { readdir } = await import('node:fs/promises');
+  for (const name of await readdir(root).catch(() => [] as string[])) {
+    if (!name.startsWith('tmp-')) continue;
+    const p = join(root, name);
+    await import('node:child_process').then(({ execFileSync }) => {
+      try {
+        execFileSync('umount', ['-l', p], { stdio: 'ignore' });
+      } catch {
+        // not mounted
+      }
+    });
+    await rm(p, { recursive: true, force: true });
+  }
+}
+
+void rename;
+void createReadStream;
+void fmt;

@@ -1,0 +1,29 @@
+import type { Readable } from 'node:stream';
+import type { Descriptor, Digest } from '@berth/image-format';
+import type { SnapshotterLike } from '../adapters/snapshots.js';
+
+/** The content store abilities the engine uses (layer-store's FileContentStore has them). */
+export interface ContentLike {
+  has(digest: Digest): Promise<boolean>;
+  info(digest: Digest): Promise<{ digest: Digest; size: number }>;
+  read(digest: Digest, opts?: { verify?: boolean; offset?: number }): Promise<Readable>;
+  delete(digest: Digest): Promise<void>;
+  ingest(ref: string, expected: { digest: Digest; size: number }, data: Readable | Uint8Array, labels?: Record<string, string>): Promise<void>;
+  writer(ref: string, opts?: { expected?: Digest; total?: number }): Promise<{
+    append(data: Readable | Uint8Array): Promise<void>;
+    commit(size?: number, expected?: Digest): Promise<Digest>;
+    abort(): Promise<void>;
+    readonly written: number;
+  }>;
+  ingestedBytes(ref: string): Promise<number>;
+  write(ref: string, expected: { digest: Digest; size: number }, data: Readable, opts?: { offset?: number }): Promise<void>;
+}
+
+export interface StorageDeps {
+  content: ContentLike;
+  snapshotter: SnapshotterLike;
+  /** layer-store's unpackLayer: applies a stored blob over `parent`, committed under its chainID (idempotent). */
+  unpack(layer: Descriptor, parent: Digest | undefined, diffId?: Digest): Promise<{ chainId: Digest; diffId: Digest; applied: boolean }>;
+  /** layer-store's createDiff: the snapshot's changes as a gzip layer blob in the content store. */
+  diff(key: string): Promise<{ descriptor: Descriptor; diffId: Digest }>;
+}

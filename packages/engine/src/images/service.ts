@@ -1,0 +1,844 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable, Transform } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import {
+  BerthError,
+  ConflictError,
+  DigestMismatchError,
+  InvalidArgumentError,
+  MediaType,
+  NotFoundError,
+  canonicalJson,
+  chainIds,
+  digestOf,
+  extractDockerArchive,
+  hostPlatform,
+  isLayerMediaType,
+  layerCompression,
+  normalizeReference,
+  parseImageConfig,
+  parseManifest,
+  parsePlatform,
+  readOciLayout,
+  writeDockerArchive,
+  type Descriptor,
+  type Digest,
+  type ImageConfig,
+  type ImageManifest,
+  type OciLayout,
+} from '@berth/image-format';
+import type { RegistryClient } from '@berth/registry-client';
+import type {
+  ContainerConfig,
+  Filters,
+  ImageDeleteItem,
+  ImageHistoryItem,
+  ImageInspect,
+  ImageSummary,
+  ProgressMessage,
+  RegistryAuth,
+} from '../docker-types.js';
+import type { EventBus } from '../events.js';
+import { FilterSet } from '../filters.js';
+import type { CommitOptions, ImageService, ImportOptions, PullOptions, PushOptions } from '../services.js';
+import type { ImageConfigLike } from '../spec.js';
+import type { ResolvedImage, ImageLookup } from '../containers/service.js';
+import { applyChanges } from './changes.js';
+import type { StorageDeps } from './deps.js';
+import { layerMessage } from './progress.js';
+import { ImageTable, refKey, type ImageRecord, type LayerRecord } from './table.js';
+import { Unpacker } from './unpack.js';
+
+export interface ContainerUse {
+  id: string;
+  running: boolean;
+}
+
+/** What commit needs to know about a container. */
+export interface CommitSource {
+  id: string;
+  imageId: string;
+  snapshotKey: string;
+  config: ContainerConfig;
+  running: boolean;
+  pause(): Promise<void>;
+  unpause(): Promise<void>;
+}
+
+export interface ImageDeps {
+  table: ImageTable;
+  storage: StorageDeps;
+  events: EventBus;
+  root: string;
+  /** Containers that use an image. */
+  usedBy(imageId: string): ContainerUse[];
+  commitSource(container: string): CommitSource;
+  /** A registry client, with per-call credentials when given. */
+  registry(auth?: RegistryAuth, serverFromRef?: string): { client: RegistryClient; release(): Promise<void> };
+  /** Builds the built-in busybox image as an OCI layout in `dir`; returns the ref name inside. */
+  buildBusybox(dir: string): Promise<string>;
+}
+
+const GRAPH_DRIVER = 'overlay2';
+
+export class Images implements ImageService, ImageLookup {
+  private readonly unpacker: Unpacker;
+  private readonly inflight = new Map<string, Promise<ImageInspect>>();
+
+  constructor(private readonly d: ImageDeps) {
+    this.unpacker = new Unpacker(d.storage);
+  }
+
+  // ---------- lookup for containers ----------
+
+  resolve(ref: string): ResolvedImage {
+    const r = this.d.table.resolve(ref);
+    return { id: r.id, config: JSON.parse(r.configBytes) as ImageConfigLike, chainId: r.chainId ?? undefined };
+  }
+
+  displayName(ref: string, imageId: string): string {
+    try {
+      if (this.d.table.resolve(ref).id === imageId) return ref;
+    } catch {
+      // the reference moved or went away: show the ID as Docker does
+    }
+    return imageId;
+  }
+
+  // ---------- core: record an image whose blobs are in the content store ----------
+
+  private async register(
+    args: { configBytes: Buffer; manifest?: { bytes: Buffer; digest: Digest; mediaType: string }; layers: Descriptor[]; diffIds?: Digest[] },
+    onLayerDone?: (layer: Descriptor, skipped: boolean) => void,
+  ): Promise<ImageRecord> {
+    const config = parseImageConfig(args.configBytes);
+    const id = digestOf(args.configBytes);
+    const expected = config.rootfs.diff_ids;
+    if (expected.length !== args.layers.length) {
+      throw new InvalidArgumentError(`image ${id}: config has ${expected.length} diff_ids but the manifest ${args.layers.length} layers`);
+    }
+    const records: LayerRecord[] = [];
+    let parent: Digest | undefined;
+    let size = 0;
+    for (const [i, layer] of args.layers.entries()) {
+      const known = args.diffIds?.[i];
+      const res = await this.unpacker.apply(layer, parent, known ?? expected[i]);
+      if (res.diffId !== expected[i]) throw new DigestMismatchError(expected[i]!, res.diffId, `layer ${i} diff_id`);
+      parent = res.chainId;
+      records.push({ digest: layer.digest, mediaType: layer.mediaType, size: layer.size, diffId: res.diffId });
+      size += layer.size;
+      onLayerDone?.(layer, res.skipped);
+    }
+    const chain = chainIds(expected);
+    const rec: Omit<ImageRecord, 'lastTagTime'> = {
+      id,
+      configBytes: args.configBytes.toString('utf8'),
+      manifestDigest: args.manifest?.digest ?? null,
+      manifestMediaType: args.manifest?.mediaType ?? null,
+      layers: records,
+      chainId: chain.at(-1) ?? null,
+      size,
+      createdAt: config.created ? Date.parse(config.created) || Date.now() : Date.now(),
+    };
+    if (!(await this.d.storage.content.has(id))) await this.d.storage.content.ingest(`config-${id}`, { digest: id, size: args.configBytes.length }, args.configBytes);
+    if (args.manifest && !(await this.d.storage.content.has(args.manifest.digest))) {
+      await this.d.storage.content.ingest(`manifest-${args.manifest.digest}`, { digest: args.manifest.digest, size: args.manifest.bytes.length }, args.manifest.bytes);
+    }
+    this.d.table.put(rec);
+    return this.d.table.get(id)!;
+  }
+
+  /** Points a tag at an image, emitting Docker's `tag` event; an image left without refs is `untag`ged. */
+  private setTag(refInput: string, imageId: string): void {
+    const ref = normalizeReference(refInput);
+    if (ref.digest && !ref.tag) {
+      this.d.table.setRef(ref.toString(), imageId, 'digest');
+      return;
+    }
+    const prev = this.d.table.setRef(ref.toString(), imageId, 'tag');
+    this.d.events.emit('image', 'tag', imageId, { name: ref.familiar() });
+    if (prev && prev !== imageId && this.d.table.refsOf(prev).length === 0) {
+      this.d.events.emit('image', 'untag', prev, { name: '' });
+    }
+  }
+
+  // ---------- pull / push ----------
+
+  pull(refInput: string, opts: PullOptions = {}): Promise<ImageInspect> {
+    const ref = normalizeReference(refInput);
+    const key = ref.toString() + '|' + (opts.platform ?? '');
+    // Concurrent pulls of one reference share the work (each caller still gets the result).
+    const running = this.inflight.get(key);
+    if (running) return running;
+    const p = this.doPull(refInput, opts).finally(() => this.inflight.delete(key));
+    this.inflight.set(key, p);
+    return p;
+  }
+
+  private async doPull(refInput: string, opts: PullOptions): Promise<ImageInspect> {
+    const ref = normalizeReference(refInput);
+    const emit = opts.onProgress ?? (() => undefined);
+    const platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
+    const { client, release } = this.d.registry(opts.auth, ref.domain);
+    try {
+      return await this.pullWith(client, refInput, opts);
+    } finally {
+      await release();
+    }
+  }
+
+  private async pullWith(client: RegistryClient, refInput: string, opts: PullOptions): Promise<ImageInspect> {
+    const ref = normalizeReference(refInput);
+    const emit = opts.onProgress ?? (() => undefined);
+    const platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
+    emit({ status: ref.digest ? `Pulling from ${ref.familiarName()}` : `Pulling from ${ref.familiarName()}`, id: ref.tag ?? ref.digest ?? 'latest' });
+    const before = this.safeResolve(ref.toString());
+    const content = this.d.storage.content;
+    let parent: Digest | undefined;
+    const applied: { chainId: Digest; diffId: Digest }[] = [];
+    let configDigest: Digest | undefined;
+    let diffIds: Digest[] | undefined;
+    const shortOf = (d: string): string => d.slice(d.indexOf(':') + 1, d.indexOf(':') + 13);
+    const seenLayer = new Set<string>();
+    const result = await client.pull(ref, content, {
+      platform,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onProgress: (e) => {
+        if (!isLayerMediaType(e.mediaType)) {
+          if ((e.state === 'done' || e.state === 'exists') && /config/.test(e.mediaType)) configDigest = e.digest;
+          return;
+        }
+        if (!seenLayer.has(e.id)) {
+          seenLayer.add(e.id);
+          if (e.state !== 'exists') emit(layerMessage('Pulling fs layer', e.id));
+        }
+        switch (e.state) {
+          case 'waiting':
+            emit(layerMessage('Waiting', e.id));
+            break;
+          case 'downloading':
+            emit(layerMessage('Downloading', e.id, e.current, e.total));
+            break;
+          case 'verifying':
+            emit(layerMessage('Verifying Checksum', e.id));
+            break;
+          case 'done':
+            emit(layerMessage('Download complete', e.id));
+            break;
+          default:
+            break;
+        }
+      },
+      onLayer: async (layer, index) => {
+        // The config usually arrives first: with its diff_ids an existing layer is skipped unread.
+        if (!diffIds && configDigest !== undefined) diffIds = await this.diffIdsFromStore(content, configDigest);
+        const known = diffIds?.[index] ?? (await this.knownDiffId(layer.digest as Digest));
+        const res = await this.unpacker.apply(layer, parent, known);
+        parent = res.chainId;
+        applied[index] = { chainId: res.chainId, diffId: res.diffId };
+        emit(layerMessage(res.skipped && !seenLayer.has(shortOf(layer.digest)) ? 'Already exists' : 'Pull complete', shortOf(layer.digest)));
+      },
+    });
+    const configBytes = await readAll(await content.read(result.configDescriptor.digest));
+    const rec = await this.register({
+      configBytes,
+      manifest: { bytes: result.manifestBytes, digest: result.manifestDigest, mediaType: result.manifestDescriptor.mediaType },
+      layers: result.layers,
+      diffIds: applied.map((a) => a.diffId),
+    });
+    if (ref.tag) this.setTag(ref.toString(), rec.id);
+    this.d.table.setRef(`${ref.name}@${result.manifestDigest}`, rec.id, 'digest');
+    this.d.events.emit('image', 'pull', ref.familiar(), { name: ref.familiar() });
+    emit({ status: `Digest: ${result.manifestDigest}` });
+    const familiar = ref.familiar();
+    emit({ status: before?.id === rec.id ? `Status: Image is up to date for ${familiar}` : `Status: Downloaded newer image for ${familiar}` });
+    return this.inspect(rec.id);
+  }
+
+  private async diffIdsFromStore(content: StorageDeps['content'], digest: Digest | undefined): Promise<Digest[] | undefined> {
+    if (!digest || !(await content.has(digest))) return undefined;
+    try {
+      return parseImageConfig(await readAll(await content.read(digest))).rootfs.diff_ids;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** A layer blob applied before (by any image) has a known diffID. */
+  private async knownDiffId(blob: Digest): Promise<Digest | undefined> {
+    for (const img of this.d.table.all()) {
+      const l = img.layers.find((x) => x.digest === blob);
+      if (l) return l.diffId as Digest;
+    }
+    return undefined;
+  }
+
+  async push(refInput: string, opts: PushOptions = {}): Promise<{ digest: string; size: number; tag: string }> {
+    const ref = normalizeReference(refInput);
+    const rec = this.d.table.resolve(refInput);
+    const emit = opts.onProgress ?? (() => undefined);
+    const manifestBytes = await this.manifestFor(rec);
+    emit({ status: `The push refers to repository [${ref.name}]` });
+    const { client, release } = this.d.registry(opts.auth, ref.domain);
+    const content = this.d.storage.content;
+    const res = await client.push(ref, { open: (d) => content.read(d), size: async (d) => (await content.info(d)).size }, {
+      manifest: { bytes: manifestBytes.bytes, mediaType: manifestBytes.mediaType },
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onProgress: (e) => {
+        if (!isLayerMediaType(e.mediaType)) return;
+        if (e.state === 'waiting') emit(layerMessage('Preparing', e.id));
+        else if (e.state === 'uploading') emit(layerMessage('Pushing', e.id, e.current, e.total));
+        else if (e.state === 'exists') emit(layerMessage('Layer already exists', e.id));
+        else if (e.state === 'mounted') emit(layerMessage(`Mounted from ${ref.path}`, e.id));
+        else if (e.state === 'done') emit(layerMessage('Pushed', e.id));
+      },
+    }).finally(() => release());
+    const tag = ref.tag ?? 'latest';
+    emit({ status: `${tag}: digest: ${res.manifestDigest} size: ${res.size}` });
+    emit({ progressDetail: {}, aux: { Tag: tag, Digest: res.manifestDigest, Size: res.size } });
+    this.d.table.setRef(`${ref.name}@${res.manifestDigest}`, rec.id, 'digest');
+    this.d.events.emit('image', 'push', ref.familiar(), { name: ref.familiar() });
+    return { digest: res.manifestDigest, size: res.size, tag };
+  }
+
+  /** The image's manifest bytes; images made locally (commit, import, load) get an OCI manifest on demand. */
+  private async manifestFor(rec: ImageRecord): Promise<{ bytes: Buffer; mediaType: string }> {
+    const content = this.d.storage.content;
+    if (rec.manifestDigest && (await content.has(rec.manifestDigest as Digest))) {
+      return { bytes: await readAll(await content.read(rec.manifestDigest as Digest)), mediaType: rec.manifestMediaType ?? MediaType.OciManifest };
+    }
+    const config = JSON.parse(rec.configBytes) as ImageConfig;
+    void config;
+    const manifest: ImageManifest = {
+      schemaVersion: 2,
+      mediaType: MediaType.OciManifest,
+      config: { mediaType: MediaType.OciConfig, digest: rec.id as Digest, size: Buffer.byteLength(rec.configBytes) },
+      layers: rec.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest as Digest, size: l.size })),
+    } as ImageManifest;
+    const bytes = Buffer.from(canonicalJson(manifest));
+    const digest = digestOf(bytes);
+    if (!(await content.has(digest))) await content.ingest(`manifest-${digest}`, { digest, size: bytes.length }, bytes);
+    this.d.table.put({ ...rec, manifestDigest: digest, manifestMediaType: MediaType.OciManifest });
+    return { bytes, mediaType: MediaType.OciManifest };
+  }
+
+  // ---------- tags, removal ----------
+
+  async tag(source: string, target: string): Promise<void> {
+    const rec = this.d.table.resolve(source);
+    const ref = normalizeReference(target);
+    if (ref.digest) throw new InvalidArgumentError('refusing to create a tag with a digest reference');
+    if (/^[0-9a-f]{64}$/.test(ref.path)) throw new InvalidArgumentError('refusing to create an ambiguous tag using digest algorithm as name');
+    this.setTag(target, rec.id);
+  }
+
+  async remove(refInput: string, opts: { force?: boolean; noprune?: boolean } = {}): Promise<ImageDeleteItem[]> {
+    const rec = this.d.table.resolve(refInput);
+    const out: ImageDeleteItem[] = [];
+    const users = this.d.usedBy(rec.id);
+    const short = rec.id.slice(7, 19);
+    const byId = /^(sha256:)?[0-9a-f]{1,64}$/.test(refInput) && !this.refMatches(refInput, rec.id);
+    const tags = this.d.table.refsOf(rec.id);
+    const running = users.find((u) => u.running);
+    if (!byId) {
+      const key = refKey(refInput);
+      const named = tags.filter((t) => t.kind === 'tag');
+      const isLast = named.length <= 1;
+      if (isLast && users.length > 0 && !opts.force) {
+        throw new ConflictError(
+          `conflict: unable to remove repository reference "${refInput}" (must force) - container ${users[0]!.id.slice(0, 12)} is using its referenced image ${short}`,
+        );
+      }
+      this.d.table.deleteRef(key);
+      out.push({ Untagged: normalizeReference(refInput).familiar() });
+      this.d.events.emit('image', 'untag', rec.id, { name: normalizeReference(refInput).familiar() });
+      if (!isLast || users.length > 0) return out;
+      for (const t of this.d.table.refsOf(rec.id)) {
+        this.d.table.deleteRef(t.ref);
+        out.push({ Untagged: fam(t.ref) });
+      }
+    } else {
+      if (running && !opts.force) {
+        throw new ConflictError(`conflict: unable to delete ${short} (cannot be forced) - image is being used by running container ${running.id.slice(0, 12)}`);
+      }
+      if (running) throw new ConflictError(`conflict: unable to delete ${short} (cannot be forced) - image is being used by running container ${running.id.slice(0, 12)}`);
+      if (users.length > 0 && !opts.force) {
+        throw new ConflictError(`conflict: unable to delete ${short} (must be forced) - image is being used by stopped container ${users[0]!.id.slice(0, 12)}`);
+      }
+      if (tags.filter((t) => t.kind === 'tag').length > 1 && !opts.force) {
+        throw new ConflictError(`conflict: unable to delete ${short} (must be forced) - image is referenced in multiple repositories`);
+      }
+      for (const t of tags) {
+        this.d.table.deleteRef(t.ref);
+        out.push({ Untagged: fam(t.ref) });
+        if (t.kind === 'tag') this.d.events.emit('image', 'untag', rec.id, { name: fam(t.ref) });
+      }
+      if (users.length > 0) return out;
+    }
+    out.push(...(await this.deleteImage(rec)));
+    return out;
+  }
+
+  private refMatches(input: string, id: string): boolean {
+    try {
+      return this.d.table.byRef(refKey(input)) === id;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Deletes the record, its unshared snapshots (top down) and unshared blobs. */
+  private async deleteImage(rec: ImageRecord): Promise<ImageDeleteItem[]> {
+    this.d.table.delete(rec.id);
+    this.d.events.emit('image', 'delete', rec.id, { name: rec.id });
+    const others = this.d.table.all();
+    const liveBlobs = new Set<string>();
+    const liveChains = new Set<string>();
+    for (const o of others) {
+      liveBlobs.add(o.id);
+      if (o.manifestDigest) liveBlobs.add(o.manifestDigest);
+      for (const l of o.layers) liveBlobs.add(l.digest);
+      for (const c of chainIds(o.layers.map((l) => l.diffId as Digest))) liveChains.add(c);
+    }
+    const chain = chainIds(rec.layers.map((l) => l.diffId as Digest));
+    for (const c of [...chain].reverse()) {
+      if (liveChains.has(c)) break;
+      try {
+        await this.d.storage.snapshotter.remove(c);
+      } catch {
+        break; // a container's snapshot (or another image) still builds on it
+      }
+    }
+    const content = this.d.storage.content;
+    for (const d of [rec.id, rec.manifestDigest, ...rec.layers.map((l) => l.digest)]) {
+      if (d && !liveBlobs.has(d)) await content.delete(d as Digest).catch(() => undefined);
+    }
+    return [{ Deleted: rec.id }];
+  }
+
+  // ---------- queries ----------
+
+  async list(opts: { all?: boolean; filters?: Filters; digests?: boolean } = {}): Promise<ImageSummary[]> {
+    const f = new FilterSet(opts.filters, ['dangling', 'label', 'before', 'since', 'reference', 'until']);
+    const dangling = f.bool('dangling');
+    const before = f.get('before').map((r) => this.d.table.resolve(r).createdAt);
+    const since = f.get('since').map((r) => this.d.table.resolve(r).createdAt);
+    const out: ImageSummary[] = [];
+    for (const rec of this.d.table.all()) {
+      const refs = this.d.table.refsOf(rec.id);
+      const tags = refs.filter((r) => r.kind === 'tag').map((r) => fam(r.ref));
+      const config = JSON.parse(rec.configBytes) as ImageConfig;
+      const labels = (config.config?.Labels ?? {}) as Record<string, string>;
+      if (dangling === true && tags.length > 0) continue;
+      if (dangling === false && tags.length === 0) continue;
+      if (!f.matchLabels('label', labels)) continue;
+      if (before.length && !(rec.createdAt < Math.min(...before))) continue;
+      if (since.length && !(rec.createdAt > Math.max(...since))) continue;
+      if (f.has('reference') && !f.get('reference').some((pat) => tags.some((t) => matchRef(pat, t)))) continue;
+      out.push({
+        Id: rec.id,
+        ParentId: '',
+        RepoTags: tags,
+        RepoDigests: this.repoDigests(rec),
+        Created: Math.floor(rec.createdAt / 1000),
+        Size: rec.size,
+        SharedSize: -1,
+        Labels: labels,
+        Containers: this.d.usedBy(rec.id).length,
+      });
+    }
+    return out;
+  }
+
+  private repoDigests(rec: ImageRecord): string[] {
+    const out = new Set<string>();
+    for (const r of this.d.table.refsOf(rec.id)) {
+      if (r.kind === 'digest') out.add(fam(r.ref));
+    }
+    return [...out];
+  }
+
+  async inspect(refInput: string): Promise<ImageInspect> {
+    const rec = this.d.table.resolve(refInput);
+    const config = JSON.parse(rec.configBytes) as ImageConfig;
+    const c = (config.config ?? {}) as ContainerConfig;
+    const history = config.history ?? [];
+    return {
+      Id: rec.id,
+      RepoTags: this.d.table.refsOf(rec.id).filter((r) => r.kind === 'tag').map((r) => fam(r.ref)),
+      RepoDigests: this.repoDigests(rec),
+      Parent: '',
+      Comment: history.at(-1)?.comment ?? '',
+      Created: config.created ?? new Date(rec.createdAt).toISOString(),
+      DockerVersion: '',
+      Author: config.author ?? '',
+      Config: {
+        Hostname: '',
+        Domainname: '',
+        User: c.User ?? '',
+        AttachStdin: false,
+        AttachStdout: false,
+        AttachStderr: false,
+        Tty: false,
+        OpenStdin: false,
+        StdinOnce: false,
+        Env: c.Env ?? null,
+        Cmd: c.Cmd ?? null,
+        Image: '',
+        Volumes: c.Volumes ?? null,
+        WorkingDir: c.WorkingDir ?? '',
+        Entrypoint: c.Entrypoint ?? null,
+        OnBuild: c.OnBuild ?? null,
+        Labels: c.Labels ?? null,
+        ...(c.ExposedPorts ? { ExposedPorts: c.ExposedPorts } : {}),
+        ...(c.StopSignal ? { StopSignal: c.StopSignal } : {}),
+      },
+      Architecture: config.architecture,
+      ...(config.variant ? { Variant: config.variant } : {}),
+      Os: config.os,
+      ...(config['os.version'] ? { OsVersion: config['os.version'] } : {}),
+      Size: rec.size,
+      GraphDriver: { Name: GRAPH_DRIVER, Data: null },
+      RootFS: { Type: 'layers', Layers: config.rootfs.diff_ids },
+      Metadata: { LastTagTime: rec.lastTagTime ? new Date(rec.lastTagTime).toISOString() : '0001-01-01T00:00:00Z' },
+    };
+  }
+
+  async history(refInput: string): Promise<ImageHistoryItem[]> {
+    const rec = this.d.table.resolve(refInput);
+    const config = JSON.parse(rec.configBytes) as ImageConfig;
+    const hist: NonNullable<ImageConfig['history']> = config.history?.length ? config.history : rec.layers.map(() => ({ ...(config.created ? { created: config.created } : {}) }));
+    let layerIdx = 0;
+    const items: ImageHistoryItem[] = hist.map((h) => {
+      const size = h.empty_layer ? 0 : (rec.layers[layerIdx++]?.size ?? 0);
+      return { Id: '<missing>', Created: Math.floor(Date.parse(h.created ?? '') / 1000) || 0, CreatedBy: h.created_by ?? '', Tags: null, Size: size, Comment: h.comment ?? '' };
+    });
+    items.reverse();
+    if (items[0]) {
+      items[0].Id = rec.id;
+      items[0].Tags = this.d.table.refsOf(rec.id).filter((r) => r.kind === 'tag').map((r) => fam(r.ref));
+    }
+    return items;
+  }
+
+  // ---------- save / load / layouts ----------
+
+  save(refs: string[]): Readable {
+    const out = new PassThrough();
+    void (async () => {
+      const sources = refs.map((r) => {
+        const rec = this.d.table.resolve(r);
+        let repoTags: string[];
+        try {
+          const ref = normalizeReference(r);
+          repoTags = this.d.table.byRef(ref.toString()) === rec.id && ref.tag ? [ref.familiar()] : [];
+        } catch {
+          repoTags = [];
+        }
+        if (repoTags.length === 0 && /^(sha256:)?[0-9a-f]+$/.test(r)) repoTags = [];
+        return { rec, repoTags };
+      });
+      const images = [];
+      for (const { rec, repoTags } of sources) {
+        const layers = [];
+        for (const l of rec.layers) {
+          const size = layerCompression(l.mediaType) === 'none' ? l.size : await this.uncompressedSize(l);
+          layers.push({ diffId: l.diffId as Digest, size, open: () => this.openUncompressed(l) });
+        }
+        images.push({ config: Buffer.from(rec.configBytes), layers, repoTags });
+      }
+      for (const { rec } of sources) this.d.events.emit('image', 'save', rec.id, { name: rec.id });
+      await writeDockerArchive(out, images);
+    })().catch((err: unknown) => out.destroy(err as Error));
+    return out;
+  }
+
+  private async openUncompressed(l: LayerRecord): Promise<Readable> {
+    const raw = await this.d.storage.content.read(l.digest as Digest);
+    const c = layerCompression(l.mediaType);
+    if (c === 'gzip') return raw.pipe(createGunzip());
+    if (c === 'zstd') {
+      const p = spawn('zstd', ['-dc'], { stdio: ['pipe', 'pipe', 'ignore'] });
+      raw.pipe(p.stdin);
+      return p.stdout;
+    }
+    return raw;
+  }
+
+  private async uncompressedSize(l: LayerRecord): Promise<number> {
+    let n = 0;
+    const s = await this.openUncompressed(l);
+    for await (const chunk of s) n += (chunk as Buffer).length;
+    return n;
+  }
+
+  async load(archive: Readable, opts: { onProgress?: (msg: ProgressMessage) => void } = {}): Promise<string[]> {
+    const dir = await mkdtemp(join(this.d.root, 'tmp-load-'));
+    try {
+      // Buffer the tar to disk once so both forms can be tried on it.
+      const tarPath = join(dir, 'archive.tar');
+      const { createWriteStream, createReadStream } = await import('node:fs');
+      const { pipeline } = await import('node:stream/promises');
+      await pipeline(archive, createWriteStream(tarPath));
+      const lines: string[] = [];
+      let loaded = false;
+      try {
+        const a = await extractDockerArchive(createReadStream(tarPath), join(dir, 'x'));
+        for (const img of a.images) {
+          const layers: Descriptor[] = [];
+          for (const l of img.layers) {
+            const st = await stat(l.path);
+            const mediaType = l.compression === 'gzip' ? MediaType.OciLayerGzip : MediaType.OciLayer;
+            const digest = l.compression === 'none' ? l.diffId : await this.ingestUnknown(createReadStream(l.path));
+            if (l.compression === 'none' && !(await this.d.storage.content.has(digest))) {
+              await this.d.storage.content.ingest(`load-${digest}`, { digest, size: st.size }, createReadStream(l.path));
+            }
+            layers.push({ mediaType, digest, size: st.size });
+          }
+          const rec = await this.register({ configBytes: img.configBytes, layers, diffIds: img.layers.map((l) => l.diffId) });
+          for (const t of img.repoTags) {
+            this.setTag(t, rec.id);
+            lines.push(`Loaded image: ${normalizeReference(t).familiar()}`);
+          }
+          if (img.repoTags.length === 0) lines.push(`Loaded image ID: ${rec.id}`);
+          this.d.events.emit('image', 'load', rec.id, { name: rec.id });
+        }
+        loaded = true;
+      } catch (err) {
+        if (!(err instanceof InvalidArgumentError) || !/manifest\.json/.test(err.message)) throw err;
+      }
+      if (!loaded) {
+        const { extractOciLayout } = await import('@berth/image-format');
+        const layout = await extractOciLayout(createReadStream(tarPath), join(dir, 'oci'));
+        for (const e of layout.list()) {
+          const name = e.imageName ?? e.refName;
+          const rec = await this.importFromLayout(layout, e.descriptor.digest);
+          if (name && e.imageName) {
+            this.setTag(name, rec.id);
+            lines.push(`Loaded image: ${normalizeReference(name).familiar()}`);
+          } else lines.push(`Loaded image ID: ${rec.id}`);
+        }
+      }
+      for (const l of lines) opts.onProgress?.({ stream: l + '\n' });
+      return lines;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Ingests a stream of unknown digest; resolves with its digest. */
+  private async ingestUnknown(data: Readable): Promise<Digest> {
+    const w = await this.d.storage.content.writer(`ingest-${Date.now()}-${Math.random().toString(16).slice(2)}`);
+    try {
+      await w.append(data);
+      return await w.commit();
+    } catch (err) {
+      if ((err as { code?: string; digest?: Digest }).digest && (err as Error).name === 'BlobExistsError') return (err as { digest: Digest }).digest;
+      await w.abort().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async importFromLayout(layout: OciLayout, entryRef?: string): Promise<ImageRecord> {
+    const img = await layout.resolveImage(entryRef, hostPlatform());
+    const content = this.d.storage.content;
+    for (const l of img.manifest.layers) {
+      if (!(await content.has(l.digest))) await content.ingest(`layout-${l.digest}`, { digest: l.digest, size: l.size }, layout.openBlob(l.digest));
+    }
+    const manifestBytes = await layout.readBlob(img.descriptor.digest);
+    return this.register({
+      configBytes: img.configBytes,
+      manifest: { bytes: manifestBytes, digest: img.descriptor.digest, mediaType: img.descriptor.mediaType },
+      layers: img.manifest.layers,
+    });
+  }
+
+  async loadLayout(dir: string, ref?: string): Promise<ImageInspect> {
+    const layout = await readOciLayout(dir);
+    const entries = layout.list();
+    const entry = ref ? entries.find((e) => e.refName === ref || e.imageName === ref) : entries[0];
+    const rec = await this.importFromLayout(layout, entry ? (entry.refName ?? entry.descriptor.digest) : ref);
+    const name = ref && !entry ? ref : entry?.imageName ?? (entry?.refName && !/^[\w][\w.-]*$/.test(entry.refName) ? entry.refName : undefined);
+    const tagAs = ref ?? name;
+    if (tagAs) {
+      try {
+        this.setTag(tagAs, rec.id);
+      } catch {
+        // a bare ref name like `latest` is not an image name: leave the image untagged
+      }
+    }
+    this.d.events.emit('image', 'load', rec.id, { name: rec.id });
+    return this.inspect(rec.id);
+  }
+
+  async importRootfs(tar: Readable, opts: ImportOptions = {}): Promise<string> {
+    const peek = new PeekCompression();
+    const digest = await this.ingestUnknown(tar.pipe(peek));
+    const mediaType = peek.kind === 'gzip' ? MediaType.OciLayerGzip : peek.kind === 'zstd' ? MediaType.OciLayerZstd : MediaType.OciLayer;
+    const size = (await this.d.storage.content.info(digest)).size;
+    const layer: Descriptor = { mediaType, digest, size };
+    const applied = await this.unpacker.apply(layer, undefined, undefined);
+    const platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
+    const created = new Date().toISOString();
+    const config: ImageConfig = {
+      architecture: platform.architecture,
+      os: platform.os,
+      ...(platform.variant ? { variant: platform.variant } : {}),
+      created,
+      config: applyChanges({}, opts.changes) as ImageConfig['config'],
+      rootfs: { type: 'layers', diff_ids: [applied.diffId] },
+      history: [{ created, created_by: '', comment: opts.message || 'Imported from -' }],
+    };
+    const rec = await this.register({ configBytes: Buffer.from(canonicalJson(config)), layers: [layer], diffIds: [applied.diffId] });
+    if (opts.ref) this.setTag(opts.ref, rec.id);
+    this.d.events.emit('image', 'import', rec.id, { name: rec.id });
+    return rec.id;
+  }
+
+  async commit(container: string, opts: CommitOptions = {}): Promise<{ Id: string }> {
+    const src = this.d.commitSource(container);
+    const base = this.d.table.get(src.imageId);
+    if (!base) throw new NotFoundError(`No such image: ${src.imageId}`);
+    const pause = (opts.pause ?? true) && src.running;
+    if (pause) await src.pause().catch(() => undefined);
+    let layer: Descriptor;
+    let diffId: Digest;
+    try {
+      ({ layer, diffId } = await this.diffSnapshot(src.snapshotKey));
+    } finally {
+      if (pause) await src.unpause().catch(() => undefined);
+    }
+    const baseConfig = JSON.parse(base.configBytes) as ImageConfig;
+    const created = new Date().toISOString();
+    const merged = {
+      ...(baseConfig.config ?? {}),
+      ...pickImageConfig(src.config),
+      ...(opts.config ? pickImageConfig(opts.config as ContainerConfig) : {}),
+    };
+    const config: ImageConfig = {
+      ...baseConfig,
+      created,
+      ...(opts.author ? { author: opts.author } : {}),
+      config: applyChanges(merged, opts.changes) as ImageConfig['config'],
+      rootfs: { type: 'layers', diff_ids: [...baseConfig.rootfs.diff_ids, diffId] },
+      history: [
+        ...(baseConfig.history ?? []),
+        { created, created_by: [...(toList(src.config.Entrypoint)), ...toList(src.config.Cmd)].join(' '), ...(opts.author ? { author: opts.author } : {}), ...(opts.comment ? { comment: opts.comment } : {}) },
+      ],
+    };
+    const layers = [...base.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest as Digest, size: l.size })), layer];
+    const rec = await this.register({ configBytes: Buffer.from(canonicalJson(config)), layers, diffIds: [...base.layers.map((l) => l.diffId as Digest), diffId] });
+    if (opts.repo) this.setTag(opts.tag ? `${opts.repo}:${opts.tag}` : opts.repo, rec.id);
+    this.d.events.emit('image', 'commit', rec.id, { name: rec.id, container: src.id });
+    return { Id: rec.id };
+  }
+
+  /** The writable snapshot's changes as a gzip layer in the content store. */
+  private async diffSnapshot(key: string): Promise<{ layer: Descriptor; diffId: Digest }> {
+    const res = await this.d.storage.diff(key);
+    return { layer: res.descriptor, diffId: res.diffId };
+  }
+
+  async prune(opts: { filters?: Filters } = {}): Promise<{ ImagesDeleted: ImageDeleteItem[]; SpaceReclaimed: number }> {
+    const f = new FilterSet(opts.filters, ['dangling', 'label', 'until']);
+    const danglingOnly = f.bool('dangling') ?? true;
+    const deleted: ImageDeleteItem[] = [];
+    let space = 0;
+    for (const rec of this.d.table.all()) {
+      if (this.d.usedBy(rec.id).length > 0) continue;
+      const tags = this.d.table.refsOf(rec.id).filter((r) => r.kind === 'tag');
+      if (danglingOnly && tags.length > 0) continue;
+      const labels = ((JSON.parse(rec.configBytes) as ImageConfig).config?.Labels ?? {}) as Record<string, string>;
+      if (!f.matchLabels('label', labels)) continue;
+      for (const t of this.d.table.refsOf(rec.id)) {
+        this.d.table.deleteRef(t.ref);
+        deleted.push({ Untagged: fam(t.ref) });
+      }
+      space += rec.size;
+      deleted.push(...(await this.deleteImage(rec)));
+    }
+    this.d.events.emit('image', 'prune', '', { reclaimed: String(space) });
+    return { ImagesDeleted: deleted, SpaceReclaimed: space };
+  }
+
+  async ensureBuiltin(name: 'busybox'): Promise<ImageInspect> {
+    if (name !== 'busybox') throw new NotFoundError(`No such built-in image: ${name}`);
+    const existing = this.safeResolve('busybox:latest');
+    if (existing) return this.inspect(existing.id);
+    const dir = await mkdtemp(join(tmpdir(), 'berth-busybox-'));
+    try {
+      const refName = await this.d.buildBusybox(dir);
+      const layout = await readOciLayout(dir);
+      const rec = await this.importFromLayout(layout, refName);
+      this.setTag('busybox:latest', rec.id);
+      return this.inspect(rec.id);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  private safeResolve(ref: string): ImageRecord | undefined {
+    try {
+      return this.d.table.resolve(ref);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** For /system/df and info. */
+  count(): number {
+    return this.d.table.all().length;
+  }
+}
+
+function fam(key: string): string {
+  try {
+    return normalizeReference(key).familiar();
+  } catch {
+    return key;
+  }
+}
+
+function matchRef(pattern: string, familiar: string): boolean {
+  const re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '.') + '$');
+  return re.test(familiar) || re.test(familiar.replace(/:[^:/]+$/, ''));
+}
+
+function toList(v: string[] | string | null | undefined): string[] {
+  return v === null || v === undefined ? [] : typeof v === 'string' ? [v] : v;
+}
+
+/** The image-level fields of a container config (what commit keeps). */
+function pickImageConfig(c: ContainerConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of ['User', 'Env', 'Cmd', 'Entrypoint', 'WorkingDir', 'Labels', 'ExposedPorts', 'Volumes', 'StopSignal', 'OnBuild', 'Healthcheck', 'Shell'] as const) {
+    const v = c[k];
+    if (v !== undefined && v !== null && v !== '') out[k] = typeof v === 'string' && (k === 'Cmd' || k === 'Entrypoint') ? [v] : v;
+  }
+  return out;
+}
+
+async function readAll(s: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of s) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Notes the compression of a stream from its magic bytes as it passes. */
+class PeekCompression extends Transform {
+  kind: 'none' | 'gzip' | 'zstd' = 'none';
+  private seen = false;
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
+    if (!this.seen && chunk.length >= 4) {
+      this.seen = true;
+      if (chunk[0] === 0x1f && chunk[1] === 0x8b) this.kind = 'gzip';
+      else if (chunk.readUInt32LE(0) === 0xfd2fb528) this.kind = 'zstd';
+    }
+    cb(null, chunk);
+  }
+}
+
+export { parseManifest };

@@ -1,0 +1,218 @@
+import { BerthError, ConflictError, InvalidArgumentError, NotFoundError, UnsupportedError } from '@berth/image-format';
+import type { EndpointSettings, Filters, NetworkCreateBody, NetworkInspect } from './docker-types.js';
+import type { EventBus } from './events.js';
+import { FilterSet } from './filters.js';
+import { newId } from './names.js';
+import type { NetworkService } from './services.js';
+import type { Db } from './state/db.js';
+
+/** The part of driver-linux's CniNetworkManager the engine uses. */
+export interface NetworkManagerLike {
+  readonly defaultNetworkName: string;
+  createNetwork(o: { name: string; subnet?: string; gateway?: string; bridge?: string; internal?: boolean; labels?: Record<string, string> }): Promise<{ id: string; name: string; bridge: string; subnet: string; gateway: string; internal: boolean; created: string }>;
+  ensureDefaultNetwork(): Promise<{ id: string; name: string; bridge: string; subnet: string; gateway: string }>;
+  removeNetwork(name: string): Promise<void>;
+  inspectNetwork(name: string): Promise<{ subnet: string; gateway: string; bridge: string; containers: { containerId: string; ip: string; prefixLen: number; mac: string; aliases: string[] }[] }>;
+}
+
+interface NetworkRecord {
+  id: string;
+  name: string;
+  driver: 'bridge' | 'host' | 'null';
+  created: string;
+  internal: boolean;
+  attachable: boolean;
+  labels: Record<string, string>;
+  options: Record<string, string>;
+  ipam: { Subnet?: string; Gateway?: string }[];
+}
+
+const PREDEFINED = ['bridge', 'host', 'none'] as const;
+
+/** Where containers are attached, for inspect and in-use checks. */
+export interface AttachmentLookup {
+  /** Containers whose record names this network: id, name, running, endpoint. */
+  attached(networkName: string): { id: string; name: string; running: boolean; endpoint: EndpointSettings }[];
+  setEndpoint(container: string, network: string, endpoint: EndpointSettings | undefined): { running: boolean };
+}
+
+/** Docker's networks over driver-linux's CNI network manager; `bridge`, `host`, `none` are predefined. */
+export class Networks implements NetworkService {
+  attachments!: AttachmentLookup;
+
+  constructor(
+    private readonly db: Db,
+    private readonly manager: NetworkManagerLike | undefined,
+    private readonly events: EventBus,
+  ) {
+    const now = new Date().toISOString();
+    for (const name of PREDEFINED) {
+      if (this.row(name)) continue;
+      const rec: NetworkRecord = { id: newId(), name, driver: name === 'none' ? 'null' : name, created: now, internal: false, attachable: false, labels: {}, options: {}, ipam: [] };
+      this.db.prepare('INSERT OR IGNORE INTO eng_networks (id, name, record) VALUES (?, ?, ?)').run(rec.id, rec.name, JSON.stringify(rec));
+    }
+  }
+
+  /** By exact name, full ID, or unique ID prefix. */
+  resolve(nameOrId: string): { id: string; name: string; driver: string } {
+    const r = this.find(nameOrId);
+    return { id: r.id, name: r.name, driver: r.driver };
+  }
+
+  private find(nameOrId: string): NetworkRecord {
+    const byName = this.row(nameOrId);
+    if (byName) return byName;
+    const rows = (this.db.prepare('SELECT record FROM eng_networks WHERE id >= ? AND id < ?').all(nameOrId, nameOrId + 'g') as { record: string }[]).map((r) => JSON.parse(r.record) as NetworkRecord);
+    if (rows.length === 1) return rows[0]!;
+    if (rows.length > 1) throw new InvalidArgumentError(`network ${nameOrId} is ambiguous (${rows.length} matches found based on ID prefix)`);
+    throw new NotFoundError(`network ${nameOrId} not found`);
+  }
+
+  private row(name: string): NetworkRecord | undefined {
+    const r = this.db.prepare('SELECT record FROM eng_networks WHERE name = ?').get(name) as { record: string } | undefined;
+    return r ? (JSON.parse(r.record) as NetworkRecord) : undefined;
+  }
+
+  private all(): NetworkRecord[] {
+    return (this.db.prepare('SELECT record FROM eng_networks ORDER BY name').all() as { record: string }[]).map((r) => JSON.parse(r.record) as NetworkRecord);
+  }
+
+  async create(body: NetworkCreateBody): Promise<{ Id: string; Warning: string }> {
+    if (!body?.Name) throw new InvalidArgumentError('network name is required');
+    if (this.row(body.Name)) throw new ConflictError(`network with name ${body.Name} already exists`);
+    const driver = body.Driver || 'bridge';
+    if (driver !== 'bridge') throw new NotFoundError(`could not find plugin ${driver} in v1 plugin registry: plugin not found`);
+    if (!this.manager) throw new UnsupportedError('bridge networks need driver-linux networking');
+    const cfg = body.IPAM?.Config?.[0];
+    const net = await this.manager.createNetwork({
+      name: body.Name,
+      ...(cfg?.Subnet ? { subnet: cfg.Subnet } : {}),
+      ...(cfg?.Gateway ? { gateway: cfg.Gateway } : {}),
+      ...(body.Options?.['com.docker.network.bridge.name'] ? { bridge: body.Options['com.docker.network.bridge.name'] } : {}),
+      internal: body.Internal ?? false,
+      labels: body.Labels ?? {},
+    });
+    const rec: NetworkRecord = {
+      id: net.id,
+      name: body.Name,
+      driver: 'bridge',
+      created: net.created,
+      internal: body.Internal ?? false,
+      attachable: body.Attachable ?? false,
+      labels: body.Labels ?? {},
+      options: body.Options ?? {},
+      ipam: [{ Subnet: net.subnet, Gateway: net.gateway }],
+    };
+    this.db.prepare('INSERT INTO eng_networks (id, name, record) VALUES (?, ?, ?)').run(rec.id, rec.name, JSON.stringify(rec));
+    this.events.emit('network', 'create', rec.id, { name: rec.name, type: 'bridge' });
+    return { Id: rec.id, Warning: '' };
+  }
+
+  async list(opts: { filters?: Filters } = {}): Promise<NetworkInspect[]> {
+    const f = new FilterSet(opts.filters, ['name', 'id', 'driver', 'label', 'type', 'dangling', 'scope']);
+    const dangling = f.bool('dangling');
+    const out: NetworkInspect[] = [];
+    for (const r of this.all()) {
+      const builtin = (PREDEFINED as readonly string[]).includes(r.name);
+      if (!f.matchAny('name', (v) => r.name.includes(v))) continue;
+      if (!f.matchAny('id', (v) => r.id.startsWith(v))) continue;
+      if (!f.matchAny('driver', (v) => r.driver === v)) continue;
+      if (!f.matchLabels('label', r.labels)) continue;
+      if (!f.matchAny('type', (v) => (v === 'builtin' ? builtin : v === 'custom' ? !builtin : false))) continue;
+      if (!f.matchAny('scope', (v) => v === 'local')) continue;
+      if (dangling !== undefined && dangling !== (!builtin && this.attachments.attached(r.name).length === 0)) continue;
+      out.push(await this.format(r, false));
+    }
+    return out;
+  }
+
+  async inspect(nameOrId: string): Promise<NetworkInspect> {
+    return this.format(this.find(nameOrId), true);
+  }
+
+  private async format(r: NetworkRecord, withContainers: boolean): Promise<NetworkInspect> {
+    let ipam = r.ipam;
+    if (r.name === 'bridge' && this.manager && ipam.length === 0) {
+      const d = await this.manager.inspectNetwork(this.manager.defaultNetworkName).catch(() => undefined);
+      if (d) ipam = [{ Subnet: d.subnet, Gateway: d.gateway }];
+    }
+    const containers: NetworkInspect['Containers'] = {};
+    if (withContainers) {
+      for (const c of this.attachments.attached(r.name)) {
+        if (!c.running) continue;
+        containers[c.id] = {
+          Name: c.name,
+          EndpointID: c.endpoint.EndpointID ?? '',
+          MacAddress: c.endpoint.MacAddress ?? '',
+          IPv4Address: c.endpoint.IPAddress ? `${c.endpoint.IPAddress}/${c.endpoint.IPPrefixLen ?? 0}` : '',
+          IPv6Address: '',
+        };
+      }
+    }
+    return {
+      Name: r.name,
+      Id: r.id,
+      Created: r.created,
+      Scope: 'local',
+      Driver: r.driver,
+      EnableIPv4: true,
+      EnableIPv6: false,
+      IPAM: { Driver: 'default', Options: null, Config: ipam },
+      Internal: r.internal,
+      Attachable: r.attachable,
+      Ingress: false,
+      ConfigFrom: { Network: '' },
+      ConfigOnly: false,
+      Containers: containers,
+      Options: r.name === 'bridge' ? { 'com.docker.network.bridge.default_bridge': 'true', ...r.options } : r.options,
+      Labels: r.labels,
+    };
+  }
+
+  async remove(nameOrId: string): Promise<void> {
+    const r = this.find(nameOrId);
+    if ((PREDEFINED as readonly string[]).includes(r.name)) {
+      throw new BerthError('Forbidden', `${r.name} is a pre-defined network and cannot be removed`);
+    }
+    const active = this.attachments.attached(r.name).filter((c) => c.running);
+    if (active.length > 0) {
+      throw new ConflictError(`error while removing network: network ${r.name} id ${r.id} has active endpoints`);
+    }
+    await this.manager?.removeNetwork(r.name).catch((err: unknown) => {
+      if (!(err instanceof NotFoundError)) throw err;
+    });
+    this.db.prepare('DELETE FROM eng_networks WHERE id = ?').run(r.id);
+    this.events.emit('network', 'destroy', r.id, { name: r.name, type: r.driver });
+  }
+
+  async connect(nameOrId: string, body: { Container: string; EndpointConfig?: EndpointSettings }): Promise<void> {
+    const r = this.find(nameOrId);
+    const ep: EndpointSettings = { ...(body.EndpointConfig ?? {}), NetworkID: r.id, EndpointID: '', IPAddress: '', Gateway: '', IPPrefixLen: 0, MacAddress: '' };
+    const { running } = this.attachments.setEndpoint(body.Container, r.name, ep);
+    if (running) {
+      this.attachments.setEndpoint(body.Container, r.name, undefined);
+      throw new UnsupportedError('connecting a running container to a network is not supported yet: stop it first');
+    }
+    this.events.emit('network', 'connect', r.id, { name: r.name, type: r.driver, container: body.Container });
+  }
+
+  async disconnect(nameOrId: string, body: { Container: string; Force?: boolean }): Promise<void> {
+    const r = this.find(nameOrId);
+    const { running } = this.attachments.setEndpoint(body.Container, r.name, undefined);
+    if (running && !body.Force) throw new UnsupportedError('disconnecting a running container is not supported yet: stop it first');
+    this.events.emit('network', 'disconnect', r.id, { name: r.name, type: r.driver, container: body.Container });
+  }
+
+  async prune(opts: { filters?: Filters } = {}): Promise<{ NetworksDeleted: string[] }> {
+    const f = new FilterSet(opts.filters, ['label', 'until']);
+    const deleted: string[] = [];
+    for (const r of this.all()) {
+      if ((PREDEFINED as readonly string[]).includes(r.name)) continue;
+      if (!f.matchLabels('label', r.labels)) continue;
+      if (this.attachments.attached(r.name).length > 0) continue;
+      await this.remove(r.id);
+      deleted.push(r.name);
+    }
+    return { NetworksDeleted: deleted };
+  }
+}

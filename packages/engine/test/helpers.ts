@@ -1,0 +1,62 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { Engine } from '../src/index.js';
+import type { EngineConfig, OutputChunk } from '../src/index.js';
+
+export interface TestEngine {
+  engine: Engine;
+  root: string;
+  runRoot: string;
+  dir: string;
+  cleanup(): Promise<void>;
+}
+
+/** An engine on its own temp root (short paths: conmon's socket paths are length-limited). */
+export async function openTestEngine(config: EngineConfig = {}): Promise<TestEngine> {
+  const dir = await mkdtemp('/tmp/be-');
+  const root = join(dir, 'root');
+  const runRoot = join(dir, 'run');
+  const engine = await Engine.open({ root, runRoot, config });
+  return {
+    engine,
+    root,
+    runRoot,
+    dir,
+    cleanup: async () => {
+      await removeAll(engine);
+      await engine.close();
+      // Unmount anything left below the temp dir before deleting it.
+      try {
+        const mounts = execFileSync('findmnt', ['-rn', '-o', 'TARGET'], { encoding: 'utf8' }).split('\n').filter((m) => m.startsWith(dir)).sort().reverse();
+        for (const m of mounts) execFileSync('umount', ['-l', m], { stdio: 'ignore' });
+      } catch {
+        // findmnt missing or nothing mounted
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function removeAll(engine: Engine): Promise<void> {
+  try {
+    for (const c of await engine.containers.list({ all: true })) await engine.containers.remove(c.Id, { force: true, volumes: true }).catch(() => undefined);
+  } catch {
+    // engine already closed
+  }
+}
+
+export async function collect(stream: Readable): Promise<OutputChunk[]> {
+  const out: OutputChunk[] = [];
+  for await (const c of stream) out.push(c as OutputChunk);
+  return out;
+}
+
+export function text(chunks: OutputChunk[], stream?: 'stdout' | 'stderr'): string {
+  return chunks.filter((c) => !stream || c.stream === stream).map((c) => c.data.toString()).join('');
+}
+
+export function uniq(prefix: string): string {
+  return `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
+}

@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collect, openTestEngine, text, uniq, type TestEngine } from './helpers.js';
+
+let t: TestEngine;
+beforeAll(async () => {
+  t = await openTestEngine();
+  await t.engine.images.ensureBuiltin('busybox');
+});
+afterAll(async () => {
+  await t?.cleanup();
+});
+
+describe('container lifecycle on the built-in busybox', () => {
+  it('create -> start -> wait -> logs -> remove', async () => {
+    const { engine } = t;
+    const name = uniq('hello');
+    const { Id } = await engine.containers.create(
+      { Image: 'busybox', Cmd: ['sh', '-c', 'echo hello; echo oops >&2; exit 3'], HostConfig: { NetworkMode: 'none' } },
+      { name },
+    );
+    expect(Id).toMatch(/^[0-9a-f]{64}$/);
+    const waiting = engine.containers.wait(Id, 'next-exit');
+    await engine.containers.start(Id);
+    expect(await waiting).toEqual({ StatusCode: 3, Error: null });
+    const logs = await collect(await engine.containers.logs(Id, { stdout: true, stderr: true }));
+    expect(text(logs, 'stdout')).toBe('hello\n');
+    expect(text(logs, 'stderr')).toBe('oops\n');
+    const info = await engine.containers.inspect(name);
+    expect(info.State.Status).toBe('exited');
+    expect(info.State.ExitCode).toBe(3);
+    expect(info.Name).toBe('/' + name);
+    const [row] = await engine.containers.list({ all: true, filters: { name: [name] } });
+    expect(row?.Status).toMatch(/^Exited \(3\) /);
+    expect(row?.Names).toEqual(['/' + name]);
+    expect(row?.Image).toBe('busybox');
+    await engine.containers.remove(Id);
+    await expect(engine.containers.inspect(Id)).rejects.toThrow(/No such container/);
+  });
+
+  it('refuses a name in use with Docker\'s message', async () => {
+    const { engine } = t;
+    const name = uniq('dup');
+    const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['true'], HostConfig: { NetworkMode: 'none' } }, { name });
+    await expect(engine.containers.create({ Image: 'busybox', Cmd: ['true'] }, { name })).rejects.toThrow(
+      `Conflict. The container name "/${name}" is already in use by container "${Id}". You have to remove (or rename) that container to be able to reuse that name.`,
+    );
+    await engine.containers.remove(Id);
+  });
+
+  it('stops a running container with SIGTERM then SIGKILL, and removes with force', async () => {
+    const { engine } = t;
+    const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', 'trap "" TERM; while true; do sleep 1; done'], HostConfig: { NetworkMode: 'none' } });
+    await engine.containers.start(Id);
+    expect((await engine.containers.inspect(Id)).State.Running).toBe(true);
+    await expect(engine.containers.remove(Id)).rejects.toThrow(/container is running: stop the container before removing or force remove/);
+    const t0 = Date.now();
+    await engine.containers.stop(Id, { timeout: 1 });
+    expect(Date.now() - t0).toBeLessThan(8000);
+    const st = (await engine.containers.inspect(Id)).State;
+    expect(st.Status).toBe('exited');
+    expect(st.ExitCode).toBe(137);
+    await engine.containers.start(Id);
+    await engine.containers.remove(Id, { force: true });
+    expect(await engine.containers.list({ all: true, filters: { id: [Id] } })).toEqual([]);
+  });
+});
