@@ -30,8 +30,10 @@ export interface PushOptions {
   manifest: PushManifest;
   /** Child manifests of an index, pushed by digest first. */
   childManifests?: PushManifest[];
-  /** The blobs to upload; default: config and layers of `manifest` (and of the children). */
+  /** The blobs to upload; default: `configDescriptor` + `layers` when given, else those of `manifest` (and of the children). */
   blobs?: Descriptor[];
+  configDescriptor?: Descriptor;
+  layers?: Descriptor[];
   /** A repository of the same registry that has these blobs: mount instead of uploading. */
   mountFrom?: string;
   /** Upload non-distributable layers too (default false, as Docker). */
@@ -167,12 +169,15 @@ class Uploader {
       return stream.pipe(meter);
     };
     if (desc.size <= monolithicMax) {
-      const body = counted(await this.source.open(desc.digest));
       const res = await this.session.send({
         method: 'PUT',
         url: this.withDigest(location, desc.digest),
         headers: { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) },
-        body: () => body,
+        // reopened if the request is sent again (a token refreshed after a 401)
+        body: async () => {
+          sent = 0;
+          return counted(await this.source.open(desc.digest));
+        },
         scopes: this.scopes(),
         retry: false,
         signal: this.opts.signal,
@@ -294,8 +299,10 @@ export async function pushImage(
 ): Promise<PushResult> {
   if (!opts.manifest?.bytes) throw new InvalidArgumentError('push: manifest bytes are required');
   const up = new Uploader(session, ref, source, retry, opts);
+  const given = opts.configDescriptor || opts.layers ? [...(opts.configDescriptor ? [opts.configDescriptor] : []), ...(opts.layers ?? [])] : undefined;
   const all =
     opts.blobs ??
+    given ??
     [opts.manifest, ...(opts.childManifests ?? [])].flatMap((m) => blobsOf(m.bytes, m.mediaType));
   const seen = new Set<Digest>();
   const blobs = all.filter((d) => {

@@ -16,8 +16,8 @@ export interface SessionRequest {
   /** A path from the registry root (`/v2/...`) or an absolute URL (an upload `Location`). */
   url: string;
   headers?: Record<string, string>;
-  /** Made anew for each try, so a request with a body can be retried. */
-  body?: () => Readable | Buffer | string;
+  /** Made anew for each try, so a request with a body can be retried (a 401 refresh included). */
+  body?: () => Readable | Buffer | string | Promise<Readable | Buffer | string>;
   /** Token scopes the request needs. */
   scopes: readonly string[];
   /** Retry 429/5xx and broken connections (default: GET and HEAD only). */
@@ -172,7 +172,7 @@ export class RegistrySession {
         res = await request(url, {
           method: req.method,
           headers,
-          body: req.body?.(),
+          body: req.body ? await req.body() : undefined,
           dispatcher: this.dispatcherFor(url),
           highWaterMark: this.opts.highWaterMark ?? 1024 * 1024,
           signal: req.signal,
