@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createReadStream } from 'node:fs';
 import { chmod, chown, link, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,6 +136,40 @@ for (const [name, open] of [
 
       const l2 = await unpackLayer(store, sn, diff.descriptor, l1.chainId, { diffId: diff.diffId });
       const view = await mountAt(await sn.view('check', l2.chainId));
+      expect(describeTree(view, { mtimes: true })).toEqual(expected);
+      await umountAt(view);
+    });
+
+    it('on top of the big image: diff of an upper dir round-trips (modes, owners, xattrs, content)', async () => {
+      const big = await buildBigImageLayout(undefined, { scale: 0.01 });
+      let parent: Digest | undefined;
+      for (const l of big.layers) {
+        await store.ingest(`l-${l.digest}`, { digest: l.digest as Digest, size: l.size }, createReadStream(l.path));
+        parent = (await unpackLayer(store, sn, { mediaType: l.mediaType, digest: l.digest as Digest, size: l.size }, parent, { diffId: l.diffId as Digest })).chainId;
+      }
+      const mnt = await mountAt(await sn.prepare('ctr-big', parent));
+      const files = execFileSync('find', ['usr', '-type', 'f'], { cwd: mnt, encoding: 'utf8' }).split('\n').filter(Boolean).sort();
+      const dirs = execFileSync('find', ['usr', '-mindepth', '2', '-type', 'd'], { cwd: mnt, encoding: 'utf8' }).split('\n').filter(Boolean).sort();
+      expect(files.length).toBeGreaterThan(10);
+      await writeFile(join(mnt, files[0]!), 'edited on top of the image');
+      await chown(join(mnt, files[1]!), 42, 43);
+      setXattr(join(mnt, files[1]!), 'user.changed', Buffer.from('yes'));
+      await rm(join(mnt, files[2]!));
+      await rm(join(mnt, dirs[dirs.length - 1]!), { recursive: true });
+      await rm(join(mnt, big.special.opaqueDir), { recursive: true });
+      await mkdir(join(mnt, big.special.opaqueDir));
+      await writeFile(join(mnt, big.special.opaqueDir, 'fresh'), 'fresh');
+      await mkdir(join(mnt, 'added'), { mode: 0o2750 });
+      await writeFile(join(mnt, 'added/file'), 'new');
+      await symlink('/' + files[3]!, join(mnt, 'added/abs-link'));
+      await link(join(mnt, 'added/file'), join(mnt, 'added/hard'));
+      const expected = describeTree(mnt, { mtimes: true });
+      await umountAt(mnt);
+      const diff = await createDiff(store, sn, 'ctr-big');
+      const names = (await tarNames(diff.descriptor)).map(([n]) => n);
+      expect(names).toContain(files[2]!.replace(/[^/]+$/, '.wh.') + files[2]!.split('/').pop());
+      const top = await unpackLayer(store, sn, diff.descriptor, parent, { diffId: diff.diffId });
+      const view = await mountAt(await sn.view('check-big', top.chainId));
       expect(describeTree(view, { mtimes: true })).toEqual(expected);
       await umountAt(view);
     });
