@@ -30,7 +30,8 @@ function tsSeconds(ts: string): number {
  * Reads a conmon log file as OutputChunks. Without `follow` it ends at EOF; with it, it
  * polls for appended lines until `isRunning()` turns false (then drains) or the signal aborts.
  */
-export function readLogs(path: string, opts: LogsOptions, isRunning: () => boolean): Readable {
+export function readLogs(paths: string | string[], opts: LogsOptions, isRunning: () => boolean): Readable {
+  const files = typeof paths === 'string' ? [paths] : paths;
   const wantOut = opts.stdout ?? true;
   const wantErr = opts.stderr ?? true;
   const tail = opts.tail === undefined || opts.tail === 'all' || opts.tail < 0 ? undefined : opts.tail;
@@ -57,8 +58,9 @@ export function readLogs(path: string, opts: LogsOptions, isRunning: () => boole
 
   void (async () => {
     let position = 0;
-    const decoder = new StringDecoder('utf8');
+    let decoder = new StringDecoder('utf8');
     let carry = '';
+    let path = files[0]!;
     const readMore = async (): Promise<OutputChunk[]> => {
       const chunks: OutputChunk[] = [];
       let size: number;
@@ -89,7 +91,14 @@ export function readLogs(path: string, opts: LogsOptions, isRunning: () => boole
       return chunks;
     };
     try {
-      let first = await readMore();
+      let first: OutputChunk[] = [];
+      for (const f of files) {
+        path = f;
+        position = 0;
+        carry = '';
+        decoder = new StringDecoder('utf8');
+        first.push(...(await readMore()));
+      }
       if (tail !== undefined) first = tail === 0 ? [] : first.slice(-tail);
       for (const c of first) out.push(c);
       if (opts.follow) {

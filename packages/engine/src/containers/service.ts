@@ -596,7 +596,7 @@ export class Containers implements ContainerService {
 
   async logs(ref: string, opts: LogsOptions = {}): Promise<Readable> {
     const r = this.d.table.resolve(ref);
-    return readLogs(r.logPath, opts, () => {
+    return readLogs([join(this.d.root, 'containers', r.id, 'history.log'), r.logPath], opts, () => {
       const cur = this.d.table.get(r.id);
       return !!cur && ['running', 'paused', 'restarting'].includes(cur.state.status);
     });
