@@ -131,7 +131,7 @@ async function fetchBlob(
   sink: BlobSink,
   emit: (e: Omit<ProgressEvent, 'id' | 'digest' | 'mediaType' | 'total'>) => void,
   retry: RetryOptions,
-  opts: { allowNondistributable: boolean; signal: AbortSignal },
+  opts: { allowNondistributable: boolean; signal: AbortSignal; onReceived?: () => void },
 ): Promise<void> {
   const ingestRef = desc.digest;
   const foreign =
@@ -192,7 +192,10 @@ async function fetchBlob(
       offset,
       desc.size,
       (current) => emit({ state: 'downloading', current }),
-      () => emit({ state: 'verifying', current: desc.size }),
+      () => {
+        emit({ state: 'verifying', current: desc.size });
+        opts.onReceived?.();
+      },
     );
     body.on('error', (e) => meter.destroy(e));
     emit({ state: 'downloading', current: offset, ...(offset > 0 ? { resumedFrom: offset } : {}) });
@@ -287,13 +290,25 @@ export async function pullImage(
         emit({ state: 'exists', current: job.desc.size });
       } else {
         emit({ state: 'waiting', current: 0 });
-        await run(async () => {
-          if (abort.signal.aborted) throw abort.signal.reason;
-          await fetchBlob(session, ref, job.desc, sink, emit, retry, {
-            allowNondistributable: opts.allowNondistributable ?? true,
-            signal: abort.signal,
-          });
-        });
+        // the download slot is held while bytes flow, not while the sink verifies and syncs
+        let transfer: Promise<void> | undefined;
+        await run(
+          () =>
+            new Promise<void>((release) => {
+              if (abort.signal.aborted) {
+                transfer = Promise.reject(abort.signal.reason as Error);
+                release();
+                return;
+              }
+              transfer = fetchBlob(session, ref, job.desc, sink, emit, retry, {
+                allowNondistributable: opts.allowNondistributable ?? true,
+                signal: abort.signal,
+                onReceived: release,
+              });
+              transfer.then(release, release);
+            }),
+        );
+        await transfer;
       }
       for (const i of job.layerIndexes) committed[i] = true;
       handOff();

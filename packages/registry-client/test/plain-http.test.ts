@@ -96,7 +96,7 @@ describe('plain http registry on 127.0.0.1', () => {
       concurrency: 2,
       onProgress: (e) => {
         if (e.state === 'downloading') active.add(e.digest);
-        if (e.state === 'done') active.delete(e.digest);
+        if (e.state === 'verifying' || e.state === 'done') active.delete(e.digest);
         maxActive = Math.max(maxActive, active.size);
       },
       onLayer: async (_d, i) => {
