@@ -2,7 +2,8 @@
  * CNI networking against the real plugins (/usr/lib/cni), iptables and busybox, as root.
  * Containers are stood in for by processes run inside the attached netns with nsenter.
  */
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { mkdtemp, mkdir, rm, writeFile, access } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -253,9 +254,64 @@ describe.runIf(isRoot || CI)('CniNetworkManager (real CNI plugins)', () => {
     expect(rc.interfaces).toEqual([]);
     const links = JSON.parse((await execInNetns(rc.netnsPath!, ['ip', '-j', 'link'])).stdout) as { ifname: string; operstate: string }[];
     expect(links.map((l) => l.ifname)).toEqual(['lo']);
-    expect(await m.attach(cid(), { mode: 'host' })).toEqual({ interfaces: [] });
+    expect(await m.attach(cid(), { mode: 'host' })).toEqual({ interfaces: [], ports: [] });
     await expect(m.attach(c, { mode: 'none' })).rejects.toMatchObject({ code: 'Conflict' });
     await expect(m.attach(cid(), { mode: 'bridge', networks: [{ name: 'nope' }] })).rejects.toMatchObject({ code: 'NotFound' });
+  });
+
+  it('attaches concurrently: ephemeral and fixed ports, wildcard publish on loopback, udp, fixed address', async () => {
+    const m = ctx.manager;
+    const net = await newNetwork(m, 'many');
+    const ids = [cid(), cid(), cid(), cid()];
+    const fixed = await Promise.all(ids.map(() => freePort()));
+    const staticIp = net.subnet.replace('.0/24', '.200');
+    const results = await Promise.all(
+      ids.map((id, i) =>
+        m.attach(id, {
+          mode: 'bridge',
+          networks: [{ name: 'many', ...(i === 0 ? { ipv4Address: staticIp } : {}) }],
+          ports: [
+            { hostPort: fixed[i]!, containerPort: 80 },
+            { hostIp: '127.0.0.1', hostPort: 0, containerPort: 80, protocol: 'tcp' },
+            { hostIp: '127.0.0.1', hostPort: 0, containerPort: 5353, protocol: 'udp' },
+          ],
+        }),
+      ),
+    );
+    expect(results[0]!.interfaces[0]!.ip).toBe(staticIp);
+    expect(new Set(results.map((r) => r.interfaces[0]!.ip)).size).toBe(4);
+    const ephemeral = results.map((r) => r.ports[1]!.hostPort);
+    expect(new Set(ephemeral).size).toBe(4);
+    for (const p of ephemeral) expect(p).toBeGreaterThan(0);
+    await expect(m.attach(cid(), { mode: 'bridge', networks: [{ name: 'many', ipv4Address: staticIp }] })).rejects.toMatchObject({ code: 'Conflict' });
+
+    for (const [i, r] of results.entries()) httpd(r.netnsPath!, await webRoot(`ctr ${i}\n`));
+    for (const [i, r] of results.entries()) {
+      // Wildcard publish (Docker's -p 8080:80) and the ephemeral one both answer on loopback.
+      expect(await httpGetEventually(`http://127.0.0.1:${fixed[i]}/`)).toBe(`ctr ${i}\n`);
+      expect(await httpGetEventually(`http://127.0.0.1:${r.ports[1]!.hostPort}/`)).toBe(`ctr ${i}\n`);
+    }
+
+    // udp: a datagram to 127.0.0.1:<published> reaches nc listening in the namespace.
+    const udpPort = results[0]!.ports[2]!.hostPort;
+    // busybox nc has no udp: a tiny node listener inside the namespace prints what arrives.
+    const listener = "require('dgram').createSocket('udp4').on('message', (m) => process.stdout.write(m)).bind(5353, '0.0.0.0')";
+    const nc = spawn('nsenter', [`--net=${results[0]!.netnsPath!}`, process.execPath, '-e', listener], { stdio: ['ignore', 'pipe', 'ignore'] });
+    ctx.children.push(nc);
+    let received = '';
+    nc.stdout!.on('data', (c: Buffer) => (received += c.toString()));
+    const sock = createSocket('udp4');
+    for (let i = 0; i < 40 && !received.includes('ping'); i++) {
+      sock.send('ping\n', udpPort, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    sock.close();
+    expect(received).toContain('ping');
+
+    for (const c of ctx.children) await killChild(c);
+    await Promise.all(ids.map((id) => m.detach(id)));
+    await m.removeNetwork('many');
+    expect(await findLeftovers({ bridges: [net.bridge], containerIds: ids, subnets: [net.subnet], netnsDirs: [join(ctx.dir, 'netns')] })).toEqual({ links: [], netns: [], rules: [] });
   });
 
   it('cleans up after a crash from the persisted state (sweep by a new manager)', async () => {

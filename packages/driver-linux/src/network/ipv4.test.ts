@@ -35,7 +35,9 @@ describe('port mappings', () => {
     expect(normalizePorts([{ hostPort: 8080, containerPort: 80, protocol: 'tcp', hostIp: '0.0.0.0' }])).toEqual([
       { hostIp: '', hostPort: 8080, containerPort: 80, protocol: 'tcp' },
     ]);
-    expect(() => normalizePorts([{ hostPort: 0, containerPort: 80, protocol: 'tcp' }])).toThrow(/hostPort/);
+    expect(() => normalizePorts([{ hostPort: 65536, containerPort: 80, protocol: 'tcp' }])).toThrow(/hostPort/);
+    expect(normalizePorts([{ hostPort: 0, containerPort: 53, protocol: 'udp' }])[0]).toMatchObject({ hostPort: 0, protocol: 'udp' });
+    expect(normalizePorts([{ hostPort: 1, containerPort: 53 }])[0]?.protocol).toBe('tcp');
     expect(() => normalizePorts([{ hostIp: '::1', hostPort: 1, containerPort: 80, protocol: 'tcp' }])).toThrow(/IPv4/);
   });
 

@@ -6,23 +6,29 @@ import { isIpv4 } from './ipv4.js';
 export interface PortMapping {
   /** Host address to publish on; empty or 0.0.0.0 means every host address. */
   hostIp?: string;
+  /** 0 picks a free ephemeral port (Docker's `-p 80`). */
   hostPort: number;
   containerPort: number;
-  protocol: 'tcp' | 'udp';
+  /** Default tcp. */
+  protocol?: 'tcp' | 'udp';
 }
 
-/** Normalises and validates mappings: IPv4 host addresses only, ports 1-65535. */
-export function normalizePorts(ports: readonly PortMapping[]): Required<PortMapping>[] {
-  const out: Required<PortMapping>[] = [];
+/** A mapping after normalisation: wildcard as '', protocol filled in. */
+export type PublishedPort = Required<PortMapping>;
+
+/** Normalises and validates mappings: IPv4 host addresses only, ports 1-65535 (host port 0 = any). */
+export function normalizePorts(ports: readonly PortMapping[]): PublishedPort[] {
+  const out: PublishedPort[] = [];
   ports.forEach((p, i) => {
     const field = `ports[${i}]`;
     const hostIp = p.hostIp === undefined || p.hostIp === '' || p.hostIp === '0.0.0.0' ? '' : p.hostIp;
     if (hostIp !== '' && !isIpv4(hostIp)) throw new InvalidArgumentError(`${field}.hostIp: only IPv4 host addresses are supported, got ${JSON.stringify(p.hostIp)}`);
-    for (const [k, v] of [['hostPort', p.hostPort], ['containerPort', p.containerPort]] as const) {
-      if (!Number.isInteger(v) || v < 1 || v > 65535) throw new InvalidArgumentError(`${field}.${k}: invalid port ${String(v)}`);
+    for (const [k, v, min] of [['hostPort', p.hostPort, 0], ['containerPort', p.containerPort, 1]] as const) {
+      if (!Number.isInteger(v) || v < min || v > 65535) throw new InvalidArgumentError(`${field}.${k}: invalid port ${String(v)}`);
     }
-    if (p.protocol !== 'tcp' && p.protocol !== 'udp') throw new InvalidArgumentError(`${field}.protocol: must be tcp or udp`);
-    out.push({ hostIp, hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol });
+    const protocol = p.protocol ?? 'tcp';
+    if (protocol !== 'tcp' && protocol !== 'udp') throw new InvalidArgumentError(`${field}.protocol: must be tcp or udp`);
+    out.push({ hostIp, hostPort: p.hostPort, containerPort: p.containerPort, protocol });
   });
   return out;
 }
@@ -58,6 +64,28 @@ export function tryBindHostPort(p: { hostIp: string; hostPort: number; protocol:
         resolve(e.code ?? 'EINVAL');
       });
       sock.bind({ address: host, port: p.hostPort, exclusive: true }, () => sock.close(() => resolve(undefined)));
+    }
+  });
+}
+
+/** Asks the kernel for a free ephemeral port on the host address (bound, then released). */
+export function ephemeralHostPort(p: { hostIp: string; protocol: 'tcp' | 'udp' }): Promise<number> {
+  const host = p.hostIp || '0.0.0.0';
+  return new Promise((resolve, reject) => {
+    if (p.protocol === 'tcp') {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen({ host, port: 0, exclusive: true }, () => {
+        const addr = server.address();
+        server.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+      });
+    } else {
+      const sock = createSocket('udp4');
+      sock.once('error', reject);
+      sock.bind({ address: host, port: 0, exclusive: true }, () => {
+        const port = sock.address().port;
+        sock.close(() => resolve(port));
+      });
     }
   });
 }

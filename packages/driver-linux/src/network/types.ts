@@ -1,6 +1,6 @@
-import type { PortMapping } from './ports.js';
+import type { PortMapping, PublishedPort } from './ports.js';
 
-export type { PortMapping } from './ports.js';
+export type { PortMapping, PublishedPort } from './ports.js';
 
 /** A bridge network Berth manages (persisted in the manager's stateDir). */
 export interface NetworkInfo {
@@ -43,7 +43,7 @@ export interface AttachOptions {
   /** `host`: share the host's namespace; `none`: a namespace with loopback only. */
   mode: NetworkMode;
   /** For `bridge`: the networks to join, in order (eth0, eth1, ...); empty means the default network. */
-  networks?: { name: string; aliases?: string[] }[];
+  networks?: { name: string; aliases?: string[]; /** A fixed address in the network's subnet. */ ipv4Address?: string }[];
   /** Published on the first non-internal network; ignored for `host` and `none`. */
   ports?: PortMapping[];
   hostname?: string;
@@ -62,6 +62,8 @@ export interface AttachResult {
   /** The namespace the runtime must join; absent for `host` mode. */
   netnsPath?: string;
   interfaces: AttachedInterface[];
+  /** The published ports as set up (host port 0 replaced by the one chosen). */
+  ports: PublishedPort[];
 }
 
 export interface CniNetworkManagerOptions {
