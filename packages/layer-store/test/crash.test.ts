@@ -79,6 +79,38 @@ describe('crash safety (kill -9 of a real process)', () => {
     }
   });
 
+  it('two processes ingesting one digest write it once', async () => {
+    const root = join(work, 'root');
+    const size = 4 * 1024 * 1024;
+    const digest = `sha256:${createHash('sha256').update(patternChunk(0, size)).digest('hex')}` as Digest;
+    const c = startChild(['ingest', root, 'other-process', digest, String(size)]);
+    let out = '';
+    c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => c.once('exit', r));
+    for (let i = 0; i < 3000 && !out.includes('progress'); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(out).toContain('progress');
+    const store = await FileContentStore.open(root);
+    try {
+      let pulled = 0;
+      const mine = new Readable({
+        read() {
+          pulled++;
+          this.push(patternChunk(0, size));
+          this.push(null);
+        },
+      });
+      // Waits for the other process's ingest, then finds the blob there.
+      await store.ingest('this-process', { digest, size }, mine);
+      expect(pulled).toBe(0);
+      expect(await store.has(digest)).toBe(true);
+      expect(await exited).toBe(0);
+      expect(out).toContain('done');
+      expect(await store.listIngests()).toEqual([]);
+    } finally {
+      store.close();
+    }
+  });
+
   it('mid-apply: reopening leaves no half snapshot, and the layer unpacks again', async () => {
     const root = join(work, 'root');
     const entries: TestEntry[] = [{ name: 'd/', type: 'dir' }];

@@ -47,9 +47,12 @@ export class OverlaySnapshotter extends DirSnapshotter {
         },
       ];
     }
-    // Read-only: no upper dir; overlayfs wants two lowers then, and the snapshot's own
-    // (empty for a view) directory on top is one that costs nothing.
-    return [{ type: 'overlay', source, options: [`lowerdir=${[this.fsDir(id), ...lowers].join(':')}`] }];
+    // Read-only: no upper dir, and overlayfs then wants at least two lowers: the
+    // snapshot's own directory (empty for a view) on top, and the shared empty directory
+    // at the bottom when there is nothing else.
+    const ro = [this.fsDir(id), ...lowers];
+    if (ro.length < 2) ro.push(join(this.dir, 'empty'));
+    return [{ type: 'overlay', source, options: [`lowerdir=${ro.join(':')}`] }];
   }
 
   protected whiteoutMode(): 'overlay' {

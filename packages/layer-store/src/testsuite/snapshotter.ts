@@ -69,6 +69,14 @@ export function snapshotterSuite(name: string, open: (root: string) => Promise<S
         expect(await readFile(join(dir, 'a.txt'), 'utf8')).toBe('A2');
         await expect(writeFile(join(dir, 'x'), 'x')).rejects.toMatchObject({ code: 'EROFS' });
       });
+      // A view with no parent, and a committed base on its own, mount (read-only, empty / as committed).
+      await withMount(await sn.view('empty-view'), async (dir) => {
+        expect(await readdir(dir)).toEqual([]);
+      });
+      await withMount(await sn.mounts(base), async (dir) => {
+        expect((await readdir(dir)).sort()).toEqual(['a.txt', 'dir']);
+        await expect(writeFile(join(dir, 'x'), 'x')).rejects.toMatchObject({ code: 'EROFS' });
+      });
       await expect(sn.prepare('top-active2', 'missing')).rejects.toBeInstanceOf(NotFoundError);
       await expect(sn.prepare('v', 'top')).rejects.toBeInstanceOf(ConflictError);
       await sn.prepare('open', 'top');
