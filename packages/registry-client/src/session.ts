@@ -131,6 +131,8 @@ export class RegistrySession {
           lastErr = e;
         }
       }
+      // a certificate or protocol failure will not heal by waiting; a refused or reset connection may
+      if (!(lastErr instanceof BerthError) && !isNetworkError(lastErr)) break;
     }
     throw new BerthError(
       'Unavailable',

@@ -51,7 +51,14 @@ export class Authorizer {
   }
 
   private credentials(): Promise<Credentials | undefined> {
-    this.creds ??= this.opts.credentials ? this.opts.credentials.get(this.opts.registry) : Promise.resolve(undefined);
+    if (!this.creds) {
+      const p = this.opts.credentials ? this.opts.credentials.get(this.opts.registry) : Promise.resolve(undefined);
+      // a failed lookup (a helper that timed out) is tried again next time
+      p.catch(() => {
+        if (this.creds === p) this.creds = undefined;
+      });
+      this.creds = p;
+    }
     return this.creds;
   }
 
