@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { PassThrough, Writable, type Readable } from 'node:stream';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -41,6 +41,7 @@ import { buildOciConfig, mergeEnv, type OciConfig } from './oci/config.js';
 import { findExecutable, prepareRuntime, runRuntime, type OciRuntime } from './oci/runtime.js';
 import { resolveInRoot } from './user/rootfs-path.js';
 import { resolveUser } from './user/resolve-user.js';
+import { capabilitiesFromMask } from './security/capabilities.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -137,6 +138,7 @@ export class LinuxDriver implements RuntimeDriver {
   private cgroups!: CgroupMounts;
   private swapSupported = false;
   private hostNofileHard?: number;
+  private hostCapabilities?: string[];
   private bridgeScript!: string;
   private exitWatcher?: FSWatcher;
   /** Ids whose exit this instance has already recorded (emitted once). */
@@ -154,7 +156,15 @@ export class LinuxDriver implements RuntimeDriver {
 
   private init(): Promise<void> {
     this.ready ??= (async () => {
-      for (const d of [this.containersDir, this.exitDir, this.socketDir]) await mkdir(d, { recursive: true, mode: 0o700 });
+      // 0711: a user-namespaced container's root (a mapped uid) must reach its bundle files
+      await mkdir(this.stateDir, { recursive: true, mode: 0o711 });
+      await chmod(this.stateDir, 0o711);
+      await mkdir(this.containersDir, { recursive: true, mode: 0o711 });
+      await chmod(this.containersDir, 0o711);
+      for (const d of [this.exitDir, this.socketDir]) await mkdir(d, { recursive: true, mode: 0o700 });
+      const status = await readFile('/proc/self/status', 'utf8');
+      const bnd = /^CapBnd:\s+([0-9a-f]+)/m.exec(status)?.[1];
+      if (bnd) this.hostCapabilities = capabilitiesFromMask(BigInt(`0x${bnd}`));
       this.cgroups = await detectCgroups();
       this.runtime = await prepareRuntime(this.stateDir, this.options.runtime ?? 'crun', this.cgroups);
       this.conmonPath = await findExecutable(this.options.conmonPath ?? 'conmon');
@@ -278,7 +288,7 @@ export class LinuxDriver implements RuntimeDriver {
     if (args.length === 0) throw new InvalidArgumentError('process.args must not be empty');
     const bundle = this.dir(spec.id);
     try {
-      await mkdir(bundle, { mode: 0o700 });
+      await mkdir(bundle, { mode: 0o711 });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ConflictError(`container ${spec.id} already exists`);
       throw err;
@@ -331,6 +341,12 @@ export class LinuxDriver implements RuntimeDriver {
         ips = res.interfaces.map((i) => i.ip);
       }
       const etcFiles = await writeEtcFiles(bundle, spec, hostname, ips);
+      // mount points made by root here: a user-namespaced runtime could not create them
+      for (const f of ['/etc/hostname', '/etc/hosts', '/etc/resolv.conf']) {
+        const target = await resolveInRoot(rootfs, f);
+        await mkdir(dirname(target), { recursive: true }).catch(() => undefined);
+        await writeFile(target, '', { flag: 'a' }).catch(() => undefined);
+      }
       const sec = spec.security ?? {};
       const devs = sec.privileged ? await hostDevices() : await resolveDevices(spec.devices ?? []);
       const cgroupsPath = `${this.options.cgroupParent ?? '/berth'}/${spec.id}`;
@@ -346,10 +362,11 @@ export class LinuxDriver implements RuntimeDriver {
         cgroupsPath,
         swapLimitSupported: this.swapSupported,
         devices: devs.devices,
+        ...(this.hostCapabilities ? { hostCapabilities: this.hostCapabilities } : {}),
         deviceRules: devs.rules,
         ...(this.hostNofileHard !== undefined ? { hostNofileHard: this.hostNofileHard } : {}),
       });
-      await writeFile(join(bundle, 'config.json'), JSON.stringify(config));
+      await writeFile(join(bundle, 'config.json'), JSON.stringify(config), { mode: 0o600 });
       await mkdir(join(bundle, 'persist'));
       const logPath = spec.logPath ?? (this.options.logDir ? join(this.options.logDir, `${spec.id}.log`) : join(bundle, 'ctr.log'));
       const started = await launchConmon({
@@ -673,7 +690,8 @@ export class LinuxDriver implements RuntimeDriver {
   private execProcess(child: ChildProcess, procFile: string, onResize: ((s: TerminalSize) => Promise<void>) | null, stdoutOverride?: Readable): ExecProcess {
     const exited = new Promise<number>((resolve, reject) => {
       child.on('error', reject);
-      child.on('close', (code, sig) => {
+      // 'exit', not 'close': background children may hold the output pipes open
+      child.on('exit', (code, sig) => {
         void rm(procFile, { force: true });
         resolve(code ?? 128 + (sig ? signalNumber(sig) : 0));
       });

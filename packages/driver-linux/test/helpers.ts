@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildBusyboxRootfs } from '@berth/fixtures';
@@ -7,6 +7,8 @@ import type { RootfsSpec } from '@berth/runtime';
 /** A temp dir for one test file: state dir + busybox rootfs factory. */
 export async function makeSandbox(tag: string) {
   const base = await mkdtemp(join(tmpdir(), `berth-dl-${tag}-`));
+  // user-namespaced containers run as a mapped uid that must traverse to the rootfs
+  await chmod(base, 0o755);
   let n = 0;
   return {
     base,

@@ -86,6 +86,8 @@ export interface ConfigInput {
   /** Extra device cgroup rules for the devices above. */
   deviceRules: { allow: boolean; type: string; major: number; minor: number; access: string }[];
   hostArch?: string;
+  /** The host's capability bounding set. */
+  hostCapabilities?: string[];
 }
 
 function mountOptions(m: MountSpec): string[] {
@@ -131,7 +133,7 @@ export function buildOciConfig(input: ConfigInput): OciConfig {
   const { spec } = input;
   const sec = spec.security ?? {};
   const privileged = sec.privileged === true;
-  const caps = resolveCapabilities(sec);
+  const caps = resolveCapabilities(sec, input.hostCapabilities);
   const readonlyRoot = sec.readonlyRootfs === true || spec.rootfs.readonly === true;
 
   const process: OciProcess = {

@@ -33,7 +33,21 @@ function normalize(name: string): string {
  * Like Docker, adding wins over dropping the same capability only via ALL semantics:
  * `capDrop: ['ALL'], capAdd: ['NET_ADMIN']` keeps NET_ADMIN.
  */
-export function resolveCapabilities(options: { privileged?: boolean; capAdd?: string[]; capDrop?: string[] }): string[] {
+export function resolveCapabilities(
+  options: { privileged?: boolean; capAdd?: string[]; capDrop?: string[] },
+  /** The host's bounding set: a container cannot get more (the runtime's capset would fail). */
+  hostCapabilities: readonly string[] = ALL_CAPABILITIES,
+): string[] {
+  const wanted = resolveWanted(options);
+  return wanted.filter((c) => hostCapabilities.includes(c));
+}
+
+/** Capability names of a /proc/<pid>/status mask (CapBnd, CapEff...). */
+export function capabilitiesFromMask(mask: bigint): string[] {
+  return ALL_CAPABILITIES.filter((_c, i) => ((mask >> BigInt(i)) & 1n) === 1n);
+}
+
+function resolveWanted(options: { privileged?: boolean; capAdd?: string[]; capDrop?: string[] }): string[] {
   if (options.privileged) return [...ALL_CAPABILITIES];
   const add = (options.capAdd ?? []).map(normalize);
   const drop = (options.capDrop ?? []).map(normalize);

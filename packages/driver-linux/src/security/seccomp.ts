@@ -31,7 +31,7 @@ const CLONE_NAMESPACE_FLAGS = 0x7e020000;
 const BY_CAPABILITY: Record<string, string[]> = {
   CAP_SYS_ADMIN: [
     'bpf', 'clone', 'clone3', 'fanotify_init', 'fsconfig', 'fsmount', 'fsopen', 'fspick',
-    'lookup_dcookie', 'mount', 'mount_setattr', 'move_mount', 'name_to_handle_at', 'open_tree',
+    'lookup_dcookie', 'mount', 'mount_setattr', 'move_mount', 'open_tree',
     'perf_event_open', 'quotactl', 'quotactl_fd', 'setdomainname', 'sethostname', 'setns',
     'syslog', 'umount', 'umount2', 'unshare',
   ],
@@ -72,6 +72,8 @@ export function defaultSeccompProfile(capabilities: readonly string[], hostArch:
   const archInfo = ARCHES[hostArch] ?? { architectures: [], syscalls: [] };
   const rules: OciSeccompRule[] = [
     { names: [...ALLOWED_SYSCALLS, ...archInfo.syscalls], action: 'SCMP_ACT_ALLOW' },
+    // every socket family but AF_VSOCK (40), which reaches the host's hypervisor
+    { names: ['socket'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 40, op: 'SCMP_CMP_NE' }] },
     ...PERSONALITIES.map((value) => ({
       names: ['personality'],
       action: 'SCMP_ACT_ALLOW',

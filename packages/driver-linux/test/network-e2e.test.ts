@@ -1,0 +1,116 @@
+/*
+ * End to end: real busybox containers run by LinuxDriver (crun under conmon) with the
+ * CniNetworkManager doing bridge networking and port publishing.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildBusyboxRootfs } from '@berth/fixtures';
+import type { ContainerSpec, LogEntry } from '@berth/runtime';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LinuxDriver } from '../src/index.js';
+import { CniNetworkManager } from '../src/network/index.js';
+import { findLeftovers, freePort, freeSubnet, httpGetEventually, uniqueBridge } from '../src/network/test-support.js';
+
+const isRoot = process.getuid?.() === 0;
+const CI = process.env.CI === 'true';
+
+const used = { bridges: [] as string[], containerIds: [] as string[], subnets: [] as string[], netnsDirs: [] as string[] };
+let base: string;
+let manager: CniNetworkManager;
+let driver: LinuxDriver;
+let rootfsCount = 0;
+
+function cid(tag: string): string {
+  const id = `dlnet-${tag}-${randomBytes(4).toString('hex')}`;
+  used.containerIds.push(id);
+  return id;
+}
+
+/** A fresh busybox rootfs with /www/index.html saying `text`. */
+async function rootfsServing(text: string): Promise<ContainerSpec['rootfs']> {
+  const dir = join(base, `rootfs-${rootfsCount++}`);
+  await buildBusyboxRootfs(dir);
+  await mkdir(join(dir, 'www'), { recursive: true });
+  await writeFile(join(dir, 'www', 'index.html'), text);
+  return { path: dir };
+}
+
+async function logText(id: string): Promise<string> {
+  const entries: LogEntry[] = [];
+  for await (const e of driver.logs(id)) entries.push(e);
+  return entries.map((e) => e.line + (e.partial ? '' : '\n')).join('');
+}
+
+const httpd = { args: ['httpd', '-f', '-p', '80', '-h', '/www'] };
+
+describe.runIf(isRoot || CI)('LinuxDriver with CNI networking', () => {
+  beforeAll(async () => {
+    base = await mkdtemp(join(tmpdir(), 'berth-dlnet-'));
+    await chmod(base, 0o755);
+    const bridge = uniqueBridge();
+    const subnet = await freeSubnet();
+    used.bridges.push(bridge);
+    used.subnets.push(subnet);
+    used.netnsDirs.push(join(base, 'netns'));
+    manager = new CniNetworkManager({ stateDir: join(base, 'net'), netnsDir: join(base, 'netns'), defaultNetwork: { name: 'e2edefault', bridge, subnet } });
+    driver = new LinuxDriver({ stateDir: join(base, 'state'), network: manager });
+  });
+
+  afterAll(async () => {
+    for (const id of used.containerIds) await driver.delete(id, { force: true }).catch(() => undefined);
+    await driver.close();
+    for (const id of used.containerIds) await manager.detach(id).catch(() => undefined);
+    for (const n of await manager.listNetworks()) await manager.removeNetwork(n.name).catch(() => undefined);
+    await rm(base, { recursive: true, force: true });
+  });
+
+  it('publishes a busybox httpd container on 127.0.0.1:<free>', async () => {
+    const id = cid('web');
+    const hostPort = await freePort();
+    await driver.create({
+      id,
+      rootfs: await rootfsServing('served by a container\n'),
+      process: httpd,
+      network: { mode: 'bridge', ports: [{ hostIp: '127.0.0.1', hostPort, containerPort: 80, protocol: 'tcp' }] },
+    });
+    await driver.start(id);
+    expect(await httpGetEventually(`http://127.0.0.1:${hostPort}/`)).toBe('served by a container\n');
+    await driver.delete(id, { force: true });
+    const net = await manager.inspectNetwork('e2edefault');
+    expect(net.containers).toEqual([]);
+    expect(await findLeftovers({ bridges: [], containerIds: [id], subnets: [], netnsDirs: [join(base, 'netns')] })).toEqual({ links: [], netns: [], rules: [] });
+  });
+
+  it('lets two containers on a user network reach each other by IP', async () => {
+    const bridge = uniqueBridge();
+    const subnet = await freeSubnet();
+    used.bridges.push(bridge);
+    used.subnets.push(subnet);
+    await manager.createNetwork({ name: 'e2enet', bridge, subnet });
+    const server = cid('srv');
+    await driver.create({ id: server, rootfs: await rootfsServing('hello neighbour\n'), process: httpd, network: { mode: 'bridge', networks: [{ name: 'e2enet' }] } });
+    await driver.start(server);
+    const ip = (await manager.inspectNetwork('e2enet')).containers.find((c) => c.containerId === server)?.ip;
+    expect(ip).toBeTruthy();
+
+    const client = cid('cli');
+    // Bounded retry inside: httpd may need a moment to listen.
+    const script = `for i in $(seq 1 30); do wget -q -O- http://${ip}/ && exit 0; sleep 0.2; done; exit 1`;
+    await driver.create({ id: client, rootfs: await rootfsServing(''), process: { args: ['sh', '-c', script] }, network: { mode: 'bridge', networks: [{ name: 'e2enet' }] } });
+    await driver.start(client);
+    const status = await driver.wait(client);
+    const out = await logText(client);
+    expect({ exitCode: status.exitCode, out }).toEqual({ exitCode: 0, out: 'hello neighbour\n' });
+    await driver.delete(client, { force: true });
+    await driver.delete(server, { force: true });
+    await manager.removeNetwork('e2enet');
+    expect(await findLeftovers({ bridges: [bridge], containerIds: [server, client], subnets: [subnet], netnsDirs: [join(base, 'netns')] })).toEqual({ links: [], netns: [], rules: [] });
+  });
+
+  it('left no netns, veth, bridge or iptables rule behind', async () => {
+    await manager.removeNetwork('e2edefault');
+    expect(await findLeftovers(used)).toEqual({ links: [], netns: [], rules: [] });
+  });
+});
