@@ -53,6 +53,10 @@ export class Networks implements NetworkService {
     }
   }
 
+  bridgeAvailable(): boolean {
+    return this.manager !== undefined;
+  }
+
   /** By exact name, full ID, or unique ID prefix. */
   resolve(nameOrId: string): { id: string; name: string; driver: string } {
     const r = this.find(nameOrId);

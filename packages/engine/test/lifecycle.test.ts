@@ -63,4 +63,38 @@ describe('container lifecycle on the built-in busybox', () => {
     await engine.containers.remove(Id, { force: true });
     expect(await engine.containers.list({ all: true, filters: { id: [Id] } })).toEqual([]);
   });
+
+  it('kills, restarts, reports stats and top of a running container', async () => {
+    const { engine } = t;
+    const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', 'trap "exit 11" USR1; while true; do sleep 0.1; done'], HostConfig: { NetworkMode: 'none' } });
+    await engine.containers.start(Id);
+    expect(await engine.containers.start(Id)).toEqual({ started: false });
+    const top = await engine.containers.top(Id);
+    expect(top.Titles).toContain('PID');
+    expect(top.Processes.some((p) => p.join(' ').includes('while true'))).toBe(true);
+    const stats = (await engine.containers.stats(Id, { stream: false })) as import('../src/index.js').ContainerStats;
+    expect(stats.id).toBe(Id);
+    expect(stats.memory_stats.usage).toBeGreaterThan(0);
+    const w = engine.containers.wait(Id, 'next-exit');
+    await engine.containers.kill(Id, { signal: 'USR1' });
+    expect((await w).StatusCode).toBe(11);
+    await expect(engine.containers.kill(Id)).rejects.toThrow(/is not running/);
+    await engine.containers.restart(Id, { timeout: 1 });
+    const info = await engine.containers.inspect(Id);
+    expect(info.State.Running).toBe(true);
+    expect(info.State.Pid).toBeGreaterThan(0);
+    await engine.containers.remove(Id, { force: true });
+  });
+
+  it('reports Docker errors for bad input', async () => {
+    const { engine } = t;
+    await expect(engine.containers.create({ Image: 'nosuchimage:1', Cmd: ['x'] })).rejects.toMatchObject({ code: 'NotFound', message: 'No such image: nosuchimage:1' });
+    await expect(engine.containers.create({ Image: 'BadRef', Cmd: ['x'] })).rejects.toMatchObject({ code: 'InvalidArgument' });
+    await expect(engine.containers.create({ Image: 'busybox', Cmd: ['x'] }, { name: 'bad name' })).rejects.toMatchObject({ code: 'InvalidArgument' });
+    await expect(engine.containers.inspect('nope')).rejects.toMatchObject({ code: 'NotFound', message: 'No such container: nope' });
+    await expect(engine.containers.create({ Image: 'busybox', HostConfig: { RestartPolicy: { Name: 'always' }, AutoRemove: true } })).rejects.toMatchObject({ code: 'InvalidArgument' });
+    const info = await engine.system.info();
+    expect(info.Images).toBeGreaterThan(0);
+    expect(info.OSType).toBe('linux');
+  });
 });

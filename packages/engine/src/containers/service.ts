@@ -60,6 +60,8 @@ export interface ImageLookup {
 /** Looks up a network for a container's NetworkMode / EndpointsConfig. */
 export interface NetworkLookup {
   resolve(nameOrId: string): { id: string; name: string; driver: string };
+  /** False when the driver has no bridge networking (then default-network containers get `none`). */
+  bridgeAvailable(): boolean;
 }
 
 interface Waiter {
@@ -116,7 +118,12 @@ export class Containers implements ContainerService {
     const { path, args } = processArgs(config);
     const ports = publishedPorts(host.PortBindings);
     const requests = mountRequests(config, host);
-    const networkMode = host.NetworkMode || 'default';
+    const warnings: string[] = [];
+    let networkMode = host.NetworkMode || 'default';
+    if ((networkMode === 'default' || networkMode === 'bridge') && !this.d.networks.bridgeAvailable()) {
+      warnings.push('bridge networking is not available from the runtime driver: the container runs with network "none"');
+      networkMode = 'none';
+    }
     const netName = networkMode === 'default' ? 'bridge' : networkMode;
     const networks: ContainerRecord['networks'] = {};
     if (!['none', 'host'].includes(netName) && !netName.startsWith('container:')) {
@@ -177,7 +184,6 @@ export class Containers implements ContainerService {
       throw err;
     }
     this.emit(record, 'create');
-    const warnings: string[] = [];
     return { Id: id, Warnings: warnings };
   }
 
