@@ -1,0 +1,15 @@
+// Child process for survival.test.ts: creates and starts a container, reports, then
+// idles until it is SIGKILLed by the test.
+import { LinuxDriver } from '../src/index.js';
+
+const [stateDir, rootfs, id, runtime] = process.argv.slice(2) as [string, string, string, string];
+const driver = new LinuxDriver({ stateDir, runtime });
+await driver.create({
+  id,
+  rootfs: { path: rootfs },
+  process: { args: ['sh', '-c', 'echo hello-from-detached; trap "echo bye; exit 7" TERM; while true; do sleep 0.1; done'] },
+  network: { mode: 'none' },
+});
+await driver.start(id);
+process.stdout.write(`started ${process.pid}\n`);
+setInterval(() => undefined, 1000);
