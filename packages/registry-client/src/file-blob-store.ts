@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rename, stat, truncate, unlink } from 'node:fs/promises';
+import { mkdir, rename, stat, truncate, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -97,19 +97,13 @@ export class FileBlobStore implements BlobSink, BlobSource {
         cb(null, chunk);
       },
     });
-    await pipeline(data, hasher, createWriteStream(path, { flags: offset > 0 ? 'a' : 'w', highWaterMark: 1 << 20 }));
+    const fsync = this.opts.fsync ?? true;
+    // `flush` fsyncs the descriptor before it closes: no second open just to sync
+    await pipeline(data, hasher, createWriteStream(path, { flags: offset > 0 ? 'a' : 'w', highWaterMark: 1 << 20, flush: fsync }));
     const actual = `${algorithm}:${hash.digest('hex')}` as Digest;
     if (actual !== expected.digest || size !== expected.size) {
       await unlink(path).catch(() => {});
       throw new DigestMismatchError(expected.digest, size !== expected.size ? `${actual} (${size} bytes, expected ${expected.size})` : actual, `blob ${expected.digest}`);
-    }
-    if (this.opts.fsync ?? true) {
-      const fh = await open(path, 'r');
-      try {
-        await fh.datasync();
-      } finally {
-        await fh.close();
-      }
     }
     const final = this.blobPath(expected.digest);
     await mkdir(join(final, '..'), { recursive: true });
