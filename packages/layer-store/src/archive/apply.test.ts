@@ -151,6 +151,7 @@ describe('apply', () => {
       [
         { name: 'etc/', type: 'dir' },
         { name: 'etc/.wh.passwd' },
+        { name: 'etc/.wh.group' },
         { name: 'opt/', type: 'dir' },
         { name: 'opt/.wh..wh..opq' },
         { name: 'opt/new', content: 'n' },
@@ -161,6 +162,11 @@ describe('apply', () => {
     expect(w.isCharacterDevice() && w.rdev === 0).toBe(true);
     expect(readXattrs(join(root, 'opt')).get('trusted.overlay.opaque')?.toString()).toBe('y');
     expect(await readdir(join(root, 'opt'))).toEqual(['new']);
+    const g = await lstat(join(root, 'etc/group'));
+    expect(g.isCharacterDevice() && g.rdev === 0).toBe(true);
+    // Whiteouts are hardlinks of one device node, whose template does not stay behind.
+    expect(g.ino).toBe(w.ino);
+    expect((await readdir(root)).sort()).toEqual(['etc', 'opt']);
   });
 
   it('decompresses zstd (Debian zstd) and plain tar, verifying the diffID', async () => {

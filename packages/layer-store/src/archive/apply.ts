@@ -80,6 +80,7 @@ export async function applyLayer(input: Readable, root: string, opts: ApplyOptio
     await feed;
     await dec.done;
   } catch (err) {
+    applier.cleanup();
     input.destroy();
     dec.stream.destroy();
     extract.destroy();
@@ -128,6 +129,7 @@ class Applier {
   private readonly created = new Set<string>();
   private readonly dirTimes: [string, Date][] = [];
   private readonly chown: boolean;
+  private template: string | undefined;
 
   constructor(private readonly root: string, private readonly opts: ApplyOptions) {
     this.chown = opts.sameOwner ?? isRoot;
@@ -239,7 +241,8 @@ class Applier {
         this.replace(rel, abs);
         symlinkSync(h.linkname, abs);
         if (this.chown) lchownSync(abs, h.uid ?? 0, h.gid ?? 0);
-        this.xattrs(abs, xattrs, h.name);
+        // Linux refuses user.* xattrs on symlinks; an image carrying one loses nothing.
+        this.xattrs(abs, xattrs && new Map([...xattrs].filter(([k]) => !k.startsWith('user.'))), h.name);
         if (h.mtime) lutimesSync(abs, h.mtime, h.mtime);
         return;
       }
@@ -360,14 +363,32 @@ class Applier {
     const rel = parentRel === '' ? target : parentRel + '/' + target;
     const abs = this.abs(rel);
     this.replace(rel, abs);
-    if (overlay) {
-      const r = spawnSync('mknod', ['-m', '0', '--', abs, 'c', '0', '0'], { encoding: 'utf8' });
-      if (r.error || r.status !== 0) throw new BerthError('Internal', `whiteout ${name} failed: ${r.error?.message ?? r.stderr.trim()}`);
-    }
+    if (overlay) linkSync(this.whiteoutTemplate(name), abs);
+  }
+
+  /**
+   * Node cannot mknod: one `mknod` makes a 0/0 character device and every whiteout is a
+   * hardlink of it (overlayfs itself shares whiteouts this way). It sits in the root
+   * under a name no archive path can take and is removed when the apply ends.
+   */
+  private whiteoutTemplate(name: string): string {
+    if (this.template) return this.template;
+    const path = join(this.root, `.wh..berth-whiteout-${process.pid}-${Date.now()}`);
+    const r = spawnSync('mknod', ['-m', '0', '--', path, 'c', '0', '0'], { encoding: 'utf8' });
+    if (r.error || r.status !== 0) throw new BerthError('Internal', `whiteout ${name} failed: ${r.error?.message ?? r.stderr.trim()}`);
+    this.template = path;
+    return path;
+  }
+
+  /** Removes the whiteout template; safe to call more than once. */
+  cleanup(): void {
+    if (this.template) rmSync(this.template, { force: true });
+    this.template = undefined;
   }
 
   /** Directory mtimes, deepest first; only paths still known as real directories. */
   finish(): void {
+    this.cleanup();
     for (let i = this.dirTimes.length - 1; i >= 0; i--) {
       const [rel, mtime] = this.dirTimes[i]!;
       if (!this.dirs.has(rel)) continue;
