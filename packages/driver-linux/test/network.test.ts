@@ -243,11 +243,11 @@ describe.runIf(isRoot || CI)('CniNetworkManager (real CNI plugins)', () => {
     expect(ra.interfaces[0]).toMatchObject({ network: 'testdefault', ifname: 'eth0' });
     await newNetwork(m, 'backend', true);
     const b = cid();
-    const rb = await m.attach(b, { mode: 'bridge', networks: [{ name: 'testdefault' }, { name: 'backend', aliases: ['db'] }] });
+    const rb = await m.attach(b, { mode: 'bridge', hostname: 'dbhost', networks: [{ name: 'testdefault' }, { name: 'backend', aliases: ['db'] }] });
     expect(rb.interfaces.map((i) => i.ifname)).toEqual(['eth0', 'eth1']);
     const routes = await execInNetns(rb.netnsPath!, ['ip', '-j', 'route']);
     expect(JSON.parse(routes.stdout).filter((r: { dst: string }) => r.dst === 'default')).toHaveLength(1);
-    expect((await m.inspectNetwork('backend')).containers[0]).toMatchObject({ containerId: b, aliases: ['db'] });
+    expect((await m.inspectNetwork('backend')).containers[0]).toMatchObject({ containerId: b, aliases: ['db'], hostname: 'dbhost' });
 
     const c = cid();
     const rc = await m.attach(c, { mode: 'none' });
@@ -324,9 +324,12 @@ describe.runIf(isRoot || CI)('CniNetworkManager (real CNI plugins)', () => {
     const rb = await m.attach(b, { mode: 'bridge', networks: [{ name: 'crash' }] });
     // "Crash": forget the manager; b's namespace even vanished under us (as after a reboot).
     expect((await runCommand('umount', [rb.netnsPath!])).code).toBe(0);
+    // ...and the bridge went too (a reboot): sweep brings it back, the network still exists.
+    expect((await runCommand('ip', ['link', 'del', net.bridge])).code).toBe(0);
     const revived = new CniNetworkManager({ stateDir: m.stateDir, netnsDir: m.netnsDir, defaultNetwork: { name: 'testdefault' } });
     ctx.manager = revived;
     expect((await revived.sweep([])).sort()).toEqual([a, b].sort());
+    expect((await runCommand('ip', ['-j', 'addr', 'show', 'dev', net.bridge])).stdout).toContain(net.gateway);
     await revived.removeNetwork('crash');
     expect(await findLeftovers({ bridges: [net.bridge], containerIds: [a, b], subnets: [net.subnet], netnsDirs: [join(ctx.dir, 'netns')] })).toEqual({ links: [], netns: [], rules: [] });
   });

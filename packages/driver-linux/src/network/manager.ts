@@ -147,7 +147,15 @@ export class CniNetworkManager {
     for (const a of await this.attachments.values()) {
       for (const n of a.networks) {
         if (n.network === name && n.iface) {
-          containers.push({ containerId: a.containerId, ifname: n.ifname, ip: n.iface.ip, prefixLen: n.iface.prefixLen, mac: n.iface.mac, aliases: n.aliases });
+          containers.push({
+            containerId: a.containerId,
+            ifname: n.ifname,
+            ip: n.iface.ip,
+            prefixLen: n.iface.prefixLen,
+            mac: n.iface.mac,
+            aliases: n.aliases,
+            ...(a.hostname ? { hostname: a.hostname } : {}),
+          });
         }
       }
     }
@@ -487,12 +495,18 @@ export class CniNetworkManager {
   }
 
   /**
-   * Startup recovery: detaches every recorded container not in `liveContainerIds` and
-   * removes namespaces in netnsDir that no record owns. Returns the ids it cleaned.
+   * Startup recovery: recreates missing bridges of recorded networks, detaches every
+   * recorded container not in `liveContainerIds` and removes namespaces in netnsDir that
+   * no record owns. Returns the container ids it cleaned.
    */
   async sweep(liveContainerIds: Iterable<string>): Promise<string[]> {
     const live = new Set(liveContainerIds);
     const cleaned: string[] = [];
+    // After a reboot (or a crash inside createNetwork) a recorded network may lack its
+    // bridge: bring it back so its subnet is claimed in the host's routes again.
+    for (const net of await this.networks.values()) {
+      if (!(await linkExists(net.bridge))) await ensureBridge(net.bridge, net.gateway, parseCidr(net.subnet).prefixLen).catch(() => undefined);
+    }
     for (const id of await this.attachments.keys()) {
       if (live.has(id)) continue;
       await this.detach(id).catch(() => undefined);

@@ -22,7 +22,7 @@ export interface NetworkInfo {
 
 /** A network plus the containers attached to it (Docker's network inspect `Containers`). */
 export interface NetworkDetails extends NetworkInfo {
-  containers: { containerId: string; ifname: string; ip: string; prefixLen: number; mac: string; aliases: string[] }[];
+  containers: { containerId: string; ifname: string; ip: string; prefixLen: number; mac: string; aliases: string[]; hostname?: string }[];
 }
 
 export interface CreateNetworkOptions {
