@@ -89,7 +89,10 @@ export async function applyLayer(input: Readable, root: string, opts: ApplyOptio
     // The entry handler's refusal is the cause; a stream error only when it has none.
     throw wrap(err instanceof BerthError ? err : (feedError ?? err));
   }
-  if (feedError) throw wrap(feedError);
+  if (feedError) {
+    applier.cleanup();
+    throw wrap(feedError);
+  }
   applier.finish();
   const diffId = guard.digest();
   if (opts.expectedDiffId && opts.expectedDiffId !== diffId) {
@@ -104,7 +107,7 @@ function wrap(err: unknown): Error {
   if (e && e.code === 'Z_BUF_ERROR') return new InvalidArgumentError(`layer is truncated: ${e.message}`, { cause: err });
   if (e && typeof e.code === 'string' && e.code.startsWith('Z_')) return new InvalidArgumentError(`layer is not valid compressed data: ${e.message}`, { cause: err });
   if (e && !e.code && e instanceof Error) return new InvalidArgumentError(`layer is not a valid tar archive: ${e.message}`, { cause: err });
-  return e instanceof Error ? e : new BerthError('Internal', String(err));
+  return new BerthError('Internal', `applying the layer failed: ${e instanceof Error ? e.message : String(err)}`, { cause: err });
 }
 
 function refuse(name: string, why: string): UnsafeLayerError {
