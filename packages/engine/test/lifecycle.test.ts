@@ -97,4 +97,24 @@ describe('container lifecycle on the built-in busybox', () => {
     expect(info.Images).toBeGreaterThan(0);
     expect(info.OSType).toBe('linux');
   });
+
+  it('pauses and unpauses through the freezer cgroup', async () => {
+    const { engine } = t;
+    const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i > /count; sleep 0.05; done'], HostConfig: { NetworkMode: 'none' } });
+    await engine.containers.start(Id);
+    await new Promise((r) => setTimeout(r, 300));
+    await engine.containers.pause(Id);
+    const paused = await engine.containers.inspect(Id);
+    expect(paused.State.Status).toBe('paused');
+    expect(paused.State.Paused).toBe(true);
+    const [row] = await engine.containers.list({ filters: { id: [Id] } });
+    expect(row?.Status).toMatch(/\(Paused\)$/);
+    await expect(engine.containers.execCreate(Id, { Cmd: ['true'] })).rejects.toThrow(/is paused/);
+    await engine.containers.unpause(Id);
+    expect((await engine.containers.inspect(Id)).State.Status).toBe('running');
+    await engine.containers.pause(Id);
+    await engine.containers.stop(Id, { timeout: 2 });
+    expect((await engine.containers.inspect(Id)).State.Status).toBe('exited');
+    await engine.containers.remove(Id);
+  });
 });

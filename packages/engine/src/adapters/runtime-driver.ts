@@ -1,4 +1,5 @@
 import { UnsupportedError } from '@berth/image-format';
+import { setFrozen } from './freezer.js';
 import type { ContainerSpec, RuntimeDriver } from '@berth/runtime';
 import type { DriverState, ExecHandle, ExecRequest, ExitInfo, NetworkAttachment, RunRequest, RuntimePort, StdioHandle } from '../ports.js';
 
@@ -111,14 +112,20 @@ export class DriverRuntime implements RuntimePort {
   }
 
   async pause(id: string): Promise<void> {
-    if (!this.driver.pause) throw new UnsupportedError(`${this.driver.name} cannot pause containers`);
-    await this.driver.pause(id);
+    if (this.driver.pause) return this.driver.pause(id);
+    await setFrozen(await this.pidOf(id), true);
   }
 
   async resume(id: string): Promise<void> {
     const f = this.driver.resume ?? this.driver.unpause;
-    if (!f) throw new UnsupportedError(`${this.driver.name} cannot unpause containers`);
-    await f.call(this.driver, id);
+    if (f) return f.call(this.driver, id);
+    await setFrozen(await this.pidOf(id), false);
+  }
+
+  private async pidOf(id: string): Promise<number> {
+    const st = await this.driver.state(id);
+    if (st.status !== 'running' || !st.pid) throw new UnsupportedError(`container ${id} is not running`);
+    return st.pid;
   }
 
   async delete(id: string): Promise<void> {
