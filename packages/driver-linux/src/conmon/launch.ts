@@ -57,6 +57,8 @@ export async function launchConmon(o: ConmonLaunch): Promise<ConmonStarted> {
     '--socket-dir-path', o.socketDir,
     '-0', o.persistDir,
     '--log-level', 'error',
+    // conmon would sync() every filesystem at exit; the log is flushed by close anyway
+    '--no-sync-log',
   ];
   if (o.execProcessSpec) args.push('-e', '--exec-process-spec', o.execProcessSpec);
   if (o.tty) args.push('-t');

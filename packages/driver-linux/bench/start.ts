@@ -1,0 +1,122 @@
+/**
+ * Container start benchmark: create+start+wait of /bin/true through LinuxDriver vs
+ * raw `<runtime> run` of the same bundle (the floor) vs `podman run --rm` (when podman
+ * has a busybox-like image). Prints medians; run with `tsx bench/start.ts [N]`.
+ * Env: BERTH_BENCH_RUNTIME=crun|runc (default crun).
+ */
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { buildBusyboxRootfs } from '@berth/fixtures';
+import { LinuxDriver } from '../src/index.js';
+
+const execFileAsync = promisify(execFile);
+const N = Number(process.argv[2] ?? process.env.BERTH_BENCH_N ?? 20);
+const runtime = process.env.BERTH_BENCH_RUNTIME ?? 'crun';
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+function ms(ns: bigint): number {
+  return Number(ns) / 1e6;
+}
+
+async function run(cmd: string, args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    p.on('error', reject);
+    p.on('exit', (code) => resolve(code ?? -1));
+  });
+}
+
+const base = await mkdtemp(join(tmpdir(), 'berth-bench-start-'));
+try {
+  const rootfs = join(base, 'rootfs');
+  await buildBusyboxRootfs(rootfs);
+  const driver = new LinuxDriver({ stateDir: join(base, 'state'), runtime });
+
+  // warm-up, and a bundle to copy for the raw runtime
+  const warm = `bench-warm-${randomBytes(3).toString('hex')}`;
+  await driver.create({ id: warm, rootfs: { path: rootfs }, process: { args: ['/bin/true'] }, network: { mode: 'none' } });
+  const rawBundle = join(base, 'raw-bundle');
+  await cp(join(base, 'state', 'containers', warm), rawBundle, {
+    recursive: true,
+    filter: (src) => !/(attach|ctl|winsz|ctr\.log|persist)$/.test(src),
+  });
+  await driver.start(warm);
+  await driver.wait(warm);
+  await driver.delete(warm);
+  // the raw run uses the same config.json but no cgroup clash with berth's
+  const warmBundle = join(base, 'state', 'containers', warm);
+  const cfgText = (await readFile(join(rawBundle, 'config.json'), 'utf8')).split(warmBundle).join(rawBundle);
+  const cfg = JSON.parse(cfgText) as { linux: { cgroupsPath: string } };
+  cfg.linux.cgroupsPath = `/berth-bench-raw/${randomBytes(3).toString('hex')}`;
+  await writeFile(join(rawBundle, 'config.json'), JSON.stringify(cfg));
+  const wrapper = join(base, 'state', `${runtime}-wrapper.sh`);
+
+  const berth: number[] = [];
+  const berthDelete: number[] = [];
+  const raw: number[] = [];
+  for (let i = 0; i < N; i++) {
+    const id = `bench-${i}-${randomBytes(3).toString('hex')}`;
+    const t0 = process.hrtime.bigint();
+    await driver.create({ id, rootfs: { path: rootfs }, process: { args: ['/bin/true'] }, network: { mode: 'none' } });
+    await driver.start(id);
+    const st = await driver.wait(id);
+    const t1 = process.hrtime.bigint();
+    if (st.exitCode !== 0) throw new Error(`exit ${st.exitCode}`);
+    await driver.delete(id);
+    berthDelete.push(ms(process.hrtime.bigint() - t1));
+    berth.push(ms(t1 - t0));
+
+    const rid = `raw-${i}-${randomBytes(3).toString('hex')}`;
+    const r0 = process.hrtime.bigint();
+    const code = await run(wrapper, ['run', '--bundle', rawBundle, rid]);
+    raw.push(ms(process.hrtime.bigint() - r0));
+    if (code !== 0) throw new Error(`raw ${runtime} run exited ${code}`);
+  }
+
+  let podman: number[] | undefined;
+  let podmanNote = '';
+  const images = await execFileAsync('podman', ['images', '--format', '{{.Repository}}:{{.Tag}}']).then((r) => r.stdout.split('\n').filter(Boolean)).catch(() => [] as string[]);
+  const image = images.find((x) => /busybox|alpine/.test(x));
+  if (image) {
+    podman = [];
+    for (let i = 0; i < Math.min(N, 10); i++) {
+      const p0 = process.hrtime.bigint();
+      await run('podman', ['run', '--rm', '--network', 'none', image, 'true']);
+      podman.push(ms(process.hrtime.bigint() - p0));
+    }
+  } else {
+    podmanNote = 'skipped: podman has no busybox/alpine image here (no registry access)';
+  }
+
+  // idle monitor memory
+  const idle = `bench-idle-${randomBytes(3).toString('hex')}`;
+  await driver.create({ id: idle, rootfs: { path: rootfs }, process: { args: ['sleep', '60'] }, network: { mode: 'none' } });
+  await driver.start(idle);
+  await new Promise((r) => setTimeout(r, 300));
+  const conmonPid = Number((await readFile(join(base, 'state', 'containers', idle, 'conmon.pid'), 'utf8')).trim());
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${conmonPid}/status`, 'utf8'))?.[1]);
+  await driver.delete(idle, { force: true });
+  await driver.close();
+
+  const b = median(berth);
+  const r = median(raw);
+  console.log(`container start (${runtime}, /bin/true, N=${N}, medians)`);
+  console.log(`  berth create+start+wait     ${b.toFixed(1)} ms   (delete ${median(berthDelete).toFixed(1)} ms, not counted)`);
+  console.log(`  raw ${runtime} run (floor)      ${r.toFixed(1)} ms`);
+  console.log(`  overhead over the floor     ${(b - r).toFixed(1)} ms   (target < 30 ms)   ratio ${(b / r).toFixed(2)}x`);
+  if (podman) console.log(`  podman run --rm ${image}   ${median(podman).toFixed(1)} ms   ratio berth/podman ${(b / median(podman)).toFixed(2)}x`);
+  else console.log(`  podman run --rm             ${podmanNote}`);
+  console.log(`  conmon RSS, one idle container: ${(rssKb / 1024).toFixed(1)} MiB`);
+} finally {
+  await rm(base, { recursive: true, force: true });
+  await rm('/sys/fs/cgroup/pids/berth-bench-raw', { recursive: true }).catch(() => undefined);
+}
