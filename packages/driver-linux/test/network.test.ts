@@ -314,6 +314,33 @@ describe.runIf(isRoot || CI)('CniNetworkManager (real CNI plugins)', () => {
     expect(await findLeftovers({ bridges: [net.bridge], containerIds: ids, subnets: [net.subnet], netnsDirs: [join(ctx.dir, 'netns')] })).toEqual({ links: [], netns: [], rules: [] });
   });
 
+  it('isolates networks from each other (published ports excepted) and keeps internal networks in', async () => {
+    const m = ctx.manager;
+    const n1 = await newNetwork(m, 'iso1');
+    const n2 = await newNetwork(m, 'iso2');
+    const n3 = await newNetwork(m, 'iso3', true);
+    const [a, b, c] = [cid(), cid(), cid()];
+    const port = await freePort();
+    const ra = await m.attach(a, { mode: 'bridge', networks: [{ name: 'iso1' }] });
+    const rb = await m.attach(b, { mode: 'bridge', networks: [{ name: 'iso2' }], ports: [{ hostPort: port, containerPort: 80 }] });
+    const rc = await m.attach(c, { mode: 'bridge', networks: [{ name: 'iso3' }] });
+    httpd(rb.netnsPath!, await webRoot('b\n'));
+    httpd(rc.netnsPath!, await webRoot('c\n'));
+    const ipB = rb.interfaces[0]!.ip;
+    // Published: a reaches b through its own gateway (a host address) and the DNAT.
+    expect(await execInNetnsEventually(ra.netnsPath!, ['/bin/busybox', 'wget', '-q', '-O', '-', `http://${n1.gateway}:${port}/`])).toBe('b\n');
+    // Direct, across networks: dropped (nc gives up after its 1 s connect timeout).
+    const direct = await execInNetns(ra.netnsPath!, ['/bin/busybox', 'nc', '-w', '1', ipB, '80'], 5000);
+    expect(direct.code).not.toBe(0);
+    const toInternal = await execInNetns(ra.netnsPath!, ['/bin/busybox', 'nc', '-w', '1', rc.interfaces[0]!.ip, '80'], 5000);
+    expect(toInternal.code).not.toBe(0);
+    expect(rc.interfaces[0]!.gateway).toBe(n3.gateway);
+    for (const ch of ctx.children) await killChild(ch);
+    for (const id of [a, b, c]) await m.detach(id);
+    for (const n of ['iso1', 'iso2', 'iso3']) await m.removeNetwork(n);
+    expect(await findLeftovers({ bridges: [n1.bridge, n2.bridge, n3.bridge], containerIds: [a, b, c], subnets: [n1.subnet, n2.subnet, n3.subnet], netnsDirs: [join(ctx.dir, 'netns')] })).toEqual({ links: [], netns: [], rules: [] });
+  });
+
   it('cleans up after a crash from the persisted state (sweep by a new manager)', async () => {
     const m = ctx.manager;
     const net = await newNetwork(m, 'crash');

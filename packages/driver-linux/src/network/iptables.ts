@@ -19,7 +19,7 @@ export interface Rule {
 }
 
 /** Chains the plugins share between all containers on the host (pruned only when empty). */
-const SHARED_CHAINS = new Set(['CNI-HOSTPORT-DNAT', 'CNI-HOSTPORT-SETMARK', 'CNI-HOSTPORT-MASQ', 'CNI-FORWARD', 'CNI-ADMIN']);
+const SHARED_CHAINS = new Set(['CNI-HOSTPORT-DNAT', 'CNI-HOSTPORT-SETMARK', 'CNI-HOSTPORT-MASQ', 'CNI-FORWARD', 'CNI-ADMIN', 'BERTH-ISOLATION']);
 
 export async function listRules(table: Table): Promise<{ chains: Set<string>; rules: Rule[] }> {
   const text = await runChecked('iptables-save', ['-t', table]);
@@ -94,10 +94,9 @@ export async function pruneSharedChains(): Promise<void> {
     await restore('nat', lines); // "busy" means someone is using them again: leave them
   }
   const filter = await listRules('filter');
-  const forward = filter.rules.filter((r) => r.chain === 'CNI-FORWARD');
-  const onlyAdminJump = forward.every((r) => r.target === 'CNI-ADMIN');
-  const adminEmpty = !filter.rules.some((r) => r.chain === 'CNI-ADMIN');
-  if (filter.chains.has('CNI-FORWARD') && onlyAdminJump && adminEmpty) {
+  const rulesIn = (chain: string) => filter.rules.filter((r) => r.chain === chain);
+  const adminEmpty = rulesIn('CNI-ADMIN').length === 0;
+  if (filter.chains.has('CNI-FORWARD') && rulesIn('CNI-FORWARD').every((r) => r.target === 'CNI-ADMIN') && adminEmpty) {
     const lines: string[] = [];
     for (const r of filter.rules) {
       if (r.target === 'CNI-FORWARD' || (r.target === 'CNI-ADMIN' && r.chain !== 'CNI-FORWARD')) lines.push(`-D ${r.chain} ${r.spec}`);
@@ -105,7 +104,56 @@ export async function pruneSharedChains(): Promise<void> {
     lines.push('-F CNI-FORWARD', '-X CNI-FORWARD');
     if (filter.chains.has('CNI-ADMIN')) lines.push('-X CNI-ADMIN');
     await restore('filter', lines);
+  } else if (!filter.chains.has('CNI-FORWARD') && filter.chains.has('CNI-ADMIN') && adminEmpty && !filter.rules.some((r) => r.target === 'CNI-ADMIN')) {
+    await restore('filter', ['-X CNI-ADMIN']);
   }
+  if (filter.chains.has(ISOLATION_CHAIN) && !filter.rules.some((r) => r.target === ISOLATION_CHAIN) && rulesIn(ISOLATION_CHAIN).every((r) => r.target === 'RETURN')) {
+    await restore('filter', [`-F ${ISOLATION_CHAIN}`, `-X ${ISOLATION_CHAIN}`]);
+  }
+}
+
+/** Where Berth's bridges are told apart (Docker's DOCKER-ISOLATION-STAGE-2). */
+export const ISOLATION_CHAIN = 'BERTH-ISOLATION';
+
+/**
+ * Isolates a bridge network from every other Berth network, as Docker does: traffic
+ * forwarded from this bridge to another Berth bridge is dropped, except connections to
+ * published ports (DNAT). Internal networks also get nothing forwarded in or out.
+ *
+ * The rules go into CNI-ADMIN, the chain the firewall plugin evaluates before its
+ * per-container ACCEPTs ("admin overrides"). Idempotent.
+ */
+export async function isolateBridge(bridge: string, internal: boolean): Promise<void> {
+  let lastError = '';
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const { chains, rules } = await listRules('filter');
+    const lines: string[] = [];
+    if (!chains.has('CNI-ADMIN')) lines.push(':CNI-ADMIN - [0:0]');
+    if (!chains.has(ISOLATION_CHAIN)) {
+      lines.push(`:${ISOLATION_CHAIN} - [0:0]`);
+      lines.push(`-A ${ISOLATION_CHAIN} -m conntrack --ctstate DNAT -m comment --comment "berth: published ports cross networks" -j RETURN`);
+    }
+    const has = (chain: string, pred: (spec: string) => boolean) => rules.some((r) => r.chain === chain && pred(` ${r.spec} `));
+    if (!has('CNI-ADMIN', (x) => x.includes(` -i ${bridge} `) && x.includes(`-j ${ISOLATION_CHAIN} `))) {
+      lines.push(`-A CNI-ADMIN -i ${bridge} ! -o ${bridge} -m comment --comment "berth isolation" -j ${ISOLATION_CHAIN}`);
+    }
+    if (!has(ISOLATION_CHAIN, (x) => x.includes(` -o ${bridge} `))) {
+      lines.push(`-A ${ISOLATION_CHAIN} -o ${bridge} -m comment --comment "berth isolation" -j DROP`);
+    }
+    if (internal) {
+      if (!has('CNI-ADMIN', (x) => x.includes(` -i ${bridge} `) && x.includes('-j DROP '))) {
+        lines.push(`-A CNI-ADMIN -i ${bridge} ! -o ${bridge} -m comment --comment "berth internal network" -j DROP`);
+      }
+      if (!has('CNI-ADMIN', (x) => x.includes(` -o ${bridge} `) && x.includes('-j DROP '))) {
+        lines.push(`-A CNI-ADMIN ! -i ${bridge} -o ${bridge} -m comment --comment "berth internal network" -j DROP`);
+      }
+    }
+    const res = await restore('filter', lines);
+    if (res.ok) return;
+    lastError = res.error;
+    await new Promise((r) => setTimeout(r, 50 + attempt * 100));
+  }
+  throw new BerthError('Internal', `cannot isolate bridge ${bridge}: ${lastError}`);
 }
 
 /** A host port that portmap already forwards (from any CNI user on this host). */

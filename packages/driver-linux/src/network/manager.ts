@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { BerthError, ConflictError, InvalidArgumentError, NotFoundError } from '@berth/image-format';
 import { CniExecutor, type CniResult, type PluginConfig } from './cni.js';
 import { deleteLink, ensureBridge, linkExists, listHostRoutes } from './host-links.js';
-import { deleteRules, listForwardedPorts, pruneSharedChains } from './iptables.js';
+import { deleteRules, isolateBridge, listForwardedPorts, pruneSharedChains } from './iptables.js';
 import { cidrContains, cidrSize, cidrsOverlap, formatCidr, formatIpv4, nthAddress, parseCidr, parseIpv4, subnetsOf, type Ipv4Cidr } from './ipv4.js';
 import { Mutex } from './mutex.js';
 import { createNetns, isNetnsMounted, removeNetns } from './netns.js';
@@ -234,8 +234,10 @@ export class CniNetworkManager {
     await this.networks.put(name, info);
     try {
       await ensureBridge(bridge, info.gateway, subnet.prefixLen);
+      await isolateBridge(bridge, info.internal);
     } catch (e) {
       await deleteLink(bridge).catch(() => undefined);
+      await deleteRules('filter', (r) => mentionsInterface(r.spec, bridge)).catch(() => undefined);
       await this.networks.delete(name);
       throw e;
     }
@@ -506,6 +508,7 @@ export class CniNetworkManager {
     // bridge: bring it back so its subnet is claimed in the host's routes again.
     for (const net of await this.networks.values()) {
       if (!(await linkExists(net.bridge))) await ensureBridge(net.bridge, net.gateway, parseCidr(net.subnet).prefixLen).catch(() => undefined);
+      await isolateBridge(net.bridge, net.internal).catch(() => undefined);
     }
     for (const id of await this.attachments.keys()) {
       if (live.has(id)) continue;
