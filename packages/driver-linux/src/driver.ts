@@ -51,7 +51,7 @@ export interface ContainerNetworker {
     containerId: string,
     options: {
       mode: 'bridge' | 'host' | 'none';
-      networks?: { name: string; aliases?: string[] }[];
+      networks?: { name: string; aliases?: string[]; ipv4Address?: string }[];
       ports?: { hostIp?: string; hostPort: number; containerPort: number; protocol: 'tcp' | 'udp' }[];
       hostname?: string;
     },
@@ -340,7 +340,11 @@ export class LinuxDriver implements RuntimeDriver {
         networked = true;
         const attachOpts: Parameters<ContainerNetworker['attach']>[1] = { mode: 'bridge', hostname };
         const nets = spec.network?.networks ?? (mode === 'bridge' ? [] : [{ name: mode }]);
-        attachOpts.networks = nets.map((n) => (n.aliases ? { name: n.name, aliases: n.aliases } : { name: n.name }));
+        attachOpts.networks = nets.map((n) => ({
+          name: n.name,
+          ...(n.aliases ? { aliases: n.aliases } : {}),
+          ...(n.ipv4Address ? { ipv4Address: n.ipv4Address } : {}),
+        }));
         if (spec.network?.ports) attachOpts.ports = spec.network.ports.map((p) => ({ ...p, protocol: p.protocol ?? 'tcp' }));
         const res = await this.options.network.attach(spec.id, attachOpts);
         if (!res.netnsPath) throw new UnsupportedError('network manager returned no namespace');

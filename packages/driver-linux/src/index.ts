@@ -7,3 +7,12 @@ export { LinuxDriver, type LinuxDriverOptions, type ContainerNetworker } from '.
 export { detectCgroups, type CgroupLayout, type CgroupMounts } from './cgroups/layout.js';
 export { DEFAULT_CAPABILITIES, ALL_CAPABILITIES, resolveCapabilities } from './security/capabilities.js';
 export { defaultSeccompProfile, type OciSeccomp } from './security/seccomp.js';
+export {
+  CniNetworkManager,
+  CniPluginError,
+  type AttachResult,
+  type CniNetworkManagerOptions,
+  type CreateNetworkOptions,
+  type NetworkDetails,
+  type NetworkInfo,
+} from './network/index.js';
