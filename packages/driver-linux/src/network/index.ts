@@ -1,6 +1,22 @@
 /**
  * Container networking for driver-linux: bridge networks, port publishing and
- * per-container network namespaces through the CNI reference plugins and iptables.
+ * per-container network namespaces through the CNI reference plugins (bridge +
+ * host-local, portmap, firewall, loopback from /usr/lib/cni) and iptables.
+ *
+ * ```ts
+ * const net = new CniNetworkManager({ stateDir: '/var/lib/berth/network' });
+ * await net.sweep(liveContainerIds);                       // at startup
+ * await net.createNetwork({ name: 'app' });                // subnet from the pool
+ * const { netnsPath, interfaces, ports } = await net.attach(id, {
+ *   mode: 'bridge', networks: [{ name: 'app' }],
+ *   ports: [{ hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' }],
+ * });                                                      // runtime joins netnsPath
+ * await net.detach(id);                                    // on container delete
+ * ```
+ *
+ * Host-wide effects: the bridge plugin turns on net.ipv4.ip_forward; portmap sets
+ * route_localnet on the bridge (so 127.0.0.1:hostPort works); Berth networks are
+ * isolated from each other through CNI-ADMIN / BERTH-ISOLATION filter rules.
  */
 export { CniNetworkManager } from './manager.js';
 export { CniPluginError, CNI_VERSION } from './cni.js';
@@ -14,4 +30,5 @@ export type {
   NetworkInfo,
   NetworkMode,
   PortMapping,
+  PublishedPort,
 } from './types.js';
