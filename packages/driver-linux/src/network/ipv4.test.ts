@@ -38,6 +38,8 @@ describe('port mappings', () => {
     expect(() => normalizePorts([{ hostPort: 65536, containerPort: 80, protocol: 'tcp' }])).toThrow(/hostPort/);
     expect(normalizePorts([{ hostPort: 0, containerPort: 53, protocol: 'udp' }])[0]).toMatchObject({ hostPort: 0, protocol: 'udp' });
     expect(normalizePorts([{ hostPort: 1, containerPort: 53 }])[0]?.protocol).toBe('tcp');
+    // Docker sends 0.0.0.0 and :: for one -p 8080:80: one IPv4 wildcard mapping.
+    expect(normalizePorts([{ hostIp: '0.0.0.0', hostPort: 8080, containerPort: 80 }, { hostIp: '::', hostPort: 8080, containerPort: 80 }])).toHaveLength(1);
     expect(() => normalizePorts([{ hostIp: '::1', hostPort: 1, containerPort: 80, protocol: 'tcp' }])).toThrow(/IPv4/);
   });
 

@@ -21,14 +21,16 @@ export function normalizePorts(ports: readonly PortMapping[]): PublishedPort[] {
   const out: PublishedPort[] = [];
   ports.forEach((p, i) => {
     const field = `ports[${i}]`;
-    const hostIp = p.hostIp === undefined || p.hostIp === '' || p.hostIp === '0.0.0.0' ? '' : p.hostIp;
+    // '::' (Docker's dual-stack wildcard) publishes on every IPv4 address here: no IPv6 yet.
+    const hostIp = p.hostIp === undefined || p.hostIp === '' || p.hostIp === '0.0.0.0' || p.hostIp === '::' ? '' : p.hostIp;
     if (hostIp !== '' && !isIpv4(hostIp)) throw new InvalidArgumentError(`${field}.hostIp: only IPv4 host addresses are supported, got ${JSON.stringify(p.hostIp)}`);
     for (const [k, v, min] of [['hostPort', p.hostPort, 0], ['containerPort', p.containerPort, 1]] as const) {
       if (!Number.isInteger(v) || v < min || v > 65535) throw new InvalidArgumentError(`${field}.${k}: invalid port ${String(v)}`);
     }
     const protocol = p.protocol ?? 'tcp';
     if (protocol !== 'tcp' && protocol !== 'udp') throw new InvalidArgumentError(`${field}.protocol: must be tcp or udp`);
-    out.push({ hostIp, hostPort: p.hostPort, containerPort: p.containerPort, protocol });
+    const same = out.some((q) => q.hostIp === hostIp && q.hostPort === p.hostPort && q.hostPort !== 0 && q.containerPort === p.containerPort && q.protocol === protocol);
+    if (!same) out.push({ hostIp, hostPort: p.hostPort, containerPort: p.containerPort, protocol });
   });
   return out;
 }
