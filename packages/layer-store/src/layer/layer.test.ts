@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { chmod, chown, link, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, link, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -172,6 +172,33 @@ for (const [name, open] of [
       const view = await mountAt(await sn.view('check-big', top.chainId));
       expect(describeTree(view, { mtimes: true })).toEqual(expected);
       await umountAt(view);
+    });
+
+    it('a symlink from an earlier layer is never written through by a later one', async () => {
+      const outside = join(work, 'outside');
+      await mkdir(outside);
+      await writeFile(join(outside, 'marker'), 'untouched');
+      const l1 = await ingestLayer([{ name: 'escape', type: 'symlink', linkname: outside }]);
+      const through = await ingestLayer([{ name: 'escape/marker', content: 'pwned' }, { name: 'escape/new', content: 'pwned' }]);
+      const replacing = await ingestLayer([{ name: 'escape/', type: 'dir' }, { name: 'escape/marker', content: 'mine' }]);
+      const c1 = await unpackLayer(store, sn, l1.desc, undefined);
+      if (name === 'native') {
+        // The copied tree holds the symlink: an entry below it is refused.
+        await expect(unpackLayer(store, sn, through.desc, c1.chainId)).rejects.toThrow(/parent "escape" is a symlink/);
+      } else {
+        // The upper dir starts empty: a real directory shadows the lower symlink.
+        const c2 = await unpackLayer(store, sn, through.desc, c1.chainId);
+        const view = await mountAt(await sn.view('v-through', c2.chainId));
+        expect(describeTree(view)['escape']?.type).toBe('dir');
+        await umountAt(view);
+      }
+      // A directory entry replaces the symlink (tar semantics), on both snapshotters.
+      const c3 = await unpackLayer(store, sn, replacing.desc, c1.chainId);
+      const view = await mountAt(await sn.view('v-replacing', c3.chainId));
+      expect(describeTree(view)['escape/marker']?.type).toBe('file');
+      await umountAt(view);
+      expect(await readFile(join(outside, 'marker'), 'utf8')).toBe('untouched');
+      expect(await readdir(outside)).toEqual(['marker']);
     });
 
     it('unpackLayer is idempotent and leaves no snapshot behind when it fails', async () => {
