@@ -2,10 +2,46 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, stat, truncate, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { Transform, finished, type Readable, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DigestMismatchError, InvalidArgumentError, NotFoundError, parseDigest, type Digest } from '@berth/image-format';
 import type { BlobSink, BlobSource, ExpectedBlob } from './sink.js';
+
+/**
+ * Copies `data` through `hasher` into `out`. Unlike pipeline(), a failing source does not
+ * throw away what it already delivered: the bytes in flight are written out before the
+ * promise rejects with the source's error, so a resume can start after them.
+ */
+function keepingWhatArrived(data: Readable, hasher: Transform, out: Writable): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let sourceError: Error | undefined;
+    let settled = false;
+    const fail = (e: Error) => {
+      if (settled) return;
+      settled = true;
+      data.destroy();
+      hasher.destroy();
+      out.destroy();
+      reject(e);
+    };
+    // finished() also reports a source that failed or closed before we got here
+    finished(data, (e) => {
+      if (!e || sourceError) return;
+      sourceError = e;
+      data.unpipe(hasher);
+      hasher.end();
+    });
+    hasher.on('error', fail);
+    out.on('error', fail);
+    out.once('close', () => {
+      if (settled) return;
+      settled = true;
+      if (sourceError) reject(sourceError);
+      else resolve();
+    });
+    data.pipe(hasher).pipe(out);
+  });
+}
 
 /**
  * A minimal directory of blobs (`blobs/<alg>/<hex>`) with resumable ingests
@@ -99,7 +135,8 @@ export class FileBlobStore implements BlobSink, BlobSource {
     });
     const fsync = this.opts.fsync ?? true;
     // `flush` fsyncs the descriptor before it closes: no second open just to sync
-    await pipeline(data, hasher, createWriteStream(path, { flags: offset > 0 ? 'a' : 'w', highWaterMark: 1 << 20, flush: fsync }));
+    const out = createWriteStream(path, { flags: offset > 0 ? 'a' : 'w', highWaterMark: 1 << 20, flush: fsync });
+    await keepingWhatArrived(data, hasher, out);
     const actual = `${algorithm}:${hash.digest('hex')}` as Digest;
     if (actual !== expected.digest || size !== expected.size) {
       await unlink(path).catch(() => {});

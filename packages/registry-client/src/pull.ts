@@ -198,6 +198,8 @@ async function fetchBlob(
       },
     );
     body.on('error', (e) => meter.destroy(e));
+    // the sink may not listen yet when an abort breaks the body: never let that crash the process
+    meter.on('error', () => {});
     emit({ state: 'downloading', current: offset, ...(offset > 0 ? { resumedFrom: offset } : {}) });
     try {
       await sink.write(ingestRef, { digest: desc.digest, size: desc.size }, body.pipe(meter), { offset });
@@ -297,6 +299,7 @@ export async function pullImage(
             new Promise<void>((release) => {
               if (abort.signal.aborted) {
                 transfer = Promise.reject(abort.signal.reason as Error);
+                transfer.catch(() => {}); // awaited below; not unhandled meanwhile
                 release();
                 return;
               }
@@ -306,6 +309,7 @@ export async function pullImage(
                 onReceived: release,
               });
               transfer.then(release, release);
+              transfer.catch(() => {});
             }),
         );
         await transfer;

@@ -69,6 +69,29 @@ describe('faults', () => {
     expect(events.filter((e) => e.digest === img.layer.digest).at(-1)).toMatchObject({ state: 'done', current: img.layer.size });
   });
 
+  it('resumes from the bytes a sink kept from an earlier, interrupted pull', async () => {
+    const layer = randomBytes(2 * 1024 * 1024);
+    const img = await pushImage('faults/partial', layer);
+    const sink = new FileBlobStore(join(tmp.path, 'partial-sink'), { fsync: false });
+    // an earlier pull died after 700000 bytes: the sink keeps them under the ingest ref
+    const partial = Readable.from([layer.subarray(0, 700_000)]).pipe(
+      new (await import('node:stream')).Transform({
+        transform(c, _e, cb) {
+          cb(null, c);
+        },
+        flush(cb) {
+          cb(new Error('connection lost'));
+        },
+      }),
+    );
+    await expect(sink.write(img.layer.digest, img.layer, partial)).rejects.toThrow('connection lost');
+    expect(await sink.ingestedBytes(img.layer.digest)).toBe(700_000);
+    const events: ProgressEvent[] = [];
+    await client.pull(img.ref, sink, { onProgress: (e) => events.push(e) });
+    expect(events.find((e) => e.digest === img.layer.digest && e.state === 'downloading')?.resumedFrom).toBe(700_000);
+    expect(digestOf(await readFile(sink.blobPath(img.layer.digest)))).toBe(img.layer.digest);
+  });
+
   it('rejects a blob whose bytes were changed in the registry storage, committing nothing', async () => {
     const img = await pushImage('faults/corrupt', randomBytes(512 * 1024));
     const path = registryBlobPath(img.layer.digest);

@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -26,6 +28,15 @@ let client: RegistryClient;
 
 /** manifestBlob for any JSON document that carries its mediaType. */
 const mblob = (doc: Record<string, unknown> & { mediaType: string }) => manifestBlob(doc);
+
+/** skopeo copy to the registry converting to Docker schema2 (`--format v2s2`). */
+async function pushLayoutWithSkopeoFormat(layoutDir: string, dest: string): Promise<void> {
+  await promisify(execFile)(
+    'skopeo',
+    ['--insecure-policy', 'copy', '--quiet', '--format', 'v2s2', '--dest-tls-verify=false', `oci:${layoutDir}:latest`, `docker://${dest}`],
+    { timeout: 120_000 },
+  );
+}
 
 async function fileDigest(path: string): Promise<string> {
   return digestOf(await readFile(path));
@@ -184,6 +195,21 @@ describe('plain http registry on 127.0.0.1', () => {
     expect(await client.deleteManifest(`${reg.host}/berth/pushed:v2`)).toBe(v2.descriptor.digest);
     await expect(client.headManifest(`${reg.host}/berth/pushed:v2`)).rejects.toThrow(/manifest unknown/);
     expect((await client.headManifest(`${reg.host}/berth/pushed:v1`)).digest).toBe(bb.manifestDigest);
+  });
+
+  it('falls back to an upload when a mount is refused, and pulls Docker schema2 images skopeo converted', async () => {
+    const store = new FileBlobStore(join(tmp.path, 'pull1'));
+    const manifestBytes = await readFile(store.blobPath(bb.manifestDigest as Digest));
+    const r = await client.push(`${reg.host}/berth/nomount:1`, store, { manifest: { bytes: manifestBytes }, mountFrom: 'no/such-repo' });
+    expect(r.blobs.map((b) => b.result)).toEqual(['uploaded', 'uploaded']);
+
+    await pushLayoutWithSkopeoFormat(bb.layoutDir, `${reg.host}/library/busybox:v2s2`);
+    const served = await skopeoRawDigest(`${reg.host}/library/busybox:v2s2`);
+    const sink = new FileBlobStore(join(tmp.path, 'v2s2'), { fsync: false });
+    const pulled = await client.pull(`${reg.host}/library/busybox:v2s2`, sink);
+    expect(pulled.manifestDigest).toBe(served);
+    expect(pulled.manifestDescriptor.mediaType).toBe(MediaType.DockerManifest);
+    expect(pulled.layers.map((l) => l.digest)).toEqual([bb.layerDigest]);
   });
 
   it('resolves an index to the host platform or the one asked for', async () => {
