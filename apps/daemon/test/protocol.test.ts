@@ -83,7 +83,12 @@ describe('berthd protocol', () => {
     expect(start.status).toBe(204);
     const missing = await request(t.socketPath, 'POST', '/containers/create', { body: '{"Image":"missing"}', headers: json });
     expect(missing.status).toBe(404);
+    expect(missing.headers['content-type']).toBe('application/json');
     expect(JSON.parse(missing.body)).toEqual({ message: 'No such image: missing' });
+    const cli = await run('docker', ['inspect', '--type', 'container', 'ghost'], { env: t.dockerEnv }).catch((e: { stderr: string }) => e);
+    expect(cli.stderr).toBe('Error response from daemon: No such container: ghost\n');
+    const cliErr = await run('docker', ['start', 'ghost'], { env: t.dockerEnv }).catch((e: { stderr: string }) => e);
+    expect(cliErr.stderr).toContain('Error response from daemon: No such container: ghost');
     await expect(client.containerCreate({ Image: 'busybox' }, { name: 'plain' })).rejects.toBeInstanceOf(ConflictError);
     await expect(client.containerInspect('ghost')).rejects.toBeInstanceOf(NotFoundError);
     await expect(client.containerWait('plain', { condition: 'bogus' as 'removed' })).rejects.toBeInstanceOf(InvalidArgumentError);
@@ -339,6 +344,18 @@ describe('docker run sequence against the protocol', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code).toBe(7);
     expect(stdout).toBe('hello from run\npiped input\n');
+  });
+
+  it('docker exec: the JSON body of an upgraded exec start reaches the route, stdin and output flow', async () => {
+    await run('docker', ['create', '--name', 'ex', 'busybox'], { env: t.dockerEnv });
+    const child = execFile('docker', ['exec', '-i', 'ex', 'cat'], { env: t.dockerEnv });
+    let stdout = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stdin!.end('exec input\n');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(stdout).toBe('exec input\n');
+    expect(code).toBe(9);
+    expect(scripted.lastExecStart).toEqual({ detach: false, tty: false });
   });
 
   it('docker run -d prints the ID and leaves the container to run', async () => {

@@ -46,6 +46,14 @@ export function buildApp(engine: EngineLike, options: AppOptions): FastifyInstan
     request.apiVersion = requestedVersion(request.raw);
   });
 
+  // The docker CLI decodes an error body only when Content-Type is exactly application/json
+  // (fastify appends a charset): without this it prints the raw JSON.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    const type = reply.getHeader('content-type');
+    if (typeof type === 'string' && type.startsWith('application/json;')) reply.header('content-type', 'application/json');
+    return payload;
+  });
+
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = (body as string).trim();

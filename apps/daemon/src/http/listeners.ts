@@ -1,6 +1,5 @@
 import http from 'node:http';
-import { ServerResponse } from 'node:http';
-import type { IncomingMessage } from 'node:http';
+import { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -43,18 +42,29 @@ function routeUpgrade(app: FastifyInstance, req: IncomingMessage, socket: Socket
     body = body.subarray(0, length);
     if (rest.length > 0) socket.unshift(rest);
     socket.pause();
-    // The body is handed over whole; keep IncomingMessage from resuming the socket.
-    (req as unknown as { _read: () => void })._read = () => {};
-    if (body.length > 0) req.push(body);
-    req.push(null);
-    (req as UpgradedMessage)[UPGRADE_SOCKET] = socket;
-    const res = new ServerResponse(req);
+    // Node has already ended `req` (an upgrade has no body as far as its parser knows):
+    // route a fresh message with the same head and the body handed over whole, whose
+    // _read never resumes the socket (its bytes after the body are the client's stdin).
+    const routed = new IncomingMessage(socket);
+    routed.method = req.method;
+    routed.url = req.url;
+    routed.headers = req.headers;
+    routed.rawHeaders = req.rawHeaders;
+    routed.httpVersion = req.httpVersion;
+    routed.httpVersionMajor = req.httpVersionMajor;
+    routed.httpVersionMinor = req.httpVersionMinor;
+    (routed as unknown as { _read: () => void })._read = () => {};
+    if (body.length > 0) routed.push(body);
+    routed.push(null);
+    routed.complete = true;
+    (routed as UpgradedMessage)[UPGRADE_SOCKET] = socket;
+    const res = new ServerResponse(routed);
     res.shouldKeepAlive = false;
     res.assignSocket(socket);
     res.on('finish', () => {
       if (!socket.destroyed) socket.end();
     });
-    app.routing(req, res);
+    app.routing(routed, res);
   };
   if (body.length >= length) return proceed();
   const onData = (chunk: Buffer): void => {

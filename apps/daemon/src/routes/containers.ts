@@ -22,7 +22,10 @@ export function containerRoutes(app: FastifyInstance, engine: EngineLike): void 
     const body = requiredJson<ContainerCreateBody>(request);
     const name = optString(q(request)['name']);
     const platform = optString(q(request)['platform']);
-    const created = await c.create({ ...body, Image: body.Image ?? '' }, { ...(name ? { name } : {}), ...(platform ? { platform } : {}) });
+    const created = await c.create(withDefaultNetwork({ ...body, Image: body.Image ?? '' }), {
+      ...(name ? { name } : {}),
+      ...(platform ? { platform } : {}),
+    });
     return reply.code(201).send({ Id: created.Id, Warnings: created.Warnings ?? [] });
   });
 
@@ -41,9 +44,26 @@ export function containerRoutes(app: FastifyInstance, engine: EngineLike): void 
   app.get('/containers/:id/json', async (request) => c.inspect(id(request), { size: boolValue(q(request)['size']) }));
 
   app.post('/containers/:id/start', async (request, reply) => {
-    const r = await c.start(id(request));
-    return reply.code(r.started ? 204 : 304).send();
+    const target = id(request);
+    try {
+      const r = await c.start(target);
+      return await reply.code(r.started ? 204 : 304).send();
+    } catch (err) {
+      await removeIfAutoRemove(target);
+      throw err;
+    }
   });
+
+  // Docker removes an auto-remove container whose start failed: `docker run --rm` waits
+  // for that removal before it reports the error, and would hang otherwise.
+  const removeIfAutoRemove = async (target: string): Promise<void> => {
+    try {
+      const info = await c.inspect(target);
+      if (info.HostConfig.AutoRemove && !info.State.Running) await c.remove(info.Id, { force: true });
+    } catch {
+      // already gone, or the engine removed it itself
+    }
+  };
 
   const stopOpts = (request: FastifyRequest): { signal?: string; timeout?: number } => {
     const signal = optString(q(request)['signal']);
@@ -247,6 +267,25 @@ export function containerRoutes(app: FastifyInstance, engine: EngineLike): void 
   app.post('/containers/:id/update', async () => {
     throw new UnsupportedError('updating a container is not supported by Berth yet');
   });
+}
+
+/**
+ * Docker's route turns NetworkMode "" / "default" into the OS default network ("bridge")
+ * before anything else looks at it, endpoint settings for "default" included.
+ */
+export function withDefaultNetwork(body: ContainerCreateBody): ContainerCreateBody {
+  const host = body.HostConfig ?? {};
+  if (host.NetworkMode && host.NetworkMode !== 'default') return body;
+  const endpoints = { ...(body.NetworkingConfig?.EndpointsConfig ?? {}) };
+  if (endpoints['default']) {
+    endpoints['bridge'] = endpoints['default'];
+    delete endpoints['default'];
+  }
+  return {
+    ...body,
+    HostConfig: { ...host, NetworkMode: 'bridge' },
+    ...(body.NetworkingConfig ? { NetworkingConfig: { ...body.NetworkingConfig, EndpointsConfig: endpoints } } : {}),
+  };
 }
 
 /**

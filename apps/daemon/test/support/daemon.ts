@@ -18,7 +18,7 @@ export async function startTestDaemon(options: Omit<DaemonOptions, 'root' | 'run
   const dir = await mkdtemp(join(tmpdir(), 'berthd-test-'));
   const runRoot = join(dir, 'run');
   const socketPath = join(runRoot, 'berthd.sock');
-  await writeFile(join(dir, 'daemon.json'), '{}\n');
+  await writeFile(join(dir, 'daemon.json'), JSON.stringify(isolatedNetworkConfig()) + '\n');
   const daemon = await startDaemon({
     root: join(dir, 'root'),
     runRoot,
@@ -41,4 +41,13 @@ export async function startTestDaemon(options: Omit<DaemonOptions, 'root' | 'run
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Each test daemon gets its own bridge device and subnet, so test files (and other
+ * helpers' tests) running at the same time never share a network.
+ */
+export function isolatedNetworkConfig(): { bridge: string; bip: string } {
+  const n = Math.floor(Math.random() * 0xffffff);
+  return { bridge: `bt${n.toString(16).padStart(6, '0')}`, bip: `10.${200 + (n % 50)}.${(n >> 8) % 256}.0/24` };
 }

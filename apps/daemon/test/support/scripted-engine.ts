@@ -22,12 +22,14 @@ export interface ScriptedContainer {
   stdinAttached: boolean;
 }
 
-export function scriptedEngine(): { engine: EngineLike; containers: Map<string, ScriptedContainer>; events: (e: Partial<EventMessage>) => void; closed: () => boolean; setDefaultStart: (fn: (c: ScriptedContainer) => void) => void } {
+export function scriptedEngine(): { engine: EngineLike; containers: Map<string, ScriptedContainer>; events: (e: Partial<EventMessage>) => void; closed: () => boolean; readonly lastExecStart: unknown; setDefaultStart: (fn: (c: ScriptedContainer) => void) => void } {
   const containers = new Map<string, ScriptedContainer>();
   const waiters = new Map<string, ((r: ContainerWaitResponse) => void)[]>();
   const subs = new Set<(e: EventMessage) => void>();
   let closed = false;
 
+  const execExit = new Map<string, number>();
+  const state: { lastExecStart?: unknown } = {};
   let defaultStart: (c: ScriptedContainer) => void = () => {};
   const get = (id: string): ScriptedContainer => {
     const c = containers.get(id);
@@ -88,6 +90,26 @@ export function scriptedEngine(): { engine: EngineLike; containers: Map<string, 
         { stream: 'stdout', data: Buffer.from('out line\n'), timestamp: '2026-11-27T04:04:42.894804476+00:00' },
         { stream: 'stderr', data: Buffer.from('err line\n'), timestamp: '2026-11-27T04:04:43.000000000+00:00' },
       ].filter(() => c !== undefined));
+    },
+    async execCreate(id: string) {
+      get(id);
+      return { Id: `exec-${id}` };
+    },
+    async execStart(execId: string, opts: { detach?: boolean; tty?: boolean }): Promise<AttachSession> {
+      state.lastExecStart = opts;
+      // An exec of `cat`: echoes stdin to stdout, ends with it, exits 9.
+      const stdin = new PassThrough();
+      const output = new PassThrough({ objectMode: true });
+      stdin.on('data', (d: Buffer) => output.write({ stream: 'stdout', data: d }));
+      stdin.on('end', () => {
+        execExit.set(execId, 9);
+        output.end();
+      });
+      return { tty: false, stdin, output, close: () => {} };
+    },
+    async execInspect(execId: string) {
+      const code = execExit.get(execId);
+      return { ID: execId, Running: code === undefined, ExitCode: code ?? null, ContainerID: execId.slice(5), Pid: 1 };
     },
     async start(id: string) {
       const c = get(id);
@@ -169,6 +191,9 @@ export function scriptedEngine(): { engine: EngineLike; containers: Map<string, 
       for (const s of subs) s(full);
     },
     closed: () => closed,
+    get lastExecStart() {
+      return state.lastExecStart;
+    },
     setDefaultStart: (fn: (c: ScriptedContainer) => void) => {
       defaultStart = fn;
     },
