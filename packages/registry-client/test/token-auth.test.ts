@@ -33,7 +33,7 @@ function client(opts: ConstructorParameters<typeof RegistryClient>[0] = {}): Reg
 beforeAll(async () => {
   tmp = await makeTempDir('rc-token-');
   const ca = await makeTestCA(join(tmp.path, 'signer'), 'berth-token-signer');
-  issuer = await startTokenIssuer({ certPath: ca.certPath, keyPath: ca.keyPath, users: { [USER]: PASSWORD } });
+  issuer = await startTokenIssuer({ certPath: ca.certPath, keyPath: ca.keyPath, users: { [USER]: PASSWORD }, refreshTokens: { 'refresh-abc': USER } });
   [reg, bb] = await Promise.all([
     startRegistry({ token: { realm: issuer.realm, service: issuer.service, issuer: issuer.issuer, rootCertBundlePath: ca.certPath } }),
     buildBusyboxLayout(),
@@ -105,6 +105,17 @@ describe('registry with token auth (auth.token, JWTs from a test issuer)', () =>
     const before = issuer.stats.issued;
     expect((await c.headManifest(`${reg.host}/team/busybox:1`)).digest).toBe(bb.manifestDigest);
     expect(issuer.stats.issued - before).toBe(2);
+  });
+
+  it('exchanges an identity token (OAuth2 refresh-token grant) for push access', async () => {
+    const c = client({ credentials: new StaticCredentialStore({ [reg.host]: { identityToken: 'refresh-abc' } }) });
+    const pushed = await c.push(`${reg.host}/team/identity:1`, source, { manifest: { bytes: await readFile(bb.manifestPath) } });
+    expect(pushed.manifestDigest).toBe(bb.manifestDigest);
+    expect(issuer.stats.requests.at(-1)).toMatch(/^POST .*grant_type=refresh_token/);
+    const bad = client({ credentials: new StaticCredentialStore({ [reg.host]: { identityToken: 'refresh-wrong' } }) });
+    const err = await bad.resolve(`${reg.host}/team/identity:1`).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'Unauthorized', message: expect.stringMatching(/identity token/) });
+    expect((err as Error).message).not.toContain('refresh-wrong');
   });
 
   it('refuses a wrong password at the token service, and a push without credentials', async () => {

@@ -1,6 +1,6 @@
 import { X509Certificate, createPrivateKey, randomBytes, sign } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
@@ -32,6 +32,8 @@ export async function startTokenIssuer(opts: {
   certPath: string;
   keyPath: string;
   users: Record<string, string>;
+  /** Refresh tokens (Docker identity tokens) and the user each stands for. */
+  refreshTokens?: Record<string, string>;
 }): Promise<TokenIssuer> {
   const certPem = await readFile(opts.certPath, 'utf8');
   const key = createPrivateKey(await readFile(opts.keyPath, 'utf8'));
@@ -44,15 +46,34 @@ export async function startTokenIssuer(opts: {
   const stats = { issued: 0, rejected: 0, requests: [] as string[] };
 
   const server: Server = createServer((req, res) => {
+    let form = '';
+    req.setEncoding('utf8');
+    req.on('data', (d: string) => (form += d));
+    req.on('end', () => answer(req, res, form));
+  });
+  const answer = (req: IncomingMessage, res: ServerResponse, form: string) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname !== '/token') {
       res.writeHead(404).end();
       return;
     }
-    stats.requests.push(url.search);
+    stats.requests.push(req.method === 'POST' ? `POST ${form.replace(/refresh_token=[^&]*/, 'refresh_token=…')}` : url.search);
     let subject = '';
+    if (req.method === 'POST') {
+      // OAuth2 refresh-token grant (Docker identity tokens)
+      const f = new URLSearchParams(form);
+      const user = opts.refreshTokens?.[f.get('refresh_token') ?? ''];
+      if (f.get('grant_type') !== 'refresh_token' || !user) {
+        stats.rejected++;
+        res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'invalid_grant' }));
+        return;
+      }
+      subject = user;
+      for (const sc of (f.get('scope') ?? '').split(' ').filter(Boolean)) url.searchParams.append('scope', sc);
+      url.searchParams.set('service', f.get('service') ?? service);
+    }
     const auth = req.headers.authorization;
-    if (auth?.startsWith('Basic ')) {
+    if (req.method !== 'POST' && auth?.startsWith('Basic ')) {
       const [user, ...rest] = Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':');
       const pass = rest.join(':');
       if (!user || opts.users[user] !== pass) {
@@ -82,7 +103,7 @@ export async function startTokenIssuer(opts: {
       ? { access_token: jwt, expires_in: expiresIn, issued_at: new Date(now * 1000).toISOString() }
       : { token: jwt, expires_in: expiresIn, issued_at: new Date(now * 1000).toISOString() };
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-  });
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
