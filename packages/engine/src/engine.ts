@@ -1,5 +1,4 @@
-import { appendFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ConflictError, NotFoundError, type Descriptor, type Digest } from '@berth/image-format';
@@ -23,7 +22,6 @@ import { DriverRuntime } from './adapters/runtime-driver.js';
 import { SnapshotterPort, type SnapshotterLike } from './adapters/snapshots.js';
 import { buildBusyboxLayout } from './builtin/busybox.js';
 import { System } from './system.js';
-import * as fmt from './containers/format.js';
 import { diskUsage } from './fsutil.js';
 
 /**
@@ -96,28 +94,8 @@ export class Engine {
           ...(config.runtime ? { runtime: config.runtime } : {}),
           ...(manager ? { network: manager as unknown as driverLinux.ContainerNetworker } : {}),
         });
-      const logPathOf = (id: string): string => join(root, 'containers', id, 'ctr.log');
-      const runtime = new DriverRuntime(driver, logPathOf);
-      // The driver removes a container's log with the container; keep earlier runs' output
-      // (Docker shows it after a restart) by moving it to history.log before a re-create.
-      const origDelete = runtime.delete.bind(runtime);
-      runtime.delete = async (id: string) => {
-        const current = logPathOf(id);
-        const history = join(root, 'containers', id, 'history.log');
-        try {
-          const data = await readFile(current);
-          if (data.length > 0) await appendFile(history, data);
-        } catch {
-          // no log yet
-        }
-        await origDelete(id);
-      };
+      const runtime = new DriverRuntime(driver);
       const networks = new Networks(db, manager, events);
-      const originalCreate = runtime.create.bind(runtime);
-      runtime.create = async (req) => {
-        const res = await originalCreate(req);
-        return res;
-      };
       const table = new ContainerTable(db);
       const imageTable = new ImageTable(db);
       let containersRef: Containers | undefined;
@@ -183,6 +161,7 @@ export class Engine {
         root,
         driverName: 'overlay2',
         defaultStopTimeout: config['shutdown-timeout'] ?? 10,
+        ...(manager ? { afterStart: (r: ContainerRecord) => fillEndpoints(manager, r) } : {}),
       });
       containersRef = containers;
       networks.attachments = {
@@ -208,14 +187,6 @@ export class Engine {
           }
           return { running };
         },
-      };
-      // Fill inspect's network settings from the network manager after each start.
-      const origStart = runtime.start.bind(runtime);
-      runtime.start = async (id: string) => {
-        const res = await origStart(id);
-        const r = table.get(id);
-        if (r && manager) await fillEndpoints(manager, r).then(() => table.save(r)).catch(() => undefined);
-        return res;
       };
       const idFile = join(root, 'engine-id');
       const engineId = await readFile(idFile, 'utf8').catch(async () => {
@@ -282,7 +253,7 @@ async function fillEndpoints(manager: NetworkManagerLike, r: ContainerRecord): P
   for (const [name, ep] of Object.entries(r.networks)) {
     if (name === 'host' || name === 'none') continue;
     const details = await manager.inspectNetwork(name).catch(() => undefined);
-    const c = details?.containers.find((x) => x.containerId === r.id);
+    const c = details?.containers.find((x) => x.containerId === (r.runtimeId ?? r.id));
     if (!details || !c) continue;
     ep.IPAddress = c.ip;
     ep.IPPrefixLen = c.prefixLen;
@@ -309,6 +280,3 @@ async function sweepTemp(root: string): Promise<void> {
   }
 }
 
-void rename;
-void createReadStream;
-void fmt;

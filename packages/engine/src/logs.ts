@@ -36,7 +36,6 @@ export function readLogs(paths: string | string[], opts: LogsOptions, isRunning:
   const wantErr = opts.stderr ?? true;
   const tail = opts.tail === undefined || opts.tail === 'all' || opts.tail < 0 ? undefined : opts.tail;
   const out = new Readable({ objectMode: true, read() {} });
-  let pending: { stream: 'stdout' | 'stderr'; text: string; timestamp: string } | undefined;
   const partials = new Map<string, string>();
 
   const accept = (line: string, sink: OutputChunk[]): void => {
@@ -52,7 +51,6 @@ export function readLogs(paths: string | string[], opts: LogsOptions, isRunning:
     const t = tsSeconds(p.timestamp);
     if (opts.since !== undefined && opts.since > 0 && t < opts.since) return;
     if (opts.until !== undefined && opts.until > 0 && t > opts.until) return;
-    void pending;
     sink.push({ stream: p.stream, data: Buffer.from(prev + p.text + '\n'), timestamp: p.timestamp });
   };
 

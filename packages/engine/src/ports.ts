@@ -39,7 +39,10 @@ export interface RunNetwork {
 }
 
 export interface RunRequest {
+  /** The driver's ID for this run. */
   id: string;
+  /** Where the run's output log goes. */
+  logPath: string;
   name: string;
   rootfs: RootfsMount[];
   readonlyRootfs: boolean;

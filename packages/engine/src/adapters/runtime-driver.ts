@@ -13,11 +13,7 @@ interface DriverExtras {
 
 /** RuntimePort over a @berth/runtime RuntimeDriver (driver-linux in berthd). */
 export class DriverRuntime implements RuntimePort {
-  constructor(
-    private readonly driver: RuntimeDriver & DriverExtras,
-    /** Where each container's log file lives (kept across restarts of the container). */
-    private readonly logPathOf: (id: string) => string,
-  ) {}
+  constructor(private readonly driver: RuntimeDriver & DriverExtras) {}
 
   get name(): string {
     return this.driver.name;
@@ -70,13 +66,13 @@ export class DriverRuntime implements RuntimePort {
       },
       labels: req.labels,
       stopSignal: req.stopSignal,
-      logPath: this.logPathOf(req.id),
+      logPath: req.logPath,
     };
   }
 
   async create(req: RunRequest): Promise<{ logPath: string; network?: NetworkAttachment[] }> {
     const st = await this.driver.create(this.toSpec(req));
-    return { logPath: st.logPath ?? this.logPathOf(req.id) };
+    return { logPath: st.logPath ?? req.logPath };
   }
 
   async start(id: string): Promise<{ pid: number }> {

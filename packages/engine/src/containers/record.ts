@@ -43,9 +43,18 @@ export interface ContainerRecord {
   sandboxKey: string;
   /** The driver holds a container instance for this record (created at start, deleted before the next). */
   runtimeCreated: boolean;
+  /** The driver's ID for the current run: the container ID for the first, `<id>-<n>` after (a fresh ID per run keeps no stale driver state). */
+  runtimeId?: string;
+  /** Runs so far. */
+  runs?: number;
 }
 
 const NO_TIME = '0001-01-01T00:00:00Z';
+
+/** The driver's ID of the record's current (or last) run. */
+export function rid(r: ContainerRecord): string {
+  return r.runtimeId ?? r.id;
+}
 export { NO_TIME };
 
 /** The containers table: lookups by full ID, name or unique ID prefix, as Docker resolves them. */

@@ -39,7 +39,8 @@ import {
 } from '../spec.js';
 import type { LocalVolumes } from '../volumes.js';
 import * as fmt from './format.js';
-import { ContainerTable, NO_TIME, type ContainerRecord } from './record.js';
+import { ContainerTable, NO_TIME, rid, type ContainerRecord } from './record.js';
+import { appendFile, readFile } from 'node:fs/promises';
 
 const run = promisify(execFile);
 
@@ -90,6 +91,8 @@ export interface ContainerDeps {
   root: string;
   driverName: string;
   defaultStopTimeout: number;
+  /** Fills network endpoints (IP, MAC, gateway) after a start. */
+  afterStart?: (r: ContainerRecord) => Promise<void>;
 }
 
 export class Containers implements ContainerService {
@@ -202,9 +205,14 @@ export class Containers implements ContainerService {
   /** Creates the runtime container and starts it; the record must not be running. */
   private async launch(r: ContainerRecord): Promise<void> {
     if (r.runtimeCreated) {
-      await this.d.runtime.delete(r.id).catch(() => undefined);
+      // The driver deletes a container's log with it: keep earlier runs' output for `logs`.
+      const data = await readFile(r.logPath).catch(() => undefined);
+      if (data && data.length > 0) await appendFile(join(this.d.root, 'containers', r.id, 'history.log'), data);
+      await this.d.runtime.delete(rid(r)).catch(() => undefined);
       r.runtimeCreated = false;
     }
+    r.runs = (r.runs ?? 0) + 1;
+    r.runtimeId = r.runs === 1 ? r.id : `${r.id}-${r.runs}`;
     const rootfs = await this.d.snapshots.mounts(r.snapshotKey);
     if (r.copyUp.length > 0) await this.copyUp(r, rootfs);
     const ports = await this.allocatePorts(r);
@@ -222,7 +230,8 @@ export class Containers implements ContainerService {
     const quota = h.NanoCpus ? Math.round((h.NanoCpus / 1e9) * 100000) : h.CpuQuota || undefined;
     try {
       const created = await this.d.runtime.create({
-        id: r.id,
+        id: rid(r),
+        logPath: r.logPath,
         name: r.name,
         rootfs,
         readonlyRootfs: h.ReadonlyRootfs ?? false,
@@ -268,19 +277,20 @@ export class Containers implements ContainerService {
       r.ports = ports;
       for (const a of created.network ?? []) this.applyAttachment(r, a);
       this.d.table.save(r);
-      const { pid } = await this.d.runtime.start(r.id);
+      const { pid } = await this.d.runtime.start(rid(r));
       if (!r.sandboxKey && created.network?.[0]) r.sandboxKey = created.network[0].sandboxKey;
       r.state = { ...r.state, status: 'running', pid, error: '', oomKilled: false, startedAt: new Date().toISOString(), finishedAt: r.state.finishedAt };
       this.d.table.save(r);
     } catch (err) {
       r.state = { ...r.state, status: r.state.startedAt ? 'exited' : 'created', error: (err as Error).message, exitCode: r.state.startedAt ? 128 : 0 };
       if (r.runtimeCreated) {
-        await this.d.runtime.delete(r.id).catch(() => undefined);
+        await this.d.runtime.delete(rid(r)).catch(() => undefined);
         r.runtimeCreated = false;
       }
       if (this.d.table.get(r.id)) this.d.table.save(r);
       throw err instanceof BerthError ? err : new BerthError('Internal', `failed to start container ${r.id.slice(0, 12)}: ${(err as Error).message}`, { cause: err });
     }
+    if (this.d.afterStart) await this.d.afterStart(r).then(() => this.d.table.save(r)).catch(() => undefined);
     this.emit(r, 'start');
     this.watch(r.id);
   }
@@ -349,15 +359,20 @@ export class Containers implements ContainerService {
 
   /** Watches the driver for the container's exit, once per run. */
   private watch(id: string): void {
-    if (this.watching.has(id)) return;
-    this.watching.add(id);
-    this.d.runtime.waitExit(id).then(
+    const r = this.d.table.get(id);
+    if (!r) return;
+    const runtimeId = rid(r);
+    if (this.watching.has(runtimeId)) return;
+    this.watching.add(runtimeId);
+    this.d.runtime.waitExit(runtimeId).then(
       (exit) => {
-        this.watching.delete(id);
-        if (!this.closed) void this.onExit(id, exit);
+        this.watching.delete(runtimeId);
+        const cur = this.d.table.get(id);
+        // An exit of an earlier run (its watcher outlived a restart) is not news.
+        if (!this.closed && cur && rid(cur) === runtimeId) void this.onExit(id, exit);
       },
       () => {
-        this.watching.delete(id);
+        this.watching.delete(runtimeId);
       },
     );
   }
@@ -445,14 +460,14 @@ export class Containers implements ContainerService {
     const signal = normaliseSignal(opts.signal || r.config.StopSignal);
     const timeout = opts.timeout ?? r.config.StopTimeout ?? this.d.defaultStopTimeout;
     const exited = this.waitExitRecorded(id);
-    if (r.state.status === 'paused') await this.d.runtime.resume(id).catch(() => undefined);
+    if (r.state.status === 'paused') await this.d.runtime.resume(rid(r)).catch(() => undefined);
     this.emit(r, 'kill', { signal: signalNumber(signal) });
-    await this.d.runtime.kill(id, signal).catch(() => undefined);
+    await this.d.runtime.kill(rid(r), signal).catch(() => undefined);
     if (timeout < 0) {
       await exited;
     } else if (!(await withTimeout(exited, timeout * 1000))) {
       this.emit(r, 'kill', { signal: '9' });
-      await this.d.runtime.kill(id, 'SIGKILL').catch(() => undefined);
+      await this.d.runtime.kill(rid(r), 'SIGKILL').catch(() => undefined);
       await withTimeout(exited, 30_000);
     }
     const after = this.d.table.get(id);
@@ -480,7 +495,7 @@ export class Containers implements ContainerService {
     this.d.table.save(r);
     this.emit(r, 'kill', { signal: signalNumber(signal) });
     const exited = signal === 'SIGKILL' ? this.waitExitRecorded(r.id) : undefined;
-    await this.d.runtime.kill(r.id, signal);
+    await this.d.runtime.kill(rid(r), signal);
     if (exited) await withTimeout(exited, 10_000);
   }
 
@@ -499,7 +514,7 @@ export class Containers implements ContainerService {
     const r = this.d.table.resolve(ref);
     if (r.state.status === 'paused') throw new ConflictError(`Container ${r.id} is already paused`);
     if (r.state.status !== 'running') throw new ConflictError(`Container ${r.id} is not running`);
-    await this.d.runtime.pause(r.id);
+    await this.d.runtime.pause(rid(r));
     r.state.status = 'paused';
     this.d.table.save(r);
     this.emit(r, 'pause');
@@ -508,7 +523,7 @@ export class Containers implements ContainerService {
   async unpause(ref: string): Promise<void> {
     const r = this.d.table.resolve(ref);
     if (r.state.status !== 'paused') throw new ConflictError(`Container ${r.id} is not paused`);
-    await this.d.runtime.resume(r.id);
+    await this.d.runtime.resume(rid(r));
     r.state.status = 'running';
     this.d.table.save(r);
     this.emit(r, 'unpause');
@@ -533,15 +548,15 @@ export class Containers implements ContainerService {
           cur.manuallyStopped = true;
           this.d.table.save(cur);
           const exited = this.waitExitRecorded(cur.id);
-          if (cur.state.status === 'paused') await this.d.runtime.resume(cur.id).catch(() => undefined);
-          await this.d.runtime.kill(cur.id, 'SIGKILL').catch(() => undefined);
+          if (cur.state.status === 'paused') await this.d.runtime.resume(rid(cur)).catch(() => undefined);
+          await this.d.runtime.kill(rid(cur), 'SIGKILL').catch(() => undefined);
           await withTimeout(exited, 15_000);
         }
       }
       const fresh = this.d.table.get(cur.id) ?? cur;
       fresh.state.status = 'removing';
       this.d.table.save(fresh);
-      if (fresh.runtimeCreated) await this.d.runtime.delete(fresh.id).catch(() => undefined);
+      if (fresh.runtimeCreated) await this.d.runtime.delete(rid(fresh)).catch(() => undefined);
       await this.d.snapshots.remove(fresh.snapshotKey).catch(() => undefined);
       this.d.table.delete(fresh.id);
       await rm(join(this.d.root, 'containers', fresh.id), { recursive: true, force: true });
@@ -627,7 +642,7 @@ export class Containers implements ContainerService {
       // Not started yet (docker run attaches before start): attach once it starts.
       return this.attachWhenStarted(r, opts, output, tty);
     }
-    const h = await this.d.runtime.attach(r.id, { stdin: !!opts.stdin && !!r.config.OpenStdin });
+    const h = await this.d.runtime.attach(rid(r), { stdin: !!opts.stdin && !!r.config.OpenStdin });
     return pipeSession(h, output, tty, wantOut, wantErr, r.config.StdinOnce ?? false);
   }
 
@@ -641,7 +656,7 @@ export class Containers implements ContainerService {
         if (closed) break;
         if (e.Action === 'destroy') break;
         try {
-          const h = await this.d.runtime.attach(r.id, { stdin: !!stdin });
+          const h = await this.d.runtime.attach(rid(r), { stdin: !!stdin });
           inner = pipeSession(h, output, tty, opts.stdout ?? true, opts.stderr ?? true, r.config.StdinOnce ?? false);
           if (stdin && inner.stdin) stdin.pipe(inner.stdin);
         } catch {
@@ -668,7 +683,7 @@ export class Containers implements ContainerService {
   async resize(ref: string, size: { h: number; w: number }): Promise<void> {
     const r = this.d.table.resolve(ref);
     if (r.state.status !== 'running') throw new ConflictError(`Container ${r.id} is not running`);
-    await this.d.runtime.resize(r.id, size);
+    await this.d.runtime.resize(rid(r), size);
   }
 
   async execCreate(ref: string, body: ExecCreateBody): Promise<{ Id: string }> {
@@ -689,7 +704,7 @@ export class Containers implements ContainerService {
     const r = this.d.table.resolve(e.containerId);
     if (r.state.status !== 'running') throw new ConflictError(`Container ${r.id} is not running`);
     const tty = opts.tty ?? e.body.Tty ?? false;
-    const h = await this.d.runtime.exec(r.id, {
+    const h = await this.d.runtime.exec(rid(r), {
       args: e.body.Cmd,
       env: [...(r.config.Env ?? []), ...(e.body.Env ?? [])],
       ...(e.body.WorkingDir ? { cwd: e.body.WorkingDir } : r.config.WorkingDir ? { cwd: r.config.WorkingDir } : {}),
@@ -835,7 +850,7 @@ export class Containers implements ContainerService {
     const sample = async (): Promise<ContainerStats> => {
       const cur = this.d.table.get(r.id);
       const running = cur?.state.status === 'running' || cur?.state.status === 'paused';
-      const s = running ? await this.d.runtime.stats(r.id).catch(() => undefined) : undefined;
+      const s = running ? await this.d.runtime.stats(rid(r)).catch(() => undefined) : undefined;
       const cpu: ContainerStats['cpu_stats'] = {
         cpu_usage: { total_usage: s?.cpuNs ?? 0, usage_in_kernelmode: s?.cpuKernelNs ?? 0, usage_in_usermode: s?.cpuUserNs ?? 0 },
         system_cpu_usage: await systemCpuNs(),
@@ -940,7 +955,7 @@ export class Containers implements ContainerService {
         await this.remove(r.id, { force: true }).catch(() => undefined);
         continue;
       }
-      const st = known.has(r.id) ? await this.d.runtime.state(r.id).catch(() => undefined) : undefined;
+      const st = known.has(rid(r)) ? await this.d.runtime.state(rid(r)).catch(() => undefined) : undefined;
       if (st && (st.status === 'running' || st.status === 'paused')) {
         r.state.status = st.status;
         r.state.pid = st.pid;
