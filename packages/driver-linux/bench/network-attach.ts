@@ -31,6 +31,7 @@ async function main(): Promise<void> {
   await m.createNetwork({ name: 'bench', bridge: uniqueBridge(), subnet: await freeSubnet() });
   const attach: number[] = [];
   const detach: number[] = [];
+  const none: number[] = [];
   try {
     for (let i = 0; i < RUNS + 1; i++) {
       const id = uniqueId('bench');
@@ -44,6 +45,14 @@ async function main(): Promise<void> {
       attach.push(t1 - t0);
       detach.push(t2 - t1);
     }
+    // Reference point: a namespace with loopback only (`--network none`).
+    for (let i = 0; i < RUNS; i++) {
+      const id = uniqueId('benchnone');
+      const t0 = performance.now();
+      await m.attach(id, { mode: 'none' });
+      await m.detach(id);
+      none.push(performance.now() - t0);
+    }
   } finally {
     await m.removeNetwork('bench').catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
@@ -52,6 +61,7 @@ async function main(): Promise<void> {
   console.log(`network attach (bridge+portmap+firewall, 1 port): median ${median(attach).toFixed(1)} ms, p90 ${p90(attach).toFixed(1)} ms (n=${attach.length})`);
   console.log(`network detach (CNI DEL + iptables cleanup + netns): median ${median(detach).toFixed(1)} ms, p90 ${p90(detach).toFixed(1)} ms`);
   console.log(`network attach+detach: median ${median(total).toFixed(1)} ms`);
+  console.log(`network none (netns + loopback) attach+detach: median ${median(none).toFixed(1)} ms`);
 }
 
 await main();
