@@ -273,7 +273,17 @@ export async function pullImage(
       // the config is needed as JSON even when the sink has it: it is small, fetch it again
       const present = await sink.has(manifest.config.digest);
       if (!present) emit({ state: 'waiting', current: 0 });
-      configBytes = await run(() => fetchSmallBlob(session, ref, manifest.config, abort.signal));
+      configBytes = await run(async () => {
+        // small enough to fetch again from the start when a transfer breaks
+        for (let attempt = 0; ; attempt++) {
+          try {
+            return await fetchSmallBlob(session, ref, manifest.config, abort.signal);
+          } catch (e) {
+            if (!isRetriable(e) || attempt + 1 >= retry.attempts || abort.signal.aborted) throw e;
+            await sleep(retryDelay(attempt, retry), abort.signal);
+          }
+        }
+      });
       if (present) emit({ state: 'exists', current: manifest.config.size });
       else {
         await storeBytes(sink, manifest.config, configBytes);

@@ -298,7 +298,10 @@ export async function pushImage(
   opts: PushOptions,
 ): Promise<PushResult> {
   if (!opts.manifest?.bytes) throw new InvalidArgumentError('push: manifest bytes are required');
-  const up = new Uploader(session, ref, source, retry, opts);
+  // the first failed blob stops the others before push() rejects
+  const abort = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, abort.signal]) : abort.signal;
+  const up = new Uploader(session, ref, source, retry, { ...opts, signal });
   const given = opts.configDescriptor || opts.layers ? [...(opts.configDescriptor ? [opts.configDescriptor] : []), ...(opts.layers ?? [])] : undefined;
   const all =
     opts.blobs ??
@@ -312,7 +315,21 @@ export async function pushImage(
   });
   for (const d of blobs) opts.onProgress?.({ id: shortId(d.digest), digest: d.digest, mediaType: d.mediaType, state: 'waiting', current: 0, total: d.size });
   const run = limiter(Math.max(1, opts.concurrency ?? 3));
-  const results = await Promise.all(blobs.map((d) => run(async () => ({ digest: d.digest, result: await up.push(d) }))));
+  let firstError: unknown;
+  const settled = await Promise.allSettled(
+    blobs.map((d) =>
+      run(async () => {
+        if (signal.aborted) throw signal.reason;
+        return { digest: d.digest, result: await up.push(d) };
+      }).catch((e: unknown) => {
+        firstError ??= e;
+        abort.abort(e);
+        throw e;
+      }),
+    ),
+  );
+  if (firstError !== undefined) throw firstError;
+  const results = settled.map((r) => (r as PromiseFulfilledResult<PushResult['blobs'][number]>).value);
   for (const child of opts.childManifests ?? []) await up.putManifest(child, digestOf(Buffer.from(child.bytes)));
   const { digest, size } = await up.putManifest(opts.manifest, manifestTarget(ref));
   if (ref.digest && ref.digest !== digest) throw new DigestMismatchError(ref.digest, digest, `manifest for ${ref.toString()}`);
