@@ -235,18 +235,14 @@ export class Engine {
   }
 }
 
-/**
- * driver-linux's CniNetworkManager, when its package exports it (the engine adapts to its
- * surface as it lands: without it only `none` and `host` networking work).
- */
+/** driver-linux's CNI network manager: the default `bridge` network and user bridge networks. */
 function makeNetworkManager(options: {
   stateDir: string;
   netnsDir: string;
   defaultNetwork: { name: string; bridge: string; subnet: string };
   subnetPool?: { base: string; prefixLen: number };
 }): NetworkManagerLike | undefined {
-  const Ctor = (driverLinux as unknown as Record<string, unknown>).CniNetworkManager as (new (o: typeof options) => NetworkManagerLike) | undefined;
-  return Ctor ? new Ctor(options) : undefined;
+  return new driverLinux.CniNetworkManager(options);
 }
 
 async function fillEndpoints(manager: NetworkManagerLike, r: ContainerRecord): Promise<void> {

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { CniNetworkManager } from '@berth/driver-linux';
 import { Engine } from '../src/index.js';
 import type { EngineConfig, OutputChunk } from '../src/index.js';
 
@@ -27,6 +28,11 @@ export async function openTestEngine(config: EngineConfig = {}): Promise<TestEng
     cleanup: async () => {
       await removeAll(engine);
       await engine.close();
+      if (config.bridge) {
+        // The default network's bridge and rules outlive the engine (as Docker's docker0 does): remove this test's.
+        const manager = new CniNetworkManager({ stateDir: join(root, 'network'), netnsDir: join(runRoot, 'netns') });
+        for (const n of await manager.listNetworks().catch(() => [])) await manager.removeNetwork(n.name).catch(() => undefined);
+      }
       // Unmount anything left below the temp dir before deleting it.
       try {
         const mounts = execFileSync('findmnt', ['-rn', '-o', 'TARGET'], { encoding: 'utf8' }).split('\n').filter((m) => m.startsWith(dir)).sort().reverse();
