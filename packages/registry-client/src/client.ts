@@ -13,7 +13,7 @@ import {
 } from '@berth/image-format';
 import { repositoryScope } from './auth/authorizer.js';
 import { TokenCache } from './auth/token-cache.js';
-import type { CredentialStore } from './credentials/store.js';
+import { StaticCredentialStore, type CredentialStore, type Credentials } from './credentials/store.js';
 import { resolveEndpoint, type EndpointOptions } from './endpoint.js';
 import { fetchManifest, headManifest, type FetchedManifest } from './manifests.js';
 import { pullImage, resolveImage, type PullOptions, type PullResult, type ResolveOptions, type ResolvedImage } from './pull.js';
@@ -168,6 +168,28 @@ export class RegistryClient {
     if (res.status === 404) throw new NotFoundError(`manifest unknown: ${r.toString()}`);
     if (res.status === 405) throw new BerthError('Unsupported', `registry ${r.domain} does not allow deletes${detail ? ` (${detail})` : ''}`);
     throw statusError(res.status, `delete of ${r.toString()}`, detail);
+  }
+
+  /**
+   * Checks a login the way `docker login` does: authenticates to the registry's `/v2/`
+   * (through its token service when it uses one) with `credentials`. Resolves when they
+   * are accepted; rejects with UnauthorizedError when not. Stores nothing.
+   */
+  async login(registry: string, credentials: Credentials): Promise<void> {
+    const endpoint = await resolveEndpoint(registry, this.opts);
+    const session = new RegistrySession({
+      endpoint,
+      credentials: new StaticCredentialStore({ [registry]: credentials }),
+      retry: this.retry,
+      userAgent: this.opts.userAgent,
+    });
+    try {
+      const res = await session.send({ method: 'GET', url: '/v2/', scopes: [] });
+      if (res.status !== 200) throw statusError(res.status, `login to ${registry}`, await readErrorBody(res));
+      await res.body.dump();
+    } finally {
+      await session.close();
+    }
   }
 
   /** Closes every connection pool. */

@@ -88,6 +88,12 @@ describe('TLS registry (test CA in certs.d) with htpasswd Basic auth', () => {
     });
   });
 
+  it('checks a login like docker login does', async () => {
+    const c = client({ certsDir });
+    await expect(c.login(reg.host, { username: USER, password: PASSWORD })).resolves.toBeUndefined();
+    await expect(c.login(reg.host, { username: USER, password: 'bad-one' })).rejects.toMatchObject({ code: 'Unauthorized' });
+  });
+
   it('verifies TLS: without the CA a secure registry is refused', async () => {
     const c = client({ certsDir: join(tmp.path, 'empty-certs.d'), loopbackInsecure: false });
     const started = Date.now();

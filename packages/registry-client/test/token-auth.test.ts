@@ -118,6 +118,12 @@ describe('registry with token auth (auth.token, JWTs from a test issuer)', () =>
     expect((err as Error).message).not.toContain('refresh-wrong');
   });
 
+  it('checks a login through the token service', async () => {
+    const c = client();
+    await expect(c.login(reg.host, { username: USER, password: PASSWORD })).resolves.toBeUndefined();
+    await expect(c.login(reg.host, { username: USER, password: 'bad-one' })).rejects.toMatchObject({ code: 'Unauthorized' });
+  });
+
   it('refuses a wrong password at the token service, and a push without credentials', async () => {
     const bad = client({ credentials: new StaticCredentialStore({ [reg.host]: { username: USER, password: 'nope-secret' } }) });
     const err = await bad.resolve(`${reg.host}/team/busybox:1`).catch((e: unknown) => e);
