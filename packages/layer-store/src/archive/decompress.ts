@@ -38,8 +38,11 @@ export function decompressor(compression: LayerCompression): Decompressor {
         });
       });
       done.catch((err) => stream.destroy(err));
+      // Only an abandoned stream kills the child: after a normal end, stdout's EOF can
+      // arrive before zstd has exited, and its exit status is still wanted.
       stream.on('close', () => {
-        if (child.exitCode === null) child.kill('SIGKILL');
+        const finished = stream.readableEnded && stream.writableFinished;
+        if (!finished && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       });
       return { stream, done };
     }
