@@ -1,4 +1,5 @@
 import { isDigest, type Digest } from '@berth/image-format';
+import { FileContentStore } from '../content/file-store.js';
 import type { ContentStore } from '../content/store.js';
 import { TRANSIENT_LABEL } from '../snapshot/base.js';
 import type { Snapshotter } from '../snapshot/snapshotter.js';
@@ -65,6 +66,8 @@ export async function collectGarbage(opts: {
       if (marked.has(s.key)) continue;
       await sn.remove(s.key);
       removedSnapshots.push(s.key);
+      // The layer record of a collected chainID goes with it.
+      if (opts.store instanceof FileContentStore) opts.store.db.prepare('DELETE FROM ls_layers WHERE chain_id = ?').run(s.key);
     }
   }
   const removedBlobs: Digest[] = [];

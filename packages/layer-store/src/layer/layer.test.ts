@@ -21,7 +21,7 @@ import { buildLayer, type TestEntry } from '../testsuite/layers.js';
 import { describeTree } from '../testsuite/tree.js';
 import { setXattr } from '../archive/xattr.js';
 import { createDiff } from './commit.js';
-import { unpackLayer } from './unpack.js';
+import { layerRecord, unpackLayer } from './unpack.js';
 
 let work: string;
 let store: FileContentStore;
@@ -281,6 +281,8 @@ describe('sharing and garbage collection', () => {
       const r2 = await collectGarbage({ store, snapshotters: [sn], roots: { blobs: [manifestDigest], snapshots: ['ctr'] }, leases });
       expect(r2.removedBlobs).toEqual([leased.desc.digest]);
       expect(r2.removedSnapshots).toEqual([inFlight.chainId]);
+      expect(layerRecord(store, inFlight.chainId)).toBeUndefined();
+      expect(layerRecord(store, kept.chainId)?.diffId).toBe(keep.diffId);
     } finally {
       sn.close();
     }
