@@ -255,7 +255,7 @@ describe('plain http registry on 127.0.0.1', () => {
 
     const foreignBytes = Buffer.from('foreign layer bytes '.repeat(1000));
     let hits = 0;
-    const server: Server = createServer((req, res) => {
+    const server: Server = createServer((_req, res) => {
       hits++;
       res.writeHead(200, { 'content-length': foreignBytes.length }).end(foreignBytes);
     });
