@@ -158,7 +158,8 @@ export class RegistrySession {
     let authRetried = false;
     let url = req.url.startsWith('/') ? base + req.url : req.url;
     let redirects = 0;
-    let sameOrigin = true;
+    // credentials go only to the registry itself (an upload Location may point elsewhere)
+    let sameOrigin = new URL(url).origin === new URL(base).origin;
     for (let attempt = 0; ; ) {
       const headers: Record<string, string> = { ...this.baseHeaders(), ...req.headers };
       let sentAuth = false;
