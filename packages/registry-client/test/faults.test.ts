@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, startRegistry, type RunningRegistry, type TempDir } from '@berth/fixtures';
 import { DigestMismatchError, MediaType, digestOf, jsonBlob, manifestBlob, type Descriptor } from '@berth/image-format';
-import { FileBlobStore, RegistryClient, type ProgressEvent } from '../src/index.js';
+import { FileBlobStore, RegistryClient, StaticCredentialStore, type ProgressEvent } from '../src/index.js';
 
 let reg: RunningRegistry;
 let tmp: TempDir;
@@ -106,6 +106,58 @@ describe('faults', () => {
     expect(await sink.has(img.layer.digest)).toBe(false);
     expect(await sink.ingestedBytes(img.layer.digest)).toBe(0);
     expect(await readdir(join(root, 'ingest')).catch(() => [])).toEqual([]);
+  });
+
+  it('follows a blob redirect to another origin without sending it the credentials', async () => {
+    const img = await pushImage('faults/redirect', randomBytes(256 * 1024));
+    const basic = `Basic ${Buffer.from('carol:pw-carol').toString('base64')}`;
+    const cdnSaw: Array<string | undefined> = [];
+    const cdn: Server = createServer((req, res) => {
+      cdnSaw.push(req.headers.authorization);
+      const up = httpRequest(`${reg.url}${req.url}`, { method: req.method }, (ur) => {
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        ur.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      up.end();
+    });
+    await new Promise<void>((r) => cdn.listen(0, '127.0.0.1', r));
+    const cdnUrl = `http://127.0.0.1:${(cdn.address() as AddressInfo).port}`;
+    // a registry front that wants Basic auth and sends blob downloads to the "CDN"
+    const front: Server = createServer((req, res) => {
+      if (req.headers.authorization !== basic) {
+        return void res.writeHead(401, { 'www-authenticate': 'Basic realm="front"' }).end();
+      }
+      if (req.method === 'GET' && /\/blobs\/sha256:/.test(req.url ?? '')) {
+        return void res.writeHead(307, { location: `${cdnUrl}${req.url}` }).end();
+      }
+      const up = httpRequest(`${reg.url}${req.url}`, { method: req.method, headers: { ...req.headers, authorization: '' } }, (ur) => {
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        ur.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    const frontHost = `127.0.0.1:${(front.address() as AddressInfo).port}`;
+    const c = new RegistryClient({
+      certsDir: join(tmp.path, 'no-certs'),
+      credentials: new StaticCredentialStore({ [frontHost]: { username: 'carol', password: 'pw-carol' } }),
+    });
+    try {
+      const sink = new FileBlobStore(join(tmp.path, 'redirect-sink'), { fsync: false });
+      const r = await c.pull(img.ref.replace(reg.host, frontHost), sink);
+      expect(r.manifestDigest).toBe(img.manifestDigest);
+      expect(await sink.has(img.layer.digest)).toBe(true);
+      expect(cdnSaw.length).toBe(2); // config and layer
+      expect(cdnSaw.every((a) => a === undefined)).toBe(true);
+    } finally {
+      await c.close();
+      for (const srv of [front, cdn]) {
+        srv.closeAllConnections();
+        await new Promise<void>((r) => srv.close(() => r()));
+      }
+    }
   });
 
   it('retries 429 and 503 answers, honouring Retry-After', async () => {
