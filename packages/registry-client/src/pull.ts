@@ -71,11 +71,13 @@ export async function resolveImage(session: RegistrySession, ref: Reference, opt
     index: { bytes: top.bytes, descriptor: top.descriptor },
   };
 }
+
 interface BlobJob {
   desc: Descriptor;
   /** Indexes of the layers this blob is (a layer may repeat); empty for the config. */
   layerIndexes: number[];
 }
+
 /**
  * Pulls `ref`: resolves it, then streams config and layers into `sink` with bounded
  * concurrency, skipping blobs the sink has, and hands layers to `onLayer` in order as
