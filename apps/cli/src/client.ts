@@ -1,0 +1,140 @@
+// Which daemon the CLI talks to, and starting berthd when the default one is not there.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, realpathSync, accessSync, constants } from 'node:fs';
+import { dirname, join, resolve, delimiter } from 'node:path';
+import { BerthError } from '@berth/image-format';
+import { DEFAULT_HOST, DEFAULT_SOCKET_PATH, EngineClient } from '@berth/engine-api';
+import { BERTH_VERSION } from './version.js';
+
+export interface HostChoice {
+  host: string;
+  /** True when the user named the host (-H or BERTH_HOST): never start a daemon then. */
+  explicit: boolean;
+}
+
+/** -H wins, then BERTH_HOST, then the default socket (DOCKER_HOST is not consulted). */
+export function chooseHost(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): HostChoice {
+  if (flag) return { host: flag, explicit: true };
+  const fromEnv = env['BERTH_HOST'];
+  if (fromEnv) return { host: fromEnv, explicit: true };
+  return { host: DEFAULT_HOST, explicit: false };
+}
+
+export class DaemonUnreachableError extends BerthError {
+  constructor(host: string, cause?: unknown) {
+    super('Unavailable', `Cannot connect to the Berth daemon at ${host}. Is berthd running?`, { cause });
+  }
+}
+
+const CONNECT_ERRORS = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EACCES', 'ENOTSOCK', 'EHOSTUNREACH', 'ETIMEDOUT']);
+
+/** True for errors that mean nobody answered at the address. */
+export function isConnectError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && CONNECT_ERRORS.has(code);
+}
+
+/**
+ * A client for the chosen daemon. With the default host, an absent or silent socket
+ * makes the CLI start berthd in the background and wait (bounded) for it to answer.
+ */
+export async function connect(choice: HostChoice): Promise<EngineClient> {
+  const client = new EngineClient({ host: choice.host, userAgent: `Berth-Client/${BERTH_VERSION}` });
+  try {
+    await client.apiVersion();
+    return client;
+  } catch (err) {
+    client.close();
+    if (!isConnectError(err)) throw err;
+    if (choice.explicit || choice.host !== DEFAULT_HOST) throw new DaemonUnreachableError(choice.host, err);
+  }
+  await startBackgroundDaemon();
+  const retry = new EngineClient({ host: choice.host, userAgent: `Berth-Client/${BERTH_VERSION}` });
+  await retry.apiVersion().catch((err: unknown) => {
+    retry.close();
+    throw new DaemonUnreachableError(choice.host, err);
+  });
+  return retry;
+}
+
+/** berthd next to this CLI (the built apps/daemon/dist/berthd.js), else `berthd` on PATH. */
+export function findBerthd(): string[] | undefined {
+  const self = process.argv[1];
+  if (self) {
+    let here: string;
+    try {
+      here = dirname(realpathSync(self));
+    } catch {
+      here = dirname(resolve(self));
+    }
+    for (const candidate of [join(here, '../../daemon/dist/berthd.js'), join(here, 'berthd.js')]) {
+      if (existsSync(candidate)) return [process.execPath, candidate];
+    }
+  }
+  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const p = join(dir, 'berthd');
+    try {
+      accessSync(p, constants.X_OK);
+      return [p];
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+const START_WAIT_MS = 8000;
+
+async function startBackgroundDaemon(): Promise<void> {
+  const cmd = findBerthd();
+  if (!cmd) throw new DaemonUnreachableError(DEFAULT_HOST, new BerthError('NotFound', 'berthd not found next to berth or on PATH'));
+  const logFile = openLog();
+  const [file, ...args] = cmd as [string, ...string[]];
+  const child = spawn(file, args, {
+    detached: true,
+    stdio: ['ignore', logFile ?? 'ignore', logFile ?? 'ignore'],
+    env: process.env,
+  });
+  child.unref();
+  let exited: number | null = null;
+  child.once('exit', (code) => {
+    exited = code ?? 1;
+  });
+  const deadline = Date.now() + START_WAIT_MS;
+  while (Date.now() < deadline) {
+    if (exited !== null) break;
+    if (existsSync(DEFAULT_SOCKET_PATH)) {
+      const probe = new EngineClient({ host: DEFAULT_HOST });
+      try {
+        await probe.ping();
+        return;
+      } catch {
+        // not yet
+      } finally {
+        probe.close();
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new DaemonUnreachableError(
+    DEFAULT_HOST,
+    new BerthError('Unavailable', exited !== null ? `berthd exited with code ${exited}; see ${logPath ?? 'its log'}` : 'berthd did not answer in time'),
+  );
+}
+
+let logPath: string | undefined;
+
+function openLog(): number | undefined {
+  for (const dir of ['/var/log/berth', '/run/berth']) {
+    try {
+      mkdirSync(dir, { recursive: true });
+      const fd = openSync(join(dir, 'berthd.log'), 'a');
+      logPath = join(dir, 'berthd.log');
+      return fd;
+    } catch {
+      // try the next place
+    }
+  }
+  return undefined;
+}
