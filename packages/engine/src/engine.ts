@@ -2,7 +2,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ConflictError, NotFoundError, type Descriptor, type Digest } from '@berth/image-format';
-import { FileContentStore, OverlaySnapshotter, createDiff, unpackLayer, type Snapshotter } from '@berth/layer-store';
+import { FileContentStore, OverlaySnapshotter, applyLayer, createDiff, unpackLayer, type Snapshotter } from '@berth/layer-store';
 import { DockerConfigCredentialStore, RegistryClient, StaticCredentialStore } from '@berth/registry-client';
 import type { RuntimeDriver } from '@berth/runtime';
 import * as driverLinux from '@berth/driver-linux';
@@ -111,6 +111,7 @@ export class Engine {
           snapshotter: snapshotter as unknown as SnapshotterLike,
           unpack: (layer: Descriptor, parent: Digest | undefined, diffId?: Digest) => unpackLayer(content, snapshotter, layer, parent, diffId ? { diffId } : {}),
           diff: (key: string) => createDiff(content, snapshotter, key),
+          applyLayer: (input, dir, o) => applyLayer(input, dir, o),
         },
         events,
         root,

@@ -24,6 +24,8 @@ export interface StorageDeps {
   snapshotter: SnapshotterLike;
   /** layer-store's unpackLayer: applies a stored blob over `parent`, committed under its chainID (idempotent). */
   unpack(layer: Descriptor, parent: Digest | undefined, diffId?: Digest): Promise<{ chainId: Digest; diffId: Digest; applied: boolean }>;
+  /** layer-store's applyLayer: a layer stream into a directory (overlay whiteouts or deletions). */
+  applyLayer(input: Readable, root: string, opts: { compression: 'none' | 'gzip' | 'zstd'; whiteouts: 'overlay' | 'delete'; expectedDiffId?: Digest }): Promise<{ diffId: Digest; size: number }>;
   /** layer-store's createDiff: the snapshot's changes as a gzip layer blob in the content store. */
   diff(key: string): Promise<{ descriptor: Descriptor; diffId: Digest }>;
 }

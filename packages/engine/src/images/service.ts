@@ -51,6 +51,7 @@ import type { StorageDeps } from './deps.js';
 import { layerMessage } from './progress.js';
 import { ImageTable, refKey, type ImageRecord, type LayerRecord } from './table.js';
 import { Unpacker } from './unpack.js';
+import { ParallelUnpack } from './parallel-unpack.js';
 
 export interface ContainerUse {
   id: string;
@@ -180,8 +181,6 @@ export class Images implements ImageService, ImageLookup {
 
   private async doPull(refInput: string, opts: PullOptions): Promise<ImageInspect> {
     const ref = normalizeReference(refInput);
-    const emit = opts.onProgress ?? (() => undefined);
-    const platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
     const { client, release } = this.d.registry(opts.auth, ref.domain);
     try {
       return await this.pullWith(client, refInput, opts);
@@ -194,57 +193,91 @@ export class Images implements ImageService, ImageLookup {
     const ref = normalizeReference(refInput);
     const emit = opts.onProgress ?? (() => undefined);
     const platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
-    emit({ status: ref.digest ? `Pulling from ${ref.familiarName()}` : `Pulling from ${ref.familiarName()}`, id: ref.tag ?? ref.digest ?? 'latest' });
+    emit({ status: `Pulling from ${ref.familiarName()}`, id: ref.tag ?? ref.digest ?? 'latest' });
     const before = this.safeResolve(ref.toString());
     const content = this.d.storage.content;
-    let parent: Digest | undefined;
-    const applied: { chainId: Digest; diffId: Digest }[] = [];
     let configDigest: Digest | undefined;
     let diffIds: Digest[] | undefined;
     const shortOf = (d: string): string => d.slice(d.indexOf(':') + 1, d.indexOf(':') + 13);
     const seenLayer = new Set<string>();
-    const result = await client.pull(ref, content, {
-      platform,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      onProgress: (e) => {
-        if (!isLayerMediaType(e.mediaType)) {
-          if ((e.state === 'done' || e.state === 'exists') && /config/.test(e.mediaType)) configDigest = e.digest;
-          return;
+    const unpack = new ParallelUnpack(this.d.storage, join(this.d.root, 'tmp-unpack'));
+    const skipped = new Set<number>();
+    const knownIds: (Digest | undefined)[] = [];
+    let result;
+    try {
+      result = await client.pull(ref, content, {
+        platform,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        onProgress: (e) => {
+          if (!isLayerMediaType(e.mediaType)) {
+            if ((e.state === 'done' || e.state === 'exists') && /config/.test(e.mediaType)) configDigest = e.digest;
+            return;
+          }
+          if (!seenLayer.has(e.id)) {
+            seenLayer.add(e.id);
+            if (e.state !== 'exists') emit(layerMessage('Pulling fs layer', e.id));
+          }
+          switch (e.state) {
+            case 'waiting':
+              emit(layerMessage('Waiting', e.id));
+              break;
+            case 'downloading':
+              emit(layerMessage('Downloading', e.id, e.current, e.total));
+              break;
+            case 'verifying':
+              emit(layerMessage('Verifying Checksum', e.id));
+              break;
+            case 'done':
+              emit(layerMessage('Download complete', e.id));
+              break;
+            default:
+              break;
+          }
+        },
+        // Each layer starts unpacking into its own scratch dir as soon as it is in, while
+        // the next ones download; commits follow in order once the pull is through.
+        onLayer: async (layer, index) => {
+          if (!diffIds && configDigest !== undefined) diffIds = await this.diffIdsFromStore(content, configDigest);
+          // Without the config yet, a blob applied before (by any local image) has a known diffID.
+          knownIds[index] = diffIds?.[index] ?? (await this.knownDiffId(layer.digest as Digest));
+          const prefix = knownIds.slice(0, index + 1);
+          if (prefix.length === index + 1 && prefix.every((d) => d !== undefined)) {
+            const chain = chainIds(prefix as Digest[]).at(-1)!;
+            if (await this.snapshotExists(chain)) {
+              skipped.add(index);
+              emit(layerMessage('Already exists', shortOf(layer.digest)));
+              return;
+            }
+          }
+          unpack.begin(index, layer, diffIds?.[index]);
+        },
+      });
+    } catch (err) {
+      await unpack.discard();
+      throw err;
+    }
+    const configBytesEarly = await readAll(await content.read(result.configDescriptor.digest));
+    const wantDiffIds = parseImageConfig(configBytesEarly).rootfs.diff_ids;
+    let parent: Digest | undefined;
+    const applied: { chainId: Digest; diffId: Digest }[] = [];
+    try {
+      for (const [index, layer] of result.layers.entries()) {
+        if (skipped.has(index)) {
+          const chain = chainIds(wantDiffIds.slice(0, index + 1)).at(-1)!;
+          applied[index] = { chainId: chain, diffId: wantDiffIds[index]! };
+          parent = chain;
+          continue;
         }
-        if (!seenLayer.has(e.id)) {
-          seenLayer.add(e.id);
-          if (e.state !== 'exists') emit(layerMessage('Pulling fs layer', e.id));
-        }
-        switch (e.state) {
-          case 'waiting':
-            emit(layerMessage('Waiting', e.id));
-            break;
-          case 'downloading':
-            emit(layerMessage('Downloading', e.id, e.current, e.total));
-            break;
-          case 'verifying':
-            emit(layerMessage('Verifying Checksum', e.id));
-            break;
-          case 'done':
-            emit(layerMessage('Download complete', e.id));
-            break;
-          default:
-            break;
-        }
-      },
-      onLayer: async (layer, index) => {
-        // The config usually arrives first: with its diff_ids an existing layer is skipped unread.
-        if (!diffIds && configDigest !== undefined) diffIds = await this.diffIdsFromStore(content, configDigest);
-        const known = diffIds?.[index] ?? (await this.knownDiffId(layer.digest as Digest));
-        const res = await this.unpacker.apply(layer, parent, known);
-        parent = res.chainId;
+        const res = await unpack.finish(index, layer, parent, wantDiffIds[index]);
         applied[index] = { chainId: res.chainId, diffId: res.diffId };
-        emit(layerMessage(res.skipped && !seenLayer.has(shortOf(layer.digest)) ? 'Already exists' : 'Pull complete', shortOf(layer.digest)));
-      },
-    });
-    const configBytes = await readAll(await content.read(result.configDescriptor.digest));
+        parent = res.chainId;
+        emit(layerMessage(res.skipped ? 'Already exists' : 'Pull complete', shortOf(layer.digest)));
+      }
+    } finally {
+      await unpack.discard();
+    }
     const rec = await this.register({
-      configBytes,
+      configBytes: configBytesEarly,
       manifest: { bytes: result.manifestBytes, digest: result.manifestDigest, mediaType: result.manifestDescriptor.mediaType },
       layers: result.layers,
       diffIds: applied.map((a) => a.diffId),
@@ -256,6 +289,14 @@ export class Images implements ImageService, ImageLookup {
     const familiar = ref.familiar();
     emit({ status: before?.id === rec.id ? `Status: Image is up to date for ${familiar}` : `Status: Downloaded newer image for ${familiar}` });
     return this.inspect(rec.id);
+  }
+
+  private async snapshotExists(chainId: string): Promise<boolean> {
+    try {
+      return (await this.d.storage.snapshotter.stat(chainId)).kind === 'committed';
+    } catch {
+      return false;
+    }
   }
 
   private async diffIdsFromStore(content: StorageDeps['content'], digest: Digest | undefined): Promise<Digest[] | undefined> {

@@ -1,0 +1,49 @@
+// Cold pull of the fixtures' `big` image (6 gzip layers) from a local registry through the
+// engine (download, verify and unpack overlapped) vs `skopeo copy` (download only) in the
+// same run, both into dirs on the same filesystem.  BENCH_SCALE=0.1 for a quick look.
+// Run: node --conditions=source --import tsx bench/pull.bench.ts
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { buildBigImageLayout, pushLayoutWithSkopeo, startRegistry } from '@berth/fixtures';
+import { Engine } from '../src/index.js';
+
+const scale = Number(process.env.BENCH_SCALE ?? 1);
+const runs = Number(process.env.BENCH_RUNS ?? 3);
+const layout = await buildBigImageLayout(undefined, { scale });
+const registry = await startRegistry();
+const dir = await mkdtemp('/var/tmp/be-pull-');
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+try {
+  const ref = `${registry.host}/bench/big:latest`;
+  await pushLayoutWithSkopeo(layout.layoutDir, 'latest', ref);
+  const engineTimes: number[] = [];
+  const skopeoTimes: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const root = join(dir, `root${i}`);
+    const engine = await Engine.open({ root, runRoot: join(dir, `run${i}`) });
+    const t0 = performance.now();
+    await engine.images.pull(ref);
+    engineTimes.push(performance.now() - t0);
+    await engine.close();
+    const oci = join(dir, `oci${i}`);
+    const t1 = performance.now();
+    execFileSync('skopeo', ['--insecure-policy', 'copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${oci}:latest`]);
+    skopeoTimes.push(performance.now() - t1);
+    try {
+      for (const m of execFileSync('findmnt', ['-rn', '-o', 'TARGET'], { encoding: 'utf8' }).split('\n').filter((x) => x.startsWith(root)).reverse()) execFileSync('umount', ['-l', m]);
+    } catch {
+      // nothing mounted
+    }
+    await rm(root, { recursive: true, force: true });
+    await rm(oci, { recursive: true, force: true });
+  }
+  const mb = layout.totalSize / 1e6;
+  console.log(`big image: ${layout.layers.length} layers, ${mb.toFixed(1)} MB compressed, ${(layout.totalUncompressedSize / 1e6).toFixed(1)} MB unpacked (scale ${scale})`);
+  console.log(`engine cold pull + unpack: median ${(median(engineTimes) / 1000).toFixed(2)} s  (${engineTimes.map((x) => (x / 1000).toFixed(2)).join(', ')})`);
+  console.log(`skopeo copy (download only): median ${(median(skopeoTimes) / 1000).toFixed(2)} s`);
+  console.log(`ratio engine/skopeo: ${(median(engineTimes) / median(skopeoTimes)).toFixed(2)}`);
+} finally {
+  await registry.stop();
+  await rm(dir, { recursive: true, force: true });
+}

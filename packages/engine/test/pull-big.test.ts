@@ -1,0 +1,48 @@
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildBigImageLayout, pushLayoutWithSkopeo, startRegistry, type BigImageLayout, type RunningRegistry } from '@berth/fixtures';
+import { openTestEngine, type TestEngine } from './helpers.js';
+
+let t: TestEngine;
+let registry: RunningRegistry;
+let big: BigImageLayout;
+beforeAll(async () => {
+  big = await buildBigImageLayout(undefined, { scale: 0.01 });
+  registry = await startRegistry();
+  await pushLayoutWithSkopeo(big.layoutDir, 'latest', `${registry.host}/bench/big:small`);
+  t = await openTestEngine();
+});
+afterAll(async () => {
+  await t?.cleanup();
+  await registry?.stop();
+});
+
+describe('pull with layers unpacked in parallel', () => {
+  it('gives the same tree as applying the layers in order (whiteouts, opaque dirs, hardlinks)', async () => {
+    const { engine } = t;
+    const img = await engine.images.pull(`${registry.host}/bench/big:small`);
+    expect(img.RootFS.Layers).toHaveLength(big.layers.length);
+    const { Id } = await engine.containers.create({ Image: img.Id, Cmd: ['/nothing'], HostConfig: { NetworkMode: 'none' } });
+    const tar = spawn('tar', ['-tv'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    (await engine.containers.export(Id)).pipe(tar.stdin);
+    let listing = '';
+    for await (const c of tar.stdout) listing += (c as Buffer).toString();
+    const names = listing.split('\n').map((l) => l.replace(/^\S+\s+\S+\s+\d+\s+\S+\s+\S+\s+\.\//, '').replace(/ link to .*$/, '').replace(/ -> .*$/, ''));
+    const has = (p: string): boolean => names.some((n) => n === p || n === p + '/');
+    expect(has(big.special.whiteoutFile)).toBe(false);
+    expect(has(big.special.whiteoutDir)).toBe(false);
+    expect(has(big.special.opaqueDir)).toBe(true);
+    for (const [link, target] of big.special.hardlinks) {
+      expect(has(link)).toBe(true);
+      expect(has(target)).toBe(true);
+    }
+    // No whiteout markers leak into the merged view.
+    expect(names.some((n) => n.includes('.wh.'))).toBe(false);
+    // A second pull finds every layer and changes nothing.
+    const progress: string[] = [];
+    const again = await engine.images.pull(`${registry.host}/bench/big:small`, { onProgress: (m) => progress.push(m.status ?? '') });
+    expect(again.Id).toBe(img.Id);
+    expect(progress).not.toContain('Pull complete');
+    await engine.containers.remove(Id);
+  });
+});
