@@ -28,6 +28,18 @@ export interface RegistryClientOptions extends EndpointOptions {
   credentials?: CredentialStore;
   retry?: Partial<RetryOptions>;
   userAgent?: string;
+  /**
+   * Pull-through mirrors per registry (`{ 'docker.io': ['mirror.example:5000'] }`), tried in
+   * order before the registry itself for resolve and pull; a mirror that lacks the image,
+   * refuses or is down falls through to the next. Entries are `host[:port]` or URLs; an
+   * `http://` URL marks that mirror insecure. Pushes always go to the registry itself.
+   */
+  mirrors?: Record<string, string[]>;
+}
+
+/** Errors after which the next mirror (or the registry itself) is worth trying. */
+function mirrorMiss(e: unknown): boolean {
+  return e instanceof BerthError && ['NotFound', 'Unavailable', 'Unauthorized', 'Forbidden'].includes(e.code);
 }
 
 /**
@@ -40,8 +52,36 @@ export class RegistryClient {
   private readonly retry: RetryOptions;
   private readonly tokens = new TokenCache();
 
-  constructor(private readonly opts: RegistryClientOptions = {}) {
+  private readonly mirrors = new Map<string, string[]>();
+
+  private readonly opts: RegistryClientOptions;
+
+  constructor(opts: RegistryClientOptions = {}) {
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
+    const insecure = [...(opts.insecureRegistries ?? [])];
+    for (const [registry, list] of Object.entries(opts.mirrors ?? {})) {
+      const hosts = list.map((m) => {
+        if (!/^https?:\/\//i.test(m)) return m.replace(/\/+$/, '');
+        const u = new URL(m);
+        if (u.protocol === 'http:') insecure.push(u.host);
+        return u.host;
+      });
+      this.mirrors.set(registry, hosts);
+    }
+    this.opts = { ...opts, insecureRegistries: insecure };
+  }
+
+  /** Runs a read against each mirror of the reference's registry, then the registry itself. */
+  private async viaMirrors<T>(r: Reference, read: (session: RegistrySession, ref: Reference) => Promise<T>): Promise<T> {
+    const mirrors = this.mirrors.get(r.domain) ?? [];
+    for (const host of mirrors) {
+      try {
+        return await read(await this.session(host), r);
+      } catch (e) {
+        if (!mirrorMiss(e)) throw e;
+      }
+    }
+    return read(await this.session(r.domain), r);
   }
 
   private session(registry: string): Promise<RegistrySession> {
@@ -69,14 +109,12 @@ export class RegistryClient {
 
   /** Resolves a tag or digest to the image manifest for `platform` (default: this host's). */
   async resolve(ref: string | Reference, opts: ResolveOptions = {}): Promise<ResolvedImage> {
-    const r = this.ref(ref);
-    return resolveImage(await this.session(r.domain), r, opts);
+    return this.viaMirrors(this.ref(ref), (session, r) => resolveImage(session, r, opts));
   }
 
   /** Pulls an image's blobs into `sink`; see PullOptions for progress and pipelining. */
   async pull(ref: string | Reference, sink: BlobSink, opts: PullOptions = {}): Promise<PullResult> {
-    const r = this.ref(ref);
-    return pullImage(await this.session(r.domain), r, sink, this.retry, opts);
+    return this.viaMirrors(this.ref(ref), (session, r) => pullImage(session, r, sink, this.retry, opts));
   }
 
   /** Pushes blobs from `source`, then the manifest under the reference's tag. */
