@@ -92,6 +92,28 @@ describe('faults', () => {
     expect(digestOf(await readFile(sink.blobPath(img.layer.digest)))).toBe(img.layer.digest);
   });
 
+  it('stops when the caller aborts, keeping the partial download for a later resume', async () => {
+    const img = await pushImage('faults/abort', randomBytes(48 * 1024 * 1024));
+    const sink = new FileBlobStore(join(tmp.path, 'abort-sink'), { fsync: false });
+    const ac = new AbortController();
+    const err = await client
+      .pull(img.ref, sink, {
+        signal: ac.signal,
+        onProgress: (e) => {
+          if (e.digest === img.layer.digest && e.state === 'downloading' && e.current > 4 * 1024 * 1024) ac.abort(new Error('user cancelled'));
+        },
+      })
+      .catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/cancelled|abort/i);
+    expect(await sink.has(img.layer.digest)).toBe(false);
+    const kept = await sink.ingestedBytes(img.layer.digest);
+    expect(kept).toBeGreaterThan(0);
+    const events: ProgressEvent[] = [];
+    await client.pull(img.ref, sink, { onProgress: (e) => events.push(e) });
+    expect(events.find((e) => e.digest === img.layer.digest && e.resumedFrom !== undefined)?.resumedFrom).toBe(kept);
+    expect(digestOf(await readFile(sink.blobPath(img.layer.digest)))).toBe(img.layer.digest);
+  });
+
   it('rejects a blob whose bytes were changed in the registry storage, committing nothing', async () => {
     const img = await pushImage('faults/corrupt', randomBytes(512 * 1024));
     const path = registryBlobPath(img.layer.digest);
