@@ -117,4 +117,19 @@ describe('container lifecycle on the built-in busybox', () => {
     expect((await engine.containers.inspect(Id)).State.Status).toBe('exited');
     await engine.containers.remove(Id);
   });
+
+  it('an attach made before start sees all output of a short process (the docker run sequence)', async () => {
+    const { engine } = t;
+    for (let i = 0; i < 3; i++) {
+      const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', 'echo out; echo err >&2; exit 2'], AttachStdout: true, AttachStderr: true, HostConfig: { NetworkMode: 'none', AutoRemove: true } });
+      const session = await engine.containers.attach(Id, { stdout: true, stderr: true, stream: true });
+      const chunks = collect(session.output);
+      const removed = engine.containers.wait(Id, 'removed');
+      await engine.containers.start(Id);
+      expect((await removed).StatusCode).toBe(2);
+      const got = await chunks;
+      expect(text(got, 'stdout')).toBe('out\n');
+      expect(text(got, 'stderr')).toBe('err\n');
+    }
+  });
 });

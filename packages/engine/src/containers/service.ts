@@ -70,6 +70,13 @@ interface Waiter {
   resolve: (r: ContainerWaitResponse) => void;
 }
 
+interface PendingAttach {
+  output: PassThrough;
+  closed: boolean;
+  inner?: AttachSession;
+  connect(runtimeId: string): Promise<void>;
+}
+
 interface ExecRecord {
   id: string;
   containerId: string;
@@ -100,6 +107,7 @@ export class Containers implements ContainerService {
   private readonly watching = new Set<string>();
   private readonly execs = new Map<string, ExecRecord>();
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
+  private readonly pendingAttach = new Map<string, Set<PendingAttach>>();
   /** Serialises lifecycle operations per container. */
   private readonly locks = new Map<string, Promise<unknown>>();
   private closed = false;
@@ -277,6 +285,7 @@ export class Containers implements ContainerService {
       r.ports = ports;
       for (const a of created.network ?? []) this.applyAttachment(r, a);
       this.d.table.save(r);
+      await this.connectPending(r);
       const { pid } = await this.d.runtime.start(rid(r));
       if (!r.sandboxKey && created.network?.[0]) r.sandboxKey = created.network[0].sandboxKey;
       r.state = { ...r.state, status: 'running', pid, error: '', oomKilled: false, startedAt: new Date().toISOString(), finishedAt: r.state.finishedAt };
@@ -288,6 +297,7 @@ export class Containers implements ContainerService {
         r.runtimeCreated = false;
       }
       if (this.d.table.get(r.id)) this.d.table.save(r);
+      if (!this.shouldRestart(r)) this.endPending(r.id);
       throw err instanceof BerthError ? err : new BerthError('Internal', `failed to start container ${r.id.slice(0, 12)}: ${(err as Error).message}`, { cause: err });
     }
     if (this.d.afterStart) await this.d.afterStart(r).then(() => this.d.table.save(r)).catch(() => undefined);
@@ -566,6 +576,7 @@ export class Containers implements ContainerService {
           if (this.volumeUsers(v).length === 0) await this.d.volumes.remove(v).catch(() => undefined);
         }
       }
+      this.endPending(fresh.id);
       this.emit(fresh, 'destroy');
       this.notify(fresh.id, 'removed', { StatusCode: fresh.state.exitCode });
     });
@@ -646,38 +657,58 @@ export class Containers implements ContainerService {
     return pipeSession(h, output, tty, wantOut, wantErr, r.config.StdinOnce ?? false);
   }
 
+  /**
+   * `docker run` attaches before it starts: the session is connected to the driver between
+   * create and start of the next run (see launch), so not a byte of a short process is lost.
+   */
   private attachWhenStarted(r: ContainerRecord, opts: AttachOptions, output: PassThrough, tty: boolean): AttachSession {
     const stdin = opts.stdin && r.config.OpenStdin ? new PassThrough() : undefined;
-    let closed = false;
-    let inner: AttachSession | undefined;
-    const sub = this.d.events.subscribe({ filters: { type: ['container'], container: [r.id], event: ['start', 'destroy'] } });
-    void (async () => {
-      for await (const e of sub) {
-        if (closed) break;
-        if (e.Action === 'destroy') break;
-        try {
-          const h = await this.d.runtime.attach(rid(r), { stdin: !!stdin });
-          inner = pipeSession(h, output, tty, opts.stdout ?? true, opts.stderr ?? true, r.config.StdinOnce ?? false);
-          if (stdin && inner.stdin) stdin.pipe(inner.stdin);
-        } catch {
-          output.end();
-        }
-        break;
-      }
-      sub.close();
-      if (!inner) output.end();
-    })();
+    const pending: PendingAttach = {
+      output,
+      closed: false,
+      connect: async (runtimeId: string) => {
+        if (pending.closed) return;
+        const h = await this.d.runtime.attach(runtimeId, { stdin: !!stdin });
+        pending.inner = pipeSession(h, output, tty, opts.stdout ?? true, opts.stderr ?? true, r.config.StdinOnce ?? false);
+        if (stdin && pending.inner.stdin) stdin.pipe(pending.inner.stdin);
+      },
+    };
+    let set = this.pendingAttach.get(r.id);
+    if (!set) this.pendingAttach.set(r.id, (set = new Set()));
+    set.add(pending);
     return {
       tty,
       ...(stdin ? { stdin } : {}),
       output,
       close: () => {
-        closed = true;
-        sub.close();
-        inner?.close();
-        output.end();
+        pending.closed = true;
+        this.pendingAttach.get(r.id)?.delete(pending);
+        pending.inner?.close();
+        if (!output.writableEnded) output.end();
       },
     };
+  }
+
+  /** Connects attach sessions waiting for this run (called between runtime create and start). */
+  private async connectPending(r: ContainerRecord): Promise<void> {
+    const set = this.pendingAttach.get(r.id);
+    if (!set) return;
+    this.pendingAttach.delete(r.id);
+    await Promise.all(
+      [...set].map((p) =>
+        p.connect(rid(r)).catch(() => {
+          if (!p.output.writableEnded) p.output.end();
+        }),
+      ),
+    );
+  }
+
+  /** Ends attach sessions still waiting for a run that will not come. */
+  private endPending(id: string): void {
+    const set = this.pendingAttach.get(id);
+    if (!set) return;
+    this.pendingAttach.delete(id);
+    for (const p of set) if (!p.output.writableEnded) p.output.end();
   }
 
   async resize(ref: string, size: { h: number; w: number }): Promise<void> {
