@@ -84,7 +84,13 @@ function dockerTimestamp(ts: string): string {
  * and then moves raw bytes both ways over the socket (stdin in, frames out). Not upgraded:
  * an ordinary 200 response carrying the output only.
  */
-export function serveSession(request: FastifyRequest, reply: FastifyReply, session: AttachSession, log: { warn: (o: object, m: string) => void }): void {
+export function serveSession(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  session: AttachSession,
+  log: { warn: (o: object, m: string) => void },
+  beforeEnd?: () => Promise<void>,
+): void {
   const socket = upgradeSocket(request.raw);
   const framed = !session.tty;
   const contentType = framed && atLeast(request.apiVersion, '1.42') ? MULTIPLEXED_STREAM : RAW_STREAM;
@@ -92,7 +98,7 @@ export function serveSession(request: FastifyRequest, reply: FastifyReply, sessi
   if (socket) {
     reply.raw.detachSocket(socket);
     socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n${commonHeaderLines()}\r\n`);
-    wireSocket(socket, session, log);
+    wireSocket(socket, session, log, beforeEnd);
     return;
   }
   const res = reply.raw;
@@ -101,10 +107,11 @@ export function serveSession(request: FastifyRequest, reply: FastifyReply, sessi
   res.once('close', () => session.close());
   pipeOutput(session.output, res, { tty: session.tty })
     .catch((err: unknown) => log.warn({ err }, 'attach output failed'))
+    .then(() => beforeEnd?.())
     .finally(() => res.end());
 }
 
-function wireSocket(socket: Socket, session: AttachSession, log: { warn: (o: object, m: string) => void }): void {
+function wireSocket(socket: Socket, session: AttachSession, log: { warn: (o: object, m: string) => void }, beforeEnd?: () => Promise<void>): void {
   socket.setNoDelay(true);
   const stdin = session.stdin;
   if (stdin) {
@@ -127,6 +134,8 @@ function wireSocket(socket: Socket, session: AttachSession, log: { warn: (o: obj
   socket.on('error', () => session.close());
   pipeOutput(session.output, socket, { tty: session.tty })
     .catch((err: unknown) => log.warn({ err }, 'attach output failed'))
+    .then(() => beforeEnd?.())
+    .catch(() => {})
     .finally(() => {
       if (!socket.destroyed) socket.end();
     });

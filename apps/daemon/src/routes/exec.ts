@@ -21,7 +21,17 @@ export function execRoutes(app: FastifyInstance, engine: EngineLike): void {
     const body = optionalJson<{ Detach?: boolean; Tty?: boolean }>(request) ?? {};
     const session = await c.execStart(id(request), { detach: body.Detach === true, tty: body.Tty === true });
     if (!session) return reply.code(200).send();
-    serveSession(request, reply, session, request.log);
+    // The CLI reads the exit code (GET /exec/{id}/json) as soon as the stream closes:
+    // close it only once the engine has recorded it, as Docker does.
+    const execId = id(request);
+    const exitRecorded = async (): Promise<void> => {
+      for (let i = 0; i < 500; i++) {
+        const info = await c.execInspect(execId).catch(() => undefined);
+        if (!info || !info.Running) return;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    serveSession(request, reply, session, request.log, exitRecorded);
   });
 
   app.post('/exec/:id/resize', async (request, reply) => {
