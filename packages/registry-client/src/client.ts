@@ -20,7 +20,7 @@ import { pullImage, resolveImage, type PullOptions, type PullResult, type Resolv
 import { pushImage, type PushOptions, type PushResult } from './push.js';
 import { readErrorBody, statusError } from './registry-error.js';
 import { DEFAULT_RETRY, type RetryOptions } from './retry.js';
-import { RegistrySession } from './session.js';
+import { RegistrySession, type ProxyOptions } from './session.js';
 import type { BlobSink, BlobSource } from './sink.js';
 
 export interface RegistryClientOptions extends EndpointOptions {
@@ -35,6 +35,11 @@ export interface RegistryClientOptions extends EndpointOptions {
    * `http://` URL marks that mirror insecure. Pushes always go to the registry itself.
    */
   mirrors?: Record<string, string[]>;
+  /**
+   * HTTP(S) proxies. Default: HTTP_PROXY / HTTPS_PROXY / NO_PROXY from the environment,
+   * loopback registries always direct; `false`: never a proxy; an object: exactly these.
+   */
+  proxy?: ProxyOptions | false;
 }
 
 /** Errors after which the next mirror (or the registry itself) is worth trying. */
@@ -95,6 +100,7 @@ export class RegistryClient {
             retry: this.retry,
             tokenCache: this.tokens,
             userAgent: this.opts.userAgent,
+            proxy: this.opts.proxy,
           }),
       );
       s.catch(() => this.sessions.delete(registry));
@@ -220,6 +226,7 @@ export class RegistryClient {
       credentials: new StaticCredentialStore({ [registry]: credentials }),
       retry: this.retry,
       userAgent: this.opts.userAgent,
+      proxy: this.opts.proxy,
     });
     try {
       const res = await session.send({ method: 'GET', url: '/v2/', scopes: [] });

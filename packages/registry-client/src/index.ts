@@ -16,6 +16,7 @@ export type { FetchedManifest } from './manifests.js';
 export type { BlobSink, BlobSource, ExpectedBlob, ProgressEvent, BlobState } from './sink.js';
 export { FileBlobStore } from './file-blob-store.js';
 export type { RetryOptions } from './retry.js';
+export type { ProxyOptions } from './session.js';
 export { DEFAULT_CERTS_DIR, resolveEndpoint, isLoopbackRegistry } from './endpoint.js';
 export type { EndpointOptions, RegistryEndpoint } from './endpoint.js';
 export { parseWWWAuthenticate } from './auth/challenge.js';

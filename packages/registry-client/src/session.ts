@@ -1,11 +1,11 @@
 import { rootCertificates } from 'node:tls';
 import type { Readable } from 'node:stream';
 import { BerthError, UnauthorizedError } from '@berth/image-format';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import { Authorizer } from './auth/authorizer.js';
 import type { TokenCache } from './auth/token-cache.js';
 import type { CredentialStore } from './credentials/store.js';
-import type { RegistryEndpoint } from './endpoint.js';
+import { isLoopbackRegistry, type RegistryEndpoint } from './endpoint.js';
 import { readErrorBody } from './registry-error.js';
 import { isNetworkError, retryDelay, sleep, type RetryOptions } from './retry.js';
 
@@ -33,8 +33,49 @@ export interface SessionResponse {
   url: string;
 }
 
+/** HTTP(S) proxies, as the HTTP_PROXY / HTTPS_PROXY / NO_PROXY variables say them. */
+export interface ProxyOptions {
+  httpProxy?: string;
+  httpsProxy?: string;
+  noProxy?: string;
+}
+
+/**
+ * The proxies a registry is reached through: the explicit ones when given (false: none);
+ * else the environment's, except for loopback registries, which are always direct (as
+ * Go's ProxyFromEnvironment does for Docker).
+ */
+export function proxyFor(registry: string, explicit: ProxyOptions | false | undefined): ProxyOptions | undefined {
+  if (explicit === false) return undefined;
+  if (explicit) return explicit;
+  const env = process.env;
+  const httpProxy = env['http_proxy'] ?? env['HTTP_PROXY'];
+  const httpsProxy = env['https_proxy'] ?? env['HTTPS_PROXY'];
+  if (!httpProxy && !httpsProxy) return undefined;
+  if (isLoopbackRegistry(registry)) return undefined;
+  return { httpProxy, httpsProxy, noProxy: env['no_proxy'] ?? env['NO_PROXY'] };
+}
+
+function makeDispatcher(
+  proxy: ProxyOptions | undefined,
+  tls: Record<string, unknown>,
+): Dispatcher {
+  const base = { keepAliveTimeout: 30_000, connect: tls };
+  if (!proxy) return new Agent(base);
+  // '' rather than undefined: undici would otherwise read the environment for unset fields
+  return new EnvHttpProxyAgent({
+    ...base,
+    requestTls: tls,
+    httpProxy: proxy.httpProxy ?? '',
+    httpsProxy: proxy.httpsProxy ?? '',
+    noProxy: proxy.noProxy ?? '',
+  });
+}
+
 export interface SessionOptions {
   endpoint: RegistryEndpoint;
+  /** See proxyFor(). */
+  proxy?: ProxyOptions | false;
   credentials?: CredentialStore;
   retry: RetryOptions;
   tokenCache?: TokenCache;
@@ -60,23 +101,25 @@ function header(h: SessionResponse['headers'], name: string): string | undefined
 export class RegistrySession {
   readonly registry: string;
   readonly auth: Authorizer;
-  private readonly agent: Agent;
-  private foreignAgent: Agent | undefined;
+  private readonly agent: Dispatcher;
+  private readonly proxy: ProxyOptions | undefined;
+  private foreignAgent: Dispatcher | undefined;
   private base: Promise<string> | undefined;
 
   constructor(private readonly opts: SessionOptions) {
     this.registry = opts.endpoint.registry;
     const tls = opts.endpoint.tls;
-    this.agent = new Agent({
-      keepAliveTimeout: 30_000,
-      connect: tls
+    this.proxy = proxyFor(this.registry, opts.proxy);
+    this.agent = makeDispatcher(
+      this.proxy,
+      tls
         ? {
             rejectUnauthorized: tls.rejectUnauthorized,
             ...(tls.ca ? { ca: [...rootCertificates, ...tls.ca] } : {}),
             ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
           }
         : {},
-    });
+    );
     this.auth = new Authorizer({
       registry: this.registry,
       credentials: opts.credentials,
@@ -90,7 +133,7 @@ export class RegistrySession {
     const host = new URL(url).host;
     const own = [this.opts.endpoint.baseUrl, ...this.opts.endpoint.fallbackUrls].some((b) => new URL(b).host === host);
     if (own) return this.agent;
-    this.foreignAgent ??= new Agent({ keepAliveTimeout: 30_000 });
+    this.foreignAgent ??= makeDispatcher(this.proxy, {});
     return this.foreignAgent;
   }
 
