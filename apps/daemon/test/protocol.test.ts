@@ -240,6 +240,7 @@ describe('berthd protocol', () => {
     const r = await request(t.socketPath, 'POST', '/images/create?fromImage=broken&tag=1');
     expect(r.status).toBe(200);
     const lines = r.body.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines[0]).toEqual({ status: 'Pulling from broken:1', id: 'latest' });
     expect(lines.at(-1)).toEqual({ errorDetail: { code: 500, message: 'unexpected EOF' }, error: 'unexpected EOF' });
   });
 

@@ -128,7 +128,10 @@ export function scriptedEngine(): { engine: EngineLike; containers: Map<string, 
         async pull(ref: string, opts: { onProgress?: (m: ProgressMessage) => void }) {
           if (ref.startsWith('nothere')) throw new NotFoundError(`pull access denied for ${ref}, repository does not exist or may require 'docker login'`);
           opts.onProgress?.({ status: `Pulling from ${ref}`, id: 'latest' });
-          if (ref.startsWith('broken')) throw new Error('unexpected EOF');
+          if (ref.startsWith('broken')) {
+            opts.onProgress?.({ status: 'Pulling fs layer', id: 'abc123' });
+            throw new Error('unexpected EOF');
+          }
           opts.onProgress?.({ status: 'Status: Downloaded newer image for ' + ref });
           return {};
         },
