@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Docker from 'dockerode';
+import { freePort } from '@berth/fixtures';
+import { startTestDaemon, type TestDaemon } from './support/daemon.js';
+import { seededRegistry, type SeededRegistry } from './support/registry.js';
+
+const HTTPD = ['sh', '-c', 'mkdir -p /www && echo "hello from busybox httpd" > /www/index.html && exec httpd -f -p 80 -h /www'];
+
+/** GETs until the server answers (bounded: 10 s). */
+async function fetchWhenUp(url: string): Promise<string> {
+  let last: unknown;
+  for (let i = 0; i < 100; i++) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      if (res.ok) return await res.text();
+      last = new Error(`status ${res.status}`);
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} never answered: ${String(last)}`);
+}
+
+// npm Docker clients, unchanged, against berthd: each starts busybox httpd with a
+// published port, waits for it, talks to it and stops it.
+describe('npm Docker API clients against berthd', () => {
+  let t: TestDaemon;
+  let reg: SeededRegistry;
+
+  beforeAll(async () => {
+    reg = await seededRegistry();
+    t = await startTestDaemon();
+  });
+  afterAll(async () => {
+    await t?.stop();
+    await reg?.stop();
+  });
+
+  it('dockerode: pull, create with a published port, start, talk, stop, remove', async () => {
+    const docker = new Docker({ socketPath: t.socketPath });
+    const stream = await docker.pull(reg.busybox);
+    await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
+    const port = await freePort();
+    const container = await docker.createContainer({
+      Image: reg.busybox,
+      Cmd: HTTPD,
+      ExposedPorts: { '80/tcp': {} },
+      HostConfig: { PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(port) }] } },
+    });
+    try {
+      await container.start();
+      const info = await container.inspect();
+      expect(info.State.Running).toBe(true);
+      expect(info.NetworkSettings.Ports['80/tcp']?.[0]?.HostPort).toBe(String(port));
+      expect(await fetchWhenUp(`http://127.0.0.1:${port}/`)).toBe('hello from busybox httpd\n');
+      await container.stop({ t: 2 });
+      expect((await container.inspect()).State.Running).toBe(false);
+    } finally {
+      await container.remove({ force: true });
+    }
+  });
+
+  it('testcontainers: GenericContainer with an HTTP wait strategy', async () => {
+    process.env['DOCKER_HOST'] = t.host;
+    process.env['TESTCONTAINERS_RYUK_DISABLED'] = 'true';
+    process.env['TESTCONTAINERS_HOST_OVERRIDE'] = '127.0.0.1';
+    const { GenericContainer, Wait } = await import('testcontainers');
+    const started = await new GenericContainer(reg.busybox)
+      .withCommand(HTTPD)
+      .withExposedPorts(80)
+      .withWaitStrategy(Wait.forHttp('/', 80).forStatusCode(200))
+      .withStartupTimeout(30_000)
+      .start();
+    try {
+      const url = `http://${started.getHost()}:${started.getMappedPort(80)}/`;
+      expect(await (await fetch(url)).text()).toBe('hello from busybox httpd\n');
+    } finally {
+      await started.stop({ timeout: 2000 });
+    }
+  });
+});
