@@ -124,6 +124,15 @@ describe('registry with token auth (auth.token, JWTs from a test issuer)', () =>
     await expect(c.login(reg.host, { username: USER, password: 'bad-one' })).rejects.toMatchObject({ code: 'Unauthorized' });
   });
 
+  it('sees a login made after the client started (credentials re-read after a 401)', async () => {
+    const store = new FileCredentialStore(join(tmp.path, 'late', 'auth.json'));
+    const c = client({ credentials: store });
+    const m = { manifest: { bytes: await readFile(bb.manifestPath) } };
+    await expect(c.push(`${reg.host}/team/late:1`, source, m)).rejects.toMatchObject({ code: 'Unauthorized' });
+    await store.set(reg.host, { username: USER, password: PASSWORD });
+    expect((await c.push(`${reg.host}/team/late:1`, source, m)).manifestDigest).toBe(bb.manifestDigest);
+  });
+
   it('refuses a wrong password at the token service, and a push without credentials', async () => {
     const bad = client({ credentials: new StaticCredentialStore({ [reg.host]: { username: USER, password: 'nope-secret' } }) });
     const err = await bad.resolve(`${reg.host}/team/busybox:1`).catch((e: unknown) => e);

@@ -95,6 +95,8 @@ export class Authorizer {
   onUnauthorized(header: string | undefined, scopes: readonly string[], sentAuthorization: boolean): { retry: boolean; scopes: string[] } {
     const prevScheme = this.challenge?.scheme;
     if (header) this.setChallenge(header);
+    // a login may have happened since the credentials were read (long-lived daemon)
+    this.creds = undefined;
     const ch = this.challenge;
     if (!ch) return { retry: false, scopes: [...scopes] };
     if (ch.scheme === 'basic') return { retry: !sentAuthorization || prevScheme !== 'basic', scopes: [...scopes] };
