@@ -18,6 +18,8 @@ export interface SnapshotPort {
   remove(key: string): Promise<void>;
   /** Bytes in the writable layer. */
   usage(key: string): Promise<number>;
+  /** Keys of active (writable) snapshots. */
+  list?(): Promise<string[]>;
 }
 
 export interface RunMount {
@@ -143,8 +145,8 @@ export interface RuntimePort {
   resize(id: string, size: { h: number; w: number }): Promise<void>;
   exec(id: string, req: ExecRequest): Promise<ExecHandle>;
   stats(id: string): Promise<{ cpuNs: number; cpuUserNs: number; cpuKernelNs: number; memory: number; memoryLimit: number; pids: number }>;
-  /** IDs the driver knows (for adopting after a restart). */
-  list(): Promise<string[]>;
+  /** Containers the driver knows, with their labels (for adopting and sweeping after a restart). */
+  list(): Promise<{ id: string; labels: Record<string, string> }[]>;
   networkInfo?(id: string): Promise<NetworkAttachment[]>;
 }
 

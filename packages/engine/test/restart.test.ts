@@ -127,4 +127,23 @@ describe('reconcile at open', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('sweeps what a crash between steps left: stray container snapshots', async () => {
+    const dir = await mkdtemp('/tmp/be-');
+    const root = join(dir, 'root');
+    const runRoot = join(dir, 'run');
+    let engine = await Engine.open({ root, runRoot });
+    try {
+      const snapshotter = (engine as unknown as { parts: { snapshotter: { prepare(k: string): Promise<unknown>; stat(k: string): Promise<unknown> } } }).parts.snapshotter;
+      const stray = `container-${'ab'.repeat(32)}`;
+      await snapshotter.prepare(stray);
+      await engine.close();
+      engine = await Engine.open({ root, runRoot });
+      const again = (engine as unknown as { parts: { snapshotter: { stat(k: string): Promise<unknown> } } }).parts.snapshotter;
+      await expect(again.stat(stray)).rejects.toThrow();
+    } finally {
+      await engine.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -171,7 +171,7 @@ export class DriverRuntime implements RuntimePort {
     };
   }
 
-  async list(): Promise<string[]> {
-    return (await this.driver.list()).map((s) => s.id);
+  async list(): Promise<{ id: string; labels: Record<string, string> }[]> {
+    return (await this.driver.list()).map((s) => ({ id: s.id, labels: s.labels }));
   }
 }

@@ -32,6 +32,10 @@ export class SnapshotterPort implements SnapshotPort {
     await this.snapshotter.remove(key);
   }
 
+  async list(): Promise<string[]> {
+    return (await this.snapshotter.walk()).filter((s) => s.kind === 'active').map((s) => s.key);
+  }
+
   async usage(key: string): Promise<number> {
     return (await this.snapshotter.usage(key)).size;
   }

@@ -44,6 +44,10 @@ import { appendFile, readFile } from 'node:fs/promises';
 
 const run = promisify(execFile);
 
+/** Driver labels that tie a runtime container to its engine root and record. */
+const ROOT_LABEL = 'berth.engine.root';
+const ID_LABEL = 'berth.engine.container';
+
 export interface ResolvedImage {
   id: string;
   config: ImageConfigLike;
@@ -277,7 +281,7 @@ export class Containers implements ContainerService {
         security: { privileged: h.Privileged ?? false, capAdd: h.CapAdd ?? [], capDrop: h.CapDrop ?? [], securityOpt: h.SecurityOpt ?? [], groupAdd: h.GroupAdd ?? [] },
         sysctls: h.Sysctls ?? {},
         devices: (h.Devices ?? []).map((dv) => ({ pathOnHost: dv.PathOnHost, pathInContainer: dv.PathInContainer || dv.PathOnHost, permissions: dv.CgroupPermissions || 'rwm' })),
-        labels: r.config.Labels ?? {},
+        labels: { ...(r.config.Labels ?? {}), [ROOT_LABEL]: this.d.root, [ID_LABEL]: r.id },
         stopSignal: normaliseSignal(r.config.StopSignal),
       });
       r.runtimeCreated = true;
@@ -978,7 +982,9 @@ export class Containers implements ContainerService {
    * running when it went down.
    */
   async reconcile(applyRestart: boolean): Promise<void> {
-    const known = new Set(await this.d.runtime.list().catch(() => [] as string[]));
+    const listed = await this.d.runtime.list().catch(() => [] as { id: string; labels: Record<string, string> }[]);
+    const known = new Set(listed.map((c) => c.id));
+    await this.sweep(listed);
     for (const r of this.d.table.all()) {
       const active = ['running', 'paused', 'restarting', 'removing'].includes(r.state.status);
       if (!active) continue;
@@ -1012,6 +1018,23 @@ export class Containers implements ContainerService {
           }
         }
       }
+    }
+  }
+
+  /**
+   * Removes what a crash between steps left: driver containers of this root that no record
+   * points at (current runs only), and container snapshots without a record.
+   */
+  private async sweep(listed: { id: string; labels: Record<string, string> }[]): Promise<void> {
+    const records = this.d.table.all();
+    const live = new Set(records.map((r) => rid(r)));
+    for (const c of listed) {
+      if (c.labels[ROOT_LABEL] !== this.d.root || live.has(c.id)) continue;
+      await this.d.runtime.delete(c.id).catch(() => undefined);
+    }
+    const ids = new Set(records.map((r) => r.snapshotKey));
+    for (const key of (await this.d.snapshots.list?.().catch(() => [] as string[])) ?? []) {
+      if (key.startsWith('container-') && !ids.has(key)) await this.d.snapshots.remove(key).catch(() => undefined);
     }
   }
 
