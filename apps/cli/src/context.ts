@@ -75,8 +75,8 @@ export function isDaemonError(err: unknown): err is BerthError & { statusCode: n
 
 /** The line docker prints for an error: daemon errors get their prefix, nothing prints a stack. */
 export function errorMessage(err: unknown): string {
-  if (isDaemonError(err)) return `Error response from daemon: ${err.message}`;
-  if (err instanceof Error) return err.message;
+  if (isDaemonError(err)) return `Error response from daemon: ${err.message.trim()}`;
+  if (err instanceof Error) return err.message.trim();
   return String(err);
 }
 
@@ -84,6 +84,6 @@ export function errorMessage(err: unknown): string {
 export function runStatusFor(err: unknown): number {
   const msg = errorMessage(err);
   if (/executable file not found|no such file or directory|system cannot find the file specified/i.test(msg)) return 127;
-  if (/permission denied|is a directory/i.test(msg)) return 126;
+  if (/permission denied|is a directory|operation not permitted/i.test(msg)) return 126;
   return 125;
 }

@@ -66,6 +66,8 @@ export function wireAttach(h: HijackedStream, io: Streams, options: AttachIoOpti
       }
     }
   })();
+  // Callers may give up on the output (start failed): never an unhandled rejection.
+  output.catch(() => {});
   return {
     output,
     restore() {

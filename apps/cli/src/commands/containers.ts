@@ -246,11 +246,13 @@ export async function ps(
   flags: { all?: boolean; quiet?: boolean; filter: string[]; format?: string; trunc?: boolean; size?: boolean; last?: string; latest?: boolean },
 ): Promise<number> {
   const client = await ctx.client();
+  // Like docker: ask for sizes when the template shows them.
+  const wantsSize = Boolean(flags.size) || (flags.format !== undefined && (/\.Size\b/.test(flags.format) || /json \.\s*\}\}/.test(flags.format)));
   const limit = flags.latest ? 1 : flags.last !== undefined ? Number(flags.last) : undefined;
   const list = await client.containerList({
     all: Boolean(flags.all) || (limit !== undefined && limit > 0),
     ...(limit !== undefined && limit > 0 ? { limit } : {}),
-    size: Boolean(flags.size),
+    size: wantsSize,
     filters: parseFilters(flags.filter),
   });
   const trunc = flags.trunc !== false;

@@ -59,7 +59,7 @@ export async function version(ctx: Context, flags: { format?: string }): Promise
   try {
     const client = await ctx.client();
     clientInfo.APIVersion = await client.apiVersion();
-    server = await client.version();
+    server = goFieldNames(reformatBuildTimes(await client.version()));
   } catch (err) {
     serverErr = err;
     clientInfo.APIVersion = clientInfo.DefaultAPIVersion;
@@ -77,6 +77,31 @@ export async function version(ctx: Context, flags: { format?: string }): Promise
     return 1;
   }
   return 0;
+}
+
+/** docker shows the Engine's build time in Go's ANSIC layout (`Thu Jan  1 00:00:00 1970`). */
+function reformatBuildTimes<T extends { Components?: { Name: string; Details?: Record<string, string> }[] }>(v: T): T {
+  for (const c of v.Components ?? []) {
+    const bt = c.Details?.['BuildTime'];
+    if (c.Name === 'Engine' && bt && !Number.isNaN(Date.parse(bt))) (c.Details as Record<string, string>)['BuildTime'] = ansic(new Date(bt));
+  }
+  return v;
+}
+
+function ansic(d: Date): string {
+  const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${days[d.getDay()]} ${months[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${d.getFullYear()}`;
+}
+
+/** Templates see Go's field names: the API's `ApiVersion` is `.APIVersion` (not in JSON output). */
+function goFieldNames<T extends object>(v: T): T {
+  const o = v as Record<string, unknown>;
+  for (const [json, go] of [['ApiVersion', 'APIVersion']] as const) {
+    if (json in o) Object.defineProperty(o, go, { value: o[json], enumerable: false });
+  }
+  return v;
 }
 
 export async function info(ctx: Context, flags: { format?: string }): Promise<number> {

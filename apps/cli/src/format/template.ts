@@ -87,7 +87,8 @@ export class Template {
 
   /** Renders a table header: `data` maps field names to their column titles. */
   executeHeader(headers: Record<string, string>): string {
-    return this.execute(headers, HEADER_FUNCS);
+    // `.Label "x"` titles its column with the label's name, as docker does.
+    return this.execute({ ...headers, Label: (name: unknown) => String(name) }, HEADER_FUNCS);
   }
 }
 

@@ -1,0 +1,228 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestDaemon, type TestDaemon } from './support/daemon.js';
+import { seededRegistry, type SeededRegistry } from './support/registry.js';
+import { berthRunner, buildCli, dockerRunner, Tmux, type CliResult } from './support/cli.js';
+
+// berth against a real berthd (in this process, own root/socket/bridge), with the real
+// docker CLI as the reference for output formats. Tests share one daemon and run in order.
+describe('berth container commands against berthd', () => {
+  let t: TestDaemon;
+  let reg: SeededRegistry;
+  let image: string;
+  let bin: string;
+  let berth: ReturnType<typeof berthRunner>['berth'];
+  let berthOk: ReturnType<typeof berthRunner>['berthOk'];
+  let docker: ReturnType<typeof dockerRunner>['docker'];
+  let dockerOk: ReturnType<typeof dockerRunner>['dockerOk'];
+  const suffix = Math.random().toString(16).slice(2, 8);
+  const name = (n: string): string => `${n}-${suffix}`;
+
+  beforeAll(async () => {
+    [bin, reg, t] = await Promise.all([buildCli(), seededRegistry(), startTestDaemon()]);
+    image = reg.busybox;
+    ({ berth, berthOk } = berthRunner(bin, t.berthEnv));
+    ({ docker, dockerOk } = dockerRunner(t.dockerEnv));
+    await berthOk(['pull', '-q', image], { timeoutMs: 120_000 });
+  }, 180_000);
+  afterAll(async () => {
+    if (t) {
+      const ids = (await berth(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
+      if (ids.length > 0) await berth(['rm', '-f', ...ids]);
+      await t.stop();
+    }
+    await reg?.stop();
+  });
+
+  /** Runs both CLIs until their outputs agree (times like "3 seconds ago" may tick between them). */
+  async function sameOutput(args: string[]): Promise<{ b: CliResult; d: CliResult }> {
+    let b: CliResult | undefined;
+    let d: CliResult | undefined;
+    for (let i = 0; i < 5; i++) {
+      [b, d] = await Promise.all([berth(args), docker(args)]);
+      if (b.stdout === d.stdout) break;
+    }
+    return { b: b!, d: d! };
+  }
+
+  it('run --rm prints the output, returns the exit code, leaves nothing behind', async () => {
+    expect(await berth(['run', '--rm', image, 'echo', 'hello world'])).toEqual({ code: 0, stdout: 'hello world\n', stderr: '' });
+    const fail = await berth(['run', '--rm', image, 'sh', '-c', 'echo out; echo oops >&2; exit 3']);
+    expect(fail).toEqual({ code: 3, stdout: 'out\n', stderr: 'oops\n' });
+    expect((await berthOk(['ps', '-aq'])).trim()).toBe('');
+  });
+
+  it('run -i forwards piped stdin; -e, -w, -u, --entrypoint, --hostname, --label reach the container', async () => {
+    expect(await berth(['run', '--rm', '-i', image, 'sh', '-c', 'tr a-z A-Z; echo done'], { input: 'piped text\n' })).toEqual({ code: 0, stdout: 'PIPED TEXT\ndone\n', stderr: '' });
+    const out = await berthOk(['run', '--rm', '-e', 'FOO=bar', '-w', '/tmp', '-u', '65534', '--hostname', `h${suffix}`, image, 'sh', '-c', 'echo $FOO $(pwd) $(id -u) $(hostname)']);
+    expect(out).toBe(`bar /tmp 65534 h${suffix}\n`);
+    expect(await berthOk(['run', '--rm', '--entrypoint', 'echo', image, 'from', 'entrypoint'])).toBe('from entrypoint\n');
+  });
+
+  it('run exit codes: 127 for a missing command, 126 for a non-executable one, 125 for daemon errors', async () => {
+    const missing = await berth(['run', '--rm', image, 'no-such-command']);
+    expect(missing.code).toBe(127);
+    expect(missing.stderr).toMatch(/^berth: Error response from daemon: .*not found/);
+    const notExec = await berth(['run', '--rm', image, '/etc/passwd']);
+    expect(notExec.code).toBe(126);
+    const badImage = await berth(['run', '--rm', `${reg.registry.host}/no-such-image:${suffix}`]);
+    expect(badImage.code).toBe(125);
+    expect(badImage.stderr).toContain(`Unable to find image '${reg.registry.host}/no-such-image:${suffix}' locally`);
+    expect(badImage.stderr).toMatch(/Error response from daemon: /);
+    expect(badImage.stderr).not.toMatch(/\n\s+at /);
+    const badFlag = await berth(['run', '--memory', 'lots', image]);
+    expect(badFlag.code).toBe(125);
+    expect((await berthOk(['ps', '-aq'])).trim()).toBe('');
+  });
+
+  it('run -d prints the full ID; ps matches the docker CLI', async () => {
+    const id = (await berthOk(['run', '-d', '--name', name('web'), '-l', 'tier=web', image, 'sleep', '300'])).trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    await berthOk(['create', '--name', name('made'), image, 'echo', 'created']);
+    for (const args of [
+      ['ps'],
+      ['ps', '-a'],
+      ['ps', '-a', '--no-trunc'],
+      ['ps', '-q'],
+      ['ps', '-aq'],
+      ['ps', '-a', '--format', '{{.ID}} {{.Names}} {{.Image}} {{.Status}} {{.State}}'],
+      ['ps', '--format', 'table {{.ID}}\t{{.Names}}\t{{.Label "tier"}}\t{{.Labels}}'],
+      ['ps', '-a', '--format', '{{json .}}'],
+      ['ps', '-a', '--format', 'json'],
+      ['ps', '-a', '--filter', 'status=created'],
+      ['ps', '-a', '--filter', `name=${name('web')}`, '--format', '{{.Names}}'],
+      ['ps', '-a', '--filter', 'label=tier=web', '-q'],
+    ]) {
+      const { b, d } = await sameOutput(args);
+      expect(b.code, args.join(' ')).toBe(0);
+      expect(b.stdout, `berth ${args.join(' ')}`).toBe(d.stdout);
+    }
+    expect(await berthOk(['ps', '--format', '{{.ID}}'])).toBe(`${id.slice(0, 12)}\n`);
+  });
+
+  it('inspect matches the docker CLI (JSON and --format)', async () => {
+    for (const args of [
+      ['inspect', name('web')],
+      ['inspect', '--format', '{{.State.Status}} {{.Name}} {{.Config.Image}}', name('web')],
+      ['inspect', '-f', '{{json .Config.Env}}', name('web')],
+      ['inspect', '-f', '{{.Config.Env}}', name('web')],
+      ['inspect', '-f', '{{json .Config.Labels}} {{index .Config.Labels "tier"}}', name('web')],
+      ['inspect', '-f', '{{range .Config.Cmd}}[{{.}}]{{end}}', name('web')],
+      ['inspect', '-f', '{{upper .State.Status}} {{len .Config.Cmd}} {{join .Config.Cmd ","}}', name('web')],
+      ['container', 'inspect', name('made')],
+      ['inspect', '-f', '{{.Id}}', image],
+      ['image', 'inspect', image],
+    ]) {
+      const { b, d } = await sameOutput(args);
+      expect(b.code, args.join(' ')).toBe(0);
+      expect(b.stdout, `berth ${args.join(' ')}`).toBe(d.stdout);
+    }
+    const missing = await berth(['inspect', `nothing-${suffix}`]);
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toBe('[]\n');
+    expect(missing.stderr).toBe(`Error: No such object: nothing-${suffix}\n`);
+  });
+
+  it('version --format matches the docker CLI for the server part', async () => {
+    for (const args of [['version', '--format', '{{.Server.Version}} {{.Server.APIVersion}} {{.Server.Os}}/{{.Server.Arch}}'], ['version', '--format', '{{json .Server}}']]) {
+      const { b, d } = await sameOutput(args);
+      expect(b.code).toBe(0);
+      expect(b.stdout, `berth ${args.join(' ')}`).toBe(d.stdout);
+    }
+    const plain = await berthOk(['version']);
+    expect(plain).toMatch(/^Client:\n Version:           0\.1\.0\n/);
+    expect(plain).toMatch(/\nServer: /);
+    expect(plain).toMatch(/\n Engine:\n  Version:          \S+\n  API version:      1\.\d+ \(minimum version 1\.\d+\)\n/);
+  });
+
+  it('logs (--tail, -t, --since), exec (-e, -w, -u), top, stats --no-stream', async () => {
+    const id = (await berthOk(['run', '-d', '--name', name('logger'), image, 'sh', '-c', 'for i in 1 2 3; do echo line $i; done; echo err >&2; sleep 300'])).trim();
+    let logs = '';
+    for (let i = 0; i < 50 && !logs.includes('line 3'); i++) {
+      logs = (await berthOk(['logs', name('logger')])) + '';
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const all = await berth(['logs', name('logger')]);
+    expect(all.stdout).toBe('line 1\nline 2\nline 3\n');
+    expect(all.stderr).toBe('err\n');
+    expect((await berth(['logs', '--tail', '1', name('logger')])).stdout + (await berth(['logs', '--tail', '1', name('logger')])).stderr).toMatch(/^(line 3\n)?err\n$|^line 3\n$/);
+    expect((await berthOk(['logs', '-t', name('logger')])).split('\n')[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z line 1$/);
+    expect(await berthOk(['logs', '--since', '1h', name('logger')])).toBe('line 1\nline 2\nline 3\n');
+    expect(await berthOk(['exec', '-e', 'X=y', '-w', '/etc', '-u', '65534', name('logger'), 'sh', '-c', 'echo $X $(pwd) $(id -u)'])).toBe('y /etc 65534\n');
+    expect(await berth(['exec', name('logger'), 'sh', '-c', 'exit 4'])).toMatchObject({ code: 4 });
+    expect(await berth(['exec', '-i', name('logger'), 'cat'], { input: 'via exec\n' })).toEqual({ code: 0, stdout: 'via exec\n', stderr: '' });
+    const stats = await berthOk(['stats', '--no-stream', name('logger')]);
+    expect(stats.split('\n')[0]).toMatch(/^CONTAINER ID\s+NAME\s+CPU %\s+MEM USAGE \/ LIMIT\s+MEM %\s+NET I\/O\s+BLOCK I\/O\s+PIDS$/);
+    expect(stats).toContain(id.slice(0, 12));
+    expect(await berthOk(['stats', '--no-stream', '--format', '{{.Name}}', name('logger')])).toBe(`${name('logger')}\n`);
+  });
+
+  it('stop, start, restart, kill, wait, rename, rm -f, rm -v', async () => {
+    expect(await berthOk(['stop', '-t', '1', name('web')])).toBe(`${name('web')}\n`);
+    expect((await berthOk(['inspect', '-f', '{{.State.Status}}', name('web')])).trim()).toBe('exited');
+    expect(await berthOk(['start', name('web')])).toBe(`${name('web')}\n`);
+    expect((await berthOk(['inspect', '-f', '{{.State.Running}}', name('web')])).trim()).toBe('true');
+    expect(await berthOk(['restart', '-t', '1', name('web')])).toBe(`${name('web')}\n`);
+    expect(await berthOk(['kill', '-s', 'KILL', name('web')])).toBe(`${name('web')}\n`);
+    expect(await berthOk(['wait', name('web')])).toBe('137\n');
+    await berthOk(['rename', name('web'), name('web2')]);
+    expect(await berthOk(['start', '-a', name('made')])).toBe('created\n');
+    const rm = await berth(['rm', name('logger')]);
+    expect(rm.code).toBe(1);
+    expect(rm.stderr).toMatch(/^Error response from daemon: /);
+    expect(await berthOk(['rm', '-f', '-v', name('logger'), name('web2'), name('made')])).toBe(`${name('logger')}\n${name('web2')}\n${name('made')}\n`);
+    const gone = await berth(['rm', `nothing-${suffix}`]);
+    expect(gone).toMatchObject({ code: 1, stdout: '' });
+    expect(gone.stderr).toMatch(/^Error response from daemon: No such container: nothing-/);
+  });
+
+  it('run -it: a real terminal through tmux (raw mode, resize, exit code)', async () => {
+    const tm = await Tmux.start([process.execPath, bin, 'run', '-it', '--rm', image, 'sh'], t.berthEnv, { cols: 100, rows: 30 });
+    try {
+      await tm.waitFor((s) => /[#$] $/m.test(s));
+      await tm.sendKeys('echo $((6*7))', 'Enter');
+      await tm.waitFor((s) => /^42$/m.test(s));
+      await tm.sendKeys('stty size', 'Enter');
+      await tm.waitFor((s) => /^30 100$/m.test(s));
+      await tm.resize(120, 40);
+      await tm.sendKeys('stty size', 'Enter');
+      await tm.waitFor((s) => /^40 120$/m.test(s));
+      // raw mode: ^C goes to the container's shell, not to berth
+      await tm.sendKeys('sleep 100', 'Enter');
+      await new Promise((r) => setTimeout(r, 300));
+      await tm.sendKeys('C-c');
+      await tm.sendKeys('echo after-interrupt', 'Enter');
+      await tm.waitFor((s) => /^after-interrupt$/m.test(s));
+      await tm.sendKeys('exit 5', 'Enter');
+      expect(await tm.exitStatus()).toBe(5);
+    } finally {
+      await tm.kill();
+    }
+    expect((await berthOk(['ps', '-aq'])).trim()).toBe('');
+  });
+
+  it('exec -it through tmux', async () => {
+    await berthOk(['run', '-d', '--name', name('box'), image, 'sleep', '300']);
+    const tm = await Tmux.start([process.execPath, bin, 'exec', '-it', name('box'), 'sh'], t.berthEnv, { cols: 90, rows: 25 });
+    try {
+      await tm.waitFor((s) => /[#$] $/m.test(s));
+      await tm.sendKeys('stty size; tty', 'Enter');
+      await tm.waitFor((s) => /^25 90$/m.test(s) && /^\/dev\/pts\/\d+$/m.test(s));
+      await tm.sendKeys('exit 2', 'Enter');
+      expect(await tm.exitStatus()).toBe(2);
+    } finally {
+      await tm.kill();
+    }
+    await berthOk(['rm', '-f', name('box')]);
+  });
+
+  it('export and commit', async () => {
+    await berthOk(['run', '--name', name('changed'), image, 'sh', '-c', 'echo committed > /marker']);
+    const tar = await berth(['export', name('changed')]);
+    expect(tar.code).toBe(0);
+    expect(tar.stdout).toContain('marker');
+    const id = (await berthOk(['commit', '-m', 'test', name('changed'), `committed-${suffix}:v1`])).trim();
+    expect(id).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(await berthOk(['run', '--rm', `committed-${suffix}:v1`, 'cat', '/marker'])).toBe('committed\n');
+    await berthOk(['rm', name('changed')]);
+  });
+});
