@@ -30,7 +30,7 @@ import {
   type RuntimeEvent,
   type TerminalSize,
 } from '@berth/runtime';
-import { detectCgroups, type CgroupMounts } from './cgroups/layout.js';
+import { detectCgroups, removeCgroup, type CgroupMounts } from './cgroups/layout.js';
 import { readCgroupStats, swapLimitSupported } from './cgroups/stats.js';
 import { ATTACH_BRIDGE_SOURCE } from './conmon/attach-bridge.js';
 import { readK8sLog } from './conmon/k8s-log.js';
@@ -522,6 +522,8 @@ export class LinuxDriver implements RuntimeDriver {
         // gone
       }
     }
+    // the runtime leaves the cgroup behind when the container's processes were still exiting
+    await removeCgroup(this.cgroups, rec.cgroupsPath);
     if (rec.networked) await this.options.network?.detach(id);
     if (rec.mountedRootfs) await execFileAsync('umount', [join(rec.bundle, 'rootfs')]).catch(() => execFileAsync('umount', ['-l', join(rec.bundle, 'rootfs')]));
     await rm(join(this.exitDir, id), { force: true });

@@ -28,7 +28,8 @@ describe('detectCgroups', () => {
     expect(c.layout).toBe('v1');
     expect(c.v1.get('cpuacct')).toBe('/sys/fs/cgroup/cpu,cpuacct');
     expect(c.v1.get('memory')).toBe('/sys/fs/cgroup/memory');
-    expect(c.v1.has('name=systemd')).toBe(false);
+    expect(c.v1.get('name=systemd')).toBe('/sys/fs/cgroup/systemd');
+    expect(c.v1.has('xattr')).toBe(false);
   });
   it('hybrid', async () => {
     const c = await detect([...V1, '35 30 0:31 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw']);

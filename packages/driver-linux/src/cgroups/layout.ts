@@ -8,7 +8,7 @@ export type CgroupLayout = 'v1' | 'hybrid' | 'v2';
 
 export interface CgroupMounts {
   layout: CgroupLayout;
-  /** v1 controller name -> mount point (e.g. memory -> /sys/fs/cgroup/memory). */
+  /** v1 controller (or `name=x` hierarchy) -> mount point (e.g. memory -> /sys/fs/cgroup/memory). */
   v1: Map<string, string>;
   /** cgroup2 mount point, if any. */
   unified?: string;
@@ -31,7 +31,9 @@ export async function detectCgroups(mountinfo = '/proc/self/mountinfo'): Promise
     } else if (fstype === 'cgroup') {
       const opts = (right[2] ?? '').split(',');
       for (const o of opts) {
-        if (['rw', 'ro', 'relatime', 'nosuid', 'nodev', 'noexec'].includes(o) || o.includes('=')) continue;
+        if (['rw', 'ro', 'relatime', 'nosuid', 'nodev', 'noexec', 'xattr'].includes(o)) continue;
+        // named hierarchies (name=systemd) hold no controller but runtimes create cgroups there too
+        if (o.includes('=') && !o.startsWith('name=')) continue;
         if (!v1.has(o)) v1.set(o, mountPoint);
       }
     }
@@ -40,4 +42,27 @@ export async function detectCgroups(mountinfo = '/proc/self/mountinfo'): Promise
   const out: CgroupMounts = { layout, v1 };
   if (unified !== undefined) out.unified = unified;
   return out;
+}
+
+/**
+ * Removes the cgroup `path` from every hierarchy. Processes of a killed container can
+ * take a moment to leave (EBUSY); retried for up to `timeoutMs`.
+ */
+export async function removeCgroup(mounts: CgroupMounts, path: string, timeoutMs = 2000): Promise<void> {
+  const { rmdir } = await import('node:fs/promises');
+  const dirs = [...new Set([...mounts.v1.values(), ...(mounts.unified ? [mounts.unified] : [])])].map((m) => `${m}${path}`);
+  const deadline = Date.now() + timeoutMs;
+  for (const dir of dirs) {
+    for (;;) {
+      try {
+        await rmdir(dir);
+        break;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') break;
+        if (code !== 'EBUSY' || Date.now() > deadline) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  }
 }

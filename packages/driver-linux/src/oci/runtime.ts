@@ -63,6 +63,8 @@ export async function prepareRuntime(stateDir: string, choice: string, cgroups: 
   if (needsPrivateCgroupNs) {
     const unshare = await findExecutable('unshare');
     const umount = await findExecutable('umount');
+    // start/state/kill never look at cgroups: skip the extra namespace (about 10 ms)
+    script += `case "$1" in start|state|kill) exec ${shq(binary)} --root ${shq(root)} "$@";; esac\n`;
     script +=
       `exec ${shq(unshare)} -m --propagation private /bin/sh -c ` +
       shq(`${shq(umount)} ${shq(cgroups.unified as string)} 2>/dev/null; exec "$0" "$@"`) +
