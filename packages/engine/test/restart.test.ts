@@ -146,4 +146,29 @@ describe('reconcile at open', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('at open restarts `always` containers even after a user stop, not stopped `unless-stopped` ones', async () => {
+    const dir = await mkdtemp('/tmp/be-');
+    const root = join(dir, 'root');
+    const runRoot = join(dir, 'run');
+    let engine = await Engine.open({ root, runRoot });
+    try {
+      await engine.images.ensureBuiltin('busybox');
+      const ids: Record<string, string> = {};
+      for (const policy of ['always', 'unless-stopped'] as const) {
+        const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['sleep', '30'], HostConfig: { NetworkMode: 'none', RestartPolicy: { Name: policy } } });
+        await engine.containers.start(Id);
+        await engine.containers.stop(Id, { timeout: 0 });
+        ids[policy] = Id;
+      }
+      await engine.close();
+      engine = await Engine.open({ root, runRoot });
+      expect((await engine.containers.inspect(ids.always!)).State.Running).toBe(true);
+      expect((await engine.containers.inspect(ids['unless-stopped']!)).State.Running).toBe(false);
+    } finally {
+      await removeAll(engine);
+      await engine.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -1008,16 +1008,24 @@ export class Containers implements ContainerService {
         await this.remove(r.id, { force: true, volumes: true }).catch(() => undefined);
         continue;
       }
-      if (applyRestart) {
-        const p = r.hostConfig.RestartPolicy?.Name;
-        // Docker restarts `always` and `unless-stopped` containers at daemon start, and
-        // `on-failure` ones whose last run failed.
-        if ((p === 'always' || p === 'unless-stopped' || p === 'on-failure') && !r.manuallyStopped) {
-          if (p !== 'on-failure' || this.shouldRestart(r)) {
-            await this.serial(r.id, () => this.launch(this.d.table.resolve(r.id))).catch(() => undefined);
-          }
-        }
-      }
+    }
+    if (!applyRestart) return;
+    // Docker's restore: `always` restarts even after a user stop, `unless-stopped` unless
+    // the user stopped it, `on-failure` while its last run failed and retries remain.
+    for (const r of this.d.table.all()) {
+      if (r.state.status !== 'exited' && r.state.status !== 'created') continue;
+      if (r.state.status === 'created' || !r.state.startedAt) continue;
+      const p = r.hostConfig.RestartPolicy;
+      const restart =
+        p?.Name === 'always' ||
+        (p?.Name === 'unless-stopped' && !r.manuallyStopped) ||
+        (p?.Name === 'on-failure' && !r.manuallyStopped && r.state.exitCode !== 0 && (!p.MaximumRetryCount || r.restartCount < p.MaximumRetryCount));
+      if (!restart) continue;
+      await this.serial(r.id, async () => {
+        const cur = this.d.table.resolve(r.id);
+        cur.manuallyStopped = false;
+        await this.launch(cur);
+      }).catch(() => undefined);
     }
   }
 
