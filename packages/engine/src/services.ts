@@ -185,6 +185,25 @@ export interface ContainerService {
   /** `docker export`: the container's filesystem (image + writable layer) as a tar stream. */
   export(id: string): Promise<Readable>;
   top(id: string, opts?: { psArgs?: string }): Promise<ContainerTop>;
+  /** `HEAD /containers/{id}/archive`: Docker's path stat (for the X-Docker-Container-Path-Stat header, base64 JSON). NotFound: `Could not find the file <path> in container <id>`. */
+  archiveStat(id: string, path: string): Promise<ArchivePathStat>;
+  /** `GET /containers/{id}/archive` (`docker cp ctr:path -`): a tar of the path (a trailing `/.` gives the directory's contents). */
+  getArchive(id: string, path: string): Promise<{ stat: ArchivePathStat; tar: Readable }>;
+  /**
+   * `PUT /containers/{id}/archive`: extracts a tar into the directory `path`. Entries never
+   * land outside it (links inside the container are resolved within its root, a running
+   * container is paused meanwhile). InvalidArgument when `path` is not a directory.
+   */
+  putArchive(id: string, path: string, tar: Readable, opts?: { noOverwriteDirNonDir?: boolean }): Promise<void>;
+}
+
+/** Docker's container path stat; `mode` uses Go's os.FileMode bits (directory = 1<<31). */
+export interface ArchivePathStat {
+  name: string;
+  size: number;
+  mode: number;
+  mtime: string;
+  linkTarget: string;
 }
 
 export interface VolumeService {

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readlink, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readlink, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -26,7 +26,7 @@ import { copyTree } from '../fsutil.js';
 import { readLogs } from '../logs.js';
 import { checkContainerName, newId, randomName } from '../names.js';
 import type { ExecHandle, ExitInfo, RunMount, RuntimePort, SnapshotPort, StdioHandle } from '../ports.js';
-import type { AttachOptions, AttachSession, ContainerService, LogsOptions, StopOptions } from '../services.js';
+import type { ArchivePathStat, AttachOptions, AttachSession, ContainerService, LogsOptions, StopOptions } from '../services.js';
 import {
   checkRestartPolicy,
   mergeConfig,
@@ -39,6 +39,7 @@ import {
 } from '../spec.js';
 import type { LocalVolumes } from '../volumes.js';
 import * as fmt from './format.js';
+import { resolveInRoot, statPath, tarOf } from './archive.js';
 import { ContainerTable, NO_TIME, rid, type ContainerRecord } from './record.js';
 import { appendFile, readFile } from 'node:fs/promises';
 
@@ -102,6 +103,8 @@ export interface ContainerDeps {
   root: string;
   driverName: string;
   defaultStopTimeout: number;
+  /** Extracts a (possibly gzip) tar into a directory without ever writing outside it (layer-store's applyLayer). */
+  extract?: (tar: Readable, dir: string) => Promise<void>;
   /** Fills network endpoints (IP, MAC, gateway) after a start. */
   afterStart?: (r: ContainerRecord) => Promise<void>;
 }
@@ -966,6 +969,83 @@ export class Containers implements ContainerService {
       return [...cols.slice(0, titles.length - 1), cols.slice(titles.length - 1).join(' ')];
     });
     return { Titles: titles, Processes: processes };
+  }
+
+  // ---------- archive (docker cp) ----------
+
+  /**
+   * Runs `fn` with the container's root as the host sees it: /proc/<pid>/root while it runs
+   * (volumes and mounts included), else its snapshot mounted on a temp dir. `release` is
+   * called by the caller when a stream made from the root is done.
+   */
+  private async openRoot(r: ContainerRecord): Promise<{ root: string; release: () => Promise<void> }> {
+    const running = (r.state.status === 'running' || r.state.status === 'paused') && r.state.pid > 0;
+    if (running) return { root: `/proc/${r.state.pid}/root`, release: async () => undefined };
+    const rootfs = await this.d.snapshots.mounts(r.snapshotKey);
+    const mnt = rootfs[0];
+    const dir = await mkdtemp(join(this.d.root, 'tmp-archive-'));
+    if (mnt) await run('mount', ['-t', mnt.type, ...(mnt.options.length ? ['-o', mnt.options.join(',')] : []), mnt.source, dir]);
+    let released = false;
+    return {
+      root: dir,
+      release: async () => {
+        if (released) return;
+        released = true;
+        if (mnt) await run('umount', [dir]).catch(() => run('umount', ['-l', dir]).catch(() => undefined));
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  }
+
+  async archiveStat(ref: string, path: string): Promise<ArchivePathStat> {
+    const r = this.d.table.resolve(ref);
+    const { root, release } = await this.openRoot(r);
+    try {
+      return (await statPath(root, path).catch((err: unknown) => {
+        throw err instanceof NotFoundError ? new NotFoundError(`Could not find the file ${path} in container ${ref}`) : err;
+      })).stat;
+    } finally {
+      await release();
+    }
+  }
+
+  async getArchive(ref: string, path: string): Promise<{ stat: ArchivePathStat; tar: Readable }> {
+    const r = this.d.table.resolve(ref);
+    const { root, release } = await this.openRoot(r);
+    try {
+      const { host, stat } = await statPath(root, path).catch((err: unknown) => {
+        throw err instanceof NotFoundError ? new NotFoundError(`Could not find the file ${path} in container ${ref}`) : err;
+      });
+      const contentsOnly = /\/\.$/.test(path);
+      const tar = tarOf(contentsOnly ? await resolveInRoot(root, path, true) : host, contentsOnly);
+      tar.on('close', () => void release());
+      this.emit(r, 'archive-path');
+      return { stat, tar };
+    } catch (err) {
+      await release();
+      throw err;
+    }
+  }
+
+  async putArchive(ref: string, path: string, tar: Readable, _opts: { noOverwriteDirNonDir?: boolean } = {}): Promise<void> {
+    const r = this.d.table.resolve(ref);
+    if (!this.d.extract) throw new BerthError('Unsupported', 'copying into a container needs layer-store extraction');
+    if (r.hostConfig.ReadonlyRootfs) throw new ConflictError('container rootfs is marked read-only');
+    const pause = r.state.status === 'running';
+    // Paused, nothing in the container can swap a directory for a link while we write.
+    if (pause) await this.d.runtime.pause(rid(r)).catch(() => undefined);
+    const { root, release } = await this.openRoot(r);
+    try {
+      const dir = await resolveInRoot(root, path, true);
+      const st = await stat(dir).catch(() => undefined);
+      if (!st) throw new NotFoundError(`Could not find the file ${path} in container ${ref}`);
+      if (!st.isDirectory()) throw new InvalidArgumentError('extraction point is not a directory');
+      await this.d.extract(tar, dir);
+    } finally {
+      await release();
+      if (pause) await this.d.runtime.resume(rid(r)).catch(() => undefined);
+    }
+    this.emit(r, 'extract-to-dir');
   }
 
   // ---------- engine-internal ----------

@@ -1,0 +1,103 @@
+import { spawn } from 'node:child_process';
+import { lstat, readlink } from 'node:fs/promises';
+import { posix } from 'node:path';
+import type { Readable } from 'node:stream';
+import { InvalidArgumentError, NotFoundError } from '@berth/image-format';
+
+/** Docker's `X-Docker-Container-Path-Stat`: mode uses Go's os.FileMode bits. */
+export interface PathStat {
+  name: string;
+  size: number;
+  mode: number;
+  mtime: string;
+  linkTarget: string;
+}
+
+const GO_DIR = 2 ** 31;
+const GO_SYMLINK = 2 ** 27;
+const GO_NAMED_PIPE = 2 ** 25;
+const GO_SOCKET = 2 ** 24;
+const GO_SETUID = 2 ** 23;
+const GO_SETGID = 2 ** 22;
+const GO_DEVICE = 2 ** 26;
+const GO_CHARDEV = 2 ** 21;
+const GO_STICKY = 2 ** 20;
+
+/**
+ * Resolves `path` inside `root` the way the container sees it: every symlink is followed
+ * with `root` as `/`, one component at a time, so no link leads outside the root.
+ * With `followLast` false a final symlink is returned as itself (docker cp copies links).
+ * Returns the host path.
+ */
+export async function resolveInRoot(root: string, path: string, followLast: boolean): Promise<string> {
+  if (!path.startsWith('/')) path = '/' + path;
+  const pending = path.split('/').filter((c) => c !== '' && c !== '.');
+  const done: string[] = [];
+  let hops = 0;
+  while (pending.length > 0) {
+    const c = pending.shift()!;
+    if (c === '..') {
+      done.pop();
+      continue;
+    }
+    const host = posix.join(root, ...done, c);
+    let st;
+    try {
+      st = await lstat(host);
+    } catch {
+      // A missing component: the rest is taken literally (PUT may create it; GET reports NotFound).
+      done.push(c, ...pending.filter((p) => p !== '..'));
+      break;
+    }
+    if (st.isSymbolicLink() && (pending.length > 0 || followLast)) {
+      if (++hops > 40) throw new InvalidArgumentError(`too many levels of symbolic links: ${path}`);
+      const target = await readlink(host);
+      if (target.startsWith('/')) done.length = 0;
+      pending.unshift(...target.split('/').filter((x) => x !== '' && x !== '.'));
+      continue;
+    }
+    done.push(c);
+  }
+  return posix.join(root, ...done);
+}
+
+export async function statPath(root: string, path: string): Promise<{ host: string; stat: PathStat }> {
+  const host = await resolveInRoot(root, path, false);
+  let st;
+  try {
+    st = await lstat(host);
+  } catch {
+    throw new NotFoundError(`Could not find the file ${path} in container`);
+  }
+  let mode = st.mode & 0o777;
+  if (st.isDirectory()) mode += GO_DIR;
+  if (st.isSymbolicLink()) mode += GO_SYMLINK;
+  if (st.isFIFO()) mode += GO_NAMED_PIPE;
+  if (st.isSocket()) mode += GO_SOCKET;
+  if (st.isBlockDevice()) mode += GO_DEVICE;
+  if (st.isCharacterDevice()) mode += GO_DEVICE + GO_CHARDEV;
+  if (st.mode & 0o4000) mode += GO_SETUID;
+  if (st.mode & 0o2000) mode += GO_SETGID;
+  if (st.mode & 0o1000) mode += GO_STICKY;
+  const name = posix.basename(path.replace(/\/+$/, '')) || '/';
+  return {
+    host,
+    stat: {
+      name,
+      size: st.size,
+      mode,
+      mtime: st.mtime.toISOString(),
+      linkTarget: st.isSymbolicLink() ? await readlink(host) : '',
+    },
+  };
+}
+
+/** A tar of `host` (its base name as the top entry; `/.` suffix: the contents), symlinks not followed. */
+export function tarOf(host: string, contentsOnly: boolean): Readable {
+  const args = contentsOnly ? ['--numeric-owner', '-C', host, '-cf', '-', '.'] : ['--numeric-owner', '-C', posix.dirname(host), '-cf', '-', posix.basename(host)];
+  const tar = spawn('tar', args, { stdio: ['ignore', 'pipe', 'ignore'] });
+  tar.stdout.on('close', () => {
+    if (tar.exitCode === null) tar.kill();
+  });
+  return tar.stdout;
+}
