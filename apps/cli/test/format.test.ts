@@ -5,6 +5,7 @@ import { renderRows, renderEach, indentJson, prepareFormat } from '../src/format
 import { formatG, humanDuration, humanSize, bytesSize, parseBytes, timeAgo } from '../src/format/units.js';
 import { containerFields, displayablePorts, ellipsis, imageRows, truncateId, CONTAINER_DEFAULT, CONTAINER_HEADERS } from '../src/format/contexts.js';
 import { progressString, displayJsonMessages } from '../src/format/progress.js';
+import { screen } from './support/screen.js';
 import type { ContainerSummary, ImageSummary, JsonMessage } from '@berth/engine-api';
 
 const t = (src: string, data: unknown): string => Template.parse(src).execute(data);
@@ -231,38 +232,3 @@ describe('progress display', () => {
   });
 });
 
-/** A tiny terminal: applies \n, \r, ESC[nA/B and ESC[2K and returns the non-empty lines. */
-export function screen(text: string): string[] {
-  const lines: string[] = [''];
-  let row = 0;
-  let col = 0;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i] as string;
-    if (ch === '\x1b') {
-      const m = /^\x1b\[(\d*)([ABK])/.exec(text.slice(i));
-      if (m) {
-        const n = Number(m[1] || 1);
-        if (m[2] === 'A') row = Math.max(0, row - n);
-        if (m[2] === 'B') row += n;
-        if (m[2] === 'K') lines[row] = '';
-        while (lines.length <= row) lines.push('');
-        i += m[0].length - 1;
-        continue;
-      }
-    }
-    if (ch === '\n') {
-      row++;
-      col = 0;
-      while (lines.length <= row) lines.push('');
-      continue;
-    }
-    if (ch === '\r') {
-      col = 0;
-      continue;
-    }
-    const line = lines[row] ?? '';
-    lines[row] = line.slice(0, col) + ch + line.slice(col + 1);
-    col++;
-  }
-  return lines.map((l) => l.trimEnd()).filter((l) => l !== '');
-}

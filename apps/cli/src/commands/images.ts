@@ -77,18 +77,9 @@ export async function images(
   if (repository) (filters['reference'] ??= []).push(repository);
   const list = await client.imageList({ all: Boolean(flags.all), filters });
   const trunc = flags.trunc !== false;
-  if (flags.quiet && !flags.format) {
-    const seen = new Set<string>();
-    for (const img of list) {
-      const id = trunc ? truncateId(img.Id) : img.Id;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      ctx.out(`${id}\n`);
-    }
-    return 0;
-  }
   const rows = imageRows(list, { trunc, digests: Boolean(flags.digests) });
-  ctx.out(renderRows(rows, { format: flags.format, defaultFormat: flags.digests ? IMAGE_DEFAULT_DIGESTS : IMAGE_DEFAULT, headers: IMAGE_HEADERS }));
+  const format = flags.quiet && !flags.format ? '{{.ID}}' : flags.format;
+  ctx.out(renderRows(rows, { format, defaultFormat: flags.digests ? IMAGE_DEFAULT_DIGESTS : IMAGE_DEFAULT, headers: IMAGE_HEADERS }));
   return 0;
 }
 

@@ -1,5 +1,6 @@
 // Volume and network commands.
 import { InvalidArgumentError } from '@berth/image-format';
+import type { Volume } from '@berth/engine-api';
 import type { Context } from '../context.js';
 import { errorMessage } from '../context.js';
 import { NETWORK_DEFAULT, NETWORK_HEADERS, VOLUME_DEFAULT, VOLUME_HEADERS, networkFields, volumeFields } from '../format/contexts.js';
@@ -63,10 +64,22 @@ export async function volumeInspect(ctx: Context, names: string[], flags: { form
   const client = await ctx.client();
   const found: unknown[] = [];
   const code = await each(ctx, names, async (n) => {
-    found.push(await client.volumeInspect(n));
+    found.push(volumeInGoOrder(await client.volumeInspect(n)));
   });
   ctx.out(flags.format ? renderEach(found, flags.format) : indentJson(found));
   return code;
+}
+
+/**
+ * docker prints a volume re-encoded from its Go struct: fields in the struct's order,
+ * the optional ones only when set.
+ */
+export function volumeInGoOrder(v: Volume): Record<string, unknown> {
+  const src = v as unknown as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of ['CreatedAt', 'Driver', 'Labels', 'Mountpoint', 'Name', 'Options', 'Scope']) out[k] = src[k] ?? (k === 'CreatedAt' ? undefined : null);
+  for (const k of ['ClusterVolume', 'Status', 'UsageData']) if (src[k] !== undefined && src[k] !== null) out[k] = src[k];
+  return out;
 }
 
 export async function volumePrune(ctx: Context, flags: { all?: boolean; filter: string[]; force?: boolean }): Promise<number> {

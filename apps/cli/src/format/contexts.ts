@@ -180,14 +180,16 @@ export function imageRows(images: ImageSummary[], opts: { trunc: boolean; digest
     const seenRepos = new Set<string>();
     for (const t of tagged) {
       seenRepos.add(t.repo);
-      const ds = digestsByRepo.get(t.repo) ?? [];
-      if (opts.digests && ds.length > 0) for (const d of ds) rows.push(imageFields(img, t.repo, t.tag ?? '<none>', d, opts));
-      else rows.push(imageFields(img, t.repo, t.tag ?? '<none>', ds[0] ?? '<none>', opts));
+      // Without --digests docker shows each tag once, its digest as <none>.
+      const ds = opts.digests ? (digestsByRepo.get(t.repo) ?? []) : [];
+      if (ds.length > 0) for (const d of ds) rows.push(imageFields(img, t.repo, t.tag ?? '<none>', d, opts));
+      else rows.push(imageFields(img, t.repo, t.tag ?? '<none>', '<none>', opts));
     }
     for (const [repo, ds] of digestsByRepo) {
       if (seenRepos.has(repo)) continue;
       seenRepos.add(repo);
-      rows.push(imageFields(img, repo, '<none>', ds[0] ?? '<none>', opts));
+      if (opts.digests) for (const d of ds) rows.push(imageFields(img, repo, '<none>', d, opts));
+      else rows.push(imageFields(img, repo, '<none>', '', opts));
     }
     if (seenRepos.size === 0) rows.push(imageFields(img, '<none>', '<none>', '<none>', opts));
   }
@@ -206,7 +208,7 @@ function imageFields(img: ImageSummary, repo: string, tag: string, digest: strin
     Size: () => humanSize(img.Size, 3),
     Tag: () => tag,
     UniqueSize: () => (img.SharedSize === -1 ? 'N/A' : humanSize(img.Size - img.SharedSize, 3)),
-    VirtualSize: () => humanSize(img.VirtualSize ?? img.Size, 3),
+    VirtualSize: () => humanSize(img.VirtualSize ?? img.Size),
   };
 }
 

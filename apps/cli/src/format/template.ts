@@ -109,6 +109,13 @@ export function printValue(v: Value): string {
 
 /** docker's `json` function: encoding/json without HTML escaping; fields that are methods are called. */
 export function toJson(v: Value): string {
+  const text = plainJson(v);
+  // A docker formatter row marshals itself with encoding/json's defaults: HTML escaped.
+  const isRow = v !== null && typeof v === 'object' && !Array.isArray(v) && Object.values(v).some((x) => typeof x === 'function');
+  return isRow ? text.replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026') : text;
+}
+
+function plainJson(v: Value): string {
   return JSON.stringify(v === undefined ? null : v, (_k, x: Value) => (typeof x === 'function' ? ((x as TemplateFunc).length > 0 ? undefined : (x as () => Value)()) : x)) ?? 'null';
 }
 
