@@ -1,0 +1,557 @@
+// End-to-end: berthd (driven by the real `docker` CLI and by `berth`) against its peers in
+// the same run — Debian's dockerd 20.10 (+ its containerd), podman 4.3 and raw crun/runc.
+// Sections (each independent; a failing one prints `SKIPPED <name>: <reason>`):
+//   rss       idle RSS of berthd vs dockerd + containerd; with one running container
+//   run       `run --rm busybox true` (docker CLI via berthd, berth CLI, dockerd, podman, crun, runc)
+//   detached  50 detached starts (`run -d busybox sleep 300`), time per start
+//   list      GET /containers/json with 100 containers; `docker ps` / `berth ps` wall time
+//   version   `berth --version` vs `node -e 0`
+//   profile   where berthd's time goes in `run --rm`: request + child-process timeline
+//             (strace of execve) and a CPU profile (node --cpu-prof)
+//   pull      cold pull of the fixtures' big image through berthd vs dockerd vs podman
+// All stores sit on one fresh journaled ext4 loop file (BENCH_FS=tmpfs for a tmpfs).
+// Env: BENCH_RUNS (default 10), BENCH_SECTIONS=run,pull (default all), BENCH_PULL_ROUNDS (3).
+// Run: pnpm bench daemon   (or node --conditions=source --import tsx bench/daemon.ts)
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { buildBigImageLayout, buildBusyboxLayout, pushLayoutWithSkopeo, startRegistry, type RunningRegistry } from '@berth/fixtures';
+import { readFile } from 'node:fs/promises';
+import { summarizeCpuProfile } from '../src/cpu-profile.js';
+import { BERTH_CLI_DIST, BERTHD_DIST, podmanArgs, startBerthd, startDockerd, type RunningDaemon } from '../src/daemons.js';
+import { createBridge, deleteLink, deleteRulesMentioning, deviceName, freeSubnet } from '../src/network.js';
+import { killPid, processesMentioning, rssOf, run, sleep, spawnLogged, stopProcess, tryRun } from '../src/proc.js';
+import { makeRawBundle } from '../src/raw-runtime.js';
+import { mountScratchFs, unmountTree, type ScratchFs } from '../src/scratch-fs.js';
+import { fmtMiB, fmtMs, fmtRatio, median, medianLine, timed } from '../src/stats.js';
+import { formatTimeline, parseRequestLog, parseStraceExecs, type TimelineEvent } from '../src/timeline.js';
+
+const N = Math.max(3, Number(process.env['BENCH_RUNS'] ?? 10));
+const PULL_ROUNDS = Math.max(1, Number(process.env['BENCH_PULL_ROUNDS'] ?? 3));
+const wanted = (process.env['BENCH_SECTIONS'] ?? '').split(',').filter(Boolean);
+const table: string[] = [];
+const record = (line: string): void => {
+  console.log(line);
+  table.push(line);
+};
+
+/** `--ulimit` flags podman needs here (podman 4.3 has no `--ulimit host`): nofile at this process's limits. */
+async function hostUlimits(): Promise<string[]> {
+  const limits = await readFile('/proc/self/limits', 'utf8');
+  const out: string[] = [];
+  const m = limits.match(/^Max open files\s+(\d+)\s+(\d+)/m);
+  if (m) out.push('--ulimit', `nofile=${m[1]}:${m[2]}`);
+  // podman's own nproc default is above what runc may set here; a lower limit is always allowed
+  out.push('--ulimit', 'nproc=4096:4096');
+  return out;
+}
+
+async function section(name: string, fn: () => Promise<void>): Promise<void> {
+  if (wanted.length && !wanted.includes(name)) return;
+  console.log(`\n--- ${name}`);
+  const t0 = performance.now();
+  try {
+    await fn();
+  } catch (err) {
+    const reason = ((err as Error).message ?? String(err)).split('\n').slice(0, 3).join(' | ');
+    record(`SKIPPED ${name}: ${reason}`);
+  }
+  console.log(`(${name} took ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+}
+
+// ---------------------------------------------------------------- setup
+const base = await mkdtemp('/tmp/bbd-');
+let fs: ScratchFs | undefined;
+let storeDir = join(base, 'stores');
+let fsNote = 'root fs (ext4 without journal)';
+let registry: RunningRegistry | undefined;
+let berthd: RunningDaemon | undefined;
+let dockerd: RunningDaemon | undefined;
+let podman: string[] | undefined;
+const berthBridge = deviceName('bx');
+const dockerBridge = deviceName('dx');
+let berthSubnet = '';
+let dockerBridgeMade = false;
+let busyboxRef = '';
+let berthNet: string[] = [];
+const notes: string[] = [];
+
+const docker = (d: RunningDaemon, args: string[], timeoutMs = 60_000) => run('docker', args, { env: d.dockerEnv, timeoutMs });
+const berthCli = (d: RunningDaemon, args: string[]) => run(process.execPath, [BERTH_CLI_DIST, ...args], { env: { ...d.dockerEnv, BERTH_HOST: d.host }, timeoutMs: 60_000 });
+// root here lacks CAP_SYS_RESOURCE: podman's default nofile (1048576) fails, the host's limits work
+const PODMAN_RUN = ['run', ...(await hostUlimits())];
+const pod = (args: string[], timeoutMs = 120_000) => run('podman', [...(podman ?? []), ...args], { timeoutMs });
+
+async function startOurBerthd(extra: { logLevel?: string; wrap?: string[]; nodeFlags?: string[] } = {}): Promise<RunningDaemon> {
+  return startBerthd({ root: join(storeDir, 'berthd'), runRoot: join(base, 'br'), home: join(base, 'bh'), bridge: berthBridge, bip: berthSubnet, ...extra });
+}
+
+/** Removes every container of a docker-API daemon (bounded). */
+async function removeAllContainers(d: RunningDaemon): Promise<void> {
+  const ids = (await docker(d, ['ps', '-aq']).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean);
+  for (let i = 0; i < ids.length; i += 25) await docker(d, ['rm', '-f', ...ids.slice(i, i + 25)], 120_000).catch(() => undefined);
+}
+
+try {
+  console.log(`berthd bench: ${N} runs per figure; load average ${(await run('cat', ['/proc/loadavg'])).stdout.trim()}`);
+  try {
+    fs = await mountScratchFs(base);
+    storeDir = fs.dir;
+    fsNote = fs.kind;
+  } catch (err) {
+    notes.push(`scratch fs failed (${(err as Error).message}); stores on the root fs`);
+  }
+  await mkdir(storeDir, { recursive: true });
+  console.log(`stores (berthd, dockerd, podman, registry) on: ${fsNote}`);
+
+  // registry with busybox, shared by all peers
+  try {
+    registry = await startRegistry({ dataDir: join(storeDir, 'registry') });
+    const layout = await buildBusyboxLayout();
+    busyboxRef = `${registry.host}/bench/busybox:latest`;
+    await pushLayoutWithSkopeo(layout.layoutDir, 'latest', busyboxRef);
+  } catch (err) {
+    record(`SKIPPED registry: ${(err as Error).message.split('\n')[0]} (no image for the peers)`);
+  }
+
+  try {
+    berthSubnet = (await freeSubnet(10, Array.from({ length: 50 }, (_, i) => 200 + i))).cidr;
+    berthd = await startOurBerthd();
+    console.log(`berthd: ${berthd.describe}`);
+    if (busyboxRef) await docker(berthd, ['pull', '-q', busyboxRef], 120_000);
+  } catch (err) {
+    record(`SKIPPED berthd: ${(err as Error).message.split('\n').slice(0, 3).join(' | ')}`);
+    await berthd?.stop();
+    berthd = undefined;
+  }
+
+  try {
+    const sub = await freeSubnet(172, [28, 29, 30, 31]);
+    try {
+      await createBridge(dockerBridge, `${sub.gateway}/24`);
+      dockerBridgeMade = true;
+    } catch (err) {
+      notes.push(`dockerd bridge not made (${(err as Error).message}); dockerd runs with --bridge=none`);
+    }
+    dockerd = await startDockerd({ dataRoot: join(storeDir, 'dockerd'), execRoot: join(base, 'dr'), home: join(base, 'dh'), ...(dockerBridgeMade ? { bridge: dockerBridge } : {}) });
+    console.log(`dockerd: ${dockerd.describe}`);
+    if (busyboxRef) await docker(dockerd, ['pull', '-q', busyboxRef], 120_000);
+  } catch (err) {
+    record(`SKIPPED dockerd: ${(err as Error).message.split('\n').slice(0, 3).join(' | ')}`);
+    await dockerd?.stop();
+    dockerd = undefined;
+  }
+
+  try {
+    podman = podmanArgs(join(storeDir, 'podman'), join(base, 'pr'), join(base, 'pt'));
+    if (!busyboxRef) throw new Error('no registry image');
+    await pod(['pull', '-q', '--tls-verify=false', busyboxRef]);
+    const v = (await run('podman', ['--version'])).stdout.trim();
+    console.log(`podman: ${v}, ${podman.join(' ')}`);
+  } catch (err) {
+    record(`SKIPPED podman: ${(err as Error).message.split('\n')[0]}`);
+    podman = undefined;
+  }
+
+  // berthd's default network: the bridge when it works here, else none (said in the output)
+  if (berthd && busyboxRef) {
+    try {
+      await docker(berthd, ['run', '--rm', busyboxRef, 'true']);
+    } catch (err) {
+      berthNet = ['--network', 'none'];
+      notes.push(`berthd default network failed (${(err as Error).message.split('\n')[0]}); berthd 'default' figures use --network none`);
+    }
+  }
+
+  // ---------------------------------------------------------------- rss
+  await section('rss', async () => {
+    const rows: string[] = [];
+    let berthRss = NaN;
+    let dockerRss = NaN;
+    if (berthd) {
+      await sleep(1_000);
+      berthRss = await rssOf(berthd.pid);
+      rows.push(`idle RSS berthd (busybox pulled, no containers): ${fmtMiB(berthRss)}`);
+    }
+    if (dockerd) {
+      const procs = await processesMentioning(join(base, 'dr'));
+      const containerd = procs.filter((p) => p.comm === 'containerd');
+      dockerRss = (await rssOf(dockerd.pid)) + containerd.reduce((a, p) => a + p.rssBytes, 0);
+      rows.push(`idle RSS dockerd + containerd: ${fmtMiB(dockerRss)} (containerd ${fmtMiB(containerd.reduce((a, p) => a + p.rssBytes, 0))})`);
+    }
+    for (const r of rows) record(r);
+    if (berthd && dockerd) record(`idle RSS ratio berthd/(dockerd+containerd): ${fmtRatio(berthRss, dockerRss)} (target berthd <= 50 MB)`);
+    // one running container: the daemon plus its per-container monitor
+    for (const d of [berthd, dockerd]) {
+      if (!d || !busyboxRef) continue;
+      const id = (await docker(d, ['run', '-d', ...(d === berthd ? berthNet : []), busyboxRef, 'sleep', '300'])).stdout.trim();
+      await sleep(1_000);
+      const mentioning = (await processesMentioning(id.slice(0, 12))).filter((p) => /conmon|containerd-shim/.test(p.comm));
+      const monitor = mentioning.reduce((a, p) => a + p.rssBytes, 0);
+      let daemonRss = await rssOf(d.pid);
+      if (d === dockerd) daemonRss += (await processesMentioning(join(base, 'dr'))).filter((p) => p.comm === 'containerd').reduce((a, p) => a + p.rssBytes, 0);
+      record(
+        `RSS with one running container ${d.name}: ${fmtMiB(daemonRss + monitor)} (${d === dockerd ? 'dockerd + containerd' : 'berthd'} ${fmtMiB(daemonRss)} + ${mentioning.map((p) => `${p.comm} ${fmtMiB(p.rssBytes)}`).join(' + ') || 'no monitor found'})`,
+      );
+      await docker(d, ['rm', '-f', id]);
+    }
+    if (podman && busyboxRef) {
+      const id = (await pod([...PODMAN_RUN, '-d', busyboxRef, 'sleep', '300'])).stdout.trim();
+      await sleep(1_000);
+      const mon = (await processesMentioning(id.slice(0, 12))).filter((p) => p.comm === 'conmon');
+      record(`RSS with one running container podman (no daemon): ${mon.map((p) => `conmon ${fmtMiB(p.rssBytes)}`).join(' + ') || 'no conmon found'}`);
+      await pod(['rm', '-f', id]);
+    }
+  });
+
+  // ---------------------------------------------------------------- run --rm
+  await section('run', async () => {
+    if (!busyboxRef) throw new Error('no busybox image in a registry');
+    interface Variant {
+      name: string;
+      go: () => Promise<unknown>;
+      samples: number[];
+      failed?: string;
+    }
+    const variants: Variant[] = [];
+    const add = (name: string, go: () => Promise<unknown>) => variants.push({ name, go, samples: [] });
+    if (berthd) {
+      const b = berthd;
+      add(`docker CLI -> berthd (${berthNet.length ? 'network none' : 'default bridge'})`, () => docker(b, ['run', '--rm', ...berthNet, busyboxRef, 'true']));
+      add('docker CLI -> berthd (network none)', () => docker(b, ['run', '--rm', '--network', 'none', busyboxRef, 'true']));
+      if (existsSync(BERTH_CLI_DIST)) add(`berth CLI -> berthd (${berthNet.length ? 'network none' : 'default bridge'})`, () => berthCli(b, ['run', '--rm', ...berthNet, busyboxRef, 'true']));
+      else record('SKIPPED run/berth CLI: apps/cli/dist/berth.js not built');
+    }
+    if (dockerd) {
+      const d = dockerd;
+      add(`docker CLI -> dockerd (${dockerBridgeMade ? 'default bridge' : 'bridge=none'})`, () => docker(d, ['run', '--rm', busyboxRef, 'true']));
+      add('docker CLI -> dockerd (network none)', () => docker(d, ['run', '--rm', '--network', 'none', busyboxRef, 'true']));
+    }
+    if (podman) {
+      add('podman run --rm (default netavark bridge)', () => pod([...PODMAN_RUN, '--rm', busyboxRef, 'true']));
+      add('podman run --rm (network none)', () => pod([...PODMAN_RUN, '--rm', '--network', 'none', busyboxRef, 'true']));
+    }
+    const bundle = await makeRawBundle(join(base, 'raw')).catch((err: Error) => {
+      record(`SKIPPED run/raw runtimes: ${err.message}`);
+      return undefined;
+    });
+    if (bundle) {
+      for (const rt of ['crun', 'runc'] as const) {
+        const c = bundle.command(rt);
+        add(`raw ${rt} run (own netns, no network)`, () => run(c.cmd, bundle.command(rt).args, { timeoutMs: 30_000 }));
+      }
+      console.log(`raw bundle: ${bundle.note}`);
+    }
+    // interleaved rounds, so load from the other engineers on this machine hits all alike
+    for (let round = 0; round < N + 1; round++) {
+      for (const v of variants) {
+        if (v.failed) continue;
+        try {
+          const t = await timed(v.go);
+          if (round > 0) v.samples.push(t);
+        } catch (err) {
+          v.failed = (err as Error).message.split('\n')[0];
+          record(`SKIPPED run/${v.name}: ${v.failed}`);
+        }
+      }
+    }
+    for (const v of variants) if (!v.failed) record(medianLine(`run --rm true: ${v.name}`, v.samples));
+    const m = (prefix: string) => {
+      const v = variants.find((x) => x.name.startsWith(prefix) && !x.failed);
+      return v ? median(v.samples) : NaN;
+    };
+    const bDef = m('docker CLI -> berthd (');
+    const bNone = m('docker CLI -> berthd (network none)');
+    const dDef = m('docker CLI -> dockerd (');
+    const dNone = m('docker CLI -> dockerd (network none)');
+    const cli = m('berth CLI');
+    record(`run --rm ratio berthd/dockerd (default networks): ${fmtRatio(bDef, dDef)} (target <= 0.3x; berthd median ${fmtMs(bDef)}, target <= 130 ms)`);
+    record(`run --rm ratio berthd/dockerd (network none): ${fmtRatio(bNone, dNone)}`);
+    record(`run --rm ratio berthd/podman (default networks): ${fmtRatio(bDef, m('podman run --rm (default'))}; (network none): ${fmtRatio(bNone, m('podman run --rm (network none)'))}`);
+    record(`run --rm ratio berthd/raw crun (network none): ${fmtRatio(bNone, m('raw crun'))}; berth CLI/docker CLI via berthd: ${fmtRatio(cli, bDef)}`);
+  });
+
+  // ---------------------------------------------------------------- 50 detached starts
+  await section('detached', async () => {
+    if (!busyboxRef) throw new Error('no busybox image in a registry');
+    const peers: { name: string; start: () => Promise<string>; rm: (ids: string[]) => Promise<unknown> }[] = [];
+    if (berthd) {
+      const b = berthd;
+      peers.push({ name: `berthd (${berthNet.length ? 'network none' : 'default bridge'})`, start: async () => (await docker(b, ['run', '-d', ...berthNet, busyboxRef, 'sleep', '300'])).stdout.trim(), rm: (ids) => docker(b, ['rm', '-f', ...ids], 180_000) });
+    }
+    if (dockerd) {
+      const d = dockerd;
+      peers.push({ name: `dockerd (${dockerBridgeMade ? 'default bridge' : 'bridge=none'})`, start: async () => (await docker(d, ['run', '-d', busyboxRef, 'sleep', '300'])).stdout.trim(), rm: (ids) => docker(d, ['rm', '-f', ...ids], 180_000) });
+    }
+    if (podman) peers.push({ name: 'podman (default netavark bridge)', start: async () => (await pod([...PODMAN_RUN, '-d', busyboxRef, 'sleep', '300'])).stdout.trim(), rm: (ids) => pod(['rm', '-f', ...ids], 180_000) });
+    const per: Record<string, number> = {};
+    for (const p of peers) {
+      const ids: string[] = [];
+      const samples: number[] = [];
+      try {
+        for (let i = 0; i < 50; i++) {
+          let id = '';
+          samples.push(await timed(async () => (id = await p.start())));
+          ids.push(id);
+        }
+        per[p.name] = median(samples);
+        record(`${medianLine(`50 detached starts: ${p.name} per start`, samples)}, total ${(samples.reduce((a, b) => a + b, 0) / 1000).toFixed(2)} s`);
+      } catch (err) {
+        record(`SKIPPED detached/${p.name}: after ${ids.length} starts: ${(err as Error).message.split('\n')[0]}`);
+      } finally {
+        const t = await timed(async () => {
+          for (let i = 0; i < ids.length; i += 25) await p.rm(ids.slice(i, i + 25)).catch(() => undefined);
+        });
+        if (ids.length) console.log(`  removing ${ids.length} (rm -f): ${fmtMs(t)}`);
+      }
+    }
+    const [b, d, pm] = [Object.entries(per).find(([k]) => k.startsWith('berthd'))?.[1] ?? NaN, Object.entries(per).find(([k]) => k.startsWith('dockerd'))?.[1] ?? NaN, Object.entries(per).find(([k]) => k.startsWith('podman'))?.[1] ?? NaN];
+    record(`detached start ratio berthd/dockerd: ${fmtRatio(b, d)}, berthd/podman: ${fmtRatio(b, pm)} (target <= 80 ms per start)`);
+  });
+
+  // ---------------------------------------------------------------- list with 100 containers
+  await section('list', async () => {
+    if (!busyboxRef) throw new Error('no busybox image in a registry');
+    const results: Record<string, number> = {};
+    for (const d of [berthd, dockerd]) {
+      if (!d) continue;
+      const ids: string[] = [];
+      try {
+        for (let i = 0; i < 100; i++) {
+          const r = await d.http.send('POST', '/v1.41/containers/create', { Image: busyboxRef, Cmd: ['true'], HostConfig: { NetworkMode: 'none' } });
+          if (r.status !== 201) throw new Error(`create: ${r.status} ${r.body.slice(0, 200)}`);
+          ids.push((JSON.parse(r.body) as { Id: string }).Id);
+        }
+        const lat: number[] = [];
+        for (let i = 0; i < 35; i++) {
+          let n = 0;
+          const t = await timed(async () => {
+            const r = await d.http.send('GET', '/v1.41/containers/json?all=1');
+            n = (JSON.parse(r.body) as unknown[]).length;
+          });
+          if (i >= 5) lat.push(t);
+          if (n < 100) throw new Error(`list returned ${n} containers`);
+        }
+        results[d.name] = median(lat);
+        record(medianLine(`GET /containers/json?all=1 with 100 containers: ${d.name}`, lat));
+        const ps: number[] = [];
+        const psAll: number[] = [];
+        const berthPs: number[] = [];
+        for (let i = 0; i < 11; i++) {
+          const a = await timed(() => docker(d, ['ps']));
+          const b = await timed(() => docker(d, ['ps', '-a']));
+          const c = d === berthd && existsSync(BERTH_CLI_DIST) ? await timed(() => berthCli(d, ['ps', '-a'])) : NaN;
+          if (i === 0) continue;
+          ps.push(a);
+          psAll.push(b);
+          if (Number.isFinite(c)) berthPs.push(c);
+        }
+        record(medianLine(`docker ps (0 running) -> ${d.name}`, ps));
+        record(medianLine(`docker ps -a (100) -> ${d.name}`, psAll));
+        if (berthPs.length) record(medianLine(`berth ps -a (100) -> ${d.name}`, berthPs));
+        if (d === berthd && berthPs.length) {
+          const bps: number[] = [];
+          for (let i = 0; i < 11; i++) {
+            const t = await timed(() => berthCli(d, ['ps']));
+            if (i) bps.push(t);
+          }
+          record(medianLine(`berth ps (0 running) -> berthd`, bps));
+          results['berth ps'] = median(bps);
+          results['docker ps berthd'] = median(ps);
+        }
+        if (d === dockerd) results['docker ps dockerd'] = median(ps);
+      } finally {
+        for (const id of ids) await d.http.send('DELETE', `/v1.41/containers/${id}?force=1`).catch(() => undefined);
+      }
+    }
+    record(`list ratio berthd/dockerd GET /containers/json (100): ${fmtRatio(results['berthd'] ?? NaN, results['dockerd'] ?? NaN)}`);
+    record(`ps ratio berth ps/docker ps (dockerd): ${fmtRatio(results['berth ps'] ?? NaN, results['docker ps dockerd'] ?? NaN)} (target berth ps <= 60 ms)`);
+  });
+
+  // ---------------------------------------------------------------- berth --version
+  await section('version', async () => {
+    if (!existsSync(BERTH_CLI_DIST)) throw new Error('apps/cli/dist/berth.js not built');
+    const berth: number[] = [];
+    const node: number[] = [];
+    const dockerV: number[] = [];
+    for (let i = 0; i < 22; i++) {
+      const a = await timed(() => run(process.execPath, [BERTH_CLI_DIST, '--version']));
+      const b = await timed(() => run(process.execPath, ['-e', '0']));
+      const c = await timed(() => run('docker', ['--version']));
+      if (i < 2) continue;
+      berth.push(a);
+      node.push(b);
+      dockerV.push(c);
+    }
+    record(medianLine('berth --version', berth));
+    record(medianLine('node -e 0', node));
+    record(medianLine('docker --version', dockerV));
+    record(`version ratio berth --version / node -e 0: ${fmtRatio(median(berth), median(node))} (target < 1.5x)`);
+  });
+
+  // ---------------------------------------------------------------- profile of run --rm
+  await section('profile', async () => {
+    if (!berthd || !busyboxRef) throw new Error('no berthd');
+    await removeAllContainers(berthd);
+    await berthd.stop();
+    berthd = undefined;
+    const profDir = join(base, 'prof');
+    await mkdir(profDir, { recursive: true });
+    // berthd under strace (execve only, via seccomp-bpf: cheap) with a CPU profile and request logs
+    const straceOut = join(base, 'strace.txt');
+    const socketDir = join(base, 'br');
+    const home = join(base, 'bh');
+    const entry = existsSync(BERTHD_DIST) ? [BERTHD_DIST] : null;
+    if (!entry) throw new Error('apps/daemon/dist/berthd.js not built (the profile maps the bundle)');
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(join(home, 'daemon.json'), JSON.stringify({ bridge: berthBridge, bip: berthSubnet }) + '\n');
+    const log = join(home, 'berthd-profile.log');
+    const tracer = spawnLogged(
+      'strace',
+      ['-f', '-q', '-ttt', '--seccomp-bpf', '-e', 'trace=execve', '-o', straceOut, process.execPath, '--cpu-prof', '--cpu-prof-dir', profDir, BERTHD_DIST, '--root', join(storeDir, 'berthd'), '--run-root', socketDir, '--host', `unix://${join(socketDir, 'berthd.sock')}`, '--config', join(home, 'daemon.json'), '--log-level', 'info'],
+      log,
+    );
+    const { UnixHttp } = await import('../src/unix-http.js');
+    const http = new UnixHttp(join(socketDir, 'berthd.sock'));
+    const profiled: RunningDaemon = { ...(await startOurBerthdShape()), http };
+    async function startOurBerthdShape(): Promise<RunningDaemon> {
+      await http.waitReady(30_000, tracer.isAlive);
+      const nodePid = (await processesMentioning(BERTHD_DIST)).find((p) => p.comm === 'node' && p.cmdline.includes('--cpu-prof'))?.pid ?? -1;
+      const host = `unix://${join(socketDir, 'berthd.sock')}`;
+      return { name: 'berthd', socketPath: join(socketDir, 'berthd.sock'), host, pid: nodePid, proc: tracer, http, dockerEnv: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: home, DOCKER_HOST: host, DOCKER_CONFIG: join(home, 'docker-config'), DOCKER_CLI_HINTS: 'false' }, describe: 'berthd under strace + --cpu-prof', stop: async () => undefined };
+    }
+    const windows: { t0: number; t1: number }[] = [];
+    const durations: number[] = [];
+    try {
+      await docker(profiled, ['run', '--rm', ...berthNet, busyboxRef, 'true']); // warm-up
+      for (let i = 0; i < N; i++) {
+        const t0 = Date.now();
+        const p0 = performance.now();
+        await docker(profiled, ['run', '--rm', ...berthNet, busyboxRef, 'true']);
+        durations.push(performance.now() - p0);
+        windows.push({ t0, t1: Date.now() });
+      }
+    } finally {
+      http.close();
+      await removeAllContainers(profiled);
+      if (profiled.pid > 0) await killPid(profiled.pid, 15_000);
+      await Promise.race([tracer.exited, sleep(10_000)]);
+      await stopProcess(tracer, 2_000);
+    }
+    record(medianLine(`run --rm true via berthd under strace+cpu-prof (${berthNet.length ? 'network none' : 'default bridge'})`, durations));
+    const requests = await parseRequestLog(log);
+    const execs = await parseStraceExecs(straceOut);
+    // per-run aggregates
+    const reqDur = new Map<string, number[]>();
+    const execDur = new Map<string, number[]>();
+    const execCount: number[] = [];
+    for (const w of windows) {
+      const inW = (e: TimelineEvent) => e.at >= w.t0 && e.at <= w.t1;
+      for (const e of requests.filter(inW)) if (e.end !== undefined) reqDur.set(e.what, [...(reqDur.get(e.what) ?? []), e.end - e.at]);
+      const ex = execs.filter(inW);
+      execCount.push(ex.length);
+      const perProg = new Map<string, number>();
+      for (const e of ex) if (e.end !== undefined) perProg.set(e.what, (perProg.get(e.what) ?? 0) + (e.end - e.at));
+      for (const [k, v] of perProg) execDur.set(k, [...(execDur.get(k) ?? []), v]);
+    }
+    console.log('requests (median duration per run, from berthd request logs):');
+    for (const [k, v] of reqDur) console.log(`  ${k.padEnd(40)} ${fmtMs(median(v))} (x${(v.length / windows.length).toFixed(1)} per run)`);
+    console.log(`child processes per run: median ${median(execCount)}; summed lifetime per run by program (median):`);
+    for (const [k, v] of [...execDur.entries()].sort((a, b) => median(b[1]) - median(a[1]))) console.log(`  ${k.padEnd(40)} ${fmtMs(median(v))} (in ${v.length}/${windows.length} runs)`);
+    // the run closest to the median, in full
+    const mid = durations.indexOf([...durations].sort((a, b) => a - b)[Math.floor(durations.length / 2)]!);
+    const w = windows[mid];
+    if (w) {
+      console.log(`timeline of a median run (${fmtMs(durations[mid]!)}; t=0 when the docker CLI was spawned; start offset, duration, what):`);
+      const ev = [...requests, ...execs].filter((e) => e.at >= w.t0 && e.at <= w.t1);
+      for (const l of formatTimeline(ev, w.t0)) console.log(l);
+      console.log(`  +${(w.t1 - w.t0).toFixed(1).padStart(6)} ms  docker CLI exited`);
+    }
+    const profiles = (await readdir(profDir)).filter((f) => f.endsWith('.cpuprofile'));
+    if (profiles[0]) {
+      const s = await summarizeCpuProfile(join(profDir, profiles[0]), 25);
+      const runsMs = windows.reduce((a, x) => a + (x.t1 - x.t0), 0);
+      console.log(`berthd CPU profile: ${fmtMs(s.busyMs)} busy of ${fmtMs(s.wallMs)} wall (startup, ${N + 1} runs, shutdown); runs spanned ${fmtMs(runsMs)}; GC ${fmtMs(s.gcMs)}`);
+      record(`berthd CPU per run --rm (upper bound, incl. startup/shutdown): ${fmtMs(s.busyMs / (N + 1))}`);
+      console.log('self time by part:');
+      for (const b of s.byBucket.slice(0, 15)) console.log(`  ${b.bucket.padEnd(40)} ${fmtMs(b.selfMs)}`);
+      console.log('top functions by self time:');
+      for (const f of s.topFunctions) console.log(`  ${f.name.slice(0, 90).padEnd(90)} ${fmtMs(f.selfMs)}`);
+    }
+    // back to a plain berthd for the next sections
+    berthd = await startOurBerthd();
+  });
+
+  // ---------------------------------------------------------------- cold pull of the big image
+  await section('pull', async () => {
+    if (!registry) throw new Error('no registry');
+    const t0 = performance.now();
+    const big = await buildBigImageLayout();
+    const bigRef = `${registry.host}/bench/big:latest`;
+    await pushLayoutWithSkopeo(big.layoutDir, 'latest', bigRef);
+    console.log(`big image: ${big.layers.length} layers, ${(big.totalSize / 1e6).toFixed(1)} MB compressed, ${(big.totalUncompressedSize / 1e6).toFixed(1)} MB unpacked (layout + push ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    const peers: { name: string; pull: () => Promise<string>; rm: () => Promise<unknown> }[] = [];
+    if (berthd) {
+      const b = berthd;
+      peers.push({ name: 'berthd (docker pull)', pull: async () => (await docker(b, ['pull', bigRef], 300_000)).stdout, rm: async () => { await docker(b, ['rmi', '-f', bigRef]); await docker(b, ['image', 'prune', '-af']).catch(() => undefined); } });
+    }
+    if (dockerd) {
+      const d = dockerd;
+      peers.push({ name: 'dockerd (docker pull)', pull: async () => (await docker(d, ['pull', bigRef], 300_000)).stdout, rm: () => docker(d, ['rmi', '-f', bigRef]) });
+    }
+    if (podman) peers.push({ name: 'podman pull', pull: async () => (await pod(['pull', '--tls-verify=false', bigRef], 300_000)).stderr, rm: () => pod(['rmi', '-f', bigRef]) });
+    peers.push({
+      name: 'skopeo copy to dir: (download only)',
+      pull: async () => {
+        await rm(join(storeDir, 'skopeo-dir'), { recursive: true, force: true });
+        await run('skopeo', ['--insecure-policy', 'copy', '-q', '--src-tls-verify=false', `docker://${bigRef}`, `dir:${join(storeDir, 'skopeo-dir')}`], { timeoutMs: 300_000 });
+        return '';
+      },
+      rm: () => rm(join(storeDir, 'skopeo-dir'), { recursive: true, force: true }),
+    });
+    const samples = new Map<string, number[]>();
+    for (let r = 0; r < PULL_ROUNDS; r++) {
+      for (const p of peers) {
+        try {
+          let out = '';
+          await run('sync', []);
+          const t = await timed(async () => (out = await p.pull()));
+          if (/Already exists/i.test(out)) console.log(`  note: ${p.name} round ${r + 1} found layers already present`);
+          samples.set(p.name, [...(samples.get(p.name) ?? []), t]);
+          await p.rm();
+          await run('sync', []);
+        } catch (err) {
+          record(`SKIPPED pull/${p.name} round ${r + 1}: ${(err as Error).message.split('\n')[0]}`);
+        }
+      }
+    }
+    for (const [k, v] of samples) record(medianLine(`cold pull big: ${k}`, v));
+    const m = (prefix: string) => median(samples.get([...samples.keys()].find((k) => k.startsWith(prefix)) ?? '') ?? []);
+    record(`pull ratio berthd/dockerd: ${fmtRatio(m('berthd'), m('dockerd'))}, berthd/podman: ${fmtRatio(m('berthd'), m('podman'))}, berthd/skopeo download: ${fmtRatio(m('berthd'), m('skopeo'))} (target berthd <= 1500 ms; stores on ${fsNote})`);
+  });
+} finally {
+  console.log('\n--- cleanup');
+  for (const d of [berthd, dockerd]) {
+    if (!d) continue;
+    await removeAllContainers(d).catch(() => undefined);
+    await d.stop().catch(() => undefined);
+  }
+  if (podman) {
+    await tryRun('podman', [...podman, 'rm', '-af', '-t', '0'], { timeoutMs: 120_000 });
+    await tryRun('podman', [...podman, 'rmi', '-af'], { timeoutMs: 120_000 });
+  }
+  await registry?.stop().catch(() => undefined);
+  // monitors and shims left behind name our temp dir on their command line
+  for (const p of await processesMentioning(base).catch(() => [])) await killPid(p.pid);
+  await unmountTree(base).catch(() => undefined);
+  if (fs) await fs.cleanup().catch(() => undefined);
+  await deleteLink(berthBridge);
+  if (dockerBridgeMade) await deleteLink(dockerBridge);
+  if (berthSubnet) await deleteRulesMentioning(berthSubnet).catch(() => 0);
+  await deleteRulesMentioning(berthBridge).catch(() => 0);
+  await rm(base, { recursive: true, force: true, maxRetries: 3 }).catch((err: Error) => console.log(`cleanup: ${err.message}`));
+  console.log('\n=== berthd end-to-end figures');
+  console.log(`stores on: ${fsNote}`);
+  for (const n of notes) console.log(`note: ${n}`);
+  for (const line of table) console.log(line);
+}
