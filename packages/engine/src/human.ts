@@ -23,11 +23,13 @@ export function statusText(s: {
   startedAt?: string | undefined;
   finishedAt?: string | undefined;
   restarting?: boolean;
+  health?: string | undefined;
 }, now = Date.now()): string {
+  const health = s.health ? (s.health === 'starting' ? ' (health: starting)' : ` (${s.health})`) : '';
   const since = (iso: string | undefined): number => (iso ? Math.max(0, now - Date.parse(iso)) : 0);
   switch (s.status) {
     case 'running':
-      return `Up ${humanDuration(since(s.startedAt))}`;
+      return `Up ${humanDuration(since(s.startedAt))}${health}`;
     case 'paused':
       return `Up ${humanDuration(since(s.startedAt))} (Paused)`;
     case 'restarting':

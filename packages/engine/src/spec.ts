@@ -91,7 +91,7 @@ export function mergeConfig(image: ImageConfigLike, body: ContainerCreateBody, h
     Labels: { ...(ic.Labels ?? {}), ...(body.Labels ?? {}) },
     ...(body.StopSignal || ic.StopSignal ? { StopSignal: body.StopSignal || ic.StopSignal } : {}),
     ...(body.StopTimeout !== undefined && body.StopTimeout !== null ? { StopTimeout: body.StopTimeout } : {}),
-    ...(body.Healthcheck ? { Healthcheck: body.Healthcheck } : {}),
+    ...(body.Healthcheck || ic.Healthcheck ? { Healthcheck: (body.Healthcheck ?? ic.Healthcheck) as ContainerConfig['Healthcheck'] } : {}),
   };
 }
 

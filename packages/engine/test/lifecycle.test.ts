@@ -132,4 +132,41 @@ describe('container lifecycle on the built-in busybox', () => {
       expect(text(got, 'stderr')).toBe('err\n');
     }
   });
+
+  it('runs health checks: starting -> healthy, and unhealthy after the retries', async () => {
+    const { engine } = t;
+    const ms = 1_000_000;
+    const good = await engine.containers.create({
+      Image: 'busybox',
+      Cmd: ['sh', '-c', 'sleep 0.5; touch /ready; sleep 30'],
+      Healthcheck: { Test: ['CMD-SHELL', 'test -e /ready'], Interval: 150 * ms, Retries: 2 },
+      HostConfig: { NetworkMode: 'none' },
+    });
+    const bad = await engine.containers.create({
+      Image: 'busybox',
+      Cmd: ['sleep', '30'],
+      Healthcheck: { Test: ['CMD', 'false'], Interval: 100 * ms, Retries: 2 },
+      HostConfig: { NetworkMode: 'none' },
+    });
+    await engine.containers.start(good.Id);
+    await engine.containers.start(bad.Id);
+    expect((await engine.containers.inspect(good.Id)).State.Health?.Status).toBe('starting');
+    const until = async (id: string, want: string): Promise<boolean> => {
+      for (let i = 0; i < 60; i++) {
+        if ((await engine.containers.inspect(id)).State.Health?.Status === want) return true;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return false;
+    };
+    expect(await until(good.Id, 'healthy')).toBe(true);
+    expect(await until(bad.Id, 'unhealthy')).toBe(true);
+    const [row] = await engine.containers.list({ filters: { id: [good.Id] } });
+    expect(row?.Status).toMatch(/^Up .* \(healthy\)$/);
+    expect((await engine.containers.list({ filters: { health: ['unhealthy'] } })).map((c) => c.Id)).toEqual([bad.Id]);
+    const failing = (await engine.containers.inspect(bad.Id)).State.Health!;
+    expect(failing.FailingStreak).toBeGreaterThanOrEqual(2);
+    expect(failing.Log.at(-1)?.ExitCode).toBe(1);
+    await engine.containers.remove(good.Id, { force: true });
+    await engine.containers.remove(bad.Id, { force: true });
+  });
 });

@@ -1,6 +1,7 @@
 import { ConflictError, InvalidArgumentError, NotFoundError } from '@berth/image-format';
 import type { ContainerConfig, ContainerStateName, EndpointSettings, HostConfig, MountPoint } from '../docker-types.js';
 import type { PublishedPort } from '../spec.js';
+import type { HealthState } from './health.js';
 import type { Db } from '../state/db.js';
 
 export interface ContainerRunState {
@@ -11,6 +12,7 @@ export interface ContainerRunState {
   oomKilled: boolean;
   startedAt: string;
   finishedAt: string;
+  health?: HealthState;
 }
 
 /** Everything the engine keeps about a container, stored as JSON in eng_containers.record. */

@@ -40,6 +40,7 @@ import {
 import type { LocalVolumes } from '../volumes.js';
 import * as fmt from './format.js';
 import { resolveInRoot, statPath, tarOf } from './archive.js';
+import { healthTimings, probeArgs, recordProbe, type HealthState } from './health.js';
 import { ContainerTable, NO_TIME, rid, type ContainerRecord } from './record.js';
 import { appendFile, readFile } from 'node:fs/promises';
 
@@ -115,6 +116,7 @@ export class Containers implements ContainerService {
   private readonly execs = new Map<string, ExecRecord>();
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
   private readonly pendingAttach = new Map<string, Set<PendingAttach>>();
+  private readonly healthTimers = new Map<string, NodeJS.Timeout>();
   /** Serialises lifecycle operations per container. */
   private readonly locks = new Map<string, Promise<unknown>>();
   private closed = false;
@@ -310,6 +312,64 @@ export class Containers implements ContainerService {
     if (this.d.afterStart) await this.d.afterStart(r).then(() => this.d.table.save(r)).catch(() => undefined);
     this.emit(r, 'start');
     this.watch(r.id);
+    this.startHealth(r);
+  }
+
+  /** Runs the image's/create's HEALTHCHECK with exec every interval while the run lasts. */
+  private startHealth(r: ContainerRecord): void {
+    this.stopHealth(r.id);
+    const args = probeArgs(r.config.Healthcheck);
+    if (!args) {
+      if (r.state.health) {
+        delete r.state.health;
+        this.d.table.save(r);
+      }
+      return;
+    }
+    const timing = healthTimings(r.config.Healthcheck);
+    const runtimeId = rid(r);
+    const startedAt = Date.now();
+    r.state.health = { Status: 'starting', FailingStreak: 0, Log: [] };
+    this.d.table.save(r);
+    const tick = async (): Promise<void> => {
+      const cur = this.d.table.get(r.id);
+      if (!cur || rid(cur) !== runtimeId || cur.state.status !== 'running' || this.closed) return;
+      const start = new Date().toISOString();
+      let exitCode = -1;
+      let output = '';
+      try {
+        const h = await this.d.runtime.exec(runtimeId, { args, env: cur.config.Env ?? [], tty: false, stdin: false, privileged: false, ...(cur.config.User ? { user: cur.config.User } : {}) });
+        const take = (d: Buffer): void => {
+          if (output.length < 4096) output += d.toString();
+        };
+        h.stdout.on('data', take);
+        h.stderr?.on('data', take);
+        const timer = new Promise<number>((res) => setTimeout(() => res(-2), timing.timeout).unref());
+        exitCode = await Promise.race([h.exited, timer]);
+        if (exitCode === -2) {
+          output = `Health check exceeded timeout (${timing.timeout / 1000}s)`;
+          exitCode = -1;
+          h.close();
+        }
+      } catch (err) {
+        output = (err as Error).message;
+      }
+      const now = this.d.table.get(r.id);
+      if (!now || rid(now) !== runtimeId || now.state.status !== 'running') return;
+      const prev: HealthState = now.state.health ?? { Status: 'starting', FailingStreak: 0, Log: [] };
+      const next = recordProbe(prev, { Start: start, End: new Date().toISOString(), ExitCode: exitCode, Output: output }, timing.retries, Date.now() - startedAt < timing.startPeriod);
+      now.state.health = next;
+      this.d.table.save(now);
+      if (next.Status !== prev.Status) this.emit(now, `health_status: ${next.Status}`);
+      if (this.healthTimers.has(r.id)) this.healthTimers.set(r.id, setTimeout(() => void tick(), timing.interval).unref());
+    };
+    this.healthTimers.set(r.id, setTimeout(() => void tick(), timing.interval).unref());
+  }
+
+  private stopHealth(id: string): void {
+    const t = this.healthTimers.get(id);
+    if (t) clearTimeout(t);
+    this.healthTimers.delete(id);
   }
 
   private applyAttachment(r: ContainerRecord, a: { network: string; ipAddress: string; prefixLen: number; gateway: string; macAddress: string; sandboxKey: string }): void {
@@ -395,6 +455,7 @@ export class Containers implements ContainerService {
   }
 
   private async onExit(id: string, exit: ExitInfo): Promise<void> {
+    this.stopHealth(id);
     const r = this.d.table.get(id);
     if (!r) return;
     r.state = { ...r.state, status: 'exited', pid: 0, exitCode: exit.exitCode, oomKilled: exit.oomKilled, finishedAt: exit.finishedAt };
@@ -584,6 +645,7 @@ export class Containers implements ContainerService {
         }
       }
       this.endPending(fresh.id);
+      this.stopHealth(fresh.id);
       this.emit(fresh, 'destroy');
       this.notify(fresh.id, 'removed', { StatusCode: fresh.state.exitCode });
     });
@@ -852,7 +914,8 @@ export class Containers implements ContainerService {
         f.matchAny('before', (v) => Date.parse(r.created) < created(v)) &&
         f.matchAny('since', (v) => Date.parse(r.created) > created(v)) &&
         f.matchAny('volume', (v) => r.mounts.some((m) => m.Name === v || m.Destination === v || m.Source === v)) &&
-        f.matchAny('network', (v) => Object.entries(r.networks).some(([n, ep]) => n === v || ep.NetworkID === v))
+        f.matchAny('network', (v) => Object.entries(r.networks).some(([n, ep]) => n === v || ep.NetworkID === v)) &&
+        f.matchAny('health', (v) => (r.state.health?.Status ?? 'none') === v)
       );
     });
     if (opts.limit && opts.limit > 0) rows = rows.slice(0, opts.limit);
@@ -1078,6 +1141,7 @@ export class Containers implements ContainerService {
         r.state.pid = st.pid;
         this.d.table.save(r);
         this.watch(r.id);
+        if (st.status === 'running') this.startHealth(r);
         continue;
       }
       const exit = st?.exit ?? { exitCode: r.state.status === 'restarting' ? r.state.exitCode : 255, oomKilled: false, finishedAt: new Date().toISOString() };
@@ -1128,6 +1192,8 @@ export class Containers implements ContainerService {
 
   close(): void {
     this.closed = true;
+    for (const t of this.healthTimers.values()) clearTimeout(t);
+    this.healthTimers.clear();
     for (const t of this.restartTimers.values()) clearTimeout(t);
     this.restartTimers.clear();
     for (const set of this.waiters.values()) for (const w of set) w.resolve({ StatusCode: -1, Error: { Message: 'engine closed' } });
