@@ -28,6 +28,7 @@ export async function startTestDaemon(): Promise<TestDaemon> {
     runRoot,
     configFile: join(dir, 'daemon.json'),
     hosts: [`unix://${socketPath}`],
+    logLevel: 'fatal',
   }).catch(async (err: unknown) => {
     await rm(dir, { recursive: true, force: true });
     throw err;
