@@ -16,6 +16,7 @@ import { EventBus } from './events.js';
 import { LocalVolumes } from './volumes.js';
 import { Networks, type NetworkManagerLike } from './networks.js';
 import { Containers } from './containers/service.js';
+import { parseSize } from './containers/log-rotation.js';
 import { ContainerTable, type ContainerRecord } from './containers/record.js';
 import { Images } from './images/service.js';
 import { ImageTable } from './images/table.js';
@@ -163,6 +164,9 @@ export class Engine {
         root,
         driverName: 'overlay2',
         defaultStopTimeout: config['shutdown-timeout'] ?? 10,
+        ...(config['log-opts']?.['max-size']
+          ? { logLimits: { maxSize: parseSize(config['log-opts']['max-size']), maxFiles: Math.max(1, Number(config['log-opts']['max-file'] ?? 1)) } }
+          : {}),
         ...(manager ? { afterStart: (r: ContainerRecord) => fillEndpoints(manager, r) } : {}),
         extract: async (tar, dir) => {
           const { stream, gzip } = await peekGzip(tar);

@@ -40,6 +40,7 @@ import {
 import type { LocalVolumes } from '../volumes.js';
 import * as fmt from './format.js';
 import { resolveInRoot, statPath, tarOf } from './archive.js';
+import { rotateLog } from './log-rotation.js';
 import { healthTimings, probeArgs, recordProbe, type HealthState } from './health.js';
 import { ContainerTable, NO_TIME, rid, type ContainerRecord } from './record.js';
 import { appendFile, readFile } from 'node:fs/promises';
@@ -106,6 +107,8 @@ export interface ContainerDeps {
   defaultStopTimeout: number;
   /** Extracts a (possibly gzip) tar into a directory without ever writing outside it (layer-store's applyLayer). */
   extract?: (tar: Readable, dir: string) => Promise<void>;
+  /** json-file-like limits of container logs (Docker's log-opts max-size / max-file). */
+  logLimits?: { maxSize: number; maxFiles: number };
   /** Fills network endpoints (IP, MAC, gateway) after a start. */
   afterStart?: (r: ContainerRecord) => Promise<void>;
 }
@@ -120,8 +123,21 @@ export class Containers implements ContainerService {
   /** Serialises lifecycle operations per container. */
   private readonly locks = new Map<string, Promise<unknown>>();
   private closed = false;
+  private rotationTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly d: ContainerDeps) {}
+  constructor(private readonly d: ContainerDeps) {
+    const limits = d.logLimits;
+    if (limits) {
+      // Running containers' logs are checked every 2 s; a log over max-size rotates.
+      this.rotationTimer = setInterval(() => {
+        for (const r of this.d.table.all()) {
+          if (r.state.status !== 'running' && r.state.status !== 'paused') continue;
+          void rotateLog(r.logPath, join(this.d.root, 'containers', r.id, 'history.log'), limits.maxSize, limits.maxFiles).catch(() => undefined);
+        }
+      }, 2000);
+      this.rotationTimer.unref();
+    }
+  }
 
   // ---------- lifecycle ----------
 
@@ -1192,6 +1208,7 @@ export class Containers implements ContainerService {
 
   close(): void {
     this.closed = true;
+    if (this.rotationTimer) clearInterval(this.rotationTimer);
     for (const t of this.healthTimers.values()) clearTimeout(t);
     this.healthTimers.clear();
     for (const t of this.restartTimers.values()) clearTimeout(t);

@@ -1,0 +1,37 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collect, openTestEngine, text, type TestEngine } from './helpers.js';
+
+let t: TestEngine;
+beforeAll(async () => {
+  t = await openTestEngine({ 'log-opts': { 'max-size': '4k', 'max-file': '2' } });
+  await t.engine.images.ensureBuiltin('busybox');
+});
+afterAll(async () => {
+  await t?.cleanup();
+});
+
+describe('log size limits', () => {
+  it('rotates a running container\'s log and keeps at most max-file * max-size', async () => {
+    const { engine } = t;
+    const { Id } = await engine.containers.create({
+      Image: 'busybox',
+      Cmd: ['sh', '-c', 'i=0; while [ $i -lt 400 ]; do echo "line $i padding padding padding"; i=$((i+1)); [ $((i % 40)) = 0 ] && sleep 0.5; done; sleep 30'],
+      HostConfig: { NetworkMode: 'none' },
+    });
+    await engine.containers.start(Id);
+    await new Promise((r) => setTimeout(r, 7000));
+    const dir = join(t.root, 'containers', Id);
+    const live = (await stat(join(dir, 'ctr.log'))).size;
+    const history = (await stat(join(dir, 'history.log')).catch(() => ({ size: 0 }))).size;
+    // 400 lines of ~90 bytes were written; the limits keep ~8 KiB (plus what arrived since the last check).
+    expect(history).toBeLessThanOrEqual(4096);
+    expect(live + history).toBeLessThan(400 * 90 / 2);
+    expect((await readFile(join(dir, 'ctr.log'))).includes(0)).toBe(false);
+    const lines = text(await collect(await engine.containers.logs(Id, {}))).split('\n').filter(Boolean);
+    expect(lines.at(-1)).toBe('line 399 padding padding padding');
+    expect(lines.every((l) => /^line \d+ padding padding padding$/.test(l))).toBe(true);
+    await engine.containers.remove(Id, { force: true });
+  });
+});
