@@ -561,7 +561,7 @@ export async function runCli(argv: string[], io: Streams = { stdin: process.stdi
       return 125;
     }
     if (err instanceof StatusError) {
-      io.stderr.write(`berth: ${err.message}\n`);
+      io.stderr.write(err.status === 1 ? `${err.message}\n` : `berth: ${err.message}\n`);
       if (err.status === 125 && (commandName === 'run' || commandName === 'create')) io.stderr.write(`\nRun 'berth ${commandName} --help' for more information\n`);
       return err.status;
     }

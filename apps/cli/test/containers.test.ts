@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
 import { seededRegistry, type SeededRegistry } from './support/registry.js';
@@ -72,6 +73,24 @@ describe('berth container commands against berthd', () => {
     const badFlag = await berth(['run', '--memory', 'lots', image]);
     expect(badFlag.code).toBe(125);
     expect((await berthOk(['ps', '-aq'])).trim()).toBe('');
+  });
+
+  it('run without a TTY proxies signals to the container; -it needs a terminal', async () => {
+    const child = spawn(process.execPath, [bin, 'run', '--rm', image, 'sh', '-c', 'trap "echo got INT; exit 7" INT; sleep 30 & wait'], { env: t.berthEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    // wait until the container runs, then interrupt berth as a terminal's ^C would
+    for (let i = 0; i < 100; i++) {
+      if ((await berthOk(['ps', '-q'])).trim() !== '') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    expect(code).toBe(7);
+    expect(out).toBe('got INT\n');
+    const noTty = await berth(['run', '-it', '--rm', image, 'true']);
+    expect(noTty).toEqual({ code: 1, stdout: '', stderr: 'the input device is not a TTY\n' });
   });
 
   it('run -d prints the full ID; ps matches the docker CLI', async () => {

@@ -77,6 +77,9 @@ export async function create(ctx: Context, image: string, command: string[], fla
 
 /** `berth run`: docker's flow (create, wait registered, attach, start, stream, exit code). */
 export async function run(ctx: Context, image: string, command: string[], flags: RunFlags): Promise<number> {
+  if (flags.tty && flags.interactive && !(ctx.io.stdin as NodeJS.ReadStream).isTTY && !flags.detach) {
+    throw new StatusError(1, 'the input device is not a TTY');
+  }
   const client = await ctx.client();
   let body: ContainerCreateBody;
   try {
@@ -127,6 +130,10 @@ export async function run(ctx: Context, image: string, command: string[], flags:
     const size = initialSize(ctx.io);
     if (size) await client.containerResize(id, size).catch(() => {});
   }
+  // docker's --sig-proxy: without a TTY, signals to berth go to the container.
+  const proxy = (signal: NodeJS.Signals): void => void client.containerKill(id, { signal }).catch(() => {});
+  const signals: NodeJS.Signals[] = tty ? [] : ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'];
+  for (const sig of signals) process.on(sig, proxy);
   try {
     await io.output;
   } catch {
@@ -134,7 +141,9 @@ export async function run(ctx: Context, image: string, command: string[], flags:
   }
   let status: number;
   try {
-    const res = await waited;
+    const res = await waited.finally(() => {
+      for (const sig of signals) process.removeListener(sig, proxy);
+    });
     if (res.Error?.Message) ctx.err(`${res.Error.Message}\n`);
     status = res.StatusCode;
   } catch (err) {
