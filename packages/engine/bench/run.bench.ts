@@ -34,9 +34,10 @@ try {
   for (const [k, v] of Object.entries(phases)) console.log(`engine run --rm true: ${k.padEnd(6)} median ${median(v).toFixed(1)} ms`);
   const detached: number[] = [];
   const ids: string[] = [];
-  for (let i = 0; i < 20; i++) {
+  const detachedCount = Number(process.env.BENCH_DETACHED ?? 50);
+  for (let i = 0; i < detachedCount; i++) {
     const t0 = performance.now();
-    const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['sleep', '60'], HostConfig: { NetworkMode: 'none' } });
+    const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['sleep', '120'], HostConfig: { NetworkMode: 'none' } });
     await engine.containers.start(Id);
     detached.push(performance.now() - t0);
     ids.push(Id);
