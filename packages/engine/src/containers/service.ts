@@ -43,7 +43,8 @@ import { resolveInRoot, statPath, tarOf } from './archive.js';
 import { rotateLog } from './log-rotation.js';
 import { healthTimings, probeArgs, recordProbe, type HealthState } from './health.js';
 import { ContainerTable, NO_TIME, rid, type ContainerRecord } from './record.js';
-import { appendFile, readFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 
 const run = promisify(execFile);
 
@@ -239,8 +240,7 @@ export class Containers implements ContainerService {
   private async launch(r: ContainerRecord): Promise<void> {
     if (r.runtimeCreated) {
       // The driver deletes a container's log with it: keep earlier runs' output for `logs`.
-      const data = await readFile(r.logPath).catch(() => undefined);
-      if (data && data.length > 0) await appendFile(join(this.d.root, 'containers', r.id, 'history.log'), data);
+      await appendLog(r.logPath, join(this.d.root, 'containers', r.id, 'history.log'));
       await this.d.runtime.delete(rid(r)).catch(() => undefined);
       r.runtimeCreated = false;
     }
@@ -1273,6 +1273,15 @@ function pipeSession(h: StdioHandle, output: PassThrough, tty: boolean, wantOut:
       if (!output.writableEnded) output.end();
     },
   };
+}
+
+/** Streams a run's log onto the end of the container's history log. */
+async function appendLog(from: string, to: string): Promise<void> {
+  try {
+    await pipeline(createReadStream(from), createWriteStream(to, { flags: 'a' }));
+  } catch {
+    // no log yet
+  }
 }
 
 async function withTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
