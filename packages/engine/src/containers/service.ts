@@ -1,5 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readlink, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
+import { createSocket } from 'node:dgram';
+import { cpus } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -42,7 +44,7 @@ import * as fmt from './format.js';
 import { resolveInRoot, statPath, tarOf } from './archive.js';
 import { rotateLog } from './log-rotation.js';
 import { healthTimings, probeArgs, recordProbe, type HealthState } from './health.js';
-import { ContainerTable, NO_TIME, rid, type ContainerRecord } from './record.js';
+import { ContainerTable, NO_TIME, nameConflict, rid, type ContainerRecord } from './record.js';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 
@@ -148,7 +150,7 @@ export class Containers implements ContainerService {
     checkRestartPolicy(host);
     const name = opts.name ? checkContainerName(opts.name) : this.freeName();
     const existing = this.d.table.byName(name);
-    if (existing) throw (await import('./record.js')).nameConflict(name, existing.id);
+    if (existing) throw nameConflict(name, existing.id);
     const image = this.d.images.resolve(body.Image);
     const id = newId();
     const config = mergeConfig(image.config, body, id.slice(0, 12));
@@ -886,7 +888,7 @@ export class Containers implements ContainerService {
     const name = checkContainerName(newName);
     if (name === r.name) throw new InvalidArgumentError(`Renaming a container with the same name as its current name`);
     const owner = this.d.table.byName(name);
-    if (owner) throw (await import('./record.js')).nameConflict(name, owner.id);
+    if (owner) throw nameConflict(name, owner.id);
     const old = r.name;
     r.name = name;
     this.d.table.save(r);
@@ -971,7 +973,7 @@ export class Containers implements ContainerService {
       const cpu: ContainerStats['cpu_stats'] = {
         cpu_usage: { total_usage: s?.cpuNs ?? 0, usage_in_kernelmode: s?.cpuKernelNs ?? 0, usage_in_usermode: s?.cpuUserNs ?? 0 },
         system_cpu_usage: await systemCpuNs(),
-        online_cpus: (await import('node:os')).cpus().length,
+        online_cpus: cpus().length,
         throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
       };
       const read = new Date().toISOString();
@@ -1308,9 +1310,8 @@ function parseUntil(v: string): number {
 
 async function freePort(host: string, protocol: string): Promise<number> {
   if (protocol !== 'tcp') {
-    const dgram = await import('node:dgram');
-    return new Promise((resolve, reject) => {
-      const s = dgram.createSocket('udp4');
+      return new Promise((resolve, reject) => {
+      const s = createSocket('udp4');
       s.on('error', reject);
       s.bind(0, host === '0.0.0.0' ? undefined : host, () => {
         const port = s.address().port;
@@ -1337,7 +1338,6 @@ function canBind(host: string, port: number): Promise<boolean> {
 }
 
 async function systemCpuNs(): Promise<number> {
-  const { readFile } = await import('node:fs/promises');
   const text = await readFile('/proc/stat', 'utf8').catch(() => '');
   const line = text.split('\n').find((l) => l.startsWith('cpu '));
   if (!line) return 0;

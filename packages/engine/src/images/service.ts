@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable, Transform } from 'node:stream';
@@ -15,12 +17,12 @@ import {
   chainIds,
   digestOf,
   extractDockerArchive,
+  extractOciLayout,
   hostPlatform,
   isLayerMediaType,
   layerCompression,
   normalizeReference,
   parseImageConfig,
-  parseManifest,
   parsePlatform,
   readOciLayout,
   writeDockerArchive,
@@ -621,8 +623,6 @@ export class Images implements ImageService, ImageLookup {
     try {
       // Buffer the tar to disk once so both forms can be tried on it.
       const tarPath = join(dir, 'archive.tar');
-      const { createWriteStream, createReadStream } = await import('node:fs');
-      const { pipeline } = await import('node:stream/promises');
       await pipeline(archive, createWriteStream(tarPath));
       const lines: string[] = [];
       let loaded = false;
@@ -652,7 +652,6 @@ export class Images implements ImageService, ImageLookup {
         if (!(err instanceof InvalidArgumentError) || !/manifest\.json/.test(err.message)) throw err;
       }
       if (!loaded) {
-        const { extractOciLayout } = await import('@berth/image-format');
         const layout = await extractOciLayout(createReadStream(tarPath), join(dir, 'oci'));
         for (const e of layout.list()) {
           const name = e.imageName ?? e.refName;
@@ -882,4 +881,3 @@ class PeekCompression extends Transform {
   }
 }
 
-export { parseManifest };
