@@ -13,15 +13,15 @@
 // Env: BENCH_RUNS (default 10), BENCH_SECTIONS=run,pull (default all), BENCH_PULL_ROUNDS (3).
 // Run: pnpm bench daemon   (or node --conditions=source --import tsx bench/daemon.ts)
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildBigImageLayout, buildBusyboxLayout, pushLayoutWithSkopeo, startRegistry, type RunningRegistry } from '@berth/fixtures';
-import { readFile } from 'node:fs/promises';
 import { summarizeCpuProfile } from '../src/cpu-profile.js';
 import { BERTH_CLI_DIST, BERTHD_DIST, podmanArgs, startBerthd, startDockerd, type RunningDaemon } from '../src/daemons.js';
 import { createBridge, deleteLink, deleteRulesMentioning, deviceName, freeSubnet } from '../src/network.js';
 import { killPid, processesMentioning, rssOf, run, sleep, spawnLogged, stopProcess, tryRun } from '../src/proc.js';
 import { makeRawBundle } from '../src/raw-runtime.js';
+import { UnixHttp } from '../src/unix-http.js';
 import { mountScratchFs, unmountTree, type ScratchFs } from '../src/scratch-fs.js';
 import { fmtMiB, fmtMs, fmtRatio, median, medianLine, timed } from '../src/stats.js';
 import { formatTimeline, parseRequestLog, parseStraceExecs, type TimelineEvent } from '../src/timeline.js';
@@ -44,6 +44,13 @@ async function hostUlimits(): Promise<string[]> {
   // podman's own nproc default is above what runc may set here; a lower limit is always allowed
   out.push('--ulimit', 'nproc=4096:4096');
   return out;
+}
+
+/** CPU of a process in clock ticks (1/100 s here): its own, and of the children it waited for. */
+async function cpuTicksOf(pid: number): Promise<{ self: number; children: number }> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { self: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]) };
 }
 
 async function section(name: string, fn: () => Promise<void>): Promise<void> {
@@ -283,7 +290,7 @@ try {
       const d = dockerd;
       peers.push({ name: `dockerd (${dockerBridgeMade ? 'default bridge' : 'bridge=none'})`, start: async () => (await docker(d, ['run', '-d', busyboxRef, 'sleep', '300'])).stdout.trim(), rm: (ids) => docker(d, ['rm', '-f', ...ids], 180_000) });
     }
-    if (podman) peers.push({ name: 'podman (default netavark bridge)', start: async () => (await pod([...PODMAN_RUN, '-d', busyboxRef, 'sleep', '300'])).stdout.trim(), rm: (ids) => pod(['rm', '-f', ...ids], 180_000) });
+    if (podman) peers.push({ name: 'podman (default netavark bridge)', start: async () => (await pod([...PODMAN_RUN, '-d', busyboxRef, 'sleep', '300'])).stdout.trim(), rm: (ids) => pod(['rm', '-f', '-t', '0', ...ids], 180_000) });
     const per: Record<string, number> = {};
     for (const p of peers) {
       const ids: string[] = [];
@@ -392,95 +399,125 @@ try {
   // ---------------------------------------------------------------- profile of run --rm
   await section('profile', async () => {
     if (!berthd || !busyboxRef) throw new Error('no berthd');
+    if (!existsSync(BERTHD_DIST)) throw new Error('apps/daemon/dist/berthd.js not built (the profile maps the bundle)');
     await removeAllContainers(berthd);
     await berthd.stop();
     berthd = undefined;
-    const profDir = join(base, 'prof');
+    const modes: { label: string; net: string[] }[] = [{ label: 'network none', net: ['--network', 'none'] }];
+    if (!berthNet.length) modes.unshift({ label: 'default bridge', net: [] });
+    for (const mode of modes) {
+      try {
+        await profileRunRm(mode.label, mode.net);
+      } catch (err) {
+        record(`SKIPPED profile/${mode.label}: ${(err as Error).message.split('\n')[0]}`);
+      }
+    }
+    // back to a plain berthd for the next sections
+    berthd = await startOurBerthd();
+  });
+
+  /**
+   * berthd under strace (execve only, through seccomp-bpf: only forks and execs stop) with
+   * a CPU profile and request logs, N runs of `docker run --rm`; prints where the time goes.
+   */
+  async function profileRunRm(label: string, net: string[]): Promise<void> {
+    const tag = label.replace(/\W+/g, '-');
+    const profDir = join(base, `prof-${tag}`);
     await mkdir(profDir, { recursive: true });
-    // berthd under strace (execve only, via seccomp-bpf: cheap) with a CPU profile and request logs
-    const straceOut = join(base, 'strace.txt');
+    const straceOut = join(base, `strace-${tag}.txt`);
     const socketDir = join(base, 'br');
+    const socketPath = join(socketDir, 'berthd.sock');
     const home = join(base, 'bh');
-    const entry = existsSync(BERTHD_DIST) ? [BERTHD_DIST] : null;
-    if (!entry) throw new Error('apps/daemon/dist/berthd.js not built (the profile maps the bundle)');
-    const { writeFile } = await import('node:fs/promises');
     await writeFile(join(home, 'daemon.json'), JSON.stringify({ bridge: berthBridge, bip: berthSubnet }) + '\n');
-    const log = join(home, 'berthd-profile.log');
+    const log = join(home, `berthd-profile-${tag}.log`);
     const tracer = spawnLogged(
       'strace',
-      ['-f', '-q', '-ttt', '--seccomp-bpf', '-e', 'trace=execve', '-o', straceOut, process.execPath, '--cpu-prof', '--cpu-prof-dir', profDir, BERTHD_DIST, '--root', join(storeDir, 'berthd'), '--run-root', socketDir, '--host', `unix://${join(socketDir, 'berthd.sock')}`, '--config', join(home, 'daemon.json'), '--log-level', 'info'],
+      ['-f', '-q', '-ttt', '--seccomp-bpf', '-e', 'trace=execve', '-o', straceOut, process.execPath, '--cpu-prof', '--cpu-prof-dir', profDir, BERTHD_DIST, '--root', join(storeDir, 'berthd'), '--run-root', socketDir, '--host', `unix://${socketPath}`, '--config', join(home, 'daemon.json'), '--log-level', 'info'],
       log,
     );
-    const { UnixHttp } = await import('../src/unix-http.js');
-    const http = new UnixHttp(join(socketDir, 'berthd.sock'));
-    const profiled: RunningDaemon = { ...(await startOurBerthdShape()), http };
-    async function startOurBerthdShape(): Promise<RunningDaemon> {
-      await http.waitReady(30_000, tracer.isAlive);
-      const nodePid = (await processesMentioning(BERTHD_DIST)).find((p) => p.comm === 'node' && p.cmdline.includes('--cpu-prof'))?.pid ?? -1;
-      const host = `unix://${join(socketDir, 'berthd.sock')}`;
-      return { name: 'berthd', socketPath: join(socketDir, 'berthd.sock'), host, pid: nodePid, proc: tracer, http, dockerEnv: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: home, DOCKER_HOST: host, DOCKER_CONFIG: join(home, 'docker-config'), DOCKER_CLI_HINTS: 'false' }, describe: 'berthd under strace + --cpu-prof', stop: async () => undefined };
-    }
+    const http = new UnixHttp(socketPath);
+    const host = `unix://${socketPath}`;
+    const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: home, DOCKER_HOST: host, DOCKER_CONFIG: join(home, 'docker-config'), DOCKER_CLI_HINTS: 'false' };
     const windows: { t0: number; t1: number }[] = [];
+    const hrWindows: { fromUs: number; toUs: number }[] = [];
     const durations: number[] = [];
+    let nodePid = -1;
+    let cpuTicks = { self: NaN, children: NaN };
     try {
-      await docker(profiled, ['run', '--rm', ...berthNet, busyboxRef, 'true']); // warm-up
+      await http.waitReady(30_000, tracer.isAlive);
+      nodePid = (await processesMentioning(profDir)).find((p) => p.comm === 'node')?.pid ?? -1;
+      await run('docker', ['run', '--rm', ...net, busyboxRef, 'true'], { env }); // warm-up
+      const ticks0 = await cpuTicksOf(nodePid);
       for (let i = 0; i < N; i++) {
         const t0 = Date.now();
+        const h0 = Number(process.hrtime.bigint() / 1000n);
         const p0 = performance.now();
-        await docker(profiled, ['run', '--rm', ...berthNet, busyboxRef, 'true']);
+        await run('docker', ['run', '--rm', ...net, busyboxRef, 'true'], { env });
         durations.push(performance.now() - p0);
         windows.push({ t0, t1: Date.now() });
+        hrWindows.push({ fromUs: h0, toUs: Number(process.hrtime.bigint() / 1000n) });
       }
+      const ticks1 = await cpuTicksOf(nodePid);
+      cpuTicks = { self: ticks1.self - ticks0.self, children: ticks1.children - ticks0.children };
     } finally {
       http.close();
-      await removeAllContainers(profiled);
-      if (profiled.pid > 0) await killPid(profiled.pid, 15_000);
+      const ids = (await run('docker', ['ps', '-aq'], { env }).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean);
+      if (ids.length) await run('docker', ['rm', '-f', ...ids], { env }).catch(() => undefined);
+      if (nodePid > 0) await killPid(nodePid, 15_000);
       await Promise.race([tracer.exited, sleep(10_000)]);
       await stopProcess(tracer, 2_000);
     }
-    record(medianLine(`run --rm true via berthd under strace+cpu-prof (${berthNet.length ? 'network none' : 'default bridge'})`, durations));
+    record(medianLine(`profile ${label}: run --rm true via berthd under strace+cpu-prof`, durations));
     const requests = await parseRequestLog(log);
     const execs = await parseStraceExecs(straceOut);
-    // per-run aggregates
     const reqDur = new Map<string, number[]>();
     const execDur = new Map<string, number[]>();
     const execCount: number[] = [];
+    const phases = { create: [] as number[], start: [] as number[], exitToReturn: [] as number[], cni: [] as number[] };
     for (const w of windows) {
       const inW = (e: TimelineEvent) => e.at >= w.t0 && e.at <= w.t1;
-      for (const e of requests.filter(inW)) if (e.end !== undefined) reqDur.set(e.what, [...(reqDur.get(e.what) ?? []), e.end - e.at]);
+      const rq = requests.filter(inW);
+      for (const e of rq) if (e.end !== undefined) reqDur.set(e.what, [...(reqDur.get(e.what) ?? []), e.end - e.at]);
       const ex = execs.filter(inW);
       execCount.push(ex.length);
       const perProg = new Map<string, number>();
       for (const e of ex) if (e.end !== undefined) perProg.set(e.what, (perProg.get(e.what) ?? 0) + (e.end - e.at));
       for (const [k, v] of perProg) execDur.set(k, [...(execDur.get(k) ?? []), v]);
+      const create = rq.find((e) => e.what.endsWith('/containers/create'));
+      const start = rq.find((e) => e.what.endsWith('/start'));
+      const wait = rq.find((e) => e.what.endsWith('/wait'));
+      if (create?.end) phases.create.push(create.end - create.at);
+      if (start?.end) phases.start.push(start.end - start.at);
+      const lastTrue = [...ex].reverse().find((e) => e.what === 'true');
+      if (wait?.end && lastTrue?.end) phases.exitToReturn.push(wait.end - lastTrue.end);
+      phases.cni.push(ex.filter((e) => /^(bridge|firewall|host-local|loopback|portmap|tuning)\b/.test(e.what)).reduce((a, e) => a + ((e.end ?? e.at) - e.at), 0));
     }
+    record(`profile ${label}: phases median: create ${fmtMs(median(phases.create))}, start ${fmtMs(median(phases.start))}, container exit -> wait returns (teardown + remove) ${fmtMs(median(phases.exitToReturn))}; CNI plugins ${fmtMs(median(phases.cni))}; ${median(execCount)} child processes per run`);
     console.log('requests (median duration per run, from berthd request logs):');
     for (const [k, v] of reqDur) console.log(`  ${k.padEnd(40)} ${fmtMs(median(v))} (x${(v.length / windows.length).toFixed(1)} per run)`);
     console.log(`child processes per run: median ${median(execCount)}; summed lifetime per run by program (median):`);
-    for (const [k, v] of [...execDur.entries()].sort((a, b) => median(b[1]) - median(a[1]))) console.log(`  ${k.padEnd(40)} ${fmtMs(median(v))} (in ${v.length}/${windows.length} runs)`);
-    // the run closest to the median, in full
-    const mid = durations.indexOf([...durations].sort((a, b) => a - b)[Math.floor(durations.length / 2)]!);
+    for (const [k, v] of [...execDur.entries()].sort((a, b) => median(b[1]) - median(a[1])).slice(0, 25)) console.log(`  ${k.padEnd(40)} ${fmtMs(median(v))} (in ${v.length}/${windows.length} runs)`);
+    const sorted = [...durations].sort((a, b) => a - b);
+    const mid = durations.indexOf(sorted[Math.floor(sorted.length / 2)]!);
     const w = windows[mid];
     if (w) {
       console.log(`timeline of a median run (${fmtMs(durations[mid]!)}; t=0 when the docker CLI was spawned; start offset, duration, what):`);
-      const ev = [...requests, ...execs].filter((e) => e.at >= w.t0 && e.at <= w.t1);
-      for (const l of formatTimeline(ev, w.t0)) console.log(l);
+      for (const l of formatTimeline([...requests, ...execs].filter((e) => e.at >= w.t0 && e.at <= w.t1), w.t0)) console.log(l);
       console.log(`  +${(w.t1 - w.t0).toFixed(1).padStart(6)} ms  docker CLI exited`);
     }
     const profiles = (await readdir(profDir)).filter((f) => f.endsWith('.cpuprofile'));
-    if (profiles[0]) {
-      const s = await summarizeCpuProfile(join(profDir, profiles[0]), 25);
-      const runsMs = windows.reduce((a, x) => a + (x.t1 - x.t0), 0);
-      console.log(`berthd CPU profile: ${fmtMs(s.busyMs)} busy of ${fmtMs(s.wallMs)} wall (startup, ${N + 1} runs, shutdown); runs spanned ${fmtMs(runsMs)}; GC ${fmtMs(s.gcMs)}`);
-      record(`berthd CPU per run --rm (upper bound, incl. startup/shutdown): ${fmtMs(s.busyMs / (N + 1))}`);
-      console.log('self time by part:');
-      for (const b of s.byBucket.slice(0, 15)) console.log(`  ${b.bucket.padEnd(40)} ${fmtMs(b.selfMs)}`);
-      console.log('top functions by self time:');
-      for (const f of s.topFunctions) console.log(`  ${f.name.slice(0, 90).padEnd(90)} ${fmtMs(f.selfMs)}`);
+    if (!profiles[0]) {
+      console.log('no CPU profile written');
+      return;
     }
-    // back to a plain berthd for the next sections
-    berthd = await startOurBerthd();
-  });
+    const s = await summarizeCpuProfile(join(profDir, profiles[0]), 25, hrWindows);
+    console.log(`berthd CPU profile of the ${N} timed runs: main thread busy ${fmtMs(s.busyMs)} of ${fmtMs(s.wallMs)} wall; GC ${fmtMs(s.gcMs)}`);
+    record(`profile ${label}: berthd CPU per run: ${fmtMs((cpuTicks.self * 10) / N)} user+sys (all threads, /proc; its waited-for children ${fmtMs((cpuTicks.children * 10) / N)}), main thread ${fmtMs(s.busyMs / N)} of which ChildProcess.spawn ${fmtMs((s.allFunctions.find((f) => f.name.startsWith('ChildProcess.spawn'))?.selfMs ?? 0) / N)}`);
+    console.log('self time by part:');
+    for (const b of s.byBucket.slice(0, 15)) console.log(`  ${b.bucket.padEnd(40)} ${fmtMs(b.selfMs)}`);
+    console.log('top functions by self time:');
+    for (const f of s.topFunctions) console.log(`  ${f.name.slice(0, 90).padEnd(90)} ${fmtMs(f.selfMs)}`);
+  }
 
   // ---------------------------------------------------------------- cold pull of the big image
   await section('pull', async () => {

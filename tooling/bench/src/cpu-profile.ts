@@ -77,20 +77,27 @@ export interface ProfileSummary {
   busyMs: number;
   gcMs: number;
   topFunctions: { name: string; selfMs: number }[];
+  allFunctions: { name: string; selfMs: number }[];
   byBucket: { bucket: string; selfMs: number }[];
 }
 
 /**
- * Self time per function and per package from a `node --cpu-prof` profile. Frames in a
- * bundle with a `.map` next to it are attributed to their source package.
+ * Self time per function and per package from a `node --cpu-prof` profile, optionally only
+ * of samples inside `windows` (hrtime microseconds). Frames in a bundle with a `.map` next
+ * to it are attributed to their source package.
  */
-export async function summarizeCpuProfile(path: string, top = 15): Promise<ProfileSummary> {
+export async function summarizeCpuProfile(path: string, top = 15, windows?: readonly { fromUs: number; toUs: number }[]): Promise<ProfileSummary> {
   const profile = JSON.parse(await readFile(path, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
+  // sample timestamps are CLOCK_MONOTONIC microseconds, the clock of process.hrtime in any process
+  let t = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
+    const delta = profile.timeDeltas[i] ?? 0;
+    t += delta;
+    if (windows && !windows.some((w) => t >= w.fromUs && t <= w.toUs)) continue;
     const id = profile.samples[i]!;
-    self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+    self.set(id, (self.get(id) ?? 0) + delta);
   }
   const maps = new Map<string, (string | undefined)[] | undefined>();
   const sourceFor = async (url: string, line: number): Promise<string | undefined> => {
@@ -126,10 +133,11 @@ export async function summarizeCpuProfile(path: string, top = 15): Promise<Profi
   }
   const sorted = (m: Map<string, number>) => [...m.entries()].sort((a, b) => b[1] - a[1]);
   return {
-    wallMs: (profile.endTime - profile.startTime) / 1000,
+    wallMs: windows ? windows.reduce((a, w) => a + (w.toUs - w.fromUs), 0) / 1000 : (profile.endTime - profile.startTime) / 1000,
     busyMs: (total - idle) / 1000,
     gcMs: gc / 1000,
     topFunctions: sorted(fn).slice(0, top).map(([name, us]) => ({ name, selfMs: us / 1000 })),
+    allFunctions: sorted(fn).map(([name, us]) => ({ name, selfMs: us / 1000 })),
     byBucket: sorted(bucket).map(([b, us]) => ({ bucket: b, selfMs: us / 1000 })),
   };
 }

@@ -54,6 +54,7 @@ export async function parseStraceExecs(path: string): Promise<TimelineEvent[]> {
 /** `crun create` rather than the whole argv: program, subcommand, the telling flag. */
 function summarizeArgv(prog: string, args: string[]): string {
   const a = args.slice(1);
+  if (prog === 'conmon') return 'conmon';
   if (prog === 'sh' || prog === 'dash') {
     // wrapper scripts: name the script
     const script = a.find((x) => x.endsWith('.sh'));
