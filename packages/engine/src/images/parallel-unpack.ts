@@ -8,6 +8,8 @@ import type { StorageDeps } from './deps.js';
 interface Scratch {
   dir: string;
   diffId: Digest;
+  /** Bytes of the uncompressed layer tar. */
+  size: number;
 }
 
 /**
@@ -68,7 +70,7 @@ export class ParallelUnpack {
     try {
       const res = await this.s.applyLayer(await this.s.content.read(layer.digest), dir, { compression, whiteouts: 'overlay', ...(diffId ? { expectedDiffId: diffId } : {}) });
       if (diffId && res.diffId !== diffId) throw new DigestMismatchError(diffId, res.diffId, `layer ${layer.digest}`);
-      return { dir, diffId: res.diffId };
+      return { dir, diffId: res.diffId, size: res.size };
     } catch (err) {
       await rm(holder, { recursive: true, force: true });
       throw err;
@@ -79,7 +81,7 @@ export class ParallelUnpack {
    * Commits layer `index` on top of `parent`: moves its scratch dir into a prepared
    * snapshot, or unpacks it in place when it was not applied ahead.
    */
-  async finish(index: number, layer: Descriptor, parent: Digest | undefined, diffId: Digest | undefined): Promise<{ chainId: Digest; diffId: Digest; skipped: boolean }> {
+  async finish(index: number, layer: Descriptor, parent: Digest | undefined, diffId: Digest | undefined): Promise<{ chainId: Digest; diffId: Digest; skipped: boolean; size?: number }> {
     const scratch = await this.scratches[index];
     if (!scratch) {
       const res = await this.s.unpack(layer, parent, diffId);
@@ -88,7 +90,7 @@ export class ParallelUnpack {
     const holder = join(scratch.dir, '..');
     try {
       const chainId = diffIdToChainId(parent, scratch.diffId);
-      if (await this.exists(chainId)) return { chainId, diffId: scratch.diffId, skipped: true };
+      if (await this.exists(chainId)) return { chainId, diffId: scratch.diffId, skipped: true, size: scratch.size };
       const key = `unpack-${randomBytes(6).toString('hex')}-${layer.digest}`;
       await this.s.snapshotter.prepare(key, parent, { labels: { 'berth.layer-store/transient': String(process.pid) } });
       try {
@@ -104,9 +106,9 @@ export class ParallelUnpack {
         } catch (err) {
           if (!(err instanceof ConflictError)) throw err;
           await this.s.snapshotter.remove(key);
-          return { chainId, diffId: scratch.diffId, skipped: true };
+          return { chainId, diffId: scratch.diffId, skipped: true, size: scratch.size };
         }
-        return { chainId, diffId: scratch.diffId, skipped: false };
+        return { chainId, diffId: scratch.diffId, skipped: false, size: scratch.size };
       } catch (err) {
         await this.s.snapshotter.remove(key).catch(() => undefined);
         throw err;

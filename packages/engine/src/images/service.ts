@@ -114,7 +114,7 @@ export class Images implements ImageService, ImageLookup {
   // ---------- core: record an image whose blobs are in the content store ----------
 
   private async register(
-    args: { configBytes: Buffer; manifest?: { bytes: Buffer; digest: Digest; mediaType: string }; layers: Descriptor[]; diffIds?: Digest[] },
+    args: { configBytes: Buffer; manifest?: { bytes: Buffer; digest: Digest; mediaType: string }; layers: Descriptor[]; diffIds?: Digest[]; uncompressedSizes?: (number | undefined)[] },
     onLayerDone?: (layer: Descriptor, skipped: boolean) => void,
   ): Promise<ImageRecord> {
     const config = parseImageConfig(args.configBytes);
@@ -131,8 +131,9 @@ export class Images implements ImageService, ImageLookup {
       const res = await this.unpacker.apply(layer, parent, known ?? expected[i]);
       if (res.diffId !== expected[i]) throw new DigestMismatchError(expected[i]!, res.diffId, `layer ${i} diff_id`);
       parent = res.chainId;
-      records.push({ digest: layer.digest, mediaType: layer.mediaType, size: layer.size, diffId: res.diffId });
-      size += layer.size;
+      const uncompressed = layerCompression(layer.mediaType) === 'none' ? layer.size : args.uncompressedSizes?.[i];
+      records.push({ digest: layer.digest, mediaType: layer.mediaType, size: layer.size, diffId: res.diffId, ...(uncompressed !== undefined ? { uncompressedSize: uncompressed } : {}) });
+      size += uncompressed ?? layer.size;
       onLayerDone?.(layer, res.skipped);
     }
     const chain = chainIds(expected);
@@ -261,7 +262,7 @@ export class Images implements ImageService, ImageLookup {
     const configBytesEarly = await readAll(await content.read(result.configDescriptor.digest));
     const wantDiffIds = parseImageConfig(configBytesEarly).rootfs.diff_ids;
     let parent: Digest | undefined;
-    const applied: { chainId: Digest; diffId: Digest }[] = [];
+    const applied: { chainId: Digest; diffId: Digest; size?: number }[] = [];
     try {
       for (const [index, layer] of result.layers.entries()) {
         if (skipped.has(index)) {
@@ -271,7 +272,7 @@ export class Images implements ImageService, ImageLookup {
           continue;
         }
         const res = await unpack.finish(index, layer, parent, wantDiffIds[index]);
-        applied[index] = { chainId: res.chainId, diffId: res.diffId };
+        applied[index] = { chainId: res.chainId, diffId: res.diffId, ...(res.size !== undefined ? { size: res.size } : {}) };
         parent = res.chainId;
         emit(layerMessage(res.skipped ? 'Already exists' : 'Pull complete', shortOf(layer.digest)));
       }
@@ -283,6 +284,7 @@ export class Images implements ImageService, ImageLookup {
       manifest: { bytes: result.manifestBytes, digest: result.manifestDigest, mediaType: result.manifestDescriptor.mediaType },
       layers: result.layers,
       diffIds: applied.map((a) => a.diffId),
+      uncompressedSizes: applied.map((a, i) => a.size ?? this.knownUncompressed(result.layers[i]?.digest)),
     });
     if (ref.tag) this.setTag(ref.toString(), rec.id);
     this.d.table.setRef(`${ref.name}@${result.manifestDigest}`, rec.id, 'digest');
@@ -308,6 +310,15 @@ export class Images implements ImageService, ImageLookup {
     } catch {
       return undefined;
     }
+  }
+
+  private knownUncompressed(blob: string | undefined): number | undefined {
+    if (!blob) return undefined;
+    for (const img of this.d.table.all()) {
+      const l = img.layers.find((x) => x.digest === blob && x.uncompressedSize !== undefined);
+      if (l) return l.uncompressedSize;
+    }
+    return undefined;
   }
 
   /** A layer blob applied before (by any image) has a known diffID. */
@@ -587,10 +598,15 @@ export class Images implements ImageService, ImageLookup {
       const images = [];
       for (const { rec, repoTags } of sources) {
         const layers = [];
+        let learnt = false;
         for (const l of rec.layers) {
-          const size = layerCompression(l.mediaType) === 'none' ? l.size : await this.uncompressedSize(l);
-          layers.push({ diffId: l.diffId as Digest, size, open: () => this.openUncompressed(l) });
+          if (l.uncompressedSize === undefined) {
+            l.uncompressedSize = layerCompression(l.mediaType) === 'none' ? l.size : await this.uncompressedSize(l);
+            learnt = true;
+          }
+          layers.push({ diffId: l.diffId as Digest, size: l.uncompressedSize, open: () => this.openUncompressed(l) });
         }
+        if (learnt) this.d.table.updateLayers(rec.id, rec.layers);
         images.push({ config: Buffer.from(rec.configBytes), layers, repoTags });
       }
       for (const { rec } of sources) this.d.events.emit('image', 'save', rec.id, { name: rec.id });

@@ -6,6 +6,8 @@ export interface LayerRecord {
   mediaType: string;
   size: number;
   diffId: string;
+  /** Bytes of the uncompressed tar, once known (unpack or save measured it). */
+  uncompressedSize?: number;
 }
 
 export interface ImageRecord {
@@ -71,6 +73,11 @@ export class ImageTable {
 
   all(): ImageRecord[] {
     return (this.db.prepare('SELECT * FROM eng_images ORDER BY created_at DESC').all() as Row[]).map(fromRow);
+  }
+
+  /** Stores what was learnt about an image's layers (e.g. uncompressed sizes). */
+  updateLayers(id: string, layers: LayerRecord[]): void {
+    this.db.prepare('UPDATE eng_images SET layers = ? WHERE id = ?').run(JSON.stringify(layers), id);
   }
 
   delete(id: string): void {
