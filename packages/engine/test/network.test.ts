@@ -101,6 +101,21 @@ describe('networking through driver-linux', () => {
     await expect(engine.networks.inspect(name)).rejects.toThrow(/not found/);
   });
 
+  it('publishes every exposed port with PublishAllPorts (-P)', async () => {
+    const { engine } = t;
+    const { Id } = await engine.containers.create({
+      Image: 'busybox',
+      Cmd: ['sh', '-c', 'mkdir -p /www && echo all-ports > /www/index.html && exec httpd -f -p 8081 -h /www'],
+      ExposedPorts: { '8081/tcp': {} },
+      HostConfig: { PublishAllPorts: true },
+    });
+    await engine.containers.start(Id);
+    const port = Number((await engine.containers.inspect(Id)).NetworkSettings.Ports['8081/tcp']?.[0]?.HostPort);
+    expect(port).toBeGreaterThan(0);
+    expect(await getWithRetry(port)).toBe('all-ports\n');
+    await engine.containers.remove(Id, { force: true });
+  });
+
   it('runs with host and none networking', async () => {
     const { engine } = t;
     const none = await engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', 'ip -o link | grep -c -v " lo:"'], HostConfig: { NetworkMode: 'none' } });

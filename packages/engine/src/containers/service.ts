@@ -156,6 +156,14 @@ export class Containers implements ContainerService {
     const config = mergeConfig(image.config, body, id.slice(0, 12));
     const { path, args } = processArgs(config);
     const ports = publishedPorts(host.PortBindings);
+    if (host.PublishAllPorts) {
+      // -P: every exposed port without a binding gets a free host port at start.
+      const bound = new Set(ports.map((p) => `${p.containerPort}/${p.protocol}`));
+      for (const key of Object.keys(config.ExposedPorts ?? {})) {
+        if (bound.has(key)) continue;
+        for (const p of publishedPorts({ [key]: [{ HostIp: '', HostPort: '' }] })) ports.push(p);
+      }
+    }
     const requests = mountRequests(config, host);
     const warnings: string[] = [];
     let networkMode = host.NetworkMode || 'default';
