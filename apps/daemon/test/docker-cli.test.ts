@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
 import { seededRegistry, type SeededRegistry } from './support/registry.js';
 import { docker, dockerOk } from './support/docker-cli.js';
+import { request, type RawResponse } from './support/http.js';
+import net from 'node:net';
 
 const dockerTmux = (env: NodeJS.ProcessEnv, args: string[]): Promise<unknown> => promisify(execFile)('tmux', ['-L', `berth-test-${process.pid}`, ...args], { env, timeout: 10_000 });
 
@@ -215,6 +217,36 @@ describe('docker CLI against berthd', () => {
     expect(dup.code).toBe(1);
     expect(dup.stderr).toContain(`Conflict. The container name "/${name('dup')}" is already in use by container`);
     await dockerOk(env, ['rm', name('dup')]);
+  });
+
+  it('bad input through the API: Docker status codes and messages', async () => {
+    const post = (path: string, body: string): Promise<RawResponse> => request(t.socketPath, 'POST', path, { body, headers: { 'Content-Type': 'application/json' } });
+    const unknown = await post('/v1.50/containers/create', JSON.stringify({ Image: `nothere-${suffix}:1` }));
+    expect([unknown.status, JSON.parse(unknown.body).message]).toEqual([404, `No such image: nothere-${suffix}:1`]);
+    const badRef = await post('/v1.50/containers/create', JSON.stringify({ Image: 'Bad_Reference!' }));
+    expect(badRef.status).toBe(400);
+    expect(JSON.parse(badRef.body).message).toMatch(/^invalid reference format/);
+    const truncated = await post('/v1.50/containers/create', '{"Image":');
+    expect([truncated.status, JSON.parse(truncated.body).message]).toEqual([400, 'invalid JSON: unexpected EOF']);
+    const garbage = await post('/v1.50/containers/create', '{"Image": busybox}');
+    expect([garbage.status, JSON.parse(garbage.body).message]).toEqual([400, "invalid JSON: invalid character 'b' looking for beginning of value"]);
+    await dockerOk(env, ['create', '--name', name('taken'), image, 'true']);
+    const conflict = await post(`/v1.50/containers/create?name=${name('taken')}`, JSON.stringify({ Image: image }));
+    expect(conflict.status).toBe(409);
+    expect(JSON.parse(conflict.body).message).toMatch(new RegExp(`^Conflict\\. The container name "/${name('taken')}" is already in use by container "[0-9a-f]{64}"\\. You have to remove \\(or rename\\) that container to be able to reuse that name\\.$`));
+    await dockerOk(env, ['rm', name('taken')]);
+    // a published port that something else holds
+    const holder = net.createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', () => r()));
+    const port = (holder.address() as net.AddressInfo).port;
+    try {
+      const busy = await docker(env, ['run', '-d', '--name', name('porty'), '-p', `127.0.0.1:${port}:80`, image, 'sleep', '30']);
+      expect(busy.code).toBe(125);
+      expect(busy.stderr).toContain(`Bind for 127.0.0.1:${port} failed: port is already allocated`);
+    } finally {
+      holder.close();
+      await docker(env, ['rm', '-f', name('porty')]);
+    }
   });
 
   it('docker run -it through a real terminal (tmux gives the CLI a pty)', async () => {

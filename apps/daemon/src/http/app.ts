@@ -61,7 +61,7 @@ export function buildApp(engine: EngineLike, options: AppOptions): FastifyInstan
     try {
       done(null, JSON.parse(text));
     } catch (err) {
-      done(new InvalidArgumentError(`invalid JSON: ${(err as Error).message}`), undefined);
+      done(new InvalidArgumentError(`invalid JSON: ${goJsonError((err as Error).message)}`), undefined);
     }
   });
   // Tar bodies (load, import) and anything else: the raw stream, read by the route.
@@ -109,4 +109,12 @@ export function buildApp(engine: EngineLike, options: AppOptions): FastifyInstan
   });
 
   return app;
+}
+
+/** Docker's messages come from Go's encoding/json; say the same for the common cases. */
+function goJsonError(message: string): string {
+  if (/Unexpected end of JSON input/i.test(message)) return 'unexpected EOF';
+  const token = /Unexpected token '?(.)'?/.exec(message);
+  if (token) return `invalid character '${token[1]}' looking for beginning of value`;
+  return message;
 }
