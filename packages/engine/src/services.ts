@@ -22,6 +22,7 @@ import type {
   NetworkCreateBody,
   NetworkInspect,
   EndpointSettings,
+  HostConfig,
   OutputChunk,
   ProgressMessage,
   RegistryAuth,
@@ -176,6 +177,12 @@ export interface ContainerService {
   execInspect(execId: string): Promise<ExecInspect>;
   execResize(execId: string, size: { h: number; w: number }): Promise<void>;
   rename(id: string, newName: string): Promise<void>;
+  /**
+   * `docker update`: the restart policy applies at once; resource limits (Memory, MemorySwap,
+   * NanoCpus, CpuShares, CpuQuota, CpuPeriod, PidsLimit, CpusetCpus) are stored and take
+   * effect at the next start (a Warning says so for a running container).
+   */
+  update(id: string, body: Partial<HostConfig>): Promise<{ Warnings: string[] }>;
   inspect(id: string, opts?: { size?: boolean }): Promise<ContainerInspect>;
   /** Filters: id, name, label (`k` or `k=v`), status, ancestor, exited, before, since, volume, network. */
   list(opts?: { all?: boolean; limit?: number; size?: boolean; filters?: Filters }): Promise<ContainerSummary[]>;

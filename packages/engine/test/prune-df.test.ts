@@ -55,4 +55,17 @@ describe('prune, df, events since', () => {
     await engine.containers.remove(a.Id);
     await engine.containers.remove(b.Id);
   });
+
+  it('updates the restart policy and resources (docker update)', async () => {
+    const { engine } = t;
+    const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['sleep', '30'], HostConfig: { NetworkMode: 'none' } });
+    await engine.containers.start(Id);
+    const res = await engine.containers.update(Id, { RestartPolicy: { Name: 'unless-stopped' }, Memory: 64 * 1024 * 1024 });
+    expect(res.Warnings).toHaveLength(1);
+    const hc = (await engine.containers.inspect(Id)).HostConfig;
+    expect(hc.RestartPolicy).toEqual({ Name: 'unless-stopped', MaximumRetryCount: 0 });
+    expect(hc.Memory).toBe(64 * 1024 * 1024);
+    await expect(engine.containers.update(Id, { RestartPolicy: { Name: 'bogus' as 'always' } })).rejects.toMatchObject({ code: 'InvalidArgument' });
+    await engine.containers.remove(Id, { force: true });
+  });
 });

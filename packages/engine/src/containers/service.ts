@@ -18,6 +18,7 @@ import type {
   ExecCreateBody,
   ExecInspect,
   Filters,
+  HostConfig,
   MountPoint,
   OutputChunk,
   WaitCondition,
@@ -901,6 +902,30 @@ export class Containers implements ContainerService {
     r.name = name;
     this.d.table.save(r);
     this.emit(r, 'rename', { oldName: '/' + old });
+  }
+
+  async update(ref: string, body: Partial<HostConfig>): Promise<{ Warnings: string[] }> {
+    const r = this.d.table.resolve(ref);
+    const warnings: string[] = [];
+    const next: HostConfig = { ...r.hostConfig };
+    if (body.RestartPolicy && (body.RestartPolicy.Name !== undefined || body.RestartPolicy.MaximumRetryCount !== undefined)) {
+      next.RestartPolicy = { Name: body.RestartPolicy.Name ?? '', MaximumRetryCount: body.RestartPolicy.MaximumRetryCount ?? 0 };
+      checkRestartPolicy(next);
+    }
+    let resources = false;
+    for (const k of ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuQuota', 'CpuPeriod', 'PidsLimit', 'CpusetCpus', 'CpusetMems'] as const) {
+      const v = body[k];
+      if (v === undefined || v === null || v === 0 || v === '') continue;
+      (next as Record<string, unknown>)[k] = v;
+      resources = true;
+    }
+    if (resources && (r.state.status === 'running' || r.state.status === 'paused')) {
+      warnings.push('resource limits were stored and apply from the next start of the container');
+    }
+    r.hostConfig = next;
+    this.d.table.save(r);
+    this.emit(r, 'update');
+    return { Warnings: warnings };
   }
 
   async inspect(ref: string, opts: { size?: boolean } = {}): Promise<ContainerInspect> {
