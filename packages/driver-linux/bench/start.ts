@@ -61,15 +61,21 @@ try {
   const wrapper = join(base, 'state', `${runtime}-wrapper.sh`);
 
   const berth: number[] = [];
+  const phases = { create: [] as number[], start: [] as number[], wait: [] as number[] };
   const berthDelete: number[] = [];
   const raw: number[] = [];
   for (let i = 0; i < N; i++) {
     const id = `bench-${i}-${randomBytes(3).toString('hex')}`;
     const t0 = process.hrtime.bigint();
     await driver.create({ id, rootfs: { path: rootfs }, process: { args: ['/bin/true'] }, network: { mode: 'none' } });
+    const tc = process.hrtime.bigint();
     await driver.start(id);
+    const ts = process.hrtime.bigint();
     const st = await driver.wait(id);
     const t1 = process.hrtime.bigint();
+    phases.create.push(ms(tc - t0));
+    phases.start.push(ms(ts - tc));
+    phases.wait.push(ms(t1 - ts));
     if (st.exitCode !== 0) throw new Error(`exit ${st.exitCode}`);
     await driver.delete(id);
     berthDelete.push(ms(process.hrtime.bigint() - t1));
@@ -111,6 +117,7 @@ try {
   const r = median(raw);
   console.log(`container start (${runtime}, /bin/true, N=${N}, medians)`);
   console.log(`  berth create+start+wait     ${b.toFixed(1)} ms   (delete ${median(berthDelete).toFixed(1)} ms, not counted)`);
+  console.log(`    (create ${median(phases.create).toFixed(1)} ms, start ${median(phases.start).toFixed(1)} ms, wait ${median(phases.wait).toFixed(1)} ms)`);
   console.log(`  raw ${runtime} run (floor)      ${r.toFixed(1)} ms`);
   console.log(`  overhead over the floor     ${(b - r).toFixed(1)} ms   (target < 30 ms)   ratio ${(b / r).toFixed(2)}x`);
   if (podman) console.log(`  podman run --rm ${image}   ${median(podman).toFixed(1)} ms   ratio berth/podman ${(b / median(podman)).toFixed(2)}x`);

@@ -96,6 +96,8 @@ export async function launchConmon(o: ConmonLaunch): Promise<ConmonStarted> {
   });
   child.unref();
   child.stderr?.destroy();
+  // conmon keeps the sync pipe open while it runs; holding our end would keep this process alive
+  sync.destroy();
   let pid = -1;
   let detail = '';
   for (const line of message.split('\n')) {
