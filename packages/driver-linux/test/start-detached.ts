@@ -2,7 +2,7 @@
 // idles until it is SIGKILLed by the test.
 import { LinuxDriver } from '../src/index.js';
 
-const [stateDir, rootfs, id, runtime] = process.argv.slice(2) as [string, string, string, string];
+const [stateDir, rootfs, id, runtime, mode] = process.argv.slice(2) as [string, string, string, string, string | undefined];
 const driver = new LinuxDriver({ stateDir, runtime });
 await driver.create({
   id,
@@ -12,4 +12,5 @@ await driver.create({
 });
 await driver.start(id);
 process.stdout.write(`started ${process.pid}\n`);
-setInterval(() => undefined, 1000);
+// 'exit' mode: end normally; nothing the driver holds may keep this process alive
+if (mode !== 'exit') setInterval(() => undefined, 1000);

@@ -57,3 +57,23 @@ describe.each(['crun', 'runc'])('survival with %s', (runtime) => {
     }
   });
 });
+
+describe('process exit', () => {
+  it('a process that started a container can exit on its own (nothing holds it)', async () => {
+    const stateDir = `${sandbox.stateDir}-exit`;
+    const rootfs = (await sandbox.rootfs()).path as string;
+    const id = uid('surv-exit');
+    const child = spawn(process.execPath, ['--import', 'tsx', script, stateDir, rootfs, id, 'crun', 'exit'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    clearTimeout(timer);
+    expect(code).toBe(0);
+    const driver = new LinuxDriver({ stateDir, runtime: 'crun' });
+    try {
+      expect((await driver.state(id)).status).toBe('running');
+    } finally {
+      await driver.delete(id, { force: true });
+      await driver.close();
+    }
+  });
+});
