@@ -219,6 +219,13 @@ describe('docker CLI against berthd', () => {
     await dockerOk(env, ['rm', name('dup')]);
   });
 
+  it('docker system prune', async () => {
+    await dockerOk(env, ['create', '--name', name('stale'), image, 'true']);
+    const out = await dockerOk(env, ['system', 'prune', '-f']);
+    expect(out).toContain('Deleted Containers:');
+    expect((await docker(env, ['inspect', name('stale')])).code).toBe(1);
+  });
+
   it('bad input through the API: Docker status codes and messages', async () => {
     const post = (path: string, body: string): Promise<RawResponse> => request(t.socketPath, 'POST', path, { body, headers: { 'Content-Type': 'application/json' } });
     const unknown = await post('/v1.50/containers/create', JSON.stringify({ Image: `nothere-${suffix}:1` }));

@@ -2,6 +2,7 @@ import os from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { API_VERSION, MIN_API_VERSION, schemas, type AuthConfig, type SystemVersion } from '@berth/engine-api';
 import type { EngineLike } from '../engine-port.js';
+import { UnsupportedError } from '@berth/image-format';
 import { BERTH_VERSION } from '../version.js';
 import { JsonStream } from '../http/streaming.js';
 import { filtersValue, timeValue, type Query } from '../http/query.js';
@@ -168,6 +169,12 @@ export function systemRoutes(app: FastifyInstance, engine: EngineLike, options: 
     } finally {
       subscription.close();
     }
+  });
+
+  // No builder yet: nothing is cached, so `docker system prune` / `builder prune` succeed.
+  app.post('/build/prune', async () => ({ CachesDeleted: null, SpaceReclaimed: 0 }));
+  app.post('/build', async () => {
+    throw new UnsupportedError('building images is not supported by Berth yet');
   });
 
   app.post('/auth', { schema: { body: schemas.authConfigSchema } }, async (request) => {
