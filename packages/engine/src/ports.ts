@@ -18,6 +18,10 @@ export interface SnapshotPort {
   remove(key: string): Promise<void>;
   /** Bytes in the writable layer. */
   usage(key: string): Promise<number>;
+  /** What a diff reads: the overlay upper dir, or full trees (native). */
+  diffSource?(key: string): Promise<{ kind: 'overlay-upper'; upper: string } | { kind: 'trees'; lower?: string; upper: string }>;
+  /** A read-only view of a committed snapshot (removed with `remove`). */
+  view?(key: string, parent: string | undefined): Promise<RootfsMount[]>;
   /** Keys of active (writable) snapshots. */
   list?(): Promise<string[]>;
 }

@@ -192,6 +192,8 @@ export interface ContainerService {
   /** `docker export`: the container's filesystem (image + writable layer) as a tar stream. */
   export(id: string): Promise<Readable>;
   top(id: string, opts?: { psArgs?: string }): Promise<ContainerTop>;
+  /** `docker diff`: what the container changed in its filesystem (Kind 0 modified, 1 added, 2 deleted). */
+  changes(id: string): Promise<{ Path: string; Kind: 0 | 1 | 2 }[]>;
   /** `HEAD /containers/{id}/archive`: Docker's path stat (for the X-Docker-Container-Path-Stat header, base64 JSON). NotFound: `Could not find the file <path> in container <id>`. */
   archiveStat(id: string, path: string): Promise<ArchivePathStat>;
   /** `GET /containers/{id}/archive` (`docker cp ctr:path -`): a tar of the path (a trailing `/.` gives the directory's contents). */

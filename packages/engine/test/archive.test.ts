@@ -80,4 +80,21 @@ describe('docker cp (archive)', () => {
     expect((await names(contents)).sort()).toEqual(['./', './a', './b']);
     await engine.containers.remove(Id);
   });
+
+  it('lists filesystem changes (docker diff)', async () => {
+    const { engine } = t;
+    const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', 'echo x >> /etc/passwd; echo new > /newfile; rm /bin/vi'], HostConfig: { NetworkMode: 'none' } });
+    const w = engine.containers.wait(Id, 'next-exit');
+    await engine.containers.start(Id);
+    await w;
+    const changes = await engine.containers.changes(Id);
+    expect(changes).toEqual(expect.arrayContaining([
+      { Path: '/etc', Kind: 0 },
+      { Path: '/etc/passwd', Kind: 0 },
+      { Path: '/newfile', Kind: 1 },
+      { Path: '/bin', Kind: 0 },
+      { Path: '/bin/vi', Kind: 2 },
+    ]));
+    await engine.containers.remove(Id);
+  });
 });

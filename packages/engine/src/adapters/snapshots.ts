@@ -32,6 +32,14 @@ export class SnapshotterPort implements SnapshotPort {
     await this.snapshotter.remove(key);
   }
 
+  diffSource(key: string): ReturnType<SnapshotterLike['diffSource']> {
+    return this.snapshotter.diffSource(key);
+  }
+
+  view(key: string, parent: string | undefined): Promise<RootfsMount[]> {
+    return this.snapshotter.view(key, parent, { labels: { 'berth.layer-store/transient': String(process.pid) } });
+  }
+
   async list(): Promise<string[]> {
     return (await this.snapshotter.walk()).filter((s) => s.kind === 'active').map((s) => s.key);
   }

@@ -43,6 +43,7 @@ import {
 import type { LocalVolumes } from '../volumes.js';
 import * as fmt from './format.js';
 import { resolveInRoot, statPath, tarOf } from './archive.js';
+import { overlayChanges, treeChanges } from './changes.js';
 import { rotateLog } from './log-rotation.js';
 import { healthTimings, probeArgs, recordProbe, type HealthState } from './health.js';
 import { ContainerTable, NO_TIME, nameConflict, rid, type ContainerRecord } from './record.js';
@@ -1083,6 +1084,30 @@ export class Containers implements ContainerService {
       return [...cols.slice(0, titles.length - 1), cols.slice(titles.length - 1).join(' ')];
     });
     return { Titles: titles, Processes: processes };
+  }
+
+  async changes(ref: string): Promise<{ Path: string; Kind: 0 | 1 | 2 }[]> {
+    const r = this.d.table.resolve(ref);
+    const snaps = this.d.snapshots;
+    if (!snaps.diffSource || !snaps.view) throw new BerthError('Unsupported', 'the snapshotter cannot list changes');
+    const source = await snaps.diffSource(r.snapshotKey);
+    if (source.kind === 'trees') return treeChanges(source.upper, source.lower);
+    // The image's tree, to tell modified from added: a read-only view mounted on a temp dir.
+    const viewKey = `view-${newId().slice(0, 16)}`;
+    const dir = await mkdtemp(join(this.d.root, 'tmp-changes-'));
+    try {
+      const mounts = r.parentChainId ? await snaps.view(viewKey, r.parentChainId) : [];
+      const mnt = mounts[0];
+      if (mnt) await run('mount', ['-t', mnt.type, ...(mnt.options.length ? ['-o', mnt.options.join(',')] : []), mnt.source, dir]);
+      try {
+        return await overlayChanges(source.upper, dir);
+      } finally {
+        if (mnt) await run('umount', [dir]).catch(() => run('umount', ['-l', dir]).catch(() => undefined));
+      }
+    } finally {
+      if (r.parentChainId) await snaps.remove(viewKey).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   // ---------- archive (docker cp) ----------
