@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { EngineClient } from '@berth/engine-api';
 import { buildBusyboxRootfs } from '@berth/fixtures';
 import { importBuiltinBusybox } from '../src/builtin-busybox.js';
+import { removeDaemonNetwork } from '../test/support/network-cleanup.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cliBin = join(here, '../dist/berth.js');
@@ -55,7 +56,8 @@ async function main(): Promise<void> {
   const sock = join(dir, 'run', 'berthd.sock');
   const host = `unix://${sock}`;
   const n = randomBytes(3).readUIntBE(0, 3);
-  await writeFile(join(dir, 'daemon.json'), JSON.stringify({ bridge: `bb${n.toString(16).padStart(6, '0')}`, bip: `10.${120 + (n % 30)}.${(n >> 8) % 256}.0/24` }));
+  const net = { bridge: `bb${n.toString(16).padStart(6, '0')}`, bip: `10.${120 + (n % 30)}.${(n >> 8) % 256}.0/24` };
+  await writeFile(join(dir, 'daemon.json'), JSON.stringify(net));
   const daemon = spawn(process.execPath, [berthdBin, '--root', join(dir, 'root'), '--run-root', join(dir, 'run'), '-H', host, '--config', join(dir, 'daemon.json')], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -111,6 +113,7 @@ async function main(): Promise<void> {
     client.close();
     daemon.kill('SIGTERM');
     await new Promise((r) => daemon.once('exit', r));
+    await removeDaemonNetwork(net.bridge, net.bip);
     await rm(dir, { recursive: true, force: true });
   }
 }

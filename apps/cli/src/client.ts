@@ -12,17 +12,27 @@ export interface HostChoice {
   explicit: boolean;
 }
 
-/** -H wins, then BERTH_HOST, then the default socket (DOCKER_HOST is not consulted). */
+/** The run root the CLI expects berthd in: $BERTH_RUN, else /run/berth. */
+export function runRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return env['BERTH_RUN'] || dirname(DEFAULT_SOCKET_PATH);
+}
+
+/**
+ * -H wins, then BERTH_HOST, then the default socket, `$BERTH_RUN/berthd.sock` (default
+ * /run/berth/berthd.sock). DOCKER_HOST is not consulted.
+ */
 export function chooseHost(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): HostChoice {
   if (flag) return { host: flag, explicit: true };
   const fromEnv = env['BERTH_HOST'];
   if (fromEnv) return { host: fromEnv, explicit: true };
-  return { host: DEFAULT_HOST, explicit: false };
+  return { host: env['BERTH_RUN'] ? `unix://${join(runRoot(env), 'berthd.sock')}` : DEFAULT_HOST, explicit: false };
 }
 
 export class DaemonUnreachableError extends BerthError {
   constructor(host: string, cause?: unknown) {
-    super('Unavailable', `Cannot connect to the Berth daemon at ${host}. Is berthd running?`, { cause });
+    // Our own reasons (berthd missing, exited, slow) are worth showing; socket errnos are not.
+    const detail = cause instanceof BerthError ? ` (${cause.message})` : '';
+    super('Unavailable', `Cannot connect to the Berth daemon at ${host}. Is berthd running?${detail}`, { cause });
   }
 }
 
@@ -46,9 +56,9 @@ export async function connect(choice: HostChoice): Promise<EngineClient> {
   } catch (err) {
     client.close();
     if (!isConnectError(err)) throw err;
-    if (choice.explicit || choice.host !== DEFAULT_HOST) throw new DaemonUnreachableError(choice.host, err);
+    if (choice.explicit) throw new DaemonUnreachableError(choice.host, err);
   }
-  await startBackgroundDaemon();
+  await startBackgroundDaemon(choice.host);
   const retry = new EngineClient({ host: choice.host, userAgent: `Berth-Client/${BERTH_VERSION}` });
   await retry.apiVersion().catch((err: unknown) => {
     retry.close();
@@ -86,26 +96,37 @@ export function findBerthd(): string[] | undefined {
 
 const START_WAIT_MS = 8000;
 
-async function startBackgroundDaemon(): Promise<void> {
+/**
+ * Starts berthd detached (it outlives this command) with its output in a log file, and
+ * waits (bounded) for it to answer. BERTH_RUN, BERTH_ROOT and BERTH_DAEMON_CONFIG are
+ * passed on as --run-root, --root and --config.
+ */
+async function startBackgroundDaemon(host: string): Promise<void> {
   const cmd = findBerthd();
-  if (!cmd) throw new DaemonUnreachableError(DEFAULT_HOST, new BerthError('NotFound', 'berthd not found next to berth or on PATH'));
-  const logFile = openLog();
+  if (!cmd) throw new DaemonUnreachableError(host, new BerthError('NotFound', 'berthd not found next to berth or on PATH'));
+  const env = process.env;
+  const extra: string[] = [];
+  if (env['BERTH_RUN']) extra.push('--run-root', runRoot(env));
+  if (env['BERTH_ROOT']) extra.push('--root', env['BERTH_ROOT']);
+  if (env['BERTH_DAEMON_CONFIG']) extra.push('--config', env['BERTH_DAEMON_CONFIG']);
+  const log = openLog(env['BERTH_RUN'] ? [runRoot(env)] : ['/var/log/berth', runRoot(env)]);
   const [file, ...args] = cmd as [string, ...string[]];
-  const child = spawn(file, args, {
+  const child = spawn(file, [...args, ...extra], {
     detached: true,
-    stdio: ['ignore', logFile ?? 'ignore', logFile ?? 'ignore'],
-    env: process.env,
+    stdio: ['ignore', log?.fd ?? 'ignore', log?.fd ?? 'ignore'],
+    env,
   });
   child.unref();
   let exited: number | null = null;
   child.once('exit', (code) => {
     exited = code ?? 1;
   });
+  const socketPath = host.slice('unix://'.length);
   const deadline = Date.now() + START_WAIT_MS;
   while (Date.now() < deadline) {
     if (exited !== null) break;
-    if (existsSync(DEFAULT_SOCKET_PATH)) {
-      const probe = new EngineClient({ host: DEFAULT_HOST });
+    if (existsSync(socketPath)) {
+      const probe = new EngineClient({ host });
       try {
         await probe.ping();
         return;
@@ -118,20 +139,17 @@ async function startBackgroundDaemon(): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new DaemonUnreachableError(
-    DEFAULT_HOST,
-    new BerthError('Unavailable', exited !== null ? `berthd exited with code ${exited}; see ${logPath ?? 'its log'}` : 'berthd did not answer in time'),
+    host,
+    new BerthError('Unavailable', exited !== null ? `berthd exited with code ${exited}; see ${log?.path ?? 'its log'}` : 'berthd did not answer in time'),
   );
 }
 
-let logPath: string | undefined;
-
-function openLog(): number | undefined {
-  for (const dir of ['/var/log/berth', '/run/berth']) {
+function openLog(dirs: string[]): { fd: number; path: string } | undefined {
+  for (const dir of dirs) {
     try {
       mkdirSync(dir, { recursive: true });
-      const fd = openSync(join(dir, 'berthd.log'), 'a');
-      logPath = join(dir, 'berthd.log');
-      return fd;
+      const path = join(dir, 'berthd.log');
+      return { fd: openSync(path, 'a'), path };
     } catch {
       // try the next place
     }

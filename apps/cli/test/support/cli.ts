@@ -87,7 +87,7 @@ export class Tmux {
   }
 
   /** Polls the screen until `predicate` holds (bounded). */
-  async waitFor(predicate: (screen: string) => boolean, timeoutMs = 20_000): Promise<string> {
+  async waitFor(predicate: (screen: string) => boolean, timeoutMs = 30_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     let screen = '';
     while (Date.now() < deadline) {

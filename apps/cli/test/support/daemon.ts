@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDaemon, type Daemon } from '@berth/daemon';
+import { removeDaemonNetwork } from './network-cleanup.js';
 
 export interface TestDaemon {
   daemon: Daemon;
@@ -44,6 +45,7 @@ export async function startTestDaemon(): Promise<TestDaemon> {
     berthEnv: { ...base, BERTH_HOST: host, BERTH_CONFIG: join(dir, 'berth-config') },
     async stop() {
       await daemon.close();
+      await removeDaemonNetwork(net.bridge, net.bip);
       await rm(dir, { recursive: true, force: true });
     },
   };
