@@ -81,6 +81,7 @@ let berthSubnet = '';
 let dockerBridgeMade = false;
 let busyboxRef = '';
 let berthNet: string[] = [];
+let berthdFreshRss = NaN;
 const notes: string[] = [];
 
 const docker = (d: RunningDaemon, args: string[], timeoutMs = 60_000) => run('docker', args, { env: d.dockerEnv, timeoutMs });
@@ -125,6 +126,8 @@ try {
     berthSubnet = (await freeSubnet(10, Array.from({ length: 50 }, (_, i) => 200 + i))).cidr;
     berthd = await startOurBerthd();
     console.log(`berthd: ${berthd.describe}`);
+    await sleep(500);
+    berthdFreshRss = await rssOf(berthd.pid);
     if (busyboxRef) await docker(berthd, ['pull', '-q', busyboxRef], 120_000);
   } catch (err) {
     record(`SKIPPED berthd: ${(err as Error).message.split('\n').slice(0, 3).join(' | ')}`);
@@ -178,7 +181,7 @@ try {
     if (berthd) {
       await sleep(1_000);
       berthRss = await rssOf(berthd.pid);
-      rows.push(`idle RSS berthd (busybox pulled, no containers): ${fmtMiB(berthRss)}`);
+      rows.push(`idle RSS berthd: ${fmtMiB(berthdFreshRss)} right after start; ${fmtMiB(berthRss)} after pulling busybox (no containers)`);
     }
     if (dockerd) {
       const procs = await processesMentioning(join(base, 'dr'));
@@ -588,7 +591,7 @@ try {
   await deleteRulesMentioning(berthBridge).catch(() => 0);
   await rm(base, { recursive: true, force: true, maxRetries: 3 }).catch((err: Error) => console.log(`cleanup: ${err.message}`));
   console.log('\n=== berthd end-to-end figures');
-  console.log(`stores on: ${fsNote}`);
+  console.log(`stores on: ${fsNote}; load average at the end: ${(await readFile('/proc/loadavg', 'utf8').catch(() => '?')).trim()} (2 cores shared with other work: wall times are noisy, compare within a run)`);
   for (const n of notes) console.log(`note: ${n}`);
   for (const line of table) console.log(line);
 }
