@@ -426,12 +426,43 @@ export class LinuxDriver implements RuntimeDriver {
 
   async start(id: string): Promise<void> {
     await this.init();
-    const rec = await this.refresh(await this.load(id));
-    if (rec.status !== 'created') throw new ConflictError(`container ${id} is ${rec.status}, not created`);
+    let rec = await this.refresh(await this.load(id));
+    if (rec.status === 'running') throw new ConflictError(`container ${id} is already running`);
+    if (rec.status === 'stopped') rec = await this.recreate(rec);
     await runRuntime(this.runtime, ['start', id]);
     const updated: ContainerRecord = { ...(await this.load(id)), status: 'running', startedAt: now() };
     await this.save(updated);
     this.emit('start', id);
+  }
+
+  /**
+   * Runs a stopped container again (restart, restart policies): the runtime forgets
+   * the old process, a new conmon creates it from the same bundle; the log continues.
+   */
+  private async recreate(rec: ContainerRecord): Promise<ContainerRecord> {
+    await runRuntime(this.runtime, ['delete', '--force', rec.id]).catch(() => undefined);
+    await removeCgroup(this.cgroups, rec.cgroupsPath);
+    await rm(join(this.exitDir, rec.id), { force: true });
+    await rm(join(rec.bundle, 'persist', 'oom'), { force: true });
+    this.finalizing.delete(rec.id);
+    const started = await launchConmon({
+      conmonPath: this.conmonPath,
+      runtime: this.runtime,
+      id: rec.id,
+      bundle: rec.bundle,
+      logPath: rec.logPath,
+      exitDir: this.exitDir,
+      socketDir: this.socketDir,
+      persistDir: join(rec.bundle, 'persist'),
+      tty: rec.tty,
+      stdin: rec.stdin,
+    });
+    const next: ContainerRecord = { ...rec, status: 'created', pid: started.pid, conmonPid: started.conmonPid };
+    delete next.exitCode;
+    delete next.oomKilled;
+    delete next.finishedAt;
+    await this.save(next);
+    return next;
   }
 
   async state(id: string): Promise<ContainerState> {

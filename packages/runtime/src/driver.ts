@@ -109,7 +109,9 @@ export interface DeleteOptions {
  * `@berth/runtime/testsuite`):
  * - create() prepares the container without running user code; start() runs it and
  *   returns once the process exists. Both reject unknown ids with NotFoundError and a
- *   duplicate create with ConflictError.
+ *   duplicate create with ConflictError; start() of a running container is a
+ *   ConflictError, start() of a stopped one runs it again (restart; output continues
+ *   in the same log).
  * - Containers survive the driver object (and its process): a new driver on the same
  *   state finds them with list()/state() and can stop, wait and delete them.
  * - wait() resolves when the process has exited (immediately when already stopped) and

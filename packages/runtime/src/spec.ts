@@ -176,6 +176,6 @@ export interface ContainerSpec {
   labels?: Record<string, string>;
   /** Signal name or number sent by a graceful stop; default SIGTERM. */
   stopSignal?: string;
-  /** Where the driver writes the container's output log; default in its state dir. */
+  /** Where the driver writes the container's output log (removed by delete); default in its state dir. */
   logPath?: string;
 }

@@ -127,6 +127,21 @@ export function runConformanceSuite(name: string, makeDriver: DriverFactory, fix
       expect((await run('zero', { args: ['true'] })).exitCode).toBe(0);
     });
 
+    it('starts a stopped container again; a running one is refused', async () => {
+      const s = await spec('restart', { args: ['sh', '-c', 'echo run; exit 3'] });
+      await driver.create(s);
+      await driver.start(s.id);
+      expect((await driver.wait(s.id)).exitCode).toBe(3);
+      await driver.start(s.id);
+      expect((await driver.wait(s.id)).exitCode).toBe(3);
+      expect(text(await collect(driver.logs(s.id)))).toBe('run\nrun\n');
+      const l = await spec('restart-running', { args: ['sleep', '30'] });
+      await driver.create(l);
+      await driver.start(l.id);
+      await expect(driver.start(l.id)).rejects.toMatchObject({ code: 'Conflict' });
+      await driver.delete(l.id, { force: true });
+    });
+
     it('delivers signals: a trapped SIGTERM and SIGKILL', async () => {
       const s = await spec('sig', {
         args: ['sh', '-c', 'trap "echo got-term; exit 42" TERM; echo ready; while true; do sleep 0.05; done'],
