@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, readlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
@@ -217,6 +217,21 @@ describe('docker CLI against berthd', () => {
     expect(dup.code).toBe(1);
     expect(dup.stderr).toContain(`Conflict. The container name "/${name('dup')}" is already in use by container`);
     await dockerOk(env, ['rm', name('dup')]);
+  });
+
+  it('docker cp out of a container (file, directory, missing path)', async () => {
+    await dockerOk(env, ['run', '--name', name('cpsrc'), image, 'sh', '-c', 'mkdir -p /data/sub && echo hi > /data/f && echo deep > /data/sub/g && ln -s f /data/l']);
+    const out = join(t.dir, 'cp-out');
+    await mkdir(out);
+    await dockerOk(env, ['cp', `${name('cpsrc')}:/data/f`, join(out, 'f')]);
+    expect(await readFile(join(out, 'f'), 'utf8')).toBe('hi\n');
+    await dockerOk(env, ['cp', `${name('cpsrc')}:/data`, `${out}/`]);
+    expect(await readFile(join(out, 'data', 'sub', 'g'), 'utf8')).toBe('deep\n');
+    expect(await readlink(join(out, 'data', 'l'))).toBe('f');
+    const missing = await docker(env, ['cp', `${name('cpsrc')}:/nope`, `${out}/`]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(`Could not find the file /nope in container ${name('cpsrc')}`);
+    await dockerOk(env, ['rm', name('cpsrc')]);
   });
 
   it('docker system prune', async () => {

@@ -11,6 +11,7 @@ import { execRoutes } from '../routes/exec.js';
 import { imageRoutes } from '../routes/images.js';
 import { volumeRoutes } from '../routes/volumes.js';
 import { networkRoutes } from '../routes/networks.js';
+import { archiveRoutes } from '../routes/archive.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -106,6 +107,7 @@ export function buildApp(engine: EngineLike, options: AppOptions): FastifyInstan
     imageRoutes(scope, engine);
     volumeRoutes(scope, engine);
     networkRoutes(scope, engine);
+    archiveRoutes(scope, engine);
   });
 
   return app;

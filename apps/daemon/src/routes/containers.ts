@@ -253,16 +253,8 @@ export function containerRoutes(app: FastifyInstance, engine: EngineLike): void 
     return reply.code(201).send({ Id: r.Id });
   });
 
-  for (const route of ['/containers/:id/changes', '/containers/:id/archive']) {
-    app.get(route, async () => {
-      throw new UnsupportedError(`${route.replace('/containers/:id/', '')} is not supported by Berth yet`);
-    });
-  }
-  app.put('/containers/:id/archive', async () => {
-    throw new UnsupportedError('copying into containers is not supported by Berth yet');
-  });
-  app.head('/containers/:id/archive', async () => {
-    throw new UnsupportedError('copying from containers is not supported by Berth yet');
+  app.get('/containers/:id/changes', async () => {
+    throw new UnsupportedError('listing container changes is not supported by Berth yet');
   });
   app.post('/containers/:id/update', async () => {
     throw new UnsupportedError('updating a container is not supported by Berth yet');
