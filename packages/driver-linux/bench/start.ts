@@ -2,7 +2,8 @@
  * Container start benchmark: create+start+wait of /bin/true through LinuxDriver vs
  * raw `<runtime> run` of the same bundle (the floor) vs `podman run --rm` (when podman
  * has a busybox-like image). Prints medians; run with `tsx bench/start.ts [N]`.
- * Env: BERTH_BENCH_RUNTIME=crun|runc (default crun).
+ * Env: BERTH_BENCH_RUNTIME=crun|runc (default crun); BERTH_BENCH_PODMAN_IMPORT=1 copies
+ * the fixtures' busybox image into podman's storage (skopeo) for the run and removes it.
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -10,7 +11,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { buildBusyboxRootfs } from '@berth/fixtures';
+import { buildBusyboxLayout, buildBusyboxRootfs } from '@berth/fixtures';
 import { LinuxDriver } from '../src/index.js';
 
 const execFileAsync = promisify(execFile);
@@ -88,19 +89,44 @@ try {
     if (code !== 0) throw new Error(`raw ${runtime} run exited ${code}`);
   }
 
+  // Root here may lack CAP_SYS_RESOURCE: podman's default rlimits fail, so ask for the
+  // host's own; podman's crun refuses a hybrid cgroup host, so use runc there.
+  const limits = await readFile('/proc/self/limits', 'utf8');
+  const hostNofile = /^Max open files\s+\d+\s+(\d+)/m.exec(limits)?.[1] ?? '1024';
+  const hostNproc = Math.min(32768, Number(/^Max processes\s+\d+\s+(\d+)/m.exec(limits)?.[1] ?? '4096'));
+  const hybrid = (await readFile('/proc/self/mountinfo', 'utf8')).includes(' /sys/fs/cgroup/unified ');
+  const podmanRuntime = hybrid ? 'runc' : runtime;
+  const podmanArgs = (img: string) => [
+    '--runtime', podmanRuntime, 'run', '--rm', '--network', 'none',
+    '--ulimit', `nofile=${hostNofile}:${hostNofile}`, '--ulimit', `nproc=${hostNproc}:${hostNproc}`, img, 'true',
+  ];
   let podman: number[] | undefined;
   let podmanNote = '';
   const images = await execFileAsync('podman', ['images', '--format', '{{.Repository}}:{{.Tag}}']).then((r) => r.stdout.split('\n').filter(Boolean)).catch(() => [] as string[]);
-  const image = images.find((x) => /busybox|alpine/.test(x));
+  let image = images.find((x) => /busybox|alpine/.test(x));
+  let imported: string | undefined;
+  if (!image && process.env.BERTH_BENCH_PODMAN_IMPORT === '1') {
+    const layout = await buildBusyboxLayout();
+    imported = `localhost/berth-bench-busybox-${randomBytes(3).toString('hex')}:latest`;
+    await execFileAsync('skopeo', ['copy', `oci:${layout.layoutDir}:latest`, `containers-storage:${imported}`]);
+    image = imported;
+  }
   if (image) {
     podman = [];
     for (let i = 0; i < Math.min(N, 10); i++) {
       const p0 = process.hrtime.bigint();
-      await run('podman', ['run', '--rm', '--network', 'none', image, 'true']);
+      const code = await run('podman', podmanArgs(image));
       podman.push(ms(process.hrtime.bigint() - p0));
+      if (code !== 0) {
+        podmanNote = `podman run exited ${code}`;
+        podman = undefined;
+        break;
+      }
     }
+    if (imported) await execFileAsync('podman', ['rmi', imported]).catch(() => undefined);
+    if (!podman) podman = undefined;
   } else {
-    podmanNote = 'skipped: podman has no busybox/alpine image here (no registry access)';
+    podmanNote = 'skipped: podman has no busybox/alpine image (set BERTH_BENCH_PODMAN_IMPORT=1 to import the fixture)';
   }
 
   // idle monitor memory
@@ -120,7 +146,9 @@ try {
   console.log(`    (create ${median(phases.create).toFixed(1)} ms, start ${median(phases.start).toFixed(1)} ms, wait ${median(phases.wait).toFixed(1)} ms)`);
   console.log(`  raw ${runtime} run (floor)      ${r.toFixed(1)} ms`);
   console.log(`  overhead over the floor     ${(b - r).toFixed(1)} ms   (target < 30 ms)   ratio ${(b / r).toFixed(2)}x`);
-  if (podman) console.log(`  podman run --rm ${image}   ${median(podman).toFixed(1)} ms   ratio berth/podman ${(b / median(podman)).toFixed(2)}x`);
+  const withDelete = median(berth.map((x, i) => x + (berthDelete[i] as number)));
+  console.log(`  berth incl. delete (like --rm) ${withDelete.toFixed(1)} ms`);
+  if (podman && podman.length > 0) console.log(`  podman run --rm (${podmanRuntime})     ${median(podman).toFixed(1)} ms   ratio berth(incl. delete)/podman ${(withDelete / median(podman)).toFixed(2)}x`);
   else console.log(`  podman run --rm             ${podmanNote}`);
   console.log(`  conmon RSS, one idle container: ${(rssKb / 1024).toFixed(1)} MiB`);
 } finally {
