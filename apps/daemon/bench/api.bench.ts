@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { EngineClient } from '@berth/engine-api';
 import { buildBusyboxLayout, pushLayoutWithSkopeo, startRegistry } from '@berth/fixtures';
 import { startDaemon } from '../src/index.js';
+import { removeDaemonNetwork } from '../test/support/network-cleanup.js';
 
 const run = promisify(execFile);
 const N = Number(process.env['BENCH_RUNS'] ?? 10);
@@ -27,7 +28,9 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 
 const dir = await mkdtemp(join(tmpdir(), 'berthd-bench-'));
 const n = Math.floor(Math.random() * 0xffffff);
-await writeFile(join(dir, 'daemon.json'), JSON.stringify({ bridge: `bb${n.toString(16).padStart(6, '0')}`, bip: `10.${200 + (n % 50)}.${(n >> 8) % 256}.0/24` }));
+const benchNet = { bridge: `bq${n.toString(16).padStart(6, '0')}`, bip: `10.${200 + (n % 50)}.${(n >> 8) % 256}.0/24` };
+const idleNet = { bridge: `bj${n.toString(16).padStart(6, '0')}`, bip: `10.${200 + ((n + 7) % 50)}.${(n >> 8) % 256}.0/24` };
+await writeFile(join(dir, 'daemon.json'), JSON.stringify(benchNet));
 const daemon = await startDaemon({ root: join(dir, 'root'), runRoot: join(dir, 'run'), configFile: join(dir, 'daemon.json') });
 const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dir, DOCKER_HOST: `unix://${daemon.socketPath}`, DOCKER_CONFIG: join(dir, 'dc') };
 const client = new EngineClient({ socketPath: daemon.socketPath! });
@@ -104,7 +107,7 @@ try {
   const args = existsSync(bundled)
     ? [bundled]
     : ['--conditions=source', '--import', 'tsx', join(appDir, 'src', 'main.ts')];
-  await writeFile(join(dir, 'idle.json'), JSON.stringify({ bridge: `bi${n.toString(16).padStart(6, '0')}`, bip: `10.${200 + ((n + 7) % 50)}.${(n >> 8) % 256}.0/24` }));
+  await writeFile(join(dir, 'idle.json'), JSON.stringify(idleNet));
   const child = spawn(process.execPath, [...args, '--root', join(idleDir, 'root'), '--run-root', join(idleDir, 'run'), '--host', `unix://${sock}`, '--config', join(dir, 'idle.json')], { cwd: appDir, stdio: 'ignore' });
   const c = new EngineClient({ socketPath: sock });
   try {
@@ -124,4 +127,7 @@ try {
     await new Promise((r) => child.once('exit', r));
   }
 }
+// berthd leaves its bridge and firewall rules when it stops (like docker0): remove ours.
+await removeDaemonNetwork(benchNet.bridge, benchNet.bip);
+await removeDaemonNetwork(idleNet.bridge, idleNet.bip);
 await rm(dir, { recursive: true, force: true });

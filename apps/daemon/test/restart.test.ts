@@ -3,6 +3,7 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isolatedNetworkConfig } from './support/daemon.js';
+import { removeDaemonNetwork } from './support/network-cleanup.js';
 import { seededRegistry, type SeededRegistry } from './support/registry.js';
 import { spawnDaemon, type DaemonProcess } from './support/process.js';
 import { docker, dockerOk } from './support/docker-cli.js';
@@ -26,11 +27,12 @@ describe('berthd restart', () => {
   let paths: { root: string; runRoot: string; socketPath: string; configFile: string };
   let env: NodeJS.ProcessEnv;
   let daemon: DaemonProcess | undefined;
+  const network = isolatedNetworkConfig();
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'berthd-restart-'));
     paths = { root: join(dir, 'root'), runRoot: join(dir, 'run'), socketPath: join(dir, 'run', 'berthd.sock'), configFile: join(dir, 'daemon.json') };
-    await writeFile(paths.configFile, JSON.stringify(isolatedNetworkConfig()));
+    await writeFile(paths.configFile, JSON.stringify(network));
     env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dir, DOCKER_HOST: `unix://${paths.socketPath}`, DOCKER_CONFIG: join(dir, 'docker-config') };
     reg = await seededRegistry();
   });
@@ -42,6 +44,7 @@ describe('berthd restart', () => {
       await daemon.exited;
     }
     await reg?.stop();
+    await removeDaemonNetwork(network.bridge, network.bip);
     await rm(dir, { recursive: true, force: true });
   });
 

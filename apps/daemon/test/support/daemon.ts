@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDaemon, type Daemon, type DaemonOptions } from '../../src/index.js';
+import { removeDaemonNetwork } from './network-cleanup.js';
 
 export interface TestDaemon {
   daemon: Daemon;
@@ -18,7 +19,8 @@ export async function startTestDaemon(options: Omit<DaemonOptions, 'root' | 'run
   const dir = await mkdtemp(join(tmpdir(), 'berthd-test-'));
   const runRoot = join(dir, 'run');
   const socketPath = join(runRoot, 'berthd.sock');
-  await writeFile(join(dir, 'daemon.json'), JSON.stringify(isolatedNetworkConfig()) + '\n');
+  const network = isolatedNetworkConfig();
+  await writeFile(join(dir, 'daemon.json'), JSON.stringify(network) + '\n');
   const daemon = await startDaemon({
     root: join(dir, 'root'),
     runRoot,
@@ -26,6 +28,7 @@ export async function startTestDaemon(options: Omit<DaemonOptions, 'root' | 'run
     hosts: [`unix://${socketPath}`],
     ...options,
   }).catch(async (err: unknown) => {
+    await removeDaemonNetwork(network.bridge, network.bip);
     await rm(dir, { recursive: true, force: true });
     throw err;
   });
@@ -38,6 +41,7 @@ export async function startTestDaemon(options: Omit<DaemonOptions, 'root' | 'run
     dockerEnv: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dir, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, 'docker-config'), DOCKER_CLI_HINTS: 'false' },
     async stop() {
       await daemon.close();
+      await removeDaemonNetwork(network.bridge, network.bip);
       await rm(dir, { recursive: true, force: true });
     },
   };
