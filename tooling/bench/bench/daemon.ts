@@ -24,7 +24,7 @@ import { makeRawBundle } from '../src/raw-runtime.js';
 import { UnixHttp } from '../src/unix-http.js';
 import { mountScratchFs, unmountTree, type ScratchFs } from '../src/scratch-fs.js';
 import { fmtMiB, fmtMs, fmtRatio, median, medianLine, timed } from '../src/stats.js';
-import { formatTimeline, parseRequestLog, parseStraceExecs, type TimelineEvent } from '../src/timeline.js';
+import { formatTimeline, parsePerfSched, parseRequestLog, parseStraceExecs, type TimelineEvent } from '../src/timeline.js';
 
 const N = Math.max(3, Number(process.env['BENCH_RUNS'] ?? 10));
 const PULL_ROUNDS = Math.max(1, Number(process.env['BENCH_PULL_ROUNDS'] ?? 3));
@@ -433,11 +433,15 @@ try {
     const home = join(base, 'bh');
     await writeFile(join(home, 'daemon.json'), JSON.stringify({ bridge: berthBridge, bip: berthSubnet }) + '\n');
     const log = join(home, `berthd-profile-${tag}.log`);
-    const tracer = spawnLogged(
-      'strace',
-      ['-f', '-q', '-ttt', '--seccomp-bpf', '-e', 'trace=execve', '-o', straceOut, process.execPath, '--cpu-prof', '--cpu-prof-dir', profDir, BERTHD_DIST, '--root', join(storeDir, 'berthd'), '--run-root', socketDir, '--host', `unix://${socketPath}`, '--config', join(home, 'daemon.json'), '--log-level', 'info'],
-      log,
-    );
+    const daemonArgs = ['--cpu-prof', '--cpu-prof-dir', profDir, BERTHD_DIST, '--root', join(storeDir, 'berthd'), '--run-root', socketDir, '--host', `unix://${socketPath}`, '--config', join(home, 'daemon.json'), '--log-level', 'info'];
+    // child processes: perf's sched tracepoints (system-wide, no cost to berthd) when perf
+    // works here, else strace on execve (ptrace slows every fork of berthd's)
+    const perfData = join(base, `perf-${tag}.data`);
+    let perf: ReturnType<typeof spawnLogged> | undefined = spawnLogged('perf', ['record', '-q', '-a', '-k', 'CLOCK_MONOTONIC', '-e', 'sched:sched_process_fork,sched:sched_process_exec,sched:sched_process_exit', '-o', perfData], join(base, `perf-${tag}.log`));
+    await sleep(1_500);
+    if (!perf.isAlive()) perf = undefined;
+    const tracerName = perf ? 'perf sched tracepoints' : 'strace';
+    const daemon = perf ? spawnLogged(process.execPath, daemonArgs, log) : spawnLogged('strace', ['-f', '-q', '-ttt', '--seccomp-bpf', '-e', 'trace=execve', '-o', straceOut, process.execPath, ...daemonArgs], log);
     const http = new UnixHttp(socketPath);
     const host = `unix://${socketPath}`;
     const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: home, DOCKER_HOST: host, DOCKER_CONFIG: join(home, 'docker-config'), DOCKER_CLI_HINTS: 'false' };
@@ -447,8 +451,8 @@ try {
     let nodePid = -1;
     let cpuTicks = { self: NaN, children: NaN };
     try {
-      await http.waitReady(30_000, tracer.isAlive);
-      nodePid = (await processesMentioning(profDir)).find((p) => p.comm === 'node')?.pid ?? -1;
+      await http.waitReady(30_000, daemon.isAlive);
+      nodePid = perf ? daemon.pid : ((await processesMentioning(profDir)).find((p) => p.comm === 'node')?.pid ?? -1);
       await run('docker', ['run', '--rm', ...net, busyboxRef, 'true'], { env }); // warm-up
       const ticks0 = await cpuTicksOf(nodePid);
       for (let i = 0; i < N; i++) {
@@ -464,15 +468,29 @@ try {
       cpuTicks = { self: ticks1.self - ticks0.self, children: ticks1.children - ticks0.children };
     } finally {
       http.close();
+      if (perf) {
+        perf.child.kill('SIGINT');
+        await Promise.race([perf.exited, sleep(15_000)]);
+        await stopProcess(perf, 2_000);
+      }
       const ids = (await run('docker', ['ps', '-aq'], { env }).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean);
       if (ids.length) await run('docker', ['rm', '-f', ...ids], { env }).catch(() => undefined);
       if (nodePid > 0) await killPid(nodePid, 15_000);
-      await Promise.race([tracer.exited, sleep(10_000)]);
-      await stopProcess(tracer, 2_000);
+      await Promise.race([daemon.exited, sleep(10_000)]);
+      await stopProcess(daemon, 2_000);
     }
-    record(medianLine(`profile ${label}: run --rm true via berthd under strace+cpu-prof`, durations));
+    record(medianLine(`profile ${label}: run --rm true via berthd with --cpu-prof, info logs, ${tracerName}`, durations));
     const requests = await parseRequestLog(log);
-    const execs = await parseStraceExecs(straceOut);
+    let execs: TimelineEvent[];
+    if (perf) {
+      // CLOCK_MONOTONIC ms -> epoch ms, the clock of the request logs and the windows
+      const offset = Date.now() - Number(process.hrtime.bigint()) / 1e6;
+      const script = await run('perf', ['script', '-F', 'comm,pid,tid,cpu,time,event,trace', '-i', perfData], { timeoutMs: 120_000 });
+      execs = parsePerfSched(script.stdout, nodePid).map((e) => ({ ...e, at: e.at + offset, ...(e.end !== undefined ? { end: e.end + offset } : {}) }));
+      await rm(perfData, { force: true });
+    } else {
+      execs = await parseStraceExecs(straceOut);
+    }
     const reqDur = new Map<string, number[]>();
     const execDur = new Map<string, number[]>();
     const execCount: number[] = [];
@@ -491,9 +509,9 @@ try {
       const wait = rq.find((e) => e.what.endsWith('/wait'));
       if (create?.end) phases.create.push(create.end - create.at);
       if (start?.end) phases.start.push(start.end - start.at);
-      const lastTrue = [...ex].reverse().find((e) => e.what === 'true');
+      const lastTrue = [...ex].reverse().find((e) => e.what === 'true' || e.what === 'busybox');
       if (wait?.end && lastTrue?.end) phases.exitToReturn.push(wait.end - lastTrue.end);
-      phases.cni.push(ex.filter((e) => /^(bridge|firewall|host-local|loopback|portmap|tuning)\b/.test(e.what)).reduce((a, e) => a + ((e.end ?? e.at) - e.at), 0));
+      phases.cni.push(ex.filter((e) => /^(bridge|firewall|host-local|loopback|portmap|tuning)$|^(bridge|firewall|host-local|loopback|portmap|tuning) /.test(e.what)).reduce((a, e) => a + ((e.end ?? e.at) - e.at), 0));
     }
     record(`profile ${label}: phases median: create ${fmtMs(median(phases.create))}, start ${fmtMs(median(phases.start))}, container exit -> wait returns (teardown + remove) ${fmtMs(median(phases.exitToReturn))}; CNI plugins ${fmtMs(median(phases.cni))}; ${median(execCount)} child processes per run`);
     console.log('requests (median duration per run, from berthd request logs):');

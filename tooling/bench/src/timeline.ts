@@ -96,3 +96,44 @@ export function formatTimeline(events: TimelineEvent[], t0: number): string[] {
     .sort((a, b) => a.at - b.at)
     .map((e) => `  +${(e.at - t0).toFixed(1).padStart(6)} ms  ${e.end !== undefined ? `${(e.end - e.at).toFixed(1).padStart(6)} ms` : '     -   '}  ${e.what}`);
 }
+
+/**
+ * Child programs of `rootPid` (and their descendants) from
+ * `perf record -a -k CLOCK_MONOTONIC -e sched:sched_process_{fork,exec,exit}` as printed by
+ * `perf script -F comm,pid,tid,cpu,time,event,trace`: one event per exec, ended when that
+ * process (thread group) dies; times in CLOCK_MONOTONIC ms (the clock of process.hrtime).
+ * System-wide tracepoints cost the traced daemon nothing, unlike ptrace. An exec of
+ * `/proc/self/fd/N` (crun re-executing itself from a memfd) is named after the program
+ * it continues.
+ */
+export function parsePerfSched(text: string, rootPid: number): TimelineEvent[] {
+  const ours = new Set<number>([rootPid]);
+  const byProcess = new Map<number, TimelineEvent>();
+  const events: TimelineEvent[] = [];
+  for (const line of text.split('\n')) {
+    const m = line.match(/^\s*.+?\s+(\d+)\/(\d+)\s+\[\d+\]\s+(\d+\.\d+):\s+sched:(sched_process_\w+):\s+(.*)$/);
+    if (!m) continue;
+    const tgid = Number(m[1]);
+    const at = Number(m[3]) * 1000;
+    const kind = m[4]!;
+    const rest = m[5]!;
+    if (kind === 'sched_process_fork') {
+      if (ours.has(tgid)) ours.add(Number(rest.match(/child_pid=(\d+)/)?.[1]));
+    } else if (kind === 'sched_process_exec') {
+      if (!ours.has(tgid)) continue;
+      const file = rest.match(/filename=(\S+)/)?.[1] ?? '?';
+      const prev = byProcess.get(tgid);
+      if (prev && prev.end === undefined) prev.end = at; // exec replaced the previous program
+      const name = /^\/proc\/self\/fd\/\d+$|^\d+$/.test(file) && prev ? `${prev.what.replace(/ \(re-exec\)$/, '')} (re-exec)` : basename(file);
+      const ev: TimelineEvent = { at, what: name };
+      events.push(ev);
+      byProcess.set(tgid, ev);
+    } else if (kind === 'sched_process_exit') {
+      if (!ours.has(tgid) || !/group_dead=(true|1)/.test(rest)) continue;
+      const ev = byProcess.get(tgid);
+      if (ev && ev.end === undefined) ev.end = at;
+      byProcess.delete(tgid);
+    }
+  }
+  return events;
+}
