@@ -124,7 +124,7 @@ export function parsePerfSched(text: string, rootPid: number): TimelineEvent[] {
       const file = rest.match(/filename=(\S+)/)?.[1] ?? '?';
       const prev = byProcess.get(tgid);
       if (prev && prev.end === undefined) prev.end = at; // exec replaced the previous program
-      const name = /^\/proc\/self\/fd\/\d+$|^\d+$/.test(file) && prev ? `${prev.what.replace(/ \(re-exec\)$/, '')} (re-exec)` : basename(file);
+      const name = /\/fd\/\d+$|^\d+$/.test(file) && prev ? `${prev.what.replace(/ \(re-exec\)$/, '')} (re-exec)` : basename(file);
       const ev: TimelineEvent = { at, what: name };
       events.push(ev);
       byProcess.set(tgid, ev);
