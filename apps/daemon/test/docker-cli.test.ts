@@ -234,6 +234,15 @@ describe('docker CLI against berthd', () => {
     await dockerOk(env, ['rm', name('cpsrc')]);
   });
 
+  it('docker diff and docker update', async () => {
+    await dockerOk(env, ['run', '--name', name('differ'), image, 'sh', '-c', 'echo x > /added.txt; rm /bin/true; echo y >> /etc/passwd']);
+    const diff = (await dockerOk(env, ['diff', name('differ')])).trim().split('\n');
+    expect(diff).toEqual(expect.arrayContaining(['A /added.txt', 'D /bin/true', 'C /etc/passwd']));
+    await dockerOk(env, ['update', '--restart', 'on-failure:3', name('differ')]);
+    expect((await dockerOk(env, ['inspect', '-f', '{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}', name('differ')])).trim()).toBe('on-failure:3');
+    await dockerOk(env, ['rm', name('differ')]);
+  });
+
   it('docker system prune', async () => {
     await dockerOk(env, ['create', '--name', name('stale'), image, 'true']);
     const out = await dockerOk(env, ['system', 'prune', '-f']);

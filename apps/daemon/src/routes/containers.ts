@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
-import { InvalidArgumentError, UnsupportedError } from '@berth/image-format';
+import { InvalidArgumentError } from '@berth/image-format';
 import { MULTIPLEXED_STREAM, RAW_STREAM, schemas } from '@berth/engine-api';
 import type { EngineLike, WaitCondition } from '../engine-port.js';
 import type { ContainerCreateBody } from '@berth/engine';
@@ -253,11 +253,16 @@ export function containerRoutes(app: FastifyInstance, engine: EngineLike): void 
     return reply.code(201).send({ Id: r.Id });
   });
 
-  app.get('/containers/:id/changes', async () => {
-    throw new UnsupportedError('listing container changes is not supported by Berth yet');
+  app.get('/containers/:id/changes', async (request) => {
+    const changes = await c.changes(id(request));
+    return changes.length > 0 ? changes : null;
   });
-  app.post('/containers/:id/update', async () => {
-    throw new UnsupportedError('updating a container is not supported by Berth yet');
+
+  app.post('/containers/:id/update', { schema: { body: schemas.containerUpdateBodySchema } }, async (request) => {
+    const body = optionalJson<Record<string, unknown>>(request) ?? {};
+    const clean = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== null));
+    const r = await c.update(id(request), clean);
+    return { Warnings: r.Warnings.length > 0 ? r.Warnings : null };
   });
 }
 
