@@ -51,7 +51,12 @@ export async function startTestDaemon(options: Omit<DaemonOptions, 'root' | 'run
  * Each test daemon gets its own bridge device and subnet, so test files (and other
  * helpers' tests) running at the same time never share a network.
  */
-export function isolatedNetworkConfig(): { bridge: string; bip: string } {
+export function isolatedNetworkConfig(): { bridge: string; bip: string; 'network-pool': { base: string; prefixLen: number } } {
   const n = Math.floor(Math.random() * 0xffffff);
-  return { bridge: `bt${n.toString(16).padStart(6, '0')}`, bip: `10.${200 + (n % 50)}.${(n >> 8) % 256}.0/24` };
+  return {
+    bridge: `bt${n.toString(16).padStart(6, '0')}`,
+    bip: `10.${200 + (n % 50)}.${(n >> 8) % 256}.0/24`,
+    // user networks (docker network create) from a /20 of their own too
+    'network-pool': { base: `10.${250 + (n % 5)}.${((n >> 4) % 16) * 16}.0/20`, prefixLen: 24 },
+  };
 }
