@@ -175,6 +175,19 @@ describe('berth container commands against berthd', () => {
     expect(await berthOk(['stats', '--no-stream', '--format', '{{.Name}}', name('logger')])).toBe(`${name('logger')}\n`);
   });
 
+  it('logs -f follows until the container stops; attach streams a running container and returns its exit code', async () => {
+    await berthOk(['run', '-d', '--name', name('follow'), image, 'sh', '-c', 'echo one; sleep 1; echo two; sleep 1; echo three']);
+    const followed = await berth(['logs', '-f', name('follow')], { timeoutMs: 30_000 });
+    expect(followed).toEqual({ code: 0, stdout: 'one\ntwo\nthree\n', stderr: '' });
+    await berthOk(['run', '-d', '--name', name('att'), image, 'sh', '-c', 'sleep 1; echo attached-out; echo attached-err >&2; exit 6']);
+    const attached = await berth(['attach', name('att')], { timeoutMs: 30_000 });
+    expect(attached).toEqual({ code: 6, stdout: 'attached-out\n', stderr: 'attached-err\n' });
+    const stopped = await berth(['attach', name('att')]);
+    expect(stopped.code).toBe(1);
+    expect(stopped.stderr).toBe('You cannot attach to a stopped container, start it first\n');
+    await berthOk(['rm', name('follow'), name('att')]);
+  });
+
   it('stop, start, restart, kill, wait, rename, rm -f, rm -v', async () => {
     expect(await berthOk(['stop', '-t', '1', name('web')])).toBe(`${name('web')}\n`);
     expect((await berthOk(['inspect', '-f', '{{.State.Status}}', name('web')])).trim()).toBe('exited');

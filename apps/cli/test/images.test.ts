@@ -229,6 +229,8 @@ describe('berth image, volume, network and system commands against berthd', () =
     expect(events).toMatch(/ container create [0-9a-f]{64} \(/);
     expect(events).toMatch(/ container start [0-9a-f]{64} \(/);
     expect(events).toMatch(/ container die [0-9a-f]{64} \(.*exitCode=0/);
+    const evArgs = ['events', '--since', String(since), '--until', String(until), '--filter', `container=${name('ev')}`];
+    expect(events).toBe(await dockerOk(evArgs));
     const json = await berthOk(['events', '--since', String(since), '--until', String(until), '--filter', `container=${name('ev')}`, '--format', '{{.Type}} {{.Action}}']);
     expect(json).toMatch(/^container create\n/m);
     await berthOk(['create', '--name', name('stopped'), image]);

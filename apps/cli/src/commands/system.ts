@@ -1,5 +1,5 @@
 // System commands: version, info, system df/prune, events, login, logout, inspect.
-import type { EngineClient } from '@berth/engine-api';
+import type { EngineClient, EventMessage } from '@berth/engine-api';
 import { InvalidArgumentError, NotFoundError } from '@berth/image-format';
 import { Context, errorMessage, isDaemonError } from '../context.js';
 import { indentJson, renderEach } from '../format/render.js';
@@ -202,32 +202,56 @@ export async function systemPrune(ctx: Context, flags: { all?: boolean; volumes?
 export async function events(ctx: Context, flags: { since?: string; until?: string; filter: string[]; format?: string }): Promise<number> {
   const client = await ctx.client();
   const tmpl = flags.format ? Template.parse(flags.format === 'json' ? '{{json .}}' : flags.format) : undefined;
-  for await (const e of client.events({
-    ...(flags.since ? { since: parseTimestamp(flags.since) } : {}),
-    ...(flags.until ? { until: parseTimestamp(flags.until) } : {}),
-    filters: parseFilters(flags.filter),
-  })) {
+  // Read the stream ourselves: timeNano does not fit a JS number, so its digits are kept
+  // from the raw line (EngineClient.events parses them into a rounded number).
+  const res = await client.send('GET', '/events', {
+    query: {
+      ...(flags.since ? { since: parseTimestamp(flags.since) } : {}),
+      ...(flags.until ? { until: parseTimestamp(flags.until) } : {}),
+      filters: parseFilters(flags.filter),
+    },
+  });
+  for await (const [e, nanos] of eventLines(res)) {
     if (tmpl) {
       ctx.out(`${tmpl.execute(e)}\n`);
       continue;
     }
-    const nanos = String(e.timeNano ?? e.time * 1e9);
-    const when = new Date(Math.trunc(Number(nanos.slice(0, -6))));
-    const iso = `${when.toISOString().slice(0, 19)}.${nanos.slice(-9)}${formatOffset(when)}`;
+    ctx.out(`${rfc3339NanoFixed(nanos)} `);
     const attrs = Object.keys(e.Actor.Attributes ?? {})
       .sort()
       .map((k) => `${k}=${e.Actor.Attributes[k]}`)
       .join(', ');
-    ctx.out(`${iso} ${e.Type} ${e.Action} ${e.Actor.ID}${attrs ? ` (${attrs})` : ''}\n`);
+    ctx.out(`${e.Type} ${e.Action} ${e.Actor.ID}${attrs ? ` (${attrs})` : ''}\n`);
   }
   return 0;
 }
 
-function formatOffset(d: Date): string {
+/** Each event with its exact timeNano. */
+async function* eventLines(res: AsyncIterable<Buffer | string>): AsyncGenerator<[EventMessage, bigint]> {
+  let buf = '';
+  for await (const chunk of res) {
+    buf += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      if (line === '') continue;
+      const e = JSON.parse(line) as EventMessage;
+      const m = /"timeNano"\s*:\s*(\d+)/.exec(line);
+      yield [e, m ? BigInt(m[1] as string) : BigInt(e.time) * 1_000_000_000n];
+    }
+  }
+}
+
+/** Go's `2006-01-02T15:04:05.000000000Z07:00` in local time, from nanoseconds. */
+export function rfc3339NanoFixed(nanos: bigint): string {
+  const ms = Number(nanos / 1_000_000n);
+  const frac = String(nanos % 1_000_000_000n).padStart(9, '0');
+  const d = new Date(ms);
   const off = -d.getTimezoneOffset();
-  const sign = off >= 0 ? '+' : '-';
-  const a = Math.abs(off);
-  return `${sign}${String(Math.trunc(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')}`;
+  const local = new Date(ms + off * 60_000);
+  const zone = off === 0 ? 'Z' : `${off > 0 ? '+' : '-'}${String(Math.trunc(Math.abs(off) / 60)).padStart(2, '0')}:${String(Math.abs(off) % 60).padStart(2, '0')}`;
+  return `${local.toISOString().slice(0, 19)}.${frac}${zone}`;
 }
 
 export async function login(ctx: Context, server: string | undefined, flags: { username?: string; password?: string; passwordStdin?: boolean }): Promise<number> {
