@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { BerthError, ConflictError, InvalidArgumentError, NotFoundError } from '@berth/image-format';
+import { mountAll, unmount } from '@berth/layer-store';
 import type {
   ContainerCreateBody,
   ContainerCreateResponse,
@@ -417,7 +418,7 @@ export class Containers implements ContainerService {
     const mnt = rootfs[0];
     try {
       if (mnt) {
-        await run('mount', ['-t', mnt.type, ...(mnt.options.length ? ['-o', mnt.options.join(',')] : []), mnt.source, dir]);
+        await mountAll([mnt], dir);
       }
       try {
         for (const name of r.copyUp) {
@@ -432,7 +433,7 @@ export class Containers implements ContainerService {
           await copyTree(from, m.Source);
         }
       } finally {
-        if (mnt) await run('umount', [dir]).catch(() => run('umount', ['-l', dir]));
+        if (mnt) await unmount(dir);
       }
       r.copyUp = [];
       this.d.table.save(r);
@@ -1051,10 +1052,10 @@ export class Containers implements ContainerService {
     const rootfs = await this.d.snapshots.mounts(r.snapshotKey);
     const mnt = rootfs[0];
     const dir = await mkdtemp(join(this.d.root, 'tmp-export-'));
-    if (mnt) await run('mount', ['-t', mnt.type, ...(mnt.options.length ? ['-o', mnt.options.join(',')] : []), mnt.source, dir]);
+    if (mnt) await mountAll([mnt], dir);
     const tar = spawn('tar', ['--numeric-owner', '--xattrs', '-C', dir, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'ignore'] });
     const cleanup = async (): Promise<void> => {
-      if (mnt) await run('umount', [dir]).catch(() => run('umount', ['-l', dir]).catch(() => undefined));
+      if (mnt) await unmount(dir).catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
     };
     tar.on('close', () => void cleanup());
@@ -1098,11 +1099,11 @@ export class Containers implements ContainerService {
     try {
       const mounts = r.parentChainId ? await snaps.view(viewKey, r.parentChainId) : [];
       const mnt = mounts[0];
-      if (mnt) await run('mount', ['-t', mnt.type, ...(mnt.options.length ? ['-o', mnt.options.join(',')] : []), mnt.source, dir]);
+      if (mnt) await mountAll([mnt], dir);
       try {
         return await overlayChanges(source.upper, dir);
       } finally {
-        if (mnt) await run('umount', [dir]).catch(() => run('umount', ['-l', dir]).catch(() => undefined));
+        if (mnt) await unmount(dir).catch(() => undefined);
       }
     } finally {
       if (r.parentChainId) await snaps.remove(viewKey).catch(() => undefined);
@@ -1123,14 +1124,14 @@ export class Containers implements ContainerService {
     const rootfs = await this.d.snapshots.mounts(r.snapshotKey);
     const mnt = rootfs[0];
     const dir = await mkdtemp(join(this.d.root, 'tmp-archive-'));
-    if (mnt) await run('mount', ['-t', mnt.type, ...(mnt.options.length ? ['-o', mnt.options.join(',')] : []), mnt.source, dir]);
+    if (mnt) await mountAll([mnt], dir);
     let released = false;
     return {
       root: dir,
       release: async () => {
         if (released) return;
         released = true;
-        if (mnt) await run('umount', [dir]).catch(() => run('umount', ['-l', dir]).catch(() => undefined));
+        if (mnt) await unmount(dir).catch(() => undefined);
         await rm(dir, { recursive: true, force: true });
       },
     };
