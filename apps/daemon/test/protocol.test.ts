@@ -200,6 +200,22 @@ describe('berthd protocol', () => {
     expect(Buffer.concat([Buffer.from(text.slice(text.indexOf('\r\n\r\n') + 4), 'latin1'), ...received])).toEqual(encodeFrame(1, 'x'));
   });
 
+  it('attach without Upgrade falls back to a plain streamed response', async () => {
+    await client.containerCreate({ Image: 'busybox' }, { name: 'plainattach' });
+    const c = scripted.containers.get('plainattach')!;
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = http.request({ socketPath: t.socketPath, method: 'POST', path: '/v1.50/containers/plainattach/attach?stream=1&stdout=1&stderr=1', agent: false }, resolve);
+      req.on('error', reject);
+      req.end();
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('application/vnd.docker.multiplexed-stream');
+    const body = res.toArray();
+    c.output.write({ stream: 'stdout', data: Buffer.from('plain\n') });
+    c.exit(0);
+    expect(Buffer.concat(await body)).toEqual(encodeFrame(1, 'plain\n'));
+  });
+
   it('answers an attach to a missing container on the upgrade connection with 404', async () => {
     const { text } = await rawExchange(
       t.socketPath,
