@@ -53,6 +53,11 @@ try {
   }
   results['berthd'] = median(berth);
   console.log(`docker run --rm busybox true via berthd${netNote}: median ${ms(results['berthd'])} over ${N}`);
+  if (net.length === 0) {
+    const noNet: number[] = [];
+    for (let i = 0; i < N; i++) noNet.push(await timed(() => run('docker', ['run', '--rm', '--network', 'none', 'busybox', 'true'], { env, timeout: 30_000 })));
+    console.log(`docker run --rm --network none busybox true via berthd: median ${ms(median(noNet))} over ${N}`);
+  }
 
   // podman, on the same busybox pulled from a local registry into a private store.
   const registry = await startRegistry();
