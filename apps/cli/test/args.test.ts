@@ -78,7 +78,7 @@ describe('run/create flags', () => {
       NanoCpus: 1_500_000_000,
       PidsLimit: 100,
       ReadonlyRootfs: true,
-      CapAdd: ['NET_ADMIN'],
+      CapAdd: ['CAP_NET_ADMIN'],
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges'],
       Privileged: true,

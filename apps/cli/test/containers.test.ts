@@ -93,6 +93,32 @@ describe('berth container commands against berthd', () => {
     expect(noTty).toEqual({ code: 1, stdout: '', stderr: 'the input device is not a TTY\n' });
   });
 
+  it('run/create flags reach the daemon exactly as the docker CLI sends them', async () => {
+    const envFile = `${t.dir}/env-${suffix}`;
+    await (await import('node:fs/promises')).writeFile(envFile, '# comment\nFROM_FILE=1\n');
+    const flags = [
+      '-e', 'A=1', '--env-file', envFile, '-v', `vol-${suffix}:/data`, '-v', '/anon', '--mount', 'type=bind,source=/tmp,target=/hosttmp,readonly',
+      '-p', '18080:80', '-p', '127.0.0.1:19090:90/udp', '-P', '--expose', '7000', '-w', '/tmp', '-u', '1000:1000', '--entrypoint', 'sh',
+      '--network', 'none', '--restart', 'on-failure:3', '--memory', '64m', '--cpus', '0.5', '--pids-limit', '50', '--read-only',
+      '--cap-add', 'NET_ADMIN', '--cap-drop', 'MKNOD', '--security-opt', 'no-new-privileges', '--label', 'a=b', '--hostname', 'hh',
+      '-i', '-t', image, '-c', 'true',
+    ];
+    await berthOk(['create', '--name', name('flags-b'), ...flags]);
+    await dockerOk(['create', '--name', name('flags-d'), ...flags]);
+    const fields =
+      '{{json .Config.Env}} {{json .Config.Cmd}} {{json .Config.Entrypoint}} {{.Config.WorkingDir}} {{.Config.User}} {{json .Config.Labels}} ' +
+      '{{.Config.Hostname}} {{json .Config.ExposedPorts}} {{.Config.Tty}} {{.Config.OpenStdin}} {{.Config.AttachStdin}} {{.Config.StdinOnce}} {{json .Config.Volumes}} ' +
+      '{{json .HostConfig.Binds}} {{json .HostConfig.Mounts}} {{json .HostConfig.PortBindings}} {{.HostConfig.PublishAllPorts}} {{.HostConfig.NetworkMode}} ' +
+      '{{json .HostConfig.RestartPolicy}} {{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{.HostConfig.ReadonlyRootfs}} ' +
+      '{{json .HostConfig.CapAdd}} {{json .HostConfig.CapDrop}} {{json .HostConfig.SecurityOpt}} {{.HostConfig.Privileged}} {{.HostConfig.AutoRemove}}';
+    const b = await berthOk(['inspect', '-f', fields, name('flags-b')]);
+    const d = await berthOk(['inspect', '-f', fields, name('flags-d')]);
+    expect(b).toBe(d);
+    expect(b).toContain('"FROM_FILE=1"');
+    await berthOk(['rm', '-v', name('flags-b'), name('flags-d')]);
+    await berth(['volume', 'rm', `vol-${suffix}`]);
+  });
+
   it('run -d prints the full ID; ps matches the docker CLI', async () => {
     const id = (await berthOk(['run', '-d', '--name', name('web'), '-l', 'tier=web', image, 'sleep', '300'])).trim();
     expect(id).toMatch(/^[0-9a-f]{64}$/);

@@ -95,8 +95,8 @@ export function buildCreateBody(
     RestartPolicy: parseRestart(flags.restart),
     AutoRemove: Boolean(flags.rm),
     Mounts: mounts.length > 0 ? mounts : null,
-    CapAdd: flags.capAdd.length > 0 ? flags.capAdd : null,
-    CapDrop: flags.capDrop.length > 0 ? flags.capDrop : null,
+    CapAdd: flags.capAdd.length > 0 ? flags.capAdd.map(normalizeCapability) : null,
+    CapDrop: flags.capDrop.length > 0 ? flags.capDrop.map(normalizeCapability) : null,
     Privileged: Boolean(flags.privileged),
     PublishAllPorts: Boolean(flags.publishAll),
     ReadonlyRootfs: Boolean(flags.readOnly),
@@ -135,6 +135,13 @@ export function buildCreateBody(
   if (flags.stopSignal) body.StopSignal = flags.stopSignal;
   if (flags.stopTimeout !== undefined) body.StopTimeout = parseInteger('--stop-timeout', flags.stopTimeout);
   return body;
+}
+
+/** docker's NormalizeCapabilities: upper case with a CAP_ prefix; ALL stays ALL. */
+export function normalizeCapability(cap: string): string {
+  const c = cap.trim().toUpperCase();
+  if (c === 'ALL' || c.startsWith('CAP_')) return c;
+  return `CAP_${c}`;
 }
 
 function splitOnce(s: string, sep: string): [string, string] {

@@ -116,7 +116,26 @@ export function toJson(v: Value): string {
 }
 
 function plainJson(v: Value): string {
-  return JSON.stringify(v === undefined ? null : v, (_k, x: Value) => (typeof x === 'function' ? ((x as TemplateFunc).length > 0 ? undefined : (x as () => Value)()) : x)) ?? 'null';
+  return JSON.stringify(v === undefined ? null : v, (_k, x: Value) => {
+    if (typeof x === 'function') return (x as TemplateFunc).length > 0 ? undefined : (x as () => Value)();
+    return isGoMap(x) ? sortKeys(x as Record<string, Value>) : x;
+  }) ?? 'null';
+}
+
+/**
+ * Go encodes maps with sorted keys and structs in field order. An object is taken for a
+ * map when some key is not an exported Go field name (`80/tcp`, `com.example`, `a`).
+ */
+function isGoMap(x: Value): boolean {
+  if (x === null || typeof x !== 'object' || Array.isArray(x)) return false;
+  const keys = Object.keys(x);
+  return keys.length > 1 && keys.some((k) => !/^[A-Z][A-Za-z0-9]*$/.test(k)) && !keys.some((k) => typeof (x as Record<string, Value>)[k] === 'function');
+}
+
+function sortKeys(o: Record<string, Value>): Record<string, Value> {
+  const out: Record<string, Value> = {};
+  for (const k of Object.keys(o).sort()) out[k] = o[k];
+  return out;
 }
 
 function truthy(v: Value): boolean {
