@@ -38,6 +38,12 @@ async function shutdown(signal: string): Promise<void> {
   }
 }
 
+// A route's stray promise must not take the daemon down: log it and keep serving.
+process.on('unhandledRejection', (err) => {
+  if (daemon) daemon.app.log.error({ err }, 'unhandled rejection');
+  else process.stderr.write(`berthd: unhandled rejection: ${(err as Error)?.stack ?? String(err)}\n`);
+});
+
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 

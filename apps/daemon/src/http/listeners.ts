@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { InvalidArgumentError, UnsupportedError } from '@berth/image-format';
@@ -106,6 +106,9 @@ export async function listen(app: FastifyInstance, address: string): Promise<Lis
       });
     });
     await chmod(target.socketPath, 0o660);
+    // Like Docker's `docker` group: members of `berth` may use the socket without root.
+    const gid = await groupId('berth');
+    if (gid !== undefined) await chown(target.socketPath, 0, gid).catch(() => {});
     shown = `unix://${target.socketPath}`;
   } else {
     if (!isLoopback(target.hostname)) {
@@ -143,4 +146,13 @@ async function removeStaleSocket(path: string): Promise<void> {
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+async function groupId(name: string): Promise<number | undefined> {
+  const groups = await readFile('/etc/group', 'utf8').catch(() => '');
+  for (const line of groups.split('\n')) {
+    const [group, , gid] = line.split(':');
+    if (group === name && gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
+  }
+  return undefined;
 }
