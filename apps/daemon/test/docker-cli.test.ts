@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdir, readFile, readlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
@@ -241,6 +241,23 @@ describe('docker CLI against berthd', () => {
     await dockerOk(env, ['update', '--restart', 'on-failure:3', name('differ')]);
     expect((await dockerOk(env, ['inspect', '-f', '{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}', name('differ')])).trim()).toBe('on-failure:3');
     await dockerOk(env, ['rm', name('differ')]);
+  });
+
+  it('docker events streams live, filtered', async () => {
+    const events = spawn('docker', ['events', '--filter', 'type=container', '--filter', `container=${name('evt')}`, '--format', '{{.Action}}'], { env });
+    let out = '';
+    events.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      await dockerOk(env, ['run', '--rm', '--name', name('evt'), image, 'true']);
+      for (let i = 0; i < 50 && !out.includes('destroy'); i++) await new Promise((r) => setTimeout(r, 100));
+      const actions = out.trim().split('\n');
+      const order = ['create', 'start', 'die', 'destroy'].map((a) => actions.indexOf(a));
+      expect(order.every((i) => i >= 0)).toBe(true);
+      expect([...order].sort((a, b) => a - b)).toEqual(order);
+    } finally {
+      events.kill('SIGKILL');
+    }
   });
 
   it('docker system prune', async () => {
