@@ -493,6 +493,7 @@ try {
     }
     const reqDur = new Map<string, number[]>();
     const execDur = new Map<string, number[]>();
+    const execN = new Map<string, number[]>();
     const execCount: number[] = [];
     const phases = { create: [] as number[], start: [] as number[], exitToReturn: [] as number[], cni: [] as number[] };
     for (const w of windows) {
@@ -502,8 +503,13 @@ try {
       const ex = execs.filter(inW);
       execCount.push(ex.length);
       const perProg = new Map<string, number>();
-      for (const e of ex) if (e.end !== undefined) perProg.set(e.what, (perProg.get(e.what) ?? 0) + (e.end - e.at));
+      const perProgCount = new Map<string, number>();
+      for (const e of ex) {
+        perProgCount.set(e.what, (perProgCount.get(e.what) ?? 0) + 1);
+        if (e.end !== undefined) perProg.set(e.what, (perProg.get(e.what) ?? 0) + (e.end - e.at));
+      }
       for (const [k, v] of perProg) execDur.set(k, [...(execDur.get(k) ?? []), v]);
+      for (const [k, v] of perProgCount) execN.set(k, [...(execN.get(k) ?? []), v]);
       const create = rq.find((e) => e.what.endsWith('/containers/create'));
       const start = rq.find((e) => e.what.endsWith('/start'));
       const wait = rq.find((e) => e.what.endsWith('/wait'));
@@ -517,7 +523,7 @@ try {
     console.log('requests (median duration per run, from berthd request logs):');
     for (const [k, v] of reqDur) console.log(`  ${k.padEnd(40)} ${fmtMs(median(v))} (x${(v.length / windows.length).toFixed(1)} per run)`);
     console.log(`child processes per run: median ${median(execCount)}; summed lifetime per run by program (median):`);
-    for (const [k, v] of [...execDur.entries()].sort((a, b) => median(b[1]) - median(a[1])).slice(0, 25)) console.log(`  ${k.padEnd(40)} ${fmtMs(median(v))} (in ${v.length}/${windows.length} runs)`);
+    for (const [k, v] of [...execDur.entries()].sort((a, b) => median(b[1]) - median(a[1])).slice(0, 25)) console.log(`  ${k.padEnd(40)} ${fmtMs(median(v)).padStart(9)}  x${median(execN.get(k) ?? [])} per run`);
     const sorted = [...durations].sort((a, b) => a - b);
     const mid = durations.indexOf(sorted[Math.floor(sorted.length / 2)]!);
     const w = windows[mid];
