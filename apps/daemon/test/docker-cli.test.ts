@@ -50,16 +50,11 @@ describe('docker CLI against berthd', () => {
     expect(out).toMatch(new RegExp(`^${image.replace(/[.]/g, '\\.')} [0-9a-f]{12}$`, 'm'));
   });
 
-  // The command sleeps a second before printing. Without it the output is lost: the
-  // engine (ContainerService.attach on a created container) connects to the runtime only
-  // after the 'start' event, so a process that prints and exits at once races that
-  // connection. That is an engine bug (connect pending attach sessions between
-  // runtime.create and runtime.start); the API layer passes the instant case against the
-  // scripted engine (protocol.test.ts).
   it('docker run --rm prints the output and returns the exit code', async () => {
-    const ok = await docker(env, ['run', '--rm', image, 'sh', '-c', 'sleep 1; echo hello world']);
+    // printed and exited at once: the attach must be connected before the process starts
+    const ok = await docker(env, ['run', '--rm', image, 'echo', 'hello world']);
     expect(ok).toEqual({ code: 0, stdout: 'hello world\n', stderr: '' });
-    const fail = await docker(env, ['run', '--rm', image, 'sh', '-c', 'sleep 1; echo oops >&2; exit 3']);
+    const fail = await docker(env, ['run', '--rm', image, 'sh', '-c', 'echo oops >&2; exit 3']);
     expect(fail.code).toBe(3);
     expect(fail.stderr).toBe('oops\n');
     // --rm removed them
