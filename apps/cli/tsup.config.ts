@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, resolve, sep } from 'node:path';
 import { berthTsup } from '@berth/config/tsup';
 
 function gitCommit(): string {
@@ -9,6 +11,33 @@ function gitCommit(): string {
   }
 }
 
+/**
+ * The workspace packages' modules have no import-time side effects, but their
+ * package.json files do not say so: tell esbuild, so re-exports the CLI never uses
+ * (schemas, OCI layout, archives, their node:crypto/zlib imports) are dropped.
+ */
+interface ResolveArgs {
+  path: string;
+  importer: string;
+}
+interface PluginBuild {
+  onResolve(options: { filter: RegExp }, callback: (args: ResolveArgs) => { path: string; sideEffects: boolean } | undefined): void;
+}
+
+const workspaceIsPure = {
+  name: 'workspace-is-pure',
+  setup(build: PluginBuild) {
+    build.onResolve({ filter: /^\.\.?\// }, (args) => {
+      if (!args.importer.includes(`${sep}packages${sep}`) || !args.importer.includes(`${sep}src${sep}`)) return undefined;
+      const base = resolve(dirname(args.importer), args.path);
+      for (const candidate of [base.replace(/\.js$/, '.ts'), `${base}.ts`, `${base}/index.ts`]) {
+        if (existsSync(candidate)) return { path: candidate, sideEffects: false };
+      }
+      return undefined;
+    });
+  },
+};
+
 // One self-contained executable: every dependency (the @berth/* packages, commander,
 // tar-stream) is bundled in, so dist/berth.js runs from anywhere, symlinked or not.
 export default berthTsup({
@@ -17,6 +46,7 @@ export default berthTsup({
   dts: false,
   minify: false,
   // Bundle the workspace packages from their sources, never from a stale dist.
+  esbuildPlugins: [workspaceIsPure],
   esbuildOptions(options) {
     options.conditions = ['source', 'import', 'module', 'default'];
   },
