@@ -52,6 +52,13 @@ describe('EngineClient against berthd', () => {
     expect(img.Id).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(img.Os).toBe('linux');
     expect((await c.imageHistory(reg.busybox)).length).toBeGreaterThan(0);
+    // older clients get VirtualSize (removed in API 1.44)
+    const old = new EngineClient({ host: t.host, apiVersion: '1.43' });
+    const oldList = await old.imageList();
+    expect(oldList[0]!.VirtualSize).toBe(oldList[0]!.Size);
+    expect((await old.imageInspect(reg.busybox)).VirtualSize).toBe(img.Size);
+    expect(list[0]!.VirtualSize).toBeUndefined();
+    old.close();
     await expect(collect(c.imagePull(`${reg.registry.host}/absent-${suffix}:1`))).rejects.toBeInstanceOf(NotFoundError);
   });
 

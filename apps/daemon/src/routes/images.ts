@@ -4,6 +4,7 @@ import type { EngineLike, ProgressMessage } from '../engine-port.js';
 import { boolValue, filtersValue, optString, registryAuth, stringList, type Query } from '../http/query.js';
 import { rawBody } from '../http/body.js';
 import { JsonStream } from '../http/streaming.js';
+import { atLeast } from '../http/api-version.js';
 import { sendStream } from './containers.js';
 
 const PAGE_NOT_FOUND = 'page not found';
@@ -45,11 +46,13 @@ export function imageRoutes(app: FastifyInstance, engine: EngineLike): void {
     const filters = filtersValue(query['filters']) ?? {};
     const legacy = optString(query['filter']);
     if (legacy) filters['reference'] = [legacy];
-    return images.list({
+    const list = await images.list({
       all: boolValue(query['all']),
       digests: boolValue(query['digests']),
       ...(Object.keys(filters).length > 0 ? { filters } : {}),
     });
+    // VirtualSize left the API in 1.44; older clients still read it.
+    return atLeast(request.apiVersion, '1.44') ? list : list.map((i) => ({ ...i, VirtualSize: i.Size }));
   });
 
   app.get('/images/search', async () => {
@@ -66,8 +69,10 @@ export function imageRoutes(app: FastifyInstance, engine: EngineLike): void {
     const split = splitAction(wildcard(request), ['json', 'history', 'get']);
     if (!split || split.name === '') throw new NotFoundError(PAGE_NOT_FOUND);
     switch (split.action) {
-      case 'json':
-        return images.inspect(split.name);
+      case 'json': {
+        const info = await images.inspect(split.name);
+        return atLeast(request.apiVersion, '1.44') ? info : { ...info, VirtualSize: info.Size };
+      }
       case 'history':
         return images.history(split.name);
       default:
