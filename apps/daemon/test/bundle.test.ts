@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { EngineClient } from '@berth/engine-api';
+import { isolatedNetworkConfig } from './support/daemon.js';
+import { removeDaemonNetwork } from './support/network-cleanup.js';
+import { docker } from './support/docker-cli.js';
+
+const run = promisify(execFile);
+const APP = join(dirname(fileURLToPath(import.meta.url)), '..');
+const BUNDLE = join(APP, 'dist', 'berthd.js');
+
+// The shipped artifact: dist/berthd.js is one executable with every @berth/* package
+// inside, and only npm dependencies resolved from node_modules.
+describe('dist/berthd.js', () => {
+  let dir: string;
+  const network = isolatedNetworkConfig();
+
+  beforeAll(async () => {
+    if (!existsSync(BUNDLE)) await run('pnpm', ['build'], { cwd: APP, timeout: 180_000 });
+    dir = await mkdtemp(join(tmpdir(), 'berthd-bundle-'));
+    await writeFile(join(dir, 'daemon.json'), JSON.stringify(network));
+  }, 200_000);
+  afterAll(async () => {
+    await removeDaemonNetwork(network.bridge, network.bip);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('is a self-contained executable', async () => {
+    const text = await readFile(BUNDLE, 'utf8');
+    expect(text.startsWith('#!/usr/bin/env node\n')).toBe(true);
+    expect((await stat(BUNDLE)).mode & 0o111).not.toBe(0);
+    const imports = [...text.matchAll(/^import .* from ["']([^"']+)["'];?$/gm)].map((m) => m[1]);
+    expect(imports.filter((m) => m?.startsWith('@berth/'))).toEqual([]);
+    expect((await run(BUNDLE, ['--version'])).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('serves the docker CLI and stops cleanly on SIGTERM', async () => {
+    const sock = join(dir, 'run', 'berthd.sock');
+    const child = spawn(BUNDLE, ['--root', join(dir, 'root'), '--run-root', join(dir, 'run'), '--host', `unix://${sock}`, '--config', join(dir, 'daemon.json')], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const client = new EngineClient({ socketPath: sock });
+    try {
+      let up = false;
+      for (let i = 0; i < 100 && !up; i++) {
+        up = await client.ping().then(() => true, () => false);
+        if (!up) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(up).toBe(true);
+      const v = await docker({ PATH: process.env['PATH'], HOME: dir, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(dir, 'dc') }, ['version', '--format', '{{.Server.APIVersion}}']);
+      expect(v.stdout.trim()).toBe('1.50');
+      expect((await client.info()).DockerRootDir).toBe(join(dir, 'root'));
+    } finally {
+      client.close();
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    await expect(stat(sock)).rejects.toThrow(/ENOENT/);
+  });
+});
