@@ -1,9 +1,12 @@
 // Cold pull of the fixtures' `big` image (6 gzip layers) from a local registry through the
 // engine (download, verify and unpack overlapped) vs `skopeo copy` (download only) in the
-// same run, both into dirs on the same filesystem.  BENCH_SCALE=0.1 for a quick look.
+// same run, both into dirs on the same filesystem: a tmpfs the bench mounts (the root
+// ext4 here has no journal, which makes many-file writes slow and erratic), or the disk
+// with BENCH_FS=disk.  BENCH_SCALE=0.1 for a quick look.  Prints per-layer phase times.
 // Run: node --conditions=source --import tsx bench/pull.bench.ts
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { buildBigImageLayout, pushLayoutWithSkopeo, startRegistry } from '@berth/fixtures';
 import { Engine } from '../src/index.js';
@@ -13,6 +16,8 @@ const runs = Number(process.env.BENCH_RUNS ?? 3);
 const layout = await buildBigImageLayout(undefined, { scale });
 const registry = await startRegistry();
 const dir = await mkdtemp('/var/tmp/be-pull-');
+const fs = process.env.BENCH_FS === 'disk' ? 'disk (/var/tmp, ext4 without journal)' : 'tmpfs';
+if (fs === 'tmpfs') execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4g', 'tmpfs', dir]);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 try {
   const ref = `${registry.host}/bench/big:latest`;
@@ -23,8 +28,15 @@ try {
     const root = join(dir, `root${i}`);
     const engine = await Engine.open({ root, runRoot: join(dir, `run${i}`) });
     const t0 = performance.now();
-    await engine.images.pull(ref);
+    const phases: string[] = [];
+    const at = (): string => ((performance.now() - t0) / 1000).toFixed(2);
+    await engine.images.pull(ref, {
+      onProgress: (m) => {
+        if (m.status === 'Download complete' || m.status === 'Pull complete') phases.push(`${m.id} ${m.status === 'Pull complete' ? 'applied' : 'downloaded'} ${at()}`);
+      },
+    });
     engineTimes.push(performance.now() - t0);
+    if (process.env.BENCH_PHASES !== '0') console.log(`run ${i}: ${phases.join(', ')}; done ${at()}`);
     await engine.close();
     const oci = join(dir, `oci${i}`);
     const t1 = performance.now();
@@ -43,7 +55,9 @@ try {
   console.log(`engine cold pull + unpack: median ${(median(engineTimes) / 1000).toFixed(2)} s  (${engineTimes.map((x) => (x / 1000).toFixed(2)).join(', ')})`);
   console.log(`skopeo copy (download only): median ${(median(skopeoTimes) / 1000).toFixed(2)} s`);
   console.log(`ratio engine/skopeo: ${(median(engineTimes) / median(skopeoTimes)).toFixed(2)}`);
+  console.log(`filesystem: ${fs}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 } finally {
   await registry.stop();
+  if (fs === 'tmpfs') execFileSync('umount', [dir]);
   await rm(dir, { recursive: true, force: true });
 }

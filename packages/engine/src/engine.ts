@@ -3,7 +3,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ConflictError, NotFoundError, type Descriptor, type Digest } from '@berth/image-format';
-import { FileContentStore, OverlaySnapshotter, applyLayer, createDiff, unpackLayer, type Snapshotter } from '@berth/layer-store';
+import { FileContentStore, LayerChainUnpacker, OverlaySnapshotter, applyLayer, createDiff, unpackLayer, type Snapshotter } from '@berth/layer-store';
 import { DockerConfigCredentialStore, RegistryClient, StaticCredentialStore } from '@berth/registry-client';
 import type { RuntimeDriver } from '@berth/runtime';
 import * as driverLinux from '@berth/driver-linux';
@@ -25,6 +25,9 @@ import { SnapshotterPort, type SnapshotterLike } from './adapters/snapshots.js';
 import { buildBusyboxLayout } from './builtin/busybox.js';
 import { System } from './system.js';
 import { diskUsage } from './fsutil.js';
+
+/** Layers of one pull applied at once (each into its own detached snapshot). */
+const UNPACK_CONCURRENCY = 6;
 
 /**
  * One engine per root. `open` takes the root's lock (`<root>/berth.lock`; a second open of
@@ -112,6 +115,7 @@ export class Engine {
           content,
           snapshotter: snapshotter as unknown as SnapshotterLike,
           unpack: (layer: Descriptor, parent: Digest | undefined, diffId?: Digest) => unpackLayer(content, snapshotter, layer, parent, diffId ? { diffId } : {}),
+          chainUnpacker: (o) => new LayerChainUnpacker(content, snapshotter, { concurrency: UNPACK_CONCURRENCY, ...(o.onLayerDone ? { onLayerDone: o.onLayerDone } : {}) }),
           diff: (key: string) => createDiff(content, snapshotter, key),
           applyLayer: (input, dir, o) => applyLayer(input, dir, o),
         },

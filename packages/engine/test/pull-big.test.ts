@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { chainIds, type Digest } from '@berth/image-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBigImageLayout, pushLayoutWithSkopeo, startRegistry, type BigImageLayout, type RunningRegistry } from '@berth/fixtures';
 import { openTestEngine, type TestEngine } from './helpers.js';
@@ -22,6 +25,14 @@ describe('pull with layers unpacked in parallel', () => {
     const { engine } = t;
     const img = await engine.images.pull(`${registry.host}/bench/big:small`);
     expect(img.RootFS.Layers).toHaveLength(big.layers.length);
+    // Every layer went through layer-store: its ls_layers row names its blob.
+    const db = new Database(join(t.root, 'berth.db'), { readonly: true });
+    try {
+      const rows = chainIds(img.RootFS.Layers as Digest[]).map((c) => db.prepare('SELECT blob_digest FROM ls_layers WHERE chain_id = ?').get(c) as { blob_digest: string } | undefined);
+      expect(rows.map((r) => r?.blob_digest)).toEqual(big.layers.map((l) => l.digest));
+    } finally {
+      db.close();
+    }
     const { Id } = await engine.containers.create({ Image: img.Id, Cmd: ['/nothing'], HostConfig: { NetworkMode: 'none' } });
     const tar = spawn('tar', ['-tv'], { stdio: ['pipe', 'pipe', 'ignore'] });
     (await engine.containers.export(Id)).pipe(tar.stdin);

@@ -25,6 +25,12 @@ export { OverlaySnapshotter } from './snapshot/overlay.js';
 export { NativeSnapshotter } from './snapshot/native.js';
 export { mountAll, unmount } from './snapshot/mount.js';
 export { unpackLayer, layerRecord, type UnpackOptions, type UnpackResult, type LayerRecord } from './layer/unpack.js';
+export {
+  LayerChainUnpacker,
+  unpackLayersConcurrently,
+  type ChainUnpackOptions,
+  type ChainLayerResult,
+} from './layer/unpack-chain.js';
 export { createDiff, UNCOMPRESSED_LABEL, type DiffOptions, type DiffResult } from './layer/commit.js';
 export { LeaseManager, type Lease, type LeaseResourceKind } from './gc/leases.js';
 export { collectGarbage, GC_REF_CONTENT, GC_REF_SNAPSHOT, type GcRoots, type GcResult } from './gc/collect.js';

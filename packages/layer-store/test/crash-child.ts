@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import type { Digest } from '@berth/image-format';
 import { FileContentStore } from '../src/content/file-store.js';
 import { unpackLayer } from '../src/layer/unpack.js';
+import { unpackLayersConcurrently } from '../src/layer/unpack-chain.js';
 import { OverlaySnapshotter } from '../src/snapshot/overlay.js';
 import { patternChunk } from './crash-data.js';
 
@@ -33,5 +34,14 @@ if (mode === 'ingest') {
   const sn = await OverlaySnapshotter.open(root!);
   process.stdout.write('applying\n');
   await unpackLayer(store, sn, { digest, size: Number(size), mediaType }, undefined);
+  process.stdout.write('done\n');
+}
+else if (mode === 'chain') {
+  // Several layers applied at once into detached snapshots; args: digest,size,mediaType triples.
+  const layers = [];
+  for (let i = 0; i + 2 < args.length; i += 3) layers.push({ digest: args[i] as Digest, size: Number(args[i + 1]), mediaType: args[i + 2]! });
+  const sn = await OverlaySnapshotter.open(root!);
+  process.stdout.write('applying\n');
+  await unpackLayersConcurrently(store, sn, layers, { concurrency: 4, onLayerDone: (i) => process.stdout.write(`committed ${i}\n`) });
   process.stdout.write('done\n');
 }

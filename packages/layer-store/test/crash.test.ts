@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Digest } from '@berth/image-format';
 import { FileContentStore } from '../src/content/file-store.js';
 import { unpackLayer } from '../src/layer/unpack.js';
+import { unpackLayersConcurrently } from '../src/layer/unpack-chain.js';
 import { OverlaySnapshotter } from '../src/snapshot/overlay.js';
 import { buildLayer, type TestEntry } from '../src/testsuite/layers.js';
 import { patternChunk } from './crash-data.js';
@@ -143,6 +144,47 @@ describe('crash safety (kill -9 of a real process)', () => {
       const r = await unpackLayer(store, sn, { digest: layer.digest, size: layer.blob.length, mediaType: layer.mediaType }, undefined, { diffId: layer.diffId });
       expect(r.applied).toBe(true);
       expect((await sn.walk()).map((s) => [s.key, s.kind])).toEqual([[r.chainId, 'committed']]);
+    } finally {
+      sn.close();
+      store.close();
+    }
+  });
+
+  it('mid-concurrent-unpack: reopening leaves only committed layers of the chain, and the unpack completes', async () => {
+    const root = join(work, 'root');
+    const layers = [0, 1, 2, 3].map((n) => {
+      const entries: TestEntry[] = [{ name: `d${n}/`, type: 'dir' }];
+      for (let i = 0; i < 8_000; i++) entries.push({ name: `d${n}/f${i}`, content: `layer ${n} file ${i}\n`.repeat(20) });
+      return buildLayer(entries);
+    });
+    const pre = await FileContentStore.open(root);
+    for (const l of layers) await pre.ingest(`layer-${l.digest}`, { digest: l.digest, size: l.blob.length }, l.blob);
+    pre.close();
+    const snapDir = join(root, 'snapshots', 'overlay');
+    const c = startChild(['chain', root, ...layers.flatMap((l) => [l.digest, String(l.blob.length), l.mediaType])]);
+    // Killed once at least two layers are half-applied side by side.
+    await killWhen(c, async (out) => {
+      if (!out.includes('applying')) return false;
+      let busy = 0;
+      for (const id of await readdir(snapDir).catch(() => [] as string[])) {
+        if (!/^\d+$/.test(id)) continue;
+        const sub = await readdir(join(snapDir, id, 'fs')).catch(() => [] as string[]);
+        const files = sub[0] ? await readdir(join(snapDir, id, 'fs', sub[0])).catch(() => [] as string[]) : [];
+        if (files.length > 100) busy++;
+      }
+      return busy >= 2;
+    });
+    expect((await readdir(snapDir)).filter((n) => /^\d+$/.test(n)).length).toBeGreaterThanOrEqual(2);
+
+    const store = await FileContentStore.open(root);
+    const sn = await OverlaySnapshotter.open(root);
+    try {
+      const left = await sn.walk();
+      expect(left.every((s) => s.kind === 'committed')).toBe(true);
+      expect((await readdir(snapDir)).filter((n) => /^\d+$/.test(n))).toHaveLength(left.length);
+      const descs = layers.map((l) => ({ digest: l.digest, size: l.blob.length, mediaType: l.mediaType }));
+      const res = await unpackLayersConcurrently(store, sn, descs, { diffIds: layers.map((l) => l.diffId) });
+      expect((await sn.walk()).map((s) => s.key)).toEqual(res.map((r) => r.chainId));
     } finally {
       sn.close();
       store.close();

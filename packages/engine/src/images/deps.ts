@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { Descriptor, Digest } from '@berth/image-format';
 import type { SnapshotterLike } from '../adapters/snapshots.js';
 
@@ -19,11 +19,25 @@ export interface ContentLike {
   write(ref: string, expected: { digest: Digest; size: number }, data: Readable, opts?: { offset?: number }): Promise<void>;
 }
 
+/** layer-store's LayerChainUnpacker: an image's layers applied several at once, committed in chain order. */
+export interface ChainUnpackerLike {
+  /** Starts applying layer `index` from the content store. */
+  begin(index: number, layer: Descriptor, diffId?: Digest): void;
+  /** A stream to write the blob's bytes into as they download, or undefined (no free slot). */
+  beginStream(index: number, layer: Descriptor, diffId?: Digest): Writable | undefined;
+  /** Commits the chain in order (applying what was not begun); removes what is uncommitted on failure. */
+  commit(layers: readonly Descriptor[], diffIds?: readonly Digest[]): Promise<{ chainId: Digest; diffId: Digest; applied: boolean; size?: number }[]>;
+  /** Removes layers applied ahead and not committed. */
+  discard(): Promise<void>;
+}
+
 export interface StorageDeps {
   content: ContentLike;
   snapshotter: SnapshotterLike;
   /** layer-store's unpackLayer: applies a stored blob over `parent`, committed under its chainID (idempotent). */
   unpack(layer: Descriptor, parent: Digest | undefined, diffId?: Digest): Promise<{ chainId: Digest; diffId: Digest; applied: boolean }>;
+  /** A new layer-store LayerChainUnpacker over the engine's store and snapshotter. */
+  chainUnpacker(opts: { onLayerDone?: (index: number, res: { chainId: Digest; diffId: Digest; applied: boolean; size?: number }) => void }): ChainUnpackerLike;
   /** layer-store's applyLayer: a layer stream into a directory (overlay whiteouts or deletions). */
   applyLayer(input: Readable, root: string, opts: { compression: 'none' | 'gzip' | 'zstd'; whiteouts: 'overlay' | 'delete'; expectedDiffId?: Digest }): Promise<{ diffId: Digest; size: number }>;
   /** layer-store's createDiff: the snapshot's changes as a gzip layer blob in the content store. */

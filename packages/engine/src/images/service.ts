@@ -53,7 +53,6 @@ import type { StorageDeps } from './deps.js';
 import { layerMessage } from './progress.js';
 import { ImageTable, refKey, type ImageRecord, type LayerRecord } from './table.js';
 import { Unpacker } from './unpack.js';
-import { ParallelUnpack } from './parallel-unpack.js';
 
 export interface ContainerUse {
   id: string;
@@ -203,8 +202,14 @@ export class Images implements ImageService, ImageLookup {
     let diffIds: Digest[] | undefined;
     const shortOf = (d: string): string => d.slice(d.indexOf(':') + 1, d.indexOf(':') + 13);
     const seenLayer = new Set<string>();
-    const unpack = new ParallelUnpack(this.d.storage, join(this.d.root, 'tmp-unpack'));
     const skipped = new Set<number>();
+    let pulledLayers: Descriptor[] = [];
+    const unpack = this.d.storage.chainUnpacker({
+      onLayerDone: (index, res) => {
+        const layer = pulledLayers[index];
+        if (!skipped.has(index) && layer) emit(layerMessage(res.applied ? 'Pull complete' : 'Already exists', shortOf(layer.digest)));
+      },
+    });
     const knownIds: (Digest | undefined)[] = [];
     let result;
     try {
@@ -237,8 +242,8 @@ export class Images implements ImageService, ImageLookup {
               break;
           }
         },
-        // Each layer starts unpacking into its own scratch dir as soon as it is in, while
-        // the next ones download; commits follow in order once the pull is through.
+        // Each layer starts unpacking into its own detached snapshot as soon as it is in,
+        // while the next ones download; commits follow in chain order once the pull is through.
         onLayer: async (layer, index) => {
           if (!diffIds && configDigest !== undefined) diffIds = await this.diffIdsFromStore(content, configDigest);
           // Without the config yet, a blob applied before (by any local image) has a known diffID.
@@ -259,23 +264,12 @@ export class Images implements ImageService, ImageLookup {
       await unpack.discard();
       throw err;
     }
+    pulledLayers = result.layers;
     const configBytesEarly = await readAll(await content.read(result.configDescriptor.digest));
     const wantDiffIds = parseImageConfig(configBytesEarly).rootfs.diff_ids;
-    let parent: Digest | undefined;
-    const applied: { chainId: Digest; diffId: Digest; size?: number }[] = [];
+    let applied: { chainId: Digest; diffId: Digest; size?: number }[];
     try {
-      for (const [index, layer] of result.layers.entries()) {
-        if (skipped.has(index)) {
-          const chain = chainIds(wantDiffIds.slice(0, index + 1)).at(-1)!;
-          applied[index] = { chainId: chain, diffId: wantDiffIds[index]! };
-          parent = chain;
-          continue;
-        }
-        const res = await unpack.finish(index, layer, parent, wantDiffIds[index]);
-        applied[index] = { chainId: res.chainId, diffId: res.diffId, ...(res.size !== undefined ? { size: res.size } : {}) };
-        parent = res.chainId;
-        emit(layerMessage(res.skipped ? 'Already exists' : 'Pull complete', shortOf(layer.digest)));
-      }
+      applied = await unpack.commit(result.layers, wantDiffIds);
     } finally {
       await unpack.discard();
     }

@@ -87,7 +87,7 @@ export async function unpackLayer(
   }
 }
 
-async function exists(snapshotter: Snapshotter, key: string): Promise<boolean> {
+export async function exists(snapshotter: Snapshotter, key: string): Promise<boolean> {
   try {
     return (await snapshotter.stat(key)).kind === 'committed';
   } catch (err) {
@@ -96,14 +96,14 @@ async function exists(snapshotter: Snapshotter, key: string): Promise<boolean> {
   }
 }
 
-function knownDiffId(store: FileContentStore, blob: Digest, parent: Digest | undefined): Digest | undefined {
+export function knownDiffId(store: FileContentStore, blob: Digest, parent: Digest | undefined): Digest | undefined {
   const row = store.db
     .prepare('SELECT diff_id FROM ls_layers WHERE blob_digest = ? AND parent_chain_id IS ?')
     .get(blob, parent ?? null) as { diff_id: Digest } | undefined;
   return row?.diff_id;
 }
 
-function record(store: FileContentStore, chainId: Digest, diffId: Digest, parent: Digest | undefined, layer: Descriptor): void {
+export function record(store: FileContentStore, chainId: Digest, diffId: Digest, parent: Digest | undefined, layer: Descriptor): void {
   store.db
     .prepare(
       `INSERT INTO ls_layers (chain_id, diff_id, parent_chain_id, blob_digest, size, created_at) VALUES (?, ?, ?, ?, ?, ?)

@@ -1,6 +1,6 @@
 import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConflictError, InvalidArgumentError, NotFoundError } from '@berth/image-format';
+import { ConflictError, InvalidArgumentError, NotFoundError, UnsupportedError } from '@berth/image-format';
 import { layerStoreDb, type Db } from '../db/database.js';
 import { readMountInfo, unmount } from './mount.js';
 import type { ApplyTarget, DiffSource, Mount, SnapshotInfo, SnapshotKind, Snapshotter, Usage } from './snapshotter.js';
@@ -14,6 +14,8 @@ export interface SnapshotterOptions {
 
 /** Label marking an active snapshot that only lives while a layer is unpacked into it. */
 export const TRANSIENT_LABEL = 'berth.layer-store/transient';
+/** Label marking a detached snapshot (filled without its parent, given one at commit). */
+export const DETACHED_LABEL = 'berth.layer-store/detached';
 
 interface Row {
   key: string;
@@ -131,6 +133,44 @@ export abstract class DirSnapshotter implements Snapshotter {
       throw err;
     }
     return this.mountsFor(id, parentIds, kind);
+  }
+
+  /** Whether layers can be applied without their parent (see `prepareDetached`). */
+  get supportsDetached(): boolean {
+    return this.whiteoutMode() === 'overlay';
+  }
+
+  /**
+   * An active, parentless, transient snapshot to apply one layer into before its parent
+   * exists; `commitDetached` gives it its parent. Only where a layer's own directory does
+   * not depend on the tree below it (overlay: whiteouts are stored, not applied).
+   * Never mounted, so nothing in it refers to a lower. A crash leaves it to `recover()`.
+   */
+  async prepareDetached(key: string, opts?: { labels?: Record<string, string> }): Promise<ApplyTarget> {
+    if (!this.supportsDetached) throw new UnsupportedError(`the ${this.name} snapshotter applies layers onto their parents' trees`);
+    await this.create('active', key, undefined, { ...opts?.labels, [TRANSIENT_LABEL]: String(process.pid), [DETACHED_LABEL]: 'true' });
+    return this.applyTarget(key);
+  }
+
+  /**
+   * Commits a detached snapshot as `name` on top of the committed `parent` (none: a
+   * bottom layer). ConflictError when `name` exists (the detached one is left as is).
+   */
+  async commitDetached(name: string, key: string, parent: string | undefined, opts?: { labels?: Record<string, string> }): Promise<void> {
+    this.db.transaction(() => {
+      const r = this.row(key);
+      const labels = { ...(JSON.parse(r.labels) as Record<string, string>), ...opts?.labels };
+      if (r.kind !== 'active' || labels[DETACHED_LABEL] === undefined) throw new InvalidArgumentError(`snapshot ${key} is not a detached snapshot`);
+      if (this.db.prepare('SELECT 1 FROM ls_snapshots WHERE snapshotter = ? AND key = ?').get(this.name, name)) {
+        throw new ConflictError(`snapshot ${name} already exists`);
+      }
+      if (parent !== undefined && this.row(parent).kind !== 'committed') throw new InvalidArgumentError(`parent ${parent} is not a committed snapshot`);
+      delete labels[TRANSIENT_LABEL];
+      delete labels[DETACHED_LABEL];
+      this.db
+        .prepare("UPDATE ls_snapshots SET key = ?, parent = ?, kind = 'committed', updated_at = ?, labels = ? WHERE snapshotter = ? AND key = ?")
+        .run(name, parent ?? null, Date.now(), JSON.stringify(labels), this.name, key);
+    })();
   }
 
   async mounts(key: string): Promise<Mount[]> {

@@ -64,4 +64,13 @@ export interface Snapshotter {
   /** What a diff of an active (or committed) snapshot against its parent reads. */
   diffSource(key: string): Promise<DiffSource>;
   close(): void;
+  /** Whether `prepareDetached`/`commitDetached` work (overlay: yes; native: no). */
+  readonly supportsDetached?: boolean;
+  /**
+   * A transient active snapshot with no parent yet, to apply a layer into while its
+   * parent is still being unpacked; its tree must not depend on the parent's.
+   */
+  prepareDetached?(key: string, opts?: { labels?: Record<string, string> }): Promise<ApplyTarget>;
+  /** Commits a detached snapshot as `name` over the committed `parent`. */
+  commitDetached?(name: string, key: string, parent: string | undefined, opts?: { labels?: Record<string, string> }): Promise<void>;
 }
