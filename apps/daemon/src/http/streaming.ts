@@ -140,3 +140,43 @@ function wireSocket(socket: Socket, session: AttachSession, log: { warn: (o: obj
       if (!socket.destroyed) socket.end();
     });
 }
+
+/**
+ * Streams a body whose errors (NotFound...) surface only when it is first read: wait for
+ * the first chunk so such an error is still an ordinary error response.
+ */
+export async function sendStream(reply: FastifyReply, stream: Readable, contentType: string): Promise<void> {
+  const first = await new Promise<Buffer | null>((resolve, reject) => {
+    const onReadable = (): void => {
+      cleanup();
+      resolve((stream.read() as Buffer | null) ?? null);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(null);
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(err);
+    };
+    const cleanup = (): void => {
+      stream.off('readable', onReadable);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+    };
+    stream.once('readable', onReadable);
+    stream.once('end', onEnd);
+    stream.once('error', onError);
+  });
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, { 'Content-Type': contentType });
+  res.once('close', () => stream.destroy());
+  if (!first) {
+    res.end();
+    return;
+  }
+  res.write(first);
+  stream.on('error', () => res.destroy());
+  stream.pipe(res);
+}

@@ -1,5 +1,5 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Readable } from 'node:stream';
 import { InvalidArgumentError } from '@berth/image-format';
 import { MULTIPLEXED_STREAM, RAW_STREAM, schemas } from '@berth/engine-api';
 import type { EngineLike, WaitCondition } from '../engine-port.js';
@@ -7,7 +7,7 @@ import type { ContainerCreateBody } from '@berth/engine';
 import { boolValue, filtersValue, optBool, optInt, optString, stringList, timeValue, type Query } from '../http/query.js';
 import { optionalJson, requiredJson } from '../http/body.js';
 import { atLeast } from '../http/api-version.js';
-import { JsonStream, pipeOutput, serveSession } from '../http/streaming.js';
+import { JsonStream, pipeOutput, sendStream, serveSession } from '../http/streaming.js';
 
 type IdParams = { id: string };
 
@@ -283,44 +283,4 @@ export function withDefaultNetwork(body: ContainerCreateBody): ContainerCreateBo
     HostConfig: { ...host, NetworkMode: 'bridge' },
     ...(body.NetworkingConfig ? { NetworkingConfig: { ...body.NetworkingConfig, EndpointsConfig: endpoints } } : {}),
   };
-}
-
-/**
- * Streams a body whose errors (NotFound...) surface only when it is first read: wait for
- * the first chunk so such an error is still an ordinary error response.
- */
-export async function sendStream(reply: FastifyReply, stream: Readable, contentType: string): Promise<void> {
-  const first = await new Promise<Buffer | null>((resolve, reject) => {
-    const onReadable = (): void => {
-      cleanup();
-      resolve((stream.read() as Buffer | null) ?? null);
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolve(null);
-    };
-    const onError = (err: Error): void => {
-      cleanup();
-      reject(err);
-    };
-    const cleanup = (): void => {
-      stream.off('readable', onReadable);
-      stream.off('end', onEnd);
-      stream.off('error', onError);
-    };
-    stream.once('readable', onReadable);
-    stream.once('end', onEnd);
-    stream.once('error', onError);
-  });
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, { 'Content-Type': contentType });
-  res.once('close', () => stream.destroy());
-  if (!first) {
-    res.end();
-    return;
-  }
-  res.write(first);
-  stream.on('error', () => res.destroy());
-  stream.pipe(res);
 }

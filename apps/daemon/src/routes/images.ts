@@ -3,9 +3,8 @@ import { InvalidArgumentError, NotFoundError, UnsupportedError } from '@berth/im
 import type { EngineLike, ProgressMessage } from '../engine-port.js';
 import { boolValue, filtersValue, optString, registryAuth, stringList, type Query } from '../http/query.js';
 import { rawBody } from '../http/body.js';
-import { JsonStream } from '../http/streaming.js';
+import { JsonStream, sendStream } from '../http/streaming.js';
 import { atLeast } from '../http/api-version.js';
-import { sendStream } from './containers.js';
 
 const PAGE_NOT_FOUND = 'page not found';
 
