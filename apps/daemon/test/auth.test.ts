@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { makeHtpasswd, makeTempDir, startRegistry, type RunningRegistry, type TempDir } from '@berth/fixtures';
+import { makeHtpasswd, makeTempDir, makeTestCA, startRegistry, startTokenIssuer, type RunningRegistry, type TempDir } from '@berth/fixtures';
 import { EngineClient } from '@berth/engine-api';
 import { UnauthorizedError } from '@berth/image-format';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
@@ -41,6 +41,23 @@ describe('berthd /auth (docker login)', () => {
     const bad = await docker(t.dockerEnv, ['login', registry.host, '-u', 'alice', '--password-stdin'], 'wrong\n');
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/401 Unauthorized/);
+  });
+
+  it('docker login against a registry behind a token service (Bearer challenge)', async () => {
+    const ca = await makeTestCA(join(tmp.path, 'ca'));
+    const issuer = await startTokenIssuer({ signer: ca, users: { bob: 'pa55' } });
+    const tokenRegistry = await startRegistry({ token: issuer.registryTokenOptions() });
+    try {
+      const ok = await docker(t.dockerEnv, ['login', tokenRegistry.host, '-u', 'bob', '--password-stdin'], 'pa55\n');
+      expect(ok.stderr + ok.stdout).toContain('Login Succeeded');
+      expect(issuer.requests.length).toBeGreaterThan(0);
+      const bad = await docker(t.dockerEnv, ['login', tokenRegistry.host, '-u', 'bob', '--password-stdin'], 'nope\n');
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toMatch(/401/);
+    } finally {
+      await tokenRegistry.stop();
+      await issuer.stop();
+    }
   });
 
   it('EngineClient.auth maps a refusal to UnauthorizedError', async () => {
