@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
 import { seededRegistry, type SeededRegistry } from './support/registry.js';
+import { makeHtpasswd, startRegistry } from '@berth/fixtures';
 import { docker, dockerOk } from './support/docker-cli.js';
 import { request, type RawResponse } from './support/http.js';
 import net from 'node:net';
@@ -252,6 +253,25 @@ describe('docker CLI against berthd', () => {
       expect([...order].sort((a, b) => a - b)).toEqual(order);
     } finally {
       events.kill('SIGKILL');
+    }
+  });
+
+  it('docker login, then push and pull with the stored credentials', async () => {
+    const htpasswd = await makeHtpasswd(join(t.dir, 'htpasswd'), 'carol', 'secret9');
+    const secured = await startRegistry({ htpasswdPath: htpasswd });
+    try {
+      const ref = `${secured.host}/private-${suffix}:1`;
+      await dockerOk(env, ['tag', image, ref]);
+      const denied = await docker(env, ['push', ref]);
+      expect(denied.code).not.toBe(0);
+      expect(denied.stdout + denied.stderr).toMatch(/unauthorized|authentication required|401/i);
+      await dockerOk(env, ['login', secured.host, '-u', 'carol', '--password-stdin'], { input: 'secret9\n' });
+      expect(await dockerOk(env, ['push', ref])).toMatch(/1: digest: sha256:[0-9a-f]{64}/);
+      await dockerOk(env, ['rmi', ref]);
+      expect(await dockerOk(env, ['pull', ref])).toContain(`Status: Downloaded newer image for ${ref}`);
+      await dockerOk(env, ['rmi', ref]);
+    } finally {
+      await secured.stop();
     }
   });
 
