@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { BerthError } from '@berth/image-format';
 import { startDaemon, DEFAULT_ROOT, DEFAULT_RUN_ROOT, type Daemon } from './daemon.js';
 import { DEFAULT_CONFIG_FILE } from './config.js';
@@ -14,7 +14,7 @@ const program = new Command()
   .option('--run-root <dir>', `runtime root for the socket and pid file (default ${DEFAULT_RUN_ROOT})`)
   .option('-H, --host <address>', 'unix:///path or tcp://127.0.0.1:PORT (repeatable)', collect, [] as string[])
   .option('--config <file>', `daemon config file (default ${DEFAULT_CONFIG_FILE}, ignored when missing)`)
-  .option('--log-level <level>', 'fatal, error, warn, info, debug or trace (default warn)')
+  .addOption(new Option('--log-level <level>', 'log level (default warn)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
   .parse();
 
 const opts = program.opts<{ root?: string; runRoot?: string; host: string[]; config?: string; logLevel?: string }>();
