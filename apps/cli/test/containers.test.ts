@@ -242,8 +242,13 @@ describe('berth container commands against berthd', () => {
       await tm.sendKeys('stty size', 'Enter');
       await tm.waitFor((s) => /^30 100$/m.test(s));
       await tm.resize(120, 40);
-      await tm.sendKeys('stty size', 'Enter');
-      await tm.waitFor((s) => /^40 120$/m.test(s));
+      // SIGWINCH -> POST /resize is asynchronous: ask again until the new size shows (bounded)
+      let resized = false;
+      for (let i = 0; i < 20 && !resized; i++) {
+        await tm.sendKeys('clear; stty size', 'Enter');
+        resized = await tm.waitFor((s) => /^40 120$/m.test(s), 1000).then(() => true, () => false);
+      }
+      expect(resized).toBe(true);
       // raw mode: ^C goes to the container's shell, not to berth
       await tm.sendKeys('sleep 100', 'Enter');
       await new Promise((r) => setTimeout(r, 300));
