@@ -40,6 +40,9 @@ export async function startTestDaemon(options: Omit<DaemonOptions, 'root' | 'run
     host,
     dockerEnv: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dir, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, 'docker-config'), DOCKER_CLI_HINTS: 'false' },
     async stop() {
+      // berthd leaves containers running on purpose; a test must not.
+      const left = await daemon.engine.containers.list({ all: true }).catch(() => []);
+      for (const c of left) await daemon.engine.containers.remove(c.Id, { force: true, volumes: true }).catch(() => {});
       await daemon.close();
       await removeDaemonNetwork(network.bridge, network.bip);
       await rm(dir, { recursive: true, force: true });
