@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { berthRunner, buildCli } from './support/cli.js';
+import { berthRunner, buildCli, removeCli } from './support/cli.js';
 import { removeDaemonNetwork } from './support/network-cleanup.js';
 
 const berthdJs = join(dirname(fileURLToPath(import.meta.url)), '../../daemon/dist/berthd.js');
@@ -56,6 +56,7 @@ describe('berth starts berthd in the background when nothing answers', () => {
     }
     await removeDaemonNetwork(net.bridge, net.bip);
     await rm(dir, { recursive: true, force: true });
+    await removeCli(bin);
   });
 
   it('the first command starts berthd detached and waits for it; the next reuses it', async () => {

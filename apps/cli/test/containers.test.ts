@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
 import { seededRegistry, type SeededRegistry } from './support/registry.js';
-import { berthRunner, buildCli, dockerRunner, Tmux, type CliResult } from './support/cli.js';
+import { berthRunner, buildCli, removeCli, dockerRunner, Tmux, type CliResult } from './support/cli.js';
 
 // berth against a real berthd (in this process, own root/socket/bridge), with the real
 // docker CLI as the reference for output formats. Tests share one daemon and run in order.
@@ -32,6 +32,7 @@ describe('berth container commands against berthd', () => {
       await t.stop();
     }
     await reg?.stop();
+    await removeCli(bin);
   });
 
   /** Runs both CLIs until their outputs agree (times like "3 seconds ago" may tick between them). */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
 import { seededRegistry, type SeededRegistry } from './support/registry.js';
-import { berthRunner, buildCli, dockerRunner, Tmux, type CliResult } from './support/cli.js';
+import { berthRunner, buildCli, removeCli, dockerRunner, Tmux, type CliResult } from './support/cli.js';
 import { screen } from './support/screen.js';
 
 // Images, volumes, networks and system commands of berth against a real berthd and a
@@ -36,6 +36,7 @@ describe('berth image, volume, network and system commands against berthd', () =
     }
     await reg?.stop();
     if (work) await rm(work, { recursive: true, force: true });
+    await removeCli(bin);
   });
 
   async function sameOutput(args: string[]): Promise<{ b: CliResult; d: CliResult }> {

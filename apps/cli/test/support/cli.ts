@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,11 @@ export async function buildCli(): Promise<string> {
     );
   });
   return join(out, 'berth.js');
+}
+
+/** Removes a bundle made by buildCli. */
+export async function removeCli(bin: string | undefined): Promise<void> {
+  if (bin) await rm(dirname(bin), { recursive: true, force: true });
 }
 
 /** Runs a command (bounded by a timeout), never throwing: tests assert on the result. */
