@@ -45,6 +45,28 @@ function measure(label: string, cmd: string, args: string[], runs = N, env?: Nod
   return m;
 }
 
+/** Two commands measured alternately, so a busy machine weighs on both alike. */
+function measurePair(
+  a: { label: string; cmd: string; args: string[]; env?: NodeJS.ProcessEnv },
+  b: { label: string; cmd: string; args: string[]; env?: NodeJS.ProcessEnv },
+  runs: number,
+): [number, number] {
+  for (let i = 0; i < 3; i++) {
+    timeOnce(a.cmd, a.args, a.env);
+    timeOnce(b.cmd, b.args, b.env);
+  }
+  const xa: number[] = [];
+  const xb: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    xa.push(timeOnce(a.cmd, a.args, a.env));
+    xb.push(timeOnce(b.cmd, b.args, b.env));
+  }
+  for (const [label, xs] of [[a.label, xa], [b.label, xb]] as const) {
+    console.log(`${label.padEnd(52)} median ${median(xs).toFixed(1).padStart(7)} ms   (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)}, n=${runs})`);
+  }
+  return [median(xa), median(xb)];
+}
+
 async function isHybridCgroup(): Promise<boolean> {
   const mounts = await readFile('/proc/self/mounts', 'utf8');
   return existsSync('/sys/fs/cgroup/memory') && mounts.split('\n').some((l) => l.split(' ')[1] === '/sys/fs/cgroup/unified' && l.split(' ')[2] === 'cgroup2');
@@ -97,14 +119,22 @@ async function main(): Promise<void> {
     const raw = median(rawTimes);
     console.log(`${`raw crun run (busybox /bin/true${hybrid ? ', unshare+sh for hybrid cgroups' : ''})`.padEnd(52)} median ${raw.toFixed(1).padStart(7)} ms`);
 
-    const ps = measure('berth ps (idle daemon)', process.execPath, [cliBin, 'ps'], N, env);
+    let ps: number;
     let dockerPs: number | undefined;
     if (spawnSync('docker', ['--version']).status === 0) {
-      dockerPs = measure('docker ps (docker 28 CLI, same berthd)', 'docker', ['-H', host, 'ps'], N, { ...env, DOCKER_CONFIG: join(dir, 'docker-config') });
+      [ps, dockerPs] = measurePair(
+        { label: 'berth ps (idle daemon)', cmd: process.execPath, args: [cliBin, 'ps'], env },
+        { label: 'docker ps (docker 28 CLI, same berthd)', cmd: 'docker', args: ['-H', host, 'ps'], env: { ...env, DOCKER_CONFIG: join(dir, 'docker-config') } },
+        N,
+      );
+    } else {
+      ps = measure('berth ps (idle daemon)', process.execPath, [cliBin, 'ps'], N, env);
     }
-    const version = measure('berth --version', process.execPath, [cliBin, '--version'], 30);
-    const node = measure('node -e 0', process.execPath, ['-e', '0'], 30);
-
+    const [version, node] = measurePair(
+      { label: 'berth --version', cmd: process.execPath, args: [cliBin, '--version'] },
+      { label: 'node -e 0', cmd: process.execPath, args: ['-e', '0'] },
+      30,
+    );
     console.log('');
     console.log(`run --rm true: berth ${run.toFixed(1)} ms (none: ${runNone.toFixed(1)} ms) vs raw crun ${raw.toFixed(1)} ms -> ${(run / raw).toFixed(1)}x`);
     console.log(`ps: berth ${ps.toFixed(1)} ms${dockerPs !== undefined ? ` vs docker CLI ${dockerPs.toFixed(1)} ms` : ''} (goal <= 60 ms)`);
