@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Command } from 'commander';
@@ -179,6 +181,26 @@ describe('global behaviour', () => {
     expect(() => completionScript('fish', program)).toThrow(/unsupported shell/);
     expect(await runCli(['completion', 'bash'], s.io)).toBe(0);
     expect(s.out()).toContain('_berth_complete');
+  });
+
+  it('the bash completion script completes commands, subcommands and flags in a real bash', async () => {
+    const s = streams();
+    expect(await runCli(['completion', 'bash'], s.io)).toBe(0);
+    const file = join(await mkdtemp(join(tmpdir(), 'berth-cli-completion-')), 'berth.bash');
+    await writeFile(file, s.out());
+    const complete = async (words: string[]): Promise<string[]> => {
+      const script = `source ${file}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _berth_complete; printf '%s\\n' "\${COMPREPLY[@]}"`;
+      const { stdout } = await promisify(execFile)('bash', ['-c', script], { env: { PATH: '/usr/bin:/bin', BERTH_HOST: 'unix:///nonexistent/berth.sock' } });
+      return stdout.split('\n').filter(Boolean).sort();
+    };
+    try {
+      expect(await complete(['berth', 'vol'])).toEqual(['volume']);
+      expect(await complete(['berth', 'volume', 'c'])).toEqual(['create']);
+      expect(await complete(['berth', 'run', '--r'])).toEqual(['--read-only', '--restart', '--rm']);
+      expect(await complete(['berth', 'network', 'ls', '--no'])).toEqual(['--no-trunc']);
+    } finally {
+      await rm(dirname(file), { recursive: true, force: true });
+    }
   });
 
   it('a ustar header for the built-in busybox', () => {
