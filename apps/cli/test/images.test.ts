@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
 import { seededRegistry, type SeededRegistry } from './support/registry.js';
+import { makeHtpasswd, startRegistry } from '@berth/fixtures';
 import { berthRunner, buildCli, removeCli, dockerRunner, Tmux, type CliResult } from './support/cli.js';
 import { screen } from './support/screen.js';
 
@@ -238,6 +239,31 @@ describe('berth image, volume, network and system commands against berthd', () =
     const pruned = await berthOk(['system', 'prune', '-f']);
     expect(pruned).toMatch(/Deleted Containers:\n[0-9a-f]{64}\n/);
     expect(pruned).toMatch(/Total reclaimed space: /);
+  });
+
+  it('login to an htpasswd registry, push and pull with the stored credentials, logout', async () => {
+    const htpasswd = await makeHtpasswd(join(work, 'htpasswd'), 'alice', 's3cret');
+    const secured = await startRegistry({ htpasswdPath: htpasswd });
+    try {
+      const target = `${secured.host}/private-${suffix}:v1`;
+      await berthOk(['pull', '-q', image]);
+      await berthOk(['tag', image, target]);
+      const denied = await berth(['push', target]);
+      expect(denied.code).toBe(1);
+      expect(denied.stderr).toMatch(/unauthorized|authentication required|no basic auth credentials/i);
+      const bad = await berth(['login', '-u', 'alice', '--password-stdin', secured.host], { input: 'wrong\n' });
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/^Error response from daemon: /);
+      expect(await berthOk(['login', '-u', 'alice', '--password-stdin', secured.host], { input: 's3cret\n' })).toBe('Login Succeeded\n');
+      expect(await berthOk(['push', target], { timeoutMs: 120_000 })).toMatch(/\nv1: digest: sha256:[0-9a-f]{64} size: \d+\n$/);
+      await berthOk(['rmi', target]);
+      expect(await berthOk(['pull', '-q', target])).toBe(`${target}\n`);
+      await berthOk(['logout', secured.host]);
+      await berthOk(['rmi', target]);
+      expect((await berth(['pull', target])).code).toBe(1);
+    } finally {
+      await secured.stop();
+    }
   });
 
   it('login --password-stdin and logout keep a 0600 credential file', async () => {
