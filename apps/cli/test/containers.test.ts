@@ -225,6 +225,9 @@ describe('berth container commands against berthd', () => {
     expect(await berthOk(['wait', name('web')])).toBe('137\n');
     await berthOk(['rename', name('web'), name('web2')]);
     expect(await berthOk(['start', '-a', name('made')])).toBe('created\n');
+    await berthOk(['create', '-i', '--name', name('cat'), image, 'sh', '-c', 'tr a-z A-Z; exit 4']);
+    expect(await berth(['start', '-a', '-i', name('cat')], { input: 'through start\n' })).toEqual({ code: 4, stdout: 'THROUGH START\n', stderr: '' });
+    await berthOk(['rm', name('cat')]);
     const rm = await berth(['rm', name('logger')]);
     expect(rm.code).toBe(1);
     expect(rm.stderr).toMatch(/^Error response from daemon: /);
