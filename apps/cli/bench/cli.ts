@@ -97,7 +97,20 @@ async function main(): Promise<void> {
     console.log(`berth CLI bench (node ${process.version}, berthd pid ${daemon.pid}, ${N} runs each, medians)`);
     const env = { ...process.env, BERTH_HOST: host };
 
-    const run = measure('berth run --rm busybox true (default network)', process.execPath, [cliBin, 'run', '--rm', 'busybox', 'true'], N, env);
+    const hasDocker = spawnSync('docker', ['--version']).status === 0;
+    const dockerEnv = { ...env, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, 'docker-config') };
+    let run: number;
+    let dockerRun: number | undefined;
+    if (hasDocker) {
+      // The same daemon under both CLIs: the difference is the client's own cost.
+      [run, dockerRun] = measurePair(
+        { label: 'berth run --rm busybox true (default network)', cmd: process.execPath, args: [cliBin, 'run', '--rm', 'busybox', 'true'], env },
+        { label: 'docker run --rm busybox true (same berthd)', cmd: 'docker', args: ['run', '--rm', 'busybox', 'true'], env: dockerEnv },
+        N,
+      );
+    } else {
+      run = measure('berth run --rm busybox true (default network)', process.execPath, [cliBin, 'run', '--rm', 'busybox', 'true'], N, env);
+    }
     const runNone = measure('berth run --rm --network none busybox true', process.execPath, [cliBin, 'run', '--rm', '--network', 'none', 'busybox', 'true'], N, env);
 
     const bundle = join(dir, 'bundle');
@@ -121,10 +134,10 @@ async function main(): Promise<void> {
 
     let ps: number;
     let dockerPs: number | undefined;
-    if (spawnSync('docker', ['--version']).status === 0) {
+    if (hasDocker) {
       [ps, dockerPs] = measurePair(
         { label: 'berth ps (idle daemon)', cmd: process.execPath, args: [cliBin, 'ps'], env },
-        { label: 'docker ps (docker 28 CLI, same berthd)', cmd: 'docker', args: ['-H', host, 'ps'], env: { ...env, DOCKER_CONFIG: join(dir, 'docker-config') } },
+        { label: 'docker ps (docker 28 CLI, same berthd)', cmd: 'docker', args: ['ps'], env: dockerEnv },
         N,
       );
     } else {
@@ -136,7 +149,7 @@ async function main(): Promise<void> {
       30,
     );
     console.log('');
-    console.log(`run --rm true: berth ${run.toFixed(1)} ms (none: ${runNone.toFixed(1)} ms) vs raw crun ${raw.toFixed(1)} ms -> ${(run / raw).toFixed(1)}x`);
+    console.log(`run --rm true: berth ${run.toFixed(1)} ms (none: ${runNone.toFixed(1)} ms) vs raw crun ${raw.toFixed(1)} ms -> ${(run / raw).toFixed(1)}x${dockerRun !== undefined ? `; docker CLI on the same berthd ${dockerRun.toFixed(1)} ms` : ''}`);
     console.log(`ps: berth ${ps.toFixed(1)} ms${dockerPs !== undefined ? ` vs docker CLI ${dockerPs.toFixed(1)} ms` : ''} (goal <= 60 ms)`);
     console.log(`--version: ${version.toFixed(1)} ms vs node -e 0 ${node.toFixed(1)} ms -> ratio ${(version / node).toFixed(2)} (goal < 1.5)`);
   } finally {
