@@ -5,6 +5,7 @@
 // with BENCH_FS=disk.  BENCH_SCALE=0.1 for a quick look.  Prints per-layer phase times.
 // Run: node --conditions=source --import tsx bench/pull.bench.ts
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -13,20 +14,37 @@ import { Engine } from '../src/index.js';
 
 const scale = Number(process.env.BENCH_SCALE ?? 1);
 const runs = Number(process.env.BENCH_RUNS ?? 3);
+// BENCH_GUNZIP=igzip,node alternates layer-store's gzip decoder run by run (same load);
+// BENCH_STREAM_APPLY=1,0 alternates applying from the download stream and after the blob is stored.
+const gunzips = (process.env.BENCH_GUNZIP ?? '').split(',').filter(Boolean);
+const streamApply = (process.env.BENCH_STREAM_APPLY ?? '').split(',').filter(Boolean);
 const layout = await buildBigImageLayout(undefined, { scale });
 const registry = await startRegistry();
 const dir = await mkdtemp('/var/tmp/be-pull-');
 const fs = process.env.BENCH_FS === 'disk' ? 'disk (/var/tmp, ext4 without journal)' : 'tmpfs';
 if (fs === 'tmpfs') execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4g', 'tmpfs', dir]);
+/** CPU time of this process and its reaped children (igzip/zstd decoders), ms. */
+function cpuMs(): number {
+  const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+  const tick = 10; // USER_HZ 100
+  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * tick;
+}
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 try {
   const ref = `${registry.host}/bench/big:latest`;
   await pushLayoutWithSkopeo(layout.layoutDir, 'latest', ref);
   const engineTimes: number[] = [];
+  const byGunzip = new Map<string, number[]>();
+  const cpus: number[] = [];
+  const cpuByGunzip = new Map<string, number[]>();
   const skopeoTimes: number[] = [];
   for (let i = 0; i < runs; i++) {
     const root = join(dir, `root${i}`);
+    const gunzip = gunzips.length ? `gzip decoder ${gunzips[i % gunzips.length]!}` : streamApply.length ? `stream apply ${streamApply[i % streamApply.length]!}` : undefined;
+    if (gunzips.length) process.env.BERTH_GUNZIP = gunzips[i % gunzips.length]!;
+    if (streamApply.length) process.env.BERTH_PULL_STREAM_APPLY = streamApply[i % streamApply.length]!;
     const engine = await Engine.open({ root, runRoot: join(dir, `run${i}`) });
+    const cpu0 = cpuMs();
     const t0 = performance.now();
     const phases: string[] = [];
     const at = (): string => ((performance.now() - t0) / 1000).toFixed(2);
@@ -36,6 +54,10 @@ try {
       },
     });
     engineTimes.push(performance.now() - t0);
+    const cpu = cpuMs() - cpu0;
+    cpus.push(cpu);
+    if (gunzip) cpuByGunzip.set(gunzip, [...(cpuByGunzip.get(gunzip) ?? []), cpu]);
+    if (gunzip) byGunzip.set(gunzip, [...(byGunzip.get(gunzip) ?? []), performance.now() - t0]);
     if (process.env.BENCH_PHASES !== '0') console.log(`run ${i}: ${phases.join(', ')}; done ${at()}`);
     await engine.close();
     const oci = join(dir, `oci${i}`);
@@ -53,6 +75,10 @@ try {
   const mb = layout.totalSize / 1e6;
   console.log(`big image: ${layout.layers.length} layers, ${mb.toFixed(1)} MB compressed, ${(layout.totalUncompressedSize / 1e6).toFixed(1)} MB unpacked (scale ${scale})`);
   console.log(`engine cold pull + unpack: median ${(median(engineTimes) / 1000).toFixed(2)} s  (${engineTimes.map((x) => (x / 1000).toFixed(2)).join(', ')})`);
+  for (const [g, xs] of byGunzip) {
+    console.log(`  ${g}: median ${(median(xs) / 1000).toFixed(2)} s  (${xs.map((x) => (x / 1000).toFixed(2)).join(', ')}), CPU ${(median(cpuByGunzip.get(g)!) / 1000).toFixed(2)} s`);
+  }
+  console.log(`engine CPU per pull (this process + its decoder children): median ${(median(cpus) / 1000).toFixed(2)} s`);
   console.log(`skopeo copy (download only): median ${(median(skopeoTimes) / 1000).toFixed(2)} s`);
   console.log(`ratio engine/skopeo: ${(median(engineTimes) / median(skopeoTimes)).toFixed(2)}`);
   console.log(`filesystem: ${fs}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);

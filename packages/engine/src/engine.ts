@@ -121,6 +121,9 @@ export class Engine {
         },
         events,
         root,
+        ...(config['max-concurrent-downloads'] ? { maxConcurrentDownloads: config['max-concurrent-downloads'] } : {}),
+        // BERTH_PULL_STREAM_APPLY=0: apply each layer after its blob is stored (for comparing).
+        applyWhileDownloading: process.env.BERTH_PULL_STREAM_APPLY !== '0',
         usedBy: (imageId) => table.usingImage(imageId).map((id) => {
           const r = table.get(id);
           return { id, running: !!r && ['running', 'paused', 'restarting'].includes(r.state.status) };

@@ -21,10 +21,10 @@ export interface ContentLike {
 
 /** layer-store's LayerChainUnpacker: an image's layers applied several at once, committed in chain order. */
 export interface ChainUnpackerLike {
-  /** Starts applying layer `index` from the content store. */
-  begin(index: number, layer: Descriptor, diffId?: Digest): void;
+  /** Starts applying `layer` from the content store. */
+  begin(layer: Descriptor, diffId?: Digest): void;
   /** A stream to write the blob's bytes into as they download, or undefined (no free slot). */
-  beginStream(index: number, layer: Descriptor, diffId?: Digest): Writable | undefined;
+  beginStream(layer: Descriptor, diffId?: Digest): Writable | undefined;
   /** Commits the chain in order (applying what was not begun); removes what is uncommitted on failure. */
   commit(layers: readonly Descriptor[], diffIds?: readonly Digest[]): Promise<{ chainId: Digest; diffId: Digest; applied: boolean; size?: number }[]>;
   /** Removes layers applied ahead and not committed. */

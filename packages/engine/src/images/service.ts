@@ -50,6 +50,7 @@ import type { ImageConfigLike } from '../spec.js';
 import type { ResolvedImage, ImageLookup } from '../containers/service.js';
 import { applyChanges } from './changes.js';
 import type { StorageDeps } from './deps.js';
+import { ApplyingSink } from './applying-sink.js';
 import { layerMessage } from './progress.js';
 import { ImageTable, refKey, type ImageRecord, type LayerRecord } from './table.js';
 import { Unpacker } from './unpack.js';
@@ -82,9 +83,15 @@ export interface ImageDeps {
   registry(auth?: RegistryAuth, serverFromRef?: string): { client: RegistryClient; release(): Promise<void> };
   /** Builds the built-in busybox image as an OCI layout in `dir`; returns the ref name inside. */
   buildBusybox(dir: string): Promise<string>;
+  /** Blobs of one pull downloaded at once (daemon.json's max-concurrent-downloads). */
+  maxConcurrentDownloads?: number;
+  /** Apply layers from the download stream (default) rather than once each blob is stored. */
+  applyWhileDownloading?: boolean;
 }
 
 const GRAPH_DRIVER = 'overlay2';
+/** Docker downloads 3 blobs at once; each layer is also applied as it downloads, so more overlap pays. */
+const DEFAULT_CONCURRENT_DOWNLOADS = 6;
 
 export class Images implements ImageService, ImageLookup {
   private readonly unpacker: Unpacker;
@@ -211,12 +218,15 @@ export class Images implements ImageService, ImageLookup {
       },
     });
     const knownIds: (Digest | undefined)[] = [];
+    const sink = new ApplyingSink(content, unpack);
     let result;
     try {
-      result = await client.pull(ref, content, {
+      result = await client.pull(ref, this.d.applyWhileDownloading === false ? content : sink, {
         platform,
+        concurrency: this.d.maxConcurrentDownloads ?? DEFAULT_CONCURRENT_DOWNLOADS,
         ...(opts.signal ? { signal: opts.signal } : {}),
         onProgress: (e) => {
+          sink.mediaTypes.set(e.digest, e.mediaType);
           if (!isLayerMediaType(e.mediaType)) {
             if ((e.state === 'done' || e.state === 'exists') && /config/.test(e.mediaType)) configDigest = e.digest;
             return;
@@ -257,7 +267,7 @@ export class Images implements ImageService, ImageLookup {
               return;
             }
           }
-          unpack.begin(index, layer, diffIds?.[index]);
+          unpack.begin(layer, diffIds?.[index]);
         },
       });
     } catch (err) {

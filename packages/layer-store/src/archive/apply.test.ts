@@ -263,6 +263,22 @@ describe('hostile layers', () => {
     );
   });
 
+  it('with a host gzip decoder (BERTH_GUNZIP=gzip): applies, and a cut stream fails with its verdict', async () => {
+    process.env.BERTH_GUNZIP = 'gzip';
+    try {
+      const r = await apply([{ name: 'd/', type: 'dir' }, { name: 'd/f', content: 'hello' }]);
+      expect(r.diffId).toBe(r.layer.diffId);
+      expect(await readFile(join(root, 'd/f'), 'utf8')).toBe('hello');
+      const layer = buildLayer([{ name: 'f', content: Buffer.alloc(200_000, 7) }, { name: 'g', content: 'g' }]);
+      const cut = layer.blob.subarray(0, Math.floor(layer.blob.length / 2));
+      await expect(applyLayer(Readable.from([cut]), join(root, 'd'), { compression: 'gzip', whiteouts: 'delete' })).rejects.toSatisfy(
+        (e: unknown) => e instanceof InvalidArgumentError && /truncated/i.test((e as Error).message),
+      );
+    } finally {
+      delete process.env.BERTH_GUNZIP;
+    }
+  });
+
   it('a truncated tar fails cleanly', async () => {
     const layer = buildLayer([{ name: 'f', content: Buffer.alloc(200_000, 7) }], 'none');
     await expect(applyLayer(Readable.from([layer.tar.subarray(0, 100_000)]), root, { compression: 'none', whiteouts: 'delete' })).rejects.toBeInstanceOf(InvalidArgumentError);

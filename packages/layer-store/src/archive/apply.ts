@@ -24,7 +24,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import tar, { type Header as Headers } from 'tar-stream';
 import { BerthError, DigestMismatchError, InvalidArgumentError, type Digest, type LayerCompression } from '@berth/image-format';
-import { decompressor } from './decompress.js';
+import { DecoderStoppedError, decompressor } from './decompress.js';
 import { TarGuard, type TarLimits } from './tar-guard.js';
 import { setXattr } from './xattr.js';
 
@@ -85,9 +85,14 @@ export async function applyLayer(input: Readable, root: string, opts: ApplyOptio
     dec.stream.destroy();
     extract.destroy();
     await feed;
-    await dec.done.catch(() => undefined);
+    // A child decoder's own failure (a cut or corrupt stream) explains the tar parser's
+    // "unexpected end" better than the parser does.
+    const decodeError = await dec.done.then(
+      () => undefined,
+      (e: unknown) => (e instanceof DecoderStoppedError ? undefined : e),
+    );
     // The entry handler's refusal is the cause; a stream error only when it has none.
-    throw wrap(err instanceof BerthError ? err : (feedError ?? err));
+    throw wrap(err instanceof BerthError ? err : (decodeError ?? feedError ?? err));
   }
   if (feedError) {
     applier.cleanup();

@@ -146,7 +146,7 @@ describe('LayerChainUnpacker.beginStream (overlay)', () => {
     const { descs, diffIds, blobs } = await ingest(a.store, CHAIN);
     const u = new LayerChainUnpacker(a.store, a.sn, { concurrency: 8 });
     for (const [i, d] of descs.entries()) {
-      const s = u.beginStream(i, d);
+      const s = u.beginStream(d);
       expect(s).toBeDefined();
       const blob = blobs[i]!;
       if (i === 2) {
@@ -155,7 +155,7 @@ describe('LayerChainUnpacker.beginStream (overlay)', () => {
         s!.destroy(new Error('connection reset'));
       } else s!.end(blob);
     }
-    expect(u.beginStream(0, descs[0]!)).toBeUndefined();
+    expect(u.beginStream(descs[0]!)).toBeUndefined();
     const res = await u.commit(descs, diffIds);
     const b = await openPair('overlay', 'b');
     await ingest(b.store, CHAIN);
@@ -169,10 +169,10 @@ describe('LayerChainUnpacker.beginStream (overlay)', () => {
     const { store, sn } = await openPair('overlay', 'a');
     const { descs, blobs } = await ingest(store, CHAIN.slice(0, 2));
     const u = new LayerChainUnpacker(store, sn, { concurrency: 1 });
-    const s = u.beginStream(0, descs[0]!)!;
-    expect(u.beginStream(1, descs[1]!)).toBeUndefined();
+    const s = u.beginStream(descs[0]!)!;
+    expect(u.beginStream(descs[1]!)).toBeUndefined();
     s.end(blobs[0]);
-    u.begin(1, descs[1]!);
+    u.begin(descs[1]!);
     await new Promise((r) => setTimeout(r, 200));
     await u.discard();
     expect(await sn.walk()).toEqual([]);
@@ -182,7 +182,7 @@ describe('LayerChainUnpacker.beginStream (overlay)', () => {
     const { store, sn } = await openPair('native', 'a');
     const { descs, diffIds } = await ingest(store, CHAIN);
     const u = new LayerChainUnpacker(store, sn);
-    expect(u.beginStream(0, descs[0]!)).toBeUndefined();
+    expect(u.beginStream(descs[0]!)).toBeUndefined();
     const res = await u.commit(descs, diffIds);
     expect(res).toHaveLength(5);
   });

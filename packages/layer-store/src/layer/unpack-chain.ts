@@ -54,7 +54,8 @@ interface Slot {
  * Layers committed before a failure are whole and stay (a retry skips them).
  */
 export class LayerChainUnpacker {
-  private readonly slots: (Slot | undefined)[] = [];
+  /** Layers applied ahead, by blob: a detached layer does not depend on where it sits in the chain. */
+  private readonly slots = new Map<Digest, Slot>();
   private readonly waiting: (() => void)[] = [];
   private active = 0;
   private readonly concurrency: number;
@@ -71,9 +72,9 @@ export class LayerChainUnpacker {
     return !!this.snapshotter.supportsDetached && !!this.snapshotter.prepareDetached && !!this.snapshotter.commitDetached;
   }
 
-  /** Starts applying layer `index` from the content store (its blob must be there); does not wait. */
-  begin(index: number, layer: Descriptor, diffId?: Digest): void {
-    if (this.slots[index] || !this.detached) return;
+  /** Starts applying `layer` from the content store (its blob must be there); does not wait. */
+  begin(layer: Descriptor, diffId?: Digest): void {
+    if (this.slots.has(layer.digest) || !this.detached) return;
     const applied = (async () => {
       await this.acquire();
       try {
@@ -83,11 +84,11 @@ export class LayerChainUnpacker {
       }
     })();
     applied.catch(() => undefined);
-    this.slots[index] = { applied, streamed: false };
+    this.slots.set(layer.digest, { applied, streamed: false });
   }
 
   /**
-   * Starts applying layer `index` from its blob's bytes as they arrive (a download being
+   * Starts applying `layer` from its blob's bytes as they arrive (a download being
    * written to the content store at the same time): returns the stream to write exactly
    * the blob's bytes into, or undefined when no apply slot is free right now (or the
    * snapshotter cannot apply ahead) — then call `begin` once the blob is stored. The
@@ -95,8 +96,8 @@ export class LayerChainUnpacker {
    * caller's to verify before `commit`. An apply from a stream that fails is redone from
    * the content store at `commit`.
    */
-  beginStream(index: number, layer: Descriptor, diffId?: Digest): PassThrough | undefined {
-    if (this.slots[index] || !this.detached || this.active >= this.concurrency) return undefined;
+  beginStream(layer: Descriptor, diffId?: Digest): PassThrough | undefined {
+    if (this.slots.has(layer.digest) || !this.detached || this.active >= this.concurrency) return undefined;
     this.active++;
     const input = new PassThrough({ highWaterMark: 1 << 20 });
     // The caller may destroy it with an error before the apply's pipeline is attached;
@@ -104,7 +105,7 @@ export class LayerChainUnpacker {
     input.on('error', () => undefined);
     const applied = this.applyDetached(layer, input, diffId).finally(() => this.release());
     applied.catch(() => undefined);
-    this.slots[index] = { applied, streamed: true };
+    this.slots.set(layer.digest, { applied, streamed: true });
     return input;
   }
 
@@ -148,7 +149,7 @@ export class LayerChainUnpacker {
     let parent: Digest | undefined;
     try {
       for (const [index, layer] of layers.entries()) {
-        const res = await this.commitOne(index, layer, parent, diffIds?.[index]);
+        const res = await this.commitOne(layer, parent, diffIds?.[index]);
         out.push(res);
         parent = res.chainId;
         this.opts.onLayerDone?.(index, res);
@@ -160,8 +161,8 @@ export class LayerChainUnpacker {
     return out;
   }
 
-  private async commitOne(index: number, layer: Descriptor, parent: Digest | undefined, want: Digest | undefined): Promise<ChainLayerResult> {
-    const slot = this.slots[index];
+  private async commitOne(layer: Descriptor, parent: Digest | undefined, want: Digest | undefined): Promise<ChainLayerResult> {
+    const slot = this.slots.get(layer.digest);
     let done: Detached | undefined;
     if (slot) {
       try {
@@ -170,7 +171,8 @@ export class LayerChainUnpacker {
         // A stream can fail for the download's sake; the stored blob is the truth.
         if (!slot.streamed) throw err;
       } finally {
-        this.slots[index] = undefined;
+        // A blob twice in one chain: the second one is unpacked over its own parent.
+        this.slots.delete(layer.digest);
       }
     }
     if (!done) {
@@ -208,9 +210,10 @@ export class LayerChainUnpacker {
 
   /** Removes every layer applied ahead and not committed (after a failed pull). */
   async discard(): Promise<void> {
-    const slots = this.slots.splice(0);
+    const slots = [...this.slots.values()];
+    this.slots.clear();
     for (const s of slots) {
-      const d = await s?.applied.catch(() => undefined);
+      const d = await s.applied.catch(() => undefined);
       if (d) await this.removeQuietly(d.key);
     }
   }
@@ -246,7 +249,7 @@ export async function unpackLayersConcurrently(
   opts: ChainUnpackOptions & { diffIds?: readonly Digest[] } = {},
 ): Promise<ChainLayerResult[]> {
   const u = new LayerChainUnpacker(store, snapshotter, opts);
-  layers.forEach((l, i) => u.begin(i, l, opts.diffIds?.[i]));
+  layers.forEach((l, i) => u.begin(l, opts.diffIds?.[i]));
   try {
     return await u.commit(layers, opts.diffIds);
   } finally {
