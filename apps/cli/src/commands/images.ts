@@ -16,14 +16,15 @@ export async function pullImage(
   ctx: Context,
   client: EngineClient,
   image: string,
-  opts: { out: 'stdout' | 'stderr'; platform?: string | undefined; quiet?: boolean },
+  opts: { out: 'stdout' | 'stderr'; platform?: string | undefined; quiet?: boolean; allTags?: boolean },
 ): Promise<string> {
-  const ref = normalizeReference(image);
+  const ref = opts.allTags ? parseReference(image) : normalizeReference(image);
   const auth = await authFor(ref.domain);
   const stream = opts.out === 'stdout' ? ctx.io.stdout : ctx.io.stderr;
   const isTerminal = Boolean((stream as NodeJS.WriteStream).isTTY);
   const messages = client.imagePull(ref.familiarName(), {
-    ...(ref.digest ? { tag: ref.digest } : { tag: ref.tag ?? 'latest' }),
+    // No tag at all asks the daemon for every tag (pull -a).
+    ...(ref.digest ? { tag: ref.digest } : opts.allTags ? {} : { tag: ref.tag ?? 'latest' }),
     ...(opts.platform ? { platform: opts.platform } : {}),
     ...(auth ? { auth } : {}),
   });
@@ -40,8 +41,9 @@ export async function pullImage(
 export async function pull(ctx: Context, image: string, flags: { quiet?: boolean; platform?: string; allTags?: boolean }): Promise<number> {
   const client = await ctx.client();
   const parsed = parseReference(image);
-  if (!flags.quiet && parsed.tag === undefined && parsed.digest === undefined) ctx.out('Using default tag: latest\n');
-  const full = await pullImage(ctx, client, image, { out: 'stdout', platform: flags.platform, quiet: Boolean(flags.quiet) });
+  if (flags.allTags && (parsed.tag !== undefined || parsed.digest !== undefined)) throw new InvalidArgumentError('tag can\'t be used with --all-tags/-a');
+  if (!flags.quiet && !flags.allTags && parsed.tag === undefined && parsed.digest === undefined) ctx.out('Using default tag: latest\n');
+  const full = await pullImage(ctx, client, image, { out: 'stdout', platform: flags.platform, quiet: Boolean(flags.quiet), allTags: Boolean(flags.allTags) });
   ctx.out(`${full}\n`);
   return 0;
 }
