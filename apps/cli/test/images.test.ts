@@ -221,6 +221,8 @@ describe('berth image, volume, network and system commands against berthd', () =
     expect(info).toMatch(/\n Storage Driver: \S+/);
     const { b, d } = await sameOutput(['info', '--format', '{{.Containers}} {{.Images}} {{.Driver}} {{json .RegistryConfig.InsecureRegistryCIDRs}}']);
     expect(b.stdout).toBe(d.stdout);
+    const dfCompare = await sameOutput(['system', 'df']);
+    expect(dfCompare.b.stdout).toBe(dfCompare.d.stdout);
     const df = await berthOk(['system', 'df']);
     expect(df.split('\n')[0]).toMatch(/^TYPE\s+TOTAL\s+ACTIVE\s+SIZE\s+RECLAIMABLE$/);
     expect(df).toMatch(/\nImages\s+\d+\s+\d+\s+\S+\s+\S+/);

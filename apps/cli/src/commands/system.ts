@@ -156,9 +156,9 @@ export async function df(ctx: Context, flags: { verbose?: boolean; format?: stri
   const volReclaim = vols.filter((v) => (v.UsageData?.RefCount ?? 0) === 0).reduce((a, v) => a + Math.max(0, v.UsageData?.Size ?? 0), 0);
   const pct = (r: number, t: number): string => (t > 0 ? ` (${Math.trunc((r * 100) / t)}%)` : '');
   const rows = [
-    { Type: 'Images', TotalCount: String(imgs.length), Active: String(activeImages), Size: humanSize(imgSize, 3), Reclaimable: `${humanSize(imgReclaim, 3)}${pct(imgReclaim, imgSize)}` },
-    { Type: 'Containers', TotalCount: String(ctrs.length), Active: String(ctrs.filter((c) => c.State === 'running').length), Size: humanSize(ctrSize, 3), Reclaimable: `${humanSize(ctrReclaim, 3)}${pct(ctrReclaim, ctrSize)}` },
-    { Type: 'Local Volumes', TotalCount: String(vols.length), Active: String(vols.filter((v) => (v.UsageData?.RefCount ?? 0) > 0).length), Size: humanSize(volSize, 3), Reclaimable: `${humanSize(volReclaim, 3)}${pct(volReclaim, volSize)}` },
+    { Type: 'Images', TotalCount: String(imgs.length), Active: String(activeImages), Size: humanSize(imgSize), Reclaimable: `${humanSize(imgReclaim)}${pct(imgReclaim, imgSize)}` },
+    { Type: 'Containers', TotalCount: String(ctrs.length), Active: String(ctrs.filter((c) => c.State === 'running').length), Size: humanSize(ctrSize), Reclaimable: `${humanSize(ctrReclaim)}${pct(ctrReclaim, ctrSize)}` },
+    { Type: 'Local Volumes', TotalCount: String(vols.length), Active: String(vols.filter((v) => (v.UsageData?.RefCount ?? 0) > 0).length), Size: humanSize(volSize), Reclaimable: `${humanSize(volReclaim)}${pct(volReclaim, volSize)}` },
     { Type: 'Build Cache', TotalCount: '0', Active: '0', Size: '0B', Reclaimable: '0B' },
   ];
   const { renderRows } = await import('../format/render.js');
