@@ -174,6 +174,9 @@ describe('berth container commands against berthd', () => {
       expect(b.code).toBe(0);
       expect(b.stdout, `berth ${args.join(' ')}`).toBe(d.stdout);
     }
+    const server = (text: string): string => text.slice(text.indexOf('\nServer:'));
+    const [bv, dv] = await Promise.all([berthOk(['version']), dockerOk(['version'])]);
+    expect(server(bv)).toBe(server(dv));
     const plain = await berthOk(['version']);
     expect(plain).toMatch(/^Client:\n Version:           0\.1\.0\n/);
     expect(plain).toMatch(/\nServer: /);
