@@ -124,7 +124,12 @@ describe('berth container commands against berthd', () => {
     const id = (await berthOk(['run', '-d', '--name', name('web'), '-l', 'tier=web', image, 'sleep', '300'])).trim();
     expect(id).toMatch(/^[0-9a-f]{64}$/);
     await berthOk(['create', '--name', name('made'), image, 'echo', 'created']);
+    await berthOk(['run', '-d', '--name', name('ported'), '-p', '127.0.0.1::80', '-p', '127.0.0.1::81/udp', '--expose', '90', image, 'sleep', '300']);
     for (const args of [
+      ['ps', '--filter', `name=${name('ported')}`],
+      ['ps', '--filter', `name=${name('ported')}`, '--format', '{{.Ports}}'],
+      ['port', name('ported')],
+      ['port', name('ported'), '80'],
       ['ps'],
       ['ps', '-a'],
       ['ps', '-a', '--no-trunc'],
@@ -142,6 +147,7 @@ describe('berth container commands against berthd', () => {
       expect(b.code, args.join(' ')).toBe(0);
       expect(b.stdout, `berth ${args.join(' ')}`).toBe(d.stdout);
     }
+    await berthOk(['rm', '-f', name('ported')]);
     expect(await berthOk(['ps', '--format', '{{.ID}}'])).toBe(`${id.slice(0, 12)}\n`);
   });
 
