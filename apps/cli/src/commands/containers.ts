@@ -113,7 +113,12 @@ export async function run(ctx: Context, image: string, command: string[], flags:
   await Promise.race([registered, waited.then(() => undefined, () => undefined)]);
 
   const tty = Boolean(flags.tty);
-  const hijacked = await client.containerAttach(id, { stream: true, stdin: Boolean(flags.interactive), stdout: true, stderr: true });
+  let hijacked: Awaited<ReturnType<EngineClient['containerAttach']>>;
+  try {
+    hijacked = await client.containerAttach(id, { stream: true, stdin: Boolean(flags.interactive), stdout: true, stderr: true });
+  } catch (err) {
+    throw new StatusError(125, errorMessage(err), { cause: err });
+  }
   const io = wireAttach(hijacked, ctx.io, {
     tty,
     stdin: Boolean(flags.interactive),
