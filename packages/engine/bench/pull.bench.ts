@@ -18,6 +18,8 @@ const runs = Number(process.env.BENCH_RUNS ?? 3);
 // BENCH_STREAM_APPLY=1,0 alternates applying from the download stream and after the blob is stored.
 const gunzips = (process.env.BENCH_GUNZIP ?? '').split(',').filter(Boolean);
 const streamApply = (process.env.BENCH_STREAM_APPLY ?? '').split(',').filter(Boolean);
+// BENCH_DOWNLOADS=3,6 alternates max-concurrent-downloads (combined with the above when both are given).
+const downloads = (process.env.BENCH_DOWNLOADS ?? '').split(',').filter(Boolean);
 const layout = await buildBigImageLayout(undefined, { scale });
 const registry = await startRegistry();
 const dir = await mkdtemp('/var/tmp/be-pull-');
@@ -40,10 +42,15 @@ try {
   const skopeoTimes: number[] = [];
   for (let i = 0; i < runs; i++) {
     const root = join(dir, `root${i}`);
-    const gunzip = gunzips.length ? `gzip decoder ${gunzips[i % gunzips.length]!}` : streamApply.length ? `stream apply ${streamApply[i % streamApply.length]!}` : undefined;
+    const labels: string[] = [];
+    if (gunzips.length) labels.push(`gzip decoder ${gunzips[i % gunzips.length]!}`);
+    if (streamApply.length) labels.push(`stream apply ${streamApply[i % streamApply.length]!}`);
+    const dl = downloads.length ? Number(downloads[Math.floor(i / Math.max(1, streamApply.length)) % downloads.length]) : undefined;
+    if (dl) labels.push(`downloads ${dl}`);
+    const gunzip = labels.length ? labels.join(', ') : undefined;
     if (gunzips.length) process.env.BERTH_GUNZIP = gunzips[i % gunzips.length]!;
     if (streamApply.length) process.env.BERTH_PULL_STREAM_APPLY = streamApply[i % streamApply.length]!;
-    const engine = await Engine.open({ root, runRoot: join(dir, `run${i}`) });
+    const engine = await Engine.open({ root, runRoot: join(dir, `run${i}`), ...(dl ? { config: { 'max-concurrent-downloads': dl } } : {}) });
     const cpu0 = cpuMs();
     const t0 = performance.now();
     const phases: string[] = [];
