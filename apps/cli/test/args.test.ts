@@ -137,6 +137,7 @@ describe('global behaviour', () => {
     expect(chooseHost('unix:///x.sock', { BERTH_HOST: 'tcp://1.2.3.4:1' })).toEqual({ host: 'unix:///x.sock', explicit: true });
     expect(chooseHost(undefined, { BERTH_HOST: 'tcp://127.0.0.1:1' })).toEqual({ host: 'tcp://127.0.0.1:1', explicit: true });
     expect(chooseHost(undefined, { DOCKER_HOST: 'tcp://127.0.0.1:1' })).toEqual({ host: 'unix:///run/berth/berthd.sock', explicit: false });
+    expect(chooseHost(undefined, { BERTH_RUN: '/tmp/x/run' })).toEqual({ host: 'unix:///tmp/x/run/berthd.sock', explicit: false });
   });
 
   it('flag errors exit 125, help and version exit 0', async () => {
