@@ -19,6 +19,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# The compatibility tests drive berthd with the real docker CLI. Machines of this kind ship
+# docker 28 (client only); elsewhere Debian's docker.io brings a client (its daemon is not used).
+if ! command -v docker >/dev/null 2>&1; then
+  echo "setup: installing docker.io for the docker CLI"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >/dev/null
+fi
 # Debian's docker-registry package starts a service on :5000; tests start their own.
 if command -v systemctl >/dev/null 2>&1; then systemctl disable --now docker-registry >/dev/null 2>&1 || true; fi
 
