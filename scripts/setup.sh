@@ -23,6 +23,7 @@ fi
 # docker 28 (client only); elsewhere Debian's docker.io brings a client (its daemon is not used).
 if ! command -v docker >/dev/null 2>&1; then
   echo "setup: installing docker.io for the docker CLI"
+  apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >/dev/null
 fi
 # Debian's docker-registry package starts a service on :5000; tests start their own.
