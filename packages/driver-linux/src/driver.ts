@@ -4,8 +4,6 @@ import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PassThrough, Writable, type Readable } from 'node:stream';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import {
   ConflictError,
   InvalidArgumentError,
@@ -30,6 +28,7 @@ import {
   type RuntimeEvent,
   type TerminalSize,
 } from '@berth/runtime';
+import { isFrozen, setFrozen } from './cgroups/freezer.js';
 import { detectCgroups, removeCgroup, type CgroupMounts } from './cgroups/layout.js';
 import { readCgroupStats, swapLimitSupported } from './cgroups/stats.js';
 import { ATTACH_BRIDGE_SOURCE } from './conmon/attach-bridge.js';
@@ -39,11 +38,10 @@ import { hostDevices, resolveDevices } from './devices.js';
 import { writeEtcFiles } from './host-files.js';
 import { buildOciConfig, mergeEnv, type OciConfig } from './oci/config.js';
 import { findExecutable, prepareRuntime, runRuntime, type OciRuntime } from './oci/runtime.js';
+import { mountRootfs, unmountRootfs } from './rootfs/mount.js';
 import { resolveInRoot } from './user/rootfs-path.js';
 import { resolveUser } from './user/resolve-user.js';
 import { capabilitiesFromMask } from './security/capabilities.js';
-
-const execFileAsync = promisify(execFile);
 
 /** What the driver needs from a network manager (CniNetworkManager fits). */
 export interface ContainerNetworker {
@@ -121,6 +119,10 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+function runKey(rec: ContainerRecord): string {
+  return `${rec.id}/${rec.conmonPid}`;
+}
+
 async function sleep(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
 }
@@ -148,7 +150,11 @@ export class LinuxDriver implements RuntimeDriver {
   private hostCapabilities?: string[];
   private bridgeScript!: string;
   private exitWatcher?: FSWatcher;
-  /** Ids whose exit this instance has already recorded (emitted once). */
+  /**
+   * Exits being recorded, so that concurrent refreshes emit one exit event. Keyed by
+   * run (id and conmon pid), never by id alone: an id deleted and created again (or
+   * restarted) is a new run whose state must not come from the old one's exit.
+   */
   private readonly finalizing = new Map<string, Promise<ContainerRecord>>();
 
   constructor(options: LinuxDriverOptions) {
@@ -233,7 +239,7 @@ export class LinuxDriver implements RuntimeDriver {
   /** Brings the record up to date with what conmon and the kernel say. */
   private async refresh(rec: ContainerRecord): Promise<ContainerRecord> {
     if (rec.status === 'stopped') return rec;
-    const pending = this.finalizing.get(rec.id);
+    const pending = this.finalizing.get(runKey(rec));
     if (pending) return pending;
     const exit = await this.exitFile(rec.id);
     if (exit) return this.finalize(rec, exit.code, exit.time);
@@ -247,7 +253,8 @@ export class LinuxDriver implements RuntimeDriver {
   }
 
   private finalize(rec: ContainerRecord, code: number, time: string): Promise<ContainerRecord> {
-    const existing = this.finalizing.get(rec.id);
+    const key = runKey(rec);
+    const existing = this.finalizing.get(key);
     if (existing) return existing;
     const p = (async () => {
       let oom = false;
@@ -260,6 +267,8 @@ export class LinuxDriver implements RuntimeDriver {
         oom = (stats?.oomKills ?? 0) > 0;
       }
       const latest = await this.load(rec.id).catch(() => rec);
+      // deleted and created again meanwhile: that run is not the one that exited
+      if (latest.conmonPid !== rec.conmonPid) return { ...rec, status: 'stopped' as const, exitCode: code, oomKilled: oom, finishedAt: time };
       if (latest.status === 'stopped') return latest;
       const done: ContainerRecord = { ...latest, status: 'stopped', exitCode: code, oomKilled: oom, finishedAt: time };
       await this.save(done).catch(() => undefined);
@@ -267,10 +276,10 @@ export class LinuxDriver implements RuntimeDriver {
       this.emit('exit', rec.id, code);
       return done;
     })();
-    this.finalizing.set(rec.id, p);
-    void p.finally(() => {
-      setTimeout(() => this.finalizing.delete(rec.id), 1000).unref();
-    }).catch(() => undefined);
+    this.finalizing.set(key, p);
+    // once saved, the record itself says stopped; a refresh that read it before the save
+    // and comes late finds `latest` stopped in finalize and emits nothing
+    void p.finally(() => this.finalizing.delete(key)).catch(() => undefined);
     return p;
   }
 
@@ -310,11 +319,8 @@ export class LinuxDriver implements RuntimeDriver {
       } else if (spec.rootfs.mounts && spec.rootfs.mounts.length > 0) {
         rootfs = join(bundle, 'rootfs');
         await mkdir(rootfs);
-        for (const m of spec.rootfs.mounts) {
-          const opts = (m.options ?? []).join(',');
-          await execFileAsync('mount', ['-t', m.type, ...(opts ? ['-o', opts] : []), m.source, rootfs]);
-          mountedRootfs = true;
-        }
+        mountedRootfs = true;
+        await mountRootfs(spec.rootfs.mounts, rootfs, bundle);
       } else {
         throw new UnsupportedError('rootfs needs a path or mounts on Linux (layers are for Windows)');
       }
@@ -416,7 +422,7 @@ export class LinuxDriver implements RuntimeDriver {
     } catch (err) {
       await runRuntime(this.runtime, ['delete', '--force', spec.id]).catch(() => undefined);
       if (networked) await this.options.network?.detach(spec.id).catch(() => undefined);
-      if (mountedRootfs) await execFileAsync('umount', ['-l', join(bundle, 'rootfs')]).catch(() => undefined);
+      if (mountedRootfs) await unmountRootfs(join(bundle, 'rootfs')).catch(() => undefined);
       await rm(bundle, { recursive: true, force: true });
       await rm(join(this.exitDir, spec.id), { force: true });
       await rm(join(this.socketDir, spec.id), { force: true });
@@ -444,7 +450,6 @@ export class LinuxDriver implements RuntimeDriver {
     await removeCgroup(this.cgroups, rec.cgroupsPath);
     await rm(join(this.exitDir, rec.id), { force: true });
     await rm(join(rec.bundle, 'persist', 'oom'), { force: true });
-    this.finalizing.delete(rec.id);
     const started = await launchConmon({
       conmonPath: this.conmonPath,
       runtime: this.runtime,
@@ -467,7 +472,28 @@ export class LinuxDriver implements RuntimeDriver {
 
   async state(id: string): Promise<ContainerState> {
     await this.init();
-    return this.toState(await this.refresh(await this.load(id)));
+    return this.withPaused(await this.refresh(await this.load(id)));
+  }
+
+  /** The freezer is the truth (whoever froze it): a cgroup read, only while running. */
+  private async withPaused(rec: ContainerRecord): Promise<ContainerState> {
+    const st = this.toState(rec);
+    if (st.status === 'running' && (await isFrozen(this.cgroups, rec.cgroupsPath))) st.paused = true;
+    return st;
+  }
+
+  async pause(id: string): Promise<void> {
+    await this.init();
+    const rec = await this.refresh(await this.load(id));
+    if (rec.status !== 'running') throw new ConflictError(`container ${id} is not running`);
+    await setFrozen(this.cgroups, rec.cgroupsPath, true);
+  }
+
+  async unpause(id: string): Promise<void> {
+    await this.init();
+    const rec = await this.refresh(await this.load(id));
+    if (rec.status !== 'running') throw new ConflictError(`container ${id} is not running`);
+    await setFrozen(this.cgroups, rec.cgroupsPath, false);
   }
 
   async list(): Promise<ContainerState[]> {
@@ -475,7 +501,7 @@ export class LinuxDriver implements RuntimeDriver {
     const out: ContainerState[] = [];
     for (const id of await readdir(this.containersDir)) {
       try {
-        out.push(this.toState(await this.refresh(await this.load(id))));
+        out.push(await this.withPaused(await this.refresh(await this.load(id))));
       } catch {
         // being created or deleted
       }
@@ -496,6 +522,10 @@ export class LinuxDriver implements RuntimeDriver {
       // crun/runc refuse to signal a created-but-not-started container that is not running
       if (!pidAlive(again.pid)) return;
       throw err;
+    }
+    // a frozen process never handles its SIGKILL: thaw a paused container so it dies (as docker does)
+    if (sig === 9 && rec.status === 'running' && (await isFrozen(this.cgroups, rec.cgroupsPath))) {
+      await setFrozen(this.cgroups, rec.cgroupsPath, false).catch(() => undefined);
     }
   }
 
@@ -556,7 +586,7 @@ export class LinuxDriver implements RuntimeDriver {
     // the runtime leaves the cgroup behind when the container's processes were still exiting
     await removeCgroup(this.cgroups, rec.cgroupsPath);
     if (rec.networked) await this.options.network?.detach(id);
-    if (rec.mountedRootfs) await execFileAsync('umount', [join(rec.bundle, 'rootfs')]).catch(() => execFileAsync('umount', ['-l', join(rec.bundle, 'rootfs')]));
+    if (rec.mountedRootfs) await unmountRootfs(join(rec.bundle, 'rootfs'));
     await rm(join(this.exitDir, id), { force: true });
     await rm(join(this.socketDir, id), { force: true });
     await rm(rec.bundle, { recursive: true, force: true });
@@ -705,6 +735,7 @@ export class LinuxDriver implements RuntimeDriver {
     await this.init();
     const rec = await this.refresh(await this.load(id));
     if (rec.status !== 'running') throw new ConflictError(`container ${id} is not running`);
+    if (await isFrozen(this.cgroups, rec.cgroupsPath)) throw new ConflictError(`container ${id} is paused: unpause it first`);
     if (spec.args.length === 0) throw new InvalidArgumentError('exec args must not be empty');
     const config = JSON.parse(await readFile(join(rec.bundle, 'config.json'), 'utf8')) as OciConfig;
     const user = spec.user !== undefined ? await resolveUser(rec.rootfs, spec.user) : undefined;

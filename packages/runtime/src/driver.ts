@@ -19,6 +19,8 @@ export interface ContainerState {
   labels: Record<string, string>;
   /** The log file holding the container's output (format is the driver's). */
   logPath?: string;
+  /** True while frozen by `pause()`; the status stays `running`. */
+  paused?: boolean;
 }
 
 export interface ExitStatus {
@@ -136,6 +138,15 @@ export interface RuntimeDriver {
   list(): Promise<ContainerState[]>;
   stats(id: string): Promise<ContainerStats>;
   logs(id: string, options?: LogOptions): AsyncIterable<LogEntry>;
+  /**
+   * Optional (both or neither): freeze every process of a running container (`docker
+   * pause`) and thaw it. pause() of a container that is not running is a ConflictError;
+   * pausing a paused or unpausing a running one is a no-op. While paused, state() says
+   * `paused: true`, exec() is refused with ConflictError, and kill() still works: a
+   * SIGKILL ends a paused container (the driver thaws it to let the signal land).
+   */
+  pause?(id: string): Promise<void>;
+  unpause?(id: string): Promise<void>;
   /** Events from now on (create, start, exit, oom, delete) until `signal` aborts. */
   events(options?: { signal?: AbortSignal }): AsyncIterable<RuntimeEvent>;
   /** Release the driver's own resources; containers keep running. */

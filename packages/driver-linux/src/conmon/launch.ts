@@ -98,19 +98,20 @@ export async function launchConmon(o: ConmonLaunch): Promise<ConmonStarted> {
   child.stderr?.destroy();
   // conmon keeps the sync pipe open while it runs; holding our end would keep this process alive
   sync.destroy();
-  let pid = -1;
+  let pid: number | undefined;
   let detail = '';
   for (const line of message.split('\n')) {
     if (line.trim() === '') continue;
     try {
       const parsed = JSON.parse(line) as { data?: number; message?: string };
-      if (typeof parsed.data === 'number') pid = parsed.data;
+      // the first message is the pid; a quick exec's exit status ({"data": 0}) can follow in the same read
+      if (typeof parsed.data === 'number') pid ??= parsed.data;
       if (parsed.message) detail = parsed.message;
     } catch {
       detail = line;
     }
   }
-  if (pid <= 0) {
+  if (pid === undefined || pid <= 0) {
     const err = Buffer.concat(stderr).toString('utf8').trim();
     throw new ConmonError(`creating the container failed: ${detail || err || 'conmon exited without a pid'}`);
   }

@@ -142,6 +142,26 @@ export function runConformanceSuite(name: string, makeDriver: DriverFactory, fix
       await driver.delete(l.id, { force: true });
     });
 
+    it('re-creates a deleted container under the same id at once', async () => {
+      const s = await spec('reuse', { args: ['sh', '-c', 'exit 3'] });
+      await driver.create(s);
+      await driver.start(s.id);
+      expect((await driver.wait(s.id)).exitCode).toBe(3);
+      expect((await driver.state(s.id)).status).toBe('stopped');
+      await driver.delete(s.id);
+      // nothing of the first container may linger (no cached exit, no old state)
+      await driver.create({ ...s, rootfs: await fixtures.rootfs(), process: { args: ['sh', '-c', 'sleep 0.5; exit 5'] } });
+      expect((await driver.state(s.id)).status).toBe('created');
+      await driver.start(s.id);
+      const running = await driver.state(s.id);
+      expect(running.status).toBe('running');
+      expect(running.exitCode).toBeUndefined();
+      expect((await driver.wait(s.id)).exitCode).toBe(5);
+      expect((await driver.state(s.id)).exitCode).toBe(5);
+      expect(text(await collect(driver.logs(s.id)))).toBe('');
+      await driver.delete(s.id);
+    });
+
     it('delivers signals: a trapped SIGTERM and SIGKILL', async () => {
       const s = await spec('sig', {
         args: ['sh', '-c', 'trap "echo got-term; exit 42" TERM; echo ready; while true; do sleep 0.05; done'],
@@ -321,6 +341,51 @@ export function runConformanceSuite(name: string, makeDriver: DriverFactory, fix
       ctl.abort();
       expect(seen.map((e) => e.type)).toEqual(['create', 'start', 'exit', 'delete']);
       expect(seen.find((e) => e.type === 'exit')?.exitCode).toBe(4);
+    });
+
+    it('pauses and unpauses (when the driver can), and kills a paused container', async () => {
+      // optional in the contract: a driver has both methods or neither
+      expect(typeof driver.pause).toBe(typeof driver.unpause);
+      if (!driver.pause || !driver.unpause) return;
+      const s = await spec('pause', { args: ['sh', '-c', 'i=0; while [ $i -lt 600 ]; do echo tick $i; i=$((i+1)); sleep 0.02; done'] });
+      await driver.create(s);
+      await expect(driver.pause(s.id)).rejects.toMatchObject({ code: 'Conflict' });
+      await driver.start(s.id);
+      const ticks = async () => text(await collect(driver.logs(s.id))).split('\n').filter((l) => l.startsWith('tick')).length;
+      for (let i = 0; i < 100 && (await ticks()) < 2; i++) await sleep(20);
+      await driver.pause(s.id);
+      await driver.pause(s.id); // no-op
+      const st = await driver.state(s.id);
+      expect(st.status).toBe('running');
+      expect(st.paused).toBe(true);
+      await expect(driver.exec(s.id, { args: ['true'] })).rejects.toMatchObject({ code: 'Conflict' });
+      const frozenAt = await ticks();
+      await sleep(300);
+      expect(await ticks()).toBe(frozenAt);
+      await driver.unpause(s.id);
+      await driver.unpause(s.id); // no-op
+      expect((await driver.state(s.id)).paused).not.toBe(true);
+      for (let i = 0; i < 100 && (await ticks()) <= frozenAt; i++) await sleep(20);
+      expect(await ticks()).toBeGreaterThan(frozenAt);
+
+      await driver.pause(s.id);
+      await driver.kill(s.id, 'SIGKILL');
+      const ctl = new AbortController();
+      const t = setTimeout(() => ctl.abort(), 10_000);
+      expect((await driver.wait(s.id, { signal: ctl.signal }).finally(() => clearTimeout(t))).exitCode).toBe(137);
+      const stopped = await driver.state(s.id);
+      expect(stopped.status).toBe('stopped');
+      expect(stopped.paused).not.toBe(true);
+      await expect(driver.unpause(s.id)).rejects.toMatchObject({ code: 'Conflict' });
+      await driver.delete(s.id);
+
+      // a forced delete takes a paused container down too
+      const f = await spec('pause-rm', { args: ['sleep', '30'] });
+      await driver.create(f);
+      await driver.start(f.id);
+      await driver.pause(f.id);
+      await driver.delete(f.id, { force: true });
+      await expect(driver.state(f.id)).rejects.toMatchObject({ code: 'NotFound' });
     });
 
     it('reports stats of a running container', async () => {
