@@ -1,7 +1,8 @@
 /*
  * Networking cost per container: CniNetworkManager.attach (netns + loopback + bridge/
- * host-local + portmap + firewall) and detach (CNI DEL, iptables cleanup, netns removal),
- * one published port, on a network that already exists. Needs root. Prints medians.
+ * host-local, + portmap with a published port) and detach (CNI DEL, iptables cleanup,
+ * netns removal), on a network that already exists, without and with one published
+ * port. Needs root. Prints medians.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -29,38 +30,39 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-netbench-'));
   const m = new CniNetworkManager({ stateDir: join(dir, 'state'), netnsDir: join(dir, 'netns'), defaultNetwork: { name: 'benchdefault', bridge: uniqueBridge(), subnet: await freeSubnet() } });
   await m.createNetwork({ name: 'bench', bridge: uniqueBridge(), subnet: await freeSubnet() });
-  const attach: number[] = [];
-  const detach: number[] = [];
+  const plain = { attach: [] as number[], detach: [] as number[] };
+  const published = { attach: [] as number[], detach: [] as number[] };
   const none: number[] = [];
   try {
+    // Interleaved, so a load change on the (shared) machine hits every case alike.
     for (let i = 0; i < RUNS + 1; i++) {
-      const id = uniqueId('bench');
-      const port = await freePort();
-      const t0 = performance.now();
-      await m.attach(id, { mode: 'bridge', networks: [{ name: 'bench' }], ports: [{ hostIp: '127.0.0.1', hostPort: port, containerPort: 80, protocol: 'tcp' }] });
-      const t1 = performance.now();
-      await m.detach(id);
-      const t2 = performance.now();
-      if (i === 0) continue; // warm-up (first iptables chain creation, page cache)
-      attach.push(t1 - t0);
-      detach.push(t2 - t1);
-    }
-    // Reference point: a namespace with loopback only (`--network none`).
-    for (let i = 0; i < RUNS; i++) {
+      for (const [kind, into] of [['plain', plain], ['published', published]] as const) {
+        const id = uniqueId('bench');
+        const ports = kind === 'published' ? [{ hostIp: '127.0.0.1', hostPort: await freePort(), containerPort: 80, protocol: 'tcp' as const }] : [];
+        const t0 = performance.now();
+        await m.attach(id, { mode: 'bridge', networks: [{ name: 'bench' }], ports });
+        const t1 = performance.now();
+        await m.detach(id);
+        const t2 = performance.now();
+        if (i === 0) continue; // warm-up (first iptables chain creation, page cache)
+        into.attach.push(t1 - t0);
+        into.detach.push(t2 - t1);
+      }
+      // Reference point: a namespace with loopback only (`--network none`).
       const id = uniqueId('benchnone');
       const t0 = performance.now();
       await m.attach(id, { mode: 'none' });
       await m.detach(id);
-      none.push(performance.now() - t0);
+      if (i > 0) none.push(performance.now() - t0);
     }
   } finally {
     await m.removeNetwork('bench').catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   }
-  const total = attach.map((a, i) => a + (detach[i] ?? 0));
-  console.log(`network attach (bridge+portmap+firewall, 1 port): median ${median(attach).toFixed(1)} ms, p90 ${p90(attach).toFixed(1)} ms (n=${attach.length})`);
-  console.log(`network detach (CNI DEL + iptables cleanup + netns): median ${median(detach).toFixed(1)} ms, p90 ${p90(detach).toFixed(1)} ms`);
-  console.log(`network attach+detach: median ${median(total).toFixed(1)} ms`);
+  for (const [label, r] of [['no published port (docker run --rm)', plain], ['1 published port', published]] as const) {
+    const total = r.attach.map((a, i) => a + (r.detach[i] ?? 0));
+    console.log(`network bridge, ${label}: attach median ${median(r.attach).toFixed(1)} ms (p90 ${p90(r.attach).toFixed(1)}), detach median ${median(r.detach).toFixed(1)} ms (p90 ${p90(r.detach).toFixed(1)}), attach+detach median ${median(total).toFixed(1)} ms (n=${total.length})`);
+  }
   console.log(`network none (netns + loopback) attach+detach: median ${median(none).toFixed(1)} ms`);
 }
 

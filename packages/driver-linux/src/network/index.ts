@@ -1,7 +1,9 @@
 /**
  * Container networking for driver-linux: bridge networks, port publishing and
  * per-container network namespaces through the CNI reference plugins (bridge +
- * host-local, portmap, firewall, loopback from /usr/lib/cni) and iptables.
+ * host-local for the veth and address, portmap for published ports, from /usr/lib/cni)
+ * and iptables rules Berth installs once per network (forwarding, isolation,
+ * masquerading), so a container without published ports costs no iptables change.
  *
  * ```ts
  * const net = new CniNetworkManager({ stateDir: '/var/lib/berth/network' });
@@ -16,7 +18,8 @@
  *
  * Host-wide effects: the bridge plugin turns on net.ipv4.ip_forward; portmap sets
  * route_localnet on the bridge (so 127.0.0.1:hostPort works); Berth networks are
- * isolated from each other through CNI-ADMIN / BERTH-ISOLATION filter rules.
+ * accepted, isolated from each other and masqueraded through the BERTH-FORWARD /
+ * BERTH-ISOLATION (filter) and BERTH-POSTROUTING (nat) chains.
  */
 export { CniNetworkManager } from './manager.js';
 export { CniPluginError, CNI_VERSION } from './cni.js';

@@ -19,7 +19,7 @@ export interface Rule {
 }
 
 /** Chains the plugins share between all containers on the host (pruned only when empty). */
-const SHARED_CHAINS = new Set(['CNI-HOSTPORT-DNAT', 'CNI-HOSTPORT-SETMARK', 'CNI-HOSTPORT-MASQ', 'CNI-FORWARD', 'CNI-ADMIN', 'BERTH-ISOLATION']);
+const SHARED_CHAINS = new Set(['CNI-HOSTPORT-DNAT', 'CNI-HOSTPORT-SETMARK', 'CNI-HOSTPORT-MASQ', 'CNI-FORWARD', 'CNI-ADMIN', 'BERTH-ISOLATION', 'BERTH-FORWARD', 'BERTH-POSTROUTING']);
 
 export async function listRules(table: Table): Promise<{ chains: Set<string>; rules: Rule[] }> {
   const text = await runChecked('iptables-save', ['-t', table]);
@@ -107,53 +107,120 @@ export async function pruneSharedChains(): Promise<void> {
   } else if (!filter.chains.has('CNI-FORWARD') && filter.chains.has('CNI-ADMIN') && adminEmpty && !filter.rules.some((r) => r.target === 'CNI-ADMIN')) {
     await restore('filter', ['-X CNI-ADMIN']);
   }
-  if (filter.chains.has(ISOLATION_CHAIN) && !filter.rules.some((r) => r.target === ISOLATION_CHAIN) && rulesIn(ISOLATION_CHAIN).every((r) => r.target === 'RETURN')) {
-    await restore('filter', [`-F ${ISOLATION_CHAIN}`, `-X ${ISOLATION_CHAIN}`]);
-  }
 }
 
 /** Where Berth's bridges are told apart (Docker's DOCKER-ISOLATION-STAGE-2). */
 export const ISOLATION_CHAIN = 'BERTH-ISOLATION';
+/** Berth's forwarding policy for its bridges, jumped to first from FORWARD. */
+export const FORWARD_CHAIN = 'BERTH-FORWARD';
+/** Berth's per-network masquerading, jumped to from POSTROUTING. */
+export const POSTROUTING_CHAIN = 'BERTH-POSTROUTING';
 
 /**
- * Isolates a bridge network from every other Berth network, as Docker does: traffic
- * forwarded from this bridge to another Berth bridge is dropped, except connections to
- * published ports (DNAT). Internal networks also get nothing forwarded in or out.
+ * Installs a network's host rules once, when the network is created (and again by the
+ * startup sweep), so attaching a container needs no iptables change at all unless it
+ * publishes ports. This replaces what the CNI firewall plugin and the bridge plugin's
+ * ipMasq did per container (Docker does the same per network):
  *
- * The rules go into CNI-ADMIN, the chain the firewall plugin evaluates before its
- * per-container ACCEPTs ("admin overrides"). Idempotent.
+ * - filter BERTH-FORWARD (first in FORWARD, so a DROP policy next to dockerd is fine):
+ *   drops at the top (traffic from this bridge to another Berth bridge goes through
+ *   BERTH-ISOLATION, which lets DNATed connections, i.e. published ports, through;
+ *   internal networks forward nothing in or out), accepts appended below them.
+ * - nat BERTH-POSTROUTING: masquerade what leaves a non-internal subnet by another device.
+ *
+ * One iptables-restore per table; idempotent. Rules this bridge had in CNI-ADMIN (how
+ * earlier versions isolated) are dropped in the same transaction.
  */
-export async function isolateBridge(bridge: string, internal: boolean): Promise<void> {
+export async function installNetworkRules(bridge: string, subnet: string, internal: boolean): Promise<void> {
   let lastError = '';
   for (let attempt = 0; attempt < 4; attempt++) {
     const { chains, rules } = await listRules('filter');
+    const has = (chain: string, pred: (spec: string) => boolean) => rules.some((r) => r.chain === chain && pred(` ${r.spec} `));
     const lines: string[] = [];
-    if (!chains.has('CNI-ADMIN')) lines.push(':CNI-ADMIN - [0:0]');
     if (!chains.has(ISOLATION_CHAIN)) {
       lines.push(`:${ISOLATION_CHAIN} - [0:0]`);
       lines.push(`-A ${ISOLATION_CHAIN} -m conntrack --ctstate DNAT -m comment --comment "berth: published ports cross networks" -j RETURN`);
     }
-    const has = (chain: string, pred: (spec: string) => boolean) => rules.some((r) => r.chain === chain && pred(` ${r.spec} `));
-    if (!has('CNI-ADMIN', (x) => x.includes(` -i ${bridge} `) && x.includes(`-j ${ISOLATION_CHAIN} `))) {
-      lines.push(`-A CNI-ADMIN -i ${bridge} ! -o ${bridge} -m comment --comment "berth isolation" -j ${ISOLATION_CHAIN}`);
+    if (!chains.has(FORWARD_CHAIN)) lines.push(`:${FORWARD_CHAIN} - [0:0]`);
+    if (!rules.some((r) => r.chain === 'FORWARD' && r.target === FORWARD_CHAIN)) {
+      lines.push(`-I FORWARD 1 -m comment --comment "berth networks" -j ${FORWARD_CHAIN}`);
+    }
+    const drops: string[] = [];
+    if (!has(FORWARD_CHAIN, (x) => x.includes(` -i ${bridge} `) && x.includes(`-j ${ISOLATION_CHAIN} `))) {
+      drops.push(`-i ${bridge} ! -o ${bridge} -m comment --comment "berth isolation" -j ${ISOLATION_CHAIN}`);
+    }
+    if (internal) {
+      if (!has(FORWARD_CHAIN, (x) => x.includes(` -i ${bridge} ! -o `) && x.includes('-j DROP '))) {
+        drops.push(`-i ${bridge} ! -o ${bridge} -m comment --comment "berth internal network" -j DROP`);
+      }
+      if (!has(FORWARD_CHAIN, (x) => x.includes(` ! -i ${bridge} -o ${bridge} `) && x.includes('-j DROP '))) {
+        drops.push(`! -i ${bridge} -o ${bridge} -m comment --comment "berth internal network" -j DROP`);
+      }
+    }
+    for (const d of drops) lines.push(`-I ${FORWARD_CHAIN} 1 ${d}`);
+    if (!has(FORWARD_CHAIN, (x) => x.includes(` -o ${bridge} `) && x.includes('RELATED,ESTABLISHED') && x.includes('-j ACCEPT '))) {
+      lines.push(`-A ${FORWARD_CHAIN} -o ${bridge} -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "berth network" -j ACCEPT`);
+    }
+    if (!has(FORWARD_CHAIN, (x) => x.startsWith(` -i ${bridge} `) && x.includes('-j ACCEPT '))) {
+      lines.push(`-A ${FORWARD_CHAIN} -i ${bridge} -m comment --comment "berth network" -j ACCEPT`);
     }
     if (!has(ISOLATION_CHAIN, (x) => x.includes(` -o ${bridge} `))) {
       lines.push(`-A ${ISOLATION_CHAIN} -o ${bridge} -m comment --comment "berth isolation" -j DROP`);
     }
-    if (internal) {
-      if (!has('CNI-ADMIN', (x) => x.includes(` -i ${bridge} `) && x.includes('-j DROP '))) {
-        lines.push(`-A CNI-ADMIN -i ${bridge} ! -o ${bridge} -m comment --comment "berth internal network" -j DROP`);
-      }
-      if (!has('CNI-ADMIN', (x) => x.includes(` -o ${bridge} `) && x.includes('-j DROP '))) {
-        lines.push(`-A CNI-ADMIN ! -i ${bridge} -o ${bridge} -m comment --comment "berth internal network" -j DROP`);
-      }
+    for (const r of rules) {
+      if (r.chain === 'CNI-ADMIN' && r.spec.includes('berth') && new RegExp(`(^| )-[io] ${bridge.replace(/\./g, '\\.')}( |$)`).test(r.spec)) lines.push(`-D CNI-ADMIN ${r.spec}`);
     }
     const res = await restore('filter', lines);
+    if (res.ok) {
+      lastError = '';
+      break;
+    }
+    lastError = res.error;
+    await new Promise((r) => setTimeout(r, 50 + attempt * 100));
+  }
+  if (lastError) throw new BerthError('Internal', `cannot install the rules of bridge ${bridge}: ${lastError}`);
+  if (internal) return;
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const { chains, rules } = await listRules('nat');
+    const lines: string[] = [];
+    if (!chains.has(POSTROUTING_CHAIN)) lines.push(`:${POSTROUTING_CHAIN} - [0:0]`);
+    if (!rules.some((r) => r.chain === 'POSTROUTING' && r.target === POSTROUTING_CHAIN)) {
+      lines.push(`-I POSTROUTING 1 -m comment --comment "berth networks" -j ${POSTROUTING_CHAIN}`);
+    }
+    if (!rules.some((r) => r.chain === POSTROUTING_CHAIN && ` ${r.spec} `.includes(` ! -o ${bridge} `))) {
+      lines.push(`-A ${POSTROUTING_CHAIN} -s ${subnet} ! -d 224.0.0.0/4 ! -o ${bridge} -m comment --comment "berth network" -j MASQUERADE`);
+    }
+    const res = await restore('nat', lines);
     if (res.ok) return;
     lastError = res.error;
     await new Promise((r) => setTimeout(r, 50 + attempt * 100));
   }
-  throw new BerthError('Internal', `cannot isolate bridge ${bridge}: ${lastError}`);
+  throw new BerthError('Internal', `cannot install the masquerade rule of bridge ${bridge}: ${lastError}`);
+}
+
+/** Removes Berth's own chains (and the jumps to them) once no network has rules in them. */
+export async function pruneBerthChains(): Promise<void> {
+  const filter = await listRules('filter');
+  const lines: string[] = [];
+  if (filter.chains.has(FORWARD_CHAIN) && !filter.rules.some((r) => r.chain === FORWARD_CHAIN)) {
+    for (const r of filter.rules) if (r.target === FORWARD_CHAIN) lines.push(`-D ${r.chain} ${r.spec}`);
+    lines.push(`-X ${FORWARD_CHAIN}`);
+  }
+  const isolationJumps = filter.rules.filter((r) => r.target === ISOLATION_CHAIN);
+  if (
+    filter.chains.has(ISOLATION_CHAIN) &&
+    filter.rules.filter((r) => r.chain === ISOLATION_CHAIN).every((r) => r.target === 'RETURN') &&
+    isolationJumps.every((r) => r.chain === ISOLATION_CHAIN)
+  ) {
+    lines.push(`-F ${ISOLATION_CHAIN}`, `-X ${ISOLATION_CHAIN}`);
+  }
+  await restore('filter', lines); // fails whole if a network appeared meanwhile: then it stays
+  const nat = await listRules('nat');
+  if (nat.chains.has(POSTROUTING_CHAIN) && !nat.rules.some((r) => r.chain === POSTROUTING_CHAIN)) {
+    const natLines = nat.rules.filter((r) => r.target === POSTROUTING_CHAIN).map((r) => `-D ${r.chain} ${r.spec}`);
+    natLines.push(`-X ${POSTROUTING_CHAIN}`);
+    await restore('nat', natLines);
+  }
 }
 
 /** A host port that portmap already forwards (from any CNI user on this host). */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { BerthError, ConflictError, InvalidArgumentError, NotFoundError } from '@berth/image-format';
 import { CniExecutor, type CniResult, type PluginConfig } from './cni.js';
 import { deleteLink, ensureBridge, linkExists, listHostRoutes } from './host-links.js';
-import { deleteRules, isolateBridge, listForwardedPorts, pruneSharedChains } from './iptables.js';
+import { deleteRules, installNetworkRules, listForwardedPorts, pruneBerthChains, pruneSharedChains } from './iptables.js';
 import { cidrContains, cidrSize, cidrsOverlap, formatCidr, formatIpv4, nthAddress, parseCidr, parseIpv4, subnetsOf, type Ipv4Cidr } from './ipv4.js';
 import { Mutex } from './mutex.js';
 import { createNetns, isNetnsMounted, removeNetns } from './netns.js';
@@ -53,11 +53,10 @@ const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 const BRIDGE_RE = /^[a-zA-Z0-9_.-]{1,15}$/;
 const CONTAINER_ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 const RESERVED_NETWORK_NAMES = new Set(['host', 'none']);
-const LOOPBACK_NETWORK = 'berth-loopback';
 
 /**
  * Container networking through the CNI reference plugins (bridge + host-local IPAM,
- * portmap, firewall, loopback) and iptables.
+ * portmap) and iptables rules installed per network.
  *
  * Contract:
  * - Networks are Linux bridges with an IPv4 subnet that overlaps neither a host route nor
@@ -128,9 +127,10 @@ export class CniNetworkManager {
       }
       await deleteLink(net.bridge);
       const subnet = parseCidr(net.subnet);
-      await deleteRules('nat', (r) => r.spec.includes(`name: \\"${name}\\"`) && ruleAddressIn(r.spec, subnet));
+      await deleteRules('nat', (r) => (r.spec.includes(`name: \\"${name}\\"`) && ruleAddressIn(r.spec, subnet)) || mentionsInterface(r.spec, net.bridge));
       await deleteRules('filter', (r) => mentionsInterface(r.spec, net.bridge) || (r.chain === 'CNI-FORWARD' && ruleAddressIn(r.spec, subnet)));
       await pruneSharedChains();
+      await pruneBerthChains();
       await rm(join(this.stateDir, 'ipam', name), { recursive: true, force: true });
       await this.networks.delete(name);
     });
@@ -234,10 +234,11 @@ export class CniNetworkManager {
     await this.networks.put(name, info);
     try {
       await ensureBridge(bridge, info.gateway, subnet.prefixLen);
-      await isolateBridge(bridge, info.internal);
+      await installNetworkRules(bridge, info.subnet, info.internal);
     } catch (e) {
       await deleteLink(bridge).catch(() => undefined);
       await deleteRules('filter', (r) => mentionsInterface(r.spec, bridge)).catch(() => undefined);
+      await deleteRules('nat', (r) => mentionsInterface(r.spec, bridge)).catch(() => undefined);
       await this.networks.delete(name);
       throw e;
     }
@@ -359,7 +360,8 @@ export class CniNetworkManager {
           type: 'bridge',
           bridge: net.bridge,
           isGateway: true,
-          ipMasq: !net.internal,
+          // Masquerading is one rule per network (installNetworkRules), not a chain per container.
+          ipMasq: false,
           hairpinMode: true,
           ipam: {
             type: 'host-local',
@@ -380,22 +382,14 @@ export class CniNetworkManager {
         },
       });
     }
-    // Accepts the container's traffic in FORWARD even where the policy is DROP (e.g. next to dockerd).
-    steps.push({ config: { type: 'firewall', backend: 'iptables' } });
+    // No firewall plugin: BERTH-FORWARD accepts a network's traffic (installNetworkRules).
     return steps;
   }
 
   private async plumb(record: AttachmentRecord): Promise<AttachResult> {
     const netnsPath = record.netnsPath as string;
-    await createNetns(netnsPath);
-    await this.cni.exec({
-      command: 'ADD',
-      containerId: record.containerId,
-      netns: netnsPath,
-      ifname: 'lo',
-      networkName: LOOPBACK_NETWORK,
-      config: { type: 'loopback' },
-    });
+    // Loopback comes up inside the unshare that creates the namespace: one process, no plugin.
+    await createNetns(netnsPath, { loopbackUp: true });
     const interfaces: AttachedInterface[] = [];
     for (const n of record.networks) {
       for (const step of n.steps) {
@@ -447,42 +441,55 @@ export class CniNetworkManager {
     const failures: string[] = [];
     if (record) {
       const live = await isNetnsMounted(netnsPath);
-      // Reverse order, one at a time, as libcni does. (Running one chain's DELs side by
-      // side saved only ~40 ms here: the plugins contend on the same nf_tables ruleset.)
-      for (const n of [...record.networks].reverse()) {
-        for (const step of [...n.steps].reverse()) {
-          // firewall reads the IPs from prevResult; without one its ADD never ran.
-          if (step.config.type === 'firewall' && !n.result) continue;
-          try {
-            await this.cni.exec({
-              command: 'DEL',
-              containerId,
-              netns: live ? netnsPath : '',
-              ifname: n.ifname,
-              networkName: n.network,
-              config: step.config,
-              ...(step.runtimeConfig ? { runtimeConfig: step.runtimeConfig } : {}),
-              ...(n.result ? { prevResult: n.result } : {}),
-            });
-          } catch (e) {
-            failures.push((e as Error).message);
-          }
+      const del = async (n: NetworkAttachmentRecord, step: PluginStep) => {
+        // firewall (records of earlier versions) reads the IPs from prevResult; without one its ADD never ran.
+        if (step.config.type === 'firewall' && !n.result) return;
+        try {
+          await this.cni.exec({
+            command: 'DEL',
+            containerId,
+            netns: live ? netnsPath : '',
+            ifname: n.ifname,
+            networkName: n.network,
+            config: step.config,
+            ...(step.runtimeConfig ? { runtimeConfig: step.runtimeConfig } : {}),
+            ...(n.result ? { prevResult: n.result } : {}),
+          });
+        } catch (e) {
+          failures.push((e as Error).message);
         }
-      }
-      // What the plugins leave: bridge's masquerade chain when the netns was already
-      // gone, portmap's per-container chains, firewall's rules for the container's IPs.
-      const ips = record.networks.flatMap((n) => (n.result?.ips ?? []).map((ip) => ip.address.split('/')[0] ?? ''));
-      if (record.networks.length > 0) {
+      };
+      const reversed = [...record.networks].reverse();
+      // Two independent lanes, side by side: the iptables plugins (portmap; firewall in
+      // old records) with the leftover cleanup, and the links (bridge DEL: veth + IPAM
+      // lease) followed by the namespace. Within a lane, reverse order as libcni does.
+      const iptablesLane = async () => {
+        for (const n of reversed) for (const step of [...n.steps].reverse()) if (step.config.type !== 'bridge') await del(n, step);
+        // What the plugins leave: bridge's masquerade chain when the netns was already
+        // gone (old records with ipMasq), portmap's per-container chains, firewall's rules.
+        // A plain bridge step (no published port) leaves nothing: no iptables pass at all.
+        if (!record.networks.some((n) => n.steps.some(leavesIptablesRules))) return;
+        const ips = record.networks.flatMap((n) => (n.result?.ips ?? []).map((ip) => ip.address.split('/')[0] ?? ''));
         try {
           await deleteRules('nat', (r) => r.spec.includes(`id: \\"${containerId}\\"`));
-          await deleteRules('filter', (r) => r.chain === 'CNI-FORWARD' && ips.some((ip) => ip && new RegExp(`(^| )-[sd] ${ip.replace(/\./g, '\\.')}/32( |$)`).test(r.spec)));
+          if (record.networks.some((n) => n.steps.some((st) => st.config.type === 'firewall'))) {
+            await deleteRules('filter', (r) => r.chain === 'CNI-FORWARD' && ips.some((ip) => ip && new RegExp(`(^| )-[sd] ${ip.replace(/\./g, '\\.')}/32( |$)`).test(r.spec)));
+          }
           await pruneSharedChains();
         } catch (e) {
           failures.push((e as Error).message);
         }
-      }
+      };
+      const linkLane = async () => {
+        for (const n of reversed) for (const step of [...n.steps].reverse()) if (step.config.type === 'bridge') await del(n, step);
+        await removeNetns(netnsPath);
+      };
+      const lanes = await Promise.allSettled([iptablesLane(), linkLane()]);
+      const netnsFailure = lanes[1].status === 'rejected' ? lanes[1].reason : undefined;
+      if (netnsFailure) throw netnsFailure;
+    } else {
+      await removeNetns(netnsPath);
     }
-    await removeNetns(netnsPath);
     await this.lock.run(() => this.attachments.delete(containerId));
     if (failures.length > 0 && record?.phase === 'attached') {
       // Everything is cleaned as far as possible and the record is gone; say what failed.
@@ -508,7 +515,7 @@ export class CniNetworkManager {
     // bridge: bring it back so its subnet is claimed in the host's routes again.
     for (const net of await this.networks.values()) {
       if (!(await linkExists(net.bridge))) await ensureBridge(net.bridge, net.gateway, parseCidr(net.subnet).prefixLen).catch(() => undefined);
-      await isolateBridge(net.bridge, net.internal).catch(() => undefined);
+      await installNetworkRules(net.bridge, net.subnet, net.internal).catch(() => undefined);
     }
     for (const id of await this.attachments.keys()) {
       if (live.has(id)) continue;
@@ -544,6 +551,11 @@ function interfaceOf(network: string, ifname: string, result: CniResult | undefi
     gateway: ipEntry.gateway ?? '',
     mac: (sandboxIdx >= 0 ? result.interfaces?.[sandboxIdx]?.mac : undefined) ?? '',
   };
+}
+
+/** portmap, firewall and bridge with ipMasq (records of earlier versions) leave chains to clean. */
+function leavesIptablesRules(step: PluginStep): boolean {
+  return step.config.type !== 'bridge' || step.config.ipMasq === true;
 }
 
 function mentionsInterface(spec: string, dev: string): boolean {

@@ -29,8 +29,12 @@ export async function isNetnsMounted(path: string): Promise<boolean> {
   return (await mountPoints()).get(path) === 'nsfs';
 }
 
-/** Creates a new, empty network namespace pinned at `path` (its directory is created). */
-export async function createNetns(path: string): Promise<void> {
+/**
+ * Creates a new network namespace pinned at `path` (its directory is created). With
+ * `loopbackUp`, `ip link set lo up` runs as unshare's child, inside the new namespace:
+ * one process instead of a second one (or the CNI loopback plugin) entering it.
+ */
+export async function createNetns(path: string, options: { loopbackUp?: boolean } = {}): Promise<void> {
   const dir = path.slice(0, path.lastIndexOf('/')) || '/';
   await mkdir(dir, { recursive: true, mode: 0o755 });
   if (await isNetnsMounted(path)) {
@@ -38,8 +42,10 @@ export async function createNetns(path: string): Promise<void> {
   }
   const fh = await open(path, 'w', 0o444);
   await fh.close();
-  const r = await runCommand('unshare', [`--net=${path}`, 'true']);
+  const r = await runCommand('unshare', [`--net=${path}`, ...(options.loopbackUp ? ['ip', 'link', 'set', 'dev', 'lo', 'up'] : ['true'])]);
   if (r.code !== 0) {
+    // The mount may exist when only the child failed.
+    if (await isNetnsMounted(path)) await runCommand('umount', [path]);
     await unlink(path).catch(() => undefined);
     throw new BerthError('Internal', `cannot create network namespace ${path}: ${r.stderr.trim()}`);
   }
