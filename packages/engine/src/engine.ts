@@ -122,8 +122,9 @@ export class Engine {
         events,
         root,
         ...(config['max-concurrent-downloads'] ? { maxConcurrentDownloads: config['max-concurrent-downloads'] } : {}),
-        // BERTH_PULL_STREAM_APPLY=0: apply each layer after its blob is stored (for comparing).
-        applyWhileDownloading: process.env.BERTH_PULL_STREAM_APPLY !== '0',
+        // BERTH_PULL_STREAM_APPLY=1 applies layers from the download stream; measured here it
+        // cost ~0.15 s more CPU per pull and was no faster, so layers are applied once stored.
+        applyWhileDownloading: process.env.BERTH_PULL_STREAM_APPLY === '1',
         usedBy: (imageId) => table.usingImage(imageId).map((id) => {
           const r = table.get(id);
           return { id, running: !!r && ['running', 'paused', 'restarting'].includes(r.state.status) };

@@ -56,4 +56,31 @@ describe('pull with layers unpacked in parallel', () => {
     expect(progress).not.toContain('Pull complete');
     await engine.containers.remove(Id);
   });
+
+  it('applying layers from the download stream gives the same image and layer rows', async () => {
+    process.env.BERTH_PULL_STREAM_APPLY = '1';
+    let s: TestEngine;
+    try {
+      s = await openTestEngine();
+    } finally {
+      delete process.env.BERTH_PULL_STREAM_APPLY;
+    }
+    try {
+      const img = await s.engine.images.pull(`${registry.host}/bench/big:small`);
+      const db = new Database(join(s.root, 'berth.db'), { readonly: true });
+      try {
+        const rows = chainIds(img.RootFS.Layers as Digest[]).map((c) => db.prepare('SELECT blob_digest FROM ls_layers WHERE chain_id = ?').get(c) as { blob_digest: string } | undefined);
+        expect(rows.map((r) => r?.blob_digest)).toEqual(big.layers.map((l) => l.digest));
+        const kinds = db.prepare("SELECT kind, COUNT(*) AS n FROM ls_snapshots GROUP BY kind").all() as { kind: string; n: number }[];
+        expect(kinds).toEqual([{ kind: 'committed', n: big.layers.length }]);
+      } finally {
+        db.close();
+      }
+      const { Id } = await s.engine.containers.create({ Image: img.Id, Cmd: ['/nothing'], HostConfig: { NetworkMode: 'none' } });
+      expect((await s.engine.containers.archiveStat(Id, big.special.opaqueDir)).mode).toBeGreaterThan(0);
+      await expect(s.engine.containers.archiveStat(Id, big.special.whiteoutFile)).rejects.toThrow();
+    } finally {
+      await s.cleanup();
+    }
+  });
 });

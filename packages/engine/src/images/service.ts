@@ -85,13 +85,13 @@ export interface ImageDeps {
   buildBusybox(dir: string): Promise<string>;
   /** Blobs of one pull downloaded at once (daemon.json's max-concurrent-downloads). */
   maxConcurrentDownloads?: number;
-  /** Apply layers from the download stream (default) rather than once each blob is stored. */
+  /** Apply layers from the download stream rather than once each blob is stored (default). */
   applyWhileDownloading?: boolean;
 }
 
 const GRAPH_DRIVER = 'overlay2';
-/** Docker downloads 3 blobs at once; each layer is also applied as it downloads, so more overlap pays. */
-const DEFAULT_CONCURRENT_DOWNLOADS = 6;
+/** As Docker: 3 blobs at once (6 measured no faster on the big image here). */
+const DEFAULT_CONCURRENT_DOWNLOADS = 3;
 
 export class Images implements ImageService, ImageLookup {
   private readonly unpacker: Unpacker;
