@@ -144,6 +144,14 @@ describe.runIf(isRoot || CI)('CniNetworkManager (real CNI plugins)', () => {
     await m.detach(a); // idempotent
     // The network outlives its last container: bridge stays until removeNetwork.
     expect((await runCommand('ip', ['link', 'show', net.bridge])).code).toBe(0);
+    // The veths go with their namespaces (the kernel's netns cleanup, right after detach).
+    let ports: unknown[] = [];
+    for (let i = 0; i < 40; i++) {
+      ports = JSON.parse((await runCommand('ip', ['-j', 'link', 'show', 'master', net.bridge])).stdout || '[]') as unknown[];
+      if (ports.length === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(ports).toEqual([]);
     await m.removeNetwork('web');
     expect(await findLeftovers({ bridges: [net.bridge], containerIds: [a, b], subnets: [net.subnet], netnsDirs: [join(ctx.dir, 'netns')] })).toEqual({ links: [], netns: [], rules: [] });
   });

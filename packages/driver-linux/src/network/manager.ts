@@ -441,14 +441,14 @@ export class CniNetworkManager {
     const failures: string[] = [];
     if (record) {
       const live = await isNetnsMounted(netnsPath);
-      const del = async (n: NetworkAttachmentRecord, step: PluginStep) => {
+      const del = async (n: NetworkAttachmentRecord, step: PluginStep, netns: string) => {
         // firewall (records of earlier versions) reads the IPs from prevResult; without one its ADD never ran.
         if (step.config.type === 'firewall' && !n.result) return;
         try {
           await this.cni.exec({
             command: 'DEL',
             containerId,
-            netns: live ? netnsPath : '',
+            netns,
             ifname: n.ifname,
             networkName: n.network,
             config: step.config,
@@ -461,10 +461,10 @@ export class CniNetworkManager {
       };
       const reversed = [...record.networks].reverse();
       // Two independent lanes, side by side: the iptables plugins (portmap; firewall in
-      // old records) with the leftover cleanup, and the links (bridge DEL: veth + IPAM
-      // lease) followed by the namespace. Within a lane, reverse order as libcni does.
+      // old records) with the leftover cleanup, and the links. Within a lane, reverse
+      // order as libcni does.
       const iptablesLane = async () => {
-        for (const n of reversed) for (const step of [...n.steps].reverse()) if (step.config.type !== 'bridge') await del(n, step);
+        for (const n of reversed) for (const step of [...n.steps].reverse()) if (step.config.type !== 'bridge') await del(n, step, live ? netnsPath : '');
         // What the plugins leave: bridge's masquerade chain when the netns was already
         // gone (old records with ipMasq), portmap's per-container chains, firewall's rules.
         // A plain bridge step (no published port) leaves nothing: no iptables pass at all.
@@ -480,9 +480,14 @@ export class CniNetworkManager {
           failures.push((e as Error).message);
         }
       };
+      // The namespace goes first: the kernel then destroys its veths (the host ends
+      // leave their bridge with them) in its own netns cleanup, off this path, where
+      // bridge DEL inside a live namespace waited ~35 ms per veth in `ip link del`. The
+      // bridge DEL that follows, with no netns (as after a reboot), releases the lease.
+      // (A process still in the namespace, e.g. `--network container:`, keeps it.)
       const linkLane = async () => {
-        for (const n of reversed) for (const step of [...n.steps].reverse()) if (step.config.type === 'bridge') await del(n, step);
         await removeNetns(netnsPath);
+        for (const n of reversed) for (const step of [...n.steps].reverse()) if (step.config.type === 'bridge') await del(n, step, '');
       };
       const lanes = await Promise.allSettled([iptablesLane(), linkLane()]);
       const netnsFailure = lanes[1].status === 'rejected' ? lanes[1].reason : undefined;
