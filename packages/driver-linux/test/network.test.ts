@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtemp, mkdir, rm, writeFile, access } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, rm, writeFile, access } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -152,6 +152,8 @@ describe.runIf(isRoot || CI)('CniNetworkManager (real CNI plugins)', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(ports).toEqual([]);
+    // ...and their addresses went back to host-local's pool (no lease file left).
+    expect((await readdir(join(m.stateDir, 'ipam', 'web'))).filter((f) => /^\d/.test(f))).toEqual([]);
     await m.removeNetwork('web');
     expect(await findLeftovers({ bridges: [net.bridge], containerIds: [a, b], subnets: [net.subnet], netnsDirs: [join(ctx.dir, 'netns')] })).toEqual({ links: [], netns: [], rules: [] });
   });

@@ -7,6 +7,7 @@ import { deleteLink, ensureBridge, linkExists, listHostRoutes } from './host-lin
 import { deleteRules, installNetworkRules, listForwardedPorts, pruneBerthChains, pruneSharedChains } from './iptables.js';
 import { cidrContains, cidrSize, cidrsOverlap, formatCidr, formatIpv4, nthAddress, parseCidr, parseIpv4, subnetsOf, type Ipv4Cidr } from './ipv4.js';
 import { Mutex } from './mutex.js';
+import { releaseHostLocalLeases } from './ipam-lease.js';
 import { createNetns, isNetnsMounted, removeNetns } from './netns.js';
 import { describePort, ephemeralHostPort, normalizePorts, portAllocatedError, portsClash, tryBindHostPort, type PublishedPort } from './ports.js';
 import { JsonRecordDir } from './state-store.js';
@@ -492,7 +493,16 @@ export class CniNetworkManager {
       // (A process still in the namespace, e.g. `--network container:`, keeps it.)
       const linkLane = async () => {
         await removeNetns(netnsPath);
-        for (const n of reversed) for (const step of [...n.steps].reverse()) if (step.config.type === 'bridge') await del(n, step, '');
+        for (const n of reversed) {
+          for (const step of [...n.steps].reverse()) {
+            if (step.config.type !== 'bridge') continue;
+            // What bridge DEL (without ipMasq) still had to do: release the host-local lease.
+            const ipam = step.config.ipam as { type?: string; dataDir?: string } | undefined;
+            const addresses = (n.result?.ips ?? []).map((ip) => ip.address);
+            if (step.config.ipMasq !== true && ipam?.type === 'host-local' && ipam.dataDir && (await releaseHostLocalLeases(ipam.dataDir, n.network, addresses, containerId, n.ifname).catch(() => false))) continue;
+            await del(n, step, '');
+          }
+        }
       };
       const lanes = await Promise.allSettled([iptablesLane(), linkLane()]);
       const netnsFailure = lanes[1].status === 'rejected' ? lanes[1].reason : undefined;
