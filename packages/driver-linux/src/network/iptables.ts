@@ -51,12 +51,12 @@ async function restore(table: Table, lines: string[]): Promise<{ ok: boolean; er
  * nothing else jumps there. Retried (bounded) when a concurrent edit makes the
  * transaction stale.
  */
-export async function deleteRules(table: Table, match: (rule: Rule) => boolean): Promise<number> {
+export async function deleteRules(table: Table, match: (rule: Rule) => boolean, options: { pruneHostport?: boolean } = {}): Promise<number> {
   let lastError = '';
+  let prune = options.pruneHostport === true && table === 'nat';
   for (let attempt = 0; attempt < 4; attempt++) {
     const { chains, rules } = await listRules(table);
     const doomed = rules.filter(match);
-    if (doomed.length === 0) return 0;
     const dropChains = new Set<string>();
     for (const r of doomed) {
       if (r.target && r.target.startsWith('CNI-') && !SHARED_CHAINS.has(r.target) && chains.has(r.target)) dropChains.add(r.target);
@@ -69,12 +69,29 @@ export async function deleteRules(table: Table, match: (rule: Rule) => boolean):
     for (const r of doomed) if (!dropChains.has(r.chain)) lines.push(`-D ${r.chain} ${r.spec}`);
     for (const c of dropChains) lines.push(`-F ${c}`);
     for (const c of dropChains) lines.push(`-X ${c}`);
-    const res = await restore(table, lines);
+    // The same transaction drops portmap's shared chains when this empties them.
+    const pruning = prune ? hostportPruneLines(chains, rules.filter((r) => !doomed.includes(r) && !dropChains.has(r.chain))) : [];
+    if (lines.length === 0 && pruning.length === 0) return 0;
+    const res = await restore(table, [...lines, ...pruning]);
     if (res.ok) return doomed.length;
     lastError = res.error;
+    // A chain in use again ("busy") must not block the container's own rules: retry without.
+    if (pruning.length > 0) prune = false;
     await new Promise((r) => setTimeout(r, 50 + attempt * 100));
   }
   throw new BerthError('Internal', `cannot clean iptables ${table} rules: ${lastError}`);
+}
+
+/** Lines deleting portmap's CNI-HOSTPORT-* chains and their jumps, when CNI-HOSTPORT-DNAT has no rule in `rules`. */
+function hostportPruneLines(chains: Set<string>, rules: Rule[]): string[] {
+  if (!chains.has('CNI-HOSTPORT-DNAT') || rules.some((r) => r.chain === 'CNI-HOSTPORT-DNAT')) return [];
+  const lines: string[] = [];
+  for (const r of rules) {
+    if (r.target && r.target.startsWith('CNI-HOSTPORT-') && !r.chain.startsWith('CNI-HOSTPORT-')) lines.push(`-D ${r.chain} ${r.spec}`);
+  }
+  for (const c of ['CNI-HOSTPORT-SETMARK', 'CNI-HOSTPORT-MASQ']) if (chains.has(c)) lines.push(`-F ${c}`);
+  for (const c of ['CNI-HOSTPORT-DNAT', 'CNI-HOSTPORT-SETMARK', 'CNI-HOSTPORT-MASQ']) if (chains.has(c)) lines.push(`-X ${c}`);
+  return lines;
 }
 
 /**
@@ -82,17 +99,13 @@ export async function deleteRules(table: Table, match: (rule: Rule) => boolean):
  * more. The chain deletion fails (and the transaction with it) if a rule appeared in
  * the meantime, so a concurrent ADD elsewhere is never broken by it.
  */
-export async function pruneSharedChains(): Promise<void> {
-  const nat = await listRules('nat');
-  if (nat.chains.has('CNI-HOSTPORT-DNAT') && !nat.rules.some((r) => r.chain === 'CNI-HOSTPORT-DNAT')) {
-    const lines: string[] = [];
-    for (const r of nat.rules) {
-      if (r.target && r.target.startsWith('CNI-HOSTPORT-') && !r.chain.startsWith('CNI-HOSTPORT-')) lines.push(`-D ${r.chain} ${r.spec}`);
-    }
-    for (const c of ['CNI-HOSTPORT-SETMARK', 'CNI-HOSTPORT-MASQ']) if (nat.chains.has(c)) lines.push(`-F ${c}`);
-    for (const c of ['CNI-HOSTPORT-DNAT', 'CNI-HOSTPORT-SETMARK', 'CNI-HOSTPORT-MASQ']) if (nat.chains.has(c)) lines.push(`-X ${c}`);
-    await restore('nat', lines); // "busy" means someone is using them again: leave them
+export async function pruneSharedChains(options: { nat?: boolean; filter?: boolean } = {}): Promise<void> {
+  if (options.nat !== false) {
+    const nat = await listRules('nat');
+    await restore('nat', hostportPruneLines(nat.chains, nat.rules)); // "busy" means someone is using them again: leave them
   }
+  // The filter chains are the firewall plugin's: callers that never ran it skip a pass.
+  if (options.filter === false) return;
   const filter = await listRules('filter');
   const rulesIn = (chain: string) => filter.rules.filter((r) => r.chain === chain);
   const adminEmpty = rulesIn('CNI-ADMIN').length === 0;

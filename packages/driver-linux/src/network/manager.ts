@@ -475,13 +475,15 @@ export class CniNetworkManager {
         if (!record.networks.some((n) => n.steps.some(leavesIptablesRules))) return;
         const ips = record.networks.flatMap((n) => (n.result?.ips ?? []).map((ip) => ip.address.split('/')[0] ?? ''));
         try {
-          await deleteRules('nat', (r) => r.spec.includes(`id: \\"${containerId}\\"`));
-          if (record.networks.some((n) => n.steps.some((st) => st.config.type === 'firewall'))) {
-            await deleteRules('filter', (r) => r.chain === 'CNI-FORWARD' && ips.some((ip) => ip && new RegExp(`(^| )-[sd] ${ip.replace(/\./g, '\\.')}/32( |$)`).test(r.spec)));
-          }
           // The shared chains stay while another container of ours still needs them.
           const others = (await this.attachments.values()).filter((a) => a.containerId !== containerId);
-          if (!others.some((a) => a.networks.some((n) => n.steps.some(leavesIptablesRules)))) await pruneSharedChains();
+          const lastUser = !others.some((a) => a.networks.some((n) => n.steps.some(leavesIptablesRules)));
+          // One transaction: this container's rules, and portmap's shared chains if they end up empty.
+          await deleteRules('nat', (r) => r.spec.includes(`id: \\"${containerId}\\"`), { pruneHostport: lastUser });
+          if (record.networks.some((n) => n.steps.some((st) => st.config.type === 'firewall'))) {
+            await deleteRules('filter', (r) => r.chain === 'CNI-FORWARD' && ips.some((ip) => ip && new RegExp(`(^| )-[sd] ${ip.replace(/\./g, '\\.')}/32( |$)`).test(r.spec)));
+            if (lastUser) await pruneSharedChains({ nat: false });
+          }
         } catch (e) {
           failures.push((e as Error).message);
         }
