@@ -109,8 +109,9 @@ try {
   const sock = join(idleDir, 'run', 'berthd.sock');
   const bundled = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', 'dist', 'berthd.js');
   const appDir = join(new URL('.', import.meta.url).pathname, '..');
+  // the flag dist/berthd.js's shebang gives it when run directly
   const args = existsSync(bundled)
-    ? [bundled]
+    ? ['--max-semi-space-size=1', bundled]
     : ['--conditions=source', '--import', 'tsx', join(appDir, 'src', 'main.ts')];
   await writeFile(join(dir, 'idle.json'), JSON.stringify(idleNet));
   const child = spawn(process.execPath, [...args, '--root', join(idleDir, 'root'), '--run-root', join(idleDir, 'run'), '--host', `unix://${sock}`, '--config', join(dir, 'idle.json')], { cwd: appDir, stdio: 'ignore' });
