@@ -9,7 +9,8 @@ import { promisify } from 'node:util';
 import { EngineClient } from '@berth/engine-api';
 import { isolatedNetworkConfig } from './support/daemon.js';
 import { removeDaemonNetwork } from './support/network-cleanup.js';
-import { docker } from './support/docker-cli.js';
+import { docker, dockerOk } from './support/docker-cli.js';
+import { seededRegistry } from './support/registry.js';
 
 const run = promisify(execFile);
 const APP = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -57,6 +58,15 @@ describe('dist/berthd.js', () => {
       const v = await docker({ PATH: process.env['PATH'], HOME: dir, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(dir, 'dc') }, ['version', '--format', '{{.Server.APIVersion}}']);
       expect(v.stdout.trim()).toBe('1.50');
       expect((await client.info()).DockerRootDir).toBe(join(dir, 'root'));
+      // the first registry request loads undici through the bundle's lazy shim
+      const registry = await seededRegistry();
+      try {
+        const env = { PATH: process.env['PATH'], HOME: dir, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(dir, 'dc') };
+        await dockerOk(env, ['pull', registry.busybox]);
+        expect(await dockerOk(env, ['images', '--format', '{{.Repository}}:{{.Tag}}'])).toContain(registry.busybox);
+      } finally {
+        await registry.stop();
+      }
     } finally {
       client.close();
       child.kill('SIGTERM');

@@ -12,7 +12,7 @@ import { imageRoutes } from '../routes/images.js';
 import { volumeRoutes } from '../routes/volumes.js';
 import { networkRoutes } from '../routes/networks.js';
 import { archiveRoutes } from '../routes/archive.js';
-import { lazyValidatorFactory } from './lazy-validators.js';
+import { lazySerializerFactory, lazyValidatorFactory } from './lazy-validators.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -38,7 +38,7 @@ export function buildApp(engine: EngineLike, options: AppOptions): FastifyInstan
     rewriteUrl: (req) => stripVersionPrefix(req),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
     return503OnClosing: false,
-    schemaController: { compilersFactory: { buildValidator: lazyValidatorFactory } },
+    schemaController: { compilersFactory: { buildValidator: lazyValidatorFactory, buildSerializer: lazySerializerFactory } },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false, allowUnionTypes: true } },
   });
 
