@@ -164,7 +164,9 @@ export function mountRequests(config: ContainerConfig, host: HostConfig): MountR
     byTarget.set(normaliseTarget(v), { type: 'volume', name: undefined, target: normaliseTarget(v), readOnly: false, noCopy: false, anonymous: true });
   }
   for (const b of host.Binds ?? []) add(parseBind(b));
-  for (const m of host.Mounts ?? []) add(fromMountSpec(m));
+  // Target is assumed present, as it was before the types moved to engine-api; the create schema
+  // does not require it, so a missing one still ends in an untyped TypeError in add(), not an InvalidArgumentError.
+  for (const m of host.Mounts ?? []) add(fromMountSpec(m as MountSpec));
   for (const [target, opts] of Object.entries(host.Tmpfs ?? {})) add({ type: 'tmpfs', target, options: opts ? opts.split(',') : [] });
   return [...byTarget.values()];
 }

@@ -21,8 +21,11 @@ export interface JsonMessage {
   time?: number;
 }
 
-/** Docker's filters query parameter: `{"label": ["a=b"], "status": ["running"]}`. */
-export type Filters = Record<string, string[]>;
+/**
+ * Docker's filters query parameter: `{"label": ["a=b"], "status": ["running"]}`, or the legacy
+ * map form `{"status": {"running": true}}` older clients still send.
+ */
+export type Filters = Record<string, string[] | Record<string, boolean>>;
 
 /** A registry login, sent base64url-encoded in the X-Registry-Auth header or to POST /auth. */
 export interface AuthConfig {

@@ -27,7 +27,7 @@ export interface ContainerConfig {
   Env?: string[] | null;
   Cmd?: string[] | string | null;
   Healthcheck?: HealthConfig | null;
-  ArgsEscaped?: boolean;
+  ArgsEscaped?: boolean | null;
   Image?: string;
   Volumes?: Record<string, object> | null;
   WorkingDir?: string;
@@ -49,14 +49,18 @@ export interface PortBinding {
 export type PortMap = Record<string, PortBinding[] | null>;
 
 export interface RestartPolicy {
-  Name?: '' | 'no' | 'always' | 'unless-stopped' | 'on-failure' | string;
+  /** '' and 'no' both mean never; the daemon rejects other names. */
+  Name?: '' | 'no' | 'always' | 'unless-stopped' | 'on-failure' | (string & {});
   MaximumRetryCount?: number;
 }
 
+export type MountType = 'bind' | 'volume' | 'tmpfs' | 'npipe' | 'cluster' | 'image';
+
+/** One entry of HostConfig.Mounts, as a client may send it (the daemon rejects a missing Target or an unknown Type). */
 export interface Mount {
   Target?: string;
   Source?: string;
-  Type?: 'bind' | 'volume' | 'tmpfs' | 'image' | 'npipe' | 'cluster' | string;
+  Type?: MountType | (string & {});
   ReadOnly?: boolean;
   Consistency?: string;
   BindOptions?: { Propagation?: string; NonRecursive?: boolean; CreateMountpoint?: boolean; ReadOnlyNonRecursive?: boolean; ReadOnlyForceRecursive?: boolean } | null;
@@ -71,6 +75,12 @@ export interface Ulimit {
   Hard: number;
 }
 
+export interface DeviceMapping {
+  PathOnHost: string;
+  PathInContainer?: string;
+  CgroupPermissions?: string;
+}
+
 export interface Resources {
   CpuShares?: number;
   Memory?: number;
@@ -82,7 +92,7 @@ export interface Resources {
   CpuRealtimeRuntime?: number;
   CpusetCpus?: string;
   CpusetMems?: string;
-  Devices?: { PathOnHost: string; PathInContainer: string; CgroupPermissions: string }[] | null;
+  Devices?: DeviceMapping[] | null;
   DeviceCgroupRules?: string[] | null;
   MemoryReservation?: number;
   MemorySwap?: number;
@@ -134,6 +144,8 @@ export interface HostConfig extends Resources {
   Isolation?: string;
   MaskedPaths?: string[] | null;
   ReadonlyPaths?: string[] | null;
+  /** Fields this type does not name still round-trip through create and inspect. */
+  [extra: string]: unknown;
 }
 
 export interface EndpointSettings {
@@ -160,6 +172,7 @@ export interface NetworkingConfig {
 
 /** Body of POST /containers/create. */
 export interface ContainerCreateBody extends ContainerConfig {
+  Image: string;
   HostConfig?: HostConfig | null;
   NetworkingConfig?: NetworkingConfig | null;
 }
@@ -183,11 +196,24 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
-  Health?: { Status: string; FailingStreak: number; Log: unknown[] } | null;
+  Health?: ContainerHealth | null;
+}
+
+export interface HealthcheckResult {
+  Start: string;
+  End: string;
+  ExitCode: number;
+  Output: string;
+}
+
+export interface ContainerHealth {
+  Status: 'starting' | 'healthy' | 'unhealthy';
+  FailingStreak: number;
+  Log: HealthcheckResult[];
 }
 
 export interface MountPoint {
-  Type: string;
+  Type: MountType;
   Name?: string;
   Source: string;
   Destination: string;
@@ -198,24 +224,24 @@ export interface MountPoint {
 }
 
 export interface NetworkSettings {
-  Bridge?: string;
-  SandboxID?: string;
-  SandboxKey?: string;
-  Ports?: PortMap;
-  HairpinMode?: boolean;
-  LinkLocalIPv6Address?: string;
-  LinkLocalIPv6PrefixLen?: number;
-  SecondaryIPAddresses?: unknown;
-  SecondaryIPv6Addresses?: unknown;
-  EndpointID?: string;
-  Gateway?: string;
-  GlobalIPv6Address?: string;
-  GlobalIPv6PrefixLen?: number;
-  IPAddress?: string;
-  IPPrefixLen?: number;
-  IPv6Gateway?: string;
-  MacAddress?: string;
-  Networks?: Record<string, EndpointSettings>;
+  Bridge: string;
+  SandboxID: string;
+  SandboxKey: string;
+  Ports: PortMap;
+  HairpinMode: boolean;
+  LinkLocalIPv6Address: string;
+  LinkLocalIPv6PrefixLen: number;
+  SecondaryIPAddresses: unknown;
+  SecondaryIPv6Addresses: unknown;
+  EndpointID: string;
+  Gateway: string;
+  GlobalIPv6Address: string;
+  GlobalIPv6PrefixLen: number;
+  IPAddress: string;
+  IPPrefixLen: number;
+  IPv6Gateway: string;
+  MacAddress: string;
+  Networks: Record<string, EndpointSettings>;
 }
 
 /** GET /containers/{id}/json */
@@ -268,7 +294,8 @@ export interface ContainerSummary {
   SizeRw?: number;
   SizeRootFs?: number;
   Labels: Record<string, string>;
-  State: ContainerStatus | string;
+  State: ContainerStatus;
+  /** `Up 3 seconds`, `Exited (0) 2 seconds ago`, `Created`, `Up 5 minutes (Paused)`. */
   Status: string;
   HostConfig: { NetworkMode: string; Annotations?: Record<string, string> };
   NetworkSettings: { Networks: Record<string, EndpointSettings> };
@@ -277,7 +304,7 @@ export interface ContainerSummary {
 
 export interface ContainerWaitResponse {
   StatusCode: number;
-  Error: { Message: string } | null;
+  Error?: { Message: string } | null;
 }
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
@@ -339,15 +366,25 @@ export interface ContainerUpdateBody extends Resources {
   RestartPolicy?: RestartPolicy;
 }
 
+export interface CpuStats {
+  cpu_usage: { total_usage: number; usage_in_kernelmode: number; usage_in_usermode: number; percpu_usage?: number[] };
+  system_cpu_usage?: number;
+  online_cpus?: number;
+  throttling_data: { periods: number; throttled_periods: number; throttled_time: number };
+}
+
 export interface ContainerStats {
   read: string;
   preread: string;
-  pids_stats?: { current?: number; limit?: number };
-  memory_stats?: { usage?: number; limit?: number; stats?: Record<string, number> };
-  cpu_stats?: Record<string, unknown>;
-  precpu_stats?: Record<string, unknown>;
-  networks?: Record<string, Record<string, number>>;
-  name?: string;
-  id?: string;
+  pids_stats: { current?: number; limit?: number };
+  num_procs: number;
+  cpu_stats: CpuStats;
+  precpu_stats: CpuStats;
+  memory_stats: { usage?: number; limit?: number; stats?: Record<string, number> };
+  blkio_stats: Record<string, unknown>;
+  networks?: Record<string, { rx_bytes: number; tx_bytes: number; rx_packets: number; tx_packets: number; [key: string]: number }>;
+  name: string;
+  id: string;
+  /** Docker sends more (storage_stats, per-OS fields). */
   [key: string]: unknown;
 }

@@ -28,7 +28,7 @@ export interface Network {
   Driver: string;
   EnableIPv4: boolean;
   EnableIPv6: boolean;
-  IPAM: Ipam;
+  IPAM: { Driver: string; Options: Record<string, string> | null; Config: IpamConfig[] };
   Internal: boolean;
   Attachable: boolean;
   Ingress: boolean;

@@ -25,7 +25,7 @@ export interface IndexInfo {
   Official: boolean;
 }
 
-/** GET /info (fields the docker CLI reads; Docker sends more, all optional). */
+/** GET /info (fields the docker CLI reads; Docker sends more; the optional ones Berth may leave out). */
 export interface SystemInfo {
   ID: string;
   Containers: number;
@@ -42,9 +42,9 @@ export interface SystemInfo {
   CpuCfsPeriod: boolean;
   CpuCfsQuota: boolean;
   CPUShares: boolean;
-  CPUSet: boolean;
+  CPUSet?: boolean;
   PidsLimit: boolean;
-  OomKillDisable: boolean;
+  OomKillDisable?: boolean;
   IPv4Forwarding: boolean;
   Debug: boolean;
   NFd: number;
@@ -67,7 +67,7 @@ export interface SystemInfo {
     IndexConfigs: Record<string, IndexInfo>;
     Mirrors: string[];
   };
-  GenericResources: unknown[] | null;
+  GenericResources?: unknown[] | null;
   HttpProxy: string;
   HttpsProxy: string;
   NoProxy: string;
@@ -77,16 +77,16 @@ export interface SystemInfo {
   ServerVersion: string;
   Runtimes: Record<string, { path: string; runtimeArgs?: string[]; status?: Record<string, string> }>;
   DefaultRuntime: string;
-  Swarm: { NodeID: string; NodeAddr: string; LocalNodeState: string; ControlAvailable: boolean; Error: string; RemoteManagers: unknown };
+  Swarm?: { NodeID: string; NodeAddr: string; LocalNodeState: string; ControlAvailable: boolean; Error: string; RemoteManagers: unknown };
   LiveRestoreEnabled: boolean;
   Isolation: string;
   InitBinary: string;
-  ContainerdCommit: { ID: string; Expected?: string };
-  RuncCommit: { ID: string; Expected?: string };
-  InitCommit: { ID: string; Expected?: string };
+  ContainerdCommit?: { ID: string; Expected?: string };
+  RuncCommit?: { ID: string; Expected?: string };
+  InitCommit?: { ID: string; Expected?: string };
   SecurityOptions: string[];
   DefaultAddressPools?: { Base: string; Size: number }[];
-  CDISpecDirs: string[];
+  CDISpecDirs?: string[];
   Warnings: string[] | null;
   [key: string]: unknown;
 }

@@ -2,9 +2,9 @@ export interface Volume {
   Name: string;
   Driver: string;
   Mountpoint: string;
-  CreatedAt?: string;
+  CreatedAt: string;
   Status?: Record<string, unknown>;
-  Labels: Record<string, string> | null;
+  Labels: Record<string, string>;
   Scope: 'local' | 'global';
   Options: Record<string, string> | null;
   UsageData?: { Size: number; RefCount: number } | null;

@@ -1,18 +1,9 @@
-import type { HealthConfig } from '../docker-types.js';
+import type { ContainerHealth, HealthConfig, HealthcheckResult } from '../docker-types.js';
 
-export interface HealthLogEntry {
-  Start: string;
-  End: string;
-  ExitCode: number;
-  Output: string;
-}
+export type HealthLogEntry = HealthcheckResult;
 
 /** Docker's `State.Health`. */
-export interface HealthState {
-  Status: 'starting' | 'healthy' | 'unhealthy';
-  FailingStreak: number;
-  Log: HealthLogEntry[];
-}
+export type HealthState = ContainerHealth;
 
 const NS = 1_000_000;
 export const HEALTH_DEFAULTS = { interval: 30_000, timeout: 30_000, startPeriod: 0, retries: 3 };
@@ -20,7 +11,7 @@ const MAX_LOG = 5;
 const MAX_OUTPUT = 4096;
 
 /** The probe's argv, or undefined when the container has no (or a disabled) health check. */
-export function probeArgs(h: HealthConfig | undefined): string[] | undefined {
+export function probeArgs(h: HealthConfig | null | undefined): string[] | undefined {
   const test = h?.Test;
   if (!test || test.length === 0 || test[0] === 'NONE') return undefined;
   if (test[0] === 'CMD') return test.slice(1);
@@ -29,7 +20,7 @@ export function probeArgs(h: HealthConfig | undefined): string[] | undefined {
 }
 
 /** Docker's durations are nanoseconds; 0 means the default. */
-export function healthTimings(h: HealthConfig | undefined): typeof HEALTH_DEFAULTS {
+export function healthTimings(h: HealthConfig | null | undefined): typeof HEALTH_DEFAULTS {
   return {
     interval: h?.Interval ? h.Interval / NS : HEALTH_DEFAULTS.interval,
     timeout: h?.Timeout ? h.Timeout / NS : HEALTH_DEFAULTS.timeout,
