@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mergeConfig, mergeEnv, mountRequests, normaliseSignal, processArgs, publishedPorts, checkRestartPolicy } from './spec.js';
 import { statusText, humanDuration } from './human.js';
 import { EventBus } from './events.js';
+import { InvalidArgumentError } from '@berth/image-format';
 
 const image = { config: { Env: ['PATH=/bin', 'A=1'], Entrypoint: ['/ep'], Cmd: ['x'], WorkingDir: '/w', Labels: { a: '1' }, Volumes: { '/data': {} }, ExposedPorts: { '80/tcp': {} } } };
 
@@ -58,6 +59,12 @@ describe('ports, mounts, policies', () => {
       { type: 'tmpfs', target: '/run', options: ['size=1m'] },
     ]);
     expect(() => mountRequests({}, { Binds: ['/a:/x', '/b:/x'] })).toThrow(/Duplicate mount point/);
+  });
+
+  it('refuses a mount without a Target with a 400-class error, not a TypeError', () => {
+    const noTarget = () => mountRequests({}, { Mounts: [{ Type: 'volume', Source: 'v' }] });
+    expect(noTarget).toThrow(InvalidArgumentError);
+    expect(noTarget).toThrow('invalid mount config for type "volume": field Target must not be empty');
   });
   it('checks restart policies with Docker messages', () => {
     expect(() => checkRestartPolicy({ RestartPolicy: { Name: 'sometimes' as 'always' } })).toThrow(/unknown policy/);

@@ -194,6 +194,10 @@ export function parseBind(spec: string): MountRequest {
 }
 
 function fromMountSpec(m: MountSpec): MountRequest {
+  // The API schema leaves Target optional (as Docker's does); Docker answers 400, so do we.
+  if (typeof m.Target !== 'string' || m.Target === '') {
+    throw new InvalidArgumentError(`invalid mount config for type "${m.Type}": field Target must not be empty`);
+  }
   switch (m.Type) {
     case 'bind':
       if (!m.Source) throw new InvalidArgumentError('invalid mount config for type "bind": field Source must not be empty');
