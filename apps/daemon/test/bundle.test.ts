@@ -38,8 +38,9 @@ describe('dist/berthd.js', () => {
     expect((await stat(BUNDLE)).mode & 0o111).not.toBe(0);
     const imports = [...text.matchAll(/^import .* from ["']([^"']+)["'];?$/gm)].map((m) => m[1]);
     expect(imports.filter((m) => m?.startsWith('@berth/'))).toEqual([]);
-    // undici is loaded on first registry use (src/bundle/lazy-undici.ts), not at start
+    // loaded on first use through src/bundle/lazy-*.ts, not at start
     expect(imports).not.toContain('undici');
+    expect(imports).not.toContain('tar-stream');
     expect((await run(BUNDLE, ['--version'])).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
