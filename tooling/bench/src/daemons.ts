@@ -55,7 +55,10 @@ export async function startBerthd(o: BerthdOptions): Promise<RunningDaemon> {
   await writeFile(configFile, JSON.stringify({ bridge: o.bridge, bip: o.bip }) + '\n');
   const fromDist = existsSync(BERTHD_DIST);
   const entry = fromDist ? [BERTHD_DIST] : ['--conditions=source', '--import', 'tsx', BERTHD_SOURCE];
-  const args = [...(o.nodeFlags ?? []), ...entry, '--root', o.root, '--run-root', o.runRoot, '--host', `unix://${socketPath}`, '--config', configFile, '--log-level', o.logLevel ?? 'warn'];
+  // The bundle's shebang carries --max-semi-space-size=1; spawning it through node skips the
+  // shebang, so pass the same flag and measure what users run.
+  const nodeFlags = o.nodeFlags ?? (fromDist ? ['--max-semi-space-size=1'] : []);
+  const args = [...nodeFlags, ...entry, '--root', o.root, '--run-root', o.runRoot, '--host', `unix://${socketPath}`, '--config', configFile, '--log-level', o.logLevel ?? 'warn'];
   const logPath = join(o.home, `berthd-${Date.now()}.log`);
   const proc = spawnLogged(process.execPath, args, logPath, { ...process.env, NODE_OPTIONS: '' });
   const http = new UnixHttp(socketPath);
