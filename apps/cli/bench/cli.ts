@@ -13,7 +13,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EngineClient } from '@berth/engine-api';
 import { buildBusyboxRootfs } from '@berth/fixtures';
-import { importBuiltinBusybox } from '../src/builtin-busybox.js';
 import { removeDaemonNetwork } from '../test/support/network-cleanup.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -93,7 +92,8 @@ async function main(): Promise<void> {
         await new Promise((r) => setTimeout(r, 50));
       }
     }
-    await importBuiltinBusybox(client);
+    // No registry here: berthd answers a pull of busybox with its built-in image.
+    for await (const _ of client.imagePull('busybox:latest')) void _;
     console.log(`berth CLI bench (node ${process.version}, berthd pid ${daemon.pid}, ${N} runs each, medians)`);
     const env = { ...process.env, BERTH_HOST: host };
 

@@ -9,10 +9,9 @@ import { Command } from 'commander';
 import { buildCreateBody, EMPTY_RUN_FLAGS, parseMount, parsePublish, parseRestart, parseVolume, collectEnv, parseCpus, parseMemory } from '../src/commands/run-options.js';
 import { buildProgram, runCli } from '../src/cli.js';
 import { chooseHost } from '../src/client.js';
-import { runStatusFor, Context } from '../src/context.js';
+import { runStatusFor } from '../src/context.js';
 import { completionScript } from '../src/completion.js';
 import { parseFilters } from '../src/commands/containers.js';
-import { tarHeader, isBuiltinBusybox } from '../src/builtin-busybox.js';
 
 function streams(): { io: { stdin: PassThrough; stdout: PassThrough; stderr: PassThrough }; out: () => string; err: () => string } {
   const stdout = new PassThrough();
@@ -202,15 +201,5 @@ describe('global behaviour', () => {
     } finally {
       await rm(dirname(file), { recursive: true, force: true });
     }
-  });
-
-  it('a ustar header for the built-in busybox', () => {
-    const h = tarHeader({ name: 'bin/sh', type: 'symlink', mode: 0o777, linkname: '/bin/busybox' });
-    expect(h.length).toBe(512);
-    expect(h.subarray(257, 262).toString()).toBe('ustar');
-    expect(isBuiltinBusybox('busybox')).toBe(true);
-    expect(isBuiltinBusybox('docker.io/library/busybox:latest')).toBe(true);
-    expect(isBuiltinBusybox('busybox:1.36')).toBe(false);
-    void Context;
   });
 });

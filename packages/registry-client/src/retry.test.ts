@@ -28,5 +28,8 @@ describe('retry', () => {
     expect(isNetworkError(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).toBe(true);
     expect(isNetworkError(new Error('y', { cause: Object.assign(new Error('z'), { code: 'UND_ERR_SOCKET' }) }))).toBe(true);
     expect(isNetworkError(new Error('plain'))).toBe(false);
+    // a name that does not exist is final; a resolver that could not answer is not
+    expect(isNetworkError(Object.assign(new Error('n'), { code: 'ENOTFOUND' }))).toBe(false);
+    expect(isNetworkError(Object.assign(new Error('a'), { code: 'EAI_AGAIN' }))).toBe(true);
   });
 });

@@ -49,15 +49,8 @@ async function createContainer(ctx: Context, client: EngineClient, body: Contain
       // the daemon will say what is wrong with the name
     }
     ctx.err(`Unable to find image '${familiar}' locally\n`);
-    try {
-      await pullImage(ctx, client, image, { out: 'stderr', platform: flags.platform });
-    } catch (pullErr) {
-      // No registry (a fresh machine, no internet): busybox has a built-in stand-in.
-      const { isBuiltinBusybox, importBuiltinBusybox } = await import('../builtin-busybox.js');
-      if (!isBuiltinBusybox(image)) throw pullErr;
-      ctx.err(`${errorMessage(pullErr)}\nUsing the built-in busybox image (made from the host's busybox-static)\n`);
-      await importBuiltinBusybox(client);
-    }
+    // With no registry reachable, berthd answers a pull of busybox with its built-in image.
+    await pullImage(ctx, client, image, { out: 'stderr', platform: flags.platform });
     return create();
   }
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { InvalidArgumentError, NotFoundError, UnsupportedError } from '@berth/image-format';
+import { InvalidArgumentError, NotFoundError, UnsupportedError, isBerthError, normalizeReference } from '@berth/image-format';
 import type { EngineLike, ProgressMessage } from '../engine-port.js';
 import { boolValue, filtersValue, optString, registryAuth, stringList, type Query } from '../http/query.js';
 import { rawBody } from '../http/body.js';
@@ -137,6 +137,20 @@ export function imageRoutes(app: FastifyInstance, engine: EngineLike): void {
       out.end();
     } catch (err) {
       if (out.aborted.signal.aborted) return;
+      if (isBuiltinStandIn(ref) && isBerthError(err) && err.code === 'Unavailable') {
+        // No registry reachable (a fresh machine, no internet): busybox has a built-in
+        // stand-in made from the host's busybox-static, so `run busybox` works anywhere.
+        try {
+          out.write({ status: `${err.message}: using the built-in busybox image (made from the host's busybox-static)` });
+          const image = await images.ensureBuiltin('busybox');
+          out.write({ status: `Digest: ${image.Id}` });
+          out.write({ status: 'Status: Image is up to date for busybox:latest' });
+          out.end();
+        } catch (builtinErr) {
+          out.end(builtinErr);
+        }
+        return;
+      }
       out.end(err);
     }
   };
@@ -193,4 +207,13 @@ export function imageRoutes(app: FastifyInstance, engine: EngineLike): void {
     const query = q(request);
     return images.remove(name, { force: boolValue(query['force']), noprune: boolValue(query['noprune']) });
   });
+}
+
+/** The references the built-in busybox stands in for: `busybox`, `busybox:latest`, `docker.io/library/busybox:latest`. */
+function isBuiltinStandIn(ref: string): boolean {
+  try {
+    return normalizeReference(ref).toString() === 'docker.io/library/busybox:latest';
+  } catch {
+    return false;
+  }
 }
