@@ -666,6 +666,7 @@ export class LinuxDriver implements RuntimeDriver {
             offset,
             signal: ctl.signal,
             keepGoing: async () => (await this.refresh(await this.load(id))).status !== 'stopped',
+            wake: this.wait(id, { signal: ctl.signal }),
           })) {
             const target = e.stream === 'stdout' ? stdout : stderr;
             if ((e.stream === 'stdout' && options.stdout === false) || (e.stream === 'stderr' && options.stderr === false)) continue;

@@ -25,6 +25,11 @@ export interface LogFollowOptions {
   keepGoing?: () => Promise<boolean>;
   signal?: AbortSignal;
   pollMs?: number;
+  /**
+   * Settles when the writer has probably stopped (the container exited): the wait between
+   * polls ends at once, so a follower sees the end without a poll interval of delay.
+   */
+  wake?: Promise<unknown>;
 }
 
 /** Reads entries from a k8s-file log, optionally following it. */
@@ -40,6 +45,13 @@ export async function* readK8sLog(path: string, options: LogFollowOptions = {}):
     let rest = '';
     const buf = Buffer.alloc(64 * 1024);
     let idle = 0;
+    // after the wake-up has fired once, plain polling: keepGoing may lag the exit briefly
+    let woken = false;
+    let awake = false;
+    void options.wake?.then(
+      () => (awake = true),
+      () => (awake = true),
+    );
     for (;;) {
       if (options.signal?.aborted) return;
       const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
@@ -62,9 +74,20 @@ export async function* readK8sLog(path: string, options: LogFollowOptions = {}):
         if (idle++ > 0) return;
         continue;
       }
-      await new Promise((r) => setTimeout(r, options.pollMs ?? 50));
+      await pause(options.pollMs ?? 50, woken ? undefined : options.wake);
+      if (awake) woken = true;
     }
   } finally {
     await fh.close();
   }
+}
+
+function pause(ms: number, wake: Promise<unknown> | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    void wake?.then(
+      () => (clearTimeout(timer), resolve()),
+      () => (clearTimeout(timer), resolve()),
+    );
+  });
 }

@@ -32,3 +32,23 @@ describe('planOverlay', () => {
     expect(plan.options.slice(1)).toEqual(['upperdir=/srv/upper/fs', 'workdir=/srv/upper/work']);
   });
 });
+
+describe('isMountPoint', () => {
+  it('tells a mounted directory from a plain one (unmountRootfs relies on it)', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { execFileSync } = await import('node:child_process');
+    const { isMountPoint, unmountRootfs } = await import('./mount.js');
+    const dir = await mkdtemp(join(tmpdir(), 'berth mnt-')); // a space: mountinfo escapes it
+    try {
+      expect(await isMountPoint(dir)).toBe(false);
+      execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', dir]);
+      expect(await isMountPoint(dir)).toBe(true);
+      await unmountRootfs(dir);
+      expect(await isMountPoint(dir)).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdir, rm, symlink } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, sep } from 'node:path';
+import { mkdir, readFile, rm, symlink } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { BerthError } from '@berth/image-format';
 import type { RootfsMount } from '@berth/runtime';
@@ -118,6 +118,8 @@ export async function mountRootfs(mounts: readonly RootfsMount[], target: string
 export async function unmountRootfs(target: string): Promise<void> {
   // bounded: a snapshotter's list is a mount or two
   for (let i = 0; i < 16; i++) {
+    // ask the kernel rather than spawning a umount that fails: that cost a process per removal
+    if (i > 0 && !(await isMountPoint(target))) return;
     try {
       await run('umount', [target]);
     } catch (err) {
@@ -126,4 +128,20 @@ export async function unmountRootfs(target: string): Promise<void> {
       await run('umount', ['-l', target]).catch(() => undefined);
     }
   }
+}
+
+/** True when something is mounted at `target` (per /proc/self/mountinfo). */
+export async function isMountPoint(target: string): Promise<boolean> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  const want = resolve(target);
+  for (const line of info.split('\n')) {
+    // field 5 is the mount point, with spaces and such octal-escaped
+    const mountPoint = line.split(' ')[4];
+    if (mountPoint !== undefined && unescapeMountinfo(mountPoint) === want) return true;
+  }
+  return false;
+}
+
+function unescapeMountinfo(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
 }
