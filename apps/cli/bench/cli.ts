@@ -12,8 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EngineClient } from '@berth/engine-api';
-import { buildBusyboxRootfs } from '@berth/fixtures';
-import { removeDaemonNetwork } from '../test/support/network-cleanup.js';
+import { buildBusyboxRootfs, removeDaemonNetwork } from '@berth/fixtures';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cliBin = join(here, '../dist/berth.js');

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { berthRunner, buildCli, removeCli } from './support/cli.js';
-import { removeDaemonNetwork } from './support/network-cleanup.js';
+import { removeDaemonNetwork } from '@berth/fixtures';
 
 const berthdJs = join(dirname(fileURLToPath(import.meta.url)), '../../daemon/dist/berthd.js');
 

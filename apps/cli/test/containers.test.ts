@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
-import { seededRegistry, type SeededRegistry } from './support/registry.js';
+import { seededRegistry, type SeededRegistry } from '@berth/fixtures';
 import { berthRunner, buildCli, removeCli, dockerRunner, Tmux, type CliResult } from './support/cli.js';
 
 // berth against a real berthd (in this process, own root/socket/bridge), with the real

@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
-import { seededRegistry, type SeededRegistry } from './support/registry.js';
-import { makeHtpasswd, startRegistry } from '@berth/fixtures';
+import { seededRegistry, type SeededRegistry, makeHtpasswd, startRegistry } from '@berth/fixtures';
 import { berthRunner, buildCli, removeCli, dockerRunner, Tmux, type CliResult } from './support/cli.js';
 import { screen } from './support/screen.js';
 

@@ -11,9 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { EngineClient } from '@berth/engine-api';
-import { buildBusyboxLayout, pushLayoutWithSkopeo, startRegistry } from '@berth/fixtures';
+import { buildBusyboxLayout, pushLayoutWithSkopeo, startRegistry, removeDaemonNetwork } from '@berth/fixtures';
 import { startDaemon } from '../src/index.js';
-import { removeDaemonNetwork } from '../test/support/network-cleanup.js';
 
 const run = promisify(execFile);
 const N = Number(process.env['BENCH_RUNS'] ?? 10);

@@ -11,7 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDaemon } from '../src/index.js';
-import { removeDaemonNetwork } from '../test/support/network-cleanup.js';
+import { removeDaemonNetwork } from '@berth/fixtures';
 
 const N = Number(process.env['BENCH_RUNS'] ?? 10);
 const dir = await mkdtemp(join(tmpdir(), 'berthd-timeline-'));

@@ -8,9 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { EngineClient } from '@berth/engine-api';
 import { isolatedNetworkConfig } from './support/daemon.js';
-import { removeDaemonNetwork } from './support/network-cleanup.js';
+import { removeDaemonNetwork, seededRegistry } from '@berth/fixtures';
 import { docker, dockerOk } from './support/docker-cli.js';
-import { seededRegistry } from './support/registry.js';
 
 const run = promisify(execFile);
 const APP = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -3,7 +3,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { EngineClient, demultiplexStream, type EventMessage, type JsonMessage } from '@berth/engine-api';
 import { ConflictError, NotFoundError } from '@berth/image-format';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
-import { seededRegistry, type SeededRegistry } from './support/registry.js';
+import { seededRegistry, type SeededRegistry } from '@berth/fixtures';
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];

@@ -3,11 +3,9 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isolatedNetworkConfig } from './support/daemon.js';
-import { removeDaemonNetwork } from './support/network-cleanup.js';
-import { seededRegistry, type SeededRegistry } from './support/registry.js';
+import { removeDaemonNetwork, seededRegistry, type SeededRegistry, buildBigImageLayout, pushLayoutWithSkopeo } from '@berth/fixtures';
 import { spawnDaemon, type DaemonProcess } from './support/process.js';
 import { docker, dockerOk } from './support/docker-cli.js';
-import { buildBigImageLayout, pushLayoutWithSkopeo } from '@berth/fixtures';
 import { EngineClient } from '@berth/engine-api';
 
 function alive(pid: number): boolean {

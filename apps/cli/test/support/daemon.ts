@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDaemon, type Daemon } from '@berth/daemon';
-import { removeDaemonNetwork } from './network-cleanup.js';
+import { removeDaemonNetwork } from '@berth/fixtures';
 
 export interface TestDaemon {
   daemon: Daemon;
