@@ -42,6 +42,8 @@ import { mountRootfs, unmountRootfs } from './rootfs/mount.js';
 import { resolveInRoot } from './user/rootfs-path.js';
 import { resolveUser } from './user/resolve-user.js';
 import { capabilitiesFromMask } from './security/capabilities.js';
+import { SECCOMP_BPF_ANNOTATION, SeccompFilterCache } from './security/seccomp-cache.js';
+import type { OciSeccomp } from './security/seccomp.js';
 
 /** What the driver needs from a network manager (CniNetworkManager fits). */
 export interface ContainerNetworker {
@@ -149,6 +151,7 @@ export class LinuxDriver implements RuntimeDriver {
   private hostNofileHard?: number;
   private hostCapabilities?: string[];
   private bridgeScript!: string;
+  private seccompCache?: SeccompFilterCache;
   private exitWatcher?: FSWatcher;
   /**
    * Exits being recorded, so that concurrent refreshes emit one exit event. Keyed by
@@ -181,6 +184,7 @@ export class LinuxDriver implements RuntimeDriver {
       this.cgroups = await detectCgroups();
       this.runtime = await prepareRuntime(this.stateDir, this.options.runtime ?? 'crun', this.cgroups);
       this.conmonPath = await findExecutable(this.options.conmonPath ?? 'conmon');
+      this.seccompCache = await SeccompFilterCache.forRuntime(this.stateDir, this.runtime.name, this.runtime.binary);
       this.swapSupported = await swapLimitSupported(this.cgroups);
       this.bridgeScript = join(this.stateDir, 'attach-bridge.pl');
       await writeFile(this.bridgeScript, ATTACH_BRIDGE_SOURCE, { mode: 0o600 });
@@ -383,6 +387,16 @@ export class LinuxDriver implements RuntimeDriver {
         deviceRules: devs.rules,
         ...(this.hostNofileHard !== undefined ? { hostNofileHard: this.hostNofileHard } : {}),
       });
+      // a label must never choose the filter: crun would run it instead of linux.seccomp
+      if (config.annotations) delete config.annotations[SECCOMP_BPF_ANNOTATION];
+      let seccompDonation: string | undefined;
+      const profile = config.linux.seccomp as OciSeccomp | undefined;
+      if (this.seccompCache && profile) {
+        const key = this.seccompCache.key(profile);
+        const bpf = await this.seccompCache.lookup(key);
+        if (bpf) config.annotations = { ...(config.annotations ?? {}), [SECCOMP_BPF_ANNOTATION]: bpf };
+        else seccompDonation = key;
+      }
       await writeFile(join(bundle, 'config.json'), JSON.stringify(config), { mode: 0o600 });
       await mkdir(join(bundle, 'persist'));
       const logPath = spec.logPath ?? (this.options.logDir ? join(this.options.logDir, `${spec.id}.log`) : join(bundle, 'ctr.log'));
@@ -398,6 +412,7 @@ export class LinuxDriver implements RuntimeDriver {
         tty: spec.process.tty === true,
         stdin: spec.process.stdin === true,
       });
+      if (seccompDonation) await this.seccompCache?.donate(seccompDonation, this.runtime.root, spec.id);
       const rec: ContainerRecord = {
         id: spec.id,
         status: 'created',

@@ -134,4 +134,42 @@ describe('LinuxDriver extras', () => {
     expect(out).toContain('40 120');
     await driver.delete(id, { force: true });
   });
+
+  it('crun reuses a compiled seccomp filter: same denials in the container and its execs; a label never picks the filter', async () => {
+    // a per-test profile (random errno) so that this run compiles it first
+    const errnoRet = 100 + Math.floor(Math.random() * 20);
+    const profile = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet }] };
+    // allow-everything classic BPF (ret SECCOMP_RET_ALLOW): must not replace the profile
+    const allowAll = Buffer.from([0x06, 0, 0, 0, 0, 0, 0xff, 0x7f]).toString('base64');
+    const annotations: (string | undefined)[] = [];
+    for (let round = 0; round < 2; round++) {
+      const id = uid('scache');
+      await driver.create({
+        id,
+        rootfs: await sandbox.rootfs(),
+        process: { args: ['sh', '-c', 'mkdir /tmp/a && echo mkdir-ok || echo mkdir-denied; sleep 30'] },
+        network: { mode: 'none' },
+        labels: { 'run.oci.seccomp_bpf_data': allowAll },
+        security: { seccomp: { profile } },
+      });
+      try {
+        const cfg = JSON.parse(await readFile(join(sandbox.stateDir, 'containers', id, 'config.json'), 'utf8')) as { annotations?: Record<string, string> };
+        annotations.push(cfg.annotations?.['run.oci.seccomp_bpf_data']);
+        await driver.start(id);
+        const ex = await driver.exec(id, { args: ['sh', '-c', 'mkdir /tmp/b && echo exec-mkdir-ok || echo exec-mkdir-denied'] });
+        let out = '';
+        ex.stdout.on('data', (c: Buffer) => (out += c.toString()));
+        expect(await ex.exited).toBe(0);
+        expect(out).toContain('exec-mkdir-denied');
+        for (let i = 0; i < 100 && !(await logText(driver, id)).includes('mkdir-'); i++) await new Promise((r) => setTimeout(r, 20));
+        expect(await logText(driver, id)).toContain('mkdir-denied');
+      } finally {
+        await driver.delete(id, { force: true });
+      }
+    }
+    // first run: crun compiles the profile (the label's annotation dropped); second: the cached filter
+    expect(annotations[0]).toBeUndefined();
+    expect(annotations[1]).toBeDefined();
+    expect(annotations[1]).not.toBe(allowAll);
+  });
 });
