@@ -583,11 +583,17 @@ export class LinuxDriver implements RuntimeDriver {
       await this.wait(id, { signal: ctl.signal }).finally(() => clearTimeout(t));
       rec = await this.load(id);
     }
+    // the container's processes are gone (or never ran): the network can go meanwhile
+    const detaching = rec.networked && this.options.network
+      ? this.options.network.detach(id).then(() => undefined, (err: unknown) => ({ err }))
+      : undefined;
     if (rec.status === 'created') {
       // never started: kill the runtime's init waiting in the exec fifo
       await runRuntime(this.runtime, ['kill', id, '9']).catch(() => undefined);
     }
-    await runRuntime(this.runtime, ['delete', '--force', id]).catch(() => undefined);
+    if (rec.status !== 'stopped' || !(await runRuntime(this.runtime, ['delete', id]).then(() => true, () => false))) {
+      await runRuntime(this.runtime, ['delete', '--force', id]).catch(() => undefined);
+    }
     // conmon exits right after the container; give it a moment, then make sure
     for (let i = 0; i < 50 && pidAlive(rec.conmonPid); i++) await sleep(20);
     if (pidAlive(rec.conmonPid)) {
@@ -600,8 +606,9 @@ export class LinuxDriver implements RuntimeDriver {
     }
     // the runtime leaves the cgroup behind when the container's processes were still exiting
     await removeCgroup(this.cgroups, rec.cgroupsPath);
-    if (rec.networked) await this.options.network?.detach(id);
     if (rec.mountedRootfs) await unmountRootfs(join(rec.bundle, 'rootfs'));
+    const detached = await detaching;
+    if (detached) throw detached.err;
     await rm(join(this.exitDir, id), { force: true });
     await rm(join(this.socketDir, id), { force: true });
     await rm(rec.bundle, { recursive: true, force: true });

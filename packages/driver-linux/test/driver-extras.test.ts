@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LogEntry } from '@berth/runtime';
-import { LinuxDriver } from '../src/index.js';
+import { detectCgroups, LinuxDriver } from '../src/index.js';
 import { makeSandbox } from './helpers.js';
 import { logText, runOnce, uid } from './run-helper.js';
 
@@ -171,5 +171,20 @@ describe('LinuxDriver extras', () => {
     expect(annotations[0]).toBeUndefined();
     expect(annotations[1]).toBeDefined();
     expect(annotations[1]).not.toBe(allowAll);
+  });
+
+  it('deleting an exited container leaves no runtime state, cgroup or exit file behind', async () => {
+    const id = uid('gone');
+    await driver.create({ id, rootfs: await sandbox.rootfs(), process: { args: ['true'] }, network: { mode: 'none' } });
+    await driver.start(id);
+    expect((await driver.wait(id)).exitCode).toBe(0);
+    await driver.delete(id);
+    await expect(driver.state(id)).rejects.toThrow(/no such container/);
+    await expect(stat(join(sandbox.stateDir, 'runtime', id))).rejects.toThrow(/ENOENT/);
+    await expect(stat(join(sandbox.stateDir, 'exits', id))).rejects.toThrow(/ENOENT/);
+    const cg = await detectCgroups();
+    for (const m of [...cg.v1.values(), ...(cg.unified ? [cg.unified] : [])]) {
+      await expect(stat(join(m, 'berth', id))).rejects.toThrow(/ENOENT/);
+    }
   });
 });

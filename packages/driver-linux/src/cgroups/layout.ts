@@ -52,7 +52,8 @@ export async function removeCgroup(mounts: CgroupMounts, path: string, timeoutMs
   const { rmdir } = await import('node:fs/promises');
   const dirs = [...new Set([...mounts.v1.values(), ...(mounts.unified ? [mounts.unified] : [])])].map((m) => `${m}${path}`);
   const deadline = Date.now() + timeoutMs;
-  for (const dir of dirs) {
+  // one rmdir per hierarchy, all at once: most are already gone (the runtime removed them)
+  await Promise.all(dirs.map(async (dir) => {
     for (;;) {
       try {
         await rmdir(dir);
@@ -64,5 +65,5 @@ export async function removeCgroup(mounts: CgroupMounts, path: string, timeoutMs
         await new Promise((r) => setTimeout(r, 20));
       }
     }
-  }
+  }));
 }
