@@ -315,25 +315,8 @@ export class LinuxDriver implements RuntimeDriver {
     }
     let mountedRootfs = false;
     let networked = false;
+    let attaching: Promise<{ res?: Awaited<ReturnType<ContainerNetworker['attach']>>; err?: unknown }> | undefined;
     try {
-      // rootfs
-      let rootfs: string;
-      if (spec.rootfs.path) {
-        rootfs = await realpath(spec.rootfs.path);
-      } else if (spec.rootfs.mounts && spec.rootfs.mounts.length > 0) {
-        rootfs = join(bundle, 'rootfs');
-        await mkdir(rootfs);
-        mountedRootfs = true;
-        await mountRootfs(spec.rootfs.mounts, rootfs, bundle);
-      } else {
-        throw new UnsupportedError('rootfs needs a path or mounts on Linux (layers are for Windows)');
-      }
-      const user = await resolveUser(rootfs, spec.process.user ?? spec.image?.user);
-      const env = mergeEnv(spec.image?.env, spec.process.env, user.home);
-      const cwd = spec.process.cwd || spec.image?.workingDir || '/';
-      if (!cwd.startsWith('/')) throw new InvalidArgumentError(`working dir ${cwd} must be absolute`);
-      await mkdir(await resolveInRoot(rootfs, cwd), { recursive: true }).catch(() => undefined);
-
       // network
       const mode = spec.network?.mode ?? 'none';
       let netns: 'new' | 'host' | { path: string } = 'new';
@@ -356,12 +339,30 @@ export class LinuxDriver implements RuntimeDriver {
           ...(n.ipv4Address ? { ipv4Address: n.ipv4Address } : {}),
         }));
         if (spec.network?.ports) attachOpts.ports = spec.network.ports.map((p) => ({ ...p, protocol: p.protocol ?? 'tcp' }));
-        const res = await this.options.network.attach(spec.id, attachOpts);
-        if (!res.netnsPath) throw new UnsupportedError('network manager returned no namespace');
-        netns = { path: res.netnsPath };
-        ips = res.interfaces.map((i) => i.ip);
+        // CNI ADD runs while the rootfs and user are prepared; awaited before the bundle is written
+        attaching = this.options.network.attach(spec.id, attachOpts).then(
+          (res) => ({ res }),
+          (err: unknown) => ({ err }),
+        );
       }
-      const etcFiles = await writeEtcFiles(bundle, spec, hostname, ips);
+      // rootfs
+      let rootfs: string;
+      if (spec.rootfs.path) {
+        rootfs = await realpath(spec.rootfs.path);
+      } else if (spec.rootfs.mounts && spec.rootfs.mounts.length > 0) {
+        rootfs = join(bundle, 'rootfs');
+        await mkdir(rootfs);
+        mountedRootfs = true;
+        await mountRootfs(spec.rootfs.mounts, rootfs, bundle);
+      } else {
+        throw new UnsupportedError('rootfs needs a path or mounts on Linux (layers are for Windows)');
+      }
+      const user = await resolveUser(rootfs, spec.process.user ?? spec.image?.user);
+      const env = mergeEnv(spec.image?.env, spec.process.env, user.home);
+      const cwd = spec.process.cwd || spec.image?.workingDir || '/';
+      if (!cwd.startsWith('/')) throw new InvalidArgumentError(`working dir ${cwd} must be absolute`);
+      await mkdir(await resolveInRoot(rootfs, cwd), { recursive: true }).catch(() => undefined);
+
       // mount points made by root here: a user-namespaced runtime could not create them
       for (const f of ['/etc/hostname', '/etc/hosts', '/etc/resolv.conf']) {
         const target = await resolveInRoot(rootfs, f);
@@ -370,6 +371,15 @@ export class LinuxDriver implements RuntimeDriver {
       }
       const sec = spec.security ?? {};
       const devs = sec.privileged ? await hostDevices() : await resolveDevices(spec.devices ?? []);
+      if (attaching) {
+        const settled = await attaching;
+        attaching = undefined;
+        if (!settled.res) throw settled.err;
+        if (!settled.res.netnsPath) throw new UnsupportedError('network manager returned no namespace');
+        netns = { path: settled.res.netnsPath };
+        ips = settled.res.interfaces.map((i) => i.ip);
+      }
+      const etcFiles = await writeEtcFiles(bundle, spec, hostname, ips);
       const cgroupsPath = `${this.options.cgroupParent ?? '/berth'}/${spec.id}`;
       const config: OciConfig = buildOciConfig({
         spec: { ...spec, hostname },
@@ -436,6 +446,8 @@ export class LinuxDriver implements RuntimeDriver {
       return this.toState(rec);
     } catch (err) {
       await runRuntime(this.runtime, ['delete', '--force', spec.id]).catch(() => undefined);
+      // an attach still running (the rootfs failed meanwhile) finishes before it is undone
+      if (attaching) await attaching;
       if (networked) await this.options.network?.detach(spec.id).catch(() => undefined);
       if (mountedRootfs) await unmountRootfs(join(bundle, 'rootfs')).catch(() => undefined);
       await rm(bundle, { recursive: true, force: true });

@@ -109,6 +109,32 @@ describe.runIf(isRoot || CI)('LinuxDriver with CNI networking', () => {
     expect(await findLeftovers({ bridges: [bridge], containerIds: [server, client], subnets: [subnet], netnsDirs: [join(base, 'netns')] })).toEqual({ links: [], netns: [], rules: [] });
   });
 
+  it('a create that fails while the network attaches (or the attach itself fails) leaves nothing behind', async () => {
+    const { readdir, stat } = await import('node:fs/promises');
+    const rootfs = await rootfsServing('unused\n');
+    // the attach succeeds, the user lookup fails meanwhile: the attach is undone
+    const ghost = cid('ghost');
+    await expect(driver.create({ id: ghost, rootfs, process: { args: ['true'], user: 'ghost' }, network: { mode: 'bridge' } })).rejects.toMatchObject({ code: 'NotFound' });
+    // the attach fails: nothing was created
+    const nonet = cid('nonet');
+    await expect(driver.create({ id: nonet, rootfs, process: { args: ['true'] }, network: { mode: 'bridge', networks: [{ name: `nosuch${randomBytes(3).toString('hex')}` }] } })).rejects.toMatchObject({ code: 'NotFound' });
+    for (const id of [ghost, nonet]) {
+      await expect(driver.state(id)).rejects.toMatchObject({ code: 'NotFound' });
+      expect(await manager.netnsPathOf(id)).toBeUndefined();
+      await expect(stat(join(base, 'netns', id))).rejects.toThrow(/ENOENT/);
+      await expect(stat(join(base, 'state', 'runtime', id))).rejects.toThrow(/ENOENT/);
+      expect(await readdir(join(base, 'state', 'containers'))).not.toContain(id);
+    }
+    // a good create afterwards still gets its network (nothing stale holds the id or address)
+    const ok = cid('after');
+    await driver.create({ id: ok, rootfs, process: { args: ['sh', '-c', 'ip -4 addr show eth0 | grep -q inet && echo has-ip'] }, network: { mode: 'bridge' } });
+    await driver.start(ok);
+    expect((await driver.wait(ok)).exitCode).toBe(0);
+    expect(await logText(ok)).toContain('has-ip');
+    await driver.delete(ok);
+    expect(await manager.netnsPathOf(ok)).toBeUndefined();
+  });
+
   it('left no netns, veth, bridge or iptables rule behind', async () => {
     await manager.removeNetwork('e2edefault');
     expect(await findLeftovers(used)).toEqual({ links: [], netns: [], rules: [] });
