@@ -397,8 +397,6 @@ export class LinuxDriver implements RuntimeDriver {
         deviceRules: devs.rules,
         ...(this.hostNofileHard !== undefined ? { hostNofileHard: this.hostNofileHard } : {}),
       });
-      // a label must never choose the filter: crun would run it instead of linux.seccomp
-      if (config.annotations) delete config.annotations[SECCOMP_BPF_ANNOTATION];
       let seccompDonation: string | undefined;
       const profile = config.linux.seccomp as OciSeccomp | undefined;
       if (this.seccompCache && profile) {

@@ -229,9 +229,22 @@ export function buildOciConfig(input: ConfigInput): OciConfig {
   };
   if (input.netns !== 'host' && spec.hostname) config.hostname = spec.hostname;
   if (input.netns !== 'host' && spec.domainname) config.domainname = spec.domainname;
-  if (spec.labels && Object.keys(spec.labels).length > 0) config.annotations = { ...spec.labels };
+  const annotations = labelsAsAnnotations(spec.labels);
+  if (annotations) config.annotations = annotations;
   return config;
 }
+
+/**
+ * Labels travel to the runtime as annotations, except `run.oci.*`: crun acts on those
+ * (a precompiled seccomp filter, hooks' output, the handler), and a user's label must never
+ * change how the runtime runs the container.
+ */
+export function labelsAsAnnotations(labels: Record<string, string> | undefined): Record<string, string> | undefined {
+  const kept = Object.entries(labels ?? {}).filter(([key]) => !key.startsWith(RUNTIME_ANNOTATION_PREFIX));
+  return kept.length > 0 ? Object.fromEntries(kept) : undefined;
+}
+
+const RUNTIME_ANNOTATION_PREFIX = 'run.oci.';
 
 /** Image env, then the container's env (later wins), PATH and HOME filled when missing. */
 export function mergeEnv(imageEnv: string[] | undefined, userEnv: string[] | undefined, home: string): string[] {
