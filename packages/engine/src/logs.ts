@@ -4,22 +4,7 @@ import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { OutputChunk } from './docker-types.js';
 import type { LogsOptions } from './services.js';
-
-/**
- * conmon's k8s-file lines: `<RFC3339Nano> <stdout|stderr> <F|P> <text>`. A `P` (partial)
- * line continues in the next entry; Docker shows the joined line.
- */
-export function parseLogLine(line: string): { timestamp: string; stream: 'stdout' | 'stderr'; partial: boolean; text: string } | undefined {
-  const a = line.indexOf(' ');
-  const b = line.indexOf(' ', a + 1);
-  const c = line.indexOf(' ', b + 1);
-  if (a < 0 || b < 0) return undefined;
-  const stream = line.slice(a + 1, b);
-  if (stream !== 'stdout' && stream !== 'stderr') return undefined;
-  const flag = c < 0 ? line.slice(b + 1) : line.slice(b + 1, c);
-  const text = c < 0 ? '' : line.slice(c + 1);
-  return { timestamp: line.slice(0, a), stream, partial: flag === 'P', text };
-}
+import { parseK8sLogLine } from '@berth/driver-linux';
 
 function tsSeconds(ts: string): number {
   // Date.parse drops digits past milliseconds; good enough for since/until in seconds.
@@ -39,19 +24,20 @@ export function readLogs(paths: string | string[], opts: LogsOptions, isRunning:
   const partials = new Map<string, string>();
 
   const accept = (line: string, sink: OutputChunk[]): void => {
-    const p = parseLogLine(line);
+    // conmon's k8s-file format is the driver's to parse; a partial line continues in the next entry
+    const p = parseK8sLogLine(line);
     if (!p) return;
     const prev = partials.get(p.stream) ?? '';
     if (p.partial) {
-      partials.set(p.stream, prev + p.text);
+      partials.set(p.stream, prev + p.line);
       return;
     }
     partials.delete(p.stream);
     if (p.stream === 'stdout' ? !wantOut : !wantErr) return;
-    const t = tsSeconds(p.timestamp);
+    const t = tsSeconds(p.time);
     if (opts.since !== undefined && opts.since > 0 && t < opts.since) return;
     if (opts.until !== undefined && opts.until > 0 && t > opts.until) return;
-    sink.push({ stream: p.stream, data: Buffer.from(prev + p.text + '\n'), timestamp: p.timestamp });
+    sink.push({ stream: p.stream, data: Buffer.from(prev + p.line + '\n'), timestamp: p.time });
   };
 
   void (async () => {
