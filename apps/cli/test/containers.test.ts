@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
 import { seededRegistry, type SeededRegistry } from '@berth/fixtures';
-import { berthRunner, buildCli, removeCli, dockerRunner, Tmux, type CliResult } from './support/cli.js';
+import { berthRunner, buildCli, removeCli, dockerRunner, Tmux, sameOutput as compareOutputs } from './support/cli.js';
 
 // berth against a real berthd (in this process, own root/socket/bridge), with the real
 // docker CLI as the reference for output formats. Tests share one daemon and run in order.
@@ -35,16 +35,7 @@ describe('berth container commands against berthd', () => {
     await removeCli(bin);
   });
 
-  /** Runs both CLIs until their outputs agree (times like "3 seconds ago" may tick between them). */
-  async function sameOutput(args: string[]): Promise<{ b: CliResult; d: CliResult }> {
-    let b: CliResult | undefined;
-    let d: CliResult | undefined;
-    for (let i = 0; i < 5; i++) {
-      [b, d] = await Promise.all([berth(args), docker(args)]);
-      if (b.stdout === d.stdout) break;
-    }
-    return { b: b!, d: d! };
-  }
+  const sameOutput = (args: string[]) => compareOutputs(berth, docker, args);
 
   it('run --rm prints the output, returns the exit code, leaves nothing behind', async () => {
     expect(await berth(['run', '--rm', image, 'echo', 'hello world'])).toEqual({ code: 0, stdout: 'hello world\n', stderr: '' });

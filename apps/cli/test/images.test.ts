@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
 import { seededRegistry, type SeededRegistry, makeHtpasswd, startRegistry } from '@berth/fixtures';
-import { berthRunner, buildCli, removeCli, dockerRunner, Tmux, type CliResult } from './support/cli.js';
+import { berthRunner, buildCli, removeCli, dockerRunner, Tmux, sameOutput as compareOutputs } from './support/cli.js';
 import { screen } from './support/screen.js';
 
 // Images, volumes, networks and system commands of berth against a real berthd and a
@@ -39,15 +39,7 @@ describe('berth image, volume, network and system commands against berthd', () =
     await removeCli(bin);
   });
 
-  async function sameOutput(args: string[]): Promise<{ b: CliResult; d: CliResult }> {
-    let b: CliResult | undefined;
-    let d: CliResult | undefined;
-    for (let i = 0; i < 5; i++) {
-      [b, d] = await Promise.all([berth(args), docker(args)]);
-      if (b.stdout === d.stdout) break;
-    }
-    return { b: b!, d: d! };
-  }
+  const sameOutput = (args: string[]) => compareOutputs(berth, docker, args);
 
   it('pull without a terminal prints plain lines, exactly what the docker CLI prints', async () => {
     const b = await berth(['pull', image], { timeoutMs: 120_000 });

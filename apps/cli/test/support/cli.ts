@@ -64,6 +64,19 @@ export function dockerRunner(env: NodeJS.ProcessEnv) {
 }
 
 /** A tmux session running `command` in a real terminal of the given size. */
+type Runner = (args: string[]) => Promise<CliResult>;
+
+/** Runs both CLIs until their outputs agree (times like "3 seconds ago" may tick between them). */
+export async function sameOutput(berth: Runner, docker: Runner, args: string[]): Promise<{ b: CliResult; d: CliResult }> {
+  let b: CliResult | undefined;
+  let d: CliResult | undefined;
+  for (let i = 0; i < 5; i++) {
+    [b, d] = await Promise.all([berth(args), docker(args)]);
+    if (b.stdout === d.stdout) break;
+  }
+  return { b: b!, d: d! };
+}
+
 export class Tmux {
   readonly name = `berth-cli-${process.pid}-${Math.random().toString(16).slice(2, 8)}`;
 
