@@ -190,6 +190,13 @@ describe('docker CLI against berthd', () => {
     expect(await dockerOk(env, ['volume', 'ls', '-q'])).not.toContain(vol);
   });
 
+  it("docker network inspect bridge: daemon.json's bip is the bridge address, as Docker reads it", async () => {
+    const [gateway] = t.network.bip.split('/') as [string];
+    const ipam = JSON.parse(await dockerOk(env, ['network', 'inspect', 'bridge', '--format', '{{json .IPAM.Config}}'])) as { Subnet: string; Gateway: string }[];
+    expect(ipam).toEqual([{ Subnet: t.network.bip.replace(/\.1\/24$/, '.0/24'), Gateway: gateway }]);
+    expect(await dockerOk(env, ['run', '--rm', image, 'sh', '-c', 'ip route | grep default'])).toContain(`via ${gateway}`);
+  });
+
   it('docker network create, ls, rm', async () => {
     const net = name('net');
     const id = (await dockerOk(env, ['network', 'create', net])).trim();

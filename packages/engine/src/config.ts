@@ -7,7 +7,7 @@ export interface EngineConfig {
   'registry-mirrors'?: string[];
   /** OCI runtime: `crun` (default) or `runc`, or an absolute path. */
   runtime?: string;
-  /** Subnet of the default `bridge` network (default 10.89.0.0/24, refused if it overlaps a route). */
+  /** Address/prefix of the default `bridge` network's bridge, as Docker's (`10.89.0.1/24`); a bare subnet works too (default 10.89.0.0/24, refused if it overlaps a route). */
   bip?: string;
   /** Bridge device name of the default network (default `berth0`). */
   bridge?: string;

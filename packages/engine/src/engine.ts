@@ -7,6 +7,7 @@ import { FileContentStore, LayerChainUnpacker, OverlaySnapshotter, applyLayer, c
 import { DockerConfigCredentialStore, RegistryClient, StaticCredentialStore } from '@berth/registry-client';
 import type { RuntimeDriver } from '@berth/runtime';
 import * as driverLinux from '@berth/driver-linux';
+import { defaultBridgeFromBip } from './bip.js';
 import type { EngineConfig, EngineOptions } from './config.js';
 import type { RegistryAuth } from './docker-types.js';
 import type { ContainerService, EventService, ImageService, NetworkService, SystemService, VolumeService } from './services.js';
@@ -86,10 +87,11 @@ export class Engine {
       const content = await FileContentStore.open(root, { db });
       const snapshotter = await OverlaySnapshotter.open(root, { db });
       const events = new EventBus();
+      const defaultBridge = defaultBridgeFromBip(config.bip ?? '10.89.0.1/24');
       const manager = makeNetworkManager({
         stateDir: join(root, 'network'),
         netnsDir: join(runRoot, 'netns'),
-        defaultNetwork: { name: 'bridge', bridge: config.bridge ?? 'berth0', subnet: config.bip ?? '10.89.0.0/24' },
+        defaultNetwork: { name: 'bridge', bridge: config.bridge ?? 'berth0', ...defaultBridge },
         ...(config['network-pool'] ? { subnetPool: config['network-pool'] } : {}),
       });
       const driver: RuntimeDriver =
@@ -100,7 +102,7 @@ export class Engine {
           ...(manager ? { network: manager as unknown as driverLinux.ContainerNetworker } : {}),
         });
       const runtime = new DriverRuntime(driver);
-      const networks = new Networks(db, manager, events);
+      const networks = new Networks(db, manager, events, { Subnet: defaultBridge.subnet, Gateway: defaultBridge.gateway });
       const table = new ContainerTable(db);
       const imageTable = new ImageTable(db);
       let containersRef: Containers | undefined;

@@ -44,6 +44,8 @@ export class Networks implements NetworkService {
     private readonly db: Db,
     private readonly manager: NetworkManagerLike | undefined,
     private readonly events: EventBus,
+    /** What `bridge` shows before its first container creates it. */
+    private readonly defaultIpam?: { Subnet: string; Gateway: string },
   ) {
     const now = new Date().toISOString();
     for (const name of PREDEFINED) {
@@ -139,6 +141,7 @@ export class Networks implements NetworkService {
     if (r.name === 'bridge' && this.manager && ipam.length === 0) {
       const d = await this.manager.inspectNetwork(this.manager.defaultNetworkName).catch(() => undefined);
       if (d) ipam = [{ Subnet: d.subnet, Gateway: d.gateway }];
+      else if (this.defaultIpam) ipam = [this.defaultIpam];
     }
     const containers: NetworkInspect['Containers'] = {};
     if (withContainers) {

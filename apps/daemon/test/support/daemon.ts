@@ -11,6 +11,8 @@ export interface TestDaemon {
   host: string;
   /** Environment for the docker CLI against this daemon (own config dir, no credential helpers). */
   dockerEnv: NodeJS.ProcessEnv;
+  /** The daemon.json network settings it was started with (own bridge, bip, pool). */
+  network: ReturnType<typeof isolatedNetworkConfig>;
   stop(): Promise<void>;
 }
 
@@ -38,6 +40,7 @@ export async function startTestDaemon(options: Omit<DaemonOptions, 'root' | 'run
     dir,
     socketPath,
     host,
+    network,
     dockerEnv: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dir, DOCKER_HOST: host, DOCKER_CONFIG: join(dir, 'docker-config'), DOCKER_CLI_HINTS: 'false' },
     async stop() {
       // berthd leaves containers running on purpose; a test must not.
@@ -58,7 +61,8 @@ export function isolatedNetworkConfig(): { bridge: string; bip: string; 'network
   const n = Math.floor(Math.random() * 0xffffff);
   return {
     bridge: `bt${n.toString(16).padStart(6, '0')}`,
-    bip: `10.${200 + (n % 50)}.${(n >> 8) % 256}.0/24`,
+    // Docker's form: the bridge address with its prefix
+    bip: `10.${200 + (n % 50)}.${(n >> 8) % 256}.1/24`,
     // user networks (docker network create) from a /20 of their own too
     'network-pool': { base: `10.${250 + (n % 5)}.${((n >> 4) % 16) * 16}.0/20`, prefixLen: 24 },
   };
