@@ -54,8 +54,9 @@ export interface ContainerNetworker {
       networks?: { name: string; aliases?: string[]; ipv4Address?: string }[];
       ports?: { hostIp?: string; hostPort: number; containerPort: number; protocol: 'tcp' | 'udp' }[];
       hostname?: string;
+      hostFilesDir?: string;
     },
-  ): Promise<{ netnsPath?: string; interfaces: { ip: string }[] }>;
+  ): Promise<{ netnsPath?: string; interfaces: { ip: string }[]; nameservers?: string[] }>;
   detach(containerId: string): Promise<void>;
 }
 
@@ -321,6 +322,7 @@ export class LinuxDriver implements RuntimeDriver {
       const mode = spec.network?.mode ?? 'none';
       let netns: 'new' | 'host' | { path: string } = 'new';
       let ips: string[] = [];
+      let nameservers: string[] = [];
       const hostname = (spec.hostname || spec.id.slice(0, 12)).slice(0, 63);
       if (mode === 'host') netns = 'host';
       else if (mode === 'none') netns = 'new';
@@ -331,7 +333,7 @@ export class LinuxDriver implements RuntimeDriver {
       } else if (mode === 'bridge' || this.options.network) {
         if (!this.options.network) throw new UnsupportedError('bridge networking needs a network manager');
         networked = true;
-        const attachOpts: Parameters<ContainerNetworker['attach']>[1] = { mode: 'bridge', hostname };
+        const attachOpts: Parameters<ContainerNetworker['attach']>[1] = { mode: 'bridge', hostname, hostFilesDir: bundle };
         const nets = spec.network?.networks ?? (mode === 'bridge' ? [] : [{ name: mode }]);
         attachOpts.networks = nets.map((n) => ({
           name: n.name,
@@ -378,8 +380,9 @@ export class LinuxDriver implements RuntimeDriver {
         if (!settled.res.netnsPath) throw new UnsupportedError('network manager returned no namespace');
         netns = { path: settled.res.netnsPath };
         ips = settled.res.interfaces.map((i) => i.ip);
+        nameservers = settled.res.nameservers ?? [];
       }
-      const etcFiles = await writeEtcFiles(bundle, spec, hostname, ips);
+      const etcFiles = await writeEtcFiles(bundle, spec, hostname, ips, nameservers);
       const cgroupsPath = `${this.options.cgroupParent ?? '/berth'}/${spec.id}`;
       const config: OciConfig = buildOciConfig({
         spec: { ...spec, hostname },

@@ -22,8 +22,10 @@ function containerResolvConf(hostText: string, hostNetwork: boolean): string {
 /**
  * Writes hostname, hosts and resolv.conf into the bundle; they are bind-mounted over
  * the container's /etc files. `ips` are the container's addresses (bridge mode).
+ * `nameservers` (the embedded DNS of a user network) come first in resolv.conf, before
+ * `--dns` servers, with the host's or the spec's search and options.
  */
-export async function writeEtcFiles(bundle: string, spec: ContainerSpec, hostname: string, ips: string[] = []): Promise<EtcFiles> {
+export async function writeEtcFiles(bundle: string, spec: ContainerSpec, hostname: string, ips: string[] = [], nameservers: string[] = []): Promise<EtcFiles> {
   const mode = spec.network?.mode ?? 'none';
   const hostNetwork = mode === 'host';
   const fqdn = spec.domainname ? `${hostname}.${spec.domainname}` : hostname;
@@ -52,7 +54,13 @@ export async function writeEtcFiles(bundle: string, spec: ContainerSpec, hostnam
   }
   let resolv: string;
   const dns = spec.network?.dns;
-  if (dns && (dns.servers?.length || dns.search?.length || dns.options?.length)) {
+  if (nameservers.length > 0 && !hostNetwork) {
+    const host = (await readFile('/etc/resolv.conf', 'utf8').catch(() => '')).split('\n');
+    const lines = dns?.search?.length ? [`search ${dns.search.join(' ')}`] : host.filter((l) => /^\s*(search|domain)\s/.test(l));
+    for (const s of [...nameservers, ...(dns?.servers ?? [])].slice(0, 3)) lines.push(`nameserver ${s}`);
+    lines.push(...(dns?.options?.length ? [`options ${dns.options.join(' ')}`] : host.filter((l) => /^\s*options\s/.test(l))));
+    resolv = lines.join('\n') + '\n';
+  } else if (dns && (dns.servers?.length || dns.search?.length || dns.options?.length)) {
     const base = containerResolvConf(await readFile('/etc/resolv.conf', 'utf8').catch(() => ''), hostNetwork);
     const lines: string[] = [];
     const servers = dns.servers?.length ? dns.servers : base.split('\n').filter((l) => /^\s*nameserver\s/.test(l)).map((l) => l.trim().split(/\s+/)[1] as string);
@@ -72,4 +80,22 @@ export async function writeEtcFiles(bundle: string, spec: ContainerSpec, hostnam
   await writeFile(files.hosts, hosts);
   await writeFile(files.resolvConf, resolv);
   return files;
+}
+
+/**
+ * Adds `ip names...` to a container's hosts file in place (same inode: the file is
+ * bind-mounted), unless a line for `ip` is there.
+ */
+export async function addHostsEntry(path: string, ip: string, names: string[]): Promise<void> {
+  const text = await readFile(path, 'utf8');
+  if (text.split('\n').some((l) => l.split(/\s+/)[0] === ip)) return;
+  await writeFile(path, `${text.replace(/\n*$/, '\n')}${ip}\t${names.join(' ')}\n`);
+}
+
+/** Removes the lines for `ip` from a container's hosts file in place. */
+export async function removeHostsEntries(path: string, ip: string): Promise<void> {
+  const text = await readFile(path, 'utf8');
+  const kept = text.split('\n').filter((l) => l.split(/\s+/)[0] !== ip);
+  const next = kept.join('\n');
+  if (next !== text) await writeFile(path, next);
 }

@@ -13,7 +13,10 @@ export {
   CniPluginError,
   type AttachResult,
   type CniNetworkManagerOptions,
+  type ConnectOptions,
   type CreateNetworkOptions,
+  type EmbeddedDnsOptions,
+  type AttachedInterface,
   type NetworkDetails,
   type NetworkInfo,
 } from './network/index.js';

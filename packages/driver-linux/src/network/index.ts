@@ -13,6 +13,8 @@
  *   mode: 'bridge', networks: [{ name: 'app' }],
  *   ports: [{ hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' }],
  * });                                                      // runtime joins netnsPath
+ * await net.connect(id, { name: 'other', aliases: ['db'] }); // a running container: eth1
+ * await net.disconnect(id, 'other');
  * await net.detach(id);                                    // on container delete
  * ```
  *
@@ -20,6 +22,11 @@
  * route_localnet on the bridge (so 127.0.0.1:hostPort works); Berth networks are
  * accepted, isolated from each other and masqueraded through the BERTH-FORWARD /
  * BERTH-ISOLATION (filter) and BERTH-POSTROUTING (nat) chains.
+ *
+ * Name resolution: containers on a user network get the network's gateway as their
+ * nameserver; an embedded DNS server (in this process, UDP port 53 on each user network
+ * gateway with attached containers) answers container names and aliases of the networks
+ * the asking container is on, and forwards other names to the host's nameservers.
  */
 export { CniNetworkManager } from './manager.js';
 export { CniPluginError, CNI_VERSION } from './cni.js';
@@ -28,7 +35,9 @@ export type {
   AttachOptions,
   AttachResult,
   CniNetworkManagerOptions,
+  ConnectOptions,
   CreateNetworkOptions,
+  EmbeddedDnsOptions,
   NetworkDetails,
   NetworkInfo,
   NetworkMode,

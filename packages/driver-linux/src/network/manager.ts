@@ -11,11 +11,14 @@ import { releaseHostLocalLeases } from './ipam-lease.js';
 import { createNetns, isNetnsMounted, removeNetns } from './netns.js';
 import { describePort, ephemeralHostPort, normalizePorts, portAllocatedError, portsClash, tryBindHostPort, type PublishedPort } from './ports.js';
 import { JsonRecordDir } from './state-store.js';
+import { EmbeddedDns } from './dns/server.js';
+import { addHostsEntry, removeHostsEntries } from '../host-files.js';
 import type {
   AttachedInterface,
   AttachOptions,
   AttachResult,
   CniNetworkManagerOptions,
+  ConnectOptions,
   CreateNetworkOptions,
   NetworkDetails,
   NetworkInfo,
@@ -44,6 +47,8 @@ interface AttachmentRecord {
   mode: NetworkMode;
   netnsPath?: string;
   hostname?: string;
+  /** The directory of the container's bind-mounted `hosts` file, rewritten by connect/disconnect. */
+  hostFilesDir?: string;
   ports: PublishedPort[];
   /** `attaching` until every ADD succeeded; either way detach undoes whatever is recorded. */
   phase: 'attaching' | 'attached';
@@ -81,6 +86,14 @@ export class CniNetworkManager {
   private readonly attachments: JsonRecordDir<AttachmentRecord>;
   private readonly cni: CniExecutor;
   private readonly lock = new Mutex();
+  private readonly dns: EmbeddedDns | undefined;
+  /** dnsUpdate from attach, connect and detach in any order: one listener set change at a time. */
+  private readonly dnsLock = new Mutex();
+  private readonly containerNames: ((containerId: string) => string[] | undefined) | undefined;
+  /** Attached containers with a user network, in memory for the DNS server (loaded by restoreDns). */
+  private readonly dnsRecords = new Map<string, AttachmentRecord>();
+  /** User networks' gateway -> name, for the listeners of the DNS server. */
+  private dnsGateways = new Map<string, string>();
 
   constructor(options: CniNetworkManagerOptions) {
     this.stateDir = options.stateDir;
@@ -101,6 +114,15 @@ export class CniNetworkManager {
     this.networks = new JsonRecordDir(join(this.stateDir, 'networks'));
     this.attachments = new JsonRecordDir(join(this.stateDir, 'attachments'));
     this.cni = new CniExecutor(this.pluginDirs);
+    if (options.dns !== false) {
+      const dns = options.dns ?? {};
+      this.containerNames = dns.containerNames;
+      this.dns = new EmbeddedDns({
+        names: { lookup: (server, client, name) => this.lookupName(server, client, name) },
+        ...(dns.upstreams ? { upstreams: dns.upstreams } : {}),
+        ...(dns.forwardTimeoutMs !== undefined ? { forwardTimeoutMs: dns.forwardTimeoutMs } : {}),
+      });
+    }
   }
 
   // ---------------------------------------------------------------- networks
@@ -278,6 +300,7 @@ export class CniNetworkManager {
       phase: 'attaching',
       networks: [],
       ...(options.hostname ? { hostname: options.hostname } : {}),
+      ...(options.hostFilesDir ? { hostFilesDir: options.hostFilesDir } : {}),
     };
     if (options.mode === 'bridge') {
       const wanted = options.networks && options.networks.length > 0 ? options.networks : [{ name: this.defaultNetwork.name }];
@@ -404,7 +427,14 @@ export class CniNetworkManager {
     }
     record.phase = 'attached';
     await this.attachments.put(record.containerId, record);
-    return { netnsPath, interfaces, ports: record.ports };
+    const result: AttachResult = { netnsPath, interfaces, ports: record.ports };
+    // The default network has no name resolution (as Docker's default bridge): nothing to do on that path.
+    if (this.dns && this.onUserNetwork(record)) {
+      const first = record.networks.find((n) => n.network !== this.defaultNetwork.name);
+      if (first?.iface?.gateway) result.nameservers = [first.iface.gateway];
+      await this.dnsUpdate(record.containerId, record);
+    }
+    return result;
   }
 
   /** portmap/firewall may race other CNI users creating the shared chains: bounded retry. */
@@ -513,10 +543,190 @@ export class CniNetworkManager {
       await removeNetns(netnsPath);
     }
     await this.lock.run(() => this.attachments.delete(containerId));
+    if (this.dnsRecords.has(containerId)) await this.dnsUpdate(containerId, undefined);
     if (failures.length > 0 && record?.phase === 'attached') {
       // Everything is cleaned as far as possible and the record is gone; say what failed.
       throw new BerthError('Internal', `network cleanup of ${containerId} was incomplete: ${failures.join('; ')}`);
     }
+  }
+
+  /**
+   * Joins an attached (bridge mode) container to one more network while it runs: CNI ADD
+   * of that network only, on the next free ethN. The first network of a container that
+   * has none gets the default route. Its hosts file gains the address.
+   */
+  connect(containerId: string, options: ConnectOptions): Promise<AttachedInterface> {
+    if (!CONTAINER_ID_RE.test(containerId)) throw new InvalidArgumentError(`invalid container id ${JSON.stringify(containerId)}`);
+    return this.lock.run(async () => {
+      const record = await this.attachments.get(containerId);
+      if (!record || record.phase !== 'attached' || !record.netnsPath) throw new NotFoundError(`container ${containerId} has no network attachment`);
+      if (record.mode !== 'bridge') throw new ConflictError(`container ${containerId} has network mode ${record.mode} and cannot join a network`);
+      if (!(await isNetnsMounted(record.netnsPath))) throw new ConflictError(`the network namespace of container ${containerId} is gone`);
+      const info = options.name === this.defaultNetwork.name ? await this.ensureDefaultLocked() : await this.networks.get(this.checkName(options.name));
+      if (!info) throw new NotFoundError(`network ${options.name} not found`);
+      if (record.networks.some((n) => n.network === info.name)) throw new ConflictError(`container ${containerId} is already connected to network ${info.name}`);
+      if (options.ipv4Address !== undefined) {
+        this.checkStaticIp(info, options.ipv4Address);
+        const holder = (await this.attachments.values()).find((a) => a.networks.some((n) => n.network === info.name && (n.iface?.ip ?? n.ipv4Address) === options.ipv4Address));
+        if (holder) throw new ConflictError(`address ${options.ipv4Address} on network ${info.name} is already in use by container ${holder.containerId}`);
+      }
+      const used = new Set(record.networks.map((n) => n.ifname));
+      let k = 0;
+      while (used.has(`eth${k}`)) k++;
+      const n: NetworkAttachmentRecord = {
+        network: info.name,
+        ifname: `eth${k}`,
+        aliases: [...(options.aliases ?? [])],
+        ...(options.ipv4Address ? { ipv4Address: options.ipv4Address } : {}),
+        steps: this.pluginChain(info, record.networks.length === 0, [], options.ipv4Address),
+      };
+      record.networks.push(n);
+      // Recorded before the ADD: a crash in between leaves a record detach can undo.
+      await this.attachments.put(containerId, record);
+      try {
+        for (const step of n.steps) n.result = await this.addWithRetry(containerId, record.netnsPath, n, step);
+        n.iface = interfaceOf(n.network, n.ifname, n.result);
+      } catch (e) {
+        await this.removeFromNetns(record, n).catch(() => undefined);
+        record.networks = record.networks.filter((x) => x !== n);
+        await this.attachments.put(containerId, record);
+        throw e;
+      }
+      await this.attachments.put(containerId, record);
+      if (record.hostFilesDir) await addHostsEntry(join(record.hostFilesDir, 'hosts'), n.iface.ip, record.hostname ? [record.hostname] : []).catch(() => undefined);
+      if (this.dns) await this.dnsUpdate(containerId, record);
+      return n.iface;
+    });
+  }
+
+  /**
+   * Takes an attached container off one network while it runs: CNI DEL of that network
+   * only (its interface leaves the namespace, its address lease is released). Without a
+   * network left the container keeps a namespace with loopback only, as in Docker.
+   */
+  disconnect(containerId: string, network: string): Promise<void> {
+    if (!CONTAINER_ID_RE.test(containerId)) throw new InvalidArgumentError(`invalid container id ${JSON.stringify(containerId)}`);
+    return this.lock.run(async () => {
+      const record = await this.attachments.get(containerId);
+      const n = record?.networks.find((x) => x.network === network);
+      if (!record || !n) throw new NotFoundError(`container ${containerId} is not connected to network ${network}`);
+      await this.removeFromNetns(record, n);
+      record.networks = record.networks.filter((x) => x !== n);
+      if (n.steps.some((st) => st.config.type === 'portmap')) record.ports = [];
+      await this.attachments.put(containerId, record);
+      if (record.hostFilesDir && n.iface) await removeHostsEntries(join(record.hostFilesDir, 'hosts'), n.iface.ip).catch(() => undefined);
+      if (this.dnsRecords.has(containerId)) await this.dnsUpdate(containerId, record);
+    });
+  }
+
+  /** CNI DEL of one network of a container whose namespace may still live (the veth goes with it). */
+  private async removeFromNetns(record: AttachmentRecord, n: NetworkAttachmentRecord): Promise<void> {
+    const live = record.netnsPath ? await isNetnsMounted(record.netnsPath) : false;
+    const failures: string[] = [];
+    for (const step of [...n.steps].reverse()) {
+      if (step.config.type === 'portmap') {
+        // As in detach: the container's rules in one transaction instead of portmap DEL.
+        const others = (await this.attachments.values()).filter((a) => a.containerId !== record.containerId);
+        const lastUser = !others.some((a) => a.networks.some((x) => x.steps.some(leavesIptablesRules)));
+        await deleteRules('nat', (r) => r.spec.includes(`id: \\"${record.containerId}\\"`), { pruneHostport: lastUser }).catch((e: Error) => failures.push(e.message));
+        continue;
+      }
+      try {
+        await this.cni.exec({
+          command: 'DEL',
+          containerId: record.containerId,
+          netns: live ? (record.netnsPath as string) : '',
+          ifname: n.ifname,
+          networkName: n.network,
+          config: step.config,
+          ...(step.runtimeConfig ? { runtimeConfig: step.runtimeConfig } : {}),
+          ...(n.result ? { prevResult: n.result } : {}),
+        });
+      } catch (e) {
+        failures.push((e as Error).message);
+      }
+    }
+    if (failures.length > 0) throw new BerthError('Internal', `cannot disconnect ${record.containerId} from network ${n.network}: ${failures.join('; ')}`);
+  }
+
+  // ---------------------------------------------------------------- DNS
+
+  /**
+   * Loads the recorded attachments into the DNS server and opens its listeners (after a
+   * daemon restart: containers kept running). Cheap when there are none.
+   */
+  async restoreDns(): Promise<void> {
+    if (!this.dns) return;
+    for (const a of await this.attachments.values()) if (a.phase === 'attached' && this.onUserNetwork(a)) this.dnsRecords.set(a.containerId, a);
+    await this.dnsUpdate(undefined, undefined);
+  }
+
+  /** Closes the DNS listeners (the daemon stops; containers keep running). */
+  close(): void {
+    this.dns?.close();
+  }
+
+  /** The addresses the DNS server listens on now (gateways of user networks with containers). */
+  dnsListening(): string[] {
+    return this.dns?.listening() ?? [];
+  }
+
+  private onUserNetwork(record: AttachmentRecord): boolean {
+    return record.networks.some((n) => n.network !== this.defaultNetwork.name);
+  }
+
+  /** Records (or forgets) one container's attachment and reopens the listeners to match. */
+  private dnsUpdate(containerId: string | undefined, record: AttachmentRecord | undefined): Promise<void> {
+    return this.dnsLock.run(() => this.dnsUpdateLocked(containerId, record));
+  }
+
+  private async dnsUpdateLocked(containerId: string | undefined, record: AttachmentRecord | undefined): Promise<void> {
+    if (!this.dns) return;
+    if (containerId) {
+      if (record && this.onUserNetwork(record)) this.dnsRecords.set(containerId, record);
+      else this.dnsRecords.delete(containerId);
+    }
+    const wanted = new Set<string>();
+    for (const r of this.dnsRecords.values()) for (const n of r.networks) if (n.network !== this.defaultNetwork.name) wanted.add(n.network);
+    const gateways = new Map<string, string>();
+    for (const name of wanted) {
+      const info = await this.networks.get(name).catch(() => undefined);
+      if (info) gateways.set(info.gateway, info.name);
+    }
+    this.dnsGateways = gateways;
+    await this.dns.serve(gateways.keys());
+  }
+
+  /**
+   * Docker's rules: the asker (a container on a user network, by source address) resolves
+   * names on the user networks it is on, in its order, never on the default one. Anyone
+   * else (a default-network container, the host) only gets the forwarded answer.
+   */
+  private lookupName(serverIp: string, clientIp: string, name: string): string[] | undefined {
+    if (!this.dnsGateways.has(serverIp)) return undefined;
+    let asker: AttachmentRecord | undefined;
+    for (const r of this.dnsRecords.values()) if (r.networks.some((n) => n.iface?.ip === clientIp)) asker = r;
+    if (!asker) return undefined;
+    const nets = asker.networks.map((n) => n.network).filter((n) => n !== this.defaultNetwork.name);
+    const namesCache = new Map<string, string[] | undefined>();
+    for (const net of nets) {
+      const ips: string[] = [];
+      for (const r of this.dnsRecords.values()) {
+        const n = r.networks.find((x) => x.network === net);
+        if (!n?.iface) continue;
+        if (!namesCache.has(r.containerId)) namesCache.set(r.containerId, this.namesOf(r));
+        const names = namesCache.get(r.containerId);
+        if (!names) continue;
+        if (names.includes(name) || n.aliases.some((a) => a.toLowerCase() === name)) ips.push(n.iface.ip);
+      }
+      if (ips.length > 0) return ips;
+    }
+    return undefined;
+  }
+
+  private namesOf(r: AttachmentRecord): string[] | undefined {
+    const names = this.containerNames ? this.containerNames(r.containerId) : [...(r.hostname ? [r.hostname] : []), r.containerId, r.containerId.slice(0, 12)];
+    return names?.map((x) => x.toLowerCase());
   }
 
   /** The namespace recorded for a container (for `--network container:<id>`), if any. */
@@ -556,6 +766,7 @@ export class CniNetworkManager {
       await removeNetns(join(this.netnsDir, f)).catch(() => undefined);
       if (!cleaned.includes(f)) cleaned.push(f);
     }
+    await this.restoreDns();
     return cleaned;
   }
 }

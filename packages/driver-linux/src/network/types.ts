@@ -47,6 +47,19 @@ export interface AttachOptions {
   /** Published on the first non-internal network; ignored for `host` and `none`. */
   ports?: PortMapping[];
   hostname?: string;
+  /**
+   * Where the container's `hosts` file (bind-mounted on /etc/hosts) lives: connect and
+   * disconnect add and remove its address lines in place.
+   */
+  hostFilesDir?: string;
+}
+
+/** One more network for an attached container (`docker network connect`). */
+export interface ConnectOptions {
+  name: string;
+  aliases?: string[];
+  /** A fixed address in the network's subnet. */
+  ipv4Address?: string;
 }
 
 export interface AttachedInterface {
@@ -64,6 +77,25 @@ export interface AttachResult {
   interfaces: AttachedInterface[];
   /** The published ports as set up (host port 0 replaced by the one chosen). */
   ports: PublishedPort[];
+  /**
+   * The container's resolv.conf nameservers when it is on a user network: the embedded
+   * DNS (the first user network's gateway). Absent: keep the host's.
+   */
+  nameservers?: string[];
+}
+
+/** Docker's embedded DNS on user networks; never on the default network (as Docker's default bridge). */
+export interface EmbeddedDnsOptions {
+  /** Nameservers other names go to. Default: the host's /etc/resolv.conf (loopback ones too). */
+  upstreams?: string[];
+  /** Per upstream try before SERVFAIL. Default 2000 ms. */
+  forwardTimeoutMs?: number;
+  /**
+   * The names a container answers to on every user network it is on, besides its
+   * aliases (case-insensitive); `undefined` while it must not resolve at all (stopped).
+   * Default: its hostname, its id and the id's first 12 characters.
+   */
+  containerNames?: (containerId: string) => string[] | undefined;
 }
 
 export interface CniNetworkManagerOptions {
@@ -77,4 +109,6 @@ export interface CniNetworkManagerOptions {
   defaultNetwork?: { name?: string; bridge?: string; subnet?: string; gateway?: string };
   /** Pool user networks get a subnet from when none is given. Default 10.90.0.0/16 split into /24s. */
   subnetPool?: { base: string; prefixLen: number };
+  /** The embedded DNS on user networks' gateways (UDP port 53); `false` turns it off. Default on. */
+  dns?: EmbeddedDnsOptions | false;
 }
