@@ -1,6 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { berthTsup } from '@berth/config/tsup';
 
+const BERTHD_NODE_COMMAND = 'MALLOC_ARENA_MAX=2 node --max-semi-space-size=1 --single-threaded';
+
 // One self-contained executable: every @berth/* package is bundled in; npm dependencies
 // (fastify, commander, better-sqlite3 with its native addon) stay external and resolve
 // from the app's node_modules. `undici` and `tar-stream` are replaced by shims that load
@@ -9,11 +11,14 @@ export default berthTsup({
   entry: { berthd: 'src/main.ts', index: 'src/index.ts' },
   noExternal: [/^@berth\//, /^undici$/, /^tar-stream$/], // so that the aliases below apply
   dts: { entry: { index: 'src/index.ts' } },
-  // 1 MiB semi-spaces: V8 otherwise grows the young generation to 3 x 16 MiB during start-up
-  // and keeps it committed (~14 MB of an idle berthd's RSS). The flag is read only when the
-  // heap is created, so it has to be on the command line (`node --max-semi-space-size=1
-  // dist/berthd.js` when started through node).
-  banner: ({ format }) => (format === 'esm' ? { js: '#!/usr/bin/env -S node --max-semi-space-size=1' } : {}),
+  // Idle memory, decided before the heap exists, so on the command line (launchers that
+  // start the bundle through node read these from this line: tooling/bench, the CLI):
+  // - 1 MiB semi-spaces: V8 otherwise grows the young generation to 3 x 16 MiB during
+  //   start-up and keeps it committed (~14 MB of an idle berthd's RSS);
+  // - --single-threaded: no V8 worker threads (their stacks and malloc arenas, ~4 MB); the
+  //   heap is small, so main-thread GC costs nothing measurable on `run`;
+  // - MALLOC_ARENA_MAX=2: glibc would give every libuv/V8 thread its own arena.
+  banner: ({ format }) => (format === 'esm' ? { js: `#!/usr/bin/env -S ${BERTHD_NODE_COMMAND}` } : {}),
   esbuildOptions(options) {
     options.alias = {
       ...options.alias,

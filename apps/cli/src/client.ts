@@ -78,7 +78,14 @@ export function findBerthd(): string[] | undefined {
       here = dirname(resolve(self));
     }
     for (const candidate of [join(here, '../../daemon/dist/berthd.js'), join(here, 'berthd.js')]) {
-      if (existsSync(candidate)) return [process.execPath, candidate];
+      if (!existsSync(candidate)) continue;
+      // Executed itself, its shebang sets node's memory flags; through node only if not executable.
+      try {
+        accessSync(candidate, constants.X_OK);
+        return [candidate];
+      } catch {
+        return [process.execPath, candidate];
+      }
     }
   }
   for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {

@@ -47,6 +47,19 @@ export interface BerthdOptions {
  * berthd as its own process: the bundled apps/daemon/dist/berthd.js (built by
  * `pnpm bench`), else main.ts from source through tsx (slower start, more RSS).
  */
+/** `#!/usr/bin/env -S VAR=x node --flag ...` -> the variables and node's flags. */
+export async function shebangCommand(file: string): Promise<{ env: Record<string, string>; nodeFlags: string[] }> {
+  const first = (await readFile(file, 'utf8')).slice(0, 512).split('\n', 1)[0] ?? '';
+  const words = first.replace(/^#!\S*env -S\s*/, '').split(/\s+/).filter(Boolean);
+  const env: Record<string, string> = {};
+  while (words[0] && /^[A-Z_][A-Z0-9_]*=/.test(words[0])) {
+    const [k, ...v] = words.shift()!.split('=');
+    env[k!] = v.join('=');
+  }
+  if (words.shift() !== 'node') throw new Error(`${file}: expected a node shebang, found ${JSON.stringify(first)}`);
+  return { env, nodeFlags: words };
+}
+
 export async function startBerthd(o: BerthdOptions): Promise<RunningDaemon> {
   await mkdir(o.runRoot, { recursive: true });
   await mkdir(o.home, { recursive: true });
@@ -55,12 +68,13 @@ export async function startBerthd(o: BerthdOptions): Promise<RunningDaemon> {
   await writeFile(configFile, JSON.stringify({ bridge: o.bridge, bip: o.bip }) + '\n');
   const fromDist = existsSync(BERTHD_DIST);
   const entry = fromDist ? [BERTHD_DIST] : ['--conditions=source', '--import', 'tsx', BERTHD_SOURCE];
-  // The bundle's shebang carries --max-semi-space-size=1; spawning it through node skips the
-  // shebang, so pass the same flag and measure what users run.
-  const nodeFlags = o.nodeFlags ?? (fromDist ? ['--max-semi-space-size=1'] : []);
+  // Spawning the bundle through node (so that extra flags like --cpu-prof fit) skips its
+  // shebang: take node's flags and environment from that line, and measure what users run.
+  const shebang = fromDist ? await shebangCommand(BERTHD_DIST) : { env: {}, nodeFlags: [] };
+  const nodeFlags = [...shebang.nodeFlags, ...(o.nodeFlags ?? [])];
   const args = [...nodeFlags, ...entry, '--root', o.root, '--run-root', o.runRoot, '--host', `unix://${socketPath}`, '--config', configFile, '--log-level', o.logLevel ?? 'warn'];
   const logPath = join(o.home, `berthd-${Date.now()}.log`);
-  const proc = spawnLogged(process.execPath, args, logPath, { ...process.env, NODE_OPTIONS: '' });
+  const proc = spawnLogged(process.execPath, args, logPath, { ...process.env, ...shebang.env, NODE_OPTIONS: '' });
   const http = new UnixHttp(socketPath);
   try {
     await http.waitReady(30_000, proc.isAlive);
