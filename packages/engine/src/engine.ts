@@ -15,7 +15,7 @@ import { RootLock } from './state/lock.js';
 import { openEngineDb, type Db } from './state/db.js';
 import { EventBus } from './events.js';
 import { LocalVolumes } from './volumes.js';
-import { Networks, type NetworkManagerLike } from './networks.js';
+import { containerDnsNames, Networks, type NetworkManagerLike } from './networks.js';
 import { Containers } from './containers/service.js';
 import { parseSize } from './containers/log-rotation.js';
 import { ContainerTable, type ContainerRecord } from './containers/record.js';
@@ -93,6 +93,11 @@ export class Engine {
         netnsDir: join(runRoot, 'netns'),
         defaultNetwork: { name: 'bridge', bridge: config.bridge ?? 'berth0', ...defaultBridge },
         ...(config['network-pool'] ? { subnetPool: config['network-pool'] } : {}),
+        // Asked per DNS query, long after open: the table exists by then.
+        dns: { containerNames: containerDnsNames((id) => {
+          const r = table.get(id);
+          return r ? { id: r.id, name: r.name, ...(r.runtimeId ? { runtimeId: r.runtimeId } : {}), running: ['running', 'paused'].includes(r.state.status) } : undefined;
+        }) },
       });
       const driver: RuntimeDriver =
         opts.driver ??
@@ -207,6 +212,18 @@ export class Engine {
           }
           return { running };
         },
+        container: (ref) => {
+          const r = table.resolve(ref);
+          const running = ['running', 'paused', 'restarting'].includes(r.state.status);
+          return { id: r.id, name: r.name, runtimeId: r.runtimeId ?? r.id, running, networkMode: r.hostConfig.NetworkMode ?? 'bridge', networks: Object.keys(r.networks) };
+        },
+        saveEndpoint: (id, name, ep) => {
+          const r = table.get(id);
+          if (!r) throw new NotFoundError(`No such container: ${id}`);
+          if (ep) r.networks[name] = ep;
+          else delete r.networks[name];
+          table.save(r);
+        },
       };
       const idFile = join(root, 'engine-id');
       const engineId = await readFile(idFile, 'utf8').catch(async () => {
@@ -236,6 +253,7 @@ export class Engine {
       });
       const engine = new Engine(opts, { lock, db, content, snapshotter, driver, containers, images, volumes, networks, events, system, registry: defaultRegistry });
       await containers.reconcile(opts.restartOnOpen ?? true);
+      await networks.restore();
       return engine;
     } catch (err) {
       lock.release();
@@ -247,6 +265,7 @@ export class Engine {
   async close(): Promise<void> {
     const p = this.parts;
     p.containers.close();
+    p.networks.close();
     await p.registry.close().catch(() => undefined);
     await p.driver.close().catch(() => undefined);
     p.snapshotter.close();
@@ -261,6 +280,7 @@ function makeNetworkManager(options: {
   netnsDir: string;
   defaultNetwork: { name: string; bridge: string; subnet: string };
   subnetPool?: { base: string; prefixLen: number };
+  dns?: driverLinux.EmbeddedDnsOptions;
 }): NetworkManagerLike | undefined {
   return new driverLinux.CniNetworkManager(options);
 }

@@ -13,6 +13,36 @@ export interface NetworkManagerLike {
   ensureDefaultNetwork(): Promise<{ id: string; name: string; bridge: string; subnet: string; gateway: string }>;
   removeNetwork(name: string): Promise<void>;
   inspectNetwork(name: string): Promise<{ subnet: string; gateway: string; bridge: string; containers: { containerId: string; ip: string; prefixLen: number; mac: string; aliases: string[] }[] }>;
+  /** One more network for a running container (by runtime id). */
+  connect?(containerId: string, o: { name: string; aliases?: string[]; ipv4Address?: string }): Promise<{ ip: string; prefixLen: number; gateway: string; mac: string }>;
+  disconnect?(containerId: string, network: string): Promise<void>;
+  /** Serves the names of containers that kept running across a daemon restart. */
+  restoreDns?(): Promise<void>;
+  close?(): void;
+}
+
+/** A container as network connect/disconnect needs it. */
+export interface AttachedContainer {
+  id: string;
+  name: string;
+  /** The driver's id of the current run (what the network manager knows). */
+  runtimeId: string;
+  running: boolean;
+  networkMode: string;
+  networks: string[];
+}
+
+/**
+ * The names a container answers to in the embedded DNS of its user networks besides its
+ * aliases (Docker: its name and short ID), for a runtime id; `undefined` unless that run
+ * is the container's current one and it is running.
+ */
+export function containerDnsNames(lookup: (id: string) => { id: string; name: string; runtimeId?: string; running: boolean } | undefined): (runtimeId: string) => string[] | undefined {
+  return (runtimeId) => {
+    const c = lookup(runtimeId.slice(0, 64));
+    if (!c || !c.running || (c.runtimeId ?? c.id) !== runtimeId) return undefined;
+    return [c.name.replace(/^\//, ''), c.id.slice(0, 12)];
+  };
 }
 
 interface NetworkRecord {
@@ -34,6 +64,10 @@ export interface AttachmentLookup {
   /** Containers whose record names this network: id, name, running, endpoint. */
   attached(networkName: string): { id: string; name: string; running: boolean; endpoint: EndpointSettings }[];
   setEndpoint(container: string, network: string, endpoint: EndpointSettings | undefined): { running: boolean };
+  /** The container `ref` names (full ID, name or unique prefix). */
+  container?(ref: string): AttachedContainer;
+  /** Records a running container's endpoint as the network manager set it up (undefined: gone). */
+  saveEndpoint?(id: string, network: string, endpoint: EndpointSettings | undefined): void;
 }
 
 /** Docker's networks over driver-linux's CNI network manager; `bridge`, `host`, `none` are predefined. */
@@ -192,22 +226,73 @@ export class Networks implements NetworkService {
     this.events.emit('network', 'destroy', r.id, { name: r.name, type: r.driver });
   }
 
+  /**
+   * A stopped container gets the endpoint recorded (applied at its next start); a running
+   * one is plumbed now (an interface in its namespace, its names in the network's DNS).
+   */
   async connect(nameOrId: string, body: { Container: string; EndpointConfig?: EndpointSettings }): Promise<void> {
     const r = this.find(nameOrId);
     const ep: EndpointSettings = { ...(body.EndpointConfig ?? {}), NetworkID: r.id, EndpointID: '', IPAddress: '', Gateway: '', IPPrefixLen: 0, MacAddress: '' };
-    const { running } = this.attachments.setEndpoint(body.Container, r.name, ep);
-    if (running) {
-      this.attachments.setEndpoint(body.Container, r.name, undefined);
-      throw new UnsupportedError('connecting a running container to a network is not supported yet: stop it first');
+    const c = this.attachments.container?.(body.Container);
+    if (!c?.running) {
+      this.attachments.setEndpoint(body.Container, r.name, ep);
+      this.events.emit('network', 'connect', r.id, { name: r.name, type: r.driver, container: c?.id ?? body.Container });
+      return;
     }
-    this.events.emit('network', 'connect', r.id, { name: r.name, type: r.driver, container: body.Container });
+    if (!this.manager?.connect || !this.attachments.saveEndpoint) throw new UnsupportedError('connecting a running container needs driver-linux networking');
+    if (c.networks.includes(r.name)) throw new BerthError('Forbidden', `endpoint with name ${c.name} already exists in network ${r.name}`);
+    if (r.driver !== 'bridge' || ['host', 'none'].includes(c.networkMode) || c.networkMode.startsWith('container:')) {
+      throw new BerthError('Forbidden', `container ${c.name} with network mode ${c.networkMode} cannot be connected to network ${r.name} while it runs`);
+    }
+    const aliases = ep.Aliases ?? [];
+    const ipv4 = ep.IPAMConfig?.IPv4Address;
+    const iface = await this.manager.connect(c.runtimeId, { name: r.name, aliases, ...(ipv4 ? { ipv4Address: ipv4 } : {}) });
+    const live: EndpointSettings = {
+      ...ep,
+      Aliases: aliases.length > 0 ? aliases : null,
+      EndpointID: newId(),
+      IPAddress: iface.ip,
+      IPPrefixLen: iface.prefixLen,
+      Gateway: iface.gateway,
+      MacAddress: iface.mac,
+      DNSNames: r.name === 'bridge' ? null : [c.name, ...aliases, c.id.slice(0, 12)],
+    };
+    try {
+      this.attachments.saveEndpoint(c.id, r.name, live);
+    } catch (err) {
+      await this.manager.disconnect?.(c.runtimeId, r.name).catch(() => undefined);
+      throw err;
+    }
+    this.events.emit('network', 'connect', r.id, { name: r.name, type: r.driver, container: c.id });
   }
 
   async disconnect(nameOrId: string, body: { Container: string; Force?: boolean }): Promise<void> {
     const r = this.find(nameOrId);
-    const { running } = this.attachments.setEndpoint(body.Container, r.name, undefined);
-    if (running && !body.Force) throw new UnsupportedError('disconnecting a running container is not supported yet: stop it first');
-    this.events.emit('network', 'disconnect', r.id, { name: r.name, type: r.driver, container: body.Container });
+    const c = this.attachments.container?.(body.Container);
+    if (!c?.running) {
+      this.attachments.setEndpoint(body.Container, r.name, undefined);
+      this.events.emit('network', 'disconnect', r.id, { name: r.name, type: r.driver, container: c?.id ?? body.Container });
+      return;
+    }
+    if (!this.manager?.disconnect || !this.attachments.saveEndpoint) throw new UnsupportedError('disconnecting a running container needs driver-linux networking');
+    if (!c.networks.includes(r.name)) throw new NotFoundError(`container ${c.id} is not connected to network ${r.name}`);
+    if (['host', 'none'].includes(r.name)) throw new BerthError('Forbidden', `container cannot be disconnected from ${r.name} network while it runs`);
+    await this.manager.disconnect(c.runtimeId, r.name).catch((err: unknown) => {
+      // --force: the endpoint goes from the record even when the plumbing was already gone.
+      if (!(body.Force && err instanceof NotFoundError)) throw err;
+    });
+    this.attachments.saveEndpoint(c.id, r.name, undefined);
+    this.events.emit('network', 'disconnect', r.id, { name: r.name, type: r.driver, container: c.id });
+  }
+
+  /** Serves names of containers still running from before a restart (the embedded DNS). */
+  async restore(): Promise<void> {
+    await this.manager?.restoreDns?.().catch(() => undefined);
+  }
+
+  /** Closes the embedded DNS listeners; containers keep running. */
+  close(): void {
+    this.manager?.close?.();
   }
 
   async prune(opts: { filters?: Filters } = {}): Promise<{ NetworksDeleted: string[] }> {

@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { startTestDaemon, type TestDaemon } from './support/daemon.js';
+import { seededRegistry, type SeededRegistry } from '@berth/fixtures';
+import { docker, dockerOk } from './support/docker-cli.js';
+
+const run = promisify(execFile);
+
+// The real docker CLI against berthd: name resolution between containers on user
+// networks (the embedded DNS) and network connect/disconnect of running containers.
+describe('docker CLI: user network DNS and connect/disconnect of running containers', () => {
+  let t: TestDaemon;
+  let reg: SeededRegistry;
+  let image: string;
+  let env: NodeJS.ProcessEnv;
+  const suffix = Math.random().toString(16).slice(2, 8);
+  const name = (n: string): string => `${n}-${suffix}`;
+  const [net1, net2] = [name('front'), name('back')];
+  const bridges: string[] = [];
+  const subnets: string[] = [];
+
+  const ipOn = async (ctr: string, net: string): Promise<string> => (await dockerOk(env, ['inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, ctr])).trim();
+  const exec = (ctr: string, args: string[]) => docker(env, ['exec', ctr, ...args], { timeoutMs: 20_000 });
+
+  beforeAll(async () => {
+    reg = await seededRegistry();
+    image = reg.busybox;
+    t = await startTestDaemon();
+    env = t.dockerEnv;
+    await dockerOk(env, ['pull', image]);
+    for (const n of [net1, net2]) {
+      const bridge = `bd${Math.random().toString(16).slice(2, 10)}`;
+      bridges.push(bridge);
+      await dockerOk(env, ['network', 'create', '-o', `com.docker.network.bridge.name=${bridge}`, n]);
+      const info = JSON.parse(await dockerOk(env, ['network', 'inspect', n, '--format', '{{json .IPAM.Config}}'])) as { Subnet: string }[];
+      subnets.push(info[0]!.Subnet);
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    if (t) {
+      const ids = (await docker(env, ['ps', '-aq'])).stdout.split('\n').filter(Boolean);
+      if (ids.length > 0) await docker(env, ['rm', '-f', ...ids]);
+      for (const n of [net1, net2]) await docker(env, ['network', 'rm', n]);
+      await t.stop();
+    }
+    await reg?.stop();
+    // nothing of ours left: no rule naming our subnets or bridges, no bridge or veth on them
+    const links = JSON.parse((await run('ip', ['-j', 'link', 'show'])).stdout) as { ifname: string; master?: string }[];
+    expect(links.filter((l) => bridges.includes(l.ifname) || (l.master && bridges.includes(l.master)))).toEqual([]);
+    const rules = (await run('iptables-save', [])).stdout.split('\n').filter((l) => subnets.some((s) => s && l.includes(s.replace(/\.0\/24$/, '.'))) || bridges.some((b) => l.includes(b)));
+    expect(rules).toEqual([]);
+  });
+
+  it('containers on a user network resolve each other by name, alias and short ID; not across networks, not on the default bridge', async () => {
+    await dockerOk(env, ['run', '-d', '--name', name('a'), '--network', net1, image, 'sleep', '300']);
+    const b = (await dockerOk(env, ['run', '-d', '--name', name('b'), '--network', net1, '--network-alias', 'bee', image, 'sh', '-c', 'mkdir /www && echo hello-from-b > /www/index.html && exec httpd -f -p 80 -h /www'])).trim();
+    await dockerOk(env, ['run', '-d', '--name', name('c'), '--network', net2, image, 'sleep', '300']);
+    await dockerOk(env, ['run', '-d', '--name', name('d'), image, 'sleep', '300']);
+    const ipB = await ipOn(name('b'), net1);
+    expect(ipB).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+
+    const ping = await exec(name('a'), ['ping', '-c1', '-W2', name('b')]);
+    expect(ping.code, ping.stdout + ping.stderr).toBe(0);
+    const ns = await exec(name('a'), ['nslookup', name('b')]);
+    expect(ns.code, ns.stdout + ns.stderr).toBe(0);
+    expect(ns.stdout).toContain(ipB);
+    expect((await exec(name('a'), ['nslookup', 'bee'])).stdout).toContain(ipB);
+    expect((await exec(name('a'), ['nslookup', b.slice(0, 12)])).stdout).toContain(ipB);
+    const wget = await exec(name('a'), ['wget', '-q', '-O-', 'http://bee/']);
+    expect(wget.stdout).toBe('hello-from-b\n');
+
+    expect((await exec(name('c'), ['nslookup', name('b')])).code).not.toBe(0);
+    expect((await exec(name('c'), ['nslookup', 'bee'])).code).not.toBe(0);
+    expect((await exec(name('d'), ['nslookup', name('b')])).code).not.toBe(0);
+    expect((await exec(name('d'), ['ping', '-c1', '-W1', name('b')])).code).not.toBe(0);
+  });
+
+  it('docker network connect/disconnect of a running container', async () => {
+    const since = `${Math.floor(Date.now() / 1000) - 1}`;
+    expect((await exec(name('a'), ['ping', '-c1', '-W2', name('c')])).code).not.toBe(0);
+
+    const con = await docker(env, ['network', 'connect', '--alias', 'alpha', net2, name('a')]);
+    expect(con.stderr).toBe('');
+    expect(con.code).toBe(0);
+    const ipA2 = await ipOn(name('a'), net2);
+    expect(ipA2).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect(await ipOn(name('a'), net1)).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    const ping = await exec(name('a'), ['ping', '-c1', '-W2', name('c')]);
+    expect(ping.code, ping.stdout + ping.stderr).toBe(0);
+    expect((await exec(name('c'), ['nslookup', 'alpha'])).stdout).toContain(ipA2);
+    const members = JSON.parse(await dockerOk(env, ['network', 'inspect', net2, '--format', '{{json .Containers}}'])) as Record<string, { Name: string; IPv4Address: string }>;
+    expect(Object.values(members).map((m) => m.Name).sort()).toEqual([name('a'), name('c')].sort());
+    expect(Object.values(members).find((m) => m.Name === name('a'))?.IPv4Address).toBe(`${ipA2}/24`);
+    // connected twice: refused as Docker does
+    expect((await docker(env, ['network', 'connect', net2, name('a')])).code).not.toBe(0);
+
+    const dis = await docker(env, ['network', 'disconnect', net2, name('a')]);
+    expect(dis.code, dis.stderr).toBe(0);
+    expect((await exec(name('a'), ['nslookup', name('c')])).code).not.toBe(0);
+    expect((await exec(name('a'), ['ip', 'link', 'show', 'eth1'])).code).not.toBe(0);
+    expect((await exec(name('c'), ['nslookup', 'alpha'])).code).not.toBe(0);
+    const after = JSON.parse(await dockerOk(env, ['network', 'inspect', net2, '--format', '{{json .Containers}}'])) as Record<string, { Name: string }>;
+    expect(Object.values(after).map((m) => m.Name)).toEqual([name('c')]);
+    expect(Object.keys(JSON.parse(await dockerOk(env, ['inspect', '-f', '{{json .NetworkSettings.Networks}}', name('a')])) as object)).toEqual([net1]);
+
+    // renamed: the new name resolves, the old one not
+    await dockerOk(env, ['rename', name('b'), name('b2')]);
+    expect((await exec(name('a'), ['nslookup', name('b2')])).code).toBe(0);
+    expect((await exec(name('a'), ['nslookup', name('b')])).code).not.toBe(0);
+    // stopped: no longer resolves
+    await dockerOk(env, ['stop', '-t', '1', name('b2')]);
+    expect((await exec(name('a'), ['nslookup', name('b2')])).code).not.toBe(0);
+
+    const until = `${Math.floor(Date.now() / 1000) + 1}`;
+    const out = await dockerOk(env, ['events', '--since', since, '--until', until, '--filter', 'type=network', '--format', '{{.Action}} {{.Actor.Attributes.name}}']);
+    expect(out).toContain(`connect ${net2}`);
+    expect(out).toContain(`disconnect ${net2}`);
+  });
+});
