@@ -25,6 +25,8 @@ import { DriverRuntime } from './adapters/runtime-driver.js';
 import { SnapshotterPort, type SnapshotterLike } from './adapters/snapshots.js';
 import { buildBusyboxLayout } from './builtin/busybox.js';
 import { System } from './system.js';
+import { createBuilder } from './build/create.js';
+import type { BuildService } from './build/types.js';
 import { diskUsage } from './fsutil.js';
 
 /** Layers of one pull applied at once (each into its own detached snapshot). */
@@ -45,6 +47,8 @@ export class Engine {
   readonly networks: NetworkService;
   readonly events: EventService;
   readonly system: SystemService;
+  /** Docker's classic builder (`POST /build`). */
+  readonly builder: BuildService;
 
   private constructor(
     opts: EngineOptions,
@@ -61,6 +65,7 @@ export class Engine {
       events: EventBus;
       system: System;
       registry: RegistryClient;
+      builder: BuildService;
     },
   ) {
     this.root = opts.root;
@@ -71,6 +76,7 @@ export class Engine {
     this.networks = parts.networks;
     this.events = parts.events;
     this.system = parts.system;
+    this.builder = parts.builder;
   }
 
   static async open(opts: EngineOptions): Promise<Engine> {
@@ -251,7 +257,8 @@ export class Engine {
           return { LayersSize: imgs.reduce((a, i) => a + i.Size, 0), Images: imgs, Containers: ctrs, Volumes: vols, BuildCache: [] };
         },
       });
-      const engine = new Engine(opts, { lock, db, content, snapshotter, driver, containers, images, volumes, networks, events, system, registry: defaultRegistry });
+      const builder = createBuilder({ root, db, content, snapshotter, imageTable, containerTable: table, images, containers });
+      const engine = new Engine(opts, { lock, db, content, snapshotter, driver, containers, images, volumes, networks, events, system, registry: defaultRegistry, builder });
       await containers.reconcile(opts.restartOnOpen ?? true);
       await networks.restore();
       return engine;

@@ -7,3 +7,5 @@ export { Engine } from './engine.js';
 export type { EngineOptions, EngineConfig } from './config.js';
 export type * from './services.js';
 export type * from './docker-types.js';
+export type { BuildService, BuildOptions, BuildResult } from './build/types.js';
+export { parseDockerfile, DockerfileParseError, type Dockerfile, type Instruction } from './build/dockerfile.js';

@@ -1,0 +1,36 @@
+import { createDiff, unpackLayer, type FileContentStore, type Snapshotter } from '@berth/layer-store';
+import type { ContainerService, ImageService } from '../services.js';
+import type { ContainerTable } from '../containers/record.js';
+import type { ImageTable } from '../images/table.js';
+import type { Db } from '../state/db.js';
+import { Builder } from './builder.js';
+import { extractContext } from './context.js';
+import { BuildCache, BuildImageStore } from './image-store.js';
+import type { BuildService } from './types.js';
+
+/** The engine's parts the builder is made from. */
+export interface BuilderParts {
+  root: string;
+  db: Db;
+  content: FileContentStore;
+  snapshotter: Snapshotter;
+  imageTable: ImageTable;
+  containerTable: ContainerTable;
+  images: ImageService;
+  containers: ContainerService;
+}
+
+export function createBuilder(p: BuilderParts): BuildService {
+  const store = new BuildImageStore({
+    table: p.imageTable,
+    db: p.db,
+    content: p.content,
+    unpack: (layer, parent, diffId) => unpackLayer(p.content, p.snapshotter, layer, parent, diffId ? { diffId } : {}),
+    snapshotMounts: (chainId) => p.snapshotter.mounts(chainId),
+    diffContainer: async (id) => {
+      const res = await createDiff(p.content, p.snapshotter, p.containerTable.resolve(id).snapshotKey);
+      return { descriptor: res.descriptor, diffId: res.diffId };
+    },
+  });
+  return new Builder({ store, cache: new BuildCache(p.db), images: p.images, containers: p.containers, root: p.root, extract: extractContext });
+}

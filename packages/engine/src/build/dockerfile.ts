@@ -1,0 +1,211 @@
+import { InvalidArgumentError } from '@berth/image-format';
+import { splitRawWords } from './words.js';
+
+/** One Dockerfile instruction, continuations joined; arguments are expanded when it runs. */
+export interface Instruction {
+  /** Upper-case keyword (`RUN`, `COPY`, ...). */
+  cmd: string;
+  /** `--name=value` options given before the arguments. */
+  flags: Record<string, string>;
+  /** Exec form (a JSON string array) was used. */
+  json: boolean;
+  /** Exec form: the array; shell form: the argument text as one element (raw, unexpanded). */
+  args: string[];
+  /** 1-based line of the keyword. */
+  line: number;
+  /** The instruction as written, continuations joined (for history and cache keys). */
+  original: string;
+}
+
+export interface Dockerfile {
+  escape: string;
+  instructions: Instruction[];
+}
+
+/** Docker's parse error: `Dockerfile parse error line 3: unknown instruction: FOO`. */
+export class DockerfileParseError extends InvalidArgumentError {
+  constructor(
+    readonly line: number,
+    reason: string,
+  ) {
+    super(`Dockerfile parse error line ${line}: ${reason}`);
+  }
+}
+
+const FLAGS: Record<string, string[]> = {
+  FROM: ['platform'],
+  COPY: ['from', 'chown', 'chmod'],
+  ADD: ['chown', 'chmod'],
+  HEALTHCHECK: ['interval', 'timeout', 'start-period', 'start-interval', 'retries'],
+};
+
+/** Instructions whose arguments may be a JSON array (exec form). */
+const JSON_FORM = new Set(['RUN', 'CMD', 'ENTRYPOINT', 'SHELL', 'COPY', 'ADD', 'VOLUME']);
+
+const KNOWN = new Set([
+  'FROM', 'RUN', 'CMD', 'ENTRYPOINT', 'ENV', 'ARG', 'LABEL', 'EXPOSE', 'USER', 'WORKDIR', 'VOLUME',
+  'COPY', 'ADD', 'SHELL', 'STOPSIGNAL', 'HEALTHCHECK', 'ONBUILD', 'MAINTAINER',
+]);
+
+/** Parses Dockerfile text: directives (`# escape=`), comments, continuations, flags, exec/shell forms. */
+export function parseDockerfile(text: string): Dockerfile {
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  let escape = '\\';
+  let i = 0;
+  // Parser directives: `# key=value` lines at the very top, before any comment, blank or instruction.
+  for (const seen = new Set<string>(); i < lines.length; i++) {
+    const m = /^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$/.exec(lines[i]!);
+    if (!m) break;
+    const key = m[1]!.toLowerCase();
+    if (seen.has(key)) throw new DockerfileParseError(i + 1, `only one ${key} parser directive can be used`);
+    seen.add(key);
+    if (key === 'escape') {
+      if (m[2] !== '\\' && m[2] !== '`') throw new DockerfileParseError(i + 1, `invalid escape token '${m[2]}' does not match ${'`'} or \\`);
+      escape = m[2]!;
+    }
+  }
+  const instructions: Instruction[] = [];
+  while (i < lines.length) {
+    const raw = lines[i]!;
+    const trimmed = raw.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) {
+      i++;
+      continue;
+    }
+    const start = i + 1;
+    let joined = '';
+    let line = raw;
+    for (;;) {
+      const body = line.replace(/\s+$/, '');
+      if (body.endsWith(escape) && !body.endsWith(escape + escape)) {
+        joined += body.slice(0, -1);
+        i++;
+        // Comment lines inside a continuation are dropped; a blank one is allowed (Docker warns).
+        while (i < lines.length && (lines[i]!.trim().startsWith('#') || lines[i]!.trim() === '')) i++;
+        if (i >= lines.length) break;
+        line = lines[i]!;
+        continue;
+      }
+      joined += line;
+      i++;
+      break;
+    }
+    instructions.push(parseInstruction(joined.trim(), start, escape));
+  }
+  return { escape, instructions };
+}
+
+function parseInstruction(text: string, line: number, escape: string): Instruction {
+  const m = /^(\S+)\s*([\s\S]*)$/.exec(text)!;
+  const cmd = m[1]!.toUpperCase();
+  let rest = m[2]!;
+  if (!KNOWN.has(cmd)) throw new DockerfileParseError(line, `unknown instruction: ${m[1]!.toUpperCase()}`);
+  const flags: Record<string, string> = {};
+  const allowed = FLAGS[cmd] ?? [];
+  for (;;) {
+    const f = /^--([a-zA-Z][a-zA-Z0-9-]*)(?:=(\S*))?(\s+|$)/.exec(rest);
+    if (!f) break;
+    if (!allowed.includes(f[1]!)) {
+      if (cmd === 'HEALTHCHECK' || allowed.length > 0 || ['RUN', 'COPY', 'ADD', 'FROM'].includes(cmd)) {
+        throw new DockerfileParseError(line, `Unknown flag: ${f[1]}`);
+      }
+      break;
+    }
+    if (f[2] === undefined) throw new DockerfileParseError(line, `Missing a value on flag: --${f[1]}`);
+    flags[f[1]!] = f[2];
+    rest = rest.slice(f[0].length);
+  }
+  rest = rest.trim();
+  let json = false;
+  let args: string[] = [rest];
+  if (JSON_FORM.has(cmd) && rest.startsWith('[')) {
+    try {
+      const parsed = JSON.parse(rest) as unknown;
+      if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string')) {
+        json = true;
+        args = parsed as string[];
+      }
+    } catch {
+      // not JSON: shell form, as Docker falls back
+    }
+  }
+  const ins: Instruction = { cmd, flags, json, args, line, original: text };
+  validate(ins, rest, escape);
+  return ins;
+}
+
+/** Parse-time checks Docker makes, with its messages. */
+function validate(ins: Instruction, rest: string, escape: string): void {
+  const fail = (reason: string): never => {
+    throw new DockerfileParseError(ins.line, reason);
+  };
+  const need = (n: number): void => {
+    if (rest === '' || (ins.json && ins.args.length < n)) fail(`${ins.cmd} requires at least ${n === 1 ? 'one argument' : `${n} arguments`}`);
+  };
+  switch (ins.cmd) {
+    case 'FROM': {
+      const w = splitRawWords(rest, escape);
+      if (w.length !== 1 && !(w.length === 3 && w[1]!.toLowerCase() === 'as')) fail('FROM requires either one or three arguments');
+      if (w.length === 3 && !/^[a-zA-Z][a-zA-Z0-9_.-]*$/.test(w[2]!)) fail(`invalid name for build stage: "${w[2]}", name can't start with a number or contain symbols`);
+      break;
+    }
+    case 'ENV':
+    case 'LABEL': {
+      need(1);
+      const w = splitRawWords(rest, escape);
+      if (!w[0]!.includes('=')) {
+        if (ins.cmd === 'ENV' && w.length < 2) fail('ENV must have two arguments');
+        if (ins.cmd === 'LABEL' && w.length < 2) fail('LABEL must have two arguments');
+      } else {
+        for (const word of w) {
+          if (!word.includes('=')) fail(`Syntax error - can't find = in "${word}". Must be of the form: name=value`);
+          if (word.startsWith('=')) fail(`${ins.cmd} names can not be blank`);
+        }
+      }
+      break;
+    }
+    case 'ARG': {
+      need(1);
+      if (splitRawWords(rest, escape).length !== 1) fail('ARG requires exactly one argument');
+      break;
+    }
+    case 'COPY':
+    case 'ADD':
+      if (ins.json ? ins.args.length < 2 : splitRawWords(rest, escape).length < 2) fail(`${ins.cmd} requires at least two arguments, but only ${ins.json ? ins.args.length : splitRawWords(rest, escape).length} provided`);
+      break;
+    case 'SHELL':
+      if (!ins.json) fail('SHELL requires the arguments to be in JSON form');
+      if (ins.args.length === 0) fail('SHELL requires at least one argument');
+      break;
+    case 'USER':
+    case 'WORKDIR':
+    case 'STOPSIGNAL':
+    case 'MAINTAINER':
+      if (rest === '') fail(`${ins.cmd} requires exactly one argument`);
+      break;
+    case 'RUN':
+    case 'EXPOSE':
+    case 'VOLUME':
+      need(1);
+      break;
+    case 'ONBUILD': {
+      need(1);
+      const trigger = /^\S+/.exec(rest)![0].toUpperCase();
+      if (trigger === 'ONBUILD') fail('Chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed');
+      if (trigger === 'FROM' || trigger === 'MAINTAINER') fail(`${trigger} isn't allowed as an ONBUILD trigger`);
+      if (!KNOWN.has(trigger)) fail(`unknown instruction: ${trigger}`);
+      break;
+    }
+    case 'HEALTHCHECK': {
+      need(1);
+      const kind = /^\S+/.exec(rest)![0].toUpperCase();
+      if (kind === 'NONE') {
+        if (rest.trim().toUpperCase() !== 'NONE') fail('HEALTHCHECK NONE takes no arguments');
+      } else if (kind !== 'CMD') fail(`Unknown type "${kind}" in HEALTHCHECK (try CMD)`);
+      else if (rest.slice(3).trim() === '') fail('Missing command after HEALTHCHECK CMD');
+      break;
+    }
+    default:
+      break;
+  }
+}

@@ -1,0 +1,118 @@
+import { canonicalJson, chainIds, digestOf, type Descriptor, type Digest, type ImageConfig } from '@berth/image-format';
+import type { ContentLike, StorageDeps } from '../images/deps.js';
+import type { ImageTable, LayerRecord } from '../images/table.js';
+import type { Db } from '../state/db.js';
+
+/** What the builder needs from the engine's image storage. */
+export interface BuildStorageDeps {
+  table: ImageTable;
+  db: Db;
+  content: ContentLike;
+  unpack: StorageDeps['unpack'];
+  /** Mounts of a committed snapshot (read through, never mounted). */
+  snapshotMounts(chainId: string): Promise<{ type: string; source: string; options: string[] }[]>;
+  /** A stopped container's writable layer as a new layer blob. */
+  diffContainer(containerId: string): Promise<{ descriptor: Descriptor; diffId: Digest }>;
+}
+
+export interface StoredImage {
+  id: string;
+  config: ImageConfig;
+  layers: LayerRecord[];
+  chainId: string | undefined;
+}
+
+/**
+ * Build steps' images: each step's result is an (untagged) image, as with Docker's classic
+ * builder. Layers are applied to snapshots when the image is written so a RUN container
+ * can start from it at once.
+ */
+export class BuildImageStore {
+  constructor(private readonly d: BuildStorageDeps) {}
+
+  get content(): ContentLike {
+    return this.d.content;
+  }
+
+  get(id: string): StoredImage | undefined {
+    const rec = this.d.table.get(id);
+    if (!rec) return undefined;
+    return { id: rec.id, config: JSON.parse(rec.configBytes) as ImageConfig, layers: rec.layers, chainId: rec.chainId ?? undefined };
+  }
+
+  /** Stores the config over `layers` (blobs already in the content store); resolves with its ID. */
+  async write(config: ImageConfig, layers: LayerRecord[]): Promise<string> {
+    const bytes = Buffer.from(canonicalJson(config));
+    const id = digestOf(bytes);
+    if (this.d.table.get(id)) return id;
+    let parent: Digest | undefined;
+    for (const l of layers) {
+      const res = await this.d.unpack({ mediaType: l.mediaType, digest: l.digest as Digest, size: l.size }, parent, l.diffId as Digest);
+      parent = res.chainId;
+    }
+    if (!(await this.d.content.has(id))) await this.d.content.ingest(`config-${id}`, { digest: id, size: bytes.length }, bytes);
+    const diffIds = layers.map((l) => l.diffId as Digest);
+    this.d.table.put({
+      id,
+      configBytes: bytes.toString('utf8'),
+      manifestDigest: null,
+      manifestMediaType: null,
+      layers,
+      chainId: chainIds(diffIds).at(-1) ?? null,
+      size: layers.reduce((a, l) => a + (l.uncompressedSize ?? l.size), 0),
+      createdAt: Date.now(),
+    });
+    return id;
+  }
+
+  /** True when every blob of the image is still stored (a cached step can be reused). */
+  async intact(id: string): Promise<boolean> {
+    const img = this.get(id);
+    if (!img) return false;
+    for (const l of img.layers) if (!(await this.d.content.has(l.digest as Digest))) return false;
+    return true;
+  }
+
+  mounts(chainId: string): ReturnType<BuildStorageDeps['snapshotMounts']> {
+    return this.d.snapshotMounts(chainId);
+  }
+
+  diffContainer(id: string): ReturnType<BuildStorageDeps['diffContainer']> {
+    return this.d.diffContainer(id);
+  }
+
+  layerOf(diff: { descriptor: Descriptor; diffId: Digest }): LayerRecord {
+    return { digest: diff.descriptor.digest, mediaType: diff.descriptor.mediaType, size: diff.descriptor.size, diffId: diff.diffId };
+  }
+}
+
+/** Classic-builder cache: (parent image, step description) -> the image that step made. */
+export class BuildCache {
+  constructor(private readonly db: Db) {
+    db.exec(`CREATE TABLE IF NOT EXISTS eng_build_cache (
+      key TEXT PRIMARY KEY, image_id TEXT NOT NULL, created_at INTEGER NOT NULL)`);
+  }
+
+  static key(parent: string, step: string): string {
+    return digestOf(Buffer.from(`${parent}\n${step}`));
+  }
+
+  get(key: string): string | undefined {
+    return (this.db.prepare('SELECT image_id FROM eng_build_cache WHERE key = ?').get(key) as { image_id: string } | undefined)?.image_id;
+  }
+
+  put(key: string, imageId: string): void {
+    this.db.prepare('INSERT OR REPLACE INTO eng_build_cache (key, image_id, created_at) VALUES (?, ?, ?)').run(key, imageId, Date.now());
+  }
+
+  drop(key: string): void {
+    this.db.prepare('DELETE FROM eng_build_cache WHERE key = ?').run(key);
+  }
+
+  /** Forgets every entry; resolves with the keys dropped. */
+  prune(): string[] {
+    const keys = (this.db.prepare('SELECT key FROM eng_build_cache').all() as { key: string }[]).map((r) => r.key);
+    this.db.prepare('DELETE FROM eng_build_cache').run();
+    return keys;
+  }
+}

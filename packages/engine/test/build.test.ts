@@ -1,0 +1,140 @@
+import { Readable } from 'node:stream';
+import tar from 'tar-stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ProgressMessage } from '../src/index.js';
+import { collect, openTestEngine, text, type TestEngine } from './helpers.js';
+
+let t: TestEngine;
+beforeAll(async () => {
+  t = await openTestEngine();
+  await t.engine.images.ensureBuiltin('busybox');
+});
+afterAll(async () => {
+  await t?.cleanup();
+});
+
+interface Item {
+  name: string;
+  body?: string;
+  type?: 'file' | 'directory';
+  mode?: number;
+}
+
+function contextTar(items: Item[]): Readable {
+  const pack = tar.pack();
+  void (async () => {
+    for (const e of items) {
+      await new Promise<void>((res, rej) =>
+        pack.entry({ name: e.name, type: e.type ?? 'file', mode: e.mode ?? (e.type === 'directory' ? 0o755 : 0o644), mtime: new Date(1_700_000_000_000) }, e.body ?? '', (err) => (err ? rej(err) : res())),
+      );
+    }
+    pack.finalize();
+  })();
+  return pack as unknown as Readable;
+}
+
+async function runImage(image: string, cmd?: string[]): Promise<string> {
+  const { Id } = await t.engine.containers.create({ Image: image, ...(cmd ? { Cmd: cmd } : {}), HostConfig: { NetworkMode: 'none' } });
+  const w = t.engine.containers.wait(Id, 'next-exit');
+  await t.engine.containers.start(Id);
+  await w;
+  const out = text(await collect(await t.engine.containers.logs(Id, { stdout: true, stderr: true })));
+  await t.engine.containers.remove(Id, { force: true });
+  return out;
+}
+
+const DOCKERFILE = `FROM busybox
+ENV GREETING=hello WHO=berth
+WORKDIR /app
+COPY --chown=1000:1000 file.txt ./
+COPY --chown=1000:1000 dir /app/dir/
+RUN echo "$GREETING $WHO" > /app/out.txt && stat -c '%u:%g' /app/file.txt /app/dir/sub/b.txt >> /app/out.txt
+CMD ["sh", "-c", "cat /app/out.txt /app/file.txt /app/dir/a.txt /app/dir/sub/b.txt; pwd"]
+`;
+
+const CONTEXT: Item[] = [
+  { name: 'Dockerfile', body: DOCKERFILE },
+  { name: 'file.txt', body: 'file\n' },
+  { name: 'dir/', type: 'directory' },
+  { name: 'dir/a.txt', body: 'a\n' },
+  { name: 'dir/sub/', type: 'directory' },
+  { name: 'dir/sub/b.txt', body: 'b\n' },
+];
+
+describe('build (classic builder)', () => {
+  it('builds a multi-step Dockerfile, runs it, and reuses the cache on a second build', async () => {
+    const msgs: ProgressMessage[] = [];
+    const t0 = Date.now();
+    const first = await t.engine.builder.build(contextTar(CONTEXT), { tags: ['built:one'], networkMode: 'none', onProgress: (m) => msgs.push(m) });
+    const firstMs = Date.now() - t0;
+    const stream = msgs.map((m) => m.stream ?? '').join('');
+    expect(stream).toContain('Step 1/7 : FROM busybox\n');
+    expect(stream).toContain('Step 6/7 : RUN echo "$GREETING $WHO"');
+    expect(stream).toMatch(/ ---> Running in [0-9a-f]{12}\n/);
+    expect(stream).toContain(`Successfully built ${first.id.slice(7, 19)}\n`);
+    expect(stream).toContain('Successfully tagged built:one\n');
+    expect(msgs.some((m) => (m.aux as { ID?: string } | undefined)?.ID === first.id)).toBe(true);
+    expect(await runImage('built:one')).toBe('hello berth\n1000:1000\n1000:1000\nfile\na\nb\n/app\n');
+    const inspect = await t.engine.images.inspect('built:one');
+    expect(inspect.Config.WorkingDir).toBe('/app');
+    expect(inspect.Config.Env).toContain('GREETING=hello');
+    const history = await t.engine.images.history('built:one');
+    expect(history[0]!.CreatedBy).toContain('#(nop)  CMD');
+
+    const again: ProgressMessage[] = [];
+    const t1 = Date.now();
+    const second = await t.engine.builder.build(contextTar(CONTEXT), { tags: ['built:two'], networkMode: 'none', onProgress: (m) => again.push(m) });
+    const secondMs = Date.now() - t1;
+    expect(second.id).toBe(first.id);
+    expect(again.map((m) => m.stream ?? '').join('').match(/Using cache/g)?.length).toBe(6);
+    expect(secondMs).toBeLessThan(firstMs);
+    console.log(`build: first ${firstMs} ms, cached ${secondMs} ms`);
+
+    const uncached = await t.engine.builder.build(contextTar(CONTEXT), { noCache: true, networkMode: 'none' });
+    expect(uncached.id).not.toBe(first.id);
+  });
+
+  it('fails a RUN with Docker\'s message and leaves no container behind', async () => {
+    const before = (await t.engine.containers.list({ all: true })).length;
+    const err = await t.engine.builder
+      .build(contextTar([{ name: 'Dockerfile', body: 'FROM busybox\nRUN echo about to fail && false\n' }]), { networkMode: 'none' })
+      .then(() => undefined, (e: unknown) => e as Error);
+    expect(err?.message).toBe("The command '/bin/sh -c echo about to fail && false' returned a non-zero code: 1");
+    expect((await t.engine.containers.list({ all: true })).length).toBe(before);
+  });
+
+  it('builds multi-stage with COPY --from, ARG and a target; ADD extracts a local tar', async () => {
+    const inner = tar.pack();
+    inner.entry({ name: 'x/y.txt', mode: 0o644 }, 'from tar\n');
+    inner.finalize();
+    const chunks: Buffer[] = [];
+    for await (const c of inner as unknown as AsyncIterable<Buffer>) chunks.push(Buffer.from(c));
+    const df = `ARG BASE=busybox
+FROM \${BASE} AS build
+ARG MSG=default
+RUN mkdir /out && echo "built $MSG" > /out/result.txt
+FROM scratch AS final
+COPY --from=build /bin/busybox /bin/busybox
+COPY --from=0 /out/ /data/
+ADD archive.tar /unpacked/
+CMD ["/bin/busybox", "cat", "/data/result.txt", "/unpacked/x/y.txt"]
+`;
+    const ctx = (): Readable =>
+      contextTar([
+        { name: 'Dockerfile', body: df },
+        { name: 'archive.tar', body: Buffer.concat(chunks).toString('latin1') },
+      ]);
+    const res = await t.engine.builder.build(ctx(), { buildArgs: { MSG: 'with-arg' }, tags: ['multi:stage'], networkMode: 'none' });
+    expect(await runImage('multi:stage')).toBe('built with-arg\nfrom tar\n');
+    const target = await t.engine.builder.build(ctx(), { buildArgs: { MSG: 'with-arg' }, target: 'build', networkMode: 'none' });
+    expect(target.id).not.toBe(res.id);
+    expect(await runImage(target.id, ['cat', '/out/result.txt'])).toBe('built with-arg\n');
+  });
+
+  it('rejects ADD of a URL and a missing source clearly', async () => {
+    await expect(t.engine.builder.build(contextTar([{ name: 'Dockerfile', body: 'FROM busybox\nADD http://example.com/x /x\n' }]))).rejects.toThrow(/not supported/);
+    await expect(t.engine.builder.build(contextTar([{ name: 'Dockerfile', body: 'FROM busybox\nCOPY nothere /x\n' }]))).rejects.toThrow(
+      'COPY failed: file not found in build context or excluded by .dockerignore: stat nothere: file does not exist',
+    );
+  });
+});
