@@ -12,6 +12,7 @@ import { imageRoutes } from '../routes/images.js';
 import { volumeRoutes } from '../routes/volumes.js';
 import { networkRoutes } from '../routes/networks.js';
 import { archiveRoutes } from '../routes/archive.js';
+import { buildRoutes } from '../routes/build.js';
 import { lazySerializerFactory, lazyValidatorFactory } from './lazy-validators.js';
 
 declare module 'fastify' {
@@ -110,6 +111,7 @@ export function buildApp(engine: EngineLike, options: AppOptions): FastifyInstan
     volumeRoutes(scope, engine);
     networkRoutes(scope, engine);
     archiveRoutes(scope, engine);
+    buildRoutes(scope, engine);
   });
 
   return app;

@@ -2,7 +2,6 @@ import os from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { API_VERSION, MIN_API_VERSION, schemas, type AuthConfig, type SystemVersion } from '@berth/engine-api';
 import type { EngineLike } from '../engine-port.js';
-import { UnsupportedError } from '@berth/image-format';
 import { BERTH_VERSION } from '../version.js';
 import { JsonStream } from '../http/streaming.js';
 import { filtersValue, timeValue, type Query } from '../http/query.js';
@@ -171,11 +170,7 @@ export function systemRoutes(app: FastifyInstance, engine: EngineLike, options: 
     }
   });
 
-  // No builder yet: nothing is cached, so `docker system prune` / `builder prune` succeed.
-  app.post('/build/prune', async () => ({ CachesDeleted: null, SpaceReclaimed: 0 }));
-  app.post('/build', async () => {
-    throw new UnsupportedError('building images is not supported by Berth yet');
-  });
+  // POST /build and /build/prune live in routes/build.ts.
 
   app.post('/auth', { schema: { body: schemas.authConfigSchema } }, async (request) => {
     return registryLogin((request.body ?? {}) as AuthConfig, options.insecureRegistries);

@@ -1,0 +1,67 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { InvalidArgumentError } from '@berth/image-format';
+import type { EngineLike } from '../engine-port.js';
+import { boolValue, optString, stringList, type Query } from '../http/query.js';
+import { rawBody } from '../http/body.js';
+import { JsonStream } from '../http/streaming.js';
+
+/** A JSON-encoded map query parameter (`buildargs`, `labels`). */
+function jsonMap<T>(v: Query[string], name: string): Record<string, T> | undefined {
+  const s = optString(v);
+  if (!s) return undefined;
+  try {
+    const parsed = JSON.parse(s) as unknown;
+    if (parsed === null) return undefined;
+    if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+    return parsed as Record<string, T>;
+  } catch {
+    throw new InvalidArgumentError(`invalid ${name} value: ${s}`);
+  }
+}
+
+/**
+ * `POST /build` (the classic builder): the body is the context tar; the answer Docker's JSON
+ * build stream. Errors before any output are plain error responses; a failing step after
+ * that is an `{"errorDetail":{"message"},"error"}` line without a code, so the docker CLI
+ * exits 1 as with Docker.
+ */
+export function buildRoutes(app: FastifyInstance, engine: EngineLike): void {
+  app.post('/build', async (request: FastifyRequest, reply) => {
+    const q = request.query as Query;
+    const rm = optString(q['rm']);
+    const out = new JsonStream(reply);
+    try {
+      const buildArgs = jsonMap<string | null>(q['buildargs'], 'buildargs');
+      const labels = jsonMap<string>(q['labels'], 'labels');
+      const dockerfile = optString(q['dockerfile']);
+      const target = optString(q['target']);
+      const networkMode = optString(q['networkmode']);
+      await engine.builder.build(rawBody(request), {
+        tags: stringList(q['t']),
+        ...(dockerfile ? { dockerfile } : {}),
+        ...(buildArgs ? { buildArgs } : {}),
+        ...(labels ? { labels } : {}),
+        ...(target ? { target } : {}),
+        ...(networkMode ? { networkMode } : {}),
+        noCache: boolValue(q['nocache']),
+        rm: rm === undefined ? true : boolValue(q['rm']),
+        forceRm: boolValue(q['forcerm']),
+        quiet: boolValue(q['q']),
+        pull: boolValue(q['pull']),
+        onProgress: (msg) => out.write(msg),
+        signal: out.aborted.signal,
+      });
+      out.end();
+    } catch (err) {
+      if (!out.headersSent) throw err;
+      const message = err instanceof Error ? err.message : String(err);
+      out.write({ errorDetail: { message }, error: message });
+      out.end();
+    }
+  });
+
+  app.post('/build/prune', async () => {
+    const res = await engine.builder.pruneCache();
+    return { CachesDeleted: res.CachesDeleted.length ? res.CachesDeleted : null, SpaceReclaimed: res.SpaceReclaimed };
+  });
+}

@@ -1,0 +1,94 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestDaemon, type TestDaemon } from './support/daemon.js';
+import { docker, dockerOk } from './support/docker-cli.js';
+
+// The real docker CLI's classic builder (DOCKER_BUILDKIT=0): it tars the context itself,
+// honouring .dockerignore, POSTs /build and renders the JSON stream.
+describe('docker build (classic builder) against berthd', () => {
+  let t: TestDaemon;
+  let env: NodeJS.ProcessEnv;
+  let work: string;
+  const suffix = Math.random().toString(16).slice(2, 8);
+
+  beforeAll(async () => {
+    t = await startTestDaemon();
+    env = { ...t.dockerEnv, DOCKER_BUILDKIT: '0' };
+    await t.daemon.engine.images.ensureBuiltin('busybox');
+    work = await mkdtemp(join(tmpdir(), 'berth-build-'));
+  });
+  afterAll(async () => {
+    await t?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  async function context(name: string, files: Record<string, string>): Promise<string> {
+    const dir = join(work, name);
+    for (const [path, body] of Object.entries(files)) {
+      await mkdir(join(dir, path, '..'), { recursive: true });
+      await writeFile(join(dir, path), body);
+    }
+    return dir;
+  }
+
+  it('builds with Step lines and tags, honours .dockerignore, and the image runs', async () => {
+    const dir = await context('simple', {
+      Dockerfile: 'FROM busybox\nENV NAME=berth\nCOPY . /ctx/\nRUN echo "built by $NAME" > /msg && ls /ctx > /list\nCMD ["sh", "-c", "cat /msg /list"]\n',
+      '.dockerignore': 'secret.txt\n*.log\n',
+      'keep.txt': 'keep\n',
+      'secret.txt': 'secret\n',
+      'debug.log': 'log\n',
+      'sub/inner.txt': 'inner\n',
+    });
+    const tag = `x-${suffix}`;
+    const r = await docker(env, ['build', '-t', tag, dir], { timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('Step 1/5 : FROM busybox\n');
+    expect(r.stdout).toContain('Step 4/5 : RUN echo "built by $NAME" > /msg && ls /ctx > /list\n');
+    expect(r.stdout).toMatch(/ ---> Running in [0-9a-f]{12}\n/);
+    expect(r.stdout).toMatch(/Successfully built [0-9a-f]{12}\n/);
+    expect(r.stdout).toContain(`Successfully tagged ${tag}:latest\n`);
+    const run = await docker(env, ['run', '--rm', tag]);
+    expect(run).toEqual({ code: 0, stdout: 'built by berth\nDockerfile\nkeep.txt\nsub\n', stderr: '' });
+
+    // the same build again: every step from the cache, same image
+    const again = await docker(env, ['build', '-q', '-t', tag, dir]);
+    expect(again.code, again.stderr).toBe(0);
+    const id = (await dockerOk(env, ['image', 'inspect', '-f', '{{.Id}}', tag])).trim();
+    expect(again.stdout.trim()).toBe(id);
+  });
+
+  it('builds multi-stage with COPY --from, build args and -f', async () => {
+    const dir = await context('multi', {
+      'build.Dockerfile': [
+        'FROM busybox AS builder',
+        'ARG FLAVOUR=plain',
+        'RUN mkdir -p /out && echo "flavour $FLAVOUR" > /out/result',
+        'FROM busybox',
+        'COPY --from=builder /out/result /result',
+        'CMD ["cat", "/result"]',
+        '',
+      ].join('\n'),
+    });
+    const tag = `multi-${suffix}`;
+    const r = await docker(env, ['build', '-f', join(dir, 'build.Dockerfile'), '--build-arg', 'FLAVOUR=spicy', '-t', tag, dir]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('Step 5/6 : COPY --from=builder /out/result /result\n');
+    expect(await dockerOk(env, ['run', '--rm', tag])).toBe('flavour spicy\n');
+  });
+
+  it('a failing RUN is an error with Docker\'s message and exit code 1; a bad Dockerfile names its line', async () => {
+    const dir = await context('fail', { Dockerfile: 'FROM busybox\nRUN echo before && exit 3\n' });
+    const r = await docker(env, ['build', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('before\n');
+    expect(r.stderr).toContain("The command '/bin/sh -c echo before && exit 3' returned a non-zero code: 3");
+    expect((await dockerOk(env, ['ps', '-aq'])).trim()).toBe('');
+    const bad = await context('bad', { Dockerfile: 'FROM busybox\n\nFOO bar\n' });
+    const b = await docker(env, ['build', bad]);
+    expect(b.code).toBe(1);
+    expect(b.stderr).toContain('Dockerfile parse error line 3: unknown instruction: FOO');
+  });
+});
