@@ -55,6 +55,8 @@ export interface ContainerNetworker {
       ports?: { hostIp?: string; hostPort: number; containerPort: number; protocol: 'tcp' | 'udp' }[];
       hostname?: string;
       hostFilesDir?: string;
+      /** Called when the namespace exists, before the plugins run (the runtime may create the container meanwhile). */
+      onNamespace?: (netnsPath: string) => void;
     },
   ): Promise<{ netnsPath?: string; interfaces: { ip: string }[]; nameservers?: string[] }>;
   detach(containerId: string): Promise<void>;
@@ -317,6 +319,7 @@ export class LinuxDriver implements RuntimeDriver {
     let mountedRootfs = false;
     let networked = false;
     let attaching: Promise<{ res?: Awaited<ReturnType<ContainerNetworker['attach']>>; err?: unknown }> | undefined;
+    let namespaceReady: Promise<string> | undefined;
     try {
       // network
       const mode = spec.network?.mode ?? 'none';
@@ -341,7 +344,9 @@ export class LinuxDriver implements RuntimeDriver {
           ...(n.ipv4Address ? { ipv4Address: n.ipv4Address } : {}),
         }));
         if (spec.network?.ports) attachOpts.ports = spec.network.ports.map((p) => ({ ...p, protocol: p.protocol ?? 'tcp' }));
-        // CNI ADD runs while the rootfs and user are prepared; awaited before the bundle is written
+        // CNI ADD runs while the rootfs is prepared and the runtime creates the container in
+        // the new namespace; it has to be done before create returns (so before start).
+        namespaceReady = new Promise<string>((resolve) => (attachOpts.onNamespace = resolve));
         attaching = this.options.network.attach(spec.id, attachOpts).then(
           (res) => ({ res }),
           (err: unknown) => ({ err }),
@@ -373,15 +378,20 @@ export class LinuxDriver implements RuntimeDriver {
       }
       const sec = spec.security ?? {};
       const devs = sec.privileged ? await hostDevices() : await resolveDevices(spec.devices ?? []);
-      if (attaching) {
-        const settled = await attaching;
+      const takeAttachResult = (settled: Awaited<NonNullable<typeof attaching>>): void => {
         attaching = undefined;
         if (!settled.res) throw settled.err;
         if (!settled.res.netnsPath) throw new UnsupportedError('network manager returned no namespace');
         netns = { path: settled.res.netnsPath };
         ips = settled.res.interfaces.map((i) => i.ip);
         nameservers = settled.res.nameservers ?? [];
+      };
+      if (attaching && namespaceReady) {
+        const first = await Promise.race([namespaceReady.then((path) => ({ path })), attaching]);
+        if ('path' in first) netns = { path: first.path };
+        else takeAttachResult(first);
       }
+      // written again in place (the bind mounts keep the inode) once the addresses are known
       const etcFiles = await writeEtcFiles(bundle, spec, hostname, ips, nameservers);
       const cgroupsPath = `${this.options.cgroupParent ?? '/berth'}/${spec.id}`;
       const config: OciConfig = buildOciConfig({
@@ -411,7 +421,7 @@ export class LinuxDriver implements RuntimeDriver {
       await writeFile(join(bundle, 'config.json'), JSON.stringify(config), { mode: 0o600 });
       await mkdir(join(bundle, 'persist'));
       const logPath = spec.logPath ?? (this.options.logDir ? join(this.options.logDir, `${spec.id}.log`) : join(bundle, 'ctr.log'));
-      const started = await launchConmon({
+      const launching = launchConmon({
         conmonPath: this.conmonPath,
         runtime: this.runtime,
         id: spec.id,
@@ -422,7 +432,16 @@ export class LinuxDriver implements RuntimeDriver {
         persistDir: join(bundle, 'persist'),
         tty: spec.process.tty === true,
         stdin: spec.process.stdin === true,
-      });
+      }).then(
+        (ok) => ({ ok }),
+        (err: unknown) => ({ err }),
+      );
+      // both settle before anything is undone: the catch below must not race a runtime create
+      const [launched, settled] = await Promise.all([launching, attaching]);
+      if (settled) takeAttachResult(settled);
+      if (!('ok' in launched)) throw launched.err;
+      const started = launched.ok;
+      if (settled) await writeEtcFiles(bundle, spec, hostname, ips, nameservers);
       if (seccompDonation) await this.seccompCache?.donate(seccompDonation, this.runtime.root, spec.id);
       const rec: ContainerRecord = {
         id: spec.id,

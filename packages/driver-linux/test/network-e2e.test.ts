@@ -109,6 +109,42 @@ describe.runIf(isRoot || CI)('LinuxDriver with CNI networking', () => {
     expect(await findLeftovers({ bridges: [bridge], containerIds: [server, client], subnets: [subnet], netnsDirs: [join(base, 'netns')] })).toEqual({ links: [], netns: [], rules: [] });
   });
 
+  it("the container's first process already sees its address in /etc/hosts and on eth0 (CNI runs while the runtime creates)", async () => {
+    const id = cid('first');
+    const script = 'grep firstlook /etc/hosts; ip -4 addr show eth0 | grep -o "inet [0-9.]*"';
+    await driver.create({ id, hostname: 'firstlook', rootfs: await rootfsServing(''), process: { args: ['sh', '-c', script] }, network: { mode: 'bridge' } });
+    const ip = (await manager.inspectNetwork('e2edefault')).containers.find((c) => c.containerId === id)?.ip;
+    expect(ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    await driver.start(id);
+    expect((await driver.wait(id)).exitCode).toBe(0);
+    expect(await logText(id)).toBe(`${ip}\tfirstlook\ninet ${ip}\n`);
+    await driver.delete(id, { force: true });
+  });
+
+  it('a CNI plugin failing after the namespace exists (the runtime creating meanwhile) leaves nothing behind', async () => {
+    const { readdir, stat } = await import('node:fs/promises');
+    const bridge = uniqueBridge();
+    // a /30: the gateway and one container; host-local has no address for a second one,
+    // and it runs (inside the bridge plugin) only after the namespace was made
+    const subnet = (await freeSubnet()).replace(/\/24$/, '/30');
+    used.bridges.push(bridge);
+    used.subnets.push(subnet);
+    await manager.createNetwork({ name: 'e2efull', bridge, subnet });
+    const rootfs = await rootfsServing('');
+    const holder = cid('holder');
+    await driver.create({ id: holder, rootfs, process: { args: ['true'] }, network: { mode: 'bridge', networks: [{ name: 'e2efull' }] } });
+    const id = cid('noaddr');
+    await expect(driver.create({ id, rootfs, process: { args: ['true'] }, network: { mode: 'bridge', networks: [{ name: 'e2efull' }] } })).rejects.toThrow(/no IP addresses available/);
+    await expect(driver.state(id)).rejects.toMatchObject({ code: 'NotFound' });
+    expect(await manager.netnsPathOf(id)).toBeUndefined();
+    await expect(stat(join(base, 'netns', id))).rejects.toThrow(/ENOENT/);
+    await expect(stat(join(base, 'state', 'runtime', id))).rejects.toThrow(/ENOENT/);
+    expect(await readdir(join(base, 'state', 'containers'))).not.toContain(id);
+    await driver.delete(holder, { force: true });
+    await manager.removeNetwork('e2efull');
+    expect(await findLeftovers({ bridges: [bridge], containerIds: [holder, id], subnets: [subnet], netnsDirs: [join(base, 'netns')] })).toEqual({ links: [], netns: [], rules: [] });
+  });
+
   it('a create that fails while the network attaches (or the attach itself fails) leaves nothing behind', async () => {
     const { readdir, stat } = await import('node:fs/promises');
     const rootfs = await rootfsServing('unused\n');

@@ -282,7 +282,7 @@ export class CniNetworkManager {
 
     const record = await this.lock.run(() => this.reserve(containerId, options));
     try {
-      return await this.plumb(record);
+      return await this.plumb(record, options.onNamespace);
     } catch (e) {
       await this.detach(containerId).catch(() => undefined);
       throw e;
@@ -410,10 +410,11 @@ export class CniNetworkManager {
     return steps;
   }
 
-  private async plumb(record: AttachmentRecord): Promise<AttachResult> {
+  private async plumb(record: AttachmentRecord, onNamespace?: (netnsPath: string) => void): Promise<AttachResult> {
     const netnsPath = record.netnsPath as string;
     // Loopback comes up inside the unshare that creates the namespace: one process, no plugin.
     await createNetns(netnsPath, { loopbackUp: true });
+    onNamespace?.(netnsPath);
     const interfaces: AttachedInterface[] = [];
     for (const n of record.networks) {
       for (const step of n.steps) {

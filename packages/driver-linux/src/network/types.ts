@@ -52,6 +52,11 @@ export interface AttachOptions {
    * disconnect add and remove its address lines in place.
    */
   hostFilesDir?: string;
+  /**
+   * Called once the namespace exists, before the CNI plugins run: a runtime may create the
+   * container in it meanwhile (the plugins only have to finish before its process starts).
+   */
+  onNamespace?: (netnsPath: string) => void;
 }
 
 /** One more network for an attached container (`docker network connect`). */
