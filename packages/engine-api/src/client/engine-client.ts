@@ -411,6 +411,32 @@ export class EngineClient {
     yield* progress(res);
   }
 
+  /**
+   * `docker build` (the classic builder, `POST /build`): sends the context tar (plain or
+   * gzip) and yields the JSON build stream (`{stream}` lines, `{aux:{ID}}`); a failing step
+   * throws its message.
+   */
+  async *imageBuild(context: Readable, options: ImageBuildOptions = {}): AsyncGenerator<JsonMessage> {
+    const res = await this.send('POST', '/build', {
+      query: {
+        t: options.tags,
+        dockerfile: options.dockerfile,
+        buildargs: options.buildArgs ? JSON.stringify(options.buildArgs) : undefined,
+        labels: options.labels ? JSON.stringify(options.labels) : undefined,
+        target: options.target,
+        nocache: options.noCache,
+        rm: options.rm,
+        forcerm: options.forceRm,
+        q: options.quiet,
+        pull: options.pull,
+        networkmode: options.networkMode,
+      },
+      body: context,
+      contentType: 'application/x-tar',
+    });
+    yield* progress(res);
+  }
+
   /** `docker import`: a rootfs tar becomes a one-layer image. */
   async *imageImport(tar: Readable, options: { repo?: string; tag?: string; message?: string; changes?: string[]; platform?: string } = {}): AsyncGenerator<JsonMessage> {
     const res = await this.send('POST', '/images/create', {
@@ -665,4 +691,20 @@ async function drain(res: Readable): Promise<void> {
   for await (const _ of res) {
     // discard
   }
+}
+
+/** Query options of `POST /build`. */
+export interface ImageBuildOptions {
+  tags?: string[];
+  /** Path of the Dockerfile inside the context. */
+  dockerfile?: string;
+  buildArgs?: Record<string, string | null>;
+  labels?: Record<string, string>;
+  target?: string;
+  noCache?: boolean;
+  rm?: boolean;
+  forceRm?: boolean;
+  quiet?: boolean;
+  pull?: boolean;
+  networkMode?: string;
 }

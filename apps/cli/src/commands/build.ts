@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { InvalidArgumentError } from '@berth/image-format';
+import type { JsonMessage } from '@berth/engine-api';
+import { StatusError, type Context } from '../context.js';
+import { displayJsonMessages } from '../format/progress.js';
+import { contextEntries, packContext } from './build-context.js';
+
+export interface BuildFlags {
+  tag: string[];
+  file?: string;
+  buildArg: string[];
+  label: string[];
+  noCache?: boolean;
+  cache?: boolean;
+  quiet?: boolean;
+  target?: string;
+  network?: string;
+  pull?: boolean;
+  rm?: boolean;
+  forceRm?: boolean;
+}
+
+/** `berth build [OPTIONS] PATH | -`: docker's classic build (context tar, JSON stream). */
+export async function build(ctx: Context, path: string, flags: BuildFlags): Promise<number> {
+  const buildArgs: Record<string, string | null> = {};
+  for (const a of flags.buildArg) {
+    const i = a.indexOf('=');
+    if (i < 0) buildArgs[a] = process.env[a] ?? null;
+    else buildArgs[a.slice(0, i)] = a.slice(i + 1);
+  }
+  const labels: Record<string, string> = {};
+  for (const l of flags.label) {
+    const i = l.indexOf('=');
+    labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
+  }
+  const { body, dockerfile, size } = await makeContext(ctx, path, flags.file);
+  const client = await ctx.client();
+  if (!flags.quiet && size !== undefined) ctx.out(`Sending build context to Berth daemon  ${humanContextSize(size)}\n`);
+  let id = '';
+  let started = false;
+  const messages = client.imageBuild(body, {
+    tags: flags.tag,
+    ...(dockerfile ? { dockerfile } : {}),
+    ...(Object.keys(buildArgs).length ? { buildArgs } : {}),
+    ...(Object.keys(labels).length ? { labels } : {}),
+    ...(flags.target ? { target: flags.target } : {}),
+    ...(flags.network ? { networkMode: flags.network } : {}),
+    noCache: flags.noCache === true || flags.cache === false,
+    rm: flags.rm !== false,
+    forceRm: flags.forceRm === true,
+    quiet: flags.quiet === true,
+    pull: flags.pull === true,
+  });
+  async function* tracked(): AsyncGenerator<JsonMessage> {
+    for await (const m of messages) {
+      started = true;
+      if (flags.quiet && !m.aux) continue;
+      yield m;
+    }
+  }
+  try {
+    await displayJsonMessages(tracked(), ctx.io.stdout, {
+      isTerminal: ctx.stdoutIsTTY,
+      columns: ctx.columns,
+      onAux: (aux) => {
+        if (typeof aux['ID'] === 'string') id = aux['ID'];
+      },
+    });
+  } catch (err) {
+    // A step that failed after the build started: Docker prints the bare message and exits 1.
+    if (started) throw new StatusError(1, (err as Error).message.replace(/^Error response from daemon: /, ''));
+    throw err;
+  }
+  if (flags.quiet) ctx.out(`${id}\n`);
+  return 0;
+}
+
+/** The context tar and the Dockerfile's path inside it. */
+async function makeContext(ctx: Context, path: string, file: string | undefined): Promise<{ body: Readable; dockerfile?: string; size?: number }> {
+  if (path === '-') {
+    if (file) throw new InvalidArgumentError('-f cannot be used with a context from stdin');
+    // Peek without a for-await `break`, which would destroy stdin.
+    const it = (ctx.io.stdin as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    let head = Buffer.alloc(0);
+    let ended = false;
+    while (head.length < 512) {
+      const r = await it.next();
+      if (r.done) {
+        ended = true;
+        break;
+      }
+      head = Buffer.concat([head, Buffer.from(r.value)]);
+    }
+    const all = async function* (): AsyncGenerator<Buffer> {
+      yield head;
+      while (!ended) {
+        const r = await it.next();
+        if (r.done) return;
+        yield Buffer.from(r.value);
+      }
+    };
+    const isTar = (head[0] === 0x1f && head[1] === 0x8b) || head.subarray(257, 262).toString('latin1') === 'ustar';
+    if (isTar) return { body: Readable.from(all()) };
+    // A Dockerfile on stdin: a context of that one file.
+    const data = await readAll(all());
+    return { body: packContext('/', [], [{ name: 'Dockerfile', data }]), size: data.length };
+  }
+  const dir = resolve(path);
+  const st = await stat(dir).catch(() => undefined);
+  if (!st?.isDirectory()) throw new InvalidArgumentError(`unable to prepare context: path "${path}" not found`);
+  let dockerfile: string | undefined;
+  let extra: { name: string; data: Buffer }[] = [];
+  let keep = ['Dockerfile', '.dockerignore'];
+  if (file) {
+    const abs = file === '-' ? undefined : isAbsolute(file) ? file : resolve(file);
+    const rel = abs ? relative(dir, abs) : '..';
+    if (abs && !rel.startsWith('..') && !isAbsolute(rel)) {
+      dockerfile = rel.split(sep).join('/');
+      keep = [dockerfile, '.dockerignore'];
+    } else {
+      // Outside the context (or stdin): sent inside the tar under a name nobody uses, as docker does.
+      const data = abs ? await readFile(abs) : await readAll(ctx.io.stdin as AsyncIterable<Buffer>);
+      dockerfile = `.dockerfile.${randomBytes(10).toString('hex')}`;
+      extra = [{ name: dockerfile, data }];
+    }
+  }
+  const entries = await contextEntries(dir, keep);
+  let size = extra.reduce((a, e) => a + e.data.length, 0);
+  for (const e of entries) size += (await stat(resolve(dir, e)).catch(() => ({ size: 0 }))).size;
+  return { body: packContext(dir, entries, extra), ...(dockerfile ? { dockerfile } : {}), size };
+}
+
+async function readAll(s: AsyncIterable<Buffer>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of s) chunks.push(c);
+  return Buffer.concat(chunks);
+}
+
+/** As docker prints the context size: `2.048kB`. */
+function humanContextSize(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${Number(v.toPrecision(4))}${units[i]}`;
+}

@@ -1,0 +1,90 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestDaemon, type TestDaemon } from './support/daemon.js';
+import { berthRunner, buildCli, dockerRunner, removeCli } from './support/cli.js';
+
+// `berth build` against a real berthd: the same context, .dockerignore and stream as docker's
+// classic builder (DOCKER_BUILDKIT=0 docker build is the reference for the step lines).
+describe('berth build', () => {
+  let t: TestDaemon;
+  let bin: string;
+  let work: string;
+  let berth: ReturnType<typeof berthRunner>['berth'];
+  let berthOk: ReturnType<typeof berthRunner>['berthOk'];
+  let docker: ReturnType<typeof dockerRunner>['docker'];
+  const suffix = Math.random().toString(16).slice(2, 8);
+
+  beforeAll(async () => {
+    [bin, t, work] = await Promise.all([buildCli(), startTestDaemon(), mkdtemp(join(tmpdir(), 'berth-cli-build-'))]);
+    await t.daemon.engine.images.ensureBuiltin('busybox');
+    ({ berth, berthOk } = berthRunner(bin, t.berthEnv));
+    ({ docker } = dockerRunner({ ...t.dockerEnv, DOCKER_BUILDKIT: '0' }));
+  }, 180_000);
+  afterAll(async () => {
+    if (t) {
+      const ids = (await berth(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
+      if (ids.length > 0) await berth(['rm', '-f', ...ids]);
+      await t.stop();
+    }
+    if (work) await rm(work, { recursive: true, force: true });
+    await removeCli(bin);
+  });
+
+  async function context(name: string, files: Record<string, string>): Promise<string> {
+    const dir = join(work, name);
+    for (const [path, body] of Object.entries(files)) {
+      await mkdir(join(dir, path, '..'), { recursive: true });
+      await writeFile(join(dir, path), body);
+    }
+    return dir;
+  }
+
+  it('builds and tags, honours .dockerignore, prints the steps as docker does', async () => {
+    const dir = await context('simple', {
+      Dockerfile: 'FROM busybox\nCOPY . /ctx/\nRUN ls -R /ctx > /list\nCMD ["cat", "/list"]\n',
+      '.dockerignore': '# comment\nsecret*\nlogs\n!logs/keep.log\n**/*.tmp\n',
+      'a.txt': 'a\n',
+      'secret.key': 'no\n',
+      'logs/x.log': 'no\n',
+      'logs/keep.log': 'yes\n',
+      'deep/dir/f.tmp': 'no\n',
+      'deep/dir/g.txt': 'yes\n',
+    });
+    const tag = `cli-${suffix}`;
+    const b = await berth(['build', '-t', tag, dir]);
+    expect(b.code, b.stderr).toBe(0);
+    expect(b.stdout).toMatch(/^Sending build context to Berth daemon {2}\d/);
+    expect(b.stdout).toContain('Step 1/4 : FROM busybox\n');
+    expect(b.stdout).toContain('Step 3/4 : RUN ls -R /ctx > /list\n');
+    expect(b.stdout).toContain(`Successfully tagged ${tag}:latest\n`);
+    const list = await berthOk(['run', '--rm', tag]);
+    expect(list).toBe('/ctx:\nDockerfile\na.txt\ndeep\nlogs\n\n/ctx/deep:\ndir\n\n/ctx/deep/dir:\ng.txt\n\n/ctx/logs:\nkeep.log\n');
+    // docker's own CLI sends the same context: same COPY content hash, so every step is cached
+    const d = await docker(['build', '-t', `${tag}-docker`, dir]);
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.stdout.match(/Using cache/g)?.length).toBe(3);
+    const q = await berth(['build', '-q', dir]);
+    expect(q.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+  });
+
+  it('-f outside the context, --build-arg, --target, and a Dockerfile on stdin', async () => {
+    const dir = await context('ctx2', { 'data.txt': 'data\n' });
+    const df = join(work, 'elsewhere.Dockerfile');
+    await writeFile(df, 'FROM busybox AS one\nARG WHAT=none\nCOPY data.txt /data.txt\nRUN echo "$WHAT" >> /data.txt\nFROM one AS two\nCMD ["cat", "/data.txt"]\n');
+    const tag = `cli2-${suffix}`;
+    await berthOk(['build', '-f', df, '--build-arg', 'WHAT=argument', '--target', 'one', '-t', tag, dir]);
+    expect(await berthOk(['run', '--rm', tag, 'cat', '/data.txt'])).toBe('data\nargument\n');
+    const stdin = await berth(['build', '-t', `${tag}-stdin`, '-'], { input: 'FROM busybox\nCMD ["echo", "from stdin"]\n' });
+    expect(stdin.code, stdin.stderr).toBe(0);
+    expect(await berthOk(['run', '--rm', `${tag}-stdin`])).toBe('from stdin\n');
+  });
+
+  it('a failing step exits 1 with the message', async () => {
+    const dir = await context('fail', { Dockerfile: 'FROM busybox\nRUN false\n' });
+    const r = await berth(['build', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("The command '/bin/sh -c false' returned a non-zero code: 1\n");
+  });
+});
