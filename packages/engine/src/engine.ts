@@ -1,5 +1,4 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { PassThrough, type Readable } from 'node:stream';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ConflictError, NotFoundError, type Descriptor, type Digest } from '@berth/image-format';
@@ -189,10 +188,6 @@ export class Engine {
           ? { logLimits: { maxSize: parseSize(config['log-opts']['max-size']), maxFiles: Math.max(1, Number(config['log-opts']['max-file'] ?? 1)) } }
           : {}),
         ...(manager ? { afterStart: (r: ContainerRecord) => fillEndpoints(manager, r) } : {}),
-        extract: async (tar, dir) => {
-          const { stream, gzip } = await peekGzip(tar);
-          await applyLayer(stream, dir, { compression: gzip ? 'gzip' : 'none', whiteouts: 'delete' });
-        },
       });
       containersRef = containers;
       networks.attachments = {
@@ -304,28 +299,6 @@ async function fillEndpoints(manager: NetworkManagerLike, r: ContainerRecord): P
     ep.Gateway = details.gateway;
     ep.EndpointID ||= randomBytes(32).toString('hex');
   }
-}
-
-/** Tells a gzip stream by its magic bytes, without consuming them. */
-async function peekGzip(input: Readable): Promise<{ stream: Readable; gzip: boolean }> {
-  const out = new PassThrough();
-  const first = await new Promise<Buffer | null>((resolve, reject) => {
-    const onReadable = (): void => {
-      const chunk = input.read() as Buffer | null;
-      if (chunk === null && !input.readableEnded) return;
-      input.off('readable', onReadable);
-      input.off('error', reject);
-      input.off('end', onEnd);
-      resolve(chunk);
-    };
-    const onEnd = (): void => resolve(null);
-    input.on('readable', onReadable);
-    input.once('error', reject);
-    input.once('end', onEnd);
-  });
-  if (first) out.write(first);
-  input.pipe(out);
-  return { stream: out, gzip: !!first && first[0] === 0x1f && first[1] === 0x8b };
 }
 
 /** Removes what an interrupted load/commit/export left in the root. */

@@ -199,11 +199,14 @@ export interface ContainerService {
   /** `GET /containers/{id}/archive` (`docker cp ctr:path -`): a tar of the path (a trailing `/.` gives the directory's contents). */
   getArchive(id: string, path: string): Promise<{ stat: ArchivePathStat; tar: Readable }>;
   /**
-   * `PUT /containers/{id}/archive`: extracts a tar into the directory `path`. Entries never
-   * land outside it (links inside the container are resolved within its root, a running
-   * container is paused meanwhile). InvalidArgument when `path` is not a directory.
+   * `PUT /containers/{id}/archive`: extracts a tar (plain or gzip) into the directory `path`
+   * (running or stopped container; volumes and binds included). Entries never land outside
+   * the container (links resolve within its root; a running container is paused meanwhile).
+   * NotFound `Could not find the file <path> in container <id>`; InvalidArgument when `path`
+   * is not a directory, the tar is bad, or the mount there is read-only; Conflict on a
+   * read-only rootfs. Emits `extract-to-dir`. `copyUIDGID`: entries owned by Config.User.
    */
-  putArchive(id: string, path: string, tar: Readable, opts?: { noOverwriteDirNonDir?: boolean }): Promise<void>;
+  putArchive(id: string, path: string, tar: Readable, opts?: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean }): Promise<void>;
 }
 
 /** Docker's container path stat; `mode` uses Go's os.FileMode bits (directory = 1<<31). */

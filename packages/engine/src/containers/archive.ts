@@ -23,16 +23,30 @@ const GO_DEVICE = 2 ** 26;
 const GO_CHARDEV = 2 ** 21;
 const GO_STICKY = 2 ** 20;
 
+/** A mount of the container seen from the host: `source` appears at container path `destination`. */
+export interface RootMount {
+  destination: string;
+  source: string;
+}
+
 /**
  * Resolves `path` inside `root` the way the container sees it: every symlink is followed
  * with `root` as `/`, one component at a time, so no link leads outside the root.
  * With `followLast` false a final symlink is returned as itself (docker cp copies links).
- * Returns the host path.
+ * `mounts` (for a container whose mounts are not in place, e.g. a stopped one) redirect
+ * the paths under each destination to its host source. Returns the host path and the
+ * resolved container path.
  */
-export async function resolveInRoot(root: string, path: string, followLast: boolean): Promise<string> {
+export async function resolveScoped(
+  root: string,
+  path: string,
+  followLast: boolean,
+  mounts: readonly RootMount[] = [],
+): Promise<{ host: string; path: string }> {
   if (!path.startsWith('/')) path = '/' + path;
   const pending = path.split('/').filter((c) => c !== '' && c !== '.');
   const done: string[] = [];
+  const hostOf = (parts: readonly string[]): string => hostPath(root, parts, mounts);
   let hops = 0;
   while (pending.length > 0) {
     const c = pending.shift()!;
@@ -40,7 +54,7 @@ export async function resolveInRoot(root: string, path: string, followLast: bool
       done.pop();
       continue;
     }
-    const host = posix.join(root, ...done, c);
+    const host = hostOf([...done, c]);
     let st;
     try {
       st = await lstat(host);
@@ -58,7 +72,37 @@ export async function resolveInRoot(root: string, path: string, followLast: bool
     }
     done.push(c);
   }
-  return posix.join(root, ...done);
+  return { host: hostOf(done), path: '/' + done.join('/') };
+}
+
+/** The host path of container path components: under the deepest mount that holds them, else under root. */
+function hostPath(root: string, parts: readonly string[], mounts: readonly RootMount[]): string {
+  if (mounts.length > 0) {
+    const p = '/' + parts.join('/');
+    const m = mountOf(p, mounts);
+    if (m) return posix.join(m.source, posix.relative(m.destination, p));
+  }
+  return posix.join(root, ...parts);
+}
+
+/** The deepest of `mounts` whose destination holds container path `path`. */
+export function mountOf<M extends { destination: string }>(path: string, mounts: readonly M[]): M | undefined {
+  let best: M | undefined;
+  let bestLen = -1;
+  for (const m of mounts) {
+    const d = posix.normalize(m.destination).replace(/\/+$/, '') || '/';
+    const inside = d === '/' || path === d || path.startsWith(d + '/');
+    if (inside && d.length > bestLen) {
+      best = m;
+      bestLen = d.length;
+    }
+  }
+  return best;
+}
+
+/** resolveScoped without mounts: the host path alone. */
+export async function resolveInRoot(root: string, path: string, followLast: boolean): Promise<string> {
+  return (await resolveScoped(root, path, followLast)).host;
 }
 
 export async function statPath(root: string, path: string): Promise<{ host: string; stat: PathStat }> {

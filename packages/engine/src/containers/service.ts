@@ -44,6 +44,7 @@ import {
 import type { LocalVolumes } from '../volumes.js';
 import * as fmt from './format.js';
 import { resolveInRoot, statPath, tarOf } from './archive.js';
+import { extractToDir } from './archive-extract.js';
 import { overlayChanges, treeChanges } from './changes.js';
 import { rotateLog } from './log-rotation.js';
 import { healthTimings, probeArgs, recordProbe, type HealthState } from './health.js';
@@ -111,8 +112,6 @@ export interface ContainerDeps {
   root: string;
   driverName: string;
   defaultStopTimeout: number;
-  /** Extracts a (possibly gzip) tar into a directory without ever writing outside it (layer-store's applyLayer). */
-  extract?: (tar: Readable, dir: string) => Promise<void>;
   /** json-file-like limits of container logs (Docker's log-opts max-size / max-file). */
   logLimits?: { maxSize: number; maxFiles: number };
   /** Fills network endpoints (IP, MAC, gateway) after a start. */
@@ -1167,20 +1166,28 @@ export class Containers implements ContainerService {
     }
   }
 
-  async putArchive(ref: string, path: string, tar: Readable, _opts: { noOverwriteDirNonDir?: boolean } = {}): Promise<void> {
+  async putArchive(ref: string, path: string, tar: Readable, opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean } = {}): Promise<void> {
     const r = this.d.table.resolve(ref);
-    if (!this.d.extract) throw new BerthError('Unsupported', 'copying into a container needs layer-store extraction');
-    if (r.hostConfig.ReadonlyRootfs) throw new ConflictError('container rootfs is marked read-only');
     const pause = r.state.status === 'running';
     // Paused, nothing in the container can swap a directory for a link while we write.
     if (pause) await this.d.runtime.pause(rid(r)).catch(() => undefined);
     const { root, release } = await this.openRoot(r);
     try {
-      const dir = await resolveInRoot(root, path, true);
-      const st = await stat(dir).catch(() => undefined);
-      if (!st) throw new NotFoundError(`Could not find the file ${path} in container ${ref}`);
-      if (!st.isDirectory()) throw new InvalidArgumentError('extraction point is not a directory');
-      await this.d.extract(tar, dir);
+      const hostMounts = r.mounts.filter((m) => m.Source !== '' && (m.Type === 'volume' || m.Type === 'bind'));
+      await extractToDir(
+        {
+          ref,
+          root,
+          // A running container's mounts are in place under /proc/<pid>/root already.
+          unmounted: root.startsWith('/proc/') ? [] : hostMounts.map((m) => ({ destination: m.Destination, source: m.Source })),
+          mounts: r.mounts.map((m) => ({ destination: m.Destination, rw: m.RW })),
+          readonlyRootfs: !!r.hostConfig.ReadonlyRootfs,
+          user: r.config.User ?? '',
+        },
+        path,
+        tar,
+        opts,
+      );
     } finally {
       await release();
       if (pause) await this.d.runtime.resume(rid(r)).catch(() => undefined);

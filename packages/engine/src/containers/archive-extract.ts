@@ -1,0 +1,327 @@
+import { execFile } from 'node:child_process';
+import { chmod, lchown, link, lstat, lutimes, mkdir, open, readFile, rm, stat, symlink, utimes } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import tar, { type Header } from 'tar-stream';
+import { BerthError, ConflictError, InvalidArgumentError, NotFoundError } from '@berth/image-format';
+import { mountOf, resolveScoped, type RootMount } from './archive.js';
+
+export interface ExtractOptions {
+  /** Docker's noOverwriteDirNonDir: refuse to replace a directory with a non-directory and vice versa. */
+  noOverwriteDirNonDir?: boolean;
+  /** Docker's copyUIDGID: every entry gets these ids instead of the ones in the tar. */
+  owner?: { uid: number; gid: number };
+  /** Mounts not in place under `root` (a stopped container's volumes): entries below them land in the source. */
+  mounts?: readonly RootMount[];
+}
+
+/**
+ * Extracts a tar (plain or gzip) into the container directory `dest` the way `docker cp`
+ * does (Docker's archive.Untar run chrooted in the container): entry names are taken
+ * relative to `dest` and may not climb out of it (`..`); symlinks may not point out of
+ * `dest` lexically; every parent is resolved with symlinks followed inside `root`, so no
+ * link in the container or made earlier by the archive leads outside the root; an
+ * existing entry is replaced, except a directory by a directory (merged). Owners, modes
+ * and times come from the tar. A bad tar is an InvalidArgument `Error processing tar
+ * file: ...` raised before the entry it breaks is written (the entries before it stay).
+ */
+export async function extractInRoot(root: string, dest: string, input: Readable, opts: ExtractOptions = {}): Promise<void> {
+  const mounts = opts.mounts ?? [];
+  dest = posix.normalize('/' + dest).replace(/(.)\/+$/, '$1');
+  const source = await maybeGunzip(input);
+  // An empty body is an empty archive (Go's tar reader ends at once on it).
+  if (!source) return;
+  const extract = tar.extract();
+  // pipeline destroys the extractor on a bad stream; the loop below sees the error.
+  const feeding = pipeline(source, extract).catch(() => undefined);
+  // Parent directories resolved so far (container path -> host path). A new symlink or a
+  // removal may change how later paths resolve: the cache is dropped then.
+  const parents = new Map<string, string>();
+  const dirTimes: { host: string; header: Header }[] = [];
+  const resolveParent = async (dir: string): Promise<string> => {
+    const known = parents.get(dir);
+    if (known) return known;
+    const host = (await resolveScoped(root, dir, true, mounts)).host;
+    parents.set(dir, host);
+    return host;
+  };
+  try {
+    for await (const entry of extract) {
+      const header = entry.header;
+      const name = posix.normalize(header.name);
+      const path = posix.join(dest, name);
+      if (path !== dest && !path.startsWith(dest === '/' ? '/' : dest + '/')) {
+        throw new InvalidArgumentError(`Error processing tar file: ${JSON.stringify(header.name)} is outside of ${JSON.stringify(dest)}`);
+      }
+      if (path === dest) {
+        // "." or "/": the destination itself is left as it is (Docker skips it).
+        entry.resume();
+        continue;
+      }
+      const parent = posix.dirname(path);
+      let parentHost = await resolveParent(parent);
+      // stat, not lstat: the parent is resolved already, and a root like /proc/<pid>/root is itself a link.
+      const parentStat = await stat(parentHost).catch(() => undefined);
+      if (!parentStat) {
+        await mkdir(parentHost, { recursive: true, mode: 0o755 });
+        parentHost = await resolveParent(parent);
+      } else if (!parentStat.isDirectory()) {
+        throw new InvalidArgumentError(`Error processing tar file: ${parent}: not a directory`);
+      }
+      const host = posix.join(parentHost, posix.basename(path));
+      const isDir = header.type === 'directory';
+      const existing = await lstat(host).catch(() => undefined);
+      if (existing) {
+        if (opts.noOverwriteDirNonDir && existing.isDirectory() && !isDir) {
+          throw new InvalidArgumentError(`cannot overwrite directory ${JSON.stringify(path)} with non-directory ${JSON.stringify(dest)}`);
+        }
+        if (opts.noOverwriteDirNonDir && !existing.isDirectory() && isDir) {
+          throw new InvalidArgumentError(`cannot overwrite non-directory ${JSON.stringify(path)} with directory ${JSON.stringify(dest)}`);
+        }
+        if (!(existing.isDirectory() && isDir)) {
+          await rm(host, { recursive: true, force: true });
+          parents.clear();
+        }
+      }
+      await writeEntry(root, dest, path, host, header, entry as unknown as Readable, !!existing && existing.isDirectory() && isDir, mounts);
+      if (header.type === 'symlink') parents.clear();
+      if (isDir) {
+        dirTimes.push({ host, header });
+        parents.set(path, host);
+      }
+      // A hard link shares its target's inode: its owner, mode and times are the target's.
+      if (header.type === 'link') continue;
+      const uid = opts.owner?.uid ?? header.uid ?? 0;
+      const gid = opts.owner?.gid ?? header.gid ?? 0;
+      await lchown(host, uid, gid);
+      // After chown, which clears set-id bits.
+      if (header.type !== 'symlink') await chmod(host, (header.mode ?? 0o644) & 0o7777);
+      if (!isDir) await setTimes(host, header);
+    }
+    await feeding;
+  } catch (err) {
+    source.destroy();
+    throw asTarError(err);
+  }
+  // Directory times last: writing into a directory moves its mtime.
+  for (const { host, header } of dirTimes.reverse()) await setTimes(host, header).catch(() => undefined);
+}
+
+async function writeEntry(
+  root: string,
+  dest: string,
+  path: string,
+  host: string,
+  header: Header,
+  body: Readable,
+  merge: boolean,
+  mounts: readonly RootMount[],
+): Promise<void> {
+  const mode = (header.mode ?? 0o644) & 0o7777;
+  switch (header.type) {
+    case 'directory':
+      if (!merge) await mkdir(host, { mode });
+      body.resume();
+      return;
+    case 'file':
+    case 'contiguous-file':
+    case null:
+    case undefined:
+      await writeFile(host, mode, body, header.size ?? 0);
+      return;
+    case 'symlink': {
+      const target = header.linkname ?? '';
+      const resolved = posix.join(posix.dirname(path), target);
+      if (!target.startsWith('/') && !inside(resolved, dest)) {
+        throw new InvalidArgumentError(`Error processing tar file: invalid symlink ${JSON.stringify(path)} -> ${JSON.stringify(target)}`);
+      }
+      body.resume();
+      await symlink(target, host);
+      return;
+    }
+    case 'link': {
+      const target = posix.join(dest, header.linkname ?? '');
+      if (!inside(target, dest)) {
+        throw new InvalidArgumentError(`Error processing tar file: invalid hardlink ${JSON.stringify(path)} -> ${JSON.stringify(header.linkname ?? '')}`);
+      }
+      body.resume();
+      // The target's own last component is not followed: link(2) links a symlink itself.
+      const targetHost = (await resolveScoped(root, target, false, mounts)).host;
+      await link(targetHost, host);
+      return;
+    }
+    case 'character-device':
+    case 'block-device':
+    case 'fifo': {
+      body.resume();
+      const kind = header.type === 'fifo' ? ['p'] : [header.type === 'block-device' ? 'b' : 'c', String(header.devmajor ?? 0), String(header.devminor ?? 0)];
+      await new Promise<void>((resolve, reject) =>
+        execFile('mknod', ['-m', mode.toString(8), host, ...kind], (err, _o, stderr) =>
+          err ? reject(new BerthError('Internal', `mknod ${path}: ${stderr.trim() || err.message}`)) : resolve(),
+        ),
+      );
+      return;
+    }
+    default:
+      body.resume();
+      throw new InvalidArgumentError(`Error processing tar file: unhandled tar header type ${String(header.type)}`);
+  }
+}
+
+/**
+ * Writes an entry's body to a new file (wx: O_CREAT|O_EXCL never follows a link that
+ * appeared at this name meanwhile). A body cut short (the archive ended or broke) leaves
+ * no half-written file behind.
+ */
+async function writeFile(host: string, mode: number, body: Readable, size: number): Promise<void> {
+  const fh = await open(host, 'wx', mode);
+  let written = 0;
+  try {
+    try {
+      for await (const chunk of body) {
+        const buf = chunk as Buffer;
+        let off = 0;
+        while (off < buf.length) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
+        written += buf.length;
+      }
+    } finally {
+      await fh.close();
+    }
+    if (written !== size) throw new InvalidArgumentError(`Error processing tar file: unexpected EOF`);
+  } catch (err) {
+    await rm(host, { force: true }).catch(() => undefined);
+    throw err;
+  }
+}
+
+function inside(path: string, dir: string): boolean {
+  return dir === '/' || path === dir || path.startsWith(dir + '/');
+}
+
+async function setTimes(host: string, header: Header): Promise<void> {
+  // Docker sets the access time to the modification time when the tar has none later.
+  const mtime = header.mtime ?? new Date();
+  if (header.type === 'symlink') await lutimes(host, mtime, mtime);
+  else await utimes(host, mtime, mtime);
+}
+
+/** tar-stream's parse errors (and a cut stream) become Docker's `Error processing tar file` 400. */
+function asTarError(err: unknown): unknown {
+  if (err instanceof BerthError) return err;
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e.code === 'string' && e.syscall) return err;
+  const message = e?.message ?? String(err);
+  return new InvalidArgumentError(`Error processing tar file: ${message}`, { cause: err });
+}
+
+/** Hands back a stream of tar bytes: gzip input (by its magic) is decompressed on the way. */
+async function maybeGunzip(input: Readable): Promise<Readable | null> {
+  const first = await new Promise<Buffer | null>((resolve, reject) => {
+    const onReadable = (): void => {
+      const chunk = input.read() as Buffer | null;
+      if (chunk === null && !input.readableEnded) return;
+      done();
+      resolve(chunk);
+    };
+    const onEnd = (): void => {
+      done();
+      resolve(null);
+    };
+    const onError = (err: Error): void => {
+      done();
+      reject(err);
+    };
+    const done = (): void => {
+      input.off('readable', onReadable);
+      input.off('end', onEnd);
+      input.off('error', onError);
+    };
+    input.on('readable', onReadable);
+    input.on('end', onEnd);
+    input.on('error', onError);
+  });
+  if (!first) return null;
+  const out = new PassThrough();
+  out.write(first);
+  input.pipe(out);
+  input.once('error', (err) => out.destroy(err));
+  if (first[0] === 0x1f && first[1] === 0x8b) {
+    const gunzip = createGunzip();
+    out.pipe(gunzip);
+    out.once('error', (err) => gunzip.destroy(err));
+    return gunzip;
+  }
+  return out;
+}
+
+/** What PUT /containers/{id}/archive needs to know about the container. */
+export interface ExtractTarget {
+  /** The container's id or name, for Docker's not-found message. */
+  ref: string;
+  /** The container's root as the host sees it. */
+  root: string;
+  /** Mounts not in place under root (stopped container): redirected by path. */
+  unmounted: readonly RootMount[];
+  /** Every mount of the container (destination, writable), for the read-only checks. */
+  mounts: readonly { destination: string; rw: boolean }[];
+  readonlyRootfs: boolean;
+  /** Config.User, for copyUIDGID. */
+  user: string;
+}
+
+/**
+ * Docker's containerExtractToDir: `path` (its last link followed, inside the container)
+ * must be a directory — NotFound `Could not find the file <path> in container <ref>`,
+ * else InvalidArgument `extraction point is not a directory`; a read-only mount there or
+ * a read-only rootfs outside any mount refuses; then the tar is extracted into it.
+ */
+export async function extractToDir(t: ExtractTarget, path: string, input: Readable, opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean } = {}): Promise<void> {
+  const dest = await resolveScoped(t.root, path, true, t.unmounted);
+  const st = await stat(dest.host).catch(() => undefined);
+  if (!st) throw new NotFoundError(`Could not find the file ${path} in container ${t.ref}`);
+  if (!st.isDirectory()) throw new InvalidArgumentError('extraction point is not a directory');
+  const mount = mountOf(dest.path, t.mounts);
+  if (mount && !mount.rw) throw new InvalidArgumentError('mounted volume is marked read-only');
+  if (!mount && t.readonlyRootfs) throw new ConflictError('container rootfs is marked read-only');
+  const owner = opts.copyUIDGID ? await containerUser(t, t.user) : undefined;
+  await extractInRoot(t.root, dest.path, input, {
+    mounts: t.unmounted,
+    ...(opts.noOverwriteDirNonDir ? { noOverwriteDirNonDir: true } : {}),
+    ...(owner ? { owner } : {}),
+  });
+}
+
+/** `user[:group]` (names or ids) to ids through the container's /etc/passwd and /etc/group; empty is root. */
+async function containerUser(t: ExtractTarget, spec: string): Promise<{ uid: number; gid: number }> {
+  const [user = '', group] = spec.split(':');
+  const table = async (file: string): Promise<string[][]> => {
+    const host = (await resolveScoped(t.root, file, true, t.unmounted)).host;
+    const text = await readFile(host, 'utf8').catch(() => '');
+    return text.split('\n').map((l) => l.split(':'));
+  };
+  let uid = 0;
+  let gid = 0;
+  if (user !== '') {
+    if (/^\d+$/.test(user)) {
+      uid = Number(user);
+      const row = (await table('/etc/passwd')).find((f) => f[2] === user);
+      gid = row ? Number(row[3]) : 0;
+    } else {
+      const row = (await table('/etc/passwd')).find((f) => f[0] === user);
+      if (!row) throw new InvalidArgumentError(`unable to find user ${user}: no matching entries in passwd file`);
+      uid = Number(row[2]);
+      gid = Number(row[3]);
+    }
+  }
+  if (group !== undefined && group !== '') {
+    if (/^\d+$/.test(group)) gid = Number(group);
+    else {
+      const row = (await table('/etc/group')).find((f) => f[0] === group);
+      if (!row) throw new InvalidArgumentError(`unable to find group ${group}: no matching entries in group file`);
+      gid = Number(row[2]);
+    }
+  }
+  return { uid, gid };
+}
