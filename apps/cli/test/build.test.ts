@@ -81,10 +81,14 @@ describe('berth build', () => {
     expect(await berthOk(['run', '--rm', `${tag}-stdin`])).toBe('from stdin\n');
   });
 
-  it('a failing step exits 1 with the message', async () => {
-    const dir = await context('fail', { Dockerfile: 'FROM busybox\nRUN false\n' });
+  it('a failing step exits with its code and the message; a bad Dockerfile names its line', async () => {
+    const dir = await context('fail', { Dockerfile: 'FROM busybox\nRUN exit 4\n' });
     const r = await berth(['build', dir]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toBe("The command '/bin/sh -c false' returned a non-zero code: 1\n");
+    expect(r.code).toBe(4);
+    expect(r.stderr).toBe("The command '/bin/sh -c exit 4' returned a non-zero code: 4\n");
+    const bad = await context('bad', { Dockerfile: 'FROM busybox\nCOPY\n' });
+    const b = await berth(['build', bad]);
+    expect(b.code).toBe(1);
+    expect(b.stderr).toContain('dockerfile parse error line 2: COPY requires at least two arguments');
   });
 });

@@ -79,16 +79,16 @@ describe('docker build (classic builder) against berthd', () => {
     expect(await dockerOk(env, ['run', '--rm', tag])).toBe('flavour spicy\n');
   });
 
-  it('a failing RUN is an error with Docker\'s message and exit code 1; a bad Dockerfile names its line', async () => {
+  it('a failing RUN is an error with Docker\'s message and its exit code; a bad Dockerfile names its line', async () => {
     const dir = await context('fail', { Dockerfile: 'FROM busybox\nRUN echo before && exit 3\n' });
     const r = await docker(env, ['build', dir]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(3);
     expect(r.stdout).toContain('before\n');
     expect(r.stderr).toContain("The command '/bin/sh -c echo before && exit 3' returned a non-zero code: 3");
     expect((await dockerOk(env, ['ps', '-aq'])).trim()).toBe('');
     const bad = await context('bad', { Dockerfile: 'FROM busybox\n\nFOO bar\n' });
     const b = await docker(env, ['build', bad]);
     expect(b.code).toBe(1);
-    expect(b.stderr).toContain('Dockerfile parse error line 3: unknown instruction: FOO');
+    expect(b.stderr).toContain('Error response from daemon: dockerfile parse error line 3: unknown instruction: FOO');
   });
 });

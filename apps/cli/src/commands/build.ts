@@ -4,7 +4,7 @@ import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { InvalidArgumentError } from '@berth/image-format';
 import type { JsonMessage } from '@berth/engine-api';
-import { StatusError, type Context } from '../context.js';
+import type { Context } from '../context.js';
 import { displayJsonMessages } from '../format/progress.js';
 import { contextEntries, packContext } from './build-context.js';
 
@@ -40,7 +40,6 @@ export async function build(ctx: Context, path: string, flags: BuildFlags): Prom
   const client = await ctx.client();
   if (!flags.quiet && size !== undefined) ctx.out(`Sending build context to Berth daemon  ${humanContextSize(size)}\n`);
   let id = '';
-  let started = false;
   const messages = client.imageBuild(body, {
     tags: flags.tag,
     ...(dockerfile ? { dockerfile } : {}),
@@ -54,25 +53,28 @@ export async function build(ctx: Context, path: string, flags: BuildFlags): Prom
     quiet: flags.quiet === true,
     pull: flags.pull === true,
   });
-  async function* tracked(): AsyncGenerator<JsonMessage> {
+  let failure: { message: string; code: number } | undefined;
+  async function* shown(): AsyncGenerator<JsonMessage> {
     for await (const m of messages) {
-      started = true;
+      if (m.error || m.errorDetail?.message) {
+        failure = { message: m.errorDetail?.message ?? m.error ?? 'unknown error', code: m.errorDetail?.code || 1 };
+        return;
+      }
       if (flags.quiet && !m.aux) continue;
       yield m;
     }
   }
-  try {
-    await displayJsonMessages(tracked(), ctx.io.stdout, {
-      isTerminal: ctx.stdoutIsTTY,
-      columns: ctx.columns,
-      onAux: (aux) => {
-        if (typeof aux['ID'] === 'string') id = aux['ID'];
-      },
-    });
-  } catch (err) {
-    // A step that failed after the build started: Docker prints the bare message and exits 1.
-    if (started) throw new StatusError(1, (err as Error).message.replace(/^Error response from daemon: /, ''));
-    throw err;
+  await displayJsonMessages(shown(), ctx.io.stdout, {
+    isTerminal: ctx.stdoutIsTTY,
+    columns: ctx.columns,
+    onAux: (aux) => {
+      if (typeof aux['ID'] === 'string') id = aux['ID'];
+    },
+  });
+  // A failed step: docker prints the bare message and exits with the step's code (else 1).
+  if (failure) {
+    ctx.err(`${failure.message}\n`);
+    return failure.code;
   }
   if (flags.quiet) ctx.out(`${id}\n`);
   return 0;

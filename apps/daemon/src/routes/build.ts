@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { InvalidArgumentError } from '@berth/image-format';
+import { BuildStepError } from '@berth/engine';
 import type { EngineLike } from '../engine-port.js';
 import { boolValue, optString, stringList, type Query } from '../http/query.js';
 import { rawBody } from '../http/body.js';
@@ -22,8 +23,8 @@ function jsonMap<T>(v: Query[string], name: string): Record<string, T> | undefin
 /**
  * `POST /build` (the classic builder): the body is the context tar; the answer Docker's JSON
  * build stream. Errors before any output are plain error responses; a failing step after
- * that is an `{"errorDetail":{"message"},"error"}` line without a code, so the docker CLI
- * exits 1 as with Docker.
+ * that is an `{"errorDetail":{"code"?,"message"},"error"}` line: a RUN's exit code as `code`
+ * (the docker CLI exits with it, as with Docker), none otherwise (exit 1).
  */
 export function buildRoutes(app: FastifyInstance, engine: EngineLike): void {
   app.post('/build', async (request: FastifyRequest, reply) => {
@@ -55,7 +56,9 @@ export function buildRoutes(app: FastifyInstance, engine: EngineLike): void {
     } catch (err) {
       if (!out.headersSent) throw err;
       const message = err instanceof Error ? err.message : String(err);
-      out.write({ errorDetail: { message }, error: message });
+      // A failed RUN carries its exit code, which the docker CLI exits with; other errors none (exit 1).
+      const code = err instanceof BuildStepError ? err.exitCode : undefined;
+      out.write({ errorDetail: { ...(code !== undefined ? { code } : {}), message }, error: message });
       out.end();
     }
   });

@@ -413,8 +413,9 @@ export class EngineClient {
 
   /**
    * `docker build` (the classic builder, `POST /build`): sends the context tar (plain or
-   * gzip) and yields the JSON build stream (`{stream}` lines, `{aux:{ID}}`); a failing step
-   * throws its message.
+   * gzip) and yields the JSON build stream (`{stream}` lines, `{aux:{ID}}`). A step failure is
+   * yielded too, as the last message (`errorDetail.code` is a failed RUN's exit code), so the
+   * caller can exit with it as docker does; an error before the build starts throws.
    */
   async *imageBuild(context: Readable, options: ImageBuildOptions = {}): AsyncGenerator<JsonMessage> {
     const res = await this.send('POST', '/build', {
@@ -434,7 +435,11 @@ export class EngineClient {
       body: context,
       contentType: 'application/x-tar',
     });
-    yield* progress(res);
+    try {
+      yield* readJsonLines<JsonMessage>(res);
+    } finally {
+      res.destroy();
+    }
   }
 
   /** `docker import`: a rootfs tar becomes a one-layer image. */

@@ -14,7 +14,7 @@ import {
 import type { ContainerService, ImageService } from '../services.js';
 import type { ProgressMessage } from '../docker-types.js';
 import type { LayerRecord } from '../images/table.js';
-import { parseDockerfile, type Instruction } from './dockerfile.js';
+import { DockerfileParseError, parseDockerfile, type Instruction } from './dockerfile.js';
 import { WordExpander, splitRawWords } from './words.js';
 import { BuildCache, BuildImageStore } from './image-store.js';
 import { LayeredFs, normalize } from './layered-fs.js';
@@ -136,7 +136,7 @@ class BuildRun {
         const w = splitRawWords(ins.args[0] ?? '', df.escape);
         stages.push({ name: w.length === 3 ? w[2]!.toLowerCase() : undefined, from: ins, commands: [] });
       } else if (stages.length === 0) {
-        if (ins.cmd !== 'ARG') throw new InvalidArgumentError(`Dockerfile parse error line ${ins.line}: no build stage in current context`);
+        if (ins.cmd !== 'ARG') throw new DockerfileParseError(ins.line, 'no build stage in current context');
         meta.push(ins);
       } else stages.at(-1)!.commands.push(ins);
     }
@@ -293,7 +293,8 @@ class BuildRun {
         else if (def === undefined && this.metaArgs.has(name)) value = this.metaArgs.get(name);
         if (given !== undefined) this.usedArgs.add(name);
         s.args.set(name, value ?? undefined);
-        return this.metaStep(s, `ARG ${name}${value !== undefined ? `=${value}` : ''}`);
+        // Docker records the declaration (its default), not the value given.
+        return this.metaStep(s, `ARG ${name}${def !== undefined ? `=${def}` : ''}`);
       }
       case 'CMD':
         c.Cmd = commandArgv(ins, c.Shell);
@@ -342,7 +343,7 @@ class BuildRun {
         s.image = { ...s.image, author: ex.word(ins.args[0]!) };
         return this.metaStep(s, `MAINTAINER ${s.image.author}`);
       default:
-        throw new InvalidArgumentError(`Dockerfile parse error line ${ins.line}: unknown instruction: ${ins.cmd}`);
+        throw new DockerfileParseError(ins.line, `unknown instruction: ${ins.cmd}`);
     }
   }
 

@@ -50,7 +50,7 @@ export async function planCopy(req: CopyRequest): Promise<PlannedEntry[]> {
       if (req.fromContext) {
         throw new NotFoundError(`${req.instruction} failed: file not found in build context or excluded by .dockerignore: stat ${src.replace(/^\/+/, '')}: file does not exist`);
       }
-      throw new NotFoundError(`${req.instruction} failed: stat ${normalize(src)}: file does not exist`);
+      throw new NotFoundError(`${req.instruction} failed: stat ${normalize(src).slice(1)}: file does not exist`);
     }
     matches.push(...found);
   }

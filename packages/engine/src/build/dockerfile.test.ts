@@ -22,9 +22,9 @@ describe('parseDockerfile', () => {
   });
 
   it('reports bad input with line numbers as Docker does', () => {
-    expect(() => parseDockerfile('FROM busybox\n\nFOO bar\n')).toThrow('Dockerfile parse error line 3: unknown instruction: FOO');
+    expect(() => parseDockerfile('FROM busybox\n\nFOO bar\n')).toThrow('dockerfile parse error line 3: unknown instruction: FOO');
     expect(() => parseDockerfile('FROM busybox\nENV a=b c\n')).toThrow(/line 2: Syntax error - can't find = in "c"/);
-    expect(() => parseDockerfile('FROM a b\n')).toThrow('Dockerfile parse error line 1: FROM requires either one or three arguments');
+    expect(() => parseDockerfile('FROM a b\n')).toThrow('dockerfile parse error line 1: FROM requires either one or three arguments');
     expect(() => parseDockerfile('FROM busybox\nCOPY onlyone\n')).toThrow(/line 2: COPY requires at least two arguments/);
     expect(() => parseDockerfile('FROM busybox\nRUN --mount=type=cache true\n')).toThrow(/line 2: Unknown flag: mount/);
     expect(() => parseDockerfile('FROM busybox\nSHELL sh -c\n')).toThrow(/line 2: SHELL requires the arguments to be in JSON form/);

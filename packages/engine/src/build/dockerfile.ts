@@ -22,13 +22,13 @@ export interface Dockerfile {
   instructions: Instruction[];
 }
 
-/** Docker's parse error: `Dockerfile parse error line 3: unknown instruction: FOO`. */
+/** Docker's (20.10) parse error: `dockerfile parse error line 3: unknown instruction: FOO`. */
 export class DockerfileParseError extends InvalidArgumentError {
   constructor(
     readonly line: number,
     reason: string,
   ) {
-    super(`Dockerfile parse error line ${line}: ${reason}`);
+    super(`dockerfile parse error line ${line}: ${reason}`);
   }
 }
 
