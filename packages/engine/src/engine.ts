@@ -18,6 +18,7 @@ import { containerDnsNames, Networks, type NetworkManagerLike } from './networks
 import { Containers } from './containers/service.js';
 import { parseSize } from './containers/log-rotation.js';
 import { ContainerTable, type ContainerRecord } from './containers/record.js';
+import { BackgroundReleases } from './containers/background-releases.js';
 import { Images } from './images/service.js';
 import { ImageTable } from './images/table.js';
 import { DriverRuntime } from './adapters/runtime-driver.js';
@@ -121,7 +122,9 @@ export class Engine {
         insecureRegistries: config['insecure-registries'] ?? [],
         credentials: new DockerConfigCredentialStore(),
       });
+      const releases = new BackgroundReleases();
       const images: Images = new Images({
+        released: () => releases.idle(),
         table: imageTable,
         storage: {
           content,
@@ -188,9 +191,11 @@ export class Engine {
           ? { logLimits: { maxSize: parseSize(config['log-opts']['max-size']), maxFiles: Math.max(1, Number(config['log-opts']['max-file'] ?? 1)) } }
           : {}),
         ...(manager ? { afterStart: (r: ContainerRecord) => fillEndpoints(manager, r) } : {}),
+        releases,
       });
       containersRef = containers;
       networks.attachments = {
+        released: () => releases.idle(),
         attached: (name) =>
           table
             .all()
@@ -266,6 +271,7 @@ export class Engine {
   /** Stops watching and releases the lock; containers keep running (conmon owns them). */
   async close(): Promise<void> {
     const p = this.parts;
+    await p.containers.released();
     p.containers.close();
     p.networks.close();
     await p.registry.close().catch(() => undefined);

@@ -68,6 +68,8 @@ export interface AttachmentLookup {
   container?(ref: string): AttachedContainer;
   /** Records a running container's endpoint as the network manager set it up (undefined: gone). */
   saveEndpoint?(id: string, network: string, endpoint: EndpointSettings | undefined): void;
+  /** Settles when auto-removed containers have left their networks. */
+  released?(): Promise<void>;
 }
 
 /** Docker's networks over driver-linux's CNI network manager; `bridge`, `host`, `none` are predefined. */
@@ -212,6 +214,7 @@ export class Networks implements NetworkService {
 
   async remove(nameOrId: string): Promise<void> {
     const r = this.find(nameOrId);
+    await this.attachments.released?.();
     if ((PREDEFINED as readonly string[]).includes(r.name)) {
       throw new BerthError('Forbidden', `${r.name} is a pre-defined network and cannot be removed`);
     }
@@ -297,6 +300,7 @@ export class Networks implements NetworkService {
 
   async prune(opts: { filters?: Filters } = {}): Promise<{ NetworksDeleted: string[] }> {
     const f = new FilterSet(opts.filters, ['label', 'until']);
+    await this.attachments.released?.();
     const deleted: string[] = [];
     for (const r of this.all()) {
       if ((PREDEFINED as readonly string[]).includes(r.name)) continue;

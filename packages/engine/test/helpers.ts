@@ -20,14 +20,15 @@ export async function openTestEngine(config: EngineConfig = {}): Promise<TestEng
   const root = join(dir, 'root');
   const runRoot = join(dir, 'run');
   const engine = await Engine.open({ root, runRoot, config });
-  return {
+  const t: TestEngine = {
     engine,
     root,
     runRoot,
     dir,
+    // t.engine: a test may have reopened the root
     cleanup: async () => {
-      await removeAll(engine);
-      await engine.close();
+      await removeAll(t.engine);
+      await t.engine.close();
       if (config.bridge) {
         // The default network's bridge and rules outlive the engine (as Docker's docker0 does): remove this test's.
         const manager = new CniNetworkManager({ stateDir: join(root, 'network'), netnsDir: join(runRoot, 'netns') });
@@ -43,6 +44,7 @@ export async function openTestEngine(config: EngineConfig = {}): Promise<TestEng
       await rm(dir, { recursive: true, force: true });
     },
   };
+  return t;
 }
 
 export async function removeAll(engine: Engine): Promise<void> {

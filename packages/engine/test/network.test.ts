@@ -125,4 +125,30 @@ describe('networking through driver-linux', () => {
     expect(text(await collect(await engine.containers.logs(none.Id, {})))).toBe('0\n');
     await engine.containers.remove(none.Id);
   });
+  it('auto-remove reports removed first and releases after; removing its network or image waits for that', async () => {
+    const { engine } = t;
+    const { readdir } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const net = uniq('arnet');
+    await engine.networks.create({ Name: net });
+    for (let i = 0; i < 2; i++) {
+      const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['true'], HostConfig: { NetworkMode: net, AutoRemove: true } });
+      const removed = engine.containers.wait(Id, 'removed');
+      await engine.containers.start(Id);
+      expect((await removed).StatusCode).toBe(0);
+      await expect(engine.containers.inspect(Id)).rejects.toThrow(/No such container/);
+      if (i === 1) {
+        await engine.containers.released();
+        expect(await readdir(join(t.root, 'containers'))).not.toContain(Id);
+      }
+    }
+    // at once: no "active endpoints" from a release still under way
+    await engine.networks.remove(net);
+    const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['true'], HostConfig: { NetworkMode: 'none', AutoRemove: true } });
+    const removed = engine.containers.wait(Id, 'removed');
+    await engine.containers.start(Id);
+    await removed;
+    await engine.images.remove('busybox');
+    await engine.images.ensureBuiltin('busybox');
+  });
 });

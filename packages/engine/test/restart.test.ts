@@ -75,6 +75,26 @@ describe('restart policies', () => {
 });
 
 describe('reconcile at open', () => {
+  it('sweeps what a crash left between an auto-remove reporting removed and its release', async () => {
+    const t = await openTestEngine();
+    await t.engine.images.ensureBuiltin('busybox');
+    const { Id } = await t.engine.containers.create({ Image: 'busybox', Cmd: ['sleep', '30'], HostConfig: { NetworkMode: 'none' } });
+    await t.engine.containers.start(Id);
+    await t.engine.close();
+    // the record is gone (reported removed), nothing was released yet
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(join(t.root, 'berth.db'));
+    db.prepare('DELETE FROM eng_containers WHERE id = ?').run(Id);
+    db.close();
+    const { readdir } = await import('node:fs/promises');
+    expect(await readdir(join(t.root, 'containers'))).toContain(Id);
+    // the sweep at open: the driver's container (still running), its snapshot, its directory
+    t.engine = await Engine.open({ root: t.root, runRoot: t.runRoot });
+    opened.push(t);
+    expect(await readdir(join(t.root, 'containers'))).not.toContain(Id);
+    expect(await readdir(join(t.runRoot, 'driver', 'containers')).catch(() => [])).not.toContain(Id);
+  });
+
   it('adopts running containers and records exits that happened while no engine watched', async () => {
     const dir = await mkdtemp('/tmp/be-');
     const root = join(dir, 'root');

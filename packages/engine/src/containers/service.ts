@@ -43,6 +43,7 @@ import {
 } from '../spec.js';
 import type { LocalVolumes } from '../volumes.js';
 import * as fmt from './format.js';
+import type { BackgroundReleases } from './background-releases.js';
 import { resolveInRoot, statPath, tarOf } from './archive.js';
 import { extractToDir } from './archive-extract.js';
 import { overlayChanges, treeChanges } from './changes.js';
@@ -116,6 +117,8 @@ export interface ContainerDeps {
   logLimits?: { maxSize: number; maxFiles: number };
   /** Fills network endpoints (IP, MAC, gateway) after a start. */
   afterStart?: (r: ContainerRecord) => Promise<void>;
+  /** Where auto-removed containers' resources are released after they are reported removed. */
+  releases?: BackgroundReleases;
 }
 
 export class Containers implements ContainerService {
@@ -492,7 +495,7 @@ export class Containers implements ContainerService {
     this.emit(r, 'die', { exitCode: String(exit.exitCode) });
     this.notify(id, 'exit', { StatusCode: exit.exitCode });
     if (r.hostConfig.AutoRemove) {
-      await this.remove(id, { force: true, volumes: true }).catch(() => undefined);
+      await this.remove(id, { force: true, volumes: true }, { releaseInBackground: true }).catch(() => undefined);
       return;
     }
     this.maybeRestart(r);
@@ -635,7 +638,12 @@ export class Containers implements ContainerService {
     this.emit(r, 'unpause');
   }
 
-  async remove(ref: string, opts: { force?: boolean; volumes?: boolean; link?: boolean } = {}): Promise<void> {
+  /**
+   * `releaseInBackground` (auto-remove): once the container has exited, its record and
+   * anonymous volumes go and `removed` is reported; the runtime state, the rootfs snapshot
+   * and its directory are released right after, in the background.
+   */
+  async remove(ref: string, opts: { force?: boolean; volumes?: boolean; link?: boolean } = {}, how: { releaseInBackground?: boolean } = {}): Promise<void> {
     if (opts.link) throw new InvalidArgumentError('Conflict, cannot remove the default link name of the container');
     const r = this.d.table.resolve(ref);
     await this.serial(r.id, async () => {
@@ -662,10 +670,15 @@ export class Containers implements ContainerService {
       const fresh = this.d.table.get(cur.id) ?? cur;
       fresh.state.status = 'removing';
       this.d.table.save(fresh);
-      if (fresh.runtimeCreated) await this.d.runtime.delete(rid(fresh)).catch(() => undefined);
-      await this.d.snapshots.remove(fresh.snapshotKey).catch(() => undefined);
+      const release = async (): Promise<void> => {
+        if (fresh.runtimeCreated) await this.d.runtime.delete(rid(fresh)).catch(() => undefined);
+        await this.d.snapshots.remove(fresh.snapshotKey).catch(() => undefined);
+        await rm(join(this.d.root, 'containers', fresh.id), { recursive: true, force: true });
+      };
+      const background = how.releaseInBackground === true && this.d.releases !== undefined && !this.closed;
+      if (!background) await release();
       this.d.table.delete(fresh.id);
-      await rm(join(this.d.root, 'containers', fresh.id), { recursive: true, force: true });
+      if (background) this.d.releases!.track(release());
       for (const e of [...this.execs.values()]) if (e.containerId === fresh.id) this.execs.delete(e.id);
       if (opts.volumes) {
         for (const v of fresh.anonymousVolumes) {
@@ -1272,6 +1285,16 @@ export class Containers implements ContainerService {
     for (const key of (await this.d.snapshots.list?.().catch(() => [] as string[])) ?? []) {
       if (key.startsWith('container-') && !ids.has(key)) await this.d.snapshots.remove(key).catch(() => undefined);
     }
+    // directories of containers whose release (after an auto-remove) a crash interrupted
+    const known = new Set(records.map((r) => r.id));
+    for (const dir of await readdir(join(this.d.root, 'containers')).catch(() => [] as string[])) {
+      if (/^[0-9a-f]{64}$/.test(dir) && !known.has(dir)) await rm(join(this.d.root, 'containers', dir), { recursive: true, force: true });
+    }
+  }
+
+  /** Settles when every auto-removed container's resources are released. */
+  async released(): Promise<void> {
+    await this.d.releases?.idle();
   }
 
   close(): void {

@@ -76,6 +76,8 @@ export interface ImageDeps {
   storage: StorageDeps;
   events: EventBus;
   root: string;
+  /** Settles when removed containers' snapshots (children of image layers) are released. */
+  released?: () => Promise<void>;
   /** Containers that use an image. */
   usedBy(imageId: string): ContainerUse[];
   commitSource(container: string): CommitSource;
@@ -395,6 +397,7 @@ export class Images implements ImageService, ImageLookup {
 
   async remove(refInput: string, opts: { force?: boolean; noprune?: boolean } = {}): Promise<ImageDeleteItem[]> {
     const rec = this.d.table.resolve(refInput);
+    await this.d.released?.();
     const out: ImageDeleteItem[] = [];
     const users = this.d.usedBy(rec.id);
     const short = rec.id.slice(7, 19);
@@ -804,6 +807,7 @@ export class Images implements ImageService, ImageLookup {
 
   async prune(opts: { filters?: Filters } = {}): Promise<{ ImagesDeleted: ImageDeleteItem[]; SpaceReclaimed: number }> {
     const f = new FilterSet(opts.filters, ['dangling', 'label', 'until']);
+    await this.d.released?.();
     const danglingOnly = f.bool('dangling') ?? true;
     const deleted: ImageDeleteItem[] = [];
     let space = 0;
