@@ -149,6 +149,11 @@ export interface AttachSession {
 }
 
 export interface ContainerService {
+  /**
+   * Settles when every auto-removed container's runtime state, rootfs and directory are
+   * released (`wait(removed)` resolves before that, as soon as the container is gone).
+   */
+  released(): Promise<void>;
   /** Creates a container; `name` must match `[a-zA-Z0-9][a-zA-Z0-9_.-]+`. Conflict on a used name (Docker's message). NotFound: `No such image: <ref>`. */
   create(body: ContainerCreateBody, opts?: { name?: string; platform?: string }): Promise<ContainerCreateResponse>;
   /** Starts a created or exited container; a running one is a no-op (Docker answers 304: see `started`). */
