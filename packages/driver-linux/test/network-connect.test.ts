@@ -5,6 +5,7 @@
  * mount and network namespaces, so their own /etc/resolv.conf and /etc/hosts).
  */
 import { randomBytes } from 'node:crypto';
+import { createSocket, type Socket } from 'node:dgram';
 import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { LinuxDriver } from '../src/index.js';
 import { CniNetworkManager } from '../src/network/index.js';
 import { findLeftovers, freeSubnet, uniqueBridge } from '../src/network/test-support.js';
 import { runCommand } from '../src/network/run-command.js';
+import { buildResponse, parseQuery, RCODE_NOERROR, RCODE_NXDOMAIN } from '../src/network/dns/wire.js';
 
 const isRoot = process.getuid?.() === 0;
 const CI = process.env.CI === 'true';
@@ -23,6 +25,32 @@ let base: string;
 let manager: CniNetworkManager;
 let driver: LinuxDriver;
 const nets: Record<string, { name: string; gateway: string; subnet: string; bridge: string }> = {};
+let upstream: Socket;
+let upstreamIp: string;
+let managerOptions: ConstructorParameters<typeof CniNetworkManager>[0];
+
+/** A stand-in for the host's nameserver on a random loopback address, port 53: *.example.test is 192.0.2.7. */
+async function startUpstream(): Promise<void> {
+  for (let i = 0; ; i++) {
+    upstreamIp = `127.${53 + (i % 100)}.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
+    upstream = createSocket('udp4');
+    upstream.on('message', (msg, r) => {
+      const q = parseQuery(msg);
+      if (!q) return;
+      upstream.send(q.name.endsWith('.example.test') ? buildResponse(msg, q, RCODE_NOERROR, q.type === 1 ? ['192.0.2.7'] : []) : buildResponse(msg, q, RCODE_NXDOMAIN), r.port, r.address);
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        upstream.once('error', reject);
+        upstream.bind(53, upstreamIp, () => resolve());
+      });
+      return;
+    } catch (e) {
+      upstream.close();
+      if (i >= 5) throw e;
+    }
+  }
+}
 
 function cid(tag: string): string {
   const id = `dlconn-${tag}-${randomBytes(4).toString('hex')}`;
@@ -74,8 +102,10 @@ describe.runIf(isRoot || CI)('running containers: network connect/disconnect and
     used.bridges.push(bridge);
     used.subnets.push(subnet);
     used.netnsDirs.push(join(base, 'netns'));
-    // No upstream: a name that is no container's gets SERVFAIL at once (nothing leaves the host).
-    manager = new CniNetworkManager({ stateDir: join(base, 'net'), netnsDir: join(base, 'netns'), defaultNetwork: { name: 'conndefault', bridge, subnet }, dns: { upstreams: [] } });
+    // Other names go to a stand-in upstream on loopback (nothing leaves the host).
+    await startUpstream();
+    managerOptions = { stateDir: join(base, 'net'), netnsDir: join(base, 'netns'), defaultNetwork: { name: 'conndefault', bridge, subnet }, dns: { upstreams: [upstreamIp], forwardTimeoutMs: 1000 } };
+    manager = new CniNetworkManager(managerOptions);
     driver = new LinuxDriver({ stateDir: join(base, 'state'), network: manager });
     for (const n of ['front', 'back']) nets[n] = await newNetwork(`${n}-${randomBytes(3).toString('hex')}`);
   });
@@ -86,6 +116,7 @@ describe.runIf(isRoot || CI)('running containers: network connect/disconnect and
     for (const id of used.containerIds) await manager.detach(id).catch(() => undefined);
     for (const n of await manager.listNetworks()) await manager.removeNetwork(n.name).catch(() => undefined);
     manager.close();
+    upstream?.close();
     await rm(base, { recursive: true, force: true });
     expect(await findLeftovers(used)).toEqual({ links: [], netns: [], rules: [] });
   });
@@ -117,6 +148,8 @@ describe.runIf(isRoot || CI)('running containers: network connect/disconnect and
     expect((await inCtr(a, ['ping', '-c1', '-W2', 'charlie'])).code).not.toBe(0);
 
     // connect a running container: eth1 on `back`, a reaches charlie by name
+    const bridgeMac = async () => (JSON.parse((await runCommand('ip', ['-j', 'link', 'show', 'dev', back.bridge])).stdout) as { address: string }[])[0]?.address;
+    const macBefore = await bridgeMac();
     const iface = await manager.connect(a, { name: back.name, aliases: ['alias-on-back'] });
     expect(iface).toMatchObject({ network: back.name, ifname: 'eth1' });
     const links = await inCtr(a, ['ip', '-o', '-4', 'addr', 'show', 'dev', 'eth1']);
@@ -137,6 +170,8 @@ describe.runIf(isRoot || CI)('running containers: network connect/disconnect and
     expect(await leases(back.name)).toHaveLength(1);
     expect(await readFile(join(base, 'state', 'containers', a, 'hosts'), 'utf8')).not.toContain(iface.ip);
     await expect(manager.disconnect(a, back.name)).rejects.toMatchObject({ code: 'NotFound' });
+    // the gateway's MAC stays put while veths come and go (containers' ARP entries stay valid)
+    expect(await bridgeMac()).toBe(macBefore);
 
     // connected again, then deleted while connected: detach tears down every attachment
     await manager.connect(a, { name: back.name });
@@ -154,5 +189,33 @@ describe.runIf(isRoot || CI)('running containers: network connect/disconnect and
     // only the bridges themselves remain until their networks are removed
     const veths = JSON.parse((await runCommand('ip', ['-j', 'link', 'show'])).stdout) as { ifname: string; master?: string }[];
     expect(veths.filter((l) => l.master && [front.bridge, back.bridge].includes(l.master))).toEqual([]);
+  });
+
+  it('forwards other names to the upstream nameserver', async () => {
+    const a = await runSleeper('echo', [{ name: nets.front!.name }]);
+    const r = await inCtr(a, ['nslookup', 'www.example.test']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('192.0.2.7');
+    expect((await inCtr(a, ['nslookup', 'nothing.invalid'])).stdout + '').not.toContain('192.0.2.7');
+    await driver.delete(a, { force: true });
+  });
+
+  it('a new manager on the same state serves the containers that kept running (daemon restart)', async () => {
+    const e = await runSleeper('golf', [{ name: nets.front!.name }]);
+    const f = await runSleeper('hotel', [{ name: nets.front!.name, aliases: ['h'] }]);
+    manager.close();
+    expect(manager.dnsListening()).toEqual([]);
+    const again = new CniNetworkManager(managerOptions);
+    try {
+      await again.restoreDns();
+      expect(again.dnsListening()).toEqual([nets.front!.gateway]);
+      const r = await inCtr(e, ['nslookup', 'h']);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toContain((await again.inspectNetwork(nets.front!.name)).containers.find((c) => c.containerId === f)!.ip);
+    } finally {
+      again.close();
+    }
+    for (const id of [e, f]) await driver.delete(id, { force: true });
+    expect(manager.dnsListening()).toEqual([]);
   });
 });

@@ -35,7 +35,10 @@ export async function linkExists(name: string): Promise<boolean> {
  */
 export async function ensureBridge(name: string, gateway: string, prefixLen: number): Promise<void> {
   if (!(await linkExists(name))) {
-    const add = await runCommand('ip', ['link', 'add', 'name', name, 'type', 'bridge']);
+    // A fixed address: a bridge without one takes the lowest of its ports' MACs, so it
+    // changed whenever a container's veth came or went, and the containers' ARP entry
+    // for the gateway went stale (packets to the gateway lost for seconds).
+    const add = await runCommand('ip', ['link', 'add', 'name', name, 'address', bridgeMac(gateway), 'type', 'bridge']);
     if (add.code !== 0 && !(await linkExists(name))) {
       throw new BerthError('Internal', `cannot create bridge ${name}: ${add.stderr.trim()}`);
     }
@@ -45,6 +48,12 @@ export async function ensureBridge(name: string, gateway: string, prefixLen: num
     throw new BerthError('Internal', `cannot address bridge ${name}: ${addr.stderr.trim()}`);
   }
   await runChecked('ip', ['link', 'set', 'dev', name, 'up']);
+}
+
+/** A locally administered unicast MAC made from the gateway address: stable per network. */
+export function bridgeMac(gateway: string): string {
+  const octets = gateway.split('.').map((o) => (Number(o) & 0xff).toString(16).padStart(2, '0'));
+  return ['02', 'b3', ...octets].join(':');
 }
 
 /** Deletes a link; a missing one is fine. */
