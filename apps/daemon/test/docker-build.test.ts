@@ -53,6 +53,8 @@ describe('docker build (classic builder) against berthd', () => {
     const run = await docker(env, ['run', '--rm', tag]);
     expect(run).toEqual({ code: 0, stdout: 'built by berth\nDockerfile\nkeep.txt\nsub\n', stderr: '' });
 
+    // only the result is listed: the step images went once their layers were in it
+    expect((await dockerOk(env, ['images', '-q', '--filter', 'dangling=true'])).trim()).toBe('');
     // the same build again: every step from the cache, same image
     const again = await docker(env, ['build', '-q', '-t', tag, dir]);
     expect(again.code, again.stderr).toBe(0);

@@ -78,6 +78,8 @@ describe('build (classic builder)', () => {
     const inspect = await t.engine.images.inspect('built:one');
     expect(inspect.Config.WorkingDir).toBe('/app');
     expect(inspect.Config.Env).toContain('GREETING=hello');
+    // intermediate step images are gone (their layers live on in the result); nothing dangles
+    expect(await t.engine.images.list({ filters: { dangling: ['true'] } })).toEqual([]);
     const history = await t.engine.images.history('built:one');
     expect(history[0]!.CreatedBy).toContain('#(nop)  CMD');
 

@@ -113,6 +113,8 @@ class BuildRun {
   private readonly stageImages: { name: string | undefined; imageId: string }[] = [];
   private readonly metaArgs = new Map<string, string | undefined>();
   private readonly usedArgs = new Set<string>();
+  /** Images this build wrote (or wrote back from the cache): removed at the end unless kept. */
+  private readonly stepImages = new Set<string>();
   private escape = '\\';
   private step = 0;
   private total = 0;
@@ -163,18 +165,22 @@ class BuildRun {
       if (given !== undefined) this.usedArgs.add(name);
     }
     let state: StageState | undefined;
-    for (const stage of run) {
-      this.printStep(stage.from);
-      state = await this.beginStage(stage);
-      this.say(` ---> ${short(state.imageId)}\n`);
-      for (const ins of stage.commands) {
-        if (this.opts.signal?.aborted) throw new BerthError('Internal', 'the build was cancelled');
-        this.printStep(ins);
-        await this.dispatch(state, ins);
+    try {
+      for (const stage of run) {
+        this.printStep(stage.from);
+        state = await this.beginStage(stage);
         this.say(` ---> ${short(state.imageId)}\n`);
+        for (const ins of stage.commands) {
+          if (this.opts.signal?.aborted) throw new BerthError('Internal', 'the build was cancelled');
+          this.printStep(ins);
+          await this.dispatch(state, ins);
+          this.say(` ---> ${short(state.imageId)}\n`);
+        }
+        if (state.imageId) this.emit({ aux: { ID: state.imageId } });
+        this.stageImages.push({ name: stage.name, imageId: state.imageId });
       }
-      if (state.imageId) this.emit({ aux: { ID: state.imageId } });
-      this.stageImages.push({ name: stage.name, imageId: state.imageId });
+    } finally {
+      await this.removeIntermediates(state?.imageId);
     }
     const unused = Object.keys(this.opts.buildArgs ?? {}).filter((k) => !this.usedArgs.has(k) && !PROXY_ARGS.has(k));
     if (unused.length) this.say(`[Warning] One or more build-args [${unused.sort().join(' ')}] were not consumed\n`);
@@ -187,6 +193,25 @@ class BuildRun {
       this.say(`Successfully tagged ${t}\n`);
     }
     return { id, tags };
+  }
+
+  /**
+   * Removes the step images this build wrote except each stage's last one (which holds all
+   * their layers, so the cache can write them back) and anything tagged or in use: Berth
+   * has no parent links to hide intermediate images from `docker images` as Docker does.
+   */
+  private async removeIntermediates(current: string | undefined): Promise<void> {
+    const keep = new Set([...this.stageImages.map((s) => s.imageId), ...(current ? [current] : [])]);
+    for (const id of this.stepImages) {
+      if (keep.has(id)) continue;
+      try {
+        const img = await this.d.images.inspect(id);
+        if (img.RepoTags.length > 0) continue;
+        await this.d.images.remove(id);
+      } catch {
+        // in use by a container, or already gone: left as it is
+      }
+    }
   }
 
   private printStep(ins: Instruction): void {
@@ -360,9 +385,11 @@ class BuildRun {
     const key = BuildCache.key(s.imageId, `${cacheDescription}\n${JSON.stringify(s.config)}`);
     if (!this.opts.noCache) {
       const hit = this.d.cache.get(key);
-      if (hit && (await this.d.store.intact(hit))) {
+      if (hit && (await this.d.store.intact(hit.layers))) {
         this.say(' ---> Using cache\n');
-        this.adopt(s, hit);
+        const back = await this.d.store.writeBytes(Buffer.from(hit.config), hit.layers);
+        if (back.created) this.stepImages.add(back.id);
+        this.adopt(s, hit.imageId);
         return;
       }
     }
@@ -378,8 +405,9 @@ class BuildRun {
       rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) as ImageConfig['rootfs']['diff_ids'] },
       history: [...(s.image.history ?? []), { created, created_by: createdBy, ...(layer ? {} : { empty_layer: true }) }],
     };
-    const id = await this.d.store.write(config, layers);
-    this.d.cache.put(key, id);
+    const { id, created: made } = await this.d.store.write(config, layers);
+    if (made) this.stepImages.add(id);
+    this.d.cache.put(key, { imageId: id, config: this.d.store.configBytes(id)!, layers });
     this.adopt(s, id);
   }
 

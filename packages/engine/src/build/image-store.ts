@@ -40,11 +40,15 @@ export class BuildImageStore {
     return { id: rec.id, config: JSON.parse(rec.configBytes) as ImageConfig, layers: rec.layers, chainId: rec.chainId ?? undefined };
   }
 
-  /** Stores the config over `layers` (blobs already in the content store); resolves with its ID. */
-  async write(config: ImageConfig, layers: LayerRecord[]): Promise<string> {
-    const bytes = Buffer.from(canonicalJson(config));
+  /** Stores the config over `layers` (blobs already in the content store); `created` is false when it was there. */
+  async write(config: ImageConfig, layers: LayerRecord[]): Promise<{ id: string; created: boolean }> {
+    return this.writeBytes(Buffer.from(canonicalJson(config)), layers);
+  }
+
+  /** As `write`, from the exact config bytes (a cached step comes back with the same ID). */
+  async writeBytes(bytes: Buffer, layers: LayerRecord[]): Promise<{ id: string; created: boolean }> {
     const id = digestOf(bytes);
-    if (this.d.table.get(id)) return id;
+    if (this.d.table.get(id)) return { id, created: false };
     let parent: Digest | undefined;
     for (const l of layers) {
       const res = await this.d.unpack({ mediaType: l.mediaType, digest: l.digest as Digest, size: l.size }, parent, l.diffId as Digest);
@@ -62,15 +66,18 @@ export class BuildImageStore {
       size: layers.reduce((a, l) => a + (l.uncompressedSize ?? l.size), 0),
       createdAt: Date.now(),
     });
-    return id;
+    return { id, created: true };
   }
 
-  /** True when every blob of the image is still stored (a cached step can be reused). */
-  async intact(id: string): Promise<boolean> {
-    const img = this.get(id);
-    if (!img) return false;
-    for (const l of img.layers) if (!(await this.d.content.has(l.digest as Digest))) return false;
+  /** True when every layer blob is still stored (a cached step can be brought back). */
+  async intact(layers: LayerRecord[]): Promise<boolean> {
+    for (const l of layers) if (!(await this.d.content.has(l.digest as Digest))) return false;
     return true;
+  }
+
+  /** The stored config bytes of an image. */
+  configBytes(id: string): string | undefined {
+    return this.d.table.get(id)?.configBytes;
   }
 
   mounts(chainId: string): ReturnType<BuildStorageDeps['snapshotMounts']> {
@@ -86,23 +93,41 @@ export class BuildImageStore {
   }
 }
 
-/** Classic-builder cache: (parent image, step description) -> the image that step made. */
+/** A cached step: the image it made, kept whole so it can be stored again once removed. */
+export interface CachedStep {
+  imageId: string;
+  config: string;
+  layers: LayerRecord[];
+}
+
+/**
+ * Classic-builder cache: (parent image, step description) -> the image that step made. The
+ * entry keeps the image's config and layer list: a build removes its intermediate images
+ * (their layers live on in the result), and a later hit writes the same image back.
+ */
 export class BuildCache {
   constructor(private readonly db: Db) {
     db.exec(`CREATE TABLE IF NOT EXISTS eng_build_cache (
-      key TEXT PRIMARY KEY, image_id TEXT NOT NULL, created_at INTEGER NOT NULL)`);
+      key TEXT PRIMARY KEY, image_id TEXT NOT NULL, created_at INTEGER NOT NULL, config TEXT, layers TEXT)`);
+    // A root from before entries kept their image whole: add the columns (old rows miss).
+    const cols = (db.prepare('PRAGMA table_info(eng_build_cache)').all() as { name: string }[]).map((c) => c.name);
+    for (const c of ['config', 'layers']) if (!cols.includes(c)) db.exec(`ALTER TABLE eng_build_cache ADD COLUMN ${c} TEXT`);
   }
 
   static key(parent: string, step: string): string {
     return digestOf(Buffer.from(`${parent}\n${step}`));
   }
 
-  get(key: string): string | undefined {
-    return (this.db.prepare('SELECT image_id FROM eng_build_cache WHERE key = ?').get(key) as { image_id: string } | undefined)?.image_id;
+  get(key: string): CachedStep | undefined {
+    const row = this.db.prepare('SELECT image_id, config, layers FROM eng_build_cache WHERE key = ?').get(key) as { image_id: string; config: string | null; layers: string | null } | undefined;
+    if (!row?.config || !row.layers) return undefined;
+    return { imageId: row.image_id, config: row.config, layers: JSON.parse(row.layers) as LayerRecord[] };
   }
 
-  put(key: string, imageId: string): void {
-    this.db.prepare('INSERT OR REPLACE INTO eng_build_cache (key, image_id, created_at) VALUES (?, ?, ?)').run(key, imageId, Date.now());
+  put(key: string, step: CachedStep): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO eng_build_cache (key, image_id, created_at, config, layers) VALUES (?, ?, ?, ?, ?)')
+      .run(key, step.imageId, Date.now(), step.config, JSON.stringify(step.layers));
   }
 
   drop(key: string): void {
