@@ -100,13 +100,8 @@ export function mountOf<M extends { destination: string }>(path: string, mounts:
   return best;
 }
 
-/** resolveScoped without mounts: the host path alone. */
-export async function resolveInRoot(root: string, path: string, followLast: boolean): Promise<string> {
-  return (await resolveScoped(root, path, followLast)).host;
-}
-
-export async function statPath(root: string, path: string): Promise<{ host: string; stat: PathStat }> {
-  const host = await resolveInRoot(root, path, false);
+export async function statPath(root: string, path: string, mounts: readonly RootMount[] = []): Promise<{ host: string; stat: PathStat }> {
+  const { host } = await resolveScoped(root, path, false, mounts);
   let st;
   try {
     st = await lstat(host);

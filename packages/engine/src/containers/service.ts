@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, readlink, rm, rmdir, stat } from 'node:fs/promises';
 import { createSocket } from 'node:dgram';
 import { cpus } from 'node:os';
 import { createServer } from 'node:net';
@@ -44,7 +44,7 @@ import {
 import type { LocalVolumes } from '../volumes.js';
 import * as fmt from './format.js';
 import type { BackgroundReleases } from './background-releases.js';
-import { resolveInRoot, statPath, tarOf } from './archive.js';
+import { resolveScoped, statPath, tarOf, type RootMount } from './archive.js';
 import { extractToDir } from './archive-extract.js';
 import { overlayChanges, treeChanges } from './changes.js';
 import { rotateLog } from './log-rotation.js';
@@ -1130,9 +1130,13 @@ export class Containers implements ContainerService {
    * (volumes and mounts included), else its snapshot mounted on a temp dir. `release` is
    * called by the caller when a stream made from the root is done.
    */
-  private async openRoot(r: ContainerRecord): Promise<{ root: string; release: () => Promise<void> }> {
+  private async openRoot(r: ContainerRecord): Promise<{ root: string; unmounted: RootMount[]; release: () => Promise<void> }> {
     const running = (r.state.status === 'running' || r.state.status === 'paused') && r.state.pid > 0;
-    if (running) return { root: `/proc/${r.state.pid}/root`, release: async () => undefined };
+    if (running) return { root: `/proc/${r.state.pid}/root`, unmounted: [], release: async () => undefined };
+    // Volumes and binds are not mounted on the snapshot: paths under them are redirected.
+    const unmounted = r.mounts
+      .filter((m) => m.Source !== '' && (m.Type === 'volume' || m.Type === 'bind'))
+      .map((m) => ({ destination: m.Destination, source: m.Source }));
     const rootfs = await this.d.snapshots.mounts(r.snapshotKey);
     const mnt = rootfs[0];
     const dir = await mkdtemp(join(this.d.root, 'tmp-archive-'));
@@ -1140,20 +1144,22 @@ export class Containers implements ContainerService {
     let released = false;
     return {
       root: dir,
+      unmounted,
       release: async () => {
         if (released) return;
         released = true;
         if (mnt) await unmount(dir).catch(() => undefined);
-        await rm(dir, { recursive: true, force: true });
+        // rmdir, not rm -r: should the unmount have failed, the container's files stay.
+        await rmdir(dir).catch(() => undefined);
       },
     };
   }
 
   async archiveStat(ref: string, path: string): Promise<ArchivePathStat> {
     const r = this.d.table.resolve(ref);
-    const { root, release } = await this.openRoot(r);
+    const { root, unmounted, release } = await this.openRoot(r);
     try {
-      return (await statPath(root, path).catch((err: unknown) => {
+      return (await statPath(root, path, unmounted).catch((err: unknown) => {
         throw err instanceof NotFoundError ? new NotFoundError(`Could not find the file ${path} in container ${ref}`) : err;
       })).stat;
     } finally {
@@ -1163,13 +1169,13 @@ export class Containers implements ContainerService {
 
   async getArchive(ref: string, path: string): Promise<{ stat: ArchivePathStat; tar: Readable }> {
     const r = this.d.table.resolve(ref);
-    const { root, release } = await this.openRoot(r);
+    const { root, unmounted, release } = await this.openRoot(r);
     try {
-      const { host, stat } = await statPath(root, path).catch((err: unknown) => {
+      const { host, stat } = await statPath(root, path, unmounted).catch((err: unknown) => {
         throw err instanceof NotFoundError ? new NotFoundError(`Could not find the file ${path} in container ${ref}`) : err;
       });
       const contentsOnly = /\/\.$/.test(path);
-      const tar = tarOf(contentsOnly ? await resolveInRoot(root, path, true) : host, contentsOnly);
+      const tar = tarOf(contentsOnly ? (await resolveScoped(root, path, true, unmounted)).host : host, contentsOnly);
       tar.on('close', () => void release());
       this.emit(r, 'archive-path');
       return { stat, tar };
@@ -1184,15 +1190,13 @@ export class Containers implements ContainerService {
     const pause = r.state.status === 'running';
     // Paused, nothing in the container can swap a directory for a link while we write.
     if (pause) await this.d.runtime.pause(rid(r)).catch(() => undefined);
-    const { root, release } = await this.openRoot(r);
+    const { root, unmounted, release } = await this.openRoot(r);
     try {
-      const hostMounts = r.mounts.filter((m) => m.Source !== '' && (m.Type === 'volume' || m.Type === 'bind'));
       await extractToDir(
         {
           ref,
           root,
-          // A running container's mounts are in place under /proc/<pid>/root already.
-          unmounted: root.startsWith('/proc/') ? [] : hostMounts.map((m) => ({ destination: m.Destination, source: m.Source })),
+          unmounted,
           mounts: r.mounts.map((m) => ({ destination: m.Destination, rw: m.RW })),
           readonlyRootfs: !!r.hostConfig.ReadonlyRootfs,
           user: r.config.User ?? '',
