@@ -96,19 +96,22 @@ export async function run(ctx: Context, image: string, command: string[], flags:
     return 0;
   }
 
-  // The wait goes first and must be registered (its headers back) before start, so a
-  // container that exits at once is not missed; with --rm wait for its removal.
+  // The wait and the attach must both be registered (wait's headers and attach's 101 back)
+  // before start, so a container that exits at once is not missed; with --rm wait for its
+  // removal. They go out together: one round trip, not two.
   const condition: WaitCondition = flags.rm ? 'removed' : 'next-exit';
   let waitRegistered!: () => void;
   const registered = new Promise<void>((r) => (waitRegistered = r));
   const waited = client.containerWait(id, { condition, onHeaders: () => waitRegistered() });
   waited.catch(() => waitRegistered());
-  await Promise.race([registered, waited.then(() => undefined, () => undefined)]);
 
   const tty = Boolean(flags.tty);
+  const attaching = client.containerAttach(id, { stream: true, stdin: Boolean(flags.interactive), stdout: true, stderr: true });
+  attaching.catch(() => {}); // handled below, after the wait is registered
+  await Promise.race([registered, waited.then(() => undefined, () => undefined)]);
   let hijacked: Awaited<ReturnType<EngineClient['containerAttach']>>;
   try {
-    hijacked = await client.containerAttach(id, { stream: true, stdin: Boolean(flags.interactive), stdout: true, stderr: true });
+    hijacked = await attaching;
   } catch (err) {
     throw new StatusError(125, errorMessage(err), { cause: err });
   }
