@@ -142,6 +142,7 @@ describe.runIf(isRoot || CI)('running containers: network connect/disconnect and
     expect(ns.code, ns.stdout + ns.stderr).toBe(0);
     expect(ns.stdout).toContain(ipB);
     expect((await inCtr(a, ['nslookup', b.slice(0, 12)])).stdout).toContain(ipB);
+    expect((await inCtr(a, ['nslookup', `bravo.${front.name}`])).stdout).toContain(ipB);
     // not across networks, not on the default network
     expect((await inCtr(c, ['nslookup', 'bravo'])).code).not.toBe(0);
     expect((await inCtr(d, ['nslookup', 'bravo', front.gateway])).code).not.toBe(0);

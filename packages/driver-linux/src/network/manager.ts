@@ -711,6 +711,9 @@ export class CniNetworkManager {
     const nets = asker.networks.map((n) => n.network).filter((n) => n !== this.defaultNetwork.name);
     const namesCache = new Map<string, string[] | undefined>();
     for (const net of nets) {
+      // `name.network` as well, as Docker answers it
+      const suffix = `.${net.toLowerCase()}`;
+      const short = name.endsWith(suffix) ? name.slice(0, -suffix.length) : undefined;
       const ips: string[] = [];
       for (const r of this.dnsRecords.values()) {
         const n = r.networks.find((x) => x.network === net);
@@ -718,7 +721,8 @@ export class CniNetworkManager {
         if (!namesCache.has(r.containerId)) namesCache.set(r.containerId, this.namesOf(r));
         const names = namesCache.get(r.containerId);
         if (!names) continue;
-        if (names.includes(name) || n.aliases.some((a) => a.toLowerCase() === name)) ips.push(n.iface.ip);
+        const known = (x: string) => names.includes(x) || n.aliases.some((a) => a.toLowerCase() === x);
+        if (known(name) || (short !== undefined && known(short))) ips.push(n.iface.ip);
       }
       if (ips.length > 0) return ips;
     }
