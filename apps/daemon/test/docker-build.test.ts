@@ -60,6 +60,13 @@ describe('docker build (classic builder) against berthd', () => {
     expect(again.code, again.stderr).toBe(0);
     const id = (await dockerOk(env, ['image', 'inspect', '-f', '{{.Id}}', tag])).trim();
     expect(again.stdout.trim()).toBe(id);
+
+    // docker builder prune forgets the cache: the next build runs every step again
+    const prune = await docker(env, ['builder', 'prune', '-f']);
+    expect(prune.code, prune.stderr).toBe(0);
+    const rebuilt = await docker(env, ['build', dir]);
+    expect(rebuilt.code, rebuilt.stderr).toBe(0);
+    expect(rebuilt.stdout).not.toContain('Using cache');
   });
 
   it('builds multi-stage with COPY --from, build args and -f', async () => {

@@ -133,6 +133,22 @@ CMD ["/bin/busybox", "cat", "/data/result.txt", "/unpacked/x/y.txt"]
     expect(await runImage(target.id, ['cat', '/out/result.txt'])).toBe('built with-arg\n');
   });
 
+  it('runs the base image\'s ONBUILD triggers first, and does not pass them on', async () => {
+    await t.engine.builder.build(contextTar([{ name: 'Dockerfile', body: 'FROM busybox\nONBUILD COPY trig.txt /trig.txt\nONBUILD RUN echo ran >> /trig.txt\n' }]), { tags: ['onbuild:base'], networkMode: 'none' });
+    expect((await t.engine.images.inspect('onbuild:base')).Config.OnBuild).toEqual(['COPY trig.txt /trig.txt', 'RUN echo ran >> /trig.txt']);
+    const msgs: ProgressMessage[] = [];
+    await t.engine.builder.build(
+      contextTar([
+        { name: 'Dockerfile', body: 'FROM onbuild:base\nCMD ["cat", "/trig.txt"]\n' },
+        { name: 'trig.txt', body: 'from context\n' },
+      ]),
+      { tags: ['onbuild:child'], networkMode: 'none', onProgress: (m) => msgs.push(m) },
+    );
+    expect(msgs.map((m) => m.stream ?? '').join('')).toContain('# Executing 2 build triggers\n');
+    expect(await runImage('onbuild:child')).toBe('from context\nran\n');
+    expect((await t.engine.images.inspect('onbuild:child')).Config.OnBuild).toBeNull();
+  });
+
   it('rejects ADD of a URL and a missing source clearly', async () => {
     await expect(t.engine.builder.build(contextTar([{ name: 'Dockerfile', body: 'FROM busybox\nADD http://example.com/x /x\n' }]))).rejects.toThrow(/not supported/);
     await expect(t.engine.builder.build(contextTar([{ name: 'Dockerfile', body: 'FROM busybox\nCOPY nothere /x\n' }]))).rejects.toThrow(

@@ -246,7 +246,18 @@ class BuildRun {
     }
     const config = cloneConfig(image.config);
     if (envLookup(config.Env, 'PATH') === undefined) config.Env = [...(config.Env ?? []), DEFAULT_PATH];
-    return { imageId, image, config, args: new Map(), cmdSet: false };
+    const state: StageState = { imageId, image, config, args: new Map(), cmdSet: false };
+    // The base image's ONBUILD triggers run first, and are not inherited (as Docker does).
+    const triggers = config.OnBuild ?? [];
+    if (triggers.length > 0) {
+      delete config.OnBuild;
+      this.say(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
+      for (const trigger of triggers) {
+        const ins = parseDockerfile(trigger).instructions[0];
+        if (ins) await this.dispatch(state, { ...ins, line: stage.from.line });
+      }
+    }
+    return state;
   }
 
   /** A local image, pulled when missing (or always with `pull`); busybox falls back to the built-in one offline. */

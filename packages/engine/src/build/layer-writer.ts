@@ -84,6 +84,7 @@ async function extractInto(pack: tar.Pack, e: PlannedEntry): Promise<void> {
       }
       const name = e.name === '' ? rel : `${e.name}/${rel}`;
       const header: HeaderArg = { ...h, name: h.type === 'directory' ? name + '/' : name };
+      delete header.pax;
       if (h.type === 'link' && h.linkname) {
         const target = posix.normalize('/' + h.linkname).slice(1);
         header.linkname = e.name === '' ? target : `${e.name}/${target}`;
