@@ -99,3 +99,23 @@ export async function removeHostsEntries(path: string, ip: string): Promise<void
   const next = kept.join('\n');
   if (next !== text) await writeFile(path, next);
 }
+
+/**
+ * Rewrites a container's resolv.conf in place when its embedded nameserver changes
+ * (network connect/disconnect): the `drop` nameservers go, `first` comes before the
+ * others; with no nameserver left, the host's (non-loopback) ones come back.
+ */
+export async function retargetResolvConf(path: string, drop: string[], first?: string): Promise<void> {
+  const text = await readFile(path, 'utf8');
+  const isServer = (l: string) => /^\s*nameserver\s/.test(l);
+  const server = (l: string) => l.trim().split(/\s+/)[1] ?? '';
+  const lines = text.split('\n').filter((l) => !(isServer(l) && (drop.includes(server(l)) || server(l) === first)));
+  const at = lines.findIndex(isServer);
+  if (first) lines.splice(at >= 0 ? at : lines.findIndex((l) => !/^\s*(search|domain)\s/.test(l)), 0, `nameserver ${first}`);
+  let next = lines.join('\n').replace(/\n*$/, '\n');
+  if (!lines.some(isServer)) {
+    const host = containerResolvConf(await readFile('/etc/resolv.conf', 'utf8').catch(() => ''), false);
+    next += host.split('\n').filter(isServer).join('\n') + '\n';
+  }
+  if (next !== text) await writeFile(path, next);
+}

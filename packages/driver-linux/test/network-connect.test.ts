@@ -192,6 +192,31 @@ describe.runIf(isRoot || CI)('running containers: network connect/disconnect and
     expect(veths.filter((l) => l.master && [front.bridge, back.bridge].includes(l.master))).toEqual([]);
   });
 
+  it("keeps resolv.conf pointing at a user network's DNS across connect and disconnect", async () => {
+    const front = nets.front!;
+    const back = nets.back!;
+    const resolv = (id: string) => readFile(join(base, 'state', 'containers', id, 'resolv.conf'), 'utf8');
+    const d = await runSleeper('india');
+    const k = await runSleeper('kilo', [{ name: front.name }]);
+    const l = await runSleeper('lima', [{ name: back.name }]);
+    const hostServers = (await resolv(d)).split('\n').filter((x) => x.startsWith('nameserver'));
+    // default network only, then connected to a user network: its names resolve
+    await manager.connect(d, { name: front.name });
+    expect((await resolv(d)).split('\n').filter((x) => x.startsWith('nameserver'))[0]).toBe(`nameserver ${front.gateway}`);
+    const r = await inCtr(d, ['nslookup', 'kilo']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    await manager.disconnect(d, front.name);
+    expect((await resolv(d)).split('\n').filter((x) => x.startsWith('nameserver'))).toEqual(hostServers);
+    // the first user network goes, the next one serves
+    await manager.connect(k, { name: back.name });
+    await manager.disconnect(k, front.name);
+    expect(await resolv(k)).toContain(`nameserver ${back.gateway}`);
+    expect(await resolv(k)).not.toContain(`nameserver ${front.gateway}`);
+    const r2 = await inCtr(k, ['nslookup', 'lima']);
+    expect(r2.code, r2.stdout + r2.stderr).toBe(0);
+    for (const id of [d, k, l]) await driver.delete(id, { force: true });
+  });
+
   it('forwards other names to the upstream nameserver', async () => {
     const a = await runSleeper('echo', [{ name: nets.front!.name }]);
     const r = await inCtr(a, ['nslookup', 'www.example.test']);

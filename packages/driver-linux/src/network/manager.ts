@@ -12,7 +12,7 @@ import { createNetns, isNetnsMounted, removeNetns } from './netns.js';
 import { describePort, ephemeralHostPort, normalizePorts, portAllocatedError, portsClash, tryBindHostPort, type PublishedPort } from './ports.js';
 import { JsonRecordDir } from './state-store.js';
 import { EmbeddedDns } from './dns/server.js';
-import { addHostsEntry, removeHostsEntries } from '../host-files.js';
+import { addHostsEntry, removeHostsEntries, retargetResolvConf } from '../host-files.js';
 import type {
   AttachedInterface,
   AttachOptions,
@@ -594,7 +594,14 @@ export class CniNetworkManager {
         throw e;
       }
       await this.attachments.put(containerId, record);
-      if (record.hostFilesDir) await addHostsEntry(join(record.hostFilesDir, 'hosts'), n.iface.ip, record.hostname ? [record.hostname] : []).catch(() => undefined);
+      if (record.hostFilesDir) {
+        await addHostsEntry(join(record.hostFilesDir, 'hosts'), n.iface.ip, record.hostname ? [record.hostname] : []).catch(() => undefined);
+        // The first user network of a container brings the embedded DNS into its resolv.conf.
+        const users = record.networks.filter((x) => x.network !== this.defaultNetwork.name);
+        if (this.dns && n.network !== this.defaultNetwork.name && users.length === 1) {
+          await retargetResolvConf(join(record.hostFilesDir, 'resolv.conf'), [], n.iface.gateway).catch(() => undefined);
+        }
+      }
       if (this.dns) await this.dnsUpdate(containerId, record);
       return n.iface;
     });
@@ -615,7 +622,14 @@ export class CniNetworkManager {
       record.networks = record.networks.filter((x) => x !== n);
       if (n.steps.some((st) => st.config.type === 'portmap')) record.ports = [];
       await this.attachments.put(containerId, record);
-      if (record.hostFilesDir && n.iface) await removeHostsEntries(join(record.hostFilesDir, 'hosts'), n.iface.ip).catch(() => undefined);
+      if (record.hostFilesDir && n.iface) {
+        await removeHostsEntries(join(record.hostFilesDir, 'hosts'), n.iface.ip).catch(() => undefined);
+        // Its gateway no longer serves this container: the next user network's does, else the host's nameservers.
+        if (this.dns && n.network !== this.defaultNetwork.name) {
+          const next = record.networks.find((x) => x.network !== this.defaultNetwork.name)?.iface?.gateway;
+          await retargetResolvConf(join(record.hostFilesDir, 'resolv.conf'), [n.iface.gateway], next).catch(() => undefined);
+        }
+      }
       if (this.dnsRecords.has(containerId)) await this.dnsUpdate(containerId, record);
     });
   }
