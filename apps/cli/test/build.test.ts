@@ -74,7 +74,8 @@ describe('berth build', () => {
     const df = join(work, 'elsewhere.Dockerfile');
     await writeFile(df, 'FROM busybox AS one\nARG WHAT=none\nCOPY data.txt /data.txt\nRUN echo "$WHAT" >> /data.txt\nFROM one AS two\nCMD ["cat", "/data.txt"]\n');
     const tag = `cli2-${suffix}`;
-    await berthOk(['build', '-f', df, '--build-arg', 'WHAT=argument', '--target', 'one', '-t', tag, dir]);
+    await berthOk(['build', '-f', df, '--build-arg', 'WHAT=argument', '--target', 'one', '--label', 'team=core', '-t', tag, dir]);
+    expect(await berthOk(['image', 'inspect', '-f', '{{json .Config.Labels}}', tag])).toBe('{"team":"core"}\n');
     expect(await berthOk(['run', '--rm', tag, 'cat', '/data.txt'])).toBe('data\nargument\n');
     const stdin = await berth(['build', '-t', `${tag}-stdin`, '-'], { input: 'FROM busybox\nCMD ["echo", "from stdin"]\n' });
     expect(stdin.code, stdin.stderr).toBe(0);
