@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
+import { createServer, type Server } from 'node:net';
 import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +27,7 @@ let manager: CniNetworkManager;
 let driver: LinuxDriver;
 const nets: Record<string, { name: string; gateway: string; subnet: string; bridge: string }> = {};
 let upstream: Socket;
+let upstreamTcp: Server | undefined;
 let upstreamIp: string;
 let managerOptions: ConstructorParameters<typeof CniNetworkManager>[0];
 
@@ -43,6 +45,23 @@ async function startUpstream(): Promise<void> {
       await new Promise<void>((resolve, reject) => {
         upstream.once('error', reject);
         upstream.bind(53, upstreamIp, () => resolve());
+      });
+      // the same over TCP (two-byte length frames)
+      upstreamTcp = createServer((conn) => {
+        conn.on('error', () => undefined);
+        conn.once('data', (d: Buffer) => {
+          const msg = d.subarray(2);
+          const q = parseQuery(msg);
+          if (!q) return conn.destroy();
+          const reply = q.name.endsWith('.example.test') ? buildResponse(msg, q, RCODE_NOERROR, ['192.0.2.8']) : buildResponse(msg, q, RCODE_NXDOMAIN);
+          const len = Buffer.alloc(2);
+          len.writeUInt16BE(reply.length, 0);
+          conn.end(Buffer.concat([len, reply]));
+        });
+      });
+      await new Promise<void>((resolve, reject) => {
+        upstreamTcp!.once('error', reject);
+        upstreamTcp!.listen(53, upstreamIp, () => resolve());
       });
       return;
     } catch (e) {
@@ -88,6 +107,30 @@ async function inCtr(id: string, args: string[], timeoutMs = 15_000) {
   return runCommand('nsenter', [`--target=${pid}`, '--mount', '--net', '--root', '--wd', '/bin/busybox', ...args], { timeoutMs });
 }
 
+/** A DNS A query over TCP: prints `<rcode> <ip,ip...>` (answers are at the message's end, 16 bytes each). */
+const TCP_QUERY = `
+const net = require('net');
+const [gw, name] = process.argv.slice(1);
+const labels = name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));
+const q = Buffer.concat([Buffer.from([0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]), ...labels, Buffer.from([0, 0, 1, 0, 1])]);
+const len = Buffer.alloc(2);
+len.writeUInt16BE(q.length);
+const c = net.connect(53, gw, () => c.write(Buffer.concat([len, q])));
+let b = Buffer.alloc(0);
+c.on('data', (d) => {
+  b = Buffer.concat([b, d]);
+  if (b.length < 2 || b.length < 2 + b.readUInt16BE(0)) return;
+  const m = b.subarray(2, 2 + b.readUInt16BE(0));
+  const an = m.readUInt16BE(6);
+  const ips = [];
+  for (let i = 0; i < an; i++) { const o = m.length - 16 * (an - i); ips.push([...m.subarray(o + 12, o + 16)].join('.')); }
+  console.log((m.readUInt16BE(2) & 15) + ' ' + ips.join(','));
+  c.end();
+});
+c.on('error', (e) => { console.log('error ' + e.message); process.exit(2); });
+setTimeout(() => { console.log('timeout'); process.exit(2); }, 5000).unref();
+`;
+
 async function leases(network: string): Promise<string[]> {
   const files = await readdir(join(base, 'net', 'ipam', network)).catch(() => [] as string[]);
   return files.filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
@@ -117,6 +160,7 @@ describe.runIf(isRoot || CI)('running containers: network connect/disconnect and
     for (const n of await manager.listNetworks()) await manager.removeNetwork(n.name).catch(() => undefined);
     manager.close();
     upstream?.close();
+    upstreamTcp?.close();
     await rm(base, { recursive: true, force: true });
     expect(await findLeftovers(used)).toEqual({ links: [], netns: [], rules: [] });
   });
@@ -217,13 +261,21 @@ describe.runIf(isRoot || CI)('running containers: network connect/disconnect and
     for (const id of [d, k, l]) await driver.delete(id, { force: true });
   });
 
-  it('forwards other names to the upstream nameserver', async () => {
+  it('forwards other names to the upstream nameserver; answers and forwards over TCP too', async () => {
     const a = await runSleeper('echo', [{ name: nets.front!.name }]);
+    const b = await runSleeper('foxtrot', [{ name: nets.front!.name }]);
     const r = await inCtr(a, ['nslookup', 'www.example.test']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toContain('192.0.2.7');
     expect((await inCtr(a, ['nslookup', 'nothing.invalid'])).stdout + '').not.toContain('192.0.2.7');
-    await driver.delete(a, { force: true });
+    // TCP (what a client does after a truncated UDP answer), from a's network namespace
+    const { pid } = await driver.state(a);
+    const tcpQuery = async (name: string) => (await runCommand('nsenter', [`--target=${pid}`, '--net', process.execPath, '-e', TCP_QUERY, nets.front!.gateway, name], { timeoutMs: 15_000 })).stdout.trim();
+    const ipB = (await manager.inspectNetwork(nets.front!.name)).containers.find((c) => c.containerId === b)!.ip;
+    expect(await tcpQuery('foxtrot')).toBe(`0 ${ipB}`);
+    expect(await tcpQuery('mail.example.test')).toBe('0 192.0.2.8');
+    expect(await tcpQuery('nothing.invalid')).toBe('3');
+    for (const id of [a, b]) await driver.delete(id, { force: true });
   });
 
   it('a new manager on the same state serves the containers that kept running (daemon restart)', async () => {

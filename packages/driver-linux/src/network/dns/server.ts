@@ -1,5 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
+import { connect, createServer, type Server, type Socket as TcpSocket } from 'node:net';
 import { buildFormatError, buildResponse, CLASS_IN, parseQuery, RCODE_NOERROR, RCODE_SERVFAIL, TYPE_A } from './wire.js';
 
 /** Where the names come from: the network manager's attachments. */
@@ -22,6 +23,14 @@ export interface EmbeddedDnsOptions {
 }
 
 const MAX_IN_FLIGHT = 256;
+/** A TCP client idle this long is dropped (RFC 7766 suggests seconds). */
+const TCP_IDLE_MS = 10_000;
+
+interface Listener {
+  udp: Socket;
+  /** For answers too big for UDP (TC set upstream): clients retry over TCP. */
+  tcp?: Server;
+}
 
 /**
  * Docker's embedded DNS, host side: one UDP socket per listening address (the gateway of
@@ -31,7 +40,7 @@ const MAX_IN_FLIGHT = 256;
  * so a daemon with no user network containers holds none.
  */
 export class EmbeddedDns {
-  private readonly sockets = new Map<string, Socket>();
+  private readonly sockets = new Map<string, Listener>();
   private readonly failures = new Map<string, string>();
   private upstreams: string[] | undefined;
   private inFlight = 0;
@@ -57,17 +66,21 @@ export class EmbeddedDns {
   /** Opens a listener on each of `ips` not served yet and closes the others. A failed bind is recorded, not thrown. */
   async serve(ips: Iterable<string>): Promise<void> {
     const wanted = new Set(ips);
-    for (const [ip, s] of this.sockets) {
+    for (const [ip, l] of this.sockets) {
       if (!wanted.has(ip)) {
         this.sockets.delete(ip);
-        s.close();
+        l.udp.close();
+        l.tcp?.close();
       }
     }
     for (const ip of wanted) {
       if (this.sockets.has(ip)) continue;
       if (!this.upstreams) this.upstreams = await hostNameservers();
       try {
-        this.sockets.set(ip, await this.open(ip));
+        const udp = await this.open(ip);
+        // TCP is the fallback: a failed bind leaves UDP serving.
+        const tcp = await this.openTcp(ip).catch(() => undefined);
+        this.sockets.set(ip, { udp, ...(tcp ? { tcp } : {}) });
         this.failures.delete(ip);
       } catch (e) {
         this.failures.set(ip, (e as Error).message);
@@ -91,36 +104,91 @@ export class EmbeddedDns {
       s.bind(this.port, ip, () => {
         s.off('error', onError);
         s.on('error', () => undefined); // per-datagram send errors (client gone) are not fatal
-        s.on('message', (msg, rinfo) => this.answer(s, ip, msg, rinfo.address, rinfo.port));
+        s.on('message', (msg, rinfo) => {
+          void this.respond(ip, msg, rinfo.address, 'udp').then((b) => {
+            if (b) s.send(b, rinfo.port, rinfo.address);
+          });
+        });
         s.unref(); // the daemon's lifetime is not ours to extend
         resolve(s);
       });
     });
   }
 
-  private answer(s: Socket, serverIp: string, msg: Buffer, clientIp: string, clientPort: number): void {
-    const send = (b: Buffer | undefined) => {
-      if (b) s.send(b, clientPort, clientIp);
-    };
+  private openTcp(ip: string): Promise<Server> {
+    return new Promise((resolve, reject) => {
+      const server = createServer((conn) => this.serveTcp(conn, ip));
+      server.once('error', reject);
+      server.listen({ port: this.port, host: ip, exclusive: true }, () => {
+        server.off('error', reject);
+        server.on('error', () => undefined);
+        server.unref();
+        resolve(server);
+      });
+    });
+  }
+
+  /** RFC 1035 4.2.2: each message behind a two-byte length; several per connection. */
+  private serveTcp(conn: TcpSocket, serverIp: string): void {
+    conn.setTimeout(TCP_IDLE_MS, () => conn.destroy());
+    conn.on('error', () => undefined);
+    let buf = Buffer.alloc(0);
+    conn.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 2) {
+        const len = buf.readUInt16BE(0);
+        if (buf.length < 2 + len) break;
+        const msg = Buffer.from(buf.subarray(2, 2 + len));
+        buf = buf.subarray(2 + len);
+        void this.respond(serverIp, msg, conn.remoteAddress ?? '', 'tcp').then((b) => {
+          if (b && !conn.destroyed) conn.write(frame(b));
+        });
+      }
+    });
+  }
+
+  /** The answer to one message: a container's name here, anything else from upstream. */
+  private async respond(serverIp: string, msg: Buffer, clientIp: string, transport: 'udp' | 'tcp'): Promise<Buffer | undefined> {
     const q = parseQuery(msg);
-    if (!q) {
-      send(buildFormatError(msg));
-      return;
-    }
+    if (!q) return buildFormatError(msg);
     const ips = q.qclass === CLASS_IN && q.name ? this.options.names.lookup(serverIp, clientIp, q.name) : undefined;
     if (ips && ips.length > 0) {
       // A container's name: A records; any other type (AAAA...) has no data (NOERROR, no answer) as with Docker.
-      send(buildResponse(msg, q, RCODE_NOERROR, q.type === TYPE_A ? shuffle(ips) : []));
-      return;
+      return buildResponse(msg, q, RCODE_NOERROR, q.type === TYPE_A ? shuffle(ips) : []);
     }
-    if (this.inFlight >= MAX_IN_FLIGHT) {
-      send(buildResponse(msg, q, RCODE_SERVFAIL));
-      return;
-    }
+    if (this.inFlight >= MAX_IN_FLIGHT) return buildResponse(msg, q, RCODE_SERVFAIL);
     this.inFlight++;
-    void this.forward(msg)
-      .then((reply) => send(reply ?? buildResponse(msg, q, RCODE_SERVFAIL)))
-      .finally(() => this.inFlight--);
+    try {
+      return (await (transport === 'udp' ? this.forward(msg) : this.forwardTcp(msg))) ?? buildResponse(msg, q, RCODE_SERVFAIL);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  /** Over TCP to the upstreams in turn (a client asks over TCP when the UDP answer was truncated). */
+  private async forwardTcp(msg: Buffer): Promise<Buffer | undefined> {
+    for (const server of (this.upstreams ?? []).slice(0, 3)) {
+      const reply = await new Promise<Buffer | undefined>((resolve) => {
+        const c = connect({ host: server, port: 53 });
+        let buf = Buffer.alloc(0);
+        const done = (b: Buffer | undefined) => {
+          clearTimeout(timer);
+          c.destroy();
+          resolve(b);
+        };
+        const timer = setTimeout(() => done(undefined), this.timeoutMs);
+        c.on('error', () => done(undefined));
+        c.on('close', () => done(undefined));
+        c.on('connect', () => c.write(frame(msg)));
+        c.on('data', (d: Buffer) => {
+          buf = Buffer.concat([buf, d]);
+          if (buf.length > 2 + 65535) done(undefined);
+          else if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) done(buf.subarray(2, 2 + buf.readUInt16BE(0)));
+        });
+      });
+      if (reply && reply.length >= 12 && reply.readUInt16BE(0) === msg.readUInt16BE(0)) return reply;
+    }
+    return undefined;
   }
 
   /** The first upstream answer within the timeout of each try; undefined when none answers. */
@@ -156,6 +224,12 @@ export async function hostNameservers(path = '/etc/resolv.conf'): Promise<string
     if (m?.[1]) out.push(m[1]);
   }
   return out;
+}
+
+function frame(msg: Buffer): Buffer {
+  const len = Buffer.alloc(2);
+  len.writeUInt16BE(msg.length, 0);
+  return Buffer.concat([len, msg]);
 }
 
 function shuffle<T>(xs: T[]): T[] {
