@@ -1,7 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket as TcpSocket } from 'node:net';
-import { buildFormatError, buildResponse, CLASS_IN, parseQuery, RCODE_NOERROR, RCODE_SERVFAIL, TYPE_A } from './wire.js';
+import { buildFormatError, buildResponse, CLASS_IN, parseQuery, RCODE_NOERROR, RCODE_SERVFAIL, TYPE_A, UDP_LIMIT } from './wire.js';
 
 /** Where the names come from: the network manager's attachments. */
 export interface DnsNameSource {
@@ -154,7 +154,7 @@ export class EmbeddedDns {
     const ips = q.qclass === CLASS_IN && q.name ? this.options.names.lookup(serverIp, clientIp, q.name) : undefined;
     if (ips && ips.length > 0) {
       // A container's name: A records; any other type (AAAA...) has no data (NOERROR, no answer) as with Docker.
-      return buildResponse(msg, q, RCODE_NOERROR, q.type === TYPE_A ? shuffle(ips) : []);
+      return buildResponse(msg, q, RCODE_NOERROR, q.type === TYPE_A ? shuffle(ips) : [], 600, transport === 'udp' ? UDP_LIMIT : undefined);
     }
     if (this.inFlight >= MAX_IN_FLIGHT) return buildResponse(msg, q, RCODE_SERVFAIL);
     this.inFlight++;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildFormatError, buildResponse, parseQuery, RCODE_NOERROR, RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA } from './wire.js';
+import { buildFormatError, buildResponse, parseQuery, RCODE_NOERROR, RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA, UDP_LIMIT } from './wire.js';
 
 /** A query as a resolver sends it: id, RD, one question. */
 function query(id: number, name: string, type: number): Buffer {
@@ -53,5 +53,18 @@ describe('DNS wire format', () => {
     expect(r.readUInt16BE(6)).toBe(0);
     expect(r.length).toBe(q.length);
     expect(buildFormatError(Buffer.from([0, 9, 1]))!.readUInt16BE(2) & 0xf).toBe(1);
+  });
+
+  it('sets TC and leaves out the answers that do not fit in 512 bytes', () => {
+    const q = query(9, 'many', TYPE_A);
+    const parsed = parseQuery(q)!;
+    const ips = Array.from({ length: 40 }, (_, i) => `10.0.0.${i + 1}`);
+    const r = buildResponse(q, parsed, RCODE_NOERROR, ips, 600, UDP_LIMIT);
+    expect(r.length).toBeLessThanOrEqual(UDP_LIMIT);
+    expect(r.readUInt16BE(2) & 0x0200).toBeTruthy();
+    expect(r.readUInt16BE(6)).toBe(Math.floor((UDP_LIMIT - parsed.end) / 16));
+    const all = buildResponse(q, parsed, RCODE_NOERROR, ips.slice(0, 3), 600, UDP_LIMIT);
+    expect(all.readUInt16BE(2) & 0x0200).toBe(0);
+    expect(all.readUInt16BE(6)).toBe(3);
   });
 });

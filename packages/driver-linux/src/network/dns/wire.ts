@@ -47,12 +47,22 @@ export function parseQuery(msg: Buffer): DnsQuestion | undefined {
   return { id, flags, name: labels.join('.'), type: msg.readUInt16BE(off), qclass: msg.readUInt16BE(off + 2), end: off + 4 };
 }
 
-/** A response to `query` (its question echoed) with `ipv4` as A records (TTL seconds). */
-export function buildResponse(query: Buffer, q: DnsQuestion, rcode: number, ipv4: string[] = [], ttl = 600): Buffer {
+/** Without EDNS a UDP answer must fit in 512 bytes (RFC 1035 4.2.1). */
+export const UDP_LIMIT = 512;
+
+/**
+ * A response to `query` (its question echoed) with `ipv4` as A records (TTL seconds).
+ * With `maxBytes`, answers that do not fit are left out and TC is set (the client asks
+ * again over TCP).
+ */
+export function buildResponse(query: Buffer, q: DnsQuestion, rcode: number, ipv4: string[] = [], ttl = 600, maxBytes?: number): Buffer {
+  const room = maxBytes === undefined ? ipv4.length : Math.max(0, Math.floor((maxBytes - q.end) / 16));
+  const truncated = ipv4.length > room;
+  if (truncated) ipv4 = ipv4.slice(0, room);
   const header = Buffer.alloc(12);
   header.writeUInt16BE(q.id, 0);
-  // QR, the query's opcode and RD, AA (we own these names), RA (we recurse by forwarding).
-  const flags = 0x8000 | (q.flags & 0x7800) | 0x0400 | (q.flags & 0x0100) | 0x0080 | (rcode & 0xf);
+  // QR, the query's opcode and RD, AA (we own these names), TC, RA (we recurse by forwarding).
+  const flags = 0x8000 | (q.flags & 0x7800) | 0x0400 | (truncated ? 0x0200 : 0) | (q.flags & 0x0100) | 0x0080 | (rcode & 0xf);
   header.writeUInt16BE(flags, 2);
   header.writeUInt16BE(1, 4);
   header.writeUInt16BE(ipv4.length, 6);
