@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeHtpasswd, startRegistry } from '@berth/fixtures';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
 import { docker, dockerOk } from './support/docker-cli.js';
 
@@ -86,6 +87,30 @@ describe('docker build (classic builder) against berthd', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('Step 5/6 : COPY --from=builder /out/result /result\n');
     expect(await dockerOk(env, ['run', '--rm', tag])).toBe('flavour spicy\n');
+  });
+
+  it('FROM an image of a registry that needs a login: pulled during the build with the CLI\'s stored credentials', async () => {
+    const htpasswd = await makeHtpasswd(join(work, 'htpasswd'), 'dave', 'secret7');
+    const secured = await startRegistry({ htpasswdPath: htpasswd });
+    try {
+      const ref = `${secured.host}/base-${suffix}:1`;
+      await dockerOk(env, ['tag', 'busybox', ref]);
+      await dockerOk(env, ['login', secured.host, '-u', 'dave', '--password-stdin'], { input: 'secret7\n' });
+      await dockerOk(env, ['push', ref]);
+      await dockerOk(env, ['rmi', ref]);
+      const dir = await context('private', { Dockerfile: `FROM ${ref}\nRUN echo pulled > /p\nCMD ["cat", "/p"]\n` });
+      const r = await docker(env, ['build', '-t', `private-${suffix}`, dir]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`Status: Downloaded newer image for ${ref}`);
+      expect(await dockerOk(env, ['run', '--rm', `private-${suffix}`])).toBe('pulled\n');
+      await dockerOk(env, ['logout', secured.host]);
+      await dockerOk(env, ['rmi', ref]);
+      const denied = await docker(env, ['build', '--no-cache', dir]);
+      expect(denied.code).not.toBe(0);
+      expect(denied.stdout + denied.stderr).toMatch(/unauthorized|authentication required|401/i);
+    } finally {
+      await secured.stop();
+    }
   });
 
   it('a failing RUN is an error with Docker\'s message and its exit code; a bad Dockerfile names its line', async () => {

@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { InvalidArgumentError } from '@berth/image-format';
 import { BuildStepError } from '@berth/engine';
 import type { EngineLike } from '../engine-port.js';
-import { boolValue, optString, stringList, type Query } from '../http/query.js';
+import { boolValue, optString, registryAuth, stringList, type Query } from '../http/query.js';
+import type { RegistryAuth } from '../engine-port.js';
 import { rawBody } from '../http/body.js';
 import { JsonStream } from '../http/streaming.js';
 
@@ -17,6 +18,23 @@ function jsonMap<T>(v: Query[string], name: string): Record<string, T> | undefin
     return parsed as Record<string, T>;
   } catch {
     throw new InvalidArgumentError(`invalid ${name} value: ${s}`);
+  }
+}
+
+/** X-Registry-Config: base64url(JSON map of registry -> credentials), as the docker CLI sends every stored login. */
+function registryConfig(header: string | string[] | undefined): Record<string, RegistryAuth> | undefined {
+  const h = Array.isArray(header) ? header[0] : header;
+  if (!h) return undefined;
+  try {
+    const map = JSON.parse(Buffer.from(h, 'base64').toString('utf8')) as Record<string, unknown>;
+    const out: Record<string, RegistryAuth> = {};
+    for (const [server, value] of Object.entries(map ?? {})) {
+      const auth = registryAuth(Buffer.from(JSON.stringify(value)).toString('base64'));
+      if (auth) out[server] = auth;
+    }
+    return Object.keys(out).length ? out : undefined;
+  } catch {
+    return undefined; // as Docker: an undecodable header means no credentials
   }
 }
 
@@ -37,6 +55,7 @@ export function buildRoutes(app: FastifyInstance, engine: EngineLike): void {
       const dockerfile = optString(q['dockerfile']);
       const target = optString(q['target']);
       const networkMode = optString(q['networkmode']);
+      const auth = registryConfig(request.headers['x-registry-config']);
       await engine.builder.build(rawBody(request), {
         tags: stringList(q['t']),
         ...(dockerfile ? { dockerfile } : {}),
@@ -44,6 +63,7 @@ export function buildRoutes(app: FastifyInstance, engine: EngineLike): void {
         ...(labels ? { labels } : {}),
         ...(target ? { target } : {}),
         ...(networkMode ? { networkMode } : {}),
+        ...(auth ? { auth } : {}),
         noCache: boolValue(q['nocache']),
         rm: rm === undefined ? true : boolValue(q['rm']),
         forceRm: boolValue(q['forcerm']),

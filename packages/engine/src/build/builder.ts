@@ -12,7 +12,7 @@ import {
   type ImageConfig,
 } from '@berth/image-format';
 import type { ContainerService, ImageService } from '../services.js';
-import type { ProgressMessage } from '../docker-types.js';
+import type { ProgressMessage, RegistryAuth } from '../docker-types.js';
 import type { LayerRecord } from '../images/table.js';
 import { DockerfileParseError, parseDockerfile, type Instruction } from './dockerfile.js';
 import { WordExpander, splitRawWords } from './words.js';
@@ -270,7 +270,14 @@ class BuildRun {
       }
     }
     try {
-      return (await this.d.images.pull(ref, { onProgress: (m) => (this.opts.quiet ? undefined : this.emit(m)), ...(this.opts.signal ? { signal: this.opts.signal } : {}) })).Id;
+      const auth = this.authFor(ref);
+      return (
+        await this.d.images.pull(ref, {
+          onProgress: (m) => (this.opts.quiet ? undefined : this.emit(m)),
+          ...(auth ? { auth } : {}),
+          ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+        })
+      ).Id;
     } catch (err) {
       const name = safeFamiliar(ref);
       if ((name === 'busybox:latest' || name === 'busybox') && err instanceof BerthError && err.code === 'Unavailable') {
@@ -285,6 +292,23 @@ class BuildRun {
       }
       throw err;
     }
+  }
+
+  /** The credentials given for a reference's registry (keys as docker's config.json has them). */
+  private authFor(ref: string): RegistryAuth | undefined {
+    const all = this.opts.auth;
+    if (!all) return undefined;
+    let domain: string;
+    try {
+      domain = normalizeReference(ref).domain;
+    } catch {
+      return undefined;
+    }
+    for (const [server, auth] of Object.entries(all)) {
+      const host = server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+      if (host === domain || (domain === 'docker.io' && ['index.docker.io', 'registry-1.docker.io', 'docker.io'].includes(host))) return { ...auth, serveraddress: server };
+    }
+    return undefined;
   }
 
   // ---------- dispatch ----------

@@ -24,6 +24,7 @@ export interface BuildOptions {
   pull?: boolean;
   /** Network of RUN containers (`default`/`bridge`, `none`, `host`, a network name). */
   networkMode?: string;
+  /** Credentials by registry (`127.0.0.1:5000`, `https://index.docker.io/v1/`) for pulling FROM images. */
   auth?: Record<string, RegistryAuth>;
   /** Docker's JSON build stream: `{stream}` lines, pull progress, `{aux:{ID}}`. */
   onProgress?: (msg: ProgressMessage) => void;
