@@ -30,7 +30,7 @@ import {
 } from '@berth/runtime';
 import { isFrozen, setFrozen } from './cgroups/freezer.js';
 import { detectCgroups, removeCgroup, type CgroupMounts } from './cgroups/layout.js';
-import { readCgroupStats, swapLimitSupported } from './cgroups/stats.js';
+import { readCgroupStats, readOomKills, swapLimitSupported } from './cgroups/stats.js';
 import { ATTACH_BRIDGE_SOURCE } from './conmon/attach-bridge.js';
 import { readK8sLog } from './conmon/k8s-log.js';
 import { launchConmon } from './conmon/launch.js';
@@ -270,8 +270,7 @@ export class LinuxDriver implements RuntimeDriver {
         oom = true;
       } catch {
         // conmon saw no OOM; ask the cgroup (kept until the runtime deletes it)
-        const stats = await readCgroupStats(this.cgroups, rec.cgroupsPath).catch(() => undefined);
-        oom = (stats?.oomKills ?? 0) > 0;
+        oom = (await readOomKills(this.cgroups, rec.cgroupsPath).catch(() => 0)) > 0;
       }
       const latest = await this.load(rec.id).catch(() => rec);
       // deleted and created again meanwhile: that run is not the one that exited

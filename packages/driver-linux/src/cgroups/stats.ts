@@ -37,6 +37,12 @@ const TICK_NANOS = 1e9 / 100; // USER_HZ is 100 on Linux
 /** Memory limit values this large mean "no limit" on cgroup v1. */
 const V1_UNLIMITED = 2 ** 62;
 
+/** The OOM kill count alone (one file): what an exit needs to know, without the full stats. */
+export async function readOomKills(mounts: CgroupMounts, path: string): Promise<number> {
+  if (mounts.layout === 'v2') return keyed(await read(join(mounts.unified as string, path, 'memory.events'))).get('oom_kill') ?? 0;
+  return keyed(await read(join(mounts.v1.get('memory') ?? '/sys/fs/cgroup/memory', path, 'memory.oom_control'))).get('oom_kill') ?? 0;
+}
+
 /** Reads cpu, memory, pids and the OOM kill count of cgroup `path` (e.g. /berth/<id>). */
 export async function readCgroupStats(mounts: CgroupMounts, path: string): Promise<CgroupStats> {
   if (mounts.layout === 'v2') {
