@@ -199,6 +199,15 @@ export function buildProgram(state: RunState): Command {
       .option('-o, --output <string>', 'Write to a file, instead of STDOUT')
       .action(async (...a: unknown[]) => act(async () => (await import('./commands/containers.js')).exportContainer as Action)(...(strip(a) as never[])));
     parent
+      .command('cp')
+      .description('Copy files/folders between a container and the local filesystem')
+      .usage('[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n       berth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH')
+      .argument('[paths...]')
+      .option('-a, --archive', 'Archive mode (copy all uid/gid information)')
+      .option('-L, --follow-link', 'Always follow symlinks in SRC_PATH')
+      .option('-q, --quiet', 'Suppress progress output during copy. Progress output is automatically suppressed if no terminal is attached')
+      .action(async (paths: string[], o: { archive?: boolean; followLink?: boolean; quiet?: boolean }) => act(async () => (await import('./commands/cp.js')).cp)(paths, o));
+    parent
       .command('commit')
       .description("Create a new image from a container's changes")
       .argument('<container>')

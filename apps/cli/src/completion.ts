@@ -33,7 +33,7 @@ function dynamicFor(path: string): string | undefined {
   }
   if (parent === 'volume' && ['rm', 'remove', 'inspect'].includes(last)) return 'volumes';
   if (parent === 'network' && ['rm', 'remove', 'inspect', 'connect', 'disconnect'].includes(last)) return 'networks';
-  if (['start', 'stop', 'restart', 'kill', 'rm', 'logs', 'exec', 'attach', 'inspect', 'wait', 'stats', 'export', 'commit', 'rename', 'pause', 'unpause', 'top', 'port'].includes(last)) {
+  if (['start', 'stop', 'restart', 'kill', 'rm', 'logs', 'exec', 'attach', 'inspect', 'wait', 'stats', 'export', 'cp', 'commit', 'rename', 'pause', 'unpause', 'top', 'port'].includes(last)) {
     return parent === 'image' ? 'images' : 'containers';
   }
   return undefined;

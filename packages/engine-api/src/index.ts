@@ -39,6 +39,7 @@ export {
   type LogsOptions,
   type AttachOptions,
   type EventsOptions,
+  type ContainerPathStat,
   type ImageBuildOptions,
 } from './client/engine-client.js';
 export { parseHost, hostFromEnv, DEFAULT_HOST, DEFAULT_SOCKET_PATH, DEFAULT_TCP_PORT, type EngineTarget } from './client/host.js';

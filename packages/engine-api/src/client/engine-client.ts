@@ -321,6 +321,28 @@ export class EngineClient {
     return this.send('GET', `/containers/${seg(id)}/export`);
   }
 
+  /** `HEAD /containers/{id}/archive`: the stat of a path in the container (its last link not followed). */
+  async containerStatPath(id: string, path: string): Promise<ContainerPathStat> {
+    const res = await this.send('HEAD', `/containers/${seg(id)}/archive`, { query: { path } });
+    await drain(res);
+    return pathStatHeader(res);
+  }
+
+  /** `GET /containers/{id}/archive`: a tar of a path in the container (`dir/.`: its contents) and the path's stat. */
+  async containerGetArchive(id: string, path: string): Promise<{ stat: ContainerPathStat; tar: Readable }> {
+    const res = await this.send('GET', `/containers/${seg(id)}/archive`, { query: { path } });
+    return { stat: pathStatHeader(res), tar: res };
+  }
+
+  /** `PUT /containers/{id}/archive`: extracts a tar into the directory `path` of the container. */
+  async containerPutArchive(id: string, path: string, tar: Readable, options: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean } = {}): Promise<void> {
+    await this.empty('PUT', `/containers/${seg(id)}/archive`, {
+      query: { path, noOverwriteDirNonDir: options.noOverwriteDirNonDir, copyUIDGID: options.copyUIDGID },
+      body: tar,
+      contentType: 'application/x-tar',
+    });
+  }
+
   // ---- exec ------------------------------------------------------------------
 
   execCreate(containerId: string, body: ExecCreateBody): Promise<IdResponse> {
@@ -680,6 +702,21 @@ function seg(value: string): string {
 
 function encodeAuth(auth: AuthConfig | undefined): string {
   return Buffer.from(JSON.stringify(auth ?? {})).toString('base64url');
+}
+
+/** Docker's path stat (X-Docker-Container-Path-Stat); `mode` uses Go's os.FileMode bits (directory = 1<<31, symlink = 1<<27). */
+export interface ContainerPathStat {
+  name: string;
+  size: number;
+  mode: number;
+  mtime: string;
+  linkTarget: string;
+}
+
+function pathStatHeader(res: http.IncomingMessage): ContainerPathStat {
+  const raw = headerString(res.headers['x-docker-container-path-stat']);
+  if (raw === '') throw new BerthError('Internal', 'the daemon sent no X-Docker-Container-Path-Stat header');
+  return JSON.parse(Buffer.from(raw, 'base64').toString('utf8')) as ContainerPathStat;
 }
 
 function headerString(v: string | string[] | undefined): string {
