@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeHtpasswd, startRegistry } from '@berth/fixtures';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
 import { berthRunner, buildCli, dockerRunner, removeCli } from './support/cli.js';
 
@@ -80,6 +81,24 @@ describe('berth build', () => {
     const stdin = await berth(['build', '-t', `${tag}-stdin`, '-'], { input: 'FROM busybox\nCMD ["echo", "from stdin"]\n' });
     expect(stdin.code, stdin.stderr).toBe(0);
     expect(await berthOk(['run', '--rm', `${tag}-stdin`])).toBe('from stdin\n');
+  });
+
+  it('FROM a login-protected registry: berth sends its stored logins with the build', async () => {
+    const secured = await startRegistry({ htpasswdPath: await makeHtpasswd(join(work, 'htpasswd'), 'erin', 'pw5') });
+    try {
+      const ref = `${secured.host}/base-${suffix}:1`;
+      await berthOk(['tag', 'busybox', ref]);
+      await berthOk(['login', '-u', 'erin', '--password-stdin', secured.host], { input: 'pw5\n' });
+      await berthOk(['push', ref]);
+      await berthOk(['rmi', ref]);
+      const dir = await context('private', { Dockerfile: `FROM ${ref}\nCMD ["echo", "private base"]\n` });
+      const r = await berth(['build', '-t', `priv-${suffix}`, dir]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(await berthOk(['run', '--rm', `priv-${suffix}`])).toBe('private base\n');
+    } finally {
+      await berth(['logout', secured.host]);
+      await secured.stop();
+    }
   });
 
   it('a failing step exits with its code and the message; a bad Dockerfile names its line', async () => {

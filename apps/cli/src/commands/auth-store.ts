@@ -53,6 +53,20 @@ export async function authFor(domain: string): Promise<AuthConfig | undefined> {
   return { username: decoded.slice(0, i), password: decoded.slice(i + 1), serveraddress: key };
 }
 
+/** Every stored login by its key (what `build` sends as X-Registry-Config, as docker does). */
+export async function allAuths(): Promise<Record<string, AuthConfig>> {
+  const out: Record<string, AuthConfig> = {};
+  for (const [key, entry] of Object.entries((await readConfig()).auths ?? {})) {
+    if (entry.identitytoken) out[key] = { identitytoken: entry.identitytoken, serveraddress: key };
+    else if (entry.auth) {
+      const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
+      const i = decoded.indexOf(':');
+      out[key] = { username: decoded.slice(0, i), password: decoded.slice(i + 1), serveraddress: key };
+    }
+  }
+  return out;
+}
+
 export async function storeAuth(server: string, username: string, password: string, identityToken?: string): Promise<void> {
   const cfg = await readConfig();
   cfg.auths ??= {};

@@ -6,6 +6,7 @@ import { InvalidArgumentError } from '@berth/image-format';
 import type { JsonMessage } from '@berth/engine-api';
 import type { Context } from '../context.js';
 import { displayJsonMessages } from '../format/progress.js';
+import { allAuths } from './auth-store.js';
 import { contextEntries, packContext } from './build-context.js';
 
 export interface BuildFlags {
@@ -38,6 +39,7 @@ export async function build(ctx: Context, path: string, flags: BuildFlags): Prom
   }
   const { body, dockerfile, size } = await makeContext(ctx, path, flags.file);
   const client = await ctx.client();
+  const registryConfig = await allAuths();
   if (!flags.quiet && size !== undefined) ctx.out(`Sending build context to Berth daemon  ${humanContextSize(size)}\n`);
   let id = '';
   const messages = client.imageBuild(body, {
@@ -52,6 +54,7 @@ export async function build(ctx: Context, path: string, flags: BuildFlags): Prom
     forceRm: flags.forceRm === true,
     quiet: flags.quiet === true,
     pull: flags.pull === true,
+    ...(Object.keys(registryConfig).length ? { registryConfig } : {}),
   });
   let failure: { message: string; code: number } | undefined;
   async function* shown(): AsyncGenerator<JsonMessage> {

@@ -456,6 +456,7 @@ export class EngineClient {
       },
       body: context,
       contentType: 'application/x-tar',
+      ...(options.registryConfig ? { headers: { 'X-Registry-Config': Buffer.from(JSON.stringify(options.registryConfig)).toString('base64url') } } : {}),
     });
     try {
       yield* readJsonLines<JsonMessage>(res);
@@ -749,4 +750,6 @@ export interface ImageBuildOptions {
   quiet?: boolean;
   pull?: boolean;
   networkMode?: string;
+  /** Credentials by registry for the FROM images' pulls (the X-Registry-Config header). */
+  registryConfig?: Record<string, AuthConfig>;
 }
