@@ -75,6 +75,8 @@ describe('container lifecycle on the built-in busybox', () => {
     const stats = (await engine.containers.stats(Id, { stream: false })) as import('../src/index.js').ContainerStats;
     expect(stats.id).toBe(Id);
     expect(stats.memory_stats.usage).toBeGreaterThan(0);
+    // no memory limit: the host's memory, as Docker reports it (not 0B)
+    expect(stats.memory_stats.limit).toBe((await import('node:os')).totalmem());
     const w = engine.containers.wait(Id, 'next-exit');
     await engine.containers.kill(Id, { signal: 'USR1' });
     expect((await w).StatusCode).toBe(11);

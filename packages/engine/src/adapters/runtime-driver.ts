@@ -1,3 +1,4 @@
+import { totalmem } from 'node:os';
 import { UnsupportedError } from '@berth/image-format';
 import { setFrozen } from './freezer.js';
 import type { ContainerSpec, RuntimeDriver } from '@berth/runtime';
@@ -166,7 +167,8 @@ export class DriverRuntime implements RuntimePort {
       cpuUserNs: s.cpu.userNanos ?? 0,
       cpuKernelNs: s.cpu.systemNanos ?? 0,
       memory: s.memory.usageBytes,
-      memoryLimit: s.memory.limitBytes ?? 0,
+      // unlimited: Docker reports the host's memory as the limit
+      memoryLimit: s.memory.limitBytes ?? totalmem(),
       pids: s.pids.current,
     };
   }
