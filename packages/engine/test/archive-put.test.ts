@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { lstat, readFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import tar, { type Header } from 'tar-stream';
@@ -178,7 +179,18 @@ describe('docker cp into a container (PUT archive)', () => {
     await engine.containers.putArchive(id, '/data', await tarOf([{ name: 'w.txt', body: 'running' }]));
     expect(await readFile(`${mountpoint}/w.txt`, 'utf8')).toBe('running');
     await expect(engine.containers.putArchive(id, '/', await tarOf([{ name: 'a' }]))).rejects.toThrow('container rootfs is marked read-only');
+    // from the writable volume back into the read-only rootfs through a link the archive made
+    await expect(
+      engine.containers.putArchive(id, '/data', await tarOf([{ name: 'up', type: 'symlink', linkname: '/' }, { name: 'up/tmp/sneaked', body: 'x' }])),
+    ).rejects.toThrow('/data/up/tmp/sneaked: read-only file system');
     await engine.containers.remove(id, { force: true, volumes: true });
+
+    // a read-only bind of a stopped container is not written through its source either
+    const hostDir = await mkdtemp(join(t.dir, 'robind-'));
+    const id3 = await created({}, { Binds: [`${hostDir}:/robind:ro`] });
+    await expect(engine.containers.putArchive(id3, '/', await tarOf([{ name: 'robind/x', body: 'x' }]))).rejects.toThrow('read-only file system');
+    expect(await readdir(hostDir)).toEqual([]);
+    await engine.containers.remove(id3, { force: true });
 
     const ro = uniq('cpro');
     const id2 = await created({}, { Binds: [`${ro}:/ro:ro`] });

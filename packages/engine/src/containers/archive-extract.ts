@@ -15,6 +15,11 @@ export interface ExtractOptions {
   owner?: { uid: number; gid: number };
   /** Mounts not in place under `root` (a stopped container's volumes): entries below them land in the source. */
   mounts?: readonly RootMount[];
+  /**
+   * What may be written: an entry that resolves into a read-only mount, or outside every
+   * writable mount when the rootfs is read-only, is refused (EROFS, as in the container).
+   */
+  writable?: { mounts: readonly { destination: string; rw: boolean }[]; rootfs: boolean };
 }
 
 /**
@@ -38,14 +43,20 @@ export async function extractInRoot(root: string, dest: string, input: Readable,
   const feeding = pipeline(source, extract).catch(() => undefined);
   // Parent directories resolved so far (container path -> host path). A new symlink or a
   // removal may change how later paths resolve: the cache is dropped then.
-  const parents = new Map<string, string>();
+  const parents = new Map<string, { host: string; path: string }>();
   const dirTimes: { host: string; header: Header }[] = [];
-  const resolveParent = async (dir: string): Promise<string> => {
+  const resolveParent = async (dir: string): Promise<{ host: string; path: string }> => {
     const known = parents.get(dir);
     if (known) return known;
-    const host = (await resolveScoped(root, dir, true, mounts)).host;
-    parents.set(dir, host);
-    return host;
+    const resolved = await resolveScoped(root, dir, true, mounts);
+    parents.set(dir, resolved);
+    return resolved;
+  };
+  const checkWritable = (resolvedParent: string, path: string): void => {
+    const w = opts.writable;
+    if (!w) return;
+    const m = mountOf(resolvedParent, w.mounts);
+    if (m ? !m.rw : !w.rootfs) throw new InvalidArgumentError(`Error processing tar file: ${path}: read-only file system`);
   };
   try {
     for await (const entry of extract) {
@@ -61,12 +72,15 @@ export async function extractInRoot(root: string, dest: string, input: Readable,
         continue;
       }
       const parent = posix.dirname(path);
-      let parentHost = await resolveParent(parent);
+      let resolvedParent = await resolveParent(parent);
+      checkWritable(resolvedParent.path, path);
+      let parentHost = resolvedParent.host;
       // stat, not lstat: the parent is resolved already, and a root like /proc/<pid>/root is itself a link.
       const parentStat = await stat(parentHost).catch(() => undefined);
       if (!parentStat) {
         await mkdir(parentHost, { recursive: true, mode: 0o755 });
-        parentHost = await resolveParent(parent);
+        resolvedParent = await resolveParent(parent);
+        parentHost = resolvedParent.host;
       } else if (!parentStat.isDirectory()) {
         throw new InvalidArgumentError(`Error processing tar file: ${parent}: not a directory`);
       }
@@ -89,7 +103,7 @@ export async function extractInRoot(root: string, dest: string, input: Readable,
       if (header.type === 'symlink') parents.clear();
       if (isDir) {
         dirTimes.push({ host, header });
-        parents.set(path, host);
+        parents.set(path, { host, path: posix.join(resolvedParent.path, posix.basename(path)) });
       }
       // A hard link shares its target's inode: its owner, mode and times are the target's.
       if (header.type === 'link') continue;
@@ -288,6 +302,7 @@ export async function extractToDir(t: ExtractTarget, path: string, input: Readab
   const owner = opts.copyUIDGID ? await containerUser(t, t.user) : undefined;
   await extractInRoot(t.root, dest.path, input, {
     mounts: t.unmounted,
+    writable: { mounts: t.mounts, rootfs: !t.readonlyRootfs },
     ...(opts.noOverwriteDirNonDir ? { noOverwriteDirNonDir: true } : {}),
     ...(owner ? { owner } : {}),
   });
