@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeHtpasswd, startRegistry } from '@berth/fixtures';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
 import { docker, dockerOk } from './support/docker-cli.js';
+import { request } from './support/http.js';
 
 // The real docker CLI's classic builder (DOCKER_BUILDKIT=0): it tars the context itself,
 // honouring .dockerignore, POSTs /build and renders the JSON stream.
@@ -120,6 +121,9 @@ describe('docker build (classic builder) against berthd', () => {
     expect(r.stdout).toContain('before\n');
     expect(r.stderr).toContain("The command '/bin/sh -c echo before && exit 3' returned a non-zero code: 3");
     expect((await dockerOk(env, ['ps', '-aq'])).trim()).toBe('');
+    const remote = await request(t.socketPath, 'POST', '/v1.41/build?remote=https%3A%2F%2Fexample.com%2Fctx.tar', { body: '', headers: { 'Content-Type': 'application/x-tar' } });
+    expect(remote.status).toBe(501);
+    expect(JSON.parse(remote.body)).toEqual({ message: 'remote build contexts (https://example.com/ctx.tar) are not supported by Berth: send the context in the request body' });
     const bad = await context('bad', { Dockerfile: 'FROM busybox\n\nFOO bar\n' });
     const b = await docker(env, ['build', bad]);
     expect(b.code).toBe(1);

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { InvalidArgumentError } from '@berth/image-format';
+import { InvalidArgumentError, UnsupportedError } from '@berth/image-format';
 import { BuildStepError } from '@berth/engine';
 import type { EngineLike } from '../engine-port.js';
 import { boolValue, optString, registryAuth, stringList, type Query } from '../http/query.js';
@@ -47,6 +47,8 @@ function registryConfig(header: string | string[] | undefined): Record<string, R
 export function buildRoutes(app: FastifyInstance, engine: EngineLike): void {
   app.post('/build', async (request: FastifyRequest, reply) => {
     const q = request.query as Query;
+    const remote = optString(q['remote']);
+    if (remote) throw new UnsupportedError(`remote build contexts (${remote}) are not supported by Berth: send the context in the request body`);
     const rm = optString(q['rm']);
     const out = new JsonStream(reply);
     try {

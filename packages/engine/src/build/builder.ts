@@ -239,7 +239,8 @@ class BuildRun {
       const p = hostPlatform();
       image = { architecture: p.architecture, os: p.os, config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
     } else {
-      imageId = prior ? prior.imageId : await this.resolveImage(ref);
+      const platform = stage.from.flags['platform'] ? ex.word(stage.from.flags['platform']) : undefined;
+      imageId = prior ? prior.imageId : await this.resolveImage(ref, platform);
       const stored = this.d.store.get(imageId);
       if (!stored) throw new NotFoundError(`No such image: ${ref}`);
       image = stored.config;
@@ -261,7 +262,7 @@ class BuildRun {
   }
 
   /** A local image, pulled when missing (or always with `pull`); busybox falls back to the built-in one offline. */
-  private async resolveImage(ref: string): Promise<string> {
+  private async resolveImage(ref: string, platform?: string): Promise<string> {
     if (!this.opts.pull) {
       try {
         return (await this.d.images.inspect(ref)).Id;
@@ -275,6 +276,7 @@ class BuildRun {
         await this.d.images.pull(ref, {
           onProgress: (m) => (this.opts.quiet ? undefined : this.emit(m)),
           ...(auth ? { auth } : {}),
+          ...(platform ? { platform } : {}),
           ...(this.opts.signal ? { signal: this.opts.signal } : {}),
         })
       ).Id;
