@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import {
   BerthError,
   InvalidArgumentError,
@@ -11,8 +12,8 @@ import {
   type ContainerConfig,
   type ImageConfig,
 } from '@berth/image-format';
-import type { ContainerService, ImageService } from '../services.js';
-import type { ProgressMessage, RegistryAuth } from '../docker-types.js';
+import type { AttachSession, ContainerService, ImageService } from '../services.js';
+import type { OutputChunk, ProgressMessage, RegistryAuth } from '../docker-types.js';
 import type { LayerRecord } from '../images/table.js';
 import { DockerfileParseError, parseDockerfile, type Instruction } from './dockerfile.js';
 import { WordExpander, splitRawWords } from './words.js';
@@ -567,17 +568,28 @@ class BuildRun {
       HostConfig: { ...(network ? { NetworkMode: network } : {}) },
     });
     let ok = false;
+    let session: AttachSession | undefined;
     try {
       this.say(` ---> Running in ${short(Id)}\n`);
-      const session = await containers.attach(Id, { stream: true, stdout: true, stderr: true });
+      session = await containers.attach(Id, { stream: true, stdout: true, stderr: true });
+      const output = session.output;
       const waited = containers.wait(Id, 'next-exit', this.opts.signal);
+      // One decoder per stream: a UTF-8 character split across chunks stays whole.
+      const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
       const pumped = (async () => {
-        for await (const chunk of session.output) this.say((chunk as { data: Buffer }).data.toString('utf8'));
-      })();
+        for await (const chunk of output) {
+          const c = chunk as OutputChunk;
+          this.say(decoders[c.stream].write(c.data));
+        }
+      })().catch(() => undefined);
       await containers.start(Id);
       const { StatusCode } = await waited;
-      await Promise.race([pumped, new Promise((r) => setTimeout(r, 2000))]);
-      session.close();
+      // The output ends with the process; bounded in case the attach lags behind the exit.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([pumped, new Promise((r) => (timer = setTimeout(r, 2000)))]);
+      clearTimeout(timer);
+      const rest = decoders.stdout.end() + decoders.stderr.end();
+      if (rest) this.say(rest);
       if (StatusCode !== 0) {
         throw new BuildStepError(`The command '${argv.join(' ')}' returned a non-zero code: ${StatusCode}`, StatusCode);
       }
@@ -585,6 +597,7 @@ class BuildRun {
       ok = true;
       return layer;
     } finally {
+      session?.close();
       // Docker keeps a failed step's container unless --force-rm; Berth removes it whenever
       // rm is on, so a failed build leaves nothing behind by default.
       if (this.opts.forceRm || this.opts.rm !== false) {
