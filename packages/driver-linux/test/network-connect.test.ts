@@ -296,4 +296,22 @@ describe.runIf(isRoot || CI)('running containers: network connect/disconnect and
     for (const id of [e, f]) await driver.delete(id, { force: true });
     expect(manager.dnsListening()).toEqual([]);
   });
+
+  it('gives a bridge made without a fixed MAC (an earlier Berth) its fixed one at first use', async () => {
+    const bridge = uniqueBridge();
+    const subnet = await freeSubnet();
+    used.bridges.push(bridge);
+    used.subnets.push(subnet);
+    expect((await runCommand('ip', ['link', 'add', 'name', bridge, 'type', 'bridge'])).code).toBe(0);
+    const m = new CniNetworkManager({ stateDir: join(base, 'net-old'), netnsDir: join(base, 'netns'), defaultNetwork: { name: 'olddefault', bridge, subnet }, dns: false });
+    const id = cid('old');
+    try {
+      const r = await m.attach(id, { mode: 'bridge' });
+      expect((await readFile(`/sys/class/net/${bridge}/addr_assign_type`, 'utf8')).trim()).toBe('3');
+      expect((await readFile(`/sys/class/net/${bridge}/address`, 'utf8')).trim()).toBe(`02:b3:${r.interfaces[0]!.gateway.split('.').map((o) => Number(o).toString(16).padStart(2, '0')).join(':')}`);
+    } finally {
+      await m.detach(id);
+      await m.removeNetwork('olddefault');
+    }
+  });
 });

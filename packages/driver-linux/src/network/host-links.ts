@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { BerthError } from '@berth/image-format';
 import { parseCidr, type Ipv4Cidr } from './ipv4.js';
 import { runCommand, runChecked } from './run-command.js';
@@ -54,6 +55,15 @@ export async function ensureBridge(name: string, gateway: string, prefixLen: num
 export function bridgeMac(gateway: string): string {
   const octets = gateway.split('.').map((o) => (Number(o) & 0xff).toString(16).padStart(2, '0'));
   return ['02', 'b3', ...octets].join(':');
+}
+
+/**
+ * Gives a bridge made without one (by an earlier Berth) its fixed MAC. Reads sysfs only
+ * (`addr_assign_type` 3 = set by hand); never fails the caller.
+ */
+export async function pinBridgeMac(name: string, gateway: string): Promise<void> {
+  const type = await readFile(`/sys/class/net/${name}/addr_assign_type`, 'utf8').catch(() => '3');
+  if (type.trim() !== '3') await runCommand('ip', ['link', 'set', 'dev', name, 'address', bridgeMac(gateway)]);
 }
 
 /** Deletes a link; a missing one is fine. */

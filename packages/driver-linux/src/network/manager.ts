@@ -3,7 +3,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BerthError, ConflictError, InvalidArgumentError, NotFoundError } from '@berth/image-format';
 import { CniExecutor, type CniResult, type PluginConfig } from './cni.js';
-import { deleteLink, ensureBridge, linkExists, listHostRoutes } from './host-links.js';
+import { deleteLink, ensureBridge, linkExists, listHostRoutes, pinBridgeMac } from './host-links.js';
 import { deleteRules, installNetworkRules, listForwardedPorts, pruneBerthChains, pruneSharedChains } from './iptables.js';
 import { cidrContains, cidrSize, cidrsOverlap, formatCidr, formatIpv4, nthAddress, parseCidr, parseIpv4, subnetsOf, type Ipv4Cidr } from './ipv4.js';
 import { Mutex } from './mutex.js';
@@ -92,6 +92,8 @@ export class CniNetworkManager {
   private readonly containerNames: ((containerId: string) => string[] | undefined) | undefined;
   /** Attached containers with a user network, in memory for the DNS server (loaded by restoreDns). */
   private readonly dnsRecords = new Map<string, AttachmentRecord>();
+  /** Bridges whose MAC this manager has checked (once each: the run path stays free of it). */
+  private readonly pinnedBridges = new Set<string>();
   /** User networks' gateway -> name, for the listeners of the DNS server. */
   private dnsGateways = new Map<string, string>();
 
@@ -312,6 +314,7 @@ export class CniNetworkManager {
         seen.add(w.name);
         const info = w.name === this.defaultNetwork.name ? await this.ensureDefaultLocked() : await this.networks.get(this.checkName(w.name));
         if (!info) throw new NotFoundError(`network ${w.name} not found`);
+        await this.pinBridgeOnce(info);
         if (w.ipv4Address !== undefined) {
           this.checkStaticIp(info, w.ipv4Address);
           const holder = existing.find((a) => a.networks.some((n) => n.network === info.name && (n.iface?.ip ?? n.ipv4Address) === w.ipv4Address));
@@ -332,6 +335,13 @@ export class CniNetworkManager {
     }
     await this.attachments.put(containerId, record);
     return record;
+  }
+
+  /** Bridges made before their MAC was fixed get it at their first use (see ensureBridge). */
+  private async pinBridgeOnce(net: NetworkInfo): Promise<void> {
+    if (this.pinnedBridges.has(net.bridge)) return;
+    this.pinnedBridges.add(net.bridge);
+    await pinBridgeMac(net.bridge, net.gateway).catch(() => undefined);
   }
 
   /** Checks fixed host ports and picks free ones for host port 0; nothing is bound afterwards. */
@@ -565,6 +575,7 @@ export class CniNetworkManager {
       if (!(await isNetnsMounted(record.netnsPath))) throw new ConflictError(`the network namespace of container ${containerId} is gone`);
       const info = options.name === this.defaultNetwork.name ? await this.ensureDefaultLocked() : await this.networks.get(this.checkName(options.name));
       if (!info) throw new NotFoundError(`network ${options.name} not found`);
+      await this.pinBridgeOnce(info);
       if (record.networks.some((n) => n.network === info.name)) throw new ConflictError(`container ${containerId} is already connected to network ${info.name}`);
       if (options.ipv4Address !== undefined) {
         this.checkStaticIp(info, options.ipv4Address);
