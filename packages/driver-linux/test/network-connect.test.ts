@@ -187,6 +187,9 @@ describe.runIf(isRoot || CI)('running containers: network connect/disconnect and
     expect(ns.stdout).toContain(ipB);
     expect((await inCtr(a, ['nslookup', b.slice(0, 12)])).stdout).toContain(ipB);
     expect((await inCtr(a, ['nslookup', `bravo.${front.name}`])).stdout).toContain(ipB);
+    // reverse: the address names the container on that network
+    const ptr = await inCtr(a, ['nslookup', ipB]);
+    expect(ptr.stdout, ptr.stdout + ptr.stderr).toContain(`name = bravo.${front.name}`);
     // not across networks, not on the default network
     expect((await inCtr(c, ['nslookup', 'bravo'])).code).not.toBe(0);
     expect((await inCtr(d, ['nslookup', 'bravo', front.gateway])).code).not.toBe(0);

@@ -120,7 +120,10 @@ export class CniNetworkManager {
       const dns = options.dns ?? {};
       this.containerNames = dns.containerNames;
       this.dns = new EmbeddedDns({
-        names: { lookup: (server, client, name) => this.lookupName(server, client, name) },
+        names: {
+          lookup: (server, client, name) => this.lookupName(server, client, name),
+          reverse: (server, client, ip) => this.reverseName(server, client, ip),
+        },
         ...(dns.upstreams ? { upstreams: dns.upstreams } : {}),
         ...(dns.forwardTimeoutMs !== undefined ? { forwardTimeoutMs: dns.forwardTimeoutMs } : {}),
       });
@@ -750,6 +753,21 @@ export class CniNetworkManager {
         if (known(name) || (short !== undefined && known(short))) ips.push(n.iface.ip);
       }
       if (ips.length > 0) return ips;
+    }
+    return undefined;
+  }
+
+  /** PTR: `name.network` for a running container's address on one of the asker's user networks. */
+  private reverseName(serverIp: string, clientIp: string, ip: string): string | undefined {
+    if (!this.dnsGateways.has(serverIp)) return undefined;
+    let asker: AttachmentRecord | undefined;
+    for (const r of this.dnsRecords.values()) if (r.networks.some((n) => n.iface?.ip === clientIp)) asker = r;
+    if (!asker) return undefined;
+    const nets = new Set(asker.networks.map((n) => n.network).filter((n) => n !== this.defaultNetwork.name));
+    for (const r of this.dnsRecords.values()) {
+      const n = r.networks.find((x) => nets.has(x.network) && x.iface?.ip === ip);
+      const name = n ? this.namesOf(r)?.[0] : undefined;
+      if (n && name) return `${name}.${n.network}`;
     }
     return undefined;
   }

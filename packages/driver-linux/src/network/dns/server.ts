@@ -1,7 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket as TcpSocket } from 'node:net';
-import { buildFormatError, buildResponse, CLASS_IN, parseQuery, RCODE_NOERROR, RCODE_SERVFAIL, TYPE_A, UDP_LIMIT } from './wire.js';
+import { buildFormatError, buildPtrResponse, buildResponse, CLASS_IN, parseQuery, RCODE_NOERROR, RCODE_SERVFAIL, reverseName, TYPE_A, TYPE_PTR, UDP_LIMIT } from './wire.js';
 
 /** Where the names come from: the network manager's attachments. */
 export interface DnsNameSource {
@@ -10,6 +10,8 @@ export interface DnsNameSource {
    * `serverIp`; `undefined` when the name is not a container's (it is then forwarded).
    */
   lookup(serverIp: string, clientIp: string, name: string): string[] | undefined;
+  /** The name (`container.network`) of a container's address for a PTR question, if the asker may see it. */
+  reverse?(serverIp: string, clientIp: string, ip: string): string | undefined;
 }
 
 export interface EmbeddedDnsOptions {
@@ -152,6 +154,9 @@ export class EmbeddedDns {
     const q = parseQuery(msg);
     if (!q) return buildFormatError(msg);
     const ips = q.qclass === CLASS_IN && q.name ? this.options.names.lookup(serverIp, clientIp, q.name) : undefined;
+    const ptrOf = q.type === TYPE_PTR && q.qclass === CLASS_IN ? reverseName(q.name) : undefined;
+    const target = ptrOf ? this.options.names.reverse?.(serverIp, clientIp, ptrOf) : undefined;
+    if (target) return buildPtrResponse(msg, q, target);
     if (ips && ips.length > 0) {
       // A container's name: A records; any other type (AAAA...) has no data (NOERROR, no answer) as with Docker.
       return buildResponse(msg, q, RCODE_NOERROR, q.type === TYPE_A ? shuffle(ips) : [], 600, transport === 'udp' ? UDP_LIMIT : undefined);

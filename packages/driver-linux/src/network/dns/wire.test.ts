@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildFormatError, buildResponse, parseQuery, RCODE_NOERROR, RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA, UDP_LIMIT } from './wire.js';
+import { buildFormatError, buildPtrResponse, buildResponse, parseQuery, reverseName, TYPE_PTR, RCODE_NOERROR, RCODE_NXDOMAIN, TYPE_A, TYPE_AAAA, UDP_LIMIT } from './wire.js';
 
 /** A query as a resolver sends it: id, RD, one question. */
 function query(id: number, name: string, type: number): Buffer {
@@ -66,5 +66,19 @@ describe('DNS wire format', () => {
     const all = buildResponse(q, parsed, RCODE_NOERROR, ips.slice(0, 3), 600, UDP_LIMIT);
     expect(all.readUInt16BE(2) & 0x0200).toBe(0);
     expect(all.readUInt16BE(6)).toBe(3);
+  });
+
+  it('reads in-addr.arpa names and answers PTR with a name', () => {
+    expect(reverseName('4.3.2.10.in-addr.arpa')).toBe('10.2.3.4');
+    expect(reverseName('4.3.2.300.in-addr.arpa')).toBeUndefined();
+    expect(reverseName('example.com')).toBeUndefined();
+    const q = query(5, '4.3.2.10.in-addr.arpa', TYPE_PTR);
+    const parsed = parseQuery(q)!;
+    const r = buildPtrResponse(q, parsed, 'web.front');
+    expect(r.readUInt16BE(6)).toBe(1);
+    const rr = parsed.end;
+    expect(r.readUInt16BE(rr + 2)).toBe(TYPE_PTR);
+    expect(r.readUInt16BE(rr + 10)).toBe(11);
+    expect([...r.subarray(rr + 12)]).toEqual([3, ...Buffer.from('web'), 5, ...Buffer.from('front'), 0]);
   });
 });

@@ -6,6 +6,7 @@
 
 export const TYPE_A = 1;
 export const TYPE_AAAA = 28;
+export const TYPE_PTR = 12;
 export const CLASS_IN = 1;
 
 export const RCODE_NOERROR = 0;
@@ -77,6 +78,33 @@ export function buildResponse(query: Buffer, q: DnsQuestion, rcode: number, ipv4
     return rr;
   });
   return Buffer.concat([header, query.subarray(12, q.end), ...answers]);
+}
+
+/** The IPv4 address a `d.c.b.a.in-addr.arpa` name stands for; undefined for any other name. */
+export function reverseName(name: string): string | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.in-addr\.arpa$/.exec(name);
+  if (!m || m.slice(1).some((o) => Number(o) > 255)) return undefined;
+  return [m[4], m[3], m[2], m[1]].join('.');
+}
+
+/** A response with one PTR record naming `target`. */
+export function buildPtrResponse(query: Buffer, q: DnsQuestion, target: string, ttl = 600): Buffer {
+  const head = buildResponse(query, q, RCODE_NOERROR);
+  head.writeUInt16BE(1, 6);
+  const rdata = Buffer.concat([
+    ...target.split('.').filter(Boolean).map((l) => {
+      const b = Buffer.from(l.slice(0, 63), 'latin1');
+      return Buffer.concat([Buffer.from([b.length]), b]);
+    }),
+    Buffer.from([0]),
+  ]);
+  const rr = Buffer.alloc(12);
+  rr.writeUInt16BE(0xc00c, 0);
+  rr.writeUInt16BE(TYPE_PTR, 2);
+  rr.writeUInt16BE(CLASS_IN, 4);
+  rr.writeUInt32BE(ttl, 6);
+  rr.writeUInt16BE(rdata.length, 10);
+  return Buffer.concat([head, rr, rdata]);
 }
 
 /** A bare error response when the question cannot be read: the id and an empty question. */
