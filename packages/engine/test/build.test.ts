@@ -149,6 +149,18 @@ CMD ["/bin/busybox", "cat", "/data/result.txt", "/unpacked/x/y.txt"]
     expect((await t.engine.images.inspect('onbuild:child')).Config.OnBuild).toBeNull();
   });
 
+  it('COPY --from sees the stage\'s filesystem as overlayfs does (a directory removed and made again hides the old one)', async () => {
+    const df = `FROM busybox AS src
+RUN mkdir /out && echo old > /out/old
+RUN rm -rf /out && mkdir /out && echo new > /out/new
+FROM busybox
+COPY --from=src /out /copied/
+CMD ["ls", "/copied"]
+`;
+    await t.engine.builder.build(contextTar([{ name: 'Dockerfile', body: df }]), { tags: ['opaque:test'], networkMode: 'none' });
+    expect(await runImage('opaque:test')).toBe('new\n');
+  });
+
   it('rejects ADD of a URL and a missing source clearly', async () => {
     await expect(t.engine.builder.build(contextTar([{ name: 'Dockerfile', body: 'FROM busybox\nADD http://example.com/x /x\n' }]))).rejects.toThrow(/not supported/);
     await expect(t.engine.builder.build(contextTar([{ name: 'Dockerfile', body: 'FROM busybox\nCOPY nothere /x\n' }]))).rejects.toThrow(

@@ -91,7 +91,7 @@ export class Builder implements BuildService {
       const ctx = join(dir, 'context');
       await this.d.extract(context, ctx);
       const text = await this.readDockerfile(ctx, opts.dockerfile);
-      return await new BuildRun(this.d, opts, new LayeredFs([ctx])).run(text, tags);
+      return await new BuildRun(this.d, opts, new LayeredFs([ctx]), dir).run(text, tags);
     } finally {
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     }
@@ -117,6 +117,7 @@ class BuildRun {
   /** Images this build wrote (or wrote back from the cache): removed at the end unless kept. */
   private readonly stepImages = new Set<string>();
   private escape = '\\';
+  private mounts = 0;
   private step = 0;
   private total = 0;
 
@@ -124,6 +125,8 @@ class BuildRun {
     private readonly d: BuilderDeps,
     private readonly opts: BuildOptions,
     private readonly context: LayeredFs,
+    /** The build's own temp directory (image trees are mounted below it). */
+    private readonly scratch: string,
   ) {
     this.emit = opts.onProgress ?? (() => undefined);
     this.say = opts.quiet ? () => undefined : (text) => this.emit({ stream: text });
@@ -459,7 +462,7 @@ class BuildRun {
   // ---------- WORKDIR ----------
 
   private async workdirStep(s: StageState, dir: string): Promise<void> {
-    const fs = await this.imageFs(s);
+    const fs = await this.imageLayers(s.imageId);
     const missing: string[] = [];
     const parts = dir.split('/').filter(Boolean);
     for (let i = 1; i <= parts.length; i++) {
@@ -476,10 +479,30 @@ class BuildRun {
     );
   }
 
-  private async imageFs(s: StageState): Promise<LayeredFs> {
-    const img = s.imageId ? this.d.store.get(s.imageId) : undefined;
-    if (!img?.chainId) return new LayeredFs([]);
-    return LayeredFs.fromMounts(await this.d.store.mounts(img.chainId));
+  /**
+   * The image being built on, read through its layer directories without mounting (cheap,
+   * also on cache hits): what exists at a destination, /etc/passwd for --chown. Opaque
+   * directories are not honoured here; content that is copied out is read from a mount.
+   */
+  private async imageLayers(imageId: string): Promise<LayeredFs> {
+    const img = imageId ? this.d.store.get(imageId) : undefined;
+    return new LayeredFs(img?.chainId ? await this.d.store.layerDirs(img.chainId) : []);
+  }
+
+  /**
+   * An image's filesystem, mounted read-only (overlayfs itself resolves whiteouts and opaque
+   * directories) under the build's scratch directory while `fn` runs.
+   */
+  private async withImageTree<T>(imageId: string, fn: (fs: LayeredFs) => Promise<T>): Promise<T> {
+    const img = imageId ? this.d.store.get(imageId) : undefined;
+    if (!img?.chainId) return fn(new LayeredFs([]));
+    const dir = join(this.scratch, `tree-${++this.mounts}`);
+    await this.d.store.mount(img.chainId, dir);
+    try {
+      return await fn(new LayeredFs([dir]));
+    } finally {
+      await this.d.store.unmount(dir);
+    }
   }
 
   // ---------- COPY / ADD ----------
@@ -494,41 +517,37 @@ class BuildRun {
     }
     const wd = s.config.WorkingDir || '/';
     const dest = dest0.startsWith('/') ? dest0 : posix.join(wd, dest0) + (dest0.endsWith('/') || dest0 === '.' ? '/' : '');
-    let from = this.context;
-    let fromContext = true;
     const fromFlag = ins.flags['from'] !== undefined ? ex.word(ins.flags['from']) : undefined;
-    if (fromFlag !== undefined) {
-      from = await this.sourceFs(fromFlag);
-      fromContext = false;
-    }
-    const image = await this.imageFs(s);
-    const owner = ins.flags['chown'] ? await resolveOwner(ex.word(ins.flags['chown']), image) : undefined;
     let chmod: number | undefined;
     if (ins.flags['chmod']) {
       if (!/^[0-7]{3,4}$/.test(ins.flags['chmod'])) throw new InvalidArgumentError(`invalid chmod parameter: ${ins.flags['chmod']}`);
       chmod = parseInt(ins.flags['chmod'], 8);
     }
-    const plan = await planCopy({ sources, from, fromContext, dest, image, ...(owner ? { owner } : {}), ...(chmod !== undefined ? { chmod } : {}), extractArchives: ins.cmd === 'ADD', instruction: ins.cmd });
-    const hash = await hashPlan(plan);
-    const flags = Object.entries(ins.flags).map(([k, v]) => `--${k}=${k === 'from' ? fromFlag : v} `).join('');
-    const kind = plan.length === 1 && plan[0]!.type === 'file' ? 'file' : 'multi';
-    await this.commitStep(s, `${ins.cmd} ${flags}${hash} ${dest}`, () => writeCopyLayer(this.d.store.content, plan), `/bin/sh -c #(nop) ${ins.cmd} ${flags}${kind}:${hash} in ${dest} `);
+    const fromImage = fromFlag !== undefined ? await this.sourceImage(fromFlag) : undefined;
+    const image = await this.imageLayers(s.imageId);
+    const owner = ins.flags['chown'] ? await resolveOwner(ex.word(ins.flags['chown']), image) : undefined;
+    const copy = async (from: LayeredFs, fromContext: boolean): Promise<void> => {
+      const plan = await planCopy({ sources, from, fromContext, dest, image, ...(owner ? { owner } : {}), ...(chmod !== undefined ? { chmod } : {}), extractArchives: ins.cmd === 'ADD', instruction: ins.cmd });
+      const hash = await hashPlan(plan);
+      const flags = Object.entries(ins.flags).map(([k, v]) => `--${k}=${k === 'from' ? fromFlag : v} `).join('');
+      const kind = plan.length === 1 && plan[0]!.type === 'file' ? 'file' : 'multi';
+      // The layer is written (on a cache miss) while the source tree is still mounted.
+      await this.commitStep(s, `${ins.cmd} ${flags}${hash} ${dest}`, () => writeCopyLayer(this.d.store.content, plan), `/bin/sh -c #(nop) ${ins.cmd} ${flags}${kind}:${hash} in ${dest} `);
+    };
+    if (fromImage === undefined) await copy(this.context, true);
+    else await this.withImageTree(fromImage, (from) => copy(from, false));
   }
 
-  /** `--from=<stage name | stage index | image>`. */
-  private async sourceFs(from: string): Promise<LayeredFs> {
-    let imageId: string | undefined;
+  /** `--from=<stage name | stage index | image>` to an image ID ('' for a scratch stage). */
+  private async sourceImage(from: string): Promise<string> {
     const byName = this.stageImages.find((x) => x.name !== undefined && x.name === from.toLowerCase());
-    if (byName) imageId = byName.imageId;
-    else if (/^\d+$/.test(from)) {
-      const idx = Number(from);
-      const st = this.stageImages[idx];
+    if (byName) return byName.imageId;
+    if (/^\d+$/.test(from)) {
+      const st = this.stageImages[Number(from)];
       if (!st) throw new InvalidArgumentError(`invalid from flag value ${from}: refers to current build stage or a stage not yet built`);
-      imageId = st.imageId;
-    } else imageId = await this.resolveImage(from);
-    const img = imageId ? this.d.store.get(imageId) : undefined;
-    if (!img?.chainId) return new LayeredFs([]);
-    return LayeredFs.fromMounts(await this.d.store.mounts(img.chainId));
+      return st.imageId;
+    }
+    return this.resolveImage(from);
   }
 
   // ---------- RUN ----------

@@ -1,3 +1,5 @@
+import { mkdir, rmdir } from 'node:fs/promises';
+import { mountAll, unmount, type Mount } from '@berth/layer-store';
 import { canonicalJson, chainIds, digestOf, type Descriptor, type Digest, type ImageConfig } from '@berth/image-format';
 import type { ContentLike, StorageDeps } from '../images/deps.js';
 import type { ImageTable, LayerRecord } from '../images/table.js';
@@ -9,8 +11,8 @@ export interface BuildStorageDeps {
   db: Db;
   content: ContentLike;
   unpack: StorageDeps['unpack'];
-  /** Mounts of a committed snapshot (read through, never mounted). */
-  snapshotMounts(chainId: string): Promise<{ type: string; source: string; options: string[] }[]>;
+  /** Mounts of a committed snapshot (read-only: lower directories only). */
+  snapshotMounts(chainId: string): Promise<Mount[]>;
   /** A stopped container's writable layer as a new layer blob. */
   diffContainer(containerId: string): Promise<{ descriptor: Descriptor; diffId: Digest }>;
 }
@@ -80,8 +82,24 @@ export class BuildImageStore {
     return this.d.table.get(id)?.configBytes;
   }
 
-  mounts(chainId: string): ReturnType<BuildStorageDeps['snapshotMounts']> {
-    return this.d.snapshotMounts(chainId);
+  /** The directories of a committed snapshot's layers, topmost first (overlay lowerdirs, or a native copy). */
+  async layerDirs(chainId: string): Promise<string[]> {
+    const m = (await this.d.snapshotMounts(chainId))[0];
+    if (!m) return [];
+    if (m.type !== 'overlay') return [m.source];
+    const lower = m.options.find((o) => o.startsWith('lowerdir='));
+    return lower ? lower.slice('lowerdir='.length).split(':') : [];
+  }
+
+  /** Mounts a committed snapshot read-only at `dir` (created). */
+  async mount(chainId: string, dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    await mountAll(await this.d.snapshotMounts(chainId), dir);
+  }
+
+  async unmount(dir: string): Promise<void> {
+    await unmount(dir);
+    await rmdir(dir).catch(() => undefined);
   }
 
   diffContainer(id: string): ReturnType<BuildStorageDeps['diffContainer']> {

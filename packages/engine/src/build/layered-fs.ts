@@ -11,26 +11,15 @@ export interface TreeEntry {
 }
 
 /**
- * A read-only file tree: the build context (one directory) or an image's layers merged the
- * way overlayfs shows them (topmost first; a 0/0 character device is a whiteout, an
- * `trusted.overlay.opaque` directory hides what is below — not honoured here). Nothing is
- * mounted: lookups go through the layer directories. Paths are absolute within the tree;
- * symlinks met on the way are resolved inside the tree (never to the host).
+ * A read-only file tree: the build context, or an image mounted read-only. Given several
+ * directories (topmost first) it merges them as overlayfs shows layers (a 0/0 character
+ * device is a whiteout; opaque directories are not honoured, so the builder mounts images
+ * instead). Paths are absolute within the tree; symlinks met on the way are resolved inside
+ * the tree, never to the host.
  */
 export class LayeredFs {
   /** `dirs` topmost first. */
   constructor(readonly dirs: string[]) {}
-
-  /** The tree of committed snapshot mounts (overlay `lowerdir=` list or a bind source). */
-  static fromMounts(mounts: { type: string; source: string; options: string[] }[]): LayeredFs {
-    const m = mounts[0];
-    if (!m) return new LayeredFs([]);
-    if (m.type === 'overlay') {
-      const lower = m.options.find((o) => o.startsWith('lowerdir='));
-      return new LayeredFs(lower ? lower.slice('lowerdir='.length).split(':') : []);
-    }
-    return new LayeredFs([m.source]);
-  }
 
   /** The entry itself (a final symlink is not followed), or undefined. */
   async lstat(path: string): Promise<TreeEntry | undefined> {
