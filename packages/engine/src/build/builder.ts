@@ -91,7 +91,7 @@ export class Builder implements BuildService {
       const ctx = join(dir, 'context');
       await this.d.extract(context, ctx);
       const text = await this.readDockerfile(ctx, opts.dockerfile);
-      return await new BuildRun(this.d, opts, new LayeredFs([ctx]), dir).run(text, tags);
+      return await new BuildRun(this.d, opts, new LayeredFs([ctx])).run(text, tags);
     } finally {
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     }
@@ -117,7 +117,6 @@ class BuildRun {
   /** Images this build wrote (or wrote back from the cache): removed at the end unless kept. */
   private readonly stepImages = new Set<string>();
   private escape = '\\';
-  private mounts = 0;
   private step = 0;
   private total = 0;
 
@@ -125,8 +124,6 @@ class BuildRun {
     private readonly d: BuilderDeps,
     private readonly opts: BuildOptions,
     private readonly context: LayeredFs,
-    /** The build's own temp directory (image trees are mounted below it). */
-    private readonly scratch: string,
   ) {
     this.emit = opts.onProgress ?? (() => undefined);
     this.say = opts.quiet ? () => undefined : (text) => this.emit({ stream: text });
@@ -491,12 +488,13 @@ class BuildRun {
 
   /**
    * An image's filesystem, mounted read-only (overlayfs itself resolves whiteouts and opaque
-   * directories) under the build's scratch directory while `fn` runs.
+   * directories) while `fn` runs.
    */
   private async withImageTree<T>(imageId: string, fn: (fs: LayeredFs) => Promise<T>): Promise<T> {
     const img = imageId ? this.d.store.get(imageId) : undefined;
     if (!img?.chainId) return fn(new LayeredFs([]));
-    const dir = join(this.scratch, `tree-${++this.mounts}`);
+    // Directly under the root as tmp-*: after a crash, the engine's start-up sweep unmounts it.
+    const dir = await mkdtemp(join(this.d.root, 'tmp-tree-'));
     await this.d.store.mount(img.chainId, dir);
     try {
       return await fn(new LayeredFs([dir]));
