@@ -333,6 +333,7 @@ export function buildProgram(state: RunState): Command {
       .option('--network <string>', 'Set the networking mode for the RUN instructions during build')
       .option('--pull', 'Always attempt to pull a newer version of the image')
       .option('--force-rm', 'Always remove intermediate containers')
+      .option('--iidfile <string>', 'Write the image ID to the file')
       .action(async (...a: unknown[]) => act(async () => (await import('./commands/build.js')).build as Action)(...(strip(a) as never[])));
     parent
       .command('load')

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,8 +66,9 @@ describe('berth build', () => {
     const d = await docker(['build', '-t', `${tag}-docker`, dir]);
     expect(d.code, d.stderr).toBe(0);
     expect(d.stdout.match(/Using cache/g)?.length).toBe(3);
-    const q = await berth(['build', '-q', dir]);
+    const q = await berth(['build', '-q', '--iidfile', join(work, 'iid'), dir]);
     expect(q.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    expect(await readFile(join(work, 'iid'), 'utf8')).toBe(q.stdout.trim());
   });
 
   it('-f outside the context, --build-arg, --target, and a Dockerfile on stdin', async () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { InvalidArgumentError } from '@berth/image-format';
@@ -22,6 +22,7 @@ export interface BuildFlags {
   pull?: boolean;
   rm?: boolean;
   forceRm?: boolean;
+  iidfile?: string;
 }
 
 /** `berth build [OPTIONS] PATH | -`: docker's classic build (context tar, JSON stream). */
@@ -79,6 +80,7 @@ export async function build(ctx: Context, path: string, flags: BuildFlags): Prom
     ctx.err(`${failure.message}\n`);
     return failure.code;
   }
+  if (flags.iidfile) await writeFile(flags.iidfile, id);
   if (flags.quiet) ctx.out(`${id}\n`);
   return 0;
 }
