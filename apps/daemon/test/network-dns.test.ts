@@ -118,4 +118,22 @@ describe('docker CLI: user network DNS and connect/disconnect of running contain
     expect(out).toContain(`connect ${net2}`);
     expect(out).toContain(`disconnect ${net2}`);
   });
+
+  it('the compose flow: created with an alias, connected to a second network before start, resolves services on both', async () => {
+    // what docker compose does: create on the project network with the service alias, connect the others, start
+    await dockerOk(env, ['create', '--name', name('web-1'), '--network', net1, '--network-alias', 'web', image, 'sleep', '300']);
+    await dockerOk(env, ['network', 'connect', '--alias', 'web', net2, name('web-1')]);
+    await dockerOk(env, ['create', '--name', name('db-1'), '--network', net2, '--network-alias', 'db', image, 'sleep', '300']);
+    await dockerOk(env, ['start', name('web-1'), name('db-1')]);
+    const nets = JSON.parse(await dockerOk(env, ['inspect', '-f', '{{json .NetworkSettings.Networks}}', name('web-1')])) as Record<string, { IPAddress: string }>;
+    expect(Object.keys(nets).sort()).toEqual([net1, net2].sort());
+    const dbIp = await ipOn(name('db-1'), net2);
+    const r = await exec(name('web-1'), ['nslookup', 'db']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain(dbIp);
+    expect((await exec(name('web-1'), ['nslookup', name('a')])).stdout).toContain(await ipOn(name('a'), net1));
+    // db sees web by its alias on their shared network only
+    expect((await exec(name('db-1'), ['nslookup', 'web'])).stdout).toContain(nets[net2]!.IPAddress);
+    expect((await exec(name('db-1'), ['nslookup', 'web'])).stdout).not.toContain(nets[net1]!.IPAddress);
+  });
 });
