@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
 import { berthTsup } from '@berth/config/tsup';
 
@@ -38,6 +38,17 @@ const workspaceIsPure = {
   },
 };
 
+/** Marks the output directory CommonJS (the bundle keeps its .js name: users and links run dist/berth.js). */
+const commonJsOutDir = {
+  name: 'commonjs-out-dir',
+  setup(build: { initialOptions: { outdir?: string }; onEnd(callback: () => void): void }) {
+    build.onEnd(() => {
+      const dir = build.initialOptions.outdir;
+      if (dir) writeFileSync(resolve(dir, 'package.json'), '{ "type": "commonjs" }\n');
+    });
+  },
+};
+
 // One self-contained executable: every dependency (the @berth/* packages, commander,
 // tar-stream) is bundled in, so dist/berth.js runs from anywhere, symlinked or not.
 export default berthTsup({
@@ -46,11 +57,14 @@ export default berthTsup({
   dts: false,
   minify: false,
   // Bundle the workspace packages from their sources, never from a stale dist.
-  esbuildPlugins: [workspaceIsPure],
   esbuildOptions(options) {
     options.conditions = ['source', 'import', 'module', 'default'];
   },
   define: { __BERTH_BUILD__: JSON.stringify(gitCommit()) },
-  // commander is CommonJS: give its require() calls a real require.
-  banner: { js: "#!/usr/bin/env node\nimport { createRequire as __berthCreateRequire } from 'node:module';\nconst require = __berthCreateRequire(import.meta.url);" },
+  // CommonJS: node starts a CommonJS main without initialising its ESM loader (~9 ms of
+  // every command). dist/package.json says so, as the package itself is "type": "module".
+  format: ['cjs'],
+  outExtension: () => ({ js: '.js' }),
+  banner: { js: '#!/usr/bin/env node' },
+  esbuildPlugins: [workspaceIsPure, commonJsOutDir],
 });

@@ -6,6 +6,9 @@ const argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
   process.stdout.write(`Berth version ${BERTH_VERSION}, build ${BERTH_BUILD}\n`);
 } else {
-  const { runCli } = await import('./cli.js');
-  process.exitCode = await runCli(argv);
+  void import('./cli.js')
+    .then(({ runCli }) => runCli(argv))
+    .then((code) => {
+      process.exitCode = code;
+    });
 }
