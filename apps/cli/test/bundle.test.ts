@@ -1,0 +1,31 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { buildCli, removeCli } from './support/cli.js';
+
+// berth ships as one CommonJS file: node then starts it without its ESM loader.
+describe('the berth bundle', () => {
+  let bin: string;
+  let links: string;
+  beforeAll(async () => {
+    [bin, links] = await Promise.all([buildCli(), mkdtemp(join(tmpdir(), 'berth-bundle-links-'))]);
+  }, 120_000);
+  afterAll(async () => {
+    await removeCli(bin);
+    if (links) await rm(links, { recursive: true, force: true });
+  });
+
+  it('is CommonJS next to a package.json that says so, and runs through a symlink', async () => {
+    expect(JSON.parse(await readFile(join(dirname(bin), 'package.json'), 'utf8'))).toEqual({ type: 'commonjs' });
+    const text = await readFile(bin, 'utf8');
+    expect(text.startsWith('#!/usr/bin/env node\n"use strict";')).toBe(true);
+    expect(text).not.toMatch(/^import /m);
+    const link = join(links, 'berth');
+    await symlink(bin, link);
+    const { stdout } = await promisify(execFile)(link, ['--version']);
+    expect(stdout).toMatch(/^Berth version \d+\.\d+\.\d+, build \S+\n$/);
+  });
+});
