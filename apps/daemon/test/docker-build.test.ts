@@ -120,6 +120,13 @@ describe('docker build (classic builder) against berthd', () => {
     expect(r.code).toBe(3);
     expect(r.stdout).toContain('before\n');
     expect(r.stderr).toContain("The command '/bin/sh -c echo before && exit 3' returned a non-zero code: 3");
+    // the failed step's container stays for inspection, as with dockerd (--force-rm removes it)
+    const kept = (await dockerOk(env, ['ps', '-aq'])).trim().split('\n').filter(Boolean);
+    expect(kept).toHaveLength(1);
+    expect((await dockerOk(env, ['logs', kept[0]!])).trim()).toBe('before');
+    await dockerOk(env, ['rm', kept[0]!]);
+    const forced = await docker(env, ['build', '--force-rm', dir]);
+    expect(forced.code).toBe(3);
     expect((await dockerOk(env, ['ps', '-aq'])).trim()).toBe('');
     const remote = await request(t.socketPath, 'POST', '/v1.41/build?remote=https%3A%2F%2Fexample.com%2Fctx.tar', { body: '', headers: { 'Content-Type': 'application/x-tar' } });
     expect(remote.status).toBe(501);

@@ -96,13 +96,18 @@ describe('build (classic builder)', () => {
     expect(uncached.id).not.toBe(first.id);
   });
 
-  it('fails a RUN with Docker\'s message and leaves no container behind', async () => {
-    const before = (await t.engine.containers.list({ all: true })).length;
-    const err = await t.engine.builder
-      .build(contextTar([{ name: 'Dockerfile', body: 'FROM busybox\nRUN echo about to fail && false\n' }]), { networkMode: 'none' })
-      .then(() => undefined, (e: unknown) => e as Error);
+  it('fails a RUN with Docker\'s message; keeps the failed step\'s container as Docker does, unless forceRm', async () => {
+    const before = (await t.engine.containers.list({ all: true })).map((c) => c.Id);
+    const df = contextTar([{ name: 'Dockerfile', body: 'FROM busybox\nRUN echo about to fail && false\n' }]);
+    const err = await t.engine.builder.build(df, { networkMode: 'none' }).then(() => undefined, (e: unknown) => e as Error);
     expect(err?.message).toBe("The command '/bin/sh -c echo about to fail && false' returned a non-zero code: 1");
-    expect((await t.engine.containers.list({ all: true })).length).toBe(before);
+    const kept = (await t.engine.containers.list({ all: true })).filter((c) => !before.includes(c.Id));
+    expect(kept.map((c) => c.State)).toEqual(['exited']);
+    expect(kept[0]!.Command).toContain('echo about to fail && false');
+    await t.engine.containers.remove(kept[0]!.Id);
+    const again = contextTar([{ name: 'Dockerfile', body: 'FROM busybox\nRUN echo about to fail && false\n' }]);
+    await expect(t.engine.builder.build(again, { networkMode: 'none', forceRm: true })).rejects.toThrow(/non-zero code: 1/);
+    expect((await t.engine.containers.list({ all: true })).map((c) => c.Id)).toEqual(before);
   });
 
   it('builds multi-stage with COPY --from, ARG and a target; ADD extracts a local tar', async () => {

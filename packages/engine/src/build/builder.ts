@@ -615,9 +615,9 @@ class BuildRun {
       return layer;
     } finally {
       session?.close();
-      // Docker keeps a failed step's container unless --force-rm; Berth removes it whenever
-      // rm is on, so a failed build leaves nothing behind by default.
-      if (this.opts.forceRm || this.opts.rm !== false) {
+      // As Docker: rm (the default) removes a step's container once the step succeeded; a
+      // failed step's container stays for inspection unless --force-rm.
+      if (this.opts.forceRm || (ok && this.opts.rm !== false)) {
         if (ok) this.say(`Removing intermediate container ${short(Id)}\n`);
         await containers.remove(Id, { force: true }).catch(() => undefined);
       }
