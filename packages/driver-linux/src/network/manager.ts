@@ -94,6 +94,8 @@ export class CniNetworkManager {
   private readonly dnsRecords = new Map<string, AttachmentRecord>();
   /** Bridges whose MAC this manager has checked (once each: the run path stays free of it). */
   private readonly pinnedBridges = new Set<string>();
+  /** Containers whose detach runs: connect and disconnect leave them alone. */
+  private readonly detaching = new Set<string>();
   /** User networks' gateway -> name, for the listeners of the DNS server. */
   private dnsGateways = new Map<string, string>();
 
@@ -481,7 +483,19 @@ export class CniNetworkManager {
    */
   async detach(containerId: string): Promise<void> {
     if (!CONTAINER_ID_RE.test(containerId)) throw new InvalidArgumentError(`invalid container id ${JSON.stringify(containerId)}`);
-    const record = await this.attachments.get(containerId);
+    // Read under the lock, and marked: a connect/disconnect in flight finishes first, a later one is refused.
+    const record = await this.lock.run(async () => {
+      this.detaching.add(containerId);
+      return this.attachments.get(containerId);
+    });
+    try {
+      await this.detachRecord(containerId, record);
+    } finally {
+      this.detaching.delete(containerId);
+    }
+  }
+
+  private async detachRecord(containerId: string, record: AttachmentRecord | undefined): Promise<void> {
     const netnsPath = record?.netnsPath ?? join(this.netnsDir, containerId);
     const failures: string[] = [];
     if (record) {
@@ -572,7 +586,7 @@ export class CniNetworkManager {
   connect(containerId: string, options: ConnectOptions): Promise<AttachedInterface> {
     if (!CONTAINER_ID_RE.test(containerId)) throw new InvalidArgumentError(`invalid container id ${JSON.stringify(containerId)}`);
     return this.lock.run(async () => {
-      const record = await this.attachments.get(containerId);
+      const record = this.detaching.has(containerId) ? undefined : await this.attachments.get(containerId);
       if (!record || record.phase !== 'attached' || !record.netnsPath) throw new NotFoundError(`container ${containerId} has no network attachment`);
       if (record.mode !== 'bridge') throw new ConflictError(`container ${containerId} has network mode ${record.mode} and cannot join a network`);
       if (!(await isNetnsMounted(record.netnsPath))) throw new ConflictError(`the network namespace of container ${containerId} is gone`);
@@ -629,7 +643,7 @@ export class CniNetworkManager {
   disconnect(containerId: string, network: string): Promise<void> {
     if (!CONTAINER_ID_RE.test(containerId)) throw new InvalidArgumentError(`invalid container id ${JSON.stringify(containerId)}`);
     return this.lock.run(async () => {
-      const record = await this.attachments.get(containerId);
+      const record = this.detaching.has(containerId) ? undefined : await this.attachments.get(containerId);
       const n = record?.networks.find((x) => x.network === network);
       if (!record || !n) throw new NotFoundError(`container ${containerId} is not connected to network ${network}`);
       await this.removeFromNetns(record, n);
