@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmod, lchown, link, lstat, lutimes, mkdir, open, readFile, rm, stat, symlink, utimes } from 'node:fs/promises';
+import { chmod, lchown, link, lstat, lutimes, mkdir, open, readFile, rm, stat, symlink, utimes, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -58,9 +58,36 @@ export async function extractInRoot(root: string, dest: string, input: Readable,
     const m = mountOf(resolvedParent, w.mounts);
     if (m ? !m.rw : !w.rootfs) throw new InvalidArgumentError(`Error processing tar file: ${path}: read-only file system`);
   };
+  // Parent directories known to be directories (host path -> whether new entries inherit its group, setgid).
+  const dirs = new Map<string, boolean>();
+  const forget = (): void => {
+    parents.clear();
+    dirs.clear();
+  };
+  // Owner, mode and times of entries already written run a few at a time, off the tar's
+  // critical path (each is a thread-pool round trip); an entry whose path is still busy waits.
+  const busy = new Map<string, Promise<void>>();
+  let failed: unknown;
+  const settle = async (): Promise<void> => {
+    await Promise.all(busy.values());
+    if (failed) throw failed;
+  };
+  const later = async (host: string, work: () => Promise<void>): Promise<void> => {
+    if (busy.size >= 16) await Promise.race(busy.values());
+    const p = work()
+      .catch((err: unknown) => {
+        failed ??= err;
+      })
+      .finally(() => busy.delete(host));
+    busy.set(host, p);
+  };
+  const euid = process.geteuid?.() ?? 0;
+  const egid = process.getegid?.() ?? 0;
   try {
     for await (const entry of extract) {
+      if (failed) throw failed;
       const header = entry.header;
+      const body = entry as unknown as Readable;
       const name = posix.normalize(header.name);
       const path = posix.join(dest, name);
       if (path !== dest && !path.startsWith(dest === '/' ? '/' : dest + '/')) {
@@ -68,39 +95,56 @@ export async function extractInRoot(root: string, dest: string, input: Readable,
       }
       if (path === dest) {
         // "." or "/": the destination itself is left as it is (Docker skips it).
-        entry.resume();
+        body.resume();
         continue;
       }
       const parent = posix.dirname(path);
       let resolvedParent = await resolveParent(parent);
       checkWritable(resolvedParent.path, path);
-      let parentHost = resolvedParent.host;
-      // stat, not lstat: the parent is resolved already, and a root like /proc/<pid>/root is itself a link.
-      const parentStat = await stat(parentHost).catch(() => undefined);
-      if (!parentStat) {
-        await mkdir(parentHost, { recursive: true, mode: 0o755 });
-        resolvedParent = await resolveParent(parent);
-        parentHost = resolvedParent.host;
-      } else if (!parentStat.isDirectory()) {
-        throw new InvalidArgumentError(`Error processing tar file: ${parent}: not a directory`);
+      let parentSetgid = dirs.get(resolvedParent.host);
+      if (parentSetgid === undefined) {
+        // stat, not lstat: the parent is resolved already, and a root like /proc/<pid>/root is itself a link.
+        let parentStat = await stat(resolvedParent.host).catch(() => undefined);
+        if (!parentStat) {
+          await mkdir(resolvedParent.host, { recursive: true, mode: 0o755 });
+          resolvedParent = await resolveParent(parent);
+          parentStat = await stat(resolvedParent.host);
+        } else if (!parentStat.isDirectory()) {
+          throw new InvalidArgumentError(`Error processing tar file: ${parent}: not a directory`);
+        }
+        parentSetgid = (parentStat.mode & 0o2000) !== 0;
+        dirs.set(resolvedParent.host, parentSetgid);
       }
-      const host = posix.join(parentHost, posix.basename(path));
+      const host = posix.join(resolvedParent.host, posix.basename(path));
       const isDir = header.type === 'directory';
-      const existing = await lstat(host).catch(() => undefined);
-      if (existing) {
+      const pending = busy.get(host);
+      if (pending) await pending;
+      // Created first, looked at only when something is in the way (most entries are new).
+      let fresh = true;
+      const write = (): Promise<FileHandle | undefined> => writeEntry(root, dest, path, host, header, body, mounts);
+      let fh: FileHandle | undefined;
+      try {
+        fh = await write();
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const existing = await lstat(host);
         if (opts.noOverwriteDirNonDir && existing.isDirectory() && !isDir) {
           throw new InvalidArgumentError(`cannot overwrite directory ${JSON.stringify(path)} with non-directory ${JSON.stringify(dest)}`);
         }
         if (opts.noOverwriteDirNonDir && !existing.isDirectory() && isDir) {
           throw new InvalidArgumentError(`cannot overwrite non-directory ${JSON.stringify(path)} with directory ${JSON.stringify(dest)}`);
         }
-        if (!(existing.isDirectory() && isDir)) {
+        fresh = false;
+        if (existing.isDirectory() && isDir) {
+          body.resume();
+        } else {
+          await settle();
           await rm(host, { recursive: true, force: true });
-          parents.clear();
+          forget();
+          fh = await write();
         }
       }
-      await writeEntry(root, dest, path, host, header, entry as unknown as Readable, !!existing && existing.isDirectory() && isDir, mounts);
-      if (header.type === 'symlink') parents.clear();
+      if (header.type === 'symlink') forget();
       if (isDir) {
         dirTimes.push({ host, header });
         parents.set(path, { host, path: posix.join(resolvedParent.path, posix.basename(path)) });
@@ -109,14 +153,33 @@ export async function extractInRoot(root: string, dest: string, input: Readable,
       if (header.type === 'link') continue;
       const uid = opts.owner?.uid ?? header.uid ?? 0;
       const gid = opts.owner?.gid ?? header.gid ?? 0;
-      await lchown(host, uid, gid);
-      // After chown, which clears set-id bits.
-      if (header.type !== 'symlink') await chmod(host, (header.mode ?? 0o644) & 0o7777);
-      if (!isDir) await setTimes(host, header);
+      // A new entry already has our ids unless its parent hands down its group.
+      const chown = !fresh || parentSetgid || uid !== euid || gid !== egid;
+      const mode = (header.mode ?? 0o644) & 0o7777;
+      await later(host, async () => {
+        if (fh) {
+          // A regular file: its still-open descriptor, closed here, off the critical path.
+          try {
+            if (chown) await fh.chown(uid, gid);
+            await fh.chmod(mode);
+            const mtime = header.mtime ?? new Date();
+            await fh.utimes(mtime, mtime);
+          } finally {
+            await fh.close();
+          }
+          return;
+        }
+        if (chown) await lchown(host, uid, gid);
+        // After chown, which clears set-id bits.
+        if (header.type !== 'symlink') await chmod(host, mode);
+        if (!isDir) await setTimes(host, header);
+      });
     }
     await feeding;
+    await settle();
   } catch (err) {
     source.destroy();
+    await Promise.all(busy.values());
     throw asTarError(err);
   }
   // Directory times last: writing into a directory moves its mtime.
@@ -130,21 +193,20 @@ async function writeEntry(
   host: string,
   header: Header,
   body: Readable,
-  merge: boolean,
   mounts: readonly RootMount[],
-): Promise<void> {
+): Promise<FileHandle | undefined> {
   const mode = (header.mode ?? 0o644) & 0o7777;
   switch (header.type) {
     case 'directory':
-      if (!merge) await mkdir(host, { mode });
+      // EEXIST is the caller's to handle (merge or replace).
+      await mkdir(host, { mode });
       body.resume();
       return;
     case 'file':
     case 'contiguous-file':
     case null:
     case undefined:
-      await writeFile(host, mode, body, header.size ?? 0);
-      return;
+      return writeFile(host, mode, body, header.size ?? 0);
     case 'symlink': {
       const target = header.linkname ?? '';
       const resolved = posix.join(posix.dirname(path), target);
@@ -169,6 +231,7 @@ async function writeEntry(
     case 'character-device':
     case 'block-device':
     case 'fifo': {
+      if (await lstat(host).then(() => true, () => false)) throw Object.assign(new Error(`${path} exists`), { code: 'EEXIST' });
       body.resume();
       const kind = header.type === 'fifo' ? ['p'] : [header.type === 'block-device' ? 'b' : 'c', String(header.devmajor ?? 0), String(header.devminor ?? 0)];
       await new Promise<void>((resolve, reject) =>
@@ -186,28 +249,39 @@ async function writeEntry(
 
 /**
  * Writes an entry's body to a new file (wx: O_CREAT|O_EXCL never follows a link that
- * appeared at this name meanwhile). A body cut short (the archive ended or broke) leaves
- * no half-written file behind.
+ * appeared at this name meanwhile) and hands back its open handle. A body cut short (the
+ * archive ended or broke) leaves no half-written file behind.
  */
-async function writeFile(host: string, mode: number, body: Readable, size: number): Promise<void> {
+async function writeFile(host: string, mode: number, body: Readable, size: number): Promise<FileHandle> {
   const fh = await open(host, 'wx', mode);
   let written = 0;
+  // Chunks are gathered up to 1 MiB per write: one thread-pool round trip per 64 KiB chunk costs more than the copy.
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async (): Promise<void> => {
+    const data = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    let off = 0;
+    while (off < data.length) off += (await fh.write(data, off, data.length - off)).bytesWritten;
+  };
   try {
-    try {
-      for await (const chunk of body) {
-        const buf = chunk as Buffer;
-        let off = 0;
-        while (off < buf.length) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
-        written += buf.length;
-      }
-    } finally {
-      await fh.close();
+    for await (const chunk of body) {
+      const buf = chunk as Buffer;
+      pending.push(buf);
+      pendingBytes += buf.length;
+      written += buf.length;
+      if (pendingBytes >= 1 << 20) await flush();
     }
+    if (pendingBytes > 0) await flush();
     if (written !== size) throw new InvalidArgumentError(`Error processing tar file: unexpected EOF`);
   } catch (err) {
+    await fh.close().catch(() => undefined);
     await rm(host, { force: true }).catch(() => undefined);
     throw err;
   }
+  // Still open: the caller sets owner, mode and times through it, then closes it.
+  return fh;
 }
 
 function inside(path: string, dir: string): boolean {
