@@ -12,6 +12,7 @@ import { createNetns, isNetnsMounted, removeNetns } from './netns.js';
 import { describePort, ephemeralHostPort, normalizePorts, portAllocatedError, portsClash, tryBindHostPort, type PublishedPort } from './ports.js';
 import { JsonRecordDir } from './state-store.js';
 import { EmbeddedDns } from './dns/server.js';
+import { ContainerNames, type NamedContainer } from './dns/names.js';
 import { addHostsEntry, removeHostsEntries, retargetResolvConf } from '../host-files.js';
 import type {
   AttachedInterface,
@@ -89,15 +90,12 @@ export class CniNetworkManager {
   private readonly dns: EmbeddedDns | undefined;
   /** dnsUpdate from attach, connect and detach in any order: one listener set change at a time. */
   private readonly dnsLock = new Mutex();
-  private readonly containerNames: ((containerId: string) => string[] | undefined) | undefined;
   /** Attached containers with a user network, in memory for the DNS server (loaded by restoreDns). */
-  private readonly dnsRecords = new Map<string, AttachmentRecord>();
+  private readonly dnsNames: ContainerNames | undefined;
   /** Bridges whose MAC this manager has checked (once each: the run path stays free of it). */
   private readonly pinnedBridges = new Set<string>();
   /** Containers whose detach runs: connect and disconnect leave them alone. */
   private readonly detaching = new Set<string>();
-  /** User networks' gateway -> name, for the listeners of the DNS server. */
-  private dnsGateways = new Map<string, string>();
 
   constructor(options: CniNetworkManagerOptions) {
     this.stateDir = options.stateDir;
@@ -120,12 +118,9 @@ export class CniNetworkManager {
     this.cni = new CniExecutor(this.pluginDirs);
     if (options.dns !== false) {
       const dns = options.dns ?? {};
-      this.containerNames = dns.containerNames;
+      this.dnsNames = new ContainerNames(dns.containerNames);
       this.dns = new EmbeddedDns({
-        names: {
-          lookup: (server, client, name) => this.lookupName(server, client, name),
-          reverse: (server, client, ip) => this.reverseName(server, client, ip),
-        },
+        names: this.dnsNames,
         ...(dns.upstreams ? { upstreams: dns.upstreams } : {}),
         ...(dns.forwardTimeoutMs !== undefined ? { forwardTimeoutMs: dns.forwardTimeoutMs } : {}),
       });
@@ -571,7 +566,7 @@ export class CniNetworkManager {
       await removeNetns(netnsPath);
     }
     await this.lock.run(() => this.attachments.delete(containerId));
-    if (this.dnsRecords.has(containerId)) await this.dnsUpdate(containerId, undefined);
+    if (this.dnsNames?.has(containerId)) await this.dnsUpdate(containerId, undefined);
     if (failures.length > 0 && record?.phase === 'attached') {
       // Everything is cleaned as far as possible and the record is gone; say what failed.
       throw new BerthError('Internal', `network cleanup of ${containerId} was incomplete: ${failures.join('; ')}`);
@@ -658,7 +653,7 @@ export class CniNetworkManager {
           await retargetResolvConf(join(record.hostFilesDir, 'resolv.conf'), [n.iface.gateway], next).catch(() => undefined);
         }
       }
-      if (this.dnsRecords.has(containerId)) await this.dnsUpdate(containerId, record);
+      if (this.dnsNames?.has(containerId)) await this.dnsUpdate(containerId, record);
     });
   }
 
@@ -700,7 +695,7 @@ export class CniNetworkManager {
    */
   async restoreDns(): Promise<void> {
     if (!this.dns) return;
-    for (const a of await this.attachments.values()) if (a.phase === 'attached' && this.onUserNetwork(a)) this.dnsRecords.set(a.containerId, a);
+    for (const a of await this.attachments.values()) if (a.phase === 'attached') this.dnsNames?.set(this.named(a));
     await this.dnsUpdate(undefined, undefined);
   }
 
@@ -724,71 +719,21 @@ export class CniNetworkManager {
   }
 
   private async dnsUpdateLocked(containerId: string | undefined, record: AttachmentRecord | undefined): Promise<void> {
-    if (!this.dns) return;
-    if (containerId) {
-      if (record && this.onUserNetwork(record)) this.dnsRecords.set(containerId, record);
-      else this.dnsRecords.delete(containerId);
-    }
-    const wanted = new Set<string>();
-    for (const r of this.dnsRecords.values()) for (const n of r.networks) if (n.network !== this.defaultNetwork.name) wanted.add(n.network);
+    if (!this.dns || !this.dnsNames) return;
+    if (containerId) this.dnsNames.set(record ? this.named(record) : { containerId, endpoints: [] });
     const gateways = new Map<string, string>();
-    for (const name of wanted) {
+    for (const name of this.dnsNames.networks()) {
       const info = await this.networks.get(name).catch(() => undefined);
       if (info) gateways.set(info.gateway, info.name);
     }
-    this.dnsGateways = gateways;
+    this.dnsNames.setGateways(gateways);
     await this.dns.serve(gateways.keys());
   }
 
-  /**
-   * Docker's rules: the asker (a container on a user network, by source address) resolves
-   * names on the user networks it is on, in its order, never on the default one. Anyone
-   * else (a default-network container, the host) only gets the forwarded answer.
-   */
-  private lookupName(serverIp: string, clientIp: string, name: string): string[] | undefined {
-    if (!this.dnsGateways.has(serverIp)) return undefined;
-    let asker: AttachmentRecord | undefined;
-    for (const r of this.dnsRecords.values()) if (r.networks.some((n) => n.iface?.ip === clientIp)) asker = r;
-    if (!asker) return undefined;
-    const nets = asker.networks.map((n) => n.network).filter((n) => n !== this.defaultNetwork.name);
-    const namesCache = new Map<string, string[] | undefined>();
-    for (const net of nets) {
-      // `name.network` as well, as Docker answers it
-      const suffix = `.${net.toLowerCase()}`;
-      const short = name.endsWith(suffix) ? name.slice(0, -suffix.length) : undefined;
-      const ips: string[] = [];
-      for (const r of this.dnsRecords.values()) {
-        const n = r.networks.find((x) => x.network === net);
-        if (!n?.iface) continue;
-        if (!namesCache.has(r.containerId)) namesCache.set(r.containerId, this.namesOf(r));
-        const names = namesCache.get(r.containerId);
-        if (!names) continue;
-        const known = (x: string) => names.includes(x) || n.aliases.some((a) => a.toLowerCase() === x);
-        if (known(name) || (short !== undefined && known(short))) ips.push(n.iface.ip);
-      }
-      if (ips.length > 0) return ips;
-    }
-    return undefined;
-  }
-
-  /** PTR: `name.network` for a running container's address on one of the asker's user networks. */
-  private reverseName(serverIp: string, clientIp: string, ip: string): string | undefined {
-    if (!this.dnsGateways.has(serverIp)) return undefined;
-    let asker: AttachmentRecord | undefined;
-    for (const r of this.dnsRecords.values()) if (r.networks.some((n) => n.iface?.ip === clientIp)) asker = r;
-    if (!asker) return undefined;
-    const nets = new Set(asker.networks.map((n) => n.network).filter((n) => n !== this.defaultNetwork.name));
-    for (const r of this.dnsRecords.values()) {
-      const n = r.networks.find((x) => nets.has(x.network) && x.iface?.ip === ip);
-      const name = n ? this.namesOf(r)?.[0] : undefined;
-      if (n && name) return `${name}.${n.network}`;
-    }
-    return undefined;
-  }
-
-  private namesOf(r: AttachmentRecord): string[] | undefined {
-    const names = this.containerNames ? this.containerNames(r.containerId) : [...(r.hostname ? [r.hostname] : []), r.containerId, r.containerId.slice(0, 12)];
-    return names?.map((x) => x.toLowerCase());
+  /** A record as the DNS sees it: its plumbed user-network endpoints. */
+  private named(record: AttachmentRecord): NamedContainer {
+    const endpoints = record.networks.flatMap((n) => (n.network !== this.defaultNetwork.name && n.iface ? [{ network: n.network, ip: n.iface.ip, aliases: n.aliases }] : []));
+    return { containerId: record.containerId, ...(record.hostname ? { hostname: record.hostname } : {}), endpoints };
   }
 
   /** The namespace recorded for a container (for `--network container:<id>`), if any. */
