@@ -3,7 +3,7 @@ import { mkdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/pro
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
-import { berthRunner, buildCli, dockerRunner, removeCli, type CliResult } from './support/cli.js';
+import { berthRunner, buildCli, dockerRunner, removeCli, Tmux, type CliResult } from './support/cli.js';
 
 // `berth cp` against a real berthd, with the real docker CLI (28.2) copying the same
 // things against the same daemon as the reference: results, output and exit codes.
@@ -127,6 +127,48 @@ describe('berth cp', () => {
     expect(tb.code).toBe(0);
     expect(tb.stdout).toBe(td.stdout);
     expect(tb.stdout.slice(0, 8)).toBe('file.txt');
+  });
+
+  it('on a terminal: the "Successfully copied" line as docker prints it', async () => {
+    const screens: string[] = [];
+    for (const [cmd, env, to] of [
+      [[process.execPath, bin], t.berthEnv, '/b/tty.txt'],
+      [['docker'], t.dockerEnv, '/d/tty.txt'],
+      [[process.execPath, bin], t.berthEnv, '/b/tty-dir'],
+      [['docker'], t.dockerEnv, '/d/tty-dir'],
+    ] as const) {
+      const from = to.endsWith('dir') ? join(src, 'dir') : join(src, 'file.txt');
+      const tmux = await Tmux.start([...cmd, 'cp', from, `${ctr}:${to}`], env);
+      try {
+        expect(await tmux.exitStatus()).toBe(0);
+        screens.push((await tmux.capture()).trim());
+      } finally {
+        await tmux.kill();
+      }
+    }
+    expect(screens[0]).toBe(screens[1]!.replaceAll(`${ctr}:/d/`, `${ctr}:/b/`));
+    expect(screens[2]).toBe(screens[3]!.replaceAll(`${ctr}:/d/`, `${ctr}:/b/`));
+    expect(screens[0]).toMatch(/^Successfully copied \S+B to /);
+    // out of the container: docker 28 counts the tar's bytes (a file's 7 bytes come in 10.2kB)
+    const outScreens: string[] = [];
+    for (const what of ['file.txt', 'dir']) {
+      for (const [cmd, env, sub] of [
+        [[process.execPath, bin], t.berthEnv, 'tty-b'],
+        [['docker'], t.dockerEnv, 'tty-d'],
+      ] as const) {
+        await mkdir(join(out, `${sub}-${what}`));
+        const tmux = await Tmux.start([...cmd, 'cp', `${ctr}:/b/${what}`, join(out, `${sub}-${what}`)], env);
+        try {
+          expect(await tmux.exitStatus()).toBe(0);
+          outScreens.push((await tmux.capture()).trim().replaceAll('tty-d', 'tty-b'));
+        } finally {
+          await tmux.kill();
+        }
+      }
+    }
+    expect(outScreens[0]).toBe(outScreens[1]);
+    expect(outScreens[2]).toBe(outScreens[3]);
+    expect(outScreens[0]).toMatch(/^Successfully copied 10.2kB to \//);
   });
 
   it('errors: same messages and exit codes as docker cp', async () => {

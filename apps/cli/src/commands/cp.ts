@@ -92,7 +92,8 @@ async function copyFromContainer(ctx: Context, container: string, srcPath: strin
   let content: Readable = counted.stream;
   if (rebase) content = rebaseArchiveEntries(content, splitPathDirEntry(srcPath).base, rebase);
   await copyTo(content, srcInfo, dstPath);
-  if (!flags.quiet) ctx.err(`Successfully copied ${humanSize(isDir(stat) ? counted.bytes() : stat.size)} to ${dstPath}\n`);
+  // docker 28 reports the bytes of the tar it read, for a file too.
+  if (!flags.quiet) ctx.err(`Successfully copied ${humanSize(counted.bytes())} to ${dstPath}\n`);
   return 0;
 }
 
