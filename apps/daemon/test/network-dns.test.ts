@@ -136,4 +136,21 @@ describe('docker CLI: user network DNS and connect/disconnect of running contain
     expect((await exec(name('db-1'), ['nslookup', 'web'])).stdout).toContain(nets[net2]!.IPAddress);
     expect((await exec(name('db-1'), ['nslookup', 'web'])).stdout).not.toContain(nets[net1]!.IPAddress);
   });
+
+  it('disconnected from its last network a container keeps loopback only, across a restart too, as in Docker', async () => {
+    await dockerOk(env, ['run', '-d', '--name', name('e'), '--network', net1, image, 'sleep', '300']);
+    await dockerOk(env, ['network', 'disconnect', net1, name('e')]);
+    const links = async () => (await exec(name('e'), ['ip', '-o', 'link', 'show'])).stdout.trim().split('\n').map((l) => l.split(':')[1]?.trim().split('@')[0]);
+    expect(await links()).toEqual(['lo']);
+    expect(await dockerOk(env, ['inspect', '-f', '{{json .NetworkSettings.Networks}}', name('e')])).toBe('{}\n');
+    await dockerOk(env, ['restart', '-t', '0', name('e')]);
+    expect(await links()).toEqual(['lo']);
+    // a container running without a network cannot be connected; stopped, it can
+    expect((await docker(env, ['network', 'connect', net1, name('e')])).code).not.toBe(0);
+    await dockerOk(env, ['stop', '-t', '0', name('e')]);
+    await dockerOk(env, ['network', 'connect', net1, name('e')]);
+    await dockerOk(env, ['start', name('e')]);
+    expect(await links()).toEqual(['lo', 'eth0']);
+    expect((await exec(name('e'), ['nslookup', name('a')])).stdout).toContain(await ipOn(name('a'), net1));
+  });
 });

@@ -213,6 +213,8 @@ export class Engine {
             } else {
               if (!r.networks[name]) throw new NotFoundError(`container ${r.id} is not connected to network ${name}`);
               delete r.networks[name];
+              // No endpoint left: it starts with loopback only, as in Docker (not on the default network).
+              if (Object.keys(r.networks).length === 0) r.hostConfig.NetworkMode = 'none';
             }
             table.save(r);
           }
@@ -226,8 +228,13 @@ export class Engine {
         saveEndpoint: (id, name, ep) => {
           const r = table.get(id);
           if (!r) throw new NotFoundError(`No such container: ${id}`);
-          if (ep) r.networks[name] = ep;
-          else delete r.networks[name];
+          if (ep) {
+            r.networks[name] = ep;
+            if (r.hostConfig.NetworkMode === 'none') r.hostConfig.NetworkMode = name;
+          } else {
+            delete r.networks[name];
+            if (Object.keys(r.networks).length === 0) r.hostConfig.NetworkMode = 'none';
+          }
           table.save(r);
         },
       };

@@ -244,12 +244,15 @@ export class Networks implements NetworkService {
     }
     if (!this.manager?.connect || !this.attachments.saveEndpoint) throw new UnsupportedError('connecting a running container needs driver-linux networking');
     if (c.networks.includes(r.name)) throw new BerthError('Forbidden', `endpoint with name ${c.name} already exists in network ${r.name}`);
-    if (r.driver !== 'bridge' || ['host', 'none'].includes(c.networkMode) || c.networkMode.startsWith('container:')) {
-      throw new BerthError('Forbidden', `container ${c.name} with network mode ${c.networkMode} cannot be connected to network ${r.name} while it runs`);
-    }
+    const refused = () => new BerthError('Forbidden', `container ${c.name} with network mode ${c.networkMode} cannot be connected to network ${r.name} while it runs`);
+    if (r.driver !== 'bridge' || c.networkMode === 'host' || c.networkMode.startsWith('container:')) throw refused();
     const aliases = ep.Aliases ?? [];
     const ipv4 = ep.IPAMConfig?.IPv4Address;
-    const iface = await this.manager.connect(c.runtimeId, { name: r.name, aliases, ...(ipv4 ? { ipv4Address: ipv4 } : {}) });
+    // `none` is either a container started without a network (no attachment: refused) or one
+    // whose every network was disconnected while it ran (its namespace takes a new one).
+    const iface = await this.manager.connect(c.runtimeId, { name: r.name, aliases, ...(ipv4 ? { ipv4Address: ipv4 } : {}) }).catch((err: unknown) => {
+      throw err instanceof NotFoundError && c.networkMode === 'none' ? refused() : err;
+    });
     const live: EndpointSettings = {
       ...ep,
       Aliases: aliases.length > 0 ? aliases : null,
