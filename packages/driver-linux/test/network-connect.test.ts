@@ -77,14 +77,14 @@ function cid(tag: string): string {
   return id;
 }
 
-async function newNetwork(name: string) {
+async function newNetwork(name: string, internal = false) {
   for (let i = 0; ; i++) {
     const bridge = uniqueBridge();
     const subnet = await freeSubnet();
     used.bridges.push(bridge);
     used.subnets.push(subnet);
     try {
-      return await manager.createNetwork({ name, bridge, subnet });
+      return await manager.createNetwork({ name, bridge, subnet, internal });
     } catch (e) {
       if (i >= 4) throw e;
     }
@@ -151,6 +151,7 @@ describe.runIf(isRoot || CI)('running containers: network connect/disconnect and
     manager = new CniNetworkManager(managerOptions);
     driver = new LinuxDriver({ stateDir: join(base, 'state'), network: manager });
     for (const n of ['front', 'back']) nets[n] = await newNetwork(`${n}-${randomBytes(3).toString('hex')}`);
+    nets.inner = await newNetwork(`inner-${randomBytes(3).toString('hex')}`, true);
   });
 
   afterAll(async () => {
@@ -278,7 +279,15 @@ describe.runIf(isRoot || CI)('running containers: network connect/disconnect and
     expect(await tcpQuery('foxtrot')).toBe(`0 ${ipB}`);
     expect(await tcpQuery('mail.example.test')).toBe('0 192.0.2.8');
     expect(await tcpQuery('nothing.invalid')).toBe('3');
-    for (const id of [a, b]) await driver.delete(id, { force: true });
+    // a container only on an internal network resolves its peers but nothing outside (Docker, CVE-2024-29018)
+    const i1 = await runSleeper('juliet', [{ name: nets.inner!.name }]);
+    const i2 = await runSleeper('kappa', [{ name: nets.inner!.name }]);
+    const peer = await inCtr(i1, ['nslookup', 'kappa']);
+    expect(peer.code, peer.stdout + peer.stderr).toBe(0);
+    const out = await inCtr(i1, ['nslookup', 'www.example.test']);
+    expect(out.code).not.toBe(0);
+    expect(out.stdout).not.toContain('192.0.2.7');
+    for (const id of [a, b, i1, i2]) await driver.delete(id, { force: true });
   });
 
   it('a new manager on the same state serves the containers that kept running (daemon restart)', async () => {

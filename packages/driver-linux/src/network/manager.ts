@@ -695,7 +695,7 @@ export class CniNetworkManager {
    */
   async restoreDns(): Promise<void> {
     if (!this.dns) return;
-    for (const a of await this.attachments.values()) if (a.phase === 'attached') this.dnsNames?.set(this.named(a));
+    for (const a of await this.attachments.values()) if (a.phase === 'attached') this.dnsNames?.set(await this.named(a));
     await this.dnsUpdate(undefined, undefined);
   }
 
@@ -720,7 +720,7 @@ export class CniNetworkManager {
 
   private async dnsUpdateLocked(containerId: string | undefined, record: AttachmentRecord | undefined): Promise<void> {
     if (!this.dns || !this.dnsNames) return;
-    if (containerId) this.dnsNames.set(record ? this.named(record) : { containerId, endpoints: [] });
+    if (containerId) this.dnsNames.set(record ? await this.named(record) : { containerId, endpoints: [] });
     const gateways = new Map<string, string>();
     for (const name of this.dnsNames.networks()) {
       const info = await this.networks.get(name).catch(() => undefined);
@@ -730,10 +730,14 @@ export class CniNetworkManager {
     await this.dns.serve(gateways.keys());
   }
 
-  /** A record as the DNS sees it: its plumbed user-network endpoints. */
-  private named(record: AttachmentRecord): NamedContainer {
+  /** A record as the DNS sees it: its plumbed user-network endpoints, and whether it can reach out at all. */
+  private async named(record: AttachmentRecord): Promise<NamedContainer> {
     const endpoints = record.networks.flatMap((n) => (n.network !== this.defaultNetwork.name && n.iface ? [{ network: n.network, ip: n.iface.ip, aliases: n.aliases }] : []));
-    return { containerId: record.containerId, ...(record.hostname ? { hostname: record.hostname } : {}), endpoints };
+    let internalOnly = record.networks.length > 0;
+    for (const n of record.networks) {
+      if (n.network === this.defaultNetwork.name || !(await this.networks.get(n.network).catch(() => undefined))?.internal) internalOnly = false;
+    }
+    return { containerId: record.containerId, ...(record.hostname ? { hostname: record.hostname } : {}), endpoints, ...(internalOnly ? { internalOnly } : {}) };
   }
 
   /** The namespace recorded for a container (for `--network container:<id>`), if any. */

@@ -12,6 +12,8 @@ export interface NamedContainer {
   containerId: string;
   hostname?: string;
   endpoints: NamedEndpoint[];
+  /** Only on internal networks: its questions for other names are not forwarded (Docker, CVE-2024-29018). */
+  internalOnly?: boolean;
 }
 
 /**
@@ -73,6 +75,11 @@ export class ContainerNames implements DnsNameSource {
       if (ips.length > 0) return ips;
     }
     return undefined;
+  }
+
+  /** Whether a question from `clientIp` may go upstream: not from a container that is only on internal networks. */
+  mayForward(serverIp: string, clientIp: string): boolean {
+    return !this.asker(serverIp, clientIp)?.internalOnly;
   }
 
   /** PTR: `name.network` for a resolvable container's address on one of the asker's networks. */

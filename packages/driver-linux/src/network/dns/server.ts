@@ -10,6 +10,8 @@ export interface DnsNameSource {
    * `serverIp`; `undefined` when the name is not a container's (it is then forwarded).
    */
   lookup(serverIp: string, clientIp: string, name: string): string[] | undefined;
+  /** False when the asker must not reach the upstream nameservers (a container only on internal networks). */
+  mayForward?(serverIp: string, clientIp: string): boolean;
   /** The name (`container.network`) of a container's address for a PTR question, if the asker may see it. */
   reverse?(serverIp: string, clientIp: string, ip: string): string | undefined;
 }
@@ -161,7 +163,7 @@ export class EmbeddedDns {
       // A container's name: A records; any other type (AAAA...) has no data (NOERROR, no answer) as with Docker.
       return buildResponse(msg, q, RCODE_NOERROR, q.type === TYPE_A ? shuffle(ips) : [], 600, transport === 'udp' ? UDP_LIMIT : undefined);
     }
-    if (this.inFlight >= MAX_IN_FLIGHT) return buildResponse(msg, q, RCODE_SERVFAIL);
+    if (this.inFlight >= MAX_IN_FLIGHT || this.options.names.mayForward?.(serverIp, clientIp) === false) return buildResponse(msg, q, RCODE_SERVFAIL);
     this.inFlight++;
     try {
       return (await (transport === 'udp' ? this.forward(msg) : this.forwardTcp(msg))) ?? buildResponse(msg, q, RCODE_SERVFAIL);
