@@ -50,6 +50,20 @@ async function fileIn(id: string, path: string): Promise<string> {
   return body;
 }
 
+async function names(stream: Readable): Promise<string[]> {
+  const ex = tar.extract();
+  const out: string[] = [];
+  const done = (async () => {
+    for await (const e of ex) {
+      out.push(e.header.name);
+      e.resume();
+    }
+  })();
+  stream.pipe(ex);
+  await done;
+  return out;
+}
+
 async function exec(id: string, cmd: string[]): Promise<string> {
   const { Id } = await t.engine.containers.execCreate(id, { Cmd: cmd, AttachStdout: true, AttachStderr: true });
   const s = await t.engine.containers.execStart(Id, {});
@@ -198,6 +212,29 @@ describe('docker cp into a container (PUT archive)', () => {
     await engine.containers.remove(id2, { force: true, volumes: true });
     await engine.volumes.remove(vol).catch(() => undefined);
     await engine.volumes.remove(ro).catch(() => undefined);
+  });
+
+  it('GET archive: a trailing slash follows a link and keeps the requested name; the root archives as /...', async () => {
+    const { engine } = t;
+    const id = await created();
+    await engine.containers.putArchive(id, '/', await tarOf([{ name: 'real/', type: 'directory' }, { name: 'real/in.txt', body: 'in' }, { name: 'alias', type: 'symlink', linkname: 'real' }]));
+    for (const running of [false, true]) {
+      if (running) await engine.containers.start(id);
+      const asLink = await engine.containers.getArchive(id, '/alias');
+      expect(asLink.stat.linkTarget).toBe('real');
+      expect(await names(asLink.tar)).toEqual(['alias']);
+      const followed = await engine.containers.getArchive(id, '/alias/');
+      expect(followed.stat).toMatchObject({ name: 'alias', linkTarget: '' });
+      expect(followed.stat.mode >= 2 ** 31).toBe(true);
+      expect((await names(followed.tar)).sort()).toEqual(['alias/', 'alias/in.txt']);
+      const root = await engine.containers.getArchive(id, '/');
+      expect(root.stat.name).toBe('/');
+      expect(root.stat.mode >= 2 ** 31).toBe(true);
+      const all = await names(root.tar);
+      expect(all).toContain('/real/in.txt');
+      expect(all).toContain('/bin/busybox');
+    }
+    await engine.containers.remove(id, { force: true });
   });
 
   it('copyUIDGID gives entries the container user; a symlink destination is followed', async () => {

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { lstat, readlink } from 'node:fs/promises';
+import { lstat, readlink, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
+import tar from 'tar-stream';
 import { InvalidArgumentError, NotFoundError } from '@berth/image-format';
 
 /** Docker's `X-Docker-Container-Path-Stat`: mode uses Go's os.FileMode bits. */
@@ -100,11 +101,16 @@ export function mountOf<M extends { destination: string }>(path: string, mounts:
   return best;
 }
 
-export async function statPath(root: string, path: string, mounts: readonly RootMount[] = []): Promise<{ host: string; stat: PathStat }> {
-  const { host } = await resolveScoped(root, path, false, mounts);
+/**
+ * Docker's container StatPath: the last element is followed only when the path ends in
+ * `/` or `/.`; the name is the requested path's base name. `resolved` is the container path.
+ */
+export async function statPath(root: string, path: string, mounts: readonly RootMount[] = []): Promise<{ host: string; resolved: string; stat: PathStat }> {
+  const { host, path: resolved } = await resolveScoped(root, path, /\/\.?$/.test(path), mounts);
   let st;
   try {
-    st = await lstat(host);
+    // The root itself may be a link on the host (/proc/<pid>/root): it is the container's /.
+    st = resolved === '/' ? await stat(host) : await lstat(host);
   } catch {
     throw new NotFoundError(`Could not find the file ${path} in container`);
   }
@@ -121,6 +127,7 @@ export async function statPath(root: string, path: string, mounts: readonly Root
   const name = posix.basename(path.replace(/\/+$/, '')) || '/';
   return {
     host,
+    resolved,
     stat: {
       name,
       size: st.size,
@@ -139,4 +146,39 @@ export function tarOf(host: string, contentsOnly: boolean): Readable {
     if (tar.exitCode === null) tar.kill();
   });
   return tar.stdout;
+}
+
+/**
+ * Renames the first path element `from` of every entry (and hard link target) to `to`:
+ * Docker's archive rebase, for a path reached through a link (`/link/` archives as `link/...`)
+ * and for the root (`./etc` archives as `/etc`).
+ */
+export function rebaseTar(input: Readable, from: string, to: string): Readable {
+  const swap = (name: string): string => (name === from || name.startsWith(from + '/') ? to + name.slice(from.length) : name);
+  const extract = tar.extract();
+  const pack = tar.pack();
+  extract.on('entry', (header, stream, next) => {
+    header.name = swap(header.name);
+    if (header.type === 'link' && header.linkname) header.linkname = swap(header.linkname);
+    stream.pipe(pack.entry(header, (err) => (err ? pack.destroy(err) : next())) as unknown as NodeJS.WritableStream);
+  });
+  extract.on('finish', () => pack.finalize());
+  extract.on('error', (err) => pack.destroy(err));
+  input.on('error', (err) => extract.destroy(err));
+  const out = pack as unknown as Readable;
+  out.on('close', () => input.destroy());
+  input.pipe(extract as unknown as NodeJS.WritableStream);
+  return out;
+}
+
+/**
+ * The tar GET /containers/{id}/archive sends for `requested` (resolved to container path
+ * `resolved`, host path `host`): `dir/.` gives the contents (`./...`), the root gives
+ * `/...`, anything else its requested base name as the first element.
+ */
+export function archiveOf(host: string, resolved: string, requested: string, name: string): Readable {
+  if (/\/\.$/.test(requested)) return tarOf(host, true);
+  if (resolved === '/') return rebaseTar(tarOf(host, true), '.', '');
+  const tar = tarOf(host, false);
+  return posix.basename(host) === name ? tar : rebaseTar(tar, posix.basename(host), name);
 }

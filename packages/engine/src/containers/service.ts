@@ -44,7 +44,7 @@ import {
 import type { LocalVolumes } from '../volumes.js';
 import * as fmt from './format.js';
 import type { BackgroundReleases } from './background-releases.js';
-import { resolveScoped, statPath, tarOf, type RootMount } from './archive.js';
+import { archiveOf, statPath, type RootMount } from './archive.js';
 import { extractToDir } from './archive-extract.js';
 import { overlayChanges, treeChanges } from './changes.js';
 import { rotateLog } from './log-rotation.js';
@@ -1171,11 +1171,10 @@ export class Containers implements ContainerService {
     const r = this.d.table.resolve(ref);
     const { root, unmounted, release } = await this.openRoot(r);
     try {
-      const { host, stat } = await statPath(root, path, unmounted).catch((err: unknown) => {
+      const { host, resolved, stat } = await statPath(root, path, unmounted).catch((err: unknown) => {
         throw err instanceof NotFoundError ? new NotFoundError(`Could not find the file ${path} in container ${ref}`) : err;
       });
-      const contentsOnly = /\/\.$/.test(path);
-      const tar = tarOf(contentsOnly ? (await resolveScoped(root, path, true, unmounted)).host : host, contentsOnly);
+      const tar = archiveOf(host, resolved, path, stat.name);
       tar.on('close', () => void release());
       this.emit(r, 'archive-path');
       return { stat, tar };
