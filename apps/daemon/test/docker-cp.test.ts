@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
@@ -118,6 +119,23 @@ describe('docker cp against berthd', () => {
     expect((await stat(join(mountpoint, 'dir', 'sub', 'deep.txt'))).isFile()).toBe(true);
     await ok(['rm', '-f', '-v', c]);
     await ok(['volume', 'rm', vol]);
+  });
+
+  it('a client that hangs up mid-upload leaves the container running and unlocked', async () => {
+    const c = name('run');
+    const whole = await tarOf(src, 'dir');
+    await new Promise<void>((resolve, reject) => {
+      const sock = net.connect(t.socketPath, () => {
+        sock.write(`PUT /containers/${c}/archive?path=/tmp HTTP/1.1\r\nHost: berthd\r\nContent-Type: application/x-tar\r\nContent-Length: ${whole.length}\r\n\r\n`);
+        sock.write(whole.subarray(0, 1024), () => setTimeout(() => (sock.destroy(), resolve()), 200));
+      });
+      sock.on('error', reject);
+    });
+    // the next copy and exec go through: the pause was undone and the lock released
+    await ok(['exec', c, 'mkdir', '-p', '/tmp/after']);
+    await ok(['cp', join(src, 'file.txt'), `${c}:/tmp/after/`]);
+    expect(await cat(c, '/tmp/after/file.txt')).toBe('a file\n');
+    expect((await ok(['inspect', '-f', '{{.State.Status}}', c])).trim()).toBe('running');
   });
 
   it("errors as Docker's: missing parent, file destination for a tar, read-only rootfs, unknown container", async () => {

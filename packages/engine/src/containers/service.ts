@@ -1185,30 +1185,34 @@ export class Containers implements ContainerService {
   }
 
   async putArchive(ref: string, path: string, tar: Readable, opts: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean } = {}): Promise<void> {
-    const r = this.d.table.resolve(ref);
-    const pause = r.state.status === 'running';
-    // Paused, nothing in the container can swap a directory for a link while we write.
-    if (pause) await this.d.runtime.pause(rid(r)).catch(() => undefined);
-    const { root, unmounted, release } = await this.openRoot(r);
-    try {
-      await extractToDir(
-        {
-          ref,
-          root,
-          unmounted,
-          mounts: r.mounts.map((m) => ({ destination: m.Destination, rw: m.RW })),
-          readonlyRootfs: !!r.hostConfig.ReadonlyRootfs,
-          user: r.config.User ?? '',
-        },
-        path,
-        tar,
-        opts,
-      );
-    } finally {
-      await release();
-      if (pause) await this.d.runtime.resume(rid(r)).catch(() => undefined);
-    }
-    this.emit(r, 'extract-to-dir');
+    const id = this.d.table.resolve(ref).id;
+    // Under the container's lock (as Docker's): no start, stop or rm while its tree is written.
+    await this.serial(id, async () => {
+      const r = this.d.table.resolve(id);
+      const pause = r.state.status === 'running';
+      // Paused, nothing in the container can swap a directory for a link while we write.
+      if (pause) await this.d.runtime.pause(rid(r)).catch(() => undefined);
+      const { root, unmounted, release } = await this.openRoot(r);
+      try {
+        await extractToDir(
+          {
+            ref,
+            root,
+            unmounted,
+            mounts: r.mounts.map((m) => ({ destination: m.Destination, rw: m.RW })),
+            readonlyRootfs: !!r.hostConfig.ReadonlyRootfs,
+            user: r.config.User ?? '',
+          },
+          path,
+          tar,
+          opts,
+        );
+      } finally {
+        await release();
+        if (pause) await this.d.runtime.resume(rid(r)).catch(() => undefined);
+      }
+      this.emit(r, 'extract-to-dir');
+    });
   }
 
   // ---------- engine-internal ----------
