@@ -236,8 +236,10 @@ describe.runIf(isRoot || CI)('running containers: network connect/disconnect and
     expect(manager.dnsListening()).toEqual([]);
     expect(await findLeftovers({ bridges: [], containerIds: [a, b, c, d], subnets: [], netnsDirs: [join(base, 'netns')] })).toEqual({ links: [], netns: [], rules: [] });
     // only the bridges themselves remain until their networks are removed
-    const veths = JSON.parse((await runCommand('ip', ['-j', 'link', 'show'])).stdout) as { ifname: string; master?: string }[];
-    expect(veths.filter((l) => l.master && [front.bridge, back.bridge].includes(l.master))).toEqual([]);
+    // (the kernel destroys the veths of a removed namespace in the background: bounded wait)
+    const enslaved = async () => (JSON.parse((await runCommand('ip', ['-j', 'link', 'show'])).stdout) as { ifname: string; master?: string }[]).filter((l) => l.master && [front.bridge, back.bridge].includes(l.master));
+    for (let i = 0; i < 40 && (await enslaved()).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await enslaved()).toEqual([]);
   });
 
   it("keeps resolv.conf pointing at a user network's DNS across connect and disconnect", async () => {

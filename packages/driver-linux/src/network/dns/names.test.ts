@@ -44,11 +44,11 @@ describe('ContainerNames (the embedded DNS rules)', () => {
     expect([...t.networks()]).toEqual(['front']);
   });
 
-  it('forwards for anyone but a container only on internal networks', () => {
+  it('forwards for containers on user networks only, not for one only on internal networks', () => {
     const t = table();
     t.set({ containerId: 'ddd444', endpoints: [{ network: 'front', ip: '10.1.0.9', aliases: [] }], internalOnly: true });
     expect(t.mayForward('10.1.0.1', '10.1.0.2')).toBe(true);
-    expect(t.mayForward('10.1.0.1', '10.9.9.9')).toBe(true);
+    expect(t.mayForward('10.1.0.1', '10.9.9.9')).toBe(false);
     expect(t.mayForward('10.1.0.1', '10.1.0.9')).toBe(false);
   });
 });

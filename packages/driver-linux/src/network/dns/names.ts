@@ -20,7 +20,7 @@ export interface NamedContainer {
  * The embedded DNS's view of the containers, with Docker's rules: the asker (a container
  * on a user network, by source address) resolves the names of containers on the user
  * networks it is on, in its order; anyone else (a default-network container, the host)
- * gets nothing here (its question is forwarded).
+ * gets nothing here, not even a forwarded answer.
  */
 export class ContainerNames implements DnsNameSource {
   private readonly containers = new Map<string, NamedContainer>();
@@ -77,9 +77,14 @@ export class ContainerNames implements DnsNameSource {
     return undefined;
   }
 
-  /** Whether a question from `clientIp` may go upstream: not from a container that is only on internal networks. */
+  /**
+   * Whether a question from `clientIp` may go upstream: only from a container on a user
+   * network that is not only on internal ones. Anyone else (another host routed to the
+   * gateway, the host itself) finds no open resolver here.
+   */
   mayForward(serverIp: string, clientIp: string): boolean {
-    return !this.asker(serverIp, clientIp)?.internalOnly;
+    const asker = this.asker(serverIp, clientIp);
+    return asker !== undefined && !asker.internalOnly;
   }
 
   /** PTR: `name.network` for a resolvable container's address on one of the asker's networks. */
