@@ -104,6 +104,12 @@ describe('docker CLI: user network DNS and connect/disconnect of running contain
     const after = JSON.parse(await dockerOk(env, ['network', 'inspect', net2, '--format', '{{json .Containers}}'])) as Record<string, { Name: string }>;
     expect(Object.values(after).map((m) => m.Name)).toEqual([name('c')]);
     expect(Object.keys(JSON.parse(await dockerOk(env, ['inspect', '-f', '{{json .NetworkSettings.Networks}}', name('a')])) as object)).toEqual([net1]);
+    // again with a fixed address
+    const fixed = subnets[1]!.replace(/\.0\/24$/, '.77');
+    await dockerOk(env, ['network', 'connect', '--ip', fixed, net2, name('a')]);
+    expect(await ipOn(name('a'), net2)).toBe(fixed);
+    expect((await exec(name('c'), ['ping', '-c1', '-W2', name('a')])).code).toBe(0);
+    await dockerOk(env, ['network', 'disconnect', net2, name('a')]);
 
     // renamed: the new name resolves, the old one not
     await dockerOk(env, ['rename', name('b'), name('b2')]);
