@@ -207,9 +207,10 @@ export interface ContainerService {
    * `PUT /containers/{id}/archive`: extracts a tar (plain or gzip) into the directory `path`
    * (running or stopped container; volumes and binds included). Entries never land outside
    * the container (links resolve within its root; a running container is paused meanwhile).
-   * NotFound `Could not find the file <path> in container <id>`; InvalidArgument when `path`
-   * is not a directory, the tar is bad, or the mount there is read-only; Conflict on a
-   * read-only rootfs. Emits `extract-to-dir`. `copyUIDGID`: entries owned by Config.User.
+   * NotFound `Could not find the file <path> in container <id>`; InvalidArgument (dockerd
+   * 20.10 answers 500) when `path` is not a directory, the rootfs or the mount there is
+   * read-only, or extracting fails (`Error processing tar file(exit status 1): ...`, as
+   * dockerd words it). Emits `extract-to-dir`. `copyUIDGID`: entries owned by Config.User.
    */
   putArchive(id: string, path: string, tar: Readable, opts?: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean }): Promise<void>;
 }

@@ -162,7 +162,7 @@ describe('docker cp into a container (PUT archive)', () => {
     await expect(engine.containers.putArchive(id, '/etc/passwd', await tarOf([{ name: 'a' }]))).rejects.toMatchObject({ code: 'InvalidArgument', message: 'extraction point is not a directory' });
     await expect(engine.containers.putArchive(id, '/tmp', Readable.from([Buffer.alloc(1024, 'z')]))).rejects.toMatchObject({
       code: 'InvalidArgument',
-      message: expect.stringMatching(/^Error processing tar file: /),
+      message: "Error processing tar file(exit status 1): archive/tar: invalid tar header",
     });
     // a cut archive: the entry it breaks is not left half-written
     const whole = await tarBytes([{ name: 'cut.bin', body: 'y'.repeat(4096) }]);

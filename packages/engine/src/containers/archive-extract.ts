@@ -5,7 +5,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar, { type Header } from 'tar-stream';
-import { BerthError, ConflictError, InvalidArgumentError, NotFoundError } from '@berth/image-format';
+import { BerthError, InvalidArgumentError, NotFoundError } from '@berth/image-format';
 import { mountOf, resolveScoped, type RootMount } from './archive.js';
 
 export interface ExtractOptions {
@@ -56,7 +56,7 @@ export async function extractInRoot(root: string, dest: string, input: Readable,
     const w = opts.writable;
     if (!w) return;
     const m = mountOf(resolvedParent, w.mounts);
-    if (m ? !m.rw : !w.rootfs) throw new InvalidArgumentError(`Error processing tar file: ${path}: read-only file system`);
+    if (m ? !m.rw : !w.rootfs) throw new InvalidArgumentError(`open ${path}: read-only file system`);
   };
   // Parent directories known to be directories (host path -> whether new entries inherit its group, setgid).
   const dirs = new Map<string, boolean>();
@@ -82,16 +82,19 @@ export async function extractInRoot(root: string, dest: string, input: Readable,
     busy.set(host, p);
   };
   const euid = process.geteuid?.() ?? 0;
+  let current = dest;
   const egid = process.getegid?.() ?? 0;
   try {
     for await (const entry of extract) {
       if (failed) throw failed;
       const header = entry.header;
       const body = entry as unknown as Readable;
-      const name = posix.normalize(header.name);
+      // Go's filepath.Clean: no trailing slash (`passwd/` is `passwd`).
+      const name = posix.normalize(header.name).replace(/(.)\/+$/, '$1');
       const path = posix.join(dest, name);
+      current = path;
       if (path !== dest && !path.startsWith(dest === '/' ? '/' : dest + '/')) {
-        throw new InvalidArgumentError(`Error processing tar file: ${JSON.stringify(header.name)} is outside of ${JSON.stringify(dest)}`);
+        throw new InvalidArgumentError(`${JSON.stringify(header.name)} is outside of ${JSON.stringify(dest)}`);
       }
       if (path === dest) {
         // "." or "/": the destination itself is left as it is (Docker skips it).
@@ -110,7 +113,7 @@ export async function extractInRoot(root: string, dest: string, input: Readable,
           resolvedParent = await resolveParent(parent);
           parentStat = await stat(resolvedParent.host);
         } else if (!parentStat.isDirectory()) {
-          throw new InvalidArgumentError(`Error processing tar file: ${parent}: not a directory`);
+          throw new InvalidArgumentError(`mkdir ${parent}: not a directory`);
         }
         parentSetgid = (parentStat.mode & 0o2000) !== 0;
         dirs.set(resolvedParent.host, parentSetgid);
@@ -180,7 +183,7 @@ export async function extractInRoot(root: string, dest: string, input: Readable,
   } catch (err) {
     source.destroy();
     await Promise.all(busy.values());
-    throw asTarError(err);
+    throw asTarError(err, current);
   }
   // Directory times last: writing into a directory moves its mtime.
   for (const { host, header } of dirTimes.reverse()) await setTimes(host, header).catch(() => undefined);
@@ -211,7 +214,7 @@ async function writeEntry(
       const target = header.linkname ?? '';
       const resolved = posix.join(posix.dirname(path), target);
       if (!target.startsWith('/') && !inside(resolved, dest)) {
-        throw new InvalidArgumentError(`Error processing tar file: invalid symlink ${JSON.stringify(path)} -> ${JSON.stringify(target)}`);
+        throw new InvalidArgumentError(`invalid symlink ${JSON.stringify(path)} -> ${JSON.stringify(target)}`);
       }
       body.resume();
       await symlink(target, host);
@@ -220,7 +223,7 @@ async function writeEntry(
     case 'link': {
       const target = posix.join(dest, header.linkname ?? '');
       if (!inside(target, dest)) {
-        throw new InvalidArgumentError(`Error processing tar file: invalid hardlink ${JSON.stringify(path)} -> ${JSON.stringify(header.linkname ?? '')}`);
+        throw new InvalidArgumentError(`invalid hardlink ${JSON.stringify(target)} -> ${JSON.stringify(header.linkname ?? '')}`);
       }
       body.resume();
       // The target's own last component is not followed: link(2) links a symlink itself.
@@ -243,7 +246,7 @@ async function writeEntry(
     }
     default:
       body.resume();
-      throw new InvalidArgumentError(`Error processing tar file: unhandled tar header type ${String(header.type)}`);
+      throw new InvalidArgumentError(`unhandled tar header type ${String(header.type)}`);
   }
 }
 
@@ -274,7 +277,7 @@ async function writeFile(host: string, mode: number, body: Readable, size: numbe
       if (pendingBytes >= 1 << 20) await flush();
     }
     if (pendingBytes > 0) await flush();
-    if (written !== size) throw new InvalidArgumentError(`Error processing tar file: unexpected EOF`);
+    if (written !== size) throw new InvalidArgumentError('unexpected EOF');
   } catch (err) {
     await fh.close().catch(() => undefined);
     await rm(host, { force: true }).catch(() => undefined);
@@ -295,13 +298,34 @@ async function setTimes(host: string, header: Header): Promise<void> {
   else await utimes(host, mtime, mtime);
 }
 
-/** tar-stream's parse errors (and a cut stream) become Docker's `Error processing tar file` 400. */
-function asTarError(err: unknown): unknown {
-  if (err instanceof BerthError) return err;
+/**
+ * Every failure of the extraction reads as dockerd's (its untar runs in a child, hence the
+ * exit status): `Error processing tar file(exit status 1): <what>`, a 400. tar-stream's
+ * words become Go's archive/tar ones; an fs error names the container path, not the host's.
+ */
+function asTarError(err: unknown, path: string): BerthError {
   const e = err as NodeJS.ErrnoException;
-  if (e && typeof e.code === 'string' && e.syscall) return err;
-  const message = e?.message ?? String(err);
-  return new InvalidArgumentError(`Error processing tar file: ${message}`, { cause: err });
+  let what: string;
+  if (e && typeof e.code === 'string' && e.syscall) {
+    const text: Record<string, string> = {
+      ENOENT: 'no such file or directory',
+      ENOTDIR: 'not a directory',
+      EISDIR: 'is a directory',
+      EACCES: 'permission denied',
+      EPERM: 'operation not permitted',
+      EROFS: 'read-only file system',
+      ENOSPC: 'no space left on device',
+      EXDEV: 'invalid cross-device link',
+      EEXIST: 'file exists',
+    };
+    what = `${e.syscall} ${path}: ${text[e.code] ?? e.code}`;
+  } else {
+    const message = e?.message ?? String(err);
+    if (/invalid tar header/i.test(message)) what = 'archive/tar: invalid tar header';
+    else if (/unexpected end of data|stream was destroyed|premature close|aborted/i.test(message)) what = 'unexpected EOF';
+    else what = message;
+  }
+  return new InvalidArgumentError(`Error processing tar file(exit status 1): ${what}`, { cause: err });
 }
 
 /** Hands back a stream of tar bytes: gzip input (by its magic) is decompressed on the way. */
@@ -372,7 +396,7 @@ export async function extractToDir(t: ExtractTarget, path: string, input: Readab
   if (!st.isDirectory()) throw new InvalidArgumentError('extraction point is not a directory');
   const mount = mountOf(dest.path, t.mounts);
   if (mount && !mount.rw) throw new InvalidArgumentError('mounted volume is marked read-only');
-  if (!mount && t.readonlyRootfs) throw new ConflictError('container rootfs is marked read-only');
+  if (!mount && t.readonlyRootfs) throw new InvalidArgumentError('container rootfs is marked read-only');
   const owner = opts.copyUIDGID ? await containerUser(t, t.user) : undefined;
   await extractInRoot(t.root, dest.path, input, {
     mounts: t.unmounted,
