@@ -1,16 +1,53 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
+import { createSocket, type Socket } from 'node:dgram';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
-import { seededRegistry, type SeededRegistry } from '@berth/fixtures';
+import { isolatedNetworkConfig } from './support/daemon.js';
+import { removeDaemonNetwork, seededRegistry, type SeededRegistry } from '@berth/fixtures';
+import { startDaemon, type Daemon } from '../src/index.js';
 import { docker, dockerOk } from './support/docker-cli.js';
 
 const run = promisify(execFile);
 
+/**
+ * A stand-in upstream nameserver on a random loopback address, port 53 (berthd's daemon.json
+ * `dns`), so no question leaves the host: NXDOMAIN for everything, the names asked recorded.
+ */
+async function startUpstream(): Promise<{ ip: string; asked: string[]; close(): void }> {
+  const asked: string[] = [];
+  for (let i = 0; ; i++) {
+    const ip = `127.${53 + (i % 100)}.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
+    const s: Socket = createSocket('udp4');
+    s.on('message', (msg, r) => {
+      if (msg.length < 12) return;
+      const labels: string[] = [];
+      for (let off = 12; off < msg.length && msg[off]! > 0; off += msg[off]! + 1) labels.push(msg.toString('latin1', off + 1, off + 1 + msg[off]!));
+      asked.push(labels.join('.'));
+      const reply = Buffer.from(msg);
+      reply.writeUInt16BE(0x8183, 2); // QR, RD, RA, NXDOMAIN
+      s.send(reply, r.port, r.address);
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.bind(53, ip, () => resolve());
+      });
+      return { ip, asked, close: () => s.close() };
+    } catch (e) {
+      s.close();
+      if (i >= 5) throw e;
+    }
+  }
+}
+
 // The real docker CLI against berthd: name resolution between containers on user
 // networks (the embedded DNS) and network connect/disconnect of running containers.
 describe('docker CLI: user network DNS and connect/disconnect of running containers', () => {
-  let t: TestDaemon;
+  let t: { daemon: Daemon; dir: string; network: ReturnType<typeof isolatedNetworkConfig> } | undefined;
+  let upstream: Awaited<ReturnType<typeof startUpstream>> | undefined;
   let reg: SeededRegistry;
   let image: string;
   let env: NodeJS.ProcessEnv;
@@ -26,8 +63,14 @@ describe('docker CLI: user network DNS and connect/disconnect of running contain
   beforeAll(async () => {
     reg = await seededRegistry();
     image = reg.busybox;
-    t = await startTestDaemon();
-    env = t.dockerEnv;
+    // berthd with its own root, bridge and pool (as startTestDaemon) and `dns` pointing at the stand-in
+    upstream = await startUpstream();
+    const dir = await mkdtemp(join(tmpdir(), 'berthd-dns-'));
+    const network = isolatedNetworkConfig();
+    await writeFile(join(dir, 'daemon.json'), JSON.stringify({ ...network, dns: [upstream.ip] }));
+    const socketPath = join(dir, 'run', 'berthd.sock');
+    t = { dir, network, daemon: await startDaemon({ root: join(dir, 'root'), runRoot: join(dir, 'run'), configFile: join(dir, 'daemon.json'), hosts: [`unix://${socketPath}`] }) };
+    env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dir, DOCKER_HOST: `unix://${socketPath}`, DOCKER_CONFIG: join(dir, 'docker-config'), DOCKER_CLI_HINTS: 'false' };
     await dockerOk(env, ['pull', image]);
     for (const n of [net1, net2]) {
       const bridge = `bd${Math.random().toString(16).slice(2, 10)}`;
@@ -43,8 +86,11 @@ describe('docker CLI: user network DNS and connect/disconnect of running contain
       const ids = (await docker(env, ['ps', '-aq'])).stdout.split('\n').filter(Boolean);
       if (ids.length > 0) await docker(env, ['rm', '-f', ...ids]);
       for (const n of [net1, net2]) await docker(env, ['network', 'rm', n]);
-      await t.stop();
+      await t.daemon.close();
+      await removeDaemonNetwork(t.network.bridge, t.network.bip);
+      await rm(t.dir, { recursive: true, force: true });
     }
+    upstream?.close();
     await reg?.stop();
     // nothing of ours left: no rule naming our subnets or bridges, no bridge or veth on them
     const links = JSON.parse((await run('ip', ['-j', 'link', 'show'])).stdout) as { ifname: string; master?: string }[];
@@ -73,8 +119,13 @@ describe('docker CLI: user network DNS and connect/disconnect of running contain
 
     expect((await exec(name('c'), ['nslookup', name('b')])).code).not.toBe(0);
     expect((await exec(name('c'), ['nslookup', 'bee'])).code).not.toBe(0);
-    expect((await exec(name('d'), ['nslookup', name('b')])).code).not.toBe(0);
-    expect((await exec(name('d'), ['ping', '-c1', '-W1', name('b')])).code).not.toBe(0);
+    // the default bridge has no embedded DNS (its resolv.conf is the host's); asked directly, it refuses a stranger
+    const gw1 = (await dockerOk(env, ['network', 'inspect', net1, '-f', '{{(index .IPAM.Config 0).Gateway}}'])).trim();
+    expect((await exec(name('d'), ['cat', '/etc/resolv.conf'])).stdout).not.toContain(gw1);
+    expect((await exec(name('d'), ['nslookup', name('b'), gw1])).code).not.toBe(0);
+    // other names go to daemon.json's `dns`
+    expect((await exec(name('a'), ['nslookup', 'elsewhere.example.test'])).code).not.toBe(0);
+    expect(upstream!.asked).toContain('elsewhere.example.test');
   });
 
   it('docker network connect/disconnect of a running container', async () => {

@@ -103,7 +103,7 @@ export class Engine {
         dns: { containerNames: containerDnsNames((id) => {
           const r = table.get(id);
           return r ? { id: r.id, name: r.name, ...(r.runtimeId ? { runtimeId: r.runtimeId } : {}), running: ['running', 'paused'].includes(r.state.status) } : undefined;
-        }) },
+        }), ...(config.dns?.length ? { upstreams: config.dns } : {}) },
       });
       const driver: RuntimeDriver =
         opts.driver ??
