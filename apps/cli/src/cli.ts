@@ -22,6 +22,7 @@ function addRunFlags(cmd: Command): Command {
     .option('--rm', 'Automatically remove the container and its associated anonymous volumes when it exits')
     .option('-i, --interactive', 'Keep STDIN open even if not attached')
     .option('-t, --tty', 'Allocate a pseudo-TTY')
+    .option('--detach-keys <string>', 'Override the key sequence for detaching a container')
     .option('-e, --env <list>', 'Set environment variables', collect, [])
     .option('--env-file <list>', 'Read in a file of environment variables', collect, [])
     .option('-v, --volume <list>', 'Bind mount a volume', collect, [])
@@ -107,6 +108,7 @@ export function buildProgram(state: RunState): Command {
       .argument('<container...>')
       .option('-a, --attach', "Attach STDOUT/STDERR and forward signals")
       .option('-i, --interactive', "Attach container's STDIN")
+      .option('--detach-keys <string>', 'Override the key sequence for detaching a container')
       .action(async (...a: unknown[]) => act(async () => (await import('./commands/containers.js')).start as Action)(...(strip(a) as never[])));
     for (const [name, desc] of [
       ['stop', 'Stop one or more running containers'],
@@ -168,6 +170,7 @@ export function buildProgram(state: RunState): Command {
       .option('-w, --workdir <string>', 'Working directory inside the container')
       .option('-e, --env <list>', 'Set environment variables', collect, [])
       .option('--privileged', 'Give extended privileges to the command')
+      .option('--detach-keys <string>', 'Override the key sequence for detaching a container')
       .passThroughOptions()
       .action(async (...a: unknown[]) => act(async () => (await import('./commands/containers.js')).exec as Action)(...(strip(a) as never[])));
     parent
@@ -175,6 +178,7 @@ export function buildProgram(state: RunState): Command {
       .description("Attach local standard input, output, and error streams to a running container")
       .argument('<container>')
       .option('--no-stdin', 'Do not attach STDIN')
+      .option('--detach-keys <string>', 'Override the key sequence for detaching a container')
       .action(async (...a: unknown[]) => act(async () => (await import('./commands/containers.js')).attach as Action)(...(strip(a) as never[])));
     parent
       .command('wait')

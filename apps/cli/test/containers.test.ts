@@ -267,6 +267,42 @@ describe('berth container commands against berthd', () => {
     expect((await berthOk(['ps', '-aq'])).trim()).toBe('');
   });
 
+  it('run -it then Ctrl-P Ctrl-Q detaches (exit 0, container runs on); attach --detach-keys detaches again', async () => {
+    const tm = await Tmux.start([process.execPath, bin, 'run', '-it', '--name', name('detachable'), image, 'sh'], t.berthEnv, { cols: 100, rows: 30 });
+    try {
+      await tm.waitFor((s) => /[#$] $/m.test(s));
+      await tm.sendKeys('echo before-detach', 'Enter');
+      await tm.waitFor((s) => /^before-detach$/m.test(s));
+      await tm.sendKeys('C-p', 'C-q');
+      // like the docker CLI, nothing is printed: the status follows the prompt on its line
+      expect(/EXIT=(\d+)$/m.exec(await tm.waitFor((sc) => /EXIT=\d+$/m.test(sc)))?.[1]).toBe('0');
+    } finally {
+      await tm.kill();
+    }
+    expect((await berthOk(['inspect', '--format', '{{.State.Status}}', name('detachable')])).trim()).toBe('running');
+    const again = await Tmux.start([process.execPath, bin, 'attach', '--detach-keys', 'ctrl-a,x', name('detachable')], t.berthEnv, { cols: 100, rows: 30 });
+    try {
+      // attach prints nothing: Enter until the shell's prompt shows that keys reach it (bounded)
+      let live = false;
+      for (let i = 0; i < 20 && !live; i++) {
+        await again.sendKeys('Enter');
+        live = await again.waitFor((sc) => /[#$] $/m.test(sc), 1000).then(() => true, () => false);
+      }
+      expect(live).toBe(true);
+      await again.sendKeys('echo attached-again', 'Enter');
+      await again.waitFor((s) => /^attached-again$/m.test(s));
+      await again.sendKeys('C-a', 'x');
+      expect(/EXIT=(\d+)$/m.exec(await again.waitFor((sc) => /EXIT=\d+$/m.test(sc)))?.[1]).toBe('0');
+    } finally {
+      await again.kill();
+    }
+    expect((await berthOk(['inspect', '--format', '{{.State.Status}}', name('detachable')])).trim()).toBe('running');
+    const bad = await berth(['attach', '--detach-keys', 'ctrl-1', name('detachable')]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain("Unknown character: 'ctrl-1'");
+    await berthOk(['rm', '-f', name('detachable')]);
+  });
+
   it('exec -it through tmux', async () => {
     await berthOk(['run', '-d', '--name', name('box'), image, 'sleep', '300']);
     const tm = await Tmux.start([process.execPath, bin, 'exec', '-it', name('box'), 'sh'], t.berthEnv, { cols: 90, rows: 25 });

@@ -97,6 +97,7 @@ interface ContainerRecord {
   labels: Record<string, string>;
   tty: boolean;
   stdin: boolean;
+  keepStdinOpen?: boolean;
   networked: boolean;
   /** The container process' env, the base of exec env. */
   env: string[];
@@ -431,6 +432,7 @@ export class LinuxDriver implements RuntimeDriver {
         persistDir: join(bundle, 'persist'),
         tty: spec.process.tty === true,
         stdin: spec.process.stdin === true,
+        leaveStdinOpen: spec.process.keepStdinOpen === true,
       }).then(
         (ok) => ({ ok }),
         (err: unknown) => ({ err }),
@@ -456,6 +458,7 @@ export class LinuxDriver implements RuntimeDriver {
         labels: { ...(spec.labels ?? {}) },
         tty: spec.process.tty === true,
         stdin: spec.process.stdin === true,
+        keepStdinOpen: spec.process.keepStdinOpen === true,
         networked,
         env,
       };
@@ -507,6 +510,7 @@ export class LinuxDriver implements RuntimeDriver {
       persistDir: join(rec.bundle, 'persist'),
       tty: rec.tty,
       stdin: rec.stdin,
+      leaveStdinOpen: rec.keepStdinOpen === true,
     });
     const next: ContainerRecord = { ...rec, status: 'created', pid: started.pid, conmonPid: started.conmonPid };
     delete next.exitCode;

@@ -59,6 +59,7 @@ export interface RunRequest {
     user: string;
     tty: boolean;
     openStdin: boolean;
+    stdinOnce: boolean;
     consoleSize?: { h: number; w: number };
   };
   hostname: string;

@@ -69,6 +69,41 @@ describe('volumes', () => {
 });
 
 describe('exec, attach, events, list filters', () => {
+  it("stdin outlives an attached client unless StdinOnce (Docker's): a second attach still writes to it", async () => {
+    const { engine } = t;
+    const until = async (chunks: OutputChunk[], want: string): Promise<void> => {
+      for (let i = 0; i < 100 && !text(chunks).includes(want); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(text(chunks)).toContain(want);
+    };
+    for (const tty of [false, true]) {
+      const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', 'while read line; do echo "got $line"; done; echo stdin-closed; sleep 5'], OpenStdin: true, StdinOnce: false, Tty: tty, HostConfig: { NetworkMode: 'none' } });
+      await engine.containers.start(Id);
+      for (const word of ['first', 'second']) {
+        const s = await engine.containers.attach(Id, { stdin: true, stdout: true, stream: true });
+        const out: OutputChunk[] = [];
+        s.output.on('data', (c: OutputChunk) => out.push(c));
+        s.stdin!.write(`${word}\n`);
+        await until(out, `got ${word}`);
+        s.stdin!.end();
+        s.close();
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect((await engine.containers.inspect(Id)).State.Running).toBe(true);
+      await engine.containers.remove(Id, { force: true });
+    }
+    // StdinOnce without a TTY: the first client's end closes it (docker run -i < file)
+    const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', 'while read line; do echo "got $line"; done; echo stdin-closed'], OpenStdin: true, StdinOnce: true, HostConfig: { NetworkMode: 'none' } });
+    const s = await engine.containers.attach(Id, { stdin: true, stdout: true, stream: true });
+    const out: OutputChunk[] = [];
+    s.output.on('data', (c: OutputChunk) => out.push(c));
+    const w = engine.containers.wait(Id, 'next-exit');
+    await engine.containers.start(Id);
+    s.stdin!.end('only\n');
+    expect((await w).StatusCode).toBe(0);
+    await until(out, 'got only\nstdin-closed\n');
+    await engine.containers.remove(Id);
+  });
+
   it('execs in a running container and attaches to its output and stdin', async () => {
     const { engine } = t;
     const events: EventMessage[] = [];

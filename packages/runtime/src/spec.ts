@@ -37,6 +37,11 @@ export interface ProcessSpec {
   tty?: boolean;
   /** Keep stdin open so that `attach` can write to it. */
   stdin?: boolean;
+  /**
+   * With `stdin`: it stays open when an attached client goes away, for the next attach
+   * (Docker's StdinOnce false, or a TTY). Otherwise the first client's end closes it.
+   */
+  keepStdinOpen?: boolean;
   /** Initial terminal size when `tty`. */
   terminalSize?: TerminalSize;
 }

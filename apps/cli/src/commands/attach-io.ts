@@ -3,12 +3,15 @@
 import type { Duplex, Writable } from 'node:stream';
 import { demultiplexStream, type HijackedStream } from '@berth/engine-api';
 import type { Streams } from '../context.js';
+import { DetachKeyWatcher } from './detach-keys.js';
 
 export interface AttachIo {
   /** Resolves when the container's output ends. */
   output: Promise<void>;
   /** Puts the terminal back and stops forwarding. */
   restore(): void;
+  /** True once the user typed the detach keys (the output was cut, the container runs on). */
+  detached(): boolean;
 }
 
 export interface AttachIoOptions {
@@ -16,6 +19,8 @@ export interface AttachIoOptions {
   stdin: boolean;
   /** Called with the terminal size now and on every SIGWINCH (only with tty and a local terminal). */
   resize?: (size: { h: number; w: number }) => void;
+  /** Typed into a TTY with stdin attached, this sequence detaches (see detach-keys.ts). */
+  detachKeys?: readonly number[];
 }
 
 /** Wires a hijacked connection to the local streams. */
@@ -37,8 +42,24 @@ export function wireAttach(h: HijackedStream, io: Streams, options: AttachIoOpti
   if (options.tty && (io.stdout as NodeJS.WriteStream).isTTY && options.resize) {
     process.on('SIGWINCH', onWinch);
   }
-  const onData = (chunk: Buffer): void => {
+  const watcher = options.tty && options.stdin && options.detachKeys?.length ? new DetachKeyWatcher(options.detachKeys) : undefined;
+  let detached = false;
+  const onData = (data: Buffer): void => {
     if (!conn.writable) return;
+    let chunk = data;
+    if (watcher) {
+      const seen = watcher.feed(data);
+      chunk = seen.forward;
+      if (seen.detach) {
+        detached = true;
+        if (chunk.length > 0) conn.write(chunk);
+        stdin.removeListener('data', onData);
+        // cuts the output too: the container keeps running
+        conn.destroy();
+        return;
+      }
+      if (chunk.length === 0) return;
+    }
     if (!conn.write(chunk)) {
       stdin.pause();
       conn.once('drain', () => stdin.resume());
@@ -83,6 +104,7 @@ export function wireAttach(h: HijackedStream, io: Streams, options: AttachIoOpti
       }
       conn.destroy();
     },
+    detached: () => detached,
   };
 }
 

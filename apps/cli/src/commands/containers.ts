@@ -11,6 +11,7 @@ import { tabwrite } from '../format/tabwriter.js';
 import { bytesSize, humanSize, parseTimestamp } from '../format/units.js';
 import { buildCreateBody, type RunFlags } from './run-options.js';
 import { initialSize, wireAttach } from './attach-io.js';
+import { DEFAULT_DETACH_KEYS, parseDetachKeys } from './detach-keys.js';
 import { pullImage } from './images.js';
 
 /** Parses `--filter k=v` flags into the API's filters. */
@@ -75,7 +76,9 @@ export async function run(ctx: Context, image: string, command: string[], flags:
   }
   const client = await ctx.client();
   let body: ContainerCreateBody;
+  let detachKeys: number[];
   try {
+    detachKeys = parseDetachKeys(flags.detachKeys ?? DEFAULT_DETACH_KEYS);
     body = buildCreateBody(flags, image, command, process.env, flags.tty ? consoleSize(ctx) : undefined);
   } catch (err) {
     throw new StatusError(125, errorMessage(err), { cause: err });
@@ -119,6 +122,7 @@ export async function run(ctx: Context, image: string, command: string[], flags:
     tty,
     stdin: Boolean(flags.interactive),
     resize: (size) => void client.containerResize(id, size).catch(() => {}),
+    detachKeys,
   });
   try {
     await client.containerStart(id);
@@ -140,6 +144,12 @@ export async function run(ctx: Context, image: string, command: string[], flags:
   } catch {
     // a broken connection: the wait below still tells the exit code
   }
+  if (io.detached()) {
+    // the container runs on (with --rm it is removed when it exits), as with docker
+    for (const sig of signals) process.removeListener(sig, proxy);
+    io.restore();
+    return 0;
+  }
   let status: number;
   try {
     const res = await waited.finally(() => {
@@ -156,7 +166,8 @@ export async function run(ctx: Context, image: string, command: string[], flags:
 }
 
 /** `berth start [-a] [-i]`. */
-export async function start(ctx: Context, containers: string[], flags: { attach?: boolean; interactive?: boolean }): Promise<number> {
+export async function start(ctx: Context, containers: string[], flags: { attach?: boolean; interactive?: boolean; detachKeys?: string }): Promise<number> {
+  const detachKeys = parseDetachKeys(flags.detachKeys ?? DEFAULT_DETACH_KEYS);
   const client = await ctx.client();
   if (flags.attach || flags.interactive) {
     if (containers.length > 1) throw new InvalidArgumentError('you cannot start and attach multiple containers at once');
@@ -165,8 +176,14 @@ export async function start(ctx: Context, containers: string[], flags: { attach?
     const tty = Boolean(info.Config.Tty);
     const stdin = Boolean(flags.interactive && info.Config.OpenStdin);
     const waited = client.containerWait(info.Id, { condition: 'next-exit' });
+    waited.catch(() => {}); // abandoned when the user detaches
     const hijacked = await client.containerAttach(info.Id, { stream: true, stdin, stdout: true, stderr: true });
-    const io = wireAttach(hijacked, ctx.io, { tty, stdin, resize: (size) => void client.containerResize(info.Id, size).catch(() => {}) });
+    const io = wireAttach(hijacked, ctx.io, {
+      tty,
+      stdin,
+      resize: (size) => void client.containerResize(info.Id, size).catch(() => {}),
+      detachKeys,
+    });
     try {
       await client.containerStart(info.Id);
     } catch (err) {
@@ -174,6 +191,10 @@ export async function start(ctx: Context, containers: string[], flags: { attach?
       throw err;
     }
     await io.output.catch(() => {});
+    if (io.detached()) {
+      io.restore();
+      return 0;
+    }
     const res = await waited;
     io.restore();
     return res.StatusCode;
@@ -297,8 +318,9 @@ export async function exec(
   ctx: Context,
   name: string,
   command: string[],
-  flags: { interactive?: boolean; tty?: boolean; user?: string; workdir?: string; env: string[]; detach?: boolean; privileged?: boolean },
+  flags: { interactive?: boolean; tty?: boolean; user?: string; workdir?: string; env: string[]; detach?: boolean; privileged?: boolean; detachKeys?: string },
 ): Promise<number> {
+  const detachKeys = parseDetachKeys(flags.detachKeys ?? DEFAULT_DETACH_KEYS);
   const client = await ctx.client();
   const size = flags.tty ? consoleSize(ctx) : undefined;
   const created = await client.execCreate(name, {
@@ -323,6 +345,7 @@ export async function exec(
     tty: Boolean(flags.tty),
     stdin: Boolean(flags.interactive),
     resize: (s) => void client.execResize(created.Id, s).catch(() => {}),
+    detachKeys,
   });
   if (flags.tty) {
     const s = initialSize(ctx.io);
@@ -330,6 +353,7 @@ export async function exec(
   }
   await io.output.catch(() => {});
   io.restore();
+  if (io.detached()) return 0;
   // The exit code is recorded a moment after the output ends.
   for (let i = 0; i < 50; i++) {
     const info = await client.execInspect(created.Id);
@@ -339,15 +363,26 @@ export async function exec(
   return 0;
 }
 
-export async function attach(ctx: Context, name: string, flags: { stdin?: boolean }): Promise<number> {
+export async function attach(ctx: Context, name: string, flags: { stdin?: boolean; detachKeys?: string }): Promise<number> {
+  const detachKeys = parseDetachKeys(flags.detachKeys ?? DEFAULT_DETACH_KEYS);
   const client = await ctx.client();
   const info = await client.containerInspect(name);
   if (!info.State.Running) throw new InvalidArgumentError('You cannot attach to a stopped container, start it first');
   const stdin = flags.stdin !== false && Boolean(info.Config.OpenStdin);
   const waited = client.containerWait(info.Id, { condition: 'not-running' });
+  waited.catch(() => {}); // abandoned when the user detaches
   const hijacked = await client.containerAttach(info.Id, { stream: true, stdin, stdout: true, stderr: true });
-  const io = wireAttach(hijacked, ctx.io, { tty: Boolean(info.Config.Tty), stdin, resize: (s) => void client.containerResize(info.Id, s).catch(() => {}) });
+  const io = wireAttach(hijacked, ctx.io, {
+    tty: Boolean(info.Config.Tty),
+    stdin,
+    resize: (s) => void client.containerResize(info.Id, s).catch(() => {}),
+    detachKeys,
+  });
   await io.output.catch(() => {});
+  if (io.detached()) {
+    io.restore();
+    return 0;
+  }
   const res = await waited;
   io.restore();
   return res.StatusCode;

@@ -8,6 +8,8 @@ import { parseBytes } from '../format/units.js';
 /** The flags of `run`/`create`, as commander hands them over. */
 export interface RunFlags {
   detach?: boolean;
+  /** Keys that detach from an attached TTY (Docker's --detach-keys; default ctrl-p,ctrl-q). */
+  detachKeys?: string;
   rm?: boolean;
   interactive?: boolean;
   tty?: boolean;

@@ -25,6 +25,8 @@ export interface ConmonLaunch {
   persistDir: string;
   tty: boolean;
   stdin: boolean;
+  /** stdin survives an attached client's disconnect (conmon --leave-stdin-open). */
+  leaveStdinOpen?: boolean;
   timeoutMs?: number;
   /** Exec mode: run this process.json in the existing container `id`. */
   execProcessSpec?: string;
@@ -63,6 +65,7 @@ export async function launchConmon(o: ConmonLaunch): Promise<ConmonStarted> {
   if (o.execProcessSpec) args.push('-e', '--exec-process-spec', o.execProcessSpec);
   if (o.tty) args.push('-t');
   if (o.stdin) args.push('-i');
+  if (o.stdin && o.leaveStdinOpen) args.push('--leave-stdin-open');
   const child = spawn(o.conmonPath, args, {
     cwd: o.bundle,
     detached: true,

@@ -31,6 +31,8 @@ export class DriverRuntime implements RuntimePort {
         ...(p.user ? { user: p.user } : {}),
         tty: p.tty,
         stdin: p.openStdin,
+        // Docker closes a container's stdin after its first client only with StdinOnce and no TTY
+        ...(p.openStdin && (!p.stdinOnce || p.tty) ? { keepStdinOpen: true } : {}),
         ...(p.consoleSize ? { terminalSize: { height: p.consoleSize.h, width: p.consoleSize.w } } : {}),
       },
       hostname: req.hostname,

@@ -290,6 +290,7 @@ export class Containers implements ContainerService {
           user: r.config.User ?? '',
           tty,
           openStdin: r.config.OpenStdin ?? false,
+          stdinOnce: r.config.StdinOnce ?? false,
           ...(h.ConsoleSize && h.ConsoleSize[0] > 0 ? { consoleSize: { h: h.ConsoleSize[0], w: h.ConsoleSize[1] } } : {}),
         },
         hostname: r.config.Hostname ?? r.id.slice(0, 12),
