@@ -23,6 +23,8 @@ function addRunFlags(cmd: Command): Command {
     .option('-i, --interactive', 'Keep STDIN open even if not attached')
     .option('-t, --tty', 'Allocate a pseudo-TTY')
     .option('--detach-keys <string>', 'Override the key sequence for detaching a container')
+    .option('-a, --attach <list>', 'Attach to STDIN, STDOUT or STDERR', collect, [])
+    .option('--sig-proxy [bool]', 'Proxy received signals to the process', true)
     .option('-e, --env <list>', 'Set environment variables', collect, [])
     .option('--env-file <list>', 'Read in a file of environment variables', collect, [])
     .option('-v, --volume <list>', 'Bind mount a volume', collect, [])

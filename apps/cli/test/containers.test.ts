@@ -111,6 +111,39 @@ describe('berth container commands against berthd', () => {
     await berth(['volume', 'rm', `vol-${suffix}`]);
   });
 
+  it('run -a attaches only the named streams, as docker does; --sig-proxy=false keeps signals out', async () => {
+    const script = ['sh', '-c', 'echo out; echo err >&2; exit 2'];
+    for (const a of [['-a', 'stdout'], ['-a', 'STDERR'], ['-a', 'stdout', '-a', 'stderr']]) {
+      const b = await berth(['run', '--rm', ...a, image, ...script]);
+      const d = await docker(['run', '--rm', ...a, image, ...script]);
+      expect(b, a.join(' ')).toEqual(d);
+    }
+    const fields = '{{.Config.AttachStdin}} {{.Config.AttachStdout}} {{.Config.AttachStderr}} {{.Config.OpenStdin}} {{.Config.StdinOnce}}';
+    for (const a of [['-a', 'stdin', '-i'], ['-a', 'stdout', '-i'], ['-i']]) {
+      await berthOk(['create', '--name', name('att-b'), ...a, image, 'true']);
+      await dockerOk(['create', '--name', name('att-d'), ...a, image, 'true']);
+      expect(await berthOk(['inspect', '-f', fields, name('att-b')]), a.join(' ')).toBe(await berthOk(['inspect', '-f', fields, name('att-d')]));
+      await berthOk(['rm', name('att-b'), name('att-d')]);
+    }
+    const conflict = await berth(['run', '-d', '-a', 'stdout', image, 'true']);
+    expect(conflict).toMatchObject({ code: 125 });
+    expect(conflict.stderr).toContain('Conflicting options: -a and -d');
+    const bad = await berth(['run', '-a', 'stdfoo', image, 'true']);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toContain('invalid argument "stdfoo" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR');
+    // --sig-proxy=false: SIGINT stops berth only; the container runs on
+    const child = spawn(process.execPath, [bin, 'run', '--sig-proxy=false', '--name', name('noproxy'), image, 'sh', '-c', 'trap "echo got INT" INT; sleep 30 & wait'], { env: t.berthEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    for (let i = 0; i < 100; i++) {
+      if ((await berthOk(['ps', '-q', '--filter', `name=${name('noproxy')}`])).trim() !== '') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGINT');
+    await new Promise<void>((r) => child.once('exit', () => r()));
+    expect((await berthOk(['inspect', '-f', '{{.State.Running}}', name('noproxy')])).trim()).toBe('true');
+    await berthOk(['rm', '-f', name('noproxy')]);
+  });
+
   it('run -d prints the full ID; ps matches the docker CLI', async () => {
     const id = (await berthOk(['run', '-d', '--name', name('web'), '-l', 'tier=web', image, 'sleep', '300'])).trim();
     expect(id).toMatch(/^[0-9a-f]{64}$/);

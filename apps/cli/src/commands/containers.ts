@@ -9,7 +9,7 @@ import { CONTAINER_DEFAULT, CONTAINER_HEADERS, containerFields, truncateId } fro
 import { renderRows } from '../format/render.js';
 import { tabwrite } from '../format/tabwriter.js';
 import { bytesSize, humanSize, parseTimestamp } from '../format/units.js';
-import { buildCreateBody, type RunFlags } from './run-options.js';
+import { buildCreateBody, sigProxyOn, type RunFlags } from './run-options.js';
 import { initialSize, wireAttach } from './attach-io.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from './detach-keys.js';
 import { pullImage } from './images.js';
@@ -79,6 +79,7 @@ export async function run(ctx: Context, image: string, command: string[], flags:
   let detachKeys: number[];
   try {
     detachKeys = parseDetachKeys(flags.detachKeys ?? DEFAULT_DETACH_KEYS);
+    sigProxyOn(flags);
     body = buildCreateBody(flags, image, command, process.env, flags.tty ? consoleSize(ctx) : undefined);
   } catch (err) {
     throw new StatusError(125, errorMessage(err), { cause: err });
@@ -109,7 +110,7 @@ export async function run(ctx: Context, image: string, command: string[], flags:
   waited.catch(() => waitRegistered());
 
   const tty = Boolean(flags.tty);
-  const attaching = client.containerAttach(id, { stream: true, stdin: Boolean(flags.interactive), stdout: true, stderr: true });
+  const attaching = client.containerAttach(id, { stream: true, stdin: body.AttachStdin === true, stdout: body.AttachStdout === true, stderr: body.AttachStderr === true });
   attaching.catch(() => {}); // handled below, after the wait is registered
   await Promise.race([registered, waited.then(() => undefined, () => undefined)]);
   let hijacked: Awaited<ReturnType<EngineClient['containerAttach']>>;
@@ -120,7 +121,7 @@ export async function run(ctx: Context, image: string, command: string[], flags:
   }
   const io = wireAttach(hijacked, ctx.io, {
     tty,
-    stdin: Boolean(flags.interactive),
+    stdin: body.AttachStdin === true,
     resize: (size) => void client.containerResize(id, size).catch(() => {}),
     detachKeys,
   });
@@ -137,7 +138,7 @@ export async function run(ctx: Context, image: string, command: string[], flags:
   }
   // docker's --sig-proxy: without a TTY, signals to berth go to the container.
   const proxy = (signal: NodeJS.Signals): void => void client.containerKill(id, { signal }).catch(() => {});
-  const signals: NodeJS.Signals[] = tty ? [] : ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'];
+  const signals: NodeJS.Signals[] = tty || !sigProxyOn(flags) ? [] : ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'];
   for (const sig of signals) process.on(sig, proxy);
   try {
     await io.output;

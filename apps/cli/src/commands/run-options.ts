@@ -10,6 +10,10 @@ export interface RunFlags {
   detach?: boolean;
   /** Keys that detach from an attached TTY (Docker's --detach-keys; default ctrl-p,ctrl-q). */
   detachKeys?: string;
+  /** -a/--attach: the streams to attach (stdin, stdout, stderr; any case); none given means stdout and stderr. */
+  attach?: string[];
+  /** --sig-proxy (default true): signals to berth go to a container without a TTY. */
+  sigProxy?: string | boolean;
   rm?: boolean;
   interactive?: boolean;
   tty?: boolean;
@@ -62,6 +66,31 @@ export const EMPTY_RUN_FLAGS: RunFlags = {
   dns: [],
 };
 
+/**
+ * Docker's -a: the named streams, plus stdin whenever -i is given; without -a, stdout and
+ * stderr (and stdin with -i). `-a` with `-d` conflicts.
+ */
+export function attachedStreams(flags: Pick<RunFlags, 'attach' | 'interactive' | 'detach'>): { stdin: boolean; stdout: boolean; stderr: boolean } {
+  const named = (flags.attach ?? []).map((s) => s.toLowerCase());
+  if (named.length === 0) return { stdin: Boolean(flags.interactive), stdout: true, stderr: true };
+  if (flags.detach) throw new InvalidArgumentError('Conflicting options: -a and -d');
+  for (const [i, s] of named.entries()) {
+    if (!['stdin', 'stdout', 'stderr'].includes(s)) {
+      throw new InvalidArgumentError(`invalid argument "${(flags.attach ?? [])[i]}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR`);
+    }
+  }
+  return { stdin: named.includes('stdin') || Boolean(flags.interactive), stdout: named.includes('stdout'), stderr: named.includes('stderr') };
+}
+
+/** --sig-proxy's value: true unless given as false. */
+export function sigProxyOn(flags: Pick<RunFlags, 'sigProxy'>): boolean {
+  const v = flags.sigProxy;
+  if (v === undefined || v === true) return true;
+  if (v === false || /^(false|0)$/i.test(v)) return false;
+  if (/^(true|1)$/i.test(v)) return true;
+  throw new InvalidArgumentError(`invalid argument "${v}" for "--sig-proxy" flag: strconv.ParseBool: parsing "${v}": invalid syntax`);
+}
+
 /** Builds the create body; `consoleSize` is [rows, columns] of the local terminal for -t. */
 export function buildCreateBody(
   flags: RunFlags,
@@ -71,6 +100,7 @@ export function buildCreateBody(
   consoleSize?: [number, number],
 ): ContainerCreateBody {
   const attach = !flags.detach;
+  const streams = attachedStreams(flags);
   const exposed: Record<string, object> = {};
   const bindings: Record<string, PortBinding[]> = {};
   for (const spec of flags.publish) {
@@ -117,12 +147,12 @@ export function buildCreateBody(
     Hostname: flags.hostname ?? '',
     Domainname: '',
     User: flags.user ?? '',
-    AttachStdin: attach && Boolean(flags.interactive),
-    AttachStdout: attach,
-    AttachStderr: attach,
+    AttachStdin: attach && streams.stdin,
+    AttachStdout: attach && streams.stdout,
+    AttachStderr: attach && streams.stderr,
     Tty: Boolean(flags.tty),
     OpenStdin: Boolean(flags.interactive),
-    StdinOnce: attach && Boolean(flags.interactive),
+    StdinOnce: attach && streams.stdin,
     Env: collectEnv(flags.env, flags.envFile, env),
     Cmd: command.length > 0 ? command : null,
     Image: image,
