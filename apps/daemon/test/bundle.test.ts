@@ -33,7 +33,7 @@ describe('dist/berthd.js', () => {
 
   it('is a self-contained executable', async () => {
     const text = await readFile(BUNDLE, 'utf8');
-    expect(text.startsWith('#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=1 --single-threaded\n')).toBe(true);
+    expect(text.startsWith('#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072 node --max-semi-space-size=1 --single-threaded\n')).toBe(true);
     expect((await stat(BUNDLE)).mode & 0o111).not.toBe(0);
     const imports = [...text.matchAll(/^import .* from ["']([^"']+)["'];?$/gm)].map((m) => m[1]);
     expect(imports.filter((m) => m?.startsWith('@berth/'))).toEqual([]);
