@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
 import { BerthError } from '@berth/image-format';
+import { runProgram } from '../process/run-program.js';
 
 export interface CommandResult {
   code: number;
@@ -15,29 +15,9 @@ export interface RunOptions {
 }
 
 /** Runs an argv (never a shell string) and collects its output; never throws on exit code. */
-export function runCommand(file: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
-      env: options.env ?? process.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      timeout: options.timeoutMs ?? 30_000,
-      killSignal: 'SIGKILL',
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', (e) => reject(new BerthError('Internal', `cannot run ${file}: ${e.message}`, { cause: e })));
-    child.on('close', (code, signal) => {
-      resolve({
-        code: code ?? (signal ? 128 : 1),
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-      });
-    });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(options.input ?? '');
-  });
+export async function runCommand(file: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+  const r = await runProgram(file, args, { env: options.env ?? process.env, timeoutMs: options.timeoutMs ?? 30_000, input: options.input ?? '' });
+  return { code: r.code, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8') };
 }
 
 /** Like runCommand, but a non-zero exit becomes an Internal BerthError carrying stderr. */

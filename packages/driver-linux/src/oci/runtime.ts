@@ -1,12 +1,10 @@
-import { execFile } from 'node:child_process';
 import { access, chmod, writeFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { promisify } from 'node:util';
 import { BerthError, NotFoundError } from '@berth/image-format';
 import type { CgroupMounts } from '../cgroups/layout.js';
+import { runOrThrow } from '../process/run-program.js';
 
-const execFileAsync = promisify(execFile);
 
 export interface OciRuntime {
   /** `crun`, `runc` or the basename of a custom path. */
@@ -119,10 +117,7 @@ export async function runRuntime(rt: OciRuntime, args: string[], timeoutMs = 30_
   try {
     // calling the binary directly saves a shell (and unshare) per call on the hot path
     const direct = !rt.needsPrivateMountNs || CGROUP_FREE.has(args[0] ?? '');
-    const { stdout } = direct
-      ? await execFileAsync(rt.binary, ['--root', rt.root, ...args], { timeout: timeoutMs, maxBuffer: 4 * 1024 * 1024 })
-      : await execFileAsync(rt.wrapper, args, { timeout: timeoutMs, maxBuffer: 4 * 1024 * 1024 });
-    return stdout;
+    return direct ? await runOrThrow(rt.binary, ['--root', rt.root, ...args], { timeoutMs }) : await runOrThrow(rt.wrapper, args, { timeoutMs });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     throw new RuntimeError(`${rt.name} ${args[0] ?? ''}: ${(e.stderr ?? '').trim() || e.message}`, { cause: err });

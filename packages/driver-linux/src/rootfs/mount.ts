@@ -1,11 +1,10 @@
-import { execFile } from 'node:child_process';
 import { mkdir, readFile, rm, symlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { promisify } from 'node:util';
 import { BerthError } from '@berth/image-format';
 import type { RootfsMount } from '@berth/runtime';
+import { runOrThrow } from '../process/run-program.js';
 
-const run = promisify(execFile);
+const run = (file: string, args: string[], options: { cwd?: string } = {}): Promise<string> => runOrThrow(file, args, { ...options, timeoutMs: 60_000 });
 
 const PATH_OPTIONS = ['lowerdir=', 'upperdir=', 'workdir='] as const;
 

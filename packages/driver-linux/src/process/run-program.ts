@@ -1,0 +1,76 @@
+import { spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { BerthError } from '@berth/image-format';
+import { ProgramStartError, SpawnServer, type ProgramOptions, type ProgramResult } from './spawn-server.js';
+
+let server: SpawnServer | undefined;
+
+function perlOnPath(): boolean {
+  for (const dir of (process.env['PATH'] ?? '/usr/bin:/bin').split(delimiter)) {
+    try {
+      accessSync(join(dir || '.', 'perl'), constants.X_OK);
+      return true;
+    } catch {
+      // next
+    }
+  }
+  return false;
+}
+
+/**
+ * Runs a program to completion (argv, never a shell string) and collects its output.
+ * Goes through the process-wide SpawnServer (cheap forks), or spawns directly where
+ * Perl is missing or BERTH_DIRECT_SPAWN=1. Never throws on an exit code; throws
+ * ProgramStartError when the program cannot be started.
+ */
+export function runProgram(file: string, args: readonly string[], options: ProgramOptions = {}): Promise<ProgramResult> {
+  if (server === undefined && process.env['BERTH_DIRECT_SPAWN'] !== '1' && perlOnPath()) server = new SpawnServer();
+  if (server?.usable) return server.run(file, args, options);
+  return runDirect(file, args, options);
+}
+
+/** The plain child_process way (what the helper saves the daemon's main thread from). */
+export function runDirect(file: string, args: readonly string[], options: ProgramOptions = {}): Promise<ProgramResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, {
+      env: options.env ?? process.env,
+      ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(options.timeoutMs ? { timeout: options.timeoutMs, killSignal: 'SIGKILL' as const } : {}),
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', (e) => reject(new ProgramStartError(file, e.message)));
+    child.on('close', (code, signal) => {
+      const signo = signal ? osConstants.signals[signal] : undefined;
+      resolve({ code: code ?? 128 + (signo ?? 0), ...(signo !== undefined ? { signal: signo } : {}), stdout: Buffer.concat(out), stderr: Buffer.concat(err) });
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** A program exited non-zero (or by a signal); carries its output like execFile's error. */
+export class ProgramFailedError extends BerthError {
+  constructor(
+    file: string,
+    readonly exitCode: number,
+    readonly stdout: string,
+    readonly stderr: string,
+  ) {
+    super('Internal', `${file} failed (exit ${exitCode}): ${(stderr || stdout).trim()}`);
+    this.name = 'ProgramFailedError';
+  }
+}
+
+/** runProgram for programs whose failure is an error: resolves with stdout on exit 0. */
+export async function runOrThrow(file: string, args: readonly string[], options: ProgramOptions = {}): Promise<string> {
+  const r = await runProgram(file, args, options);
+  const stdout = r.stdout.toString('utf8');
+  if (r.code !== 0) throw new ProgramFailedError(file, r.code, stdout, r.stderr.toString('utf8'));
+  return stdout;
+}

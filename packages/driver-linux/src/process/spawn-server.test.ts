@@ -1,0 +1,65 @@
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runDirect } from './run-program.js';
+import { ProgramStartError, SpawnServer } from './spawn-server.js';
+
+describe.each([
+  ['SpawnServer', () => { const s = new SpawnServer(); return { run: s.run.bind(s), close: () => s.close() }; }],
+  ['runDirect', () => ({ run: runDirect, close: () => undefined })],
+] as const)('%s', (_name, make) => {
+  const runner = make();
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'berth-spawn-'));
+  });
+  afterAll(async () => {
+    runner.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('returns exit code, stdout and stderr (binary-safe), and feeds stdin', async () => {
+    const r = await runner.run('/bin/sh', ['-c', 'cat; printf "\\000\\377 out"; echo err >&2; exit 3'], { input: 'from stdin\n' });
+    expect(r.code).toBe(3);
+    expect(r.stdout).toEqual(Buffer.concat([Buffer.from('from stdin\n'), Buffer.from([0, 255]), Buffer.from(' out')]));
+    expect(r.stderr.toString()).toBe('err\n');
+  });
+
+  it('passes argv as given (spaces, empty strings, newlines), env and cwd', async () => {
+    const r = await runner.run('/bin/sh', ['-c', 'printf "%s|" "$@"; printf "%s %s" "$FOO" "$(pwd)"', 'sh', 'a b', '', 'x\ny'], { env: { FOO: 'bar=baz', PATH: '/usr/bin:/bin' }, cwd: dir });
+    expect(r.stdout.toString()).toBe(`a b||x\ny|bar=baz ${dir}`);
+  });
+
+  it('kills a program at its timeout and reports the signal', async () => {
+    const t0 = Date.now();
+    const r = await runner.run('/bin/sleep', ['10'], { timeoutMs: 200 });
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(r.signal).toBe(9);
+    expect(r.code).toBe(137);
+  });
+
+  it('a program that cannot start is a ProgramStartError', async () => {
+    await expect(runner.run(join(dir, 'missing'), [])).rejects.toBeInstanceOf(ProgramStartError);
+    const notExec = join(dir, 'plain');
+    await writeFile(notExec, 'x');
+    await chmod(notExec, 0o644);
+    await expect(runner.run(notExec, [])).rejects.toBeInstanceOf(ProgramStartError);
+  });
+
+  it('runs many at once and answers each its own', async () => {
+    const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => runner.run('/bin/sh', ['-c', `sleep 0.0${i % 5}; echo ${i}`])));
+    expect(rs.map((r) => r.stdout.toString().trim())).toEqual(Array.from({ length: 20 }, (_, i) => String(i)));
+  });
+});
+
+describe('SpawnServer lifecycle', () => {
+  it('does not keep the process alive when idle, and its callers fail cleanly if it dies', async () => {
+    const s = new SpawnServer();
+    expect((await s.run('/bin/true', [])).code).toBe(0);
+    const slow = s.run('/bin/sleep', ['5']);
+    (s as unknown as { child: { kill(sig: string): void } }).child.kill('SIGKILL');
+    await expect(slow).rejects.toThrow(/spawn helper exited/);
+    expect(s.usable).toBe(false);
+  });
+});
