@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BerthError } from '@berth/image-format';
 import type { OciRuntime } from '../oci/runtime.js';
+import { startWithSyncPipe } from '../process/run-program.js';
 
 export class ConmonError extends BerthError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -66,16 +67,28 @@ export async function launchConmon(o: ConmonLaunch): Promise<ConmonStarted> {
   if (o.tty) args.push('-t');
   if (o.stdin) args.push('-i');
   if (o.stdin && o.leaveStdinOpen) args.push('--leave-stdin-open');
-  const child = spawn(o.conmonPath, args, {
-    cwd: o.bundle,
+  const timeoutMs = o.timeoutMs ?? 30_000;
+  const env = { ...process.env, _OCI_SYNCPIPE: '3' };
+  const viaHelper = startWithSyncPipe(o.conmonPath, args, { cwd: o.bundle, env, timeoutMs });
+  const { message, stderr } = viaHelper
+    ? await viaHelper.catch((err: unknown) => {
+        throw new ConmonError(`cannot run conmon: ${(err as Error).message}`, { cause: err });
+      })
+    : await spawnConmon(o.conmonPath, args, o.bundle, env, timeoutMs);
+  return conmonStarted(o, message, stderr);
+}
+
+/** Without the spawn helper: conmon as our own (detached) child. */
+async function spawnConmon(file: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ message: string; stderr: string }> {
+  const child = spawn(file, args, {
+    cwd,
     detached: true,
     stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
-    env: { ...process.env, _OCI_SYNCPIPE: '3' },
+    env,
   });
   const stderr: Buffer[] = [];
   child.stderr?.on('data', (c: Buffer) => stderr.push(c));
   const sync = child.stdio[3] as Readable;
-  const timeoutMs = o.timeoutMs ?? 30_000;
   const message = await new Promise<string>((resolve, reject) => {
     let text = '';
     const timer = setTimeout(() => reject(new ConmonError(`conmon did not report within ${timeoutMs} ms`)), timeoutMs);
@@ -101,6 +114,10 @@ export async function launchConmon(o: ConmonLaunch): Promise<ConmonStarted> {
   child.stderr?.destroy();
   // conmon keeps the sync pipe open while it runs; holding our end would keep this process alive
   sync.destroy();
+  return { message, stderr: Buffer.concat(stderr).toString('utf8') };
+}
+
+async function conmonStarted(o: ConmonLaunch, message: string, stderr: string): Promise<ConmonStarted> {
   let pid: number | undefined;
   let detail = '';
   for (const line of message.split('\n')) {
@@ -115,7 +132,7 @@ export async function launchConmon(o: ConmonLaunch): Promise<ConmonStarted> {
     }
   }
   if (pid === undefined || pid <= 0) {
-    const err = Buffer.concat(stderr).toString('utf8').trim();
+    const err = stderr.trim();
     throw new ConmonError(`creating the container failed: ${detail || err || 'conmon exited without a pid'}`);
   }
   const conmonPid = Number((await readFile(join(o.bundle, 'conmon.pid'), 'utf8')).trim());

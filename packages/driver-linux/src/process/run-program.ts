@@ -7,6 +7,12 @@ import { ProgramStartError, SpawnServer, type ProgramOptions, type ProgramResult
 
 let server: SpawnServer | undefined;
 
+/** The process-wide helper, made on first use (none where Perl is missing or BERTH_DIRECT_SPAWN=1). */
+function spawnServer(): SpawnServer | undefined {
+  if (server === undefined && process.env['BERTH_DIRECT_SPAWN'] !== '1' && perlOnPath()) server = new SpawnServer();
+  return server;
+}
+
 function perlOnPath(): boolean {
   for (const dir of (process.env['PATH'] ?? '/usr/bin:/bin').split(delimiter)) {
     try {
@@ -26,9 +32,20 @@ function perlOnPath(): boolean {
  * ProgramStartError when the program cannot be started.
  */
 export function runProgram(file: string, args: readonly string[], options: ProgramOptions = {}): Promise<ProgramResult> {
-  if (server === undefined && process.env['BERTH_DIRECT_SPAWN'] !== '1' && perlOnPath()) server = new SpawnServer();
-  if (server?.usable) return server.run(file, args, options);
+  const s = spawnServer();
+  if (s?.usable) return s.run(file, args, options);
   return runDirect(file, args, options);
+}
+
+/**
+ * Starts a program that stays running and reports on a sync pipe (fd 3): resolves with
+ * the first message and stderr so far. Undefined where the helper is not available:
+ * the caller spawns it itself.
+ */
+export function startWithSyncPipe(file: string, args: readonly string[], options: Omit<ProgramOptions, 'input'> = {}): Promise<{ message: string; stderr: string }> | undefined {
+  const s = spawnServer();
+  if (!s?.usable) return undefined;
+  return s.daemon(file, args, options).then((r) => ({ message: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8') }));
 }
 
 /** The plain child_process way (what the helper saves the daemon's main thread from). */

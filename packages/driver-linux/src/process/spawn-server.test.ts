@@ -63,3 +63,31 @@ describe('SpawnServer lifecycle', () => {
     expect(s.usable).toBe(false);
   });
 });
+
+describe('SpawnServer daemon mode', () => {
+  it('answers at the first sync message on fd 3 while the program runs on in its own session', async () => {
+    const s = new SpawnServer();
+    try {
+      const script = 'echo starting >&2; printf \'{"data": %d}\\n\' $$ >&3; sleep 30';
+      const t0 = Date.now();
+      const r = await s.daemon('/bin/sh', ['-c', script], { env: { PATH: '/usr/bin:/bin' } });
+      expect(Date.now() - t0).toBeLessThan(5000);
+      const pid = (JSON.parse(r.stdout.toString()) as { data: number }).data;
+      expect(r.stderr.toString()).toBe('starting\n');
+      expect(() => process.kill(pid, 0)).not.toThrow();
+      // setsid: a session of its own
+      const stat = (await import('node:fs/promises')).readFile(`/proc/${pid}/stat`, 'utf8');
+      const fields = (await stat).slice((await stat).lastIndexOf(')') + 2).split(' ');
+      expect(Number(fields[3])).toBe(pid);
+      process.kill(pid, 'SIGKILL');
+      // a failure to start: the sync pipe closes without a message
+      const failed = await s.daemon('/nonexistent/conmon', []);
+      expect(failed.stdout.toString()).toBe('');
+      expect(failed.stderr.toString()).toMatch(/cannot run \/nonexistent\/conmon/);
+      // and it still runs ordinary programs
+      expect((await s.run('/bin/echo', ['ok'])).stdout.toString()).toBe('ok\n');
+    } finally {
+      s.close();
+    }
+  });
+});

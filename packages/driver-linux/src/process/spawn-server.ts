@@ -8,9 +8,12 @@ import { BerthError } from '@berth/image-format';
  * system; ~5 MB, so its forks are cheap) runs programs for the daemon instead.
  *
  * Protocol, one line each way, every string hex-encoded (binary-safe):
- *   request:  id timeoutMs file cwd|- stdin nargs args... nenv env...
+ *   request:  mode id timeoutMs file cwd|- stdin nargs args... nenv env...
  *   response: id code signal|- stdout stderr error|-
- * `error` is set when the program could not be started (exec failed: errno text).
+ * mode `run`: to completion; `error` is set when it could not be started (errno text).
+ * mode `daemon` (conmon): a new session, stdin and stdout on /dev/null, fd 3 a sync pipe
+ * (_OCI_SYNCPIPE); answered as soon as the first message arrives on it (in `stdout`,
+ * with `stderr` so far), while the program runs on; the helper still reaps it.
  * The helper exits when its stdin closes (the daemon went away).
  */
 const HELPER_SOURCE = String.raw`use strict;
@@ -37,6 +40,8 @@ sub reply {
 }
 sub start_job {
   my @f = split(/ /, $_[0]);
+  my $mode = shift @f;
+  return start_daemon(@f) if $mode eq 'daemon';
   my $id = shift @f;
   my $timeout = shift @f;
   my $file = hx(shift @f);
@@ -88,6 +93,62 @@ sub start_job {
   $pipes{fileno($err_r)} = [$pid, 'err', $err_r];
   $sel->add($out_r, $err_r);
 }
+sub start_daemon {
+  my @f = @_;
+  my $id = shift @f;
+  my $timeout = shift @f;
+  my $file = hx(shift @f);
+  my $cwd = shift @f;
+  $cwd = $cwd eq '-' ? undef : hx($cwd);
+  shift @f;
+  my $na = shift @f;
+  my @args = map { hx($_) } splice(@f, 0, $na);
+  my $ne = shift @f;
+  my @env = map { hx($_) } splice(@f, 0, $ne);
+  my ($err_r, $err_w, $sy_r, $sy_w);
+  unless (pipe($err_r, $err_w) && pipe($sy_r, $sy_w)) { return reply($id, -1, undef, '', '', "pipe: $!"); }
+  my $pid = fork();
+  if (!defined $pid) { return reply($id, -1, undef, '', '', "fork: $!"); }
+  if ($pid == 0) {
+    $SIG{PIPE} = 'DEFAULT';
+    $SIG{CHLD} = 'DEFAULT';
+    POSIX::setsid();
+    open(STDIN, '<', '/dev/null') or POSIX::_exit(127);
+    open(STDOUT, '>', '/dev/null') or POSIX::_exit(127);
+    open(STDERR, '>&', $err_w) or POSIX::_exit(127);
+    # fd 3, inherited across exec (dup2 clears close-on-exec; a pipe already at 3 keeps it)
+    if (fileno($sy_w) == 3) { fcntl($sy_w, 2, 0); } else { POSIX::dup2(fileno($sy_w), 3) or POSIX::_exit(127); }
+    if (defined $cwd && !chdir($cwd)) { print STDERR "chdir $cwd: $!\n"; POSIX::_exit(127); }
+    %ENV = ();
+    for my $kv (@env) { my ($k, $v) = split(/=/, $kv, 2); $ENV{$k} = defined $v ? $v : ''; }
+    { no warnings 'exec'; exec { $file } $file, @args; }
+    print STDERR "cannot run $file: $!\n";
+    POSIX::_exit(127);
+  }
+  close($err_w); close($sy_w);
+  $jobs{$pid} = { id => $id, out => '', err => '', open => 2, daemon => 1, deadline => $timeout > 0 ? time() + $timeout / 1000 : undef };
+  $pipes{fileno($sy_r)} = [$pid, 'out', $sy_r];
+  $pipes{fileno($err_r)} = [$pid, 'err', $err_r];
+  $sel->add($sy_r, $err_r);
+}
+# a daemon job is answered at its first sync message (or when the pipe closes without one)
+sub answer_daemon {
+  my ($pid) = @_;
+  my $j = $jobs{$pid};
+  return if $j->{replied};
+  return unless $j->{out} =~ /"data"\s*:\s*-?\d+[^\n]*\n/ || $j->{out} =~ /\}\s*$/ || $j->{sync_eof};
+  $j->{replied} = 1;
+  delete $j->{deadline};
+  for my $fd (keys %pipes) {
+    my ($p, undef, $h) = @{$pipes{$fd}};
+    next unless $p == $pid;
+    $sel->remove($h);
+    delete $pipes{$fd};
+    close($h);
+  }
+  $j->{open} = 0;
+  reply($j->{id}, 0, undef, $j->{out}, $j->{err}, undef);
+}
 sub finish {
   while ((my $pid = waitpid(-1, WNOHANG)) > 0) {
     my $j = $jobs{$pid} or next;
@@ -95,6 +156,7 @@ sub finish {
   }
   for my $pid (keys %jobs) {
     my $j = $jobs{$pid};
+    if ($j->{daemon}) { answer_daemon($pid); delete $jobs{$pid} if $j->{replied} && defined $j->{status}; next; }
     next if $j->{open} > 0 || !defined $j->{status};
     delete $jobs{$pid};
     my $st = $j->{status};
@@ -111,7 +173,7 @@ while (1) {
     $wait = $left if !defined $wait || $left < $wait;
   }
   # a job whose pipes closed before it was reaped: look again soon
-  for my $j (values %jobs) { $wait = 0.005 if $j->{open} == 0 && (!defined $wait || $wait > 0.005); }
+  for my $j (values %jobs) { $wait = 0.005 if $j->{open} == 0 && !$j->{replied} && (!defined $wait || $wait > 0.005); }
   $wait = 0 if defined $wait && $wait < 0;
   my @ready = $sel->can_read($wait);
   for my $fh (@ready) {
@@ -125,14 +187,17 @@ while (1) {
         start_job($line);
       }
     } else {
-      my $p = $pipes{fileno($fh)} or next;
+      my $fd = fileno($fh);
+      next unless defined $fd;
+      my $p = $pipes{$fd} or next;
       my ($pid, $which, $h) = @$p;
       my $r = sysread($h, my $buf, 65536);
-      if ($r) { $jobs{$pid}{$which} .= $buf; next; }
+      if ($r) { $jobs{$pid}{$which} .= $buf; answer_daemon($pid) if $jobs{$pid}{daemon}; next; }
       $sel->remove($h);
       delete $pipes{fileno($h)};
       close($h);
       $jobs{$pid}{open}--;
+      if ($jobs{$pid}{daemon} && $which eq 'out') { $jobs{$pid}{sync_eof} = 1; answer_daemon($pid); }
     }
   }
   for my $pid (keys %jobs) {
@@ -140,7 +205,7 @@ while (1) {
     if (defined $j->{deadline} && time() >= $j->{deadline} && !$j->{killed}) { kill('KILL', $pid); $j->{killed} = 1; }
   }
   finish();
-  exit(0) if $closing && !%jobs;
+  exit(0) if $closing && !grep { !$_->{replied} } values %jobs;
 }
 `;
 
@@ -185,10 +250,23 @@ export class SpawnServer {
   }
 
   run(file: string, args: readonly string[], options: ProgramOptions = {}): Promise<ProgramResult> {
+    return this.request('run', file, args, options);
+  }
+
+  /**
+   * Starts a program that stays (conmon): resolves with the first message it writes on fd 3
+   * (its sync pipe) as `stdout`, and its stderr so far. It runs on in a session of its own.
+   */
+  daemon(file: string, args: readonly string[], options: Omit<ProgramOptions, 'input'> = {}): Promise<ProgramResult> {
+    return this.request('daemon', file, args, options);
+  }
+
+  private request(mode: 'run' | 'daemon', file: string, args: readonly string[], options: ProgramOptions): Promise<ProgramResult> {
     const child = this.ensure();
     const id = this.nextId++;
     const env = Object.entries(options.env ?? process.env).filter((e): e is [string, string] => e[1] !== undefined);
     const line = [
+      mode,
       id,
       Math.max(0, Math.floor(options.timeoutMs ?? 0)),
       hex(file),
@@ -213,7 +291,8 @@ export class SpawnServer {
   private ensure(): ChildProcessWithoutNullStreams {
     if (this.child) return this.child;
     if (this.dead) throw new BerthError('Internal', 'the spawn helper is not available');
-    const child = spawn('perl', ['-e', HELPER_SOURCE], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // its own process group: a terminal's ^C to the daemon must not take the helper with it
+    const child = spawn('perl', ['-e', HELPER_SOURCE], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     this.child = child;
     child.stdout.setEncoding('latin1');
     child.stdout.on('data', (chunk: string) => this.onData(chunk));
