@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
 import { berthTsup } from '@berth/config/tsup';
 
@@ -38,21 +38,26 @@ const workspaceIsPure = {
   },
 };
 
-/** Marks the output directory CommonJS (the bundle keeps its .js name: users and links run dist/berth.js). */
-const commonJsOutDir = {
-  name: 'commonjs-out-dir',
-  setup(build: { initialOptions: { outdir?: string }; onEnd(callback: () => void): void }) {
-    build.onEnd(() => {
-      const dir = build.initialOptions.outdir;
-      if (dir) writeFileSync(resolve(dir, 'package.json'), '{ "type": "commonjs" }\n');
-    });
-  },
-};
+/**
+ * Makes dist/berth.js the one file to ship: the launcher (src/launcher.ts) with the CLI's
+ * bundle (berth-main.js) appended as a string it compiles through V8's code cache. Marks
+ * the output directory CommonJS (the file keeps its .js name: users and links run it).
+ */
+function composeOneFile(dir: string): void {
+  const main = resolve(dir, 'berth-main.js');
+  // no shebang inside the module wrapper; its source map is not shipped
+  const source = readFileSync(main, 'utf8').replace(/^#!.*\n/, '').replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n');
+  appendFileSync(resolve(dir, 'berth.js'), `\n__berthMain(${JSON.stringify(source)});\n`);
+  for (const f of [main, `${main}.map`]) rmSync(f, { force: true });
+  writeFileSync(resolve(dir, 'package.json'), '{ "type": "commonjs" }\n');
+}
 
 // One self-contained executable: every dependency (the @berth/* packages, commander,
 // tar-stream) is bundled in, so dist/berth.js runs from anywhere, symlinked or not.
-export default berthTsup({
-  entry: { berth: 'src/main.ts' },
+export default (cli: { outDir?: string }) => ({
+  ...berthTsup({
+  // berth.js: the launcher (--version, code cache); berth-main.js: the CLI, appended to it
+  entry: { berth: 'src/launcher.ts', 'berth-main': 'src/main.ts' },
   noExternal: [/.*/],
   dts: false,
   minify: false,
@@ -66,5 +71,7 @@ export default berthTsup({
   format: ['cjs'],
   outExtension: () => ({ js: '.js' }),
   banner: { js: '#!/usr/bin/env node' },
-  esbuildPlugins: [workspaceIsPure, commonJsOutDir],
+  esbuildPlugins: [workspaceIsPure],
+  }),
+  onSuccess: async () => composeOneFile(cli.outDir ?? 'dist'),
 });

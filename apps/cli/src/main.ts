@@ -1,14 +1,6 @@
-// berth's entry point. `--version` answers before anything else loads so it costs
-// little more than starting node; everything else goes through the commander program.
-import { BERTH_BUILD, BERTH_VERSION } from './version.js';
+// The CLI proper (dist/berth-main.js), run by the launcher (src/launcher.ts) or from source.
+import { runCli } from './cli.js';
 
-const argv = process.argv.slice(2);
-if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
-  process.stdout.write(`Berth version ${BERTH_VERSION}, build ${BERTH_BUILD}\n`);
-} else {
-  void import('./cli.js')
-    .then(({ runCli }) => runCli(argv))
-    .then((code) => {
-      process.exitCode = code;
-    });
-}
+void runCli(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

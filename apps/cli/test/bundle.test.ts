@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -27,5 +27,22 @@ describe('the berth bundle', () => {
     await symlink(bin, link);
     const { stdout } = await promisify(execFile)(link, ['--version']);
     expect(stdout).toMatch(/^Berth version \d+\.\d+\.\d+, build \S+\n$/);
+  });
+
+  it('keeps V8 code for berth-main.js under $XDG_CACHE_HOME/berth, and shrugs off a bad cache', async () => {
+    const cache = join(links, 'xdg');
+    const env = { ...process.env, XDG_CACHE_HOME: cache, BERTH_HOST: `unix://${join(links, 'none.sock')}` };
+    const help = async (): Promise<string> => (await promisify(execFile)(process.execPath, [bin, 'ps', '--help'], { env })).stdout;
+    const first = await help();
+    expect(first).toContain('Usage: berth ps');
+    const files = await readdir(join(cache, 'berth'));
+    expect(files).toHaveLength(1);
+    expect(files[0]).toMatch(/^main-v\d+.*\.cache$/);
+    expect((await stat(join(cache, 'berth', files[0]!))).size).toBeGreaterThan(10_000);
+    await writeFile(join(cache, 'berth', files[0]!), 'not V8 code');
+    expect(await help()).toBe(first);
+    // rejected, so written again
+    expect((await stat(join(cache, 'berth', files[0]!))).size).toBeGreaterThan(10_000);
+    expect(await help()).toBe(first);
   });
 });
