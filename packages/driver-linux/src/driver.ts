@@ -364,20 +364,22 @@ export class LinuxDriver implements RuntimeDriver {
       } else {
         throw new UnsupportedError('rootfs needs a path or mounts on Linux (layers are for Windows)');
       }
-      const user = await resolveUser(rootfs, spec.process.user ?? spec.image?.user);
-      const env = mergeEnv(spec.image?.env, spec.process.env, user.home);
       const cwd = spec.process.cwd || spec.image?.workingDir || '/';
       if (!cwd.startsWith('/')) throw new InvalidArgumentError(`working dir ${cwd} must be absolute`);
-      await mkdir(await resolveInRoot(rootfs, cwd), { recursive: true }).catch(() => undefined);
-
-      // mount points made by root here: a user-namespaced runtime could not create them
-      for (const f of ['/etc/hostname', '/etc/hosts', '/etc/resolv.conf']) {
-        const target = await resolveInRoot(rootfs, f);
-        await mkdir(dirname(target), { recursive: true }).catch(() => undefined);
-        await writeFile(target, '', { flag: 'a' }).catch(() => undefined);
-      }
       const sec = spec.security ?? {};
-      const devs = sec.privileged ? await hostDevices() : await resolveDevices(spec.devices ?? []);
+      // independent file work, at once: each step is a few thread-pool round trips
+      const [user, devs] = await Promise.all([
+        resolveUser(rootfs, spec.process.user ?? spec.image?.user),
+        sec.privileged ? hostDevices() : resolveDevices(spec.devices ?? []),
+        (async () => mkdir(await resolveInRoot(rootfs, cwd), { recursive: true }))().catch(() => undefined),
+        // mount points made by root here: a user-namespaced runtime could not create them
+        ...['/etc/hostname', '/etc/hosts', '/etc/resolv.conf'].map(async (f) => {
+          const target = await resolveInRoot(rootfs, f);
+          await mkdir(dirname(target), { recursive: true }).catch(() => undefined);
+          await writeFile(target, '', { flag: 'a' }).catch(() => undefined);
+        }),
+      ]);
+      const env = mergeEnv(spec.image?.env, spec.process.env, user.home);
       const takeAttachResult = (settled: Awaited<NonNullable<typeof attaching>>): void => {
         attaching = undefined;
         if (!settled.res) throw settled.err;

@@ -114,7 +114,9 @@ export class CniNetworkManager {
       throw new InvalidArgumentError('subnetPool.prefixLen: must be between the base prefix and 30');
     }
     this.networks = new JsonRecordDir(join(this.stateDir, 'networks'));
-    this.attachments = new JsonRecordDir(join(this.stateDir, 'attachments'));
+    // every attach lists all attachments (ports, addresses): kept in memory, this manager
+    // being its state dir's only writer (one per daemon root)
+    this.attachments = new JsonRecordDir(join(this.stateDir, 'attachments'), { cached: true });
     this.cni = new CniExecutor(this.pluginDirs);
     if (options.dns !== false) {
       const dns = options.dns ?? {};

@@ -37,10 +37,15 @@ export async function isNetnsMounted(path: string): Promise<boolean> {
 export async function createNetns(path: string, options: { loopbackUp?: boolean } = {}): Promise<void> {
   const dir = path.slice(0, path.lastIndexOf('/')) || '/';
   await mkdir(dir, { recursive: true, mode: 0o755 });
-  if (await isNetnsMounted(path)) {
-    throw new BerthError('Conflict', `network namespace ${path} already exists`);
+  // a new file is the usual case; only a leftover one costs a look at the mount table
+  let fh;
+  try {
+    fh = await open(path, 'wx', 0o444);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    if (await isNetnsMounted(path)) throw new BerthError('Conflict', `network namespace ${path} already exists`);
+    fh = await open(path, 'w', 0o444);
   }
-  const fh = await open(path, 'w', 0o444);
   await fh.close();
   const r = await runCommand('unshare', [`--net=${path}`, ...(options.loopbackUp ? ['ip', 'link', 'set', 'dev', 'lo', 'up'] : ['true'])]);
   if (r.code !== 0) {

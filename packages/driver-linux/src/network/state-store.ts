@@ -6,9 +6,30 @@ import { BerthError } from '@berth/image-format';
 /**
  * A directory of JSON records, one file per key, each replaced atomically (write to a
  * temporary name, then rename) so a crash leaves the old or the new record.
+ * With `cached`, the records are read from disk once and then kept in memory (written
+ * through): for an owner that is the directory's only writer, so that listing every
+ * record (each attach does) costs no file reads. Callers get copies either way.
  */
 export class JsonRecordDir<T> {
-  constructor(readonly dir: string) {}
+  private memory: Map<string, T> | undefined;
+
+  constructor(
+    readonly dir: string,
+    private readonly options: { cached?: boolean } = {},
+  ) {}
+
+  private async loaded(): Promise<Map<string, T> | undefined> {
+    if (!this.options.cached) return undefined;
+    if (!this.memory) {
+      const m = new Map<string, T>();
+      for (const k of await this.diskKeys()) {
+        const v = await this.read(k);
+        if (v !== undefined) m.set(k, v);
+      }
+      this.memory ??= m;
+    }
+    return this.memory;
+  }
 
   private file(key: string): string {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(key)) throw new BerthError('InvalidArgument', `invalid record key ${JSON.stringify(key)}`);
@@ -16,8 +37,18 @@ export class JsonRecordDir<T> {
   }
 
   async get(key: string): Promise<T | undefined> {
+    const file = this.file(key);
+    const memory = await this.loaded();
+    if (memory) {
+      const v = memory.get(key);
+      return v === undefined ? undefined : structuredClone(v);
+    }
+    return this.read(key, file);
+  }
+
+  private async read(key: string, file = this.file(key)): Promise<T | undefined> {
     try {
-      return JSON.parse(await readFile(this.file(key), 'utf8')) as T;
+      return JSON.parse(await readFile(file, 'utf8')) as T;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
@@ -29,15 +60,23 @@ export class JsonRecordDir<T> {
     const tmp = join(this.dir, `.${key}.${randomBytes(4).toString('hex')}.tmp`);
     await writeFile(tmp, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 });
     await rename(tmp, this.file(key));
+    this.memory?.set(key, structuredClone(value));
   }
 
   async delete(key: string): Promise<void> {
     await unlink(this.file(key)).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'ENOENT') throw e;
     });
+    this.memory?.delete(key);
   }
 
   async keys(): Promise<string[]> {
+    const memory = await this.loaded();
+    if (memory) return [...memory.keys()].sort();
+    return this.diskKeys();
+  }
+
+  private async diskKeys(): Promise<string[]> {
     try {
       const names = await readdir(this.dir);
       return names.filter((n) => n.endsWith('.json') && !n.startsWith('.')).map((n) => n.slice(0, -5)).sort();
@@ -48,6 +87,8 @@ export class JsonRecordDir<T> {
   }
 
   async values(): Promise<T[]> {
+    const memory = await this.loaded();
+    if (memory) return [...memory.keys()].sort().map((k) => structuredClone(memory.get(k) as T));
     const out: T[] = [];
     for (const k of await this.keys()) {
       const v = await this.get(k);
