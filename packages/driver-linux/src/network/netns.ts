@@ -1,6 +1,7 @@
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { BerthError } from '@berth/image-format';
 import { runCommand } from './run-command.js';
+import { createNetnsDirect } from '../process/run-program.js';
 
 /*
  * Named network namespaces kept as nsfs bind mounts on files in a directory of our
@@ -47,6 +48,15 @@ export async function createNetns(path: string, options: { loopbackUp?: boolean 
     fh = await open(path, 'w', 0o444);
   }
   await fh.close();
+  if (options.loopbackUp) {
+    try {
+      if (await createNetnsDirect(path)) return;
+    } catch (e) {
+      if (await isNetnsMounted(path)) await runCommand('umount', [path]);
+      await unlink(path).catch(() => undefined);
+      throw e;
+    }
+  }
   const r = await runCommand('unshare', [`--net=${path}`, ...(options.loopbackUp ? ['ip', 'link', 'set', 'dev', 'lo', 'up'] : ['true'])]);
   if (r.code !== 0) {
     // The mount may exist when only the child failed.

@@ -48,6 +48,24 @@ export function startWithSyncPipe(file: string, args: readonly string[], options
   return s.daemon(file, args, options).then((r) => ({ message: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8') }));
 }
 
+/**
+ * A new network namespace with loopback up, bind-mounted on `path` (an existing file),
+ * made by the spawn helper without running a program. False where the helper or this
+ * architecture's syscall numbers are not available: the caller runs unshare(1) then.
+ */
+export async function createNetnsDirect(path: string): Promise<boolean> {
+  const numbers = NETNS_SYSCALLS[process.arch];
+  const s = spawnServer();
+  if (!numbers || !s?.usable) return false;
+  await s.netns(path, numbers);
+  return true;
+}
+
+export const NETNS_SYSCALLS: Partial<Record<NodeJS.Architecture, { unshare: number; mount: number }>> = {
+  x64: { unshare: 272, mount: 165 },
+  arm64: { unshare: 97, mount: 40 },
+};
+
 /** The plain child_process way (what the helper saves the daemon's main thread from). */
 export function runDirect(file: string, args: readonly string[], options: ProgramOptions = {}): Promise<ProgramResult> {
   return new Promise((resolve, reject) => {

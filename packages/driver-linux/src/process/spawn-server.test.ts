@@ -2,7 +2,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runDirect } from './run-program.js';
+import { NETNS_SYSCALLS, runDirect } from './run-program.js';
 import { ProgramStartError, SpawnServer } from './spawn-server.js';
 
 describe.each([
@@ -88,6 +88,29 @@ describe('SpawnServer daemon mode', () => {
       expect((await s.run('/bin/echo', ['ok'])).stdout.toString()).toBe('ok\n');
     } finally {
       s.close();
+    }
+  });
+});
+
+describe('SpawnServer netns mode', () => {
+  it('makes a network namespace with loopback up on a file, as unshare --net + ip link set lo up do', async () => {
+    const s = new SpawnServer();
+    const dir = await mkdtemp(join(tmpdir(), 'berth-netns-'));
+    const path = join(dir, 'ns');
+    try {
+      await writeFile(path, '');
+      await s.netns(path, NETNS_SYSCALLS[process.arch]!);
+      const r = await s.run('/usr/bin/nsenter', [`--net=${path}`, 'ip', '-o', 'link', 'show', 'lo']);
+      expect(r.code).toBe(0);
+      expect(r.stdout.toString()).toMatch(/<LOOPBACK,UP,LOWER_UP>/);
+      const links = await s.run('/usr/bin/nsenter', [`--net=${path}`, 'ip', '-o', 'link']);
+      expect(links.stdout.toString().trim().split('\n')).toHaveLength(1);
+      // no such file to mount on: a clear error
+      await expect(s.netns(join(dir, 'missing', 'ns'), NETNS_SYSCALLS[process.arch]!)).rejects.toThrow(/cannot create network namespace .*missing\/ns: mount/);
+    } finally {
+      await s.run('/bin/umount', [path]);
+      s.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

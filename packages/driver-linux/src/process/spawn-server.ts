@@ -14,6 +14,9 @@ import { BerthError } from '@berth/image-format';
  * mode `daemon` (conmon): a new session, stdin and stdout on /dev/null, fd 3 a sync pipe
  * (_OCI_SYNCPIPE); answered as soon as the first message arrives on it (in `stdout`,
  * with `stderr` so far), while the program runs on; the helper still reaps it.
+ * mode `netns` (file = the path, args = unshare and mount syscall numbers): a new network
+ * namespace with loopback up, bind-mounted on the path (what `unshare --net=PATH ip link
+ * set lo up` does, without two programs).
  * The helper exits when its stdin closes (the daemon went away).
  */
 const HELPER_SOURCE = String.raw`use strict;
@@ -42,6 +45,7 @@ sub start_job {
   my @f = split(/ /, $_[0]);
   my $mode = shift @f;
   return start_daemon(@f) if $mode eq 'daemon';
+  return make_netns(@f) if $mode eq 'netns';
   my $id = shift @f;
   my $timeout = shift @f;
   my $file = hx(shift @f);
@@ -92,6 +96,36 @@ sub start_job {
   $pipes{fileno($out_r)} = [$pid, 'out', $out_r];
   $pipes{fileno($err_r)} = [$pid, 'err', $err_r];
   $sel->add($out_r, $err_r);
+}
+sub make_netns {
+  my @f = @_;
+  my $id = shift @f;
+  shift @f;
+  my $path = hx(shift @f);
+  shift @f; shift @f;
+  my $na = shift @f;
+  my ($sys_unshare, $sys_mount) = map { hx($_) } splice(@f, 0, $na);
+  pipe(my $st_r, my $st_w) or return reply($id, -1, undef, '', '', "pipe: $!");
+  my $pid = fork();
+  if (!defined $pid) { return reply($id, -1, undef, '', '', "fork: $!"); }
+  if ($pid == 0) {
+    my $fail = sub { syswrite($st_w, $_[0]); POSIX::_exit(1); };
+    syscall($sys_unshare + 0, 0x40000000) == 0 or $fail->("unshare: $!");
+    my ($src, $none) = ('/proc/self/ns/net', 'none');
+    syscall($sys_mount + 0, $src, $path, $none, 4096, 0) == 0 or $fail->("mount $path: $!");
+    socket(my $s, 2, 2, 0) or $fail->("socket: $!");
+    my $ifr = pack('a16 x24', 'lo');
+    ioctl($s, 0x8913, $ifr) or $fail->("SIOCGIFFLAGS lo: $!");
+    my $flags = unpack('x16 s', $ifr) | 1;
+    $ifr = pack('a16 s x22', 'lo', $flags);
+    ioctl($s, 0x8914, $ifr) or $fail->("SIOCSIFFLAGS lo: $!");
+    POSIX::_exit(0);
+  }
+  close($st_w);
+  # answered like a run job: exit status, and the reason on its error pipe
+  $jobs{$pid} = { id => $id, out => '', err => '', open => 1 };
+  $pipes{fileno($st_r)} = [$pid, 'err', $st_r];
+  $sel->add($st_r);
 }
 sub start_daemon {
   my @f = @_;
@@ -261,7 +295,16 @@ export class SpawnServer {
     return this.request('daemon', file, args, options);
   }
 
-  private request(mode: 'run' | 'daemon', file: string, args: readonly string[], options: ProgramOptions): Promise<ProgramResult> {
+  /**
+   * A new network namespace with loopback up, bind-mounted on `path` (an existing empty
+   * file); `syscalls` are this architecture's unshare and mount numbers.
+   */
+  async netns(path: string, syscalls: { unshare: number; mount: number }): Promise<void> {
+    const r = await this.request('netns', path, [String(syscalls.unshare), String(syscalls.mount)], { env: {} });
+    if (r.code !== 0) throw new BerthError('Internal', `cannot create network namespace ${path}: ${r.stderr.toString('utf8').trim()}`);
+  }
+
+  private request(mode: 'run' | 'daemon' | 'netns', file: string, args: readonly string[], options: ProgramOptions): Promise<ProgramResult> {
     const child = this.ensure();
     const id = this.nextId++;
     const env = Object.entries(options.env ?? process.env).filter((e): e is [string, string] => e[1] !== undefined);
