@@ -301,35 +301,31 @@ describe('berth container commands against berthd', () => {
   });
 
   it('run -it then Ctrl-P Ctrl-Q detaches (exit 0, container runs on); attach --detach-keys detaches again', async () => {
-    const tm = await Tmux.start([process.execPath, bin, 'run', '-it', '--name', name('detachable'), image, 'sh'], t.berthEnv, { cols: 100, rows: 30 });
-    try {
-      await tm.waitFor((s) => /[#$] $/m.test(s));
-      await tm.sendKeys('echo before-detach', 'Enter');
-      await tm.waitFor((s) => /^before-detach$/m.test(s));
-      await tm.sendKeys('C-p', 'C-q');
-      // like the docker CLI, nothing is printed: the status follows the prompt on its line
-      expect(/EXIT=(\d+)$/m.exec(await tm.waitFor((sc) => /EXIT=\d+$/m.test(sc)))?.[1]).toBe('0');
-    } finally {
-      await tm.kill();
-    }
-    expect((await berthOk(['inspect', '--format', '{{.State.Status}}', name('detachable')])).trim()).toBe('running');
-    const again = await Tmux.start([process.execPath, bin, 'attach', '--detach-keys', 'ctrl-a,x', name('detachable')], t.berthEnv, { cols: 100, rows: 30 });
-    try {
-      // attach prints nothing: Enter until the shell's prompt shows that keys reach it (bounded)
-      let live = false;
-      for (let i = 0; i < 20 && !live; i++) {
-        await again.sendKeys('Enter');
-        live = await again.waitFor((sc) => /[#$] $/m.test(sc), 1000).then(() => true, () => false);
+    const status = async () => (await berthOk(['inspect', '--format', '{{.State.Status}}', name('detachable')])).trim();
+    // In a terminal: the prompt, a command's output, the detach keys, then berth's exit
+    // status (nothing printed, as the docker CLI: the status follows the prompt on its line).
+    const session = async (argv: string[], word: string, keys: string[]): Promise<string | undefined> => {
+      const tm = await Tmux.start([process.execPath, bin, ...argv], t.berthEnv, { cols: 100, rows: 30 });
+      try {
+        // attach prints nothing: Enter until the shell's prompt shows that keys reach it (bounded)
+        let live = false;
+        for (let i = 0; i < 20 && !live; i++) {
+          await tm.sendKeys('Enter');
+          live = await tm.waitFor((sc) => /[#$] $/m.test(sc), 1000).then(() => true, () => false);
+        }
+        expect(live).toBe(true);
+        await tm.sendKeys(`echo ${word}`, 'Enter');
+        await tm.waitFor((sc) => new RegExp(`^${word}$`, 'm').test(sc));
+        await tm.sendKeys(...keys);
+        return /EXIT=(\d+)$/m.exec(await tm.waitFor((sc) => /EXIT=\d+$/m.test(sc)))?.[1];
+      } finally {
+        await tm.kill();
       }
-      expect(live).toBe(true);
-      await again.sendKeys('echo attached-again', 'Enter');
-      await again.waitFor((s) => /^attached-again$/m.test(s));
-      await again.sendKeys('C-a', 'x');
-      expect(/EXIT=(\d+)$/m.exec(await again.waitFor((sc) => /EXIT=\d+$/m.test(sc)))?.[1]).toBe('0');
-    } finally {
-      await again.kill();
-    }
-    expect((await berthOk(['inspect', '--format', '{{.State.Status}}', name('detachable')])).trim()).toBe('running');
+    };
+    expect(await session(['run', '-it', '--name', name('detachable'), image, 'sh'], 'before-detach', ['C-p', 'C-q'])).toBe('0');
+    expect(await status()).toBe('running');
+    expect(await session(['attach', '--detach-keys', 'ctrl-a,x', name('detachable')], 'attached-again', ['C-a', 'x'])).toBe('0');
+    expect(await status()).toBe('running');
     const bad = await berth(['attach', '--detach-keys', 'ctrl-1', name('detachable')]);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain("Unknown character: 'ctrl-1'");

@@ -27,6 +27,7 @@ export {
   type Frame,
 } from './stream/multiplex.js';
 export { readJsonLines, jsonLine } from './stream/json-lines.js';
+export { readFirstChunk } from './stream/first-chunk.js';
 
 export {
   EngineClient,

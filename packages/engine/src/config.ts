@@ -18,9 +18,9 @@ export interface EngineConfig {
   /** Pool user networks get their subnets from (default 10.90.0.0/16 in /24s). */
   'network-pool'?: { base: string; prefixLen: number };
   /**
-   * Nameservers the embedded DNS of user networks forwards other names to (Docker's
-   * `dns`); default the host's /etc/resolv.conf ones. (Docker also writes them into the
-   * resolv.conf of default-bridge containers; Berth does not yet.)
+   * Nameservers the embedded DNS of user networks forwards other names to, and those of
+   * default-bridge containers that name none (Docker's `dns`); default the host's
+   * /etc/resolv.conf ones.
    */
   dns?: string[];
   /** Default stop timeout in seconds (10). */

@@ -192,6 +192,7 @@ export class Engine {
           : {}),
         ...(manager ? { afterStart: (r: ContainerRecord) => fillEndpoints(manager, r) } : {}),
         releases,
+        ...(config.dns?.length ? { defaultDns: config.dns } : {}),
       });
       containersRef = containers;
       networks.attachments = {

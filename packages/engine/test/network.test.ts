@@ -11,6 +11,7 @@ beforeAll(async () => {
     bridge: `bt${randomInt(0x100000, 0xffffff).toString(16)}`,
     bip: `10.${a}.${randomInt(0, 255)}.0/24`,
     'network-pool': { base: `10.${a + 1}.0.0/16`, prefixLen: 24 },
+    dns: ['10.123.0.53'],
   });
   await t.engine.images.ensureBuiltin('busybox');
 });
@@ -150,5 +151,21 @@ describe('networking through driver-linux', () => {
     await removed;
     await engine.images.remove('busybox');
     await engine.images.ensureBuiltin('busybox');
+  });
+  it("daemon.json dns is the nameserver of default-bridge containers that name none (Docker's)", async () => {
+    const { engine } = t;
+    const resolv = async (hostConfig: Record<string, unknown>): Promise<string> => {
+      const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['cat', '/etc/resolv.conf'], HostConfig: hostConfig });
+      const w = engine.containers.wait(Id, 'next-exit');
+      await engine.containers.start(Id);
+      await w;
+      const out = text(await collect(await engine.containers.logs(Id, {})));
+      await engine.containers.remove(Id);
+      return out;
+    };
+    expect(await resolv({})).toMatch(/^nameserver 10\.123\.0\.53$/m);
+    const own = await resolv({ Dns: ['10.124.0.53'] });
+    expect(own).toMatch(/^nameserver 10\.124\.0\.53$/m);
+    expect(own).not.toContain('10.123.0.53');
   });
 });

@@ -2,7 +2,7 @@ import type { Readable, Writable } from 'node:stream';
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { MULTIPLEXED_STREAM, RAW_STREAM, StreamType, encodeFrame, jsonLine, statusForError } from '@berth/engine-api';
+import { MULTIPLEXED_STREAM, RAW_STREAM, StreamType, encodeFrame, jsonLine, readFirstChunk, statusForError } from '@berth/engine-api';
 import type { AttachSession, OutputChunk } from '../engine-port.js';
 import { atLeast } from './api-version.js';
 import { commonHeaderLines } from './headers.js';
@@ -146,28 +146,7 @@ function wireSocket(socket: Socket, session: AttachSession, log: { warn: (o: obj
  * the first chunk so such an error is still an ordinary error response.
  */
 export async function sendStream(reply: FastifyReply, stream: Readable, contentType: string): Promise<void> {
-  const first = await new Promise<Buffer | null>((resolve, reject) => {
-    const onReadable = (): void => {
-      cleanup();
-      resolve((stream.read() as Buffer | null) ?? null);
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolve(null);
-    };
-    const onError = (err: Error): void => {
-      cleanup();
-      reject(err);
-    };
-    const cleanup = (): void => {
-      stream.off('readable', onReadable);
-      stream.off('end', onEnd);
-      stream.off('error', onError);
-    };
-    stream.once('readable', onReadable);
-    stream.once('end', onEnd);
-    stream.once('error', onError);
-  });
+  const { first, rest } = await readFirstChunk(stream);
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, { 'Content-Type': contentType });
@@ -176,7 +155,6 @@ export async function sendStream(reply: FastifyReply, stream: Readable, contentT
     res.end();
     return;
   }
-  res.write(first);
-  stream.on('error', () => res.destroy());
-  stream.pipe(res);
+  rest.on('error', () => res.destroy());
+  rest.pipe(res);
 }

@@ -450,6 +450,25 @@ export class CniNetworkManager {
     return result;
   }
 
+  /** CNI DEL of one plugin step with the recorded prevResult; the failure's text, if any. */
+  private async cniDel(containerId: string, netns: string, n: NetworkAttachmentRecord, step: PluginStep): Promise<string | undefined> {
+    try {
+      await this.cni.exec({
+        command: 'DEL',
+        containerId,
+        netns,
+        ifname: n.ifname,
+        networkName: n.network,
+        config: step.config,
+        ...(step.runtimeConfig ? { runtimeConfig: step.runtimeConfig } : {}),
+        ...(n.result ? { prevResult: n.result } : {}),
+      });
+      return undefined;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
+
   /** portmap/firewall may race other CNI users creating the shared chains: bounded retry. */
   private async addWithRetry(containerId: string, netns: string, n: NetworkAttachmentRecord, step: PluginStep): Promise<CniResult> {
     const attempts = step.config.type === 'bridge' ? 1 : 3;
@@ -500,20 +519,8 @@ export class CniNetworkManager {
       const del = async (n: NetworkAttachmentRecord, step: PluginStep, netns: string) => {
         // firewall (records of earlier versions) reads the IPs from prevResult; without one its ADD never ran.
         if (step.config.type === 'firewall' && !n.result) return;
-        try {
-          await this.cni.exec({
-            command: 'DEL',
-            containerId,
-            netns,
-            ifname: n.ifname,
-            networkName: n.network,
-            config: step.config,
-            ...(step.runtimeConfig ? { runtimeConfig: step.runtimeConfig } : {}),
-            ...(n.result ? { prevResult: n.result } : {}),
-          });
-        } catch (e) {
-          failures.push((e as Error).message);
-        }
+        const failed = await this.cniDel(containerId, netns, n, step);
+        if (failed) failures.push(failed);
       };
       const reversed = [...record.networks].reverse();
       // Two independent lanes, side by side: the iptables plugins (portmap; firewall in
@@ -671,20 +678,8 @@ export class CniNetworkManager {
         await deleteRules('nat', (r) => r.spec.includes(`id: \\"${record.containerId}\\"`), { pruneHostport: lastUser }).catch((e: Error) => failures.push(e.message));
         continue;
       }
-      try {
-        await this.cni.exec({
-          command: 'DEL',
-          containerId: record.containerId,
-          netns: live ? (record.netnsPath as string) : '',
-          ifname: n.ifname,
-          networkName: n.network,
-          config: step.config,
-          ...(step.runtimeConfig ? { runtimeConfig: step.runtimeConfig } : {}),
-          ...(n.result ? { prevResult: n.result } : {}),
-        });
-      } catch (e) {
-        failures.push((e as Error).message);
-      }
+      const failed = await this.cniDel(record.containerId, live ? (record.netnsPath as string) : '', n, step);
+      if (failed) failures.push(failed);
     }
     if (failures.length > 0) throw new BerthError('Internal', `cannot disconnect ${record.containerId} from network ${n.network}: ${failures.join('; ')}`);
   }

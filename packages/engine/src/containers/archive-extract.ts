@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
 import { chmod, lchown, link, lstat, lutimes, mkdir, open, readFile, rm, stat, symlink, utimes, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar, { type Header } from 'tar-stream';
+import { readFirstChunk } from '@berth/engine-api';
 import { BerthError, InvalidArgumentError, NotFoundError } from '@berth/image-format';
 import { mountOf, resolveScoped, type RootMount } from './archive.js';
 
@@ -330,35 +331,8 @@ function asTarError(err: unknown, path: string): BerthError {
 
 /** Hands back a stream of tar bytes: gzip input (by its magic) is decompressed on the way. */
 async function maybeGunzip(input: Readable): Promise<Readable | null> {
-  const first = await new Promise<Buffer | null>((resolve, reject) => {
-    const onReadable = (): void => {
-      const chunk = input.read() as Buffer | null;
-      if (chunk === null && !input.readableEnded) return;
-      done();
-      resolve(chunk);
-    };
-    const onEnd = (): void => {
-      done();
-      resolve(null);
-    };
-    const onError = (err: Error): void => {
-      done();
-      reject(err);
-    };
-    const done = (): void => {
-      input.off('readable', onReadable);
-      input.off('end', onEnd);
-      input.off('error', onError);
-    };
-    input.on('readable', onReadable);
-    input.on('end', onEnd);
-    input.on('error', onError);
-  });
+  const { first, rest: out } = await readFirstChunk(input);
   if (!first) return null;
-  const out = new PassThrough();
-  out.write(first);
-  input.pipe(out);
-  input.once('error', (err) => out.destroy(err));
   if (first[0] === 0x1f && first[1] === 0x8b) {
     const gunzip = createGunzip();
     out.pipe(gunzip);

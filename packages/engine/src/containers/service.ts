@@ -119,6 +119,8 @@ export interface ContainerDeps {
   afterStart?: (r: ContainerRecord) => Promise<void>;
   /** Where auto-removed containers' resources are released after they are reported removed. */
   releases?: BackgroundReleases;
+  /** daemon.json `dns`: the nameservers of default-bridge containers that name none. */
+  defaultDns?: string[];
 }
 
 export class Containers implements ContainerService {
@@ -302,7 +304,8 @@ export class Containers implements ContainerService {
             .filter(([n]) => n !== 'host' && n !== 'none')
             .map(([n, ep]) => ({ name: n, id: ep.NetworkID ?? '', aliases: ep.Aliases ?? [], ...(ep.IPAMConfig?.IPv4Address ? { ipv4: ep.IPAMConfig.IPv4Address } : {}) })),
           ports,
-          dns: h.Dns ?? [],
+          // the default bridge has no embedded DNS: daemon.json's servers go in its containers' resolv.conf, as Docker's
+          dns: h.Dns?.length ? h.Dns : ['', 'bridge', 'default'].includes(h.NetworkMode ?? '') ? (this.d.defaultDns ?? []) : [],
           dnsSearch: h.DnsSearch ?? [],
           dnsOptions: h.DnsOptions ?? [],
           extraHosts: h.ExtraHosts ?? [],
@@ -476,9 +479,11 @@ export class Containers implements ContainerService {
     this.d.runtime.waitExit(runtimeId).then(
       (exit) => {
         this.watching.delete(runtimeId);
+        // a closed engine's database is closed too: the next one reconciles this exit
+        if (this.closed) return;
         const cur = this.d.table.get(id);
         // An exit of an earlier run (its watcher outlived a restart) is not news.
-        if (!this.closed && cur && rid(cur) === runtimeId) void this.onExit(id, exit);
+        if (cur && rid(cur) === runtimeId) void this.onExit(id, exit);
       },
       () => {
         this.watching.delete(runtimeId);
