@@ -168,4 +168,14 @@ describe('networking through driver-linux', () => {
     expect(own).toMatch(/^nameserver 10\.124\.0\.53$/m);
     expect(own).not.toContain('10.123.0.53');
   });
+  it('inspect names a user-network endpoint as Docker does: DNSNames = name, aliases, short ID', async () => {
+    const { engine } = t;
+    const net = uniq('dnsnames');
+    await engine.networks.create({ Name: net });
+    const name = uniq('named');
+    const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['true'], HostConfig: { NetworkMode: net }, NetworkingConfig: { EndpointsConfig: { [net]: { Aliases: ['db', 'primary'] } } } }, { name });
+    expect((await engine.containers.inspect(Id)).NetworkSettings.Networks[net]?.DNSNames).toEqual([name, 'db', 'primary', Id.slice(0, 12)]);
+    await engine.containers.remove(Id);
+    await engine.networks.remove(net);
+  });
 });

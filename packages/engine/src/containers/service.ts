@@ -183,7 +183,7 @@ export class Containers implements ContainerService {
     if (!['none', 'host'].includes(netName) && !netName.startsWith('container:')) {
       const n = this.d.networks.resolve(netName);
       const ep = body.NetworkingConfig?.EndpointsConfig?.[netName] ?? body.NetworkingConfig?.EndpointsConfig?.[n.name];
-      networks[n.name] = { IPAMConfig: ep?.IPAMConfig ?? null, Links: null, Aliases: ep?.Aliases ?? null, NetworkID: n.id, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null, DNSNames: n.name === 'bridge' ? null : [name, id.slice(0, 12)] };
+      networks[n.name] = { IPAMConfig: ep?.IPAMConfig ?? null, Links: null, Aliases: ep?.Aliases ?? null, NetworkID: n.id, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null, DNSNames: n.name === 'bridge' ? null : [name, ...(ep?.Aliases ?? []), id.slice(0, 12)] };
     } else if (netName === 'host' || netName === 'none') {
       networks[netName] = { NetworkID: this.d.networks.resolve(netName).id, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '' };
     }
