@@ -28,6 +28,7 @@ export {
 } from './stream/multiplex.js';
 export { readJsonLines, jsonLine } from './stream/json-lines.js';
 export { readFirstChunk } from './stream/first-chunk.js';
+export { DEFAULT_DETACH_KEYS, DetachKeyWatcher, parseDetachKeys } from './stream/detach-keys.js';
 
 export {
   EngineClient,

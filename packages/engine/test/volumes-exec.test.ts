@@ -104,6 +104,26 @@ describe('exec, attach, events, list filters', () => {
     await engine.containers.remove(Id);
   });
 
+  it('detach keys typed into an attached TTY end the attach and leave the container running (Docker daemon side)', async () => {
+    const { engine } = t;
+    const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['sh'], OpenStdin: true, Tty: true, HostConfig: { NetworkMode: 'none' } });
+    await engine.containers.start(Id);
+    for (const [keys, seq] of [[undefined, '\x10\x11'], ['ctrl-a,x', '\x01x']] as const) {
+      const s = await engine.containers.attach(Id, { stdin: true, stdout: true, stream: true, ...(keys ? { detachKeys: keys } : {}) });
+      const out: OutputChunk[] = [];
+      s.output.on('data', (c: OutputChunk) => out.push(c));
+      const ended = new Promise((r) => s.output.on('end', r));
+      s.stdin!.write(`echo "typed-$((6*7))"\n`);
+      for (let i = 0; i < 100 && !text(out).includes('typed-42'); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(text(out)).toContain('typed-42');
+      s.stdin!.write(seq);
+      await ended;
+      expect((await engine.containers.inspect(Id)).State.Running).toBe(true);
+    }
+    await expect(engine.containers.attach(Id, { stdin: true, stream: true, detachKeys: 'ctrl-1' })).rejects.toThrow("Unknown character: 'ctrl-1'");
+    await engine.containers.remove(Id, { force: true });
+  });
+
   it('execs in a running container and attaches to its output and stdin', async () => {
     const { engine } = t;
     const events: EventMessage[] = [];

@@ -1,9 +1,8 @@
 // The terminal side of an attached container or exec: output demultiplexed (or raw with
 // a TTY), stdin forwarded, the local terminal in raw mode and its size sent on SIGWINCH.
 import type { Duplex, Writable } from 'node:stream';
-import { demultiplexStream, type HijackedStream } from '@berth/engine-api';
+import { DetachKeyWatcher, demultiplexStream, type HijackedStream } from '@berth/engine-api';
 import type { Streams } from '../context.js';
-import { DetachKeyWatcher } from './detach-keys.js';
 
 export interface AttachIo {
   /** Resolves when the container's output ends. */

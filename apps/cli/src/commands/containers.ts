@@ -2,7 +2,7 @@
 // attach, wait, export, commit, rename, pause, unpause, top, port, stats.
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { demultiplexStream, type ContainerCreateBody, type ContainerStats, type EngineClient, type WaitCondition } from '@berth/engine-api';
+import { DEFAULT_DETACH_KEYS, demultiplexStream, parseDetachKeys, type ContainerCreateBody, type ContainerStats, type EngineClient, type WaitCondition } from '@berth/engine-api';
 import { InvalidArgumentError, normalizeReference } from '@berth/image-format';
 import { Context, StatusError, errorMessage, isDaemonError, runStatusFor } from '../context.js';
 import { CONTAINER_DEFAULT, CONTAINER_HEADERS, containerFields, truncateId } from '../format/contexts.js';
@@ -11,7 +11,6 @@ import { tabwrite } from '../format/tabwriter.js';
 import { bytesSize, humanSize, parseTimestamp } from '../format/units.js';
 import { buildCreateBody, sigProxyOn, type RunFlags } from './run-options.js';
 import { initialSize, wireAttach } from './attach-io.js';
-import { DEFAULT_DETACH_KEYS, parseDetachKeys } from './detach-keys.js';
 import { pullImage } from './images.js';
 
 /** Parses `--filter k=v` flags into the API's filters. */

@@ -8,6 +8,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { BerthError, ConflictError, InvalidArgumentError, NotFoundError } from '@berth/image-format';
 import { mountAll, unmount } from '@berth/layer-store';
+import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '@berth/engine-api';
 import type {
   ContainerCreateBody,
   ContainerCreateResponse,
@@ -44,6 +45,7 @@ import {
 import type { LocalVolumes } from '../volumes.js';
 import * as fmt from './format.js';
 import type { BackgroundReleases } from './background-releases.js';
+import { withDetachKeys } from './detach-keys.js';
 import { archiveOf, statPath, type RootMount } from './archive.js';
 import { extractToDir } from './archive-extract.js';
 import { overlayChanges, treeChanges } from './changes.js';
@@ -751,6 +753,11 @@ export class Containers implements ContainerService {
   }
 
   async attach(ref: string, opts: AttachOptions = {}): Promise<AttachSession> {
+    const keys = parseDetachKeys(opts.detachKeys || DEFAULT_DETACH_KEYS);
+    return withDetachKeys(await this.attachStreams(ref, opts), keys);
+  }
+
+  private async attachStreams(ref: string, opts: AttachOptions): Promise<AttachSession> {
     const r = this.d.table.resolve(ref);
     const tty = r.config.Tty ?? false;
     const output = new PassThrough({ objectMode: true });

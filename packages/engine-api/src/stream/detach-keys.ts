@@ -1,6 +1,6 @@
 // Docker's detach keys: a key sequence typed into an attached TTY (default Ctrl-P Ctrl-Q)
-// leaves the container running and returns. The client watches for it, as the docker CLI
-// does, so it works with any daemon.
+// leaves the container running and ends the attach. Both sides watch for it, as Docker's
+// do: the berth CLI (so it works with any daemon) and berthd (for any API client).
 import { InvalidArgumentError } from '@berth/image-format';
 
 export const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q';
