@@ -29,6 +29,23 @@ services:
     command: sh -c "for i in $$(seq 1 30); do wget -q -O- http://web/ && exit 0; sleep 0.2; done; exit 1"
 `;
 
+const BUILD_FILE = `version: "3.8"
+services:
+  app:
+    build: ./app
+    environment:
+      - GREETING=hello
+    volumes:
+      - data:/data
+  seed:
+    image: busybox
+    command: sh -c "echo seeded > /data/x"
+    volumes:
+      - data:/data
+volumes:
+  data: {}
+`;
+
 describe('docker-compose against berthd', () => {
   let t: TestDaemon;
   const project = `cmp${Math.random().toString(16).slice(2, 8)}`;
@@ -53,5 +70,33 @@ describe('docker-compose against berthd', () => {
     expect(down.code).toBe(0);
     expect((await dockerOk(t.dockerEnv, ['ps', '-aq'])).trim()).toBe('');
     expect(await dockerOk(t.dockerEnv, ['network', 'ls', '--format', '{{.Name}}'])).not.toContain(`${project}_default`);
+  });
+
+  it('build, a named volume shared by services, run --rm, up -d, logs, exec, ps, down -v', async () => {
+    const { mkdir } = await import('node:fs/promises');
+    const dir = join(t.dir, 'built');
+    await mkdir(join(dir, 'app'), { recursive: true });
+    await writeFile(join(dir, 'docker-compose.yml'), BUILD_FILE);
+    await writeFile(join(dir, 'app', 'Dockerfile'), 'FROM busybox\nENV GREETING=hi\nCOPY run.sh /run.sh\nCMD ["sh", "/run.sh"]\n');
+    await writeFile(join(dir, 'app', 'run.sh'), 'echo "$GREETING from app, data=$(cat /data/x)"\nsleep 300\n');
+    const p = `${project}b`;
+    const ok = async (args: string[]): Promise<string> => {
+      const r = await compose(t.dockerEnv, dir, ['-p', p, ...args]);
+      expect(r.code, `docker-compose ${args.join(' ')}: ${r.stderr}`).toBe(0);
+      return r.stdout;
+    };
+    await ok(['run', '--rm', 'seed']);
+    await ok(['up', '-d', '--build', 'app']);
+    let logs = '';
+    for (let i = 0; i < 50 && !logs.includes('data=seeded'); i++) {
+      logs = await ok(['logs', 'app']);
+      if (!logs.includes('data=seeded')) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(logs).toContain('hello from app, data=seeded');
+    expect(await ok(['exec', '-T', 'app', 'sh', '-c', 'echo exec-ok $GREETING'])).toBe('exec-ok hello\n');
+    expect(await ok(['ps'])).toMatch(new RegExp(`${p}_app_1\\s+sh /run.sh\\s+Up`));
+    await ok(['down', '-v']);
+    expect((await dockerOk(t.dockerEnv, ['ps', '-aq'])).trim()).toBe('');
+    expect(await dockerOk(t.dockerEnv, ['volume', 'ls', '-q'])).not.toContain(`${p}_data`);
   });
 });
