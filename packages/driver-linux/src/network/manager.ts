@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BerthError, ConflictError, InvalidArgumentError, NotFoundError } from '@berth/image-format';
-import { CniExecutor, type CniResult, type PluginConfig } from './cni.js';
+import { CniExecutor, type CniResult, type PluginCall, type PluginConfig } from './cni.js';
 import { deleteLink, ensureBridge, linkExists, listHostRoutes, pinBridgeMac } from './host-links.js';
 import { deleteRules, installNetworkRules, listForwardedPorts, pruneBerthChains, pruneSharedChains } from './iptables.js';
 import { cidrContains, cidrSize, cidrsOverlap, formatCidr, formatIpv4, nthAddress, parseCidr, parseIpv4, subnetsOf, type Ipv4Cidr } from './ipv4.js';
@@ -453,16 +453,7 @@ export class CniNetworkManager {
   /** CNI DEL of one plugin step with the recorded prevResult; the failure's text, if any. */
   private async cniDel(containerId: string, netns: string, n: NetworkAttachmentRecord, step: PluginStep): Promise<string | undefined> {
     try {
-      await this.cni.exec({
-        command: 'DEL',
-        containerId,
-        netns,
-        ifname: n.ifname,
-        networkName: n.network,
-        config: step.config,
-        ...(step.runtimeConfig ? { runtimeConfig: step.runtimeConfig } : {}),
-        ...(n.result ? { prevResult: n.result } : {}),
-      });
+      await this.cni.exec(pluginCall('DEL', containerId, netns, n, step));
       return undefined;
     } catch (e) {
       return (e as Error).message;
@@ -474,16 +465,7 @@ export class CniNetworkManager {
     const attempts = step.config.type === 'bridge' ? 1 : 3;
     for (let i = 1; ; i++) {
       try {
-        const result = await this.cni.exec({
-          command: 'ADD',
-          containerId,
-          netns,
-          ifname: n.ifname,
-          networkName: n.network,
-          config: step.config,
-          ...(step.runtimeConfig ? { runtimeConfig: step.runtimeConfig } : {}),
-          ...(n.result ? { prevResult: n.result } : {}),
-        });
+        const result = await this.cni.exec(pluginCall('ADD', containerId, netns, n, step));
         if (!result) throw new BerthError('Internal', `CNI ${step.config.type} ADD returned no result`);
         return result;
       } catch (e) {
@@ -809,4 +791,18 @@ function ruleAddressIn(spec: string, subnet: Ipv4Cidr): boolean {
     if (m[1] && cidrContains(subnet, parseIpv4(m[1]))) return true;
   }
   return false;
+}
+
+/** One plugin step of a network attachment as a CNI call, with the recorded prevResult. */
+function pluginCall(command: 'ADD' | 'DEL', containerId: string, netns: string, n: NetworkAttachmentRecord, step: PluginStep): PluginCall {
+  return {
+    command,
+    containerId,
+    netns,
+    ifname: n.ifname,
+    networkName: n.network,
+    config: step.config,
+    ...(step.runtimeConfig ? { runtimeConfig: step.runtimeConfig } : {}),
+    ...(n.result ? { prevResult: n.result } : {}),
+  };
 }
