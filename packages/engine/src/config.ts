@@ -23,6 +23,8 @@ export interface EngineConfig {
    * /etc/resolv.conf ones.
    */
   dns?: string[];
+  /** The binary `--init` runs as the container's PID 1 (default: docker-init, else catatonit). */
+  'init-path'?: string;
   /** Default stop timeout in seconds (10). */
   'shutdown-timeout'?: number;
 }

@@ -193,6 +193,7 @@ export class Engine {
         ...(manager ? { afterStart: (r: ContainerRecord) => fillEndpoints(manager, r) } : {}),
         releases,
         ...(config.dns?.length ? { defaultDns: config.dns } : {}),
+        ...(config['init-path'] ? { initPath: config['init-path'] } : {}),
       });
       containersRef = containers;
       networks.attachments = {

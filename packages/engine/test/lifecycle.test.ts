@@ -88,6 +88,24 @@ describe('container lifecycle on the built-in busybox', () => {
     await engine.containers.remove(Id, { force: true });
   });
 
+  it("--init (HostConfig.Init): a static init is PID 1 and runs the command, as Docker's docker-init", async () => {
+    const { engine } = t;
+    const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', 'tr "\\0" " " < /proc/1/cmdline; echo; echo "me $$"; sleep 30 & wait'], HostConfig: { NetworkMode: 'none', Init: true } });
+    const w = engine.containers.wait(Id, 'next-exit');
+    await engine.containers.start(Id);
+    let out = '';
+    for (let i = 0; i < 100 && !out.includes('me '); i++) {
+      out = text(await collect(await engine.containers.logs(Id, {})));
+      if (!out.includes('me ')) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(out).toMatch(/^\/sbin\/docker-init -- sh -c /);
+    expect(out).not.toContain('me 1\n');
+    // the init forwards the stop signal to the shell (PID 1 would ignore TERM without a handler)
+    await engine.containers.stop(Id, { timeout: 10 });
+    expect((await w).StatusCode).toBe(143);
+    await engine.containers.remove(Id);
+  });
+
   it('reports Docker errors for bad input', async () => {
     const { engine } = t;
     await expect(engine.containers.create({ Image: 'nosuchimage:1', Cmd: ['x'] })).rejects.toMatchObject({ code: 'NotFound', message: 'No such image: nosuchimage:1' });

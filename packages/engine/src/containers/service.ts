@@ -46,6 +46,7 @@ import type { LocalVolumes } from '../volumes.js';
 import * as fmt from './format.js';
 import type { BackgroundReleases } from './background-releases.js';
 import { withDetachKeys } from './detach-keys.js';
+import { findInitBinary, INIT_PATH_IN_CONTAINER } from './init-binary.js';
 import { archiveOf, statPath, type RootMount } from './archive.js';
 import { extractToDir } from './archive-extract.js';
 import { overlayChanges, treeChanges } from './changes.js';
@@ -123,6 +124,8 @@ export interface ContainerDeps {
   releases?: BackgroundReleases;
   /** daemon.json `dns`: the nameservers of default-bridge containers that name none. */
   defaultDns?: string[];
+  /** daemon.json `init-path`: the binary `--init` runs (default: docker-init or catatonit). */
+  initPath?: string;
 }
 
 export class Containers implements ContainerService {
@@ -275,6 +278,12 @@ export class Containers implements ContainerService {
     );
     for (const m of r.mounts) if (m.Type === 'bind') await mkdir(m.Source, { recursive: true });
     const h = r.hostConfig;
+    let args = [r.path, ...r.args];
+    if (h.Init) {
+      // Docker's --init: a small init as PID 1 reaps zombies and forwards signals
+      runMounts.push({ type: 'bind', source: await findInitBinary(this.d.initPath), target: INIT_PATH_IN_CONTAINER, options: ['bind', 'ro'] });
+      args = [INIT_PATH_IN_CONTAINER, '--', ...args];
+    }
     const tty = r.config.Tty ?? false;
     let env = r.config.Env ?? [];
     if (!env.some((e) => e.startsWith('HOSTNAME='))) env = [...env, `HOSTNAME=${r.config.Hostname}`];
@@ -288,7 +297,7 @@ export class Containers implements ContainerService {
         rootfs,
         readonlyRootfs: h.ReadonlyRootfs ?? false,
         process: {
-          args: [r.path, ...r.args],
+          args,
           env,
           cwd: r.config.WorkingDir || '/',
           user: r.config.User ?? '',
