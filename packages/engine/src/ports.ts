@@ -61,7 +61,11 @@ export interface RunRequest {
     openStdin: boolean;
     stdinOnce: boolean;
     consoleSize?: { h: number; w: number };
+    /** --ulimit: `nofile` and the like. */
+    rlimits: { type: string; soft: number; hard: number }[];
   };
+  /** Namespaces shared with the host (--pid/--ipc/--uts host). */
+  hostNamespaces: ('pid' | 'ipc' | 'uts')[];
   hostname: string;
   domainname: string;
   mounts: RunMount[];

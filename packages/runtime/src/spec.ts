@@ -44,6 +44,10 @@ export interface ProcessSpec {
   keepStdinOpen?: boolean;
   /** Initial terminal size when `tty`. */
   terminalSize?: TerminalSize;
+  /** Resource limits (Docker's --ulimit): `type` as `nofile` or `RLIMIT_NOFILE`. */
+  rlimits?: { type: string; soft: number; hard: number }[];
+  /** More groups for the process (Docker's --group-add): names from the rootfs' /etc/group, or gids. */
+  groupAdd?: string[];
 }
 
 /** A mount as a snapshotter describes it (e.g. overlay with lowerdir/upperdir options). */
@@ -97,6 +101,9 @@ export interface ResourcesSpec {
   cpuShares?: number;
   /** Maximum number of tasks; <= 0 means unlimited. */
   pidsLimit?: number;
+  /** CPUs and memory nodes the container may use (cpuset syntax: `0-2,4`). */
+  cpusetCpus?: string;
+  cpusetMems?: string;
 }
 
 export interface PortMapping {
@@ -178,6 +185,10 @@ export interface ContainerSpec {
   /** Default `{ mode: 'none' }`. */
   network?: NetworkSpec;
   security?: SecuritySpec;
+  /** Namespaces shared with the host instead of made anew (Docker's --pid/--ipc/--uts host). */
+  hostNamespaces?: ('pid' | 'ipc' | 'uts')[];
+  /** Namespaced kernel parameters (Docker's --sysctl). */
+  sysctls?: Record<string, string>;
   labels?: Record<string, string>;
   /** Signal name or number sent by a graceful stop; default SIGTERM. */
   stopSignal?: string;

@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '@berth/image-format';
 import type { ContainerSpec, MountSpec, ResourcesSpec } from '@berth/runtime';
 import { resolveCapabilities } from '../security/capabilities.js';
 import { defaultSeccompProfile, toOciSeccomp, type OciSeccomp } from '../security/seccomp.js';
@@ -115,7 +116,7 @@ function resources(r: ResourcesSpec | undefined, swapSupported: boolean): Record
     }
     out.memory = memory;
   }
-  const cpu: Record<string, number> = {};
+  const cpu: Record<string, number | string> = {};
   if (r.cpus !== undefined && r.cpus > 0) {
     cpu.period = 100000;
     cpu.quota = Math.max(1000, Math.round((r.cpus * 100000) / 1e9));
@@ -124,8 +125,20 @@ function resources(r: ResourcesSpec | undefined, swapSupported: boolean): Record
   if (r.cpuPeriod !== undefined && r.cpuPeriod > 0) cpu.period = r.cpuPeriod;
   if (r.cpuShares !== undefined && r.cpuShares > 0) cpu.shares = r.cpuShares;
   if (Object.keys(cpu).length > 0) out.cpu = cpu;
+  if (r.cpusetCpus) cpu.cpus = r.cpusetCpus;
+  if (r.cpusetMems) cpu.mems = r.cpusetMems;
+  if (Object.keys(cpu).length > 0) out.cpu = cpu;
   if (r.pidsLimit !== undefined && r.pidsLimit > 0) out.pids = { limit: r.pidsLimit };
   return out;
+}
+
+const RLIMITS = ['as', 'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack'];
+
+/** `nofile` -> `RLIMIT_NOFILE` (Docker's --ulimit names); an unknown name is refused. */
+function rlimitName(name: string): string {
+  const short = name.toLowerCase().replace(/^rlimit_/, '');
+  if (!RLIMITS.includes(short)) throw new InvalidArgumentError(`invalid ulimit type: ${name}`);
+  return `RLIMIT_${short.toUpperCase()}`;
 }
 
 /** Builds config.json for one container from its spec and what the driver resolved. */
@@ -150,6 +163,13 @@ export function buildOciConfig(input: ConfigInput): OciConfig {
   if (input.hostNofileHard !== undefined) {
     const n = Math.min(1048576, input.hostNofileHard);
     process.rlimits = [{ type: 'RLIMIT_NOFILE', hard: n, soft: n }];
+  }
+  for (const l of spec.process.rlimits ?? []) {
+    const type = rlimitName(l.type);
+    // the runtime cannot raise a hard limit above what it has itself (no CAP_SYS_RESOURCE)
+    const cap = type === 'RLIMIT_NOFILE' && input.hostNofileHard !== undefined ? input.hostNofileHard : Infinity;
+    const hard = Math.min(l.hard, cap);
+    process.rlimits = [...(process.rlimits ?? []).filter((x) => x.type !== type), { type, hard, soft: Math.min(l.soft, hard) }];
   }
 
   const sysOpts = ['nosuid', 'noexec', 'nodev', privileged ? 'rw' : 'ro'];
@@ -185,10 +205,9 @@ export function buildOciConfig(input: ConfigInput): OciConfig {
     else mounts.push({ destination: m.destination, type: 'bind', source: m.source as string, options: mountOptions(m) });
   }
 
+  const shared = new Set(spec.hostNamespaces ?? []);
   const namespaces: { type: string; path?: string }[] = [
-    { type: 'pid' },
-    { type: 'ipc' },
-    { type: 'uts' },
+    ...(['pid', 'ipc', 'uts'] as const).filter((t) => !shared.has(t)).map((type) => ({ type })),
     { type: 'mount' },
     { type: 'cgroup' },
   ];
@@ -205,6 +224,7 @@ export function buildOciConfig(input: ConfigInput): OciConfig {
     },
   };
   if (input.devices.length > 0) linux.devices = input.devices;
+  if (spec.sysctls && Object.keys(spec.sysctls).length > 0) linux.sysctl = { ...spec.sysctls };
   if (sec.userns) {
     const map = (m: { containerId: number; hostId: number; size: number }) => ({ containerID: m.containerId, hostID: m.hostId, size: m.size });
     linux.uidMappings = sec.userns.uidMappings.map(map);
@@ -227,7 +247,8 @@ export function buildOciConfig(input: ConfigInput): OciConfig {
     mounts,
     linux,
   };
-  if (input.netns !== 'host' && spec.hostname) config.hostname = spec.hostname;
+  // a shared UTS namespace is the host's name: the runtime may not set one
+  if (input.netns !== 'host' && !shared.has('uts') && spec.hostname) config.hostname = spec.hostname;
   if (input.netns !== 'host' && spec.domainname) config.domainname = spec.domainname;
   const annotations = labelsAsAnnotations(spec.labels);
   if (annotations) config.annotations = annotations;

@@ -103,3 +103,15 @@ export async function resolveUser(root: string | undefined, user: UserSpec | und
     : [];
   return { uid, gid, additionalGids: [...new Set(additional)], home: entry?.home || '/' };
 }
+
+/** Docker's --group-add: gids as given, names looked up in the rootfs' /etc/group. */
+export async function resolveGroups(root: string | undefined, names: string[]): Promise<number[]> {
+  const groups = root ? parseGroup(await readRootFile(root, '/etc/group')) : [];
+  return names.map((name) => {
+    const n = numeric(name);
+    if (n !== undefined) return n;
+    const g = groups.find((x) => x.name === name);
+    if (!g) throw new NotFoundError(`unable to find group ${name}: no matching entries in group file`);
+    return g.gid;
+  });
+}

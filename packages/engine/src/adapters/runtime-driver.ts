@@ -34,7 +34,11 @@ export class DriverRuntime implements RuntimePort {
         // Docker closes a container's stdin after its first client only with StdinOnce and no TTY
         ...(p.openStdin && (!p.stdinOnce || p.tty) ? { keepStdinOpen: true } : {}),
         ...(p.consoleSize ? { terminalSize: { height: p.consoleSize.h, width: p.consoleSize.w } } : {}),
+        ...(p.rlimits.length > 0 ? { rlimits: p.rlimits } : {}),
+        ...(req.security.groupAdd.length > 0 ? { groupAdd: req.security.groupAdd } : {}),
       },
+      ...(req.hostNamespaces.length > 0 ? { hostNamespaces: req.hostNamespaces } : {}),
+      ...(Object.keys(req.sysctls).length > 0 ? { sysctls: req.sysctls } : {}),
       hostname: req.hostname,
       ...(req.domainname ? { domainname: req.domainname } : {}),
       rootfs: { mounts: req.rootfs.map((m) => ({ type: m.type, source: m.source, options: m.options })), readonly: req.readonlyRootfs },

@@ -285,7 +285,8 @@ export class Containers implements ContainerService {
       args = [INIT_PATH_IN_CONTAINER, '--', ...args];
     }
     const tty = r.config.Tty ?? false;
-    let env = r.config.Env ?? [];
+    // `-e FOO` with FOO unset where the client ran arrives as a bare name: not set, as with Docker
+    let env = (r.config.Env ?? []).filter((e) => e.includes('='));
     if (!env.some((e) => e.startsWith('HOSTNAME='))) env = [...env, `HOSTNAME=${r.config.Hostname}`];
     if (tty && !env.some((e) => e.startsWith('TERM='))) env = [...env, 'TERM=xterm'];
     const quota = h.NanoCpus ? Math.round((h.NanoCpus / 1e9) * 100000) : h.CpuQuota || undefined;
@@ -304,8 +305,10 @@ export class Containers implements ContainerService {
           tty,
           openStdin: r.config.OpenStdin ?? false,
           stdinOnce: r.config.StdinOnce ?? false,
+          rlimits: (h.Ulimits ?? []).map((u) => ({ type: u.Name, soft: u.Soft, hard: u.Hard })),
           ...(h.ConsoleSize && h.ConsoleSize[0] > 0 ? { consoleSize: { h: h.ConsoleSize[0], w: h.ConsoleSize[1] } } : {}),
         },
+        hostNamespaces: (['pid', 'ipc', 'uts'] as const).filter((ns) => ({ pid: h.PidMode, ipc: h.IpcMode, uts: h.UTSMode })[ns] === 'host'),
         hostname: r.config.Hostname ?? r.id.slice(0, 12),
         domainname: r.config.Domainname ?? '',
         mounts: runMounts,
