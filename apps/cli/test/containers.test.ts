@@ -93,6 +93,8 @@ describe('berth container commands against berthd', () => {
       '-p', '18080:80', '-p', '127.0.0.1:19090:90/udp', '-P', '--expose', '7000', '-w', '/tmp', '-u', '1000:1000', '--entrypoint', 'sh',
       '--network', 'none', '--restart', 'on-failure:3', '--memory', '64m', '--cpus', '0.5', '--pids-limit', '50', '--read-only',
       '--cap-add', 'NET_ADMIN', '--cap-drop', 'MKNOD', '--security-opt', 'no-new-privileges', '--label', 'a=b', '--hostname', 'hh',
+      '--ulimit', 'nofile=1024:2048', '--ulimit', 'nproc=300', '--group-add', '10', '--group-add', 'nogroup', '--pid', 'host', '--ipc', 'host',
+      '--uts', 'host', '--cpuset-cpus', '0', '--sysctl', 'net.ipv4.ip_forward=1', '--init',
       '-i', '-t', image, '-c', 'true',
     ];
     await berthOk(['create', '--name', name('flags-b'), ...flags]);
@@ -102,11 +104,18 @@ describe('berth container commands against berthd', () => {
       '{{.Config.Hostname}} {{json .Config.ExposedPorts}} {{.Config.Tty}} {{.Config.OpenStdin}} {{.Config.AttachStdin}} {{.Config.StdinOnce}} {{json .Config.Volumes}} ' +
       '{{json .HostConfig.Binds}} {{json .HostConfig.Mounts}} {{json .HostConfig.PortBindings}} {{.HostConfig.PublishAllPorts}} {{.HostConfig.NetworkMode}} ' +
       '{{json .HostConfig.RestartPolicy}} {{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{.HostConfig.ReadonlyRootfs}} ' +
-      '{{json .HostConfig.CapAdd}} {{json .HostConfig.CapDrop}} {{json .HostConfig.SecurityOpt}} {{.HostConfig.Privileged}} {{.HostConfig.AutoRemove}}';
+      '{{json .HostConfig.CapAdd}} {{json .HostConfig.CapDrop}} {{json .HostConfig.SecurityOpt}} {{.HostConfig.Privileged}} {{.HostConfig.AutoRemove}} ' +
+      '{{json .HostConfig.Ulimits}} {{json .HostConfig.GroupAdd}} {{.HostConfig.PidMode}} {{.HostConfig.IpcMode}} {{.HostConfig.UTSMode}} ' +
+      '{{.HostConfig.CpusetCpus}} {{json .HostConfig.Sysctls}} {{json .HostConfig.Init}}';
     const b = await berthOk(['inspect', '-f', fields, name('flags-b')]);
     const d = await berthOk(['inspect', '-f', fields, name('flags-d')]);
     expect(b).toBe(d);
     expect(b).toContain('"FROM_FILE=1"');
+    expect(b).toContain('[{"Name":"nofile","Hard":2048,"Soft":1024},{"Name":"nproc","Hard":300,"Soft":300}]');
+    expect(b).toContain('{"net.ipv4.ip_forward":"1"} true');
+    const bad = await berth(['create', '--ulimit', 'bogus=1', image]);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toContain('invalid argument "bogus=1" for "--ulimit" flag: invalid ulimit type: bogus');
     await berthOk(['rm', '-v', name('flags-b'), name('flags-d')]);
     await berth(['volume', 'rm', `vol-${suffix}`]);
   });

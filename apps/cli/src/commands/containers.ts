@@ -57,8 +57,13 @@ async function createContainer(ctx: Context, client: EngineClient, body: Contain
 
 /** `berth create`: prints the new container's full ID. */
 export async function create(ctx: Context, image: string, command: string[], flags: RunFlags): Promise<number> {
+  let body: ContainerCreateBody;
+  try {
+    body = buildCreateBody(flags, image, command, process.env, flags.tty ? consoleSize(ctx) : undefined);
+  } catch (err) {
+    throw new StatusError(125, errorMessage(err), { cause: err });
+  }
   const client = await ctx.client();
-  const body = buildCreateBody(flags, image, command, process.env, flags.tty ? consoleSize(ctx) : undefined);
   try {
     const id = await createContainer(ctx, client, body, flags);
     ctx.out(`${id}\n`);

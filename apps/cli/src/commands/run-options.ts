@@ -45,6 +45,13 @@ export interface RunFlags {
   dns: string[];
   stopSignal?: string;
   stopTimeout?: string;
+  ulimit?: string[];
+  groupAdd?: string[];
+  pid?: string;
+  ipc?: string;
+  uts?: string;
+  cpusetCpus?: string;
+  sysctl?: string[];
   init?: boolean;
   platform?: string;
   pull?: string;
@@ -141,6 +148,13 @@ export function buildCreateBody(
   if (flags.addHost.length > 0) hostConfig.ExtraHosts = flags.addHost;
   if (flags.dns.length > 0) hostConfig.Dns = flags.dns;
   if (flags.init) hostConfig.Init = true;
+  if (flags.ulimit?.length) hostConfig.Ulimits = flags.ulimit.map(parseUlimit);
+  if (flags.groupAdd?.length) hostConfig.GroupAdd = flags.groupAdd;
+  if (flags.pid) hostConfig.PidMode = flags.pid;
+  if (flags.ipc) hostConfig.IpcMode = flags.ipc;
+  if (flags.uts) hostConfig.UTSMode = flags.uts;
+  if (flags.cpusetCpus) hostConfig.CpusetCpus = flags.cpusetCpus;
+  if (flags.sysctl?.length) hostConfig.Sysctls = Object.fromEntries(flags.sysctl.map((kv) => splitOnce(kv, '=')));
   if (flags.tty && consoleSize) hostConfig.ConsoleSize = consoleSize;
 
   const body: ContainerCreateBody = {
@@ -345,4 +359,24 @@ export function parseMount(spec: string): Mount {
   if (!m.Target) throw new InvalidArgumentError(`invalid argument "${spec}" for "--mount" flag: target is required`);
   if (m.Type === 'bind' && !m.Source) throw new InvalidArgumentError(`invalid argument "${spec}" for "--mount" flag: source is required when specifying volume-* options`);
   return m;
+}
+
+const ULIMITS = ['as', 'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack'];
+
+/** Docker's --ulimit `name=soft[:hard]` (hard defaults to soft). */
+export function parseUlimit(spec: string): { Name: string; Hard: number; Soft: number } {
+  const bad = (why: string): never => {
+    throw new InvalidArgumentError(`invalid argument "${spec}" for "--ulimit" flag: ${why}`);
+  };
+  const eq = spec.indexOf('=');
+  if (eq <= 0) bad(`invalid ulimit argument: ${spec}`);
+  const name = spec.slice(0, eq);
+  if (!ULIMITS.includes(name)) bad(`invalid ulimit type: ${name}`);
+  const [softText, hardText] = spec.slice(eq + 1).split(':', 2) as [string, string | undefined];
+  const soft = Number(softText);
+  const hard = hardText === undefined ? soft : Number(hardText);
+  if (!/^-?\d+$/.test(softText) || (hardText !== undefined && !/^-?\d+$/.test(hardText))) bad(`invalid ulimit argument: ${spec}`);
+  if (soft > hard) bad(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
+  // the docker CLI's key order, which inspect shows back
+  return { Name: name, Hard: hard, Soft: soft };
 }

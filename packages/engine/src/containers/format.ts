@@ -166,6 +166,8 @@ function withHostDefaults(r: ContainerRecord): ContainerInspect['HostConfig'] {
     PidsLimit: h.PidsLimit ?? null,
     Devices: h.Devices ?? [],
     Ulimits: h.Ulimits ?? [],
+    ...(h.Init !== undefined && h.Init !== null ? { Init: h.Init } : {}),
+    ...(h.Sysctls ? { Sysctls: h.Sysctls } : {}),
     Mounts: h.Mounts ?? undefined,
     Tmpfs: h.Tmpfs ?? undefined,
   } as ContainerInspect['HostConfig'];
