@@ -42,6 +42,26 @@ describe('LinuxDriver extras', () => {
     expect(mounts).not.toContain(id);
   });
 
+  it('a pause right after start (runc, the race that once left a cgroup stuck FREEZING) freezes or fails thawed; a forced delete always works', async () => {
+    const runcDriver = new LinuxDriver({ stateDir: join(sandbox.base, 'runc-state'), runtime: 'runc' });
+    try {
+      for (let i = 0; i < 8; i++) {
+        const id = uid(`pausestart${i}`);
+        await runcDriver.create({ id, rootfs: await sandbox.rootfs(), process: { args: ['sleep', '30'] }, network: { mode: 'none' } });
+        await runcDriver.start(id);
+        const paused = await runcDriver.pause!(id).then(() => true, () => false);
+        const st = await runcDriver.state(id);
+        expect(st.status).toBe('running');
+        expect(st.paused === true).toBe(paused);
+        const t0 = Date.now();
+        await runcDriver.delete(id, { force: true });
+        expect(Date.now() - t0).toBeLessThan(10_000);
+      }
+    } finally {
+      await runcDriver.close();
+    }
+  });
+
   it('attach without stdin streams new output from the log', async () => {
     const id = uid('tail');
     await driver.create({

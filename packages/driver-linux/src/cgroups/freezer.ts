@@ -35,19 +35,25 @@ export async function isFrozen(mounts: CgroupMounts, path: string): Promise<bool
 
 /**
  * Freezes or thaws every process of the cgroup at `path` and waits until the kernel
- * reports it done. A v1 freezer can linger in FREEZING (a task in uninterruptible
- * sleep); the request is repeated, as the kernel documentation advises, for up to
- * `timeoutMs`.
+ * reports it done. A v1 freezer can linger in FREEZING (a task in uninterruptible sleep,
+ * or one caught between the runtime's init and its exec right after a start): the
+ * request is repeated, and every few tries the cgroup is thawed first, as runc does, for
+ * up to `timeoutMs`. A freeze that does not finish leaves the cgroup thawed, never stuck
+ * half-frozen (where not even SIGKILL gets through).
  */
 export async function setFrozen(mounts: CgroupMounts, path: string, frozen: boolean, timeoutMs = 5000): Promise<void> {
   const f = freezerOf(mounts, path);
   const deadline = Date.now() + timeoutMs;
-  for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
-    if (f.kind === 'v1') await writeFile(join(f.dir, 'freezer.state'), frozen ? 'FROZEN' : 'THAWED');
-    else await writeFile(join(f.dir, 'cgroup.freeze'), frozen ? '1' : '0');
-    if ((await freezerState(f)) === (frozen ? 'frozen' : 'thawed')) return;
+  const request = (freeze: boolean): Promise<void> =>
+    f.kind === 'v1' ? writeFile(join(f.dir, 'freezer.state'), freeze ? 'FROZEN' : 'THAWED') : writeFile(join(f.dir, 'cgroup.freeze'), freeze ? '1' : '0');
+  for (let attempt = 1, delay = 1; ; attempt++, delay = Math.min(delay * 2, 50)) {
+    await request(frozen);
+    const state = await freezerState(f);
+    if (state === (frozen ? 'frozen' : 'thawed')) return;
     if (Date.now() > deadline) break;
+    if (frozen && state === 'freezing' && attempt % 4 === 0) await request(false);
     await new Promise((r) => setTimeout(r, delay));
   }
+  if (frozen) await request(false).catch(() => undefined);
   throw new BerthError('Internal', `cgroup ${path} did not become ${frozen ? 'frozen' : 'thawed'} within ${timeoutMs} ms`);
 }
