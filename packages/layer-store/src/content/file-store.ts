@@ -193,7 +193,7 @@ export class FileContentStore implements ContentStore {
       releaseRef = await acquireLock(this.lockPath('ref', ref));
       await mkdir(dir, { recursive: true });
       const metaPath = join(dir, 'meta.json');
-      let meta = (await readFile(metaPath, 'utf8').then(JSON.parse, () => undefined)) as IngestMeta | undefined;
+      let meta = await readIngestMeta(metaPath);
       const fresh: IngestMeta = { ref, startedAt: Date.now(), ...(opts.expected ? { expected: opts.expected } : {}), ...(opts.total !== undefined ? { total: opts.total } : {}) };
       let restart = !meta;
       // Data ingested under another expectation is not the same content: start over.
@@ -202,10 +202,10 @@ export class FileContentStore implements ContentStore {
       if (restart) {
         meta = fresh;
         await rm(join(dir, 'data'), { force: true });
-        await writeFile(metaPath, JSON.stringify(meta));
+        await writeIngestMeta(metaPath, meta);
       } else if (meta && ((opts.expected && !meta.expected) || (opts.total !== undefined && meta.total === undefined))) {
         meta = { ...meta, ...fresh, startedAt: meta.startedAt };
-        await writeFile(metaPath, JSON.stringify(meta));
+        await writeIngestMeta(metaPath, meta);
       }
       const fh = await open(join(dir, 'data'), 'a+');
       const w = new FileWriter(this, ref, dir, fh, meta!, opts.labels ?? {}, async () => {
@@ -291,7 +291,7 @@ export class FileContentStore implements ContentStore {
   }
 
   private async statusOfDir(dir: string): Promise<IngestStatus | undefined> {
-    const meta = (await readFile(join(dir, 'meta.json'), 'utf8').then(JSON.parse, () => undefined)) as IngestMeta | undefined;
+    const meta = await readIngestMeta(join(dir, 'meta.json'));
     if (!meta) return undefined;
     const st = await stat(join(dir, 'data')).catch(() => undefined);
     return {
@@ -529,4 +529,20 @@ class VerifyStream extends Transform {
     const actual = `${parseDigest(this.digest).algorithm}:${this.hash.digest('hex')}`;
     cb(actual === this.digest ? null : new DigestMismatchError(this.digest, actual, `stored blob ${this.digest}`));
   }
+}
+
+/** An ingest's meta.json; missing or unreadable (a crash while it was written) is none. */
+async function readIngestMeta(path: string): Promise<IngestMeta | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as IngestMeta;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Replaced whole (temporary name, then rename): a crash leaves the old or the new one. */
+async function writeIngestMeta(path: string, meta: IngestMeta): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(meta));
+  await rename(tmp, path);
 }
