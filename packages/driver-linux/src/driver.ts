@@ -40,7 +40,7 @@ import { buildOciConfig, mergeEnv, type OciConfig } from './oci/config.js';
 import { findExecutable, prepareRuntime, runRuntime, type OciRuntime } from './oci/runtime.js';
 import { mountRootfs, unmountRootfs } from './rootfs/mount.js';
 import { resolveInRoot } from './user/rootfs-path.js';
-import { resolveGroups, resolveUser } from './user/resolve-user.js';
+import { resolveUser } from './user/resolve-user.js';
 import { capabilitiesFromMask } from './security/capabilities.js';
 import { SECCOMP_BPF_ANNOTATION, SeccompFilterCache } from './security/seccomp-cache.js';
 import type { OciSeccomp } from './security/seccomp.js';
@@ -369,7 +369,7 @@ export class LinuxDriver implements RuntimeDriver {
       const sec = spec.security ?? {};
       // independent file work, at once: each step is a few thread-pool round trips
       const [user, devs] = await Promise.all([
-        resolveUser(rootfs, spec.process.user ?? spec.image?.user),
+        resolveUser(rootfs, spec.process.user ?? spec.image?.user, spec.process.groupAdd),
         sec.privileged ? hostDevices() : resolveDevices(spec.devices ?? []),
         (async () => mkdir(await resolveInRoot(rootfs, cwd), { recursive: true }))().catch(() => undefined),
         // mount points made by root here: a user-namespaced runtime could not create them
@@ -379,7 +379,6 @@ export class LinuxDriver implements RuntimeDriver {
           await writeFile(target, '', { flag: 'a' }).catch(() => undefined);
         }),
       ]);
-      if (spec.process.groupAdd?.length) user.additionalGids = [...new Set([...user.additionalGids, ...(await resolveGroups(rootfs, spec.process.groupAdd))])];
       const env = mergeEnv(spec.image?.env, spec.process.env, user.home);
       const takeAttachResult = (settled: Awaited<NonNullable<typeof attaching>>): void => {
         attaching = undefined;

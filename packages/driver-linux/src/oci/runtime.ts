@@ -4,6 +4,7 @@ import { delimiter, join } from 'node:path';
 import { BerthError, NotFoundError } from '@berth/image-format';
 import type { CgroupMounts } from '../cgroups/layout.js';
 import { runOrThrow } from '../process/run-program.js';
+import { MOUNT_SYSCALLS } from '../process/syscall-numbers.js';
 
 
 export interface OciRuntime {
@@ -50,12 +51,6 @@ function shq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** unshare, mount, umount2 syscall numbers for the wrapper's perl (only where known). */
-const SYSCALLS: Partial<Record<NodeJS.Architecture, { unshare: number; mount: number; umount2: number }>> = {
-  x64: { unshare: 272, mount: 165, umount2: 166 },
-  arm64: { unshare: 97, mount: 40, umount2: 39 },
-};
-
 /** A Perl string literal (single-quoted). */
 function plq(s: string): string {
   return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
@@ -78,7 +73,7 @@ export async function prepareRuntime(stateDir: string, choice: string, cgroups: 
   const root = join(stateDir, 'runtime');
   const wrapper = join(stateDir, `${name}-wrapper`);
   const needsPrivateCgroupNs = cgroups.layout === 'hybrid' && name.startsWith('crun') && cgroups.unified !== undefined;
-  const sys = SYSCALLS[process.arch];
+  const sys = MOUNT_SYSCALLS[process.arch];
   let script: string;
   if (needsPrivateCgroupNs && sys) {
     const MS_REC = 0x4000;

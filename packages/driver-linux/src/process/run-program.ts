@@ -3,6 +3,7 @@ import { accessSync, constants } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { BerthError } from '@berth/image-format';
+import { MOUNT_SYSCALLS } from './syscall-numbers.js';
 import { ProgramStartError, SpawnServer, type ProgramOptions, type ProgramResult } from './spawn-server.js';
 
 let server: SpawnServer | undefined;
@@ -54,17 +55,12 @@ export function startWithSyncPipe(file: string, args: readonly string[], options
  * architecture's syscall numbers are not available: the caller runs unshare(1) then.
  */
 export async function createNetnsDirect(path: string): Promise<boolean> {
-  const numbers = NETNS_SYSCALLS[process.arch];
+  const numbers = MOUNT_SYSCALLS[process.arch];
   const s = spawnServer();
   if (!numbers || !s?.usable) return false;
   await s.netns(path, numbers);
   return true;
 }
-
-export const NETNS_SYSCALLS: Partial<Record<NodeJS.Architecture, { unshare: number; mount: number }>> = {
-  x64: { unshare: 272, mount: 165 },
-  arm64: { unshare: 97, mount: 40 },
-};
 
 /** The plain child_process way (what the helper saves the daemon's main thread from). */
 export function runDirect(file: string, args: readonly string[], options: ProgramOptions = {}): Promise<ProgramResult> {

@@ -2,7 +2,8 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NETNS_SYSCALLS, runDirect } from './run-program.js';
+import { runDirect } from './run-program.js';
+import { MOUNT_SYSCALLS } from './syscall-numbers.js';
 import { ProgramStartError, SpawnServer } from './spawn-server.js';
 
 describe.each([
@@ -99,14 +100,14 @@ describe('SpawnServer netns mode', () => {
     const path = join(dir, 'ns');
     try {
       await writeFile(path, '');
-      await s.netns(path, NETNS_SYSCALLS[process.arch]!);
+      await s.netns(path, MOUNT_SYSCALLS[process.arch]!);
       const r = await s.run('/usr/bin/nsenter', [`--net=${path}`, 'ip', '-o', 'link', 'show', 'lo']);
       expect(r.code).toBe(0);
       expect(r.stdout.toString()).toMatch(/<LOOPBACK,UP,LOWER_UP>/);
       const links = await s.run('/usr/bin/nsenter', [`--net=${path}`, 'ip', '-o', 'link']);
       expect(links.stdout.toString().trim().split('\n')).toHaveLength(1);
       // no such file to mount on: a clear error
-      await expect(s.netns(join(dir, 'missing', 'ns'), NETNS_SYSCALLS[process.arch]!)).rejects.toThrow(/cannot create network namespace .*missing\/ns: mount/);
+      await expect(s.netns(join(dir, 'missing', 'ns'), MOUNT_SYSCALLS[process.arch]!)).rejects.toThrow(/cannot create network namespace .*missing\/ns: mount/);
     } finally {
       await s.run('/bin/umount', [path]);
       s.close();

@@ -41,21 +41,45 @@ sub reply {
     $off += $w;
   }
 }
-sub start_job {
+sub parse_request {
   my @f = split(/ /, $_[0]);
-  my $mode = shift @f;
-  return start_daemon(@f) if $mode eq 'daemon';
-  return make_netns(@f) if $mode eq 'netns';
-  my $id = shift @f;
-  my $timeout = shift @f;
-  my $file = hx(shift @f);
+  my %r = (mode => shift @f, id => shift @f, timeout => shift @f, file => hx(shift @f));
   my $cwd = shift @f;
-  $cwd = $cwd eq '-' ? undef : hx($cwd);
-  my $input = hx(shift @f);
+  $r{cwd} = $cwd eq '-' ? undef : hx($cwd);
+  $r{input} = hx(shift @f);
   my $na = shift @f;
-  my @args = map { hx($_) } splice(@f, 0, $na);
+  $r{args} = [map { hx($_) } splice(@f, 0, $na)];
   my $ne = shift @f;
-  my @env = map { hx($_) } splice(@f, 0, $ne);
+  $r{env} = [map { hx($_) } splice(@f, 0, $ne)];
+  return \%r;
+}
+# in the child: cwd, exactly the given environment, then the program; a reason on failure
+sub exec_program {
+  my ($r, $fail) = @_;
+  $SIG{PIPE} = 'DEFAULT';
+  $SIG{CHLD} = 'DEFAULT';
+  if (defined $r->{cwd} && !chdir($r->{cwd})) { $fail->("chdir $r->{cwd}: $!"); }
+  %ENV = ();
+  for my $kv (@{$r->{env}}) { my ($k, $v) = split(/=/, $kv, 2); $ENV{$k} = defined $v ? $v : ''; }
+  { no warnings 'exec'; exec { $r->{file} } $r->{file}, @{$r->{args}}; }
+  $fail->("$!");
+}
+# watched by the main loop: answered when its pipes close and it is reaped (or, daemon, at its sync message)
+sub add_job {
+  my ($pid, $r, %pipes_of) = @_;
+  $jobs{$pid} = { id => $r->{id}, out => '', err => '', open => scalar(keys %pipes_of), daemon => $r->{mode} eq 'daemon',
+    deadline => ($r->{timeout} || 0) > 0 ? time() + $r->{timeout} / 1000 : undef };
+  for my $which (keys %pipes_of) {
+    my $h = $pipes_of{$which};
+    $pipes{fileno($h)} = [$pid, $which, $h];
+    $sel->add($h);
+  }
+}
+sub start_job {
+  my $r = parse_request($_[0]);
+  return start_daemon($r) if $r->{mode} eq 'daemon';
+  return make_netns($r) if $r->{mode} eq 'netns';
+  my $id = $r->{id};
   my ($in_r, $in_w, $out_r, $out_w, $err_r, $err_w, $st_r, $st_w);
   unless (pipe($in_r, $in_w) && pipe($out_r, $out_w) && pipe($err_r, $err_w) && pipe($st_r, $st_w)) {
     return reply($id, -1, undef, '', '', "pipe: $!");
@@ -63,17 +87,10 @@ sub start_job {
   my $pid = fork();
   if (!defined $pid) { return reply($id, -1, undef, '', '', "fork: $!"); }
   if ($pid == 0) {
-    $SIG{PIPE} = 'DEFAULT';
-    $SIG{CHLD} = 'DEFAULT';
     open(STDIN, '<&', $in_r) or POSIX::_exit(127);
     open(STDOUT, '>&', $out_w) or POSIX::_exit(127);
     open(STDERR, '>&', $err_w) or POSIX::_exit(127);
-    if (defined $cwd && !chdir($cwd)) { syswrite($st_w, "chdir $cwd: $!"); POSIX::_exit(127); }
-    %ENV = ();
-    for my $kv (@env) { my ($k, $v) = split(/=/, $kv, 2); $ENV{$k} = defined $v ? $v : ''; }
-    { no warnings 'exec'; exec { $file } $file, @args; }
-    syswrite($st_w, "$!");
-    POSIX::_exit(127);
+    exec_program($r, sub { syswrite($st_w, $_[0]); POSIX::_exit(127); });
   }
   close($in_r); close($out_w); close($err_w); close($st_w);
   # the status pipe is close-on-exec: EOF means the program started, bytes mean it did not
@@ -85,6 +102,7 @@ sub start_job {
     waitpid($pid, 0);
     return reply($id, -1, undef, '', '', $failed);
   }
+  my $input = $r->{input};
   my $off = 0;
   while ($off < length($input)) {
     my $w = syswrite($in_w, $input, length($input) - $off, $off);
@@ -92,19 +110,12 @@ sub start_job {
     $off += $w;
   }
   close($in_w);
-  $jobs{$pid} = { id => $id, out => '', err => '', open => 2, deadline => $timeout > 0 ? time() + $timeout / 1000 : undef };
-  $pipes{fileno($out_r)} = [$pid, 'out', $out_r];
-  $pipes{fileno($err_r)} = [$pid, 'err', $err_r];
-  $sel->add($out_r, $err_r);
+  add_job($pid, $r, out => $out_r, err => $err_r);
 }
 sub make_netns {
-  my @f = @_;
-  my $id = shift @f;
-  shift @f;
-  my $path = hx(shift @f);
-  shift @f; shift @f;
-  my $na = shift @f;
-  my ($sys_unshare, $sys_mount) = map { hx($_) } splice(@f, 0, $na);
+  my ($r) = @_;
+  my ($path, $id) = ($r->{file}, $r->{id});
+  my ($sys_unshare, $sys_mount) = @{$r->{args}};
   pipe(my $st_r, my $st_w) or return reply($id, -1, undef, '', '', "pipe: $!");
   my $pid = fork();
   if (!defined $pid) { return reply($id, -1, undef, '', '', "fork: $!"); }
@@ -123,47 +134,26 @@ sub make_netns {
   }
   close($st_w);
   # answered like a run job: exit status, and the reason on its error pipe
-  $jobs{$pid} = { id => $id, out => '', err => '', open => 1 };
-  $pipes{fileno($st_r)} = [$pid, 'err', $st_r];
-  $sel->add($st_r);
+  add_job($pid, $r, err => $st_r);
 }
 sub start_daemon {
-  my @f = @_;
-  my $id = shift @f;
-  my $timeout = shift @f;
-  my $file = hx(shift @f);
-  my $cwd = shift @f;
-  $cwd = $cwd eq '-' ? undef : hx($cwd);
-  shift @f;
-  my $na = shift @f;
-  my @args = map { hx($_) } splice(@f, 0, $na);
-  my $ne = shift @f;
-  my @env = map { hx($_) } splice(@f, 0, $ne);
+  my ($r) = @_;
+  my $id = $r->{id};
   my ($err_r, $err_w, $sy_r, $sy_w);
   unless (pipe($err_r, $err_w) && pipe($sy_r, $sy_w)) { return reply($id, -1, undef, '', '', "pipe: $!"); }
   my $pid = fork();
   if (!defined $pid) { return reply($id, -1, undef, '', '', "fork: $!"); }
   if ($pid == 0) {
-    $SIG{PIPE} = 'DEFAULT';
-    $SIG{CHLD} = 'DEFAULT';
     POSIX::setsid();
     open(STDIN, '<', '/dev/null') or POSIX::_exit(127);
     open(STDOUT, '>', '/dev/null') or POSIX::_exit(127);
     open(STDERR, '>&', $err_w) or POSIX::_exit(127);
     # fd 3, inherited across exec (dup2 clears close-on-exec; a pipe already at 3 keeps it)
     if (fileno($sy_w) == 3) { fcntl($sy_w, 2, 0); } else { POSIX::dup2(fileno($sy_w), 3) or POSIX::_exit(127); }
-    if (defined $cwd && !chdir($cwd)) { print STDERR "chdir $cwd: $!\n"; POSIX::_exit(127); }
-    %ENV = ();
-    for my $kv (@env) { my ($k, $v) = split(/=/, $kv, 2); $ENV{$k} = defined $v ? $v : ''; }
-    { no warnings 'exec'; exec { $file } $file, @args; }
-    print STDERR "cannot run $file: $!\n";
-    POSIX::_exit(127);
+    exec_program($r, sub { print STDERR ($_[0] =~ /^chdir / ? $_[0] : "cannot run $r->{file}: $_[0]") . "\n"; POSIX::_exit(127); });
   }
   close($err_w); close($sy_w);
-  $jobs{$pid} = { id => $id, out => '', err => '', open => 2, daemon => 1, deadline => $timeout > 0 ? time() + $timeout / 1000 : undef };
-  $pipes{fileno($sy_r)} = [$pid, 'out', $sy_r];
-  $pipes{fileno($err_r)} = [$pid, 'err', $err_r];
-  $sel->add($sy_r, $err_r);
+  add_job($pid, $r, out => $sy_r, err => $err_r);
 }
 # a daemon job is answered at its first sync message (or when the pipe closes without one)
 sub answer_daemon {

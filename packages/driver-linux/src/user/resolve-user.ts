@@ -67,18 +67,29 @@ function numeric(s: string): number | undefined {
 /**
  * Resolves `user` (name, uid, uid:gid, name:group, uid:group, or resolved ids) against
  * the rootfs' /etc/passwd and /etc/group, read without following symlinks out of the
- * rootfs. Supplementary groups are the groups that list the user by name. An unknown
+ * rootfs. Supplementary groups are the groups that list the user by name, plus
+ * `groupAdd` (Docker's --group-add: gids, or names from /etc/group). An unknown
  * name fails with NotFoundError; an unknown numeric uid runs with gid = the given gid
  * or 0 and home `/`.
  */
-export async function resolveUser(root: string | undefined, user: UserSpec | undefined): Promise<ContainerUser> {
+export async function resolveUser(root: string | undefined, user: UserSpec | undefined, groupAdd: string[] = []): Promise<ContainerUser> {
+  // /etc/group is read once, and only when something needs it
+  let groupFile: Promise<GroupEntry[]> | undefined;
+  const groupsOf = (): Promise<GroupEntry[]> => (groupFile ??= root ? readRootFile(root, '/etc/group').then(parseGroup) : Promise.resolve([]));
+  const resolved = await resolveUserOnly(root, user, groupsOf);
+  if (groupAdd.length === 0) return resolved;
+  const groups = await groupsOf();
+  return { ...resolved, additionalGids: [...new Set([...resolved.additionalGids, ...groupAdd.map((g) => groupId(groups, g))])] };
+}
+
+async function resolveUserOnly(root: string | undefined, user: UserSpec | undefined, groupsOf: () => Promise<GroupEntry[]>): Promise<ContainerUser> {
   if (user !== undefined && typeof user !== 'string') {
     return { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids ?? [], home: '/' };
   }
   const spec = user === undefined || user === '' ? '0' : user;
   const [userPart, groupPart] = spec.split(':', 2) as [string, string | undefined];
   const passwd = root ? parsePasswd(await readRootFile(root, '/etc/passwd')) : [];
-  const groups = root ? parseGroup(await readRootFile(root, '/etc/group')) : [];
+  const groups = await groupsOf();
 
   let entry: PasswdEntry | undefined;
   const uidNum = numeric(userPart);
@@ -104,14 +115,11 @@ export async function resolveUser(root: string | undefined, user: UserSpec | und
   return { uid, gid, additionalGids: [...new Set(additional)], home: entry?.home || '/' };
 }
 
-/** Docker's --group-add: gids as given, names looked up in the rootfs' /etc/group. */
-export async function resolveGroups(root: string | undefined, names: string[]): Promise<number[]> {
-  const groups = root ? parseGroup(await readRootFile(root, '/etc/group')) : [];
-  return names.map((name) => {
-    const n = numeric(name);
-    if (n !== undefined) return n;
-    const g = groups.find((x) => x.name === name);
-    if (!g) throw new NotFoundError(`unable to find group ${name}: no matching entries in group file`);
-    return g.gid;
-  });
+/** Docker's --group-add entry: a gid as given, a name looked up in the rootfs' /etc/group. */
+function groupId(groups: GroupEntry[], name: string): number {
+  const n = numeric(name);
+  if (n !== undefined) return n;
+  const g = groups.find((x) => x.name === name);
+  if (!g) throw new NotFoundError(`unable to find group ${name}: no matching entries in group file`);
+  return g.gid;
 }

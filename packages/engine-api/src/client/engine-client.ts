@@ -736,19 +736,29 @@ async function drain(res: Readable): Promise<void> {
   }
 }
 
-/** Query options of `POST /build`. */
+/** Query options of `POST /build` (the engine's builder takes the same). */
 export interface ImageBuildOptions {
+  /** `name[:tag]` references given to the result. */
   tags?: string[];
-  /** Path of the Dockerfile inside the context. */
+  /** Path of the Dockerfile inside the context (default `Dockerfile`). */
   dockerfile?: string;
+  /** `--build-arg`s; null takes the value from... nowhere here (Docker: the client's env), so it is unset. */
   buildArgs?: Record<string, string | null>;
+  /** Labels added to the result (as a final `LABEL` step). */
   labels?: Record<string, string>;
+  /** Build up to this stage (name or index). */
   target?: string;
+  /** Run every step, ignoring the build cache. */
   noCache?: boolean;
+  /** Remove a step's container once it succeeded (default true). */
   rm?: boolean;
+  /** Remove step containers even when they failed. */
   forceRm?: boolean;
+  /** Only the result's ID is reported. */
   quiet?: boolean;
+  /** Pull the FROM images even when present. */
   pull?: boolean;
+  /** Network of RUN containers (`default`/`bridge`, `none`, `host`, a network name). */
   networkMode?: string;
   /** Credentials by registry for the FROM images' pulls (the X-Registry-Config header). */
   registryConfig?: Record<string, AuthConfig>;

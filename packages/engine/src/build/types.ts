@@ -1,29 +1,9 @@
 import type { Readable } from 'node:stream';
+import type { ImageBuildOptions } from '@berth/engine-api';
 import type { ProgressMessage, RegistryAuth } from '../docker-types.js';
 
-export interface BuildOptions {
-  /** Path of the Dockerfile inside the context (default `Dockerfile`). */
-  dockerfile?: string;
-  /** `name[:tag]` references given to the result. */
-  tags?: string[];
-  /** `--build-arg`s; null takes the value from... nowhere here (Docker: the client's env), so it is unset. */
-  buildArgs?: Record<string, string | null>;
-  /** Labels added to the result (as a final `LABEL` step). */
-  labels?: Record<string, string>;
-  /** Build up to this stage (name or index). */
-  target?: string;
-  /** Run every step, ignoring the build cache. */
-  noCache?: boolean;
-  /** Remove a step's container once it succeeded (default true). */
-  rm?: boolean;
-  /** Remove step containers even when they failed. */
-  forceRm?: boolean;
-  /** Only the result's ID is reported. */
-  quiet?: boolean;
-  /** Pull the FROM images even when present. */
-  pull?: boolean;
-  /** Network of RUN containers (`default`/`bridge`, `none`, `host`, a network name). */
-  networkMode?: string;
+/** What `POST /build` asks for; credentials as the engine takes them. */
+export interface BuildOptions extends Omit<ImageBuildOptions, 'registryConfig'> {
   /** Credentials by registry (`127.0.0.1:5000`, `https://index.docker.io/v1/`) for pulling FROM images. */
   auth?: Record<string, RegistryAuth>;
   /** Docker's JSON build stream: `{stream}` lines, pull progress, `{aux:{ID}}`. */
