@@ -67,6 +67,21 @@ describe('berthd protocol', () => {
     expect(JSON.parse(r.body)).toEqual({ message: 'page not found' });
   });
 
+  it('answers swarm routes as a standalone dockerd does (503, its messages)', async () => {
+    const leave = await request(t.socketPath, 'POST', '/v1.41/swarm/leave?force=1');
+    expect(leave.status).toBe(503);
+    expect(JSON.parse(leave.body)).toEqual({ message: 'This node is not part of a swarm' });
+    for (const path of ['/swarm', '/services', '/nodes', '/tasks', '/secrets', '/configs', '/services/x', '/nodes/x']) {
+      const r = await request(t.socketPath, 'GET', `/v1.41${path}`);
+      expect(r.status, path).toBe(503);
+      expect(JSON.parse(r.body).message).toMatch(/^This node is not a swarm manager\. Use "docker swarm init"/);
+    }
+    const cli = await run('docker', ['swarm', 'leave', '--force'], { env: t.dockerEnv }).catch((e: { stderr: string }) => e);
+    expect(cli.stderr).toBe('Error response from daemon: This node is not part of a swarm\n');
+    const nodes = await run('docker', ['node', 'ls'], { env: t.dockerEnv }).catch((e: { stderr: string }) => e);
+    expect(nodes.stderr).toContain('This node is not a swarm manager.');
+  });
+
   it('maps bodies and engine errors to Docker status codes and messages', async () => {
     const json = { 'Content-Type': 'application/json' };
     const bad = await request(t.socketPath, 'POST', '/v1.50/containers/create', { body: '{"Image": busybox', headers: json });

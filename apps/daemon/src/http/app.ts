@@ -13,6 +13,7 @@ import { volumeRoutes } from '../routes/volumes.js';
 import { networkRoutes } from '../routes/networks.js';
 import { archiveRoutes } from '../routes/archive.js';
 import { buildRoutes } from '../routes/build.js';
+import { swarmRoutes } from '../routes/swarm.js';
 import { lazySerializerFactory, lazyValidatorFactory } from './lazy-validators.js';
 
 declare module 'fastify' {
@@ -112,6 +113,7 @@ export function buildApp(engine: EngineLike, options: AppOptions): FastifyInstan
     networkRoutes(scope, engine);
     archiveRoutes(scope, engine);
     buildRoutes(scope, engine);
+    swarmRoutes(scope);
   });
 
   return app;
