@@ -158,8 +158,9 @@ describe('container lifecycle on the built-in busybox', () => {
     const ms = 1_000_000;
     const good = await engine.containers.create({
       Image: 'busybox',
-      Cmd: ['sh', '-c', 'sleep 0.5; touch /ready; sleep 30'],
-      Healthcheck: { Test: ['CMD-SHELL', 'test -e /ready'], Interval: 150 * ms, Retries: 2 },
+      Cmd: ['sleep', '30'],
+      // ready only when the test says so: a timed `touch` raced a loaded machine (seen in CI)
+      Healthcheck: { Test: ['CMD-SHELL', 'test -e /ready'], Interval: 150 * ms, Retries: 1000 },
       HostConfig: { NetworkMode: 'none' },
     });
     const bad = await engine.containers.create({
@@ -171,6 +172,9 @@ describe('container lifecycle on the built-in busybox', () => {
     await engine.containers.start(good.Id);
     await engine.containers.start(bad.Id);
     expect((await engine.containers.inspect(good.Id)).State.Health?.Status).toBe('starting');
+    const ready = await engine.containers.execCreate(good.Id, { Cmd: ['touch', '/ready'], AttachStdout: true, AttachStderr: true });
+    const touched = await engine.containers.execStart(ready.Id, {});
+    for await (const _ of touched!.output) void _;
     const until = async (id: string, want: string): Promise<boolean> => {
       for (let i = 0; i < 60; i++) {
         if ((await engine.containers.inspect(id)).State.Health?.Status === want) return true;
