@@ -30,6 +30,8 @@ export async function makeBindMountPoints(rootfs: string, mounts: readonly Mount
     const isDir = src.isDirectory();
     const target = await resolveInRoot(rootfs, dest);
     const parts = posix.relative(rootfs, target).split('/').filter((p) => p !== '');
+    // a link in the image into /proc, /sys or /dev (/etc/mtab): the runtime's mounts are there
+    if (RUNTIME_MOUNTS.some((d) => parts[0] === d.slice(1))) continue;
     if (parts.length === 0) throw new InvalidArgumentError(`cannot mount "${m.source}" on "${dest}": the destination is the container's root`);
     for (let i = 0; i < parts.length; i++) {
       const path = posix.join(rootfs, ...parts.slice(0, i + 1));
