@@ -36,6 +36,7 @@ import { readK8sLog } from './conmon/k8s-log.js';
 import { launchConmon } from './conmon/launch.js';
 import { hostDevices, resolveDevices } from './devices.js';
 import { writeEtcFiles } from './host-files.js';
+import { makeBindMountPoints } from './rootfs/mount-points.js';
 import { buildOciConfig, mergeEnv, type OciConfig } from './oci/config.js';
 import { findExecutable, prepareRuntime, runRuntime, type OciRuntime } from './oci/runtime.js';
 import { mountRootfs, unmountRootfs } from './rootfs/mount.js';
@@ -379,6 +380,7 @@ export class LinuxDriver implements RuntimeDriver {
           await writeFile(target, '', { flag: 'a' }).catch(() => undefined);
         }),
       ]);
+      await makeBindMountPoints(rootfs, spec.mounts ?? []);
       const env = mergeEnv(spec.image?.env, spec.process.env, user.home);
       const takeAttachResult = (settled: Awaited<NonNullable<typeof attaching>>): void => {
         attaching = undefined;

@@ -2,7 +2,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ConflictError, NotFoundError, type Descriptor, type Digest } from '@berth/image-format';
-import { FileContentStore, LayerChainUnpacker, OverlaySnapshotter, applyLayer, createDiff, unpackLayer, type Snapshotter } from '@berth/layer-store';
+import { FileContentStore, LayerChainUnpacker, OverlaySnapshotter, applyLayer, createDiff, mayMakeDeviceNodes, unpackLayer, type Snapshotter } from '@berth/layer-store';
 import { DockerConfigCredentialStore, RegistryClient, StaticCredentialStore } from '@berth/registry-client';
 import type { RuntimeDriver } from '@berth/runtime';
 import * as driverLinux from '@berth/driver-linux';
@@ -92,6 +92,8 @@ export class Engine {
       const db = openEngineDb(root);
       const content = await FileContentStore.open(root, { db });
       const snapshotter = await OverlaySnapshotter.open(root, { db });
+      // image layers (debootstrap roots) carry dev/console, dev/null...: made as dockerd does when it runs as root
+      const privileged = mayMakeDeviceNodes();
       const events = new EventBus();
       const defaultBridge = defaultBridgeFromBip(config.bip ?? '10.89.0.1/24');
       const manager = makeNetworkManager({
@@ -129,8 +131,8 @@ export class Engine {
         storage: {
           content,
           snapshotter: snapshotter as unknown as SnapshotterLike,
-          unpack: (layer: Descriptor, parent: Digest | undefined, diffId?: Digest) => unpackLayer(content, snapshotter, layer, parent, diffId ? { diffId } : {}),
-          chainUnpacker: (o) => new LayerChainUnpacker(content, snapshotter, { concurrency: UNPACK_CONCURRENCY, ...(o.onLayerDone ? { onLayerDone: o.onLayerDone } : {}) }),
+          unpack: (layer: Descriptor, parent: Digest | undefined, diffId?: Digest) => unpackLayer(content, snapshotter, layer, parent, { privileged, ...(diffId ? { diffId } : {}) }),
+          chainUnpacker: (o) => new LayerChainUnpacker(content, snapshotter, { concurrency: UNPACK_CONCURRENCY, privileged, ...(o.onLayerDone ? { onLayerDone: o.onLayerDone } : {}) }),
           diff: (key: string) => createDiff(content, snapshotter, key),
           applyLayer: (input, dir, o) => applyLayer(input, dir, o),
         },
@@ -266,7 +268,7 @@ export class Engine {
           return { LayersSize: imgs.reduce((a, i) => a + i.Size, 0), Images: imgs, Containers: ctrs, Volumes: vols, BuildCache: [] };
         },
       });
-      const builder = createBuilder({ root, db, content, snapshotter, imageTable, containerTable: table, images, containers });
+      const builder = createBuilder({ root, db, content, snapshotter, privileged, imageTable, containerTable: table, images, containers });
       const engine = new Engine(opts, { lock, db, content, snapshotter, driver, containers, images, volumes, networks, events, system, registry: defaultRegistry, builder });
       await containers.reconcile(opts.restartOnOpen ?? true);
       await networks.restore();

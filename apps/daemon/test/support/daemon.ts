@@ -16,12 +16,14 @@ export interface TestDaemon {
   stop(): Promise<void>;
 }
 
-/** A berthd in this process with its own temp root, run root, socket and docker config dir. */
-export async function startTestDaemon(options: Omit<DaemonOptions, 'root' | 'runRoot'> = {}): Promise<TestDaemon> {
+/**
+ * A berthd in this process with its own temp root, run root, socket and docker config dir;
+ * its own bridge and subnets unless `network` is given (to share another daemon's).
+ */
+export async function startTestDaemon(options: Omit<DaemonOptions, 'root' | 'runRoot'> = {}, network = isolatedNetworkConfig()): Promise<TestDaemon> {
   const dir = await mkdtemp(join(tmpdir(), 'berthd-test-'));
   const runRoot = join(dir, 'run');
   const socketPath = join(runRoot, 'berthd.sock');
-  const network = isolatedNetworkConfig();
   await writeFile(join(dir, 'daemon.json'), JSON.stringify(network) + '\n');
   const daemon = await startDaemon({
     root: join(dir, 'root'),

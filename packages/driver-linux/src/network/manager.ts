@@ -259,13 +259,17 @@ export class CniNetworkManager {
     };
     // Record first: a crash after the bridge exists still lets removeNetwork find it.
     await this.networks.put(name, info);
+    let created = false;
     try {
-      await ensureBridge(bridge, info.gateway, subnet.prefixLen);
+      ({ created } = await ensureBridge(bridge, info.gateway, subnet.prefixLen));
       await installNetworkRules(bridge, info.subnet, info.internal);
     } catch (e) {
-      await deleteLink(bridge).catch(() => undefined);
-      await deleteRules('filter', (r) => mentionsInterface(r.spec, bridge)).catch(() => undefined);
-      await deleteRules('nat', (r) => mentionsInterface(r.spec, bridge)).catch(() => undefined);
+      // a bridge that was there before (another daemon's, maybe) and its rules are not ours to delete
+      if (created) {
+        await deleteLink(bridge).catch(() => undefined);
+        await deleteRules('filter', (r) => mentionsInterface(r.spec, bridge)).catch(() => undefined);
+        await deleteRules('nat', (r) => mentionsInterface(r.spec, bridge)).catch(() => undefined);
+      }
       await this.networks.delete(name);
       throw e;
     }

@@ -14,6 +14,8 @@ export interface BuilderParts {
   db: Db;
   content: FileContentStore;
   snapshotter: Snapshotter;
+  /** Whether layers may make device nodes (the engine's own applies do, as root). */
+  privileged: boolean;
   imageTable: ImageTable;
   containerTable: ContainerTable;
   images: ImageService;
@@ -25,7 +27,7 @@ export function createBuilder(p: BuilderParts): BuildService {
     table: p.imageTable,
     db: p.db,
     content: p.content,
-    unpack: (layer, parent, diffId) => unpackLayer(p.content, p.snapshotter, layer, parent, diffId ? { diffId } : {}),
+    unpack: (layer, parent, diffId) => unpackLayer(p.content, p.snapshotter, layer, parent, { privileged: p.privileged, ...(diffId ? { diffId } : {}) }),
     snapshotMounts: (chainId) => p.snapshotter.mounts(chainId),
     diffContainer: async (id) => {
       const res = await createDiff(p.content, p.snapshotter, p.containerTable.resolve(id).snapshotKey);

@@ -21,6 +21,12 @@ export interface ExtractOptions {
    * writable mount when the rootfs is read-only, is refused (EROFS, as in the container).
    */
   writable?: { mounts: readonly { destination: string; rw: boolean }[]; rootfs: boolean };
+  /**
+   * Container paths where something is mounted (besides `mounts`): such an entry cannot be
+   * replaced, only merged into when both are directories. Unlinking it from outside the
+   * container's mount namespace would silently take the mount away from the container.
+   */
+  mountPoints?: ReadonlySet<string>;
 }
 
 /**
@@ -35,6 +41,7 @@ export interface ExtractOptions {
  */
 export async function extractInRoot(root: string, dest: string, input: Readable, opts: ExtractOptions = {}): Promise<void> {
   const mounts = opts.mounts ?? [];
+  const mountPoints = new Set([...(opts.mountPoints ?? []), ...mounts.map((m) => posix.normalize(m.destination))]);
   dest = posix.normalize('/' + dest).replace(/(.)\/+$/, '$1');
   const source = await maybeGunzip(input);
   // An empty body is an empty archive (Go's tar reader ends at once on it).
@@ -119,8 +126,16 @@ export async function extractInRoot(root: string, dest: string, input: Readable,
         parentSetgid = (parentStat.mode & 0o2000) !== 0;
         dirs.set(resolvedParent.host, parentSetgid);
       }
-      const host = posix.join(resolvedParent.host, posix.basename(path));
+      let host = posix.join(resolvedParent.host, posix.basename(path));
       const isDir = header.type === 'directory';
+      const entryPath = posix.join(resolvedParent.path, posix.basename(path));
+      if (mountPoints.has(entryPath)) {
+        // a stopped container's mount is not in place: its source stands for it
+        const unmounted = mounts.find((m) => posix.normalize(m.destination) === entryPath);
+        if (unmounted) host = unmounted.source;
+        const here = await stat(host).catch(() => undefined);
+        if (!isDir || !here?.isDirectory()) throw Object.assign(new Error(`${path} is a mount point`), { code: 'EBUSY', syscall: 'unlinkat' });
+      }
       const pending = busy.get(host);
       if (pending) await pending;
       // Created first, looked at only when something is in the way (most entries are new).
@@ -318,6 +333,7 @@ function asTarError(err: unknown, path: string): BerthError {
       ENOSPC: 'no space left on device',
       EXDEV: 'invalid cross-device link',
       EEXIST: 'file exists',
+      EBUSY: 'device or resource busy',
     };
     what = `${e.syscall} ${path}: ${text[e.code] ?? e.code}`;
   } else {
@@ -326,7 +342,9 @@ function asTarError(err: unknown, path: string): BerthError {
     else if (/unexpected end of data|stream was destroyed|premature close|aborted/i.test(message)) what = 'unexpected EOF';
     else what = message;
   }
-  return new InvalidArgumentError(`Error processing tar file(exit status 1): ${what}`, { cause: err });
+  const message = `Error processing tar file(exit status 1): ${what}`;
+  // dockerd answers 500 for a busy mount point, 400 for the rest
+  return e?.code === 'EBUSY' ? new BerthError('Internal', message, { cause: err }) : new InvalidArgumentError(message, { cause: err });
 }
 
 /** Hands back a stream of tar bytes: gzip input (by its magic) is decompressed on the way. */
@@ -375,6 +393,7 @@ export async function extractToDir(t: ExtractTarget, path: string, input: Readab
   await extractInRoot(t.root, dest.path, input, {
     mounts: t.unmounted,
     writable: { mounts: t.mounts, rootfs: !t.readonlyRootfs },
+    mountPoints: await runningMountPoints(t.root),
     ...(opts.noOverwriteDirNonDir ? { noOverwriteDirNonDir: true } : {}),
     ...(owner ? { owner } : {}),
   });
@@ -411,4 +430,21 @@ async function containerUser(t: ExtractTarget, spec: string): Promise<{ uid: num
     }
   }
   return { uid, gid };
+}
+
+/**
+ * The mount points of a running container (its root is /proc/<pid>/root): the binds of
+ * /etc/hosts and the like, volumes and binds, /dev... as the container sees them.
+ */
+async function runningMountPoints(root: string): Promise<Set<string>> {
+  const pid = /^\/proc\/(\d+)\/root$/.exec(root)?.[1];
+  const points = new Set<string>();
+  if (!pid) return points;
+  const text = await readFile(`/proc/${pid}/mountinfo`, 'utf8').catch(() => '');
+  for (const line of text.split('\n')) {
+    const field = line.split(' ')[4];
+    // mountinfo escapes space, tab, newline and backslash as octal
+    if (field) points.add(field.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
+  }
+  return points;
 }

@@ -46,6 +46,7 @@ import type { LocalVolumes } from '../volumes.js';
 import * as fmt from './format.js';
 import type { BackgroundReleases } from './background-releases.js';
 import { withDetachKeys } from './detach-keys.js';
+import { prepareBindSources } from './bind-sources.js';
 import { findInitBinary, INIT_PATH_IN_CONTAINER } from './init-binary.js';
 import { archiveOf, statPath, type RootMount } from './archive.js';
 import { extractToDir } from './archive-extract.js';
@@ -177,6 +178,7 @@ export class Containers implements ContainerService {
       }
     }
     const requests = mountRequests(config, host);
+    await prepareBindSources(requests, { create: false });
     const warnings: string[] = [];
     let networkMode = host.NetworkMode || 'default';
     if ((networkMode === 'default' || networkMode === 'bridge') && !this.d.networks.bridgeAvailable()) {
@@ -270,13 +272,13 @@ export class Containers implements ContainerService {
     r.runtimeId = r.runs === 1 ? r.id : `${r.id}-${r.runs}`;
     const rootfs = await this.d.snapshots.mounts(r.snapshotKey);
     if (r.copyUp.length > 0) await this.copyUp(r, rootfs);
+    await prepareBindSources(mountRequests(r.config, r.hostConfig), { create: true });
     const ports = await this.allocatePorts(r);
     const runMounts: RunMount[] = r.mounts.map((m) =>
       m.Type === 'tmpfs'
         ? { type: 'tmpfs', source: 'tmpfs', target: m.Destination, options: ['nosuid', 'nodev', ...(m.Mode ? m.Mode.split(',') : [])] }
         : { type: 'bind', source: m.Source, target: m.Destination, options: ['rbind', m.RW ? 'rw' : 'ro', ...(m.Propagation ? [m.Propagation] : [])] },
     );
-    for (const m of r.mounts) if (m.Type === 'bind') await mkdir(m.Source, { recursive: true });
     const h = r.hostConfig;
     let args = [r.path, ...r.args];
     if (h.Init) {

@@ -116,6 +116,38 @@ describe('apply', () => {
     expect(st.rdev).toBe((1 << 8) | 3);
   });
 
+  it('a privileged apply makes a debootstrap /dev: kind, major/minor, mode and owner of each node kept', async () => {
+    const mtime = 1_600_000_000;
+    await apply(
+      [
+        { name: 'dev', type: 'dir', mode: 0o755 },
+        { name: 'dev/console', type: 'char', devmajor: 5, devminor: 1, mode: 0o600, uid: 0, gid: 5, mtime },
+        { name: 'dev/null', type: 'char', devmajor: 1, devminor: 3, mode: 0o666, mtime },
+        { name: 'dev/tty', type: 'char', devmajor: 5, devminor: 0, mode: 0o666, gid: 5, mtime },
+        { name: 'dev/sda1', type: 'block', devmajor: 8, devminor: 1, mode: 0o660, gid: 6, mtime },
+        // a minor past 255 and a major past 255 use the split encoding of dev_t
+        { name: 'dev/nvme0n1p300', type: 'block', devmajor: 259, devminor: 300, mode: 0o640, uid: 7, gid: 6, mtime },
+      ],
+      { privileged: true },
+    );
+    const node = async (name: string) => {
+      const st = await lstat(join(root, 'dev', name));
+      return { kind: st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : '?', rdev: `${Number(BigInt(st.rdev) >> 8n & 0xfffn)}:${Number((BigInt(st.rdev) & 0xffn) | ((BigInt(st.rdev) >> 12n) & ~0xffn))}`, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtimeMs };
+    };
+    expect(await node('console')).toEqual({ kind: 'c', rdev: '5:1', mode: 0o600, uid: 0, gid: 5, mtime: 1_600_000_000_000 });
+    expect(await node('null')).toEqual({ kind: 'c', rdev: '1:3', mode: 0o666, uid: 0, gid: 0, mtime: 1_600_000_000_000 });
+    expect(await node('tty')).toEqual({ kind: 'c', rdev: '5:0', mode: 0o666, uid: 0, gid: 5, mtime: 1_600_000_000_000 });
+    expect(await node('sda1')).toEqual({ kind: 'b', rdev: '8:1', mode: 0o660, uid: 0, gid: 6, mtime: 1_600_000_000_000 });
+    expect(await node('nvme0n1p300')).toEqual({ kind: 'b', rdev: '259:300', mode: 0o640, uid: 7, gid: 6, mtime: 1_600_000_000_000 });
+    // what tar -x makes of the same layer (as root)
+    const layer = buildLayer([{ name: 'dev', type: 'dir', mode: 0o755 }, { name: 'dev/console', type: 'char', devmajor: 5, devminor: 1, mode: 0o600, gid: 5 }], 'gzip');
+    const ref = join(work, 'ref');
+    await mkdir(ref);
+    await writeFile(join(work, 'dev.tgz'), layer.blob);
+    tarExtract(join(work, 'dev.tgz'), ref);
+    expect(describeTree(root)['dev/console']).toEqual(describeTree(ref)['dev/console']);
+  });
+
   it('replaces entries: a file over a directory, a directory over a symlink', async () => {
     await mkdir(join(root, 'a/b'), { recursive: true });
     await writeFile(join(root, 'a/b/c'), 'old');
