@@ -33,6 +33,8 @@ import { detectCgroups, removeCgroup, type CgroupMounts } from './cgroups/layout
 import { readCgroupStats, readOomKills, swapLimitSupported } from './cgroups/stats.js';
 import { ATTACH_BRIDGE_SOURCE } from './conmon/attach-bridge.js';
 import { readK8sLog } from './conmon/k8s-log.js';
+import { tailStart } from './conmon/k8s-tail.js';
+import { logFiles, removeLogFiles, rotateLog } from './conmon/log-files.js';
 import { launchConmon } from './conmon/launch.js';
 import { hostDevices, resolveDevices } from './devices.js';
 import { writeEtcFiles } from './host-files.js';
@@ -93,6 +95,9 @@ interface ContainerRecord {
   /** Rootfs mounted by the driver from snapshotter mounts (unmount on delete). */
   mountedRootfs: boolean;
   logPath: string;
+  /** The spec named the log: it is the caller's, delete() leaves it. */
+  callerLog?: boolean;
+  logLimits?: { maxSize: number; maxFiles: number };
   cgroupsPath: string;
   labels: Record<string, string>;
   tty: boolean;
@@ -129,6 +134,20 @@ function runKey(rec: ContainerRecord): string {
   return `${rec.id}/${rec.conmonPid}`;
 }
 
+/** Writes and, when the reader is behind, waits for it (or for the stream to close), so a fast log cannot fill memory. */
+async function writeWithBackpressure(out: Writable, data: Buffer): Promise<void> {
+  if (out.destroyed || out.write(data)) return;
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      out.off('drain', done);
+      out.off('close', done);
+      resolve();
+    };
+    out.on('drain', done);
+    out.on('close', done);
+  });
+}
+
 async function sleep(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
 }
@@ -163,6 +182,9 @@ export class LinuxDriver implements RuntimeDriver {
    * restarted) is a new run whose state must not come from the old one's exit.
    */
   private readonly finalizing = new Map<string, Promise<ContainerRecord>>();
+  /** Running containers whose log has size limits. */
+  private readonly logWatch = new Map<string, ContainerRecord>();
+  private logTimer: NodeJS.Timeout | undefined;
 
   constructor(options: LinuxDriverOptions) {
     this.options = options;
@@ -456,6 +478,8 @@ export class LinuxDriver implements RuntimeDriver {
         rootfs,
         mountedRootfs,
         logPath,
+        ...(spec.logPath ? { callerLog: true } : {}),
+        ...(spec.logLimits ? { logLimits: spec.logLimits } : {}),
         cgroupsPath,
         labels: { ...(spec.labels ?? {}) },
         tty: spec.process.tty === true,
@@ -489,6 +513,7 @@ export class LinuxDriver implements RuntimeDriver {
     await runRuntime(this.runtime, ['start', id]);
     const updated: ContainerRecord = { ...(await this.load(id)), status: 'running', startedAt: now() };
     await this.save(updated);
+    if (updated.logLimits) this.watchLogSize(updated);
     this.emit('start', id);
   }
 
@@ -649,7 +674,7 @@ export class LinuxDriver implements RuntimeDriver {
     await rm(join(this.exitDir, id), { force: true });
     await rm(join(this.socketDir, id), { force: true });
     await rm(rec.bundle, { recursive: true, force: true });
-    if (!rec.logPath.startsWith(rec.bundle)) await rm(rec.logPath, { force: true });
+    if (!rec.callerLog) await removeLogFiles(rec.logPath);
     this.emit('delete', id);
   }
 
@@ -664,11 +689,46 @@ export class LinuxDriver implements RuntimeDriver {
   async *logs(id: string, options: LogOptions = {}): AsyncIterable<LogEntry> {
     await this.init();
     const rec = await this.load(id);
-    const follow = options.follow === true;
+    const files = await logFiles(rec.logPath);
     const readOpts: Parameters<typeof readK8sLog>[1] = {};
     if (options.signal) readOpts.signal = options.signal;
-    if (follow) readOpts.keepGoing = async () => (await this.refresh(await this.load(id).catch(() => ({ ...rec, status: 'stopped' as const })))).status !== 'stopped';
-    yield* readK8sLog(rec.logPath, readOpts);
+    if (options.since !== undefined) readOpts.since = options.since;
+    if (options.until !== undefined) readOpts.until = options.until;
+    if (options.tail !== undefined && options.tail >= 0) readOpts.start = await tailStart(files, options.tail);
+    const ctl = new AbortController();
+    if (options.follow) {
+      readOpts.follow = {
+        keepGoing: async () => (await this.refresh(await this.load(id).catch(() => ({ ...rec, status: 'stopped' as const })))).status !== 'stopped',
+        wake: this.wait(id, { signal: ctl.signal }),
+      };
+    }
+    try {
+      yield* readK8sLog(files, readOpts);
+    } finally {
+      ctl.abort();
+    }
+  }
+
+  /** Rotates a running container's log past its max-size (checked every 2 s, as the size can only be polled). */
+  private watchLogSize(rec: ContainerRecord): void {
+    this.logWatch.set(rec.id, rec);
+    this.logTimer ??= setInterval(() => {
+      for (const [id, r] of this.logWatch) {
+        void (async () => {
+          const live = await this.refresh(await this.load(id)).catch(() => undefined);
+          if (!live || live.status !== 'running' || live.conmonPid !== r.conmonPid) {
+            this.logWatch.delete(id);
+            return;
+          }
+          await rotateLog(r.logPath, join(r.bundle, 'ctl'), r.logLimits!.maxSize, r.logLimits!.maxFiles);
+        })().catch(() => undefined);
+      }
+      if (this.logWatch.size === 0) {
+        clearInterval(this.logTimer);
+        this.logTimer = undefined;
+      }
+    }, 2000);
+    this.logTimer.unref();
   }
 
   async *events(options: { signal?: AbortSignal } = {}): AsyncIterable<RuntimeEvent> {
@@ -721,15 +781,18 @@ export class LinuxDriver implements RuntimeDriver {
       const offset = await stat(rec.logPath).then((s) => s.size).catch(() => 0);
       void (async () => {
         try {
-          for await (const e of readK8sLog(rec.logPath, {
-            offset,
+          const files = await logFiles(rec.logPath);
+          for await (const e of readK8sLog(files, {
+            start: { file: files.length - 1, offset },
             signal: ctl.signal,
-            keepGoing: async () => (await this.refresh(await this.load(id))).status !== 'stopped',
-            wake: this.wait(id, { signal: ctl.signal }),
+            follow: {
+              keepGoing: async () => (await this.refresh(await this.load(id))).status !== 'stopped',
+              wake: this.wait(id, { signal: ctl.signal }),
+            },
           })) {
-            const target = e.stream === 'stdout' ? stdout : stderr;
             if ((e.stream === 'stdout' && options.stdout === false) || (e.stream === 'stderr' && options.stderr === false)) continue;
-            target.write(e.line + (e.partial ? '' : '\n'));
+            const target = e.stream === 'stdout' ? stdout : stderr;
+            await writeWithBackpressure(target, e.data);
           }
         } catch {
           // container removed while following
@@ -881,11 +944,10 @@ export class LinuxDriver implements RuntimeDriver {
     let stdinBridge: ChildProcess | undefined;
     const exited = (async () => {
       let code: number | undefined;
-      for await (const e of readK8sLog(logPath, {
-        keepGoing: async () => (code = await exitCode()) === undefined && pidAlive(started.conmonPid),
-        pollMs: 20,
+      for await (const e of readK8sLog([logPath], {
+        follow: { keepGoing: async () => (code = await exitCode()) === undefined && pidAlive(started.conmonPid), pollMs: 20 },
       })) {
-        stdout.write(e.line + (e.partial ? '' : '\n'));
+        await writeWithBackpressure(stdout, e.data);
       }
       stdout.end();
       code ??= await exitCode();
@@ -918,6 +980,9 @@ export class LinuxDriver implements RuntimeDriver {
 
   async close(): Promise<void> {
     this.exitWatcher?.close();
+    clearInterval(this.logTimer);
+    this.logTimer = undefined;
+    this.logWatch.clear();
     this.emitter.removeAllListeners('event');
   }
 }
