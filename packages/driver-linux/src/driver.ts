@@ -222,6 +222,11 @@ export class LinuxDriver implements RuntimeDriver {
       });
       this.exitWatcher.unref();
       this.exitWatcher.on('error', () => undefined);
+      // containers started by an earlier driver (berthd restarted) keep their log limits
+      for (const id of await readdir(this.containersDir).catch(() => [] as string[])) {
+        const rec = await this.load(id).catch(() => undefined);
+        if (rec?.logLimits && rec.status === 'running') this.watchLogSize(rec);
+      }
     })();
     return this.ready;
   }
