@@ -103,9 +103,13 @@ function drainOrClose(dest: Writable): Promise<void> {
   });
 }
 
-/** conmon writes `...+00:00`; Docker prints RFC 3339 with `Z`. */
-function dockerTimestamp(ts: string): string {
-  return ts.endsWith('+00:00') ? ts.slice(0, -6) + 'Z' : ts;
+/** The monitor writes local time with its offset (`...+01:00`); Docker prints UTC with `Z`, nanoseconds kept. */
+export function dockerTimestamp(ts: string): string {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$/.exec(ts);
+  if (!m) return ts;
+  const [, seconds, fraction = '', zone] = m;
+  if (zone === 'Z' || zone === '+00:00') return `${seconds}${fraction}Z`;
+  return `${new Date(Date.parse(`${seconds}${zone}`)).toISOString().slice(0, 19)}${fraction}Z`;
 }
 
 /**
