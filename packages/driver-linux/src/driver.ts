@@ -32,9 +32,9 @@ import { isFrozen, setFrozen } from './cgroups/freezer.js';
 import { detectCgroups, removeCgroup, type CgroupMounts } from './cgroups/layout.js';
 import { readCgroupStats, readOomKills, swapLimitSupported } from './cgroups/stats.js';
 import { ATTACH_BRIDGE_SOURCE } from './conmon/attach-bridge.js';
+import { ContainerLogs, writeWithBackpressure } from './conmon/container-logs.js';
 import { readK8sLog } from './conmon/k8s-log.js';
-import { tailStart } from './conmon/k8s-tail.js';
-import { logFiles, removeLogFiles, rotateLog } from './conmon/log-files.js';
+import { removeLogFiles } from './conmon/log-files.js';
 import { launchConmon } from './conmon/launch.js';
 import { hostDevices, resolveDevices } from './devices.js';
 import { writeEtcFiles } from './host-files.js';
@@ -134,20 +134,6 @@ function runKey(rec: ContainerRecord): string {
   return `${rec.id}/${rec.conmonPid}`;
 }
 
-/** Writes and, when the reader is behind, waits for it (or for the stream to close), so a fast log cannot fill memory. */
-async function writeWithBackpressure(out: Writable, data: Buffer): Promise<void> {
-  if (out.destroyed || out.write(data)) return;
-  await new Promise<void>((resolve) => {
-    const done = (): void => {
-      out.off('drain', done);
-      out.off('close', done);
-      resolve();
-    };
-    out.on('drain', done);
-    out.on('close', done);
-  });
-}
-
 async function sleep(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
 }
@@ -182,9 +168,13 @@ export class LinuxDriver implements RuntimeDriver {
    * restarted) is a new run whose state must not come from the old one's exit.
    */
   private readonly finalizing = new Map<string, Promise<ContainerRecord>>();
-  /** Running containers whose log has size limits. */
-  private readonly logWatch = new Map<string, ContainerRecord>();
-  private logTimer: NodeJS.Timeout | undefined;
+  private readonly containerLogs = new ContainerLogs({
+    running: async (c) => {
+      const rec = await this.load(c.id).catch(() => undefined);
+      return !!rec && rec.conmonPid === c.conmonPid && (await this.refresh(rec)).status !== 'stopped';
+    },
+    exited: (id, signal) => this.wait(id, { signal }),
+  });
 
   constructor(options: LinuxDriverOptions) {
     this.options = options;
@@ -225,7 +215,7 @@ export class LinuxDriver implements RuntimeDriver {
       // containers started by an earlier driver (berthd restarted) keep their log limits
       for (const id of await readdir(this.containersDir).catch(() => [] as string[])) {
         const rec = await this.load(id).catch(() => undefined);
-        if (rec?.logLimits && rec.status === 'running') this.watchLogSize(rec);
+        if (rec?.logLimits && rec.status === 'running') this.containerLogs.watch(rec);
       }
     })();
     return this.ready;
@@ -518,7 +508,7 @@ export class LinuxDriver implements RuntimeDriver {
     await runRuntime(this.runtime, ['start', id]);
     const updated: ContainerRecord = { ...(await this.load(id)), status: 'running', startedAt: now() };
     await this.save(updated);
-    if (updated.logLimits) this.watchLogSize(updated);
+    this.containerLogs.watch(updated);
     this.emit('start', id);
   }
 
@@ -693,47 +683,7 @@ export class LinuxDriver implements RuntimeDriver {
 
   async *logs(id: string, options: LogOptions = {}): AsyncIterable<LogEntry> {
     await this.init();
-    const rec = await this.load(id);
-    const files = await logFiles(rec.logPath);
-    const readOpts: Parameters<typeof readK8sLog>[1] = {};
-    if (options.signal) readOpts.signal = options.signal;
-    if (options.since !== undefined) readOpts.since = options.since;
-    if (options.until !== undefined) readOpts.until = options.until;
-    if (options.tail !== undefined && options.tail >= 0) readOpts.start = await tailStart(files, options.tail);
-    const ctl = new AbortController();
-    if (options.follow) {
-      readOpts.follow = {
-        keepGoing: async () => (await this.refresh(await this.load(id).catch(() => ({ ...rec, status: 'stopped' as const })))).status !== 'stopped',
-        wake: this.wait(id, { signal: ctl.signal }),
-      };
-    }
-    try {
-      yield* readK8sLog(files, readOpts);
-    } finally {
-      ctl.abort();
-    }
-  }
-
-  /** Rotates a running container's log past its max-size (checked every 2 s, as the size can only be polled). */
-  private watchLogSize(rec: ContainerRecord): void {
-    this.logWatch.set(rec.id, rec);
-    this.logTimer ??= setInterval(() => {
-      for (const [id, r] of this.logWatch) {
-        void (async () => {
-          const live = await this.refresh(await this.load(id)).catch(() => undefined);
-          if (!live || live.status !== 'running' || live.conmonPid !== r.conmonPid) {
-            this.logWatch.delete(id);
-            return;
-          }
-          await rotateLog(r.logPath, join(r.bundle, 'ctl'), r.logLimits!.maxSize, r.logLimits!.maxFiles);
-        })().catch(() => undefined);
-      }
-      if (this.logWatch.size === 0) {
-        clearInterval(this.logTimer);
-        this.logTimer = undefined;
-      }
-    }, 2000);
-    this.logTimer.unref();
+    yield* this.containerLogs.read(await this.load(id), options);
   }
 
   async *events(options: { signal?: AbortSignal } = {}): AsyncIterable<RuntimeEvent> {
@@ -778,37 +728,11 @@ export class LinuxDriver implements RuntimeDriver {
   async attach(id: string, options: AttachOptions = {}): Promise<AttachedStdio> {
     await this.init();
     const rec = await this.refresh(await this.load(id));
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    if (!options.stdin) {
-      // output only: follow the log, so that detaching never closes the container's stdin
-      const ctl = new AbortController();
-      const offset = await stat(rec.logPath).then((s) => s.size).catch(() => 0);
-      void (async () => {
-        try {
-          const files = await logFiles(rec.logPath);
-          for await (const e of readK8sLog(files, {
-            start: { file: files.length - 1, offset },
-            signal: ctl.signal,
-            follow: {
-              keepGoing: async () => (await this.refresh(await this.load(id))).status !== 'stopped',
-              wake: this.wait(id, { signal: ctl.signal }),
-            },
-          })) {
-            if ((e.stream === 'stdout' && options.stdout === false) || (e.stream === 'stderr' && options.stderr === false)) continue;
-            const target = e.stream === 'stdout' ? stdout : stderr;
-            await writeWithBackpressure(target, e.data);
-          }
-        } catch {
-          // container removed while following
-        }
-        stdout.end();
-        stderr.end();
-      })();
-      return { stdin: null, stdout, stderr, close: () => ctl.abort() };
-    }
+    if (!options.stdin) return this.containerLogs.attachOutput(rec, options);
     if (!rec.stdin) throw new ConflictError(`container ${id} was not created with stdin open`);
     if (rec.status === 'stopped') throw new ConflictError(`container ${id} is not running`);
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
     const bridge = spawn('perl', [this.bridgeScript, join(this.socketDir, id, 'attach')], { stdio: ['pipe', 'pipe', 'pipe'] });
     await new Promise<void>((resolve, reject) => {
       let err = '';
@@ -985,9 +909,7 @@ export class LinuxDriver implements RuntimeDriver {
 
   async close(): Promise<void> {
     this.exitWatcher?.close();
-    clearInterval(this.logTimer);
-    this.logTimer = undefined;
-    this.logWatch.clear();
+    this.containerLogs.close();
     this.emitter.removeAllListeners('event');
   }
 }
