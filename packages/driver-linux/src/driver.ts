@@ -32,7 +32,9 @@ import { isFrozen, setFrozen } from './cgroups/freezer.js';
 import { detectCgroups, removeCgroup, type CgroupMounts } from './cgroups/layout.js';
 import { readCgroupStats, readOomKills, swapLimitSupported } from './cgroups/stats.js';
 import { ATTACH_BRIDGE_SOURCE } from './conmon/attach-bridge.js';
+import { ContainerLogs, writeWithBackpressure } from './conmon/container-logs.js';
 import { readK8sLog } from './conmon/k8s-log.js';
+import { removeLogFiles } from './conmon/log-files.js';
 import { launchConmon } from './conmon/launch.js';
 import { hostDevices, resolveDevices } from './devices.js';
 import { writeEtcFiles } from './host-files.js';
@@ -94,6 +96,9 @@ interface ContainerRecord {
   /** Rootfs mounted by the driver from snapshotter mounts (unmount on delete). */
   mountedRootfs: boolean;
   logPath: string;
+  /** The spec named the log: it is the caller's, delete() leaves it. */
+  callerLog?: boolean;
+  logLimits?: { maxSize: number; maxFiles: number };
   cgroupsPath: string;
   labels: Record<string, string>;
   tty: boolean;
@@ -164,6 +169,13 @@ export class LinuxDriver implements RuntimeDriver {
    * restarted) is a new run whose state must not come from the old one's exit.
    */
   private readonly finalizing = new Map<string, Promise<ContainerRecord>>();
+  private readonly containerLogs = new ContainerLogs({
+    running: async (c) => {
+      const rec = await this.load(c.id).catch(() => undefined);
+      return !!rec && rec.conmonPid === c.conmonPid && (await this.refresh(rec)).status !== 'stopped';
+    },
+    exited: (id, signal) => this.wait(id, { signal }),
+  });
 
   constructor(options: LinuxDriverOptions) {
     this.options = options;
@@ -201,6 +213,11 @@ export class LinuxDriver implements RuntimeDriver {
       });
       this.exitWatcher.unref();
       this.exitWatcher.on('error', () => undefined);
+      // containers started by an earlier driver (berthd restarted) keep their log limits
+      for (const id of await readdir(this.containersDir).catch(() => [] as string[])) {
+        const rec = await this.load(id).catch(() => undefined);
+        if (rec?.logLimits && rec.status === 'running') this.containerLogs.watch(rec);
+      }
     })();
     return this.ready;
   }
@@ -458,6 +475,8 @@ export class LinuxDriver implements RuntimeDriver {
         rootfs,
         mountedRootfs,
         logPath,
+        ...(spec.logPath ? { callerLog: true } : {}),
+        ...(spec.logLimits ? { logLimits: spec.logLimits } : {}),
         cgroupsPath,
         labels: { ...(spec.labels ?? {}) },
         tty: spec.process.tty === true,
@@ -491,6 +510,7 @@ export class LinuxDriver implements RuntimeDriver {
     await runRuntime(this.runtime, ['start', id]);
     const updated: ContainerRecord = { ...(await this.load(id)), status: 'running', startedAt: now() };
     await this.save(updated);
+    this.containerLogs.watch(updated);
     this.emit('start', id);
   }
 
@@ -651,7 +671,7 @@ export class LinuxDriver implements RuntimeDriver {
     await rm(join(this.exitDir, id), { force: true });
     await rm(join(this.socketDir, id), { force: true });
     await rm(rec.bundle, { recursive: true, force: true });
-    if (!rec.logPath.startsWith(rec.bundle)) await rm(rec.logPath, { force: true });
+    if (!rec.callerLog) await removeLogFiles(rec.logPath);
     this.emit('delete', id);
   }
 
@@ -665,12 +685,7 @@ export class LinuxDriver implements RuntimeDriver {
 
   async *logs(id: string, options: LogOptions = {}): AsyncIterable<LogEntry> {
     await this.init();
-    const rec = await this.load(id);
-    const follow = options.follow === true;
-    const readOpts: Parameters<typeof readK8sLog>[1] = {};
-    if (options.signal) readOpts.signal = options.signal;
-    if (follow) readOpts.keepGoing = async () => (await this.refresh(await this.load(id).catch(() => ({ ...rec, status: 'stopped' as const })))).status !== 'stopped';
-    yield* readK8sLog(rec.logPath, readOpts);
+    yield* this.containerLogs.read(await this.load(id), options);
   }
 
   async *events(options: { signal?: AbortSignal } = {}): AsyncIterable<RuntimeEvent> {
@@ -715,34 +730,11 @@ export class LinuxDriver implements RuntimeDriver {
   async attach(id: string, options: AttachOptions = {}): Promise<AttachedStdio> {
     await this.init();
     const rec = await this.refresh(await this.load(id));
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    if (!options.stdin) {
-      // output only: follow the log, so that detaching never closes the container's stdin
-      const ctl = new AbortController();
-      const offset = await stat(rec.logPath).then((s) => s.size).catch(() => 0);
-      void (async () => {
-        try {
-          for await (const e of readK8sLog(rec.logPath, {
-            offset,
-            signal: ctl.signal,
-            keepGoing: async () => (await this.refresh(await this.load(id))).status !== 'stopped',
-            wake: this.wait(id, { signal: ctl.signal }),
-          })) {
-            const target = e.stream === 'stdout' ? stdout : stderr;
-            if ((e.stream === 'stdout' && options.stdout === false) || (e.stream === 'stderr' && options.stderr === false)) continue;
-            target.write(e.line + (e.partial ? '' : '\n'));
-          }
-        } catch {
-          // container removed while following
-        }
-        stdout.end();
-        stderr.end();
-      })();
-      return { stdin: null, stdout, stderr, close: () => ctl.abort() };
-    }
+    if (!options.stdin) return this.containerLogs.attachOutput(rec, options);
     if (!rec.stdin) throw new ConflictError(`container ${id} was not created with stdin open`);
     if (rec.status === 'stopped') throw new ConflictError(`container ${id} is not running`);
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
     const bridge = spawn('perl', [this.bridgeScript, join(this.socketDir, id, 'attach')], { stdio: ['pipe', 'pipe', 'pipe'] });
     await new Promise<void>((resolve, reject) => {
       let err = '';
@@ -883,11 +875,10 @@ export class LinuxDriver implements RuntimeDriver {
     let stdinBridge: ChildProcess | undefined;
     const exited = (async () => {
       let code: number | undefined;
-      for await (const e of readK8sLog(logPath, {
-        keepGoing: async () => (code = await exitCode()) === undefined && pidAlive(started.conmonPid),
-        pollMs: 20,
+      for await (const e of readK8sLog([logPath], {
+        follow: { keepGoing: async () => (code = await exitCode()) === undefined && pidAlive(started.conmonPid), pollMs: 20 },
       })) {
-        stdout.write(e.line + (e.partial ? '' : '\n'));
+        await writeWithBackpressure(stdout, e.data);
       }
       stdout.end();
       code ??= await exitCode();
@@ -920,6 +911,7 @@ export class LinuxDriver implements RuntimeDriver {
 
   async close(): Promise<void> {
     this.exitWatcher?.close();
+    this.containerLogs.close();
     this.emitter.removeAllListeners('event');
   }
 }

@@ -94,7 +94,7 @@ describe('LinuxDriver extras', () => {
     await driver.start(id);
     const lines: LogEntry[] = [];
     for await (const e of driver.logs(id, { follow: true })) lines.push(e);
-    expect(lines.map((l) => l.line)).toEqual(['line1', 'line2', 'line3']);
+    expect(lines.map((l) => l.data.toString())).toEqual(['line1\n', 'line2\n', 'line3\n']);
     expect(lines[0]?.time).toMatch(/^\d{4}-\d\d-\d\dT/);
     await driver.delete(id);
   });

@@ -40,7 +40,7 @@ async function rootfsServing(text: string): Promise<ContainerSpec['rootfs']> {
 async function logText(id: string): Promise<string> {
   const entries: LogEntry[] = [];
   for await (const e of driver.logs(id)) entries.push(e);
-  return entries.map((e) => e.line + (e.partial ? '' : '\n')).join('');
+  return Buffer.concat(entries.map((e) => e.data)).toString();
 }
 
 const httpd = { args: ['httpd', '-f', '-p', '80', '-h', '/www'] };

@@ -9,10 +9,7 @@ export function uid(tag: string): string {
 export async function logText(driver: LinuxDriver, id: string, stream?: 'stdout' | 'stderr'): Promise<string> {
   const entries: LogEntry[] = [];
   for await (const e of driver.logs(id)) entries.push(e);
-  return entries
-    .filter((e) => !stream || e.stream === stream)
-    .map((e) => e.line + (e.partial ? '' : '\n'))
-    .join('');
+  return Buffer.concat(entries.filter((e) => !stream || e.stream === stream).map((e) => e.data)).toString();
 }
 
 /** create + start + wait + output, deleting the container afterwards. */

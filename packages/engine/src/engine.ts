@@ -16,7 +16,7 @@ import { EventBus } from './events.js';
 import { LocalVolumes } from './volumes.js';
 import { containerDnsNames, Networks, type NetworkManagerLike } from './networks.js';
 import { Containers } from './containers/service.js';
-import { parseSize } from './containers/log-rotation.js';
+import { parseSize } from './containers/log-config.js';
 import { ContainerTable, type ContainerRecord } from './containers/record.js';
 import { BackgroundReleases } from './containers/background-releases.js';
 import { Images } from './images/service.js';

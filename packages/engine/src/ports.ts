@@ -47,8 +47,10 @@ export interface RunNetwork {
 export interface RunRequest {
   /** The driver's ID for this run. */
   id: string;
-  /** Where the run's output log goes. */
+  /** Where the run's output log goes: the container's, every run continues it. */
   logPath: string;
+  /** json-file's max-size/max-file, applied by the driver. */
+  logLimits?: { maxSize: number; maxFiles: number };
   name: string;
   rootfs: RootfsMount[];
   readonlyRootfs: boolean;
@@ -138,6 +140,23 @@ export interface ExecHandle extends StdioHandle {
   resize?(size: { h: number; w: number }): Promise<void>;
 }
 
+/** A piece of output as the driver logged it: a line with its `\n`, or part of one without. */
+export interface RuntimeLogEntry {
+  stream: 'stdout' | 'stderr';
+  /** RFC 3339 with nanoseconds. */
+  time: string;
+  data: Buffer;
+}
+
+export interface RuntimeLogOptions {
+  follow?: boolean;
+  tail?: number;
+  /** Unix seconds. */
+  since?: number;
+  until?: number;
+  signal?: AbortSignal;
+}
+
 export interface RuntimePort {
   /** Creates (not starts) the container; returns where its log file is. */
   create(req: RunRequest): Promise<{ logPath: string; network?: NetworkAttachment[] }>;
@@ -153,6 +172,8 @@ export interface RuntimePort {
   attach(id: string, opts: { stdin: boolean }): Promise<StdioHandle>;
   resize(id: string, size: { h: number; w: number }): Promise<void>;
   exec(id: string, req: ExecRequest): Promise<ExecHandle>;
+  /** The run's log (with the earlier runs' on the same logPath), in bounded memory; see RuntimeDriver.logs. */
+  logs(id: string, opts: RuntimeLogOptions): AsyncIterable<RuntimeLogEntry>;
   stats(id: string): Promise<{ cpuNs: number; cpuUserNs: number; cpuKernelNs: number; memory: number; memoryLimit: number; pids: number }>;
   /** Containers the driver knows, with their labels (for adopting and sweeping after a restart). */
   list(): Promise<{ id: string; labels: Record<string, string> }[]>;

@@ -73,15 +73,24 @@ export interface LogEntry {
   stream: 'stdout' | 'stderr';
   /** RFC 3339 with nanoseconds, as recorded by the monitor. */
   time: string;
-  /** One line (or a partial line when `partial`) without its newline. */
-  line: string;
-  partial: boolean;
+  /**
+   * The bytes the container wrote, as written: a line with its `\n`, or (no `\n` at the
+   * end) a part of one: a long line cut in pieces, output still waiting for its newline,
+   * or a last line that never got one.
+   */
+  data: Buffer;
 }
 
 export interface LogOptions {
   /** Keep reading until the container stops or `signal` aborts. */
   follow?: boolean;
   signal?: AbortSignal;
+  /** Only the last `tail` lines (of both streams), found from the end of the log without reading all of it. */
+  tail?: number;
+  /** Unix seconds (fractions allowed): leave out entries written before. */
+  since?: number;
+  /** Unix seconds: end at the first entry written after (a follow also ends once the clock passes it). */
+  until?: number;
 }
 
 export interface ContainerStats {
@@ -137,6 +146,12 @@ export interface RuntimeDriver {
   state(id: string): Promise<ContainerState>;
   list(): Promise<ContainerState[]>;
   stats(id: string): Promise<ContainerStats>;
+  /**
+   * The container's output from its log, oldest first: every run's, and what rotation
+   * (`spec.logLimits`) kept. Concatenating the `data` of one stream gives its bytes as
+   * written. After the last run's output it ends, or with `follow` waits for more until
+   * the container stops.
+   */
   logs(id: string, options?: LogOptions): AsyncIterable<LogEntry>;
   /**
    * Optional (both or neither): freeze every process of a running container (`docker

@@ -192,6 +192,17 @@ export interface ContainerSpec {
   labels?: Record<string, string>;
   /** Signal name or number sent by a graceful stop; default SIGTERM. */
   stopSignal?: string;
-  /** Where the driver writes the container's output log (removed by delete); default in its state dir. */
+  /**
+   * Where the driver writes the container's output log, in its own format (read it with
+   * `logs()`). Default: in the driver's state, removed by delete. When given, the log is
+   * the caller's: delete() leaves it and its rotated files, and a container created later
+   * with the same logPath continues it (so `logs()` of that one shows the earlier runs too).
+   */
   logPath?: string;
+  /**
+   * Docker json-file's max-size/max-file: once the log is over `maxSize` bytes the driver
+   * rotates it, keeping at most `maxFiles` files (the live one included) without losing
+   * the lines written meanwhile.
+   */
+  logLimits?: { maxSize: number; maxFiles: number };
 }

@@ -1,5 +1,4 @@
 import type { Readable, Writable } from 'node:stream';
-import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { MULTIPLEXED_STREAM, RAW_STREAM, StreamType, encodeFrame, jsonLine, readFirstChunk, statusForError } from '@berth/engine-api';
@@ -60,23 +59,57 @@ export class JsonStream {
   }
 }
 
-/** Writes the object-mode OutputChunk stream to `dest`: framed unless `tty`, prefixed with timestamps if asked. */
+/**
+ * Writes the object-mode OutputChunk stream to `dest`: framed unless `tty`, prefixed with
+ * timestamps if asked. Chunks already waiting go out in one write of up to 64 KiB (a big
+ * log is thousands of lines a second); a lone chunk (interactive output) goes at once.
+ */
 export async function pipeOutput(output: Readable, dest: Writable, opts: { tty: boolean; timestamps?: boolean }): Promise<void> {
+  let batch: Buffer[] = [];
+  let size = 0;
+  const flush = async (): Promise<void> => {
+    const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, size);
+    batch = [];
+    size = 0;
+    if (!dest.write(data)) await drainOrClose(dest);
+  };
   for await (const item of output) {
-    if (dest.destroyed || dest.writableEnded) break;
+    if (dest.destroyed || dest.writableEnded) return;
     const chunk = item as OutputChunk;
     let data = chunk.data;
     if (opts.timestamps && chunk.timestamp) data = Buffer.concat([Buffer.from(dockerTimestamp(chunk.timestamp) + ' '), data]);
     const framed = opts.tty ? data : encodeFrame(chunk.stream === 'stderr' ? StreamType.stderr : StreamType.stdout, data);
-    if (!dest.write(framed)) {
-      await Promise.race([once(dest, 'drain'), once(dest, 'close')]);
-    }
+    batch.push(framed);
+    size += framed.length;
+    if (size >= 64 * 1024 || output.readableLength === 0) await flush();
   }
+  if (size > 0 && !dest.destroyed && !dest.writableEnded) await flush();
 }
 
-/** conmon writes `...+00:00`; Docker prints RFC 3339 with `Z`. */
-function dockerTimestamp(ts: string): string {
-  return ts.endsWith('+00:00') ? ts.slice(0, -6) + 'Z' : ts;
+/**
+ * Waits for the client to catch up (or go away). Both listeners go once either fires:
+ * `once()` of each would leave one behind per wait, thousands for a big log.
+ */
+function drainOrClose(dest: Writable): Promise<void> {
+  if (dest.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      dest.off('drain', done);
+      dest.off('close', done);
+      resolve();
+    };
+    dest.on('drain', done);
+    dest.on('close', done);
+  });
+}
+
+/** The monitor writes local time with its offset (`...+01:00`); Docker prints UTC with `Z`, nanoseconds kept. */
+export function dockerTimestamp(ts: string): string {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$/.exec(ts);
+  if (!m) return ts;
+  const [, seconds, fraction = '', zone] = m;
+  if (zone === 'Z' || zone === '+00:00') return `${seconds}${fraction}Z`;
+  return `${new Date(Date.parse(`${seconds}${zone}`)).toISOString().slice(0, 19)}${fraction}Z`;
 }
 
 /**

@@ -2,7 +2,7 @@ import { totalmem } from 'node:os';
 import { UnsupportedError } from '@berth/image-format';
 import { setFrozen } from './freezer.js';
 import type { ContainerSpec, RuntimeDriver } from '@berth/runtime';
-import type { DriverState, ExecHandle, ExecRequest, ExitInfo, NetworkAttachment, RunRequest, RuntimePort, StdioHandle } from '../ports.js';
+import type { DriverState, ExecHandle, ExecRequest, ExitInfo, NetworkAttachment, RunRequest, RuntimeLogEntry, RuntimeLogOptions, RuntimePort, StdioHandle } from '../ports.js';
 
 /** Optional driver abilities beyond the @berth/runtime contract (driver-linux has some). */
 interface DriverExtras {
@@ -74,6 +74,7 @@ export class DriverRuntime implements RuntimePort {
       labels: req.labels,
       stopSignal: req.stopSignal,
       logPath: req.logPath,
+      ...(req.logLimits ? { logLimits: req.logLimits } : {}),
     };
   }
 
@@ -164,6 +165,10 @@ export class DriverRuntime implements RuntimePort {
         p.stdin?.end();
       },
     };
+  }
+
+  logs(id: string, opts: RuntimeLogOptions): AsyncIterable<RuntimeLogEntry> {
+    return this.driver.logs(id, opts);
   }
 
   async stats(id: string): Promise<{ cpuNs: number; cpuUserNs: number; cpuKernelNs: number; memory: number; memoryLimit: number; pids: number }> {

@@ -2,6 +2,7 @@ import type { ContainerInspect, ContainerSummary, MountPoint, Port, PortMap } fr
 import { statusText } from '../human.js';
 import { strSlice } from '../spec.js';
 import { NO_TIME, type ContainerRecord } from './record.js';
+import { logConfigOf } from './log-config.js';
 
 export function commandLine(r: ContainerRecord): string {
   return [r.path, ...r.args].map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ');
@@ -128,7 +129,7 @@ function withHostDefaults(r: ContainerRecord): ContainerInspect['HostConfig'] {
   return {
     Binds: h.Binds ?? null,
     ContainerIDFile: h.ContainerIDFile ?? '',
-    LogConfig: { Type: 'k8s-file', Config: {} },
+    LogConfig: logConfigOf(h),
     NetworkMode: h.NetworkMode || 'bridge',
     PortBindings: h.PortBindings ?? {},
     RestartPolicy: { Name: h.RestartPolicy?.Name || 'no', MaximumRetryCount: h.RestartPolicy?.MaximumRetryCount ?? 0 },

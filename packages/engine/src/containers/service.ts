@@ -51,11 +51,9 @@ import { findInitBinary, INIT_PATH_IN_CONTAINER } from './init-binary.js';
 import { archiveOf, statPath, type RootMount } from './archive.js';
 import { extractToDir } from './archive-extract.js';
 import { overlayChanges, treeChanges } from './changes.js';
-import { rotateLog } from './log-rotation.js';
+import { assertLogsReadable, logLimitsOf, validateLogConfig } from './log-config.js';
 import { healthTimings, probeArgs, recordProbe, type HealthState } from './health.js';
 import { ContainerTable, NO_TIME, nameConflict, rid, type ContainerRecord } from './record.js';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
 
 const run = promisify(execFile);
 
@@ -139,21 +137,8 @@ export class Containers implements ContainerService {
   /** Serialises lifecycle operations per container. */
   private readonly locks = new Map<string, Promise<unknown>>();
   private closed = false;
-  private rotationTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly d: ContainerDeps) {
-    const limits = d.logLimits;
-    if (limits) {
-      // Running containers' logs are checked every 2 s; a log over max-size rotates.
-      this.rotationTimer = setInterval(() => {
-        for (const r of this.d.table.all()) {
-          if (r.state.status !== 'running' && r.state.status !== 'paused') continue;
-          void rotateLog(r.logPath, join(this.d.root, 'containers', r.id, 'history.log'), limits.maxSize, limits.maxFiles).catch(() => undefined);
-        }
-      }, 2000);
-      this.rotationTimer.unref();
-    }
-  }
+  constructor(private readonly d: ContainerDeps) {}
 
   // ---------- lifecycle ----------
 
@@ -161,6 +146,7 @@ export class Containers implements ContainerService {
     if (!body || typeof body.Image !== 'string' || body.Image === '') throw new InvalidArgumentError('config cannot be empty in order to create a container');
     const host = body.HostConfig ?? {};
     checkRestartPolicy(host);
+    validateLogConfig(host);
     const name = opts.name ? checkContainerName(opts.name) : this.freeName();
     const existing = this.d.table.byName(name);
     if (existing) throw nameConflict(name, existing.id);
@@ -263,8 +249,7 @@ export class Containers implements ContainerService {
   /** Creates the runtime container and starts it; the record must not be running. */
   private async launch(r: ContainerRecord): Promise<void> {
     if (r.runtimeCreated) {
-      // The driver deletes a container's log with it: keep earlier runs' output for `logs`.
-      await appendLog(r.logPath, join(this.d.root, 'containers', r.id, 'history.log'));
+      // the log is the container's (logPath): the next run continues it
       await this.d.runtime.delete(rid(r)).catch(() => undefined);
       r.runtimeCreated = false;
     }
@@ -296,6 +281,7 @@ export class Containers implements ContainerService {
       const created = await this.d.runtime.create({
         id: rid(r),
         logPath: r.logPath,
+        ...logLimitsOf(r, this.d.logLimits),
         name: r.name,
         rootfs,
         readonlyRootfs: h.ReadonlyRootfs ?? false,
@@ -760,10 +746,8 @@ export class Containers implements ContainerService {
 
   async logs(ref: string, opts: LogsOptions = {}): Promise<Readable> {
     const r = this.d.table.resolve(ref);
-    return readLogs([join(this.d.root, 'containers', r.id, 'history.log'), r.logPath], opts, () => {
-      const cur = this.d.table.get(r.id);
-      return !!cur && ['running', 'paused', 'restarting'].includes(cur.state.status);
-    });
+    assertLogsReadable(r);
+    return readLogs(this.d.runtime, r.runtimeCreated ? rid(r) : undefined, opts);
   }
 
   async attach(ref: string, opts: AttachOptions = {}): Promise<AttachSession> {
@@ -1333,7 +1317,6 @@ export class Containers implements ContainerService {
 
   close(): void {
     this.closed = true;
-    if (this.rotationTimer) clearInterval(this.rotationTimer);
     for (const t of this.healthTimers.values()) clearTimeout(t);
     this.healthTimers.clear();
     for (const t of this.restartTimers.values()) clearTimeout(t);
@@ -1398,15 +1381,6 @@ function pipeSession(h: StdioHandle, output: PassThrough, tty: boolean, wantOut:
       if (!output.writableEnded) output.end();
     },
   };
-}
-
-/** Streams a run's log onto the end of the container's history log. */
-async function appendLog(from: string, to: string): Promise<void> {
-  try {
-    await pipeline(createReadStream(from), createWriteStream(to, { flags: 'a' }));
-  } catch {
-    // no log yet
-  }
 }
 
 async function withTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerSpec, ProcessSpec, RootfsSpec } from '../spec.js';
 import type { LogEntry, RuntimeDriver, RuntimeEvent } from '../driver.js';
+import { logCases } from './logs.js';
 
 export interface ConformanceFixtures {
   /** A fresh, writable rootfs for one container (called once per container). */
@@ -30,10 +31,7 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
 }
 
 function text(entries: LogEntry[], stream?: 'stdout' | 'stderr'): string {
-  return entries
-    .filter((e) => stream === undefined || e.stream === stream)
-    .map((e) => e.line + (e.partial ? '' : '\n'))
-    .join('');
+  return Buffer.concat(entries.filter((e) => stream === undefined || e.stream === stream).map((e) => e.data)).toString();
 }
 
 function readAll(stream: NodeJS.ReadableStream): Promise<string> {
@@ -387,6 +385,8 @@ export function runConformanceSuite(name: string, makeDriver: DriverFactory, fix
       await driver.delete(f.id, { force: true });
       await expect(driver.state(f.id)).rejects.toMatchObject({ code: 'NotFound' });
     });
+
+    logCases({ driver: () => driver, spec });
 
     it('reports stats of a running container', async () => {
       const s = await spec('stats', { args: ['sleep', '30'] });
