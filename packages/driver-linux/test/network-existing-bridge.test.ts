@@ -46,7 +46,7 @@ async function runOnNetwork(driver: LinuxDriver, script: string): Promise<{ exit
     const { exitCode } = await driver.wait(id);
     const entries: LogEntry[] = [];
     for await (const e of driver.logs(id)) entries.push(e);
-    return { exitCode, out: entries.map((e) => e.line + (e.partial ? '' : '\n')).join('') };
+    return { exitCode, out: Buffer.concat(entries.map((e) => e.data)).toString('utf8') };
   } finally {
     await driver.delete(id, { force: true });
   }
