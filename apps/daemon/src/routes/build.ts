@@ -21,6 +21,20 @@ function jsonMap<T>(v: Query[string], name: string): Record<string, T> | undefin
   }
 }
 
+/** `cachefrom`: a JSON list of image references. */
+function jsonList(v: Query[string], name: string): string[] | undefined {
+  const s = optString(v);
+  if (!s) return undefined;
+  try {
+    const parsed = JSON.parse(s) as unknown;
+    if (parsed === null) return [];
+    if (!Array.isArray(parsed) || parsed.some((x) => typeof x !== 'string')) throw new Error('not a list of strings');
+    return parsed as string[];
+  } catch {
+    throw new InvalidArgumentError(`invalid ${name} value: ${s}`);
+  }
+}
+
 /** X-Registry-Config: base64url(JSON map of registry -> credentials), as the docker CLI sends every stored login. */
 function registryConfig(header: string | string[] | undefined): Record<string, RegistryAuth> | undefined {
   const h = Array.isArray(header) ? header[0] : header;
@@ -57,6 +71,8 @@ export function buildRoutes(app: FastifyInstance, engine: EngineLike): void {
       const dockerfile = optString(q['dockerfile']);
       const target = optString(q['target']);
       const networkMode = optString(q['networkmode']);
+      const extraHosts = stringList(q['extrahosts']);
+      const cacheFrom = jsonList(q['cachefrom'], 'cachefrom');
       const auth = registryConfig(request.headers['x-registry-config']);
       await engine.builder.build(rawBody(request), {
         tags: stringList(q['t']),
@@ -65,6 +81,8 @@ export function buildRoutes(app: FastifyInstance, engine: EngineLike): void {
         ...(labels ? { labels } : {}),
         ...(target ? { target } : {}),
         ...(networkMode ? { networkMode } : {}),
+        ...(extraHosts.length ? { extraHosts } : {}),
+        ...(cacheFrom ? { cacheFrom } : {}),
         ...(auth ? { auth } : {}),
         noCache: boolValue(q['nocache']),
         rm: rm === undefined ? true : boolValue(q['rm']),
