@@ -176,7 +176,8 @@ class BuildRun {
           await this.dispatch(state, ins);
           this.say(` ---> ${short(state.imageId)}\n`);
         }
-        if (state.imageId) this.emit({ aux: { ID: state.imageId } });
+        // Docker's quiet build answers with the ID line alone, no aux messages.
+        if (state.imageId && !this.opts.quiet) this.emit({ aux: { ID: state.imageId } });
         this.stageImages.push({ name: stage.name, imageId: state.imageId });
       }
     } finally {

@@ -1,8 +1,10 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { DockerIgnore, readFirstChunk } from '@berth/engine-api';
 import { applyLayer } from '@berth/layer-store';
 import { normalize, type LayeredFs } from './layered-fs.js';
+import { TarEndCompleter } from './tar-end.js';
 
 /**
  * Unpacks a build context (tar, plain or gzip) into `dir` with layer-store's guarded
@@ -13,7 +15,11 @@ export async function extractContext(tar: Readable, dir: string): Promise<void> 
   // gzip is told by its magic bytes
   const { first, rest } = await readFirstChunk(tar);
   const gzip = !!first && first[0] === 0x1f && first[1] === 0x8b;
-  await applyLayer(rest, dir, { compression: gzip ? 'gzip' : 'none', whiteouts: 'delete' });
+  const tarBytes = gzip ? rest.pipe(createGunzip()) : rest;
+  const input = tarBytes.pipe(new TarEndCompleter());
+  if (gzip) rest.on('error', (err) => tarBytes.destroy(err));
+  tarBytes.on('error', (err) => input.destroy(err));
+  await applyLayer(input, dir, { compression: 'none', whiteouts: 'delete' });
 }
 
 /**
