@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { InvalidArgumentError, UnsupportedError } from '@berth/image-format';
+import { BerthError, InvalidArgumentError, UnsupportedError } from '@berth/image-format';
 import { BuildStepError } from '@berth/engine';
 import type { EngineLike } from '../engine-port.js';
 import { boolValue, optString, registryAuth, stringList, type Query } from '../http/query.js';
@@ -21,7 +21,7 @@ function jsonMap<T>(v: Query[string], name: string): Record<string, T> | undefin
   }
 }
 
-/** `cachefrom`: a JSON list of image references. */
+/** `cachefrom`: a JSON list of image references; not one is a 500 with Docker (its JSON error, unwrapped). */
 function jsonList(v: Query[string], name: string): string[] | undefined {
   const s = optString(v);
   if (!s) return undefined;
@@ -31,7 +31,7 @@ function jsonList(v: Query[string], name: string): string[] | undefined {
     if (!Array.isArray(parsed) || parsed.some((x) => typeof x !== 'string')) throw new Error('not a list of strings');
     return parsed as string[];
   } catch {
-    throw new InvalidArgumentError(`invalid ${name} value: ${s}`);
+    throw new BerthError('Internal', `invalid ${name} value: ${s}`);
   }
 }
 
