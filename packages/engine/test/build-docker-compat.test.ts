@@ -101,6 +101,17 @@ describe('classic builder: the JSON stream as Docker writes it', () => {
     expect(streams.slice(0, 3)).toEqual(['Step 1/3 : FROM busybox', '\n', expect.stringMatching(/^ ---> [0-9a-f]{12}\n$/)]);
   });
 
+  it('adds the labels asked for as one LABEL step each, shown unquoted, and splits the trigger line', async () => {
+    await build({ Dockerfile: 'FROM busybox\nONBUILD ENV TRIGGERED=1\n' }, { tags: ['compat:onbuild'] });
+    const { id, msgs } = await build({ Dockerfile: 'FROM compat:onbuild\n' }, { labels: { z: '1', 'a b': 'c d' } });
+    const streams = msgs.map((m) => m.stream);
+    expect(streams.filter((x) => x?.startsWith('Step '))).toEqual(['Step 1/3 : FROM compat:onbuild', 'Step 2/3 : LABEL a b=c d', 'Step 3/3 : LABEL z=1']);
+    expect(streams).toContain('# Executing 1 build trigger');
+    const img = await t.engine.images.inspect(id);
+    expect(img.Config.Labels).toEqual({ 'a b': 'c d', z: '1' });
+    expect((await t.engine.images.history(id)).slice(0, 2).map((h) => h.CreatedBy)).toEqual(['/bin/sh -c #(nop)  LABEL z=1', '/bin/sh -c #(nop)  LABEL a b=c d']);
+  });
+
   it('answers a quiet build with the ID line alone', async () => {
     const { id, msgs } = await build({ Dockerfile: 'FROM busybox\nENV Q=1\n' }, { quiet: true });
     expect(msgs).toEqual([{ stream: `${id}\n` }]);

@@ -152,9 +152,9 @@ class BuildRun {
     }
     const run = stages.slice(0, last + 1);
     const labels = Object.entries(this.opts.labels ?? {}).sort(([a], [b]) => a.localeCompare(b));
-    if (labels.length) {
-      const textArgs = labels.map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`).join(' ');
-      run.at(-1)!.commands.push({ cmd: 'LABEL', flags: {}, json: false, args: [textArgs], line: 0, original: `LABEL ${textArgs}` });
+    // As Docker's classic builder: one LABEL step per label, shown unquoted.
+    for (const [k, v] of labels) {
+      run.at(-1)!.commands.push({ cmd: 'LABEL', flags: {}, json: false, args: [`${JSON.stringify(k)}=${JSON.stringify(v)}`], line: 0, original: `LABEL ${k}=${v}` });
     }
     this.total = meta.length + run.reduce((a, s) => a + 1 + s.commands.length, 0);
     for (const ins of meta) {
@@ -256,7 +256,8 @@ class BuildRun {
     const triggers = config.OnBuild ?? [];
     if (triggers.length > 0) {
       delete config.OnBuild;
-      this.say(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
+      this.say(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}`);
+      this.say('\n');
       for (const trigger of triggers) {
         const ins = parseDockerfile(trigger).instructions[0];
         if (ins) await this.dispatch(state, { ...ins, line: stage.from.line });
