@@ -36,8 +36,6 @@ import type { BuildOptions, BuildResult, BuildService } from './types.js';
 import { runStepContainer, short } from './run-step.js';
 import { CacheSources } from './cache-from.js';
 
-export { BuildStepError } from './errors.js';
-
 export interface BuilderDeps {
   store: BuildImageStore;
   cache: BuildCache;

@@ -1,9 +1,9 @@
 import { StringDecoder } from 'node:string_decoder';
+import type { ContainerConfig } from '@berth/image-format';
 import type { AttachSession, ContainerService } from '../services.js';
 import type { OutputChunk } from '../docker-types.js';
 import type { LayerRecord } from '../images/table.js';
 import type { BuildImageStore } from './image-store.js';
-import type { ContainerConfig } from '@berth/image-format';
 import type { BuildOptions } from './types.js';
 import { BuildStepError } from './errors.js';
 
