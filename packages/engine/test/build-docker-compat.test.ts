@@ -125,6 +125,10 @@ describe('classic builder: extraHosts and cacheFrom', () => {
       { extraHosts: ['extrahost.local.test:127.0.0.1', 'hello.world.test:127.0.0.2'], noCache: true },
     );
     expect(await runImage(id, ['cat', '/hosts-line'])).toBe('127.0.0.1\textrahost.local.test\n');
+    // checked as dockerd does when it sets up the RUN container
+    const df = { Dockerfile: 'FROM busybox\nRUN true\n' };
+    await expect(build(df, { extraHosts: ['bad'], noCache: true })).rejects.toThrow('bad format for add-host: "bad"');
+    await expect(build(df, { extraHosts: ['name:not-an-ip'], noCache: true })).rejects.toThrow('invalid IP address in add-host: "not-an-ip"');
   });
 
   it('with cacheFrom, takes cached steps only from those images\' histories', async () => {

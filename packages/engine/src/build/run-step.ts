@@ -1,5 +1,6 @@
+import { isIP } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
-import type { ContainerConfig } from '@berth/image-format';
+import { InvalidArgumentError, type ContainerConfig } from '@berth/image-format';
 import type { AttachSession, ContainerService } from '../services.js';
 import type { OutputChunk } from '../docker-types.js';
 import type { LayerRecord } from '../images/table.js';
@@ -28,6 +29,7 @@ export interface RunStepDeps {
  */
 export async function runStepContainer(d: RunStepDeps, imageId: string, config: ContainerConfig, argv: string[], env: string[]): Promise<LayerRecord> {
   const { containers, opts, say } = d;
+  for (const entry of opts.extraHosts ?? []) checkExtraHost(entry);
   const network = opts.networkMode && opts.networkMode !== 'default' ? opts.networkMode : undefined;
   const { Id } = await containers.create({
     Image: imageId,
@@ -82,6 +84,15 @@ export async function runStepContainer(d: RunStepDeps, imageId: string, config: 
       await containers.remove(Id, { force: true }).catch(() => undefined);
     }
   }
+}
+
+/** Docker's check of an `extrahosts` entry, made when a RUN container is set up (as dockerd does). */
+function checkExtraHost(entry: string): void {
+  // only the first colon separates the name: the address may be IPv6
+  const colon = entry.indexOf(':');
+  if (colon <= 0) throw new InvalidArgumentError(`bad format for add-host: ${JSON.stringify(entry)}`);
+  const ip = entry.slice(colon + 1);
+  if (ip !== 'host-gateway' && isIP(ip.trim()) === 0) throw new InvalidArgumentError(`invalid IP address in add-host: ${JSON.stringify(ip)}`);
 }
 
 export function short(id: string): string {
