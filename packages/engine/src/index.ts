@@ -9,4 +9,4 @@ export type * from './services.js';
 export type * from './docker-types.js';
 export type { BuildService, BuildOptions, BuildResult } from './build/types.js';
 export { parseDockerfile, DockerfileParseError, type Dockerfile, type Instruction } from './build/dockerfile.js';
-export { BuildStepError } from './build/builder.js';
+export { BuildStepError } from './build/errors.js';

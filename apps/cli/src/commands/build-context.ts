@@ -1,85 +1,12 @@
 import { createReadStream } from 'node:fs';
-import { lstat, readFile, readdir, readlink } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { lstat, readdir, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { DockerIgnore } from '@berth/engine-api';
 
-/**
- * The build context as the docker CLI sends it: the directory's files minus what
- * `.dockerignore` excludes (Docker's pattern rules: `*`, `?`, `[...]`, `**`, `!` re-includes,
- * the last matching line wins, a matching directory excludes everything below it), the
- * Dockerfile and .dockerignore always kept, as an uncompressed tar owned by 0:0.
- */
-export class DockerIgnore {
-  private readonly rules: { re: RegExp; negate: boolean }[];
-
-  constructor(lines: string[]) {
-    this.rules = [];
-    for (const raw of lines) {
-      let line = raw.trim();
-      if (line === '' || line.startsWith('#')) continue;
-      const negate = line.startsWith('!');
-      if (negate) line = line.slice(1).trim();
-      line = posix.normalize(line).replace(/^\/+/, '').replace(/\/+$/, '');
-      if (line === '' || line === '.') continue;
-      this.rules.push({ re: patternRegExp(line), negate });
-    }
-  }
-
-  static async read(dir: string): Promise<DockerIgnore> {
-    const text = await readFile(join(dir, '.dockerignore'), 'utf8').catch(() => '');
-    return new DockerIgnore(text.split('\n'));
-  }
-
-  get hasExceptions(): boolean {
-    return this.rules.some((r) => r.negate);
-  }
-
-  /** True when `rel` (slash separated, relative to the context) is left out. */
-  excludes(rel: string): boolean {
-    let excluded = false;
-    const parents: string[] = [];
-    const parts = rel.split('/');
-    for (let i = 1; i <= parts.length; i++) parents.push(parts.slice(0, i).join('/'));
-    for (const r of this.rules) {
-      if (parents.some((p) => r.re.test(p))) excluded = !r.negate;
-    }
-    return excluded;
-  }
-}
-
-/** A .dockerignore pattern (Go's filepath.Match plus `**`) as an anchored RegExp. */
-export function patternRegExp(pattern: string): RegExp {
-  let re = '^';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === '*') {
-      if (pattern[i + 1] === '*') {
-        i++;
-        if (pattern[i + 1] === '/') {
-          i++;
-          re += '(?:.*/)?';
-        } else re += '.*';
-      } else re += '[^/]*';
-    } else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const end = pattern.indexOf(']', i + 2);
-      if (end < 0) re += '\\[';
-      else {
-        let body = pattern.slice(i + 1, end);
-        if (body.startsWith('!') || body.startsWith('^')) body = '^' + body.slice(1);
-        re += '[' + body.replace(/\\/g, '\\\\') + ']';
-        i = end;
-      }
-    } else if (c === '\\' && i + 1 < pattern.length) {
-      re += escapeRe(pattern[++i]!);
-    } else re += escapeRe(c);
-  }
-  return new RegExp(re + '$');
-}
-
-function escapeRe(c: string): string {
-  return c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-}
+// The build context as the docker CLI sends it: the directory's files minus what
+// `.dockerignore` excludes, the Dockerfile and .dockerignore always kept, as an uncompressed
+// tar owned by 0:0.
 
 /** Paths of the context to send (sorted, parents first), honouring .dockerignore. */
 export async function contextEntries(dir: string, keep: string[]): Promise<string[]> {

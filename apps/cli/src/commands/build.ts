@@ -64,7 +64,12 @@ export async function build(ctx: Context, path: string, flags: BuildFlags): Prom
         failure = { message: m.errorDetail?.message ?? m.error ?? 'unknown error', code: m.errorDetail?.code || 1 };
         return;
       }
-      if (flags.quiet && !m.aux) continue;
+      if (flags.quiet && !m.aux) {
+        // a quiet build's answer is the ID as a stream line (Docker sends no aux then)
+        const line = m.stream?.trim();
+        if (line && /^sha256:[0-9a-f]{64}$/.test(line)) id = line;
+        continue;
+      }
       yield m;
     }
   }

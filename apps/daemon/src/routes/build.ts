@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { InvalidArgumentError, UnsupportedError } from '@berth/image-format';
+import { BerthError, InvalidArgumentError, UnsupportedError } from '@berth/image-format';
 import { BuildStepError } from '@berth/engine';
 import type { EngineLike } from '../engine-port.js';
 import { boolValue, optString, registryAuth, stringList, type Query } from '../http/query.js';
@@ -18,6 +18,20 @@ function jsonMap<T>(v: Query[string], name: string): Record<string, T> | undefin
     return parsed as Record<string, T>;
   } catch {
     throw new InvalidArgumentError(`invalid ${name} value: ${s}`);
+  }
+}
+
+/** `cachefrom`: a JSON list of image references; not one is a 500 with Docker (its JSON error, unwrapped). */
+function jsonList(v: Query[string], name: string): string[] | undefined {
+  const s = optString(v);
+  if (!s) return undefined;
+  try {
+    const parsed = JSON.parse(s) as unknown;
+    if (parsed === null) return [];
+    if (!Array.isArray(parsed) || parsed.some((x) => typeof x !== 'string')) throw new Error('not a list of strings');
+    return parsed as string[];
+  } catch {
+    throw new BerthError('Internal', `invalid ${name} value: ${s}`);
   }
 }
 
@@ -57,6 +71,8 @@ export function buildRoutes(app: FastifyInstance, engine: EngineLike): void {
       const dockerfile = optString(q['dockerfile']);
       const target = optString(q['target']);
       const networkMode = optString(q['networkmode']);
+      const extraHosts = stringList(q['extrahosts']);
+      const cacheFrom = jsonList(q['cachefrom'], 'cachefrom');
       const auth = registryConfig(request.headers['x-registry-config']);
       await engine.builder.build(rawBody(request), {
         tags: stringList(q['t']),
@@ -65,6 +81,8 @@ export function buildRoutes(app: FastifyInstance, engine: EngineLike): void {
         ...(labels ? { labels } : {}),
         ...(target ? { target } : {}),
         ...(networkMode ? { networkMode } : {}),
+        ...(extraHosts.length ? { extraHosts } : {}),
+        ...(cacheFrom ? { cacheFrom } : {}),
         ...(auth ? { auth } : {}),
         noCache: boolValue(q['nocache']),
         rm: rm === undefined ? true : boolValue(q['rm']),

@@ -453,6 +453,8 @@ export class EngineClient {
         q: options.quiet,
         pull: options.pull,
         networkmode: options.networkMode,
+        extrahosts: options.extraHosts,
+        cachefrom: options.cacheFrom ? JSON.stringify(options.cacheFrom) : undefined,
       },
       body: context,
       contentType: 'application/x-tar',
@@ -760,6 +762,10 @@ export interface ImageBuildOptions {
   pull?: boolean;
   /** Network of RUN containers (`default`/`bridge`, `none`, `host`, a network name). */
   networkMode?: string;
+  /** `host:ip` lines added to the RUN containers' /etc/hosts (`--add-host`). */
+  extraHosts?: string[];
+  /** Images whose build history may be reused as cache (`--cache-from`); given, only they are. */
+  cacheFrom?: string[];
   /** Credentials by registry for the FROM images' pulls (the X-Registry-Config header). */
   registryConfig?: Record<string, AuthConfig>;
 }

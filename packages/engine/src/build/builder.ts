@@ -1,7 +1,6 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import {
   BerthError,
   InvalidArgumentError,
@@ -12,13 +11,14 @@ import {
   type ContainerConfig,
   type ImageConfig,
 } from '@berth/image-format';
-import type { AttachSession, ContainerService, ImageService } from '../services.js';
-import type { OutputChunk, ProgressMessage, RegistryAuth } from '../docker-types.js';
+import type { ContainerService, ImageService } from '../services.js';
+import type { ProgressMessage, RegistryAuth } from '../docker-types.js';
 import type { LayerRecord } from '../images/table.js';
 import { DockerfileParseError, parseDockerfile, type Instruction } from './dockerfile.js';
 import { WordExpander, splitRawWords } from './words.js';
 import { BuildCache, BuildImageStore } from './image-store.js';
 import { LayeredFs, normalize } from './layered-fs.js';
+import { dropIgnoredBuildFiles } from './context.js';
 import { planCopy, hashPlan } from './copy-plan.js';
 import { writeCopyLayer } from './layer-writer.js';
 import { resolveOwner } from './owner.js';
@@ -33,6 +33,8 @@ import {
   setEnv,
 } from './config-steps.js';
 import type { BuildOptions, BuildResult, BuildService } from './types.js';
+import { runStepContainer, short } from './run-step.js';
+import { CacheSources } from './cache-from.js';
 
 export interface BuilderDeps {
   store: BuildImageStore;
@@ -46,16 +48,6 @@ export interface BuilderDeps {
 
 /** Build args every Dockerfile may use without declaring them; never cached or recorded. */
 const PROXY_ARGS = new Set(['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']);
-
-/** A step failure Docker reports in the stream (`The command '...' returned a non-zero code: 1`). */
-export class BuildStepError extends BerthError {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super('Internal', message);
-  }
-}
 
 interface Stage {
   name: string | undefined;
@@ -90,18 +82,20 @@ export class Builder implements BuildService {
     try {
       const ctx = join(dir, 'context');
       await this.d.extract(context, ctx);
-      const text = await this.readDockerfile(ctx, opts.dockerfile);
-      return await new BuildRun(this.d, opts, new LayeredFs([ctx])).run(text, tags);
+      const tree = new LayeredFs([ctx]);
+      const { text, name } = await this.readDockerfile(tree, opts.dockerfile);
+      await dropIgnoredBuildFiles(tree, name);
+      return await new BuildRun(this.d, opts, tree).run(text, tags);
     } finally {
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     }
   }
 
-  private async readDockerfile(ctx: string, name: string | undefined): Promise<string> {
+  private async readDockerfile(ctx: LayeredFs, name: string | undefined): Promise<{ text: string; name: string }> {
     const candidates = name ? [name] : ['Dockerfile', 'dockerfile'];
     for (const c of candidates) {
-      const e = await new LayeredFs([ctx]).stat(c);
-      if (e?.stat.isFile()) return readFile(e.hostPath, 'utf8');
+      const e = await ctx.stat(c);
+      if (e?.stat.isFile()) return { text: await readFile(e.hostPath, 'utf8'), name: c };
     }
     throw new NotFoundError(`Cannot locate specified Dockerfile: ${name ?? 'Dockerfile'}`);
   }
@@ -116,6 +110,8 @@ class BuildRun {
   private readonly usedArgs = new Set<string>();
   /** Images this build wrote (or wrote back from the cache): removed at the end unless kept. */
   private readonly stepImages = new Set<string>();
+  /** The `cacheFrom` images, when given. */
+  private sources: CacheSources | undefined;
   private escape = '\\';
   private step = 0;
   private total = 0;
@@ -131,6 +127,7 @@ class BuildRun {
 
   async run(text: string, tags: string[]): Promise<BuildResult> {
     const df = parseDockerfile(text);
+    if (this.opts.cacheFrom?.length) this.sources = await CacheSources.resolve(this.opts.cacheFrom, this.d.images, this.d.store);
     this.escape = df.escape;
     const meta: Instruction[] = [];
     const stages: Stage[] = [];
@@ -153,9 +150,9 @@ class BuildRun {
     }
     const run = stages.slice(0, last + 1);
     const labels = Object.entries(this.opts.labels ?? {}).sort(([a], [b]) => a.localeCompare(b));
-    if (labels.length) {
-      const textArgs = labels.map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`).join(' ');
-      run.at(-1)!.commands.push({ cmd: 'LABEL', flags: {}, json: false, args: [textArgs], line: 0, original: `LABEL ${textArgs}` });
+    // As Docker's classic builder: one LABEL step per label, shown unquoted.
+    for (const [k, v] of labels) {
+      run.at(-1)!.commands.push({ cmd: 'LABEL', flags: {}, json: false, args: [`${JSON.stringify(k)}=${JSON.stringify(v)}`], line: 0, original: `LABEL ${k}=${v}` });
     }
     this.total = meta.length + run.reduce((a, s) => a + 1 + s.commands.length, 0);
     for (const ins of meta) {
@@ -177,7 +174,8 @@ class BuildRun {
           await this.dispatch(state, ins);
           this.say(` ---> ${short(state.imageId)}\n`);
         }
-        if (state.imageId) this.emit({ aux: { ID: state.imageId } });
+        // Docker's quiet build answers with the ID line alone, no aux messages.
+        if (state.imageId && !this.opts.quiet) this.emit({ aux: { ID: state.imageId } });
         this.stageImages.push({ name: stage.name, imageId: state.imageId });
       }
     } finally {
@@ -217,7 +215,10 @@ class BuildRun {
 
   private printStep(ins: Instruction): void {
     this.step++;
-    this.say(`Step ${this.step}/${this.total} : ${ins.original}\n`);
+    // Docker's classic builder sends the line and its newline as two messages; kept as is,
+    // for clients that read the stream message by message.
+    this.say(`Step ${this.step}/${this.total} : ${ins.original}`);
+    this.say('\n');
   }
 
   private argDecl(ins: Instruction, ex: WordExpander): [string, string | undefined] {
@@ -253,7 +254,8 @@ class BuildRun {
     const triggers = config.OnBuild ?? [];
     if (triggers.length > 0) {
       delete config.OnBuild;
-      this.say(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
+      this.say(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}`);
+      this.say('\n');
       for (const trigger of triggers) {
         const ins = parseDockerfile(trigger).instructions[0];
         if (ins) await this.dispatch(state, { ...ins, line: stage.from.line });
@@ -416,32 +418,41 @@ class BuildRun {
   }
 
   /**
-   * Looks the step up in the cache, else makes its image from the stage's config plus an
-   * optional layer (`makeLayer` runs only on a miss).
+   * Looks the step up in the cache (limited to the `cacheFrom` images' histories when given),
+   * else makes its image from the stage's config plus an optional layer (`makeLayer` runs
+   * only on a miss).
    */
   private async commitStep(s: StageState, cacheDescription: string, makeLayer: (() => Promise<LayerRecord>) | undefined, createdBy: string): Promise<void> {
     const key = BuildCache.key(s.imageId, `${cacheDescription}\n${JSON.stringify(s.config)}`);
     if (!this.opts.noCache) {
       const hit = this.d.cache.get(key);
-      if (hit && (await this.d.store.intact(hit.layers))) {
+      if (hit && (!this.sources || this.sources.accepts(JSON.parse(hit.config) as ImageConfig)) && (await this.d.store.intact(hit.layers))) {
         this.say(' ---> Using cache\n');
         const back = await this.d.store.writeBytes(Buffer.from(hit.config), hit.layers);
         if (back.created) this.stepImages.add(back.id);
         this.adopt(s, hit.imageId);
         return;
       }
+      const restored = this.sources?.restore(s.image, createdBy);
+      if (restored) {
+        this.say(' ---> Using cache\n');
+        return this.writeStep(s, key, restored.layer, restored.history);
+      }
     }
-    const base = s.imageId ? this.d.store.get(s.imageId) : undefined;
-    const layers = [...(base?.layers ?? [])];
     const layer = makeLayer ? await makeLayer() : undefined;
-    if (layer) layers.push(layer);
-    const created = new Date().toISOString();
+    await this.writeStep(s, key, layer, { created: new Date().toISOString(), created_by: createdBy, ...(layer ? {} : { empty_layer: true }) });
+  }
+
+  /** The step's image: the stage's config over the parent's layers plus `layer`, recorded in the cache. */
+  private async writeStep(s: StageState, key: string, layer: LayerRecord | undefined, history: NonNullable<ImageConfig['history']>[number]): Promise<void> {
+    const base = s.imageId ? this.d.store.get(s.imageId) : undefined;
+    const layers = [...(base?.layers ?? []), ...(layer ? [layer] : [])];
     const config: ImageConfig = {
       ...s.image,
-      created,
+      created: history.created ?? new Date().toISOString(),
       config: s.config,
       rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) as ImageConfig['rootfs']['diff_ids'] },
-      history: [...(s.image.history ?? []), { created, created_by: createdBy, ...(layer ? {} : { empty_layer: true }) }],
+      history: [...(s.image.history ?? []), history],
     };
     const { id, created: made } = await this.d.store.write(config, layers);
     if (made) this.stepImages.add(id);
@@ -566,67 +577,8 @@ class BuildRun {
       .map(([k, v]) => `${k}=${v}`);
     const prefix = recorded.length ? `|${recorded.length} ${recorded.join(' ')} ` : '';
     const createdBy = prefix + argv.join(' ');
-    await this.commitStep(s, `RUN ${JSON.stringify(argv)} ${JSON.stringify(recorded)}`, () => this.runContainer(s, argv, [...argEnv, ...proxies]), createdBy);
+    await this.commitStep(s, `RUN ${JSON.stringify(argv)} ${JSON.stringify(recorded)}`, () => runStepContainer({ containers: this.d.containers, store: this.d.store, opts: this.opts, say: this.say }, s.imageId, s.config, argv, [...argEnv, ...proxies]), createdBy);
   }
-
-  private async runContainer(s: StageState, argv: string[], env: string[]): Promise<LayerRecord> {
-    const containers = this.d.containers;
-    const network = this.opts.networkMode && this.opts.networkMode !== 'default' ? this.opts.networkMode : undefined;
-    const { Id } = await containers.create({
-      Image: s.imageId,
-      Cmd: argv,
-      Entrypoint: [],
-      Env: [...(s.config.Env ?? []), ...env],
-      ...(s.config.WorkingDir ? { WorkingDir: s.config.WorkingDir } : {}),
-      ...(s.config.User ? { User: s.config.User } : {}),
-      AttachStdout: true,
-      AttachStderr: true,
-      Tty: false,
-      HostConfig: { ...(network ? { NetworkMode: network } : {}) },
-    });
-    let ok = false;
-    let session: AttachSession | undefined;
-    try {
-      this.say(` ---> Running in ${short(Id)}\n`);
-      session = await containers.attach(Id, { stream: true, stdout: true, stderr: true });
-      const output = session.output;
-      const waited = containers.wait(Id, 'next-exit', this.opts.signal);
-      // One decoder per stream: a UTF-8 character split across chunks stays whole.
-      const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
-      const pumped = (async () => {
-        for await (const chunk of output) {
-          const c = chunk as OutputChunk;
-          this.say(decoders[c.stream].write(c.data));
-        }
-      })().catch(() => undefined);
-      await containers.start(Id);
-      const { StatusCode } = await waited;
-      // The output ends with the process; bounded in case the attach lags behind the exit.
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([pumped, new Promise((r) => (timer = setTimeout(r, 2000)))]);
-      clearTimeout(timer);
-      const rest = decoders.stdout.end() + decoders.stderr.end();
-      if (rest) this.say(rest);
-      if (StatusCode !== 0) {
-        throw new BuildStepError(`The command '${argv.join(' ')}' returned a non-zero code: ${StatusCode}`, StatusCode);
-      }
-      const layer = this.d.store.layerOf(await this.d.store.diffContainer(Id));
-      ok = true;
-      return layer;
-    } finally {
-      session?.close();
-      // As Docker: rm (the default) removes a step's container once the step succeeded; a
-      // failed step's container stays for inspection unless --force-rm.
-      if (this.opts.forceRm || (ok && this.opts.rm !== false)) {
-        if (ok) this.say(`Removing intermediate container ${short(Id)}\n`);
-        await containers.remove(Id, { force: true }).catch(() => undefined);
-      }
-    }
-  }
-}
-
-function short(id: string): string {
-  return id.replace(/^sha256:/, '').slice(0, 12);
 }
 
 function safeFamiliar(ref: string): string {

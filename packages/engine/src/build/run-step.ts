@@ -1,0 +1,100 @@
+import { isIP } from 'node:net';
+import { StringDecoder } from 'node:string_decoder';
+import { InvalidArgumentError, type ContainerConfig } from '@berth/image-format';
+import type { AttachSession, ContainerService } from '../services.js';
+import type { OutputChunk } from '../docker-types.js';
+import type { LayerRecord } from '../images/table.js';
+import type { BuildImageStore } from './image-store.js';
+import type { BuildOptions } from './types.js';
+import { BuildStepError } from './errors.js';
+
+/**
+ * Docker's classic builder colours what a RUN writes to stderr: each chunk goes out as its
+ * own `stream` message wrapped in these (clients, docker-py's tests among them, look for
+ * the exact wrapping).
+ */
+const STDERR_START = '\x1b[91m';
+const STDERR_END = '\x1b[0m';
+
+export interface RunStepDeps {
+  containers: ContainerService;
+  store: BuildImageStore;
+  opts: BuildOptions;
+  say: (text: string) => void;
+}
+
+/**
+ * Runs one RUN step's command in a container from the stage's image, its output in the build
+ * stream, and returns the layer of what it changed.
+ */
+export async function runStepContainer(d: RunStepDeps, imageId: string, config: ContainerConfig, argv: string[], env: string[]): Promise<LayerRecord> {
+  const { containers, opts, say } = d;
+  for (const entry of opts.extraHosts ?? []) checkExtraHost(entry);
+  const network = opts.networkMode && opts.networkMode !== 'default' ? opts.networkMode : undefined;
+  const { Id } = await containers.create({
+    Image: imageId,
+    Cmd: argv,
+    Entrypoint: [],
+    Env: [...(config.Env ?? []), ...env],
+    ...(config.WorkingDir ? { WorkingDir: config.WorkingDir } : {}),
+    ...(config.User ? { User: config.User } : {}),
+    AttachStdout: true,
+    AttachStderr: true,
+    Tty: false,
+    HostConfig: { ...(network ? { NetworkMode: network } : {}), ...(opts.extraHosts?.length ? { ExtraHosts: opts.extraHosts } : {}) },
+  });
+  let ok = false;
+  let session: AttachSession | undefined;
+  try {
+    say(` ---> Running in ${short(Id)}\n`);
+    session = await containers.attach(Id, { stream: true, stdout: true, stderr: true });
+    const output = session.output;
+    const waited = containers.wait(Id, 'next-exit', opts.signal);
+    // One decoder per stream: a UTF-8 character split across chunks stays whole.
+    const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+    const emit = (stream: 'stdout' | 'stderr', text: string): void => {
+      if (text) say(stream === 'stderr' ? `${STDERR_START}${text}${STDERR_END}` : text);
+    };
+    const pumped = (async () => {
+      for await (const chunk of output) {
+        const c = chunk as OutputChunk;
+        emit(c.stream, decoders[c.stream].write(c.data));
+      }
+    })().catch(() => undefined);
+    await containers.start(Id);
+    const { StatusCode } = await waited;
+    // The output ends with the process; bounded in case the attach lags behind the exit.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([pumped, new Promise((r) => (timer = setTimeout(r, 2000)))]);
+    clearTimeout(timer);
+    emit('stdout', decoders.stdout.end());
+    emit('stderr', decoders.stderr.end());
+    if (StatusCode !== 0) {
+      throw new BuildStepError(`The command '${argv.join(' ')}' returned a non-zero code: ${StatusCode}`, StatusCode);
+    }
+    const layer = d.store.layerOf(await d.store.diffContainer(Id));
+    ok = true;
+    return layer;
+  } finally {
+    session?.close();
+    // As Docker: rm (the default) removes a step's container once the step succeeded; a
+    // failed step's container stays for inspection unless --force-rm.
+    if (opts.forceRm || (ok && opts.rm !== false)) {
+      if (ok) say(`Removing intermediate container ${short(Id)}\n`);
+      await containers.remove(Id, { force: true }).catch(() => undefined);
+    }
+  }
+}
+
+/** Docker's check of an `extrahosts` entry, made when a RUN container is set up (as dockerd does). */
+function checkExtraHost(entry: string): void {
+  // only the first colon separates the name: the address may be IPv6
+  const colon = entry.indexOf(':');
+  if (colon <= 0) throw new InvalidArgumentError(`bad format for add-host: ${JSON.stringify(entry)}`);
+  const ip = entry.slice(colon + 1);
+  if (ip !== 'host-gateway' && isIP(ip.trim()) === 0) throw new InvalidArgumentError(`invalid IP address in add-host: ${JSON.stringify(ip)}`);
+}
+
+export function short(id: string): string {
+  return id.replace(/^sha256:/, '').slice(0, 12);
+}
