@@ -34,7 +34,7 @@ export async function linkExists(name: string): Promise<boolean> {
  * in the host's routes (claimed against other networks) before any container joins.
  * The CNI bridge plugin then adopts it as is.
  */
-export async function ensureBridge(name: string, gateway: string, prefixLen: number): Promise<void> {
+export async function ensureBridge(name: string, gateway: string, prefixLen: number, v6?: { gateway: string; prefixLen: number }): Promise<void> {
   if (!(await linkExists(name))) {
     // A fixed address: a bridge without one takes the lowest of its ports' MACs, so it
     // changed whenever a container's veth came or went, and the containers' ARP entry
@@ -47,6 +47,12 @@ export async function ensureBridge(name: string, gateway: string, prefixLen: num
   const addr = await runCommand('ip', ['addr', 'add', `${gateway}/${prefixLen}`, 'dev', name]);
   if (addr.code !== 0 && !/File exists/i.test(addr.stderr)) {
     throw new BerthError('Internal', `cannot address bridge ${name}: ${addr.stderr.trim()}`);
+  }
+  if (v6) {
+    // Up front, as the IPv4 gateway: the bridge plugin adding it itself then also re-sets
+    // the bridge's MAC, which this kernel refuses (EINVAL). nodad: usable at once.
+    const a6 = await runCommand('ip', ['-6', 'addr', 'add', `${v6.gateway}/${v6.prefixLen}`, 'dev', name, 'nodad']);
+    if (a6.code !== 0 && !/File exists/i.test(a6.stderr)) throw new BerthError('Internal', `cannot address bridge ${name}: ${a6.stderr.trim()}`);
   }
   await runChecked('ip', ['link', 'set', 'dev', name, 'up']);
 }
