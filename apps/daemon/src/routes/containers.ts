@@ -20,6 +20,11 @@ export function containerRoutes(app: FastifyInstance, engine: EngineLike): void 
 
   app.post('/containers/create', { schema: { body: schemas.containerCreateBodySchema } }, async (request, reply) => {
     const body = requiredJson<ContainerCreateBody>(request);
+    const endpoints = Object.keys(body.NetworkingConfig?.EndpointsConfig ?? {});
+    if (endpoints.length > 1 && !atLeast(request.apiVersion, '1.44')) {
+      // API < 1.44 (dockerd 20.10): one endpoint at create, the others by network connect
+      throw new InvalidArgumentError(`Container cannot be connected to network endpoints: ${endpoints.sort().join(', ')}`);
+    }
     const name = optString(q(request)['name']);
     const platform = optString(q(request)['platform']);
     const created = await c.create(withDefaultNetwork({ ...body, Image: body.Image ?? '' }), {

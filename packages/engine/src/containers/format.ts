@@ -110,15 +110,20 @@ export function inspect(r: ContainerRecord, opts: { execIds: string[]; driverNam
       SecondaryIPv6Addresses: null,
       EndpointID: net.EndpointID ?? '',
       Gateway: net.Gateway ?? '',
-      GlobalIPv6Address: '',
-      GlobalIPv6PrefixLen: 0,
+      GlobalIPv6Address: net.GlobalIPv6Address ?? '',
+      GlobalIPv6PrefixLen: net.GlobalIPv6PrefixLen ?? 0,
       IPAddress: net.IPAddress ?? '',
       IPPrefixLen: net.IPPrefixLen ?? 0,
-      IPv6Gateway: '',
+      IPv6Gateway: net.IPv6Gateway ?? '',
       MacAddress: net.MacAddress ?? '',
       Networks: running
         ? r.networks
-        : Object.fromEntries(Object.entries(r.networks).map(([k, v]) => [k, { ...v, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '' }])),
+        : Object.fromEntries(
+            Object.entries(r.networks).map(([k, v]) => [
+              k,
+              { ...v, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: r.macs?.[k] ?? '', ...(v.GlobalIPv6Address !== undefined ? { GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, IPv6Gateway: '' } : {}) },
+            ]),
+          ),
     },
   };
 }

@@ -53,6 +53,7 @@ import { overlayChanges, treeChanges } from './changes.js';
 import { rotateLog } from './log-rotation.js';
 import { healthTimings, probeArgs, recordProbe, type HealthState } from './health.js';
 import { ContainerTable, NO_TIME, nameConflict, rid, type ContainerRecord } from './record.js';
+import { createEndpoints, runNetworks } from './endpoints.js';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 
@@ -184,14 +185,7 @@ export class Containers implements ContainerService {
       networkMode = 'none';
     }
     const netName = networkMode === 'default' ? 'bridge' : networkMode;
-    const networks: ContainerRecord['networks'] = {};
-    if (!['none', 'host'].includes(netName) && !netName.startsWith('container:')) {
-      const n = this.d.networks.resolve(netName);
-      const ep = body.NetworkingConfig?.EndpointsConfig?.[netName] ?? body.NetworkingConfig?.EndpointsConfig?.[n.name];
-      networks[n.name] = { IPAMConfig: ep?.IPAMConfig ?? null, Links: null, Aliases: ep?.Aliases ?? null, NetworkID: n.id, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null, DNSNames: n.name === 'bridge' ? null : [name, ...(ep?.Aliases ?? []), id.slice(0, 12)] };
-    } else if (netName === 'host' || netName === 'none') {
-      networks[netName] = { NetworkID: this.d.networks.resolve(netName).id, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '' };
-    }
+    const { networks, macs } = createEndpoints(body, netName, (n) => this.d.networks.resolve(n), name, id);
     // Volumes: named ones are created when missing; anonymous ones get a fresh name.
     const mounts: MountPoint[] = [];
     const copyUp: string[] = [];
@@ -229,6 +223,7 @@ export class Containers implements ContainerService {
       copyUp,
       anonymousVolumes: anonymous,
       networks,
+      ...(Object.keys(macs).length > 0 ? { macs } : {}),
       ports,
       sandboxKey: '',
       runtimeCreated: false,
@@ -314,9 +309,7 @@ export class Containers implements ContainerService {
         mounts: runMounts,
         network: {
           mode: h.NetworkMode || 'bridge',
-          networks: Object.entries(r.networks)
-            .filter(([n]) => n !== 'host' && n !== 'none')
-            .map(([n, ep]) => ({ name: n, id: ep.NetworkID ?? '', aliases: ep.Aliases ?? [], ...(ep.IPAMConfig?.IPv4Address ? { ipv4: ep.IPAMConfig.IPv4Address } : {}) })),
+          networks: runNetworks(r),
           ports,
           // the default bridge has no embedded DNS: daemon.json's servers go in its containers' resolv.conf, as Docker's
           dns: h.Dns?.length ? h.Dns : ['', 'bridge', 'default'].includes(h.NetworkMode ?? '') ? (this.d.defaultDns ?? []) : [],
