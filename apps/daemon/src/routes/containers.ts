@@ -108,6 +108,14 @@ export function containerRoutes(app: FastifyInstance, engine: EngineLike): void 
     return reply.code(204).send();
   });
 
+  // A legacy link's name is `/parent/alias`: DELETE /containers/parent/alias?link=1 removes that link.
+  app.delete('/containers/:parent/:alias', async (request, reply) => {
+    const { parent, alias } = request.params as { parent: string; alias: string };
+    const query = q(request);
+    await c.remove(`${parent}/${alias}`, { force: boolValue(query['force']), volumes: boolValue(query['v']), link: boolValue(query['link']) });
+    return reply.code(204).send();
+  });
+
   app.post('/containers/:id/rename', async (request, reply) => {
     const name = optString(q(request)['name']);
     if (!name) throw new InvalidArgumentError('new name is required');

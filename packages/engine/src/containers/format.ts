@@ -1,3 +1,4 @@
+import { shownLinks } from './links.js';
 import type { ContainerInspect, ContainerSummary, MountPoint, Port, PortMap } from '../docker-types.js';
 import { statusText } from '../human.js';
 import { strSlice } from '../spec.js';
@@ -148,6 +149,7 @@ function withHostDefaults(r: ContainerRecord): ContainerInspect['HostConfig'] {
     DnsOptions: h.DnsOptions ?? [],
     DnsSearch: h.DnsSearch ?? [],
     ExtraHosts: h.ExtraHosts ?? null,
+    Links: shownLinks(r),
     GroupAdd: h.GroupAdd ?? null,
     IpcMode: h.IpcMode ?? 'private',
     PidMode: h.PidMode ?? '',

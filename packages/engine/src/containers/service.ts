@@ -54,6 +54,7 @@ import { rotateLog } from './log-rotation.js';
 import { healthTimings, probeArgs, recordProbe, type HealthState } from './health.js';
 import { ContainerTable, NO_TIME, nameConflict, rid, type ContainerRecord } from './record.js';
 import { createEndpoints, runNetworks } from './endpoints.js';
+import { linkNames, parseLink, removeLink, resolveLinks, withLinkEnv } from './links.js';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 
@@ -185,6 +186,11 @@ export class Containers implements ContainerService {
       networkMode = 'none';
     }
     const netName = networkMode === 'default' ? 'bridge' : networkMode;
+    for (const l of host.Links ?? []) {
+      // as dockerd at create: a link names an existing container
+      const target = parseLink(l).target;
+      if (!this.d.table.byName(target)) throw new NotFoundError(`could not get container for ${target}: No such container: ${target}`);
+    }
     const { networks, macs } = createEndpoints(body, netName, (n) => this.d.networks.resolve(n), name, id);
     // Volumes: named ones are created when missing; anonymous ones get a fresh name.
     const mounts: MountPoint[] = [];
@@ -284,6 +290,9 @@ export class Containers implements ContainerService {
     let env = (r.config.Env ?? []).filter((e) => e.includes('='));
     if (!env.some((e) => e.startsWith('HOSTNAME='))) env = [...env, `HOSTNAME=${r.config.Hostname}`];
     if (tty && !env.some((e) => e.startsWith('TERM='))) env = [...env, 'TERM=xterm'];
+    // legacy links live on the default bridge only (on user networks the embedded DNS serves names)
+    const links = (h.NetworkMode || 'bridge') === 'bridge' ? resolveLinks(r, (n) => this.d.table.byName(n)) : { env: [], hosts: [] };
+    env = withLinkEnv(links.env, env);
     const quota = h.NanoCpus ? Math.round((h.NanoCpus / 1e9) * 100000) : h.CpuQuota || undefined;
     try {
       const created = await this.d.runtime.create({
@@ -315,7 +324,7 @@ export class Containers implements ContainerService {
           dns: h.Dns?.length ? h.Dns : ['', 'bridge', 'default'].includes(h.NetworkMode ?? '') ? (this.d.defaultDns ?? []) : [],
           dnsSearch: h.DnsSearch ?? [],
           dnsOptions: h.DnsOptions ?? [],
-          extraHosts: h.ExtraHosts ?? [],
+          extraHosts: [...links.hosts, ...(h.ExtraHosts ?? [])],
         },
         resources: {
           ...(h.Memory ? { memory: h.Memory } : {}),
@@ -657,7 +666,11 @@ export class Containers implements ContainerService {
    * and its directory are released right after, in the background.
    */
   async remove(ref: string, opts: { force?: boolean; volumes?: boolean; link?: boolean } = {}, how: { releaseInBackground?: boolean } = {}): Promise<void> {
-    if (opts.link) throw new InvalidArgumentError('Conflict, cannot remove the default link name of the container');
+    if (opts.link) {
+      const parent = removeLink(ref, (n) => this.d.table.byName(n));
+      this.d.table.save(parent);
+      return;
+    }
     const r = this.d.table.resolve(ref);
     await this.serial(r.id, async () => {
       const cur = this.d.table.get(r.id);
@@ -1003,8 +1016,12 @@ export class Containers implements ContainerService {
     });
     if (opts.limit && opts.limit > 0) rows = rows.slice(0, opts.limit);
     const out: ContainerSummary[] = [];
+    const linked = linkNames(this.d.table.all());
     for (const r of rows) {
       const s = fmt.summary(r, this.d.images.displayName(r.imageRef, r.imageId));
+      // as Docker: the names a container has through others' links come first
+      const viaLinks = linked.get(r.name);
+      if (viaLinks) s.Names = [...viaLinks, ...s.Names];
       if (opts.size) s.SizeRw = await this.d.snapshots.usage(r.snapshotKey).catch(() => 0);
       out.push(s);
     }
