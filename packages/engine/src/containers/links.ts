@@ -53,12 +53,19 @@ export function linkEnv(parentName: string, alias: string, child: LinkedContaine
   const ip = child.ip;
   const first = ports[0];
   if (first) env.push(`${prefix}_PORT=${first.proto}://${ip}:${first.port}`);
-  // runs of consecutive port numbers get _START/_END variables too
+  // runs of three or more ports get _START/_END variables too; as moby's nextContiguous,
+  // each following port (whatever its protocol) extends the run while its number is at
+  // most one past the count so far
   for (let i = 0; i < ports.length; ) {
-    let j = i;
-    while (j + 1 < ports.length && ports[j + 1]!.port === ports[j]!.port + 1) j++;
-    if (j > i) {
-      const p = ports[i]!;
+    const p = ports[i]!;
+    let j = ports.length - 1;
+    for (let k = i + 1, value = p.port; k < ports.length; k++, value++) {
+      if (ports[k]!.port > value + 1) {
+        j = k - 1;
+        break;
+      }
+    }
+    if (j > i + 1) {
       const q = ports[j]!;
       const key = `${prefix}_PORT_${p.port}_${p.proto.toUpperCase()}`;
       env.push(`${key}_START=${p.proto}://${ip}:${p.port}`, `${key}_ADDR=${ip}`, `${key}_PROTO=${p.proto}`, `${key}_PORT_START=${p.port}`);
@@ -82,7 +89,24 @@ export function linkEnv(parentName: string, alias: string, child: LinkedContaine
     if (k === 'HOME' || k === 'PATH') continue;
     env.push(`${prefix}_ENV_${k}=${e.slice(eq + 1)}`);
   }
-  return env;
+  return dedupe(env);
+}
+
+/** One variable per name, where it first came, with its last value (as Docker's env merge). */
+function dedupe(env: string[]): string[] {
+  const at = new Map<string, number>();
+  const out: string[] = [];
+  for (const e of env) {
+    const k = e.slice(0, e.indexOf('='));
+    const i = at.get(k);
+    if (i === undefined) {
+      at.set(k, out.length);
+      out.push(e);
+    } else {
+      out[i] = e;
+    }
+  }
+  return out;
 }
 
 /** The /etc/hosts line of a link, as an ExtraHosts entry (`names:ip`): alias, hostname, then name unless it is the alias. */
@@ -123,7 +147,7 @@ export function resolveLinks(r: ContainerRecord, lookup: (name: string) => Conta
 /** Docker's env merge: the container's own variables replace same-named link ones. */
 export function withLinkEnv(linkVars: string[], own: string[]): string[] {
   const ownKeys = new Set(own.map((e) => e.split('=')[0]));
-  return [...linkVars.filter((e) => !ownKeys.has(e.split('=')[0])), ...own];
+  return [...dedupe(linkVars).filter((e) => !ownKeys.has(e.split('=')[0])), ...own];
 }
 
 /**
