@@ -221,5 +221,10 @@ describe('network endpoints, IPAM and links against a real berthd', () => {
     // a link to a container that does not exist is refused at create
     const bad = await create(n('badlink'), { HostConfig: { Links: [`nosuch-${tag}:x`] } });
     expect(bad.status).toBe(404);
+    // on a user network dockerd neither checks nor keeps HostConfig.Links (endpoint Links serve there)
+    expect((await api('POST', '/v1.41/networks/create', { Name: n('nolegacy') })).status).toBe(201);
+    const user = await create(n('userlink'), { HostConfig: { NetworkMode: n('nolegacy'), Links: [`nosuch-${tag}:x`] } });
+    expect(user.status).toBe(201);
+    expect((await api('GET', `/v1.41/containers/${user.json.Id}/json`)).json.HostConfig.Links).toBeNull();
   });
 });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BerthError, ConflictError, InvalidArgumentError, NotFoundError } from '@berth/image-format';
-import { CniExecutor, type CniResult, type PluginCall, type PluginConfig } from './cni.js';
+import { CniExecutor, type CniResult, type PluginCall } from './cni.js';
 import { deleteLink, ensureBridge, linkExists, listHostRoutes, pinBridgeMac } from './host-links.js';
 import { deleteRules, installNetworkRules, listForwardedPorts, pruneBerthChains, pruneSharedChains } from './iptables.js';
 import { cidrContains, cidrSize, cidrsOverlap, formatCidr, formatIpv4, nthAddress, parseCidr, parseIpv4, subnetsOf, type Ipv4Cidr } from './ipv4.js';
@@ -11,8 +11,9 @@ import { releaseHostLocalLeases } from './ipam-lease.js';
 import { createNetns, isNetnsMounted, removeNetns } from './netns.js';
 import { describePort, ephemeralHostPort, normalizePorts, portAllocatedError, portsClash, tryBindHostPort, type PublishedPort } from './ports.js';
 import { JsonRecordDir } from './state-store.js';
+import { bridgeV6, checkFixedAddresses, endpointRecord, interfaceOf, type NetworkAttachmentRecord, type PluginStep } from './endpoint-records.js';
 import { extraAddressing, hostLocalRanges, ipamDir, networkKey, reserveAuxiliary } from './ipam-config.js';
-import { cidr6Contains, parseCidr6, parseIpv6 } from './ipv6.js';
+import { parseCidr6 } from './ipv6.js';
 import { EmbeddedDns } from './dns/server.js';
 import { ContainerNames, type NamedContainer } from './dns/names.js';
 import { addHostsEntry, removeHostsEntries, retargetResolvConf } from '../host-files.js';
@@ -28,26 +29,6 @@ import type {
   NetworkInfo,
   NetworkMode,
 } from './types.js';
-
-/** One plugin invocation of a container's chain, kept verbatim so DEL repeats it exactly. */
-interface PluginStep {
-  config: PluginConfig;
-  runtimeConfig?: Record<string, unknown>;
-}
-
-interface NetworkAttachmentRecord {
-  network: string;
-  ifname: string;
-  aliases: string[];
-  ipv4Address?: string;
-  ipv6Address?: string;
-  mac?: string;
-  links?: { alias: string; target: string }[];
-  steps: PluginStep[];
-  /** The chain's latest result: the prevResult of the next ADD and of every DEL. */
-  result?: CniResult;
-  iface?: AttachedInterface;
-}
 
 interface AttachmentRecord {
   containerId: string;
@@ -326,7 +307,7 @@ export class CniNetworkManager {
         const info = w.name === this.defaultNetwork.name ? await this.ensureDefaultLocked() : await this.networks.get(this.key(w.name));
         if (!info) throw new NotFoundError(`network ${w.name} not found`);
         await this.pinBridgeOnce(info);
-        this.checkFixedAddresses(info, w, existing);
+        checkFixedAddresses(info, w, existing);
         nets.push({ info, w });
       }
       const publishOn = nets.findIndex((n) => !n.info.internal);
@@ -376,36 +357,6 @@ export class CniNetworkManager {
       if (!out[i]) throw new ConflictError(`no free host port found for ${describePort(p)}`);
     }
     return out as PublishedPort[];
-  }
-
-  /** Fixed addresses must be host addresses of the network that no other container holds. */
-  private checkFixedAddresses(net: NetworkInfo, w: EndpointOptions, existing: AttachmentRecord[]): void {
-    const ip = w.ipv4Address;
-    if (ip !== undefined) {
-      const subnet = parseCidr(net.subnet);
-      const addr = parseIpv4(ip, 'ipv4Address');
-      if (!cidrContains(subnet, addr) || addr === subnet.network || addr === nthAddress(subnet, cidrSize(subnet) - 1) || ip === net.gateway) {
-        throw new InvalidArgumentError(`ipv4Address: ${ip} is not a free host address of network ${net.name} (${net.subnet}, gateway ${net.gateway})`);
-      }
-    }
-    const ip6 = w.ipv6Address;
-    if (ip6 !== undefined) {
-      if (!net.subnet6) throw new InvalidArgumentError(`ipv6Address: network ${net.name} has no IPv6 subnet (EnableIPv6)`);
-      const addr = parseIpv6(ip6, 'ipv6Address');
-      const s6 = parseCidr6(net.subnet6);
-      if (!cidr6Contains(s6, addr) || addr === s6.network || (net.gateway6 && addr === parseIpv6(net.gateway6))) {
-        throw new InvalidArgumentError(`ipv6Address: ${ip6} is not a free host address of network ${net.name} (${net.subnet6}, gateway ${net.gateway6})`);
-      }
-    }
-    const same = (a?: string, b?: string) => a !== undefined && b !== undefined && (a.includes(':') ? parseIpv6(a) === parseIpv6(b) : a === b);
-    for (const a of existing) {
-      for (const n of a.networks) {
-        if (n.network !== net.name) continue;
-        if (same(ip, n.iface?.ip ?? n.ipv4Address) || same(ip6, n.iface?.ip6 ?? n.ipv6Address)) {
-          throw new ConflictError(`address ${ip ?? ip6} on network ${net.name} is already in use by container ${a.containerId}`);
-        }
-      }
-    }
   }
 
   private pluginChain(net: NetworkInfo, primary: boolean, ports: PublishedPort[], ep: EndpointOptions): PluginStep[] {
@@ -606,7 +557,7 @@ export class CniNetworkManager {
       if (!info) throw new NotFoundError(`network ${options.name} not found`);
       await this.pinBridgeOnce(info);
       if (record.networks.some((n) => n.network === info.name)) throw new ConflictError(`container ${containerId} is already connected to network ${info.name}`);
-      this.checkFixedAddresses(info, options, await this.attachments.values());
+      checkFixedAddresses(info, options, await this.attachments.values());
       const used = new Set(record.networks.map((n) => n.ifname));
       let k = 0;
       while (used.has(`eth${k}`)) k++;
@@ -777,47 +728,6 @@ export class CniNetworkManager {
     await this.restoreDns();
     return cleaned;
   }
-}
-
-/** An endpoint as recorded before its ADD. */
-function endpointRecord(info: NetworkInfo, ifname: string, ep: EndpointOptions, steps: PluginStep[]): NetworkAttachmentRecord {
-  return {
-    network: info.name,
-    ifname,
-    aliases: [...(ep.aliases ?? [])],
-    ...(ep.ipv4Address ? { ipv4Address: ep.ipv4Address } : {}),
-    ...(ep.ipv6Address ? { ipv6Address: ep.ipv6Address } : {}),
-    ...(ep.mac ? { mac: ep.mac } : {}),
-    ...(ep.links?.length ? { links: ep.links } : {}),
-    steps,
-  };
-}
-
-/** The IPv6 gateway the bridge carries, if the network has a prefix. */
-function bridgeV6(net: NetworkInfo): { gateway: string; prefixLen: number } | undefined {
-  return net.subnet6 && net.gateway6 ? { gateway: net.gateway6, prefixLen: parseCidr6(net.subnet6).prefixLen } : undefined;
-}
-
-function interfaceOf(network: string, ifname: string, result: CniResult | undefined): AttachedInterface {
-  const sandboxIdx = result?.interfaces?.findIndex((i) => i.name === ifname && i.sandbox) ?? -1;
-  const pick = (v6: boolean) => {
-    const fam = (ip: { address: string }) => ip.address.includes(':') === v6;
-    return result?.ips?.find((ip) => ip.interface === sandboxIdx && fam(ip)) ?? result?.ips?.find(fam);
-  };
-  const ipEntry = pick(false);
-  if (!result || !ipEntry) throw new BerthError('Internal', `CNI result for ${network} has no IPv4 address`);
-  const [ip = '', len = '32'] = ipEntry.address.split('/');
-  const v6 = pick(true);
-  const [ip6 = '', len6 = '64'] = v6?.address.split('/') ?? [];
-  return {
-    network,
-    ifname,
-    ip,
-    prefixLen: Number(len),
-    gateway: ipEntry.gateway ?? '',
-    ...(v6 ? { ip6, prefixLen6: Number(len6), gateway6: v6.gateway ?? '' } : {}),
-    mac: (sandboxIdx >= 0 ? result.interfaces?.[sandboxIdx]?.mac : undefined) ?? '',
-  };
 }
 
 /** portmap, firewall and bridge with ipMasq (records of earlier versions) leave chains to clean. */

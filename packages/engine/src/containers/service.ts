@@ -186,8 +186,10 @@ export class Containers implements ContainerService {
       networkMode = 'none';
     }
     const netName = networkMode === 'default' ? 'bridge' : networkMode;
-    for (const l of host.Links ?? []) {
-      // as dockerd at create: a link names an existing container
+    // Legacy links belong to the default bridge: dockerd drops them on other networks (where
+    // endpoint Links do that job) and checks, on the bridge, that each names a container.
+    const links = netName === 'bridge' ? (host.Links ?? []) : [];
+    for (const l of links) {
       const target = parseLink(l).target;
       if (!this.d.table.byName(target)) throw new NotFoundError(`could not get container for ${target}: No such container: ${target}`);
     }
@@ -216,7 +218,7 @@ export class Containers implements ContainerService {
       imageId: image.id,
       platform: opts.platform || `${image.config.os ?? 'linux'}/${image.config.architecture ?? 'amd64'}`,
       config,
-      hostConfig: { ...host, NetworkMode: networkMode === 'default' ? 'bridge' : networkMode },
+      hostConfig: { ...host, NetworkMode: networkMode === 'default' ? 'bridge' : networkMode, Links: links.length > 0 ? links : null },
       path,
       args,
       state: { status: 'created', pid: 0, exitCode: 0, error: '', oomKilled: false, startedAt: '', finishedAt: '' },
