@@ -144,6 +144,14 @@ describe('network endpoints, IPAM and links against a real berthd', () => {
     expect((await api('POST', `/v1.41/containers/${d.json.Id}/start`)).status).toBe(204);
     const running = (await api('GET', `/v1.41/containers/${d.json.Id}/json`)).json.NetworkSettings.Networks[n('macnet')];
     expect(running.MacAddress).toBe('02:42:ac:11:00:02');
+    // connected while running with a MAC: it keeps it across a restart
+    expect((await api('POST', '/v1.41/networks/create', { Name: n('macnet2') })).status).toBe(201);
+    expect((await api('POST', `/v1.41/networks/${n('macnet2')}/connect`, { Container: d.json.Id, EndpointConfig: { MacAddress: '02:42:ac:11:00:03' } })).status).toBe(200);
+    expect((await api('GET', `/v1.41/containers/${d.json.Id}/json`)).json.NetworkSettings.Networks[n('macnet2')].MacAddress).toBe('02:42:ac:11:00:03');
+    expect((await api('POST', `/v1.41/containers/${d.json.Id}/restart?t=0`)).status).toBe(204);
+    const after = (await api('GET', `/v1.41/containers/${d.json.Id}/json`)).json.NetworkSettings.Networks;
+    expect(after[n('macnet')].MacAddress).toBe('02:42:ac:11:00:02');
+    expect(after[n('macnet2')].MacAddress).toBe('02:42:ac:11:00:03');
   });
 
   it('refuses several EndpointsConfig entries at create before API 1.44, and an unknown network after', async () => {

@@ -229,9 +229,12 @@ export class Engine {
           const running = ['running', 'paused', 'restarting'].includes(r.state.status);
           return { id: r.id, name: r.name, runtimeId: r.runtimeId ?? r.id, running, networkMode: r.hostConfig.NetworkMode ?? 'bridge', networks: Object.keys(r.networks) };
         },
-        saveEndpoint: (id, name, ep) => {
+        saveEndpoint: (id, name, ep, configuredMac) => {
           const r = table.get(id);
           if (!r) throw new NotFoundError(`No such container: ${id}`);
+          if (r.macs) delete r.macs[name];
+          // a MAC asked for at connect is the endpoint's at every later start too
+          if (ep && configuredMac) r.macs = { ...r.macs, [name]: configuredMac };
           if (ep) {
             r.networks[name] = ep;
             if (r.hostConfig.NetworkMode === 'none') r.hostConfig.NetworkMode = name;

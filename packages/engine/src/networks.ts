@@ -103,7 +103,7 @@ export interface AttachmentLookup {
   /** The container `ref` names (full ID, name or unique prefix). */
   container?(ref: string): AttachedContainer;
   /** Records a running container's endpoint as the network manager set it up (undefined: gone). */
-  saveEndpoint?(id: string, network: string, endpoint: EndpointSettings | undefined): void;
+  saveEndpoint?(id: string, network: string, endpoint: EndpointSettings | undefined, configuredMac?: string): void;
   /** Settles when auto-removed containers have left their networks. */
   released?(): Promise<void>;
 }
@@ -302,7 +302,7 @@ export class Networks implements NetworkService {
       DNSNames: r.name === 'bridge' ? null : [c.name, ...aliases, c.id.slice(0, 12)],
     };
     try {
-      this.attachments.saveEndpoint(c.id, r.name, live);
+      this.attachments.saveEndpoint(c.id, r.name, live, cfg.MacAddress || undefined);
     } catch (err) {
       await this.manager.disconnect?.(c.runtimeId, r.name).catch(() => undefined);
       throw err;
