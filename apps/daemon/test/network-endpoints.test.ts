@@ -154,6 +154,16 @@ describe('network endpoints, IPAM and links against a real berthd', () => {
     expect(after[n('macnet2')].MacAddress).toBe('02:42:ac:11:00:03');
   });
 
+  it("shows each interface's counters in stats `networks`, and no `networks` for a container without one", async () => {
+    await dockerOk(t.dockerEnv, ['run', '-d', '--name', n('stats'), image, 'sleep', '300']);
+    await dockerOk(t.dockerEnv, ['run', '-d', '--name', n('stats-none'), '--network', 'none', image, 'sleep', '300']);
+    const st = (await api('GET', `/v1.41/containers/${n('stats')}/stats?stream=0`)).json;
+    expect(Object.keys(st.networks)).toEqual(['eth0']);
+    expect(Object.keys(st.networks.eth0).sort()).toEqual(['rx_bytes', 'rx_dropped', 'rx_errors', 'rx_packets', 'tx_bytes', 'tx_dropped', 'tx_errors', 'tx_packets']);
+    expect(st.networks.eth0.rx_bytes).toBeGreaterThanOrEqual(0);
+    expect('networks' in (await api('GET', `/v1.41/containers/${n('stats-none')}/stats?stream=0`)).json).toBe(false);
+  });
+
   it('refuses several EndpointsConfig entries at create before API 1.44, and an unknown network after', async () => {
     expect((await api('POST', '/v1.41/networks/create', { Name: n('one') })).status).toBe(201);
     const old = await create(n('two-eps'), { HostConfig: { NetworkMode: n('one') }, NetworkingConfig: { EndpointsConfig: { [n('one')]: { Aliases: ['hello'] }, bar: { Aliases: ['test'] } } } });

@@ -54,6 +54,7 @@ import { rotateLog } from './log-rotation.js';
 import { healthTimings, probeArgs, recordProbe, type HealthState } from './health.js';
 import { ContainerTable, NO_TIME, nameConflict, rid, type ContainerRecord } from './record.js';
 import { createEndpoints, runNetworks } from './endpoints.js';
+import { interfaceStats } from './net-stats.js';
 import { linkNames, parseLink, removeLink, resolveLinks, withLinkEnv } from './links.js';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
@@ -1070,6 +1071,7 @@ export class Containers implements ContainerService {
         precpu_stats: prev,
         memory_stats: s ? { usage: s.memory, limit: s.memoryLimit, stats: {} } : {},
         blkio_stats: {},
+        ...(running && cur ? await interfaceStats(cur.state.pid).then((networks) => (networks ? { networks } : {})) : {}),
         name: '/' + r.name,
         id: r.id,
       };
