@@ -54,14 +54,14 @@ export interface ContainerNetworker {
     containerId: string,
     options: {
       mode: 'bridge' | 'host' | 'none';
-      networks?: { name: string; aliases?: string[]; ipv4Address?: string }[];
+      networks?: { name: string; aliases?: string[]; ipv4Address?: string; ipv6Address?: string; mac?: string; links?: { alias: string; target: string }[] }[];
       ports?: { hostIp?: string; hostPort: number; containerPort: number; protocol: 'tcp' | 'udp' }[];
       hostname?: string;
       hostFilesDir?: string;
       /** Called when the namespace exists, before the plugins run (the runtime may create the container meanwhile). */
       onNamespace?: (netnsPath: string) => void;
     },
-  ): Promise<{ netnsPath?: string; interfaces: { ip: string }[]; nameservers?: string[] }>;
+  ): Promise<{ netnsPath?: string; interfaces: { ip: string; ip6?: string }[]; nameservers?: string[] }>;
   detach(containerId: string): Promise<void>;
 }
 
@@ -360,6 +360,9 @@ export class LinuxDriver implements RuntimeDriver {
           name: n.name,
           ...(n.aliases ? { aliases: n.aliases } : {}),
           ...(n.ipv4Address ? { ipv4Address: n.ipv4Address } : {}),
+          ...(n.ipv6Address ? { ipv6Address: n.ipv6Address } : {}),
+          ...(n.mac ? { mac: n.mac } : {}),
+          ...(n.links?.length ? { links: n.links } : {}),
         }));
         if (spec.network?.ports) attachOpts.ports = spec.network.ports.map((p) => ({ ...p, protocol: p.protocol ?? 'tcp' }));
         // CNI ADD runs while the rootfs is prepared and the runtime creates the container in
@@ -404,7 +407,8 @@ export class LinuxDriver implements RuntimeDriver {
         if (!settled.res) throw settled.err;
         if (!settled.res.netnsPath) throw new UnsupportedError('network manager returned no namespace');
         netns = { path: settled.res.netnsPath };
-        ips = settled.res.interfaces.map((i) => i.ip);
+        // an IPv6 address gets its own /etc/hosts line, as in Docker
+        ips = settled.res.interfaces.flatMap((i) => (i.ip6 ? [i.ip, i.ip6] : [i.ip]));
         nameservers = settled.res.nameservers ?? [];
       };
       if (attaching && namespaceReady) {

@@ -213,10 +213,12 @@ export class Engine {
               if (r.networks[name]) throw new ConflictError(`endpoint with name ${r.name} already exists in network ${name}`);
               for (const k of ['none', 'host']) delete r.networks[k];
               r.networks[name] = ep;
+              if (ep.MacAddress) r.macs = { ...r.macs, [name]: ep.MacAddress };
               if ((r.hostConfig.NetworkMode ?? 'bridge') === 'none') r.hostConfig.NetworkMode = name;
             } else {
               if (!r.networks[name]) throw new NotFoundError(`container ${r.id} is not connected to network ${name}`);
               delete r.networks[name];
+              if (r.macs) delete r.macs[name];
               // No endpoint left: it starts with loopback only, as in Docker (not on the default network).
               if (Object.keys(r.networks).length === 0) r.hostConfig.NetworkMode = 'none';
             }
@@ -229,9 +231,12 @@ export class Engine {
           const running = ['running', 'paused', 'restarting'].includes(r.state.status);
           return { id: r.id, name: r.name, runtimeId: r.runtimeId ?? r.id, running, networkMode: r.hostConfig.NetworkMode ?? 'bridge', networks: Object.keys(r.networks) };
         },
-        saveEndpoint: (id, name, ep) => {
+        saveEndpoint: (id, name, ep, configuredMac) => {
           const r = table.get(id);
           if (!r) throw new NotFoundError(`No such container: ${id}`);
+          if (r.macs) delete r.macs[name];
+          // a MAC asked for at connect is the endpoint's at every later start too
+          if (ep && configuredMac) r.macs = { ...r.macs, [name]: configuredMac };
           if (ep) {
             r.networks[name] = ep;
             if (r.hostConfig.NetworkMode === 'none') r.hostConfig.NetworkMode = name;
@@ -314,6 +319,11 @@ async function fillEndpoints(manager: NetworkManagerLike, r: ContainerRecord): P
     ep.IPPrefixLen = c.prefixLen;
     ep.MacAddress = c.mac;
     ep.Gateway = details.gateway;
+    if (c.ip6) {
+      ep.GlobalIPv6Address = c.ip6;
+      ep.GlobalIPv6PrefixLen = c.prefixLen6 ?? 64;
+      ep.IPv6Gateway = details.gateway6 ?? '';
+    }
     ep.EndpointID ||= randomBytes(32).toString('hex');
   }
 }

@@ -1,24 +1,58 @@
 import { BerthError, ConflictError, InvalidArgumentError, NotFoundError, UnsupportedError } from '@berth/image-format';
-import type { EndpointSettings, Filters, NetworkCreateBody, NetworkInspect } from './docker-types.js';
+import type { EndpointSettings, Filters, IPAMConfig as IpamConfig, NetworkCreateBody, NetworkInspect } from './docker-types.js';
 import type { EventBus } from './events.js';
 import { FilterSet } from './filters.js';
 import { newId } from './names.js';
 import type { NetworkService } from './services.js';
 import type { Db } from './state/db.js';
+import { ipamRequest, shownIpam, type IpamRequest } from './network-ipam.js';
 
 /** The part of driver-linux's CniNetworkManager the engine uses. */
 export interface NetworkManagerLike {
   readonly defaultNetworkName: string;
-  createNetwork(o: { name: string; subnet?: string; gateway?: string; bridge?: string; internal?: boolean; labels?: Record<string, string> }): Promise<{ id: string; name: string; bridge: string; subnet: string; gateway: string; internal: boolean; created: string }>;
+  createNetwork(o: { name: string; bridge?: string; internal?: boolean; labels?: Record<string, string> } & IpamRequest): Promise<{ id: string; name: string; bridge: string; subnet: string; gateway: string; internal: boolean; created: string }>;
   ensureDefaultNetwork(): Promise<{ id: string; name: string; bridge: string; subnet: string; gateway: string }>;
   removeNetwork(name: string): Promise<void>;
-  inspectNetwork(name: string): Promise<{ subnet: string; gateway: string; bridge: string; containers: { containerId: string; ip: string; prefixLen: number; mac: string; aliases: string[] }[] }>;
+  inspectNetwork(name: string): Promise<{
+    subnet: string;
+    gateway: string;
+    gateway6?: string;
+    bridge: string;
+    containers: { containerId: string; ip: string; prefixLen: number; ip6?: string; prefixLen6?: number; mac: string; aliases: string[] }[];
+  }>;
   /** One more network for a running container (by runtime id). */
-  connect?(containerId: string, o: { name: string; aliases?: string[]; ipv4Address?: string }): Promise<{ ip: string; prefixLen: number; gateway: string; mac: string }>;
+  connect?(containerId: string, o: ManagerEndpoint): Promise<{ ip: string; prefixLen: number; gateway: string; ip6?: string; prefixLen6?: number; gateway6?: string; mac: string }>;
   disconnect?(containerId: string, network: string): Promise<void>;
   /** Serves the names of containers that kept running across a daemon restart. */
   restoreDns?(): Promise<void>;
   close?(): void;
+}
+
+/** A container's endpoint as the network manager takes it (attach and connect). */
+export interface ManagerEndpoint {
+  name: string;
+  aliases?: string[];
+  ipv4Address?: string;
+  ipv6Address?: string;
+  mac?: string;
+  /** Endpoint Links on a user network: `alias` resolves, for this container only, as `target`. */
+  links?: { alias: string; target: string }[];
+}
+
+/** The manager's view of an endpoint's settings (the fixed addresses, MAC and links it asks for). */
+export function managerEndpoint(name: string, ep: EndpointSettings | undefined, mac?: string): ManagerEndpoint {
+  const links = (ep?.Links ?? []).flatMap((l) => {
+    const [target = '', alias = target] = l.split(':');
+    return target ? [{ alias: alias.replace(/^.*\//, ''), target: target.replace(/^\//, '') }] : [];
+  });
+  return {
+    name,
+    aliases: ep?.Aliases ?? [],
+    ...(ep?.IPAMConfig?.IPv4Address ? { ipv4Address: ep.IPAMConfig.IPv4Address } : {}),
+    ...(ep?.IPAMConfig?.IPv6Address ? { ipv6Address: ep.IPAMConfig.IPv6Address } : {}),
+    ...((mac ?? ep?.MacAddress) ? { mac: (mac ?? ep?.MacAddress) as string } : {}),
+    ...(links.length > 0 ? { links } : {}),
+  };
 }
 
 /** A container as network connect/disconnect needs it. */
@@ -54,7 +88,9 @@ interface NetworkRecord {
   attachable: boolean;
   labels: Record<string, string>;
   options: Record<string, string>;
-  ipam: { Subnet?: string; Gateway?: string }[];
+  /** IPAM.Config as inspect shows it. */
+  ipam: IpamConfig[];
+  enableIPv6?: boolean;
 }
 
 const PREDEFINED = ['bridge', 'host', 'none'] as const;
@@ -67,7 +103,7 @@ export interface AttachmentLookup {
   /** The container `ref` names (full ID, name or unique prefix). */
   container?(ref: string): AttachedContainer;
   /** Records a running container's endpoint as the network manager set it up (undefined: gone). */
-  saveEndpoint?(id: string, network: string, endpoint: EndpointSettings | undefined): void;
+  saveEndpoint?(id: string, network: string, endpoint: EndpointSettings | undefined, configuredMac?: string): void;
   /** Settles when auto-removed containers have left their networks. */
   released?(): Promise<void>;
 }
@@ -125,11 +161,10 @@ export class Networks implements NetworkService {
     const driver = body.Driver || 'bridge';
     if (driver !== 'bridge') throw new NotFoundError(`could not find plugin ${driver} in v1 plugin registry: plugin not found`);
     if (!this.manager) throw new UnsupportedError('bridge networks need driver-linux networking');
-    const cfg = body.IPAM?.Config?.[0];
+    const ipam = ipamRequest(body);
     const net = await this.manager.createNetwork({
       name: body.Name,
-      ...(cfg?.Subnet ? { subnet: cfg.Subnet } : {}),
-      ...(cfg?.Gateway ? { gateway: cfg.Gateway } : {}),
+      ...ipam.request,
       ...(body.Options?.['com.docker.network.bridge.name'] ? { bridge: body.Options['com.docker.network.bridge.name'] } : {}),
       internal: body.Internal ?? false,
       labels: body.Labels ?? {},
@@ -143,7 +178,8 @@ export class Networks implements NetworkService {
       attachable: body.Attachable ?? false,
       labels: body.Labels ?? {},
       options: body.Options ?? {},
-      ipam: [{ Subnet: net.subnet, Gateway: net.gateway }],
+      ipam: shownIpam(ipam.given, { Subnet: net.subnet, Gateway: net.gateway }),
+      ...(body.EnableIPv6 ? { enableIPv6: true } : {}),
     };
     this.db.prepare('INSERT INTO eng_networks (id, name, record) VALUES (?, ?, ?)').run(rec.id, rec.name, JSON.stringify(rec));
     this.events.emit('network', 'create', rec.id, { name: rec.name, type: 'bridge' });
@@ -188,7 +224,7 @@ export class Networks implements NetworkService {
           EndpointID: c.endpoint.EndpointID ?? '',
           MacAddress: c.endpoint.MacAddress ?? '',
           IPv4Address: c.endpoint.IPAddress ? `${c.endpoint.IPAddress}/${c.endpoint.IPPrefixLen ?? 0}` : '',
-          IPv6Address: '',
+          IPv6Address: c.endpoint.GlobalIPv6Address ? `${c.endpoint.GlobalIPv6Address}/${c.endpoint.GlobalIPv6PrefixLen ?? 0}` : '',
         };
       }
     }
@@ -199,7 +235,7 @@ export class Networks implements NetworkService {
       Scope: 'local',
       Driver: r.driver,
       EnableIPv4: true,
-      EnableIPv6: false,
+      EnableIPv6: r.enableIPv6 ?? false,
       IPAM: { Driver: 'default', Options: null, Config: ipam },
       Internal: r.internal,
       Attachable: r.attachable,
@@ -235,7 +271,9 @@ export class Networks implements NetworkService {
    */
   async connect(nameOrId: string, body: { Container: string; EndpointConfig?: EndpointSettings }): Promise<void> {
     const r = this.find(nameOrId);
-    const ep: EndpointSettings = { ...(body.EndpointConfig ?? {}), NetworkID: r.id, EndpointID: '', IPAddress: '', Gateway: '', IPPrefixLen: 0, MacAddress: '' };
+    const cfg = body.EndpointConfig ?? {};
+    // the MAC asked for stays in the record (shown while stopped, applied at each start)
+    const ep: EndpointSettings = { ...cfg, NetworkID: r.id, EndpointID: '', IPAddress: '', Gateway: '', IPPrefixLen: 0, MacAddress: cfg.MacAddress ?? '' };
     const c = this.attachments.container?.(body.Container);
     if (!c?.running) {
       this.attachments.setEndpoint(body.Container, r.name, ep);
@@ -247,10 +285,9 @@ export class Networks implements NetworkService {
     const refused = () => new BerthError('Forbidden', `container ${c.name} with network mode ${c.networkMode} cannot be connected to network ${r.name} while it runs`);
     if (r.driver !== 'bridge' || c.networkMode === 'host' || c.networkMode.startsWith('container:')) throw refused();
     const aliases = ep.Aliases ?? [];
-    const ipv4 = ep.IPAMConfig?.IPv4Address;
     // `none` is either a container started without a network (no attachment: refused) or one
     // whose every network was disconnected while it ran (its namespace takes a new one).
-    const iface = await this.manager.connect(c.runtimeId, { name: r.name, aliases, ...(ipv4 ? { ipv4Address: ipv4 } : {}) }).catch((err: unknown) => {
+    const iface = await this.manager.connect(c.runtimeId, managerEndpoint(r.name, ep)).catch((err: unknown) => {
       throw err instanceof NotFoundError && c.networkMode === 'none' ? refused() : err;
     });
     const live: EndpointSettings = {
@@ -261,10 +298,11 @@ export class Networks implements NetworkService {
       IPPrefixLen: iface.prefixLen,
       Gateway: iface.gateway,
       MacAddress: iface.mac,
+      ...(iface.ip6 ? { GlobalIPv6Address: iface.ip6, GlobalIPv6PrefixLen: iface.prefixLen6 ?? 64, IPv6Gateway: iface.gateway6 ?? '' } : {}),
       DNSNames: r.name === 'bridge' ? null : [c.name, ...aliases, c.id.slice(0, 12)],
     };
     try {
-      this.attachments.saveEndpoint(c.id, r.name, live);
+      this.attachments.saveEndpoint(c.id, r.name, live, cfg.MacAddress || undefined);
     } catch (err) {
       await this.manager.disconnect?.(c.runtimeId, r.name).catch(() => undefined);
       throw err;

@@ -36,7 +36,7 @@ export interface RunMount {
 export interface RunNetwork {
   /** `bridge` (default network), `host`, `none`, or a user network's name. */
   mode: string;
-  networks: { name: string; id: string; aliases: string[]; ipv4?: string }[];
+  networks: { name: string; id: string; aliases: string[]; ipv4?: string; ipv6?: string; mac?: string; links?: { alias: string; target: string }[] }[];
   ports: PublishedPort[];
   dns: string[];
   dnsSearch: string[];

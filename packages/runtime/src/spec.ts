@@ -124,6 +124,11 @@ export interface NetworkAttachment {
   name: string;
   aliases?: string[];
   ipv4Address?: string;
+  ipv6Address?: string;
+  /** The interface's MAC address. */
+  mac?: string;
+  /** Names this container alone resolves on the network: `alias` as `target` (a container name). */
+  links?: { alias: string; target: string }[];
 }
 
 export interface NetworkSpec {

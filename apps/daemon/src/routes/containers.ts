@@ -20,6 +20,11 @@ export function containerRoutes(app: FastifyInstance, engine: EngineLike): void 
 
   app.post('/containers/create', { schema: { body: schemas.containerCreateBodySchema } }, async (request, reply) => {
     const body = requiredJson<ContainerCreateBody>(request);
+    const endpoints = Object.keys(body.NetworkingConfig?.EndpointsConfig ?? {});
+    if (endpoints.length > 1 && !atLeast(request.apiVersion, '1.44')) {
+      // API < 1.44 (dockerd 20.10): one endpoint at create, the others by network connect
+      throw new InvalidArgumentError(`Container cannot be connected to network endpoints: ${endpoints.sort().join(', ')}`);
+    }
     const name = optString(q(request)['name']);
     const platform = optString(q(request)['platform']);
     const created = await c.create(withDefaultNetwork({ ...body, Image: body.Image ?? '' }), {
@@ -100,6 +105,14 @@ export function containerRoutes(app: FastifyInstance, engine: EngineLike): void 
   app.delete('/containers/:id', async (request, reply) => {
     const query = q(request);
     await c.remove(id(request), { force: boolValue(query['force']), volumes: boolValue(query['v']), link: boolValue(query['link']) });
+    return reply.code(204).send();
+  });
+
+  // A legacy link's name is `/parent/alias`: DELETE /containers/parent/alias?link=1 removes that link.
+  app.delete('/containers/:parent/:alias', async (request, reply) => {
+    const { parent, alias } = request.params as { parent: string; alias: string };
+    const query = q(request);
+    await c.remove(`${parent}/${alias}`, { force: boolValue(query['force']), volumes: boolValue(query['v']), link: boolValue(query['link']) });
     return reply.code(204).send();
   });
 

@@ -37,7 +37,12 @@ export async function linkExists(name: string): Promise<boolean> {
  * another IPv4 address is refused, naming both, and left alone. Returns whether the link
  * was made here: only then may a caller that fails afterwards delete it.
  */
-export async function ensureBridge(name: string, gateway: string, prefixLen: number): Promise<{ created: boolean }> {
+export async function ensureBridge(
+  name: string,
+  gateway: string,
+  prefixLen: number,
+  v6?: { gateway: string; prefixLen: number },
+): Promise<{ created: boolean }> {
   const wanted = `${gateway}/${prefixLen}`;
   let created = false;
   const present = await bridgeAddresses(name);
@@ -61,6 +66,12 @@ export async function ensureBridge(name: string, gateway: string, prefixLen: num
     if (addr.code !== 0 && !(await bridgeAddresses(name))?.includes(wanted)) {
       throw new BerthError('Internal', `cannot address bridge ${name} with ${wanted}: ${addr.stderr.trim()}`);
     }
+  }
+  if (v6) {
+    // Up front, as the IPv4 gateway: the bridge plugin adding it itself then also re-sets
+    // the bridge's MAC, which this kernel refuses (EINVAL). nodad: usable at once.
+    const a6 = await runCommand('ip', ['-6', 'addr', 'add', `${v6.gateway}/${v6.prefixLen}`, 'dev', name, 'nodad']);
+    if (a6.code !== 0 && !/File exists/i.test(a6.stderr)) throw new BerthError('Internal', `cannot address bridge ${name}: ${a6.stderr.trim()}`);
   }
   await runChecked('ip', ['link', 'set', 'dev', name, 'up']);
   return { created };

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BerthError, ConflictError, InvalidArgumentError, NotFoundError } from '@berth/image-format';
-import { CniExecutor, type CniResult, type PluginCall, type PluginConfig } from './cni.js';
+import { CniExecutor, type CniResult, type PluginCall } from './cni.js';
 import { deleteLink, ensureBridge, linkExists, listHostRoutes, pinBridgeMac } from './host-links.js';
 import { deleteRules, installNetworkRules, listForwardedPorts, pruneBerthChains, pruneSharedChains } from './iptables.js';
 import { cidrContains, cidrSize, cidrsOverlap, formatCidr, formatIpv4, nthAddress, parseCidr, parseIpv4, subnetsOf, type Ipv4Cidr } from './ipv4.js';
@@ -11,6 +11,9 @@ import { releaseHostLocalLeases } from './ipam-lease.js';
 import { createNetns, isNetnsMounted, removeNetns } from './netns.js';
 import { describePort, ephemeralHostPort, normalizePorts, portAllocatedError, portsClash, tryBindHostPort, type PublishedPort } from './ports.js';
 import { JsonRecordDir } from './state-store.js';
+import { bridgeV6, checkFixedAddresses, endpointRecord, interfaceOf, type NetworkAttachmentRecord, type PluginStep } from './endpoint-records.js';
+import { extraAddressing, hostLocalRanges, ipamDir, networkKey, reserveAuxiliary } from './ipam-config.js';
+import { parseCidr6 } from './ipv6.js';
 import { EmbeddedDns } from './dns/server.js';
 import { ContainerNames, type NamedContainer } from './dns/names.js';
 import { addHostsEntry, removeHostsEntries, retargetResolvConf } from '../host-files.js';
@@ -21,27 +24,11 @@ import type {
   CniNetworkManagerOptions,
   ConnectOptions,
   CreateNetworkOptions,
+  EndpointOptions,
   NetworkDetails,
   NetworkInfo,
   NetworkMode,
 } from './types.js';
-
-/** One plugin invocation of a container's chain, kept verbatim so DEL repeats it exactly. */
-interface PluginStep {
-  config: PluginConfig;
-  runtimeConfig?: Record<string, unknown>;
-}
-
-interface NetworkAttachmentRecord {
-  network: string;
-  ifname: string;
-  aliases: string[];
-  ipv4Address?: string;
-  steps: PluginStep[];
-  /** The chain's latest result: the prevResult of the next ADD and of every DEL. */
-  result?: CniResult;
-  iface?: AttachedInterface;
-}
 
 interface AttachmentRecord {
   containerId: string;
@@ -56,7 +43,6 @@ interface AttachmentRecord {
   networks: NetworkAttachmentRecord[];
 }
 
-const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 const BRIDGE_RE = /^[a-zA-Z0-9_.-]{1,15}$/;
 const CONTAINER_ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 const RESERVED_NETWORK_NAMES = new Set(['host', 'none']);
@@ -144,7 +130,7 @@ export class CniNetworkManager {
   /** Deletes a network with its bridge and leftover rules; refused while containers are attached. */
   removeNetwork(name: string): Promise<void> {
     return this.lock.run(async () => {
-      const net = await this.networks.get(this.checkName(name));
+      const net = await this.networks.get(this.key(name));
       if (!net) throw new NotFoundError(`network ${name} not found`);
       const users = (await this.attachments.values()).filter((a) => a.networks.some((n) => n.network === name));
       if (users.length > 0) {
@@ -154,12 +140,12 @@ export class CniNetworkManager {
       }
       await deleteLink(net.bridge);
       const subnet = parseCidr(net.subnet);
-      await deleteRules('nat', (r) => (r.spec.includes(`name: \\"${name}\\"`) && ruleAddressIn(r.spec, subnet)) || mentionsInterface(r.spec, net.bridge));
+      await deleteRules('nat', (r) => (r.spec.includes(`name: \\"${networkKey(name)}\\"`) && ruleAddressIn(r.spec, subnet)) || mentionsInterface(r.spec, net.bridge));
       await deleteRules('filter', (r) => mentionsInterface(r.spec, net.bridge) || (r.chain === 'CNI-FORWARD' && ruleAddressIn(r.spec, subnet)));
       await pruneSharedChains();
       await pruneBerthChains();
-      await rm(join(this.stateDir, 'ipam', name), { recursive: true, force: true });
-      await this.networks.delete(name);
+      await rm(ipamDir(join(this.stateDir, 'ipam'), name), { recursive: true, force: true });
+      await this.networks.delete(this.key(name));
     });
   }
 
@@ -168,7 +154,7 @@ export class CniNetworkManager {
   }
 
   async inspectNetwork(name: string): Promise<NetworkDetails> {
-    const net = await this.networks.get(this.checkName(name));
+    const net = await this.networks.get(this.key(name));
     if (!net) throw new NotFoundError(`network ${name} not found`);
     const containers: NetworkDetails['containers'] = [];
     for (const a of await this.attachments.values()) {
@@ -179,6 +165,7 @@ export class CniNetworkManager {
             ifname: n.ifname,
             ip: n.iface.ip,
             prefixLen: n.iface.prefixLen,
+            ...(n.iface.ip6 ? { ip6: n.iface.ip6, prefixLen6: n.iface.prefixLen6 ?? 64 } : {}),
             mac: n.iface.mac,
             aliases: n.aliases,
             ...(a.hostname ? { hostname: a.hostname } : {}),
@@ -189,21 +176,22 @@ export class CniNetworkManager {
     return { ...net, containers };
   }
 
-  private checkName(name: string): string {
-    if (!NAME_RE.test(name)) throw new InvalidArgumentError(`invalid network name ${JSON.stringify(name)}`);
-    return name;
+  /** Any name Docker takes (spaces, slashes...) maps to a safe file and CNI key. */
+  private key(name: string): string {
+    if (!name || name.length > 1024 || name.includes('\0')) throw new InvalidArgumentError(`invalid network name ${JSON.stringify(name)}`);
+    return networkKey(name);
   }
 
   private async ensureDefaultLocked(): Promise<NetworkInfo> {
-    const existing = await this.networks.get(this.defaultNetwork.name);
+    const existing = await this.networks.get(this.key(this.defaultNetwork.name));
     if (existing) return existing;
     return this.createNetworkLocked({ ...this.defaultNetwork }, true);
   }
 
   private async createNetworkLocked(options: CreateNetworkOptions, isDefault = false): Promise<NetworkInfo> {
-    const name = this.checkName(options.name);
+    const name = options.name;
     if (RESERVED_NETWORK_NAMES.has(name)) throw new InvalidArgumentError(`network name ${name} is reserved`);
-    if (await this.networks.get(name)) throw new ConflictError(`network with name ${name} already exists`);
+    if (await this.networks.get(this.key(name))) throw new ConflictError(`network with name ${name} already exists`);
     const others = await this.networks.values();
 
     const bridge = options.bridge ?? `berth${randomBytes(4).toString('hex')}`;
@@ -253,16 +241,18 @@ export class CniNetworkManager {
       bridge,
       subnet: formatCidr(subnet),
       gateway: formatIpv4(gateway),
+      ...extraAddressing(options, formatCidr(subnet), others),
       internal: options.internal ?? false,
       labels: { ...(options.labels ?? {}) },
       created: new Date().toISOString(),
     };
     // Record first: a crash after the bridge exists still lets removeNetwork find it.
-    await this.networks.put(name, info);
+    await this.networks.put(this.key(name), info);
     let created = false;
     try {
-      ({ created } = await ensureBridge(bridge, info.gateway, subnet.prefixLen));
+      ({ created } = await ensureBridge(bridge, info.gateway, subnet.prefixLen, bridgeV6(info)));
       await installNetworkRules(bridge, info.subnet, info.internal);
+      await reserveAuxiliary(join(this.stateDir, 'ipam'), info);
     } catch (e) {
       // a bridge that was there before (another daemon's, maybe) and its rules are not ours to delete
       if (created) {
@@ -270,7 +260,7 @@ export class CniNetworkManager {
         await deleteRules('filter', (r) => mentionsInterface(r.spec, bridge)).catch(() => undefined);
         await deleteRules('nat', (r) => mentionsInterface(r.spec, bridge)).catch(() => undefined);
       }
-      await this.networks.delete(name);
+      await this.networks.delete(this.key(name));
       throw e;
     }
     return info;
@@ -313,31 +303,21 @@ export class CniNetworkManager {
     if (options.mode === 'bridge') {
       const wanted = options.networks && options.networks.length > 0 ? options.networks : [{ name: this.defaultNetwork.name }];
       const seen = new Set<string>();
-      const nets: { info: NetworkInfo; aliases: string[]; ip?: string }[] = [];
+      const nets: { info: NetworkInfo; w: (typeof wanted)[number] }[] = [];
       const existing = await this.attachments.values();
       for (const w of wanted) {
         if (seen.has(w.name)) throw new InvalidArgumentError(`network ${w.name} named twice`);
         seen.add(w.name);
-        const info = w.name === this.defaultNetwork.name ? await this.ensureDefaultLocked() : await this.networks.get(this.checkName(w.name));
+        const info = w.name === this.defaultNetwork.name ? await this.ensureDefaultLocked() : await this.networks.get(this.key(w.name));
         if (!info) throw new NotFoundError(`network ${w.name} not found`);
         await this.pinBridgeOnce(info);
-        if (w.ipv4Address !== undefined) {
-          this.checkStaticIp(info, w.ipv4Address);
-          const holder = existing.find((a) => a.networks.some((n) => n.network === info.name && (n.iface?.ip ?? n.ipv4Address) === w.ipv4Address));
-          if (holder) throw new ConflictError(`address ${w.ipv4Address} on network ${info.name} is already in use by container ${holder.containerId}`);
-        }
-        nets.push({ info, aliases: [...(w.aliases ?? [])], ...(w.ipv4Address ? { ip: w.ipv4Address } : {}) });
+        checkFixedAddresses(info, w, existing);
+        nets.push({ info, w });
       }
       const publishOn = nets.findIndex((n) => !n.info.internal);
       const ports = publishOn >= 0 ? await this.allocatePorts(normalizePorts(options.ports ?? [])) : [];
       record.ports = ports;
-      record.networks = nets.map((n, i) => ({
-        network: n.info.name,
-        ifname: `eth${i}`,
-        aliases: n.aliases,
-        ...(n.ip ? { ipv4Address: n.ip } : {}),
-        steps: this.pluginChain(n.info, i === 0, i === publishOn ? ports : [], n.ip),
-      }));
+      record.networks = nets.map((n, i) => endpointRecord(n.info, `eth${i}`, n.w, this.pluginChain(n.info, i === 0, i === publishOn ? ports : [], n.w)));
     }
     await this.attachments.put(containerId, record);
     return record;
@@ -383,17 +363,15 @@ export class CniNetworkManager {
     return out as PublishedPort[];
   }
 
-  private checkStaticIp(net: NetworkInfo, ip: string): void {
-    const subnet = parseCidr(net.subnet);
-    const addr = parseIpv4(ip, 'ipv4Address');
-    if (!cidrContains(subnet, addr) || addr === subnet.network || addr === nthAddress(subnet, cidrSize(subnet) - 1) || ip === net.gateway) {
-      throw new InvalidArgumentError(`ipv4Address: ${ip} is not a free host address of network ${net.name} (${net.subnet}, gateway ${net.gateway})`);
-    }
-  }
-
-  private pluginChain(net: NetworkInfo, primary: boolean, ports: PublishedPort[], staticIp?: string): PluginStep[] {
+  private pluginChain(net: NetworkInfo, primary: boolean, ports: PublishedPort[], ep: EndpointOptions): PluginStep[] {
     // Only the first network gets the default route; a second one would clash (EEXIST).
-    const routes = !net.internal && primary ? [{ dst: '0.0.0.0/0' }] : [];
+    const routes = !net.internal && primary ? [{ dst: '0.0.0.0/0' }, ...(net.subnet6 ? [{ dst: '::/0' }] : [])] : [];
+    const fixed = [
+      ...(ep.ipv4Address ? [`${ep.ipv4Address}/${parseCidr(net.subnet).prefixLen}`] : []),
+      ...(ep.ipv6Address && net.subnet6 ? [`${ep.ipv6Address}/${parseCidr6(net.subnet6).prefixLen}`] : []),
+    ];
+    // host-local honours runtimeConfig.ips (the `ips` capability), bridge runtimeConfig.mac.
+    const runtimeConfig = { ...(fixed.length > 0 ? { ips: fixed } : {}), ...(ep.mac ? { mac: ep.mac } : {}) };
     const steps: PluginStep[] = [
       {
         config: {
@@ -405,13 +383,12 @@ export class CniNetworkManager {
           hairpinMode: true,
           ipam: {
             type: 'host-local',
-            ranges: [[{ subnet: net.subnet, gateway: net.gateway }]],
+            ranges: hostLocalRanges(net, fixed.length > 0),
             routes,
             dataDir: join(this.stateDir, 'ipam'),
           },
         },
-        // host-local honours runtimeConfig.ips (the `ips` capability) for a fixed address.
-        ...(staticIp ? { runtimeConfig: { ips: [`${staticIp}/${parseCidr(net.subnet).prefixLen}`] } } : {}),
+        ...(Object.keys(runtimeConfig).length > 0 ? { runtimeConfig } : {}),
       },
     ];
     if (ports.length > 0) {
@@ -549,7 +526,7 @@ export class CniNetworkManager {
             // What bridge DEL (without ipMasq) still had to do: release the host-local lease.
             const ipam = step.config.ipam as { type?: string; dataDir?: string } | undefined;
             const addresses = (n.result?.ips ?? []).map((ip) => ip.address);
-            if (step.config.ipMasq !== true && ipam?.type === 'host-local' && ipam.dataDir && (await releaseHostLocalLeases(ipam.dataDir, n.network, addresses, containerId, n.ifname).catch(() => false))) continue;
+            if (step.config.ipMasq !== true && ipam?.type === 'host-local' && ipam.dataDir && (await releaseHostLocalLeases(ipam.dataDir, networkKey(n.network), addresses, containerId, n.ifname).catch(() => false))) continue;
             await del(n, step, '');
           }
         }
@@ -580,25 +557,15 @@ export class CniNetworkManager {
       if (!record || record.phase !== 'attached' || !record.netnsPath) throw new NotFoundError(`container ${containerId} has no network attachment`);
       if (record.mode !== 'bridge') throw new ConflictError(`container ${containerId} has network mode ${record.mode} and cannot join a network`);
       if (!(await isNetnsMounted(record.netnsPath))) throw new ConflictError(`the network namespace of container ${containerId} is gone`);
-      const info = options.name === this.defaultNetwork.name ? await this.ensureDefaultLocked() : await this.networks.get(this.checkName(options.name));
+      const info = options.name === this.defaultNetwork.name ? await this.ensureDefaultLocked() : await this.networks.get(this.key(options.name));
       if (!info) throw new NotFoundError(`network ${options.name} not found`);
       await this.pinBridgeOnce(info);
       if (record.networks.some((n) => n.network === info.name)) throw new ConflictError(`container ${containerId} is already connected to network ${info.name}`);
-      if (options.ipv4Address !== undefined) {
-        this.checkStaticIp(info, options.ipv4Address);
-        const holder = (await this.attachments.values()).find((a) => a.networks.some((n) => n.network === info.name && (n.iface?.ip ?? n.ipv4Address) === options.ipv4Address));
-        if (holder) throw new ConflictError(`address ${options.ipv4Address} on network ${info.name} is already in use by container ${holder.containerId}`);
-      }
+      checkFixedAddresses(info, options, await this.attachments.values());
       const used = new Set(record.networks.map((n) => n.ifname));
       let k = 0;
       while (used.has(`eth${k}`)) k++;
-      const n: NetworkAttachmentRecord = {
-        network: info.name,
-        ifname: `eth${k}`,
-        aliases: [...(options.aliases ?? [])],
-        ...(options.ipv4Address ? { ipv4Address: options.ipv4Address } : {}),
-        steps: this.pluginChain(info, record.networks.length === 0, [], options.ipv4Address),
-      };
+      const n = endpointRecord(info, `eth${k}`, options, this.pluginChain(info, record.networks.length === 0, [], options));
       record.networks.push(n);
       // Recorded before the ADD: a crash in between leaves a record detach can undo.
       await this.attachments.put(containerId, record);
@@ -706,7 +673,7 @@ export class CniNetworkManager {
     if (containerId) this.dnsNames.set(record ? await this.named(record) : { containerId, endpoints: [] });
     const gateways = new Map<string, string>();
     for (const name of this.dnsNames.networks()) {
-      const info = await this.networks.get(name).catch(() => undefined);
+      const info = await this.networks.get(networkKey(name)).catch(() => undefined);
       if (info) gateways.set(info.gateway, info.name);
     }
     this.dnsNames.setGateways(gateways);
@@ -715,10 +682,12 @@ export class CniNetworkManager {
 
   /** A record as the DNS sees it: its plumbed user-network endpoints, and whether it can reach out at all. */
   private async named(record: AttachmentRecord): Promise<NamedContainer> {
-    const endpoints = record.networks.flatMap((n) => (n.network !== this.defaultNetwork.name && n.iface ? [{ network: n.network, ip: n.iface.ip, aliases: n.aliases }] : []));
+    const endpoints = record.networks.flatMap((n) =>
+      n.network !== this.defaultNetwork.name && n.iface ? [{ network: n.network, ip: n.iface.ip, aliases: n.aliases, ...(n.links?.length ? { links: n.links } : {}) }] : [],
+    );
     let internalOnly = record.networks.length > 0;
     for (const n of record.networks) {
-      if (n.network === this.defaultNetwork.name || !(await this.networks.get(n.network).catch(() => undefined))?.internal) internalOnly = false;
+      if (n.network === this.defaultNetwork.name || !(await this.networks.get(networkKey(n.network)).catch(() => undefined))?.internal) internalOnly = false;
     }
     return { containerId: record.containerId, ...(record.hostname ? { hostname: record.hostname } : {}), endpoints, ...(internalOnly ? { internalOnly } : {}) };
   }
@@ -740,7 +709,7 @@ export class CniNetworkManager {
     // After a reboot (or a crash inside createNetwork) a recorded network may lack its
     // bridge: bring it back so its subnet is claimed in the host's routes again.
     for (const net of await this.networks.values()) {
-      if (!(await linkExists(net.bridge))) await ensureBridge(net.bridge, net.gateway, parseCidr(net.subnet).prefixLen).catch(() => undefined);
+      if (!(await linkExists(net.bridge))) await ensureBridge(net.bridge, net.gateway, parseCidr(net.subnet).prefixLen, bridgeV6(net)).catch(() => undefined);
       await installNetworkRules(net.bridge, net.subnet, net.internal).catch(() => undefined);
     }
     for (const id of await this.attachments.keys()) {
@@ -763,21 +732,6 @@ export class CniNetworkManager {
     await this.restoreDns();
     return cleaned;
   }
-}
-
-function interfaceOf(network: string, ifname: string, result: CniResult | undefined): AttachedInterface {
-  const sandboxIdx = result?.interfaces?.findIndex((i) => i.name === ifname && i.sandbox) ?? -1;
-  const ipEntry = result?.ips?.find((ip) => ip.interface === sandboxIdx && ip.address.includes('.')) ?? result?.ips?.find((ip) => ip.address.includes('.'));
-  if (!result || !ipEntry) throw new BerthError('Internal', `CNI result for ${network} has no IPv4 address`);
-  const [ip = '', len = '32'] = ipEntry.address.split('/');
-  return {
-    network,
-    ifname,
-    ip,
-    prefixLen: Number(len),
-    gateway: ipEntry.gateway ?? '',
-    mac: (sandboxIdx >= 0 ? result.interfaces?.[sandboxIdx]?.mac : undefined) ?? '',
-  };
 }
 
 /** portmap, firewall and bridge with ipMasq (records of earlier versions) leave chains to clean. */
@@ -804,7 +758,7 @@ function pluginCall(command: 'ADD' | 'DEL', containerId: string, netns: string, 
     containerId,
     netns,
     ifname: n.ifname,
-    networkName: n.network,
+    networkName: networkKey(n.network),
     config: step.config,
     ...(step.runtimeConfig ? { runtimeConfig: step.runtimeConfig } : {}),
     ...(n.result ? { prevResult: n.result } : {}),

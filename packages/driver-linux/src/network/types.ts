@@ -13,6 +13,14 @@ export interface NetworkInfo {
   /** IPv4 CIDR, e.g. 10.90.0.0/24. */
   subnet: string;
   gateway: string;
+  /** The part of the subnet dynamic addresses come from (Docker's IPRange); fixed ones may lie anywhere. */
+  ipRange?: string;
+  /** Addresses of the subnet never given to a container (Docker's AuxiliaryAddresses). */
+  auxAddresses?: string[];
+  /** IPv6 prefix (Docker's EnableIPv6), with its gateway on the bridge and its own range. */
+  subnet6?: string;
+  gateway6?: string;
+  ipRange6?: string;
   /** No masquerading and no default route: containers only reach each other. */
   internal: boolean;
   labels: Record<string, string>;
@@ -22,7 +30,7 @@ export interface NetworkInfo {
 
 /** A network plus the containers attached to it (Docker's network inspect `Containers`). */
 export interface NetworkDetails extends NetworkInfo {
-  containers: { containerId: string; ifname: string; ip: string; prefixLen: number; mac: string; aliases: string[]; hostname?: string }[];
+  containers: { containerId: string; ifname: string; ip: string; prefixLen: number; ip6?: string; prefixLen6?: number; mac: string; aliases: string[]; hostname?: string }[];
 }
 
 export interface CreateNetworkOptions {
@@ -33,6 +41,15 @@ export interface CreateNetworkOptions {
   gateway?: string;
   /** Defaults to `berth` + 8 hex characters. */
   bridge?: string;
+  /** A CIDR inside the subnet that dynamic addresses come from. */
+  ipRange?: string;
+  /** Addresses of the subnet to keep from containers. */
+  auxAddresses?: string[];
+  /** An IPv6 prefix besides the IPv4 subnet (no IPv6 pool: it must be given). */
+  subnet6?: string;
+  /** Defaults to the prefix's first address. */
+  gateway6?: string;
+  ipRange6?: string;
   internal?: boolean;
   labels?: Record<string, string>;
 }
@@ -43,7 +60,7 @@ export interface AttachOptions {
   /** `host`: share the host's namespace; `none`: a namespace with loopback only. */
   mode: NetworkMode;
   /** For `bridge`: the networks to join, in order (eth0, eth1, ...); empty means the default network. */
-  networks?: { name: string; aliases?: string[]; /** A fixed address in the network's subnet. */ ipv4Address?: string }[];
+  networks?: EndpointOptions[];
   /** Published on the first non-internal network; ignored for `host` and `none`. */
   ports?: PortMapping[];
   hostname?: string;
@@ -59,13 +76,25 @@ export interface AttachOptions {
   onNamespace?: (netnsPath: string) => void;
 }
 
-/** One more network for an attached container (`docker network connect`). */
-export interface ConnectOptions {
+/** A container's endpoint on one network. */
+export interface EndpointOptions {
   name: string;
   aliases?: string[];
   /** A fixed address in the network's subnet. */
   ipv4Address?: string;
+  /** A fixed address in the network's IPv6 prefix. */
+  ipv6Address?: string;
+  /** The interface's MAC address (default: the kernel's random one). */
+  mac?: string;
+  /**
+   * Names only this container resolves on this network, each to another container:
+   * `alias` answers as `target` does (Docker's endpoint Links on user networks).
+   */
+  links?: { alias: string; target: string }[];
 }
+
+/** One more network for an attached container (`docker network connect`). */
+export type ConnectOptions = EndpointOptions;
 
 export interface AttachedInterface {
   network: string;
@@ -73,6 +102,10 @@ export interface AttachedInterface {
   ip: string;
   prefixLen: number;
   gateway: string;
+  /** On a network with an IPv6 prefix. */
+  ip6?: string;
+  prefixLen6?: number;
+  gateway6?: string;
   mac: string;
 }
 

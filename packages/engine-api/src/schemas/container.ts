@@ -1,4 +1,4 @@
-import { anyObject, bool, int, str, strList, strMap, strSlice, type JsonSchema } from './json-schema.js';
+import { anyObject, bool, int, nullable, str, strList, strMap, strSlice, type JsonSchema } from './json-schema.js';
 
 export const healthConfigSchema: JsonSchema = {
   type: ['object', 'null'],
@@ -143,7 +143,7 @@ export const endpointSettingsSchema: JsonSchema = {
   properties: {
     IPAMConfig: anyObject,
     Links: strList,
-    MacAddress: str,
+    MacAddress: nullable('string'),
     Aliases: strList,
     DriverOpts: strMap,
     DNSNames: strList,

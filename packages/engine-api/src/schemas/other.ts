@@ -1,4 +1,4 @@
-import { anyObject, bool, str, strMap, type JsonSchema } from './json-schema.js';
+import { anyObject, bool, nullable, str, strMap, type JsonSchema } from './json-schema.js';
 import { containerConfigSchema, endpointSettingsSchema } from './container.js';
 
 /** POST /volumes/create */
@@ -13,7 +13,8 @@ const ipamSchema: JsonSchema = {
     Driver: str,
     Config: {
       type: ['array', 'null'],
-      items: { type: 'object', properties: { Subnet: str, IPRange: str, Gateway: str, AuxiliaryAddresses: strMap } },
+      // docker-py sends null for the fields a pool leaves unset; dockerd takes them as empty
+      items: { type: ['object', 'null'], properties: { Subnet: nullable('string'), IPRange: nullable('string'), Gateway: nullable('string'), AuxiliaryAddresses: strMap } },
     },
     Options: strMap,
   },

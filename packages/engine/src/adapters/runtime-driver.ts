@@ -53,7 +53,14 @@ export class DriverRuntime implements RuntimePort {
       resources: req.resources,
       network: {
         mode: req.network.mode === 'host' || req.network.mode === 'none' || req.network.mode.startsWith('container:') ? req.network.mode : 'bridge',
-        networks: req.network.networks.map((n) => ({ name: n.name, aliases: n.aliases, ...(n.ipv4 ? { ipv4Address: n.ipv4 } : {}) })),
+        networks: req.network.networks.map((n) => ({
+          name: n.name,
+          aliases: n.aliases,
+          ...(n.ipv4 ? { ipv4Address: n.ipv4 } : {}),
+          ...(n.ipv6 ? { ipv6Address: n.ipv6 } : {}),
+          ...(n.mac ? { mac: n.mac } : {}),
+          ...(n.links?.length ? { links: n.links } : {}),
+        })),
         ports: req.network.ports.map((p) => ({
           ...(p.hostIp ? { hostIp: p.hostIp } : {}),
           hostPort: p.hostPort,

@@ -1,3 +1,4 @@
+import { shownLinks } from './links.js';
 import type { ContainerInspect, ContainerSummary, MountPoint, Port, PortMap } from '../docker-types.js';
 import { statusText } from '../human.js';
 import { strSlice } from '../spec.js';
@@ -111,15 +112,20 @@ export function inspect(r: ContainerRecord, opts: { execIds: string[]; driverNam
       SecondaryIPv6Addresses: null,
       EndpointID: net.EndpointID ?? '',
       Gateway: net.Gateway ?? '',
-      GlobalIPv6Address: '',
-      GlobalIPv6PrefixLen: 0,
+      GlobalIPv6Address: net.GlobalIPv6Address ?? '',
+      GlobalIPv6PrefixLen: net.GlobalIPv6PrefixLen ?? 0,
       IPAddress: net.IPAddress ?? '',
       IPPrefixLen: net.IPPrefixLen ?? 0,
-      IPv6Gateway: '',
+      IPv6Gateway: net.IPv6Gateway ?? '',
       MacAddress: net.MacAddress ?? '',
       Networks: running
         ? r.networks
-        : Object.fromEntries(Object.entries(r.networks).map(([k, v]) => [k, { ...v, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '' }])),
+        : Object.fromEntries(
+            Object.entries(r.networks).map(([k, v]) => [
+              k,
+              { ...v, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: r.macs?.[k] ?? '', ...(v.GlobalIPv6Address !== undefined ? { GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, IPv6Gateway: '' } : {}) },
+            ]),
+          ),
     },
   };
 }
@@ -144,6 +150,7 @@ function withHostDefaults(r: ContainerRecord): ContainerInspect['HostConfig'] {
     DnsOptions: h.DnsOptions ?? [],
     DnsSearch: h.DnsSearch ?? [],
     ExtraHosts: h.ExtraHosts ?? null,
+    Links: shownLinks(r),
     GroupAdd: h.GroupAdd ?? null,
     IpcMode: h.IpcMode ?? 'private',
     PidMode: h.PidMode ?? '',

@@ -41,6 +41,8 @@ export interface ContainerRecord {
   copyUp: string[];
   anonymousVolumes: string[];
   networks: Record<string, EndpointSettings>;
+  /** MAC addresses asked for, by network (the endpoints' MacAddress is the running interface's). */
+  macs?: Record<string, string>;
   ports: PublishedPort[];
   sandboxKey: string;
   /** The driver holds a container instance for this record (created at start, deleted before the next). */

@@ -54,6 +54,9 @@ import { overlayChanges, treeChanges } from './changes.js';
 import { assertLogsReadable, logLimitsOf, validateLogConfig } from './log-config.js';
 import { healthTimings, probeArgs, recordProbe, type HealthState } from './health.js';
 import { ContainerTable, NO_TIME, nameConflict, rid, type ContainerRecord } from './record.js';
+import { createEndpoints, runNetworks } from './endpoints.js';
+import { interfaceStats } from './net-stats.js';
+import { linkNames, parseLink, removeLink, resolveLinks, withLinkEnv } from './links.js';
 
 const run = promisify(execFile);
 
@@ -172,14 +175,14 @@ export class Containers implements ContainerService {
       networkMode = 'none';
     }
     const netName = networkMode === 'default' ? 'bridge' : networkMode;
-    const networks: ContainerRecord['networks'] = {};
-    if (!['none', 'host'].includes(netName) && !netName.startsWith('container:')) {
-      const n = this.d.networks.resolve(netName);
-      const ep = body.NetworkingConfig?.EndpointsConfig?.[netName] ?? body.NetworkingConfig?.EndpointsConfig?.[n.name];
-      networks[n.name] = { IPAMConfig: ep?.IPAMConfig ?? null, Links: null, Aliases: ep?.Aliases ?? null, NetworkID: n.id, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null, DNSNames: n.name === 'bridge' ? null : [name, ...(ep?.Aliases ?? []), id.slice(0, 12)] };
-    } else if (netName === 'host' || netName === 'none') {
-      networks[netName] = { NetworkID: this.d.networks.resolve(netName).id, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '' };
+    // Legacy links belong to the default bridge: dockerd drops them on other networks (where
+    // endpoint Links do that job) and checks, on the bridge, that each names a container.
+    const links = netName === 'bridge' ? (host.Links ?? []) : [];
+    for (const l of links) {
+      const target = parseLink(l).target;
+      if (!this.d.table.byName(target)) throw new NotFoundError(`could not get container for ${target}: No such container: ${target}`);
     }
+    const { networks, macs } = createEndpoints(body, netName, (n) => this.d.networks.resolve(n), name, id);
     // Volumes: named ones are created when missing; anonymous ones get a fresh name.
     const mounts: MountPoint[] = [];
     const copyUp: string[] = [];
@@ -204,7 +207,7 @@ export class Containers implements ContainerService {
       imageId: image.id,
       platform: opts.platform || `${image.config.os ?? 'linux'}/${image.config.architecture ?? 'amd64'}`,
       config,
-      hostConfig: { ...host, NetworkMode: networkMode === 'default' ? 'bridge' : networkMode },
+      hostConfig: { ...host, NetworkMode: networkMode === 'default' ? 'bridge' : networkMode, Links: links.length > 0 ? links : null },
       path,
       args,
       state: { status: 'created', pid: 0, exitCode: 0, error: '', oomKilled: false, startedAt: '', finishedAt: '' },
@@ -217,6 +220,7 @@ export class Containers implements ContainerService {
       copyUp,
       anonymousVolumes: anonymous,
       networks,
+      ...(Object.keys(macs).length > 0 ? { macs } : {}),
       ports,
       sandboxKey: '',
       runtimeCreated: false,
@@ -276,6 +280,9 @@ export class Containers implements ContainerService {
     let env = (r.config.Env ?? []).filter((e) => e.includes('='));
     if (!env.some((e) => e.startsWith('HOSTNAME='))) env = [...env, `HOSTNAME=${r.config.Hostname}`];
     if (tty && !env.some((e) => e.startsWith('TERM='))) env = [...env, 'TERM=xterm'];
+    // legacy links live on the default bridge only (on user networks the embedded DNS serves names)
+    const links = (h.NetworkMode || 'bridge') === 'bridge' ? resolveLinks(r, (n) => this.d.table.byName(n)) : { env: [], hosts: [] };
+    env = withLinkEnv(links.env, env);
     const quota = h.NanoCpus ? Math.round((h.NanoCpus / 1e9) * 100000) : h.CpuQuota || undefined;
     try {
       const created = await this.d.runtime.create({
@@ -302,15 +309,13 @@ export class Containers implements ContainerService {
         mounts: runMounts,
         network: {
           mode: h.NetworkMode || 'bridge',
-          networks: Object.entries(r.networks)
-            .filter(([n]) => n !== 'host' && n !== 'none')
-            .map(([n, ep]) => ({ name: n, id: ep.NetworkID ?? '', aliases: ep.Aliases ?? [], ...(ep.IPAMConfig?.IPv4Address ? { ipv4: ep.IPAMConfig.IPv4Address } : {}) })),
+          networks: runNetworks(r),
           ports,
           // the default bridge has no embedded DNS: daemon.json's servers go in its containers' resolv.conf, as Docker's
           dns: h.Dns?.length ? h.Dns : ['', 'bridge', 'default'].includes(h.NetworkMode ?? '') ? (this.d.defaultDns ?? []) : [],
           dnsSearch: h.DnsSearch ?? [],
           dnsOptions: h.DnsOptions ?? [],
-          extraHosts: h.ExtraHosts ?? [],
+          extraHosts: [...links.hosts, ...(h.ExtraHosts ?? [])],
         },
         resources: {
           ...(h.Memory ? { memory: h.Memory } : {}),
@@ -652,7 +657,11 @@ export class Containers implements ContainerService {
    * and its directory are released right after, in the background.
    */
   async remove(ref: string, opts: { force?: boolean; volumes?: boolean; link?: boolean } = {}, how: { releaseInBackground?: boolean } = {}): Promise<void> {
-    if (opts.link) throw new InvalidArgumentError('Conflict, cannot remove the default link name of the container');
+    if (opts.link) {
+      const parent = removeLink(ref, (n) => this.d.table.byName(n));
+      this.d.table.save(parent);
+      return;
+    }
     const r = this.d.table.resolve(ref);
     await this.serial(r.id, async () => {
       const cur = this.d.table.get(r.id);
@@ -996,8 +1005,12 @@ export class Containers implements ContainerService {
     });
     if (opts.limit && opts.limit > 0) rows = rows.slice(0, opts.limit);
     const out: ContainerSummary[] = [];
+    const linked = linkNames(this.d.table.all());
     for (const r of rows) {
       const s = fmt.summary(r, this.d.images.displayName(r.imageRef, r.imageId));
+      // as Docker: the names a container has through others' links come first
+      const viaLinks = linked.get(r.name);
+      if (viaLinks) s.Names = [...viaLinks, ...s.Names];
       if (opts.size) s.SizeRw = await this.d.snapshots.usage(r.snapshotKey).catch(() => 0);
       out.push(s);
     }
@@ -1044,6 +1057,7 @@ export class Containers implements ContainerService {
         precpu_stats: prev,
         memory_stats: s ? { usage: s.memory, limit: s.memoryLimit, stats: {} } : {},
         blkio_stats: {},
+        ...(running && cur ? await interfaceStats(cur.state.pid).then((networks) => (networks ? { networks } : {})) : {}),
         name: '/' + r.name,
         id: r.id,
       };

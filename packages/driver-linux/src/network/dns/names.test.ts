@@ -51,4 +51,14 @@ describe('ContainerNames (the embedded DNS rules)', () => {
     expect(t.mayForward('10.1.0.1', '10.9.9.9')).toBe(false);
     expect(t.mayForward('10.1.0.1', '10.1.0.9')).toBe(false);
   });
+
+  it("resolves an endpoint's link alias for the linking container only, as the target's name, once the target runs", () => {
+    const t = table();
+    t.set({ containerId: 'eee555', endpoints: [{ network: 'front', ip: '10.1.0.5', aliases: [], links: [{ alias: 'Bar', target: 'name-fff666' }] }] });
+    expect(t.lookup('10.1.0.1', '10.1.0.5', 'bar')).toBeUndefined();
+    t.set({ containerId: 'fff666', endpoints: [{ network: 'front', ip: '10.1.0.6', aliases: [] }] });
+    expect(t.lookup('10.1.0.1', '10.1.0.5', 'bar')).toEqual(['10.1.0.6']);
+    expect(t.lookup('10.1.0.1', '10.1.0.5', 'bar.front')).toEqual(['10.1.0.6']);
+    expect(t.lookup('10.1.0.1', '10.1.0.2', 'bar')).toBeUndefined();
+  });
 });

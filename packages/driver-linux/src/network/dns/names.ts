@@ -5,6 +5,8 @@ export interface NamedEndpoint {
   network: string;
   ip: string;
   aliases: string[];
+  /** Names only this container resolves here: `alias` answers as `target` (a container's name) does. */
+  links?: { alias: string; target: string }[];
 }
 
 /** A container with its user-network endpoints (never the default network's). */
@@ -58,10 +60,13 @@ export class ContainerNames implements DnsNameSource {
     const asker = this.asker(serverIp, clientIp);
     if (!asker) return undefined;
     const names = new Map<string, string[] | undefined>();
-    for (const { network } of asker.endpoints) {
+    for (const { network, links } of asker.endpoints) {
       // `name.network` as well, as Docker answers it
       const suffix = `.${network.toLowerCase()}`;
-      const short = name.endsWith(suffix) ? name.slice(0, -suffix.length) : undefined;
+      let short = name.endsWith(suffix) ? name.slice(0, -suffix.length) : undefined;
+      // A link alias of the asker's endpoint stands for the linked container's name.
+      const link = links?.find((l) => l.alias.toLowerCase() === name || l.alias.toLowerCase() === short);
+      if (link) short = link.target.toLowerCase();
       const ips: string[] = [];
       for (const c of this.containers.values()) {
         const e = c.endpoints.find((x) => x.network === network);
