@@ -156,11 +156,13 @@ export function imageRoutes(app: FastifyInstance, engine: EngineLike): void {
   };
 
   app.post('/images/load', async (request, reply) => {
-    const quiet = boolValue(q(request)['quiet']);
-    const out = new JsonStream(reply);
+    // Docker defaults quiet to true when the parameter is absent, and answers 200 at once:
+    // a bad archive is an error line in the stream (docker-py raises ImageLoadError from it).
+    const query = q(request);
+    const quiet = query['quiet'] === undefined ? true : boolValue(query['quiet']);
+    const out = new JsonStream(reply, true);
     try {
-      const loaded = await images.load(rawBody(request), quiet ? {} : { onProgress: (msg: ProgressMessage) => out.write(msg) });
-      for (const line of loaded) out.write({ stream: line.endsWith('\n') ? line : `${line}\n` });
+      await images.load(rawBody(request), { quiet, onMessage: (msg: ProgressMessage) => out.write(msg) });
       out.end();
     } catch (err) {
       out.end(err);
