@@ -20,11 +20,12 @@ import { parseSize } from './containers/log-rotation.js';
 import { ContainerTable, type ContainerRecord } from './containers/record.js';
 import { BackgroundReleases } from './containers/background-releases.js';
 import { Images } from './images/service.js';
+import { PluginStore } from './plugins/store.js';
 import { ImageTable } from './images/table.js';
 import { DriverRuntime } from './adapters/runtime-driver.js';
 import { SnapshotterPort, type SnapshotterLike } from './adapters/snapshots.js';
 import { buildBusyboxLayout } from './builtin/busybox.js';
-import { System } from './system.js';
+import { ENGINE_VERSION, System } from './system.js';
 import { createBuilder } from './build/create.js';
 import type { BuildService } from './build/types.js';
 import { diskUsage } from './fsutil.js';
@@ -49,6 +50,8 @@ export class Engine {
   readonly system: SystemService;
   /** Docker's classic builder (`POST /build`). */
   readonly builder: BuildService;
+  /** Docker's managed plugins (local ones: created, inspected, configured, removed). */
+  readonly plugins: PluginStore;
 
   private constructor(
     opts: EngineOptions,
@@ -66,6 +69,7 @@ export class Engine {
       system: System;
       registry: RegistryClient;
       builder: BuildService;
+      plugins: PluginStore;
     },
   ) {
     this.root = opts.root;
@@ -77,6 +81,7 @@ export class Engine {
     this.events = parts.events;
     this.system = parts.system;
     this.builder = parts.builder;
+    this.plugins = parts.plugins;
   }
 
   static async open(opts: EngineOptions): Promise<Engine> {
@@ -267,7 +272,8 @@ export class Engine {
         },
       });
       const builder = createBuilder({ root, db, content, snapshotter, imageTable, containerTable: table, images, containers });
-      const engine = new Engine(opts, { lock, db, content, snapshotter, driver, containers, images, volumes, networks, events, system, registry: defaultRegistry, builder });
+      const plugins = await PluginStore.open(root, events, ENGINE_VERSION);
+      const engine = new Engine(opts, { lock, db, content, snapshotter, driver, containers, images, volumes, networks, events, system, registry: defaultRegistry, builder, plugins });
       await containers.reconcile(opts.restartOnOpen ?? true);
       await networks.restore();
       return engine;
