@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gzipSync } from 'node:zlib';
 import { access, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import tar, { type Headers } from 'tar-stream';
+import tar, { type Header } from 'tar-stream';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
 import { docker, dockerOk } from './support/docker-cli.js';
 import { request } from './support/http.js';
@@ -10,13 +10,14 @@ import { request } from './support/http.js';
 // Plugins and docker load over a real berthd, answered as a reference dockerd 20.10 answers
 // the same requests (docker-py's api_plugin_test and models_images_test send them).
 
-type Entry = { name: string; body?: string; type?: Headers['type']; mode?: number; linkname?: string };
+type Entry = { name: string; body?: string | Buffer; type?: Header['type']; mode?: number; linkname?: string };
 
 async function tarOf(entries: Entry[]): Promise<Buffer> {
   const pack = tar.pack();
   for (const e of entries) {
-    const header: Headers = { name: e.name, type: e.type ?? 'file', mode: e.mode ?? (e.type === 'directory' ? 0o755 : 0o644), ...(e.linkname ? { linkname: e.linkname } : {}) };
-    pack.entry(header, e.type === 'file' || e.type === undefined ? (e.body ?? '') : undefined);
+    const header: Parameters<typeof pack.entry>[0] = { name: e.name, type: e.type ?? 'file', mode: e.mode ?? (e.type === 'directory' ? 0o755 : 0o644), ...(e.linkname ? { linkname: e.linkname } : {}) };
+    if (e.type === 'file' || e.type === undefined) pack.entry(header, e.body ?? '');
+    else pack.entry(header);
   }
   pack.finalize();
   const chunks: Buffer[] = [];
@@ -173,7 +174,7 @@ describe('plugins and image load against berthd', () => {
     const ref = `berthtest/loaded-${suffix}:1`;
     const archive = await tarOf([
       { name: `${configHex}.json`, body: config.toString() },
-      { name: 'layer/layer.tar', body: layer.toString('latin1') },
+      { name: 'layer/layer.tar', body: layer },
       { name: 'manifest.json', body: JSON.stringify([{ Config: `${configHex}.json`, RepoTags: [ref], Layers: ['layer/layer.tar'] }]) },
     ]);
     const loud = await api('POST', '/images/load?quiet=0', archive, { 'Content-Type': 'application/x-tar' });
