@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import tar from 'tar-stream';
 import { buildBusyboxLayout } from '@berth/fixtures';
 import type { ProgressMessage } from '../src/index.js';
 import { openTestEngine, uniq, type TestEngine } from './helpers.js';
@@ -166,6 +167,31 @@ describe('load', () => {
       await quiet.cleanup();
     }
     await engine.images.remove(child);
+  });
+
+  it('saves an image named twice as one entry with both tags, as Docker', async () => {
+    const { engine } = t;
+    const a = `${uniq('cl-twice-a')}:1`;
+    const b = `${uniq('cl-twice-b')}:1`;
+    await engine.images.tag(base, a);
+    await engine.images.tag(base, b);
+    const archive = await saved([a, baseId, b]);
+    const extract = tar.extract();
+    let manifest = '';
+    const reading = (async () => {
+      for await (const entry of extract) {
+        const chunks: Buffer[] = [];
+        for await (const c of entry) chunks.push(c as Buffer);
+        if (entry.header.name === 'manifest.json') manifest = Buffer.concat(chunks).toString();
+      }
+    })();
+    extract.end(archive);
+    await reading;
+    const entries = JSON.parse(manifest) as { RepoTags: string[] }[];
+    expect(entries.map((e) => e.RepoTags)).toEqual([[a, b]]);
+    expect(await load(engine, archive)).toEqual([{ stream: `Loaded image: ${a}\n` }, { stream: `Loaded image: ${b}\n` }]);
+    await engine.images.remove(a);
+    await engine.images.remove(b);
   });
 
   it('refuses what is not an archive', async () => {

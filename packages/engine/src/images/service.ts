@@ -627,6 +627,14 @@ export class Images implements ImageService, ImageLookup {
         if (repoTags.length === 0 && /^(sha256:)?[0-9a-f]+$/.test(r)) repoTags = [];
         return { rec, repoTags };
       });
+      // As Docker: an image named twice (two tags, or a tag and its ID) is one entry with both tags.
+      const byId = new Map<string, { rec: ImageRecord; repoTags: string[] }>();
+      for (const s of sources) {
+        const seen = byId.get(s.rec.id);
+        if (seen) seen.repoTags.push(...s.repoTags.filter((t) => !seen.repoTags.includes(t)));
+        else byId.set(s.rec.id, { rec: s.rec, repoTags: [...s.repoTags] });
+      }
+      sources.splice(0, sources.length, ...byId.values());
       const images = [];
       for (const { rec, repoTags } of sources) {
         const layers = [];
