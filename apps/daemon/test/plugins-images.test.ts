@@ -184,7 +184,11 @@ describe('plugins and image load against berthd', () => {
     // No quiet parameter: Docker takes it as quiet, and the image is there already.
     const again = await api('POST', '/images/load', archive, { 'Content-Type': 'application/x-tar' });
     expect(again.body).toBe(`{"stream":"Loaded image: ${ref}\\n"}\n`);
-    expect(JSON.parse((await api('GET', `/images/${ref}/json`)).body).Id).toBe(`sha256:${configHex}`);
+    const inspected = JSON.parse((await api('GET', `/images/${ref}/json`)).body);
+    expect(inspected.Id).toBe(`sha256:${configHex}`);
+    // Docker's size of a layer is its entries' total (here 'hello'), not the tar's.
+    expect(inspected.Size).toBe(5);
+    expect(JSON.parse((await api('GET', `/images/${ref}/history`)).body)[0].Size).toBe(5);
     await api('DELETE', `/images/${ref}`);
   });
 });

@@ -53,9 +53,10 @@ import { commitImageConfig } from './commit.js';
 import { dockerConfigShape } from './config-shape.js';
 import type { StorageDeps } from './deps.js';
 import { ApplyingSink } from './applying-sink.js';
+import { CONTENT_SIZE_LABEL } from '@berth/layer-store';
 import { loadArchive, type LoadOptions } from './load.js';
 import { layerMessage } from './progress.js';
-import { ImageTable, refKey, type ImageRecord, type LayerRecord } from './table.js';
+import { dockerLayerSize, ImageTable, refKey, type ImageRecord, type LayerRecord } from './table.js';
 import { Unpacker } from './unpack.js';
 
 export interface ContainerUse {
@@ -150,8 +151,17 @@ export class Images implements ImageService, ImageLookup {
       if (res.diffId !== expected[i]) throw new DigestMismatchError(expected[i]!, res.diffId, `layer ${i} diff_id`);
       parent = res.chainId;
       const uncompressed = layerCompression(layer.mediaType) === 'none' ? layer.size : args.uncompressedSizes?.[i];
-      records.push({ digest: layer.digest, mediaType: layer.mediaType, size: layer.size, diffId: res.diffId, ...(uncompressed !== undefined ? { uncompressedSize: uncompressed } : {}) });
-      size += uncompressed ?? layer.size;
+      const contentSize = await this.contentSize(res.chainId);
+      const record: LayerRecord = {
+        digest: layer.digest,
+        mediaType: layer.mediaType,
+        size: layer.size,
+        diffId: res.diffId,
+        ...(uncompressed !== undefined ? { uncompressedSize: uncompressed } : {}),
+        ...(contentSize !== undefined ? { contentSize } : {}),
+      };
+      records.push(record);
+      size += dockerLayerSize(record);
       onLayerDone?.(layer, res.skipped);
     }
     const chain = chainIds(expected);
@@ -310,6 +320,16 @@ export class Images implements ImageService, ImageLookup {
     const familiar = ref.familiar();
     emit({ status: before?.id === rec.id ? `Status: Image is up to date for ${familiar}` : `Status: Downloaded newer image for ${familiar}` });
     return this.inspect(rec.id);
+  }
+
+  /** The layer snapshot's recorded entry total (Docker's layer size), if its unpack recorded one. */
+  private async contentSize(chainId: string): Promise<number | undefined> {
+    try {
+      const v = (await this.d.storage.snapshotter.stat(chainId)).labels?.[CONTENT_SIZE_LABEL];
+      return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   private async snapshotExists(chainId: string): Promise<boolean> {
@@ -593,7 +613,7 @@ export class Images implements ImageService, ImageLookup {
     let layerIdx = 0;
     const items: ImageHistoryItem[] = hist.map((h) => {
       const l = h.empty_layer ? undefined : rec.layers[layerIdx++];
-      const size = l ? (l.uncompressedSize ?? l.size) : 0;
+      const size = l ? dockerLayerSize(l) : 0;
       return { Id: '<missing>', Created: Math.floor(Date.parse(h.created ?? '') / 1000) || 0, CreatedBy: h.created_by ?? '', Tags: null, Size: size, Comment: h.comment ?? '' };
     });
     items.reverse();

@@ -8,6 +8,13 @@ export interface LayerRecord {
   diffId: string;
   /** Bytes of the uncompressed tar, once known (unpack or save measured it). */
   uncompressedSize?: number;
+  /** The entries' total size, Docker's layer size (image Size, history), when the unpack recorded it. */
+  contentSize?: number;
+}
+
+/** A layer's size as Docker reports it, falling back to the tar's size for layers unpacked before it was recorded. */
+export function dockerLayerSize(l: LayerRecord): number {
+  return l.contentSize ?? l.uncompressedSize ?? l.size;
 }
 
 export interface ImageRecord {

@@ -33,6 +33,17 @@ function tarExtract(blob: string, dir: string): void {
 }
 
 describe('apply', () => {
+  it("reports the entries' total size (Docker's layer size) beside the tar's", async () => {
+    const r = await apply([
+      { name: 'd/', type: 'dir' },
+      { name: 'd/a', content: 'hello' },
+      { name: 'd/b', content: 'x'.repeat(1000) },
+      { name: 'd/l', type: 'symlink', linkname: 'a' },
+    ], {}, 'none');
+    expect(r.contentSize).toBe(1005);
+    expect(r.size).toBe(r.layer.blob.length);
+  });
+
   it('the busybox layer comes out exactly as tar -xzf extracts it', async () => {
     const layout = await buildBusyboxLayout();
     const layer = layout.layers[0]!;

@@ -50,6 +50,8 @@ export interface ApplyResult {
   /** Uncompressed size of the layer tar. */
   size: number;
   entries: number;
+  /** The sum of the entries' sizes (file contents): what Docker reports as a layer's size. */
+  contentSize: number;
 }
 
 const DEFAULT_LIMITS: TarLimits = { maxEntries: 2_000_000, maxBytes: 256 * 2 ** 30, maxPaxHeader: 1 << 20 };
@@ -69,12 +71,14 @@ export async function applyLayer(input: Readable, root: string, opts: ApplyOptio
   const extract = tar.extract();
   const applier = new Applier(root, opts);
   let feedError: unknown;
+  let contentSize = 0;
   const feed = pipeline(input, dec.stream, guard, extract).catch((err) => {
     feedError ??= err;
   });
   try {
     for await (const entry of extract) {
       const xattrs = guard.nextEntryXattrs();
+      contentSize += entry.header.size ?? 0;
       await applier.entry(entry.header, entry as unknown as Readable, xattrs);
     }
     await feed;
@@ -103,7 +107,7 @@ export async function applyLayer(input: Readable, root: string, opts: ApplyOptio
   if (opts.expectedDiffId && opts.expectedDiffId !== diffId) {
     throw new DigestMismatchError(opts.expectedDiffId, diffId, 'layer diffID');
   }
-  return { diffId, size: guard.bytes, entries: guard.entries };
+  return { diffId, size: guard.bytes, entries: guard.entries, contentSize };
 }
 
 function wrap(err: unknown): Error {

@@ -21,7 +21,7 @@ import { buildLayer, type TestEntry } from '../testsuite/layers.js';
 import { describeTree } from '../testsuite/tree.js';
 import { setXattr } from '../archive/xattr.js';
 import { createDiff } from './commit.js';
-import { layerRecord, unpackLayer } from './unpack.js';
+import { CONTENT_SIZE_LABEL, layerRecord, unpackLayer } from './unpack.js';
 
 let work: string;
 let store: FileContentStore;
@@ -135,6 +135,9 @@ for (const [name, open] of [
       expect(names['h1']).toBeUndefined();
 
       const l2 = await unpackLayer(store, sn, diff.descriptor, l1.chainId, { diffId: diff.diffId });
+      // The committed layer records its entries' total: new/file.txt 9, a 9, z 1 and usr/bin/tool 6
+      // (its mode changed, so it is in the diff whole); links, dirs and whiteouts count 0.
+      expect((await sn.stat(l2.chainId)).labels[CONTENT_SIZE_LABEL]).toBe('25');
       const view = await mountAt(await sn.view('check', l2.chainId));
       expect(describeTree(view, { mtimes: true })).toEqual(expected);
       await umountAt(view);
