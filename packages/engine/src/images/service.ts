@@ -50,7 +50,7 @@ import type { ImageConfigLike } from '../spec.js';
 import type { ResolvedImage, ImageLookup } from '../containers/service.js';
 import { applyChanges } from './changes.js';
 import { commitImageConfig } from './commit.js';
-import { dockerConfigShape } from './config-shape.js';
+import { fam, imageHistory, inspectImage, liveParent, repoDigests } from './describe.js';
 import type { StorageDeps } from './deps.js';
 import { ApplyingSink } from './applying-sink.js';
 import { CONTENT_SIZE_LABEL } from '@berth/layer-store';
@@ -95,7 +95,6 @@ export interface ImageDeps {
   applyWhileDownloading?: boolean;
 }
 
-const GRAPH_DRIVER = 'overlay2';
 /** As Docker: 3 blobs at once (6 measured no faster on the big image here). */
 const DEFAULT_CONCURRENT_DOWNLOADS = 3;
 
@@ -553,9 +552,9 @@ export class Images implements ImageService, ImageLookup {
       if (f.has('reference') && !f.get('reference').some((pat) => tags.some((t) => matchRef(pat, t)))) continue;
       out.push({
         Id: rec.id,
-        ParentId: this.liveParent(rec) ?? '',
+        ParentId: liveParent(this.d.table, rec) ?? '',
         RepoTags: tags,
-        RepoDigests: this.repoDigests(rec),
+        RepoDigests: repoDigests(this.d.table, rec),
         Created: Math.floor(rec.createdAt / 1000),
         Size: rec.size,
         SharedSize: -1,
@@ -566,68 +565,12 @@ export class Images implements ImageService, ImageLookup {
     return out;
   }
 
-  private repoDigests(rec: ImageRecord): string[] {
-    const out = new Set<string>();
-    for (const r of this.d.table.refsOf(rec.id)) {
-      if (r.kind === 'digest') out.add(fam(r.ref));
-    }
-    return [...out];
-  }
-
   async inspect(refInput: string): Promise<ImageInspect> {
-    const rec = this.d.table.resolve(refInput);
-    const config = JSON.parse(rec.configBytes) as ImageConfig & LegacyConfigFields;
-    const history = config.history ?? [];
-    return {
-      Id: rec.id,
-      RepoTags: this.d.table.refsOf(rec.id).filter((r) => r.kind === 'tag').map((r) => fam(r.ref)),
-      RepoDigests: this.repoDigests(rec),
-      Parent: this.liveParent(rec) ?? '',
-      Comment: config.comment || (history.at(-1)?.comment ?? ''),
-      Created: config.created ?? new Date(rec.createdAt).toISOString(),
-      Container: config.container ?? '',
-      ContainerConfig: dockerConfigShape(config.container_config),
-      DockerVersion: config.docker_version ?? '',
-      Author: config.author ?? '',
-      Config: dockerConfigShape(config.config as ContainerConfig | undefined),
-      Architecture: config.architecture,
-      ...(config.variant ? { Variant: config.variant } : {}),
-      Os: config.os,
-      ...(config['os.version'] ? { OsVersion: config['os.version'] } : {}),
-      Size: rec.size,
-      GraphDriver: { Name: GRAPH_DRIVER, Data: null },
-      RootFS: { Type: 'layers', Layers: config.rootfs.diff_ids },
-      Metadata: { LastTagTime: rec.lastTagTime ? new Date(rec.lastTagTime).toISOString() : '0001-01-01T00:00:00Z' },
-    };
-  }
-
-  /** The image's Parent while that image is still here (Docker's link goes with the parent). */
-  private liveParent(rec: ImageRecord): string | undefined {
-    return rec.parent && this.d.table.get(rec.parent) ? rec.parent : undefined;
+    return inspectImage(this.d.table, this.d.table.resolve(refInput));
   }
 
   async history(refInput: string): Promise<ImageHistoryItem[]> {
-    const rec = this.d.table.resolve(refInput);
-    const config = JSON.parse(rec.configBytes) as ImageConfig;
-    const hist: NonNullable<ImageConfig['history']> = config.history?.length ? config.history : rec.layers.map(() => ({ ...(config.created ? { created: config.created } : {}) }));
-    let layerIdx = 0;
-    const items: ImageHistoryItem[] = hist.map((h) => {
-      const l = h.empty_layer ? undefined : rec.layers[layerIdx++];
-      const size = l ? dockerLayerSize(l) : 0;
-      return { Id: '<missing>', Created: Math.floor(Date.parse(h.created ?? '') / 1000) || 0, CreatedBy: h.created_by ?? '', Tags: null, Size: size, Comment: h.comment ?? '' };
-    });
-    items.reverse();
-    // As Docker: entries from the top take the IDs (and tags) of the image and then of its
-    // parents, one per entry, as far as the parent chain goes.
-    let cur: ImageRecord | undefined = rec;
-    for (const item of items) {
-      if (!cur) break;
-      item.Id = cur.id;
-      const tags = this.d.table.refsOf(cur.id).filter((r) => r.kind === 'tag').map((r) => fam(r.ref));
-      item.Tags = tags.length > 0 ? tags : null;
-      cur = cur.parent ? this.d.table.get(cur.parent) : undefined;
-    }
-    return items;
+    return imageHistory(this.d.table, this.d.table.resolve(refInput));
   }
 
   // ---------- save / load / layouts ----------
@@ -877,22 +820,6 @@ export class Images implements ImageService, ImageLookup {
   /** For /system/df and info. */
   count(): number {
     return this.d.table.all().length;
-  }
-}
-
-/** Fields of Docker's v1 image config that the OCI config type leaves out. */
-interface LegacyConfigFields {
-  comment?: string;
-  container?: string;
-  container_config?: ContainerConfig;
-  docker_version?: string;
-}
-
-function fam(key: string): string {
-  try {
-    return normalizeReference(key).familiar();
-  } catch {
-    return key;
   }
 }
 
