@@ -189,6 +189,11 @@ describe('plugins and image load against berthd', () => {
     // Docker's size of a layer is its entries' total (here 'hello'), not the tar's.
     expect(inspected.Size).toBe(5);
     expect(JSON.parse((await api('GET', `/images/${ref}/history`)).body)[0].Size).toBe(5);
+    // Container and ContainerConfig are there for API 1.41 and gone from 1.45 on, as in Docker.
+    expect(Object.keys(inspected)).toContain('ContainerConfig');
+    const current = JSON.parse((await request(t.socketPath, 'GET', `/v1.50/images/${ref}/json`)).body);
+    expect(Object.keys(current)).not.toContain('ContainerConfig');
+    expect(Object.keys(current)).not.toContain('Container');
     await api('DELETE', `/images/${ref}`);
   });
 });

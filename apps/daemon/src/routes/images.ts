@@ -70,6 +70,11 @@ export function imageRoutes(app: FastifyInstance, engine: EngineLike): void {
     switch (split.action) {
       case 'json': {
         const info = await images.inspect(split.name);
+        // Container and ContainerConfig left the API in 1.45, VirtualSize in 1.44.
+        if (atLeast(request.apiVersion, '1.45')) {
+          const { Container: _c, ContainerConfig: _cc, ...rest } = info;
+          return rest;
+        }
         return atLeast(request.apiVersion, '1.44') ? info : { ...info, VirtualSize: info.Size };
       }
       case 'history':
