@@ -55,6 +55,7 @@ describe('commit', () => {
     expect(img.Container).toBe(ctr);
     expect(img.Comment).toBe('my msg');
     expect(img.Author).toBe('Ann <a@b>');
+    expect(img.DockerVersion).toMatch(/^\d+\.\d+\.\d+/);
     // Without a config in the request Docker commits the container's config whole.
     expect(img.ContainerConfig?.Hostname).toBe(ctr.slice(0, 12));
     expect(img.ContainerConfig?.Cmd).toEqual(['touch', '/test']);

@@ -16,6 +16,8 @@ export interface CommitInput {
   comment?: string | undefined;
   diffId: Digest;
   created: string;
+  /** The engine's version, recorded as Docker records its own (`DockerVersion` in inspect). */
+  dockerVersion?: string | undefined;
 }
 
 /**
@@ -45,6 +47,7 @@ export function commitImageConfig(c: CommitInput): { config: ImageConfig; emptyL
     container: c.container.id,
     container_config: containerConfig,
     created: c.created,
+    ...(c.dockerVersion ? { docker_version: c.dockerVersion } : {}),
     history: [...(c.base.history ?? []), history],
     os: c.base.os,
     ...(c.base['os.version'] ? { 'os.version': c.base['os.version'] } : {}),

@@ -50,6 +50,7 @@ import type { ImageConfigLike } from '../spec.js';
 import type { ResolvedImage, ImageLookup } from '../containers/service.js';
 import { applyChanges } from './changes.js';
 import { commitImageConfig } from './commit.js';
+import { ENGINE_VERSION } from '../system.js';
 import { fam, imageHistory, inspectImage, liveParent, repoDigests } from './describe.js';
 import type { StorageDeps } from './deps.js';
 import { ApplyingSink } from './applying-sink.js';
@@ -709,12 +710,13 @@ export class Images implements ImageService, ImageLookup {
     const applied = await this.unpacker.apply(layer, undefined, undefined);
     const platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
     const created = new Date().toISOString();
-    const config: ImageConfig = {
+    const config: ImageConfig & { docker_version: string } = {
       architecture: platform.architecture,
       os: platform.os,
       ...(platform.variant ? { variant: platform.variant } : {}),
       created,
       config: applyChanges({}, opts.changes) as ImageConfig['config'],
+      docker_version: ENGINE_VERSION,
       rootfs: { type: 'layers', diff_ids: [applied.diffId] },
       history: [{ created, created_by: '', comment: opts.message || 'Imported from -' }],
     };
@@ -746,6 +748,7 @@ export class Images implements ImageService, ImageLookup {
       comment: opts.comment,
       diffId,
       created: new Date().toISOString(),
+      dockerVersion: ENGINE_VERSION,
     });
     const baseLayers = base.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest as Digest, size: l.size }));
     const baseDiffIds = base.layers.map((l) => l.diffId as Digest);
