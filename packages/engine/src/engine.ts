@@ -33,6 +33,9 @@ import { diskUsage } from './fsutil.js';
 /** Layers of one pull applied at once (each into its own detached snapshot). */
 const UNPACK_CONCURRENCY = 6;
 
+/** What the runtime creates in a container's rootfs to mount its own files over. */
+const CONTAINER_MOUNT_POINTS = ['etc/hostname', 'etc/hosts', 'etc/resolv.conf'];
+
 /**
  * One engine per root. `open` takes the root's lock (`<root>/berth.lock`; a second open of
  * the same root fails with Conflict while the first holds it), opens `<root>/berth.db`,
@@ -136,7 +139,9 @@ export class Engine {
           snapshotter: snapshotter as unknown as SnapshotterLike,
           unpack: (layer: Descriptor, parent: Digest | undefined, diffId?: Digest) => unpackLayer(content, snapshotter, layer, parent, diffId ? { diffId } : {}),
           chainUnpacker: (o) => new LayerChainUnpacker(content, snapshotter, { concurrency: UNPACK_CONCURRENCY, ...(o.onLayerDone ? { onLayerDone: o.onLayerDone } : {}) }),
-          diff: (key: string) => createDiff(content, snapshotter, key),
+          // The files the runtime bind-mounts into every container are not the container's
+          // changes (Docker keeps them in an init layer): a commit leaves them out.
+          diff: (key: string) => createDiff(content, snapshotter, key, { exclude: CONTAINER_MOUNT_POINTS }),
           applyLayer: (input, dir, o) => applyLayer(input, dir, o),
         },
         events,

@@ -113,6 +113,25 @@ describe('commit', () => {
   });
 });
 
+describe('commit of a container that changed nothing', () => {
+  it("adds no layer (the runtime's /etc mount points are not changes) and says empty_layer, as Docker", async () => {
+    const { engine } = t;
+    const ctr = await ranContainer(['true']);
+    const { Id } = await engine.images.commit(ctr, {});
+    expect((await engine.images.inspect(Id)).RootFS.Layers).toEqual((await engine.images.inspect(base)).RootFS.Layers);
+    expect((await engine.images.history(Id))[0]).toMatchObject({ Id, Size: 0, CreatedBy: 'true' });
+    // A real change under /etc is kept, and /etc with it.
+    const changed = await ranContainer(['sh', '-c', 'echo x > /etc/berth-marker']);
+    const { Id: withChange } = await engine.images.commit(changed, {});
+    expect((await engine.images.inspect(withChange)).RootFS.Layers).toHaveLength(2);
+    expect((await engine.images.history(withChange))[0]?.Size).toBe(2);
+    await engine.containers.remove(ctr);
+    await engine.containers.remove(changed);
+    await engine.images.remove(Id);
+    await engine.images.remove(withChange);
+  });
+});
+
 describe('load', () => {
   it('reports each loaded tag once, and the rename when the tag moves', async () => {
     const { engine } = t;

@@ -143,6 +143,28 @@ for (const [name, open] of [
       await umountAt(view);
     });
 
+    it('leaves excluded paths out, and a directory in the change set only for them', async () => {
+      const base = await ingestLayer(BASE);
+      const l1 = await unpackLayer(store, sn, base.desc, undefined, { diffId: base.diffId });
+      const mnt = await mountAt(await sn.prepare('mountpoints', l1.chainId));
+      await writeFile(join(mnt, 'etc/hostname'), 'h\n');
+      await writeFile(join(mnt, 'etc/conf.d/a'), 'a1');
+      await umountAt(mnt);
+      // Only the mount point and the file rewritten with the same bytes (still a change).
+      const names = (await tarNames((await createDiff(store, sn, 'mountpoints', { exclude: ['etc/hostname'] })).descriptor)).map(([n]) => n.replace(/\/$/, ''));
+      expect(names).not.toContain('etc/hostname');
+      expect(names).toContain('etc/conf.d/a');
+      expect(names).toContain('etc');
+
+      const only = await mountAt(await sn.prepare('only-mountpoint', l1.chainId));
+      await writeFile(join(only, 'etc/hostname'), 'h\n');
+      await umountAt(only);
+      const empty = await createDiff(store, sn, 'only-mountpoint', { exclude: ['etc/hostname'] });
+      expect(await tarNames(empty.descriptor)).toEqual([]);
+      // The empty tar's diffID, which Docker leaves out of a commit.
+      expect(empty.diffId).toBe('sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef');
+    });
+
     it('on top of the big image: diff of an upper dir round-trips (modes, owners, xattrs, content)', async () => {
       const big = await buildBigImageLayout(undefined, { scale: 0.01 });
       let parent: Digest | undefined;
