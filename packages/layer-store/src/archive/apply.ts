@@ -50,7 +50,7 @@ export interface ApplyResult {
   /** Uncompressed size of the layer tar. */
   size: number;
   entries: number;
-  /** The sum of the entries' sizes (file contents): what Docker reports as a layer's size. */
+  /** What Docker reports as the layer's size: file contents plus symlink targets (see entrySize). */
   contentSize: number;
 }
 
@@ -58,6 +58,17 @@ const DEFAULT_LIMITS: TarLimits = { maxEntries: 2_000_000, maxBytes: 256 * 2 ** 
 const WHITEOUT = '.wh.';
 const OPAQUE = '.wh..wh..opq';
 const ALLOWED_XATTR = /^(user\.|security\.capability$|system\.posix_acl_(access|default)$|trusted\.(?!overlay\.))/;
+
+/**
+ * An entry's share of Docker's layer size, which overlay2 measures as the lstat sizes of the
+ * non-directory entries of the layer's tree: a file's length, a symlink's target length;
+ * a hard link adds nothing (one inode), nor do directories and whiteout devices.
+ */
+function entrySize(h: Headers): number {
+  if (h.type === 'symlink') return Buffer.byteLength(h.linkname ?? '');
+  if (h.type === 'file' || h.type === 'contiguous-file') return h.size ?? 0;
+  return 0;
+}
 
 /**
  * Applies a layer stream onto `root`. Never follows a symlink inside the root, never
@@ -78,7 +89,7 @@ export async function applyLayer(input: Readable, root: string, opts: ApplyOptio
   try {
     for await (const entry of extract) {
       const xattrs = guard.nextEntryXattrs();
-      contentSize += entry.header.size ?? 0;
+      contentSize += entrySize(entry.header);
       await applier.entry(entry.header, entry as unknown as Readable, xattrs);
     }
     await feed;

@@ -135,9 +135,10 @@ for (const [name, open] of [
       expect(names['h1']).toBeUndefined();
 
       const l2 = await unpackLayer(store, sn, diff.descriptor, l1.chainId, { diffId: diff.diffId });
-      // The committed layer records its entries' total: new/file.txt 9, a 9, z 1 and usr/bin/tool 6
-      // (its mode changed, so it is in the diff whole); links, dirs and whiteouts count 0.
-      expect((await sn.stat(l2.chainId)).labels[CONTENT_SIZE_LABEL]).toBe('25');
+      // The committed layer records Docker's size: new/file.txt 9, a 9, z 1, usr/bin/tool 6 (its
+      // mode changed, so it is in the diff whole) and new/link's target 15; the hard link, dirs
+      // and whiteouts count 0.
+      expect((await sn.stat(l2.chainId)).labels[CONTENT_SIZE_LABEL]).toBe('40');
       const view = await mountAt(await sn.view('check', l2.chainId));
       expect(describeTree(view, { mtimes: true })).toEqual(expected);
       await umountAt(view);
