@@ -20,17 +20,21 @@ import { parseSize } from './containers/log-config.js';
 import { ContainerTable, type ContainerRecord } from './containers/record.js';
 import { BackgroundReleases } from './containers/background-releases.js';
 import { Images } from './images/service.js';
+import { PluginStore } from './plugins/store.js';
 import { ImageTable } from './images/table.js';
 import { DriverRuntime } from './adapters/runtime-driver.js';
 import { SnapshotterPort, type SnapshotterLike } from './adapters/snapshots.js';
 import { buildBusyboxLayout } from './builtin/busybox.js';
-import { System } from './system.js';
+import { ENGINE_VERSION, System } from './system.js';
 import { createBuilder } from './build/create.js';
 import type { BuildService } from './build/types.js';
 import { diskUsage } from './fsutil.js';
 
 /** Layers of one pull applied at once (each into its own detached snapshot). */
 const UNPACK_CONCURRENCY = 6;
+
+/** What the runtime creates in a container's rootfs to mount its own files over. */
+const CONTAINER_MOUNT_POINTS = ['etc/hostname', 'etc/hosts', 'etc/resolv.conf'];
 
 /**
  * One engine per root. `open` takes the root's lock (`<root>/berth.lock`; a second open of
@@ -49,6 +53,8 @@ export class Engine {
   readonly system: SystemService;
   /** Docker's classic builder (`POST /build`). */
   readonly builder: BuildService;
+  /** Docker's managed plugins (local ones: created, inspected, configured, removed). */
+  readonly plugins: PluginStore;
 
   private constructor(
     opts: EngineOptions,
@@ -66,6 +72,7 @@ export class Engine {
       system: System;
       registry: RegistryClient;
       builder: BuildService;
+      plugins: PluginStore;
     },
   ) {
     this.root = opts.root;
@@ -77,6 +84,7 @@ export class Engine {
     this.events = parts.events;
     this.system = parts.system;
     this.builder = parts.builder;
+    this.plugins = parts.plugins;
   }
 
   static async open(opts: EngineOptions): Promise<Engine> {
@@ -133,7 +141,9 @@ export class Engine {
           snapshotter: snapshotter as unknown as SnapshotterLike,
           unpack: (layer: Descriptor, parent: Digest | undefined, diffId?: Digest) => unpackLayer(content, snapshotter, layer, parent, { privileged, ...(diffId ? { diffId } : {}) }),
           chainUnpacker: (o) => new LayerChainUnpacker(content, snapshotter, { concurrency: UNPACK_CONCURRENCY, privileged, ...(o.onLayerDone ? { onLayerDone: o.onLayerDone } : {}) }),
-          diff: (key: string) => createDiff(content, snapshotter, key),
+          // The files the runtime bind-mounts into every container are not the container's
+          // changes (Docker keeps them in an init layer): a commit leaves them out.
+          diff: (key: string) => createDiff(content, snapshotter, key, { exclude: CONTAINER_MOUNT_POINTS }),
           applyLayer: (input, dir, o) => applyLayer(input, dir, o),
         },
         events,
@@ -274,7 +284,8 @@ export class Engine {
         },
       });
       const builder = createBuilder({ root, db, content, snapshotter, privileged, imageTable, containerTable: table, images, containers });
-      const engine = new Engine(opts, { lock, db, content, snapshotter, driver, containers, images, volumes, networks, events, system, registry: defaultRegistry, builder });
+      const plugins = await PluginStore.open(root, events, ENGINE_VERSION);
+      const engine = new Engine(opts, { lock, db, content, snapshotter, driver, containers, images, volumes, networks, events, system, registry: defaultRegistry, builder, plugins });
       await containers.reconcile(opts.restartOnOpen ?? true);
       await networks.restore();
       return engine;

@@ -10,3 +10,5 @@ export type * from './docker-types.js';
 export type { BuildService, BuildOptions, BuildResult } from './build/types.js';
 export { parseDockerfile, DockerfileParseError, type Dockerfile, type Instruction } from './build/dockerfile.js';
 export { BuildStepError } from './build/errors.js';
+export type { Plugin } from './plugins/store.js';
+export type { PluginConfig, PluginPrivilege, PluginSettings } from './plugins/config.js';

@@ -88,8 +88,11 @@ export interface ImageService {
   history(ref: string): Promise<ImageHistoryItem[]>;
   /** `docker save`: one tar with an OCI layout and Docker's manifest.json. */
   save(refs: string[]): Readable;
-  /** `docker load`: a docker-archive or OCI layout tar. Resolves with Docker's `Loaded image: x` lines. */
-  load(archive: Readable, opts?: { onProgress?: (msg: ProgressMessage) => void }): Promise<string[]>;
+  /**
+   * `docker load`: a docker-archive or OCI layout tar. `onMessage` gets Docker's load stream
+   * (`Loading layer` progress unless `quiet`, then `{stream}` lines); resolves with the stream's text lines.
+   */
+  load(archive: Readable, opts?: { quiet?: boolean; onMessage?: (msg: ProgressMessage) => void }): Promise<string[]>;
   /** Loads an OCI image layout directory (e.g. a fixture) and tags it `ref` (default: its index annotation). */
   loadLayout(dir: string, ref?: string): Promise<ImageInspect>;
   /** `docker import`: a rootfs tarball becomes a one-layer image. Resolves with its ID. */

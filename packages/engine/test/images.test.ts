@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBusyboxLayout, pushLayoutWithSkopeo, startRegistry, type RunningRegistry } from '@berth/fixtures';
@@ -96,6 +97,9 @@ describe('images', () => {
     const ref = await importHelloImage();
     const img = await t.engine.images.inspect(ref);
     expect(img.Config.Cmd).toEqual(['/busybox', 'echo', 'imported']);
+    // As Docker's import: the engine version is recorded, the layer's size is its file's.
+    expect(img.DockerVersion).toMatch(/^\d+\.\d+\.\d+/);
+    expect(img.Size).toBe((await stat('/bin/busybox')).size);
     const { Id } = await t.engine.containers.create({ Image: ref, HostConfig: { NetworkMode: 'none' } });
     const w = t.engine.containers.wait(Id, 'next-exit');
     await t.engine.containers.start(Id);

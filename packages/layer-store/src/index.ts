@@ -25,7 +25,7 @@ export { type SnapshotterOptions } from './snapshot/base.js';
 export { OverlaySnapshotter } from './snapshot/overlay.js';
 export { NativeSnapshotter } from './snapshot/native.js';
 export { mountAll, unmount } from './snapshot/mount.js';
-export { unpackLayer, layerRecord, type UnpackOptions, type UnpackResult, type LayerRecord } from './layer/unpack.js';
+export { unpackLayer, layerRecord, CONTENT_SIZE_LABEL, type UnpackOptions, type UnpackResult, type LayerRecord } from './layer/unpack.js';
 export {
   LayerChainUnpacker,
   unpackLayersConcurrently,

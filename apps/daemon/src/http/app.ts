@@ -14,6 +14,7 @@ import { networkRoutes } from '../routes/networks.js';
 import { archiveRoutes } from '../routes/archive.js';
 import { buildRoutes } from '../routes/build.js';
 import { swarmRoutes } from '../routes/swarm.js';
+import { pluginRoutes } from '../routes/plugins.js';
 import { lazySerializerFactory, lazyValidatorFactory } from './lazy-validators.js';
 
 declare module 'fastify' {
@@ -114,6 +115,7 @@ export function buildApp(engine: EngineLike, options: AppOptions): FastifyInstan
     archiveRoutes(scope, engine);
     buildRoutes(scope, engine);
     swarmRoutes(scope);
+    pluginRoutes(scope, engine);
   });
 
   return app;

@@ -70,6 +70,11 @@ export function imageRoutes(app: FastifyInstance, engine: EngineLike): void {
     switch (split.action) {
       case 'json': {
         const info = await images.inspect(split.name);
+        // Container and ContainerConfig left the API in 1.45, VirtualSize in 1.44.
+        if (atLeast(request.apiVersion, '1.45')) {
+          const { Container: _c, ContainerConfig: _cc, ...rest } = info;
+          return rest;
+        }
         return atLeast(request.apiVersion, '1.44') ? info : { ...info, VirtualSize: info.Size };
       }
       case 'history':
@@ -156,11 +161,13 @@ export function imageRoutes(app: FastifyInstance, engine: EngineLike): void {
   };
 
   app.post('/images/load', async (request, reply) => {
-    const quiet = boolValue(q(request)['quiet']);
-    const out = new JsonStream(reply);
+    // Docker defaults quiet to true when the parameter is absent, and answers 200 at once:
+    // a bad archive is an error line in the stream (docker-py raises ImageLoadError from it).
+    const query = q(request);
+    const quiet = query['quiet'] === undefined ? true : boolValue(query['quiet']);
+    const out = new JsonStream(reply, true);
     try {
-      const loaded = await images.load(rawBody(request), quiet ? {} : { onProgress: (msg: ProgressMessage) => out.write(msg) });
-      for (const line of loaded) out.write({ stream: line.endsWith('\n') ? line : `${line}\n` });
+      await images.load(rawBody(request), { quiet, onMessage: (msg: ProgressMessage) => out.write(msg) });
       out.end();
     } catch (err) {
       out.end(err);

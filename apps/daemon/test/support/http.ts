@@ -8,7 +8,7 @@ export interface RawResponse {
 }
 
 /** One plain HTTP request over the unix socket, body read whole. */
-export function request(socketPath: string, method: string, path: string, opts: { body?: string; headers?: Record<string, string> } = {}): Promise<RawResponse> {
+export function request(socketPath: string, method: string, path: string, opts: { body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = http.request({ socketPath, method, path, headers: opts.headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];

@@ -27,6 +27,9 @@ export interface ImageInspect {
   Parent: string;
   Comment: string;
   Created: string;
+  /** The committed container's ID and config; left out from API 1.45 on, as Docker does. */
+  Container?: string;
+  ContainerConfig?: ContainerConfig;
   DockerVersion: string;
   Author: string;
   Config: ContainerConfig;

@@ -3,7 +3,7 @@ import type { RootfsMount, SnapshotPort } from '../ports.js';
 /** The part of layer-store's Snapshotter contract the engine uses (structural, so the engine builds while layer-store's surface grows). */
 export interface SnapshotterLike {
   readonly name: string;
-  stat(key: string): Promise<{ key: string; parent?: string; kind: string }>;
+  stat(key: string): Promise<{ key: string; parent?: string; kind: string; labels?: Record<string, string> }>;
   prepare(key: string, parent?: string, opts?: { labels?: Record<string, string> }): Promise<RootfsMount[]>;
   view(key: string, parent?: string, opts?: { labels?: Record<string, string> }): Promise<RootfsMount[]>;
   mounts(key: string): Promise<RootfsMount[]>;

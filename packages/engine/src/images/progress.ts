@@ -11,13 +11,12 @@ function size(n: number): string {
   return `${i === 0 ? v : v.toFixed(v < 10 ? 3 : v < 100 ? 2 : 1).replace(/\.?0+$/, '')}${units[i]}`;
 }
 
-/** Docker's progress bar: `[=====>      ]  1.2MB/3.4MB`. */
+/** Docker's progress bar as its daemon renders it (200 columns): `[=====>      ]  1.2MB/3.4MB`. */
 export function progressBar(current: number, total: number): string {
-  if (total <= 0) return size(current);
-  const width = 50;
-  const filled = Math.min(width, Math.floor((current / total) * width));
-  const bar = '='.repeat(Math.max(0, filled - 1)) + (filled > 0 ? (filled === width ? '=' : '>') : '') + ' '.repeat(width - filled);
-  return `[${bar}] ${size(current).padStart(8)}/${size(total)}`;
+  if (total <= 0) return size(current).padStart(8);
+  const done = Math.min(50, Math.floor(Math.floor((current / total) * 100) / 2));
+  const numbers = current > total ? size(current).padStart(8) : `${size(current).padStart(8)}/${size(total)}`;
+  return `[${'='.repeat(done)}>${' '.repeat(50 - done)}] ${numbers}`;
 }
 
 export function layerMessage(status: string, id: string, current?: number, total?: number): ProgressMessage {

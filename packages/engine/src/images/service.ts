@@ -49,10 +49,15 @@ import type { CommitOptions, ImageService, ImportOptions, PullOptions, PushOptio
 import type { ImageConfigLike } from '../spec.js';
 import type { ResolvedImage, ImageLookup } from '../containers/service.js';
 import { applyChanges } from './changes.js';
+import { commitImageConfig } from './commit.js';
+import { ENGINE_VERSION } from '../system.js';
+import { fam, imageHistory, inspectImage, liveParent, repoDigests } from './describe.js';
 import type { StorageDeps } from './deps.js';
 import { ApplyingSink } from './applying-sink.js';
+import { CONTENT_SIZE_LABEL } from '@berth/layer-store';
+import { loadArchive, type LoadOptions } from './load.js';
 import { layerMessage } from './progress.js';
-import { ImageTable, refKey, type ImageRecord, type LayerRecord } from './table.js';
+import { dockerLayerSize, ImageTable, refKey, type ImageRecord, type LayerRecord } from './table.js';
 import { Unpacker } from './unpack.js';
 
 export interface ContainerUse {
@@ -91,7 +96,6 @@ export interface ImageDeps {
   applyWhileDownloading?: boolean;
 }
 
-const GRAPH_DRIVER = 'overlay2';
 /** As Docker: 3 blobs at once (6 measured no faster on the big image here). */
 const DEFAULT_CONCURRENT_DOWNLOADS = 3;
 
@@ -122,7 +126,14 @@ export class Images implements ImageService, ImageLookup {
   // ---------- core: record an image whose blobs are in the content store ----------
 
   private async register(
-    args: { configBytes: Buffer; manifest?: { bytes: Buffer; digest: Digest; mediaType: string }; layers: Descriptor[]; diffIds?: Digest[]; uncompressedSizes?: (number | undefined)[] },
+    args: {
+      configBytes: Buffer;
+      manifest?: { bytes: Buffer; digest: Digest; mediaType: string };
+      layers: Descriptor[];
+      diffIds?: Digest[];
+      uncompressedSizes?: (number | undefined)[];
+      parent?: string;
+    },
     onLayerDone?: (layer: Descriptor, skipped: boolean) => void,
   ): Promise<ImageRecord> {
     const config = parseImageConfig(args.configBytes);
@@ -140,13 +151,23 @@ export class Images implements ImageService, ImageLookup {
       if (res.diffId !== expected[i]) throw new DigestMismatchError(expected[i]!, res.diffId, `layer ${i} diff_id`);
       parent = res.chainId;
       const uncompressed = layerCompression(layer.mediaType) === 'none' ? layer.size : args.uncompressedSizes?.[i];
-      records.push({ digest: layer.digest, mediaType: layer.mediaType, size: layer.size, diffId: res.diffId, ...(uncompressed !== undefined ? { uncompressedSize: uncompressed } : {}) });
-      size += uncompressed ?? layer.size;
+      const contentSize = await this.contentSize(res.chainId);
+      const record: LayerRecord = {
+        digest: layer.digest,
+        mediaType: layer.mediaType,
+        size: layer.size,
+        diffId: res.diffId,
+        ...(uncompressed !== undefined ? { uncompressedSize: uncompressed } : {}),
+        ...(contentSize !== undefined ? { contentSize } : {}),
+      };
+      records.push(record);
+      size += dockerLayerSize(record);
       onLayerDone?.(layer, res.skipped);
     }
     const chain = chainIds(expected);
     const rec: Omit<ImageRecord, 'lastTagTime'> = {
       id,
+      parent: args.parent ?? null,
       configBytes: args.configBytes.toString('utf8'),
       manifestDigest: args.manifest?.digest ?? null,
       manifestMediaType: args.manifest?.mediaType ?? null,
@@ -301,6 +322,16 @@ export class Images implements ImageService, ImageLookup {
     return this.inspect(rec.id);
   }
 
+  /** The layer snapshot's recorded entry total (Docker's layer size), if its unpack recorded one. */
+  private async contentSize(chainId: string): Promise<number | undefined> {
+    try {
+      const v = (await this.d.storage.snapshotter.stat(chainId)).labels?.[CONTENT_SIZE_LABEL];
+      return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   private async snapshotExists(chainId: string): Promise<boolean> {
     try {
       return (await this.d.storage.snapshotter.stat(chainId)).kind === 'committed';
@@ -416,12 +447,15 @@ export class Images implements ImageService, ImageLookup {
       this.d.table.deleteRef(key);
       out.push({ Untagged: normalizeReference(refInput).familiar() });
       this.d.events.emit('image', 'untag', rec.id, { name: normalizeReference(refInput).familiar() });
-      if (!isLast || users.length > 0) return out;
+      if (!isLast || users.length > 0 || this.d.table.childrenOf(rec.id).length > 0) return out;
       for (const t of this.d.table.refsOf(rec.id)) {
         this.d.table.deleteRef(t.ref);
         out.push({ Untagged: fam(t.ref) });
       }
     } else {
+      if (this.d.table.childrenOf(rec.id).length > 0) {
+        throw new ConflictError(`conflict: unable to delete ${short} (cannot be forced) - image has dependent child images`);
+      }
       if (running && !opts.force) {
         throw new ConflictError(`conflict: unable to delete ${short} (cannot be forced) - image is being used by running container ${running.id.slice(0, 12)}`);
       }
@@ -440,6 +474,24 @@ export class Images implements ImageService, ImageLookup {
       if (users.length > 0) return out;
     }
     out.push(...(await this.deleteImage(rec)));
+    if (!opts.noprune) out.push(...(await this.pruneParents(rec)));
+    return out;
+  }
+
+  /** As Docker: a deleted image's parents go too while they are untagged, unused and childless. */
+  private async pruneParents(rec: ImageRecord): Promise<ImageDeleteItem[]> {
+    const out: ImageDeleteItem[] = [];
+    let parent = rec.parent ? this.d.table.get(rec.parent) : undefined;
+    while (parent) {
+      if (this.d.table.refsOf(parent.id).some((r) => r.kind === 'tag')) break;
+      if (this.d.usedBy(parent.id).length > 0 || this.d.table.childrenOf(parent.id).length > 0) break;
+      for (const t of this.d.table.refsOf(parent.id)) {
+        this.d.table.deleteRef(t.ref);
+        out.push({ Untagged: fam(t.ref) });
+      }
+      out.push(...(await this.deleteImage(parent)));
+      parent = parent.parent ? this.d.table.get(parent.parent) : undefined;
+    }
     return out;
   }
 
@@ -501,9 +553,9 @@ export class Images implements ImageService, ImageLookup {
       if (f.has('reference') && !f.get('reference').some((pat) => tags.some((t) => matchRef(pat, t)))) continue;
       out.push({
         Id: rec.id,
-        ParentId: '',
+        ParentId: liveParent(this.d.table, rec) ?? '',
         RepoTags: tags,
-        RepoDigests: this.repoDigests(rec),
+        RepoDigests: repoDigests(this.d.table, rec),
         Created: Math.floor(rec.createdAt / 1000),
         Size: rec.size,
         SharedSize: -1,
@@ -514,75 +566,12 @@ export class Images implements ImageService, ImageLookup {
     return out;
   }
 
-  private repoDigests(rec: ImageRecord): string[] {
-    const out = new Set<string>();
-    for (const r of this.d.table.refsOf(rec.id)) {
-      if (r.kind === 'digest') out.add(fam(r.ref));
-    }
-    return [...out];
-  }
-
   async inspect(refInput: string): Promise<ImageInspect> {
-    const rec = this.d.table.resolve(refInput);
-    const config = JSON.parse(rec.configBytes) as ImageConfig;
-    const c = (config.config ?? {}) as ContainerConfig;
-    const history = config.history ?? [];
-    return {
-      Id: rec.id,
-      RepoTags: this.d.table.refsOf(rec.id).filter((r) => r.kind === 'tag').map((r) => fam(r.ref)),
-      RepoDigests: this.repoDigests(rec),
-      Parent: '',
-      Comment: history.at(-1)?.comment ?? '',
-      Created: config.created ?? new Date(rec.createdAt).toISOString(),
-      DockerVersion: '',
-      Author: config.author ?? '',
-      Config: {
-        Hostname: '',
-        Domainname: '',
-        User: c.User ?? '',
-        AttachStdin: false,
-        AttachStdout: false,
-        AttachStderr: false,
-        Tty: false,
-        OpenStdin: false,
-        StdinOnce: false,
-        Env: c.Env ?? null,
-        Cmd: c.Cmd ?? null,
-        Image: '',
-        Volumes: c.Volumes ?? null,
-        WorkingDir: c.WorkingDir ?? '',
-        Entrypoint: c.Entrypoint ?? null,
-        OnBuild: c.OnBuild ?? null,
-        Labels: c.Labels ?? null,
-        ...(c.ExposedPorts ? { ExposedPorts: c.ExposedPorts } : {}),
-        ...(c.StopSignal ? { StopSignal: c.StopSignal } : {}),
-      },
-      Architecture: config.architecture,
-      ...(config.variant ? { Variant: config.variant } : {}),
-      Os: config.os,
-      ...(config['os.version'] ? { OsVersion: config['os.version'] } : {}),
-      Size: rec.size,
-      GraphDriver: { Name: GRAPH_DRIVER, Data: null },
-      RootFS: { Type: 'layers', Layers: config.rootfs.diff_ids },
-      Metadata: { LastTagTime: rec.lastTagTime ? new Date(rec.lastTagTime).toISOString() : '0001-01-01T00:00:00Z' },
-    };
+    return inspectImage(this.d.table, this.d.table.resolve(refInput));
   }
 
   async history(refInput: string): Promise<ImageHistoryItem[]> {
-    const rec = this.d.table.resolve(refInput);
-    const config = JSON.parse(rec.configBytes) as ImageConfig;
-    const hist: NonNullable<ImageConfig['history']> = config.history?.length ? config.history : rec.layers.map(() => ({ ...(config.created ? { created: config.created } : {}) }));
-    let layerIdx = 0;
-    const items: ImageHistoryItem[] = hist.map((h) => {
-      const size = h.empty_layer ? 0 : (rec.layers[layerIdx++]?.size ?? 0);
-      return { Id: '<missing>', Created: Math.floor(Date.parse(h.created ?? '') / 1000) || 0, CreatedBy: h.created_by ?? '', Tags: null, Size: size, Comment: h.comment ?? '' };
-    });
-    items.reverse();
-    if (items[0]) {
-      items[0].Id = rec.id;
-      items[0].Tags = this.d.table.refsOf(rec.id).filter((r) => r.kind === 'tag').map((r) => fam(r.ref));
-    }
-    return items;
+    return imageHistory(this.d.table, this.d.table.resolve(refInput));
   }
 
   // ---------- save / load / layouts ----------
@@ -602,6 +591,14 @@ export class Images implements ImageService, ImageLookup {
         if (repoTags.length === 0 && /^(sha256:)?[0-9a-f]+$/.test(r)) repoTags = [];
         return { rec, repoTags };
       });
+      // As Docker: an image named twice (two tags, or a tag and its ID) is one entry with both tags.
+      const byId = new Map<string, { rec: ImageRecord; repoTags: string[] }>();
+      for (const s of sources) {
+        const seen = byId.get(s.rec.id);
+        if (seen) seen.repoTags.push(...s.repoTags.filter((t) => !seen.repoTags.includes(t)));
+        else byId.set(s.rec.id, { rec: s.rec, repoTags: [...s.repoTags] });
+      }
+      sources.splice(0, sources.length, ...byId.values());
       const images = [];
       for (const { rec, repoTags } of sources) {
         const layers = [];
@@ -641,55 +638,22 @@ export class Images implements ImageService, ImageLookup {
     return n;
   }
 
-  async load(archive: Readable, opts: { onProgress?: (msg: ProgressMessage) => void } = {}): Promise<string[]> {
-    const dir = await mkdtemp(join(this.d.root, 'tmp-load-'));
-    try {
-      // Buffer the tar to disk once so both forms can be tried on it.
-      const tarPath = join(dir, 'archive.tar');
-      await pipeline(archive, createWriteStream(tarPath));
-      const lines: string[] = [];
-      let loaded = false;
-      try {
-        const a = await extractDockerArchive(createReadStream(tarPath), join(dir, 'x'));
-        for (const img of a.images) {
-          const layers: Descriptor[] = [];
-          for (const l of img.layers) {
-            const st = await stat(l.path);
-            const mediaType = l.compression === 'gzip' ? MediaType.OciLayerGzip : MediaType.OciLayer;
-            const digest = l.compression === 'none' ? l.diffId : await this.ingestUnknown(createReadStream(l.path));
-            if (l.compression === 'none' && !(await this.d.storage.content.has(digest))) {
-              await this.d.storage.content.ingest(`load-${digest}`, { digest, size: st.size }, createReadStream(l.path));
-            }
-            layers.push({ mediaType, digest, size: st.size });
-          }
-          const rec = await this.register({ configBytes: img.configBytes, layers, diffIds: img.layers.map((l) => l.diffId) });
-          for (const t of img.repoTags) {
-            this.setTag(t, rec.id);
-            lines.push(`Loaded image: ${normalizeReference(t).familiar()}`);
-          }
-          if (img.repoTags.length === 0) lines.push(`Loaded image ID: ${rec.id}`);
-          this.d.events.emit('image', 'load', rec.id, { name: rec.id });
-        }
-        loaded = true;
-      } catch (err) {
-        if (!(err instanceof InvalidArgumentError) || !/manifest\.json/.test(err.message)) throw err;
-      }
-      if (!loaded) {
-        const layout = await extractOciLayout(createReadStream(tarPath), join(dir, 'oci'));
-        for (const e of layout.list()) {
-          const name = e.imageName ?? e.refName;
-          const rec = await this.importFromLayout(layout, e.descriptor.digest);
-          if (name && e.imageName) {
-            this.setTag(name, rec.id);
-            lines.push(`Loaded image: ${normalizeReference(name).familiar()}`);
-          } else lines.push(`Loaded image ID: ${rec.id}`);
-        }
-      }
-      for (const l of lines) opts.onProgress?.({ stream: l + '\n' });
-      return lines;
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+  load(archive: Readable, opts: LoadOptions = {}): Promise<string[]> {
+    return loadArchive(
+      {
+        root: this.d.root,
+        content: this.d.storage.content,
+        table: this.d.table,
+        events: this.d.events,
+        register: (args) => this.register(args),
+        setTag: (ref, id) => this.setTag(ref, id),
+        importFromLayout: (layout, entry) => this.importFromLayout(layout, entry),
+        ingestUnknown: (data) => this.ingestUnknown(data),
+        snapshotExists: (chainId) => this.snapshotExists(chainId),
+      },
+      archive,
+      opts,
+    );
   }
 
   /** Ingests a stream of unknown digest; resolves with its digest. */
@@ -746,12 +710,13 @@ export class Images implements ImageService, ImageLookup {
     const applied = await this.unpacker.apply(layer, undefined, undefined);
     const platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
     const created = new Date().toISOString();
-    const config: ImageConfig = {
+    const config: ImageConfig & { docker_version: string } = {
       architecture: platform.architecture,
       os: platform.os,
       ...(platform.variant ? { variant: platform.variant } : {}),
       created,
       config: applyChanges({}, opts.changes) as ImageConfig['config'],
+      docker_version: ENGINE_VERSION,
       rootfs: { type: 'layers', diff_ids: [applied.diffId] },
       history: [{ created, created_by: '', comment: opts.message || 'Imported from -' }],
     };
@@ -774,26 +739,25 @@ export class Images implements ImageService, ImageLookup {
     } finally {
       if (pause) await src.unpause().catch(() => undefined);
     }
-    const baseConfig = JSON.parse(base.configBytes) as ImageConfig;
-    const created = new Date().toISOString();
-    const merged = {
-      ...(baseConfig.config ?? {}),
-      ...pickImageConfig(src.config),
-      ...(opts.config ? pickImageConfig(opts.config as ContainerConfig) : {}),
-    };
-    const config: ImageConfig = {
-      ...baseConfig,
-      created,
-      ...(opts.author ? { author: opts.author } : {}),
-      config: applyChanges(merged, opts.changes) as ImageConfig['config'],
-      rootfs: { type: 'layers', diff_ids: [...baseConfig.rootfs.diff_ids, diffId] },
-      history: [
-        ...(baseConfig.history ?? []),
-        { created, created_by: [...(toList(src.config.Entrypoint)), ...toList(src.config.Cmd)].join(' '), ...(opts.author ? { author: opts.author } : {}), ...(opts.comment ? { comment: opts.comment } : {}) },
-      ],
-    };
-    const layers = [...base.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest as Digest, size: l.size })), layer];
-    const rec = await this.register({ configBytes: Buffer.from(canonicalJson(config)), layers, diffIds: [...base.layers.map((l) => l.diffId as Digest), diffId] });
+    const { config, emptyLayer } = commitImageConfig({
+      base: JSON.parse(base.configBytes) as ImageConfig,
+      container: { id: src.id, config: src.config },
+      user: opts.config as ContainerConfig | undefined,
+      changes: opts.changes,
+      author: opts.author,
+      comment: opts.comment,
+      diffId,
+      created: new Date().toISOString(),
+      dockerVersion: ENGINE_VERSION,
+    });
+    const baseLayers = base.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest as Digest, size: l.size }));
+    const baseDiffIds = base.layers.map((l) => l.diffId as Digest);
+    const rec = await this.register({
+      configBytes: Buffer.from(canonicalJson(config)),
+      layers: emptyLayer ? baseLayers : [...baseLayers, layer],
+      diffIds: emptyLayer ? baseDiffIds : [...baseDiffIds, diffId],
+      parent: base.id,
+    });
     if (opts.repo) this.setTag(opts.tag ? `${opts.repo}:${opts.tag}` : opts.repo, rec.id);
     this.d.events.emit('image', 'commit', rec.id, { name: rec.id, container: src.id });
     return { Id: rec.id };
@@ -815,6 +779,9 @@ export class Images implements ImageService, ImageLookup {
       if (this.d.usedBy(rec.id).length > 0) continue;
       const tags = this.d.table.refsOf(rec.id).filter((r) => r.kind === 'tag');
       if (danglingOnly && tags.length > 0) continue;
+      // An image others were committed from stays (Docker's conflict), and one that went
+      // with its child below is gone.
+      if (this.d.table.childrenOf(rec.id).length > 0 || !this.d.table.get(rec.id)) continue;
       const labels = ((JSON.parse(rec.configBytes) as ImageConfig).config?.Labels ?? {}) as Record<string, string>;
       if (!f.matchLabels('label', labels)) continue;
       for (const t of this.d.table.refsOf(rec.id)) {
@@ -823,6 +790,7 @@ export class Images implements ImageService, ImageLookup {
       }
       space += rec.size;
       deleted.push(...(await this.deleteImage(rec)));
+      deleted.push(...(await this.pruneParents(rec)));
     }
     this.d.events.emit('image', 'prune', '', { reclaimed: String(space) });
     return { ImagesDeleted: deleted, SpaceReclaimed: space };
@@ -858,31 +826,9 @@ export class Images implements ImageService, ImageLookup {
   }
 }
 
-function fam(key: string): string {
-  try {
-    return normalizeReference(key).familiar();
-  } catch {
-    return key;
-  }
-}
-
 function matchRef(pattern: string, familiar: string): boolean {
   const re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '.') + '$');
   return re.test(familiar) || re.test(familiar.replace(/:[^:/]+$/, ''));
-}
-
-function toList(v: string[] | string | null | undefined): string[] {
-  return v === null || v === undefined ? [] : typeof v === 'string' ? [v] : v;
-}
-
-/** The image-level fields of a container config (what commit keeps). */
-function pickImageConfig(c: ContainerConfig): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const k of ['User', 'Env', 'Cmd', 'Entrypoint', 'WorkingDir', 'Labels', 'ExposedPorts', 'Volumes', 'StopSignal', 'OnBuild', 'Healthcheck', 'Shell'] as const) {
-    const v = c[k];
-    if (v !== undefined && v !== null && v !== '') out[k] = typeof v === 'string' && (k === 'Cmd' || k === 'Entrypoint') ? [v] : v;
-  }
-  return out;
 }
 
 async function readAll(s: Readable): Promise<Buffer> {

@@ -8,6 +8,13 @@ export interface LayerRecord {
   diffId: string;
   /** Bytes of the uncompressed tar, once known (unpack or save measured it). */
   uncompressedSize?: number;
+  /** The entries' total size, Docker's layer size (image Size, history), when the unpack recorded it. */
+  contentSize?: number;
+}
+
+/** A layer's size as Docker reports it, falling back to the tar's size for layers unpacked before it was recorded. */
+export function dockerLayerSize(l: LayerRecord): number {
+  return l.contentSize ?? l.uncompressedSize ?? l.size;
 }
 
 export interface ImageRecord {
@@ -20,6 +27,8 @@ export interface ImageRecord {
   size: number;
   createdAt: number;
   lastTagTime: number;
+  /** The local image this one was made from (commit), as Docker's Parent; null when none. */
+  parent: string | null;
 }
 
 interface Row {
@@ -32,6 +41,7 @@ interface Row {
   size: number;
   created_at: number;
   last_tag_time: number;
+  parent: string | null;
 }
 
 const fromRow = (r: Row): ImageRecord => ({
@@ -44,6 +54,7 @@ const fromRow = (r: Row): ImageRecord => ({
   size: r.size,
   createdAt: r.created_at,
   lastTagTime: r.last_tag_time,
+  parent: r.parent ?? null,
 });
 
 /** Normalised key of a user reference: `docker.io/library/busybox:latest` or `name@sha256:...`. */
@@ -55,15 +66,21 @@ export function refKey(ref: string): string {
 export class ImageTable {
   constructor(private readonly db: Db) {}
 
-  put(r: Omit<ImageRecord, 'lastTagTime'>): void {
+  put(r: Omit<ImageRecord, 'lastTagTime' | 'parent'> & { parent?: string | null }): void {
     this.db
       .prepare(
-        `INSERT INTO eng_images (id, config, manifest_digest, manifest_media_type, layers, chain_id, size, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO eng_images (id, config, manifest_digest, manifest_media_type, layers, chain_id, size, created_at, parent)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET manifest_digest = COALESCE(excluded.manifest_digest, manifest_digest),
-           manifest_media_type = COALESCE(excluded.manifest_media_type, manifest_media_type)`,
+           manifest_media_type = COALESCE(excluded.manifest_media_type, manifest_media_type),
+           parent = COALESCE(excluded.parent, parent)`,
       )
-      .run(r.id, r.configBytes, r.manifestDigest, r.manifestMediaType, JSON.stringify(r.layers), r.chainId, r.size, r.createdAt);
+      .run(r.id, r.configBytes, r.manifestDigest, r.manifestMediaType, JSON.stringify(r.layers), r.chainId, r.size, r.createdAt, r.parent ?? null);
+  }
+
+  /** Images whose Parent is `id` (Docker refuses to delete a parent by ID while they exist). */
+  childrenOf(id: string): string[] {
+    return (this.db.prepare('SELECT id FROM eng_images WHERE parent = ?').all(id) as { id: string }[]).map((r) => r.id);
   }
 
   get(id: string): ImageRecord | undefined {

@@ -46,6 +46,11 @@ const MIGRATIONS: { version: number; up: string }[] = [
         record TEXT NOT NULL);
     `,
   },
+  {
+    // Docker's image Parent: the image a commit (or a classic build step) started from.
+    version: 2,
+    up: `ALTER TABLE eng_images ADD COLUMN parent TEXT;`,
+  },
 ];
 
 export function openEngineDb(root: string): Db {

@@ -33,6 +33,18 @@ function tarExtract(blob: string, dir: string): void {
 }
 
 describe('apply', () => {
+  it("reports Docker's layer size (file contents, symlink targets) beside the tar's", async () => {
+    const r = await apply([
+      { name: 'd/', type: 'dir' },
+      { name: 'd/a', content: 'hello' },
+      { name: 'd/b', content: 'x'.repeat(1000) },
+      { name: 'd/l', type: 'symlink', linkname: 'a' },
+    ], {}, 'none');
+    // Docker (overlay2) counts a symlink by its target's length: 5 + 1000 + 1.
+    expect(r.contentSize).toBe(1006);
+    expect(r.size).toBe(r.layer.blob.length);
+  });
+
   it('the busybox layer comes out exactly as tar -xzf extracts it', async () => {
     const layout = await buildBusyboxLayout();
     const layer = layout.layers[0]!;

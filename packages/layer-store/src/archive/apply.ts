@@ -50,12 +50,25 @@ export interface ApplyResult {
   /** Uncompressed size of the layer tar. */
   size: number;
   entries: number;
+  /** What Docker reports as the layer's size: file contents plus symlink targets (see entrySize). */
+  contentSize: number;
 }
 
 const DEFAULT_LIMITS: TarLimits = { maxEntries: 2_000_000, maxBytes: 256 * 2 ** 30, maxPaxHeader: 1 << 20 };
 const WHITEOUT = '.wh.';
 const OPAQUE = '.wh..wh..opq';
 const ALLOWED_XATTR = /^(user\.|security\.capability$|system\.posix_acl_(access|default)$|trusted\.(?!overlay\.))/;
+
+/**
+ * An entry's share of Docker's layer size, which overlay2 measures as the lstat sizes of the
+ * non-directory entries of the layer's tree: a file's length, a symlink's target length;
+ * a hard link adds nothing (one inode), nor do directories and whiteout devices.
+ */
+function entrySize(h: Headers): number {
+  if (h.type === 'symlink') return Buffer.byteLength(h.linkname ?? '');
+  if (h.type === 'file' || h.type === 'contiguous-file') return h.size ?? 0;
+  return 0;
+}
 
 /**
  * Applies a layer stream onto `root`. Never follows a symlink inside the root, never
@@ -69,12 +82,14 @@ export async function applyLayer(input: Readable, root: string, opts: ApplyOptio
   const extract = tar.extract();
   const applier = new Applier(root, opts);
   let feedError: unknown;
+  let contentSize = 0;
   const feed = pipeline(input, dec.stream, guard, extract).catch((err) => {
     feedError ??= err;
   });
   try {
     for await (const entry of extract) {
       const xattrs = guard.nextEntryXattrs();
+      contentSize += entrySize(entry.header);
       await applier.entry(entry.header, entry as unknown as Readable, xattrs);
     }
     await feed;
@@ -103,7 +118,7 @@ export async function applyLayer(input: Readable, root: string, opts: ApplyOptio
   if (opts.expectedDiffId && opts.expectedDiffId !== diffId) {
     throw new DigestMismatchError(opts.expectedDiffId, diffId, 'layer diffID');
   }
-  return { diffId, size: guard.bytes, entries: guard.entries };
+  return { diffId, size: guard.bytes, entries: guard.entries, contentSize };
 }
 
 function wrap(err: unknown): Error {

@@ -12,6 +12,12 @@ export interface DiffOptions {
   /** Ingest ref for the layer blob (default: a random one). */
   ref?: string;
   labels?: Record<string, string>;
+  /**
+   * Paths (relative, `etc/hosts`) left out of the layer, with the directories that are in
+   * the change set only because of them: a runtime's mount points (Docker keeps these in an
+   * init layer below the container's, so its commits never carry them).
+   */
+  exclude?: readonly string[];
 }
 
 export interface DiffResult {
@@ -31,7 +37,8 @@ export const UNCOMPRESSED_LABEL = 'berth.layer-store/uncompressed';
  */
 export async function createDiff(store: ContentStore, snapshotter: Snapshotter, key: string, opts: DiffOptions = {}): Promise<DiffResult> {
   const source = await snapshotter.diffSource(key);
-  const entries = source.kind === 'overlay-upper' ? overlayChanges(source.upper) : treeChanges(source.lower, source.upper);
+  const all = source.kind === 'overlay-upper' ? overlayChanges(source.upper) : treeChanges(source.lower, source.upper);
+  const entries = opts.exclude?.length ? withoutPaths(all, opts.exclude) : all;
   const tarHash = createHash('sha256');
   const tar = Readable.from(tarStream(entries, tarHash), { objectMode: false, highWaterMark: 1 << 20 });
   const gzip = opts.compression !== 'none';
@@ -64,4 +71,24 @@ export async function createDiff(store: ContentStore, snapshotter: Snapshotter, 
     descriptor: { mediaType: gzip ? MediaType.OciLayerGzip : MediaType.OciLayer, digest, size },
     diffId,
   };
+}
+
+/**
+ * `entries` without the excluded paths, and without a directory entry that is an ancestor of
+ * one of them and has nothing else below it in the change set. (Such a directory's own
+ * metadata change, if any, is lost: it is the mount points' parent, /etc.)
+ */
+function withoutPaths<T extends { header: { name: string; type: string } }>(entries: T[], exclude: readonly string[]): T[] {
+  const norm = (n: string): string => n.replace(/^\.?\/+/, '').replace(/\/+$/, '');
+  const excluded = new Set(exclude.map(norm));
+  const kept = entries.filter((e) => !excluded.has(norm(e.header.name)));
+  const ancestors = new Set<string>();
+  for (const p of excluded) {
+    for (let i = p.indexOf('/'); i > 0; i = p.indexOf('/', i + 1)) ancestors.add(p.slice(0, i));
+  }
+  return kept.filter((e) => {
+    const name = norm(e.header.name);
+    if (e.header.type !== 'dir' || !ancestors.has(name)) return true;
+    return kept.some((o) => norm(o.header.name).startsWith(name + '/'));
+  });
 }

@@ -21,7 +21,7 @@ import { buildLayer, type TestEntry } from '../testsuite/layers.js';
 import { describeTree } from '../testsuite/tree.js';
 import { setXattr } from '../archive/xattr.js';
 import { createDiff } from './commit.js';
-import { layerRecord, unpackLayer } from './unpack.js';
+import { CONTENT_SIZE_LABEL, layerRecord, unpackLayer } from './unpack.js';
 
 let work: string;
 let store: FileContentStore;
@@ -135,9 +135,35 @@ for (const [name, open] of [
       expect(names['h1']).toBeUndefined();
 
       const l2 = await unpackLayer(store, sn, diff.descriptor, l1.chainId, { diffId: diff.diffId });
+      // The committed layer records Docker's size: new/file.txt 9, a 9, z 1, usr/bin/tool 6 (its
+      // mode changed, so it is in the diff whole) and new/link's target 15; the hard link, dirs
+      // and whiteouts count 0.
+      expect((await sn.stat(l2.chainId)).labels[CONTENT_SIZE_LABEL]).toBe('40');
       const view = await mountAt(await sn.view('check', l2.chainId));
       expect(describeTree(view, { mtimes: true })).toEqual(expected);
       await umountAt(view);
+    });
+
+    it('leaves excluded paths out, and a directory in the change set only for them', async () => {
+      const base = await ingestLayer(BASE);
+      const l1 = await unpackLayer(store, sn, base.desc, undefined, { diffId: base.diffId });
+      const mnt = await mountAt(await sn.prepare('mountpoints', l1.chainId));
+      await writeFile(join(mnt, 'etc/hostname'), 'h\n');
+      await writeFile(join(mnt, 'etc/conf.d/a'), 'a1');
+      await umountAt(mnt);
+      // Only the mount point and the file rewritten with the same bytes (still a change).
+      const names = (await tarNames((await createDiff(store, sn, 'mountpoints', { exclude: ['etc/hostname'] })).descriptor)).map(([n]) => n.replace(/\/$/, ''));
+      expect(names).not.toContain('etc/hostname');
+      expect(names).toContain('etc/conf.d/a');
+      expect(names).toContain('etc');
+
+      const only = await mountAt(await sn.prepare('only-mountpoint', l1.chainId));
+      await writeFile(join(only, 'etc/hostname'), 'h\n');
+      await umountAt(only);
+      const empty = await createDiff(store, sn, 'only-mountpoint', { exclude: ['etc/hostname'] });
+      expect(await tarNames(empty.descriptor)).toEqual([]);
+      // The empty tar's diffID, which Docker leaves out of a commit.
+      expect(empty.diffId).toBe('sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef');
     });
 
     it('on top of the big image: diff of an upper dir round-trips (modes, owners, xattrs, content)', async () => {

@@ -13,7 +13,7 @@ import {
 import { applyLayer } from '../archive/apply.js';
 import type { FileContentStore } from '../content/file-store.js';
 import type { Snapshotter } from '../snapshot/snapshotter.js';
-import { exists, record, unpackLayer, type UnpackOptions, type UnpackResult } from './unpack.js';
+import { CONTENT_SIZE_LABEL, exists, record, unpackLayer, type UnpackOptions, type UnpackResult } from './unpack.js';
 
 export interface ChainUnpackOptions extends Omit<UnpackOptions, 'diffId'> {
   /** Layers applied at once (default 4). */
@@ -31,6 +31,7 @@ interface Detached {
   key: string;
   diffId: Digest;
   size: number;
+  contentSize: number;
 }
 
 interface Slot {
@@ -131,7 +132,7 @@ export class LayerChainUnpacker {
         ...(this.opts.privileged !== undefined ? { privileged: this.opts.privileged } : {}),
         ...(this.opts.limits ? { limits: this.opts.limits } : {}),
       });
-      return { key, diffId: res.diffId, size: res.size };
+      return { key, diffId: res.diffId, size: res.size, contentSize: res.contentSize };
     } catch (err) {
       await this.removeQuietly(key);
       throw err;
@@ -192,7 +193,9 @@ export class LayerChainUnpacker {
       if (await exists(this.snapshotter, chainId)) applied = false;
       else {
         try {
-          await this.snapshotter.commitDetached!(chainId, done.key, parent, { labels: { 'berth.layer-store/diff-id': done.diffId } });
+          await this.snapshotter.commitDetached!(chainId, done.key, parent, {
+            labels: { 'berth.layer-store/diff-id': done.diffId, [CONTENT_SIZE_LABEL]: String(done.contentSize) },
+          });
         } catch (err) {
           // Someone else committed the same chain meanwhile: theirs is as good as ours.
           if (!(err instanceof ConflictError)) throw err;

@@ -14,6 +14,9 @@ import type { LeaseManager } from '../gc/leases.js';
 import { TRANSIENT_LABEL } from '../snapshot/base.js';
 import type { Snapshotter } from '../snapshot/snapshotter.js';
 
+/** Label of a committed layer snapshot: its entries' total size (Docker's layer size), in bytes. */
+export const CONTENT_SIZE_LABEL = 'berth.layer-store/content-size';
+
 export interface UnpackOptions {
   /** The layer's diffID from the image config: lets an unpacked layer be found without
    * reading it, and is verified while applying. */
@@ -71,7 +74,7 @@ export async function unpackLayer(
     // The lease goes on before the commit so a collection in between cannot sweep it.
     opts.lease?.manager.addResource(opts.lease.id, 'snapshot', chainId);
     try {
-      await snapshotter.commit(chainId, key, { labels: { 'berth.layer-store/diff-id': result.diffId } });
+      await snapshotter.commit(chainId, key, { labels: { 'berth.layer-store/diff-id': result.diffId, [CONTENT_SIZE_LABEL]: String(result.contentSize) } });
     } catch (err) {
       // Someone else unpacked the same chain meanwhile: theirs is as good as ours.
       if (!(err instanceof ConflictError)) throw err;
