@@ -5,21 +5,10 @@ import { FilterSet } from './filters.js';
 import { newId } from './names.js';
 import type { NetworkService } from './services.js';
 import type { Db } from './state/db.js';
+import type { NetworkDriver } from '@berth/runtime';
 
-/** The part of driver-linux's CniNetworkManager the engine uses. */
-export interface NetworkManagerLike {
-  readonly defaultNetworkName: string;
-  createNetwork(o: { name: string; subnet?: string; gateway?: string; bridge?: string; internal?: boolean; labels?: Record<string, string> }): Promise<{ id: string; name: string; bridge: string; subnet: string; gateway: string; internal: boolean; created: string }>;
-  ensureDefaultNetwork(): Promise<{ id: string; name: string; bridge: string; subnet: string; gateway: string }>;
-  removeNetwork(name: string): Promise<void>;
-  inspectNetwork(name: string): Promise<{ subnet: string; gateway: string; bridge: string; containers: { containerId: string; ip: string; prefixLen: number; mac: string; aliases: string[] }[] }>;
-  /** One more network for a running container (by runtime id). */
-  connect?(containerId: string, o: { name: string; aliases?: string[]; ipv4Address?: string }): Promise<{ ip: string; prefixLen: number; gateway: string; mac: string }>;
-  disconnect?(containerId: string, network: string): Promise<void>;
-  /** Serves the names of containers that kept running across a daemon restart. */
-  restoreDns?(): Promise<void>;
-  close?(): void;
-}
+/** The network driver the composition root gave the engine (driver-linux's CniNetworkManager in berthd). */
+export type NetworkManagerLike = NetworkDriver;
 
 /** A container as network connect/disconnect needs it. */
 export interface AttachedContainer {
