@@ -7,6 +7,7 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeDriver, FakeNetworkDriver } from '@berth/runtime/fake';
@@ -75,12 +76,18 @@ describe('the engine on the fake drivers', () => {
 
   it('puts a container on a user network with an address, an alias and a published port', async () => {
     const net = uniq('fakenet');
+    const hostPort = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const a = srv.address();
+        srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+      });
+    });
     await engine.networks.create({ Name: net, IPAM: { Config: [{ Subnet: '10.98.7.0/24' }] } });
     const { Id } = await engine.containers.create({
       Image: 'busybox',
       Cmd: ['serve'],
       ExposedPorts: { '80/tcp': {} },
-      HostConfig: { NetworkMode: net, PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '18080' }] } },
+      HostConfig: { NetworkMode: net, PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] } },
       NetworkingConfig: { EndpointsConfig: { [net]: { Aliases: ['web'] } } },
     });
     await engine.containers.start(Id);
@@ -90,7 +97,7 @@ describe('the engine on the fake drivers', () => {
     expect((await engine.networks.inspect(net)).Containers?.[Id]?.IPv4Address).toBe(`${ep?.IPAddress}/24`);
     const runtimeId = (await driver.list()).find((c) => c.id.startsWith(Id))?.id ?? Id;
     expect(network.lookup(runtimeId, 'web')).toEqual([ep?.IPAddress]);
-    expect(info.NetworkSettings.Ports['80/tcp']).toEqual([{ HostIp: '127.0.0.1', HostPort: '18080' }]);
+    expect(info.NetworkSettings.Ports['80/tcp']).toEqual([{ HostIp: '127.0.0.1', HostPort: String(hostPort) }]);
     await engine.containers.remove(Id, { force: true });
     expect((await network.inspectNetwork(net)).containers).toEqual([]);
     await engine.networks.remove(net);
