@@ -102,4 +102,36 @@ describe('the engine on the fake drivers', () => {
     expect((await network.inspectNetwork(net)).containers).toEqual([]);
     await engine.networks.remove(net);
   });
+
+  it('execs into a running container', async () => {
+    const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['serve'], Env: ['WHO=x'], HostConfig: { NetworkMode: 'none' } });
+    await engine.containers.start(Id);
+    const ex = await engine.containers.execCreate(Id, { Cmd: ['sh', '-c', 'echo "in-exec:$WHO"; echo err-exec >&2; exit 4'], AttachStdout: true, AttachStderr: true });
+    const es = await engine.containers.execStart(ex.Id, {});
+    const out = await collect(es!.output);
+    expect(text(out, 'stdout')).toBe('in-exec:x\n');
+    expect(text(out, 'stderr')).toBe('err-exec\n');
+    for (let i = 0; i < 50 && (await engine.containers.execInspect(ex.Id)).Running; i++) await new Promise((r) => setTimeout(r, 20));
+    expect((await engine.containers.execInspect(ex.Id)).ExitCode).toBe(4);
+    await engine.containers.remove(Id, { force: true });
+  });
+
+  it('on-failure:2 restarts a failing container twice; logs keep every run', async () => {
+    const { Id } = await engine.containers.create({
+      Image: 'busybox',
+      Cmd: ['sh', '-c', 'echo run; exit 5'],
+      HostConfig: { NetworkMode: 'none', RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 2 } },
+    });
+    await engine.containers.start(Id);
+    for (let i = 0; i < 200; i++) {
+      const c = await engine.containers.inspect(Id);
+      if (c.RestartCount === 2 && c.State.Status === 'exited') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const c = await engine.containers.inspect(Id);
+    expect(c.RestartCount).toBe(2);
+    expect(c.State).toMatchObject({ Status: 'exited', ExitCode: 5 });
+    expect(text(await collect(await engine.containers.logs(Id, {})))).toBe('run\nrun\nrun\n');
+    await engine.containers.remove(Id);
+  });
 });
