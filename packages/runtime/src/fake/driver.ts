@@ -278,6 +278,12 @@ export class FakeDriver implements RuntimeDriver {
       await done;
     }
     for (const w of c.waiters.splice(0)) w({ exitCode: c.state.exitCode ?? 137, oomKilled: false });
+    // attached before a start that never came: their streams end with the container
+    for (const s of c.sinks) {
+      s.stdout.end();
+      s.stderr.end();
+    }
+    c.sinks.clear();
     this.containers.delete(id);
     await this.options.network?.detach(id).catch(() => undefined);
     this.emit('delete', id);
