@@ -27,6 +27,8 @@ import {
   type RuntimeDriver,
   type RuntimeEvent,
   type TerminalSize,
+  type EndpointAttachment,
+  type EndpointOptions,
 } from '@berth/runtime';
 import { isFrozen, setFrozen } from './cgroups/freezer.js';
 import { detectCgroups, removeCgroup, type CgroupMounts } from './cgroups/layout.js';
@@ -48,20 +50,18 @@ import { capabilitiesFromMask } from './security/capabilities.js';
 import { SECCOMP_BPF_ANNOTATION, SeccompFilterCache } from './security/seccomp-cache.js';
 import type { OciSeccomp } from './security/seccomp.js';
 
-/** What the driver needs from a network manager (CniNetworkManager fits). */
+/**
+ * What the driver needs from a network driver (CniNetworkManager fits): the endpoint part
+ * of @berth/runtime's NetworkDriver, plus the Linux namespace the container joins.
+ */
 export interface ContainerNetworker {
   attach(
     containerId: string,
-    options: {
-      mode: 'bridge' | 'host' | 'none';
-      networks?: { name: string; aliases?: string[]; ipv4Address?: string }[];
-      ports?: { hostIp?: string; hostPort: number; containerPort: number; protocol: 'tcp' | 'udp' }[];
-      hostname?: string;
-      hostFilesDir?: string;
+    options: EndpointOptions & {
       /** Called when the namespace exists, before the plugins run (the runtime may create the container meanwhile). */
       onNamespace?: (netnsPath: string) => void;
     },
-  ): Promise<{ netnsPath?: string; interfaces: { ip: string }[]; nameservers?: string[] }>;
+  ): Promise<EndpointAttachment & { netnsPath?: string }>;
   detach(containerId: string): Promise<void>;
 }
 

@@ -36,7 +36,7 @@ export interface FakeDriverOptions {
   files?: Record<string, Buffer>;
   /** /etc/passwd of every container; default root, daemon and nobody as busybox has them. */
   users?: FakeUser[];
-  /** Joined at create for `bridge`/`none` network modes and left at delete, as driver-linux does with its CNI manager. */
+  /** Joined at create (`bridge` or a network's name as the mode) and left at delete, as driver-linux does with its CNI manager. */
   network?: NetworkDriver;
 }
 
@@ -108,11 +108,12 @@ export class FakeDriver implements RuntimeDriver {
       log = this.pathLogs.get(spec.logPath) ?? log;
       this.pathLogs.set(spec.logPath, log);
     }
+    // as driver-linux: `bridge` or a network's name joins networks, host/none/container:<id> join none
     const mode = spec.network?.mode ?? 'none';
-    if (this.options.network && (mode === 'bridge' || mode === 'none')) {
+    if (this.options.network && mode !== 'host' && mode !== 'none' && !mode.startsWith('container:')) {
       await this.options.network.attach(spec.id, {
-        mode,
-        ...(spec.network?.networks ? { networks: spec.network.networks } : {}),
+        mode: 'bridge',
+        networks: spec.network?.networks ?? (mode === 'bridge' ? [] : [{ name: mode }]),
         ...(spec.network?.ports ? { ports: spec.network.ports } : {}),
         ...(spec.hostname ? { hostname: spec.hostname } : {}),
       });
