@@ -1,6 +1,6 @@
 import { berthTsup } from '@berth/config/tsup';
 
 export default berthTsup({
-  entry: { index: 'src/index.ts', testsuite: 'src/testsuite/index.ts' },
+  entry: { index: 'src/index.ts', testsuite: 'src/testsuite/index.ts', fake: 'src/fake/index.ts' },
   external: ['vitest'],
 });

@@ -27,6 +27,8 @@ import {
   type RuntimeDriver,
   type RuntimeEvent,
   type TerminalSize,
+  type EndpointAttachment,
+  type EndpointOptions,
 } from '@berth/runtime';
 import { isFrozen, setFrozen } from './cgroups/freezer.js';
 import { detectCgroups, removeCgroup, type CgroupMounts } from './cgroups/layout.js';
@@ -42,26 +44,24 @@ import { makeBindMountPoints } from './rootfs/mount-points.js';
 import { buildOciConfig, mergeEnv, type OciConfig } from './oci/config.js';
 import { findExecutable, prepareRuntime, runRuntime, type OciRuntime } from './oci/runtime.js';
 import { mountRootfs, unmountRootfs } from './rootfs/mount.js';
-import { resolveInRoot } from './user/rootfs-path.js';
+import { resolveInRoot } from '@berth/layer-store';
 import { resolveUser } from './user/resolve-user.js';
 import { capabilitiesFromMask } from './security/capabilities.js';
 import { SECCOMP_BPF_ANNOTATION, SeccompFilterCache } from './security/seccomp-cache.js';
 import type { OciSeccomp } from './security/seccomp.js';
 
-/** What the driver needs from a network manager (CniNetworkManager fits). */
+/**
+ * What the driver needs from a network driver (CniNetworkManager fits): the endpoint part
+ * of @berth/runtime's NetworkDriver, plus the Linux namespace the container joins.
+ */
 export interface ContainerNetworker {
   attach(
     containerId: string,
-    options: {
-      mode: 'bridge' | 'host' | 'none';
-      networks?: { name: string; aliases?: string[]; ipv4Address?: string; ipv6Address?: string; mac?: string; links?: { alias: string; target: string }[] }[];
-      ports?: { hostIp?: string; hostPort: number; containerPort: number; protocol: 'tcp' | 'udp' }[];
-      hostname?: string;
-      hostFilesDir?: string;
+    options: EndpointOptions & {
       /** Called when the namespace exists, before the plugins run (the runtime may create the container meanwhile). */
       onNamespace?: (netnsPath: string) => void;
     },
-  ): Promise<{ netnsPath?: string; interfaces: { ip: string; ip6?: string }[]; nameservers?: string[] }>;
+  ): Promise<EndpointAttachment & { netnsPath?: string }>;
   detach(containerId: string): Promise<void>;
 }
 

@@ -4,7 +4,6 @@
  * security defaults. See LinuxDriver.
  */
 export { LinuxDriver, type LinuxDriverOptions, type ContainerNetworker } from './driver.js';
-export { resolveInRoot } from './user/rootfs-path.js';
 export { detectCgroups, type CgroupLayout, type CgroupMounts } from './cgroups/layout.js';
 export { DEFAULT_CAPABILITIES, ALL_CAPABILITIES, resolveCapabilities } from './security/capabilities.js';
 export { defaultSeccompProfile, type OciSeccomp } from './security/seccomp.js';

@@ -1,4 +1,4 @@
-import type { RuntimeDriver } from '@berth/runtime';
+import type { NetworkDriver, RuntimeDriver } from '@berth/runtime';
 
 /** Engine settings (berthd reads them from /etc/berth/daemon.json; names follow Docker's daemon.json). */
 export interface EngineConfig {
@@ -37,6 +37,27 @@ export interface EngineOptions {
   config?: EngineConfig;
   /** Apply restart policies (`always`, `unless-stopped`, `on-failure`) at open. Default true. */
   restartOnOpen?: boolean;
-  /** A runtime driver to use instead of driver-linux's (tests, other platforms). */
-  driver?: RuntimeDriver;
+  /**
+   * The drivers containers run on, from the composition root (berthd's: driver-linux's
+   * LinuxDriver and CniNetworkManager), or a function making them for this root. The
+   * engine closes them on close().
+   */
+  drivers: EngineDrivers | ((context: DriverContext) => EngineDrivers | Promise<EngineDrivers>);
+}
+
+/** A registry of drivers. */
+export interface EngineDrivers {
+  /** Runtime drivers by name (`linux`, ...); every container runs on the first one for now. */
+  runtimes: Record<string, RuntimeDriver>;
+  /** Bridge networks, published ports and name resolution; without one only `host` and `none` networking work. */
+  network?: NetworkDriver;
+}
+
+/** What a driver factory gets: where the engine keeps its state, its config, and the default network as the config describes it. */
+export interface DriverContext {
+  root: string;
+  runRoot: string;
+  config: EngineConfig;
+  /** Docker's `bridge` network from `bip` and `bridge` (device berth0 unless set). */
+  defaultNetwork: { name: string; bridge: string; subnet: string; gateway: string };
 }

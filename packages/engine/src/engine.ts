@@ -1,13 +1,12 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { ConflictError, NotFoundError, type Descriptor, type Digest } from '@berth/image-format';
+import { ConflictError, InvalidArgumentError, NotFoundError, type Descriptor, type Digest } from '@berth/image-format';
 import { FileContentStore, LayerChainUnpacker, OverlaySnapshotter, applyLayer, createDiff, mayMakeDeviceNodes, unpackLayer, type Snapshotter } from '@berth/layer-store';
 import { DockerConfigCredentialStore, RegistryClient, StaticCredentialStore } from '@berth/registry-client';
 import type { RuntimeDriver } from '@berth/runtime';
-import * as driverLinux from '@berth/driver-linux';
 import { defaultBridgeFromBip } from './bip.js';
-import type { EngineConfig, EngineOptions } from './config.js';
+import type { EngineConfig, EngineDrivers, EngineOptions } from './config.js';
 import type { RegistryAuth } from './docker-types.js';
 import type { ContainerService, EventService, ImageService, NetworkService, SystemService, VolumeService } from './services.js';
 import { RootLock } from './state/lock.js';
@@ -104,24 +103,18 @@ export class Engine {
       const privileged = mayMakeDeviceNodes();
       const events = new EventBus();
       const defaultBridge = defaultBridgeFromBip(config.bip ?? '10.89.0.1/24');
-      const manager = makeNetworkManager({
-        stateDir: join(root, 'network'),
-        netnsDir: join(runRoot, 'netns'),
-        defaultNetwork: { name: 'bridge', bridge: config.bridge ?? 'berth0', ...defaultBridge },
-        ...(config['network-pool'] ? { subnetPool: config['network-pool'] } : {}),
-        // Asked per DNS query, long after open: the table exists by then.
-        dns: { containerNames: containerDnsNames((id) => {
-          const r = table.get(id);
-          return r ? { id: r.id, name: r.name, ...(r.runtimeId ? { runtimeId: r.runtimeId } : {}), running: ['running', 'paused'].includes(r.state.status) } : undefined;
-        }), ...(config.dns?.length ? { upstreams: config.dns } : {}) },
-      });
-      const driver: RuntimeDriver =
-        opts.driver ??
-        new driverLinux.LinuxDriver({
-          stateDir: join(runRoot, 'driver'),
-          ...(config.runtime ? { runtime: config.runtime } : {}),
-          ...(manager ? { network: manager as unknown as driverLinux.ContainerNetworker } : {}),
-        });
+      const drivers: EngineDrivers =
+        typeof opts.drivers === 'function'
+          ? await opts.drivers({ root, runRoot, config, defaultNetwork: { name: 'bridge', bridge: config.bridge ?? 'berth0', ...defaultBridge } })
+          : opts.drivers;
+      const driver: RuntimeDriver | undefined = Object.values(drivers?.runtimes ?? {})[0];
+      if (!driver) throw new InvalidArgumentError('the engine needs a runtime driver (EngineOptions.drivers.runtimes)');
+      const manager = drivers.network;
+      // Asked per DNS query, long after open: the table exists by then.
+      manager?.setContainerNames(containerDnsNames((id) => {
+        const r = table.get(id);
+        return r ? { id: r.id, name: r.name, ...(r.runtimeId ? { runtimeId: r.runtimeId } : {}), running: ['running', 'paused'].includes(r.state.status) } : undefined;
+      }));
       const runtime = new DriverRuntime(driver);
       const networks = new Networks(db, manager, events, { Subnet: defaultBridge.subnet, Gateway: defaultBridge.gateway });
       const table = new ContainerTable(db);
@@ -307,17 +300,6 @@ export class Engine {
     p.db.close();
     p.lock.release();
   }
-}
-
-/** driver-linux's CNI network manager: the default `bridge` network and user bridge networks. */
-function makeNetworkManager(options: {
-  stateDir: string;
-  netnsDir: string;
-  defaultNetwork: { name: string; bridge: string; subnet: string };
-  subnetPool?: { base: string; prefixLen: number };
-  dns?: driverLinux.EmbeddedDnsOptions;
-}): NetworkManagerLike | undefined {
-  return new driverLinux.CniNetworkManager(options);
 }
 
 async function fillEndpoints(manager: NetworkManagerLike, r: ContainerRecord): Promise<void> {

@@ -1,10 +1,11 @@
 /**
- * @berth/engine — composes image-format, layer-store, registry-client, runtime and
- * driver-linux into Docker's object model under one root. berthd's routes call these
+ * @berth/engine — composes image-format, layer-store, registry-client and the drivers
+ * it is given (RuntimeDriver, NetworkDriver from @berth/runtime: berthd gives it
+ * driver-linux's) into Docker's object model under one root. berthd's routes call these
  * services and serialise their Docker-shaped results as they are.
  */
 export { Engine } from './engine.js';
-export type { EngineOptions, EngineConfig } from './config.js';
+export type { EngineOptions, EngineConfig, EngineDrivers, DriverContext } from './config.js';
 export type * from './services.js';
 export type * from './docker-types.js';
 export type { BuildService, BuildOptions, BuildResult } from './build/types.js';

@@ -6,27 +6,10 @@ import { newId } from './names.js';
 import type { NetworkService } from './services.js';
 import type { Db } from './state/db.js';
 import { ipamRequest, shownIpam, type IpamRequest } from './network-ipam.js';
+import type { NetworkDriver } from '@berth/runtime';
 
-/** The part of driver-linux's CniNetworkManager the engine uses. */
-export interface NetworkManagerLike {
-  readonly defaultNetworkName: string;
-  createNetwork(o: { name: string; bridge?: string; internal?: boolean; labels?: Record<string, string> } & IpamRequest): Promise<{ id: string; name: string; bridge: string; subnet: string; gateway: string; internal: boolean; created: string }>;
-  ensureDefaultNetwork(): Promise<{ id: string; name: string; bridge: string; subnet: string; gateway: string }>;
-  removeNetwork(name: string): Promise<void>;
-  inspectNetwork(name: string): Promise<{
-    subnet: string;
-    gateway: string;
-    gateway6?: string;
-    bridge: string;
-    containers: { containerId: string; ip: string; prefixLen: number; ip6?: string; prefixLen6?: number; mac: string; aliases: string[] }[];
-  }>;
-  /** One more network for a running container (by runtime id). */
-  connect?(containerId: string, o: ManagerEndpoint): Promise<{ ip: string; prefixLen: number; gateway: string; ip6?: string; prefixLen6?: number; gateway6?: string; mac: string }>;
-  disconnect?(containerId: string, network: string): Promise<void>;
-  /** Serves the names of containers that kept running across a daemon restart. */
-  restoreDns?(): Promise<void>;
-  close?(): void;
-}
+/** The network driver the composition root gave the engine (driver-linux's CniNetworkManager in berthd). */
+export type NetworkManagerLike = NetworkDriver;
 
 /** A container's endpoint as the network manager takes it (attach and connect). */
 export interface ManagerEndpoint {

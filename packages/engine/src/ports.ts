@@ -1,5 +1,5 @@
 // What the engine needs from the layers below, in its own terms. Adapters in ./adapters/
-// implement these over @berth/layer-store and @berth/driver-linux, so a lower package's
+// implement these over @berth/layer-store and the @berth/runtime drivers given, so a lower package's
 // surface changing touches one adapter, not the engine's logic.
 import type { Readable, Writable } from 'node:stream';
 import type { PublishedPort } from './spec.js';

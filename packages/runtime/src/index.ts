@@ -41,3 +41,16 @@ export type {
   RuntimeDriver,
 } from './driver.js';
 export { signalNumber, isValidContainerId } from './signals.js';
+export type {
+  NetworkInfo,
+  NetworkEndpoint,
+  NetworkDetails,
+  NetworkCreateOptions,
+  PublishedPort,
+  EndpointOptions,
+  EndpointRequest,
+  EndpointInterface,
+  EndpointAttachment,
+  ContainerNamesHook,
+  NetworkDriver,
+} from './network.js';

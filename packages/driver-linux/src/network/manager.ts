@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BerthError, ConflictError, InvalidArgumentError, NotFoundError } from '@berth/image-format';
-import { CniExecutor, type CniResult, type PluginCall } from './cni.js';
+import type { NetworkDriver } from '@berth/runtime';
+import { CniExecutor, type CniResult, type PluginCall, type PluginConfig } from './cni.js';
 import { deleteLink, ensureBridge, linkExists, listHostRoutes, pinBridgeMac } from './host-links.js';
 import { deleteRules, installNetworkRules, listForwardedPorts, pruneBerthChains, pruneSharedChains } from './iptables.js';
 import { cidrContains, cidrSize, cidrsOverlap, formatCidr, formatIpv4, nthAddress, parseCidr, parseIpv4, subnetsOf, type Ipv4Cidr } from './ipv4.js';
@@ -62,7 +63,7 @@ const RESERVED_NETWORK_NAMES = new Set(['host', 'none']);
  *   cleans the iptables chains the plugins leave behind, and is idempotent.
  * - One manager per stateDir (the daemon's lock guarantees it).
  */
-export class CniNetworkManager {
+export class CniNetworkManager implements NetworkDriver {
   readonly stateDir: string;
   readonly netnsDir: string;
   readonly pluginDirs: string[];
@@ -647,6 +648,11 @@ export class CniNetworkManager {
     if (!this.dns) return;
     for (const a of await this.attachments.values()) if (a.phase === 'attached') this.dnsNames?.set(await this.named(a));
     await this.dnsUpdate(undefined, undefined);
+  }
+
+  /** Who answers to which names besides aliases (EmbeddedDnsOptions.containerNames, set later). */
+  setContainerNames(hook: (containerId: string) => string[] | undefined): void {
+    this.dnsNames?.setNamesOf(hook);
   }
 
   /** Closes the DNS listeners (the daemon stops; containers keep running). */

@@ -3,7 +3,7 @@ import type { Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { InvalidArgumentError } from '@berth/image-format';
 import type { MountSpec } from '@berth/runtime';
-import { resolveInRoot } from '../user/rootfs-path.js';
+import { resolveInRoot } from '@berth/layer-store';
 
 const HINT = 'Are you trying to mount a directory onto a file (or vice-versa)? Check if the specified host path exists and is the expected type';
 

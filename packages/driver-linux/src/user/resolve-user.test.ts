@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveInRoot } from './rootfs-path.js';
+import { resolveInRoot } from '@berth/layer-store';
 import { resolveUser } from './resolve-user.js';
 
 let root: string;

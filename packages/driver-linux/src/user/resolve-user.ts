@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, NotFoundError } from '@berth/image-format';
 import type { ResolvedUser, UserSpec } from '@berth/runtime';
-import { resolveInRoot } from './rootfs-path.js';
+import { resolveInRoot } from '@berth/layer-store';
 
 export interface ContainerUser extends ResolvedUser {
   additionalGids: number[];

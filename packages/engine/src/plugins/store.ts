@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ConflictError, InvalidArgumentError, NotFoundError, UnsupportedError, normalizeReference } from '@berth/image-format';
-import { resolveInRoot } from '@berth/driver-linux';
+import { resolveInRoot } from '@berth/layer-store';
 import type { Filters } from '../docker-types.js';
 import type { EventBus } from '../events.js';
 import { unpackPluginArchive } from './archive.js';

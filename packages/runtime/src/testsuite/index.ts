@@ -401,3 +401,5 @@ export function runConformanceSuite(name: string, makeDriver: DriverFactory, fix
     });
   });
 }
+
+export { runNetworkConformanceSuite, type NetworkConformanceFixtures, type NetworkDriverFactory } from './network.js';

@@ -33,7 +33,12 @@ export class ContainerNames implements DnsNameSource {
    * @param namesOf the names a container answers to besides its aliases; `undefined`
    * while it must not resolve (stopped). Default: hostname, id, 12-character id.
    */
-  constructor(private readonly namesOf?: (containerId: string) => string[] | undefined) {}
+  constructor(private namesOf?: (containerId: string) => string[] | undefined) {}
+
+  /** Replaces the names source (the engine, made after the manager, knows container names). */
+  setNamesOf(namesOf: (containerId: string) => string[] | undefined): void {
+    this.namesOf = namesOf;
+  }
 
   /** Records a container (without endpoints: forgets it). */
   set(c: NamedContainer): void {

@@ -1,0 +1,373 @@
+import { PassThrough, Writable } from 'node:stream';
+import { ConflictError, InvalidArgumentError, NotFoundError } from '@berth/image-format';
+import type {
+  AttachedStdio,
+  AttachOptions,
+  ContainerState,
+  ContainerStats,
+  DeleteOptions,
+  ExecProcess,
+  ExecSpec,
+  ExitStatus,
+  LogEntry,
+  LogOptions,
+  RuntimeDriver,
+  RuntimeEvent,
+} from '../driver.js';
+import type { NetworkDriver } from '../network.js';
+import { isValidContainerId, signalNumber } from '../signals.js';
+import type { ContainerSpec, TerminalSize } from '../spec.js';
+import { FakeLog, nanoTime } from './log.js';
+import { Pipe } from './process.js';
+import { builtinProgram, type FakeProgram } from './programs.js';
+import { startProcess, type RunContext, type RunningProcess } from './run.js';
+import { DEFAULT_USERS, mergeEnv, resolveUser, type FakeUser } from './users.js';
+
+export interface FakeDriverOptions {
+  /** Default `fake`. */
+  name?: string;
+  /**
+   * Programs for argvs the builtins do not simulate (loops, traps, tests...), asked first:
+   * return undefined to fall back to the builtins (echo, printf, cat, sleep, sh -c with
+   * `;`-separated simple commands, ...). An argv nobody simulates exits 127.
+   */
+  programs?: (args: string[]) => FakeProgram | undefined;
+  /** The files every container sees (e.g. `/bin/busybox`), read by cat and sha256sum. */
+  files?: Record<string, Buffer>;
+  /** /etc/passwd of every container; default root, daemon and nobody as busybox has them. */
+  users?: FakeUser[];
+  /** Joined at create (`bridge` or a network's name as the mode) and left at delete, as driver-linux does with its CNI manager. */
+  network?: NetworkDriver;
+}
+
+interface Sink {
+  stdout: PassThrough;
+  stderr: PassThrough;
+}
+
+interface FakeContainer {
+  spec: ContainerSpec;
+  state: ContainerState;
+  log: FakeLog;
+  stdin: Pipe | undefined;
+  size: TerminalSize | undefined;
+  run: RunningProcess | undefined;
+  execs: Set<RunningProcess>;
+  sinks: Set<Sink>;
+  waiters: ((s: ExitStatus) => void)[];
+  thaw: (() => void)[];
+  startedMs: number;
+}
+
+/**
+ * An in-memory RuntimeDriver for tests that need no root: processes are simulated
+ * programs (see FakeProgram), logs live in memory, and there is no isolation at all.
+ * It passes the runtime conformance suite. Its state is the object's: unlike real
+ * drivers, containers do not outlive it.
+ */
+export class FakeDriver implements RuntimeDriver {
+  readonly name: string;
+  private readonly containers = new Map<string, FakeContainer>();
+  /** Logs at caller-given paths outlive their containers (ContainerSpec.logPath). */
+  private readonly pathLogs = new Map<string, FakeLog>();
+  private readonly listeners = new Set<(e: RuntimeEvent) => void>();
+  private nextPid = 1000;
+
+  constructor(private readonly options: FakeDriverOptions = {}) {
+    this.name = options.name ?? 'fake';
+  }
+
+  private get(id: string): FakeContainer {
+    const c = this.containers.get(id);
+    if (!c) throw new NotFoundError(`container ${id} not found`);
+    return c;
+  }
+
+  private emit(type: RuntimeEvent['type'], id: string, exitCode?: number): void {
+    const e: RuntimeEvent = { type, id, time: nanoTime(), ...(exitCode !== undefined ? { exitCode } : {}) };
+    for (const l of this.listeners) l(e);
+  }
+
+  private program(args: string[]): FakeProgram {
+    return (
+      this.options.programs?.(args) ??
+      builtinProgram(args) ??
+      (async (p) => {
+        p.stderr(`exec: "${args[0] ?? ''}": executable file not found in $PATH\n`);
+        return 127;
+      })
+    );
+  }
+
+  async create(spec: ContainerSpec): Promise<ContainerState> {
+    if (!isValidContainerId(spec.id)) throw new InvalidArgumentError(`invalid container id ${JSON.stringify(spec.id)}`);
+    if (this.containers.has(spec.id)) throw new ConflictError(`container ${spec.id} already exists`);
+    if (!spec.process?.args?.length) throw new InvalidArgumentError('process.args must not be empty');
+    let log = new FakeLog();
+    if (spec.logPath) {
+      log = this.pathLogs.get(spec.logPath) ?? log;
+      this.pathLogs.set(spec.logPath, log);
+    }
+    // as driver-linux: `bridge` or a network's name joins networks, host/none/container:<id> join none
+    const mode = spec.network?.mode ?? 'none';
+    if (this.options.network && mode !== 'host' && mode !== 'none' && !mode.startsWith('container:')) {
+      await this.options.network.attach(spec.id, {
+        mode: 'bridge',
+        networks: spec.network?.networks ?? (mode === 'bridge' ? [] : [{ name: mode }]),
+        ...(spec.network?.ports ? { ports: spec.network.ports } : {}),
+        ...(spec.hostname ? { hostname: spec.hostname } : {}),
+      });
+    }
+    const c: FakeContainer = {
+      spec,
+      state: { id: spec.id, status: 'created', createdAt: new Date().toISOString(), labels: { ...(spec.labels ?? {}) }, ...(spec.logPath ? { logPath: spec.logPath } : {}) },
+      log,
+      stdin: spec.process.stdin ? new Pipe() : undefined,
+      size: spec.process.terminalSize,
+      run: undefined,
+      execs: new Set(),
+      sinks: new Set(),
+      waiters: [],
+      thaw: [],
+      startedMs: 0,
+    };
+    this.containers.set(spec.id, c);
+    this.emit('create', spec.id);
+    return { ...c.state };
+  }
+
+  private context(c: FakeContainer, p: { args: string[]; env?: string[]; cwd?: string; user?: ContainerSpec['process']['user']; tty?: boolean }, stdin: Pipe | undefined, output: RunContext['output'], size: () => TerminalSize | undefined): RunContext {
+    const user = resolveUser(p.user ?? c.spec.process.user ?? c.spec.image?.user, this.options.users ?? DEFAULT_USERS);
+    return {
+      args: p.args,
+      env: mergeEnv(c.spec.image?.env, p.env, user.home),
+      cwd: p.cwd ?? c.spec.image?.workingDir ?? '/',
+      uid: user.uid,
+      gid: user.gid,
+      tty: p.tty ?? false,
+      stdin,
+      initArgs: c.spec.process.args,
+      size,
+      output,
+      readFile: (path) => this.options.files?.[path],
+      thawed: () => (c.state.paused ? new Promise<void>((r) => c.thaw.push(r)) : Promise.resolve()),
+    };
+  }
+
+  async start(id: string): Promise<void> {
+    const c = this.get(id);
+    if (c.state.status === 'running') throw new ConflictError(`container ${id} is running`);
+    if (c.stdin?.isEnded) c.stdin = new Pipe();
+    const ctx = this.context(c, c.spec.process, c.stdin, (stream, data) => {
+      c.log.write(stream, data);
+      for (const s of c.sinks) s[stream].write(data);
+    }, () => c.size);
+    c.state = { ...c.state, status: 'running', pid: this.nextPid++, startedAt: new Date().toISOString() };
+    delete c.state.exitCode;
+    delete c.state.finishedAt;
+    c.startedMs = Date.now();
+    const run = startProcess(this.program(c.spec.process.args), ctx);
+    c.run = run;
+    this.emit('start', id);
+    void run.exited.then((code) => this.exited(c, code));
+  }
+
+  private exited(c: FakeContainer, code: number): void {
+    c.run = undefined;
+    for (const e of c.execs) e.kill(9);
+    c.state = { ...c.state, status: 'stopped', exitCode: code, oomKilled: false, finishedAt: new Date().toISOString() };
+    delete c.state.pid;
+    delete c.state.paused;
+    for (const t of c.thaw.splice(0)) t();
+    c.stdin?.end();
+    for (const s of c.sinks) {
+      s.stdout.end();
+      s.stderr.end();
+    }
+    c.sinks.clear();
+    c.log.wake();
+    const status = { exitCode: code, oomKilled: false };
+    for (const w of c.waiters.splice(0)) w(status);
+    if (this.containers.get(c.spec.id) === c) this.emit('exit', c.spec.id, code);
+  }
+
+  async exec(id: string, spec: ExecSpec): Promise<ExecProcess> {
+    const c = this.get(id);
+    if (c.state.status !== 'running') throw new ConflictError(`container ${id} is not running`);
+    if (c.state.paused) throw new ConflictError(`container ${id} is paused, unpause the container before exec`);
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    const pipe = spec.stdin ? new Pipe() : undefined;
+    let size = spec.terminalSize;
+    const run = startProcess(this.program(spec.args), this.context(c, spec, pipe, (stream, data) => (stream === 'stdout' ? stdout : stderr).write(data), () => size));
+    c.execs.add(run);
+    if (spec.tty) stderr.end();
+    const exited = run.exited.then((code) => {
+      c.execs.delete(run);
+      stdout.end();
+      if (!stderr.writableEnded) stderr.end();
+      pipe?.end();
+      return code;
+    });
+    return {
+      stdin: pipe ? stdinWritable(pipe, true) : null,
+      stdout,
+      stderr,
+      exited,
+      resize: async (s) => {
+        size = s;
+      },
+      kill: async (signal) => run.kill(signalNumber(signal ?? 'SIGKILL')),
+    };
+  }
+
+  async attach(id: string, options: AttachOptions = {}): Promise<AttachedStdio> {
+    const c = this.get(id);
+    const sink: Sink = { stdout: new PassThrough(), stderr: new PassThrough() };
+    const stopped = c.state.status === 'stopped';
+    if (stopped) {
+      sink.stdout.end();
+      sink.stderr.end();
+    } else c.sinks.add(sink);
+    if (options.stdout === false) sink.stdout.resume();
+    if (options.stderr === false || c.spec.process.tty) sink.stderr.resume();
+    const stdin = options.stdin && c.stdin ? stdinWritable(c.stdin, !c.spec.process.keepStdinOpen, () => c.stdin) : null;
+    return {
+      stdin,
+      stdout: sink.stdout,
+      stderr: sink.stderr,
+      close: () => {
+        if (!c.sinks.delete(sink)) return;
+        sink.stdout.end();
+        sink.stderr.end();
+      },
+    };
+  }
+
+  async resize(id: string, size: TerminalSize): Promise<void> {
+    this.get(id).size = size;
+  }
+
+  async kill(id: string, signal: string | number = 'SIGKILL'): Promise<void> {
+    const c = this.get(id);
+    const n = signalNumber(signal);
+    if (!c.run) return;
+    if (n === 9 && c.state.paused) c.state = { ...c.state, paused: false };
+    c.run.kill(n);
+  }
+
+  async wait(id: string, options: { signal?: AbortSignal } = {}): Promise<ExitStatus> {
+    const c = this.get(id);
+    if (c.state.status === 'stopped') return { exitCode: c.state.exitCode ?? 0, oomKilled: false };
+    options.signal?.throwIfAborted();
+    return new Promise<ExitStatus>((resolve, reject) => {
+      const w = (s: ExitStatus) => resolve(s);
+      c.waiters.push(w);
+      options.signal?.addEventListener('abort', () => {
+        c.waiters = c.waiters.filter((x) => x !== w);
+        reject(options.signal?.reason ?? new Error('aborted'));
+      }, { once: true });
+    });
+  }
+
+  async delete(id: string, options: DeleteOptions = {}): Promise<void> {
+    const c = this.get(id);
+    if (c.state.status === 'running') {
+      if (!options.force) throw new ConflictError(`cannot delete running container ${id}: stop it first or force`);
+      const done = this.wait(id);
+      await this.kill(id, 'SIGKILL');
+      await done;
+    }
+    for (const w of c.waiters.splice(0)) w({ exitCode: c.state.exitCode ?? 137, oomKilled: false });
+    // attached before a start that never came: their streams end with the container
+    for (const s of c.sinks) {
+      s.stdout.end();
+      s.stderr.end();
+    }
+    c.sinks.clear();
+    this.containers.delete(id);
+    await this.options.network?.detach(id).catch(() => undefined);
+    this.emit('delete', id);
+  }
+
+  async state(id: string): Promise<ContainerState> {
+    return { ...this.get(id).state };
+  }
+
+  async list(): Promise<ContainerState[]> {
+    return [...this.containers.values()].map((c) => ({ ...c.state }));
+  }
+
+  async stats(id: string): Promise<ContainerStats> {
+    const c = this.get(id);
+    const running = c.state.status === 'running';
+    return {
+      id,
+      time: nanoTime(),
+      cpu: { usageNanos: running ? (Date.now() - c.startedMs) * 1000 : 0 },
+      memory: { usageBytes: running ? 1 << 20 : 0 },
+      pids: { current: running ? 1 + c.execs.size : 0 },
+    };
+  }
+
+  logs(id: string, options: LogOptions = {}): AsyncIterable<LogEntry> {
+    const c = this.get(id);
+    return c.log.read(options, () => this.containers.get(id) === c && c.state.status === 'running');
+  }
+
+  async pause(id: string): Promise<void> {
+    const c = this.get(id);
+    if (c.state.status !== 'running') throw new ConflictError(`container ${id} is not running`);
+    c.state = { ...c.state, paused: true };
+  }
+
+  async unpause(id: string): Promise<void> {
+    const c = this.get(id);
+    if (c.state.status !== 'running') throw new ConflictError(`container ${id} is not running`);
+    if (!c.state.paused) return;
+    c.state = { ...c.state };
+    delete c.state.paused;
+    for (const t of c.thaw.splice(0)) t();
+  }
+
+  async *events(options: { signal?: AbortSignal } = {}): AsyncGenerator<RuntimeEvent> {
+    const queue: RuntimeEvent[] = [];
+    let wake: (() => void) | undefined;
+    const listener = (e: RuntimeEvent) => {
+      queue.push(e);
+      wake?.();
+    };
+    this.listeners.add(listener);
+    const onAbort = () => wake?.();
+    options.signal?.addEventListener('abort', onAbort);
+    try {
+      for (;;) {
+        while (queue.length > 0) yield queue.shift()!;
+        if (options.signal?.aborted) return;
+        await new Promise<void>((r) => (wake = r));
+        wake = undefined;
+      }
+    } finally {
+      this.listeners.delete(listener);
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async close(): Promise<void> {
+    // nothing of its own to release: the containers are the object's
+  }
+}
+
+/** A Writable into a process' stdin pipe; its end() closes that stdin when `closes`. */
+function stdinWritable(pipe: Pipe, closes: boolean, current: () => Pipe | undefined = () => pipe): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      current()?.write(Buffer.from(chunk));
+      cb();
+    },
+    final(cb) {
+      if (closes) current()?.end();
+      cb();
+    },
+  });
+}
