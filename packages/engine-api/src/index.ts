@@ -46,3 +46,4 @@ export {
 } from './client/engine-client.js';
 export { parseHost, hostFromEnv, DEFAULT_HOST, DEFAULT_SOCKET_PATH, DEFAULT_TCP_PORT, type EngineTarget } from './client/host.js';
 export { errorFromResponse, statusForError, type ApiError } from './client/errors.js';
+export { ConnectionError, isResponseCut } from './client/transport.js';

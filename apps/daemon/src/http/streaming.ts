@@ -1,5 +1,4 @@
 import type { Readable, Writable } from 'node:stream';
-import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { MULTIPLEXED_STREAM, RAW_STREAM, StreamType, encodeFrame, jsonLine, readFirstChunk, statusForError } from '@berth/engine-api';
@@ -7,6 +6,32 @@ import type { AttachSession, OutputChunk } from '../engine-port.js';
 import { atLeast } from './api-version.js';
 import { commonHeaderLines } from './headers.js';
 import { upgradeSocket } from './listeners.js';
+
+/**
+ * Runs `fn` once the response is closed (the client went away, or it ended), or now if it
+ * already is: a client may hang up while a route still prepares its stream, and that
+ * stream (a tar child, a mounted snapshot, an attach session) must not outlive it.
+ */
+export function onClosed(res: Writable, fn: () => void): void {
+  if (res.closed || res.destroyed) fn();
+  else res.once('close', fn);
+}
+
+/** Resolves when `dest` can take more, or will never again (closed, failed: the client hung up). */
+function writable(dest: Writable): Promise<void> {
+  if (dest.destroyed || dest.writableEnded) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      dest.off('drain', done);
+      dest.off('close', done);
+      dest.off('error', done);
+      resolve();
+    };
+    dest.on('drain', done);
+    dest.on('close', done);
+    dest.on('error', done);
+  });
+}
 
 /**
  * A JSON-lines response (pull, push, load, import, events, stats). Headers go out with
@@ -22,7 +47,7 @@ export class JsonStream {
     private readonly reply: FastifyReply,
     eager = false,
   ) {
-    reply.raw.once('close', () => {
+    onClosed(reply.raw, () => {
       if (!this.ended) this.aborted.abort();
     });
     if (eager) this.begin();
@@ -68,9 +93,8 @@ export async function pipeOutput(output: Readable, dest: Writable, opts: { tty: 
     let data = chunk.data;
     if (opts.timestamps && chunk.timestamp) data = Buffer.concat([Buffer.from(dockerTimestamp(chunk.timestamp) + ' '), data]);
     const framed = opts.tty ? data : encodeFrame(chunk.stream === 'stderr' ? StreamType.stderr : StreamType.stdout, data);
-    if (!dest.write(framed)) {
-      await Promise.race([once(dest, 'drain'), once(dest, 'close')]);
-    }
+    // A client that hangs up ends the copy (the loop sees `destroyed`): not a failure.
+    if (!dest.write(framed)) await writable(dest);
   }
 }
 
@@ -102,9 +126,9 @@ export function serveSession(
     return;
   }
   const res = reply.raw;
+  onClosed(res, () => session.close());
   res.writeHead(200, { 'Content-Type': contentType });
   res.flushHeaders();
-  res.once('close', () => session.close());
   pipeOutput(session.output, res, { tty: session.tty })
     .catch((err: unknown) => log.warn({ err }, 'attach output failed'))
     .then(() => beforeEnd?.())
@@ -130,7 +154,7 @@ function wireSocket(socket: Socket, session: AttachSession, log: { warn: (o: obj
     socket.on('data', () => {});
   }
   socket.resume();
-  socket.once('close', () => session.close());
+  onClosed(socket, () => session.close());
   socket.on('error', () => session.close());
   pipeOutput(session.output, socket, { tty: session.tty })
     .catch((err: unknown) => log.warn({ err }, 'attach output failed'))
@@ -146,11 +170,12 @@ function wireSocket(socket: Socket, session: AttachSession, log: { warn: (o: obj
  * the first chunk so such an error is still an ordinary error response.
  */
 export async function sendStream(reply: FastifyReply, stream: Readable, contentType: string): Promise<void> {
+  onClosed(reply.raw, () => stream.destroy());
   const { first, rest } = await readFirstChunk(stream);
   reply.hijack();
   const res = reply.raw;
+  if (res.destroyed) return;
   res.writeHead(200, { 'Content-Type': contentType });
-  res.once('close', () => stream.destroy());
   if (!first) {
     res.end();
     return;

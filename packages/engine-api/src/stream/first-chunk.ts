@@ -18,6 +18,12 @@ export async function readFirstChunk(input: Readable): Promise<{ first: Buffer |
       done();
       resolve(null);
     };
+    // destroyed before it gave anything (its reader went away): nothing will come
+    const onClose = (): void => {
+      done();
+      if (input.errored) reject(input.errored);
+      else resolve(null);
+    };
     const onError = (err: Error): void => {
       done();
       reject(err);
@@ -26,14 +32,20 @@ export async function readFirstChunk(input: Readable): Promise<{ first: Buffer |
       input.off('readable', onReadable);
       input.off('end', onEnd);
       input.off('error', onError);
+      input.off('close', onClose);
     };
     input.on('readable', onReadable);
     input.on('end', onEnd);
     input.on('error', onError);
+    input.on('close', onClose);
   });
   const rest = new PassThrough();
   if (first) rest.write(first);
   input.once('error', (err) => rest.destroy(err));
+  // destroyed without an error (its reader went away): `rest` must not wait for an end
+  input.once('close', () => {
+    if (!input.readableEnded && !rest.destroyed) rest.destroy();
+  });
   input.pipe(rest);
   return { first, rest };
 }

@@ -591,6 +591,8 @@ class BuildRun {
       session = await containers.attach(Id, { stream: true, stdout: true, stderr: true });
       const output = session.output;
       const waited = containers.wait(Id, 'next-exit', this.opts.signal);
+      // a build cancelled before the step started rejects it early: awaited below, never unhandled
+      waited.catch(() => undefined);
       // One decoder per stream: a UTF-8 character split across chunks stays whole.
       const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
       const pumped = (async () => {
@@ -616,8 +618,9 @@ class BuildRun {
     } finally {
       session?.close();
       // As Docker: rm (the default) removes a step's container once the step succeeded; a
-      // failed step's container stays for inspection unless --force-rm.
-      if (this.opts.forceRm || (ok && this.opts.rm !== false)) {
+      // failed step's container stays for inspection unless --force-rm. A build cancelled
+      // (its client went away) kills and removes it.
+      if (this.opts.forceRm || (ok && this.opts.rm !== false) || this.opts.signal?.aborted) {
         if (ok) this.say(`Removing intermediate container ${short(Id)}\n`);
         await containers.remove(Id, { force: true }).catch(() => undefined);
       }
