@@ -128,6 +128,10 @@ async function startBackgroundDaemon(host: string): Promise<void> {
   child.once('exit', (code) => {
     exited = code ?? 1;
   });
+  // berthd not executable after all (EACCES, ENOENT): an exit like any other, not a crash
+  child.once('error', () => {
+    exited ??= 127;
+  });
   const socketPath = host.slice('unix://'.length);
   const deadline = Date.now() + START_WAIT_MS;
   while (Date.now() < deadline) {

@@ -109,6 +109,12 @@ describe('berthd when clients hang up mid-stream', () => {
   }, 180_000);
 
   afterAll(async () => {
+    // a daemon that crashed left its containers: a new one cleans them up
+    if (daemon && daemon.child.exitCode !== null) {
+      daemon = await spawnDaemon({ root: join(dir, 'root'), runRoot: join(dir, 'run'), socketPath: sock, configFile: join(dir, 'daemon.json') }).catch(() => undefined);
+      client?.close();
+      client = new EngineClient({ socketPath: sock });
+    }
     if (daemon && daemon.child.exitCode === null) {
       for (const c of await client.containerList({ all: true }).catch(() => [])) await client.containerRemove(c.Id, { force: true }).catch(() => {});
       client.close();
@@ -127,6 +133,11 @@ describe('berthd when clients hang up mid-stream', () => {
     const attach = `POST ${v}/containers/${ctr}/attach?stream=1&logs=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n`;
     await hangUp(sock, attach, { readBytes: 64 * 1024 });
     await hangUp(sock, attach);
+    // gone before the daemon answers an upgrade with an error (its socket has left the HTTP server's care)
+    for (let i = 0; i < 5; i++) {
+      await hangUp(sock, `POST ${v}/containers/nope-${i}/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n`);
+      await hangUp(sock, `POST ${v}/exec/nope-${i}/start HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`);
+    }
     // not upgraded: an ordinary streamed response
     await hangUp(sock, `POST ${v}/containers/${ctr}/attach?stream=1&logs=1&stdout=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n`, { readBytes: 64 * 1024 });
     await ping();
