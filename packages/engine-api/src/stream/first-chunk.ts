@@ -7,6 +7,10 @@ import { PassThrough, type Readable } from 'node:stream';
  * A read error before the first chunk rejects; later ones reach `rest`.
  */
 export async function readFirstChunk(input: Readable): Promise<{ first: Buffer | null; rest: Readable }> {
+  // Watched from the start (it may come right after the first chunk is read), and by
+  // event: streamx streams (tar-stream's) have no readableEnded.
+  let ended = false;
+  input.once('end', () => (ended = true));
   const first = await new Promise<Buffer | null>((resolve, reject) => {
     const onReadable = (): void => {
       const chunk = input.read() as Buffer | null;
@@ -42,9 +46,9 @@ export async function readFirstChunk(input: Readable): Promise<{ first: Buffer |
   const rest = new PassThrough();
   if (first) rest.write(first);
   input.once('error', (err) => rest.destroy(err));
-  // destroyed without an error (its reader went away): `rest` must not wait for an end
+  // Destroyed without an error (its reader went away): `rest` must not wait for an end.
   input.once('close', () => {
-    if (!input.readableEnded && !rest.destroyed) rest.destroy();
+    if (!ended && !rest.destroyed) rest.destroy();
   });
   input.pipe(rest);
   return { first, rest };
