@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, realpathSync, accessSync, constants } from 'node:fs';
 import { dirname, join, resolve, delimiter } from 'node:path';
 import { BerthError } from '@berth/image-format';
-import { DEFAULT_HOST, DEFAULT_SOCKET_PATH, EngineClient } from '@berth/engine-api';
+import { ConnectionError, DEFAULT_HOST, DEFAULT_SOCKET_PATH, EngineClient } from '@berth/engine-api';
 import { BERTH_VERSION } from './version.js';
 
 export interface HostChoice {
@@ -31,7 +31,7 @@ export function chooseHost(flag: string | undefined, env: NodeJS.ProcessEnv = pr
 export class DaemonUnreachableError extends BerthError {
   constructor(host: string, cause?: unknown) {
     // Our own reasons (berthd missing, exited, slow) are worth showing; socket errnos are not.
-    const detail = cause instanceof BerthError ? ` (${cause.message})` : '';
+    const detail = cause instanceof BerthError && !(cause instanceof ConnectionError) ? ` (${cause.message})` : '';
     super('Unavailable', `Cannot connect to the Berth daemon at ${host}. Is berthd running?${detail}`, { cause });
   }
 }
@@ -40,7 +40,7 @@ const CONNECT_ERRORS = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EACCES'
 
 /** True for errors that mean nobody answered at the address. */
 export function isConnectError(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const code = err instanceof ConnectionError ? err.errno : (err as NodeJS.ErrnoException | undefined)?.code;
   return typeof code === 'string' && CONNECT_ERRORS.has(code);
 }
 
@@ -127,6 +127,10 @@ async function startBackgroundDaemon(host: string): Promise<void> {
   let exited: number | null = null;
   child.once('exit', (code) => {
     exited = code ?? 1;
+  });
+  // berthd not executable after all (EACCES, ENOENT): an exit like any other, not a crash
+  child.once('error', () => {
+    exited ??= 127;
   });
   const socketPath = host.slice('unix://'.length);
   const deadline = Date.now() + START_WAIT_MS;

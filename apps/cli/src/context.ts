@@ -1,6 +1,6 @@
 // What every command gets: the daemon client (connected on first use), the output
 // streams, and docker's error conventions.
-import type { EngineClient } from '@berth/engine-api';
+import { isResponseCut, type EngineClient } from '@berth/engine-api';
 import { BerthError } from '@berth/image-format';
 import { chooseHost, connect, type HostChoice } from './client.js';
 
@@ -76,6 +76,8 @@ export function isDaemonError(err: unknown): err is BerthError & { statusCode: n
 /** The line docker prints for an error: daemon errors get their prefix, nothing prints a stack. */
 export function errorMessage(err: unknown): string {
   if (isDaemonError(err)) return `Error response from daemon: ${err.message.trim()}`;
+  // The daemon hung up mid-response (or a tar from it ended early): Go's words, as docker prints them.
+  if (isResponseCut(err) || (err instanceof Error && err.message === 'Unexpected end of data')) return 'unexpected EOF';
   if (err instanceof Error) return err.message.trim();
   return String(err);
 }

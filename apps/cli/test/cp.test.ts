@@ -44,6 +44,9 @@ describe('berth cp', () => {
     await writeFile(join(src, 'dir', 'sub', 'deep.txt'), 'deep\n');
     await symlink('top.txt', join(src, 'dir', 'link'));
     await symlink('file.txt', join(src, 'file-link'));
+    // big enough that the CLI still sends when berthd answers an error (the upload race)
+    await mkdir(join(src, 'big'));
+    await writeFile(join(src, 'big', 'blob'), Buffer.alloc(16 << 20, 0x62));
     await berthOk(['run', '-d', '--name', ctr, '--network', 'none', 'busybox', 'sleep', '300']);
     await berthOk(['exec', ctr, 'mkdir', '-p', '/b', '/d']);
   }, 180_000);
@@ -174,6 +177,8 @@ describe('berth cp', () => {
   it('errors: same messages and exit codes as docker cp', async () => {
     const cases: string[][] = [
       ['cp', join(src, 'file.txt'), `${ctr}:/nope/x`],
+      ['cp', join(src, 'big'), `${ctr}:/nope/x`],
+      ['cp', join(src, 'big'), `${ctr}:/b/file.txt`],
       ['cp', join(src, 'file.txt'), `${ctr}:/missing-dir/`],
       ['cp', join(src, 'dir'), `${ctr}:/b/file.txt`],
       ['cp', '-', `${ctr}:/b/file.txt`],

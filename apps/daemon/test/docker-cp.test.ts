@@ -171,6 +171,27 @@ describe('docker cp against berthd', () => {
     expect((await ok(['inspect', '-f', '{{.State.Status}}', c])).trim()).toBe('running');
   });
 
+  it('an error answered while the client still uploads reaches it (berthd reads the rest, never resets)', async () => {
+    const c = name('run');
+    const big = join(t.dir, 'big');
+    await mkdir(join(big, 'f'), { recursive: true });
+    await writeFile(join(big, 'f', 'zz-blob'), Buffer.alloc(32 << 20, 0x62));
+    await ok(['exec', c, 'sh', '-c', 'mkdir -p /tmp/ow && echo x > /tmp/ow/f']);
+    // (docker logs its own tar goroutine's broken pipe when the answer cuts it short)
+    const strip = (r: CliResult): CliResult => ({ ...r, stderr: r.stderr.replace(/^time=.* level=error .*\n/gm, '') });
+    for (let i = 0; i < 3; i++) {
+      // refused before the body is read
+      expect(strip(await docker(['cp', join(big, 'f'), `${c}:/nope/x`]))).toEqual({ code: 1, stdout: '', stderr: `Error response from daemon: Could not find the file /nope in container ${c}\n` });
+      // refused at the first entry, 32 MB still to come
+      expect(strip(await docker(['cp', join(big, 'f'), `${c}:/tmp/ow/`]))).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: 'Error response from daemon: Error processing tar file(exit status 1): cannot overwrite non-directory "/tmp/ow/f" with directory "/tmp/ow"\n',
+      });
+    }
+    expect((await ok(['inspect', '-f', '{{.State.Status}}', c])).trim()).toBe('running');
+  });
+
   it("errors as Docker's: missing parent, file destination for a tar, read-only rootfs, unknown container", async () => {
     const c = name('run');
     const missing = await docker(['cp', join(src, 'file.txt'), `${c}:/nope/x`]);

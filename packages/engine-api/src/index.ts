@@ -47,3 +47,4 @@ export {
 export { parseHost, hostFromEnv, DEFAULT_HOST, DEFAULT_SOCKET_PATH, DEFAULT_TCP_PORT, type EngineTarget } from './client/host.js';
 export { errorFromResponse, statusForError, type ApiError } from './client/errors.js';
 export { DockerIgnore, patternRegExp } from './build/dockerignore.js';
+export { ConnectionError, isResponseCut } from './client/transport.js';

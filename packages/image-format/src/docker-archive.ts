@@ -79,7 +79,14 @@ export async function writeDockerArchive(out: Writable, images: ArchiveImageSour
             yield chunk;
           }
         })();
-        await writer.addStream(blobName(layer.diffId), layer.size, checked);
+        try {
+          await writer.addStream(blobName(layer.diffId), layer.size, checked);
+        } catch (err) {
+          // The tar closed under us (its reader went away) before `checked` ran: the
+          // source was never read, so nothing else closes it (a blob's file handle).
+          (source as Partial<Readable>).destroy?.();
+          throw err;
+        }
         const actual = `${parseDigest(layer.diffId).algorithm}:${hash.digest('hex')}`;
         if (size !== layer.size || actual !== layer.diffId) {
           throw new DigestMismatchError(layer.diffId, actual, `${path}.layers[${j}]`);

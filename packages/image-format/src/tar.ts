@@ -33,7 +33,7 @@ export class TarWriter {
 
   /** Streams `source` (exactly `size` bytes) as one entry, honouring back-pressure. */
   async addStream(name: string, size: number, source: AsyncIterable<Uint8Array>): Promise<void> {
-    let sink!: ReturnType<Pack['entry']>;
+    let sink: ReturnType<Pack['entry']> | undefined;
     const done = new Promise<void>((resolve, reject) => {
       sink = this.stream.entry({ name, type: 'file', mode: 0o644, size, mtime: EPOCH, uid: 0, gid: 0 }, (err) =>
         err ? reject(err) : resolve(),
@@ -42,6 +42,8 @@ export class TarWriter {
     // The entry can fail while we wait for a drain (the tar was destroyed): its failure
     // arrives through `done`, so observe it now and keep the sink's 'error' from crashing us.
     done.catch(() => undefined);
+    // a tar already destroyed refuses the entry at once (the executor threw): say so
+    if (!sink) return done;
     sink.on('error', () => undefined);
     try {
       for await (const chunk of source) {

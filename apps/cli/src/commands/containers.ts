@@ -2,6 +2,7 @@
 // attach, wait, export, commit, rename, pause, unpause, top, port, stats.
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { DEFAULT_DETACH_KEYS, demultiplexStream, parseDetachKeys, type ContainerCreateBody, type ContainerStats, type EngineClient, type WaitCondition } from '@berth/engine-api';
 import { InvalidArgumentError, normalizeReference } from '@berth/image-format';
 import { Context, StatusError, errorMessage, isDaemonError, runStatusFor } from '../context.js';
@@ -403,12 +404,12 @@ export async function exportContainer(ctx: Context, name: string, flags: { outpu
   return 0;
 }
 
-/** Copies a stream to a file (closed at the end) or to stdout (left open). */
+/**
+ * Copies a stream to a file (closed at the end) or to stdout (left open). A failure on
+ * either side (the daemon hanging up, a full disk, a closed pipe) rejects and ends both.
+ */
 export async function pipeTo(src: NodeJS.ReadableStream, dest: Writable, close: boolean): Promise<void> {
-  for await (const chunk of src) {
-    if (!dest.write(chunk as Buffer)) await new Promise((r) => dest.once('drain', r));
-  }
-  if (close) await new Promise<void>((resolve, reject) => dest.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  await pipeline(src, dest, { end: close });
 }
 
 export async function commit(

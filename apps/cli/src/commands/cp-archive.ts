@@ -4,7 +4,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { chmod, link, lstat, lutimes, mkdir, open, readlink, realpath, rm, stat, symlink, utimes } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, pipeline as pipelineCb, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar, { type Header } from 'tar-stream';
 import { BerthError, InvalidArgumentError } from '@berth/image-format';
@@ -154,6 +154,8 @@ export function tarResource(info: CopyInfo): Readable {
   const out = new PassThrough();
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stderr.on('error', () => {});
+  child.stdout.on('error', (err) => out.destroy(err));
   child.stdout.pipe(out, { end: false });
   child.on('close', (code) => {
     if (code === 0) out.end();
@@ -177,12 +179,16 @@ export function rebaseArchiveEntries(content: Readable, oldBase: string, newBase
     if (header.type === 'link' && header.linkname) header.linkname = header.linkname.replace(oldBase, newBase);
     // Long names are fine: tar-stream writes PAX headers for them.
     const entry = pack.entry(header, (err) => (err ? pack.destroy(err) : next()));
+    // A failure of either reaches the pack through the callback above (and tearing the
+    // input down destroys both): their own 'error' events carry nothing more.
+    entry.on('error', () => {});
+    stream.on('error', () => {});
     stream.pipe(entry as unknown as NodeJS.WritableStream);
   });
-  extract.on('finish', () => pack.finalize());
-  extract.on('error', (err) => pack.destroy(err));
-  content.on('error', (err) => extract.destroy(err));
-  content.pipe(extract as unknown as NodeJS.WritableStream);
+  // An error on the way in ends the output with it; the output closed early (its reader
+  // gave up) ends the input, so a download or a tar child does not run on.
+  pipelineCb(content, extract as unknown as NodeJS.WritableStream, (err) => (err ? pack.destroy(err) : pack.finalize()));
+  pack.once('close', () => extract.destroy());
   return pack as unknown as Readable;
 }
 

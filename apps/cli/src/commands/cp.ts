@@ -2,7 +2,7 @@
 // endpoints (HEAD/GET/PUT /containers/{id}/archive).
 import { lstat } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { Transform, type Readable, type Writable } from 'node:stream';
+import { Transform, pipeline, type Readable, type Writable } from 'node:stream';
 import { InvalidArgumentError } from '@berth/image-format';
 import type { ContainerPathStat } from '@berth/engine-api';
 import { StatusError, type Context } from '../context.js';
@@ -83,15 +83,22 @@ async function copyFromContainer(ctx: Context, container: string, srcPath: strin
     }
   }
   const { stat, tar } = await client.containerGetArchive(container, srcPath);
-  if (dstPath === '-') {
-    await pipeTo(tar, ctx.io.stdout as unknown as Writable, false);
-    return 0;
-  }
   const counted = counter(tar);
-  const srcInfo: CopyInfo = { path: srcPath, exists: true, isDir: isDir(stat), rebaseName: rebase };
-  let content: Readable = counted.stream;
-  if (rebase) content = rebaseArchiveEntries(content, splitPathDirEntry(srcPath).base, rebase);
-  await copyTo(content, srcInfo, dstPath);
+  try {
+    if (dstPath === '-') {
+      await pipeTo(counted.stream, ctx.io.stdout as unknown as Writable, false);
+      return 0;
+    }
+    const srcInfo: CopyInfo = { path: srcPath, exists: true, isDir: isDir(stat), rebaseName: rebase };
+    let content: Readable = counted.stream;
+    if (rebase) content = rebaseArchiveEntries(content, splitPathDirEntry(srcPath).base, rebase);
+    await copyTo(content, srcInfo, dstPath);
+  } catch (err) {
+    // A copy refused before the tar was read (`cannot copy directory`) must not leave the
+    // download running: the daemon would be cut off mid-body at exit.
+    counted.stream.destroy();
+    throw err;
+  }
   // docker 28 reports the bytes of the tar it read, for a file too.
   if (!flags.quiet) ctx.err(`Successfully copied ${humanSize(counted.bytes())} to ${dstPath}\n`);
   return 0;
@@ -136,7 +143,12 @@ async function copyToContainer(ctx: Context, container: string, srcPath: string,
     resolvedDst = prepared.dstDir;
   }
   const counted = counter(content);
-  await client.containerPutArchive(container, resolvedDst, counted.stream, { noOverwriteDirNonDir: true, copyUIDGID: !!flags.archive });
+  try {
+    await client.containerPutArchive(container, resolvedDst, counted.stream, { noOverwriteDirNonDir: true, copyUIDGID: !!flags.archive });
+  } finally {
+    // stops the local tar if the daemon refused before reading it all
+    counted.stream.destroy();
+  }
   if (!flags.quiet) ctx.err(`Successfully copied ${humanSize(counted.bytes())} to ${container}:${dstInfo.path}\n`);
   return 0;
 }
@@ -175,8 +187,9 @@ function counter(input: Readable): { stream: Readable; bytes: () => number } {
       cb(null, chunk);
     },
   });
-  input.on('error', (err) => t.destroy(err));
-  input.pipe(t);
+  // An error or an early end on either side ends both (the download closes, a tar child
+  // is killed); whoever reads `t` gets the error.
+  pipeline(input, t, () => {});
   return { stream: t, bytes: () => n };
 }
 

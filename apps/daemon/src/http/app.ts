@@ -60,6 +60,17 @@ export function buildApp(engine: EngineLike, options: AppOptions): FastifyInstan
     return payload;
   });
 
+  // An error answered before the body was read (a bad destination for a tar): the rest of
+  // the body is read and dropped, so the connection closes cleanly. Closing it with bytes
+  // unread would reset it, and a client still sending could lose the answer.
+  app.addHook('onResponse', async (request) => {
+    const req = request.raw;
+    if (!req.complete && !req.destroyed) {
+      req.unpipe();
+      req.resume();
+    }
+  });
+
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = (body as string).trim();
@@ -94,7 +105,10 @@ export function buildApp(engine: EngineLike, options: AppOptions): FastifyInstan
     } else {
       status = 500;
     }
-    if (status === 500) request.log.error({ err }, `${request.method} ${request.url} failed`);
+    // A request that failed because its client hung up (a load or build cut off) is no
+    // fault of the daemon's: nothing to answer, nothing to report above debug.
+    const gone = reply.raw.destroyed;
+    if (status === 500 && !gone) request.log.error({ err }, `${request.method} ${request.url} failed`);
     else request.log.debug({ err }, `${request.method} ${request.url}: ${status}`);
     if (reply.sent || reply.raw.headersSent) {
       reply.raw.destroy();

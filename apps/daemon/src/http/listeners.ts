@@ -30,6 +30,10 @@ const MAX_UPGRADE_BODY = 1 << 20;
  * (exec start sends JSON) read by Content-Length from the bytes that follow the headers.
  */
 function routeUpgrade(app: FastifyInstance, req: IncomingMessage, socket: Socket, head: Buffer): void {
+  // The HTTP server dropped its error listener when it handed the socket over: a client
+  // gone before the route answers (a 404 written to a closed socket: EPIPE) must not take
+  // the daemon down. The socket closes on the error; the session sees that.
+  socket.on('error', () => {});
   socket.pause();
   const length = Number(req.headers['content-length'] ?? 0);
   if (!Number.isInteger(length) || length < 0 || length > MAX_UPGRADE_BODY) {

@@ -8,6 +8,36 @@ import { commonHeaderLines } from './headers.js';
 import { upgradeSocket } from './listeners.js';
 
 /**
+ * Runs `fn` once the response is closed (the client went away, or it ended), or now if it
+ * already is: a client may hang up while a route still prepares its stream, and that
+ * stream (a tar child, a mounted snapshot, an attach session) must not outlive it.
+ */
+export function onClosed(res: Writable, fn: () => void): void {
+  if (res.closed || res.destroyed) fn();
+  else res.once('close', fn);
+}
+
+/**
+ * Resolves when `dest` can take more, or will never again (closed, failed: the client hung
+ * up). Every listener goes once one fires: `once()` of each would leave the others behind
+ * per wait, thousands for a big log.
+ */
+function writable(dest: Writable): Promise<void> {
+  if (dest.destroyed || dest.writableEnded) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      dest.off('drain', done);
+      dest.off('close', done);
+      dest.off('error', done);
+      resolve();
+    };
+    dest.on('drain', done);
+    dest.on('close', done);
+    dest.on('error', done);
+  });
+}
+
+/**
  * A JSON-lines response (pull, push, load, import, events, stats). Headers go out with
  * the first message (or at once with `eager`), so an error before any output is still an
  * ordinary error response with its status, as Docker's write flusher does.
@@ -21,7 +51,7 @@ export class JsonStream {
     private readonly reply: FastifyReply,
     eager = false,
   ) {
-    reply.raw.once('close', () => {
+    onClosed(reply.raw, () => {
       if (!this.ended) this.aborted.abort();
     });
     if (eager) this.begin();
@@ -71,7 +101,8 @@ export async function pipeOutput(output: Readable, dest: Writable, opts: { tty: 
     const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, size);
     batch = [];
     size = 0;
-    if (!dest.write(data)) await drainOrClose(dest);
+    // a client that hangs up ends the copy (the loop sees `destroyed`): not a failure
+    if (!dest.write(data)) await writable(dest);
   };
   for await (const item of output) {
     if (dest.destroyed || dest.writableEnded) return;
@@ -84,23 +115,6 @@ export async function pipeOutput(output: Readable, dest: Writable, opts: { tty: 
     if (size >= 64 * 1024 || output.readableLength === 0) await flush();
   }
   if (size > 0 && !dest.destroyed && !dest.writableEnded) await flush();
-}
-
-/**
- * Waits for the client to catch up (or go away). Both listeners go once either fires:
- * `once()` of each would leave one behind per wait, thousands for a big log.
- */
-function drainOrClose(dest: Writable): Promise<void> {
-  if (dest.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      dest.off('drain', done);
-      dest.off('close', done);
-      resolve();
-    };
-    dest.on('drain', done);
-    dest.on('close', done);
-  });
 }
 
 /** The monitor writes local time with its offset (`...+01:00`); Docker prints UTC with `Z`, nanoseconds kept. */
@@ -135,9 +149,9 @@ export function serveSession(
     return;
   }
   const res = reply.raw;
+  onClosed(res, () => session.close());
   res.writeHead(200, { 'Content-Type': contentType });
   res.flushHeaders();
-  res.once('close', () => session.close());
   pipeOutput(session.output, res, { tty: session.tty })
     .catch((err: unknown) => log.warn({ err }, 'attach output failed'))
     .then(() => beforeEnd?.())
@@ -163,7 +177,7 @@ function wireSocket(socket: Socket, session: AttachSession, log: { warn: (o: obj
     socket.on('data', () => {});
   }
   socket.resume();
-  socket.once('close', () => session.close());
+  onClosed(socket, () => session.close());
   socket.on('error', () => session.close());
   pipeOutput(session.output, socket, { tty: session.tty })
     .catch((err: unknown) => log.warn({ err }, 'attach output failed'))
@@ -179,11 +193,12 @@ function wireSocket(socket: Socket, session: AttachSession, log: { warn: (o: obj
  * the first chunk so such an error is still an ordinary error response.
  */
 export async function sendStream(reply: FastifyReply, stream: Readable, contentType: string): Promise<void> {
+  onClosed(reply.raw, () => stream.destroy());
   const { first, rest } = await readFirstChunk(stream);
   reply.hijack();
   const res = reply.raw;
+  if (res.destroyed) return;
   res.writeHead(200, { 'Content-Type': contentType });
-  res.once('close', () => stream.destroy());
   if (!first) {
     res.end();
     return;

@@ -3,6 +3,7 @@ import { InvalidArgumentError } from '@berth/image-format';
 import type { EngineLike } from '../engine-port.js';
 import { rawBody } from '../http/body.js';
 import { boolValue, optString, type Query } from '../http/query.js';
+import { onClosed } from '../http/streaming.js';
 
 /**
  * `docker cp`: HEAD stats a path (X-Docker-Container-Path-Stat, base64 JSON), GET streams
@@ -36,10 +37,12 @@ export function archiveRoutes(app: FastifyInstance, engine: EngineLike): void {
     statHeader(reply, stat);
     reply.hijack();
     const res = reply.raw;
+    // closing the tar releases the container's root (a stopped one's mounted snapshot)
+    onClosed(res, () => tar.destroy());
+    tar.on('error', () => res.destroy());
+    if (res.destroyed) return;
     for (const [k, v] of Object.entries(reply.getHeaders())) if (v !== undefined) res.setHeader(k, v as string);
     res.writeHead(200, { 'Content-Type': 'application/x-tar' });
-    res.once('close', () => tar.destroy());
-    tar.once('error', () => res.destroy());
     tar.pipe(res);
   });
 

@@ -7,7 +7,7 @@ import type { ContainerCreateBody } from '@berth/engine';
 import { boolValue, filtersValue, optBool, optInt, optString, stringList, timeValue, type Query } from '../http/query.js';
 import { optionalJson, requiredJson } from '../http/body.js';
 import { atLeast } from '../http/api-version.js';
-import { JsonStream, pipeOutput, sendStream, serveSession } from '../http/streaming.js';
+import { JsonStream, onClosed, pipeOutput, sendStream, serveSession } from '../http/streaming.js';
 
 type IdParams = { id: string };
 
@@ -141,7 +141,7 @@ export function containerRoutes(app: FastifyInstance, engine: EngineLike): void 
     const waiting = c.wait(target, condition as WaitCondition, abort.signal);
     reply.hijack();
     const res = reply.raw;
-    res.once('close', () => {
+    onClosed(res, () => {
       if (!res.writableFinished) abort.abort();
     });
     res.writeHead(200, { 'Content-Type': 'application/json' });
@@ -182,7 +182,7 @@ export function containerRoutes(app: FastifyInstance, engine: EngineLike): void 
     });
     reply.hijack();
     const res = reply.raw;
-    res.once('close', () => {
+    onClosed(res, () => {
       abort.abort();
       output.destroy();
     });

@@ -5,6 +5,7 @@ import { BerthError, InvalidArgumentError } from '@berth/image-format';
 import { API_VERSION, MIN_API_VERSION, compareApiVersions } from '../version.js';
 import { readJsonLines } from '../stream/json-lines.js';
 import { errorFromResponse } from './errors.js';
+import { connectionError, drain, exchange, readText } from './transport.js';
 import { hostFromEnv, parseHost, type EngineTarget } from './host.js';
 import type { AuthConfig, AuthResponse, Filters, IdResponse, JsonMessage } from '../types/common.js';
 import type {
@@ -572,41 +573,48 @@ export class EngineClient {
     await drain(await this.send(method, path, options));
   }
 
-  /** Sends a request and resolves with the response once its status is below 400. */
+  /** Sends a request and resolves with the response once its status is below 400 (see transport.ts). */
   async send(method: string, path: string, options: RequestOptions = {}, signal?: AbortSignal): Promise<http.IncomingMessage> {
     const req = await this.prepare(method, path, options, this.agent, signal);
-    return new Promise((resolve, reject) => {
-      req.once('error', reject);
-      req.once('response', (res) => {
-        if ((res.statusCode ?? 500) >= 400) {
-          readText(res).then((text) => reject(errorFromResponse(res.statusCode ?? 500, text)), reject);
-          return;
-        }
-        resolve(res);
-      });
-      writeBody(req, options);
-    });
+    return exchange(req, options.body, () => this.url(req));
+  }
+
+  /** The request's URL as docker prints it (a unix socket's path escaped as the host). */
+  private url(req: http.ClientRequest): string {
+    const t = this.target;
+    return `http://${'socketPath' in t ? encodeURIComponent(t.socketPath) : `${t.hostname}:${t.port}`}${req.path}`;
   }
 
   private async hijack(path: string, options: RequestOptions): Promise<HijackedStream> {
     // A hijacked socket leaves the pool for good, so it gets a fresh connection.
     const req = await this.prepare('POST', path, { ...options, headers: { ...options.headers, Connection: 'Upgrade', Upgrade: 'tcp' } }, false);
     return new Promise((resolve, reject) => {
-      req.once('error', reject);
+      let answered = false;
+      req.on('error', (err) => {
+        if (!answered) reject(connectionError(req.method, this.url(req), err));
+      });
       req.once('upgrade', (res, socket, head) => {
+        answered = true;
+        // Until the caller reads it, a reset must not be an unhandled 'error': the
+        // stream is destroyed with it and a reader gets it then.
+        socket.on('error', () => {});
         if (head.length > 0) socket.unshift(head);
         const contentType = headerString(res.headers['content-type']);
         resolve({ stream: socket, multiplexed: contentType === MULTIPLEXED_STREAM });
       });
       req.once('response', (res) => {
+        answered = true;
         if ((res.statusCode ?? 500) >= 400) {
-          readText(res).then((text) => reject(errorFromResponse(res.statusCode ?? 500, text)), reject);
+          readText(res, true).then((text) => reject(errorFromResponse(res.statusCode ?? 500, text)), reject);
           return;
         }
         // The daemon answered without upgrading: output only.
         resolve({ stream: wrapReadable(res), multiplexed: headerString(res.headers['content-type']) === MULTIPLEXED_STREAM });
       });
-      writeBody(req, options);
+      // An upgrade's body is read by Content-Length (never chunked): JSON or nothing.
+      const text = options.body === undefined ? '' : JSON.stringify(options.body);
+      req.setHeader('Content-Length', Buffer.byteLength(text));
+      req.end(text);
     });
   }
 
@@ -636,22 +644,6 @@ export class EngineClient {
     });
     if (this.timeoutMs > 0) req.setTimeout(this.timeoutMs, () => req.destroy(new BerthError('Unavailable', `${method} ${path}: timed out`)));
     return req;
-  }
-}
-
-function writeBody(req: http.ClientRequest, options: RequestOptions): void {
-  const body = options.body;
-  if (body === undefined) {
-    req.end();
-  } else if (body instanceof Readable) {
-    body.once('error', (err) => req.destroy(err));
-    body.pipe(req);
-  } else if (Buffer.isBuffer(body)) {
-    req.end(body);
-  } else {
-    const text = JSON.stringify(body);
-    req.setHeader('Content-Length', Buffer.byteLength(text));
-    req.end(text);
   }
 }
 
@@ -724,18 +716,6 @@ function pathStatHeader(res: http.IncomingMessage): ContainerPathStat {
 
 function headerString(v: string | string[] | undefined): string {
   return Array.isArray(v) ? (v[0] ?? '') : (v ?? '');
-}
-
-async function readText(res: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of res) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-async function drain(res: Readable): Promise<void> {
-  for await (const _ of res) {
-    // discard
-  }
 }
 
 /** Query options of `POST /build` (the engine's builder takes the same). */

@@ -30,4 +30,19 @@ describe('readFirstChunk', () => {
     late.destroy(new Error('cut'));
     await expect(text(rest)).rejects.toThrow('cut');
   });
+  it('a stream destroyed without an error (its reader went away) ends the wait and the rest; one that ends does not lose data', async () => {
+    const gone = new PassThrough();
+    const waiting = readFirstChunk(gone);
+    gone.destroy();
+    expect((await waiting).first).toBeNull();
+    const later = new PassThrough();
+    later.write('x');
+    const { rest } = await readFirstChunk(later);
+    later.destroy();
+    await expect(text(rest)).rejects.toThrow(/premature close/i);
+    // one chunk and the end right after it: the rest still gives the chunk
+    const single = new PassThrough();
+    single.end('only');
+    expect(await text((await readFirstChunk(single)).rest)).toBe('only');
+  });
 });

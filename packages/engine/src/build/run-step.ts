@@ -50,6 +50,8 @@ export async function runStepContainer(d: RunStepDeps, imageId: string, config: 
     session = await containers.attach(Id, { stream: true, stdout: true, stderr: true });
     const output = session.output;
     const waited = containers.wait(Id, 'next-exit', opts.signal);
+    // a build cancelled before the step started rejects it early: awaited below, never unhandled
+    waited.catch(() => undefined);
     // One decoder per stream: a UTF-8 character split across chunks stays whole.
     const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
     const emit = (stream: 'stdout' | 'stderr', text: string): void => {
@@ -78,8 +80,9 @@ export async function runStepContainer(d: RunStepDeps, imageId: string, config: 
   } finally {
     session?.close();
     // As Docker: rm (the default) removes a step's container once the step succeeded; a
-    // failed step's container stays for inspection unless --force-rm.
-    if (opts.forceRm || (ok && opts.rm !== false)) {
+    // failed step's container stays for inspection unless --force-rm. A build cancelled
+    // (its client went away) kills and removes it.
+    if (opts.forceRm || (ok && opts.rm !== false) || opts.signal?.aborted) {
       if (ok) say(`Removing intermediate container ${short(Id)}\n`);
       await containers.remove(Id, { force: true }).catch(() => undefined);
     }

@@ -4,7 +4,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable, Transform } from 'node:stream';
+import { PassThrough, Readable, Transform, pipeline as pipelineCb } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import {
   BerthError,
@@ -622,10 +622,16 @@ export class Images implements ImageService, ImageLookup {
   private async openUncompressed(l: LayerRecord): Promise<Readable> {
     const raw = await this.d.storage.content.read(l.digest as Digest);
     const c = layerCompression(l.mediaType);
-    if (c === 'gzip') return raw.pipe(createGunzip());
+    // pipeline, not pipe: a reader that stops (a save cut off) closes the blob file too
+    if (c === 'gzip') return pipelineCb(raw, createGunzip(), () => undefined);
     if (c === 'zstd') {
       const p = spawn('zstd', ['-dc'], { stdio: ['pipe', 'pipe', 'ignore'] });
-      raw.pipe(p.stdin);
+      p.on('error', (err) => p.stdout.destroy(err));
+      pipelineCb(raw, p.stdin, () => undefined);
+      p.stdout.once('close', () => {
+        raw.destroy();
+        if (p.exitCode === null) p.kill();
+      });
       return p.stdout;
     }
     return raw;
@@ -703,7 +709,9 @@ export class Images implements ImageService, ImageLookup {
 
   async importRootfs(tar: Readable, opts: ImportOptions = {}): Promise<string> {
     const peek = new PeekCompression();
-    const digest = await this.ingestUnknown(tar.pipe(peek));
+    // pipeline, not pipe: a client gone mid-upload must fail the ingest (and close its file), not stall it
+    pipelineCb(tar, peek, () => undefined);
+    const digest = await this.ingestUnknown(peek);
     const mediaType = peek.kind === 'gzip' ? MediaType.OciLayerGzip : peek.kind === 'zstd' ? MediaType.OciLayerZstd : MediaType.OciLayer;
     const size = (await this.d.storage.content.info(digest)).size;
     const layer: Descriptor = { mediaType, digest, size };
