@@ -4,7 +4,7 @@
  * dynamic IPv6 addresses, the IPv6 default route), and a fixed MAC per endpoint.
  * Containers are namespaces attached by the manager; their addresses are read with `ip`.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,9 +25,10 @@ function cid(): string {
 }
 
 /** A unique-local /64 (fd00::/8) no other test uses. */
+/** A random ULA /64 written canonically (no leading zeros in a group), as the driver prints it back. */
 function prefix6(): string {
-  const h = randomBytes(6).toString('hex');
-  return `fd${h.slice(0, 2)}:${h.slice(2, 6)}:${h.slice(6, 10)}::/64`;
+  const group = (): string => randomInt(0x1000, 0x10000).toString(16);
+  return `fd${randomInt(0x10, 0x100).toString(16)}:${group()}:${group()}::/64`;
 }
 
 async function addresses(netns: string): Promise<{ mac: string; v4: string[]; v6: string[] }> {

@@ -39,7 +39,7 @@ export class ContainerLogs {
     if (options.until !== undefined) readOpts.until = options.until;
     if (options.tail !== undefined && options.tail >= 0) readOpts.start = await tailStart(files, options.tail);
     const ctl = new AbortController();
-    if (options.follow) readOpts.follow = { keepGoing: () => this.host.running(c), wake: this.host.exited(c.id, ctl.signal) };
+    if (options.follow) readOpts.follow = { keepGoing: () => this.host.running(c), wake: exitedOrAborted(this.host, c.id, ctl.signal) };
     try {
       yield* readK8sLog(files, readOpts);
     } finally {
@@ -62,7 +62,7 @@ export class ContainerLogs {
         for await (const e of readK8sLog(files, {
           start: { file: files.length - 1, offset },
           signal: ctl.signal,
-          follow: { keepGoing: () => this.host.running(c), wake: this.host.exited(c.id, ctl.signal) },
+          follow: { keepGoing: () => this.host.running(c), wake: exitedOrAborted(this.host, c.id, ctl.signal) },
         })) {
           if ((e.stream === 'stdout' && options.stdout === false) || (e.stream === 'stderr' && options.stderr === false)) continue;
           await writeWithBackpressure(e.stream === 'stdout' ? stdout : stderr, e.data);
@@ -114,4 +114,14 @@ export async function writeWithBackpressure(out: Writable, data: Buffer): Promis
     out.on('drain', done);
     out.on('close', done);
   });
+}
+
+/**
+ * The wake-up of a follower. It rejects when the follow is aborted, which may happen before
+ * the reader ever awaits it (a client gone at once): handled here, never an unhandled rejection.
+ */
+function exitedOrAborted(host: LogHost, id: string, signal: AbortSignal): Promise<unknown> {
+  const p = host.exited(id, signal);
+  p.catch(() => undefined);
+  return p;
 }
