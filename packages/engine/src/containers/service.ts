@@ -31,7 +31,7 @@ import { copyTree } from '../fsutil.js';
 import { readLogs } from '../logs.js';
 import { checkContainerName, newId, randomName } from '../names.js';
 import type { ExecHandle, ExitInfo, RunMount, RuntimePort, SnapshotPort, StdioHandle } from '../ports.js';
-import type { ArchivePathStat, AttachOptions, AttachSession, ContainerService, LogsOptions, StopOptions } from '../services.js';
+import type { ArchivePathStat, AttachOptions, AttachSession, ContainerService, ExecStartOptions, LogsOptions, StopOptions } from '../services.js';
 import {
   checkRestartPolicy,
   mergeConfig,
@@ -45,7 +45,8 @@ import {
 import type { LocalVolumes } from '../volumes.js';
 import * as fmt from './format.js';
 import type { BackgroundReleases } from './background-releases.js';
-import { withDetachKeys } from './detach-keys.js';
+import { execDetachKeys, execSession, withDetachKeys } from './detach-keys.js';
+import { blkioStats, networkStats } from './stats.js';
 import { findInitBinary, INIT_PATH_IN_CONTAINER } from './init-binary.js';
 import { archiveOf, statPath, type RootMount } from './archive.js';
 import { extractToDir } from './archive-extract.js';
@@ -335,6 +336,7 @@ export class Containers implements ContainerService {
         security: { privileged: h.Privileged ?? false, capAdd: h.CapAdd ?? [], capDrop: h.CapDrop ?? [], securityOpt: h.SecurityOpt ?? [], groupAdd: h.GroupAdd ?? [] },
         sysctls: h.Sysctls ?? {},
         devices: (h.Devices ?? []).map((dv) => ({ pathOnHost: dv.PathOnHost, pathInContainer: dv.PathInContainer || dv.PathOnHost, permissions: dv.CgroupPermissions || 'rwm' })),
+        deviceCgroupRules: h.DeviceCgroupRules ?? [],
         labels: { ...(r.config.Labels ?? {}), [ROOT_LABEL]: this.d.root, [ID_LABEL]: r.id },
         stopSignal: normaliseSignal(r.config.StopSignal),
       });
@@ -857,19 +859,21 @@ export class Containers implements ContainerService {
     if (r.state.status === 'paused') throw new ConflictError(`Container ${r.id} is paused, unpause the container before exec`);
     if (r.state.status !== 'running') throw new ConflictError(`Container ${r.id} is not running`);
     if (!body?.Cmd || body.Cmd.length === 0) throw new InvalidArgumentError('No exec command specified');
+    if (body.DetachKeys) execDetachKeys(body.DetachKeys);
     const id = newId();
     this.execs.set(id, { id, containerId: r.id, body, running: false, exitCode: null, pid: 0 });
     this.emit(r, `exec_create: ${body.Cmd.join(' ')}`, { execID: id });
     return { Id: id };
   }
 
-  async execStart(execId: string, opts: { detach?: boolean; tty?: boolean } = {}): Promise<AttachSession | undefined> {
+  async execStart(execId: string, opts: ExecStartOptions = {}): Promise<AttachSession | undefined> {
     const e = this.execs.get(execId);
     if (!e) throw new NotFoundError(`No such exec instance: ${execId}`);
     if (e.running || e.exitCode !== null) throw new ConflictError(`exec ${execId} has already been started`);
     const r = this.d.table.resolve(e.containerId);
     if (r.state.status !== 'running') throw new ConflictError(`Container ${r.id} is not running`);
-    const tty = opts.tty ?? e.body.Tty ?? false;
+    const tty = e.body.Tty ?? false;
+    await opts.beforeStart?.();
     const h = await this.d.runtime.exec(rid(r), {
       args: e.body.Cmd,
       env: [...(r.config.Env ?? []), ...(e.body.Env ?? [])],
@@ -878,13 +882,18 @@ export class Containers implements ContainerService {
       tty,
       stdin: !!e.body.AttachStdin && !opts.detach,
       privileged: e.body.Privileged ?? false,
+    }).catch((err: unknown) => {
+      // Docker's code for a process that could not be started at all
+      e.exitCode = 126;
+      throw err;
     });
     e.running = true;
     e.pid = h.pid;
     e.handle = h;
     this.emit(r, `exec_start: ${e.body.Cmd.join(' ')}`, { execID: e.id });
     const output = new PassThrough({ objectMode: true });
-    const session = opts.detach ? undefined : pipeSession(h, output, tty, e.body.AttachStdout ?? true, e.body.AttachStderr ?? true, true);
+    const piped = opts.detach ? undefined : pipeSession(h, output, tty, e.body.AttachStdout ?? true, e.body.AttachStderr ?? true, true);
+    const session = piped && execSession(piped, { terminal: tty, raw: opts.tty ?? tty, detachKeys: e.body.DetachKeys, endOutput: () => output.writableEnded || output.end() });
     if (opts.detach) {
       h.stdout.resume();
       h.stderr?.resume();
@@ -910,7 +919,8 @@ export class Containers implements ContainerService {
     const [entrypoint = '', ...args] = e.body.Cmd;
     return {
       CanRemove: false,
-      DetachKeys: e.body.DetachKeys ?? '',
+      // Docker shows the parsed key bytes, base64 (its []byte field), '' when none were given.
+      DetachKeys: e.body.DetachKeys ? Buffer.from(execDetachKeys(e.body.DetachKeys)).toString('base64') : '',
       ID: e.id,
       Running: e.running,
       ExitCode: e.exitCode,
@@ -1049,17 +1059,21 @@ export class Containers implements ContainerService {
         throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
       };
       const read = new Date().toISOString();
+      // host networking shares the host's interfaces: Docker reports none for it
+      const networks = s && cur && cur.hostConfig.NetworkMode !== 'host' ? await networkStats(cur.state.pid) : undefined;
       const out: ContainerStats = {
         read,
         preread: prevRead,
         pids_stats: s ? { current: s.pids } : {},
+        blkio_stats: blkioStats(s !== undefined),
         num_procs: 0,
+        storage_stats: {},
         cpu_stats: cpu,
         precpu_stats: prev,
         memory_stats: s ? { usage: s.memory, limit: s.memoryLimit, stats: {} } : {},
-        blkio_stats: {},
         name: '/' + r.name,
         id: r.id,
+        ...(networks ? { networks } : {}),
       };
       prev = cpu;
       prevRead = read;
