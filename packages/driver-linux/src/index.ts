@@ -5,6 +5,7 @@
  */
 export { LinuxDriver, type LinuxDriverOptions, type ContainerNetworker } from './driver.js';
 export { parseK8sLogLine } from './conmon/k8s-log.js';
+export { MASKED_PATHS, READONLY_PATHS } from './oci/config.js';
 export { detectCgroups, type CgroupLayout, type CgroupMounts } from './cgroups/layout.js';
 export { DEFAULT_CAPABILITIES, ALL_CAPABILITIES, resolveCapabilities } from './security/capabilities.js';
 export { defaultSeccompProfile, type OciSeccomp } from './security/seccomp.js';

@@ -88,6 +88,7 @@ export interface RunRequest {
   };
   sysctls: Record<string, string>;
   devices: { pathOnHost: string; pathInContainer: string; permissions: string }[];
+  deviceCgroupRules: string[];
   labels: Record<string, string>;
   stopSignal: string;
 }

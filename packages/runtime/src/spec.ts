@@ -181,6 +181,8 @@ export interface ContainerSpec {
   rootfs: RootfsSpec;
   mounts?: MountSpec[];
   devices?: DeviceSpec[];
+  /** Extra device cgroup rules in Docker's syntax (`c 7:128 rwm`, `a *:* rwm`). */
+  deviceCgroupRules?: string[];
   resources?: ResourcesSpec;
   /** Default `{ mode: 'none' }`. */
   network?: NetworkSpec;

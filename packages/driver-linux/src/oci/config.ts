@@ -3,6 +3,7 @@ import type { ContainerSpec, MountSpec, ResourcesSpec } from '@berth/runtime';
 import { resolveCapabilities } from '../security/capabilities.js';
 import { defaultSeccompProfile, toOciSeccomp, type OciSeccomp } from '../security/seccomp.js';
 import type { ContainerUser } from '../user/resolve-user.js';
+import type { DeviceRule } from '../devices.js';
 
 /** The subset of the OCI runtime-spec config.json Berth writes. */
 export interface OciConfig {
@@ -85,7 +86,7 @@ export interface ConfigInput {
   swapLimitSupported: boolean;
   devices: OciDevice[];
   /** Extra device cgroup rules for the devices above. */
-  deviceRules: { allow: boolean; type: string; major: number; minor: number; access: string }[];
+  deviceRules: DeviceRule[];
   hostArch?: string;
   /** The host's capability bounding set. */
   hostCapabilities?: string[];
