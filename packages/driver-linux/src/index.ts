@@ -5,7 +5,6 @@
  */
 export { LinuxDriver, type LinuxDriverOptions, type ContainerNetworker } from './driver.js';
 export { parseK8sLogLine } from './conmon/k8s-log.js';
-export { MASKED_PATHS, READONLY_PATHS } from './oci/config.js';
 export { detectCgroups, type CgroupLayout, type CgroupMounts } from './cgroups/layout.js';
 export { DEFAULT_CAPABILITIES, ALL_CAPABILITIES, resolveCapabilities } from './security/capabilities.js';
 export { defaultSeccompProfile, type OciSeccomp } from './security/seccomp.js';
@@ -21,3 +20,4 @@ export {
   type NetworkDetails,
   type NetworkInfo,
 } from './network/index.js';
+export { MASKED_PATHS, READONLY_PATHS } from './oci/config.js';

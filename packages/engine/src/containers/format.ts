@@ -1,6 +1,6 @@
-import { MASKED_PATHS, READONLY_PATHS } from '@berth/driver-linux';
 import type { ContainerInspect, ContainerSummary, MountPoint, Port, PortMap } from '../docker-types.js';
 import { statusText } from '../human.js';
+import { MASKED_PATHS, READONLY_PATHS } from '@berth/driver-linux';
 import { strSlice } from '../spec.js';
 import { NO_TIME, type ContainerRecord } from './record.js';
 
@@ -126,8 +126,6 @@ export function inspect(r: ContainerRecord, opts: { execIds: string[]; driverNam
 
 function withHostDefaults(r: ContainerRecord): ContainerInspect['HostConfig'] {
   const h = r.hostConfig;
-  // Every field dockerd shows, in its order; what the client did not set reads as dockerd's
-  // zero value (null for lists and maps), so clients that test for a key find it.
   return {
     Binds: h.Binds ?? null,
     ContainerIDFile: h.ContainerIDFile ?? '',
@@ -138,6 +136,7 @@ function withHostDefaults(r: ContainerRecord): ContainerInspect['HostConfig'] {
     AutoRemove: h.AutoRemove ?? false,
     VolumeDriver: h.VolumeDriver ?? '',
     VolumesFrom: h.VolumesFrom ?? null,
+    ConsoleSize: h.ConsoleSize ?? [0, 0],
     CapAdd: h.CapAdd ?? null,
     CapDrop: h.CapDrop ?? null,
     CgroupnsMode: h.CgroupnsMode ?? 'private',
@@ -147,9 +146,6 @@ function withHostDefaults(r: ContainerRecord): ContainerInspect['HostConfig'] {
     ExtraHosts: h.ExtraHosts ?? null,
     GroupAdd: h.GroupAdd ?? null,
     IpcMode: h.IpcMode ?? 'private',
-    Cgroup: h.Cgroup ?? '',
-    Links: h.Links ?? null,
-    OomScoreAdj: h.OomScoreAdj ?? 0,
     PidMode: h.PidMode ?? '',
     Privileged: h.Privileged ?? false,
     PublishAllPorts: h.PublishAllPorts ?? false,
@@ -158,13 +154,22 @@ function withHostDefaults(r: ContainerRecord): ContainerInspect['HostConfig'] {
     UTSMode: h.UTSMode ?? '',
     UsernsMode: h.UsernsMode ?? '',
     ShmSize: h.ShmSize ?? 67108864,
-    ...(h.Sysctls ? { Sysctls: h.Sysctls } : {}),
     Runtime: h.Runtime ?? 'runc',
-    ConsoleSize: h.ConsoleSize ?? [0, 0],
     Isolation: h.Isolation ?? '',
-    CpuShares: h.CpuShares ?? 0,
     Memory: h.Memory ?? 0,
+    MemorySwap: h.MemorySwap ?? 0,
     NanoCpus: h.NanoCpus ?? 0,
+    CpuShares: h.CpuShares ?? 0,
+    CpuPeriod: h.CpuPeriod ?? 0,
+    CpuQuota: h.CpuQuota ?? 0,
+    CpusetCpus: h.CpusetCpus ?? '',
+    CpusetMems: h.CpusetMems ?? '',
+    PidsLimit: h.PidsLimit ?? null,
+    Devices: h.Devices ?? null,
+    Ulimits: h.Ulimits ?? null,
+    // the rest of what dockerd shows: what the client set, else dockerd's zero value
+    Cgroup: h.Cgroup ?? '',
+    OomScoreAdj: h.OomScoreAdj ?? 0,
     CgroupParent: h.CgroupParent ?? '',
     BlkioWeight: h.BlkioWeight ?? 0,
     BlkioWeightDevice: h['BlkioWeightDevice'] ?? null,
@@ -172,33 +177,26 @@ function withHostDefaults(r: ContainerRecord): ContainerInspect['HostConfig'] {
     BlkioDeviceWriteBps: h['BlkioDeviceWriteBps'] ?? null,
     BlkioDeviceReadIOps: h['BlkioDeviceReadIOps'] ?? null,
     BlkioDeviceWriteIOps: h['BlkioDeviceWriteIOps'] ?? null,
-    CpuPeriod: h.CpuPeriod ?? 0,
-    CpuQuota: h.CpuQuota ?? 0,
     CpuRealtimePeriod: h.CpuRealtimePeriod ?? 0,
     CpuRealtimeRuntime: h.CpuRealtimeRuntime ?? 0,
-    CpusetCpus: h.CpusetCpus ?? '',
-    CpusetMems: h.CpusetMems ?? '',
-    Devices: h.Devices ?? null,
     DeviceCgroupRules: h.DeviceCgroupRules ?? null,
     DeviceRequests: h['DeviceRequests'] ?? null,
     KernelMemory: h['KernelMemory'] ?? 0,
     KernelMemoryTCP: h['KernelMemoryTCP'] ?? 0,
     MemoryReservation: h.MemoryReservation ?? 0,
-    MemorySwap: h.MemorySwap ?? 0,
     MemorySwappiness: h.MemorySwappiness ?? null,
     OomKillDisable: h.OomKillDisable ?? false,
-    PidsLimit: h.PidsLimit ?? null,
-    Ulimits: h.Ulimits ?? null,
     CpuCount: h['CpuCount'] ?? 0,
     CpuPercent: h['CpuPercent'] ?? 0,
     IOMaximumIOps: h['IOMaximumIOps'] ?? 0,
     IOMaximumBandwidth: h['IOMaximumBandwidth'] ?? 0,
-    ...(h.Init !== undefined && h.Init !== null ? { Init: h.Init } : {}),
-    Mounts: h.Mounts ?? undefined,
-    Tmpfs: h.Tmpfs ?? undefined,
-    // the paths the runtime masks / makes read-only (none for a privileged container), as dockerd shows them
+    // the paths the runtime masks / makes read-only (none when privileged), as dockerd shows them
     MaskedPaths: h.Privileged ? null : MASKED_PATHS,
     ReadonlyPaths: h.Privileged ? null : READONLY_PATHS,
+    ...(h.Init !== undefined && h.Init !== null ? { Init: h.Init } : {}),
+    ...(h.Sysctls ? { Sysctls: h.Sysctls } : {}),
+    Mounts: h.Mounts ?? undefined,
+    Tmpfs: h.Tmpfs ?? undefined,
   } as ContainerInspect['HostConfig'];
 }
 

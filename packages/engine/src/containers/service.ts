@@ -45,11 +45,12 @@ import {
 import type { LocalVolumes } from '../volumes.js';
 import * as fmt from './format.js';
 import type { BackgroundReleases } from './background-releases.js';
-import { execDetachKeys, execSession, withDetachKeys } from './detach-keys.js';
-import { blkioStats, networkStats } from './stats.js';
+import { withDetachKeys } from './detach-keys.js';
 import { findInitBinary, INIT_PATH_IN_CONTAINER } from './init-binary.js';
 import { archiveOf, statPath, type RootMount } from './archive.js';
 import { extractToDir } from './archive-extract.js';
+import { execDetachKeys, execSession } from './exec-session.js';
+import { blkioStats, networkStats } from './stats.js';
 import { overlayChanges, treeChanges } from './changes.js';
 import { rotateLog } from './log-rotation.js';
 import { healthTimings, probeArgs, recordProbe, type HealthState } from './health.js';
