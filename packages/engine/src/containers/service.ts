@@ -937,6 +937,9 @@ export class Containers implements ContainerService {
   async execResize(execId: string, size: { h: number; w: number }): Promise<void> {
     const e = this.execs.get(execId);
     if (!e) throw new NotFoundError(`No such exec instance: ${execId}`);
+    // Clients resize as soon as the stream is open, before the process has started: wait
+    // for it, as Docker does (up to 10 s).
+    for (let i = 0; !e.handle && e.exitCode === null && i < 1000; i++) await new Promise((r) => setTimeout(r, 10));
     await e.handle?.resize?.(size);
   }
 
