@@ -54,6 +54,12 @@ describe('container create, inspect and stats over the API', () => {
   it('keeps what the client set: MemorySwappiness, DeviceCgroupRules, CpuRealtime* (any case of the names, as Go decodes)', async () => {
     const id = await create({ HostConfig: { MemorySwappiness: 40, DeviceCgroupRules: ['c 7:128 rwm'], CPURealtimePeriod: 1000, CPURealtimeRuntime: 500 } });
     expect(await hostConfig(id)).toMatchObject({ MemorySwappiness: 40, DeviceCgroupRules: ['c 7:128 rwm'], CpuRealtimePeriod: 1000, CpuRealtimeRuntime: 500 });
+    expect(await api('POST', '/containers/create', { Image: 'busybox', HostConfig: { MemorySwappiness: 101 } })).toEqual({ status: 400, json: { message: 'Invalid value: 101, valid memory swappiness range is 0-100' } });
+  });
+
+  it('--memory-swappiness reaches the memory cgroup (v1, as dockerd applies it here)', async () => {
+    const shown = await dockerOk(t.dockerEnv, ['run', '--rm', '--network', 'none', '--memory-swappiness', '40', 'busybox', 'cat', '/sys/fs/cgroup/memory/memory.swappiness']);
+    expect(shown.trim()).toBe('40');
   });
 
   it('stats carry per-interface network counters from the container\'s namespace and dockerd\'s blkio shape', async () => {

@@ -409,6 +409,7 @@ export class LinuxDriver implements RuntimeDriver {
         netns,
         cgroupsPath,
         swapLimitSupported: this.swapSupported,
+        swappinessSupported: this.cgroups.v1.has('memory'),
         devices: devs.devices,
         ...(this.hostCapabilities ? { hostCapabilities: this.hostCapabilities } : {}),
         deviceRules: [...devs.rules, ...extraRules],

@@ -78,6 +78,7 @@ export interface RunRequest {
     cpuShares?: number;
     pidsLimit?: number;
     cpusetCpus?: string;
+    memorySwappiness?: number;
   };
   security: {
     privileged: boolean;

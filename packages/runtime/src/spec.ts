@@ -104,6 +104,8 @@ export interface ResourcesSpec {
   /** CPUs and memory nodes the container may use (cpuset syntax: `0-2,4`). */
   cpusetCpus?: string;
   cpusetMems?: string;
+  /** 0-100: how readily the kernel swaps the container's memory (cgroup v1 only, as Docker). */
+  memorySwappiness?: number;
 }
 
 export interface PortMapping {

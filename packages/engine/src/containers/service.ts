@@ -169,6 +169,10 @@ export class Containers implements ContainerService {
     const id = newId();
     const config = mergeConfig(image.config, body, id.slice(0, 12));
     const { path, args } = processArgs(config);
+    const swappiness = host.MemorySwappiness;
+    if (swappiness !== undefined && swappiness !== null && swappiness !== -1 && !(swappiness >= 0 && swappiness <= 100)) {
+      throw new InvalidArgumentError(`Invalid value: ${swappiness}, valid memory swappiness range is 0-100`);
+    }
     const ports = publishedPorts(host.PortBindings);
     if (host.PublishAllPorts) {
       // -P: every exposed port without a binding gets a free host port at start.
@@ -333,6 +337,7 @@ export class Containers implements ContainerService {
           ...(h.CpuShares ? { cpuShares: h.CpuShares } : {}),
           ...(h.PidsLimit && h.PidsLimit > 0 ? { pidsLimit: h.PidsLimit } : {}),
           ...(h.CpusetCpus ? { cpusetCpus: h.CpusetCpus } : {}),
+          ...(h.MemorySwappiness !== undefined && h.MemorySwappiness !== null && h.MemorySwappiness >= 0 ? { memorySwappiness: h.MemorySwappiness } : {}),
         },
         security: { privileged: h.Privileged ?? false, capAdd: h.CapAdd ?? [], capDrop: h.CapDrop ?? [], securityOpt: h.SecurityOpt ?? [], groupAdd: h.GroupAdd ?? [] },
         sysctls: h.Sysctls ?? {},
