@@ -50,7 +50,7 @@ import { findInitBinary, INIT_PATH_IN_CONTAINER } from './init-binary.js';
 import { archiveOf, statPath, type RootMount } from './archive.js';
 import { extractToDir } from './archive-extract.js';
 import { execDetachKeys, execSession } from './exec-session.js';
-import { blkioStats, networkStats } from './stats.js';
+import { blkioStats } from './stats.js';
 import { overlayChanges, treeChanges } from './changes.js';
 import { rotateLog } from './log-rotation.js';
 import { healthTimings, probeArgs, recordProbe, type HealthState } from './health.js';
@@ -1068,22 +1068,20 @@ export class Containers implements ContainerService {
         throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
       };
       const read = new Date().toISOString();
-      // host networking shares the host's interfaces: Docker reports none for it
-      const networks = s && cur && cur.hostConfig.NetworkMode !== 'host' ? await networkStats(cur.state.pid) : undefined;
       const out: ContainerStats = {
         read,
         preread: prevRead,
         pids_stats: s ? { current: s.pids } : {},
-        blkio_stats: blkioStats(s !== undefined),
         num_procs: 0,
-        storage_stats: {},
         cpu_stats: cpu,
         precpu_stats: prev,
         memory_stats: s ? { usage: s.memory, limit: s.memoryLimit, stats: {} } : {},
+        blkio_stats: {},
         name: '/' + r.name,
         id: r.id,
-        ...(networks ? { networks } : {}),
       };
+      out.blkio_stats = blkioStats(s !== undefined);
+      out['storage_stats'] = {};
       prev = cpu;
       prevRead = read;
       return out;
