@@ -98,7 +98,11 @@ export function serveSession(
   if (socket) {
     reply.raw.detachSocket(socket);
     socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n${commonHeaderLines()}\r\n`);
-    wireSocket(socket, session, log, beforeEnd);
+    // Output already waiting (an attach replaying its logs) would reach the client in the
+    // same read as these headers, and docker-py reads them buffered and drops what follows.
+    // Docker writes its headers before it reads any log, so its output always comes later.
+    if (session.output.readableLength > 0) setTimeout(() => wireSocket(socket, session, log, beforeEnd), HEADERS_ALONE_MS);
+    else wireSocket(socket, session, log, beforeEnd);
     return;
   }
   const res = reply.raw;
@@ -110,6 +114,9 @@ export function serveSession(
     .then(() => beforeEnd?.())
     .finally(() => res.end());
 }
+
+/** How long output already waiting at an upgrade stays behind the headers (see serveSession). */
+const HEADERS_ALONE_MS = 100;
 
 /** An exec's upgraded connection, answered before its process starts. */
 export interface OpenedSession {
