@@ -1,12 +1,36 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidArgumentError } from '@berth/image-format';
+import { BerthError, InvalidArgumentError } from '@berth/image-format';
 import type { DeviceSpec } from '@berth/runtime';
 import type { OciDevice } from './oci/config.js';
 
+/** An OCI device cgroup rule; no major/minor means any. */
+export interface DeviceRule {
+  allow: boolean;
+  type: string;
+  major?: number;
+  minor?: number;
+  access: string;
+}
+
 export interface ResolvedDevices {
   devices: OciDevice[];
-  rules: { allow: boolean; type: string; major: number; minor: number; access: string }[];
+  rules: DeviceRule[];
+}
+
+/** Docker's device cgroup rule (`--device-cgroup-rule 'c 7:128 rwm'`, `*` for any number). */
+export function parseDeviceCgroupRule(rule: string): DeviceRule {
+  const m = /^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$/.exec(rule);
+  // dockerd's message, and its status: a 500 from start (it checks no earlier)
+  if (!m) throw new BerthError('Internal', `invalid device cgroup rule format: '${rule}'`);
+  const [, type, major, minor, access] = m as unknown as [string, string, string, string, string];
+  return {
+    allow: true,
+    type,
+    ...(major === '*' ? {} : { major: Number(major) }),
+    ...(minor === '*' ? {} : { minor: Number(minor) }),
+    access,
+  };
 }
 
 function majorOf(rdev: number): number {

@@ -38,7 +38,7 @@ import { ContainerLogs, writeWithBackpressure } from './conmon/container-logs.js
 import { readK8sLog } from './conmon/k8s-log.js';
 import { removeLogFiles } from './conmon/log-files.js';
 import { launchConmon } from './conmon/launch.js';
-import { hostDevices, resolveDevices } from './devices.js';
+import { hostDevices, parseDeviceCgroupRule, resolveDevices } from './devices.js';
 import { writeEtcFiles } from './host-files.js';
 import { makeBindMountPoints } from './rootfs/mount-points.js';
 import { buildOciConfig, mergeEnv, type OciConfig } from './oci/config.js';
@@ -49,6 +49,7 @@ import { resolveUser } from './user/resolve-user.js';
 import { capabilitiesFromMask } from './security/capabilities.js';
 import { SECCOMP_BPF_ANNOTATION, SeccompFilterCache } from './security/seccomp-cache.js';
 import type { OciSeccomp } from './security/seccomp.js';
+import { endedOrAfter, execFailureCode, RUNTIME_FAILED, TailTap } from './process/exec-failure.js';
 
 /**
  * What the driver needs from a network driver (CniNetworkManager fits): the endpoint part
@@ -388,6 +389,7 @@ export class LinuxDriver implements RuntimeDriver {
       const cwd = spec.process.cwd || spec.image?.workingDir || '/';
       if (!cwd.startsWith('/')) throw new InvalidArgumentError(`working dir ${cwd} must be absolute`);
       const sec = spec.security ?? {};
+      const extraRules = (spec.deviceCgroupRules ?? []).map(parseDeviceCgroupRule);
       // independent file work, at once: each step is a few thread-pool round trips
       const [user, devs] = await Promise.all([
         resolveUser(rootfs, spec.process.user ?? spec.image?.user, spec.process.groupAdd),
@@ -430,9 +432,10 @@ export class LinuxDriver implements RuntimeDriver {
         netns,
         cgroupsPath,
         swapLimitSupported: this.swapSupported,
+        swappinessSupported: this.cgroups.v1.has('memory'),
         devices: devs.devices,
         ...(this.hostCapabilities ? { hostCapabilities: this.hostCapabilities } : {}),
-        deviceRules: devs.rules,
+        deviceRules: [...devs.rules, ...extraRules],
         ...(this.hostNofileHard !== undefined ? { hostNofileHard: this.hostNofileHard } : {}),
       });
       let seccompDonation: string | undefined;
@@ -821,18 +824,23 @@ export class LinuxDriver implements RuntimeDriver {
   }
 
   private execProcess(child: ChildProcess, procFile: string, onResize: ((s: TerminalSize) => Promise<void>) | null, stdoutOverride?: Readable): ExecProcess {
+    // The runtime reports a process it could not start on the exec's stderr.
+    const tap = stdoutOverride ? undefined : (child.stderr as Readable).pipe(new TailTap());
+    (child.stderr as Readable | null)?.on('error', (err) => tap?.destroy(err));
     const exited = new Promise<number>((resolve, reject) => {
       child.on('error', reject);
       // 'exit', not 'close': background children may hold the output pipes open
       child.on('exit', (code, sig) => {
         void rm(procFile, { force: true });
-        resolve(code ?? 128 + (sig ? signalNumber(sig) : 0));
+        const status = code ?? 128 + (sig ? signalNumber(sig) : 0);
+        if (status !== RUNTIME_FAILED || !tap) return resolve(status);
+        void endedOrAfter(child.stderr as Readable, 200).then(() => resolve(execFailureCode(tap.tail()) ?? status));
       });
     });
     return {
       stdin: child.stdin ?? null,
       stdout: stdoutOverride ?? (child.stdout as Readable),
-      stderr: stdoutOverride ? new PassThrough().end() : (child.stderr as Readable),
+      stderr: tap ?? new PassThrough().end(),
       exited,
       resize: async (size) => {
         if (onResize) await onResize(size);

@@ -19,3 +19,4 @@ export {
   type NetworkDetails,
   type NetworkInfo,
 } from './network/index.js';
+export { MASKED_PATHS, READONLY_PATHS } from './oci/config.js';

@@ -80,6 +80,7 @@ export interface RunRequest {
     cpuShares?: number;
     pidsLimit?: number;
     cpusetCpus?: string;
+    memorySwappiness?: number;
   };
   security: {
     privileged: boolean;
@@ -90,6 +91,7 @@ export interface RunRequest {
   };
   sysctls: Record<string, string>;
   devices: { pathOnHost: string; pathInContainer: string; permissions: string }[];
+  deviceCgroupRules: string[];
   labels: Record<string, string>;
   stopSignal: string;
 }

@@ -149,6 +149,14 @@ export interface AttachSession {
   stdin?: Writable;
   output: Readable;
   close(): void;
+  /** An exec's client left with the detach keys: the process runs on. */
+  detached?: () => boolean;
+}
+
+export interface ExecStartOptions {
+  detach?: boolean;
+  tty?: boolean;
+  beforeStart?: () => void | Promise<void>;
 }
 
 export interface ContainerService {
@@ -180,8 +188,13 @@ export interface ContainerService {
   attach(id: string, opts?: AttachOptions): Promise<AttachSession>;
   resize(id: string, size: { h: number; w: number }): Promise<void>;
   execCreate(id: string, body: ExecCreateBody): Promise<{ Id: string }>;
-  /** With `detach` resolves with no session once the process started. */
-  execStart(execId: string, opts?: { detach?: boolean; tty?: boolean }): Promise<AttachSession | undefined>;
+  /**
+   * With `detach` resolves with no session once the process started. The process has a TTY
+   * when the exec was created with one; `tty` (the start body's, as Docker) only says
+   * whether the output is raw (true) or framed (false; default: the create's Tty).
+   * `beforeStart` runs once the exec is known startable, just before its process starts.
+   */
+  execStart(execId: string, opts?: ExecStartOptions): Promise<AttachSession | undefined>;
   execInspect(execId: string): Promise<ExecInspect>;
   execResize(execId: string, size: { h: number; w: number }): Promise<void>;
   rename(id: string, newName: string): Promise<void>;

@@ -97,4 +97,24 @@ describe('docker cp (archive)', () => {
     ]));
     await engine.containers.remove(Id);
   });
+
+  it('leaves the engine-written hostname/hosts/resolv.conf (and /etc for them alone) out of diff, as Docker', async () => {
+    const { engine } = t;
+    const diffOf = async (script: string): Promise<unknown> => {
+      const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', script] });
+      const w = engine.containers.wait(Id, 'next-exit');
+      await engine.containers.start(Id);
+      await w;
+      const changes = await engine.containers.changes(Id);
+      await engine.containers.remove(Id);
+      return changes;
+    };
+    // dockerd 20.10's answers for the same commands
+    expect(await diffOf('touch /test')).toEqual([{ Path: '/test', Kind: 1 }]);
+    expect(await diffOf('echo x >> /etc/hosts')).toEqual([]);
+    expect(await diffOf('touch /etc/newfile')).toEqual([
+      { Path: '/etc', Kind: 0 },
+      { Path: '/etc/newfile', Kind: 1 },
+    ]);
+  });
 });

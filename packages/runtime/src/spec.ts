@@ -104,6 +104,8 @@ export interface ResourcesSpec {
   /** CPUs and memory nodes the container may use (cpuset syntax: `0-2,4`). */
   cpusetCpus?: string;
   cpusetMems?: string;
+  /** 0-100: how readily the kernel swaps the container's memory (cgroup v1 only, as Docker). */
+  memorySwappiness?: number;
 }
 
 export interface PortMapping {
@@ -186,6 +188,8 @@ export interface ContainerSpec {
   rootfs: RootfsSpec;
   mounts?: MountSpec[];
   devices?: DeviceSpec[];
+  /** Extra device cgroup rules in Docker's syntax (`c 7:128 rwm`, `a *:* rwm`). */
+  deviceCgroupRules?: string[];
   resources?: ResourcesSpec;
   /** Default `{ mode: 'none' }`. */
   network?: NetworkSpec;

@@ -145,7 +145,11 @@ export function serveSession(
   if (socket) {
     reply.raw.detachSocket(socket);
     socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n${commonHeaderLines()}\r\n`);
-    wireSocket(socket, session, log, beforeEnd);
+    // Output already waiting (an attach replaying its logs) would reach the client in the
+    // same read as these headers, and docker-py reads them buffered and drops what follows.
+    // Docker writes its headers before it reads any log, so its output always comes later.
+    if (session.output.readableLength > 0) setTimeout(() => wireSocket(socket, session, log, beforeEnd), HEADERS_ALONE_MS);
+    else wireSocket(socket, session, log, beforeEnd);
     return;
   }
   const res = reply.raw;
@@ -156,6 +160,38 @@ export function serveSession(
     .catch((err: unknown) => log.warn({ err }, 'attach output failed'))
     .then(() => beforeEnd?.())
     .finally(() => res.end());
+}
+
+/** How long output already waiting at an upgrade stays behind the headers (see serveSession). */
+const HEADERS_ALONE_MS = 100;
+
+/** An exec's upgraded connection, answered before its process starts. */
+export interface OpenedSession {
+  serve(session: AttachSession, log: { warn: (o: object, m: string) => void }, beforeEnd?: () => Promise<void>): void;
+  /** The process could not start: its message goes down the stream (stdout), as Docker's does. */
+  fail(message: string): void;
+}
+
+/**
+ * Answers an upgrade request with `101 UPGRADED` before the session exists, as Docker does
+ * before it starts an exec: the process's first output then never shares the client's
+ * read of the headers (docker-py reads them buffered and would lose those bytes).
+ * Undefined when the client did not ask for an upgrade (serveSession answers it later).
+ */
+export function openUpgraded(request: FastifyRequest, reply: FastifyReply, framed: boolean): OpenedSession | undefined {
+  const socket = upgradeSocket(request.raw);
+  if (!socket) return undefined;
+  const contentType = framed && atLeast(request.apiVersion, '1.42') ? MULTIPLEXED_STREAM : RAW_STREAM;
+  reply.hijack();
+  reply.raw.detachSocket(socket);
+  socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n${commonHeaderLines()}\r\n`);
+  return {
+    serve: (session, log, beforeEnd) => wireSocket(socket, session, log, beforeEnd),
+    fail: (message) => {
+      const data = Buffer.from(message + '\r\n');
+      socket.end(framed ? encodeFrame(StreamType.stdout, data) : data);
+    },
+  };
 }
 
 function wireSocket(socket: Socket, session: AttachSession, log: { warn: (o: object, m: string) => void }, beforeEnd?: () => Promise<void>): void {

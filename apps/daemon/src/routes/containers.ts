@@ -6,6 +6,7 @@ import type { EngineLike, WaitCondition } from '../engine-port.js';
 import type { ContainerCreateBody } from '@berth/engine';
 import { boolValue, filtersValue, optBool, optInt, optString, stringList, timeValue, type Query } from '../http/query.js';
 import { optionalJson, requiredJson } from '../http/body.js';
+import { withCanonicalNames } from '../http/json-names.js';
 import { atLeast } from '../http/api-version.js';
 import { JsonStream, onClosed, pipeOutput, sendStream, serveSession } from '../http/streaming.js';
 
@@ -18,7 +19,7 @@ export function containerRoutes(app: FastifyInstance, engine: EngineLike): void 
   const q = (request: FastifyRequest): Query => request.query as Query;
   const id = (request: FastifyRequest): string => (request.params as IdParams).id;
 
-  app.post('/containers/create', { schema: { body: schemas.containerCreateBodySchema } }, async (request, reply) => {
+  app.post('/containers/create', { schema: { body: schemas.containerCreateBodySchema }, preValidation: withCanonicalNames(schemas.containerCreateBodySchema) }, async (request, reply) => {
     const body = requiredJson<ContainerCreateBody>(request);
     const endpoints = Object.keys(body.NetworkingConfig?.EndpointsConfig ?? {});
     if (endpoints.length > 1 && !atLeast(request.apiVersion, '1.44')) {

@@ -95,8 +95,9 @@ export function scriptedEngine(): { engine: EngineLike; containers: Map<string, 
       get(id);
       return { Id: `exec-${id}` };
     },
-    async execStart(execId: string, opts: { detach?: boolean; tty?: boolean }): Promise<AttachSession> {
-      state.lastExecStart = opts;
+    async execStart(execId: string, opts: { detach?: boolean; tty?: boolean; beforeStart?: () => void | Promise<void> }): Promise<AttachSession> {
+      state.lastExecStart = { detach: opts.detach, tty: opts.tty };
+      await opts.beforeStart?.();
       // An exec of `cat`: echoes stdin to stdout, ends with it, exits 9.
       const stdin = new PassThrough();
       const output = new PassThrough({ objectMode: true });

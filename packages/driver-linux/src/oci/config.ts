@@ -3,6 +3,7 @@ import type { ContainerSpec, MountSpec, ResourcesSpec } from '@berth/runtime';
 import { resolveCapabilities } from '../security/capabilities.js';
 import { defaultSeccompProfile, toOciSeccomp, type OciSeccomp } from '../security/seccomp.js';
 import type { ContainerUser } from '../user/resolve-user.js';
+import type { DeviceRule } from '../devices.js';
 
 /** The subset of the OCI runtime-spec config.json Berth writes. */
 export interface OciConfig {
@@ -83,9 +84,11 @@ export interface ConfigInput {
   /** Host rlimits the container may not exceed (no CAP_SYS_RESOURCE here). */
   hostNofileHard?: number;
   swapLimitSupported: boolean;
+  /** cgroup v1's memory controller: the only place memory.swappiness exists. */
+  swappinessSupported?: boolean;
   devices: OciDevice[];
   /** Extra device cgroup rules for the devices above. */
-  deviceRules: { allow: boolean; type: string; major: number; minor: number; access: string }[];
+  deviceRules: DeviceRule[];
   hostArch?: string;
   /** The host's capability bounding set. */
   hostCapabilities?: string[];
@@ -104,7 +107,7 @@ function mountOptions(m: MountSpec): string[] {
   return opts;
 }
 
-function resources(r: ResourcesSpec | undefined, swapSupported: boolean): Record<string, unknown> {
+function resources(r: ResourcesSpec | undefined, swapSupported: boolean, swappinessSupported: boolean): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (!r) return out;
   if (r.memory !== undefined && r.memory > 0) {
@@ -115,6 +118,9 @@ function resources(r: ResourcesSpec | undefined, swapSupported: boolean): Record
       memory.swap = swap;
     }
     out.memory = memory;
+  }
+  if (swappinessSupported && r.memorySwappiness !== undefined && r.memorySwappiness >= 0) {
+    out.memory = { ...(out.memory as Record<string, number> | undefined), swappiness: r.memorySwappiness };
   }
   const cpu: Record<string, number | string> = {};
   if (r.cpus !== undefined && r.cpus > 0) {
@@ -219,7 +225,7 @@ export function buildOciConfig(input: ConfigInput): OciConfig {
     namespaces,
     cgroupsPath: input.cgroupsPath,
     resources: {
-      ...resources(spec.resources, input.swapLimitSupported),
+      ...resources(spec.resources, input.swapLimitSupported, input.swappinessSupported === true),
       devices: privileged ? [{ allow: true, access: 'rwm' }] : [...DEFAULT_DEVICE_RULES, ...input.deviceRules],
     },
   };

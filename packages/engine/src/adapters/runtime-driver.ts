@@ -50,6 +50,7 @@ export class DriverRuntime implements RuntimePort {
         readonly: m.options.includes('ro'),
       })),
       devices: req.devices,
+      ...(req.deviceCgroupRules.length > 0 ? { deviceCgroupRules: req.deviceCgroupRules } : {}),
       resources: req.resources,
       network: {
         mode: req.network.mode === 'host' || req.network.mode === 'none' || req.network.mode.startsWith('container:') ? req.network.mode : 'bridge',

@@ -22,6 +22,10 @@ async function exists(p: string): Promise<boolean> {
  * modifications, the rest additions. Sorted by path, as Docker lists them.
  */
 export async function overlayChanges(upper: string, lower: string): Promise<FilesystemChange[]> {
+  return withoutEngineFiles(await upperChanges(upper, lower));
+}
+
+async function upperChanges(upper: string, lower: string): Promise<FilesystemChange[]> {
   const out: FilesystemChange[] = [];
   const walk = async (rel: string): Promise<void> => {
     let names: string[];
@@ -47,6 +51,10 @@ export async function overlayChanges(upper: string, lower: string): Promise<File
 
 /** Changes between two full trees (native snapshots). */
 export async function treeChanges(upper: string, lower: string | undefined): Promise<FilesystemChange[]> {
+  return withoutEngineFiles(await fullTreeChanges(upper, lower));
+}
+
+async function fullTreeChanges(upper: string, lower: string | undefined): Promise<FilesystemChange[]> {
   const out: FilesystemChange[] = [];
   const walk = async (rel: string): Promise<void> => {
     const u = await readdir(join(upper, rel)).catch(() => [] as string[]);
@@ -66,4 +74,17 @@ export async function treeChanges(upper: string, lower: string | undefined): Pro
   };
   await walk('');
   return out;
+}
+
+/** Files the engine writes into every container; Docker mounts them, so its diff never lists them. */
+const ENGINE_FILES = new Set(['/etc/hostname', '/etc/hosts', '/etc/resolv.conf']);
+
+/**
+ * Drops the engine's own files and their /etc when nothing else under it changed: Docker
+ * creates them in a hidden init layer, so `touch /test` lists only `A /test`.
+ */
+function withoutEngineFiles(changes: FilesystemChange[]): FilesystemChange[] {
+  const rest = changes.filter((c) => !ENGINE_FILES.has(c.Path));
+  const etcTouched = rest.some((c) => c.Path.startsWith('/etc/'));
+  return etcTouched ? rest : rest.filter((c) => c.Path !== '/etc');
 }

@@ -7,9 +7,15 @@ import type { AttachSession } from '../services.js';
  * (the client's connection closes) and the container runs on. Bytes before them reach
  * the container; the keys themselves do not.
  */
-export function withDetachKeys(session: AttachSession, keys: readonly number[]): AttachSession {
+export function withDetachKeys(
+  session: AttachSession,
+  keys: readonly number[],
+  opts: { terminal?: boolean; onDetach?: () => void } = {},
+): AttachSession {
   const inner = session.stdin;
-  if (!session.tty || !inner || keys.length === 0) return session;
+  // The process's terminal decides (an exec's output may be framed while it has a TTY).
+  if (!(opts.terminal ?? session.tty) || !inner || keys.length === 0) return session;
+  const onDetach = opts.onDetach ?? (() => session.close());
   const watcher = new DetachKeyWatcher(keys);
   let detached = false;
   const stdin = new Writable({
@@ -20,7 +26,7 @@ export function withDetachKeys(session: AttachSession, keys: readonly number[]):
         if (!seen.detach) return callback();
         detached = true;
         callback();
-        session.close();
+        onDetach();
       };
       if (seen.forward.length === 0) return pass();
       if (inner.write(seen.forward)) pass();

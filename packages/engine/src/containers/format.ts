@@ -1,6 +1,7 @@
 import { shownLinks } from './links.js';
 import type { ContainerInspect, ContainerSummary, MountPoint, Port, PortMap } from '../docker-types.js';
 import { statusText } from '../human.js';
+import { MASKED_PATHS, READONLY_PATHS } from '@berth/driver-linux';
 import { strSlice } from '../spec.js';
 import { NO_TIME, type ContainerRecord } from './record.js';
 import { logConfigOf } from './log-config.js';
@@ -137,8 +138,8 @@ function withHostDefaults(r: ContainerRecord): ContainerInspect['HostConfig'] {
     ContainerIDFile: h.ContainerIDFile ?? '',
     LogConfig: logConfigOf(h),
     NetworkMode: h.NetworkMode || 'bridge',
-    PortBindings: h.PortBindings ?? {},
-    RestartPolicy: { Name: h.RestartPolicy?.Name || 'no', MaximumRetryCount: h.RestartPolicy?.MaximumRetryCount ?? 0 },
+    PortBindings: h.PortBindings ?? null,
+    RestartPolicy: { Name: h.RestartPolicy?.Name ?? '', MaximumRetryCount: h.RestartPolicy?.MaximumRetryCount ?? 0 },
     AutoRemove: h.AutoRemove ?? false,
     VolumeDriver: h.VolumeDriver ?? '',
     VolumesFrom: h.VolumesFrom ?? null,
@@ -146,9 +147,9 @@ function withHostDefaults(r: ContainerRecord): ContainerInspect['HostConfig'] {
     CapAdd: h.CapAdd ?? null,
     CapDrop: h.CapDrop ?? null,
     CgroupnsMode: h.CgroupnsMode ?? 'private',
-    Dns: h.Dns ?? [],
-    DnsOptions: h.DnsOptions ?? [],
-    DnsSearch: h.DnsSearch ?? [],
+    Dns: h.Dns ?? null,
+    DnsOptions: h.DnsOptions ?? null,
+    DnsSearch: h.DnsSearch ?? null,
     ExtraHosts: h.ExtraHosts ?? null,
     Links: shownLinks(r),
     GroupAdd: h.GroupAdd ?? null,
@@ -172,8 +173,34 @@ function withHostDefaults(r: ContainerRecord): ContainerInspect['HostConfig'] {
     CpusetCpus: h.CpusetCpus ?? '',
     CpusetMems: h.CpusetMems ?? '',
     PidsLimit: h.PidsLimit ?? null,
-    Devices: h.Devices ?? [],
-    Ulimits: h.Ulimits ?? [],
+    Devices: h.Devices ?? null,
+    Ulimits: h.Ulimits ?? null,
+    // the rest of what dockerd shows: what the client set, else dockerd's zero value
+    Cgroup: h.Cgroup ?? '',
+    OomScoreAdj: h.OomScoreAdj ?? 0,
+    CgroupParent: h.CgroupParent ?? '',
+    BlkioWeight: h.BlkioWeight ?? 0,
+    BlkioWeightDevice: h['BlkioWeightDevice'] ?? null,
+    BlkioDeviceReadBps: h['BlkioDeviceReadBps'] ?? null,
+    BlkioDeviceWriteBps: h['BlkioDeviceWriteBps'] ?? null,
+    BlkioDeviceReadIOps: h['BlkioDeviceReadIOps'] ?? null,
+    BlkioDeviceWriteIOps: h['BlkioDeviceWriteIOps'] ?? null,
+    CpuRealtimePeriod: h.CpuRealtimePeriod ?? 0,
+    CpuRealtimeRuntime: h.CpuRealtimeRuntime ?? 0,
+    DeviceCgroupRules: h.DeviceCgroupRules ?? null,
+    DeviceRequests: h['DeviceRequests'] ?? null,
+    KernelMemory: h['KernelMemory'] ?? 0,
+    KernelMemoryTCP: h['KernelMemoryTCP'] ?? 0,
+    MemoryReservation: h.MemoryReservation ?? 0,
+    MemorySwappiness: h.MemorySwappiness ?? null,
+    OomKillDisable: h.OomKillDisable ?? false,
+    CpuCount: h['CpuCount'] ?? 0,
+    CpuPercent: h['CpuPercent'] ?? 0,
+    IOMaximumIOps: h['IOMaximumIOps'] ?? 0,
+    IOMaximumBandwidth: h['IOMaximumBandwidth'] ?? 0,
+    // the paths the runtime masks / makes read-only (none when privileged), as dockerd shows them
+    MaskedPaths: h.Privileged ? null : MASKED_PATHS,
+    ReadonlyPaths: h.Privileged ? null : READONLY_PATHS,
     ...(h.Init !== undefined && h.Init !== null ? { Init: h.Init } : {}),
     ...(h.Sysctls ? { Sysctls: h.Sysctls } : {}),
     Mounts: h.Mounts ?? undefined,

@@ -31,7 +31,7 @@ import { copyTree } from '../fsutil.js';
 import { readLogs } from '../logs.js';
 import { checkContainerName, newId, randomName } from '../names.js';
 import type { ExecHandle, ExitInfo, RunMount, RuntimePort, SnapshotPort, StdioHandle } from '../ports.js';
-import type { ArchivePathStat, AttachOptions, AttachSession, ContainerService, LogsOptions, StopOptions } from '../services.js';
+import type { ArchivePathStat, AttachOptions, AttachSession, ContainerService, ExecStartOptions, LogsOptions, StopOptions } from '../services.js';
 import {
   checkRestartPolicy,
   mergeConfig,
@@ -50,6 +50,8 @@ import { prepareBindSources } from './bind-sources.js';
 import { findInitBinary, INIT_PATH_IN_CONTAINER } from './init-binary.js';
 import { archiveOf, statPath, type RootMount } from './archive.js';
 import { extractToDir } from './archive-extract.js';
+import { execDetachKeys, execSession } from './exec-session.js';
+import { blkioStats } from './stats.js';
 import { overlayChanges, treeChanges } from './changes.js';
 import { assertLogsReadable, logLimitsOf, validateLogConfig } from './log-config.js';
 import { healthTimings, probeArgs, recordProbe, type HealthState } from './health.js';
@@ -157,6 +159,10 @@ export class Containers implements ContainerService {
     const id = newId();
     const config = mergeConfig(image.config, body, id.slice(0, 12));
     const { path, args } = processArgs(config);
+    const swappiness = host.MemorySwappiness;
+    if (swappiness !== undefined && swappiness !== null && swappiness !== -1 && !(swappiness >= 0 && swappiness <= 100)) {
+      throw new InvalidArgumentError(`Invalid value: ${swappiness}, valid memory swappiness range is 0-100`);
+    }
     const ports = publishedPorts(host.PortBindings);
     if (host.PublishAllPorts) {
       // -P: every exposed port without a binding gets a free host port at start.
@@ -324,10 +330,12 @@ export class Containers implements ContainerService {
           ...(h.CpuShares ? { cpuShares: h.CpuShares } : {}),
           ...(h.PidsLimit && h.PidsLimit > 0 ? { pidsLimit: h.PidsLimit } : {}),
           ...(h.CpusetCpus ? { cpusetCpus: h.CpusetCpus } : {}),
+          ...(h.MemorySwappiness !== undefined && h.MemorySwappiness !== null && h.MemorySwappiness >= 0 ? { memorySwappiness: h.MemorySwappiness } : {}),
         },
         security: { privileged: h.Privileged ?? false, capAdd: h.CapAdd ?? [], capDrop: h.CapDrop ?? [], securityOpt: h.SecurityOpt ?? [], groupAdd: h.GroupAdd ?? [] },
         sysctls: h.Sysctls ?? {},
         devices: (h.Devices ?? []).map((dv) => ({ pathOnHost: dv.PathOnHost, pathInContainer: dv.PathInContainer || dv.PathOnHost, permissions: dv.CgroupPermissions || 'rwm' })),
+        deviceCgroupRules: h.DeviceCgroupRules ?? [],
         labels: { ...(r.config.Labels ?? {}), [ROOT_LABEL]: this.d.root, [ID_LABEL]: r.id },
         stopSignal: normaliseSignal(r.config.StopSignal),
       });
@@ -852,19 +860,21 @@ export class Containers implements ContainerService {
     if (r.state.status === 'paused') throw new ConflictError(`Container ${r.id} is paused, unpause the container before exec`);
     if (r.state.status !== 'running') throw new ConflictError(`Container ${r.id} is not running`);
     if (!body?.Cmd || body.Cmd.length === 0) throw new InvalidArgumentError('No exec command specified');
+    if (body.DetachKeys) execDetachKeys(body.DetachKeys);
     const id = newId();
     this.execs.set(id, { id, containerId: r.id, body, running: false, exitCode: null, pid: 0 });
     this.emit(r, `exec_create: ${body.Cmd.join(' ')}`, { execID: id });
     return { Id: id };
   }
 
-  async execStart(execId: string, opts: { detach?: boolean; tty?: boolean } = {}): Promise<AttachSession | undefined> {
+  async execStart(execId: string, opts: ExecStartOptions = {}): Promise<AttachSession | undefined> {
     const e = this.execs.get(execId);
     if (!e) throw new NotFoundError(`No such exec instance: ${execId}`);
     if (e.running || e.exitCode !== null) throw new ConflictError(`exec ${execId} has already been started`);
     const r = this.d.table.resolve(e.containerId);
     if (r.state.status !== 'running') throw new ConflictError(`Container ${r.id} is not running`);
-    const tty = opts.tty ?? e.body.Tty ?? false;
+    const tty = e.body.Tty ?? false;
+    await opts.beforeStart?.();
     const h = await this.d.runtime.exec(rid(r), {
       args: e.body.Cmd,
       env: [...(r.config.Env ?? []), ...(e.body.Env ?? [])],
@@ -873,13 +883,18 @@ export class Containers implements ContainerService {
       tty,
       stdin: !!e.body.AttachStdin && !opts.detach,
       privileged: e.body.Privileged ?? false,
+    }).catch((err: unknown) => {
+      // Docker's code for a process that could not be started at all
+      e.exitCode = 126;
+      throw err;
     });
     e.running = true;
     e.pid = h.pid;
     e.handle = h;
     this.emit(r, `exec_start: ${e.body.Cmd.join(' ')}`, { execID: e.id });
     const output = new PassThrough({ objectMode: true });
-    const session = opts.detach ? undefined : pipeSession(h, output, tty, e.body.AttachStdout ?? true, e.body.AttachStderr ?? true, true);
+    const piped = opts.detach ? undefined : pipeSession(h, output, tty, e.body.AttachStdout ?? true, e.body.AttachStderr ?? true, true);
+    const session = piped && execSession(piped, { terminal: tty, raw: opts.tty ?? tty, detachKeys: e.body.DetachKeys, endOutput: () => output.writableEnded || output.end() });
     if (opts.detach) {
       h.stdout.resume();
       h.stderr?.resume();
@@ -905,7 +920,8 @@ export class Containers implements ContainerService {
     const [entrypoint = '', ...args] = e.body.Cmd;
     return {
       CanRemove: false,
-      DetachKeys: e.body.DetachKeys ?? '',
+      // Docker shows the parsed key bytes, base64 (its []byte field), '' when none were given.
+      DetachKeys: e.body.DetachKeys ? Buffer.from(execDetachKeys(e.body.DetachKeys)).toString('base64') : '',
       ID: e.id,
       Running: e.running,
       ExitCode: e.exitCode,
@@ -921,6 +937,9 @@ export class Containers implements ContainerService {
   async execResize(execId: string, size: { h: number; w: number }): Promise<void> {
     const e = this.execs.get(execId);
     if (!e) throw new NotFoundError(`No such exec instance: ${execId}`);
+    // Clients resize as soon as the stream is open, before the process has started: wait
+    // for it, as Docker does (up to 10 s).
+    for (let i = 0; !e.handle && e.exitCode === null && i < 1000; i++) await new Promise((r) => setTimeout(r, 10));
     await e.handle?.resize?.(size);
   }
 
@@ -1061,6 +1080,8 @@ export class Containers implements ContainerService {
         name: '/' + r.name,
         id: r.id,
       };
+      out.blkio_stats = blkioStats(s !== undefined);
+      out['storage_stats'] = {};
       prev = cpu;
       prevRead = read;
       return out;
