@@ -6,21 +6,13 @@ import { newId } from './names.js';
 import type { NetworkService } from './services.js';
 import type { Db } from './state/db.js';
 import { ipamRequest, shownIpam, type IpamRequest } from './network-ipam.js';
-import type { NetworkDriver } from '@berth/runtime';
+import type { EndpointRequest, NetworkDriver } from '@berth/runtime';
 
 /** The network driver the composition root gave the engine (driver-linux's CniNetworkManager in berthd). */
 export type NetworkManagerLike = NetworkDriver;
 
-/** A container's endpoint as the network manager takes it (attach and connect). */
-export interface ManagerEndpoint {
-  name: string;
-  aliases?: string[];
-  ipv4Address?: string;
-  ipv6Address?: string;
-  mac?: string;
-  /** Endpoint Links on a user network: `alias` resolves, for this container only, as `target`. */
-  links?: { alias: string; target: string }[];
-}
+/** A container's endpoint as the network driver takes it (attach and connect). */
+export type ManagerEndpoint = EndpointRequest;
 
 /** The manager's view of an endpoint's settings (the fixed addresses, MAC and links it asks for). */
 export function managerEndpoint(name: string, ep: EndpointSettings | undefined, mac?: string): ManagerEndpoint {

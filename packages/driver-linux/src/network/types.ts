@@ -1,3 +1,4 @@
+import type { EndpointRequest, NetworkCreateOptions } from '@berth/runtime';
 import type { PortMapping, PublishedPort } from './ports.js';
 
 export type { PortMapping, PublishedPort } from './ports.js';
@@ -33,26 +34,8 @@ export interface NetworkDetails extends NetworkInfo {
   containers: { containerId: string; ifname: string; ip: string; prefixLen: number; ip6?: string; prefixLen6?: number; mac: string; aliases: string[]; hostname?: string }[];
 }
 
-export interface CreateNetworkOptions {
-  name: string;
-  /** IPv4 CIDR; allocated from the manager's pool when omitted. */
-  subnet?: string;
-  /** Defaults to the subnet's first address. */
-  gateway?: string;
-  /** Defaults to `berth` + 8 hex characters. */
-  bridge?: string;
-  /** A CIDR inside the subnet that dynamic addresses come from. */
-  ipRange?: string;
-  /** Addresses of the subnet to keep from containers. */
-  auxAddresses?: string[];
-  /** An IPv6 prefix besides the IPv4 subnet (no IPv6 pool: it must be given). */
-  subnet6?: string;
-  /** Defaults to the prefix's first address. */
-  gateway6?: string;
-  ipRange6?: string;
-  internal?: boolean;
-  labels?: Record<string, string>;
-}
+/** What a network is made from: the contract's options (`bridge` defaults to `berth` + 8 hex characters here). */
+export type CreateNetworkOptions = NetworkCreateOptions;
 
 export type NetworkMode = 'bridge' | 'host' | 'none';
 
@@ -76,22 +59,8 @@ export interface AttachOptions {
   onNamespace?: (netnsPath: string) => void;
 }
 
-/** A container's endpoint on one network. */
-export interface EndpointOptions {
-  name: string;
-  aliases?: string[];
-  /** A fixed address in the network's subnet. */
-  ipv4Address?: string;
-  /** A fixed address in the network's IPv6 prefix. */
-  ipv6Address?: string;
-  /** The interface's MAC address (default: the kernel's random one). */
-  mac?: string;
-  /**
-   * Names only this container resolves on this network, each to another container:
-   * `alias` answers as `target` does (Docker's endpoint Links on user networks).
-   */
-  links?: { alias: string; target: string }[];
-}
+/** A container's endpoint on one network (the contract's request; `mac` defaults to the kernel's random one). */
+export type EndpointOptions = EndpointRequest;
 
 /** One more network for an attached container (`docker network connect`). */
 export type ConnectOptions = EndpointOptions;
