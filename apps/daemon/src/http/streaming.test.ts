@@ -37,4 +37,26 @@ describe('log output', () => {
     // fewer writes than chunks: what was waiting went out together
     expect(got.length).toBeLessThan(chunks.length);
   });
+
+  it('ends quietly when the client went away and the route destroyed the output (premature close)', async () => {
+    const output = new Readable({ objectMode: true, read() {} });
+    output.push({ stream: 'stdout', data: Buffer.from('first\n') });
+    const dest = new PassThrough();
+    dest.resume();
+    const piping = pipeOutput(output, dest, { tty: false });
+    await new Promise((r) => setImmediate(r));
+    // what the logs route does on the response's close
+    dest.destroy();
+    output.destroy();
+    await expect(piping).resolves.toBeUndefined();
+  });
+
+  it('still fails when the output breaks while the client is there', async () => {
+    const output = new Readable({ objectMode: true, read() {} });
+    const dest = new PassThrough();
+    dest.resume();
+    const piping = pipeOutput(output, dest, { tty: false });
+    output.destroy(new Error('log file vanished'));
+    await expect(piping).rejects.toThrow('log file vanished');
+  });
 });

@@ -104,15 +104,22 @@ export async function pipeOutput(output: Readable, dest: Writable, opts: { tty: 
     // a client that hangs up ends the copy (the loop sees `destroyed`): not a failure
     if (!dest.write(data)) await writable(dest);
   };
-  for await (const item of output) {
-    if (dest.destroyed || dest.writableEnded) return;
-    const chunk = item as OutputChunk;
-    let data = chunk.data;
-    if (opts.timestamps && chunk.timestamp) data = Buffer.concat([Buffer.from(dockerTimestamp(chunk.timestamp) + ' '), data]);
-    const framed = opts.tty ? data : encodeFrame(chunk.stream === 'stderr' ? StreamType.stderr : StreamType.stdout, data);
-    batch.push(framed);
-    size += framed.length;
-    if (size >= 64 * 1024 || output.readableLength === 0) await flush();
+  const clientGone = (): boolean => dest.destroyed || dest.writableEnded;
+  try {
+    for await (const item of output) {
+      if (clientGone()) return;
+      const chunk = item as OutputChunk;
+      let data = chunk.data;
+      if (opts.timestamps && chunk.timestamp) data = Buffer.concat([Buffer.from(dockerTimestamp(chunk.timestamp) + ' '), data]);
+      const framed = opts.tty ? data : encodeFrame(chunk.stream === 'stderr' ? StreamType.stderr : StreamType.stdout, data);
+      batch.push(framed);
+      size += framed.length;
+      if (size >= 64 * 1024 || output.readableLength === 0) await flush();
+    }
+  } catch (err) {
+    // the routes destroy the output when the client leaves (premature close): not a failure
+    if (clientGone()) return;
+    throw err;
   }
   if (size > 0 && !dest.destroyed && !dest.writableEnded) await flush();
 }
