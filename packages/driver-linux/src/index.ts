@@ -19,4 +19,3 @@ export {
   type NetworkDetails,
   type NetworkInfo,
 } from './network/index.js';
-export { MASKED_PATHS, READONLY_PATHS } from './oci/config.js';

@@ -215,3 +215,16 @@ export interface ContainerSpec {
    */
   logLimits?: { maxSize: number; maxFiles: number };
 }
+
+/**
+ * Docker's masked paths: kernel internals an unprivileged container must not read. Every
+ * Linux driver applies them, and the engine shows them in inspect (HostConfig.MaskedPaths).
+ */
+export const MASKED_PATHS = [
+  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats',
+  '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi',
+  '/sys/firmware', '/sys/devices/virtual/powercap',
+];
+
+/** Docker's read-only paths of an unprivileged container (HostConfig.ReadonlyPaths). */
+export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];

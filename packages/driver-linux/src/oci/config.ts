@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '@berth/image-format';
-import type { ContainerSpec, MountSpec, ResourcesSpec } from '@berth/runtime';
+import { MASKED_PATHS, READONLY_PATHS, type ContainerSpec, type MountSpec, type ResourcesSpec } from '@berth/runtime';
 import { resolveCapabilities } from '../security/capabilities.js';
 import { defaultSeccompProfile, toOciSeccomp, type OciSeccomp } from '../security/seccomp.js';
 import type { ContainerUser } from '../user/resolve-user.js';
@@ -48,15 +48,6 @@ export interface OciDevice {
 }
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-/** Docker's masked paths: kernel internals a container must not read. */
-export const MASKED_PATHS = [
-  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats',
-  '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi',
-  '/sys/firmware', '/sys/devices/virtual/powercap',
-];
-
-export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
 /** Character devices every container gets in its cgroup allow-list (the OCI defaults + tun). */
 const DEFAULT_DEVICE_RULES = [
