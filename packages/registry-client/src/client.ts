@@ -217,9 +217,11 @@ export class RegistryClient {
   /**
    * Checks a login the way `docker login` does: authenticates to the registry's `/v2/`
    * (through its token service when it uses one) with `credentials`. Resolves when they
-   * are accepted; rejects with UnauthorizedError when not. Stores nothing.
+   * are accepted; rejects with UnauthorizedError when not. Stores nothing. A token
+   * service that hands out a refresh token gives the identity token Docker's clients
+   * store in place of the password.
    */
-  async login(registry: string, credentials: Credentials): Promise<void> {
+  async login(registry: string, credentials: Credentials): Promise<{ identityToken?: string }> {
     const endpoint = await resolveEndpoint(registry, this.opts);
     const session = new RegistrySession({
       endpoint,
@@ -227,11 +229,14 @@ export class RegistryClient {
       retry: this.retry,
       userAgent: this.opts.userAgent,
       proxy: this.opts.proxy,
+      offlineToken: true,
     });
     try {
       const res = await session.send({ method: 'GET', url: '/v2/', scopes: [] });
       if (res.status !== 200) throw statusError(res.status, `login to ${registry}`, await readErrorBody(res));
       await res.body.dump();
+      const identityToken = session.auth.identityToken;
+      return identityToken ? { identityToken } : {};
     } finally {
       await session.close();
     }

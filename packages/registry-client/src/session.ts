@@ -82,6 +82,8 @@ export interface SessionOptions {
   /** Bytes buffered per response body stream (default 1 MiB). */
   highWaterMark?: number;
   userAgent?: string;
+  /** See AuthorizerOptions.offlineToken. */
+  offlineToken?: boolean;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -125,6 +127,7 @@ export class RegistrySession {
       credentials: opts.credentials,
       dispatcherFor: (url) => this.dispatcherFor(url),
       tokenCache: opts.tokenCache,
+      ...(opts.offlineToken ? { offlineToken: true } : {}),
     });
   }
 

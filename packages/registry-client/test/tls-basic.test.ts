@@ -90,7 +90,7 @@ describe('TLS registry (test CA in certs.d) with htpasswd Basic auth', () => {
 
   it('checks a login like docker login does', async () => {
     const c = client({ certsDir });
-    await expect(c.login(reg.host, { username: USER, password: PASSWORD })).resolves.toBeUndefined();
+    await expect(c.login(reg.host, { username: USER, password: PASSWORD })).resolves.toEqual({});
     await expect(c.login(reg.host, { username: USER, password: 'bad-one' })).rejects.toMatchObject({ code: 'Unauthorized' });
   });
 

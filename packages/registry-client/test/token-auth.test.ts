@@ -118,10 +118,14 @@ describe('registry with token auth (auth.token, JWTs from a test issuer)', () =>
     expect((err as Error).message).not.toContain('refresh-wrong');
   });
 
-  it('checks a login through the token service', async () => {
+  it('checks a login through the token service and returns its identity token', async () => {
     const c = client();
-    await expect(c.login(reg.host, { username: USER, password: PASSWORD })).resolves.toBeUndefined();
+    const { identityToken } = await c.login(reg.host, { username: USER, password: PASSWORD });
+    expect(identityToken).toMatch(/^rt-/);
     await expect(c.login(reg.host, { username: USER, password: 'bad-one' })).rejects.toMatchObject({ code: 'Unauthorized' });
+    // The identity token alone is enough afterwards, as `docker login` stores it.
+    const withToken = client({ credentials: new StaticCredentialStore({ [reg.host]: { identityToken: identityToken! } }) });
+    expect((await withToken.resolve(`${reg.host}/team/busybox:1`)).manifestDescriptor.digest).toMatch(/^sha256:/);
   });
 
   it('sees a login made after the client started (credentials re-read after a 401)', async () => {

@@ -99,9 +99,18 @@ export async function startTokenIssuer(opts: {
     }
     const jwt = `${input}.${b64url(sig)}`;
     stats.issued++;
+    // `docker login` asks for an offline token: a refresh token the client keeps as its
+    // identity token and trades for access tokens later (the POST grant above).
+    let refresh: { refresh_token?: string } = {};
+    if (req.method !== 'POST' && subject && url.searchParams.get('offline_token') === 'true') {
+      const rt = `rt-${randomBytes(8).toString('hex')}`;
+      opts.refreshTokens = { ...opts.refreshTokens, [rt]: subject };
+      refresh = { refresh_token: rt };
+    }
     const body = accessTokenField
       ? { access_token: jwt, expires_in: expiresIn, issued_at: new Date(now * 1000).toISOString() }
       : { token: jwt, expires_in: expiresIn, issued_at: new Date(now * 1000).toISOString() };
+    Object.assign(body, refresh);
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -1,11 +1,9 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { migrate, openDatabase, type Db, type Migration } from '@berth/layer-store';
 
-export type Db = Database.Database;
+export type { Db };
 
 /** Engine-owned tables, prefixed `eng_`; layer-store keeps its own (`ls_`) in the same file. */
-const MIGRATIONS: { version: number; up: string }[] = [
+const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     up: `
@@ -53,24 +51,9 @@ const MIGRATIONS: { version: number; up: string }[] = [
   },
 ];
 
+/** The root's berth.db with the engine's tables migrated (owner `engine`, as every existing root records it). */
 export function openEngineDb(root: string): Db {
-  mkdirSync(root, { recursive: true });
-  const db = new Database(join(root, 'berth.db'));
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('busy_timeout = 5000');
-  db.pragma('foreign_keys = ON');
-  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    owner TEXT NOT NULL, version INTEGER NOT NULL, applied_at INTEGER NOT NULL,
-    PRIMARY KEY (owner, version))`);
-  const row = db.prepare(`SELECT MAX(version) AS v FROM schema_migrations WHERE owner = 'engine'`).get() as { v: number | null };
-  const current = row.v ?? 0;
-  for (const m of MIGRATIONS) {
-    if (m.version <= current) continue;
-    db.transaction(() => {
-      db.exec(m.up);
-      db.prepare(`INSERT INTO schema_migrations (owner, version, applied_at) VALUES ('engine', ?, ?)`).run(m.version, Date.now());
-    })();
-  }
+  const db = openDatabase(root);
+  migrate(db, 'engine', MIGRATIONS);
   return db;
 }

@@ -18,6 +18,11 @@ export interface AuthorizerOptions {
   tokenCache?: TokenCache;
   /** Sent as `client_id` with OAuth2 token requests. */
   clientId?: string;
+  /**
+   * Ask the token service for a refresh token (`offline_token=true`), as `docker login`
+   * does: it becomes the identity token a client stores instead of the password.
+   */
+  offlineToken?: boolean;
 }
 
 /**
@@ -31,6 +36,8 @@ export class Authorizer {
   private creds: Promise<Credentials | undefined> | undefined;
   private readonly tokens: TokenCache;
   private readonly inflight = new Map<string, Promise<string>>();
+  /** The refresh token the token service handed out, when asked with `offlineToken`. */
+  identityToken: string | undefined;
 
   constructor(private readonly opts: AuthorizerOptions) {
     this.tokens = opts.tokenCache ?? new TokenCache();
@@ -138,6 +145,10 @@ export class Authorizer {
       if (creds?.username) {
         headers['authorization'] = `Basic ${Buffer.from(`${creds.username}:${creds.password ?? ''}`).toString('base64')}`;
         url.searchParams.set('account', creds.username);
+        if (this.opts.offlineToken) {
+          url.searchParams.set('offline_token', 'true');
+          url.searchParams.set('client_id', this.opts.clientId ?? 'berth');
+        }
       }
     }
     let res: Dispatcher.ResponseData;
@@ -164,6 +175,7 @@ export class Authorizer {
     }
     const tok = tokenFromResponse(parsed);
     if (!tok) throw new BerthError('Unavailable', `token service ${url.origin} for ${this.opts.registry}: no token in the answer`);
+    if (parsed.refresh_token) this.identityToken = parsed.refresh_token;
     this.tokens.set(key, tok);
     return tok.token;
   }
