@@ -121,10 +121,12 @@ export class Engine {
       const imageTable = new ImageTable(db);
       let containersRef: Containers | undefined;
       const volumes = new LocalVolumes(db, join(root, 'volumes'), events, (name) => containersRef?.volumeUsers(name) ?? []);
-      const defaultRegistry = new RegistryClient({
+      // daemon.json's registry-mirrors are Docker Hub's pull-through mirrors, as dockerd uses them.
+      const registryOptions = {
         insecureRegistries: config['insecure-registries'] ?? [],
-        credentials: new DockerConfigCredentialStore(),
-      });
+        mirrors: { 'docker.io': config['registry-mirrors'] ?? [] },
+      };
+      const defaultRegistry = new RegistryClient({ ...registryOptions, credentials: new DockerConfigCredentialStore() });
       const releases = new BackgroundReleases();
       const images: Images = new Images({
         released: () => releases.idle(),
@@ -167,7 +169,7 @@ export class Engine {
           }
           const key = auth.serveraddress?.replace(/^https?:\/\//, '').replace(/\/.*$/, '') || domain || 'docker.io';
           const client = new RegistryClient({
-            insecureRegistries: config['insecure-registries'] ?? [],
+            ...registryOptions,
             credentials: new StaticCredentialStore({
               [key]: {
                 ...(auth.username ? { username: auth.username } : {}),
