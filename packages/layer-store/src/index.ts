@@ -34,5 +34,3 @@ export {
   type ChainLayerResult,
 } from './layer/unpack-chain.js';
 export { createDiff, UNCOMPRESSED_LABEL, type DiffOptions, type DiffResult } from './layer/commit.js';
-export { LeaseManager, type Lease, type LeaseResourceKind } from './gc/leases.js';
-export { collectGarbage, GC_REF_CONTENT, GC_REF_SNAPSHOT, type GcRoots, type GcResult } from './gc/collect.js';

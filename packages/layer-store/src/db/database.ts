@@ -78,6 +78,12 @@ export const LAYER_STORE_MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (lease_id, kind, resource));
     `,
   },
+  {
+    // The lease tables of a mark-and-sweep collector nothing used: the engine deletes
+    // blobs and snapshots by reference from its image table.
+    version: 2,
+    up: `DROP TABLE ls_lease_resources; DROP TABLE ls_leases;`,
+  },
 ];
 
 /** Opens (or adopts) the root's database and brings layer-store's tables up to date. */

@@ -10,8 +10,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildBigImageLayout } from '@berth/fixtures';
 import { DigestMismatchError, type Descriptor, type Digest } from '@berth/image-format';
 import { FileContentStore } from '../content/file-store.js';
-import { LeaseManager } from '../gc/leases.js';
-import { collectGarbage, GC_REF_CONTENT } from '../gc/collect.js';
 import { diskUsage } from '../snapshot/base.js';
 import { mountAll, unmount } from '../snapshot/mount.js';
 import { NativeSnapshotter } from '../snapshot/native.js';
@@ -243,7 +241,7 @@ for (const [name, open] of [
   });
 }
 
-describe('sharing and garbage collection', () => {
+describe('sharing', () => {
   it('two containers over one image share the lower snapshots on disk', async () => {
     const sn = await OverlaySnapshotter.open(join(work, 'root'));
     try {
@@ -273,42 +271,6 @@ describe('sharing and garbage collection', () => {
       // Two containers cost their own few files, not another copy of the image.
       expect(total.size - imageUsage.size).toBeLessThan(256 * 1024);
       expect(imageUsage.size).toBeGreaterThan(big.totalUncompressedSize * 0.5);
-    } finally {
-      sn.close();
-    }
-  });
-
-  it('collects unreferenced blobs and snapshots, never leased or referenced ones', async () => {
-    const sn = await OverlaySnapshotter.open(join(work, 'root'));
-    const leases = new LeaseManager(store.db);
-    try {
-      const keep = await ingestLayer([{ name: 'keep' }]);
-      const drop = await ingestLayer([{ name: 'drop' }]);
-      const leased = await ingestLayer([{ name: 'leased' }]);
-      const manifest = Buffer.from(JSON.stringify({ layers: [keep.desc] }));
-      const manifestDigest = (await import('@berth/image-format')).digestOf(manifest);
-      await store.ingest('m', { digest: manifestDigest, size: manifest.length }, manifest, { [`${GC_REF_CONTENT}.l.0`]: keep.desc.digest });
-      const kept = await unpackLayer(store, sn, keep.desc, undefined);
-      const dropped = await unpackLayer(store, sn, drop.desc, undefined);
-      await sn.prepare('ctr', kept.chainId);
-      await sn.prepare('stray', dropped.chainId);
-      const lease = leases.create();
-      leases.addResource(lease, 'content', leased.desc.digest);
-      const inFlight = await unpackLayer(store, sn, leased.desc, undefined, { lease: { manager: leases, id: lease } });
-
-      const r = await collectGarbage({ store, snapshotters: [sn], roots: { blobs: [manifestDigest], snapshots: ['ctr'] }, leases });
-      expect(r.removedBlobs).toEqual([drop.desc.digest]);
-      expect(r.removedSnapshots.sort()).toEqual([dropped.chainId, 'stray'].sort());
-      expect(await store.has(keep.desc.digest)).toBe(true);
-      expect(await store.has(leased.desc.digest)).toBe(true);
-      expect((await sn.walk()).map((s) => s.key).sort()).toEqual([kept.chainId, 'ctr', inFlight.chainId].sort());
-      // The pull finished without referencing its layer: now it goes.
-      leases.delete(lease);
-      const r2 = await collectGarbage({ store, snapshotters: [sn], roots: { blobs: [manifestDigest], snapshots: ['ctr'] }, leases });
-      expect(r2.removedBlobs).toEqual([leased.desc.digest]);
-      expect(r2.removedSnapshots).toEqual([inFlight.chainId]);
-      expect(layerRecord(store, inFlight.chainId)).toBeUndefined();
-      expect(layerRecord(store, kept.chainId)?.diffId).toBe(keep.diffId);
     } finally {
       sn.close();
     }

@@ -179,7 +179,6 @@ export class LayerChainUnpacker {
     if (!done) {
       const res = await unpackLayer(this.store, this.snapshotter, layer, parent, {
         ...(want ? { diffId: want } : {}),
-        ...(this.opts.lease ? { lease: this.opts.lease } : {}),
         ...(this.opts.privileged !== undefined ? { privileged: this.opts.privileged } : {}),
         ...(this.opts.limits ? { limits: this.opts.limits } : {}),
       });
@@ -188,7 +187,6 @@ export class LayerChainUnpacker {
     try {
       if (want && want !== done.diffId) throw new DigestMismatchError(want, done.diffId, `layer ${layer.digest} diffID`);
       const chainId = diffIdToChainId(parent, done.diffId);
-      this.opts.lease?.manager.addResource(this.opts.lease.id, 'snapshot', chainId);
       let applied = true;
       if (await exists(this.snapshotter, chainId)) applied = false;
       else {

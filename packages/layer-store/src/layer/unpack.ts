@@ -10,7 +10,6 @@ import {
 } from '@berth/image-format';
 import { applyLayer, type ApplyOptions } from '../archive/apply.js';
 import type { FileContentStore } from '../content/file-store.js';
-import type { LeaseManager } from '../gc/leases.js';
 import { TRANSIENT_LABEL } from '../snapshot/base.js';
 import type { Snapshotter } from '../snapshot/snapshotter.js';
 
@@ -21,8 +20,6 @@ export interface UnpackOptions {
   /** The layer's diffID from the image config: lets an unpacked layer be found without
    * reading it, and is verified while applying. */
   diffId?: Digest;
-  /** Keeps the committed snapshot from garbage collection until the lease ends. */
-  lease?: { manager: LeaseManager; id: string };
   privileged?: boolean;
   limits?: ApplyOptions['limits'];
 }
@@ -53,7 +50,6 @@ export async function unpackLayer(
   if (known) {
     const chainId = diffIdToChainId(parentChainId, known);
     if (await exists(snapshotter, chainId)) {
-      opts.lease?.manager.addResource(opts.lease.id, 'snapshot', chainId);
       record(store, chainId, known, parentChainId, layer);
       return { chainId, diffId: known, applied: false };
     }
@@ -71,8 +67,6 @@ export async function unpackLayer(
       ...(opts.limits ? { limits: opts.limits } : {}),
     });
     const chainId = diffIdToChainId(parentChainId, result.diffId);
-    // The lease goes on before the commit so a collection in between cannot sweep it.
-    opts.lease?.manager.addResource(opts.lease.id, 'snapshot', chainId);
     try {
       await snapshotter.commit(chainId, key, { labels: { 'berth.layer-store/diff-id': result.diffId, [CONTENT_SIZE_LABEL]: String(result.contentSize) } });
     } catch (err) {
