@@ -22,7 +22,7 @@ import { Images } from './images/service.js';
 import { PluginStore } from './plugins/store.js';
 import { ImageTable } from './images/table.js';
 import { DriverRuntime } from './adapters/runtime-driver.js';
-import { SnapshotterPort, type SnapshotterLike } from './adapters/snapshots.js';
+import { SnapshotterPort } from './adapters/snapshots.js';
 import { buildBusyboxLayout } from './builtin/busybox.js';
 import { ENGINE_VERSION, System } from './system.js';
 import { createBuilder } from './build/create.js';
@@ -133,7 +133,7 @@ export class Engine {
         table: imageTable,
         storage: {
           content,
-          snapshotter: snapshotter as unknown as SnapshotterLike,
+          snapshotter: snapshotter,
           unpack: (layer: Descriptor, parent: Digest | undefined, diffId?: Digest) => unpackLayer(content, snapshotter, layer, parent, { privileged, ...(diffId ? { diffId } : {}) }),
           chainUnpacker: (o) => new LayerChainUnpacker(content, snapshotter, { concurrency: UNPACK_CONCURRENCY, privileged, ...(o.onLayerDone ? { onLayerDone: o.onLayerDone } : {}) }),
           // The files the runtime bind-mounts into every container are not the container's
@@ -186,7 +186,7 @@ export class Engine {
       const containers: Containers = new Containers({
         table,
         runtime,
-        snapshots: new SnapshotterPort(snapshotter as unknown as SnapshotterLike),
+        snapshots: new SnapshotterPort(snapshotter),
         images,
         networks,
         volumes,

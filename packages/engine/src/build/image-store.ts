@@ -1,7 +1,8 @@
 import { mkdir, rmdir } from 'node:fs/promises';
 import { mountAll, unmount, type Mount } from '@berth/layer-store';
 import { canonicalJson, chainIds, digestOf, type Descriptor, type Digest, type ImageConfig } from '@berth/image-format';
-import type { ContentLike, StorageDeps } from '../images/deps.js';
+import type { ContentStore } from '@berth/layer-store';
+import type { StorageDeps } from '../images/deps.js';
 import type { ImageTable, LayerRecord } from '../images/table.js';
 import type { Db } from '../state/db.js';
 
@@ -9,7 +10,7 @@ import type { Db } from '../state/db.js';
 export interface BuildStorageDeps {
   table: ImageTable;
   db: Db;
-  content: ContentLike;
+  content: ContentStore;
   unpack: StorageDeps['unpack'];
   /** Mounts of a committed snapshot (read-only: lower directories only). */
   snapshotMounts(chainId: string): Promise<Mount[]>;
@@ -32,7 +33,7 @@ export interface StoredImage {
 export class BuildImageStore {
   constructor(private readonly d: BuildStorageDeps) {}
 
-  get content(): ContentLike {
+  get content(): ContentStore {
     return this.d.content;
   }
 

@@ -10,7 +10,7 @@ import { BlobExistsError } from '@berth/layer-store';
 
 type HeaderArg = Partial<tar.Header> & { name: string };
 import { MediaType, type Digest } from '@berth/image-format';
-import type { ContentLike } from '../images/deps.js';
+import type { ContentStore } from '@berth/layer-store';
 import type { LayerRecord } from '../images/table.js';
 import type { PlannedEntry } from './copy-plan.js';
 
@@ -19,7 +19,7 @@ import type { PlannedEntry } from './copy-plan.js';
  * (hashed while written; the digest is the diffID). Nothing is held in memory but one
  * entry's header at a time.
  */
-export async function writeCopyLayer(content: ContentLike, entries: PlannedEntry[]): Promise<LayerRecord> {
+export async function writeCopyLayer(content: ContentStore, entries: PlannedEntry[]): Promise<LayerRecord> {
   const pack = tar.pack();
   const fill = (async () => {
     for (const e of entries) {

@@ -1,6 +1,6 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { isLayerMediaType, type Digest } from '@berth/image-format';
-import type { ChainUnpackerLike, ContentLike } from './deps.js';
+import type { ContentStore, LayerChainUnpacker } from '@berth/layer-store';
 
 /**
  * The content store as registry-client's blob sink, with each layer's bytes also fed to
@@ -15,8 +15,8 @@ export class ApplyingSink {
   readonly mediaTypes = new Map<string, string>();
 
   constructor(
-    private readonly content: ContentLike,
-    private readonly unpacker: ChainUnpackerLike,
+    private readonly content: ContentStore,
+    private readonly unpacker: LayerChainUnpacker,
   ) {}
 
   has(digest: Digest): Promise<boolean> {

@@ -16,14 +16,14 @@ import {
 } from '@berth/image-format';
 import type { ProgressMessage } from '../docker-types.js';
 import type { EventBus } from '../events.js';
-import type { ContentLike } from './deps.js';
+import type { ContentStore } from '@berth/layer-store';
 import { layerMessage } from './progress.js';
 import { refKey, type ImageRecord, type ImageTable } from './table.js';
 
 /** What `docker load` needs from the image service. */
 export interface LoadContext {
   root: string;
-  content: ContentLike;
+  content: ContentStore;
   table: ImageTable;
   events: EventBus;
   register(args: { configBytes: Buffer; layers: Descriptor[]; diffIds: Digest[] }): Promise<ImageRecord>;
