@@ -148,6 +148,8 @@ async function sleep(ms: number): Promise<void> {
  */
 export class LinuxDriver implements RuntimeDriver {
   readonly name: string;
+  /** Linux images under namespaces: the only isolation Linux has. */
+  readonly platforms = [{ os: 'linux', isolation: 'default' }] as const;
   private readonly options: LinuxDriverOptions;
   private readonly stateDir: string;
   private readonly containersDir: string;

@@ -1,10 +1,10 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { ConflictError, InvalidArgumentError, NotFoundError, type Descriptor, type Digest } from '@berth/image-format';
+import { ConflictError, NotFoundError, type Descriptor, type Digest } from '@berth/image-format';
 import { FileContentStore, LayerChainUnpacker, OverlaySnapshotter, applyLayer, createDiff, mayMakeDeviceNodes, unpackLayer, type Snapshotter } from '@berth/layer-store';
 import { DockerConfigCredentialStore, RegistryClient, StaticCredentialStore } from '@berth/registry-client';
-import type { RuntimeDriver } from '@berth/runtime';
+import { RuntimeRegistry } from './drivers/runtime-registry.js';
 import { defaultBridgeFromBip } from './bip.js';
 import type { EngineConfig, EngineDrivers, EngineOptions } from './config.js';
 import type { RegistryAuth } from './docker-types.js';
@@ -62,7 +62,7 @@ export class Engine {
       db: Db;
       content: FileContentStore;
       snapshotter: Snapshotter;
-      driver: RuntimeDriver;
+      driver: RuntimeRegistry;
       containers: Containers;
       images: Images;
       volumes: LocalVolumes;
@@ -107,8 +107,8 @@ export class Engine {
         typeof opts.drivers === 'function'
           ? await opts.drivers({ root, runRoot, config, defaultNetwork: { name: 'bridge', bridge: config.bridge ?? 'berth0', ...defaultBridge } })
           : opts.drivers;
-      const driver: RuntimeDriver | undefined = Object.values(drivers?.runtimes ?? {})[0];
-      if (!driver) throw new InvalidArgumentError('the engine needs a runtime driver (EngineOptions.drivers.runtimes)');
+      // every container runs on the registered driver that covers its image's OS and isolation
+      const driver = new RuntimeRegistry(drivers?.runtimes ?? {});
       const manager = drivers.network;
       // Asked per DNS query, long after open: the table exists by then.
       manager?.setContainerNames(containerDnsNames((id) => {
@@ -193,6 +193,7 @@ export class Engine {
         events,
         root,
         driverName: 'overlay2',
+        isolation: (value, imageOs) => driver.choose(value, imageOs).isolation,
         defaultStopTimeout: config['shutdown-timeout'] ?? 10,
         ...(config['log-opts']?.['max-size']
           ? { logLimits: { maxSize: parseSize(config['log-opts']['max-size']), maxFiles: Math.max(1, Number(config['log-opts']['max-file'] ?? 1)) } }
@@ -261,7 +262,9 @@ export class Engine {
       const system = new System({
         root,
         id: engineId.trim(),
-        driverName: driver.name,
+        runtimes: driver.registered().map((d) => d.name),
+        osType: driver.host,
+        isolation: driver.defaultIsolation,
         insecureRegistries: config['insecure-registries'] ?? [],
         mirrors: config['registry-mirrors'] ?? [],
         counts: () => {

@@ -52,6 +52,9 @@ export interface RunRequest {
   /** json-file's max-size/max-file, applied by the driver. */
   logLimits?: { maxSize: number; maxFiles: number };
   name: string;
+  /** The image's platform (`linux/amd64`, `windows/amd64`) and HostConfig.Isolation: the engine's registry picks the driver from them. */
+  platform: string;
+  isolation?: string;
   rootfs: RootfsMount[];
   readonlyRootfs: boolean;
   process: {

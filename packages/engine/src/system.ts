@@ -8,12 +8,21 @@ export const ENGINE_VERSION = '0.1.0';
 export interface SystemDeps {
   root: string;
   id: string;
-  driverName: string;
+  /** The registered runtime drivers' names (`linux/crun`), the default first. */
+  runtimes: readonly string[];
+  osType: 'linux' | 'windows';
+  /** The daemon's default isolation; dockerd shows it on Windows only. */
+  isolation: string;
   insecureRegistries: string[];
   mirrors: string[];
   counts(): { containers: number; running: number; paused: number; stopped: number; images: number };
   listeners(): number;
   df(): Promise<SystemDf>;
+}
+
+/** Docker names runtimes by their binary (`runc`): a driver `linux/crun` is `crun`. */
+function runtimeKey(driverName: string): string {
+  return driverName.split('/').pop() ?? driverName;
 }
 
 function goArch(): string {
@@ -68,7 +77,7 @@ export class System implements SystemService {
       KernelVersion: release(),
       OperatingSystem: osName(),
       OSVersion: '',
-      OSType: 'linux',
+      OSType: this.d.osType,
       Architecture: goArch(),
       NCPU: cpus().length,
       MemTotal: totalmem(),
@@ -82,10 +91,10 @@ export class System implements SystemService {
       Labels: [],
       ExperimentalBuild: false,
       ServerVersion: ENGINE_VERSION,
-      Runtimes: { [this.d.driverName.split('/').pop() ?? 'crun']: { path: this.d.driverName.split('/').pop() ?? 'crun' } },
-      DefaultRuntime: this.d.driverName.split('/').pop() ?? 'crun',
+      Runtimes: Object.fromEntries(this.d.runtimes.map((n) => [runtimeKey(n), { path: runtimeKey(n) }])),
+      DefaultRuntime: runtimeKey(this.d.runtimes[0] ?? ''),
       LiveRestoreEnabled: true,
-      Isolation: '',
+      Isolation: this.d.osType === 'windows' ? this.d.isolation : '',
       InitBinary: '',
       SecurityOptions: ['name=seccomp,profile=builtin'],
       Warnings: null,

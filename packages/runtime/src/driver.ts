@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import type { ContainerSpec, TerminalSize, UserSpec } from './spec.js';
+import type { ContainerSpec, Isolation, TerminalSize, UserSpec } from './spec.js';
 
 /** created: exists, process not started; running; stopped: the process exited. */
 export type ContainerStatus = 'created' | 'running' | 'stopped';
@@ -116,6 +116,16 @@ export interface DeleteOptions {
 }
 
 /**
+ * One kind of container a driver runs: images of `os` under `isolation`. `default` is
+ * the host's own way (namespaces on Linux); Windows drivers say `process` or `hyperv`,
+ * and a Hyper-V driver that boots Linux utility VMs also runs `linux` under `hyperv`.
+ */
+export interface DriverPlatform {
+  os: 'linux' | 'windows';
+  isolation: Isolation;
+}
+
+/**
  * A container runtime driver. Contract (checked by `runConformanceSuite` from
  * `@berth/runtime/testsuite`):
  * - create() prepares the container without running user code; start() runs it and
@@ -134,6 +144,8 @@ export interface DeleteOptions {
 export interface RuntimeDriver {
   /** e.g. `linux/crun`. */
   readonly name: string;
+  /** What it runs; the engine picks the driver of a container by its image's OS and isolation. */
+  readonly platforms: readonly DriverPlatform[];
   create(spec: ContainerSpec): Promise<ContainerState>;
   start(id: string): Promise<void>;
   exec(id: string, spec: ExecSpec): Promise<ExecProcess>;

@@ -40,6 +40,7 @@ export type {
   RuntimeEvent,
   DeleteOptions,
   RuntimeDriver,
+  DriverPlatform,
 } from './driver.js';
 export { signalNumber, isValidContainerId } from './signals.js';
 export type {

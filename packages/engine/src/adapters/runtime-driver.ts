@@ -22,8 +22,11 @@ export class DriverRuntime implements RuntimePort {
 
   toSpec(req: RunRequest): ContainerSpec {
     const p = req.process;
+    const [os, architecture] = req.platform.split('/');
     return {
       id: req.id,
+      ...(os === 'linux' || os === 'windows' ? { platform: { os, architecture: architecture ?? 'amd64' } } : {}),
+      ...(req.isolation === 'default' || req.isolation === 'process' || req.isolation === 'hyperv' ? { isolation: req.isolation } : {}),
       process: {
         args: p.args,
         env: p.env,

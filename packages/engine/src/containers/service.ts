@@ -119,6 +119,8 @@ export interface ContainerDeps {
   events: EventBus;
   root: string;
   driverName: string;
+  /** Checks HostConfig.Isolation for an image of this OS (a driver must run it); returns what inspect shows. */
+  isolation: (value: string | undefined, imageOs: string) => string;
   defaultStopTimeout: number;
   /** json-file-like limits of container logs (Docker's log-opts max-size / max-file). */
   logLimits?: { maxSize: number; maxFiles: number };
@@ -156,6 +158,7 @@ export class Containers implements ContainerService {
     const existing = this.d.table.byName(name);
     if (existing) throw nameConflict(name, existing.id);
     const image = this.d.images.resolve(body.Image);
+    const isolation = this.d.isolation(host.Isolation, image.config.os ?? 'linux');
     const id = newId();
     const config = mergeConfig(image.config, body, id.slice(0, 12));
     const { path, args } = processArgs(config);
@@ -213,7 +216,7 @@ export class Containers implements ContainerService {
       imageId: image.id,
       platform: opts.platform || `${image.config.os ?? 'linux'}/${image.config.architecture ?? 'amd64'}`,
       config,
-      hostConfig: { ...host, NetworkMode: networkMode === 'default' ? 'bridge' : networkMode, Links: links.length > 0 ? links : null },
+      hostConfig: { ...host, Isolation: isolation, NetworkMode: networkMode === 'default' ? 'bridge' : networkMode, Links: links.length > 0 ? links : null },
       path,
       args,
       state: { status: 'created', pid: 0, exitCode: 0, error: '', oomKilled: false, startedAt: '', finishedAt: '' },
@@ -296,6 +299,8 @@ export class Containers implements ContainerService {
         logPath: r.logPath,
         ...logLimitsOf(r, this.d.logLimits),
         name: r.name,
+        platform: r.platform,
+        ...(h.Isolation ? { isolation: h.Isolation } : {}),
         rootfs,
         readonlyRootfs: h.ReadonlyRootfs ?? false,
         process: {

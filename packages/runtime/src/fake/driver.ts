@@ -6,6 +6,7 @@ import type {
   ContainerState,
   ContainerStats,
   DeleteOptions,
+  DriverPlatform,
   ExecProcess,
   ExecSpec,
   ExitStatus,
@@ -26,6 +27,8 @@ import { DEFAULT_USERS, mergeEnv, resolveUser, type FakeUser } from './users.js'
 export interface FakeDriverOptions {
   /** Default `fake`. */
   name?: string;
+  /** Default: Linux images, default isolation (as driver-linux). */
+  platforms?: DriverPlatform[];
   /**
    * Programs for argvs the builtins do not simulate (loops, traps, tests...), asked first:
    * return undefined to fall back to the builtins (echo, printf, cat, sleep, sh -c with
@@ -67,6 +70,7 @@ interface FakeContainer {
  */
 export class FakeDriver implements RuntimeDriver {
   readonly name: string;
+  readonly platforms: readonly DriverPlatform[];
   private readonly containers = new Map<string, FakeContainer>();
   /** Logs at caller-given paths outlive their containers (ContainerSpec.logPath). */
   private readonly pathLogs = new Map<string, FakeLog>();
@@ -75,6 +79,7 @@ export class FakeDriver implements RuntimeDriver {
 
   constructor(private readonly options: FakeDriverOptions = {}) {
     this.name = options.name ?? 'fake';
+    this.platforms = options.platforms ?? [{ os: 'linux', isolation: 'default' }];
   }
 
   private get(id: string): FakeContainer {

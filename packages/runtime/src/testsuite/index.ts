@@ -84,6 +84,16 @@ export function runConformanceSuite(name: string, makeDriver: DriverFactory, fix
       return { id: s.id, ...status, stdout: text(logs, 'stdout'), stderr: text(logs, 'stderr') };
     }
 
+    it('says which images and isolations it runs, each once', () => {
+      expect(driver.platforms.length).toBeGreaterThan(0);
+      const keys = driver.platforms.map((p) => `${p.os}/${p.isolation}`);
+      expect(new Set(keys).size).toBe(keys.length);
+      for (const p of driver.platforms) {
+        expect(['linux', 'windows']).toContain(p.os);
+        expect(['default', 'process', 'hyperv']).toContain(p.isolation);
+      }
+    });
+
     it('runs the lifecycle create -> start -> exit -> delete', async () => {
       const s = await spec('life', { args: ['sh', '-c', 'sleep 30'] });
       const st = await driver.create(s);
@@ -403,3 +413,4 @@ export function runConformanceSuite(name: string, makeDriver: DriverFactory, fix
 }
 
 export { runNetworkConformanceSuite, type NetworkConformanceFixtures, type NetworkDriverFactory } from './network.js';
+export { suitePrograms } from './fake-programs.js';

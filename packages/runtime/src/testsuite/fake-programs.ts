@@ -2,8 +2,10 @@
  * The conformance suite's shell scripts that the fake's builtins do not simulate (loops,
  * traps, tests, read), as programs. A new suite case with such a script needs its
  * program here: the fake run of the suite fails with `sh: script not simulated` until then.
+ * Exported so that every fake-backed driver (FakeDriver, registries of fakes, simulated
+ * guests) runs the same suite.
  */
-import type { FakeProgram } from '../src/fake/index.js';
+import type { FakeProgram } from '../fake/index.js';
 
 const SIGTERM = 15;
 
