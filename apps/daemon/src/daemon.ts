@@ -6,7 +6,7 @@ import { DEFAULT_HOST } from '@berth/engine-api';
 import { Engine } from '@berth/engine';
 import type { EngineLike } from './engine-port.js';
 import { buildApp } from './http/app.js';
-import { linuxDrivers } from './drivers.js';
+import { linuxDriverSet } from '@berth/driver-linux';
 import { listen, type Listener } from './http/listeners.js';
 import { DEFAULT_CONFIG_FILE, readDaemonConfig, type DaemonConfig } from './config.js';
 
@@ -64,7 +64,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
   let app: FastifyInstance | undefined;
   try {
     const { hosts: _h, 'data-root': _d, 'exec-root': _e, 'log-level': _l, ...engineConfig } = config;
-    engine = options.engine ?? (await Engine.open({ root, runRoot, config: engineConfig, drivers: linuxDrivers }));
+    engine = options.engine ?? (await Engine.open({ root, runRoot, config: engineConfig, drivers: linuxDriverSet }));
     app = buildApp(engine, {
       logLevel,
       root,

@@ -4,6 +4,7 @@
  * security defaults. See LinuxDriver.
  */
 export { LinuxDriver, type LinuxDriverOptions, type ContainerNetworker } from './driver.js';
+export { linuxDriverSet, type LinuxDriverContext } from './driver-set.js';
 export { detectCgroups, type CgroupLayout, type CgroupMounts } from './cgroups/layout.js';
 export { DEFAULT_CAPABILITIES, ALL_CAPABILITIES, resolveCapabilities } from './security/capabilities.js';
 export { defaultSeccompProfile, type OciSeccomp } from './security/seccomp.js';

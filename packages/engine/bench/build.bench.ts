@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { Engine } from '../src/index.js';
-import { linuxDrivers } from '../test/linux-drivers.js';
+import { linuxDriverSet } from '@berth/driver-linux';
 
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 const smallFiles = Number(process.env.BENCH_FILES ?? 500);
@@ -24,7 +24,7 @@ for (let i = 0; i < smallFiles; i++) await writeFile(join(ctx, 'src', `f${i}.txt
 execFileSync('head', ['-c', `${bigMb}M`, '/dev/urandom'], { stdio: ['ignore', (await import('node:fs')).openSync(join(ctx, 'big.bin'), 'w'), 'ignore'] });
 await writeFile(join(ctx, 'Dockerfile'), 'FROM busybox\nENV APP=/app\nWORKDIR /app\nCOPY . /app/\nRUN ls /app/src | wc -l > /app/count\nCMD ["cat", "/app/count"]\n');
 
-const engine = await Engine.open({ drivers: linuxDrivers,  root: join(dir, 'root'), runRoot: join(dir, 'run') });
+const engine = await Engine.open({ drivers: linuxDriverSet,  root: join(dir, 'root'), runRoot: join(dir, 'run') });
 /** The context as a tar stream, made by GNU tar (not timed separately: the docker CLI tars too). */
 function contextTar(): NodeJS.ReadableStream {
   return spawn('tar', ['-c', '-C', ctx, '.'], { stdio: ['ignore', 'pipe', 'ignore'] }).stdout;

@@ -11,7 +11,7 @@ import { Readable, Writable } from 'node:stream';
 import tar from 'tar-stream';
 import { pipeline } from 'node:stream/promises';
 import { Engine } from '../src/index.js';
-import { linuxDrivers } from '../test/linux-drivers.js';
+import { linuxDriverSet } from '@berth/driver-linux';
 
 const N = Number(process.env.BENCH_RUNS ?? 5);
 const SMALL = Number(process.env.BENCH_FILES ?? 2000);
@@ -22,7 +22,7 @@ const image = `${dir}.img`;
 execFileSync('truncate', ['-s', '4G', image]);
 execFileSync('mkfs.ext4', ['-q', '-F', image]);
 execFileSync('mount', ['-o', 'loop', image, dir]);
-const engine = await Engine.open({ drivers: linuxDrivers,  root: join(dir, 'root'), runRoot: join(dir, 'run') });
+const engine = await Engine.open({ drivers: linuxDriverSet,  root: join(dir, 'root'), runRoot: join(dir, 'run') });
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const sink = (): Writable => new Writable({ write: (_c, _e, cb) => cb() });
 

@@ -11,7 +11,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { buildBigImageLayout, pushLayoutWithSkopeo, startRegistry } from '@berth/fixtures';
 import { Engine } from '../src/index.js';
-import { linuxDrivers } from '../test/linux-drivers.js';
+import { linuxDriverSet } from '@berth/driver-linux';
 
 const scale = Number(process.env.BENCH_SCALE ?? 1);
 const runs = Number(process.env.BENCH_RUNS ?? 3);
@@ -51,7 +51,7 @@ try {
     const gunzip = labels.length ? labels.join(', ') : undefined;
     if (gunzips.length) process.env.BERTH_GUNZIP = gunzips[i % gunzips.length]!;
     if (streamApply.length) process.env.BERTH_PULL_STREAM_APPLY = streamApply[i % streamApply.length]!;
-    const engine = await Engine.open({ drivers: linuxDrivers,  root, runRoot: join(dir, `run${i}`), ...(dl ? { config: { 'max-concurrent-downloads': dl } } : {}) });
+    const engine = await Engine.open({ drivers: linuxDriverSet,  root, runRoot: join(dir, `run${i}`), ...(dl ? { config: { 'max-concurrent-downloads': dl } } : {}) });
     const cpu0 = cpuMs();
     const t0 = performance.now();
     const phases: string[] = [];

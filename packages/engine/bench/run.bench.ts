@@ -5,11 +5,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Engine } from '../src/index.js';
-import { linuxDrivers } from '../test/linux-drivers.js';
+import { linuxDriverSet } from '@berth/driver-linux';
 
 const N = Number(process.env.BENCH_RUNS ?? 20);
 const dir = await mkdtemp('/tmp/be-bench-');
-const engine = await Engine.open({ drivers: linuxDrivers,  root: join(dir, 'root'), runRoot: join(dir, 'run') });
+const engine = await Engine.open({ drivers: linuxDriverSet,  root: join(dir, 'root'), runRoot: join(dir, 'run') });
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 try {
   await engine.images.ensureBuiltin('busybox');

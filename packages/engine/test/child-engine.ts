@@ -3,10 +3,10 @@
 // prints their IDs as one JSON line, then idles until it is killed.
 import { Engine } from '../src/index.js';
 import type { ContainerCreateBody } from '../src/index.js';
-import { linuxDrivers } from './linux-drivers.js';
+import { linuxDriverSet } from '@berth/driver-linux';
 
 const [root, runRoot, bodiesJson] = process.argv.slice(2);
-const engine = await Engine.open({ drivers: linuxDrivers,  root: root!, runRoot: runRoot! });
+const engine = await Engine.open({ drivers: linuxDriverSet,  root: root!, runRoot: runRoot! });
 await engine.images.ensureBuiltin('busybox');
 const ids: string[] = [];
 for (const body of JSON.parse(bodiesJson!) as ContainerCreateBody[]) {

@@ -5,7 +5,7 @@ import { MediaType, openOciLayout } from '@berth/image-format';
 import { buildLayer, type TestLayer } from '@berth/layer-store/testsuite';
 import { Engine } from '../src/index.js';
 import { collect, openTestEngine, removeAll, text, type TestEngine } from './helpers.js';
-import { linuxDrivers } from './linux-drivers.js';
+import { linuxDriverSet } from '@berth/driver-linux';
 
 // 70 layers: busybox and /first in the bottom one, /last in the top one. Overlay mount
 // data is one page; 70 absolute lowerdirs under a long root do not fit in it.
@@ -67,7 +67,7 @@ describe(`an image of ${DEPTH} layers`, () => {
   it('mounts under a root whose absolute lowerdirs exceed a page (create, cp, export)', async () => {
     const dir = await mkdtemp('/tmp/be-deep-');
     const root = join(dir, 'a-rather-long-directory-name-for-the-engine-root-'.repeat(2));
-    long = { engine: await Engine.open({ drivers: linuxDrivers,  root, runRoot: join(dir, 'run') }), dir };
+    long = { engine: await Engine.open({ drivers: linuxDriverSet,  root, runRoot: join(dir, 'run') }), dir };
     const img = await long.engine.images.loadLayout(layoutDir, 'deep:70');
     const { Id } = await long.engine.containers.create({ Image: img.Id, HostConfig: { NetworkMode: 'none' } });
     // The page the kernel copies is what plain `mount -o <absolute lowerdirs>` hits.

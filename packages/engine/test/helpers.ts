@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { CniNetworkManager } from '@berth/driver-linux';
 import { Engine } from '../src/index.js';
 import type { EngineConfig, OutputChunk } from '../src/index.js';
-import { linuxDrivers } from './linux-drivers.js';
+import { linuxDriverSet } from '@berth/driver-linux';
 
 export interface TestEngine {
   engine: Engine;
@@ -20,7 +20,7 @@ export async function openTestEngine(config: EngineConfig = {}): Promise<TestEng
   const dir = await mkdtemp('/tmp/be-');
   const root = join(dir, 'root');
   const runRoot = join(dir, 'run');
-  const engine = await Engine.open({ drivers: linuxDrivers,  root, runRoot, config });
+  const engine = await Engine.open({ drivers: linuxDriverSet,  root, runRoot, config });
   const t: TestEngine = {
     engine,
     root,

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBigImageLayout, pushLayoutWithSkopeo, startRegistry, type RunningRegistry } from '@berth/fixtures';
 import { Engine } from '../src/index.js';
-import { linuxDrivers } from './linux-drivers.js';
+import { linuxDriverSet } from '@berth/driver-linux';
 
 let registry: RunningRegistry;
 let ref: string;
@@ -43,7 +43,7 @@ describe('a pull killed with SIGKILL', () => {
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
       expect(seen).toMatch(/Pulling fs layer/);
-      engine = await Engine.open({ drivers: linuxDrivers,  root, runRoot });
+      engine = await Engine.open({ drivers: linuxDriverSet,  root, runRoot });
       // No half-made image is visible, and the scratch dirs were swept.
       const listed = await engine.images.list();
       expect(listed.every((i) => i.RepoTags.length === 0 || i.RepoTags.includes(ref))).toBe(true);

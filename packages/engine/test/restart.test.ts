@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/index.js';
 import { collect, openTestEngine, removeAll, text, type TestEngine } from './helpers.js';
-import { linuxDrivers } from './linux-drivers.js';
+import { linuxDriverSet } from '@berth/driver-linux';
 
 const opened: TestEngine[] = [];
 afterAll(async () => {
@@ -90,7 +90,7 @@ describe('reconcile at open', () => {
     const { readdir } = await import('node:fs/promises');
     expect(await readdir(join(t.root, 'containers'))).toContain(Id);
     // the sweep at open: the driver's container (still running), its snapshot, its directory
-    t.engine = await Engine.open({ drivers: linuxDrivers,  root: t.root, runRoot: t.runRoot });
+    t.engine = await Engine.open({ drivers: linuxDriverSet,  root: t.root, runRoot: t.runRoot });
     opened.push(t);
     expect(await readdir(join(t.root, 'containers'))).not.toContain(Id);
     expect(await readdir(join(t.runRoot, 'driver', 'containers')).catch(() => [])).not.toContain(Id);
@@ -124,7 +124,7 @@ describe('reconcile at open', () => {
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
       await new Promise((r) => setTimeout(r, 1500));
-      engine = await Engine.open({ drivers: linuxDrivers,  root, runRoot });
+      engine = await Engine.open({ drivers: linuxDriverSet,  root, runRoot });
       const r = await engine.containers.inspect(running);
       expect(r.State.Running).toBe(true);
       const e = await engine.containers.inspect(exits);
@@ -153,13 +153,13 @@ describe('reconcile at open', () => {
     const dir = await mkdtemp('/tmp/be-');
     const root = join(dir, 'root');
     const runRoot = join(dir, 'run');
-    let engine = await Engine.open({ drivers: linuxDrivers,  root, runRoot });
+    let engine = await Engine.open({ drivers: linuxDriverSet,  root, runRoot });
     try {
       const snapshotter = (engine as unknown as { parts: { snapshotter: { prepare(k: string): Promise<unknown>; stat(k: string): Promise<unknown> } } }).parts.snapshotter;
       const stray = `container-${'ab'.repeat(32)}`;
       await snapshotter.prepare(stray);
       await engine.close();
-      engine = await Engine.open({ drivers: linuxDrivers,  root, runRoot });
+      engine = await Engine.open({ drivers: linuxDriverSet,  root, runRoot });
       const again = (engine as unknown as { parts: { snapshotter: { stat(k: string): Promise<unknown> } } }).parts.snapshotter;
       await expect(again.stat(stray)).rejects.toThrow();
     } finally {
@@ -172,7 +172,7 @@ describe('reconcile at open', () => {
     const dir = await mkdtemp('/tmp/be-');
     const root = join(dir, 'root');
     const runRoot = join(dir, 'run');
-    let engine = await Engine.open({ drivers: linuxDrivers,  root, runRoot });
+    let engine = await Engine.open({ drivers: linuxDriverSet,  root, runRoot });
     try {
       await engine.images.ensureBuiltin('busybox');
       const ids: Record<string, string> = {};
@@ -183,7 +183,7 @@ describe('reconcile at open', () => {
         ids[policy] = Id;
       }
       await engine.close();
-      engine = await Engine.open({ drivers: linuxDrivers,  root, runRoot });
+      engine = await Engine.open({ drivers: linuxDriverSet,  root, runRoot });
       expect((await engine.containers.inspect(ids.always!)).State.Running).toBe(true);
       expect((await engine.containers.inspect(ids['unless-stopped']!)).State.Running).toBe(false);
     } finally {
