@@ -29,7 +29,6 @@ import {
   type Descriptor,
   type Digest,
   type ImageConfig,
-  type ImageManifest,
   type OciLayout,
 } from '@berth/image-format';
 import type { RegistryClient } from '@berth/registry-client';
@@ -54,6 +53,7 @@ import { ENGINE_VERSION } from '../system.js';
 import { fam, imageHistory, inspectImage, liveParent, repoDigests } from './describe.js';
 import type { StorageDeps } from './deps.js';
 import { ApplyingSink } from './applying-sink.js';
+import { foreignSource, localManifest } from './foreign-layers.js';
 import { CONTENT_SIZE_LABEL } from '@berth/layer-store';
 import { loadArchive, type LoadOptions } from './load.js';
 import { layerMessage } from './progress.js';
@@ -132,6 +132,8 @@ export class Images implements ImageService, ImageLookup {
       layers: Descriptor[];
       diffIds?: Digest[];
       uncompressedSizes?: (number | undefined)[];
+      /** Foreign layers' descriptors from an archive's LayerSources, by layer index. */
+      sources?: (Descriptor | undefined)[];
       parent?: string;
     },
     onLayerDone?: (layer: Descriptor, skipped: boolean) => void,
@@ -152,6 +154,7 @@ export class Images implements ImageService, ImageLookup {
       parent = res.chainId;
       const uncompressed = layerCompression(layer.mediaType) === 'none' ? layer.size : args.uncompressedSizes?.[i];
       const contentSize = await this.contentSize(res.chainId);
+      const source = foreignSource(layer, args.sources?.[i]);
       const record: LayerRecord = {
         digest: layer.digest,
         mediaType: layer.mediaType,
@@ -159,6 +162,7 @@ export class Images implements ImageService, ImageLookup {
         diffId: res.diffId,
         ...(uncompressed !== undefined ? { uncompressedSize: uncompressed } : {}),
         ...(contentSize !== undefined ? { contentSize } : {}),
+        ...(source ? { source } : {}),
       };
       records.push(record);
       size += dockerLayerSize(record);
@@ -401,19 +405,11 @@ export class Images implements ImageService, ImageLookup {
     if (rec.manifestDigest && (await content.has(rec.manifestDigest as Digest))) {
       return { bytes: await readAll(await content.read(rec.manifestDigest as Digest)), mediaType: rec.manifestMediaType ?? MediaType.OciManifest };
     }
-    const config = JSON.parse(rec.configBytes) as ImageConfig;
-    void config;
-    const manifest: ImageManifest = {
-      schemaVersion: 2,
-      mediaType: MediaType.OciManifest,
-      config: { mediaType: MediaType.OciConfig, digest: rec.id as Digest, size: Buffer.byteLength(rec.configBytes) },
-      layers: rec.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest as Digest, size: l.size })),
-    } as ImageManifest;
-    const bytes = Buffer.from(canonicalJson(manifest));
+    const { bytes, mediaType } = localManifest(rec.configBytes, rec.id as Digest, rec.layers);
     const digest = digestOf(bytes);
     if (!(await content.has(digest))) await content.ingest(`manifest-${digest}`, { digest, size: bytes.length }, bytes);
-    this.d.table.put({ ...rec, manifestDigest: digest, manifestMediaType: MediaType.OciManifest });
-    return { bytes, mediaType: MediaType.OciManifest };
+    this.d.table.put({ ...rec, manifestDigest: digest, manifestMediaType: mediaType });
+    return { bytes, mediaType };
   }
 
   // ---------- tags, removal ----------
@@ -608,7 +604,7 @@ export class Images implements ImageService, ImageLookup {
             l.uncompressedSize = layerCompression(l.mediaType) === 'none' ? l.size : await this.uncompressedSize(l);
             learnt = true;
           }
-          layers.push({ diffId: l.diffId as Digest, size: l.uncompressedSize, open: () => this.openUncompressed(l) });
+          layers.push({ diffId: l.diffId as Digest, size: l.uncompressedSize, ...(l.source ? { source: l.source } : {}), open: () => this.openUncompressed(l) });
         }
         if (learnt) this.d.table.updateLayers(rec.id, rec.layers);
         images.push({ config: Buffer.from(rec.configBytes), layers, repoTags });
