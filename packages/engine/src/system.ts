@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { arch, cpus, hostname, release, totalmem } from 'node:os';
 import type { SystemDf, SystemInfo } from './docker-types.js';
+import { currentIsolationHost, defaultIsolation } from './isolation.js';
 import type { SystemService } from './services.js';
 
 export const ENGINE_VERSION = '0.1.0';
@@ -85,7 +86,7 @@ export class System implements SystemService {
       Runtimes: { [this.d.driverName.split('/').pop() ?? 'crun']: { path: this.d.driverName.split('/').pop() ?? 'crun' } },
       DefaultRuntime: this.d.driverName.split('/').pop() ?? 'crun',
       LiveRestoreEnabled: true,
-      Isolation: '',
+      Isolation: defaultIsolation(currentIsolationHost()),
       InitBinary: '',
       SecurityOptions: ['name=seccomp,profile=builtin'],
       Warnings: null,

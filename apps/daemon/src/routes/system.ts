@@ -1,6 +1,7 @@
 import os from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { API_VERSION, MIN_API_VERSION, schemas, type AuthConfig, type SystemVersion } from '@berth/engine-api';
+import { currentIsolationHost, defaultIsolation } from '@berth/engine';
 import type { EngineLike } from '../engine-port.js';
 import { BERTH_VERSION } from '../version.js';
 import { JsonStream } from '../http/streaming.js';
@@ -110,7 +111,7 @@ export function systemRoutes(app: FastifyInstance, engine: EngineLike, options: 
       KernelVersion: os.release(),
       OperatingSystem: 'linux',
       OSVersion: '',
-      OSType: 'linux',
+      OSType: process.platform === 'win32' ? 'windows' : 'linux',
       Architecture: os.machine(),
       NCPU: os.availableParallelism(),
       MemTotal: os.totalmem(),
@@ -126,7 +127,7 @@ export function systemRoutes(app: FastifyInstance, engine: EngineLike, options: 
       DefaultRuntime: 'crun',
       Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
       LiveRestoreEnabled: true,
-      Isolation: '',
+      Isolation: defaultIsolation(currentIsolationHost()),
       InitBinary: '',
       ContainerdCommit: { ID: '' },
       RuncCommit: { ID: '' },

@@ -59,6 +59,7 @@ import { ContainerTable, NO_TIME, nameConflict, rid, type ContainerRecord } from
 import { createEndpoints, runNetworks } from './endpoints.js';
 import { interfaceStats } from './net-stats.js';
 import { linkNames, parseLink, removeLink, resolveLinks, withLinkEnv } from './links.js';
+import { isolationForCreate, type IsolationHost } from '../isolation.js';
 
 const run = promisify(execFile);
 
@@ -110,6 +111,8 @@ interface ExecRecord {
 }
 
 export interface ContainerDeps {
+  /** The host the isolation rules see (tests inject a Windows one); the running host when not given. */
+  isolationHost?: IsolationHost;
   table: ContainerTable;
   runtime: RuntimePort;
   snapshots: SnapshotPort;
@@ -150,6 +153,7 @@ export class Containers implements ContainerService {
   async create(body: ContainerCreateBody, opts: { name?: string; platform?: string } = {}): Promise<ContainerCreateResponse> {
     if (!body || typeof body.Image !== 'string' || body.Image === '') throw new InvalidArgumentError('config cannot be empty in order to create a container');
     const host = body.HostConfig ?? {};
+    const isolation = isolationForCreate(host.Isolation, this.d.isolationHost);
     checkRestartPolicy(host);
     validateLogConfig(host);
     const name = opts.name ? checkContainerName(opts.name) : this.freeName();
@@ -213,7 +217,7 @@ export class Containers implements ContainerService {
       imageId: image.id,
       platform: opts.platform || `${image.config.os ?? 'linux'}/${image.config.architecture ?? 'amd64'}`,
       config,
-      hostConfig: { ...host, NetworkMode: networkMode === 'default' ? 'bridge' : networkMode, Links: links.length > 0 ? links : null },
+      hostConfig: { ...host, Isolation: isolation, NetworkMode: networkMode === 'default' ? 'bridge' : networkMode, Links: links.length > 0 ? links : null },
       path,
       args,
       state: { status: 'created', pid: 0, exitCode: 0, error: '', oomKilled: false, startedAt: '', finishedAt: '' },
