@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, realpathSync, accessSync, constants } from 'node:fs';
 import { dirname, join, resolve, delimiter } from 'node:path';
 import { BerthError } from '@berth/image-format';
-import { ConnectionError, DEFAULT_HOST, DEFAULT_SOCKET_PATH, EngineClient } from '@berth/engine-api';
+import { ConnectionError, DEFAULT_HOST, DEFAULT_SOCKET_PATH, EngineClient, defaultHost, isNamedPipePath, parseHost } from '@berth/engine-api';
 import { BERTH_VERSION } from './version.js';
 
 export interface HostChoice {
@@ -19,12 +19,14 @@ export function runRoot(env: NodeJS.ProcessEnv = process.env): string {
 
 /**
  * -H wins, then BERTH_HOST, then the default socket, `$BERTH_RUN/berthd.sock` (default
- * /run/berth/berthd.sock). DOCKER_HOST is not consulted.
+ * /run/berth/berthd.sock; on Windows the named pipe //./pipe/berth_engine, as berthd).
+ * DOCKER_HOST is not consulted.
  */
-export function chooseHost(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): HostChoice {
+export function chooseHost(flag: string | undefined, env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): HostChoice {
   if (flag) return { host: flag, explicit: true };
   const fromEnv = env['BERTH_HOST'];
   if (fromEnv) return { host: fromEnv, explicit: true };
+  if (platform === 'win32') return { host: defaultHost(platform), explicit: false };
   return { host: env['BERTH_RUN'] ? `unix://${join(runRoot(env), 'berthd.sock')}` : DEFAULT_HOST, explicit: false };
 }
 
@@ -132,11 +134,13 @@ async function startBackgroundDaemon(host: string): Promise<void> {
   child.once('error', () => {
     exited ??= 127;
   });
-  const socketPath = host.slice('unix://'.length);
+  const target = parseHost(host);
+  const socketPath = 'socketPath' in target ? target.socketPath : '';
   const deadline = Date.now() + START_WAIT_MS;
   while (Date.now() < deadline) {
     if (exited !== null) break;
-    if (existsSync(socketPath)) {
+    // a named pipe is not a file to wait for: ask it directly
+    if (isNamedPipePath(socketPath) || existsSync(socketPath)) {
       const probe = new EngineClient({ host });
       try {
         await probe.ping();

@@ -137,6 +137,11 @@ describe('global behaviour', () => {
     expect(chooseHost(undefined, { BERTH_HOST: 'tcp://127.0.0.1:1' })).toEqual({ host: 'tcp://127.0.0.1:1', explicit: true });
     expect(chooseHost(undefined, { DOCKER_HOST: 'tcp://127.0.0.1:1' })).toEqual({ host: 'unix:///run/berth/berthd.sock', explicit: false });
     expect(chooseHost(undefined, { BERTH_RUN: '/tmp/x/run' })).toEqual({ host: 'unix:///tmp/x/run/berthd.sock', explicit: false });
+    // Windows: the named pipe berthd listens on there
+    expect(chooseHost(undefined, {}, 'win32')).toEqual({ host: 'npipe:////./pipe/berth_engine', explicit: false });
+    expect(chooseHost(undefined, { BERTH_RUN: 'C:\\x' }, 'win32')).toEqual({ host: 'npipe:////./pipe/berth_engine', explicit: false });
+    expect(chooseHost(undefined, { BERTH_HOST: 'tcp://127.0.0.1:1' }, 'win32')).toEqual({ host: 'tcp://127.0.0.1:1', explicit: true });
+    expect(chooseHost(undefined, {}, 'linux')).toEqual({ host: 'unix:///run/berth/berthd.sock', explicit: false });
   });
 
   it('flag errors exit 125, help and version exit 0', async () => {

@@ -2,12 +2,12 @@ import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ConflictError } from '@berth/image-format';
-import { DEFAULT_HOST } from '@berth/engine-api';
 import { Engine } from '@berth/engine';
 import type { EngineLike } from './engine-port.js';
 import { buildApp } from './http/app.js';
 import { linuxDriverSet } from '@berth/driver-linux';
 import { listen, type Listener } from './http/listeners.js';
+import { defaultListenHost } from './http/default-host.js';
 import { DEFAULT_CONFIG_FILE, readDaemonConfig, type DaemonConfig } from './config.js';
 
 export const DEFAULT_ROOT = '/var/lib/berth';
@@ -18,7 +18,7 @@ export interface DaemonOptions {
   root?: string;
   /** Runtime root for the socket, pid file and runtime state (default /run/berth). */
   runRoot?: string;
-  /** `unix:///path` or `tcp://127.0.0.1:N`, repeatable; default `unix://<runRoot>/berthd.sock`. */
+  /** `unix:///path`, `npipe:////./pipe/NAME` or `tcp://127.0.0.1:N`, repeatable; default `unix://<runRoot>/berthd.sock` (Windows: the berth_engine pipe). */
   hosts?: string[];
   /** daemon.json path; default /etc/berth/daemon.json (ignored when missing). */
   configFile?: string;
@@ -52,7 +52,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
   const root = options.root ?? config['data-root'] ?? DEFAULT_ROOT;
   const runRoot = options.runRoot ?? config['exec-root'] ?? DEFAULT_RUN_ROOT;
   const logLevel = options.logLevel ?? config['log-level'] ?? 'warn';
-  const hosts = options.hosts?.length ? options.hosts : config.hosts?.length ? config.hosts : [options.runRoot || config['exec-root'] ? `unix://${join(runRoot, 'berthd.sock')}` : DEFAULT_HOST];
+  const hosts = options.hosts?.length ? options.hosts : config.hosts?.length ? config.hosts : [defaultListenHost({ runRoot: options.runRoot || config['exec-root'] ? runRoot : undefined })];
 
   await mkdir(runRoot, { recursive: true, mode: 0o755 });
   await mkdir(root, { recursive: true, mode: 0o711 });

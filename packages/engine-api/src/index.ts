@@ -44,7 +44,10 @@ export {
   type ContainerPathStat,
   type ImageBuildOptions,
 } from './client/engine-client.js';
-export { parseHost, hostFromEnv, DEFAULT_HOST, DEFAULT_SOCKET_PATH, DEFAULT_TCP_PORT, type EngineTarget } from './client/host.js';
+export {
+  parseHost, hostFromEnv, defaultHost, isNamedPipePath, DEFAULT_HOST, DEFAULT_SOCKET_PATH, DEFAULT_PIPE_PATH, DEFAULT_WINDOWS_HOST,
+  DEFAULT_TCP_PORT, type EngineTarget,
+} from './client/host.js';
 export { errorFromResponse, statusForError, type ApiError } from './client/errors.js';
 export { DockerIgnore, patternRegExp } from './build/dockerignore.js';
 export { ConnectionError, isResponseCut } from './client/transport.js';

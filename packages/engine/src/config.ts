@@ -27,6 +27,8 @@ export interface EngineConfig {
   'init-path'?: string;
   /** Default stop timeout in seconds (10). */
   'shutdown-timeout'?: number;
+  /** Runtime options as dockerd's; `isolation=process|hyperv` sets the Windows default isolation. */
+  'exec-opts'?: string[];
 }
 
 export interface EngineOptions {

@@ -108,7 +108,7 @@ export class Engine {
           ? await opts.drivers({ root, runRoot, config, defaultNetwork: { name: 'bridge', bridge: config.bridge ?? 'berth0', ...defaultBridge } })
           : opts.drivers;
       // every container runs on the registered driver that covers its image's OS and isolation
-      const driver = new RuntimeRegistry(drivers?.runtimes ?? {});
+      const driver = new RuntimeRegistry(drivers?.runtimes ?? {}, { ...(config['exec-opts'] ? { execOpts: config['exec-opts'] } : {}) });
       const manager = drivers.network;
       // Asked per DNS query, long after open: the table exists by then.
       manager?.setContainerNames(containerDnsNames((id) => {
@@ -263,7 +263,7 @@ export class Engine {
         root,
         id: engineId.trim(),
         runtimes: driver.registered().map((d) => d.name),
-        osType: driver.host,
+        osType: driver.hostOs,
         isolation: driver.defaultIsolation,
         insecureRegistries: config['insecure-registries'] ?? [],
         mirrors: config['registry-mirrors'] ?? [],

@@ -13,3 +13,4 @@ export { parseDockerfile, DockerfileParseError, type Dockerfile, type Instructio
 export { BuildStepError } from './build/errors.js';
 export type { Plugin } from './plugins/store.js';
 export type { PluginConfig, PluginPrivilege, PluginSettings } from './plugins/config.js';
+export { currentIsolationHost, defaultIsolation, isWindowsClient, type IsolationHost, type WindowsIsolationMode } from './drivers/isolation.js';

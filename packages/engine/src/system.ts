@@ -11,7 +11,7 @@ export interface SystemDeps {
   /** The registered runtime drivers' names (`linux/crun`), the default first. */
   runtimes: readonly string[];
   osType: 'linux' | 'windows';
-  /** The daemon's default isolation; dockerd shows it on Windows only. */
+  /** The daemon's default isolation: `process` or `hyperv` on Windows, none on Linux. */
   isolation: string;
   insecureRegistries: string[];
   mirrors: string[];
@@ -94,7 +94,7 @@ export class System implements SystemService {
       Runtimes: Object.fromEntries(this.d.runtimes.map((n) => [runtimeKey(n), { path: runtimeKey(n) }])),
       DefaultRuntime: runtimeKey(this.d.runtimes[0] ?? ''),
       LiveRestoreEnabled: true,
-      Isolation: this.d.osType === 'windows' ? this.d.isolation : '',
+      Isolation: this.d.isolation,
       InitBinary: '',
       SecurityOptions: ['name=seccomp,profile=builtin'],
       Warnings: null,

@@ -9,6 +9,11 @@ import type { ContainerSpec } from '@berth/runtime';
 import { FakeDriver, type FakeDriverOptions } from '@berth/runtime/fake';
 import { runConformanceSuite, suitePrograms } from '@berth/runtime/testsuite';
 import { RuntimeRegistry } from '../src/drivers/runtime-registry.js';
+import type { IsolationHost } from '../src/drivers/isolation.js';
+
+const linuxHost: IsolationHost = { platform: 'linux', productName: '#1 SMP Debian 6.1.0' };
+const server: IsolationHost = { platform: 'win32', productName: 'Windows Server 2022 Datacenter' };
+const client: IsolationHost = { platform: 'win32', productName: 'Windows 11 Pro' };
 
 // a stand-in for /bin/busybox: the suite wants a big binary
 const busybox = randomBytes(300_000);
@@ -17,7 +22,7 @@ const fake = (name: string, platforms: FakeDriverOptions['platforms']) =>
 
 runConformanceSuite(
   'registry of a linux and a windows fake',
-  () => new RuntimeRegistry({ linux: fake('linux/fake', undefined), windows: fake('windows/fake', [{ os: 'windows', isolation: 'process' }]) }, { host: 'linux' }),
+  () => new RuntimeRegistry({ linux: fake('linux/fake', undefined), windows: fake('windows/fake', [{ os: 'windows', isolation: 'process' }]) }, { host: linuxHost }),
   { rootfs: async () => ({ path: '/nonexistent-fake-rootfs' }), baseSpec: { network: { mode: 'none' } } },
 );
 
@@ -33,28 +38,28 @@ function spec(id: string, extra: Partial<ContainerSpec> = {}): ContainerSpec {
 describe('choosing a driver', () => {
   it('on Linux: only default isolation, only Linux images, stored as given', () => {
     const linux = fake('linux/fake', undefined);
-    const registry = new RuntimeRegistry({ linux }, { host: 'linux' });
+    const registry = new RuntimeRegistry({ linux }, { host: linuxHost });
     expect(registry.choose(undefined, 'linux')).toEqual({ isolation: '', driver: linux });
-    expect(registry.choose('default', undefined)).toEqual({ isolation: 'default', driver: linux });
+    expect(registry.choose('Default', undefined)).toEqual({ isolation: 'Default', driver: linux });
     expect(() => registry.choose('hyperv', 'linux')).toThrow(`Invalid isolation: "hyperv" - linux only supports 'default'`);
     expect(() => registry.choose(undefined, 'windows')).toThrow(/image operating system "windows" cannot be used on this platform/);
-    expect(registry.defaultIsolation).toBe('default');
+    expect(registry.defaultIsolation).toBe('');
   });
 
   it('on Windows Server: default means process, stored filled in; hyperv on request; Linux images in a utility VM', () => {
     const d = windowsDrivers();
-    const registry = new RuntimeRegistry(d, { host: 'windows', windowsServer: true });
+    const registry = new RuntimeRegistry(d, { host: server });
     expect(registry.choose(undefined, 'windows')).toEqual({ isolation: 'process', driver: d.process });
     expect(registry.choose('Default', 'windows')).toEqual({ isolation: 'process', driver: d.process });
-    expect(registry.choose('HyperV', 'windows')).toEqual({ isolation: 'hyperv', driver: d.hyperv });
+    expect(registry.choose('HyperV', 'windows')).toEqual({ isolation: 'HyperV', driver: d.hyperv });
     expect(registry.choose(undefined, 'linux')).toEqual({ isolation: 'hyperv', driver: d.hyperv });
     expect(() => registry.choose('process', 'linux')).toThrow(/no runtime driver runs linux containers with process isolation/);
-    expect(() => registry.choose('vm', 'windows')).toThrow(/windows only supports 'default', 'process', or 'hyperv'/);
+    expect(() => registry.choose('vm', 'windows')).toThrow(`Invalid isolation: "vm". Windows supports 'default', 'process', or 'hyperv'`);
   });
 
   it('on a Windows client edition: default means Hyper-V', () => {
     const d = windowsDrivers();
-    const registry = new RuntimeRegistry(d, { host: 'windows', windowsServer: false });
+    const registry = new RuntimeRegistry(d, { host: client });
     expect(registry.defaultIsolation).toBe('hyperv');
     expect(registry.choose('', 'windows')).toEqual({ isolation: 'hyperv', driver: d.hyperv });
   });
@@ -63,7 +68,7 @@ describe('choosing a driver', () => {
 describe('routing', () => {
   it('sends each container to its driver, and a new registry finds the owners again', async () => {
     const d = windowsDrivers();
-    const registry = new RuntimeRegistry(d, { host: 'windows' });
+    const registry = new RuntimeRegistry(d, { host: server });
     const tag = randomBytes(3).toString('hex');
     await registry.create(spec(`p-${tag}`, { platform: { os: 'windows', architecture: 'amd64' } }));
     await registry.create(spec(`h-${tag}`, { platform: { os: 'windows', architecture: 'amd64' }, isolation: 'hyperv' }));
@@ -72,7 +77,7 @@ describe('routing', () => {
     expect((await d.hyperv.list()).map((s) => s.id).sort()).toEqual([`h-${tag}`, `l-${tag}`]);
 
     // as after a daemon restart: nothing remembered, the owner is found by asking
-    const again = new RuntimeRegistry(d, { host: 'windows' });
+    const again = new RuntimeRegistry(d, { host: server });
     await again.start(`l-${tag}`);
     expect(await again.wait(`l-${tag}`)).toEqual({ exitCode: 0, oomKilled: false });
     expect((await again.list()).map((s) => s.id).sort()).toEqual([`h-${tag}`, `l-${tag}`, `p-${tag}`]);
@@ -83,7 +88,7 @@ describe('routing', () => {
 
   it('merges every driver\'s events into one stream', async () => {
     const d = windowsDrivers();
-    const registry = new RuntimeRegistry(d, { host: 'windows' });
+    const registry = new RuntimeRegistry(d, { host: server });
     const abort = new AbortController();
     const seen: string[] = [];
     const reading = (async () => {

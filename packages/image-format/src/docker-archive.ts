@@ -10,7 +10,8 @@ import { parseImageConfig, type ImageConfig } from './config.js';
 import { Digester, digestOf, parseDigest, type Digest } from './digest.js';
 import { DigestMismatchError, InvalidArgumentError, UnsupportedError } from './errors.js';
 import type { ImageManifest } from './manifest.js';
-import { layerCompression, MediaType } from './media-types.js';
+import { isNonDistributable, layerCompression, MediaType } from './media-types.js';
+import { validateDescriptor, type Descriptor } from './descriptor.js';
 import { ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, OCI_LAYOUT_VERSION, OciLayout, verifyBlobNames } from './oci-layout.js';
 import type { Platform } from './platform-types.js';
 import type { PlatformPolicy } from './platform.js';
@@ -22,6 +23,12 @@ import { array, fail, object, optArray, parseJsonBytes, string } from './validat
 export interface ArchiveLayerSource {
   diffId: Digest;
   size: number;
+  /**
+   * Where the layer comes from when it is not the registry's to serve (a foreign or
+   * non-distributable layer with `urls`): written as manifest.json's LayerSources, as
+   * Docker does, so a load keeps the layer foreign and a later push leaves it out.
+   */
+  source?: Descriptor;
   open(): Readable | AsyncIterable<Uint8Array> | Promise<Readable | AsyncIterable<Uint8Array>>;
 }
 
@@ -50,7 +57,7 @@ export async function writeDockerArchive(out: Writable, images: ArchiveImageSour
   piped.catch(() => undefined);
   const produce = async () => {
     const written = new Set<string>();
-    const legacy: Array<{ Config: string; RepoTags: string[]; Layers: string[] }> = [];
+    const legacy: Array<{ Config: string; RepoTags: string[]; Layers: string[]; LayerSources?: Record<string, Descriptor> }> = [];
     const repositories: Record<string, Record<string, string>> = {};
     const indexEntries: unknown[] = [];
     await writer.addDirectory('blobs/');
@@ -119,10 +126,12 @@ export async function writeDockerArchive(out: Writable, images: ArchiveImageSour
         (repositories[ref.familiarName()] ??= {})[ref.tag!] = parseDigest(diffIds.at(-1) ?? configDigest).hex;
       }
       if (tags.length === 0) indexEntries.push(blob.descriptor);
+      const sources = image.layers.filter((l) => l.source !== undefined);
       legacy.push({
         Config: blobName(configDigest),
         RepoTags: tags.map((r) => r.familiar()),
         Layers: image.layers.map((l) => blobName(l.diffId)),
+        ...(sources.length > 0 ? { LayerSources: Object.fromEntries(sources.map((l) => [l.diffId, l.source!])) } : {}),
       });
     }
     const index = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: indexEntries };
@@ -186,6 +195,8 @@ export interface ArchiveLayer {
   path: string;
   /** 'gzip' when the archive carried the layer compressed (docker load accepts that). */
   compression: 'none' | 'gzip';
+  /** The layer's foreign descriptor (manifest.json LayerSources): keep it when recording the layer. */
+  source?: Descriptor;
 }
 
 export interface ArchiveImage {
@@ -281,6 +292,21 @@ async function imagesFromLayout(layout: OciLayout): Promise<ArchiveImage[]> {
   return images;
 }
 
+/** manifest.json's LayerSources: diffID -> the descriptor of a layer the registry does not serve. */
+function layerSources(value: unknown, path: string): Map<string, Descriptor> {
+  const out = new Map<string, Descriptor>();
+  if (value === undefined || value === null) return out;
+  for (const [diffId, d] of Object.entries(object(value, path))) {
+    parseDigest(diffId);
+    const desc = validateDescriptor(d, `${path}["${diffId}"]`);
+    if (!isNonDistributable(desc.mediaType) || !desc.urls?.length) {
+      fail(`${path}["${diffId}"]`, `is not a foreign layer with urls (mediaType "${desc.mediaType}")`);
+    }
+    out.set(diffId, desc);
+  }
+  return out;
+}
+
 async function readArchiveDir(dir: string, entries: Map<string, ExtractedEntry>): Promise<DockerArchive> {
   const hasLayout = await stat(join(dir, 'oci-layout')).then(() => true, () => false);
   const bytes = await readFile(join(dir, 'manifest.json')).catch((err: unknown) => {
@@ -307,6 +333,7 @@ async function readArchiveDir(dir: string, entries: Map<string, ExtractedEntry>)
     if (layerNames.length !== diffIds.length) {
       fail(`${path}.Layers`, `has ${layerNames.length} layers but the config has ${diffIds.length} diff_ids`);
     }
+    const sources = layerSources(item.LayerSources, `${path}.LayerSources`);
     const layers: ArchiveLayer[] = [];
     for (const [j, layerName] of layerNames.entries()) {
       const [file, entry] = follow(entries, layerName, `${path}.Layers[${j}]`);
@@ -314,7 +341,8 @@ async function readArchiveDir(dir: string, entries: Map<string, ExtractedEntry>)
       const diffId = diffIds[j]!;
       const gzip = entry.digest !== diffId && (await isGzip(abs));
       await checkDiffId(abs, entry.digest, gzip, diffId, `${path}.Layers[${j}]`);
-      layers.push({ diffId, path: abs, compression: gzip ? 'gzip' : 'none' });
+      const source = sources.get(diffId);
+      layers.push({ diffId, path: abs, compression: gzip ? 'gzip' : 'none', ...(source ? { source } : {}) });
     }
     images.push({ repoTags, configDigest: digestOf(configBytes), config, configBytes, layers });
   }

@@ -31,6 +31,11 @@ export {
   parsePlatform, formatPlatform, normalizePlatform, hostPlatform, matchPlatform, platformRank, selectManifest,
 } from './platform.js';
 export type { PlatformPolicy, WindowsPolicy } from './platform.js';
+export {
+  isWindowsImageCompatible, parseWindowsVersion, WINDOWS_BUILD_LTSC2016, WINDOWS_BUILD_LTSC2019,
+  WINDOWS_BUILD_LTSC2022, WINDOWS_BUILD_LTSC2025,
+} from './windows-version.js';
+export type { WindowsIsolation, WindowsVersion } from './windows-version.js';
 
 // Layer identity and the byte form Berth writes JSON in.
 export { diffIdToChainId, chainIds } from './chain-id.js';

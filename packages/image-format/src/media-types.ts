@@ -15,6 +15,7 @@ export const MediaType = {
   DockerConfig: 'application/vnd.docker.container.image.v1+json',
   DockerLayer: 'application/vnd.docker.image.rootfs.diff.tar',
   DockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  DockerForeignLayer: 'application/vnd.docker.image.rootfs.foreign.diff.tar',
   DockerForeignLayerGzip: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
   DockerManifestSchema1: 'application/vnd.docker.distribution.manifest.v1+json',
   DockerManifestSchema1Signed: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
@@ -29,6 +30,7 @@ export function layerCompression(mediaType: string): LayerCompression | undefine
     case MediaType.OciLayer:
     case MediaType.OciLayerNonDistributable:
     case MediaType.DockerLayer:
+    case MediaType.DockerForeignLayer:
       return 'none';
     case MediaType.OciLayerGzip:
     case MediaType.OciLayerNonDistributableGzip:
@@ -58,6 +60,7 @@ export function isManifestMediaType(mediaType: string): boolean {
 /** Layers a registry may refuse to serve: fetched from their `urls` when allowed. */
 export function isNonDistributable(mediaType: string): boolean {
   return (
+    mediaType === MediaType.DockerForeignLayer ||
     mediaType === MediaType.DockerForeignLayerGzip ||
     mediaType.startsWith('application/vnd.oci.image.layer.nondistributable.')
   );

@@ -3,14 +3,16 @@ import type { Descriptor } from './descriptor.js';
 import { InvalidArgumentError, NotFoundError } from './errors.js';
 import type { ImageIndex } from './manifest.js';
 import type { Platform } from './platform-types.js';
+import { parseWindowsVersion, windowsImageRank, type WindowsIsolation } from './windows-version.js';
 
 /**
- * How a Windows host runs Windows images. Process isolation shares the host kernel, so
- * the image's build (third component of os.version) must equal the host's; Hyper-V
- * isolation boots the image's own kernel, so any build not newer than the host's runs.
+ * How a Windows host runs Windows images (see windows-version.ts for the rules). Without
+ * a policy, a `want` platform carrying `os.version` (a Windows host's own platform) is its
+ * host version, with either isolation.
  */
 export interface WindowsPolicy {
-  isolation: 'process' | 'hyperv';
+  /** Undefined: either isolation (what a pull wants: the image may run under Hyper-V). */
+  isolation?: WindowsIsolation;
   /** The host's version, e.g. `10.0.20348.2113`. */
   hostOsVersion: string;
 }
@@ -164,11 +166,6 @@ function platformVector(want: Platform): Array<{ architecture: string; variant?:
   return out;
 }
 
-function windowsVersion(v: string | undefined): { build: number; revision: number } | undefined {
-  const m = /^\d+\.\d+\.(\d+)(?:\.(\d+))?$/.exec(v ?? '');
-  return m ? { build: Number(m[1]), revision: Number(m[2] ?? 0) } : undefined;
-}
-
 /**
  * How well an image for `have` suits a host of `want`: undefined when it cannot run,
  * else a score where lower is better.
@@ -180,14 +177,13 @@ export function platformRank(want: Platform, have: Platform, policy?: PlatformPo
   const pos = platformVector(w).findIndex((c) => c.architecture === h.architecture && c.variant === h.variant);
   if (pos === -1) return undefined;
   let rank = pos * 1e12;
-  if (h.os === 'windows' && policy?.windows) {
-    const host = windowsVersion(policy.windows.hostOsVersion);
-    if (!host) throw new InvalidArgumentError(`policy.windows.hostOsVersion: "${policy.windows.hostOsVersion}" is not major.minor.build[.revision]`);
-    const image = windowsVersion(h['os.version']);
-    if (!image) return undefined;
-    if (policy.windows.isolation === 'process' ? image.build !== host.build : image.build > host.build) return undefined;
-    // Closest build first, then the highest revision.
-    rank += (host.build - image.build) * 1e6 + (999999 - Math.min(image.revision, 999999));
+  const hostOsVersion = policy?.windows?.hostOsVersion ?? w['os.version'];
+  if (h.os === 'windows' && hostOsVersion !== undefined) {
+    const host = parseWindowsVersion(hostOsVersion);
+    if (!host) throw new InvalidArgumentError(`Windows host version "${hostOsVersion}" is not major.minor.build[.revision]`);
+    const windowsRank = windowsImageRank(host, h['os.version'], policy?.windows?.isolation);
+    if (windowsRank === undefined) return undefined;
+    rank += windowsRank;
   }
   return rank;
 }
@@ -197,10 +193,17 @@ export function matchPlatform(want: Platform, have: Platform, policy?: PlatformP
   return platformRank(want, have, policy) !== undefined;
 }
 
+/** `os/arch[/variant]`, with ` os.version X` when there is one (Windows builds matter). */
+function describePlatform(p: Platform): string {
+  return p['os.version'] ? `${formatPlatform(p)} os.version ${p['os.version']}` : formatPlatform(p);
+}
+
 /**
  * Picks the best entry of an index for a host of `want`: exact variant, then lower
- * compatible variants, and for Windows the closest compatible build with the highest
- * revision. Ties keep index order. Throws NotFound listing what the index offers.
+ * compatible variants; for a Windows host (policy, or `want["os.version"]`) the host's
+ * exact os.version, then its build at the highest revision, then the highest older
+ * compatible build, never a newer one. Ties keep index order. Throws NotFound listing
+ * what the index offers.
  */
 export function selectManifest(index: ImageIndex, want: Platform, policy?: PlatformPolicy): Descriptor {
   let best: { d: Descriptor; rank: number } | undefined;
@@ -210,8 +213,11 @@ export function selectManifest(index: ImageIndex, want: Platform, policy?: Platf
     if (rank !== undefined && (best === undefined || rank < best.rank)) best = { d, rank };
   }
   if (!best) {
-    const offered = index.manifests.filter((d) => d.platform).map((d) => formatPlatform(d.platform!)).join(', ');
-    throw new NotFoundError(`no manifest for platform ${formatPlatform(want)} in the index (it has: ${offered || 'none'})`);
+    const offered = index.manifests.filter((d) => d.platform).map((d) => describePlatform(d.platform!)).join(', ');
+    const hostOsVersion = policy?.windows?.hostOsVersion ?? want['os.version'];
+    const wanted = describePlatform(hostOsVersion ? { ...want, 'os.version': hostOsVersion } : want);
+    const how = policy?.windows?.isolation ? ` under ${policy.windows.isolation} isolation` : '';
+    throw new NotFoundError(`no manifest for platform ${wanted}${how} in the index (it has: ${offered || 'none'})`);
   }
   return best.d;
 }

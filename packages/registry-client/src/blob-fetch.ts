@@ -76,7 +76,8 @@ export async function fetchBlob(
     if (opts.signal.aborted) throw opts.signal.reason;
     let offset = await sink.ingestedBytes(ingestRef);
     if (offset >= desc.size) offset = 0;
-    const urls = [...foreign, `/v2/${ref.path}/blobs/${desc.digest}`];
+    // As Docker: the registry's copy when it has one, then the layer's own urls.
+    const urls = [`/v2/${ref.path}/blobs/${desc.digest}`, ...foreign];
     let res: Awaited<ReturnType<RegistrySession['send']>> | undefined;
     for (const url of urls) {
       try {
@@ -92,10 +93,11 @@ export async function fetchBlob(
           break;
         }
         const detail = await readErrorBody(r);
+        const where = url.startsWith('/') ? '' : ` at its url ${new URL(url).origin}${new URL(url).pathname} (not in ${ref.name} either)`;
         lastErr =
           r.status === 404
-            ? new NotFoundError(`blob unknown: ${desc.digest} in ${ref.name}`)
-            : statusError(r.status, `blob ${desc.digest}`, detail);
+            ? new NotFoundError(`blob unknown: ${desc.digest} in ${ref.name}${where}`)
+            : statusError(r.status, `blob ${desc.digest}${where}`, detail);
         if (r.status === 416) offset = 0;
       } catch (e) {
         lastErr = e;

@@ -5,7 +5,7 @@ import { chmod, chown, lstat, mkdir, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { InvalidArgumentError, UnsupportedError } from '@berth/image-format';
-import { parseHost } from '@berth/engine-api';
+import { isNamedPipePath, parseHost } from '@berth/engine-api';
 
 const UPGRADE_SOCKET = Symbol('berth.upgradeSocket');
 type UpgradedMessage = IncomingMessage & { [UPGRADE_SOCKET]?: Socket };
@@ -84,8 +84,9 @@ function routeUpgrade(app: FastifyInstance, req: IncomingMessage, socket: Socket
 }
 
 /**
- * Listens on `unix:///path` (stale socket removed, mode 0660) or `tcp://127.0.0.1:N`
- * (loopback only: the API is root-equivalent and unauthenticated).
+ * Listens on `unix:///path` (stale socket removed, mode 0660), `npipe:////./pipe/NAME`
+ * (Windows) or `tcp://127.0.0.1:N` (loopback only: the API is root-equivalent and
+ * unauthenticated).
  */
 export async function listen(app: FastifyInstance, address: string): Promise<Listener> {
   const target = parseHost(address);
@@ -99,7 +100,17 @@ export async function listen(app: FastifyInstance, address: string): Promise<Lis
     s.once('close', () => sockets.delete(s));
   });
   let shown: string;
-  if ('socketPath' in target) {
+  if ('socketPath' in target && isNamedPipePath(target.socketPath)) {
+    // A named pipe lives while its server does: no directory, stale file or mode to manage.
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(target.socketPath, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    shown = `npipe://${target.socketPath.replace(/\\/g, '/')}`;
+  } else if ('socketPath' in target) {
     await mkdir(dirname(target.socketPath), { recursive: true, mode: 0o755 });
     await removeStaleSocket(target.socketPath);
     await new Promise<void>((resolve, reject) => {
@@ -136,7 +147,7 @@ export async function listen(app: FastifyInstance, address: string): Promise<Lis
         server.close(() => resolve());
         for (const s of sockets) s.destroy();
       });
-      if ('socketPath' in target) await unlink(target.socketPath).catch(() => {});
+      if ('socketPath' in target && !isNamedPipePath(target.socketPath)) await unlink(target.socketPath).catch(() => {});
     },
   };
 }

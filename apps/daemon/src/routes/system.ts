@@ -110,7 +110,6 @@ export function systemRoutes(app: FastifyInstance, engine: EngineLike, options: 
       KernelVersion: os.release(),
       OperatingSystem: 'linux',
       OSVersion: '',
-      OSType: 'linux',
       Architecture: os.machine(),
       NCPU: os.availableParallelism(),
       MemTotal: os.totalmem(),

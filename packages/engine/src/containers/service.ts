@@ -120,7 +120,7 @@ export interface ContainerDeps {
   root: string;
   driverName: string;
   /** Checks HostConfig.Isolation for an image of this OS (a driver must run it); returns what inspect shows. */
-  isolation: (value: string | undefined, imageOs: string) => string;
+  isolation: (value: string | undefined, imageOs?: string) => string;
   defaultStopTimeout: number;
   /** json-file-like limits of container logs (Docker's log-opts max-size / max-file). */
   logLimits?: { maxSize: number; maxFiles: number };
@@ -152,6 +152,8 @@ export class Containers implements ContainerService {
   async create(body: ContainerCreateBody, opts: { name?: string; platform?: string } = {}): Promise<ContainerCreateResponse> {
     if (!body || typeof body.Image !== 'string' || body.Image === '') throw new InvalidArgumentError('config cannot be empty in order to create a container');
     const host = body.HostConfig ?? {};
+    // dockerd refuses a bad isolation before it looks the image up
+    this.d.isolation(host.Isolation);
     checkRestartPolicy(host);
     validateLogConfig(host);
     const name = opts.name ? checkContainerName(opts.name) : this.freeName();

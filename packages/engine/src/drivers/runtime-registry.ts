@@ -17,13 +17,13 @@ import type {
   RuntimeEvent,
   TerminalSize,
 } from '@berth/runtime';
-import { defaultIsolation, parseIsolation, type HostOs } from './isolation.js';
+import { currentIsolationHost, defaultIsolation, resolveIsolation, type IsolationHost, type WindowsIsolationMode } from './isolation.js';
 
 export interface RuntimeRegistryOptions {
-  /** The OS berthd runs on. Default: this process's platform. */
-  host?: HostOs;
-  /** On Windows: Server editions default to process isolation, client editions to Hyper-V. */
-  windowsServer?: boolean;
+  /** The host the isolation rules see (tests inject a Windows one). Default: this machine. */
+  host?: IsolationHost;
+  /** daemon.json `exec-opts` (`isolation=hyperv` changes the Windows default). */
+  execOpts?: readonly string[];
 }
 
 /** What a container is created with: the HostConfig.Isolation to store, and who runs it. */
@@ -42,9 +42,10 @@ export interface DriverChoice {
 export class RuntimeRegistry implements RuntimeDriver {
   readonly name: string;
   readonly platforms: readonly DriverPlatform[];
-  readonly host: HostOs;
-  /** What `default` means here (Docker's info.Isolation on Windows). */
-  readonly defaultIsolation: Isolation;
+  readonly hostOs: 'linux' | 'windows';
+  /** What `default` means on Windows (docker info's Isolation); none on Linux. */
+  readonly defaultIsolation: '' | WindowsIsolationMode;
+  private readonly host: IsolationHost;
   private readonly drivers: RuntimeDriver[];
   private readonly owners = new Map<string, RuntimeDriver>();
 
@@ -52,8 +53,9 @@ export class RuntimeRegistry implements RuntimeDriver {
     this.drivers = Object.values(drivers);
     const first = this.drivers[0];
     if (!first) throw new InvalidArgumentError('the engine needs a runtime driver (EngineOptions.drivers.runtimes)');
-    this.host = options.host ?? (process.platform === 'win32' ? 'windows' : 'linux');
-    this.defaultIsolation = defaultIsolation(this.host, options.windowsServer ?? true);
+    this.host = options.host ?? currentIsolationHost();
+    this.hostOs = this.host.platform === 'win32' ? 'windows' : 'linux';
+    this.defaultIsolation = defaultIsolation(this.host, options.execOpts);
     this.name = first.name;
     this.platforms = this.drivers.flatMap((d) => d.platforms);
   }
@@ -64,21 +66,24 @@ export class RuntimeRegistry implements RuntimeDriver {
   }
 
   /**
-   * Checks HostConfig.Isolation against the host and finds the driver for an image of
-   * `imageOs`; throws what dockerd answers when either cannot be.
+   * Checks HostConfig.Isolation as dockerd does and finds the driver for an image of
+   * `imageOs` (the host's when not known yet); throws what dockerd answers when either
+   * cannot be.
    */
-  choose(isolation: string | undefined, imageOs: string | undefined): DriverChoice {
-    const asked = parseIsolation(isolation, this.host);
-    const os = imageOs || this.host;
+  choose(isolation: string | undefined, imageOs?: string): DriverChoice {
+    let stored = resolveIsolation(isolation, this.host, this.defaultIsolation);
+    const os = imageOs || this.hostOs;
+    let effective: Isolation = this.hostOs === 'linux' ? 'default' : (stored.toLowerCase() as WindowsIsolationMode);
     // a Linux image on a Windows host runs in a Linux utility VM (LCOW): Hyper-V by nature
-    const effective: Isolation =
-      asked && asked !== 'default' ? asked : os !== this.host && this.host === 'windows' ? 'hyperv' : this.defaultIsolation;
+    if (this.hostOs === 'windows' && os === 'linux' && !isolation?.trim().replace(/^default$/i, '')) {
+      effective = 'hyperv';
+      stored = 'hyperv';
+    }
     const driver = this.drivers.find((d) => d.platforms.some((p) => p.os === os && p.isolation === effective));
     if (!driver) {
       const how = effective === 'default' ? '' : ` with ${effective} isolation`;
       throw new InvalidArgumentError(`image operating system "${os}" cannot be used on this platform: no runtime driver runs ${os} containers${how}`);
     }
-    const stored = this.host === 'windows' ? effective : (asked ?? '');
     return { isolation: stored, driver };
   }
 

@@ -62,7 +62,7 @@ export class ImageArchives {
             l.uncompressedSize = layerCompression(l.mediaType) === 'none' ? l.size : await this.uncompressedSize(l);
             learnt = true;
           }
-          layers.push({ diffId: l.diffId as Digest, size: l.uncompressedSize, open: () => this.openUncompressed(l) });
+          layers.push({ diffId: l.diffId as Digest, size: l.uncompressedSize, ...(l.source ? { source: l.source } : {}), open: () => this.openUncompressed(l) });
         }
         if (learnt) this.deps.table.updateLayers(rec.id, rec.layers);
         images.push({ config: Buffer.from(rec.configBytes), layers, repoTags });

@@ -26,7 +26,7 @@ export interface LoadContext {
   content: ContentStore;
   table: ImageTable;
   events: EventBus;
-  register(args: { configBytes: Buffer; layers: Descriptor[]; diffIds: Digest[] }): Promise<ImageRecord>;
+  register(args: { configBytes: Buffer; layers: Descriptor[]; diffIds: Digest[]; sources: (Descriptor | undefined)[] }): Promise<ImageRecord>;
   setTag(ref: string, imageId: string): void;
   importFromLayout(layout: OciLayout, entryRef: string): Promise<ImageRecord>;
   ingestUnknown(data: Readable): Promise<Digest>;
@@ -89,7 +89,7 @@ export async function loadArchive(ctx: LoadContext, archive: Readable, opts: Loa
           progress?.finish();
           layers.push({ mediaType: l.compression === 'gzip' ? MediaType.OciLayerGzip : MediaType.OciLayer, digest, size });
         }
-        const rec = await ctx.register({ configBytes: img.configBytes, layers, diffIds });
+        const rec = await ctx.register({ configBytes: img.configBytes, layers, diffIds, sources: img.layers.map((l) => l.source) });
         ctx.events.emit('image', 'load', rec.id, { name: rec.id });
         for (const t of img.repoTags) {
           tagMoved(ctx, t, rec.id, say);

@@ -1,4 +1,5 @@
-import { MediaType, canonicalJson, digestOf, isLayerMediaType, normalizeReference, type Digest, type ImageConfig, type ImageManifest } from '@berth/image-format';
+import { MediaType, digestOf, isLayerMediaType, normalizeReference, type Digest } from '@berth/image-format';
+import { localManifest } from './foreign-layers.js';
 import type { PushOptions } from '../services.js';
 import type { ImageDeps } from './deps.js';
 import { layerMessage } from './progress.js';
@@ -46,18 +47,10 @@ export class ImagePusher {
     if (rec.manifestDigest && (await content.has(rec.manifestDigest as Digest))) {
       return { bytes: await readAll(await content.read(rec.manifestDigest as Digest)), mediaType: rec.manifestMediaType ?? MediaType.OciManifest };
     }
-    const config = JSON.parse(rec.configBytes) as ImageConfig;
-    void config;
-    const manifest: ImageManifest = {
-      schemaVersion: 2,
-      mediaType: MediaType.OciManifest,
-      config: { mediaType: MediaType.OciConfig, digest: rec.id as Digest, size: Buffer.byteLength(rec.configBytes) },
-      layers: rec.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest as Digest, size: l.size })),
-    } as ImageManifest;
-    const bytes = Buffer.from(canonicalJson(manifest));
+    const { bytes, mediaType } = localManifest(rec.configBytes, rec.id as Digest, rec.layers);
     const digest = digestOf(bytes);
     if (!(await content.has(digest))) await content.ingest(`manifest-${digest}`, { digest, size: bytes.length }, bytes);
-    this.deps.table.put({ ...rec, manifestDigest: digest, manifestMediaType: MediaType.OciManifest });
-    return { bytes, mediaType: MediaType.OciManifest };
+    this.deps.table.put({ ...rec, manifestDigest: digest, manifestMediaType: mediaType });
+    return { bytes, mediaType };
   }
 }

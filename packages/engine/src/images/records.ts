@@ -16,6 +16,7 @@ import { CONTENT_SIZE_LABEL } from '@berth/layer-store';
 import type { ImageInspect } from '../docker-types.js';
 import type { ImageDeps } from './deps.js';
 import { inspectImage } from './describe.js';
+import { foreignSource } from './foreign-layers.js';
 import { dockerLayerSize, type ImageRecord, type LayerRecord } from './table.js';
 import { Unpacker } from './unpack.js';
 
@@ -41,6 +42,8 @@ export class ImageRecords {
       layers: Descriptor[];
       diffIds?: Digest[];
       uncompressedSizes?: (number | undefined)[];
+      /** Foreign layers' descriptors from an archive's LayerSources, by layer index. */
+      sources?: (Descriptor | undefined)[];
       parent?: string;
     },
     onLayerDone?: (layer: Descriptor, skipped: boolean) => void,
@@ -61,6 +64,7 @@ export class ImageRecords {
       parent = res.chainId;
       const uncompressed = layerCompression(layer.mediaType) === 'none' ? layer.size : args.uncompressedSizes?.[i];
       const contentSize = await this.contentSize(res.chainId);
+      const source = foreignSource(layer, args.sources?.[i]);
       const record: LayerRecord = {
         digest: layer.digest,
         mediaType: layer.mediaType,
@@ -68,6 +72,7 @@ export class ImageRecords {
         diffId: res.diffId,
         ...(uncompressed !== undefined ? { uncompressedSize: uncompressed } : {}),
         ...(contentSize !== undefined ? { contentSize } : {}),
+        ...(source ? { source } : {}),
       };
       records.push(record);
       size += dockerLayerSize(record);

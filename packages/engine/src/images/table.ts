@@ -10,6 +10,12 @@ export interface LayerRecord {
   uncompressedSize?: number;
   /** The entries' total size, Docker's layer size (image Size, history), when the unpack recorded it. */
   contentSize?: number;
+  /**
+   * A foreign (non-distributable) layer's descriptor with its `urls`, as pulled or loaded
+   * (manifest.json LayerSources): save writes it back, push puts it in the manifest and
+   * leaves the blob out, as Docker does.
+   */
+  source?: Descriptor;
 }
 
 /** A layer's size as Docker reports it, falling back to the tar's size for layers unpacked before it was recorded. */
