@@ -1,4 +1,4 @@
-import type { RootfsMount, SnapshotPort } from '../ports.js';
+import type { RootfsMount, SnapshotPort } from '../containers/snapshot-port.js';
 
 /** The part of layer-store's Snapshotter contract the engine uses (structural, so the engine builds while layer-store's surface grows). */
 export interface SnapshotterLike {
