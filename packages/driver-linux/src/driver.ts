@@ -13,6 +13,8 @@ import type {
   ExitStatus,
   LogEntry,
   LogOptions,
+  OpenedRoot,
+  ProcessTable,
   RuntimeDriver,
   RuntimeEvent,
   TerminalSize,
@@ -24,6 +26,7 @@ import { attachContainer, resizeContainer } from './driver/attach.js';
 import { createContainer } from './driver/bundle.js';
 import { driverDirs, prepareHost, type DriverContext, type DriverDirs } from './driver/context.js';
 import { execInContainer } from './driver/exec.js';
+import { hostCounters, interfaceCounters, listProcesses, openContainerRoot } from './driver/host-view.js';
 import {
   deleteContainer,
   killContainer,
@@ -160,8 +163,16 @@ export class LinuxDriver implements RuntimeDriver {
     const ctx = await this.init();
     const rec = await this.records.current(id);
     if (rec.status !== 'running') throw new ConflictError(`container ${id} is not running`);
-    const s = await readCgroupStats(ctx.cgroups, rec.cgroupsPath);
-    return { id, time: now(), cpu: s.cpu, memory: s.memory, pids: s.pids };
+    const [s, host, networks] = await Promise.all([readCgroupStats(ctx.cgroups, rec.cgroupsPath), hostCounters(), interfaceCounters(rec.pid)]);
+    return { id, time: now(), cpu: s.cpu, memory: s.memory, pids: s.pids, host, ...(networks ? { networks } : {}) };
+  }
+
+  async processes(id: string, options: { psArgs?: string } = {}): Promise<ProcessTable> {
+    return listProcesses(await this.init(), id, options.psArgs);
+  }
+
+  async openRoot(id: string): Promise<OpenedRoot> {
+    return openContainerRoot(await this.init(), id);
   }
 
   async *logs(id: string, options: LogOptions = {}): AsyncIterable<LogEntry> {

@@ -8,10 +8,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
+import { Readable } from 'node:stream';
+import { pack } from 'tar-stream';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeDriver, FakeNetworkDriver } from '@berth/runtime/fake';
 import { Engine } from '../src/index.js';
+import type { ContainerStats } from '../src/docker-types.js';
 import { collect, text, uniq } from './helpers.js';
 
 let dir: string;
@@ -113,6 +116,33 @@ describe('the engine on the fake drivers', () => {
     expect(text(out, 'stderr')).toBe('err-exec\n');
     for (let i = 0; i < 50 && (await engine.containers.execInspect(ex.Id)).Running; i++) await new Promise((r) => setTimeout(r, 20));
     expect((await engine.containers.execInspect(ex.Id)).ExitCode).toBe(4);
+    await engine.containers.remove(Id, { force: true });
+  });
+
+  it('top, stats, pause and cp go through the driver: no /proc of the host is read', async () => {
+    const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['serve'], HostConfig: { NetworkMode: 'none' } });
+    await expect(engine.containers.top(Id)).rejects.toThrow(/is not running/);
+    await engine.containers.start(Id);
+    const top = await engine.containers.top(Id);
+    expect(top.Titles).toEqual(['UID', 'PID', 'PPID', 'C', 'STIME', 'TTY', 'TIME', 'CMD']);
+    expect(top.Processes.map((p) => p.at(-1))).toEqual(['serve']);
+    await expect(engine.containers.top(Id, { psArgs: 'aux' })).rejects.toMatchObject({ code: 'InvalidArgument' });
+    // the fake's host: one CPU and 1 GiB, the limit of a container that sets none
+    const stats = (await engine.containers.stats(Id)) as ContainerStats;
+    expect(stats.cpu_stats).toMatchObject({ online_cpus: 1 });
+    expect(stats.cpu_stats.system_cpu_usage).toBeGreaterThan(stats.precpu_stats.system_cpu_usage ?? Infinity);
+    expect(stats.memory_stats).toMatchObject({ limit: 1 << 30 });
+    expect(stats.networks).toBeUndefined();
+    await engine.containers.pause(Id);
+    expect((await engine.containers.inspect(Id)).State).toMatchObject({ Status: 'paused', Paused: true });
+    await engine.containers.unpause(Id);
+    // docker cp into a running container lands in the root the driver opens: the container's cat reads it
+    const tar = pack();
+    tar.entry({ name: 'hello.txt', mode: 0o644 }, 'from cp\n');
+    tar.finalize();
+    await engine.containers.putArchive(Id, '/', Readable.from(tar));
+    const ex = await engine.containers.execCreate(Id, { Cmd: ['cat', '/hello.txt'], AttachStdout: true, AttachStderr: true });
+    expect(text(await collect((await engine.containers.execStart(ex.Id, {}))!.output), 'stdout')).toBe('from cp\n');
     await engine.containers.remove(Id, { force: true });
   });
 

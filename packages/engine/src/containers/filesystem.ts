@@ -153,11 +153,14 @@ export class ContainerFilesystem {
   }
 
   /**
-   * The container's root as the host sees it: the running process' (volumes and mounts
-   * included), else its snapshot mounted on a temp dir.
+   * The container's root as the host sees it: the running one's from its driver (volumes
+   * and mounts included), else its snapshot mounted on a temp dir.
    */
   private async openRoot(r: ContainerRecord): Promise<OpenRoot> {
-    if (isRunning(r) && r.state.pid > 0) return { root: `/proc/${r.state.pid}/root`, unmounted: [], release: async () => undefined };
+    if (isRunning(r)) {
+      const opened = await this.ctx.driver.openRoot(rid(r));
+      return { root: opened.path, unmounted: [], release: () => opened.release() };
+    }
     const unmounted = r.mounts
       .filter((m) => m.Source !== '' && (m.Type === 'volume' || m.Type === 'bind'))
       .map((m) => ({ destination: m.Destination, source: m.Source }));

@@ -1,9 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
 import { Readable } from 'node:stream';
+import type { InterfaceCounters } from '@berth/runtime';
 import type { ContainerStats } from '../docker-types.js';
 import { isRunning, type ContainerContext } from './context.js';
-import { interfaceStats } from './net-stats.js';
 import { NO_TIME, rid } from './record.js';
 
 const BLKIO_KEYS = [
@@ -41,12 +39,14 @@ export async function containerStats(ctx: ContainerContext, ref: string, opts: {
     const cur = ctx.table.get(r.id);
     const running = isRunning(cur);
     const s = running ? await ctx.driver.stats(rid(r)).catch(() => undefined) : undefined;
-    const cpu: CpuStats = {
-      cpu_usage: { total_usage: s?.cpu.usageNanos ?? 0, usage_in_kernelmode: s?.cpu.systemNanos ?? 0, usage_in_usermode: s?.cpu.userNanos ?? 0 },
-      system_cpu_usage: await systemCpuNs(),
-      online_cpus: cpus().length,
-      throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
-    };
+    const cpu: CpuStats = s
+      ? {
+          cpu_usage: { total_usage: s.cpu.usageNanos, usage_in_kernelmode: s.cpu.systemNanos ?? 0, usage_in_usermode: s.cpu.userNanos ?? 0 },
+          system_cpu_usage: s.host.cpuNanos,
+          online_cpus: s.host.onlineCpus,
+          throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
+        }
+      : ZERO_CPU;
     const read = new Date().toISOString();
     const out: ContainerStats = {
       read,
@@ -56,9 +56,9 @@ export async function containerStats(ctx: ContainerContext, ref: string, opts: {
       cpu_stats: cpu,
       precpu_stats: prev,
       // unlimited: Docker reports the host's memory as the limit
-      memory_stats: s ? { usage: s.memory.usageBytes, limit: s.memory.limitBytes ?? totalmem(), stats: {} } : {},
+      memory_stats: s ? { usage: s.memory.usageBytes, limit: s.memory.limitBytes ?? s.host.memoryBytes, stats: {} } : {},
       blkio_stats: blkioStats(s !== undefined),
-      ...(running && cur ? await interfaceStats(cur.state.pid).then((networks) => (networks ? { networks } : {})) : {}),
+      ...(s?.networks ? { networks: dockerNetworks(s.networks) } : {}),
       name: '/' + r.name,
       id: r.id,
     };
@@ -86,10 +86,12 @@ export async function containerStats(ctx: ContainerContext, ref: string, opts: {
   return out;
 }
 
-async function systemCpuNs(): Promise<number> {
-  const text = await readFile('/proc/stat', 'utf8').catch(() => '');
-  const line = text.split('\n').find((l) => l.startsWith('cpu '));
-  if (!line) return 0;
-  const ticks = line.split(/\s+/).slice(1, 8).reduce((a, b) => a + Number(b), 0);
-  return ticks * 1e7; // USER_HZ = 100
+/** Docker's names for the counters (as its stats `networks` shows them). */
+function dockerNetworks(n: Record<string, InterfaceCounters>): NonNullable<ContainerStats['networks']> {
+  return Object.fromEntries(
+    Object.entries(n).map(([name, c]) => [
+      name,
+      { rx_bytes: c.rxBytes, rx_packets: c.rxPackets, rx_errors: c.rxErrors, rx_dropped: c.rxDropped, tx_bytes: c.txBytes, tx_packets: c.txPackets, tx_errors: c.txErrors, tx_dropped: c.txDropped },
+    ]),
+  );
 }
