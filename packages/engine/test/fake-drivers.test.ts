@@ -101,6 +101,20 @@ describe('the engine on the fake drivers', () => {
     const runtimeId = (await driver.list()).find((c) => c.id.startsWith(Id))?.id ?? Id;
     expect(network.lookup(runtimeId, 'web')).toEqual([ep?.IPAddress]);
     expect(info.NetworkSettings.Ports['80/tcp']).toEqual([{ HostIp: '127.0.0.1', HostPort: String(hostPort) }]);
+    // the network driver is the one port allocator: a taken port is refused in Docker's words, port 0 is its pick
+    const { Id: again } = await engine.containers.create({ Image: 'busybox', Cmd: ['serve'], HostConfig: { NetworkMode: net, PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] } } });
+    await expect(engine.containers.start(again)).rejects.toMatchObject({
+      code: 'Internal',
+      message: expect.stringMatching(new RegExp(`^driver failed programming external connectivity on endpoint .* \\(${again}\\): Bind for 127\\.0\\.0\\.1:${hostPort} failed: port is already allocated`)),
+    });
+    await engine.containers.remove(again, { force: true });
+    const { Id: any } = await engine.containers.create({ Image: 'busybox', Cmd: ['serve'], HostConfig: { NetworkMode: net, PortBindings: { '80/tcp': [{ HostIp: '', HostPort: '' }] } } });
+    await engine.containers.start(any);
+    const picked = (await engine.containers.inspect(any)).NetworkSettings.Ports['80/tcp']?.[0];
+    expect(Number(picked?.HostPort)).toBeGreaterThan(0);
+    const attached = (await network.inspectNetwork(net)).containers.map((c) => c.containerId);
+    expect(attached).toHaveLength(2);
+    await engine.containers.remove(any, { force: true });
     await engine.containers.remove(Id, { force: true });
     expect((await network.inspectNetwork(net)).containers).toEqual([]);
     await engine.networks.remove(net);

@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import type { ContainerSpec, TerminalSize, UserSpec } from './spec.js';
+import type { ContainerSpec, PortMapping, TerminalSize, UserSpec } from './spec.js';
 
 /** created: exists, process not started; running; stopped: the process exited. */
 export type ContainerStatus = 'created' | 'running' | 'stopped';
@@ -21,6 +21,11 @@ export interface ContainerState {
   logPath?: string;
   /** True while frozen by `pause()`; the status stays `running`. */
   paused?: boolean;
+  /**
+   * The published ports as the network driver set them up at create (host port 0
+   * resolved to the port it picked): the one allocator is the network driver's.
+   */
+  ports?: PortMapping[];
 }
 
 export interface ExitStatus {

@@ -190,6 +190,7 @@ export async function createContainer(ctx: DriverContext, spec: ContainerSpec): 
       stdin: spec.process.stdin === true,
       keepStdinOpen: spec.process.keepStdinOpen === true,
       networked,
+      ...(settled?.res?.ports.length ? { ports: settled.res.ports } : {}),
       env,
     };
     if (spec.stopSignal) rec.stopSignal = spec.stopSignal;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError } from '@berth/image-format';
-import { isValidContainerId, type ContainerState } from '@berth/runtime';
+import { isValidContainerId, type ContainerState, type PortMapping } from '@berth/runtime';
 
 /** Persisted per container in `<stateDir>/containers/<id>/state.json`. */
 export interface ContainerRecord {
@@ -29,6 +29,8 @@ export interface ContainerRecord {
   stdin: boolean;
   keepStdinOpen?: boolean;
   networked: boolean;
+  /** Published ports as the network manager set them up (host port 0 resolved). */
+  ports?: PortMapping[];
   /** The container process' env, the base of exec env. */
   env: string[];
   stopSignal?: string;
@@ -177,6 +179,7 @@ export function toState(rec: ContainerRecord): ContainerState {
   const st: ContainerState = { id: rec.id, status: rec.status, createdAt: rec.createdAt, labels: rec.labels, logPath: rec.logPath };
   if (rec.status === 'running') st.pid = rec.pid;
   if (rec.startedAt) st.startedAt = rec.startedAt;
+  if (rec.ports?.length) st.ports = rec.ports;
   if (rec.status === 'stopped') {
     st.exitCode = rec.exitCode ?? 255;
     st.oomKilled = rec.oomKilled === true;

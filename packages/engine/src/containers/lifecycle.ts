@@ -15,7 +15,7 @@ import { HealthMonitor } from './health.js';
 import { findInitBinary } from './init-binary.js';
 import { resolveLinks } from './links.js';
 import { logLimitsOf } from './log-config.js';
-import { allocatePorts } from './port-allocation.js';
+import { resolvedPorts } from './port-allocation.js';
 import { rid, type ContainerRecord } from './record.js';
 import { RestartScheduler } from './restart-policy.js';
 import { Waiters } from './waiters.js';
@@ -72,14 +72,14 @@ export class Lifecycle {
     const rootfs = await deps.snapshots.mounts(r.snapshotKey);
     if (r.copyUp.length > 0) await this.parts.filesystem.copyUp(r, rootfs);
     await prepareBindSources(mountRequests(r.config, r.hostConfig), { create: true });
-    const ports = await allocatePorts(table, r);
     const initBinary = r.hostConfig.Init ? await findInitBinary(deps.initPath) : undefined;
     // legacy links live on the default bridge only (on user networks the embedded DNS serves names)
     const links = (r.hostConfig.NetworkMode || 'bridge') === 'bridge' ? resolveLinks(r, (n) => table.byName(n)) : { env: [], hosts: [] };
     const spec = containerSpec(r, {
       runtimeId: rid(r),
       rootfs,
-      ports,
+      // host port 0 is the network driver's to pick: it holds the one port allocator
+      ports: r.ports,
       ...(initBinary !== undefined ? { initBinary } : {}),
       links,
       defaultDns: deps.defaultDns ?? [],
@@ -90,7 +90,7 @@ export class Lifecycle {
       const created = await driver.create(spec);
       r.runtimeCreated = true;
       r.logPath = created.logPath ?? r.logPath;
-      r.ports = ports;
+      r.ports = resolvedPorts(r.ports, created.ports);
       table.save(r);
       await this.parts.attach.connectPending(r);
       await driver.start(rid(r));
@@ -105,7 +105,7 @@ export class Lifecycle {
       }
       if (table.get(r.id)) table.save(r);
       if (!this.restarts.willRestart(r)) this.parts.attach.endPending(r.id);
-      throw err instanceof BerthError ? err : new BerthError('Internal', `failed to start container ${r.id.slice(0, 12)}: ${(err as Error).message}`, { cause: err });
+      throw startError(r, err);
     }
     if (deps.afterStart) await deps.afterStart(r).then(() => table.save(r)).catch(() => undefined);
     this.ctx.emit(r, 'start');
@@ -314,6 +314,15 @@ export class Lifecycle {
     this.restarts.close();
     this.waiters.close();
   }
+}
+
+/** A failed start in Docker's words. */
+function startError(r: ContainerRecord, err: unknown): BerthError {
+  // dockerd answers a taken host port with a 500 naming the endpoint
+  if (err instanceof ConflictError && /port is already allocated/.test(err.message)) {
+    return new BerthError('Internal', `driver failed programming external connectivity on endpoint ${r.name} (${r.id}): ${err.message}`, { cause: err });
+  }
+  return err instanceof BerthError ? err : new BerthError('Internal', `failed to start container ${r.id.slice(0, 12)}: ${(err as Error).message}`, { cause: err });
 }
 
 /** Container IDs that mount volume `name`. */

@@ -1,56 +1,21 @@
-import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
-import { BerthError } from '@berth/image-format';
+import type { PortMapping } from '@berth/runtime';
 import type { PublishedPort } from '../spec.js';
-import { isRunning } from './context.js';
-import type { ContainerRecord, ContainerTable } from './record.js';
 
-/** Port 0 gets a free port; a port another container or process holds is refused as Docker does. */
-export async function allocatePorts(table: ContainerTable, r: ContainerRecord): Promise<PublishedPort[]> {
-  const inUse = new Set<string>();
-  for (const o of table.all()) {
-    if (o.id === r.id || !isRunning(o)) continue;
-    for (const p of o.ports) inUse.add(`${p.protocol}:${p.hostPort}`);
-  }
-  const out: PublishedPort[] = [];
-  for (const p of r.ports) {
-    const hostIp = p.hostIp || '0.0.0.0';
-    let hostPort = p.hostPort;
-    if (hostPort === 0) hostPort = await freePort(hostIp, p.protocol);
-    else if (inUse.has(`${p.protocol}:${hostPort}`) || (p.protocol === 'tcp' && !(await canBind(hostIp, hostPort)))) {
-      throw new BerthError('Internal', `driver failed programming external connectivity on endpoint ${r.name} (${r.id}): Bind for ${hostIp}:${hostPort} failed: port is already allocated`);
-    }
-    inUse.add(`${p.protocol}:${hostPort}`);
-    out.push({ ...p, hostPort });
-  }
-  return out;
-}
-
-async function freePort(host: string, protocol: string): Promise<number> {
-  if (protocol !== 'tcp') {
-    return new Promise((resolve, reject) => {
-      const s = createSocket('udp4');
-      s.on('error', reject);
-      s.bind(0, host === '0.0.0.0' ? undefined : host, () => {
-        const port = s.address().port;
-        s.close(() => resolve(port));
-      });
-    });
-  }
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, host, () => {
-      const a = srv.address();
-      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
-function canBind(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, host, () => srv.close(() => resolve(true)));
-  });
+/**
+ * The container's published ports once its run is created: the network driver (the one
+ * port allocator) picked the host ports asked as 0; every other field stays as the
+ * create asked it (inspect shows HostIp as given). `given` undefined: the driver
+ * published nothing (no network of its own), the request stands.
+ */
+export function resolvedPorts(requested: PublishedPort[], given: PortMapping[] | undefined): PublishedPort[] {
+  if (!given?.length) return requested;
+  const left = [...given];
+  const sameProto = (a: PublishedPort['protocol'], b: PortMapping['protocol']) => (a === 'udp') === (b === 'udp');
+  const take = (p: PublishedPort, fixed: boolean): number | undefined => {
+    const i = left.findIndex((g) => g.containerPort === p.containerPort && sameProto(p.protocol, g.protocol) && (!fixed || g.hostPort === p.hostPort));
+    return i < 0 ? undefined : left.splice(i, 1)[0]!.hostPort;
+  };
+  // the fixed ones first: what is left for a 0 is the driver's pick
+  for (const p of requested) if (p.hostPort !== 0) take(p, true);
+  return requested.map((p) => (p.hostPort !== 0 ? p : { ...p, hostPort: take(p, false) ?? 0 }));
 }

@@ -124,17 +124,18 @@ export class FakeDriver implements RuntimeDriver {
     }
     // as driver-linux: `bridge` or a network's name joins networks, host/none/container:<id> join none
     const mode = spec.network?.mode ?? 'none';
+    let ports: ContainerState['ports'];
     if (this.options.network && mode !== 'host' && mode !== 'none' && !mode.startsWith('container:')) {
-      await this.options.network.attach(spec.id, {
+      ({ ports } = await this.options.network.attach(spec.id, {
         mode: 'bridge',
         networks: spec.network?.networks ?? (mode === 'bridge' ? [] : [{ name: mode }]),
         ...(spec.network?.ports ? { ports: spec.network.ports } : {}),
         ...(spec.hostname ? { hostname: spec.hostname } : {}),
-      });
+      }));
     }
     const c: FakeContainer = {
       spec,
-      state: { id: spec.id, status: 'created', createdAt: new Date().toISOString(), labels: { ...(spec.labels ?? {}) }, ...(spec.logPath ? { logPath: spec.logPath } : {}) },
+      state: { id: spec.id, status: 'created', createdAt: new Date().toISOString(), labels: { ...(spec.labels ?? {}) }, ...(spec.logPath ? { logPath: spec.logPath } : {}), ...(ports?.length ? { ports } : {}) },
       log,
       stdin: spec.process.stdin ? new Pipe() : undefined,
       size: spec.process.terminalSize,
