@@ -21,7 +21,6 @@ import { BackgroundReleases } from './containers/background-releases.js';
 import { Images } from './images/service.js';
 import { PluginStore } from './plugins/store.js';
 import { ImageTable } from './images/table.js';
-import { DriverRuntime } from './adapters/runtime-driver.js';
 import { SnapshotterPort } from './adapters/snapshots.js';
 import { buildBusyboxLayout } from './builtin/busybox.js';
 import { ENGINE_VERSION, System } from './system.js';
@@ -115,7 +114,6 @@ export class Engine {
         const r = table.get(id);
         return r ? { id: r.id, name: r.name, ...(r.runtimeId ? { runtimeId: r.runtimeId } : {}), running: ['running', 'paused'].includes(r.state.status) } : undefined;
       }));
-      const runtime = new DriverRuntime(driver);
       const networks = new Networks(db, manager, events, { Subnet: defaultBridge.subnet, Gateway: defaultBridge.gateway });
       const table = new ContainerTable(db);
       const imageTable = new ImageTable(db);
@@ -185,14 +183,14 @@ export class Engine {
       });
       const containers: Containers = new Containers({
         table,
-        runtime,
+        driver,
         snapshots: new SnapshotterPort(snapshotter),
         images,
         networks,
         volumes,
         events,
         root,
-        driverName: 'overlay2',
+        storageDriverName: 'overlay2',
         isolation: (value, imageOs) => driver.choose(value, imageOs).isolation,
         defaultStopTimeout: config['shutdown-timeout'] ?? 10,
         ...(config['log-opts']?.['max-size']

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { isBerthError } from '@berth/image-format';
+import type { RuntimeDriver } from '@berth/runtime';
 import type { OutputChunk } from './docker-types.js';
-import type { RuntimePort } from './ports.js';
 import type { LogsOptions } from './services.js';
 
 /**
@@ -10,7 +10,7 @@ import type { LogsOptions } from './services.js';
  * stream pulls one entry at a time, so a log of any size costs no more than a few lines
  * of memory. `runtimeId` undefined: no run yet, nothing to read.
  */
-export function readLogs(runtime: RuntimePort, runtimeId: string | undefined, opts: LogsOptions): Readable {
+export function readLogs(driver: RuntimeDriver, runtimeId: string | undefined, opts: LogsOptions): Readable {
   const wantOut = opts.stdout ?? true;
   const wantErr = opts.stderr ?? true;
   const tail = opts.tail === undefined || opts.tail === 'all' || opts.tail < 0 ? undefined : opts.tail;
@@ -20,7 +20,7 @@ export function readLogs(runtime: RuntimePort, runtimeId: string | undefined, op
   async function* chunks(): AsyncGenerator<OutputChunk> {
     if (runtimeId === undefined || abort.signal.aborted) return;
     try {
-      for await (const e of runtime.logs(runtimeId, {
+      for await (const e of driver.logs(runtimeId, {
         ...(opts.follow ? { follow: true } : {}),
         ...(tail !== undefined ? { tail } : {}),
         ...(opts.since !== undefined && opts.since > 0 ? { since: opts.since } : {}),

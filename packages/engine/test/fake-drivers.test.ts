@@ -8,10 +8,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
+import { Readable } from 'node:stream';
+import { pack } from 'tar-stream';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeDriver, FakeNetworkDriver } from '@berth/runtime/fake';
 import { Engine } from '../src/index.js';
+import type { ContainerStats } from '../src/docker-types.js';
 import { collect, text, uniq } from './helpers.js';
 
 let dir: string;
@@ -98,6 +101,20 @@ describe('the engine on the fake drivers', () => {
     const runtimeId = (await driver.list()).find((c) => c.id.startsWith(Id))?.id ?? Id;
     expect(network.lookup(runtimeId, 'web')).toEqual([ep?.IPAddress]);
     expect(info.NetworkSettings.Ports['80/tcp']).toEqual([{ HostIp: '127.0.0.1', HostPort: String(hostPort) }]);
+    // the network driver is the one port allocator: a taken port is refused in Docker's words, port 0 is its pick
+    const { Id: again } = await engine.containers.create({ Image: 'busybox', Cmd: ['serve'], HostConfig: { NetworkMode: net, PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] } } });
+    await expect(engine.containers.start(again)).rejects.toMatchObject({
+      code: 'Internal',
+      message: expect.stringMatching(new RegExp(`^driver failed programming external connectivity on endpoint .* \\(${again}\\): Bind for 127\\.0\\.0\\.1:${hostPort} failed: port is already allocated`)),
+    });
+    await engine.containers.remove(again, { force: true });
+    const { Id: any } = await engine.containers.create({ Image: 'busybox', Cmd: ['serve'], HostConfig: { NetworkMode: net, PortBindings: { '80/tcp': [{ HostIp: '', HostPort: '' }] } } });
+    await engine.containers.start(any);
+    const picked = (await engine.containers.inspect(any)).NetworkSettings.Ports['80/tcp']?.[0];
+    expect(Number(picked?.HostPort)).toBeGreaterThan(0);
+    const attached = (await network.inspectNetwork(net)).containers.map((c) => c.containerId);
+    expect(attached).toHaveLength(2);
+    await engine.containers.remove(any, { force: true });
     await engine.containers.remove(Id, { force: true });
     expect((await network.inspectNetwork(net)).containers).toEqual([]);
     await engine.networks.remove(net);
@@ -113,6 +130,33 @@ describe('the engine on the fake drivers', () => {
     expect(text(out, 'stderr')).toBe('err-exec\n');
     for (let i = 0; i < 50 && (await engine.containers.execInspect(ex.Id)).Running; i++) await new Promise((r) => setTimeout(r, 20));
     expect((await engine.containers.execInspect(ex.Id)).ExitCode).toBe(4);
+    await engine.containers.remove(Id, { force: true });
+  });
+
+  it('top, stats, pause and cp go through the driver: no /proc of the host is read', async () => {
+    const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['serve'], HostConfig: { NetworkMode: 'none' } });
+    await expect(engine.containers.top(Id)).rejects.toThrow(/is not running/);
+    await engine.containers.start(Id);
+    const top = await engine.containers.top(Id);
+    expect(top.Titles).toEqual(['UID', 'PID', 'PPID', 'C', 'STIME', 'TTY', 'TIME', 'CMD']);
+    expect(top.Processes.map((p) => p.at(-1))).toEqual(['serve']);
+    await expect(engine.containers.top(Id, { psArgs: 'aux' })).rejects.toMatchObject({ code: 'InvalidArgument' });
+    // the fake's host: one CPU and 1 GiB, the limit of a container that sets none
+    const stats = (await engine.containers.stats(Id)) as ContainerStats;
+    expect(stats.cpu_stats).toMatchObject({ online_cpus: 1 });
+    expect(stats.cpu_stats.system_cpu_usage).toBeGreaterThan(stats.precpu_stats.system_cpu_usage ?? Infinity);
+    expect(stats.memory_stats).toMatchObject({ limit: 1 << 30 });
+    expect(stats.networks).toBeUndefined();
+    await engine.containers.pause(Id);
+    expect((await engine.containers.inspect(Id)).State).toMatchObject({ Status: 'paused', Paused: true });
+    await engine.containers.unpause(Id);
+    // docker cp into a running container lands in the root the driver opens: the container's cat reads it
+    const tar = pack();
+    tar.entry({ name: 'hello.txt', mode: 0o644 }, 'from cp\n');
+    tar.finalize();
+    await engine.containers.putArchive(Id, '/', Readable.from(tar));
+    const ex = await engine.containers.execCreate(Id, { Cmd: ['cat', '/hello.txt'], AttachStdout: true, AttachStderr: true });
+    expect(text(await collect((await engine.containers.execStart(ex.Id, {}))!.output), 'stdout')).toBe('from cp\n');
     await engine.containers.remove(Id, { force: true });
   });
 

@@ -88,6 +88,17 @@ describe('container lifecycle on the built-in busybox', () => {
     await engine.containers.remove(Id, { force: true });
   });
 
+  it('top lists the container\'s processes alone, also when it shares the host\'s pid namespace (--pid host), as Docker', async () => {
+    const { engine } = t;
+    const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['sleep', '30'], HostConfig: { NetworkMode: 'none', PidMode: 'host' } });
+    await engine.containers.start(Id);
+    const top = await engine.containers.top(Id);
+    expect(top.Processes.map((p) => p.at(-1))).toEqual(['sleep 30']);
+    const withArgs = await engine.containers.top(Id, { psArgs: '-o pid,comm' });
+    expect(withArgs).toEqual({ Titles: ['PID', 'COMMAND'], Processes: [[String((await engine.containers.inspect(Id)).State.Pid), 'sleep']] });
+    await engine.containers.remove(Id, { force: true });
+  });
+
   it("--init (HostConfig.Init): a static init is PID 1 and runs the command, as Docker's docker-init", async () => {
     const { engine } = t;
     const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', 'tr "\\0" " " < /proc/1/cmdline; echo; echo "me $$"; sleep 30 & wait'], HostConfig: { NetworkMode: 'none', Init: true } });

@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import type { ContainerSpec, Isolation, TerminalSize, UserSpec } from './spec.js';
+import type { ContainerSpec, Isolation, PortMapping, TerminalSize, UserSpec } from './spec.js';
 
 /** created: exists, process not started; running; stopped: the process exited. */
 export type ContainerStatus = 'created' | 'running' | 'stopped';
@@ -21,6 +21,11 @@ export interface ContainerState {
   logPath?: string;
   /** True while frozen by `pause()`; the status stays `running`. */
   paused?: boolean;
+  /**
+   * The published ports as the network driver set them up at create (host port 0
+   * resolved to the port it picked): the one allocator is the network driver's.
+   */
+  ports?: PortMapping[];
 }
 
 export interface ExitStatus {
@@ -93,12 +98,49 @@ export interface LogOptions {
   until?: number;
 }
 
+/** Counters of one network interface of a container. */
+export interface InterfaceCounters {
+  rxBytes: number;
+  rxPackets: number;
+  rxErrors: number;
+  rxDropped: number;
+  txBytes: number;
+  txPackets: number;
+  txErrors: number;
+  txDropped: number;
+}
+
 export interface ContainerStats {
   id: string;
   time: string;
   cpu: { usageNanos: number; userNanos?: number; systemNanos?: number };
   memory: { usageBytes: number; limitBytes?: number; maxUsageBytes?: number };
   pids: { current: number; limit?: number };
+  /**
+   * The host the container runs on, sampled with it: a CPU % is the container's
+   * usage delta over the host's (`cpuNanos`, all CPUs) times `onlineCpus`.
+   */
+  host: { cpuNanos: number; onlineCpus: number; memoryBytes: number };
+  /**
+   * The container's own network interfaces by name, loopback left out; absent when it
+   * has none of its own (host or no network).
+   */
+  networks?: Record<string, InterfaceCounters>;
+}
+
+/** `docker top`: the container's processes as a table (a driver's own columns, e.g. ps's). */
+export interface ProcessTable {
+  titles: string[];
+  /** One row per process, a cell per title. */
+  processes: string[][];
+}
+
+/** A running container's root as a host directory (see RuntimeDriver.openRoot). */
+export interface OpenedRoot {
+  /** The container's `/`, with its mounts (volumes, binds, tmpfs) in place. */
+  path: string;
+  /** Done with it (the driver may unmount what it mounted for the caller). */
+  release(): Promise<void>;
 }
 
 export type RuntimeEventType = 'create' | 'start' | 'exit' | 'oom' | 'delete';
@@ -157,7 +199,22 @@ export interface RuntimeDriver {
   delete(id: string, options?: DeleteOptions): Promise<void>;
   state(id: string): Promise<ContainerState>;
   list(): Promise<ContainerState[]>;
+  /** Usage of a running container. */
   stats(id: string): Promise<ContainerStats>;
+  /**
+   * `docker top`: every process of a running container (ConflictError when it is not
+   * running). `psArgs` are the client's ps options; a driver whose table is not ps's
+   * may refuse any with InvalidArgumentError.
+   */
+  processes(id: string, options?: { psArgs?: string }): Promise<ProcessTable>;
+  /**
+   * The root of a running container as a host directory, for copying files in and out
+   * (`docker cp`) while it runs: what is written there the container sees, and the
+   * other way round. ConflictError when it is not running. The tree is the container's:
+   * its symlinks must be resolved inside `path` (layer-store's in-root resolver), never
+   * followed from the host.
+   */
+  openRoot(id: string): Promise<OpenedRoot>;
   /**
    * The container's output from its log, oldest first: every run's, and what rotation
    * (`spec.logLimits`) kept. Concatenating the `data` of one stream gives its bytes as

@@ -2,7 +2,8 @@ import { BerthError, ConflictError, InvalidArgumentError } from '@berth/image-fo
 import type { CniResult, PluginConfig } from './cni.js';
 import { cidrContains, cidrSize, nthAddress, parseCidr, parseIpv4 } from './ipv4.js';
 import { cidr6Contains, parseCidr6, parseIpv6 } from './ipv6.js';
-import type { AttachedInterface, EndpointOptions, NetworkInfo } from './types.js';
+import type { PublishedPort } from './ports.js';
+import type { AttachedInterface, EndpointOptions, NetworkInfo, NetworkMode } from './types.js';
 
 /*
  * A container's endpoint on one network as the manager records it: the plugin steps of
@@ -28,6 +29,20 @@ export interface NetworkAttachmentRecord {
   /** The chain's latest result: the prevResult of the next ADD and of every DEL. */
   result?: CniResult;
   iface?: AttachedInterface;
+}
+
+/** A container's network attachment as the manager records it (one file per container). */
+export interface AttachmentRecord {
+  containerId: string;
+  mode: NetworkMode;
+  netnsPath?: string;
+  hostname?: string;
+  /** The directory of the container's bind-mounted `hosts` file, rewritten by connect/disconnect. */
+  hostFilesDir?: string;
+  ports: PublishedPort[];
+  /** `attaching` until every ADD succeeded; either way detach undoes whatever is recorded. */
+  phase: 'attaching' | 'attached';
+  networks: NetworkAttachmentRecord[];
 }
 
 /** Fixed addresses must be host addresses of the network that no other container holds. */

@@ -45,7 +45,8 @@ export function describePort(p: { hostIp: string; hostPort: number; protocol: st
 }
 
 export function portAllocatedError(p: { hostIp: string; hostPort: number; protocol: string }, why: string): ConflictError {
-  return new ConflictError(`Bind for ${describePort(p)} failed: port is already allocated (${why})`);
+  // dockerd's words (no protocol in the address); why it is taken comes after them
+  return new ConflictError(`Bind for ${p.hostIp || '0.0.0.0'}:${p.hostPort} failed: port is already allocated (${why})`);
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { DiffSource, Snapshotter } from '@berth/layer-store';
-import type { RootfsMount, SnapshotPort } from '../ports.js';
+import type { RootfsMount, SnapshotPort } from '../containers/snapshot-port.js';
 
 /** SnapshotPort over a layer-store Snapshotter; image layers are committed snapshots keyed by chainID. */
 export class SnapshotterPort implements SnapshotPort {

@@ -1,7 +1,7 @@
 import type { ContainerCreateBody, EndpointSettings } from '../docker-types.js';
 import { managerEndpoint } from '../networks.js';
 import type { ContainerRecord } from './record.js';
-import type { RunRequest } from '../ports.js';
+import type { NetworkAttachment } from '@berth/runtime';
 
 /** Finds a network by name or ID (NotFoundError otherwise). */
 type Resolve = (nameOrId: string) => { id: string; name: string; driver: string };
@@ -65,20 +65,19 @@ export function createEndpoints(
 }
 
 /** The networks a start attaches, with what each endpoint asks for. */
-export function runNetworks(r: ContainerRecord): RunRequest['network']['networks'] {
+export function runNetworks(r: ContainerRecord): NetworkAttachment[] {
   return Object.entries(r.networks)
     .filter(([n]) => n !== 'host' && n !== 'none')
     .map(([n, ep]) => {
       const m = managerEndpoint(n, ep, r.macs?.[n] ?? '');
       return {
         name: n,
-        id: ep.NetworkID ?? '',
         aliases: ep.Aliases ?? [],
-        ...(m.ipv4Address ? { ipv4: m.ipv4Address } : {}),
-        ...(m.ipv6Address ? { ipv6: m.ipv6Address } : {}),
+        ...(m.ipv4Address ? { ipv4Address: m.ipv4Address } : {}),
+        ...(m.ipv6Address ? { ipv6Address: m.ipv6Address } : {}),
         ...(m.mac ? { mac: m.mac } : {}),
         // on the default bridge, links are legacy links (environment and hosts entries), not DNS
-        ...(m.links && n !== 'bridge' ? { links: m.links } : {}),
+        ...(m.links?.length && n !== 'bridge' ? { links: m.links } : {}),
       };
     });
 }

@@ -1,4 +1,6 @@
 import type { ContainerHealth, HealthConfig, HealthcheckResult } from '../docker-types.js';
+import type { ContainerContext } from './context.js';
+import { rid, type ContainerRecord } from './record.js';
 
 export type HealthLogEntry = HealthcheckResult;
 
@@ -36,4 +38,80 @@ export function recordProbe(prev: HealthState, entry: HealthLogEntry, retries: n
   if (inStartPeriod && prev.Status === 'starting') return { ...prev, Log: log };
   const streak = prev.FailingStreak + 1;
   return { Status: streak >= retries ? 'unhealthy' : prev.Status, FailingStreak: streak, Log: log };
+}
+
+/**
+ * Runs each running container's HEALTHCHECK with exec every interval while its run
+ * lasts, folding results into State.Health and emitting `health_status` on a change.
+ */
+export class HealthMonitor {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+
+  constructor(private readonly ctx: ContainerContext) {}
+
+  start(r: ContainerRecord): void {
+    const { table, driver } = this.ctx;
+    this.stop(r.id);
+    const args = probeArgs(r.config.Healthcheck);
+    if (!args) {
+      if (r.state.health) {
+        delete r.state.health;
+        table.save(r);
+      }
+      return;
+    }
+    const timing = healthTimings(r.config.Healthcheck);
+    const runtimeId = rid(r);
+    const startedAt = Date.now();
+    r.state.health = { Status: 'starting', FailingStreak: 0, Log: [] };
+    table.save(r);
+    // a probe of an earlier run (the container restarted meanwhile) is not recorded
+    const currentRun = (): ContainerRecord | undefined => {
+      const cur = table.get(r.id);
+      return cur && rid(cur) === runtimeId && cur.state.status === 'running' ? cur : undefined;
+    };
+    const tick = async (): Promise<void> => {
+      const cur = currentRun();
+      if (!cur || this.ctx.closed) return;
+      const start = new Date().toISOString();
+      let exitCode = -1;
+      let output = '';
+      try {
+        const probe = await driver.exec(runtimeId, { args, env: cur.config.Env ?? [], tty: false, stdin: false, ...(cur.config.User ? { user: cur.config.User } : {}) });
+        const take = (d: Buffer): void => {
+          if (output.length < MAX_OUTPUT) output += d.toString();
+        };
+        probe.stdout.on('data', take);
+        probe.stderr.on('data', take);
+        const timer = new Promise<number>((res) => setTimeout(() => res(-2), timing.timeout).unref());
+        exitCode = await Promise.race([probe.exited, timer]);
+        if (exitCode === -2) {
+          output = `Health check exceeded timeout (${timing.timeout / 1000}s)`;
+          exitCode = -1;
+        }
+      } catch (err) {
+        output = (err as Error).message;
+      }
+      const now = currentRun();
+      if (!now) return;
+      const prev: HealthState = now.state.health ?? { Status: 'starting', FailingStreak: 0, Log: [] };
+      const next = recordProbe(prev, { Start: start, End: new Date().toISOString(), ExitCode: exitCode, Output: output }, timing.retries, Date.now() - startedAt < timing.startPeriod);
+      now.state.health = next;
+      table.save(now);
+      if (next.Status !== prev.Status) this.ctx.emit(now, `health_status: ${next.Status}`);
+      if (this.timers.has(r.id)) this.timers.set(r.id, setTimeout(() => void tick(), timing.interval).unref());
+    };
+    this.timers.set(r.id, setTimeout(() => void tick(), timing.interval).unref());
+  }
+
+  stop(id: string): void {
+    const t = this.timers.get(id);
+    if (t) clearTimeout(t);
+    this.timers.delete(id);
+  }
+
+  close(): void {
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+  }
 }

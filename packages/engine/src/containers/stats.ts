@@ -1,3 +1,9 @@
+import { Readable } from 'node:stream';
+import type { InterfaceCounters } from '@berth/runtime';
+import type { ContainerStats } from '../docker-types.js';
+import { isRunning, type ContainerContext } from './context.js';
+import { NO_TIME, rid } from './record.js';
+
 const BLKIO_KEYS = [
   'io_service_bytes_recursive',
   'io_serviced_recursive',
@@ -15,4 +21,77 @@ const BLKIO_KEYS = [
  */
 export function blkioStats(running: boolean): Record<string, unknown[] | null> {
   return Object.fromEntries(BLKIO_KEYS.map((k) => [k, running ? [] : null]));
+}
+
+type CpuStats = ContainerStats['cpu_stats'];
+
+const ZERO_CPU: CpuStats = { cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } };
+
+/**
+ * `docker stats`: one sample (with a first one 100 ms before, for precpu_stats, as the
+ * CLI computes CPU % from the two), or a sample a second while `stream`.
+ */
+export async function containerStats(ctx: ContainerContext, ref: string, opts: { stream?: boolean; signal?: AbortSignal } = {}): Promise<ContainerStats | Readable> {
+  const r = ctx.table.resolve(ref);
+  let prev: CpuStats = ZERO_CPU;
+  let prevRead = NO_TIME;
+  const sample = async (): Promise<ContainerStats> => {
+    const cur = ctx.table.get(r.id);
+    const running = isRunning(cur);
+    const s = running ? await ctx.driver.stats(rid(r)).catch(() => undefined) : undefined;
+    const cpu: CpuStats = s
+      ? {
+          cpu_usage: { total_usage: s.cpu.usageNanos, usage_in_kernelmode: s.cpu.systemNanos ?? 0, usage_in_usermode: s.cpu.userNanos ?? 0 },
+          system_cpu_usage: s.host.cpuNanos,
+          online_cpus: s.host.onlineCpus,
+          throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
+        }
+      : ZERO_CPU;
+    const read = new Date().toISOString();
+    const out: ContainerStats = {
+      read,
+      preread: prevRead,
+      pids_stats: s ? { current: s.pids.current } : {},
+      num_procs: 0,
+      cpu_stats: cpu,
+      precpu_stats: prev,
+      // unlimited: Docker reports the host's memory as the limit
+      memory_stats: s ? { usage: s.memory.usageBytes, limit: s.memory.limitBytes ?? s.host.memoryBytes, stats: {} } : {},
+      blkio_stats: blkioStats(s !== undefined),
+      ...(s?.networks ? { networks: dockerNetworks(s.networks) } : {}),
+      name: '/' + r.name,
+      id: r.id,
+    };
+    out['storage_stats'] = {};
+    prev = cpu;
+    prevRead = read;
+    return out;
+  };
+  if (!opts.stream) {
+    await sample();
+    await new Promise((res) => setTimeout(res, 100));
+    return sample();
+  }
+  const out = new Readable({ objectMode: true, read() {} });
+  let stop = false;
+  opts.signal?.addEventListener('abort', () => (stop = true), { once: true });
+  void (async () => {
+    while (!stop && !out.destroyed) {
+      out.push(await sample());
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+    out.push(null);
+  })();
+  out.on('close', () => (stop = true));
+  return out;
+}
+
+/** Docker's names for the counters (as its stats `networks` shows them). */
+function dockerNetworks(n: Record<string, InterfaceCounters>): NonNullable<ContainerStats['networks']> {
+  return Object.fromEntries(
+    Object.entries(n).map(([name, c]) => [
+      name,
+      { rx_bytes: c.rxBytes, rx_packets: c.rxPackets, rx_errors: c.rxErrors, rx_dropped: c.rxDropped, tx_bytes: c.txBytes, tx_packets: c.txPackets, tx_errors: c.txErrors, tx_dropped: c.txDropped },
+    ]),
+  );
 }

@@ -13,6 +13,8 @@ import type {
   Isolation,
   LogEntry,
   LogOptions,
+  OpenedRoot,
+  ProcessTable,
   RuntimeDriver,
   RuntimeEvent,
   TerminalSize,
@@ -138,6 +140,14 @@ export class RuntimeRegistry implements RuntimeDriver {
 
   stats(id: string): Promise<ContainerStats> {
     return this.call(id, (d) => d.stats(id));
+  }
+
+  processes(id: string, options?: { psArgs?: string }): Promise<ProcessTable> {
+    return this.call(id, (d) => d.processes(id, options));
+  }
+
+  openRoot(id: string): Promise<OpenedRoot> {
+    return this.call(id, (d) => d.openRoot(id));
   }
 
   async *logs(id: string, options?: LogOptions): AsyncIterable<LogEntry> {

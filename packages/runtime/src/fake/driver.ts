@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '@berth/image-format';
 import type {
@@ -12,6 +15,8 @@ import type {
   ExitStatus,
   LogEntry,
   LogOptions,
+  OpenedRoot,
+  ProcessTable,
   RuntimeDriver,
   RuntimeEvent,
 } from '../driver.js';
@@ -60,7 +65,15 @@ interface FakeContainer {
   waiters: ((s: ExitStatus) => void)[];
   thaw: (() => void)[];
   startedMs: number;
+  /** The argv of each running process (the container's and its execs'), for processes(). */
+  argv: Map<RunningProcess, { pid: number; args: string[] }>;
+  /** A host directory standing for the container's root once openRoot() asked for it; cat reads it first. */
+  rootDir?: string;
 }
+
+/** The fake's host: one CPU, 1 GiB, a CPU clock that runs as wall time does. */
+const HOST_CPUS = 1;
+const HOST_MEMORY = 1 << 30;
 
 /**
  * An in-memory RuntimeDriver for tests that need no root: processes are simulated
@@ -76,6 +89,7 @@ export class FakeDriver implements RuntimeDriver {
   private readonly pathLogs = new Map<string, FakeLog>();
   private readonly listeners = new Set<(e: RuntimeEvent) => void>();
   private nextPid = 1000;
+  private readonly bornMs = Date.now();
 
   constructor(private readonly options: FakeDriverOptions = {}) {
     this.name = options.name ?? 'fake';
@@ -115,17 +129,18 @@ export class FakeDriver implements RuntimeDriver {
     }
     // as driver-linux: `bridge` or a network's name joins networks, host/none/container:<id> join none
     const mode = spec.network?.mode ?? 'none';
+    let ports: ContainerState['ports'];
     if (this.options.network && mode !== 'host' && mode !== 'none' && !mode.startsWith('container:')) {
-      await this.options.network.attach(spec.id, {
+      ({ ports } = await this.options.network.attach(spec.id, {
         mode: 'bridge',
         networks: spec.network?.networks ?? (mode === 'bridge' ? [] : [{ name: mode }]),
         ...(spec.network?.ports ? { ports: spec.network.ports } : {}),
         ...(spec.hostname ? { hostname: spec.hostname } : {}),
-      });
+      }));
     }
     const c: FakeContainer = {
       spec,
-      state: { id: spec.id, status: 'created', createdAt: new Date().toISOString(), labels: { ...(spec.labels ?? {}) }, ...(spec.logPath ? { logPath: spec.logPath } : {}) },
+      state: { id: spec.id, status: 'created', createdAt: new Date().toISOString(), labels: { ...(spec.labels ?? {}) }, ...(spec.logPath ? { logPath: spec.logPath } : {}), ...(ports?.length ? { ports } : {}) },
       log,
       stdin: spec.process.stdin ? new Pipe() : undefined,
       size: spec.process.terminalSize,
@@ -135,6 +150,7 @@ export class FakeDriver implements RuntimeDriver {
       waiters: [],
       thaw: [],
       startedMs: 0,
+      argv: new Map(),
     };
     this.containers.set(spec.id, c);
     this.emit('create', spec.id);
@@ -154,7 +170,7 @@ export class FakeDriver implements RuntimeDriver {
       initArgs: c.spec.process.args,
       size,
       output,
-      readFile: (path) => this.options.files?.[path],
+      readFile: (path) => fromDir(c.rootDir, path) ?? this.options.files?.[path],
       thawed: () => (c.state.paused ? new Promise<void>((r) => c.thaw.push(r)) : Promise.resolve()),
     };
   }
@@ -173,11 +189,13 @@ export class FakeDriver implements RuntimeDriver {
     c.startedMs = Date.now();
     const run = startProcess(this.program(c.spec.process.args), ctx);
     c.run = run;
+    c.argv.set(run, { pid: c.state.pid!, args: c.spec.process.args });
     this.emit('start', id);
     void run.exited.then((code) => this.exited(c, code));
   }
 
   private exited(c: FakeContainer, code: number): void {
+    if (c.run) c.argv.delete(c.run);
     c.run = undefined;
     for (const e of c.execs) e.kill(9);
     c.state = { ...c.state, status: 'stopped', exitCode: code, oomKilled: false, finishedAt: new Date().toISOString() };
@@ -206,9 +224,11 @@ export class FakeDriver implements RuntimeDriver {
     let size = spec.terminalSize;
     const run = startProcess(this.program(spec.args), this.context(c, spec, pipe, (stream, data) => (stream === 'stdout' ? stdout : stderr).write(data), () => size));
     c.execs.add(run);
+    c.argv.set(run, { pid: this.nextPid++, args: spec.args });
     if (spec.tty) stderr.end();
     const exited = run.exited.then((code) => {
       c.execs.delete(run);
+      c.argv.delete(run);
       stdout.end();
       if (!stderr.writableEnded) stderr.end();
       pipe?.end();
@@ -290,6 +310,7 @@ export class FakeDriver implements RuntimeDriver {
       s.stderr.end();
     }
     c.sinks.clear();
+    if (c.rootDir) rmSync(c.rootDir, { recursive: true, force: true });
     this.containers.delete(id);
     await this.options.network?.detach(id).catch(() => undefined);
     this.emit('delete', id);
@@ -312,7 +333,34 @@ export class FakeDriver implements RuntimeDriver {
       cpu: { usageNanos: running ? (Date.now() - c.startedMs) * 1000 : 0 },
       memory: { usageBytes: running ? 1 << 20 : 0 },
       pids: { current: running ? 1 + c.execs.size : 0 },
+      host: { cpuNanos: (Date.now() - this.bornMs + 1) * 1e6 * HOST_CPUS, onlineCpus: HOST_CPUS, memoryBytes: HOST_MEMORY },
+      // a container on a network has its own interface, whose traffic the fake does not count
+      ...(running && this.options.network && c.spec.network?.mode !== undefined && !['host', 'none'].includes(c.spec.network.mode) && !c.spec.network.mode.startsWith('container:')
+        ? { networks: { eth0: { rxBytes: 0, rxPackets: 0, rxErrors: 0, rxDropped: 0, txBytes: 0, txPackets: 0, txErrors: 0, txDropped: 0 } } }
+        : {}),
     };
+  }
+
+  /** ps -f's columns over the simulated processes; the fake knows no other ps options. */
+  async processes(id: string, options: { psArgs?: string } = {}): Promise<ProcessTable> {
+    const c = this.get(id);
+    if (c.state.status !== 'running') throw new ConflictError(`container ${id} is not running`);
+    if (options.psArgs !== undefined && !['', '-f', '-ef'].includes(options.psArgs.trim())) {
+      throw new InvalidArgumentError(`the fake driver's ps knows no options but -f and -ef (got ${JSON.stringify(options.psArgs)})`);
+    }
+    const init = c.state.pid ?? 0;
+    return {
+      titles: ['UID', 'PID', 'PPID', 'C', 'STIME', 'TTY', 'TIME', 'CMD'],
+      processes: [...c.argv.values()].map((p) => ['root', String(p.pid), String(p.pid === init ? 0 : init), '0', '00:00', '?', '00:00:00', p.args.join(' ')]),
+    };
+  }
+
+  /** A temp directory stands for the root: files written there are what cat in the container reads. */
+  async openRoot(id: string): Promise<OpenedRoot> {
+    const c = this.get(id);
+    if (c.state.status !== 'running') throw new ConflictError(`container ${id} is not running`);
+    c.rootDir ??= mkdtempSync(join(tmpdir(), 'berth-fake-root-'));
+    return { path: c.rootDir, release: async () => undefined };
   }
 
   logs(id: string, options: LogOptions = {}): AsyncIterable<LogEntry> {
@@ -359,7 +407,17 @@ export class FakeDriver implements RuntimeDriver {
   }
 
   async close(): Promise<void> {
-    // nothing of its own to release: the containers are the object's
+    // the containers are the object's: only their root directories are on disk
+    for (const c of this.containers.values()) if (c.rootDir) rmSync(c.rootDir, { recursive: true, force: true });
+  }
+}
+
+function fromDir(dir: string | undefined, path: string): Buffer | undefined {
+  if (dir === undefined || !path.startsWith('/') || path.split('/').includes('..')) return undefined;
+  try {
+    return readFileSync(join(dir, path));
+  } catch {
+    return undefined;
   }
 }
 

@@ -149,7 +149,7 @@ export class FakeNetworkDriver implements NetworkDriver {
         do p.hostPort = this.nextPort++;
         while ([...taken, ...out].some((q) => clash(p, q)));
       } else if ([...taken, ...out].some((q) => clash(p, q))) {
-        throw new ConflictError(`Bind for ${hostIp || '0.0.0.0'}:${p.hostPort}/${p.protocol} failed: port is already allocated`);
+        throw new ConflictError(`Bind for ${hostIp || '0.0.0.0'}:${p.hostPort} failed: port is already allocated`);
       }
       out.push(p);
     }

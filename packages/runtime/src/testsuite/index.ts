@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerSpec, ProcessSpec, RootfsSpec } from '../spec.js';
 import type { LogEntry, RuntimeDriver, RuntimeEvent } from '../driver.js';
+import { hostViewCases } from './host-view.js';
 import { logCases } from './logs.js';
 
 export interface ConformanceFixtures {
@@ -397,6 +398,7 @@ export function runConformanceSuite(name: string, makeDriver: DriverFactory, fix
     });
 
     logCases({ driver: () => driver, spec });
+    hostViewCases({ driver: () => driver, spec });
 
     it('reports stats of a running container', async () => {
       const s = await spec('stats', { args: ['sleep', '30'] });

@@ -1,0 +1,22 @@
+/** How the driver gets the container's root filesystem: a mount to perform. */
+export interface RootfsMount {
+  type: string;
+  source: string;
+  options: string[];
+}
+
+/** What containers need from the snapshotter (adapters/snapshots.ts fits layer-store's to it). */
+export interface SnapshotPort {
+  /** A writable snapshot over the committed chain `parent` (none: empty). */
+  prepare(key: string, parent: string | undefined): Promise<RootfsMount[]>;
+  mounts(key: string): Promise<RootfsMount[]>;
+  remove(key: string): Promise<void>;
+  /** Bytes in the writable layer. */
+  usage(key: string): Promise<number>;
+  /** What a diff reads: the overlay upper dir, or full trees (native). */
+  diffSource?(key: string): Promise<{ kind: 'overlay-upper'; upper: string } | { kind: 'trees'; lower?: string; upper: string }>;
+  /** A read-only view of a committed snapshot (removed with `remove`). */
+  view?(key: string, parent: string | undefined): Promise<RootfsMount[]>;
+  /** Keys of active (writable) snapshots. */
+  list?(): Promise<string[]>;
+}

@@ -1,0 +1,95 @@
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import type { LogCaseContext } from './logs.js';
+
+/**
+ * What the engine learns of a running container through the driver instead of the
+ * host's /proc: its processes (`docker top`), the host's counters beside its stats
+ * (`docker stats`), and its root as a directory (`docker cp`).
+ */
+export function hostViewCases(c: LogCaseContext): void {
+  function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (d: Buffer) => chunks.push(d));
+      stream.on('end', () => resolve(Buffer.concat(chunks).toString()));
+      stream.on('error', reject);
+    });
+  }
+
+  it('lists the processes of a running container, execs included', async () => {
+    const driver = c.driver();
+    const s = await c.spec('top', { args: ['sleep', '30'] });
+    await driver.create(s);
+    await expect(driver.processes(s.id)).rejects.toMatchObject({ code: 'Conflict' });
+    await driver.start(s.id);
+    const ex = await driver.exec(s.id, { args: ['sleep', '31'] });
+    try {
+      // a real runtime's exec passes through its own init (runc:[2:INIT]) before it is `sleep 31`
+      const cmdsOf = (t: { processes: string[][] }) => t.processes.map((row) => row.at(-1));
+      let table = await driver.processes(s.id);
+      for (let i = 0; i < 100 && !cmdsOf(table).includes('sleep 31'); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        table = await driver.processes(s.id);
+      }
+      expect(table.titles).toContain('PID');
+      expect(table.titles.at(-1)).toBe('CMD');
+      for (const row of table.processes) expect(row).toHaveLength(table.titles.length);
+      const cmds = cmdsOf(table);
+      expect(cmds).toContain('sleep 30');
+      expect(cmds).toContain('sleep 31');
+      expect(table.processes).toHaveLength(2);
+      const withArgs = await driver.processes(s.id, { psArgs: '-ef' });
+      expect(withArgs.processes.map((row) => row.at(-1))).toContain('sleep 30');
+    } finally {
+      await ex.kill('SIGKILL');
+      await ex.exited;
+      await driver.delete(s.id, { force: true });
+    }
+  });
+
+  it('samples the host beside a container: CPU clock, online CPUs, memory; its own interfaces only', async () => {
+    const driver = c.driver();
+    const s = await c.spec('host-stats', { args: ['sleep', '30'] });
+    await driver.create(s);
+    await driver.start(s.id);
+    try {
+      const a = await driver.stats(s.id);
+      await new Promise((r) => setTimeout(r, 50));
+      const b = await driver.stats(s.id);
+      expect(a.host.onlineCpus).toBeGreaterThanOrEqual(1);
+      expect(a.host.memoryBytes).toBeGreaterThan(0);
+      expect(a.host.cpuNanos).toBeGreaterThan(0);
+      expect(b.host.cpuNanos).toBeGreaterThan(a.host.cpuNanos);
+      // the suite's containers have no network (mode none): loopback alone, which is left out
+      expect(a.networks ?? {}).toEqual({});
+    } finally {
+      await driver.delete(s.id, { force: true });
+    }
+  });
+
+  it("opens a running container's root: bytes the host writes there the container reads as written", async () => {
+    const driver = c.driver();
+    const s = await c.spec('root', { args: ['sleep', '30'] });
+    await driver.create(s);
+    await expect(driver.openRoot(s.id)).rejects.toMatchObject({ code: 'Conflict' });
+    await driver.start(s.id);
+    try {
+      const root = await driver.openRoot(s.id);
+      try {
+        const bytes = Buffer.from([0, 1, 2, 0xff, 0xfe, 10, 13]);
+        await writeFile(join(root.path, 'conf-from-host'), bytes);
+        const cat = await driver.exec(s.id, { args: ['sha256sum', '/conf-from-host'] });
+        const out = readAll(cat.stdout);
+        expect(await cat.exited).toBe(0);
+        expect((await out).split(' ')[0]).toBe(createHash('sha256').update(bytes).digest('hex'));
+      } finally {
+        await root.release();
+      }
+    } finally {
+      await driver.delete(s.id, { force: true });
+    }
+  });
+}
