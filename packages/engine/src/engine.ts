@@ -13,7 +13,8 @@ import { RootLock } from './state/lock.js';
 import { openEngineDb, type Db } from './state/db.js';
 import { EventBus } from './events.js';
 import { LocalVolumes } from './volumes.js';
-import { containerDnsNames, Networks, type NetworkManagerLike } from './networks.js';
+import { containerDnsNames, Networks } from './networks.js';
+import type { NetworkDriver } from '@berth/runtime';
 import { Containers } from './containers/service.js';
 import { parseSize } from './containers/log-config.js';
 import { ContainerTable, type ContainerRecord } from './containers/record.js';
@@ -305,7 +306,7 @@ export class Engine {
   }
 }
 
-async function fillEndpoints(manager: NetworkManagerLike, r: ContainerRecord): Promise<void> {
+async function fillEndpoints(manager: NetworkDriver, r: ContainerRecord): Promise<void> {
   for (const [name, ep] of Object.entries(r.networks)) {
     if (name === 'host' || name === 'none') continue;
     const details = await manager.inspectNetwork(name).catch(() => undefined);

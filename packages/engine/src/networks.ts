@@ -8,14 +8,8 @@ import type { Db } from './state/db.js';
 import { ipamRequest, shownIpam, type IpamRequest } from './network-ipam.js';
 import type { EndpointRequest, NetworkDriver } from '@berth/runtime';
 
-/** The network driver the composition root gave the engine (driver-linux's CniNetworkManager in berthd). */
-export type NetworkManagerLike = NetworkDriver;
-
-/** A container's endpoint as the network driver takes it (attach and connect). */
-export type ManagerEndpoint = EndpointRequest;
-
-/** The manager's view of an endpoint's settings (the fixed addresses, MAC and links it asks for). */
-export function managerEndpoint(name: string, ep: EndpointSettings | undefined, mac?: string): ManagerEndpoint {
+/** An endpoint's settings as the network driver takes them (the fixed addresses, MAC and links it asks for). */
+export function endpointRequest(name: string, ep: EndpointSettings | undefined, mac?: string): EndpointRequest {
   const links = (ep?.Links ?? []).flatMap((l) => {
     const [target = '', alias = target] = l.split(':');
     return target ? [{ alias: alias.replace(/^.*\//, ''), target: target.replace(/^\//, '') }] : [];
@@ -83,13 +77,13 @@ export interface AttachmentLookup {
   released?(): Promise<void>;
 }
 
-/** Docker's networks over driver-linux's CNI network manager; `bridge`, `host`, `none` are predefined. */
+/** Docker's networks over the composition root's NetworkDriver; `bridge`, `host`, `none` are predefined. */
 export class Networks implements NetworkService {
   attachments!: AttachmentLookup;
 
   constructor(
     private readonly db: Db,
-    private readonly manager: NetworkManagerLike | undefined,
+    private readonly manager: NetworkDriver | undefined,
     private readonly events: EventBus,
     /** What `bridge` shows before its first container creates it. */
     private readonly defaultIpam?: { Subnet: string; Gateway: string },
@@ -135,7 +129,7 @@ export class Networks implements NetworkService {
     if (this.row(body.Name)) throw new ConflictError(`network with name ${body.Name} already exists`);
     const driver = body.Driver || 'bridge';
     if (driver !== 'bridge') throw new NotFoundError(`could not find plugin ${driver} in v1 plugin registry: plugin not found`);
-    if (!this.manager) throw new UnsupportedError('bridge networks need driver-linux networking');
+    if (!this.manager) throw new UnsupportedError('bridge networks need a network driver');
     const ipam = ipamRequest(body);
     const net = await this.manager.createNetwork({
       name: body.Name,
@@ -262,7 +256,7 @@ export class Networks implements NetworkService {
     const aliases = ep.Aliases ?? [];
     // `none` is either a container started without a network (no attachment: refused) or one
     // whose every network was disconnected while it ran (its namespace takes a new one).
-    const iface = await this.manager.connect(c.runtimeId, managerEndpoint(r.name, ep)).catch((err: unknown) => {
+    const iface = await this.manager.connect(c.runtimeId, endpointRequest(r.name, ep)).catch((err: unknown) => {
       throw err instanceof NotFoundError && c.networkMode === 'none' ? refused() : err;
     });
     const live: EndpointSettings = {

@@ -1,5 +1,5 @@
 import type { ContainerCreateBody, EndpointSettings } from '../docker-types.js';
-import { managerEndpoint } from '../networks.js';
+import { endpointRequest } from '../networks.js';
 import type { ContainerRecord } from './record.js';
 import type { NetworkAttachment } from '@berth/runtime';
 
@@ -69,7 +69,7 @@ export function runNetworks(r: ContainerRecord): NetworkAttachment[] {
   return Object.entries(r.networks)
     .filter(([n]) => n !== 'host' && n !== 'none')
     .map(([n, ep]) => {
-      const m = managerEndpoint(n, ep, r.macs?.[n] ?? '');
+      const m = endpointRequest(n, ep, r.macs?.[n] ?? '');
       return {
         name: n,
         aliases: ep.Aliases ?? [],
