@@ -39,3 +39,5 @@ export {
 export { lcowContainerRequest, LCOW_ROOT_IN_UVM, type LinuxHostedSystem, type LinuxOciSpec, type LcowContainerInput } from './builders/lcow.js';
 export { natNetwork, endpointDocument, namespaceDocument, namespaceAddEndpoint, namespaceRemoveEndpoint, type EndpointInput } from './builders/hcn.js';
 export { generateSamples } from './samples/cases.js';
+export type { HcsApi, HcsSystem, HcsProcess, SignalOptions, WithId } from './api.js';
+export { HRESULT, HcsError, hresultName, isHcsError, type HresultName } from './hresult.js';

@@ -19,6 +19,8 @@ export type HcsDefinition =
   | 'OsLayerOptions'
   | 'Attachment'
   | 'VirtualSmbShare'
+  | 'VirtualPMemDevice'
+  | 'Plan9Share'
   | 'Properties'
   | 'ProcessStatus';
 
@@ -56,5 +58,7 @@ export function settingsDefinition(resourcePath: string | undefined): HcsDefinit
   if (!resourcePath) return undefined;
   if (/^VirtualMachine\/Devices\/Scsi\/[^/]+\/Attachments\/\d+$/.test(resourcePath)) return 'Attachment';
   if (resourcePath === 'VirtualMachine/Devices/VirtualSmb/Shares') return 'VirtualSmbShare';
+  if (/^VirtualMachine\/Devices\/VirtualPMem\/Devices\/\d+$/.test(resourcePath)) return 'VirtualPMemDevice';
+  if (resourcePath === 'VirtualMachine/Devices/Plan9/Shares') return 'Plan9Share';
   return undefined;
 }

@@ -143,7 +143,8 @@ export interface ComputeSystem {
   Owner: string;
   SchemaVersion: SchemaVersion;
   HostingSystemId?: string;
-  HostedSystem?: HostedSystem;
+  /** A Windows guest's HostedSystem, or a Linux guest's request (builders/lcow.ts LinuxHostedSystem). */
+  HostedSystem?: HostedSystem | object;
   Container?: Container;
   VirtualMachine?: VirtualMachine;
   ShouldTerminateOnLastHandleClosed?: boolean;
