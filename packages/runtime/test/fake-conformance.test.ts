@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { runConformanceSuite, runNetworkConformanceSuite } from '../src/testsuite/index.js';
 import { FakeDriver, FakeNetworkDriver } from '../src/fake/index.js';
-import { suitePrograms } from './suite-programs.js';
+import { suitePrograms } from '../src/fake/index.js';
 
 // a stand-in for /bin/busybox: big, binary, every byte value
 const busybox = randomBytes(300_000);
