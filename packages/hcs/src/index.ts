@@ -41,3 +41,4 @@ export { natNetwork, endpointDocument, namespaceDocument, namespaceAddEndpoint, 
 export { generateSamples } from './samples/cases.js';
 export type { HcsApi, HcsSystem, HcsProcess, SignalOptions, WithId } from './api.js';
 export { HRESULT, HcsError, hresultName, isHcsError, type HresultName } from './hresult.js';
+export * from './gcs/index.js';
