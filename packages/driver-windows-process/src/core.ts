@@ -109,8 +109,14 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
   /** Scratch, layers, mapped directories...: everything the container's compute system needs. */
   protected abstract prepare(spec: ContainerSpec, network: ContainerNetwork | undefined): Promise<Sandbox>;
 
+  /** The guest OS a container runs (a Hyper-V driver runs Linux images too: LCOW). */
+  protected guestOsOf(_spec: ContainerSpec): GuestOs {
+    return this.guestOs;
+  }
+
   protected processParameters(spec: ContainerSpec, exec?: ExecSpec): ProcessParameters {
-    return exec ? execProcessParameters(spec, exec, this.guestOs) : initProcessParameters(spec, this.guestOs);
+    const os = this.guestOsOf(spec);
+    return exec ? execProcessParameters(spec, exec, os) : initProcessParameters(spec, os);
   }
 
   private emit(type: RuntimeEvent['type'], id: string, exitCode?: number): void {
@@ -275,7 +281,7 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
       kill: async (signal = 'SIGKILL') => {
         const n = signalNumber(signal);
         killSignal = n;
-        await this.signal(p, n).catch(ok('HCS_E_PROCESS_ALREADY_STOPPED'));
+        await this.signal(p, n, this.guestOsOf(c.spec)).catch(ok('HCS_E_PROCESS_ALREADY_STOPPED'));
       },
     };
   }
@@ -355,9 +361,9 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
     await this.hcs.modifyProcess(p, { Operation: 'ConsoleSize', ConsoleSize: { Height: size.height, Width: size.width } }).catch(ok('HCS_E_PROCESS_ALREADY_STOPPED'));
   }
 
-  private async signal(p: HcsProcess, n: number): Promise<void> {
+  private async signal(p: HcsProcess, n: number, os: GuestOs): Promise<void> {
     if (n === 9) return this.hcs.terminateProcess(p);
-    const opts = signalOptions(n, this.guestOs);
+    const opts = signalOptions(n, os);
     if (!opts) throw new InvalidArgumentError(`signal ${n} cannot be delivered to a Windows container (SIGINT, SIGQUIT, SIGTERM and SIGKILL can)`);
     return this.hcs.signalProcess(p, opts);
   }
@@ -369,7 +375,7 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
     if (c.state.status !== 'running' || !run?.process) return;
     run.killSignal = n;
     if (n === 9 && c.state.paused) await this.unpauseContainer(id);
-    await this.signal(run.process, n).catch(ok('HCS_E_PROCESS_ALREADY_STOPPED'));
+    await this.signal(run.process, n, this.guestOsOf(c.spec)).catch(ok('HCS_E_PROCESS_ALREADY_STOPPED'));
   }
 
   async wait(id: string, options: { signal?: AbortSignal } = {}): Promise<ExitStatus> {
