@@ -238,7 +238,7 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
     }
     if (run.killSignal === 9) code = 137;
     await Promise.all(drained);
-    await c.log.flushed();
+    await c.log.close();
     await this.hcs.closeProcess(process).catch(() => undefined);
     // the init process is the container: its end is the compute system's
     await this.hcs.shutDownComputeSystem(run.system).catch(ok('HCS_E_SYSTEM_ALREADY_STOPPED', 'HCS_E_SYSTEM_NOT_FOUND', 'ERROR_INVALID_HANDLE'));
@@ -412,6 +412,7 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
     for (const w of c.stdinWaiting.splice(0)) w();
     await c.sandbox.destroy();
     if (c.network) await this.nat.detach(c.network);
+    await c.log.close();
     if (!c.spec.logPath) await rm(c.log.path, { force: true });
     this.emit('delete', id);
   }

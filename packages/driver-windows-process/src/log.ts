@@ -34,6 +34,8 @@ export class FileLog {
   private waiters: (() => void)[] = [];
   /** Bytes handed to write() not yet on disk. */
   backlog = 0;
+  /** Open while the container writes; closed when its run ends (close()). */
+  private handle: FileHandle | undefined;
 
   constructor(readonly path: string) {}
 
@@ -51,16 +53,23 @@ export class FileLog {
     this.backlog += data.length;
     const next = this.writes.then(async () => {
       try {
-        const f = await open(this.path, 'a');
-        try {
-          await f.writev(parts);
-        } finally {
-          await f.close();
-        }
+        this.handle ??= await open(this.path, 'a');
+        await this.handle.writev(parts);
       } finally {
         this.backlog -= data.length;
       }
       this.wake();
+    });
+    this.writes = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Closes the file after the writes so far; a later write opens it again. */
+  close(): Promise<void> {
+    const next = this.writes.then(async () => {
+      const h = this.handle;
+      this.handle = undefined;
+      await h?.close();
     });
     this.writes = next.catch(() => undefined);
     return next;
