@@ -31,7 +31,7 @@ import {
   type HostedSystem,
   type LayerData,
 } from '@berth/hcs';
-import { WindowsDriverCore, layerData, scratchFolder, type ContainerNetwork, type Sandbox, type WindowsDriverOptions } from '@berth/driver-windows-process';
+import { WindowsDriverCore, layerData, scratchFolder, type Sandbox, type WindowsDriverOptions } from '@berth/driver-windows-process';
 import type { ContainerSpec } from '@berth/runtime';
 
 export interface HypervDriverOptions extends WindowsDriverOptions {
@@ -81,7 +81,7 @@ export class WindowsHypervDriver extends WindowsDriverCore {
     return vm;
   }
 
-  protected async prepare(spec: ContainerSpec, network: ContainerNetwork | undefined): Promise<Sandbox> {
+  protected async prepare(spec: ContainerSpec, namespaceId: string | undefined): Promise<Sandbox> {
     if (spec.isolation === 'process') throw new UnsupportedError('isolation process is the windows/process driver\'s');
     const data = await layerData(this.hcs, spec);
     const scratch = scratchFolder(this.config.scratchRoot, spec.id);
@@ -101,7 +101,7 @@ export class WindowsHypervDriver extends WindowsDriverCore {
         const uvmScratch = winJoin(scratch, 'uvm-sandbox.vhdx');
         await (this.config.copyFile ?? fsCopyFile)(winJoin(base, 'UtilityVM', 'SystemTemplate.vhdx'), uvmScratch);
         vm = await this.bootUvm(uvmId, wcowUvmDocument({ baseLayer: base, scratchVhdx: uvmScratch, ...size }));
-        hosted = await this.wcowContainer(vm, spec, data, scratch, network);
+        hosted = await this.wcowContainer(vm, spec, data, scratch, namespaceId);
       }
       const document = hostedComputeSystem(uvmId, hosted);
       const uvm = vm;
@@ -126,7 +126,7 @@ export class WindowsHypervDriver extends WindowsDriverCore {
   }
 
   /** Layers and mapped directories as VSMB shares, the scratch on SCSI: the container as the WCOW guest sees it. */
-  private async wcowContainer(vm: HcsSystem, spec: ContainerSpec, data: LayerData, scratch: string, network: ContainerNetwork | undefined): Promise<HostedSystem> {
+  private async wcowContainer(vm: HcsSystem, spec: ContainerSpec, data: LayerData, scratch: string, namespaceId: string | undefined): Promise<HostedSystem> {
     const layers = [];
     for (const [i, l] of data.Layers.entries()) {
       const name = `s${i + 1}`;
@@ -141,7 +141,7 @@ export class WindowsHypervDriver extends WindowsDriverCore {
       mountPaths[i] = vsmbGuestPath(name);
     }
     await this.hcs.modifyComputeSystem(vm, scsiAttachRequest(CONTAINER_SCRATCH_LUN, winJoin(scratch, 'sandbox.vhdx')));
-    return hostedContainerDocument({ spec, layers, scratchPath: `c:\\mounts\\scsi\\m${CONTAINER_SCRATCH_LUN}`, namespaceId: network?.namespaceId, mountPaths });
+    return hostedContainerDocument({ spec, layers, scratchPath: `c:\\mounts\\scsi\\m${CONTAINER_SCRATCH_LUN}`, namespaceId, mountPaths });
   }
 
   /** Layer VHDs read-only on SCSI after the scratch; the OCI spec for the Linux guest. */

@@ -10,7 +10,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Writable, type Readable } from 'node:stream';
-import { ConflictError, InvalidArgumentError, NotFoundError } from '@berth/image-format';
+import { ConflictError, InvalidArgumentError, NotFoundError, UnsupportedError } from '@berth/image-format';
 import { execProcessParameters, initProcessParameters, isHcsError, type GuestOs, type HcsApi, type HcsProcess, type HcsSystem, type ProcessParameters, type SignalOptions } from '@berth/hcs';
 import {
   isValidContainerId,
@@ -31,7 +31,7 @@ import {
   type TerminalSize,
 } from '@berth/runtime';
 import { FileLog } from './log.js';
-import { HcnNat, type ContainerNetwork, type NatOptions } from './network.js';
+import { HcnNetworkDriver } from './hcn-network.js';
 
 /** How one container's compute system is made and unmade. */
 export interface Sandbox {
@@ -48,7 +48,8 @@ export interface WindowsDriverOptions {
   hcs: HcsApi;
   /** Local directory for logs (one file per container). */
   stateDir: string;
-  nat?: NatOptions;
+  /** Container networking; default an HcnNetworkDriver of its own over `hcs`. */
+  network?: HcnNetworkDriver;
 }
 
 interface Run {
@@ -66,7 +67,6 @@ interface Attachment {
 interface Container {
   spec: ContainerSpec;
   sandbox: Sandbox;
-  network?: ContainerNetwork;
   state: ContainerState;
   log: FileLog;
   run?: Run;
@@ -97,17 +97,32 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
   abstract readonly name: string;
   protected abstract readonly guestOs: GuestOs;
   protected readonly hcs: HcsApi;
-  protected readonly nat: HcnNat;
+  readonly network: HcnNetworkDriver;
   private readonly containers = new Map<string, Container>();
   private readonly listeners = new Set<(e: RuntimeEvent) => void>();
 
   constructor(protected readonly options: WindowsDriverOptions) {
     this.hcs = options.hcs;
-    this.nat = new HcnNat(options.hcs, options.nat);
+    this.network = options.network ?? new HcnNetworkDriver(options.hcs);
   }
 
   /** Scratch, layers, mapped directories...: everything the container's compute system needs. */
-  protected abstract prepare(spec: ContainerSpec, network: ContainerNetwork | undefined): Promise<Sandbox>;
+  protected abstract prepare(spec: ContainerSpec, namespaceId: string | undefined): Promise<Sandbox>;
+
+  /** spec.network as the network driver takes it: Docker's `bridge` is the `nat` network on Windows. */
+  private async attachNetwork(spec: ContainerSpec): Promise<string | undefined> {
+    const n = spec.network ?? { mode: 'none' };
+    const mode = n.mode === 'nat' || n.mode === 'default' ? 'bridge' : n.mode;
+    if (mode !== 'bridge' && mode !== 'none') throw new UnsupportedError(`network mode ${n.mode} is not supported by Windows containers (nat/bridge, a named network, or none)`);
+    const def = this.network.defaultNetworkName;
+    await this.network.attach(spec.id, {
+      mode,
+      networks: (n.networks ?? []).map((w) => ({ ...w, name: w.name === 'bridge' ? def : w.name })),
+      ports: n.ports ?? [],
+      ...(spec.hostname ? { hostname: spec.hostname } : {}),
+    });
+    return this.network.namespaceOf(spec.id);
+  }
 
   /** The guest OS a container runs (a Hyper-V driver runs Linux images too: LCOW). */
   protected guestOsOf(_spec: ContainerSpec): GuestOs {
@@ -141,18 +156,17 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
     const placeholder = { spec } as Container;
     this.containers.set(spec.id, placeholder);
     try {
-      const network = await this.nat.attach(spec.id, spec.network);
+      const namespaceId = await this.attachNetwork(spec);
       let sandbox: Sandbox;
       try {
-        sandbox = await this.prepare(spec, network);
+        sandbox = await this.prepare(spec, namespaceId);
       } catch (e) {
-        if (network) await this.nat.detach(network);
+        await this.network.detach(spec.id);
         throw e;
       }
       const c: Container = {
         spec,
         sandbox,
-        network,
         state: { id: spec.id, status: 'created', createdAt: new Date().toISOString(), labels: { ...(spec.labels ?? {}) }, logPath },
         log: new FileLog(logPath),
         exitWaiters: [],
@@ -164,7 +178,7 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
         c.run = { system: await sandbox.createSystem(), done: Promise.resolve() };
       } catch (e) {
         await sandbox.destroy().catch(() => undefined);
-        if (network) await this.nat.detach(network);
+        await this.network.detach(spec.id);
         throw e;
       }
       this.containers.set(spec.id, c);
@@ -411,7 +425,7 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
     }
     for (const w of c.stdinWaiting.splice(0)) w();
     await c.sandbox.destroy();
-    if (c.network) await this.nat.detach(c.network);
+    await this.network.detach(id);
     await c.log.close();
     if (!c.spec.logPath) await rm(c.log.path, { force: true });
     this.emit('delete', id);

@@ -11,7 +11,6 @@ import { processContainerDocument, type ComputeSystem } from '@berth/hcs';
 import type { ContainerSpec } from '@berth/runtime';
 import { WindowsDriverCore, type Sandbox, type WindowsDriverOptions } from './core.js';
 import { layerData, scratchFolder } from './layers.js';
-import type { ContainerNetwork } from './network.js';
 
 export interface ProcessDriverOptions extends WindowsDriverOptions {
   /** Windows folder that holds each container's scratch (e.g. `C:\ProgramData\berth\scratch`). */
@@ -28,7 +27,7 @@ export class WindowsProcessDriver extends WindowsDriverCore {
     super(config);
   }
 
-  protected async prepare(spec: ContainerSpec, network: ContainerNetwork | undefined): Promise<Sandbox> {
+  protected async prepare(spec: ContainerSpec, namespaceId: string | undefined): Promise<Sandbox> {
     if (spec.isolation === 'hyperv') throw new UnsupportedError('isolation hyperv is the windows/hyperv driver\'s');
     if (spec.platform && spec.platform.os !== 'windows') throw new UnsupportedError(`a ${spec.platform.os} image needs Hyper-V isolation (LCOW)`);
     const hcs = this.hcs;
@@ -38,7 +37,7 @@ export class WindowsProcessDriver extends WindowsDriverCore {
     let document: ComputeSystem;
     try {
       const volume = await hcs.mountWritableLayer(scratch, data);
-      document = processContainerDocument({ spec, layers: data.Layers, scratchPath: volume, namespaceId: network?.namespaceId, hostProcessors: this.config.hostProcessors ?? 1 });
+      document = processContainerDocument({ spec, layers: data.Layers, scratchPath: volume, namespaceId, hostProcessors: this.config.hostProcessors ?? 1 });
     } catch (e) {
       await hcs.unmountWritableLayer(scratch).catch(() => undefined);
       await hcs.destroyLayer(scratch).catch(() => undefined);

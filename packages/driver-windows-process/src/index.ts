@@ -5,6 +5,6 @@
  */
 export { WindowsProcessDriver, type ProcessDriverOptions } from './driver.js';
 export { WindowsDriverCore, signalOptions, type Sandbox, type WindowsDriverOptions } from './core.js';
-export { HcnNat, type NatOptions, type ContainerNetwork } from './network.js';
 export { layerData, scratchFolder, winBasename } from './layers.js';
 export { FileLog } from './log.js';
+export { HcnNetworkDriver, type HcnNetworkDriverOptions } from './hcn-network.js';

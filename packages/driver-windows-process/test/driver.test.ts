@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isVolumeGuidPath, type ComputeSystem, type ProcessParameters } from '@berth/hcs';
+import { isVolumeGuidPath, natNetwork, type ComputeSystem, type ProcessParameters } from '@berth/hcs';
 import { HcsSimulator, nameToGuid } from '@berth/hcs/simulator';
 import type { ContainerSpec, RuntimeDriver } from '@berth/runtime';
 import { WindowsProcessDriver } from '../src/index.js';
@@ -42,7 +42,7 @@ describe('windows/process: HCS call sequence', () => {
     const before = sim.received.length;
     await driver.create(spec('c1'));
     const calls = sim.received.slice(before).map((r) => r.call);
-    expect(calls).toEqual(['HcnCreateNetwork', 'HcnCreateEndpoint', 'HcnCreateNamespace', 'HcnModifyNamespace', 'HcsInitializeWritableLayer', 'PrepareLayer', 'HcsCreateComputeSystem']);
+    expect(calls).toEqual(['HcnCreateNetwork', 'HcnCreateNamespace', 'HcnCreateEndpoint', 'HcnModifyNamespace', 'HcsInitializeWritableLayer', 'PrepareLayer', 'HcsCreateComputeSystem']);
     const doc = sim.received.at(-1)!.document as ComputeSystem;
     expect(doc.Container!.Storage.Layers).toEqual([
       { Id: nameToGuid('top'), Path: TOP },
@@ -87,6 +87,22 @@ describe('windows/process: HCS call sequence', () => {
     await driver.delete('a');
     await driver.create(spec('b'));
     await driver.delete('b');
+  });
+
+  it('joins a network the host already has by name (Windows makes `nat` itself), and named user networks', async () => {
+    const { sim, driver } = await setup();
+    const hostNat = '6c4d6f2e-1b3a-4c5d-8e9f-0a1b2c3d4e5f';
+    await sim.createNetwork(hostNat, natNetwork({ name: 'nat', subnet: '172.20.16.0/20', gateway: '172.20.16.1' }));
+    await driver.create(spec('n1', { network: { mode: 'bridge', networks: [{ name: 'bridge' }] } }));
+    expect([...sim.hcn.endpoints.values()].map((e) => [e.network, e.IpConfigurations?.[0]?.IpAddress])).toEqual([[hostNat, '172.20.16.2']]);
+    await driver.network.createNetwork({ name: 'backend', subnet: '10.99.0.0/24' });
+    await driver.create(spec('n2', { network: { mode: 'bridge', networks: [{ name: 'backend', aliases: ['db'] }] } }));
+    expect(driver.network.lookup('n2', 'db')).toEqual(['10.99.0.2']);
+    const doc = sim.received.filter((r) => r.call === 'HcsCreateComputeSystem').at(-1)!.document as ComputeSystem;
+    expect(doc.Container!.Networking!.Namespace).toBe(driver.network.namespaceOf('n2'));
+    await driver.delete('n1');
+    await driver.delete('n2');
+    expect(sim.hcn.endpoints.size).toBe(0);
   });
 
   it('has no pause: Windows Server containers cannot be frozen', async () => {
