@@ -9,6 +9,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { once } from 'node:events';
 import { PassThrough, Writable, type Readable } from 'node:stream';
 import { ConflictError, InvalidArgumentError, NotFoundError, UnsupportedError } from '@berth/image-format';
 import { execProcessParameters, initProcessParameters, isHcsError, type GuestOs, type HcsApi, type HcsProcess, type HcsSystem, type ProcessParameters, type SignalOptions } from '@berth/hcs';
@@ -62,6 +63,8 @@ interface Run {
 interface Attachment {
   stdout: PassThrough | null;
   stderr: PassThrough | null;
+  /** Resolves when the attacher closes: nothing waits on its reading any more. */
+  gone: Promise<void>;
 }
 
 interface Container {
@@ -226,14 +229,17 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
       let last: Promise<void> = Promise.resolve();
       const finish = () => void last.then(resolve, resolve);
       source.on('data', (chunk: Buffer) => {
-        for (const a of c.attachments) a[stream]?.write(chunk);
+        // a slow reader of attach or of the disk holds the output back (as dockerd's attach does) instead of buffering it
+        const waits: Promise<unknown>[] = [];
+        for (const a of c.attachments) {
+          const s = a[stream];
+          if (s && !s.write(chunk)) waits.push(Promise.race([once(s, 'drain'), a.gone]));
+        }
         last = c.log.write(stream, chunk);
-        if (c.log.backlog > LOG_BACKLOG) {
+        if (c.log.backlog > LOG_BACKLOG) waits.push(last);
+        if (waits.length) {
           source.pause();
-          void last.then(
-            () => source.resume(),
-            () => source.resume(),
-          );
+          void Promise.allSettled(waits).then(() => source.resume());
         }
       });
       source.on('error', finish);
@@ -322,7 +328,8 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
 
   async attach(id: string, options: AttachOptions = {}): Promise<AttachedStdio> {
     const c = this.get(id);
-    const a: Attachment = { stdout: new PassThrough(), stderr: new PassThrough() };
+    let detach!: () => void;
+    const a: Attachment = { stdout: new PassThrough(), stderr: new PassThrough(), gone: new Promise<void>((r) => (detach = r)) };
     const running = c.state.status === 'running';
     if (running || c.state.status === 'created') c.attachments.add(a);
     else {
@@ -362,6 +369,7 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
       stderr: a.stderr!,
       close: () => {
         c.attachments.delete(a);
+        detach();
         a.stdout!.end();
         a.stderr!.end();
       },

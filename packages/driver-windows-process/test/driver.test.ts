@@ -105,6 +105,39 @@ describe('windows/process: HCS call sequence', () => {
     expect(sim.hcn.endpoints.size).toBe(0);
   });
 
+  it('an attacher that does not read holds the output back instead of the driver buffering it', async () => {
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    const sim = new HcsSimulator({
+      programs: (args) =>
+        args[0] === 'flood'
+          ? async (p) => {
+              for (let i = 0; i < 160; i++) {
+                p.stdout(chunk);
+                await p.sleep(0);
+              }
+              return 0;
+            }
+          : undefined,
+    });
+    sim.addBaseLayer(BASE, { osVersion: '10.0.20348.2340' });
+    const stateDir = mkdtempSync(join(tmpdir(), 'berth-winproc-'));
+    dirs.push(stateDir);
+    const driver = new WindowsProcessDriver({ hcs: sim, stateDir, scratchRoot: 'C:\\berth\\scratch' });
+    await driver.create({ id: 'flood', rootfs: { layers: [BASE] }, process: { args: ['flood'] } });
+    const io = await driver.attach('flood', { stdout: true });
+    await driver.start('flood');
+    await new Promise((r) => setTimeout(r, 500));
+    // one chunk in the attach stream's buffers at most, not the 10 MiB written
+    expect(io.stdout.readableLength).toBeLessThanOrEqual(2 * chunk.length);
+    let total = 0;
+    io.stdout.on('data', (b: Buffer) => (total += b.length));
+    expect((await driver.wait('flood')).exitCode).toBe(0);
+    await new Promise((r) => setImmediate(r));
+    expect(total).toBe(160 * chunk.length);
+    io.close();
+    await driver.delete('flood');
+  });
+
   it('has no pause: Windows Server containers cannot be frozen', async () => {
     const { driver } = await setup();
     const r: RuntimeDriver = driver;
