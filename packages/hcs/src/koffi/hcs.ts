@@ -62,7 +62,9 @@ export class KoffiHcs implements HcsApi {
 
   /** Exit notifications: HCS calls back on its thread; koffi runs this on ours. */
   private watch(target: KoffiSystem | KoffiProcess, setter: 'HcsSetComputeSystemCallback' | 'HcsSetProcessCallback', exitEvent: number): void {
-    target.callback = this.n.register('HCS_EVENT_CALLBACK', ((event: { Type: number }) => {
+    // a callback's pointer arguments arrive as external pointers: decode the struct
+    target.callback = this.n.register('HCS_EVENT_CALLBACK', ((eventPtr: unknown) => {
+      const event = this.n.koffi.decode(eventPtr, 'HCS_EVENT') as { Type: number };
       if (event.Type !== exitEvent || target.exited) return;
       target.exited = true;
       for (const w of target.exitWaiters.splice(0)) w();
