@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import koffi from 'koffi';
 import { describe, expect, it } from 'vitest';
 import { LIBRARIES, declareTypes, functionName, guidToString, openKoffiHcs, type KoffiModule } from '../src/koffi/index.js';
+import { exitEventCallback, HcsEventProcessExited, HcsEventSystemExited } from '../src/koffi/hcs.js';
 
 const k = koffi as unknown as KoffiModule;
 declareTypes(k);
@@ -51,6 +52,22 @@ describe('@berth/hcs/koffi on Linux', () => {
     expect(k.sizeof('GUID')).toBe(16);
     expect(k.offsetof('HCS_PROCESS_INFORMATION', 'StdInput')).toBe(8);
     expect(k.sizeof('HCS_EVENT')).toBe(24);
+  });
+
+  it('an HCS_EVENT reaches the registered exit callback as a pointer it decodes', () => {
+    let exits = 0;
+    const cb = k.register(exitEventCallback(k, HcsEventProcessExited, () => exits++), k.pointer('HCS_EVENT_CALLBACK'));
+    try {
+      const ev = k.alloc('HCS_EVENT', 1);
+      k.encode(ev, 'HCS_EVENT', { Type: HcsEventProcessExited, EventData: null, Operation: null });
+      k.call(cb, 'HCS_EVENT_CALLBACK', ev, null);
+      k.encode(ev, 'HCS_EVENT', { Type: HcsEventSystemExited, EventData: null, Operation: null });
+      k.call(cb, 'HCS_EVENT_CALLBACK', ev, null);
+      k.free(ev);
+    } finally {
+      k.unregister(cb);
+    }
+    expect(exits).toBe(1);
   });
 
   it('formats a GUID struct as HCS does', () => {

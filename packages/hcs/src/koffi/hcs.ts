@@ -11,10 +11,22 @@ import type { HcsApi, HcsProcess, HcsSystem, SignalOptions, WithId } from '../ap
 import { HRESULT, HcsError } from '../hresult.js';
 import type { ComputeSystem, HcnEndpoint, HcnNamespace, HcnNamespaceModify, HcnNetwork, LayerData, ModifySettingRequest, ProcessModifyRequest, ProcessParameters, ProcessStatus, Properties, PropertyQuery } from '../types.js';
 import { check, guidToString, type Native, type RegisteredCallback } from './native.js';
+import type { KoffiModule } from './prototypes.js';
 
 /** computecore's HCS_EVENT_TYPE values Berth listens for. */
-const HcsEventSystemExited = 0x00000001;
-const HcsEventProcessExited = 0x00010000;
+export const HcsEventSystemExited = 0x00000001;
+export const HcsEventProcessExited = 0x00010000;
+
+/**
+ * The HCS_EVENT_CALLBACK body: HCS hands a pointer to an HCS_EVENT (koffi passes pointer
+ * arguments of callbacks undecoded), and only the exit event matters.
+ */
+export function exitEventCallback(koffi: KoffiModule, exitEvent: number, onExit: () => void): (eventPtr: unknown, context: unknown) => void {
+  return (eventPtr) => {
+    const event = koffi.decode(eventPtr, 'HCS_EVENT') as { Type: number };
+    if (event.Type === exitEvent) onExit();
+  };
+}
 const GENERIC_ALL = 0x10000000;
 /** wclayer's DriverInfo.Flavour for filter-driver layers. */
 const FILTER_DRIVER = 1;
@@ -62,13 +74,12 @@ export class KoffiHcs implements HcsApi {
 
   /** Exit notifications: HCS calls back on its thread; koffi runs this on ours. */
   private watch(target: KoffiSystem | KoffiProcess, setter: 'HcsSetComputeSystemCallback' | 'HcsSetProcessCallback', exitEvent: number): void {
-    // a callback's pointer arguments arrive as external pointers: decode the struct
-    target.callback = this.n.register('HCS_EVENT_CALLBACK', ((eventPtr: unknown) => {
-      const event = this.n.koffi.decode(eventPtr, 'HCS_EVENT') as { Type: number };
-      if (event.Type !== exitEvent || target.exited) return;
+    const onEvent = exitEventCallback(this.n.koffi, exitEvent, () => {
+      if (target.exited) return;
       target.exited = true;
       for (const w of target.exitWaiters.splice(0)) w();
-    }) as (...args: never[]) => void);
+    });
+    target.callback = this.n.register('HCS_EVENT_CALLBACK', onEvent as (...args: never[]) => void);
     check(this.n.fn(setter)(target.handle, 0, null, target.callback) as number, setter);
   }
 
