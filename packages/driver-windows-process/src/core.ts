@@ -144,7 +144,8 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
 
   private get(id: string): Container {
     const c = this.containers.get(id);
-    if (!c) throw new NotFoundError(`no such container: ${id}`);
+    // a container still being created (its id held against a duplicate) is not there yet
+    if (!c?.state) throw new NotFoundError(`no such container: ${id}`);
     return c;
   }
 
