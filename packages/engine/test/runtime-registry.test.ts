@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { ContainerSpec } from '@berth/runtime';
-import { FakeDriver, type FakeDriverOptions } from '@berth/runtime/fake';
-import { runConformanceSuite, suitePrograms } from '@berth/runtime/testsuite';
+import { FakeDriver, suitePrograms, type FakeDriverOptions } from '@berth/runtime/fake';
+import { runConformanceSuite } from '@berth/runtime/testsuite';
 import { RuntimeRegistry } from '../src/drivers/runtime-registry.js';
 import type { IsolationHost } from '../src/drivers/isolation.js';
 

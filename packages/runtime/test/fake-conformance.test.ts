@@ -3,8 +3,8 @@
  * runtime suite (logs cases included) on FakeDriver, the network suite on FakeNetworkDriver.
  */
 import { randomBytes } from 'node:crypto';
-import { runConformanceSuite, runNetworkConformanceSuite, suitePrograms } from '../src/testsuite/index.js';
-import { FakeDriver, FakeNetworkDriver } from '../src/fake/index.js';
+import { runConformanceSuite, runNetworkConformanceSuite } from '../src/testsuite/index.js';
+import { FakeDriver, FakeNetworkDriver, suitePrograms } from '../src/fake/index.js';
 
 // a stand-in for /bin/busybox: big, binary, every byte value
 const busybox = randomBytes(300_000);

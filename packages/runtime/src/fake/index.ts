@@ -10,3 +10,4 @@ export type { FakeProcess } from './process.js';
 export { ProcessExit } from './process.js';
 export { builtinProgram, type FakeProgram } from './programs.js';
 export type { FakeUser } from './users.js';
+export { suitePrograms } from './suite-programs.js';

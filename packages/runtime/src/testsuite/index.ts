@@ -415,4 +415,3 @@ export function runConformanceSuite(name: string, makeDriver: DriverFactory, fix
 }
 
 export { runNetworkConformanceSuite, type NetworkConformanceFixtures, type NetworkDriverFactory } from './network.js';
-export { suitePrograms } from './fake-programs.js';

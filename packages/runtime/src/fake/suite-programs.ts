@@ -2,10 +2,9 @@
  * The conformance suite's shell scripts that the fake's builtins do not simulate (loops,
  * traps, tests, read), as programs. A new suite case with such a script needs its
  * program here: the fake run of the suite fails with `sh: script not simulated` until then.
- * Exported so that every fake-backed driver (FakeDriver, registries of fakes, simulated
- * guests) runs the same suite.
+ * Exported so other simulated guests (the HCS simulator's) run the suite with the same programs.
  */
-import type { FakeProgram } from '../fake/index.js';
+import type { FakeProgram } from './programs.js';
 
 const SIGTERM = 15;
 

@@ -1,0 +1,90 @@
+/*
+ * What the Hyper-V driver hands HCS: the WCOW utility VM from the base layer's UtilityVM,
+ * the layers as VSMB shares and the scratch on SCSI, the hosted container; the LCOW VM
+ * from LinuxBootFiles with the OCI spec the runtime-spec schema accepts; a pause that is
+ * the VM's; HCS's refusals surfacing at create with the VM and scratch gone.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { vsmbGuestPath, type ComputeSystem, type LinuxHostedSystem, type ModifySettingRequest } from '@berth/hcs';
+import { HcsSimulator, nameToGuid } from '@berth/hcs/simulator';
+import type { ContainerSpec } from '@berth/runtime';
+import { WindowsHypervDriver } from '../src/index.js';
+
+const BASE = 'C:\\berth\\layers\\base';
+const LINUX = 'C:\\berth\\layers\\alpine';
+const BOOT = 'C:\\berth\\LinuxBootFiles';
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+function setup(baseVersion = '10.0.20348.2340') {
+  const sim = new HcsSimulator();
+  sim.addBaseLayer(BASE, { osVersion: baseVersion });
+  sim.addBaseLayer(LINUX, { osVersion: '', os: 'linux' });
+  sim.addLinuxBootFiles(BOOT);
+  const copies: [string, string][] = [];
+  const stateDir = mkdtempSync(join(tmpdir(), 'berth-winhv-'));
+  dirs.push(stateDir);
+  const driver = new WindowsHypervDriver({ hcs: sim, stateDir, scratchRoot: 'C:\\berth\\scratch', linuxBootFiles: BOOT, copyFile: async (a, b) => void copies.push([a, b]) });
+  return { sim, driver, copies };
+}
+
+const spec = (id: string, extra: Partial<ContainerSpec> = {}): ContainerSpec => ({ id, rootfs: { layers: [BASE] }, process: { args: ['sleep', '30'] }, network: { mode: 'none' }, ...extra });
+
+describe('windows/hyperv', () => {
+  it('WCOW: the utility VM boots from UtilityVM\\Files, the layers are VSMB shares, the scratch SCSI 0:1', async () => {
+    const { sim, driver, copies } = setup();
+    await driver.create(spec('w1', { mounts: [{ type: 'bind', source: 'C:\\data', destination: 'C:\\data', readonly: true }] }));
+    expect(copies).toEqual([[`${BASE}\\UtilityVM\\SystemTemplate.vhdx`, 'C:\\berth\\scratch\\w1\\uvm-sandbox.vhdx']]);
+    const creates = sim.received.filter((r) => r.call === 'HcsCreateComputeSystem').map((r) => r.document as ComputeSystem);
+    const [vm, hosted] = creates;
+    expect(vm!.VirtualMachine!.Devices.VirtualSmb!.Shares![0]).toMatchObject({ Name: 'os', Path: `${BASE}\\UtilityVM\\Files` });
+    expect(vm!.VirtualMachine!.GuestConnection).toEqual({});
+    const mods = sim.received.filter((r) => r.call === 'HcsModifyComputeSystem').map((r) => r.document as ModifySettingRequest);
+    expect(mods.map((m) => m.ResourcePath)).toEqual(['VirtualMachine/Devices/VirtualSmb/Shares', 'VirtualMachine/Devices/VirtualSmb/Shares', expect.stringMatching(/Scsi\/.*\/Attachments\/1$/)]);
+    expect(hosted!.HostingSystemId).toBe('w1@uvm');
+    const c = (hosted!.HostedSystem as { Container: NonNullable<ComputeSystem['Container']> }).Container;
+    expect(c.Storage).toEqual({ Layers: [{ Id: nameToGuid('base'), Path: vsmbGuestPath('s1') }], Path: 'c:\\mounts\\scsi\\m1' });
+    expect(c.MappedDirectories).toEqual([{ HostPath: vsmbGuestPath('m1'), ContainerPath: 'C:\\data', ReadOnly: true }]);
+
+    await driver.start('w1');
+    await driver.pause('w1');
+    expect(sim.stateOf('w1@uvm')).toBe('Paused');
+    await driver.unpause('w1');
+    await driver.delete('w1', { force: true });
+    expect(sim.stateOf('w1@uvm')).toBeUndefined();
+    expect(sim.storage.writable.size).toBe(0);
+  });
+
+  it('LCOW: LinuxKernelDirect from LinuxBootFiles, layer VHDs read-only on SCSI, the OCI spec as the hosted system', async () => {
+    const { sim, driver } = setup();
+    await driver.create(spec('l1', { rootfs: { layers: [LINUX] }, platform: { os: 'linux', architecture: 'amd64' }, process: { args: ['sh', '-c', 'echo hi'], user: 'nobody' } }));
+    const [vm, hosted] = sim.received.filter((r) => r.call === 'HcsCreateComputeSystem').map((r) => r.document as ComputeSystem);
+    expect(vm!.VirtualMachine!.Chipset.LinuxKernelDirect).toMatchObject({ KernelFilePath: `${BOOT}\\kernel`, InitRdPath: `${BOOT}\\initrd.img` });
+    const mods = sim.received.filter((r) => r.call === 'HcsModifyComputeSystem').map((r) => r.document as ModifySettingRequest);
+    expect(mods.map((m) => m.Settings)).toEqual([
+      { Type: 'VirtualDisk', Path: 'C:\\berth\\scratch\\l1\\sandbox.vhdx' },
+      { Type: 'VirtualDisk', Path: `${LINUX}\\layer.vhd`, ReadOnly: true },
+    ]);
+    const oci = (hosted!.HostedSystem as unknown as LinuxHostedSystem).OciSpecification;
+    expect(oci.process).toMatchObject({ args: ['sh', '-c', 'echo hi'], user: { uid: 0, gid: 0, username: 'nobody' } });
+    await driver.start('l1');
+    const params = sim.received.filter((r) => r.call === 'HcsCreateProcess').at(-1)!.document as { CommandArgs: string[] };
+    expect(params.CommandArgs).toEqual(['sh', '-c', 'echo hi']);
+    expect((await driver.wait('l1')).exitCode).toBe(0);
+    await driver.delete('l1');
+  });
+
+  it('a Linux image without LinuxBootFiles, or a Windows image newer than the host, fails at create with nothing left', async () => {
+    const { sim } = setup('10.0.26100.1');
+    const stateDir = mkdtempSync(join(tmpdir(), 'berth-winhv-'));
+    dirs.push(stateDir);
+    const noBoot = new WindowsHypervDriver({ hcs: sim, stateDir, scratchRoot: 'C:\\berth\\scratch', copyFile: async () => undefined });
+    await expect(noBoot.create(spec('l2', { rootfs: { layers: [LINUX] }, platform: { os: 'linux', architecture: 'amd64' } }))).rejects.toMatchObject({ code: 'Unsupported' });
+    await expect(noBoot.create(spec('w2'))).rejects.toMatchObject({ code: 'HCS_E_IMAGE_MISMATCH' });
+    expect(sim.stateOf('w2@uvm')).toBeUndefined();
+    expect(sim.storage.writable.size).toBe(0);
+  });
+});

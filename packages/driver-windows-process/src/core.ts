@@ -1,0 +1,523 @@
+/**
+ * The RuntimeDriver both Windows drivers share: containers as HCS compute systems, the
+ * init process and execs as HCS processes, output into a FileLog, HCN networking. What
+ * differs between process isolation and Hyper-V (how the compute system is made, what
+ * pause freezes, what teardown removes) is a Sandbox the subclass supplies.
+ *
+ * HCS cannot start a stopped compute system again, so each start() after the first
+ * makes the system anew from the same sandbox (as moby does on Windows).
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { PassThrough, Writable, type Readable } from 'node:stream';
+import { ConflictError, InvalidArgumentError, NotFoundError, UnsupportedError } from '@berth/image-format';
+import { execProcessParameters, initProcessParameters, isHcsError, type GuestOs, type HcsApi, type HcsProcess, type HcsSystem, type ProcessParameters, type SignalOptions } from '@berth/hcs';
+import {
+  isValidContainerId,
+  signalNumber,
+  type AttachedStdio,
+  type AttachOptions,
+  type ContainerSpec,
+  type ContainerState,
+  type ContainerStats,
+  type DeleteOptions,
+  type ExecProcess,
+  type ExecSpec,
+  type ExitStatus,
+  type LogEntry,
+  type LogOptions,
+  type RuntimeDriver,
+  type RuntimeEvent,
+  type TerminalSize,
+} from '@berth/runtime';
+import { FileLog } from './log.js';
+import { HcnNetworkDriver } from './hcn-network.js';
+
+/** How one container's compute system is made and unmade. */
+export interface Sandbox {
+  /** A new compute system for one run (created, not started), already holding the container. */
+  createSystem(): Promise<HcsSystem>;
+  /** Freeze/thaw what runs the container (Hyper-V: the utility VM); absent when it cannot be frozen. */
+  pause?(): Promise<void>;
+  resume?(): Promise<void>;
+  /** Remove everything prepare made (scratch, shares, the utility VM). */
+  destroy(): Promise<void>;
+}
+
+export interface WindowsDriverOptions {
+  hcs: HcsApi;
+  /** Local directory for logs (one file per container). */
+  stateDir: string;
+  /** Container networking; default an HcnNetworkDriver of its own over `hcs`. */
+  network?: HcnNetworkDriver;
+}
+
+interface Run {
+  system: HcsSystem;
+  process?: HcsProcess;
+  killSignal?: number;
+  done: Promise<void>;
+}
+
+interface Attachment {
+  stdout: PassThrough | null;
+  stderr: PassThrough | null;
+  /** Resolves when the attacher closes: nothing waits on its reading any more. */
+  gone: Promise<void>;
+}
+
+interface Container {
+  spec: ContainerSpec;
+  sandbox: Sandbox;
+  state: ContainerState;
+  log: FileLog;
+  run?: Run;
+  exit?: ExitStatus;
+  exitWaiters: (() => void)[];
+  attachments: Set<Attachment>;
+  /** Attach stdin writes waiting for the process (attached before start). */
+  stdinWaiting: (() => void)[];
+}
+
+/** Bytes of output the log may be behind before the process' pipe is paused. */
+const LOG_BACKLOG = 1 << 20;
+
+const ok = (...names: Parameters<typeof isHcsError>[1][]) => (e: unknown) => {
+  if (!isHcsError(e, ...names)) throw e;
+};
+
+/** SIGTERM → CtrlShutdown, SIGINT → CtrlC (hcsshim internal/signals); a Linux guest takes numbers. */
+export function signalOptions(n: number, os: GuestOs): SignalOptions | undefined {
+  if (os === 'linux') return { Signal: n };
+  if (n === 15) return { Signal: 'CtrlShutdown' };
+  if (n === 2) return { Signal: 'CtrlC' };
+  if (n === 3) return { Signal: 'CtrlBreak' };
+  return undefined;
+}
+
+export abstract class WindowsDriverCore implements RuntimeDriver {
+  abstract readonly name: string;
+  protected abstract readonly guestOs: GuestOs;
+  protected readonly hcs: HcsApi;
+  readonly network: HcnNetworkDriver;
+  private readonly containers = new Map<string, Container>();
+  private readonly listeners = new Set<(e: RuntimeEvent) => void>();
+
+  constructor(protected readonly options: WindowsDriverOptions) {
+    this.hcs = options.hcs;
+    this.network = options.network ?? new HcnNetworkDriver(options.hcs);
+  }
+
+  /** Scratch, layers, mapped directories...: everything the container's compute system needs. */
+  protected abstract prepare(spec: ContainerSpec, namespaceId: string | undefined): Promise<Sandbox>;
+
+  /** spec.network as the network driver takes it: Docker's `bridge` is the `nat` network on Windows. */
+  private async attachNetwork(spec: ContainerSpec): Promise<string | undefined> {
+    const n = spec.network ?? { mode: 'none' };
+    const mode = n.mode === 'nat' || n.mode === 'default' ? 'bridge' : n.mode;
+    if (mode !== 'bridge' && mode !== 'none') throw new UnsupportedError(`network mode ${n.mode} is not supported by Windows containers (nat/bridge, a named network, or none)`);
+    const def = this.network.defaultNetworkName;
+    await this.network.attach(spec.id, {
+      mode,
+      networks: (n.networks ?? []).map((w) => ({ ...w, name: w.name === 'bridge' ? def : w.name })),
+      ports: n.ports ?? [],
+      ...(spec.hostname ? { hostname: spec.hostname } : {}),
+    });
+    return this.network.namespaceOf(spec.id);
+  }
+
+  /** The guest OS a container runs (a Hyper-V driver runs Linux images too: LCOW). */
+  protected guestOsOf(_spec: ContainerSpec): GuestOs {
+    return this.guestOs;
+  }
+
+  protected processParameters(spec: ContainerSpec, exec?: ExecSpec): ProcessParameters {
+    const os = this.guestOsOf(spec);
+    return exec ? execProcessParameters(spec, exec, os) : initProcessParameters(spec, os);
+  }
+
+  private emit(type: RuntimeEvent['type'], id: string, exitCode?: number): void {
+    const ev: RuntimeEvent = { type, id, time: new Date().toISOString(), ...(exitCode !== undefined ? { exitCode } : {}) };
+    for (const l of this.listeners) l(ev);
+  }
+
+  private get(id: string): Container {
+    const c = this.containers.get(id);
+    // a container still being created (its id held against a duplicate) is not there yet
+    if (!c?.state) throw new NotFoundError(`no such container: ${id}`);
+    return c;
+  }
+
+  async create(spec: ContainerSpec): Promise<ContainerState> {
+    if (!isValidContainerId(spec.id)) throw new InvalidArgumentError(`invalid container id ${spec.id}`);
+    if (this.containers.has(spec.id)) throw new ConflictError(`container ${spec.id} already exists`);
+    if (!spec.process.args.length) throw new InvalidArgumentError('process.args must not be empty');
+    await mkdir(this.options.stateDir, { recursive: true });
+    // a given logPath outlives the container and the next one on it continues it; ours does not
+    const logPath = spec.logPath ?? join(this.options.stateDir, `${spec.id}.log`);
+    if (!spec.logPath) await rm(logPath, { force: true });
+    const placeholder = { spec } as Container;
+    this.containers.set(spec.id, placeholder);
+    try {
+      const namespaceId = await this.attachNetwork(spec);
+      let sandbox: Sandbox;
+      try {
+        sandbox = await this.prepare(spec, namespaceId);
+      } catch (e) {
+        await this.network.detach(spec.id);
+        throw e;
+      }
+      const c: Container = {
+        spec,
+        sandbox,
+        state: { id: spec.id, status: 'created', createdAt: new Date().toISOString(), labels: { ...(spec.labels ?? {}) }, logPath },
+        log: new FileLog(logPath),
+        exitWaiters: [],
+        attachments: new Set(),
+        stdinWaiting: [],
+      };
+      // the first run's compute system now, so HCS's refusals (HCS_E_IMAGE_MISMATCH...) come at create as docker create's do
+      try {
+        c.run = { system: await sandbox.createSystem(), done: Promise.resolve() };
+      } catch (e) {
+        await sandbox.destroy().catch(() => undefined);
+        await this.network.detach(spec.id);
+        throw e;
+      }
+      this.containers.set(spec.id, c);
+      this.emit('create', spec.id);
+      return { ...c.state };
+    } catch (e) {
+      if (this.containers.get(spec.id) === placeholder) this.containers.delete(spec.id);
+      throw e;
+    }
+  }
+
+  async start(id: string): Promise<void> {
+    const c = this.get(id);
+    if (c.state.status === 'running') throw new ConflictError(`container ${id} is already running`);
+    if (c.state.status === 'stopped') {
+      await this.hcs.closeComputeSystem(c.run!.system);
+      c.run = { system: await c.sandbox.createSystem(), done: Promise.resolve() };
+    }
+    const run = c.run!;
+    await this.hcs.startComputeSystem(run.system);
+    let process: HcsProcess;
+    try {
+      process = await this.hcs.createProcess(run.system, this.processParameters(c.spec));
+    } catch (e) {
+      await this.hcs.terminateComputeSystem(run.system).catch(() => undefined);
+      throw e;
+    }
+    run.process = process;
+    c.exit = undefined;
+    c.state = { ...c.state, status: 'running', pid: process.pid, startedAt: new Date().toISOString(), exitCode: undefined, finishedAt: undefined, oomKilled: undefined, paused: undefined };
+    const drained = [this.pump(c, process.stdout, 'stdout'), this.pump(c, process.stderr, 'stderr')];
+    run.done = this.watchExit(c, run, process, drained);
+    for (const w of c.stdinWaiting.splice(0)) w();
+    this.emit('start', id);
+  }
+
+  /**
+   * Output into the log and to attached readers. Writes are queued in arrival order (so
+   * stdout and stderr keep their order); a source waits while the log is behind by more
+   * than LOG_BACKLOG bytes, which bounds memory.
+   */
+  private pump(c: Container, source: Readable | null, stream: 'stdout' | 'stderr'): Promise<void> {
+    if (!source) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let last: Promise<void> = Promise.resolve();
+      const finish = () => void last.then(resolve, resolve);
+      source.on('data', (chunk: Buffer) => {
+        // a slow reader of attach or of the disk holds the output back (as dockerd's attach does) instead of buffering it
+        const waits: Promise<unknown>[] = [];
+        for (const a of c.attachments) {
+          const s = a[stream];
+          if (s && !s.write(chunk)) waits.push(Promise.race([once(s, 'drain'), a.gone]));
+        }
+        last = c.log.write(stream, chunk);
+        if (c.log.backlog > LOG_BACKLOG) waits.push(last);
+        if (waits.length) {
+          source.pause();
+          void Promise.allSettled(waits).then(() => source.resume());
+        }
+      });
+      source.on('error', finish);
+      source.on('end', finish);
+      source.on('close', finish);
+    });
+  }
+
+  private async watchExit(c: Container, run: Run, process: HcsProcess, drained: Promise<void>[]): Promise<void> {
+    let code: number;
+    try {
+      const status = await this.hcs.waitForProcessExit(process);
+      code = status.ExitCode ?? 255;
+    } catch {
+      code = 255;
+    }
+    if (run.killSignal === 9) code = 137;
+    await Promise.all(drained);
+    await c.log.close();
+    await this.hcs.closeProcess(process).catch(() => undefined);
+    // the init process is the container: its end is the compute system's
+    await this.hcs.shutDownComputeSystem(run.system).catch(ok('HCS_E_SYSTEM_ALREADY_STOPPED', 'HCS_E_SYSTEM_NOT_FOUND', 'ERROR_INVALID_HANDLE'));
+    c.exit = { exitCode: code, oomKilled: false };
+    c.state = { ...c.state, status: 'stopped', pid: undefined, paused: undefined, exitCode: code, oomKilled: false, finishedAt: new Date().toISOString() };
+    for (const a of c.attachments) {
+      a.stdout?.end();
+      a.stderr?.end();
+    }
+    c.attachments.clear();
+    c.log.wake();
+    for (const w of c.exitWaiters.splice(0)) w();
+    this.emit('exit', c.spec.id, code);
+  }
+
+  async exec(id: string, spec: ExecSpec): Promise<ExecProcess> {
+    const c = this.get(id);
+    if (c.state.status !== 'running') throw new ConflictError(`container ${id} is not running`);
+    if (c.state.paused) throw new ConflictError(`container ${id} is paused`);
+    if (!spec.args.length) throw new InvalidArgumentError('exec args must not be empty');
+    const p = await this.hcs.createProcess(c.run!.system, this.processParameters(c.spec, spec));
+    let killSignal: number | undefined;
+    const stdout = p.stdout ?? new PassThrough().end();
+    const stderr = p.stderr ?? new PassThrough().end();
+    stdout.on('error', () => undefined);
+    stderr.on('error', () => undefined);
+    const exited = this.hcs.waitForProcessExit(p).then(
+      (s) => (killSignal === 9 ? 137 : (s.ExitCode ?? 255)),
+      () => 255,
+    );
+    void exited.then(() => this.hcs.closeProcess(p).catch(() => undefined));
+    return {
+      stdin: spec.stdin ? this.stdinOf(p) : null,
+      stdout,
+      stderr,
+      exited,
+      resize: async (size) => {
+        await this.hcs.modifyProcess(p, { Operation: 'ConsoleSize', ConsoleSize: { Height: size.height, Width: size.width } }).catch(ok('HCS_E_PROCESS_ALREADY_STOPPED'));
+      },
+      kill: async (signal = 'SIGKILL') => {
+        const n = signalNumber(signal);
+        killSignal = n;
+        await this.signal(p, n, this.guestOsOf(c.spec)).catch(ok('HCS_E_PROCESS_ALREADY_STOPPED'));
+      },
+    };
+  }
+
+  /** A process' stdin whose end also tells HCS to close the handle (hcsshim CloseStdin). */
+  private stdinOf(p: HcsProcess, before?: () => Promise<void>): Writable {
+    const closeHandle = () => this.hcs.modifyProcess(p, { Operation: 'CloseHandle', CloseHandle: { Handle: 'StdIn' } }).catch(() => undefined);
+    return new Writable({
+      write: (chunk: Buffer, _enc, cb) => {
+        void (before?.() ?? Promise.resolve()).then(() => {
+          if (!p.stdin || p.stdin.destroyed) return cb();
+          p.stdin.write(chunk, () => cb());
+        });
+      },
+      final: (cb) => {
+        void (before?.() ?? Promise.resolve()).then(async () => {
+          p.stdin?.end();
+          await closeHandle();
+          cb();
+        });
+      },
+    });
+  }
+
+  async attach(id: string, options: AttachOptions = {}): Promise<AttachedStdio> {
+    const c = this.get(id);
+    let detach!: () => void;
+    const a: Attachment = { stdout: new PassThrough(), stderr: new PassThrough(), gone: new Promise<void>((r) => (detach = r)) };
+    const running = c.state.status === 'running';
+    if (running || c.state.status === 'created') c.attachments.add(a);
+    else {
+      a.stdout!.end();
+      a.stderr!.end();
+    }
+    if (options.stdout === false) a.stdout!.resume();
+    if (options.stderr === false) a.stderr!.resume();
+    let stdin: Writable | null = null;
+    if (options.stdin) {
+      // attached before start: writes wait for the process
+      const ready = async () => {
+        if (c.run?.process && c.state.status === 'running') return;
+        await new Promise<void>((r) => c.stdinWaiting.push(r));
+      };
+      const current = (): HcsProcess => c.run!.process!;
+      const proxy: HcsProcess = {
+        get pid() {
+          return current().pid;
+        },
+        get stdin() {
+          return current().stdin;
+        },
+        get stdout() {
+          return current().stdout;
+        },
+        get stderr() {
+          return current().stderr;
+        },
+      };
+      stdin = this.stdinOf(proxy, ready);
+      stdin.on('error', () => undefined);
+    }
+    return {
+      stdin,
+      stdout: a.stdout!,
+      stderr: a.stderr!,
+      close: () => {
+        c.attachments.delete(a);
+        detach();
+        a.stdout!.end();
+        a.stderr!.end();
+      },
+    };
+  }
+
+  async resize(id: string, size: TerminalSize): Promise<void> {
+    const c = this.get(id);
+    const p = c.run?.process;
+    if (c.state.status !== 'running' || !p) throw new ConflictError(`container ${id} is not running`);
+    await this.hcs.modifyProcess(p, { Operation: 'ConsoleSize', ConsoleSize: { Height: size.height, Width: size.width } }).catch(ok('HCS_E_PROCESS_ALREADY_STOPPED'));
+  }
+
+  private async signal(p: HcsProcess, n: number, os: GuestOs): Promise<void> {
+    if (n === 9) return this.hcs.terminateProcess(p);
+    const opts = signalOptions(n, os);
+    if (!opts) throw new InvalidArgumentError(`signal ${n} cannot be delivered to a Windows container (SIGINT, SIGQUIT, SIGTERM and SIGKILL can)`);
+    return this.hcs.signalProcess(p, opts);
+  }
+
+  async kill(id: string, signal: string | number = 'SIGKILL'): Promise<void> {
+    const c = this.get(id);
+    const n = signalNumber(signal);
+    const run = c.run;
+    if (c.state.status !== 'running' || !run?.process) return;
+    run.killSignal = n;
+    if (n === 9 && c.state.paused) await this.unpauseContainer(id);
+    await this.signal(run.process, n, this.guestOsOf(c.spec)).catch(ok('HCS_E_PROCESS_ALREADY_STOPPED'));
+  }
+
+  async wait(id: string, options: { signal?: AbortSignal } = {}): Promise<ExitStatus> {
+    const c = this.get(id);
+    if (c.state.status === 'stopped' && c.exit) return { ...c.exit };
+    options.signal?.throwIfAborted();
+    await new Promise<void>((resolve, reject) => {
+      const done = () => {
+        options.signal?.removeEventListener('abort', abort);
+        resolve();
+      };
+      const abort = () => {
+        c.exitWaiters.splice(c.exitWaiters.indexOf(done) >>> 0, 1);
+        reject(options.signal!.reason ?? new Error('aborted'));
+      };
+      c.exitWaiters.push(done);
+      options.signal?.addEventListener('abort', abort, { once: true });
+    });
+    return { ...c.exit! };
+  }
+
+  async delete(id: string, options: DeleteOptions = {}): Promise<void> {
+    const c = this.get(id);
+    if (c.state.status === 'running') {
+      if (!options.force) throw new ConflictError(`container ${id} is running: stop it first or force`);
+      await this.kill(id, 'SIGKILL');
+      await c.run?.done;
+    }
+    this.containers.delete(id);
+    if (c.run) {
+      await this.hcs.terminateComputeSystem(c.run.system).catch(() => undefined);
+      await this.hcs.closeComputeSystem(c.run.system).catch(() => undefined);
+    }
+    for (const w of c.stdinWaiting.splice(0)) w();
+    await c.sandbox.destroy();
+    await this.network.detach(id);
+    await c.log.close();
+    if (!c.spec.logPath) await rm(c.log.path, { force: true });
+    this.emit('delete', id);
+  }
+
+  async state(id: string): Promise<ContainerState> {
+    return { ...this.get(id).state };
+  }
+
+  async list(): Promise<ContainerState[]> {
+    return [...this.containers.values()].filter((c) => c.state).map((c) => ({ ...c.state }));
+  }
+
+  async stats(id: string): Promise<ContainerStats> {
+    const c = this.get(id);
+    if (c.state.status !== 'running' || !c.run) throw new ConflictError(`container ${id} is not running`);
+    const p = await this.hcs.getComputeSystemProperties(c.run.system, { PropertyTypes: ['Statistics', 'ProcessList'] });
+    const s = p.Statistics;
+    const limit = c.spec.resources?.memory;
+    return {
+      id,
+      time: s?.Timestamp ?? new Date().toISOString(),
+      cpu: {
+        usageNanos: (s?.Processor?.TotalRuntime100ns ?? 0) * 100,
+        ...(s?.Processor?.RuntimeUser100ns !== undefined ? { userNanos: s.Processor.RuntimeUser100ns * 100 } : {}),
+        ...(s?.Processor?.RuntimeKernel100ns !== undefined ? { systemNanos: s.Processor.RuntimeKernel100ns * 100 } : {}),
+      },
+      memory: { usageBytes: s?.Memory?.MemoryUsageCommitBytes ?? 0, ...(s?.Memory?.MemoryUsageCommitPeakBytes ? { maxUsageBytes: s.Memory.MemoryUsageCommitPeakBytes } : {}), ...(limit ? { limitBytes: limit } : {}) },
+      pids: { current: p.ProcessList?.length ?? 0 },
+    };
+  }
+
+  logs(id: string, options: LogOptions = {}): AsyncIterable<LogEntry> {
+    const c = this.get(id);
+    return c.log.read(options, () => this.containers.get(id) === c && c.state.status === 'running');
+  }
+
+  /** pause()/unpause() for the drivers whose sandbox can freeze (the contract has both or neither). */
+  protected async pauseContainer(id: string): Promise<void> {
+    const c = this.get(id);
+    if (!c.sandbox.pause) throw new ConflictError(`container ${id} cannot be paused: ${this.name} containers cannot be frozen`);
+    if (c.state.status !== 'running') throw new ConflictError(`container ${id} is not running`);
+    if (c.state.paused) return;
+    await c.sandbox.pause();
+    c.state = { ...c.state, paused: true };
+  }
+
+  protected async unpauseContainer(id: string): Promise<void> {
+    const c = this.get(id);
+    if (c.state.status !== 'running') throw new ConflictError(`container ${id} is not running`);
+    if (!c.state.paused || !c.sandbox.resume) return;
+    await c.sandbox.resume();
+    c.state = { ...c.state, paused: undefined };
+  }
+
+  events(options: { signal?: AbortSignal } = {}): AsyncIterable<RuntimeEvent> {
+    const queue: RuntimeEvent[] = [];
+    let wake: (() => void) | undefined;
+    const listener = (e: RuntimeEvent) => {
+      queue.push(e);
+      wake?.();
+    };
+    this.listeners.add(listener);
+    const listeners = this.listeners;
+    return {
+      async *[Symbol.asyncIterator]() {
+        const stop = new Promise<void>((r) => options.signal?.addEventListener('abort', () => r(), { once: true }));
+        try {
+          while (!options.signal?.aborted) {
+            if (queue.length) {
+              yield queue.shift()!;
+              continue;
+            }
+            await Promise.race([new Promise<void>((r) => (wake = r)), stop]);
+          }
+        } finally {
+          listeners.delete(listener);
+        }
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+  }
+}

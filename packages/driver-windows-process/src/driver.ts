@@ -1,0 +1,54 @@
+/**
+ * Process isolation ("Argon"): the container shares the host's kernel. The call sequence
+ * of FACTS §2: layer ids (NameToGuid), the scratch initialised and mounted
+ * (HcsInitializeWritableLayer, ActivateLayer/PrepareLayer/GetLayerMountPath), the
+ * ComputeSystem{Container} document with the volume path, HCN namespace and limits; on
+ * delete the scratch is unmounted and destroyed. Windows Server containers cannot be
+ * frozen, so this driver has no pause().
+ */
+import { UnsupportedError } from '@berth/image-format';
+import { processContainerDocument, type ComputeSystem } from '@berth/hcs';
+import type { ContainerSpec } from '@berth/runtime';
+import { WindowsDriverCore, type Sandbox, type WindowsDriverOptions } from './core.js';
+import { layerData, scratchFolder } from './layers.js';
+
+export interface ProcessDriverOptions extends WindowsDriverOptions {
+  /** Windows folder that holds each container's scratch (e.g. `C:\ProgramData\berth\scratch`). */
+  scratchRoot: string;
+  /** Logical processors of the host (`--cpus` is a share of them); default 1. */
+  hostProcessors?: number;
+}
+
+export class WindowsProcessDriver extends WindowsDriverCore {
+  readonly name = 'windows/process';
+  protected readonly guestOs = 'windows' as const;
+
+  constructor(private readonly config: ProcessDriverOptions) {
+    super(config);
+  }
+
+  protected async prepare(spec: ContainerSpec, namespaceId: string | undefined): Promise<Sandbox> {
+    if (spec.isolation === 'hyperv') throw new UnsupportedError('isolation hyperv is the windows/hyperv driver\'s');
+    if (spec.platform && spec.platform.os !== 'windows') throw new UnsupportedError(`a ${spec.platform.os} image needs Hyper-V isolation (LCOW)`);
+    const hcs = this.hcs;
+    const data = await layerData(hcs, spec);
+    const scratch = scratchFolder(this.config.scratchRoot, spec.id);
+    await hcs.initializeWritableLayer(scratch, data);
+    let document: ComputeSystem;
+    try {
+      const volume = await hcs.mountWritableLayer(scratch, data);
+      document = processContainerDocument({ spec, layers: data.Layers, scratchPath: volume, namespaceId, hostProcessors: this.config.hostProcessors ?? 1 });
+    } catch (e) {
+      await hcs.unmountWritableLayer(scratch).catch(() => undefined);
+      await hcs.destroyLayer(scratch).catch(() => undefined);
+      throw e;
+    }
+    return {
+      createSystem: () => hcs.createComputeSystem(spec.id, document),
+      destroy: async () => {
+        await hcs.unmountWritableLayer(scratch);
+        await hcs.destroyLayer(scratch);
+      },
+    };
+  }
+}

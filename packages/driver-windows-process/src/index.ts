@@ -1,0 +1,10 @@
+/**
+ * @berth/driver-windows-process — RuntimeDriver for process-isolated Windows Server
+ * containers over an HcsApi (the real HCS through @berth/hcs/koffi on Windows, or
+ * HcsSimulator). WindowsDriverCore is shared with @berth/driver-windows-hyperv.
+ */
+export { WindowsProcessDriver, type ProcessDriverOptions } from './driver.js';
+export { WindowsDriverCore, signalOptions, type Sandbox, type WindowsDriverOptions } from './core.js';
+export { layerData, scratchFolder, winBasename } from './layers.js';
+export { FileLog } from './log.js';
+export { HcnNetworkDriver, type HcnNetworkDriverOptions } from './hcn-network.js';

@@ -1,0 +1,5 @@
+import { berthTsup } from '@berth/config/tsup';
+
+export default berthTsup({
+  entry: { index: 'src/index.ts' },
+});

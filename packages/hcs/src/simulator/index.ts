@@ -1,0 +1,9 @@
+/**
+ * @berth/hcs/simulator — an in-memory HCS/HCN/computestorage for Linux: HCS's state
+ * machine and HRESULTs, every document validated against hcs-schema2.json, processes run
+ * as simulated programs. It proves the drivers' document flow and state handling, not Windows.
+ */
+export { HcsSimulator, type HcsSimulatorOptions } from './simulator.js';
+export { hcsAcceptsImage } from './compat.js';
+export { nameToGuid } from './storage.js';
+export { DEFAULT_GUEST_USERS, type GuestUser, type GuestOptions } from './guest.js';

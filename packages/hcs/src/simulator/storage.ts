@@ -1,0 +1,118 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { HRESULT, HcsError } from '../hresult.js';
+import type { LayerData } from '../types.js';
+
+export interface SimLayer {
+  path: string;
+  /** os.version of the image the base layer belongs to. */
+  osVersion: string;
+  os: 'windows' | 'linux';
+  /** A Windows base layer with `UtilityVM\` (Hyper-V isolation boots from it). */
+  utilityVm: boolean;
+  parents: string[];
+}
+
+function lower(p: string): string {
+  return p.replace(/\\+$/, '').toLowerCase();
+}
+
+export function basename(p: string): string {
+  const parts = p.replace(/[\\/]+$/, '').split(/[\\/]/);
+  return parts[parts.length - 1] ?? '';
+}
+
+/** vmcompute!NameToGuid stand-in: a stable name-based GUID (the real one cannot be computed off Windows). */
+export function nameToGuid(name: string): string {
+  const h = createHash('sha1').update(`berth-sim:${name}`).digest();
+  h[6] = (h[6]! & 0x0f) | 0x50;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+}
+
+/** Layers, writable layers and their mounts, as computestorage and vmcompute keep them. */
+export class SimStorage {
+  readonly layers = new Map<string, SimLayer>();
+  /** writable layer path → its parents (set by HcsInitializeWritableLayer) */
+  readonly writable = new Map<string, { parents: string[]; volume?: string; filter?: boolean }>();
+  /** volume GUID path → writable layer path */
+  readonly volumes = new Map<string, string>();
+
+  addBaseLayer(path: string, info: { osVersion: string; os?: 'windows' | 'linux'; utilityVm?: boolean }): void {
+    this.layers.set(lower(path), { path, osVersion: info.osVersion, os: info.os ?? 'windows', utilityVm: info.utilityVm ?? (info.os ?? 'windows') === 'windows', parents: [] });
+  }
+
+  layer(path: string): SimLayer | undefined {
+    return this.layers.get(lower(path));
+  }
+
+  /** The base layer under a chain (the last of layerData's layers). */
+  base(paths: string[]): SimLayer | undefined {
+    const last = paths[paths.length - 1];
+    return last === undefined ? undefined : this.layer(last)?.parents.length ? this.layer(this.layer(last)!.parents.at(-1)!) : this.layer(last);
+  }
+
+  checkLayerData(op: string, data: LayerData, requireLayers = true): SimLayer[] {
+    if (requireLayers && data.Layers.length === 0) throw new HcsError(HRESULT.E_INVALIDARG, op, 'layerData has no layers');
+    return data.Layers.map((l) => {
+      const known = this.layer(l.Path);
+      if (!known) throw new HcsError(HRESULT.HCS_E_INVALID_LAYER, op, `${l.Path} is not a layer`);
+      if (l.Id.toLowerCase() !== nameToGuid(basename(l.Path))) throw new HcsError(HRESULT.HCS_E_INVALID_LAYER, op, `${l.Id} is not the id of ${l.Path}`);
+      return known;
+    });
+  }
+
+  importLayer(path: string, data: LayerData): void {
+    const parents = this.checkLayerData('HcsImportLayer', data);
+    const base = parents[parents.length - 1]!;
+    this.layers.set(lower(path), { path, osVersion: base.osVersion, os: base.os, utilityVm: false, parents: parents.map((p) => p.path) });
+  }
+
+  initializeWritable(path: string, data: LayerData): void {
+    const parents = this.checkLayerData('HcsInitializeWritableLayer', data);
+    this.writable.set(lower(path), { parents: parents.map((p) => p.path) });
+  }
+
+  attachFilter(path: string, data: LayerData): void {
+    const w = this.writable.get(lower(path));
+    if (!w) throw new HcsError(HRESULT.ERROR_PATH_NOT_FOUND, 'HcsAttachLayerStorageFilter', `${path} is not a writable layer`);
+    this.checkLayerData('HcsAttachLayerStorageFilter', data);
+    w.filter = true;
+  }
+
+  detachFilter(path: string): void {
+    const w = this.writable.get(lower(path));
+    if (!w?.filter) throw new HcsError(HRESULT.ERROR_NOT_FOUND, 'HcsDetachLayerStorageFilter', `${path} has no filter attached`);
+    w.filter = false;
+  }
+
+  mount(path: string, data: LayerData): string {
+    const w = this.writable.get(lower(path));
+    if (!w) throw new HcsError(HRESULT.ERROR_PATH_NOT_FOUND, 'PrepareLayer', `${path} is not a writable layer`);
+    this.checkLayerData('PrepareLayer', data);
+    if (w.volume) return w.volume;
+    w.volume = `\\\\?\\Volume{${randomUUID()}}\\`;
+    this.volumes.set(w.volume.toLowerCase(), path);
+    return w.volume;
+  }
+
+  unmount(path: string): void {
+    const w = this.writable.get(lower(path));
+    if (!w?.volume) return;
+    this.volumes.delete(w.volume.toLowerCase());
+    delete w.volume;
+  }
+
+  destroy(path: string): void {
+    const w = this.writable.get(lower(path));
+    if (w?.volume) throw new HcsError(HRESULT.HCS_E_INVALID_STATE, 'HcsDestroyLayer', `${path} is mounted`);
+    this.writable.delete(lower(path));
+    this.layers.delete(lower(path));
+  }
+
+  /** The writable layer mounted at a volume path (a process container's Storage.Path). */
+  volume(path: string): { writable: string; parents: string[] } | undefined {
+    const w = this.volumes.get(path.toLowerCase());
+    return w === undefined ? undefined : { writable: w, parents: this.writable.get(lower(w))!.parents };
+  }
+}
