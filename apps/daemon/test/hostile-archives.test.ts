@@ -1,0 +1,115 @@
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTar, hostileCorpus, outsideState } from '@berth/layer-store/testsuite';
+import { startTestDaemon, type TestDaemon } from './support/daemon.js';
+import type { CliResult } from './support/docker-cli.js';
+
+// The hostile-archive corpus (layer-store's testsuite) through berthd's entry points, by
+// the real docker CLI: docker cp into a running container (PUT archive), docker cp out
+// (GET archive, paths resolved inside the container) and a build context (POST /build,
+// classic builder). Each case is refused or contained: a host directory beside
+// everything, and /etc/shadow, stay as they were.
+describe('hostile archives through berthd', () => {
+  let t: TestDaemon;
+  let env: NodeJS.ProcessEnv;
+  let work: string;
+  let outside: string;
+  const suffix = Math.random().toString(16).slice(2, 8);
+  const ctr = `hostile-${suffix}`;
+
+  const docker = (args: string[], input?: Buffer): Promise<CliResult> =>
+    new Promise((resolve) => {
+      const child = execFile('docker', args, { env, timeout: 120_000, killSignal: 'SIGKILL', encoding: 'buffer', maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+        resolve({ code, stdout: stdout.toString('latin1'), stderr: stderr.toString() });
+      });
+      child.stdin!.on('error', () => undefined);
+      child.stdin!.end(input);
+    });
+  const ok = async (args: string[]): Promise<string> => {
+    const r = await docker(args);
+    if (r.code !== 0) throw new Error(`docker ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+    return r.stdout;
+  };
+
+  beforeAll(async () => {
+    t = await startTestDaemon({ logLevel: 'fatal' });
+    env = { ...t.dockerEnv, DOCKER_BUILDKIT: '0' };
+    await t.daemon.engine.images.ensureBuiltin('busybox');
+    // Beside the daemon's root, not under it: whatever escapes lands here.
+    work = await mkdtemp(join(tmpdir(), 'berth-hostile-'));
+    outside = join(work, 'outside');
+    await mkdir(outside);
+    await writeFile(join(outside, 'marker'), 'untouched');
+    await ok(['run', '-d', '--name', ctr, '--network', 'none', 'busybox', 'sleep', '600']);
+  });
+  afterAll(async () => {
+    if (t) {
+      await docker(['rm', '-f', ctr]);
+      await t.stop();
+    }
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('docker cp into a running container: every case refused or contained', async () => {
+    const before = await outsideState(outside);
+    const outcomes: Record<string, string> = {};
+    for (const c of hostileCorpus(outside)) {
+      await ok(['exec', ctr, 'mkdir', '-p', `/dst/${c.id}`]);
+      const r = await docker(['cp', '-', `${ctr}:/dst/${c.id}`], c.tar);
+      outcomes[c.id] = r.code === 0 ? 'contained' : `refused: ${r.stderr.trim()}`;
+      expect(await outsideState(outside), `${c.id}: ${outcomes[c.id]}`).toBe(before);
+    }
+    // The verdicts of dockerd 20.10 on the same corpus (docker cp into a container):
+    // names and links that leave the destination are refused; the rest lands inside.
+    const dockerContained = ['absolute', 'devices', 'file-over-symlink', 'hardlink-to-symlink', 'opaque-via-symlink', 'symlink-deep', 'symlink-mkdir', 'symlink-write', 'whiteout-dotdot', 'whiteout-via-symlink'];
+    const contained = Object.keys(outcomes).filter((id) => outcomes[id] === 'contained');
+    expect(contained.sort(), JSON.stringify(outcomes, null, 1)).toEqual(dockerContained);
+    // An absolute name is taken below the destination; a link to an absolute path is followed inside the container.
+    expect(await ok(['exec', ctr, 'cat', `/dst/absolute${outside}/marker`])).toBe('pwned');
+    expect(await ok(['exec', ctr, 'cat', `${outside}/marker`])).toBe('pwned');
+    expect(await ok(['exec', ctr, 'cat', `${outside}/sub/f`])).toBe('pwned');
+    expect(await ok(['exec', ctr, 'cat', '/dst/file-over-symlink/to-marker'])).toBe('replaces the link');
+  });
+
+  it('docker cp out of a container: links are resolved inside the container, never on the host', async () => {
+    await ok(['exec', ctr, 'sh', '-c', `mkdir -p /leak && ln -sfn ${outside} /leak/abs && ln -sfn ${'../'.repeat(24)}${outside.slice(1)} /leak/rel && ln -sfn /etc /leak/etc && rm -rf ${outside}`]);
+    const before = await outsideState(outside);
+    for (const path of ['/leak/abs/marker', '/leak/rel/marker', '/leak/abs/', '/leak/rel/.']) {
+      const r = await docker(['cp', `${ctr}:${path}`, '-']);
+      expect(r.code, `${path}: ${r.stdout.slice(0, 200)}`).not.toBe(0);
+      expect(r.stderr).toMatch(/Could not find the file/);
+      expect(r.stdout).not.toContain('untouched');
+    }
+    // /etc through a link is the container's /etc (busybox has no /etc/shadow; the host has).
+    const hostShadow = await docker(['cp', `${ctr}:/leak/etc/shadow`, '-']);
+    expect(hostShadow.code).not.toBe(0);
+    const passwd = await docker(['cp', `${ctr}:/leak/etc/passwd`, '-']);
+    expect(passwd.code).toBe(0);
+    expect(passwd.stdout).toContain('root:x:0:0:');
+    expect(passwd.stdout).not.toMatch(/^_apt:|^systemd|^messagebus/m);
+    expect(await outsideState(outside)).toBe(before);
+  });
+
+  it('a build context (docker build -, POST /build): every case refused or contained', async () => {
+    const before = await outsideState(outside);
+    // A complete tar entry for the Dockerfile, before the case's entries.
+    const dockerfile = buildTar([{ name: 'Dockerfile', content: 'FROM busybox\nCOPY . /ctx/\nRUN ls -laR /ctx\n' }]);
+    const head = dockerfile.subarray(0, dockerfile.length - 1024);
+    const outcomes: Record<string, string> = {};
+    for (const c of hostileCorpus(outside)) {
+      const r = await docker(['build', '--rm', '--force-rm', '-q', '-t', `hostile-${c.id}-${suffix}`, '-'], Buffer.concat([head, c.tar]));
+      outcomes[c.id] = r.code === 0 ? 'contained' : `refused: ${r.stderr.trim()}`;
+      expect(await outsideState(outside), `${c.id}: ${outcomes[c.id]}`).toBe(before);
+    }
+    const report = JSON.stringify(outcomes, null, 1);
+    // The layer rules: nothing that reaches for outside gets in at all (a `.wh..` file gets in,
+    // and COPY's layer, where it would be a whiteout, is refused).
+    const contained = Object.keys(outcomes).filter((id) => outcomes[id] === 'contained');
+    expect(contained.sort(), report).toEqual(['file-over-symlink', 'hardlink-to-symlink']);
+    for (const id of contained) await ok(['rmi', `hostile-${id}-${suffix}`]);
+  });
+});
