@@ -68,6 +68,25 @@ describe('hostile archives through berthd', () => {
     const dockerContained = ['absolute', 'devices', 'file-over-symlink', 'hardlink-to-symlink', 'opaque-via-symlink', 'symlink-deep', 'symlink-mkdir', 'symlink-write', 'whiteout-dotdot', 'whiteout-via-symlink'];
     const contained = Object.keys(outcomes).filter((id) => outcomes[id] === 'contained');
     expect(contained.sort(), JSON.stringify(outcomes, null, 1)).toEqual(dockerContained);
+    // ...with dockerd's words.
+    const up = (n: number): string => '../'.repeat(n) + outside.slice(1);
+    const words: Record<string, string> = {
+      dotdot: `"${up(24)}/marker" is outside of "/dst/dotdot"`,
+      'dotdot-inner': `"${up(23)}/new" is outside of "/dst/dotdot-inner"`,
+      'pax-path': `"${up(24)}/marker" is outside of "/dst/pax-path"`,
+      'hardlink-absolute': `link /dst/hardlink-absolute${outside}/marker /dst/hardlink-absolute/l: no such file or directory`,
+      'hardlink-dotdot': `invalid hardlink "${outside}/marker" -> "${up(24)}/marker"`,
+      'hardlink-shadow': 'link /dst/hardlink-shadow/etc/shadow /dst/hardlink-shadow/shadow: no such file or directory',
+      'hardlink-via-symlink': 'link /dst/hardlink-via-symlink/etc/shadow /dst/hardlink-via-symlink/shadow: no such file or directory',
+      'symlink-relative-write': `invalid symlink "/dst/symlink-relative-write/rel" -> "${up(24)}"`,
+      'symlink-chain': `invalid symlink "/dst/symlink-chain/b" -> "${up(24)}"`,
+      'symlink-replaces-dir': 'cannot overwrite directory "/dst/symlink-replaces-dir/d" with non-directory "/dst/symlink-replaces-dir"',
+      'symlink-loop': 'open /dst/symlink-loop/a/x: too many levels of symbolic links',
+      'symlink-self': 'open /dst/symlink-self/self/x: too many levels of symbolic links',
+      'giant-pax': 'archive/tar: header field too long',
+      truncated: 'unexpected EOF',
+    };
+    for (const [id, what] of Object.entries(words)) expect(outcomes[id]).toBe(`refused: Error response from daemon: Error processing tar file(exit status 1): ${what}`);
     // An absolute name is taken below the destination; a link to an absolute path is followed inside the container.
     expect(await ok(['exec', ctr, 'cat', `/dst/absolute${outside}/marker`])).toBe('pwned');
     expect(await ok(['exec', ctr, 'cat', `${outside}/marker`])).toBe('pwned');
@@ -111,5 +130,23 @@ describe('hostile archives through berthd', () => {
     const contained = Object.keys(outcomes).filter((id) => outcomes[id] === 'contained');
     expect(contained.sort(), report).toEqual(['file-over-symlink', 'hardlink-to-symlink']);
     for (const id of contained) await ok(['rmi', `hostile-${id}-${suffix}`]);
+  });
+
+  it('ADD of a hostile archive from the context: every case refused or contained', async () => {
+    const before = await outsideState(outside);
+    const outcomes: Record<string, string> = {};
+    for (const c of hostileCorpus(outside)) {
+      const context = buildTar([
+        { name: 'Dockerfile', content: 'FROM busybox\nADD hostile.tar /x/\nRUN ls -laR /x\n' },
+        { name: 'hostile.tar', content: c.tar },
+      ]);
+      const tag = `hostile-add-${c.id}-${suffix}`;
+      const r = await docker(['build', '--rm', '--force-rm', '-q', '-t', tag, '-'], context);
+      outcomes[c.id] = r.code === 0 ? 'contained' : `refused: ${r.stderr.trim()}`;
+      expect(await outsideState(outside), `${c.id}: ${outcomes[c.id]}`).toBe(before);
+      if (r.code === 0) await ok(['rmi', tag]);
+    }
+    // Whatever ADD accepted stayed in the image: the escaping names landed below /x.
+    expect(Object.values(outcomes).filter((o) => o === 'contained').length, JSON.stringify(outcomes, null, 1)).toBeGreaterThan(0);
   });
 });

@@ -32,6 +32,7 @@ function asTarError(err: unknown): BerthError {
   } else {
     const message = e?.message ?? String(err);
     if (/invalid tar header/i.test(message)) what = 'archive/tar: invalid tar header';
+    else if (/extended header; the limit/.test(message)) what = 'archive/tar: header field too long';
     else if (/unexpected end of data|stream was destroyed|premature close|aborted/i.test(message)) what = 'unexpected EOF';
     else what = message;
   }

@@ -161,9 +161,7 @@ function entrySize(h: Header): number {
   return 0;
 }
 
-function inside(path: string, dir: string): boolean {
-  return dir === '/' || path === dir || path.startsWith(dir + '/');
-}
+const inside = (path: string, dir: string): boolean => dir === '/' || path === dir || path.startsWith(dir + '/');
 
 /** Go's filepath.Join for in-root paths: `..` is clamped at `/` when `clamp`, else undefined when it climbs above. */
 function joinPath(dir: string, name: string, clamp: boolean): string | undefined {
@@ -222,7 +220,7 @@ class Extraction {
     }
     const path = joinPath(this.dest, name, this.rules === 'chroot');
     if (path === undefined || !inside(path, this.dest)) {
-      throw new UnsafeEntryError(`${JSON.stringify(name)} is outside of ${JSON.stringify(this.display(this.dest))}`);
+      throw new UnsafeEntryError(`${JSON.stringify(posix.normalize(name).replace(/(.)\/+$/, '$1'))} is outside of ${JSON.stringify(this.display(this.dest))}`);
     }
     return path;
   }
@@ -244,6 +242,7 @@ class Extraction {
       at = locateInRoot(this.root, posix.join(from.path, rest), { symlinks: this.rules === 'chroot' ? 'follow' : 'refuse', mounts: this.mounts });
     } catch (err) {
       if (err instanceof UnsafePathError && this.rules === 'layer') throw this.refuse(name, err.message);
+      if (this.rules === 'chroot' && (err as NodeJS.ErrnoException).code === 'ELOOP') throw Object.assign(new Error('too many levels of symbolic links'), { code: 'ELOOP', syscall: 'open' });
       if (err instanceof UnsafePathError) throw new UnsafeEntryError(`${JSON.stringify(name)} is outside of ${JSON.stringify(this.display(this.dest))} (${err.message})`);
       throw err;
     }
@@ -467,9 +466,9 @@ class Extraction {
     }
     if (found.missing.length > 0 || !found.stat) {
       if (this.rules === 'layer') throw this.refuse(h.name, `hardlink target "${linkname}" does not exist`);
-      throw Object.assign(new Error('no such file or directory'), { code: 'ENOENT', syscall: 'link' });
+      throw Object.assign(new Error('no such file or directory'), { code: 'ENOENT', syscall: 'link', entryPath: `${this.display(target)} ${this.display(path)}` });
     }
-    if (found.stat.isDirectory()) throw this.rules === 'layer' ? this.refuse(h.name, 'hardlink to a directory') : Object.assign(new Error('operation not permitted'), { code: 'EPERM', syscall: 'link' });
+    if (found.stat.isDirectory()) throw this.rules === 'layer' ? this.refuse(h.name, 'hardlink to a directory') : Object.assign(new Error('operation not permitted'), { code: 'EPERM', syscall: 'link', entryPath: `${this.display(target)} ${this.display(path)}` });
     if (found.path === at) return;
     this.clearIfThere(at, host, path, false);
     linkSync(found.host, host);

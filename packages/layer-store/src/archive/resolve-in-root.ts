@@ -86,7 +86,7 @@ export function locateInRoot(root: string, path: string, opts: ResolveOptions = 
     }
     if (st.isSymbolicLink() && (pending.length > 0 || followLast)) {
       if (opts.symlinks === 'refuse') throw new UnsafePathError(`parent "${inRoot.slice(1)}" is a symlink`);
-      if (++links > MAX_LINKS) throw new UnsafePathError(`too many levels of symbolic links: ${path}`);
+      if (++links > MAX_LINKS) throw Object.assign(new UnsafePathError(`too many levels of symbolic links: ${path}`), { code: 'ELOOP' });
       const target = readlinkSync(host as string);
       if (target.startsWith('/')) done.length = 0;
       pending.unshift(...target.split('/').filter((c) => c !== '' && c !== '.'));
