@@ -38,7 +38,7 @@ describe('berth cp with hostile archives', () => {
     }
     await removeCli(bin);
     if (work) await rm(work, { recursive: true, force: true });
-  });
+  }, 240_000);
 
   it("the host extraction (berth cp CTR:SRC DEST) refuses or contains every case", async () => {
     const before = await outsideState(outside);
@@ -61,7 +61,7 @@ describe('berth cp with hostile archives', () => {
     );
     expect(await readFile(join(work, 'host', 'absolute', outside, 'marker'), 'utf8')).toBe('pwned');
     expect((await lstat(join(work, 'host', 'file-over-symlink', 'to-marker'))).isFile()).toBe(true);
-  });
+  }, 240_000);
 
   it('berth cp - CTR:DEST takes the corpus as docker cp does, and copying the results back out stays in the destination', async () => {
     const before = await outsideState(outside);
@@ -92,5 +92,5 @@ describe('berth cp with hostile archives', () => {
     expect(await outsideState(outside)).toBe(before);
     expect((await readdir(work)).sort()).toEqual(['back', 'host', 'outside', 'up']);
     expect(await readdir(join(work, 'up'))).toEqual(['in']);
-  });
+  }, 240_000);
 });

@@ -52,7 +52,7 @@ describe('hostile archives through berthd', () => {
       await t.stop();
     }
     if (work) await rm(work, { recursive: true, force: true });
-  });
+  }, 240_000);
 
   it('docker cp into a running container: every case refused or contained', async () => {
     const before = await outsideState(outside);
@@ -92,7 +92,7 @@ describe('hostile archives through berthd', () => {
     expect(await ok(['exec', ctr, 'cat', `${outside}/marker`])).toBe('pwned');
     expect(await ok(['exec', ctr, 'cat', `${outside}/sub/f`])).toBe('pwned');
     expect(await ok(['exec', ctr, 'cat', '/dst/file-over-symlink/to-marker'])).toBe('replaces the link');
-  });
+  }, 240_000);
 
   it('docker cp out of a container: links are resolved inside the container, never on the host', async () => {
     await ok(['exec', ctr, 'sh', '-c', `mkdir -p /leak && ln -sfn ${outside} /leak/abs && ln -sfn ${'../'.repeat(24)}${outside.slice(1)} /leak/rel && ln -sfn /etc /leak/etc && rm -rf ${outside}`]);
@@ -111,7 +111,7 @@ describe('hostile archives through berthd', () => {
     expect(passwd.stdout).toContain('root:x:0:0:');
     expect(passwd.stdout).not.toMatch(/^_apt:|^systemd|^messagebus/m);
     expect(await outsideState(outside)).toBe(before);
-  });
+  }, 240_000);
 
   it('a build context (docker build -, POST /build): every case refused or contained', async () => {
     const before = await outsideState(outside);
@@ -130,7 +130,7 @@ describe('hostile archives through berthd', () => {
     const contained = Object.keys(outcomes).filter((id) => outcomes[id] === 'contained');
     expect(contained.sort(), report).toEqual(['file-over-symlink', 'hardlink-to-symlink']);
     for (const id of contained) await ok(['rmi', `hostile-${id}-${suffix}`]);
-  });
+  }, 240_000);
 
   it('ADD of a hostile archive from the context: every case refused or contained', async () => {
     const before = await outsideState(outside);
@@ -148,5 +148,5 @@ describe('hostile archives through berthd', () => {
     }
     // Whatever ADD accepted stayed in the image: the escaping names landed below /x.
     expect(Object.values(outcomes).filter((o) => o === 'contained').length, JSON.stringify(outcomes, null, 1)).toBeGreaterThan(0);
-  });
+  }, 240_000);
 });
