@@ -54,14 +54,17 @@ describe('hostile archives through berthd', () => {
     if (work) await rm(work, { recursive: true, force: true });
   }, 240_000);
 
-  it('docker cp into a running container: every case refused or contained', async () => {
+  /**
+   * The corpus by docker cp into `/dst/<case>` of container `c` (the directories exist):
+   * each case refused or contained, with dockerd 20.10's verdicts and words.
+   */
+  async function corpusInto(c: string): Promise<void> {
     const before = await outsideState(outside);
     const outcomes: Record<string, string> = {};
-    for (const c of hostileCorpus(outside)) {
-      await ok(['exec', ctr, 'mkdir', '-p', `/dst/${c.id}`]);
-      const r = await docker(['cp', '-', `${ctr}:/dst/${c.id}`], c.tar);
-      outcomes[c.id] = r.code === 0 ? 'contained' : `refused: ${r.stderr.trim()}`;
-      expect(await outsideState(outside), `${c.id}: ${outcomes[c.id]}`).toBe(before);
+    for (const k of hostileCorpus(outside)) {
+      const r = await docker(['cp', '-', `${c}:/dst/${k.id}`], k.tar);
+      outcomes[k.id] = r.code === 0 ? 'contained' : `refused: ${r.stderr.trim()}`;
+      expect(await outsideState(outside), `${k.id}: ${outcomes[k.id]}`).toBe(before);
     }
     // The verdicts of dockerd 20.10 on the same corpus (docker cp into a container):
     // names and links that leave the destination are refused; the rest lands inside.
@@ -87,11 +90,31 @@ describe('hostile archives through berthd', () => {
       truncated: 'unexpected EOF',
     };
     for (const [id, what] of Object.entries(words)) expect(outcomes[id]).toBe(`refused: Error response from daemon: Error processing tar file(exit status 1): ${what}`);
+  }
+  /** A tar of the empty directories /dst/<case>, for containers that cannot mkdir (stopped). */
+  const dstDirs = (): Buffer => buildTar(hostileCorpus(outside).map((k) => ({ name: `dst/${k.id}/`, type: 'dir' as const })));
+
+  it('docker cp into a running container: every case refused or contained', async () => {
+    const r = await docker(['cp', '-', `${ctr}:/`], dstDirs());
+    expect(r.code, r.stderr).toBe(0);
+    await corpusInto(ctr);
     // An absolute name is taken below the destination; a link to an absolute path is followed inside the container.
     expect(await ok(['exec', ctr, 'cat', `/dst/absolute${outside}/marker`])).toBe('pwned');
     expect(await ok(['exec', ctr, 'cat', `${outside}/marker`])).toBe('pwned');
     expect(await ok(['exec', ctr, 'cat', `${outside}/sub/f`])).toBe('pwned');
     expect(await ok(['exec', ctr, 'cat', '/dst/file-over-symlink/to-marker'])).toBe('replaces the link');
+  }, 240_000);
+
+  it('docker cp into a stopped container: the same verdicts', async () => {
+    const stopped = `hostile-stopped-${suffix}`;
+    await ok(['create', '--name', stopped, '--network', 'none', 'busybox', 'true']);
+    try {
+      const r = await docker(['cp', '-', `${stopped}:/`], dstDirs());
+      expect(r.code, r.stderr).toBe(0);
+      await corpusInto(stopped);
+    } finally {
+      await docker(['rm', '-f', stopped]);
+    }
   }, 240_000);
 
   it('docker cp out of a container: links are resolved inside the container, never on the host', async () => {
