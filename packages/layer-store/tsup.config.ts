@@ -1,3 +1,4 @@
 import { berthTsup } from '@berth/config/tsup';
 
-export default berthTsup();
+// `archive` on its own: the extractor and resolver without the store (and its sqlite binding).
+export default berthTsup({ entry: { index: 'src/index.ts', archive: 'src/archive/index.ts' } });

@@ -11,8 +11,7 @@ export {
 } from './content/store.js';
 export { FileContentStore, type FileContentStoreOptions } from './content/file-store.js';
 export { applyLayer, UnsafeLayerError, type ApplyOptions, type ApplyResult } from './archive/apply.js';
-export { resolveInRoot } from './archive/resolve-in-root.js';
-export { mayMakeDeviceNodes, type ProcessPrivilege } from './archive/device-privilege.js';
+export * from './archive/index.js';
 export type {
   ApplyTarget,
   DiffSource,

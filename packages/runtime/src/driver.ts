@@ -139,6 +139,11 @@ export interface ProcessTable {
 export interface OpenedRoot {
   /** The container's `/`, with its mounts (volumes, binds, tmpfs) in place. */
   path: string;
+  /**
+   * Paths (in the container) where something is mounted: an extraction must not replace
+   * them (Docker refuses to), since the host would only swap the mount point's name.
+   */
+  mountPoints?: readonly string[];
   /** Done with it (the driver may unmount what it mounted for the caller). */
   release(): Promise<void>;
 }

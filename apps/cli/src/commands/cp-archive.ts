@@ -1,13 +1,13 @@
 // The host side of `berth cp`, after Docker's pkg/archive copy.go: what a copy source and
 // destination are, how the tar is renamed so the daemon (or the host) extracts it to the
 // right name, and a host extraction that never writes outside the destination.
-import { execFile, spawn } from 'node:child_process';
-import { chmod, link, lstat, lutimes, mkdir, open, readlink, realpath, rm, stat, symlink, utimes } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { lstat, readlink, realpath, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { PassThrough, pipeline as pipelineCb, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import tar, { type Header } from 'tar-stream';
 import { BerthError, InvalidArgumentError } from '@berth/image-format';
+import { extractTar } from '@berth/layer-store/archive';
 
 /** Docker's archive.CopyInfo. */
 export interface CopyInfo {
@@ -208,129 +208,24 @@ export function prepareArchiveCopy(content: Readable, src: CopyInfo, dst: CopyIn
 }
 
 /**
- * Docker's Untar with NoLchown and NoOverwriteDirNonDir, on the host: names may not climb
- * out of `dest`, nor pass through a symlink below it (so a link in the archive cannot
- * carry later entries elsewhere); relative symlinks and hard links must stay inside.
- * Files get the running user as owner, the tar's modes and times.
+ * Docker's Untar with NoLchown and NoOverwriteDirNonDir, on the host, through layer-store's
+ * guarded extractor under the host rules: names may not climb out of `dest`, nor pass
+ * through a symlink below it (so a link in the archive cannot carry later entries
+ * elsewhere); relative symlinks and hard links must stay inside. Files get the running
+ * user as owner, the tar's modes and times.
  */
 export async function untar(content: Readable, dest: string): Promise<void> {
   dest = clean(dest);
-  const extract = tar.extract();
-  const feeding = pipeline(content, extract).catch(() => undefined);
-  const dirTimes: { host: string; mtime: Date }[] = [];
   try {
-    for await (const entry of extract) {
-      const header = entry.header;
-      const body = entry as unknown as Readable;
-      const path = posix.join(dest, clean(header.name));
-      if (!inside(path, dest)) throw new InvalidArgumentError(`${JSON.stringify(header.name)} is outside of ${JSON.stringify(dest)}`);
-      if (path === dest) {
-        body.resume();
-        continue;
-      }
-      await ensureParent(dest, posix.dirname(path), header.name);
-      const isDir = header.type === 'directory';
-      const existing = await lstat(path).catch(() => undefined);
-      if (existing) {
-        if (existing.isDirectory() && !isDir) throw new InvalidArgumentError(`cannot overwrite directory ${JSON.stringify(path)} with non-directory ${JSON.stringify(dest)}`);
-        if (!existing.isDirectory() && isDir) throw new InvalidArgumentError(`cannot overwrite non-directory ${JSON.stringify(path)} with directory ${JSON.stringify(dest)}`);
-        if (!isDir) await rm(path, { force: true });
-      }
-      const mode = (header.mode ?? 0o644) & 0o7777;
-      const mtime = header.mtime ?? new Date();
-      switch (header.type) {
-        case 'directory':
-          if (!existing) await mkdir(path, { mode });
-          body.resume();
-          await chmod(path, mode);
-          dirTimes.push({ host: path, mtime });
-          continue;
-        case 'file':
-        case 'contiguous-file':
-          await writeBody(path, mode, body, header.size ?? 0);
-          await chmod(path, mode);
-          await utimes(path, mtime, mtime);
-          continue;
-        case 'symlink': {
-          body.resume();
-          const target = header.linkname ?? '';
-          if (!target.startsWith('/') && !inside(posix.join(posix.dirname(path), target), dest)) {
-            throw new InvalidArgumentError(`invalid symlink ${JSON.stringify(path)} -> ${JSON.stringify(target)}`);
-          }
-          await symlink(target, path);
-          await lutimes(path, mtime, mtime).catch(() => undefined);
-          continue;
-        }
-        case 'link': {
-          body.resume();
-          const target = posix.join(dest, header.linkname ?? '');
-          if (!inside(target, dest)) throw new InvalidArgumentError(`invalid hardlink ${JSON.stringify(path)} -> ${JSON.stringify(header.linkname ?? '')}`);
-          await ensureParent(dest, posix.dirname(target), header.linkname ?? '');
-          await link(target, path);
-          continue;
-        }
-        case 'character-device':
-        case 'block-device':
-        case 'fifo': {
-          body.resume();
-          const kind = header.type === 'fifo' ? ['p'] : [header.type === 'block-device' ? 'b' : 'c', String(header.devmajor ?? 0), String(header.devminor ?? 0)];
-          await new Promise<void>((resolve, reject) =>
-            execFile('mknod', ['-m', mode.toString(8), path, ...kind], (err, _o, stderr) => (err ? reject(new BerthError('Internal', `mknod ${path}: ${stderr.trim() || err.message}`)) : resolve())),
-          );
-          continue;
-        }
-        default:
-          body.resume();
-          throw new InvalidArgumentError(`unhandled tar header type ${String(header.type)}`);
-      }
-    }
-    await feeding;
+    await extractTar(content, dest, {
+      rules: 'host',
+      owner: 'none',
+      devices: true,
+      noOverwriteDirNonDir: true,
+      display: (p) => (p === '/' ? dest : posix.join(dest, p)),
+    });
   } catch (err) {
     content.destroy();
-    throw err;
-  }
-  for (const { host, mtime } of dirTimes.reverse()) await utimes(host, mtime, mtime).catch(() => undefined);
-}
-
-function inside(path: string, dir: string): boolean {
-  return dir === '/' || path === dir || path.startsWith(dir + '/');
-}
-
-/** Makes the parent directories below `dest` (0755), refusing a component that is a symlink or not a directory. */
-async function ensureParent(dest: string, parent: string, name: string): Promise<void> {
-  const rel = posix.relative(dest, parent);
-  if (rel === '') return;
-  let cur = dest;
-  for (const part of rel.split('/')) {
-    cur = posix.join(cur, part);
-    const st = await lstat(cur).catch(() => undefined);
-    if (!st) {
-      await mkdir(cur, { mode: 0o755 });
-      continue;
-    }
-    if (st.isSymbolicLink()) throw new InvalidArgumentError(`${JSON.stringify(name)} is outside of ${JSON.stringify(dest)} (through the symlink ${cur})`);
-    if (!st.isDirectory()) throw new InvalidArgumentError(`${cur}: not a directory`);
-  }
-}
-
-/** A new file from an entry's body (wx: never through a link); a body cut short removes it. */
-async function writeBody(path: string, mode: number, body: Readable, size: number): Promise<void> {
-  const fh = await open(path, 'wx', mode);
-  let written = 0;
-  try {
-    try {
-      for await (const chunk of body) {
-        const buf = chunk as Buffer;
-        let off = 0;
-        while (off < buf.length) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
-        written += buf.length;
-      }
-    } finally {
-      await fh.close();
-    }
-    if (written !== size) throw new InvalidArgumentError('unexpected EOF');
-  } catch (err) {
-    await rm(path, { force: true }).catch(() => undefined);
     throw err;
   }
 }

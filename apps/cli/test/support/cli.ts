@@ -38,6 +38,8 @@ export function runProcess(file: string, args: string[], env: NodeJS.ProcessEnv,
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
       resolve({ code, stdout: stdout.toString('utf8'), stderr: stderr.toString('utf8') });
     });
+    // A command may exit before it read all its input (a refused upload): EPIPE is its answer, not ours.
+    child.stdin!.on('error', () => undefined);
     if (opts.input !== undefined) child.stdin!.end(opts.input);
     else child.stdin!.end();
   });

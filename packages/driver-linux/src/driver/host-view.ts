@@ -39,7 +39,19 @@ export async function listProcesses(ctx: DriverContext, id: string, psArgs?: str
 /** The running process' root: its mount namespace's view, volumes and binds included. */
 export async function openContainerRoot(ctx: DriverContext, id: string): Promise<OpenedRoot> {
   const rec = await running(ctx, id);
-  return { path: `/proc/${rec.pid}/root`, release: async () => undefined };
+  return { path: `/proc/${rec.pid}/root`, mountPoints: await mountPointsOf(rec.pid), release: async () => undefined };
+}
+
+/** Where the process' mount namespace has mounts: the binds of /etc/hosts and the like, volumes, /dev... */
+async function mountPointsOf(pid: number): Promise<string[]> {
+  const text = await readFile(`/proc/${pid}/mountinfo`, 'utf8').catch(() => '');
+  const points: string[] = [];
+  for (const line of text.split('\n')) {
+    const field = line.split(' ')[4];
+    // mountinfo escapes space, tab, newline and backslash as octal
+    if (field) points.push(field.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
+  }
+  return points;
 }
 
 /** CPU time of the whole host (/proc/stat's first line, USER_HZ = 100), online CPUs and memory. */

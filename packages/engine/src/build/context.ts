@@ -2,13 +2,15 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { DockerIgnore, readFirstChunk } from '@berth/engine-api';
-import { applyLayer } from '@berth/layer-store';
+import { BerthError, InvalidArgumentError } from '@berth/image-format';
+import { extractTar } from '@berth/layer-store';
 import { normalize, type LayeredFs } from './layered-fs.js';
 import { TarEndCompleter } from './tar-end.js';
 
 /**
  * Unpacks a build context (tar, plain or gzip) into `dir` with layer-store's guarded
- * extraction: no entry lands outside `dir`, links included.
+ * extractor under the layer rules (absolute names, `..` and links on the way refused, device
+ * nodes refused): no entry lands outside `dir`. A context has no whiteouts: a `.wh.x` file is a file.
  */
 export async function extractContext(tar: Readable, dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
@@ -19,7 +21,12 @@ export async function extractContext(tar: Readable, dir: string): Promise<void> 
   const input = tarBytes.pipe(new TarEndCompleter());
   if (gzip) rest.on('error', (err) => tarBytes.destroy(err));
   tarBytes.on('error', (err) => input.destroy(err));
-  await applyLayer(input, dir, { compression: 'none', whiteouts: 'delete' });
+  try {
+    await extractTar(input, dir, { rules: 'layer', owner: process.geteuid?.() === 0 ? 'tar' : 'none', devices: false, xattrs: true });
+  } catch (err) {
+    if (err instanceof BerthError) throw err;
+    throw new InvalidArgumentError(`the build context could not be extracted: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /**

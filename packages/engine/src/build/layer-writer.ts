@@ -20,6 +20,9 @@ import type { PlannedEntry } from './copy-plan.js';
  * entry's header at a time.
  */
 export async function writeCopyLayer(content: ContentStore, entries: PlannedEntry[]): Promise<LayerRecord> {
+  // The writer first: a fill that fails (a hostile ADD archive) destroys `pack`, and its
+  // 'error' must find the writer reading it, not an unheard emitter that ends the daemon.
+  const w = await content.writer(`build-layer-${Date.now()}-${Math.random().toString(16).slice(2)}`);
   const pack = tar.pack();
   const fill = (async () => {
     for (const e of entries) {
@@ -29,7 +32,6 @@ export async function writeCopyLayer(content: ContentStore, entries: PlannedEntr
     pack.finalize();
   })();
   fill.catch((err: unknown) => pack.destroy(err as Error));
-  const w = await content.writer(`build-layer-${Date.now()}-${Math.random().toString(16).slice(2)}`);
   let digest: Digest;
   try {
     await Promise.all([w.append(pack as unknown as Readable), fill]);
@@ -55,7 +57,10 @@ function entry(pack: tar.Pack, header: HeaderArg, body?: Readable): Promise<void
       return;
     }
     const sink = pack.entry(header, done);
-    body.once('error', (err: Error) => {
+    // `done` gets the sink's failure; without a listener its 'error' event (a body cut
+    // short by a hostile archive) would be an uncaught exception that ends the daemon.
+    sink.on('error', () => undefined);
+    body.on('error', (err: Error) => {
       sink.destroy(err);
       reject(err);
     });

@@ -1,7 +1,8 @@
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { lstatSync } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { posix } from 'node:path';
-import { InvalidArgumentError } from '@berth/image-format';
+import { locateInRoot } from '@berth/layer-store';
 
 /** An entry of a read-only tree: where its bytes are on the host, and its metadata. */
 export interface TreeEntry {
@@ -15,7 +16,7 @@ export interface TreeEntry {
  * directories (topmost first) it merges them as overlayfs shows layers (a 0/0 character
  * device is a whiteout; opaque directories are not honoured, so the builder mounts images
  * instead). Paths are absolute within the tree; symlinks met on the way are resolved inside
- * the tree, never to the host.
+ * the tree, never to the host (by layer-store's in-root resolver over this view).
  */
 export class LayeredFs {
   /** `dirs` topmost first. */
@@ -23,27 +24,45 @@ export class LayeredFs {
 
   /** The entry itself (a final symlink is not followed), or undefined. */
   async lstat(path: string): Promise<TreeEntry | undefined> {
-    const resolved = await this.resolveParent(path);
-    if (!resolved) return undefined;
-    return this.find(resolved);
+    return this.locate(path, false);
   }
 
   /** Follows a final symlink too. */
   async stat(path: string): Promise<TreeEntry | undefined> {
-    let p = normalize(path);
-    for (let hops = 0; hops < 40; hops++) {
-      const e = await this.lstat(p);
-      if (!e || !e.stat.isSymbolicLink()) return e;
-      const target = await readlink(e.hostPath);
-      p = normalize(target.startsWith('/') ? target : posix.join(posix.dirname(p), target));
+    return this.locate(path, true);
+  }
+
+  /** Through layer-store's in-root resolver, with this merged view as the tree. */
+  private locate(path: string, followLast: boolean): TreeEntry | undefined {
+    const r = locateInRoot('/', normalize(path), { followLast, hostOf: this.hostOf });
+    if (r.missing.length > 0) return undefined;
+    if (r.stat) return { hostPath: r.host, stat: r.stat };
+    return this.findSync(r.path);
+  }
+
+  /** The host path of the topmost layer's entry at `path`, undefined when none has it or a whiteout hides it. */
+  private readonly hostOf = (path: string): string | undefined => this.findSync(path)?.hostPath;
+
+  private findSync(path: string): TreeEntry | undefined {
+    for (const dir of this.dirs) {
+      const host = path === '/' ? dir : posix.join(dir, path);
+      let st: Stats;
+      try {
+        st = lstatSync(host);
+      } catch {
+        continue;
+      }
+      if (isWhiteout(st)) return undefined;
+      return { hostPath: host, stat: st };
     }
-    throw new InvalidArgumentError(`too many levels of symbolic links: ${path}`);
+    return undefined;
   }
 
   /** Names in a directory, merged over the layers, whiteouts removed; sorted. */
   async readdir(path: string): Promise<string[]> {
-    const resolved = await this.resolveParent(path);
-    if (resolved === undefined) return [];
+    const r = locateInRoot('/', normalize(path), { followLast: false, hostOf: this.hostOf });
+    if (r.missing.length > 1) return [];
+    const resolved = r.path;
     const seen = new Set<string>();
     const hidden = new Set<string>();
     for (const dir of this.dirs) {
@@ -59,39 +78,6 @@ export class LayeredFs {
       }
     }
     return [...seen].sort();
-  }
-
-  private async find(path: string): Promise<TreeEntry | undefined> {
-    for (const dir of this.dirs) {
-      const host = path === '/' ? dir : posix.join(dir, path);
-      const st = await lstat(host).catch(() => undefined);
-      if (!st) continue;
-      if (isWhiteout(st)) return undefined;
-      return { hostPath: host, stat: st };
-    }
-    return undefined;
-  }
-
-  /** The path with every parent component's symlinks resolved inside the tree. */
-  private async resolveParent(path: string): Promise<string | undefined> {
-    const parts = normalize(path).split('/').filter(Boolean);
-    let cur = '/';
-    let hops = 0;
-    while (parts.length > 1) {
-      const next = posix.join(cur, parts.shift()!);
-      const e = await this.find(next);
-      if (!e) return undefined;
-      if (e.stat.isSymbolicLink()) {
-        if (++hops > 40) throw new InvalidArgumentError(`too many levels of symbolic links: ${path}`);
-        const target = await readlink(e.hostPath);
-        const base = normalize(target.startsWith('/') ? target : posix.join(cur, target));
-        parts.unshift(...base.split('/').filter(Boolean));
-        cur = '/';
-        continue;
-      }
-      cur = next;
-    }
-    return parts.length ? posix.join(cur, parts[0]!) : cur;
   }
 }
 

@@ -3,7 +3,8 @@ import { lstat, readlink, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { InvalidArgumentError, NotFoundError } from '@berth/image-format';
+import { NotFoundError } from '@berth/image-format';
+import { locateInRoot, type RootMount } from '@berth/layer-store';
 
 /** Docker's `X-Docker-Container-Path-Stat`: mode uses Go's os.FileMode bits. */
 export interface PathStat {
@@ -24,89 +25,15 @@ const GO_DEVICE = 2 ** 26;
 const GO_CHARDEV = 2 ** 21;
 const GO_STICKY = 2 ** 20;
 
-/** A mount of the container seen from the host: `source` appears at container path `destination`. */
-export interface RootMount {
-  destination: string;
-  source: string;
-}
-
-/**
- * Resolves `path` inside `root` the way the container sees it: every symlink is followed
- * with `root` as `/`, one component at a time, so no link leads outside the root.
- * With `followLast` false a final symlink is returned as itself (docker cp copies links).
- * `mounts` (for a container whose mounts are not in place, e.g. a stopped one) redirect
- * the paths under each destination to its host source. Returns the host path and the
- * resolved container path.
- */
-export async function resolveScoped(
-  root: string,
-  path: string,
-  followLast: boolean,
-  mounts: readonly RootMount[] = [],
-): Promise<{ host: string; path: string }> {
-  if (!path.startsWith('/')) path = '/' + path;
-  const pending = path.split('/').filter((c) => c !== '' && c !== '.');
-  const done: string[] = [];
-  const hostOf = (parts: readonly string[]): string => hostPath(root, parts, mounts);
-  let hops = 0;
-  while (pending.length > 0) {
-    const c = pending.shift()!;
-    if (c === '..') {
-      done.pop();
-      continue;
-    }
-    const host = hostOf([...done, c]);
-    let st;
-    try {
-      st = await lstat(host);
-    } catch {
-      // A missing component: the rest is taken literally (PUT may create it; GET reports NotFound).
-      done.push(c, ...pending.filter((p) => p !== '..'));
-      break;
-    }
-    if (st.isSymbolicLink() && (pending.length > 0 || followLast)) {
-      if (++hops > 40) throw new InvalidArgumentError(`too many levels of symbolic links: ${path}`);
-      const target = await readlink(host);
-      if (target.startsWith('/')) done.length = 0;
-      pending.unshift(...target.split('/').filter((x) => x !== '' && x !== '.'));
-      continue;
-    }
-    done.push(c);
-  }
-  return { host: hostOf(done), path: '/' + done.join('/') };
-}
-
-/** The host path of container path components: under the deepest mount that holds them, else under root. */
-function hostPath(root: string, parts: readonly string[], mounts: readonly RootMount[]): string {
-  if (mounts.length > 0) {
-    const p = '/' + parts.join('/');
-    const m = mountOf(p, mounts);
-    if (m) return posix.join(m.source, posix.relative(m.destination, p));
-  }
-  return posix.join(root, ...parts);
-}
-
-/** The deepest of `mounts` whose destination holds container path `path`. */
-export function mountOf<M extends { destination: string }>(path: string, mounts: readonly M[]): M | undefined {
-  let best: M | undefined;
-  let bestLen = -1;
-  for (const m of mounts) {
-    const d = posix.normalize(m.destination).replace(/\/+$/, '') || '/';
-    const inside = d === '/' || path === d || path.startsWith(d + '/');
-    if (inside && d.length > bestLen) {
-      best = m;
-      bestLen = d.length;
-    }
-  }
-  return best;
-}
+/** A mount of the container seen from the host (layer-store's in-root resolver redirects paths below it). */
+export type { RootMount } from '@berth/layer-store';
 
 /**
  * Docker's container StatPath: the last element is followed only when the path ends in
  * `/` or `/.`; the name is the requested path's base name. `resolved` is the container path.
  */
 export async function statPath(root: string, path: string, mounts: readonly RootMount[] = []): Promise<{ host: string; resolved: string; stat: PathStat }> {
-  const { host, path: resolved } = await resolveScoped(root, path, /\/\.?$/.test(path), mounts);
+  const { host, path: resolved } = locateInRoot(root, path, { followLast: /\/\.?$/.test(path), mounts });
   let st;
   try {
     // The root itself may be a link on the host (/proc/<pid>/root): it is the container's /.

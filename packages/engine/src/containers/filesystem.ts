@@ -19,6 +19,8 @@ interface OpenRoot {
   root: string;
   /** Volumes and binds not mounted under `root` (a stopped container's): paths below them are redirected. */
   unmounted: RootMount[];
+  /** Where a running container has mounts (from its driver): an extraction may not replace them. */
+  mountPoints?: readonly string[];
   release: () => Promise<void>;
 }
 
@@ -64,13 +66,14 @@ export class ContainerFilesystem {
       // Paused, nothing in the container can swap a directory for a link while we write.
       const pause = r.state.status === 'running' && driver.pause !== undefined;
       if (pause) await driver.pause!(rid(r)).catch(() => undefined);
-      const { root, unmounted, release } = await this.openRoot(r);
+      const { root, unmounted, mountPoints, release } = await this.openRoot(r);
       try {
         await extractToDir(
           {
             ref,
             root,
             unmounted,
+            ...(mountPoints ? { mountPoints } : {}),
             mounts: r.mounts.map((m) => ({ destination: m.Destination, rw: m.RW })),
             readonlyRootfs: !!r.hostConfig.ReadonlyRootfs,
             user: r.config.User ?? '',
@@ -159,7 +162,7 @@ export class ContainerFilesystem {
   private async openRoot(r: ContainerRecord): Promise<OpenRoot> {
     if (isRunning(r)) {
       const opened = await this.ctx.driver.openRoot(rid(r));
-      return { root: opened.path, unmounted: [], release: () => opened.release() };
+      return { root: opened.path, unmounted: [], mountPoints: opened.mountPoints ?? [], release: () => opened.release() };
     }
     const unmounted = r.mounts
       .filter((m) => m.Source !== '' && (m.Type === 'volume' || m.Type === 'bind'))

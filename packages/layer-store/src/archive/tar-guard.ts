@@ -31,7 +31,7 @@ export class TarGuard extends Transform {
   private paxSize: number | undefined;
   private globalPax: Map<string, Buffer> | undefined;
 
-  constructor(private readonly limits: TarLimits) {
+  constructor(private readonly limits: TarLimits, private readonly hashing = true) {
     super({ highWaterMark: 1 << 20 });
   }
 
@@ -44,10 +44,10 @@ export class TarGuard extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.hash.update(chunk);
+    if (this.hashing) this.hash.update(chunk);
     this.bytes += chunk.length;
     if (this.bytes > this.limits.maxBytes) {
-      return cb(new InvalidArgumentError(`layer is larger than the limit of ${this.limits.maxBytes} bytes uncompressed`));
+      return cb(new InvalidArgumentError(`archive is larger than the limit of ${this.limits.maxBytes} bytes uncompressed`));
     }
     try {
       this.scan(chunk);
@@ -93,7 +93,7 @@ export class TarGuard extends Transform {
     // 'x' PAX, 'g' global PAX, 'L'/'K' GNU long name and link name.
     if (type === 0x78 || type === 0x67 || type === 0x4c || type === 0x4b) {
       if (size > this.limits.maxPaxHeader) {
-        throw new InvalidArgumentError(`layer has a ${size}-byte extended header; the limit is ${this.limits.maxPaxHeader}`);
+        throw new InvalidArgumentError(`archive has a ${size}-byte extended header; the limit is ${this.limits.maxPaxHeader}`);
       }
       this.longType = type;
       this.longBuf = [];
@@ -104,7 +104,7 @@ export class TarGuard extends Transform {
     }
     this.entries++;
     if (this.entries > this.limits.maxEntries) {
-      throw new InvalidArgumentError(`layer has more than ${this.limits.maxEntries} entries`);
+      throw new InvalidArgumentError(`archive has more than ${this.limits.maxEntries} entries`);
     }
     let xattrs: Map<string, Buffer> | undefined;
     for (const src of [this.globalPax, this.pax]) {

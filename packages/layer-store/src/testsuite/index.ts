@@ -4,3 +4,4 @@ export { contentStoreSuite, type ContentStoreHarness } from './content.js';
 export { snapshotterSuite } from './snapshotter.js';
 export { buildLayer, buildTar, type TestEntry, type TestLayer } from './layers.js';
 export { describeTree, type TreeEntry } from './tree.js';
+export { hostileCorpus, outsideState, type HostileCase } from './hostile.js';
