@@ -29,10 +29,10 @@ function osName(): string {
 }
 
 export class System implements SystemService {
-  constructor(private readonly d: SystemDeps) {}
+  constructor(private readonly deps: SystemDeps) {}
 
   async info(): Promise<SystemInfo> {
-    const c = this.d.counts();
+    const c = this.deps.counts();
     const cgroup2Only = (() => {
       try {
         return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => / \/sys\/fs\/cgroup .* - cgroup2 /.test(l));
@@ -41,7 +41,7 @@ export class System implements SystemService {
       }
     })();
     return {
-      ID: this.d.id,
+      ID: this.deps.id,
       Containers: c.containers,
       ContainersRunning: c.running,
       ContainersPaused: c.paused,
@@ -64,7 +64,7 @@ export class System implements SystemService {
       LoggingDriver: 'json-file',
       CgroupDriver: 'cgroupfs',
       CgroupVersion: cgroup2Only ? '2' : '1',
-      NEventsListener: this.d.listeners(),
+      NEventsListener: this.deps.listeners(),
       KernelVersion: release(),
       OperatingSystem: osName(),
       OSVersion: '',
@@ -73,8 +73,8 @@ export class System implements SystemService {
       NCPU: cpus().length,
       MemTotal: totalmem(),
       IndexServerAddress: 'https://index.docker.io/v1/',
-      RegistryConfig: { InsecureRegistryCIDRs: ['127.0.0.0/8', '::1/128'], IndexConfigs: {}, Mirrors: this.d.mirrors },
-      DockerRootDir: this.d.root,
+      RegistryConfig: { InsecureRegistryCIDRs: ['127.0.0.0/8', '::1/128'], IndexConfigs: {}, Mirrors: this.deps.mirrors },
+      DockerRootDir: this.deps.root,
       HttpProxy: process.env.HTTP_PROXY ?? '',
       HttpsProxy: process.env.HTTPS_PROXY ?? '',
       NoProxy: process.env.NO_PROXY ?? '',
@@ -82,8 +82,8 @@ export class System implements SystemService {
       Labels: [],
       ExperimentalBuild: false,
       ServerVersion: ENGINE_VERSION,
-      Runtimes: { [this.d.driverName.split('/').pop() ?? 'crun']: { path: this.d.driverName.split('/').pop() ?? 'crun' } },
-      DefaultRuntime: this.d.driverName.split('/').pop() ?? 'crun',
+      Runtimes: { [this.deps.driverName.split('/').pop() ?? 'crun']: { path: this.deps.driverName.split('/').pop() ?? 'crun' } },
+      DefaultRuntime: this.deps.driverName.split('/').pop() ?? 'crun',
       LiveRestoreEnabled: true,
       Isolation: '',
       InitBinary: '',
@@ -93,7 +93,7 @@ export class System implements SystemService {
   }
 
   df(): Promise<SystemDf> {
-    return this.d.df();
+    return this.deps.df();
   }
 
   version(): ReturnType<SystemService['version']> {
