@@ -70,7 +70,7 @@ export function buildProgram(state: RunState): Command {
 }
 
 /** Every command of the tree, depth first. */
-export function allCommands(cmd: Command): Command[] {
+function allCommands(cmd: Command): Command[] {
   return [cmd, ...cmd.commands.flatMap((c) => allCommands(c))];
 }
 

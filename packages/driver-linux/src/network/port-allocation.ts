@@ -3,7 +3,7 @@ import { listForwardedPorts } from './iptables.js';
 import { describePort, ephemeralHostPort, portAllocatedError, portsClash, tryBindHostPort, type PublishedPort } from './ports.js';
 
 /** The containers' published ports as recorded (the attachments). */
-export interface PublishedPortsSource {
+interface PublishedPortsSource {
   values(): Promise<{ containerId: string; ports: PublishedPort[] }[]>;
 }
 
