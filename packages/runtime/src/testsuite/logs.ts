@@ -6,7 +6,7 @@ import { expect, it } from 'vitest';
 import type { ContainerSpec, ProcessSpec } from '../spec.js';
 import type { LogEntry, LogOptions, RuntimeDriver } from '../driver.js';
 
-export interface LogCaseContext {
+interface LogCaseContext {
   driver(): RuntimeDriver;
   spec(tag: string, process: ProcessSpec, extra?: Partial<ContainerSpec>): Promise<ContainerSpec>;
 }
