@@ -30,7 +30,7 @@ export function chooseHost(flag: string | undefined, env: NodeJS.ProcessEnv = pr
   return { host: env['BERTH_RUN'] ? `unix://${join(runRoot(env), 'berthd.sock')}` : DEFAULT_HOST, explicit: false };
 }
 
-export class DaemonUnreachableError extends BerthError {
+class DaemonUnreachableError extends BerthError {
   constructor(host: string, cause?: unknown) {
     // Our own reasons (berthd missing, exited, slow) are worth showing; socket errnos are not.
     const detail = cause instanceof BerthError && !(cause instanceof ConnectionError) ? ` (${cause.message})` : '';
@@ -41,7 +41,7 @@ export class DaemonUnreachableError extends BerthError {
 const CONNECT_ERRORS = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EACCES', 'ENOTSOCK', 'EHOSTUNREACH', 'ETIMEDOUT']);
 
 /** True for errors that mean nobody answered at the address. */
-export function isConnectError(err: unknown): boolean {
+function isConnectError(err: unknown): boolean {
   const code = err instanceof ConnectionError ? err.errno : (err as NodeJS.ErrnoException | undefined)?.code;
   return typeof code === 'string' && CONNECT_ERRORS.has(code);
 }

@@ -13,7 +13,7 @@ export interface DeviceRule {
   access: string;
 }
 
-export interface ResolvedDevices {
+interface ResolvedDevices {
   devices: OciDevice[];
   rules: DeviceRule[];
 }

@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerSpec } from '@berth/runtime';
 
-export interface EtcFiles {
+interface EtcFiles {
   hostname: string;
   hosts: string;
   resolvConf: string;

@@ -5,7 +5,7 @@ import { ConflictError, NotFoundError, type Descriptor, type Digest } from '@ber
 import { FileContentStore, LayerChainUnpacker, OverlaySnapshotter, applyLayer, createDiff, mayMakeDeviceNodes, unpackLayer, type Snapshotter } from '@berth/layer-store';
 import { DockerConfigCredentialStore, RegistryClient, StaticCredentialStore } from '@berth/registry-client';
 import { RuntimeRegistry } from './drivers/runtime-registry.js';
-import { defaultBridgeFromBip } from './bip.js';
+import { defaultBridgeFromBip } from './default-bridge.js';
 import type { EngineConfig, EngineDrivers, EngineOptions } from './config.js';
 import type { RegistryAuth } from './docker-types.js';
 import type { ContainerService, EventService, ImageService, NetworkService, SystemService, VolumeService } from './services.js';

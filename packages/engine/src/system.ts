@@ -38,10 +38,10 @@ function osName(): string {
 }
 
 export class System implements SystemService {
-  constructor(private readonly d: SystemDeps) {}
+  constructor(private readonly deps: SystemDeps) {}
 
   async info(): Promise<SystemInfo> {
-    const c = this.d.counts();
+    const c = this.deps.counts();
     const cgroup2Only = (() => {
       try {
         return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => / \/sys\/fs\/cgroup .* - cgroup2 /.test(l));
@@ -50,7 +50,7 @@ export class System implements SystemService {
       }
     })();
     return {
-      ID: this.d.id,
+      ID: this.deps.id,
       Containers: c.containers,
       ContainersRunning: c.running,
       ContainersPaused: c.paused,
@@ -73,17 +73,17 @@ export class System implements SystemService {
       LoggingDriver: 'json-file',
       CgroupDriver: 'cgroupfs',
       CgroupVersion: cgroup2Only ? '2' : '1',
-      NEventsListener: this.d.listeners(),
+      NEventsListener: this.deps.listeners(),
       KernelVersion: release(),
       OperatingSystem: osName(),
       OSVersion: '',
-      OSType: this.d.osType,
+      OSType: this.deps.osType,
       Architecture: goArch(),
       NCPU: cpus().length,
       MemTotal: totalmem(),
       IndexServerAddress: 'https://index.docker.io/v1/',
-      RegistryConfig: { InsecureRegistryCIDRs: ['127.0.0.0/8', '::1/128'], IndexConfigs: {}, Mirrors: this.d.mirrors },
-      DockerRootDir: this.d.root,
+      RegistryConfig: { InsecureRegistryCIDRs: ['127.0.0.0/8', '::1/128'], IndexConfigs: {}, Mirrors: this.deps.mirrors },
+      DockerRootDir: this.deps.root,
       HttpProxy: process.env.HTTP_PROXY ?? '',
       HttpsProxy: process.env.HTTPS_PROXY ?? '',
       NoProxy: process.env.NO_PROXY ?? '',
@@ -91,10 +91,10 @@ export class System implements SystemService {
       Labels: [],
       ExperimentalBuild: false,
       ServerVersion: ENGINE_VERSION,
-      Runtimes: Object.fromEntries(this.d.runtimes.map((n) => [runtimeKey(n), { path: runtimeKey(n) }])),
-      DefaultRuntime: runtimeKey(this.d.runtimes[0] ?? ''),
+      Runtimes: Object.fromEntries(this.deps.runtimes.map((n) => [runtimeKey(n), { path: runtimeKey(n) }])),
+      DefaultRuntime: runtimeKey(this.deps.runtimes[0] ?? ''),
       LiveRestoreEnabled: true,
-      Isolation: this.d.isolation,
+      Isolation: this.deps.isolation,
       InitBinary: '',
       SecurityOptions: ['name=seccomp,profile=builtin'],
       Warnings: null,
@@ -102,7 +102,7 @@ export class System implements SystemService {
   }
 
   df(): Promise<SystemDf> {
-    return this.d.df();
+    return this.deps.df();
   }
 
   version(): ReturnType<SystemService['version']> {

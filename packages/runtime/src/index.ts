@@ -59,3 +59,4 @@ export type {
   ContainerNamesHook,
   NetworkDriver,
 } from './network.js';
+export { allocatePorts, portsClash, type HostPorts, type HostBinding } from './port-allocation.js';

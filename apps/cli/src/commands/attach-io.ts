@@ -4,7 +4,7 @@ import type { Duplex, Writable } from 'node:stream';
 import { DetachKeyWatcher, demultiplexStream, type HijackedStream } from '@berth/engine-api';
 import type { Streams } from '../context.js';
 
-export interface AttachIo {
+interface AttachIo {
   /** Resolves when the container's output ends. */
   output: Promise<void>;
   /** Puts the terminal back and stops forwarding. */
@@ -13,7 +13,7 @@ export interface AttachIo {
   detached(): boolean;
 }
 
-export interface AttachIoOptions {
+interface AttachIoOptions {
   tty: boolean;
   stdin: boolean;
   /** Called with the terminal size now and on every SIGWINCH (only with tty and a local terminal). */

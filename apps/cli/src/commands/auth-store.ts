@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import type { AuthConfig } from '@berth/engine-api';
 
 /** Docker's key for Docker Hub. */
-export const INDEX_SERVER = 'https://index.docker.io/v1/';
+const INDEX_SERVER = 'https://index.docker.io/v1/';
 
 interface ConfigFile {
   auths?: Record<string, { auth?: string; identitytoken?: string }>;

@@ -9,7 +9,7 @@ import { displayJsonMessages } from '../format/progress.js';
 import { allAuths } from './auth-store.js';
 import { contextEntries, packContext } from './build-context.js';
 
-export interface BuildFlags {
+interface BuildFlags {
   tag: string[];
   file?: string;
   buildArg: string[];

@@ -480,7 +480,7 @@ function num(v: unknown): number {
 }
 
 /** One `docker stats` row from a stats sample (CPU from the sample's own precpu part). */
-export function statsFields(s: ContainerStats, name: string, id: string, trunc: boolean): Record<string, unknown> {
+function statsFields(s: ContainerStats, name: string, id: string, trunc: boolean): Record<string, unknown> {
   const cpu = (s.cpu_stats ?? {}) as { cpu_usage?: { total_usage?: number; percpu_usage?: number[] }; system_cpu_usage?: number; online_cpus?: number };
   const pre = (s.precpu_stats ?? {}) as typeof cpu;
   const cpuDelta = num(cpu.cpu_usage?.total_usage) - num(pre.cpu_usage?.total_usage);

@@ -31,10 +31,10 @@ export function base(p: string): string {
   return posix.basename(c);
 }
 
-export const hasTrailingSeparator = (p: string): boolean => p.endsWith('/');
-export const specifiesCurrentDir = (p: string): boolean => base(p) === '.';
+const hasTrailingSeparator = (p: string): boolean => p.endsWith('/');
+const specifiesCurrentDir = (p: string): boolean => base(p) === '.';
 /** The path says it is a directory: a trailing `/` or `/.`. */
-export const assertsDirectory = (p: string): boolean => hasTrailingSeparator(p) || specifiesCurrentDir(p);
+const assertsDirectory = (p: string): boolean => hasTrailingSeparator(p) || specifiesCurrentDir(p);
 
 /** Directory and entry of a path, keeping a trailing `.` (`a/b/.` -> `a/b`, `.`). */
 export function splitPathDirEntry(p: string): { dir: string; base: string } {
@@ -61,7 +61,7 @@ export function rebaseName(path: string, resolved: string): { path: string; reba
 }
 
 /** An fs error worded like Go's os.PathError (`lstat /x: no such file or directory`). */
-export function goPathError(op: string, path: string, err: unknown): BerthError {
+function goPathError(op: string, path: string, err: unknown): BerthError {
   const code = (err as NodeJS.ErrnoException).code;
   const text: Record<string, string> = {
     ENOENT: 'no such file or directory',
@@ -124,7 +124,7 @@ export async function copyInfoSourcePath(path: string, followLink: boolean): Pro
  * Docker's CopyInfoDestinationPath on the host: links of the last element are followed
  * (a broken one is fine: the copy creates its target); a missing path needs its parent.
  */
-export async function copyInfoDestinationPath(path: string): Promise<CopyInfo> {
+async function copyInfoDestinationPath(path: string): Promise<CopyInfo> {
   const original = path;
   let st = await lstat(path).catch((e: NodeJS.ErrnoException) => e);
   for (let n = 0; !(st instanceof Error) && st.isSymbolicLink(); n++) {

@@ -20,7 +20,7 @@ import {
 } from './cp-archive.js';
 import { pipeTo } from './containers.js';
 
-export interface CpFlags {
+interface CpFlags {
   archive?: boolean;
   followLink?: boolean;
   quiet?: boolean;
@@ -56,7 +56,7 @@ export async function cp(ctx: Context, args: string[], flags: CpFlags): Promise<
  * `CONTAINER:PATH` or a local path: an absolute path, one without `:`, or one starting
  * with `.` is local (so `./file:name.txt` is a file).
  */
-export function splitCpArg(arg: string): { container: string; path: string } {
+function splitCpArg(arg: string): { container: string; path: string } {
   if (arg.startsWith('/')) return { container: '', path: arg };
   const i = arg.indexOf(':');
   if (i < 0 || arg.startsWith('.')) return { container: '', path: arg };

@@ -74,7 +74,7 @@ export async function volumeInspect(ctx: Context, names: string[], flags: { form
  * docker prints a volume re-encoded from its Go struct: fields in the struct's order,
  * the optional ones only when set.
  */
-export function volumeInGoOrder(v: Volume): Record<string, unknown> {
+function volumeInGoOrder(v: Volume): Record<string, unknown> {
   const src = v as unknown as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   for (const k of ['CreatedAt', 'Driver', 'Labels', 'Mountpoint', 'Name', 'Options', 'Scope']) out[k] = src[k] ?? (k === 'CreatedAt' ? undefined : null);

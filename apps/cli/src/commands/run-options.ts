@@ -77,7 +77,7 @@ export const EMPTY_RUN_FLAGS: RunFlags = {
  * Docker's -a: the named streams, plus stdin whenever -i is given; without -a, stdout and
  * stderr (and stdin with -i). `-a` with `-d` conflicts.
  */
-export function attachedStreams(flags: Pick<RunFlags, 'attach' | 'interactive' | 'detach'>): { stdin: boolean; stdout: boolean; stderr: boolean } {
+function attachedStreams(flags: Pick<RunFlags, 'attach' | 'interactive' | 'detach'>): { stdin: boolean; stdout: boolean; stderr: boolean } {
   const named = (flags.attach ?? []).map((s) => s.toLowerCase());
   if (named.length === 0) return { stdin: Boolean(flags.interactive), stdout: true, stderr: true };
   if (flags.detach) throw new InvalidArgumentError('Conflicting options: -a and -d');
@@ -184,7 +184,7 @@ export function buildCreateBody(
 }
 
 /** docker's NormalizeCapabilities: upper case with a CAP_ prefix; ALL stays ALL. */
-export function normalizeCapability(cap: string): string {
+function normalizeCapability(cap: string): string {
   const c = cap.trim().toUpperCase();
   if (c === 'ALL' || c.startsWith('CAP_')) return c;
   return `CAP_${c}`;
@@ -364,7 +364,7 @@ export function parseMount(spec: string): Mount {
 const ULIMITS = ['as', 'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack'];
 
 /** Docker's --ulimit `name=soft[:hard]` (hard defaults to soft). */
-export function parseUlimit(spec: string): { Name: string; Hard: number; Soft: number } {
+function parseUlimit(spec: string): { Name: string; Hard: number; Soft: number } {
   const bad = (why: string): never => {
     throw new InvalidArgumentError(`invalid argument "${spec}" for "--ulimit" flag: ${why}`);
   };

@@ -244,7 +244,7 @@ async function* eventLines(res: AsyncIterable<Buffer | string>): AsyncGenerator<
 }
 
 /** Go's `2006-01-02T15:04:05.000000000Z07:00` in local time, from nanoseconds. */
-export function rfc3339NanoFixed(nanos: bigint): string {
+function rfc3339NanoFixed(nanos: bigint): string {
   const ms = Number(nanos / 1_000_000n);
   const frac = String(nanos % 1_000_000_000n).padStart(9, '0');
   const d = new Date(ms);
@@ -305,7 +305,7 @@ export async function inspect(ctx: Context, names: string[], flags: { format?: s
 }
 
 /** Inspects one name as the first kind that knows it; undefined when none does. */
-export async function inspectOne(client: EngineClient, name: string, kinds: Kind[], size = false): Promise<unknown> {
+async function inspectOne(client: EngineClient, name: string, kinds: Kind[], size = false): Promise<unknown> {
   for (const kind of kinds) {
     try {
       switch (kind) {

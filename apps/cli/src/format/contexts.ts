@@ -22,7 +22,7 @@ export function ellipsis(s: string, max: number): string {
 }
 
 /** strconv.Quote for the printable strings a command line holds. */
-export function goQuote(s: string): string {
+function goQuote(s: string): string {
   return JSON.stringify(s).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 

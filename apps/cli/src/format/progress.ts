@@ -4,11 +4,11 @@
 import type { JsonMessage } from '@berth/engine-api';
 import { humanSize } from './units.js';
 
-export interface ProgressOutput {
+interface ProgressOutput {
   write(text: string): unknown;
 }
 
-export interface DisplayOptions {
+interface DisplayOptions {
   isTerminal: boolean;
   /** Terminal width in columns (bars are drawn only when wider than 110). */
   columns?: number;

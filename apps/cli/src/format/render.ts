@@ -3,7 +3,7 @@
 import { Template, toJson, type Fields } from './template.js';
 import { tabwrite } from './tabwriter.js';
 
-export interface RenderOptions {
+interface RenderOptions {
   /** What the user passed to --format (undefined or '' for the default table). */
   format: string | undefined;
   /** The command's default, e.g. `table {{.ID}}\t{{.Image}}`. */

@@ -3,7 +3,7 @@
 // block whose width is its widest cell plus padding; the text after the last tab of a
 // line is not part of any column.
 
-export interface TabwriterOptions {
+interface TabwriterOptions {
   minWidth?: number;
   padding?: number;
 }

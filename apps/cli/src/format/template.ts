@@ -5,7 +5,7 @@
 import { InvalidArgumentError } from '@berth/image-format';
 
 type Value = unknown;
-export type TemplateFunc = (...args: Value[]) => Value;
+type TemplateFunc = (...args: Value[]) => Value;
 
 /** A value whose fields call back: `.Label "x"` calls `Label("x")`, `.ID` calls `ID()`. */
 export type Fields = Record<string, Value>;
@@ -28,7 +28,7 @@ type Operand =
   | { kind: 'literal'; value: Value };
 
 /** Docker's template functions. */
-export const TEMPLATE_FUNCS: Record<string, TemplateFunc> = {
+const TEMPLATE_FUNCS: Record<string, TemplateFunc> = {
   json: (v) => toJson(v),
   split: (s, sep) => String(s).split(String(sep)),
   join: (list, sep) => (Array.isArray(list) ? list.map((x) => printValue(x)).join(String(sep)) : printValue(list)),

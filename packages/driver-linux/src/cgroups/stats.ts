@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CgroupMounts } from './layout.js';
 
-export interface CgroupStats {
+interface CgroupStats {
   cpu: { usageNanos: number; userNanos?: number; systemNanos?: number };
   memory: { usageBytes: number; limitBytes?: number; maxUsageBytes?: number };
   pids: { current: number; limit?: number };

@@ -7,7 +7,7 @@ import { tailStart } from './k8s-tail.js';
 import { logFiles, rotateLog } from './log-files.js';
 
 /** What the log side needs to know of a container (a slice of the driver's record). */
-export interface LoggedContainer {
+interface LoggedContainer {
   id: string;
   bundle: string;
   logPath: string;
@@ -16,7 +16,7 @@ export interface LoggedContainer {
 }
 
 /** The driver's view of its containers, for followers and the size watch. */
-export interface LogHost {
+interface LogHost {
   /** Whether the container (this run of it) still runs; false once it is gone. */
   running(c: LoggedContainer): Promise<boolean>;
   /** Settles when the container exits (or the signal aborts). */

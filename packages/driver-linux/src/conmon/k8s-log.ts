@@ -2,7 +2,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { LogEntry } from '@berth/runtime';
 import { LineJoiner, parseK8sRecord, type K8sRecord } from './k8s-record.js';
 
-export interface LogFollowOptions {
+interface LogFollowOptions {
   /** Keep reading while this returns true; checked when the file has no new data. */
   keepGoing: () => Promise<boolean>;
   pollMs?: number;

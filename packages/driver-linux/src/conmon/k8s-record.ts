@@ -45,7 +45,7 @@ export function recordHeader(line: Buffer): { stream: string; partial: boolean }
 }
 
 /** A joined line is cut here, so one endless line cannot hold the reader's memory. */
-export const MAX_JOINED = 64 * 1024;
+const MAX_JOINED = 64 * 1024;
 
 /**
  * Joins the pieces of a line (conmon writes a `P` record for every read that did not end

@@ -6,14 +6,14 @@ import { BerthError } from '@berth/image-format';
 import type { OciRuntime } from '../oci/runtime.js';
 import { startWithSyncPipe } from '../process/run-program.js';
 
-export class ConmonError extends BerthError {
+class ConmonError extends BerthError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('Internal', message, options);
     this.name = 'ConmonError';
   }
 }
 
-export interface ConmonLaunch {
+interface ConmonLaunch {
   conmonPath: string;
   runtime: OciRuntime;
   id: string;
@@ -33,7 +33,7 @@ export interface ConmonLaunch {
   execProcessSpec?: string;
 }
 
-export interface ConmonStarted {
+interface ConmonStarted {
   /** Host pid of the container's init (created, not yet started). */
   pid: number;
   conmonPid: number;

@@ -32,7 +32,7 @@ export function driverDirs(stateDir: string): DriverDirs {
 }
 
 /** What the driver learns of the host once, before its first container. */
-export interface HostFacts {
+interface HostFacts {
   runtime: OciRuntime;
   conmonPath: string;
   cgroups: CgroupMounts;

@@ -58,7 +58,7 @@ export function pidAlive(pid: number): boolean {
 }
 
 /** What the records need to know when a container's exit is recorded. */
-export interface ExitObserver {
+interface ExitObserver {
   /** OOM kills the container's cgroup counted (kept until the runtime deletes it). */
   oomKills(rec: ContainerRecord): Promise<number>;
   /** The exit is saved: tell whoever listens. */

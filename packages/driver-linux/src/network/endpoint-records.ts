@@ -97,8 +97,8 @@ export function bridgeV6(net: NetworkInfo): { gateway: string; prefixLen: number
 export function interfaceOf(network: string, ifname: string, result: CniResult | undefined): AttachedInterface {
   const sandboxIdx = result?.interfaces?.findIndex((i) => i.name === ifname && i.sandbox) ?? -1;
   const pick = (v6: boolean) => {
-    const fam = (ip: { address: string }) => ip.address.includes(':') === v6;
-    return result?.ips?.find((ip) => ip.interface === sandboxIdx && fam(ip)) ?? result?.ips?.find(fam);
+    const inFamily = (ip: { address: string }) => ip.address.includes(':') === v6;
+    return result?.ips?.find((ip) => ip.interface === sandboxIdx && inFamily(ip)) ?? result?.ips?.find(inFamily);
   };
   const ipEntry = pick(false);
   if (!result || !ipEntry) throw new BerthError('Internal', `CNI result for ${network} has no IPv4 address`);

@@ -10,7 +10,7 @@ import type { Mutex } from './mutex.js';
 import { createNetns, isNetnsMounted, removeNetns } from './netns.js';
 import type { BridgeNetworks } from './networks.js';
 import { addWithRetry, cniDel, leavesIptablesRules, pluginChain } from './plugin-steps.js';
-import { allocatePorts } from './port-allocation.js';
+import { allocateHostPorts } from './port-allocation.js';
 import { normalizePorts } from './ports.js';
 import type { JsonRecordDir } from './state-store.js';
 import type { AttachedInterface, AttachOptions, AttachResult, NetworkInfo } from './types.js';
@@ -78,7 +78,7 @@ async function reserve(ctx: EndpointContext, containerId: string, options: Attac
       nets.push({ info, w });
     }
     const publishOn = nets.findIndex((n) => !n.info.internal);
-    const ports = publishOn >= 0 ? await allocatePorts(ctx.attachments, normalizePorts(options.ports ?? [])) : [];
+    const ports = publishOn >= 0 ? await allocateHostPorts(ctx.attachments, normalizePorts(options.ports ?? [])) : [];
     record.ports = ports;
     const ipamDataDir = join(ctx.stateDir, 'ipam');
     record.networks = nets.map((n, i) => endpointRecord(n.info, `eth${i}`, n.w, pluginChain(ipamDataDir, n.info, i === 0, i === publishOn ? ports : [], n.w)));

@@ -3,7 +3,7 @@ import { BerthError, ConflictError } from '@berth/image-format';
 import { parseCidr, type Ipv4Cidr } from './ipv4.js';
 import { runCommand, runChecked } from './run-command.js';
 
-export interface HostRoute {
+interface HostRoute {
   dst: Ipv4Cidr;
   dev: string | undefined;
 }

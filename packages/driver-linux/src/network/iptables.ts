@@ -7,9 +7,9 @@ import { runCommand, runChecked } from './run-command.js';
  * applies whole or not at all (nf_tables) even while other processes edit the tables.
  */
 
-export type Table = 'nat' | 'filter';
+type Table = 'nat' | 'filter';
 
-export interface Rule {
+interface Rule {
   table: Table;
   chain: string;
   /** The rule as iptables-save prints it, after `-A <chain> `. */
@@ -21,7 +21,7 @@ export interface Rule {
 /** Chains the plugins share between all containers on the host (pruned only when empty). */
 const SHARED_CHAINS = new Set(['CNI-HOSTPORT-DNAT', 'CNI-HOSTPORT-SETMARK', 'CNI-HOSTPORT-MASQ', 'CNI-FORWARD', 'CNI-ADMIN', 'BERTH-ISOLATION', 'BERTH-FORWARD', 'BERTH-POSTROUTING']);
 
-export async function listRules(table: Table): Promise<{ chains: Set<string>; rules: Rule[] }> {
+async function listRules(table: Table): Promise<{ chains: Set<string>; rules: Rule[] }> {
   const text = await runChecked('iptables-save', ['-t', table]);
   const chains = new Set<string>();
   const rules: Rule[] = [];
@@ -123,11 +123,11 @@ export async function pruneSharedChains(options: { nat?: boolean; filter?: boole
 }
 
 /** Where Berth's bridges are told apart (Docker's DOCKER-ISOLATION-STAGE-2). */
-export const ISOLATION_CHAIN = 'BERTH-ISOLATION';
+const ISOLATION_CHAIN = 'BERTH-ISOLATION';
 /** Berth's forwarding policy for its bridges, jumped to first from FORWARD. */
-export const FORWARD_CHAIN = 'BERTH-FORWARD';
+const FORWARD_CHAIN = 'BERTH-FORWARD';
 /** Berth's per-network masquerading, jumped to from POSTROUTING. */
-export const POSTROUTING_CHAIN = 'BERTH-POSTROUTING';
+const POSTROUTING_CHAIN = 'BERTH-POSTROUTING';
 
 /**
  * Installs a network's host rules once, when the network is created (and again by the
@@ -237,7 +237,7 @@ export async function pruneBerthChains(): Promise<void> {
 }
 
 /** A host port that portmap already forwards (from any CNI user on this host). */
-export interface ForwardedPort {
+interface ForwardedPort {
   hostIp: string;
   hostPort: number;
   protocol: 'tcp' | 'udp';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cidrContains, cidrsOverlap, formatCidr, formatIpv4, parseCidr, parseIpv4, subnetsOf } from './ipv4.js';
-import { normalizePorts, portsClash } from './ports.js';
+import { portsClash } from '@berth/runtime';
+import { normalizePorts } from './ports.js';
 
 describe('ipv4', () => {
   it('parses and formats addresses and subnets', () => {

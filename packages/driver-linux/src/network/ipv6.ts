@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { InvalidArgumentError } from '@berth/image-format';
 
 /** An IPv6 prefix; `network` is the address with the host bits cleared. */
-export interface Ipv6Cidr {
+interface Ipv6Cidr {
   network: bigint;
   prefixLen: number;
 }
@@ -43,10 +43,6 @@ export function formatIpv6(value: bigint): string {
   const hex = groups.map((g) => g.toString(16));
   if (best.at < 0) return hex.join(':');
   return `${hex.slice(0, best.at).join(':')}::${hex.slice(best.at + best.len).join(':')}`;
-}
-
-export function isIpv6Cidr(text: string): boolean {
-  return text.includes(':');
 }
 
 /** `2001:db8::/64`; with `strict`, host bits must be zero (as Docker requires of a subnet). */

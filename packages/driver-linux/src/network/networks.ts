@@ -14,7 +14,7 @@ const BRIDGE_RE = /^[a-zA-Z0-9_.-]{1,15}$/;
 const RESERVED_NETWORK_NAMES = new Set(['host', 'none']);
 
 /** What a network needs to know of the containers on it. */
-export interface NetworkUser {
+interface NetworkUser {
   containerId: string;
   hostname?: string;
   networks: NetworkAttachmentRecord[];

@@ -1,6 +1,6 @@
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
-import { ConflictError, InvalidArgumentError } from '@berth/image-format';
+import { InvalidArgumentError } from '@berth/image-format';
 import { isIpv4 } from './ipv4.js';
 
 export interface PortMapping {
@@ -33,20 +33,6 @@ export function normalizePorts(ports: readonly PortMapping[]): PublishedPort[] {
     if (!same) out.push({ hostIp, hostPort: p.hostPort, containerPort: p.containerPort, protocol });
   });
   return out;
-}
-
-/** Two bindings clash when protocol and port match and either address is the wildcard or both are equal. */
-export function portsClash(a: { hostIp: string; hostPort: number; protocol: string }, b: { hostIp: string; hostPort: number; protocol: string }): boolean {
-  return a.protocol === b.protocol && a.hostPort === b.hostPort && (a.hostIp === '' || b.hostIp === '' || a.hostIp === b.hostIp);
-}
-
-export function describePort(p: { hostIp: string; hostPort: number; protocol: string }): string {
-  return `${p.hostIp || '0.0.0.0'}:${p.hostPort}/${p.protocol}`;
-}
-
-export function portAllocatedError(p: { hostIp: string; hostPort: number; protocol: string }, why: string): ConflictError {
-  // dockerd's words (no protocol in the address); why it is taken comes after them
-  return new ConflictError(`Bind for ${p.hostIp || '0.0.0.0'}:${p.hostPort} failed: port is already allocated (${why})`);
 }
 
 /**

@@ -7,7 +7,7 @@ export interface CommandResult {
   stderr: string;
 }
 
-export interface RunOptions {
+interface RunOptions {
   input?: string;
   env?: NodeJS.ProcessEnv;
   /** Kill the command after this many ms (default 30 s): every external call is bounded. */

@@ -59,7 +59,7 @@ export async function execInNetns(netnsPath: string, argv: string[], timeoutMs =
   return runCommand('nsenter', [`--net=${netnsPath}`, ...argv], { timeoutMs });
 }
 
-export function httpGet(url: string, timeoutMs = 2000): Promise<{ status: number; body: string }> {
+function httpGet(url: string, timeoutMs = 2000): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { timeout: timeoutMs, agent: false }, (res) => {
       const chunks: Buffer[] = [];
@@ -101,7 +101,7 @@ export async function execInNetnsEventually(netnsPath: string, argv: string[], a
   throw new Error(`${argv.join(' ')} kept failing: ${last}`);
 }
 
-export interface Leftovers {
+interface Leftovers {
   links: string[];
   netns: string[];
   rules: string[];

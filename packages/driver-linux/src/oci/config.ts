@@ -17,7 +17,7 @@ export interface OciConfig {
   annotations?: Record<string, string>;
 }
 
-export interface OciProcess {
+interface OciProcess {
   terminal: boolean;
   consoleSize?: { height: number; width: number };
   user: { uid: number; gid: number; additionalGids?: number[] };
@@ -30,7 +30,7 @@ export interface OciProcess {
   oomScoreAdj?: number;
 }
 
-export interface OciMount {
+interface OciMount {
   destination: string;
   type?: string;
   source?: string;
@@ -60,7 +60,7 @@ const DEFAULT_DEVICE_RULES = [
   { allow: true, type: 'c', major: 136, access: 'rwm' },
 ];
 
-export interface ConfigInput {
+interface ConfigInput {
   spec: ContainerSpec;
   rootfsPath: string;
   user: ContainerUser;

@@ -21,7 +21,7 @@ export interface OciRuntime {
 /** Subcommands that never touch cgroups and can skip the wrapper's namespace. */
 const CGROUP_FREE = new Set(['start', 'state', 'kill']);
 
-export class RuntimeError extends BerthError {
+class RuntimeError extends BerthError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('Internal', message, options);
     this.name = 'RuntimeError';

@@ -86,7 +86,7 @@ export function runDirect(file: string, args: readonly string[], options: Progra
 }
 
 /** A program exited non-zero (or by a signal); carries its output like execFile's error. */
-export class ProgramFailedError extends BerthError {
+class ProgramFailedError extends BerthError {
   constructor(
     file: string,
     readonly exitCode: number,

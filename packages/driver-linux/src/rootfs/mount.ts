@@ -15,7 +15,7 @@ const PATH_OPTIONS = ['lowerdir=', 'upperdir=', 'workdir='] as const;
 const MOUNT_DATA_LIMIT = 4096 - 96;
 
 /** How mount(8) is to be called for one overlay: its options and the cwd they are relative to. */
-export interface OverlayPlan {
+interface OverlayPlan {
   options: string[];
   /** Run mount(8) here; relative paths in `options` resolve against it. */
   cwd?: string;

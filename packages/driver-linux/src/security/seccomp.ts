@@ -1,14 +1,14 @@
 import { arch } from 'node:os';
 import { ALLOWED_SYSCALLS } from './syscalls.js';
 
-export interface OciSeccompArg {
+interface OciSeccompArg {
   index: number;
   value: number;
   valueTwo?: number;
   op: string;
 }
 
-export interface OciSeccompRule {
+interface OciSeccompRule {
   names: string[];
   action: string;
   errnoRet?: number;

@@ -1,11 +1,11 @@
 import { anyObject, bool, int, nullable, str, strList, strMap, strSlice, type JsonSchema } from './json-schema.js';
 
-export const healthConfigSchema: JsonSchema = {
+const healthConfigSchema: JsonSchema = {
   type: ['object', 'null'],
   properties: { Test: strSlice, Interval: int, Timeout: int, Retries: int, StartPeriod: int, StartInterval: int },
 };
 
-export const containerConfigProperties: Record<string, JsonSchema> = {
+const containerConfigProperties: Record<string, JsonSchema> = {
   Hostname: str,
   Domainname: str,
   User: str,
@@ -38,7 +38,7 @@ export const containerConfigSchema: JsonSchema = {
   properties: containerConfigProperties,
 };
 
-export const portBindingsSchema: JsonSchema = {
+const portBindingsSchema: JsonSchema = {
   type: ['object', 'null'],
   additionalProperties: {
     type: ['array', 'null'],
@@ -46,12 +46,12 @@ export const portBindingsSchema: JsonSchema = {
   },
 };
 
-export const restartPolicySchema: JsonSchema = {
+const restartPolicySchema: JsonSchema = {
   type: ['object', 'null'],
   properties: { Name: str, MaximumRetryCount: int },
 };
 
-export const mountSchema: JsonSchema = {
+const mountSchema: JsonSchema = {
   type: 'object',
   properties: {
     Target: str,
@@ -66,7 +66,7 @@ export const mountSchema: JsonSchema = {
   },
 };
 
-export const resourcesProperties: Record<string, JsonSchema> = {
+const resourcesProperties: Record<string, JsonSchema> = {
   CpuShares: int,
   Memory: int,
   CgroupParent: str,

@@ -31,14 +31,14 @@ export interface StoredImage {
  * can start from it at once.
  */
 export class BuildImageStore {
-  constructor(private readonly d: BuildStorageDeps) {}
+  constructor(private readonly deps: BuildStorageDeps) {}
 
   get content(): ContentStore {
-    return this.d.content;
+    return this.deps.content;
   }
 
   get(id: string): StoredImage | undefined {
-    const rec = this.d.table.get(id);
+    const rec = this.deps.table.get(id);
     if (!rec) return undefined;
     return { id: rec.id, config: JSON.parse(rec.configBytes) as ImageConfig, layers: rec.layers, chainId: rec.chainId ?? undefined };
   }
@@ -51,15 +51,15 @@ export class BuildImageStore {
   /** As `write`, from the exact config bytes (a cached step comes back with the same ID). */
   async writeBytes(bytes: Buffer, layers: LayerRecord[]): Promise<{ id: string; created: boolean }> {
     const id = digestOf(bytes);
-    if (this.d.table.get(id)) return { id, created: false };
+    if (this.deps.table.get(id)) return { id, created: false };
     let parent: Digest | undefined;
     for (const l of layers) {
-      const res = await this.d.unpack({ mediaType: l.mediaType, digest: l.digest as Digest, size: l.size }, parent, l.diffId as Digest);
+      const res = await this.deps.unpack({ mediaType: l.mediaType, digest: l.digest as Digest, size: l.size }, parent, l.diffId as Digest);
       parent = res.chainId;
     }
-    if (!(await this.d.content.has(id))) await this.d.content.ingest(`config-${id}`, { digest: id, size: bytes.length }, bytes);
+    if (!(await this.deps.content.has(id))) await this.deps.content.ingest(`config-${id}`, { digest: id, size: bytes.length }, bytes);
     const diffIds = layers.map((l) => l.diffId as Digest);
-    this.d.table.put({
+    this.deps.table.put({
       id,
       configBytes: bytes.toString('utf8'),
       manifestDigest: null,
@@ -74,18 +74,18 @@ export class BuildImageStore {
 
   /** True when every layer blob is still stored (a cached step can be brought back). */
   async intact(layers: LayerRecord[]): Promise<boolean> {
-    for (const l of layers) if (!(await this.d.content.has(l.digest as Digest))) return false;
+    for (const l of layers) if (!(await this.deps.content.has(l.digest as Digest))) return false;
     return true;
   }
 
   /** The stored config bytes of an image. */
   configBytes(id: string): string | undefined {
-    return this.d.table.get(id)?.configBytes;
+    return this.deps.table.get(id)?.configBytes;
   }
 
   /** The directories of a committed snapshot's layers, topmost first (overlay lowerdirs, or a native copy). */
   async layerDirs(chainId: string): Promise<string[]> {
-    const m = (await this.d.snapshotMounts(chainId))[0];
+    const m = (await this.deps.snapshotMounts(chainId))[0];
     if (!m) return [];
     if (m.type !== 'overlay') return [m.source];
     const lower = m.options.find((o) => o.startsWith('lowerdir='));
@@ -95,7 +95,7 @@ export class BuildImageStore {
   /** Mounts a committed snapshot read-only at `dir` (created). */
   async mount(chainId: string, dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
-    await mountAll(await this.d.snapshotMounts(chainId), dir);
+    await mountAll(await this.deps.snapshotMounts(chainId), dir);
   }
 
   async unmount(dir: string): Promise<void> {
@@ -104,7 +104,7 @@ export class BuildImageStore {
   }
 
   diffContainer(id: string): ReturnType<BuildStorageDeps['diffContainer']> {
-    return this.d.diffContainer(id);
+    return this.deps.diffContainer(id);
   }
 
   layerOf(diff: { descriptor: Descriptor; diffId: Digest }): LayerRecord {

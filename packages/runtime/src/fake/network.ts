@@ -11,6 +11,7 @@ import type {
   NetworkInfo,
   PublishedPort,
 } from '../network.js';
+import { allocatePorts } from '../port-allocation.js';
 
 export interface FakeNetworkDriverOptions {
   /** Default `bridge` on 172.31.0.0/24. */
@@ -138,22 +139,14 @@ export class FakeNetworkDriver implements NetworkDriver {
     return { network: net.name, ip, prefixLen: c.len, gateway: net.gateway, mac, aliases: [...(aliases ?? [])] };
   }
 
-  private publish(ports: EndpointOptions['ports'], owner: string): PublishedPort[] {
-    const taken = [...this.attachments.entries()].filter(([id]) => id !== owner).flatMap(([, a]) => a.ports);
-    const clash = (p: PublishedPort, q: PublishedPort) => p.protocol === q.protocol && p.hostPort === q.hostPort && (p.hostIp === '' || q.hostIp === '' || p.hostIp === q.hostIp);
-    const out: PublishedPort[] = [];
-    for (const m of ports ?? []) {
+  /** The same allocator as every driver's; the fake host has every port free, and counts host port 0 up. */
+  private publish(ports: EndpointOptions['ports'], owner: string): Promise<PublishedPort[]> {
+    const published = [...this.attachments.entries()].filter(([id]) => id !== owner).map(([containerId, a]) => ({ containerId, ports: a.ports }));
+    const wanted = (ports ?? []).map((m): PublishedPort => {
       const hostIp = !m.hostIp || m.hostIp === '0.0.0.0' || m.hostIp === '::' ? '' : m.hostIp;
-      const p: PublishedPort = { hostIp, hostPort: m.hostPort, containerPort: m.containerPort, protocol: m.protocol ?? 'tcp' };
-      if (p.hostPort === 0) {
-        do p.hostPort = this.nextPort++;
-        while ([...taken, ...out].some((q) => clash(p, q)));
-      } else if ([...taken, ...out].some((q) => clash(p, q))) {
-        throw new ConflictError(`Bind for ${hostIp || '0.0.0.0'}:${p.hostPort} failed: port is already allocated`);
-      }
-      out.push(p);
-    }
-    return out;
+      return { hostIp, hostPort: m.hostPort, containerPort: m.containerPort, protocol: m.protocol ?? 'tcp' };
+    });
+    return allocatePorts(wanted, published, { tryBind: async () => undefined, ephemeral: async () => this.nextPort++ });
   }
 
   private nameservers(a: Attachment): string[] | undefined {
@@ -174,7 +167,7 @@ export class FakeNetworkDriver implements NetworkDriver {
         taken.add(e.ip);
         a.endpoints.push(e);
       }
-      if (a.endpoints.some((e) => !this.networks.get(e.network)?.internal)) a.ports = this.publish(options.ports, containerId);
+      if (a.endpoints.some((e) => !this.networks.get(e.network)?.internal)) a.ports = await this.publish(options.ports, containerId);
     }
     this.attachments.set(containerId, a);
     const ns = this.nameservers(a);

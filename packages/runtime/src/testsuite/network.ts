@@ -163,6 +163,35 @@ export function runNetworkConformanceSuite(name: string, makeDriver: NetworkDriv
       await detach(b);
     });
 
+    it('refuses a host port asked twice in one attach, and gives two host port 0 mappings distinct ports', async () => {
+      const net = await network('portreq');
+      const fixedPort = await freeTcpPort();
+      const a = cid('pq');
+      await expect(
+        driver.attach(a, {
+          mode: 'bridge',
+          networks: [{ name: net.name }],
+          ports: [
+            { hostIp: '127.0.0.1', hostPort: fixedPort, containerPort: 80 },
+            { hostIp: '127.0.0.1', hostPort: fixedPort, containerPort: 81 },
+          ],
+        }),
+      ).rejects.toMatchObject({ code: 'InvalidArgument' });
+      expect((await driver.inspectNetwork(net.name)).containers).toEqual([]);
+      const ra = await driver.attach(a, {
+        mode: 'bridge',
+        networks: [{ name: net.name }],
+        ports: [
+          { hostIp: '127.0.0.1', hostPort: 0, containerPort: 80 },
+          { hostIp: '127.0.0.1', hostPort: 0, containerPort: 81 },
+        ],
+      });
+      expect(ra.ports.map((p) => p.containerPort)).toEqual([80, 81]);
+      expect(ra.ports[0]!.hostPort).toBeGreaterThan(0);
+      expect(ra.ports[1]!.hostPort).not.toBe(ra.ports[0]!.hostPort);
+      await detach(a);
+    });
+
     it('connects and disconnects an attached container', async () => {
       const one = await network('c1');
       const two = await network('c2');

@@ -1,7 +1,7 @@
 import type { DnsNameSource } from './server.js';
 
 /** One user network a container is on, as the embedded DNS sees it. */
-export interface NamedEndpoint {
+interface NamedEndpoint {
   network: string;
   ip: string;
   aliases: string[];

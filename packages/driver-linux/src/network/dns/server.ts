@@ -223,7 +223,7 @@ export class EmbeddedDns {
 }
 
 /** The nameservers of the host's /etc/resolv.conf (loopback ones too: we run on the host). */
-export async function hostNameservers(path = '/etc/resolv.conf'): Promise<string[]> {
+async function hostNameservers(path = '/etc/resolv.conf'): Promise<string[]> {
   const text = await readFile(path, 'utf8').catch(() => '');
   const out: string[] = [];
   for (const line of text.split('\n')) {

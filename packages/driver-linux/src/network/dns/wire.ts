@@ -10,11 +10,11 @@ export const TYPE_PTR = 12;
 export const CLASS_IN = 1;
 
 export const RCODE_NOERROR = 0;
-export const RCODE_FORMERR = 1;
+const RCODE_FORMERR = 1;
 export const RCODE_SERVFAIL = 2;
 export const RCODE_NXDOMAIN = 3;
 
-export interface DnsQuestion {
+interface DnsQuestion {
   id: number;
   /** The header's flags word as received (opcode and RD are echoed). */
   flags: number;

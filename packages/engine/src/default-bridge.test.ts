@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultBridgeFromBip } from './bip.js';
+import { defaultBridgeFromBip } from './default-bridge.js';
 
 describe('defaultBridgeFromBip', () => {
   it("reads Docker's form: the bridge address with its prefix", () => {
