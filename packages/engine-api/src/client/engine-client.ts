@@ -456,10 +456,15 @@ export class EngineClient {
         networkmode: options.networkMode,
         extrahosts: options.extraHosts,
         cachefrom: options.cacheFrom ? JSON.stringify(options.cacheFrom) : undefined,
+        platform: options.platform,
+        nocachefilter: options.noCacheFilter?.length ? JSON.stringify(options.noCacheFilter) : undefined,
       },
       body: context,
       contentType: 'application/x-tar',
-      ...(options.registryConfig ? { headers: { 'X-Registry-Config': Buffer.from(JSON.stringify(options.registryConfig)).toString('base64url') } } : {}),
+      headers: {
+        ...(options.registryConfig ? { 'X-Registry-Config': Buffer.from(JSON.stringify(options.registryConfig)).toString('base64url') } : {}),
+        ...(options.secrets && Object.keys(options.secrets).length ? { [BUILD_SECRETS_HEADER]: encodeBuildSecrets(options.secrets) } : {}),
+      },
     });
     try {
       yield* readJsonLines<JsonMessage>(res);
@@ -748,4 +753,39 @@ export interface ImageBuildOptions {
   cacheFrom?: string[];
   /** Credentials by registry for the FROM images' pulls (the X-Registry-Config header). */
   registryConfig?: Record<string, AuthConfig>;
+  /** Target platform (`linux/amd64`): TARGETPLATFORM and the FROM images' platform. */
+  platform?: string;
+  /** Stages whose steps are run again even when cached (BuildKit's `--no-cache-filter`; Berth's `nocachefilter` query). */
+  noCacheFilter?: string[];
+  /**
+   * `RUN --mount=type=secret` values by id (Berth's `X-Berth-Build-Secrets` header; Docker's
+   * API cannot carry them outside a BuildKit session). Never stored by the builder.
+   */
+  secrets?: Record<string, Buffer>;
+}
+
+/** The header `berth build --secret` values travel in: base64url JSON of id -> base64 value. */
+export const BUILD_SECRETS_HEADER = 'X-Berth-Build-Secrets';
+
+export function encodeBuildSecrets(secrets: Record<string, Buffer>): string {
+  const out: Record<string, string> = {};
+  for (const [id, value] of Object.entries(secrets)) out[id] = value.toString('base64');
+  return Buffer.from(JSON.stringify(out)).toString('base64url');
+}
+
+/** The header's secrets, or an error message. */
+export function decodeBuildSecrets(header: string): Record<string, Buffer> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(header, 'base64url').toString('utf8'));
+  } catch {
+    throw new Error(`invalid ${BUILD_SECRETS_HEADER} header: not base64url JSON`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`invalid ${BUILD_SECRETS_HEADER} header: not an object`);
+  const out: Record<string, Buffer> = {};
+  for (const [id, value] of Object.entries(parsed as Record<string, unknown>)) {
+    if (typeof value !== 'string') throw new Error(`invalid ${BUILD_SECRETS_HEADER} header: secret ${id} is not a string`);
+    out[id] = Buffer.from(value, 'base64');
+  }
+  return out;
 }

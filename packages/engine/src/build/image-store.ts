@@ -14,7 +14,8 @@ export interface BuildStorageDeps {
   /** Mounts of a committed snapshot (read-only: lower directories only). */
   snapshotMounts(chainId: string): Promise<Mount[]>;
   /** A stopped container's writable layer as a new layer blob. */
-  diffContainer(containerId: string): Promise<{ descriptor: Descriptor; diffId: Digest }>;
+  /** `exclude`: image-relative paths left out (a RUN's mount points). */
+  diffContainer(containerId: string, exclude?: string[]): Promise<{ descriptor: Descriptor; diffId: Digest }>;
 }
 
 export interface StoredImage {
@@ -102,8 +103,8 @@ export class BuildImageStore {
     await rmdir(dir).catch(() => undefined);
   }
 
-  diffContainer(id: string): ReturnType<BuildStorageDeps['diffContainer']> {
-    return this.d.diffContainer(id);
+  diffContainer(id: string, exclude?: string[]): ReturnType<BuildStorageDeps['diffContainer']> {
+    return this.d.diffContainer(id, exclude);
   }
 
   layerOf(diff: { descriptor: Descriptor; diffId: Digest }): LayerRecord {
