@@ -182,10 +182,11 @@ class BuildRun {
     this.total = meta.length + run.reduce((a, s) => a + 1 + s.commands.length, 0);
     for (const ins of meta) {
       this.printStep(ins);
-      const [name, value] = this.argDecl(ins, new WordExpander(this.escape, (n) => this.metaArgs.get(n)));
-      const given = this.opts.buildArgs?.[name];
-      this.metaArgs.set(name, given ?? value ?? this.metaArgs.get(name));
-      if (given !== undefined) this.usedArgs.add(name);
+      for (const [name, value] of this.argDecls(ins, new WordExpander(this.escape, (n) => this.metaArgs.get(n)))) {
+        const given = this.opts.buildArgs?.[name];
+        this.metaArgs.set(name, given ?? value ?? this.metaArgs.get(name));
+        if (given !== undefined) this.usedArgs.add(name);
+      }
     }
     let state: StageState | undefined;
     try {
@@ -247,11 +248,13 @@ class BuildRun {
     this.say('\n');
   }
 
-  private argDecl(ins: Instruction, ex: WordExpander): [string, string | undefined] {
-    const raw = (ins.args[0] ?? '').trim();
-    const eq = raw.indexOf('=');
-    if (eq < 0) return [raw, undefined];
-    return [raw.slice(0, eq), ex.word(raw.slice(eq + 1))];
+  /** An ARG's names and defaults, in order (`ARG A B=1`). */
+  private argDecls(ins: Instruction, ex: WordExpander): [string, string | undefined, string][] {
+    return splitRawWords((ins.args[0] ?? '').trim(), this.escape).map((raw) => {
+      const eq = raw.indexOf('=');
+      if (eq < 0) return [raw, undefined, raw];
+      return [raw.slice(0, eq), ex.word(raw.slice(eq + 1)), raw];
+    });
   }
 
   // ---------- FROM ----------
@@ -329,15 +332,17 @@ class BuildRun {
         return this.metaStep(s, `LABEL ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`);
       }
       case 'ARG': {
-        const [name, def] = this.argDecl(ins, ex);
-        const given = this.opts.buildArgs?.[name];
-        let value = def;
-        if (given !== undefined && given !== null) value = given;
-        else if (def === undefined && this.metaArgs.has(name)) value = this.metaArgs.get(name);
-        if (given !== undefined) this.usedArgs.add(name);
-        s.args.set(name, value ?? undefined);
+        const decls = this.argDecls(ins, ex);
+        for (const [name, def] of decls) {
+          const given = this.opts.buildArgs?.[name];
+          let value = def;
+          if (given !== undefined && given !== null) value = given;
+          else if (def === undefined && this.metaArgs.has(name)) value = this.metaArgs.get(name);
+          if (given !== undefined) this.usedArgs.add(name);
+          s.args.set(name, value ?? undefined);
+        }
         // Docker records the declaration (its default), not the value given.
-        return this.metaStep(s, `ARG ${name}${def !== undefined ? `=${def}` : ''}`);
+        return this.metaStep(s, `ARG ${decls.map(([name, def]) => `${name}${def !== undefined ? `=${def}` : ''}`).join(' ')}`);
       }
       case 'CMD':
         c.Cmd = commandArgv(ins, c.Shell);
@@ -418,7 +423,7 @@ class BuildRun {
       }
     }
     const layer = makeLayer ? await makeLayer() : undefined;
-    await this.writeStep(s, key, layer, { created: this.now().toISOString(), created_by: createdBy, ...(layer ? {} : { empty_layer: true }) });
+    await this.writeStep(s, key, layer, { created: this.stamp(), created_by: createdBy, ...(layer ? {} : { empty_layer: true }) });
   }
 
   /** The step's image: the stage's config over the parent's layers plus `layer`, recorded in the cache. */
@@ -427,7 +432,7 @@ class BuildRun {
     const layers = [...(base?.layers ?? []), ...(layer ? [layer] : [])];
     const config: ImageConfig = {
       ...s.image,
-      created: history.created ?? this.now().toISOString(),
+      created: history.created ?? this.stamp(),
       config: s.config,
       rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) as ImageConfig['rootfs']['diff_ids'] },
       history: [...(s.image.history ?? []), history],
@@ -436,6 +441,12 @@ class BuildRun {
     if (made) this.stepImages.add(id);
     this.d.cache.put(key, { imageId: id, config: this.d.store.configBytes(id)!, layers });
     this.adopt(s, id);
+  }
+
+  /** `now()` as image configs hold it; whole seconds as BuildKit writes SOURCE_DATE_EPOCH. */
+  private stamp(): string {
+    const iso = this.now().toISOString();
+    return this.epoch ? iso.replace(/\.\d+Z$/, 'Z') : iso;
   }
 
   /** The time a step records: now, or SOURCE_DATE_EPOCH when given. */
@@ -568,7 +579,12 @@ class BuildRun {
       const setup = await plan.setup(await this.imageLayers(s.imageId));
       try {
         const deps = { containers: this.d.containers, store: this.d.store, opts: this.opts, say: this.say };
-        const extras = { mounts: setup.mounts, exclude: setup.stubs, ...(plan.network ? { networkMode: plan.network } : {}) };
+        const extras = {
+          mounts: setup.mounts,
+          exclude: setup.stubs,
+          ...(plan.network ? { networkMode: plan.network } : {}),
+          ...(this.epoch ? { clampMtime: Math.floor(this.epoch.getTime() / 1000) } : {}),
+        };
         return await runStepContainer(deps, s.imageId, s.config, argv, [...argEnv, ...proxies, ...setup.env], extras);
       } finally {
         await setup.release();

@@ -31,8 +31,11 @@ export function createBuilder(p: BuilderParts): BuildService {
     content: p.content,
     unpack: (layer, parent, diffId) => unpackLayer(p.content, p.snapshotter, layer, parent, { privileged: p.privileged, ...(diffId ? { diffId } : {}) }),
     snapshotMounts: (chainId) => p.snapshotter.mounts(chainId),
-    diffContainer: async (id, exclude) => {
-      const res = await createDiff(p.content, p.snapshotter, p.containerTable.resolve(id).snapshotKey, exclude?.length ? { exclude } : {});
+    diffContainer: async (id, opts = {}) => {
+      const res = await createDiff(p.content, p.snapshotter, p.containerTable.resolve(id).snapshotKey, {
+        ...(opts.exclude?.length ? { exclude: opts.exclude } : {}),
+        ...(opts.clampMtime !== undefined ? { clampMtime: opts.clampMtime } : {}),
+      });
       return { descriptor: res.descriptor, diffId: res.diffId };
     },
   });

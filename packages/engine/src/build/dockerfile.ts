@@ -184,8 +184,8 @@ function validate(ins: Instruction, rest: string, escape: string): void {
       break;
     }
     case 'ARG': {
+      // docker/dockerfile:1 declares several at once (`ARG A B=1`)
       need(1);
-      if (splitRawWords(rest, escape).length !== 1) fail('ARG requires exactly one argument');
       break;
     }
     case 'COPY':

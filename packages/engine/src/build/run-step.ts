@@ -23,6 +23,8 @@ export interface RunExtras {
   networkMode?: string;
   /** Image-relative paths left out of the layer: the mounts' stubs. */
   exclude?: string[];
+  /** SOURCE_DATE_EPOCH in seconds: the layer's later times are written as it. */
+  clampMtime?: number;
 }
 
 export interface RunStepDeps {
@@ -87,7 +89,7 @@ export async function runStepContainer(d: RunStepDeps, imageId: string, config: 
     if (StatusCode !== 0) {
       throw new BuildStepError(`The command '${argv.join(' ')}' returned a non-zero code: ${StatusCode}`, StatusCode);
     }
-    const layer = d.store.layerOf(await d.store.diffContainer(Id, extra.exclude));
+    const layer = d.store.layerOf(await d.store.diffContainer(Id, { ...(extra.exclude ? { exclude: extra.exclude } : {}), ...(extra.clampMtime !== undefined ? { clampMtime: extra.clampMtime } : {}) }));
     ok = true;
     return layer;
   } finally {
