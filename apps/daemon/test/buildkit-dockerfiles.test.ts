@@ -208,6 +208,20 @@ describe('docker/dockerfile:1 syntax through docker build against berthd', () =>
     expect(await inside(tag, 'cat /platform /final')).toBe(`linux/${arch} linux ${arch} linux/${arch}\nfinal\n`);
   });
 
+  it('independent stages build at the same time (each waits for the other in a shared cache mount); the output stays in step order', async () => {
+    // Run one after the other, the first stage would give up after 20 s and fail the build.
+    const wait = (me: string, other: string): string =>
+      `RUN --mount=type=cache,id=rendezvous-${suffix},target=/r,sharing=shared touch /r/${me} && i=0; while [ ! -f /r/${other} ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done; test -f /r/${other} && echo ${me} > /${me}`;
+    const dir = await context('concurrent', {
+      Dockerfile: ['ARG LEFT=left', `FROM busybox AS left`, wait('left', 'right'), 'FROM busybox AS right', wait('right', 'left'), 'FROM busybox', 'ARG LEFT', 'COPY --from=${LEFT} /left /l', 'COPY --from=right /right /r', ''].join('\n'),
+    });
+    const tag = `concurrent-${suffix}`;
+    const out = await build(dir, tag);
+    const steps = [...out.matchAll(/Step (\d+)\/9 :/g)].map((m) => Number(m[1]));
+    expect(steps).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(await inside(tag, 'cat /l /r')).toBe('left\nright\n');
+  });
+
   it('SOURCE_DATE_EPOCH: two uncached builds give the same image ID', async () => {
     const dir = await context('repro', {
       Dockerfile: ['FROM busybox', 'COPY f /f', 'RUN echo made > /made && mkdir -p /d/e', 'WORKDIR /w', 'LABEL x=y', ''].join('\n'),

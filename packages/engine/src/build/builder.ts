@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -5,14 +6,13 @@ import {
   BerthError,
   InvalidArgumentError,
   NotFoundError,
-  UnsupportedError,
   hostPlatform,
   normalizeReference,
   type ContainerConfig,
   type ImageConfig,
 } from '@berth/image-format';
 import type { ContainerService, ImageService } from '../services.js';
-import type { ProgressMessage, RegistryAuth } from '../docker-types.js';
+import type { ProgressMessage } from '../docker-types.js';
 import type { LayerRecord } from '../images/table.js';
 import { DockerfileParseError, parseDockerfile, type Instruction } from './dockerfile.js';
 import { WordExpander, splitRawWords } from './words.js';
@@ -40,7 +40,8 @@ import type { CacheMounts } from './cache-mounts.js';
 import { copyArgs } from './copy-step.js';
 import { planRun, type RunEnv } from './run-instruction.js';
 import { clampTimes, sourceDateEpoch } from './reproducible.js';
-import { neededStages } from './stage-graph.js';
+import { neededStages, splitStages, stageDeps, targetStage, type StageDecl } from './stage-graph.js';
+import { OrderedOutput, runStages } from './stage-runner.js';
 import { platformArgs } from './platform-args.js';
 
 export interface BuilderDeps {
@@ -58,10 +59,11 @@ export interface BuilderDeps {
 /** Build args every Dockerfile may use without declaring them; never cached or recorded. */
 const PROXY_ARGS = new Set(['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']);
 
-interface Stage {
-  name: string | undefined;
-  from: Instruction;
-  commands: Instruction[];
+/** Where a running stage's messages go, its step count, whether `--no-cache-filter` names it. */
+interface StageOutput {
+  emit: (msg: ProgressMessage) => void;
+  step: number;
+  noCache: boolean;
 }
 
 /** The state of the stage being built. */
@@ -116,8 +118,9 @@ class BuildRun {
   private readonly emit: (msg: ProgressMessage) => void;
   private readonly say: (text: string) => void;
   private readonly stageImages: { name: string | undefined; imageId: string; index: number }[] = [];
-  /** The stage being built is in `--no-cache-filter`. */
-  private noCacheStage = false;
+  /** The build stream as given; `emit` sends to the running stage's place in it. */
+  private readonly direct: (msg: ProgressMessage) => void;
+  private readonly stageOut = new AsyncLocalStorage<StageOutput>();
   private readonly metaArgs = new Map<string, string | undefined>();
   private readonly usedArgs = new Set<string>();
   /** Images this build wrote (or wrote back from the cache): removed at the end unless kept. */
@@ -139,7 +142,8 @@ class BuildRun {
     /** This build's scratch directory. */
     private readonly tmpDir: string,
   ) {
-    this.emit = opts.onProgress ?? (() => undefined);
+    this.direct = opts.onProgress ?? (() => undefined);
+    this.emit = (m) => (this.stageOut.getStore()?.emit ?? this.direct)(m);
     this.say = opts.quiet ? () => undefined : (text) => this.emit({ stream: text });
     this.epoch = sourceDateEpoch(opts.buildArgs?.['SOURCE_DATE_EPOCH']);
     this.runEnv = { store: d.store, cacheMounts: d.cacheMounts, context, tmpDir, secrets: opts.secrets ?? {}, sourceImage: (from) => this.sourceImage(from) };
@@ -149,31 +153,18 @@ class BuildRun {
     const df = parseDockerfile(text);
     if (this.opts.cacheFrom?.length) this.sources = await CacheSources.resolve(this.opts.cacheFrom, this.d.images, this.d.store);
     this.escape = df.escape;
-    const meta: Instruction[] = [];
-    const stages: Stage[] = [];
-    for (const ins of df.instructions) {
-      if (ins.cmd === 'FROM') {
-        const w = splitRawWords(ins.args[0] ?? '', df.escape);
-        stages.push({ name: w.length === 3 ? w[2]!.toLowerCase() : undefined, from: ins, commands: [] });
-      } else if (stages.length === 0) {
-        if (ins.cmd !== 'ARG') throw new DockerfileParseError(ins.line, 'no build stage in current context');
-        meta.push(ins);
-      } else stages.at(-1)!.commands.push(ins);
-    }
-    if (stages.length === 0) throw new InvalidArgumentError('the Dockerfile (Dockerfile) cannot be empty');
-    let last = stages.length - 1;
-    if (this.opts.target) {
-      const t = this.opts.target.toLowerCase();
-      const idx = stages.findIndex((s) => s.name === t);
-      if (idx < 0) throw new InvalidArgumentError(`failed to reach build target ${this.opts.target} in Dockerfile`);
-      last = idx;
-    }
+    const { meta, stages } = splitStages(df.instructions, df.escape);
+    const last = targetStage(stages, this.opts.target);
     for (const [k, v] of platformArgs(this.opts.platform)) this.metaArgs.set(k, v);
     if (this.opts.buildArgs?.['SOURCE_DATE_EPOCH'] !== undefined) this.usedArgs.add('SOURCE_DATE_EPOCH');
+    // The global ARGs' values first: FROM and --from may name stages through them.
+    const globals = new Map(this.metaArgs);
+    for (const ins of meta) for (const [name, value] of this.argDecls(ins, new WordExpander(this.escape, (n) => globals.get(n)))) globals.set(name, this.opts.buildArgs?.[name] ?? value ?? globals.get(name));
     // As BuildKit: only the stages the target reaches are built (and their steps counted).
-    const need = neededStages(stages, last, this.escape, (n) => this.metaArgs.get(n) ?? this.opts.buildArgs?.[n] ?? undefined);
+    const deps = stageDeps(stages, this.escape, (n) => globals.get(n) ?? undefined);
+    const need = neededStages(stages, last, this.escape, (n) => globals.get(n) ?? undefined);
     const run = stages.slice(0, last + 1).filter((_, i) => need.has(i));
-    const index = new Map(run.map((st) => [st, stages.indexOf(st)]));
+    const index = run.map((st) => stages.indexOf(st));
     const labels = Object.entries(this.opts.labels ?? {}).sort(([a], [b]) => a.localeCompare(b));
     // As Docker's classic builder: one LABEL step per label, shown unquoted.
     for (const [k, v] of labels) {
@@ -188,29 +179,41 @@ class BuildRun {
         if (given !== undefined) this.usedArgs.add(name);
       }
     }
-    let state: StageState | undefined;
+    const out = new OrderedOutput(run.length, this.direct);
+    const live = new Map<number, StageState>();
+    let next = this.step;
+    const firstStep = run.map((s) => (next += 1 + s.commands.length) - 1 - s.commands.length);
     try {
-      for (const stage of run) {
-        this.printStep(stage.from);
-        this.noCacheStage = stage.name !== undefined && (this.opts.noCacheFilter ?? []).some((n) => n.toLowerCase() === stage.name);
-        state = await this.beginStage(stage);
-        this.say(` ---> ${short(state.imageId)}\n`);
-        for (const ins of stage.commands) {
-          if (this.opts.signal?.aborted) throw new BerthError('Internal', 'the build was cancelled');
-          this.printStep(ins);
-          await this.dispatch(state, ins);
-          this.say(` ---> ${short(state.imageId)}\n`);
-        }
-        // Docker's quiet build answers with the ID line alone, no aux messages.
-        if (state.imageId && !this.opts.quiet) this.emit({ aux: { ID: state.imageId } });
-        this.stageImages.push({ name: stage.name, imageId: state.imageId, index: index.get(stage)! });
-      }
+      await runStages(
+        run.map((_, pos) => deps[index[pos]!]!.map((d) => index.indexOf(d))),
+        out,
+        (pos, stopped) => {
+          const stage = run[pos]!;
+          const noCache = stage.name !== undefined && (this.opts.noCacheFilter ?? []).some((n) => n.toLowerCase() === stage.name);
+          const ctx: StageOutput = { emit: (m) => out.write(pos, m), step: firstStep[pos]!, noCache };
+          return this.stageOut.run(ctx, async () => {
+            this.printStep(stage.from);
+            const state = await this.beginStage(stage);
+            live.set(pos, state);
+            this.say(` ---> ${short(state.imageId)}\n`);
+            for (const ins of stage.commands) {
+              if (this.opts.signal?.aborted || stopped()) throw new BerthError('Internal', 'the build was cancelled');
+              this.printStep(ins);
+              await this.dispatch(state, ins);
+              this.say(` ---> ${short(state.imageId)}\n`);
+            }
+            // Docker's quiet build answers with the ID line alone, no aux messages.
+            if (state.imageId && !this.opts.quiet) this.emit({ aux: { ID: state.imageId } });
+            this.stageImages.push({ name: stage.name, imageId: state.imageId, index: index[pos]! });
+          });
+        },
+      );
     } finally {
-      await this.removeIntermediates(state?.imageId);
+      await this.removeIntermediates([...live.values()].map((s) => s.imageId));
     }
     const unused = Object.keys(this.opts.buildArgs ?? {}).filter((k) => !this.usedArgs.has(k) && !PROXY_ARGS.has(k));
     if (unused.length) this.say(`[Warning] One or more build-args [${unused.sort().join(' ')}] were not consumed\n`);
-    const id = state!.imageId;
+    const id = live.get(run.length - 1)!.imageId;
     if (!id) throw new InvalidArgumentError('No image was generated. Is your Dockerfile empty?');
     this.say(`Successfully built ${short(id)}\n`);
     if (this.opts.quiet) this.emit({ stream: `${id}\n` });
@@ -226,8 +229,8 @@ class BuildRun {
    * their layers, so the cache can write them back) and anything tagged or in use: Berth
    * has no parent links to hide intermediate images from `docker images` as Docker does.
    */
-  private async removeIntermediates(current: string | undefined): Promise<void> {
-    const keep = new Set([...this.stageImages.map((s) => s.imageId), ...(current ? [current] : [])]);
+  private async removeIntermediates(current: string[]): Promise<void> {
+    const keep = new Set([...this.stageImages.map((s) => s.imageId), ...current]);
     for (const id of this.stepImages) {
       if (keep.has(id)) continue;
       try {
@@ -241,10 +244,11 @@ class BuildRun {
   }
 
   private printStep(ins: Instruction): void {
-    this.step++;
+    const stage = this.stageOut.getStore();
+    const n = stage ? ++stage.step : ++this.step;
     // Docker's classic builder sends the line and its newline as two messages; kept as is,
     // for clients that read the stream message by message.
-    this.say(`Step ${this.step}/${this.total} : ${ins.original}`);
+    this.say(`Step ${n}/${this.total} : ${ins.original}`);
     this.say('\n');
   }
 
@@ -259,7 +263,7 @@ class BuildRun {
 
   // ---------- FROM ----------
 
-  private async beginStage(stage: Stage): Promise<StageState> {
+  private async beginStage(stage: StageDecl): Promise<StageState> {
     const ex = new WordExpander(this.escape, (n) => this.metaArgs.get(n));
     const words = splitRawWords(stage.from.args[0] ?? '', this.escape);
     const ref = ex.word(words[0]!);
@@ -294,7 +298,7 @@ class BuildRun {
   }
 
   private resolveImage(ref: string, platform?: string): Promise<string> {
-    return resolveBaseImage(this.d.images, this.opts, ref, platform);
+    return resolveBaseImage(this.d.images, { ...this.opts, onProgress: this.emit }, ref, platform);
   }
 
   // ---------- dispatch ----------
@@ -407,7 +411,7 @@ class BuildRun {
    */
   private async commitStep(s: StageState, cacheDescription: string, makeLayer: (() => Promise<LayerRecord>) | undefined, createdBy: string): Promise<void> {
     const key = BuildCache.key(s.imageId, `${cacheDescription}\n${JSON.stringify(s.config)}`);
-    if (!this.opts.noCache && !this.noCacheStage) {
+    if (!this.opts.noCache && !this.stageOut.getStore()?.noCache) {
       const hit = this.d.cache.get(key);
       if (hit && (!this.sources || this.sources.accepts(JSON.parse(hit.config) as ImageConfig)) && (await this.d.store.intact(hit.layers))) {
         this.say(' ---> Using cache\n');

@@ -1,4 +1,5 @@
-import type { Instruction } from './dockerfile.js';
+import { InvalidArgumentError } from '@berth/image-format';
+import { DockerfileParseError, type Instruction } from './dockerfile.js';
 import { parseMountSpec } from './run-mounts.js';
 import { WordExpander, splitRawWords } from './words.js';
 
@@ -14,6 +15,20 @@ export interface StageDecl {
  * expanded with the global ARGs; a reference that is not a stage is an image.
  */
 export function neededStages(stages: StageDecl[], target: number, escape: string, metaArgs: (name: string) => string | undefined): Set<number> {
+  const deps = stageDeps(stages, escape, metaArgs);
+  const need = new Set<number>();
+  const todo = [target];
+  while (todo.length) {
+    const i = todo.pop()!;
+    if (need.has(i)) continue;
+    need.add(i);
+    todo.push(...deps[i]!);
+  }
+  return need;
+}
+
+/** For each stage, the earlier stages it uses (FROM, COPY --from, RUN --mount from=). */
+export function stageDeps(stages: StageDecl[], escape: string, metaArgs: (name: string) => string | undefined): number[][] {
   const ex = new WordExpander(escape, metaArgs);
   const word = (w: string): string => {
     try {
@@ -51,13 +66,30 @@ export function neededStages(stages: StageDecl[], target: number, escape: string
     }
     return out;
   };
-  const need = new Set<number>();
-  const todo = [target];
-  while (todo.length) {
-    const i = todo.pop()!;
-    if (need.has(i)) continue;
-    need.add(i);
-    todo.push(...deps(i));
+  return stages.map((_, i) => [...new Set(deps(i))]);
+}
+
+/** A Dockerfile's global ARGs (before the first FROM) and its stages. */
+export function splitStages(instructions: Instruction[], escape: string): { meta: Instruction[]; stages: StageDecl[] } {
+  const meta: Instruction[] = [];
+  const stages: StageDecl[] = [];
+  for (const ins of instructions) {
+    if (ins.cmd === 'FROM') {
+      const w = splitRawWords(ins.args[0] ?? '', escape);
+      stages.push({ name: w.length === 3 ? w[2]!.toLowerCase() : undefined, from: ins, commands: [] });
+    } else if (stages.length === 0) {
+      if (ins.cmd !== 'ARG') throw new DockerfileParseError(ins.line, 'no build stage in current context');
+      meta.push(ins);
+    } else stages.at(-1)!.commands.push(ins);
   }
-  return need;
+  if (stages.length === 0) throw new InvalidArgumentError('the Dockerfile (Dockerfile) cannot be empty');
+  return { meta, stages };
+}
+
+/** The target's position (`--target`, else the last stage). */
+export function targetStage(stages: StageDecl[], target: string | undefined): number {
+  if (!target) return stages.length - 1;
+  const idx = stages.findIndex((s) => s.name === target.toLowerCase());
+  if (idx < 0) throw new InvalidArgumentError(`failed to reach build target ${target} in Dockerfile`);
+  return idx;
 }
