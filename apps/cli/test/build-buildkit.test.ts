@@ -8,7 +8,7 @@ import { berthRunner, buildCli, removeCli } from './support/cli.js';
 
 // `berth build` with what only it can send (secrets, --no-cache-filter) and BuildKit's
 // progress displays, against a real berthd.
-describe('berth build: dockerfile:1 secrets, --no-cache-filter, --progress', () => {
+describe('berth build: dockerfile:1 secrets, --no-cache-filter, --progress', { timeout: 180_000 }, () => {
   let t: TestDaemon;
   let bin: string;
   let work: string;

@@ -8,7 +8,8 @@ import { docker, dockerOk } from './support/docker-cli.js';
 // A corpus of docker/dockerfile:1 Dockerfiles built by berthd through the real docker CLI's
 // classic path (DOCKER_BUILDKIT=0 sends the Dockerfile as is); each image's contents are
 // checked from inside a container of it.
-describe('docker/dockerfile:1 syntax through docker build against berthd', () => {
+// Builds here run several RUN steps each: more time than the default on a busy machine.
+describe('docker/dockerfile:1 syntax through docker build against berthd', { timeout: 180_000 }, () => {
   let t: TestDaemon;
   let env: NodeJS.ProcessEnv;
   let work: string;

@@ -43,10 +43,8 @@ export {
   type EventsOptions,
   type ContainerPathStat,
   type ImageBuildOptions,
-  BUILD_SECRETS_HEADER,
-  encodeBuildSecrets,
-  decodeBuildSecrets,
 } from './client/engine-client.js';
+export { BUILD_SECRETS_HEADER, encodeBuildSecrets, decodeBuildSecrets } from './client/build-secrets.js';
 export { parseHost, hostFromEnv, DEFAULT_HOST, DEFAULT_SOCKET_PATH, DEFAULT_TCP_PORT, type EngineTarget } from './client/host.js';
 export { errorFromResponse, statusForError, type ApiError } from './client/errors.js';
 export { DockerIgnore, patternRegExp } from './build/dockerignore.js';

@@ -274,7 +274,7 @@ class BuildRun {
       const p = hostPlatform();
       image = { architecture: p.architecture, os: p.os, config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
     } else {
-      const platform = stage.from.flags['platform'] ? ex.word(stage.from.flags['platform']) : undefined;
+      const platform = stage.from.flags['platform'] ? ex.word(stage.from.flags['platform']) : this.opts.platform;
       imageId = prior ? prior.imageId : await this.resolveImage(ref, platform);
       const stored = this.d.store.get(imageId);
       if (!stored) throw new NotFoundError(`No such image: ${ref}`);
