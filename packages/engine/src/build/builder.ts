@@ -39,9 +39,9 @@ import { resolveBaseImage } from './base-image.js';
 import type { CacheMounts } from './cache-mounts.js';
 import { copyArgs } from './copy-step.js';
 import { planRun, type RunEnv } from './run-instruction.js';
-import { clampTimes, sourceDateEpoch } from './reproducible.js';
+import { clampTimes, createdTime, sourceDateEpoch } from './reproducible.js';
 import { neededStages, splitStages, stageDeps, targetStage, type StageDecl } from './stage-graph.js';
-import { OrderedOutput, runStages } from './stage-runner.js';
+import { OrderedOutput, StageStopped, runStages } from './stage-runner.js';
 import { platformArgs } from './platform-args.js';
 
 export interface BuilderDeps {
@@ -197,7 +197,8 @@ class BuildRun {
             live.set(pos, state);
             this.say(` ---> ${short(state.imageId)}\n`);
             for (const ins of stage.commands) {
-              if (this.opts.signal?.aborted || stopped()) throw new BerthError('Internal', 'the build was cancelled');
+              if (this.opts.signal?.aborted) throw new BerthError('Internal', 'the build was cancelled');
+              if (stopped()) throw new StageStopped();
               this.printStep(ins);
               await this.dispatch(state, ins);
               this.say(` ---> ${short(state.imageId)}\n`);
@@ -427,7 +428,7 @@ class BuildRun {
       }
     }
     const layer = makeLayer ? await makeLayer() : undefined;
-    await this.writeStep(s, key, layer, { created: this.stamp(), created_by: createdBy, ...(layer ? {} : { empty_layer: true }) });
+    await this.writeStep(s, key, layer, { created: createdTime(this.epoch), created_by: createdBy, ...(layer ? {} : { empty_layer: true }) });
   }
 
   /** The step's image: the stage's config over the parent's layers plus `layer`, recorded in the cache. */
@@ -436,7 +437,7 @@ class BuildRun {
     const layers = [...(base?.layers ?? []), ...(layer ? [layer] : [])];
     const config: ImageConfig = {
       ...s.image,
-      created: history.created ?? this.stamp(),
+      created: history.created ?? createdTime(this.epoch),
       config: s.config,
       rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) as ImageConfig['rootfs']['diff_ids'] },
       history: [...(s.image.history ?? []), history],
@@ -445,17 +446,6 @@ class BuildRun {
     if (made) this.stepImages.add(id);
     this.d.cache.put(key, { imageId: id, config: this.d.store.configBytes(id)!, layers });
     this.adopt(s, id);
-  }
-
-  /** `now()` as image configs hold it; whole seconds as BuildKit writes SOURCE_DATE_EPOCH. */
-  private stamp(): string {
-    const iso = this.now().toISOString();
-    return this.epoch ? iso.replace(/\.\d+Z$/, 'Z') : iso;
-  }
-
-  /** The time a step records: now, or SOURCE_DATE_EPOCH when given. */
-  private now(): Date {
-    return this.epoch ?? new Date();
   }
 
   private adopt(s: StageState, id: string): void {
@@ -476,7 +466,7 @@ class BuildRun {
       if (!(await fs.stat(p))) missing.push(p.slice(1));
     }
     if (missing.length === 0) return this.metaStep(s, `WORKDIR ${dir}`);
-    const now = this.now();
+    const now = this.epoch ?? new Date();
     await this.commitStep(
       s,
       `WORKDIR ${dir} (create)`,

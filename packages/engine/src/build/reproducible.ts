@@ -15,3 +15,8 @@ export function sourceDateEpoch(value: string | null | undefined): Date | undefi
 export function clampTimes(entries: PlannedEntry[], epoch: Date): void {
   for (const e of entries) if (e.mtime.getTime() > epoch.getTime()) e.mtime = epoch;
 }
+
+/** A step's `created` as image configs hold it: now, or the epoch in whole seconds as BuildKit writes it. */
+export function createdTime(epoch: Date | undefined): string {
+  return epoch ? epoch.toISOString().replace(/\.\d+Z$/, 'Z') : new Date().toISOString();
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ProgressMessage } from '../docker-types.js';
-import { OrderedOutput, runStages } from './stage-runner.js';
+import { OrderedOutput, StageStopped, runStages } from './stage-runner.js';
 
 const tick = (ms = 5): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -47,5 +47,22 @@ describe('runStages and OrderedOutput', () => {
     expect(started).toEqual([0, 1]);
     expect(sawStop).toBe(true);
     expect(seen.map((m) => m.stream)).toEqual(['0']);
+  });
+
+  it('a stage stopped by a later one\'s failure does not hide it: that failure is thrown, its output kept', async () => {
+    const seen: string[] = [];
+    const out = new OrderedOutput(2, (m) => seen.push(m.stream!));
+    const run = runStages([[], []], out, async (pos, stopped) => {
+      out.write(pos, { stream: `${pos} started` });
+      if (pos === 1) {
+        await tick(5);
+        out.write(pos, { stream: '1 broke' });
+        throw new Error('stage 1 broke');
+      }
+      while (!stopped()) await tick(5);
+      throw new StageStopped();
+    });
+    await expect(run).rejects.toThrow('stage 1 broke');
+    expect(seen).toEqual(['0 started', '1 started', '1 broke']);
   });
 });

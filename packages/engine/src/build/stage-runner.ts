@@ -40,13 +40,18 @@ export class OrderedOutput {
   }
 }
 
-class Skipped extends Error {}
+/** A stage that did not start, or ended early, because another one failed. */
+export class StageStopped extends Error {
+  constructor() {
+    super('stopped: another stage of the build failed');
+  }
+}
 
 /**
  * Runs stages `0..n-1`, each once the stages it depends on (`deps`, positions) are done,
  * independent ones at the same time, as BuildKit's solver does. After a failure no stage
- * starts; `stopped()` tells running ones to end at their next step. Throws the failure of
- * the earliest stage that failed.
+ * starts; `stopped()` tells running ones to end at their next step (throwing StageStopped).
+ * Throws the failure of the earliest stage that failed of itself.
  */
 export async function runStages(
   deps: number[][],
@@ -59,22 +64,22 @@ export async function runStages(
   for (let i = 0; i < deps.length; i++) {
     done.push(
       (async () => {
-        let ok = false;
+        let broke = false;
         try {
           const before = await Promise.allSettled(deps[i]!.map((d) => done[d]!));
-          if (failed || before.some((r) => r.status === 'rejected')) throw new Skipped();
+          if (failed || before.some((r) => r.status === 'rejected')) throw new StageStopped();
           await runOne(i, stopped);
-          ok = true;
         } catch (err) {
-          if (!(err instanceof Skipped)) failed = true;
+          broke = !(err instanceof StageStopped);
+          if (broke) failed = true;
           throw err;
         } finally {
-          out.finish(i, !ok);
+          out.finish(i, broke);
         }
       })(),
     );
   }
   const results = await Promise.allSettled(done);
-  const first = results.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !(r.reason instanceof Skipped));
+  const first = results.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !(r.reason instanceof StageStopped));
   if (first) throw first.reason;
 }
