@@ -98,7 +98,7 @@ try {
     }
   }
   console.log(`small Dockerfile (FROM, COPY, RUN, CMD), ${N} runs interleaved, medians:`);
-  for (const [k, p] of peers.entries()) console.log(`  ${p.name.padEnd(36)} uncached ${ms(median(times[k]!.cold)).padStart(8)}  cached ${ms(median(times[k]!.cached)).padStart(8)}`);
+  for (const [k, p] of peers.entries()) console.log(`  ${p.name.padEnd(36)} median uncached ${ms(median(times[k]!.cold)).padStart(8)}  cached ${ms(median(times[k]!.cached)).padStart(8)}`);
   console.log(`build median target: uncached <= 400 ms, cached <= 100 ms (berthd: ${ms(median(times[0]!.cold))} / ${ms(median(times[0]!.cached))})`);
 
   // A cache mount saving its step's work: a fresh cache id per run (empty), then the step
