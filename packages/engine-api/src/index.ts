@@ -44,6 +44,7 @@ export {
   type ContainerPathStat,
   type ImageBuildOptions,
 } from './client/engine-client.js';
+export { BUILD_SECRETS_HEADER, encodeBuildSecrets, decodeBuildSecrets } from './client/build-secrets.js';
 export {
   parseHost, hostFromEnv, defaultHost, isNamedPipePath, DEFAULT_HOST, DEFAULT_SOCKET_PATH, DEFAULT_PIPE_PATH, DEFAULT_WINDOWS_HOST,
   DEFAULT_TCP_PORT, type EngineTarget,

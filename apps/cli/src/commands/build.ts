@@ -6,6 +6,7 @@ import { InvalidArgumentError } from '@berth/image-format';
 import type { JsonMessage } from '@berth/engine-api';
 import type { Context } from '../context.js';
 import { displayJsonMessages } from '../format/progress.js';
+import { BuildProgress } from '../format/build-progress.js';
 import { allAuths } from './auth-store.js';
 import { contextEntries, packContext } from './build-context.js';
 
@@ -23,7 +24,15 @@ interface BuildFlags {
   rm?: boolean;
   forceRm?: boolean;
   iidfile?: string;
+  /** `--no-cache-filter` (commander reads `--no-` options under the rest of the name). */
+  cacheFilter?: string[];
+  cacheFrom?: string[];
+  platform?: string;
+  secret?: string[];
+  progress?: string;
 }
+
+const PROGRESS = ['auto', 'plain', 'tty', 'quiet'];
 
 /** `berth build [OPTIONS] PATH | -`: docker's classic build (context tar, JSON stream). */
 export async function build(ctx: Context, path: string, flags: BuildFlags): Promise<number> {
@@ -38,10 +47,17 @@ export async function build(ctx: Context, path: string, flags: BuildFlags): Prom
     const i = l.indexOf('=');
     labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
   }
+  if (flags.progress !== undefined && !PROGRESS.includes(flags.progress)) throw new InvalidArgumentError(`invalid progress mode ${flags.progress}: use one of ${PROGRESS.join(', ')}`);
+  const quiet = flags.quiet === true || flags.progress === 'quiet';
+  const secrets = await readSecrets(flags.secret ?? []);
   const { body, dockerfile, size } = await makeContext(ctx, path, flags.file);
   const client = await ctx.client();
   const registryConfig = await allAuths();
-  if (!flags.quiet && size !== undefined) ctx.out(`Sending build context to Berth daemon  ${humanContextSize(size)}\n`);
+  // --progress: BuildKit's display, on stderr as docker buildx draws it
+  const mode = quiet || flags.progress === undefined ? undefined : flags.progress === 'auto' ? (ctx.stderrIsTTY ? 'tty' : 'plain') : (flags.progress as 'plain' | 'tty');
+  const progress = mode ? new BuildProgress({ write: (t: string) => ctx.err(t) }, mode, (ctx.io.stderr as NodeJS.WriteStream).columns ?? 80) : undefined;
+  if (progress) progress.context(size);
+  else if (!quiet && size !== undefined) ctx.out(`Sending build context to Berth daemon  ${humanContextSize(size)}\n`);
   let id = '';
   const messages = client.imageBuild(body, {
     tags: flags.tag,
@@ -53,8 +69,12 @@ export async function build(ctx: Context, path: string, flags: BuildFlags): Prom
     noCache: flags.noCache === true || flags.cache === false,
     rm: flags.rm !== false,
     forceRm: flags.forceRm === true,
-    quiet: flags.quiet === true,
+    quiet,
     pull: flags.pull === true,
+    ...(flags.cacheFilter?.length ? { noCacheFilter: flags.cacheFilter } : {}),
+    ...(flags.cacheFrom?.length ? { cacheFrom: flags.cacheFrom } : {}),
+    ...(flags.platform ? { platform: flags.platform } : {}),
+    ...(Object.keys(secrets).length ? { secrets } : {}),
     ...(Object.keys(registryConfig).length ? { registryConfig } : {}),
   });
   let failure: { message: string; code: number } | undefined;
@@ -64,7 +84,7 @@ export async function build(ctx: Context, path: string, flags: BuildFlags): Prom
         failure = { message: m.errorDetail?.message ?? m.error ?? 'unknown error', code: m.errorDetail?.code || 1 };
         return;
       }
-      if (flags.quiet && !m.aux) {
+      if (quiet && !m.aux) {
         // a quiet build's answer is the ID as a stream line (Docker sends no aux then)
         const line = m.stream?.trim();
         if (line && /^sha256:[0-9a-f]{64}$/.test(line)) id = line;
@@ -73,7 +93,14 @@ export async function build(ctx: Context, path: string, flags: BuildFlags): Prom
       yield m;
     }
   }
-  await displayJsonMessages(shown(), ctx.io.stdout, {
+  if (progress) {
+    for await (const m of shown()) {
+      if (m.aux && typeof m.aux['ID'] === 'string') id = m.aux['ID'];
+      progress.message(m);
+    }
+    if (failure) progress.fail(failure.message);
+    else progress.done(id);
+  } else await displayJsonMessages(shown(), ctx.io.stdout, {
     isTerminal: ctx.stdoutIsTTY,
     columns: ctx.columns,
     onAux: (aux) => {
@@ -86,8 +113,36 @@ export async function build(ctx: Context, path: string, flags: BuildFlags): Prom
     return failure.code;
   }
   if (flags.iidfile) await writeFile(flags.iidfile, id);
-  if (flags.quiet) ctx.out(`${id}\n`);
+  if (quiet) ctx.out(`${id}\n`);
   return 0;
+}
+
+/**
+ * `--secret id=NAME[,src=FILE|,env=VAR]` (buildx's forms; `type=file|env` too): the values,
+ * read here and sent with the build, never written anywhere by Berth.
+ */
+async function readSecrets(specs: string[]): Promise<Record<string, Buffer>> {
+  const out: Record<string, Buffer> = {};
+  for (const spec of specs) {
+    const f: Record<string, string> = {};
+    for (const part of spec.split(',')) {
+      const i = part.indexOf('=');
+      if (i < 0) throw new InvalidArgumentError(`invalid secret ${spec}: expected key=value fields`);
+      f[part.slice(0, i).trim().toLowerCase()] = part.slice(i + 1);
+    }
+    const id = f['id'];
+    if (!id) throw new InvalidArgumentError(`invalid secret ${spec}: id is required`);
+    const src = f['src'] ?? f['source'];
+    if (src !== undefined && f['type'] !== 'env') {
+      out[id] = await readFile(src);
+      continue;
+    }
+    const name = f['env'] ?? src ?? id;
+    const value = process.env[name];
+    if (value === undefined) throw new InvalidArgumentError(`secret ${id}: environment variable ${name} is not set (or give src=FILE)`);
+    out[id] = Buffer.from(value);
+  }
+  return out;
 }
 
 /** The context tar and the Dockerfile's path inside it. */

@@ -1,6 +1,7 @@
 // `berth pull`, `images`, `build`... and the same under `berth image` (managed: ls, rm, inspect, prune).
 import type { Command } from 'commander';
 import { collect, strip, type Act, type Action } from './act.js';
+import { addBuildFlags } from './build-flags.js';
 
 export function imageCommands(parent: Command, managed: boolean, act: Act): void {
   parent
@@ -51,22 +52,7 @@ export function imageCommands(parent: Command, managed: boolean, act: Act): void
     .option('-o, --output <string>', 'Write to a file, instead of STDOUT')
     .option('--platform <string>', 'Save only the given platform variant')
     .action(async (...a: unknown[]) => act(async () => (await import('../commands/images.js')).save as Action)(...(strip(a) as never[])));
-  parent
-    .command('build')
-    .description('Build an image from a Dockerfile')
-    .argument('<path>', 'context directory, or - for a tar (or a Dockerfile) on stdin')
-    .option('-t, --tag <name>', 'Name and optionally a tag in the "name:tag" format', collect, [])
-    .option('-f, --file <string>', "Name of the Dockerfile (default: 'PATH/Dockerfile')")
-    .option('--build-arg <list>', 'Set build-time variables', collect, [])
-    .option('--label <list>', 'Set metadata for an image', collect, [])
-    .option('--no-cache', 'Do not use cache when building the image')
-    .option('-q, --quiet', 'Suppress the build output and print image ID on success')
-    .option('--target <string>', 'Set the target build stage to build')
-    .option('--network <string>', 'Set the networking mode for the RUN instructions during build')
-    .option('--pull', 'Always attempt to pull a newer version of the image')
-    .option('--force-rm', 'Always remove intermediate containers')
-    .option('--iidfile <string>', 'Write the image ID to the file')
-    .action(async (...a: unknown[]) => act(async () => (await import('../commands/build.js')).build as Action)(...(strip(a) as never[])));
+  addBuildFlags(parent.command('build'), collect).action(async (...a: unknown[]) => act(async () => (await import('../commands/build.js')).build as Action)(...(strip(a) as never[])));
   parent
     .command('load')
     .description('Load an image from a tar archive or STDIN')

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BerthError, InvalidArgumentError, UnsupportedError } from '@berth/image-format';
 import { BuildStepError } from '@berth/engine';
+import { BUILD_SECRETS_HEADER, decodeBuildSecrets } from '@berth/engine-api';
 import type { EngineLike } from '../engine-port.js';
 import { boolValue, optString, registryAuth, stringList, type Query } from '../http/query.js';
 import type { RegistryAuth } from '../engine-port.js';
@@ -74,6 +75,17 @@ export function buildRoutes(app: FastifyInstance, engine: EngineLike): void {
       const extraHosts = stringList(q['extrahosts']);
       const cacheFrom = jsonList(q['cachefrom'], 'cachefrom');
       const auth = registryConfig(request.headers['x-registry-config']);
+      const platform = optString(q['platform']);
+      const noCacheFilter = jsonList(q['nocachefilter'], 'nocachefilter');
+      const secretHeader = request.headers[BUILD_SECRETS_HEADER.toLowerCase()];
+      let secrets: Record<string, Buffer> | undefined;
+      if (typeof secretHeader === 'string' && secretHeader !== '') {
+        try {
+          secrets = decodeBuildSecrets(secretHeader);
+        } catch (err) {
+          throw new InvalidArgumentError((err as Error).message);
+        }
+      }
       await engine.builder.build(rawBody(request), {
         tags: stringList(q['t']),
         ...(dockerfile ? { dockerfile } : {}),
@@ -84,6 +96,9 @@ export function buildRoutes(app: FastifyInstance, engine: EngineLike): void {
         ...(extraHosts.length ? { extraHosts } : {}),
         ...(cacheFrom ? { cacheFrom } : {}),
         ...(auth ? { auth } : {}),
+        ...(platform ? { platform } : {}),
+        ...(noCacheFilter ? { noCacheFilter } : {}),
+        ...(secrets ? { secrets } : {}),
         noCache: boolValue(q['nocache']),
         rm: rm === undefined ? true : boolValue(q['rm']),
         forceRm: boolValue(q['forcerm']),

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { AuthConfig, JsonMessage } from '../types/common.js';
 import { readJsonLines } from '../stream/json-lines.js';
+import { BUILD_SECRETS_HEADER, encodeBuildSecrets } from './build-secrets.js';
 import { EngineConnection } from './connection.js';
 
 /** Query options of `POST /build` (the engine's builder takes the same). */
@@ -33,6 +34,15 @@ export interface ImageBuildOptions {
   cacheFrom?: string[];
   /** Credentials by registry for the FROM images' pulls (the X-Registry-Config header). */
   registryConfig?: Record<string, AuthConfig>;
+  /** Target platform (`linux/amd64`): TARGETPLATFORM and the FROM images' platform. */
+  platform?: string;
+  /** Stages whose steps are run again even when cached (BuildKit's `--no-cache-filter`; Berth's `nocachefilter` query). */
+  noCacheFilter?: string[];
+  /**
+   * `RUN --mount=type=secret` values by id (Berth's `X-Berth-Build-Secrets` header; Docker's
+   * API cannot carry them outside a BuildKit session). Never stored by the builder.
+   */
+  secrets?: Record<string, Buffer>;
 }
 
 /** `POST /build`: the classic builder. */
@@ -59,10 +69,15 @@ export class BuildCalls extends EngineConnection {
         networkmode: options.networkMode,
         extrahosts: options.extraHosts,
         cachefrom: options.cacheFrom ? JSON.stringify(options.cacheFrom) : undefined,
+        platform: options.platform,
+        nocachefilter: options.noCacheFilter?.length ? JSON.stringify(options.noCacheFilter) : undefined,
       },
       body: context,
       contentType: 'application/x-tar',
-      ...(options.registryConfig ? { headers: { 'X-Registry-Config': Buffer.from(JSON.stringify(options.registryConfig)).toString('base64url') } } : {}),
+      headers: {
+        ...(options.registryConfig ? { 'X-Registry-Config': Buffer.from(JSON.stringify(options.registryConfig)).toString('base64url') } : {}),
+        ...(options.secrets && Object.keys(options.secrets).length ? { [BUILD_SECRETS_HEADER]: encodeBuildSecrets(options.secrets) } : {}),
+      },
     });
     try {
       yield* readJsonLines<JsonMessage>(res);

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -5,14 +6,13 @@ import {
   BerthError,
   InvalidArgumentError,
   NotFoundError,
-  UnsupportedError,
   hostPlatform,
   normalizeReference,
   type ContainerConfig,
   type ImageConfig,
 } from '@berth/image-format';
 import type { ContainerService, ImageService } from '../services.js';
-import type { ProgressMessage, RegistryAuth } from '../docker-types.js';
+import type { ProgressMessage } from '../docker-types.js';
 import type { LayerRecord } from '../images/table.js';
 import { DockerfileParseError, parseDockerfile, type Instruction } from './dockerfile.js';
 import { WordExpander, splitRawWords } from './words.js';
@@ -35,12 +35,22 @@ import {
 import type { BuildOptions, BuildResult, BuildService } from './types.js';
 import { runStepContainer, short } from './run-step.js';
 import { CacheSources } from './cache-from.js';
+import { resolveBaseImage } from './base-image.js';
+import type { CacheMounts } from './cache-mounts.js';
+import { copyArgs } from './copy-step.js';
+import { planRun, type RunEnv } from './run-instruction.js';
+import { clampTimes, createdTime, sourceDateEpoch } from './reproducible.js';
+import { neededStages, splitStages, stageDeps, targetStage, type StageDecl } from './stage-graph.js';
+import { OrderedOutput, StageStopped, runStages } from './stage-runner.js';
+import { platformArgs } from './platform-args.js';
 
 export interface BuilderDeps {
   store: BuildImageStore;
   cache: BuildCache;
   images: ImageService;
   containers: ContainerService;
+  /** `RUN --mount=type=cache` directories, kept between builds. */
+  cacheMounts: CacheMounts;
   root: string;
   /** Extracts a (maybe gzip) tar into `dir`, refusing entries that escape it. */
   extract(tar: Readable, dir: string): Promise<void>;
@@ -49,10 +59,11 @@ export interface BuilderDeps {
 /** Build args every Dockerfile may use without declaring them; never cached or recorded. */
 const PROXY_ARGS = new Set(['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']);
 
-interface Stage {
-  name: string | undefined;
-  from: Instruction;
-  commands: Instruction[];
+/** Where a running stage's messages go, its step count, whether `--no-cache-filter` names it. */
+interface StageOutput {
+  emit: (msg: ProgressMessage) => void;
+  step: number;
+  noCache: boolean;
 }
 
 /** The state of the stage being built. */
@@ -69,6 +80,7 @@ export class Builder implements BuildService {
   constructor(private readonly d: BuilderDeps) {}
 
   async pruneCache(): Promise<{ CachesDeleted: string[]; SpaceReclaimed: number }> {
+    await this.d.cacheMounts.prune();
     return { CachesDeleted: this.d.cache.prune(), SpaceReclaimed: 0 };
   }
 
@@ -85,7 +97,7 @@ export class Builder implements BuildService {
       const tree = new LayeredFs([ctx]);
       const { text, name } = await this.readDockerfile(tree, opts.dockerfile);
       await dropIgnoredBuildFiles(tree, name);
-      return await new BuildRun(this.d, opts, tree).run(text, tags);
+      return await new BuildRun(this.d, opts, tree, dir).run(text, tags);
     } finally {
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     }
@@ -105,7 +117,10 @@ export class Builder implements BuildService {
 class BuildRun {
   private readonly emit: (msg: ProgressMessage) => void;
   private readonly say: (text: string) => void;
-  private readonly stageImages: { name: string | undefined; imageId: string }[] = [];
+  private readonly stageImages: { name: string | undefined; imageId: string; index: number }[] = [];
+  /** The build stream as given; `emit` sends to the running stage's place in it. */
+  private readonly direct: (msg: ProgressMessage) => void;
+  private readonly stageOut = new AsyncLocalStorage<StageOutput>();
   private readonly metaArgs = new Map<string, string | undefined>();
   private readonly usedArgs = new Set<string>();
   /** Images this build wrote (or wrote back from the cache): removed at the end unless kept. */
@@ -116,39 +131,40 @@ class BuildRun {
   private step = 0;
   private total = 0;
 
+  /** SOURCE_DATE_EPOCH (build arg): the time every timestamp the build makes is clamped to. */
+  private readonly epoch: Date | undefined;
+  private readonly runEnv: RunEnv;
+
   constructor(
     private readonly d: BuilderDeps,
     private readonly opts: BuildOptions,
     private readonly context: LayeredFs,
+    /** This build's scratch directory. */
+    private readonly tmpDir: string,
   ) {
-    this.emit = opts.onProgress ?? (() => undefined);
+    this.direct = opts.onProgress ?? (() => undefined);
+    this.emit = (m) => (this.stageOut.getStore()?.emit ?? this.direct)(m);
     this.say = opts.quiet ? () => undefined : (text) => this.emit({ stream: text });
+    this.epoch = sourceDateEpoch(opts.buildArgs?.['SOURCE_DATE_EPOCH']);
+    this.runEnv = { store: d.store, cacheMounts: d.cacheMounts, context, tmpDir, secrets: opts.secrets ?? {}, sourceImage: (from) => this.sourceImage(from) };
   }
 
   async run(text: string, tags: string[]): Promise<BuildResult> {
     const df = parseDockerfile(text);
     if (this.opts.cacheFrom?.length) this.sources = await CacheSources.resolve(this.opts.cacheFrom, this.d.images, this.d.store);
     this.escape = df.escape;
-    const meta: Instruction[] = [];
-    const stages: Stage[] = [];
-    for (const ins of df.instructions) {
-      if (ins.cmd === 'FROM') {
-        const w = splitRawWords(ins.args[0] ?? '', df.escape);
-        stages.push({ name: w.length === 3 ? w[2]!.toLowerCase() : undefined, from: ins, commands: [] });
-      } else if (stages.length === 0) {
-        if (ins.cmd !== 'ARG') throw new DockerfileParseError(ins.line, 'no build stage in current context');
-        meta.push(ins);
-      } else stages.at(-1)!.commands.push(ins);
-    }
-    if (stages.length === 0) throw new InvalidArgumentError('the Dockerfile (Dockerfile) cannot be empty');
-    let last = stages.length - 1;
-    if (this.opts.target) {
-      const t = this.opts.target.toLowerCase();
-      const idx = stages.findIndex((s) => s.name === t);
-      if (idx < 0) throw new InvalidArgumentError(`failed to reach build target ${this.opts.target} in Dockerfile`);
-      last = idx;
-    }
-    const run = stages.slice(0, last + 1);
+    const { meta, stages } = splitStages(df.instructions, df.escape);
+    const last = targetStage(stages, this.opts.target);
+    for (const [k, v] of platformArgs(this.opts.platform)) this.metaArgs.set(k, v);
+    if (this.opts.buildArgs?.['SOURCE_DATE_EPOCH'] !== undefined) this.usedArgs.add('SOURCE_DATE_EPOCH');
+    // The global ARGs' values first: FROM and --from may name stages through them.
+    const globals = new Map(this.metaArgs);
+    for (const ins of meta) for (const [name, value] of this.argDecls(ins, new WordExpander(this.escape, (n) => globals.get(n)))) globals.set(name, this.opts.buildArgs?.[name] ?? value ?? globals.get(name));
+    // As BuildKit: only the stages the target reaches are built (and their steps counted).
+    const deps = stageDeps(stages, this.escape, (n) => globals.get(n) ?? undefined);
+    const need = neededStages(stages, last, this.escape, (n) => globals.get(n) ?? undefined);
+    const run = stages.slice(0, last + 1).filter((_, i) => need.has(i));
+    const index = run.map((st) => stages.indexOf(st));
     const labels = Object.entries(this.opts.labels ?? {}).sort(([a], [b]) => a.localeCompare(b));
     // As Docker's classic builder: one LABEL step per label, shown unquoted.
     for (const [k, v] of labels) {
@@ -157,33 +173,48 @@ class BuildRun {
     this.total = meta.length + run.reduce((a, s) => a + 1 + s.commands.length, 0);
     for (const ins of meta) {
       this.printStep(ins);
-      const [name, value] = this.argDecl(ins, new WordExpander(this.escape, (n) => this.metaArgs.get(n)));
-      const given = this.opts.buildArgs?.[name];
-      this.metaArgs.set(name, given ?? value);
-      if (given !== undefined) this.usedArgs.add(name);
-    }
-    let state: StageState | undefined;
-    try {
-      for (const stage of run) {
-        this.printStep(stage.from);
-        state = await this.beginStage(stage);
-        this.say(` ---> ${short(state.imageId)}\n`);
-        for (const ins of stage.commands) {
-          if (this.opts.signal?.aborted) throw new BerthError('Internal', 'the build was cancelled');
-          this.printStep(ins);
-          await this.dispatch(state, ins);
-          this.say(` ---> ${short(state.imageId)}\n`);
-        }
-        // Docker's quiet build answers with the ID line alone, no aux messages.
-        if (state.imageId && !this.opts.quiet) this.emit({ aux: { ID: state.imageId } });
-        this.stageImages.push({ name: stage.name, imageId: state.imageId });
+      for (const [name, value] of this.argDecls(ins, new WordExpander(this.escape, (n) => this.metaArgs.get(n)))) {
+        const given = this.opts.buildArgs?.[name];
+        this.metaArgs.set(name, given ?? value ?? this.metaArgs.get(name));
+        if (given !== undefined) this.usedArgs.add(name);
       }
+    }
+    const out = new OrderedOutput(run.length, this.direct);
+    const live = new Map<number, StageState>();
+    let next = this.step;
+    const firstStep = run.map((s) => (next += 1 + s.commands.length) - 1 - s.commands.length);
+    try {
+      await runStages(
+        run.map((_, pos) => deps[index[pos]!]!.map((d) => index.indexOf(d))),
+        out,
+        (pos, stopped) => {
+          const stage = run[pos]!;
+          const noCache = stage.name !== undefined && (this.opts.noCacheFilter ?? []).some((n) => n.toLowerCase() === stage.name);
+          const ctx: StageOutput = { emit: (m) => out.write(pos, m), step: firstStep[pos]!, noCache };
+          return this.stageOut.run(ctx, async () => {
+            this.printStep(stage.from);
+            const state = await this.beginStage(stage);
+            live.set(pos, state);
+            this.say(` ---> ${short(state.imageId)}\n`);
+            for (const ins of stage.commands) {
+              if (this.opts.signal?.aborted) throw new BerthError('Internal', 'the build was cancelled');
+              if (stopped()) throw new StageStopped();
+              this.printStep(ins);
+              await this.dispatch(state, ins);
+              this.say(` ---> ${short(state.imageId)}\n`);
+            }
+            // Docker's quiet build answers with the ID line alone, no aux messages.
+            if (state.imageId && !this.opts.quiet) this.emit({ aux: { ID: state.imageId } });
+            this.stageImages.push({ name: stage.name, imageId: state.imageId, index: index[pos]! });
+          });
+        },
+      );
     } finally {
-      await this.removeIntermediates(state?.imageId);
+      await this.removeIntermediates([...live.values()].map((s) => s.imageId));
     }
     const unused = Object.keys(this.opts.buildArgs ?? {}).filter((k) => !this.usedArgs.has(k) && !PROXY_ARGS.has(k));
     if (unused.length) this.say(`[Warning] One or more build-args [${unused.sort().join(' ')}] were not consumed\n`);
-    const id = state!.imageId;
+    const id = live.get(run.length - 1)!.imageId;
     if (!id) throw new InvalidArgumentError('No image was generated. Is your Dockerfile empty?');
     this.say(`Successfully built ${short(id)}\n`);
     if (this.opts.quiet) this.emit({ stream: `${id}\n` });
@@ -199,8 +230,8 @@ class BuildRun {
    * their layers, so the cache can write them back) and anything tagged or in use: Berth
    * has no parent links to hide intermediate images from `docker images` as Docker does.
    */
-  private async removeIntermediates(current: string | undefined): Promise<void> {
-    const keep = new Set([...this.stageImages.map((s) => s.imageId), ...(current ? [current] : [])]);
+  private async removeIntermediates(current: string[]): Promise<void> {
+    const keep = new Set([...this.stageImages.map((s) => s.imageId), ...current]);
     for (const id of this.stepImages) {
       if (keep.has(id)) continue;
       try {
@@ -214,23 +245,26 @@ class BuildRun {
   }
 
   private printStep(ins: Instruction): void {
-    this.step++;
+    const stage = this.stageOut.getStore();
+    const n = stage ? ++stage.step : ++this.step;
     // Docker's classic builder sends the line and its newline as two messages; kept as is,
     // for clients that read the stream message by message.
-    this.say(`Step ${this.step}/${this.total} : ${ins.original}`);
+    this.say(`Step ${n}/${this.total} : ${ins.original}`);
     this.say('\n');
   }
 
-  private argDecl(ins: Instruction, ex: WordExpander): [string, string | undefined] {
-    const raw = (ins.args[0] ?? '').trim();
-    const eq = raw.indexOf('=');
-    if (eq < 0) return [raw, undefined];
-    return [raw.slice(0, eq), ex.word(raw.slice(eq + 1))];
+  /** An ARG's names and defaults, in order (`ARG A B=1`). */
+  private argDecls(ins: Instruction, ex: WordExpander): [string, string | undefined, string][] {
+    return splitRawWords((ins.args[0] ?? '').trim(), this.escape).map((raw) => {
+      const eq = raw.indexOf('=');
+      if (eq < 0) return [raw, undefined, raw];
+      return [raw.slice(0, eq), ex.word(raw.slice(eq + 1)), raw];
+    });
   }
 
   // ---------- FROM ----------
 
-  private async beginStage(stage: Stage): Promise<StageState> {
+  private async beginStage(stage: StageDecl): Promise<StageState> {
     const ex = new WordExpander(this.escape, (n) => this.metaArgs.get(n));
     const words = splitRawWords(stage.from.args[0] ?? '', this.escape);
     const ref = ex.word(words[0]!);
@@ -241,7 +275,7 @@ class BuildRun {
       const p = hostPlatform();
       image = { architecture: p.architecture, os: p.os, config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
     } else {
-      const platform = stage.from.flags['platform'] ? ex.word(stage.from.flags['platform']) : undefined;
+      const platform = stage.from.flags['platform'] ? ex.word(stage.from.flags['platform']) : this.opts.platform;
       imageId = prior ? prior.imageId : await this.resolveImage(ref, platform);
       const stored = this.d.store.get(imageId);
       if (!stored) throw new NotFoundError(`No such image: ${ref}`);
@@ -264,56 +298,8 @@ class BuildRun {
     return state;
   }
 
-  /** A local image, pulled when missing (or always with `pull`); busybox falls back to the built-in one offline. */
-  private async resolveImage(ref: string, platform?: string): Promise<string> {
-    if (!this.opts.pull) {
-      try {
-        return (await this.d.images.inspect(ref)).Id;
-      } catch (err) {
-        if (!(err instanceof NotFoundError)) throw err;
-      }
-    }
-    try {
-      const auth = this.authFor(ref);
-      return (
-        await this.d.images.pull(ref, {
-          onProgress: (m) => (this.opts.quiet ? undefined : this.emit(m)),
-          ...(auth ? { auth } : {}),
-          ...(platform ? { platform } : {}),
-          ...(this.opts.signal ? { signal: this.opts.signal } : {}),
-        })
-      ).Id;
-    } catch (err) {
-      const name = safeFamiliar(ref);
-      if ((name === 'busybox:latest' || name === 'busybox') && err instanceof BerthError && err.code === 'Unavailable') {
-        return (await this.d.images.ensureBuiltin('busybox')).Id;
-      }
-      if (this.opts.pull) {
-        try {
-          return (await this.d.images.inspect(ref)).Id;
-        } catch {
-          // fall through to the pull's error
-        }
-      }
-      throw err;
-    }
-  }
-
-  /** The credentials given for a reference's registry (keys as docker's config.json has them). */
-  private authFor(ref: string): RegistryAuth | undefined {
-    const all = this.opts.auth;
-    if (!all) return undefined;
-    let domain: string;
-    try {
-      domain = normalizeReference(ref).domain;
-    } catch {
-      return undefined;
-    }
-    for (const [server, auth] of Object.entries(all)) {
-      const host = server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
-      if (host === domain || (domain === 'docker.io' && ['index.docker.io', 'registry-1.docker.io', 'docker.io'].includes(host))) return { ...auth, serveraddress: server };
-    }
-    return undefined;
+  private resolveImage(ref: string, platform?: string): Promise<string> {
+    return resolveBaseImage(this.d.images, { ...this.opts, onProgress: this.emit }, ref, platform);
   }
 
   // ---------- dispatch ----------
@@ -335,7 +321,7 @@ class BuildRun {
     const c = s.config;
     switch (ins.cmd) {
       case 'RUN':
-        return this.runStep(s, ins);
+        return this.runStep(s, ins, ex);
       case 'COPY':
       case 'ADD':
         return this.copyStep(s, ins, ex);
@@ -351,15 +337,17 @@ class BuildRun {
         return this.metaStep(s, `LABEL ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`);
       }
       case 'ARG': {
-        const [name, def] = this.argDecl(ins, ex);
-        const given = this.opts.buildArgs?.[name];
-        let value = def;
-        if (given !== undefined && given !== null) value = given;
-        else if (def === undefined && this.metaArgs.has(name)) value = this.metaArgs.get(name);
-        if (given !== undefined) this.usedArgs.add(name);
-        s.args.set(name, value ?? undefined);
+        const decls = this.argDecls(ins, ex);
+        for (const [name, def] of decls) {
+          const given = this.opts.buildArgs?.[name];
+          let value = def;
+          if (given !== undefined && given !== null) value = given;
+          else if (def === undefined && this.metaArgs.has(name)) value = this.metaArgs.get(name);
+          if (given !== undefined) this.usedArgs.add(name);
+          s.args.set(name, value ?? undefined);
+        }
         // Docker records the declaration (its default), not the value given.
-        return this.metaStep(s, `ARG ${name}${def !== undefined ? `=${def}` : ''}`);
+        return this.metaStep(s, `ARG ${decls.map(([name, def]) => `${name}${def !== undefined ? `=${def}` : ''}`).join(' ')}`);
       }
       case 'CMD':
         c.Cmd = commandArgv(ins, c.Shell);
@@ -424,7 +412,7 @@ class BuildRun {
    */
   private async commitStep(s: StageState, cacheDescription: string, makeLayer: (() => Promise<LayerRecord>) | undefined, createdBy: string): Promise<void> {
     const key = BuildCache.key(s.imageId, `${cacheDescription}\n${JSON.stringify(s.config)}`);
-    if (!this.opts.noCache) {
+    if (!this.opts.noCache && !this.stageOut.getStore()?.noCache) {
       const hit = this.d.cache.get(key);
       if (hit && (!this.sources || this.sources.accepts(JSON.parse(hit.config) as ImageConfig)) && (await this.d.store.intact(hit.layers))) {
         this.say(' ---> Using cache\n');
@@ -440,7 +428,7 @@ class BuildRun {
       }
     }
     const layer = makeLayer ? await makeLayer() : undefined;
-    await this.writeStep(s, key, layer, { created: new Date().toISOString(), created_by: createdBy, ...(layer ? {} : { empty_layer: true }) });
+    await this.writeStep(s, key, layer, { created: createdTime(this.epoch), created_by: createdBy, ...(layer ? {} : { empty_layer: true }) });
   }
 
   /** The step's image: the stage's config over the parent's layers plus `layer`, recorded in the cache. */
@@ -449,7 +437,7 @@ class BuildRun {
     const layers = [...(base?.layers ?? []), ...(layer ? [layer] : [])];
     const config: ImageConfig = {
       ...s.image,
-      created: history.created ?? new Date().toISOString(),
+      created: history.created ?? createdTime(this.epoch),
       config: s.config,
       rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) as ImageConfig['rootfs']['diff_ids'] },
       history: [...(s.image.history ?? []), history],
@@ -478,7 +466,7 @@ class BuildRun {
       if (!(await fs.stat(p))) missing.push(p.slice(1));
     }
     if (missing.length === 0) return this.metaStep(s, `WORKDIR ${dir}`);
-    const now = new Date();
+    const now = this.epoch ?? new Date();
     await this.commitStep(
       s,
       `WORKDIR ${dir} (create)`,
@@ -517,33 +505,36 @@ class BuildRun {
   // ---------- COPY / ADD ----------
 
   private async copyStep(s: StageState, ins: Instruction, ex: WordExpander): Promise<void> {
-    const words = ins.json ? ins.args.map((a) => ex.word(a)) : ex.words(ins.args[0]!);
-    const dest0 = words.pop()!;
-    const sources = words;
-    if (ins.cmd === 'ADD') {
-      const url = sources.find((x) => /^(https?|ftp):\/\//i.test(x) || /^git@/.test(x));
-      if (url) throw new UnsupportedError(`ADD failed: downloading ${url} is not supported by Berth's builder (no network access for builds): add the file to the build context instead`);
-    }
-    const wd = s.config.WorkingDir || '/';
-    const dest = dest0.startsWith('/') ? dest0 : posix.join(wd, dest0) + (dest0.endsWith('/') || dest0 === '.' ? '/' : '');
     const fromFlag = ins.flags['from'] !== undefined ? ex.word(ins.flags['from']) : undefined;
-    let chmod: number | undefined;
-    if (ins.flags['chmod']) {
-      if (!/^[0-7]{3,4}$/.test(ins.flags['chmod'])) throw new InvalidArgumentError(`invalid chmod parameter: ${ins.flags['chmod']}`);
-      chmod = parseInt(ins.flags['chmod'], 8);
-    }
+    const a = await copyArgs(ins, ex, this.tmpDir, fromFlag);
+    const wd = s.config.WorkingDir || '/';
+    const dest = a.dest.startsWith('/') ? a.dest : posix.join(wd, a.dest) + (a.dest.endsWith('/') || a.dest === '.' ? '/' : '');
     const fromImage = fromFlag !== undefined ? await this.sourceImage(fromFlag) : undefined;
     const image = await this.imageLayers(s.imageId);
     const owner = ins.flags['chown'] ? await resolveOwner(ex.word(ins.flags['chown']), image) : undefined;
     const copy = async (from: LayeredFs, fromContext: boolean): Promise<void> => {
-      const plan = await planCopy({ sources, from, fromContext, dest, image, ...(owner ? { owner } : {}), ...(chmod !== undefined ? { chmod } : {}), extractArchives: ins.cmd === 'ADD', instruction: ins.cmd });
+      const plan = await planCopy({
+        sources: a.sources,
+        from,
+        fromContext,
+        dest,
+        // --link: the layer is made as if on an empty image, so it is the same whatever it lands on
+        image: a.link ? new LayeredFs([]) : image,
+        ...(owner ? { owner } : {}),
+        ...(a.chmod !== undefined ? { chmod: a.chmod } : {}),
+        extractArchives: ins.cmd === 'ADD',
+        instruction: ins.cmd,
+        exclude: a.exclude,
+        parents: a.parents,
+        ...(a.link || this.epoch ? { dirMtime: this.epoch ?? new Date(0) } : {}),
+      });
+      if (this.epoch) clampTimes(plan, this.epoch);
       const hash = await hashPlan(plan);
-      const flags = Object.entries(ins.flags).map(([k, v]) => `--${k}=${k === 'from' ? fromFlag : v} `).join('');
       const kind = plan.length === 1 && plan[0]!.type === 'file' ? 'file' : 'multi';
       // The layer is written (on a cache miss) while the source tree is still mounted.
-      await this.commitStep(s, `${ins.cmd} ${flags}${hash} ${dest}`, () => writeCopyLayer(this.d.store.content, plan), `/bin/sh -c #(nop) ${ins.cmd} ${flags}${kind}:${hash} in ${dest} `);
+      await this.commitStep(s, `${ins.cmd} ${a.flagText}${hash} ${dest}`, () => writeCopyLayer(this.d.store.content, plan), `/bin/sh -c #(nop) ${ins.cmd} ${a.flagText}${kind}:${hash} in ${dest} `);
     };
-    if (fromImage === undefined) await copy(this.context, true);
+    if (fromImage === undefined) await copy(a.heredocDir ? new LayeredFs([a.heredocDir, ...this.context.dirs]) : this.context, true);
     else await this.withImageTree(fromImage, (from) => copy(from, false));
   }
 
@@ -552,7 +543,7 @@ class BuildRun {
     const byName = this.stageImages.find((x) => x.name !== undefined && x.name === from.toLowerCase());
     if (byName) return byName.imageId;
     if (/^\d+$/.test(from)) {
-      const st = this.stageImages[Number(from)];
+      const st = this.stageImages.find((x) => x.index === Number(from));
       if (!st) throw new InvalidArgumentError(`invalid from flag value ${from}: refers to current build stage or a stage not yet built`);
       return st.imageId;
     }
@@ -561,9 +552,10 @@ class BuildRun {
 
   // ---------- RUN ----------
 
-  private async runStep(s: StageState, ins: Instruction): Promise<void> {
+  private async runStep(s: StageState, ins: Instruction, ex: WordExpander): Promise<void> {
     if (!s.imageId) throw new InvalidArgumentError('Please provide a source image with `from` prior to run');
-    const argv = commandArgv(ins, s.config.Shell);
+    const plan = await planRun(this.runEnv, ins, s.config.Shell, ex);
+    const argv = plan.argv;
     // Declared ARGs reach RUN as environment (not stored in the image); ENV wins over ARG.
     const argEnv: string[] = [];
     for (const [name, value] of s.args) {
@@ -577,14 +569,21 @@ class BuildRun {
       .map(([k, v]) => `${k}=${v}`);
     const prefix = recorded.length ? `|${recorded.length} ${recorded.join(' ')} ` : '';
     const createdBy = prefix + argv.join(' ');
-    await this.commitStep(s, `RUN ${JSON.stringify(argv)} ${JSON.stringify(recorded)}`, () => runStepContainer({ containers: this.d.containers, store: this.d.store, opts: this.opts, say: this.say }, s.imageId, s.config, argv, [...argEnv, ...proxies]), createdBy);
-  }
-}
-
-function safeFamiliar(ref: string): string {
-  try {
-    return normalizeReference(ref).familiar();
-  } catch {
-    return ref;
+    const makeLayer = async (): Promise<LayerRecord> => {
+      const setup = await plan.setup(await this.imageLayers(s.imageId));
+      try {
+        const deps = { containers: this.d.containers, store: this.d.store, opts: this.opts, say: this.say };
+        const extras = {
+          mounts: setup.mounts,
+          exclude: setup.stubs,
+          ...(plan.network ? { networkMode: plan.network } : {}),
+          ...(this.epoch ? { clampMtime: Math.floor(this.epoch.getTime() / 1000) } : {}),
+        };
+        return await runStepContainer(deps, s.imageId, s.config, argv, [...argEnv, ...proxies, ...setup.env], extras);
+      } finally {
+        await setup.release();
+      }
+    };
+    await this.commitStep(s, `RUN ${JSON.stringify(argv)} ${JSON.stringify(recorded)}${plan.key}`, makeLayer, createdBy);
   }
 }

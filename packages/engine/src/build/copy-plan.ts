@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { open, readlink } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { InvalidArgumentError, NotFoundError } from '@berth/image-format';
+import { DockerIgnore } from '@berth/engine-api';
 import { LayeredFs, normalize, type TreeEntry } from './layered-fs.js';
 
 /** One entry of a COPY/ADD layer. `name` is relative to the image root (`app/x`). */
@@ -34,6 +35,12 @@ export interface CopyRequest {
   /** ADD: local tar archives (plain, gzip, bzip2, xz) are extracted into `dest`. */
   extractArchives: boolean;
   instruction: string;
+  /** `--exclude` patterns (.dockerignore syntax): against a source's path, and inside a directory source relative to it. */
+  exclude?: string[];
+  /** `--parents`: each source keeps its path (below a `/./` pivot, else the root) under `dest`. */
+  parents?: boolean;
+  /** Time of the parent directories the layer creates (default: now). */
+  dirMtime?: Date;
 }
 
 /**
@@ -43,20 +50,23 @@ export interface CopyRequest {
  * missing parent directories are created 0755 (owned by --chown's owner).
  */
 export async function planCopy(req: CopyRequest): Promise<PlannedEntry[]> {
-  const matches: { path: string; entry: TreeEntry }[] = [];
+  const ignore = req.exclude?.length ? new DockerIgnore(req.exclude) : undefined;
+  const matches: { path: string; entry: TreeEntry; pivot: string }[] = [];
   for (const src of req.sources) {
-    const found = await expand(req.from, src);
+    const cut = req.parents ? src.indexOf('/./') : -1;
+    const pivot = cut >= 0 ? normalize(src.slice(0, cut)) : '/';
+    const found = (await expand(req.from, src)).filter((f) => !ignore || !(ignore.excludes(f.path.slice(1)) || ignore.excludes(posix.basename(f.path))));
     if (found.length === 0) {
       if (req.fromContext) {
         throw new NotFoundError(`${req.instruction} failed: file not found in build context or excluded by .dockerignore: stat ${src.replace(/^\/+/, '')}: file does not exist`);
       }
       throw new NotFoundError(`${req.instruction} failed: stat ${normalize(src).slice(1)}: file does not exist`);
     }
-    matches.push(...found);
+    matches.push(...found.map((f) => ({ ...f, pivot })));
   }
   const destDirHint = req.dest.endsWith('/') || req.dest.endsWith('/.');
   const dest = normalize(req.dest);
-  if (matches.length > 1 && !destDirHint) {
+  if (matches.length > 1 && !destDirHint && !req.parents) {
     throw new InvalidArgumentError(`When using ${req.instruction} with more than one source file, the destination must be a directory and end with a /`);
   }
   const existing = await req.image.stat(dest);
@@ -78,16 +88,20 @@ export async function planCopy(req: CopyRequest): Promise<PlannedEntry[]> {
       const name = p.slice(1);
       if (emitted.has(name)) continue;
       if (await req.image.stat(p)) continue;
-      push({ name, type: 'directory', mode: 0o755, uid, gid, mtime: new Date(), size: 0 });
+      push({ name, type: 'directory', mode: 0o755, uid, gid, mtime: req.dirMtime ?? new Date(), size: 0 });
     }
   };
   const fileMode = (st: TreeEntry['stat']): number => (req.chmod !== undefined ? req.chmod : st.mode & 0o7777);
   for (const m of matches) {
     const st = m.entry.stat;
+    // --parents: the source's own path (from its pivot) is kept under dest
+    const kept = req.parents ? posix.relative(m.pivot, m.path) : undefined;
     if (st.isDirectory()) {
-      await ensureDir(dest, true);
-      await walk(req.from, m.path, dest, async (rel, e) => {
-        const name = posix.join(dest, rel).slice(1);
+      const into = kept !== undefined ? posix.join(dest, kept) : dest;
+      await ensureDir(into, true);
+      await walk(req.from, m.path, into, async (rel, e) => {
+        if (ignore?.excludes(rel)) return false;
+        const name = posix.join(into, rel).slice(1);
         const s = e.stat;
         if (s.isDirectory()) push({ name, type: 'directory', mode: fileMode(s), uid, gid, mtime: s.mtime, size: 0 });
         else if (s.isSymbolicLink()) push({ name, type: 'symlink', mode: 0o777, uid, gid, mtime: s.mtime, size: 0, linkname: await readLink(e.hostPath) });
@@ -100,7 +114,7 @@ export async function planCopy(req: CopyRequest): Promise<PlannedEntry[]> {
       out.push({ name: dest.slice(1), type: 'archive', mode: 0, uid: 0, gid: 0, mtime: st.mtime, size: st.size, hostPath: m.entry.hostPath });
       continue;
     }
-    const target = destIsDir ? posix.join(dest, posix.basename(m.path)) : dest;
+    const target = kept !== undefined ? posix.join(dest, kept) : destIsDir ? posix.join(dest, posix.basename(m.path)) : dest;
     await ensureDir(target, false);
     const name = target.slice(1);
     if (st.isSymbolicLink()) push({ name, type: 'symlink', mode: 0o777, uid, gid, mtime: st.mtime, size: 0, linkname: await readLink(m.entry.hostPath) });
@@ -127,7 +141,7 @@ async function readLink(p: string): Promise<string> {
 }
 
 /** Walks a directory tree (sorted, depth first), calling back with paths relative to `root`. */
-async function walk(fs: LayeredFs, root: string, _dest: string, visit: (rel: string, e: TreeEntry) => Promise<void>): Promise<void> {
+async function walk(fs: LayeredFs, root: string, _dest: string, visit: (rel: string, e: TreeEntry) => Promise<boolean | void>): Promise<void> {
   const stack: string[] = [''];
   while (stack.length) {
     const rel = stack.pop()!;
@@ -137,7 +151,8 @@ async function walk(fs: LayeredFs, root: string, _dest: string, visit: (rel: str
       const childRel = rel === '' ? name : `${rel}/${name}`;
       const e = await fs.lstat(posix.join(root, childRel));
       if (!e) continue;
-      await visit(childRel, e);
+      // false: the entry is left out, with all below it
+      if ((await visit(childRel, e)) === false) continue;
       if (e.stat.isDirectory()) dirs.push(childRel);
     }
     stack.push(...dirs.reverse());

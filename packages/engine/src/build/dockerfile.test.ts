@@ -26,7 +26,7 @@ describe('parseDockerfile', () => {
     expect(() => parseDockerfile('FROM busybox\nENV a=b c\n')).toThrow(/line 2: Syntax error - can't find = in "c"/);
     expect(() => parseDockerfile('FROM a b\n')).toThrow('dockerfile parse error line 1: FROM requires either one or three arguments');
     expect(() => parseDockerfile('FROM busybox\nCOPY onlyone\n')).toThrow(/line 2: COPY requires at least two arguments/);
-    expect(() => parseDockerfile('FROM busybox\nRUN --mount=type=cache true\n')).toThrow(/line 2: Unknown flag: mount/);
+    expect(() => parseDockerfile('FROM busybox\nRUN --mounts=type=cache true\n')).toThrow(/line 2: Unknown flag: mounts/);
     expect(() => parseDockerfile('FROM busybox\nSHELL sh -c\n')).toThrow(/line 2: SHELL requires the arguments to be in JSON form/);
     expect(() => parseDockerfile('FROM busybox\nONBUILD FROM x\n')).toThrow(/FROM isn't allowed as an ONBUILD trigger/);
   });

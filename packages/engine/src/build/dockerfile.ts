@@ -1,12 +1,19 @@
 import { InvalidArgumentError } from '@berth/image-format';
 import { splitRawWords } from './words.js';
+import { checkSyntaxDirective, parseCheckDirective, type CheckDirective } from './directives.js';
+import { heredocWords, readHeredocBodies, type Heredoc } from './heredoc.js';
+import { readFlags } from './instruction-flags.js';
 
 /** One Dockerfile instruction, continuations joined; arguments are expanded when it runs. */
 export interface Instruction {
   /** Upper-case keyword (`RUN`, `COPY`, ...). */
   cmd: string;
-  /** `--name=value` options given before the arguments. */
+  /** `--name=value` options given before the arguments (the last one given; `true` for a bare boolean flag). */
   flags: Record<string, string>;
+  /** Every value of each flag, in order (`--mount` and `--exclude` may repeat). */
+  flagLists?: Record<string, string[]>;
+  /** RUN/COPY/ADD here-documents, in the order their `<<NAME` words appear. */
+  heredocs?: Heredoc[];
   /** Exec form (a JSON string array) was used. */
   json: boolean;
   /** Exec form: the array; shell form: the argument text as one element (raw, unexpanded). */
@@ -19,6 +26,9 @@ export interface Instruction {
 
 export interface Dockerfile {
   escape: string;
+  /** The `# syntax=` directive, when given (always the built-in frontend's). */
+  syntax?: string;
+  check?: CheckDirective;
   instructions: Instruction[];
 }
 
@@ -32,15 +42,11 @@ export class DockerfileParseError extends InvalidArgumentError {
   }
 }
 
-const FLAGS: Record<string, string[]> = {
-  FROM: ['platform'],
-  COPY: ['from', 'chown', 'chmod'],
-  ADD: ['chown', 'chmod'],
-  HEALTHCHECK: ['interval', 'timeout', 'start-period', 'start-interval', 'retries'],
-};
-
 /** Instructions whose arguments may be a JSON array (exec form). */
 const JSON_FORM = new Set(['RUN', 'CMD', 'ENTRYPOINT', 'SHELL', 'COPY', 'ADD', 'VOLUME']);
+
+/** Instructions whose shell form may carry here-documents. */
+const HEREDOC_FORM = new Set(['RUN', 'COPY', 'ADD']);
 
 const KNOWN = new Set([
   'FROM', 'RUN', 'CMD', 'ENTRYPOINT', 'ENV', 'ARG', 'LABEL', 'EXPOSE', 'USER', 'WORKDIR', 'VOLUME',
@@ -51,6 +57,8 @@ const KNOWN = new Set([
 export function parseDockerfile(text: string): Dockerfile {
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
   let escape = '\\';
+  let syntax: string | undefined;
+  let check: CheckDirective | undefined;
   let i = 0;
   // Parser directives: `# key=value` lines at the very top, before any comment, blank or instruction.
   for (const seen = new Set<string>(); i < lines.length; i++) {
@@ -62,6 +70,15 @@ export function parseDockerfile(text: string): Dockerfile {
     if (key === 'escape') {
       if (m[2] !== '\\' && m[2] !== '`') throw new DockerfileParseError(i + 1, `invalid escape token '${m[2]}' does not match ${'`'} or \\`);
       escape = m[2]!;
+    } else if (key === 'syntax') {
+      syntax = m[2]!;
+      checkSyntaxDirective(syntax);
+    } else if (key === 'check') {
+      try {
+        check = parseCheckDirective(m[2]!);
+      } catch (err) {
+        throw new DockerfileParseError(i + 1, (err as Error).message);
+      }
     }
   }
   const instructions: Instruction[] = [];
@@ -90,9 +107,19 @@ export function parseDockerfile(text: string): Dockerfile {
       i++;
       break;
     }
-    instructions.push(parseInstruction(joined.trim(), start, escape));
+    const ins = parseInstruction(joined.trim(), start, escape);
+    if (HEREDOC_FORM.has(ins.cmd) && !ins.json) {
+      const docs = heredocWords(ins.args[0] ?? '', escape);
+      if (docs.length > 0) {
+        const read = readHeredocBodies(lines, i, docs);
+        if ('missing' in read) throw new DockerfileParseError(start, `unterminated heredoc: no line ${JSON.stringify(read.missing)} closes it`);
+        ins.heredocs = read.heredocs;
+        i = read.next;
+      }
+    }
+    instructions.push(ins);
   }
-  return { escape, instructions };
+  return { escape, instructions, ...(syntax !== undefined ? { syntax } : {}), ...(check ? { check } : {}) };
 }
 
 function parseInstruction(text: string, line: number, escape: string): Instruction {
@@ -100,20 +127,12 @@ function parseInstruction(text: string, line: number, escape: string): Instructi
   const cmd = m[1]!.toUpperCase();
   let rest = m[2]!;
   if (!KNOWN.has(cmd)) throw new DockerfileParseError(line, `unknown instruction: ${m[1]!.toUpperCase()}`);
-  const flags: Record<string, string> = {};
-  const allowed = FLAGS[cmd] ?? [];
-  for (;;) {
-    const f = /^--([a-zA-Z][a-zA-Z0-9-]*)(?:=(\S*))?(\s+|$)/.exec(rest);
-    if (!f) break;
-    if (!allowed.includes(f[1]!)) {
-      if (cmd === 'HEALTHCHECK' || allowed.length > 0 || ['RUN', 'COPY', 'ADD', 'FROM'].includes(cmd)) {
-        throw new DockerfileParseError(line, `Unknown flag: ${f[1]}`);
-      }
-      break;
-    }
-    if (f[2] === undefined) throw new DockerfileParseError(line, `Missing a value on flag: --${f[1]}`);
-    flags[f[1]!] = f[2];
-    rest = rest.slice(f[0].length);
+  let flags: Record<string, string>;
+  let flagLists: Record<string, string[]>;
+  try {
+    ({ flags, lists: flagLists, rest } = readFlags(cmd, rest));
+  } catch (err) {
+    throw new DockerfileParseError(line, (err as Error).message);
   }
   rest = rest.trim();
   let json = false;
@@ -129,7 +148,7 @@ function parseInstruction(text: string, line: number, escape: string): Instructi
       // not JSON: shell form, as Docker falls back
     }
   }
-  const ins: Instruction = { cmd, flags, json, args, line, original: text };
+  const ins: Instruction = { cmd, flags, json, args, line, original: text, ...(Object.keys(flagLists).length ? { flagLists } : {}) };
   validate(ins, rest, escape);
   return ins;
 }
@@ -165,8 +184,8 @@ function validate(ins: Instruction, rest: string, escape: string): void {
       break;
     }
     case 'ARG': {
+      // docker/dockerfile:1 declares several at once (`ARG A B=1`)
       need(1);
-      if (splitRawWords(rest, escape).length !== 1) fail('ARG requires exactly one argument');
       break;
     }
     case 'COPY':

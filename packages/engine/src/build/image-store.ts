@@ -15,7 +15,13 @@ export interface BuildStorageDeps {
   /** Mounts of a committed snapshot (read-only: lower directories only). */
   snapshotMounts(chainId: string): Promise<Mount[]>;
   /** A stopped container's writable layer as a new layer blob. */
-  diffContainer(containerId: string): Promise<{ descriptor: Descriptor; diffId: Digest }>;
+  /** `exclude`: image-relative paths left out (a RUN's mount points); `clampMtime`: SOURCE_DATE_EPOCH. */
+  diffContainer(containerId: string, opts?: DiffContainerOptions): Promise<{ descriptor: Descriptor; diffId: Digest }>;
+}
+
+export interface DiffContainerOptions {
+  exclude?: string[];
+  clampMtime?: number;
 }
 
 export interface StoredImage {
@@ -103,8 +109,8 @@ export class BuildImageStore {
     await rmdir(dir).catch(() => undefined);
   }
 
-  diffContainer(id: string): ReturnType<BuildStorageDeps['diffContainer']> {
-    return this.deps.diffContainer(id);
+  diffContainer(id: string, opts?: DiffContainerOptions): ReturnType<BuildStorageDeps['diffContainer']> {
+    return this.deps.diffContainer(id, opts);
   }
 
   layerOf(diff: { descriptor: Descriptor; diffId: Digest }): LayerRecord {

@@ -7,6 +7,7 @@ import type { LayerRecord } from '../images/table.js';
 import type { BuildImageStore } from './image-store.js';
 import type { BuildOptions } from './types.js';
 import { BuildStepError } from './errors.js';
+import type { ContainerMount } from './run-instruction.js';
 
 /**
  * Docker's classic builder colours what a RUN writes to stderr: each chunk goes out as its
@@ -15,6 +16,16 @@ import { BuildStepError } from './errors.js';
  */
 const STDERR_START = '\x1b[91m';
 const STDERR_END = '\x1b[0m';
+
+/** A RUN's own mounts and network (`RUN --mount`, `--network`). */
+export interface RunExtras {
+  mounts?: ContainerMount[];
+  networkMode?: string;
+  /** Image-relative paths left out of the layer: the mounts' stubs. */
+  exclude?: string[];
+  /** SOURCE_DATE_EPOCH in seconds: the layer's later times are written as it. */
+  clampMtime?: number;
+}
 
 export interface RunStepDeps {
   containers: ContainerService;
@@ -27,10 +38,10 @@ export interface RunStepDeps {
  * Runs one RUN step's command in a container from the stage's image, its output in the build
  * stream, and returns the layer of what it changed.
  */
-export async function runStepContainer(d: RunStepDeps, imageId: string, config: ContainerConfig, argv: string[], env: string[]): Promise<LayerRecord> {
+export async function runStepContainer(d: RunStepDeps, imageId: string, config: ContainerConfig, argv: string[], env: string[], extra: RunExtras = {}): Promise<LayerRecord> {
   const { containers, opts, say } = d;
   for (const entry of opts.extraHosts ?? []) checkExtraHost(entry);
-  const network = opts.networkMode && opts.networkMode !== 'default' ? opts.networkMode : undefined;
+  const network = extra.networkMode ?? (opts.networkMode && opts.networkMode !== 'default' ? opts.networkMode : undefined);
   const { Id } = await containers.create({
     Image: imageId,
     Cmd: argv,
@@ -41,7 +52,11 @@ export async function runStepContainer(d: RunStepDeps, imageId: string, config: 
     AttachStdout: true,
     AttachStderr: true,
     Tty: false,
-    HostConfig: { ...(network ? { NetworkMode: network } : {}), ...(opts.extraHosts?.length ? { ExtraHosts: opts.extraHosts } : {}) },
+    HostConfig: {
+      ...(network ? { NetworkMode: network } : {}),
+      ...(opts.extraHosts?.length ? { ExtraHosts: opts.extraHosts } : {}),
+      ...(extra.mounts?.length ? { Mounts: extra.mounts } : {}),
+    },
   });
   let ok = false;
   let session: AttachSession | undefined;
@@ -74,7 +89,7 @@ export async function runStepContainer(d: RunStepDeps, imageId: string, config: 
     if (StatusCode !== 0) {
       throw new BuildStepError(`The command '${argv.join(' ')}' returned a non-zero code: ${StatusCode}`, StatusCode);
     }
-    const layer = d.store.layerOf(await d.store.diffContainer(Id));
+    const layer = d.store.layerOf(await d.store.diffContainer(Id, { ...(extra.exclude ? { exclude: extra.exclude } : {}), ...(extra.clampMtime !== undefined ? { clampMtime: extra.clampMtime } : {}) }));
     ok = true;
     return layer;
   } finally {

@@ -21,6 +21,27 @@ export class WordExpander {
     return this.process(text, true);
   }
 
+  /** Variables expanded; quotes and escapes kept as written (a COPY heredoc's body). */
+  raw(text: string): string {
+    let out = '';
+    let i = 0;
+    while (i < text.length) {
+      const ch = text[i]!;
+      if (ch === this.escape && i + 1 < text.length) {
+        out += ch + text[i + 1];
+        i += 2;
+      } else if (ch === '$') {
+        const r = this.variable(text, i);
+        out += r.value;
+        i = r.next;
+      } else {
+        out += ch;
+        i++;
+      }
+    }
+    return out;
+  }
+
   private process(text: string, split: boolean): string[] {
     const out: string[] = [];
     let cur = '';

@@ -18,6 +18,11 @@ export interface DiffOptions {
    * init layer below the container's, so its commits never carry them).
    */
   exclude?: readonly string[];
+  /**
+   * Seconds since 1970: later modification times are written as this one (SOURCE_DATE_EPOCH,
+   * so a rebuild gives the same bytes).
+   */
+  clampMtime?: number;
 }
 
 export interface DiffResult {
@@ -38,7 +43,9 @@ export const UNCOMPRESSED_LABEL = 'berth.layer-store/uncompressed';
 export async function createDiff(store: ContentStore, snapshotter: Snapshotter, key: string, opts: DiffOptions = {}): Promise<DiffResult> {
   const source = await snapshotter.diffSource(key);
   const all = source.kind === 'overlay-upper' ? overlayChanges(source.upper) : treeChanges(source.lower, source.upper);
-  const entries = opts.exclude?.length ? withoutPaths(all, opts.exclude) : all;
+  const kept = opts.exclude?.length ? withoutPaths(all, opts.exclude) : all;
+  const clamp = opts.clampMtime;
+  const entries = clamp === undefined ? kept : kept.map((e) => (e.header.mtime > clamp ? { ...e, header: { ...e.header, mtime: clamp } } : e));
   const tarHash = createHash('sha256');
   const tar = Readable.from(tarStream(entries, tarHash), { objectMode: false, highWaterMark: 1 << 20 });
   const gzip = opts.compression !== 'none';

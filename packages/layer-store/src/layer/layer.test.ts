@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { chmod, chown, link, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, link, mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -162,6 +162,25 @@ for (const [name, open] of [
       expect(await tarNames(empty.descriptor)).toEqual([]);
       // The empty tar's diffID, which Docker leaves out of a commit.
       expect(empty.diffId).toBe('sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef');
+    });
+
+    it('clampMtime writes later times as the given one and keeps earlier ones (SOURCE_DATE_EPOCH)', async () => {
+      const base = await ingestLayer(BASE);
+      const l1 = await unpackLayer(store, sn, base.desc, undefined, { diffId: base.diffId });
+      const mnt = await mountAt(await sn.prepare('clamped', l1.chainId));
+      await writeFile(join(mnt, 'etc/new'), 'now\n');
+      await writeFile(join(mnt, 'etc/old'), 'old\n');
+      await utimes(join(mnt, 'etc/old'), 1_000_000_000, 1_000_000_000);
+      await umountAt(mnt);
+      const diff = await createDiff(store, sn, 'clamped', { clampMtime: 1_700_000_000 });
+      const ex = tar.extract();
+      (await store.read(diff.descriptor.digest)).pipe(createGunzip()).pipe(ex);
+      const mtimes: Record<string, number> = {};
+      for await (const e of ex) {
+        mtimes[e.header.name.replace(/\/$/, '')] = Math.floor(e.header.mtime!.getTime() / 1000);
+        e.resume();
+      }
+      expect(mtimes).toEqual({ etc: 1_700_000_000, 'etc/new': 1_700_000_000, 'etc/old': 1_000_000_000 });
     });
 
     it('on top of the big image: diff of an upper dir round-trips (modes, owners, xattrs, content)', async () => {

@@ -1,0 +1,130 @@
+// Builds through the docker CLI, berthd against its peers in the same run, interleaved:
+//  - a small Dockerfile (FROM + COPY + RUN + CMD), uncached (--no-cache) and fully cached:
+//    berthd (DOCKER_BUILDKIT=0 docker build), the reference dockerd's classic builder, its
+//    BuildKit (when the CLI has the buildx plugin) and podman build;
+//  - a RUN --mount=type=cache step whose work the cache saves (gzip of 64 MB): first
+//    build with an empty cache, then the step run again with the cache filled.
+// The reference dockerd is BENCH_DOCKER_HOST (default unix:///var/tmp/dref/docker.sock when
+// present); the busybox it builds from is loaded under a unique name and removed afterwards.
+// Run: node --conditions=source --import tsx bench/build.bench.ts   (BENCH_RUNS=N)
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { removeDaemonNetwork } from '@berth/fixtures';
+import { startDaemon } from '../src/index.js';
+
+const run = promisify(execFile);
+const N = Number(process.env['BENCH_RUNS'] ?? 5);
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const ms = (x: number): string => `${x.toFixed(0)} ms`;
+const refHost = process.env['BENCH_DOCKER_HOST'] ?? (existsSync('/var/tmp/dref/docker.sock') ? 'unix:///var/tmp/dref/docker.sock' : undefined);
+
+const dir = await mkdtemp(join(tmpdir(), 'berth-build-bench-'));
+const n = Math.floor(Math.random() * 0xffffff);
+const tag = n.toString(16).padStart(6, '0');
+const net = { bridge: `bb${tag}`, bip: `10.${200 + (n % 50)}.${(n >> 8) % 256}.0/24` };
+await writeFile(join(dir, 'daemon.json'), JSON.stringify(net));
+const daemon = await startDaemon({ root: join(dir, 'root'), runRoot: join(dir, 'run'), configFile: join(dir, 'daemon.json') });
+const base = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dir, DOCKER_CLI_HINTS: 'false' };
+const berthEnv = { ...base, DOCKER_HOST: `unix://${daemon.socketPath}`, DOCKER_CONFIG: join(dir, 'dc-berth'), DOCKER_BUILDKIT: '0' };
+const refEnv = refHost ? { ...base, DOCKER_HOST: refHost, DOCKER_CONFIG: join(dir, 'dc-ref') } : undefined;
+const baseImage = `berth-bench-busybox-${tag}:latest`;
+const refImages = new Set<string>();
+const podmanRoot = ['--root', join(dir, 'podman', 'root'), '--runroot', join(dir, 'podman', 'run'), '--cgroup-manager=cgroupfs', '--events-backend=file', '--runtime', 'runc'];
+let podmanUsed = false;
+
+const ctx = join(dir, 'small');
+await mkdir(ctx);
+await writeFile(join(ctx, 'app.txt'), 'app\n'.repeat(100));
+await writeFile(join(ctx, 'Dockerfile'), 'ARG BASE\nFROM $BASE\nCOPY app.txt /app/app.txt\nRUN echo built > /app/built\nCMD ["cat", "/app/built"]\n');
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+/** One docker build; `-q` prints the image ID, remembered for removal on the reference. */
+async function dockerBuild(env: NodeJS.ProcessEnv, args: string[], context: string): Promise<number> {
+  const t0 = performance.now();
+  const { stdout } = await run('docker', ['build', '-q', '--build-arg', `BASE=${baseImage}`, ...args, context], { env, timeout: 120_000 });
+  const took = performance.now() - t0;
+  if (env === refEnv || env['DOCKER_BUILDKIT'] === '1') refImages.add(stdout.trim());
+  return took;
+}
+
+try {
+  await daemon.engine.images.ensureBuiltin('busybox');
+  await run('docker', ['tag', 'busybox', baseImage], { env: berthEnv });
+  const saved = join(dir, 'busybox.tar');
+  await run('docker', ['save', '-o', saved, baseImage], { env: berthEnv });
+
+  const peers: { name: string; build: (noCache: boolean) => Promise<number> }[] = [
+    { name: 'berthd (docker CLI, classic path)', build: (nc) => dockerBuild(berthEnv, [...(nc ? ['--no-cache'] : []), '-t', `bench-small-${tag}`], ctx) },
+  ];
+  if (refEnv) {
+    await run('docker', ['load', '-i', saved], { env: refEnv, timeout: 60_000 });
+    peers.push({ name: 'dockerd 20.10 classic builder', build: (nc) => dockerBuild(refEnv, [...(nc ? ['--no-cache'] : []), '-t', `bench-small-${tag}`], ctx) });
+    const buildx = await run('docker', ['buildx', 'version'], { env: refEnv }).then(
+      () => true,
+      () => false,
+    );
+    if (buildx) peers.push({ name: 'dockerd 20.10 BuildKit', build: (nc) => dockerBuild({ ...refEnv, DOCKER_BUILDKIT: '1' }, [...(nc ? ['--no-cache'] : []), '-t', `bench-small-${tag}`], ctx) });
+    else console.log('dockerd BuildKit: not measured (the docker CLI here has no buildx plugin, which BuildKit builds need)');
+  } else console.log('reference dockerd: not measured (set BENCH_DOCKER_HOST)');
+  try {
+    podmanUsed = true;
+    const loaded = await run('podman', [...podmanRoot, 'load', '-i', saved], { timeout: 120_000 });
+    const podmanBase = /Loaded image(?:\(s\))?: (\S+)/.exec(loaded.stdout + loaded.stderr)?.[1] ?? `localhost/${baseImage}`;
+    const nofile = /Max open files\s+(\d+)/.exec(await readFile('/proc/self/limits', 'utf8'))?.[1] ?? '1024';
+    const podmanBuild = async (nc: boolean): Promise<number> =>
+      timed(() => run('podman', [...podmanRoot, 'build', '-q', '--layers', '--network', 'none', '--ulimit', `nofile=${nofile}:${nofile}`, '--pull=never', '--build-arg', `BASE=${podmanBase}`, ...(nc ? ['--no-cache'] : []), '-t', `bench-small-${tag}`, ctx], { timeout: 120_000 }));
+    await podmanBuild(true);
+    peers.push({ name: 'podman build', build: podmanBuild });
+  } catch (err) {
+    const e = err as Error & { stderr?: string };
+    console.log(`podman build: not measured (${(e.stderr?.trim() || e.message).split('\n').at(-1)})`);
+  }
+
+  for (const p of peers) await p.build(true); // warm-up
+  const times = peers.map(() => ({ cold: [] as number[], cached: [] as number[] }));
+  for (let i = 0; i < N; i++) {
+    for (const [k, p] of peers.entries()) {
+      times[k]!.cold.push(await p.build(true));
+      times[k]!.cached.push(await p.build(false));
+    }
+  }
+  console.log(`small Dockerfile (FROM, COPY, RUN, CMD), ${N} runs interleaved, medians:`);
+  for (const [k, p] of peers.entries()) console.log(`  ${p.name.padEnd(36)} median uncached ${ms(median(times[k]!.cold)).padStart(8)}  cached ${ms(median(times[k]!.cached)).padStart(8)}`);
+  console.log(`build median target: uncached <= 400 ms, cached <= 100 ms (berthd: ${ms(median(times[0]!.cold))} / ${ms(median(times[0]!.cached))})`);
+
+  // A cache mount saving its step's work: a fresh cache id per run (empty), then the step
+  // again (a new ROUND) with that cache filled.
+  const cm = join(dir, 'cache-mount');
+  await mkdir(cm);
+  await writeFile(
+    join(cm, 'Dockerfile'),
+    'ARG BASE\nFROM $BASE\nARG CACHE_ID ROUND\nRUN --mount=type=cache,id=$CACHE_ID,target=/cache [ -f /cache/dep ] || head -c 64m /dev/urandom | gzip -1 > /cache/dep; ls /cache > /cached; echo $ROUND > /round\n',
+  );
+  const empty: number[] = [];
+  const filled: number[] = [];
+  for (let i = 0; i < N; i++) {
+    const id = `bench-${tag}-${i}`;
+    empty.push(await dockerBuild(berthEnv, ['--build-arg', `CACHE_ID=${id}`, '--build-arg', 'ROUND=1', '-t', `bench-cm-${tag}`], cm));
+    filled.push(await dockerBuild(berthEnv, ['--build-arg', `CACHE_ID=${id}`, '--build-arg', 'ROUND=2', '-t', `bench-cm-${tag}`], cm));
+  }
+  console.log(`cache mount (64 MB gzipped once by the RUN), berthd, ${N} runs, medians: empty cache ${ms(median(empty))}, reused ${ms(median(filled))}, ratio ${(median(empty) / median(filled)).toFixed(2)}x`);
+} finally {
+  if (refEnv) {
+    const { stdout } = await run('docker', ['images', '-q', '--no-trunc', `bench-small-${tag}`], { env: refEnv }).catch(() => ({ stdout: '' }));
+    for (const id of [...refImages, ...stdout.split('\n')]) if (id.trim()) await run('docker', ['rmi', '-f', id.trim()], { env: refEnv }).catch(() => undefined);
+    await run('docker', ['rmi', baseImage], { env: refEnv }).catch(() => undefined);
+  }
+  if (podmanUsed) await run('podman', [...podmanRoot, 'system', 'reset', '--force'], { timeout: 60_000 }).catch(() => undefined);
+  await daemon.close();
+  await removeDaemonNetwork(net.bridge, net.bip);
+  await rm(dir, { recursive: true, force: true });
+}
