@@ -1,3 +1,6 @@
 import { berthTsup } from '@berth/config/tsup';
 
-export default berthTsup();
+export default berthTsup({
+  entry: { index: 'src/index.ts', testsuite: 'src/testsuite/index.ts' },
+  external: ['vitest'],
+});

@@ -67,7 +67,11 @@ export async function connect(choice: HostChoice): Promise<EngineClient> {
   return retry;
 }
 
-/** berthd next to this CLI (the built apps/daemon/dist/berthd.js), else `berthd` on PATH. */
+/**
+ * berthd next to this CLI: the workspace's apps/daemon/dist/berthd.js, or, installed from
+ * the registry, the @berth/daemon that @berth/cli depends on (npm nests it under the CLI's
+ * node_modules in a global install, or hoists it beside); else `berthd` on PATH.
+ */
 export function findBerthd(): string[] | undefined {
   const self = process.argv[1];
   if (self) {
@@ -77,7 +81,12 @@ export function findBerthd(): string[] | undefined {
     } catch {
       here = dirname(resolve(self));
     }
-    for (const candidate of [join(here, '../../daemon/dist/berthd.js'), join(here, 'berthd.js')]) {
+    const candidates = [
+      join(here, '../../daemon/dist/berthd.js'),
+      join(here, '../node_modules/@berth/daemon/dist/berthd.js'),
+      join(here, 'berthd.js'),
+    ];
+    for (const candidate of candidates) {
       if (!existsSync(candidate)) continue;
       // Executed itself, its shebang sets node's memory flags; through node only if not executable.
       try {
