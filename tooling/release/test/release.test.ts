@@ -1,0 +1,131 @@
+// The release as a user meets it: every public package published by `pnpm changeset publish`
+// to a private registry, `npm i -g @berth/cli` on a machine with no build tools, the berthd
+// it brings running busybox, and each library installed alone running its README example.
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeDaemonNetwork } from '@berth/fixtures';
+import { cleanNpmEnv, folderBytes, packagesWithInstallScripts, type NpmEnv } from '../src/npm-env.js';
+import { startRegistry, type Registry } from '../src/verdaccio.js';
+import { ROOT, publicPackages } from '../src/workspace.js';
+
+const run = promisify(execFile);
+// the machine's npm, found before PATH is narrowed to node and sh
+const NPM = execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim();
+const figures: Record<string, string> = {};
+
+let dir: string;
+let registry: Registry | undefined;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'berth-release-'));
+  registry = await startRegistry(join(dir, 'registry'));
+  // what CI's release job runs, against the private registry (publishing needs a token)
+  const publishHome = join(dir, 'publish-home');
+  await mkdir(publishHome, { recursive: true });
+  await writeFile(join(publishHome, '.npmrc'), `registry=${registry.url}\n${registry.npmrcLines[1]}\n`);
+  const t0 = performance.now();
+  await run('pnpm', ['changeset', 'publish', '--no-git-tag'], {
+    cwd: ROOT,
+    env: { ...process.env, npm_config_userconfig: join(publishHome, '.npmrc'), npm_config_registry: registry.url },
+    maxBuffer: 64 << 20,
+    timeout: 150_000,
+  });
+  figures['publish (changeset publish, 9 packages)'] = `${((performance.now() - t0) / 1000).toFixed(1)} s`;
+}, 240_000);
+
+afterAll(async () => {
+  await registry?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+  console.log(`release figures:\n${Object.entries(figures).map(([k, v]) => `  ${k}: ${v}`).join('\n')}`);
+});
+
+describe('pnpm changeset publish', () => {
+  it('publishes every public package, without workspace ranges or devDependencies', async () => {
+    for (const pkg of publicPackages()) {
+      const res = await fetch(`${registry!.url}${pkg.manifest.name.replace('/', '%2f')}`);
+      expect(res.status, pkg.manifest.name).toBe(200);
+      const doc = (await res.json()) as { versions: Record<string, Record<string, unknown>> };
+      const published = doc.versions[pkg.manifest.version]!;
+      expect(published, pkg.manifest.name).toBeDefined();
+      expect(JSON.stringify(published)).not.toContain('workspace:');
+      expect(published['devDependencies'], pkg.manifest.name).toBeUndefined();
+      expect(published['license']).toBe('Apache-2.0');
+    }
+  });
+});
+
+describe('npm i -g @berth/cli', () => {
+  let npm: NpmEnv;
+  let prefix: string;
+  let daemon: ChildProcess | undefined;
+  const network = isolatedNetwork();
+
+  beforeAll(async () => {
+    npm = await cleanNpmEnv(join(dir, 'cli-user'), registry!.npmrcLines);
+    prefix = join(dir, 'cli-user', 'prefix');
+  });
+  afterAll(async () => {
+    if (daemon && daemon.exitCode === null) {
+      const exited = new Promise((r) => daemon!.once('exit', r));
+      daemon.kill('SIGTERM');
+      await exited;
+    }
+    await removeDaemonNetwork(network.bridge, network.bip);
+  });
+
+  it('installs from the registry with node alone on the PATH (no compiler, no install script)', async () => {
+    const t0 = performance.now();
+    await run(NPM, ['i', '-g', '--prefix', prefix, '@berth/cli'], { cwd: npm.home, env: { ...npm.env, PATH: npm.toolsDir }, timeout: 150_000 });
+    figures['npm i -g @berth/cli'] = `${((performance.now() - t0) / 1000).toFixed(1)} s`;
+    const lib = join(prefix, 'lib', 'node_modules');
+    figures['installed size of @berth/cli'] = `${((await folderBytes(join(lib, '@berth', 'cli'))) / 2 ** 20).toFixed(1)} MiB`;
+    expect(await packagesWithInstallScripts(lib)).toEqual([]);
+    expect(existsSync(join(prefix, 'bin', 'berth'))).toBe(true);
+    expect(existsSync(join(prefix, 'bin', 'berthd'))).toBe(true);
+    const { stdout } = await run(join(prefix, 'bin', 'berth'), ['--version'], { env: { ...npm.env, PATH: npm.toolsDir } });
+    const { version } = JSON.parse(await readFile(join(ROOT, 'apps', 'cli', 'package.json'), 'utf8')) as { version: string };
+    expect(stdout).toMatch(new RegExp(`^Berth version ${version.replace(/\./g, '\\.')}, build \\w+\\n$`));
+  }, 180_000);
+
+  it('starts the berthd it brings and runs busybox', async () => {
+    const root = join(dir, 'cli-user', 'berth');
+    const sock = join(root, 'run', 'berthd.sock');
+    await mkdir(root, { recursive: true });
+    await writeFile(join(root, 'daemon.json'), JSON.stringify(network));
+    // the user's PATH: the prefix's bin first, then the host programs
+    const env = { ...npm.env, PATH: `${join(prefix, 'bin')}:${process.env['PATH']}` };
+    let output = '';
+    const bin = join(prefix, 'bin');
+    daemon = spawn(join(bin, 'berthd'), ['--root', join(root, 'root'), '--run-root', join(root, 'run'), '--host', `unix://${sock}`, '--config', join(root, 'daemon.json')], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    daemon.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    daemon.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    for (let i = 0; !existsSync(sock); i++) {
+      if (daemon.exitCode !== null || i > 200) throw new Error(`berthd did not start:\n${output}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const res = await run(join(bin, 'berth'), ['-H', `unix://${sock}`, 'run', '--rm', 'busybox', 'echo', 'hello'], { env, timeout: 120_000 }).catch((err: { stdout: string; stderr: string }) => {
+      throw new Error(`berth run failed: ${err.stderr}\nberthd:\n${output}`);
+    });
+    expect(res.stdout).toBe('hello\n');
+    const ps = await run(join(bin, 'berth'), ['-H', `unix://${sock}`, 'ps', '-a', '-q'], { env });
+    expect(ps.stdout).toBe('');
+  }, 150_000);
+});
+
+/** Its own bridge and subnets, as apps/daemon/test/support/daemon.ts gives each test daemon. */
+function isolatedNetwork(): { bridge: string; bip: string; 'network-pool': { base: string; prefixLen: number } } {
+  const n = Math.floor(Math.random() * 0xffffff);
+  return {
+    bridge: `bt${n.toString(16).padStart(6, '0')}`,
+    bip: `10.${200 + (n % 50)}.${(n >> 8) % 256}.1/24`,
+    'network-pool': { base: `10.${250 + (n % 5)}.${((n >> 4) % 16) * 16}.0/20`, prefixLen: 24 },
+  };
+}
