@@ -6,7 +6,7 @@
 // path a user's machine takes, and needs no compiler.
 import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -29,6 +29,7 @@ export async function startPrebuiltMirror(dir: string, fromPackage: string): Pro
   const { version } = JSON.parse(await readFile(join(sqliteDir, 'package.json'), 'utf8')) as { version: string };
   const name = `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
   const tarball = join(dir, name);
+  await mkdir(dir, { recursive: true });
   await run('tar', ['czf', tarball, '-C', sqliteDir, 'build/Release/better_sqlite3.node']);
   let count = 0;
   const server = createServer((req, res) => {

@@ -2,16 +2,17 @@
 // to a private registry, `npm i -g @berth/cli` on a machine with no build tools, the berthd
 // it brings running busybox, and each library installed alone running its README example.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeDaemonNetwork } from '@berth/fixtures';
+import { removeDaemonNetwork, seededRegistry, type SeededRegistry } from '@berth/fixtures';
+import { startPrebuiltMirror, type PrebuiltMirror } from '../src/prebuilt-mirror.js';
 import { cleanNpmEnv, folderBytes, packagesWithInstallScripts, type NpmEnv } from '../src/npm-env.js';
 import { startRegistry, type Registry } from '../src/verdaccio.js';
-import { ROOT, publicPackages } from '../src/workspace.js';
+import { ROOT, libraryPackages, publicPackages } from '../src/workspace.js';
 
 const run = promisify(execFile);
 // the machine's npm, found before PATH is narrowed to node and sh
@@ -117,8 +118,82 @@ describe('npm i -g @berth/cli', () => {
     expect(res.stdout).toBe('hello\n');
     const ps = await run(join(bin, 'berth'), ['-H', `unix://${sock}`, 'ps', '-a', '-q'], { env });
     expect(ps.stdout).toBe('');
+    daemonHost = `unix://${sock}`;
   }, 150_000);
+
+  // each library alone in a project of its own, running the example its README shows
+  describe('each library package installed alone', () => {
+    const examples = libraryPackages().flatMap((pkg) => {
+      const code = readmeExample(join(pkg.dir, 'README.md'));
+      return code === undefined ? [] : [{ name: pkg.manifest.name, code }];
+    });
+    const projects = new Map<string, { dir: string; env: NodeJS.ProcessEnv }>();
+    let mirror: PrebuiltMirror | undefined;
+    let images: SeededRegistry | undefined;
+
+    beforeAll(async () => {
+      mirror = await startPrebuiltMirror(join(dir, 'prebuilt'), join(ROOT, 'packages', 'layer-store'));
+      images = await seededRegistry();
+      const t0 = performance.now();
+      await Promise.all(
+        examples.map(async ({ name, code }) => {
+          const project = join(dir, 'lib-users', name.replace('@berth/', ''));
+          const user = await cleanNpmEnv(project, registry!.npmrcLines, mirror!.env);
+          const app = join(project, 'app');
+          await mkdir(app);
+          await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
+          await writeFile(join(app, 'example.mjs'), code);
+          await run(NPM, ['i', name], { cwd: app, env: user.env, timeout: 150_000 }).catch((err: { stderr: string }) => {
+            throw new Error(`npm i ${name} failed:\n${err.stderr}`);
+          });
+          projects.set(name, { dir: app, env: user.env });
+        }),
+      );
+      figures['npm i of each library alone (in parallel)'] = `${((performance.now() - t0) / 1000).toFixed(1)} s`;
+    }, 180_000);
+    afterAll(async () => {
+      await mirror?.close();
+      await images?.stop();
+    });
+
+    it('the issue\'s examples are all there', () => {
+      expect(examples.map((e) => e.name)).toEqual(expect.arrayContaining(['@berth/image-format', '@berth/layer-store', '@berth/registry-client', '@berth/engine-api']));
+    });
+
+    it.each(examples.map((e) => e.name))('%s runs its README example', async (name) => {
+      const project = projects.get(name)!;
+      const args = name === '@berth/registry-client' ? [images!.busybox, 'busybox-oci'] : [];
+      // node alone on the PATH, plus tar for layer-store's example, which makes a layer
+      const env = { ...project.env, PATH: `${project.env['PATH']}:/usr/bin:/bin`, DOCKER_HOST: daemonHost };
+      const { stdout } = await run(process.execPath, ['example.mjs', ...args], { cwd: project.dir, env, timeout: 60_000 });
+      const expected: Record<string, RegExp> = {
+        '@berth/image-format': /^docker\.io\/library\/busybox:1\.36 -> busybox:1\.36\n1 layer sha256:[0-9a-f]{64}\n$/,
+        '@berth/engine-api': /^server \d+\.\d+\.\d+, API 1\.\d+\n$/,
+        '@berth/layer-store': /^sha256:[0-9a-f]{64} 2 entries\nhello from a layer\n$/,
+        '@berth/registry-client': /pulled sha256:[0-9a-f]{64} with 1 layer\(s\) into busybox-oci\n$/,
+      };
+      expect(stdout).toMatch(expected[name] ?? /./);
+      if (name === '@berth/registry-client') {
+        // skopeo reads what it wrote: a real OCI layout
+        const inspect = await run('skopeo', ['inspect', '--raw', `oci:${join(project.dir, 'busybox-oci')}:latest`]);
+        expect(JSON.parse(inspect.stdout).layers).toHaveLength(1);
+      }
+    });
+
+    it('better-sqlite3 (under @berth/layer-store) took its prebuilt addon: nothing was compiled', () => {
+      expect(mirror!.downloads()).toBeGreaterThanOrEqual(1);
+    });
+  });
 });
+
+let daemonHost = '';
+
+/** The README's runnable example: its first ```js example block. */
+function readmeExample(readme: string): string | undefined {
+  if (!existsSync(readme)) return undefined;
+  const m = /^```js example\n([\s\S]*?)^```$/m.exec(readFileSync(readme, 'utf8'));
+  return m?.[1];
+}
 
 /** Its own bridge and subnets, as apps/daemon/test/support/daemon.ts gives each test daemon. */
 function isolatedNetwork(): { bridge: string; bip: string; 'network-pool': { base: string; prefixLen: number } } {
