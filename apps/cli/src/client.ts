@@ -1,6 +1,6 @@
 // Which daemon the CLI talks to, and starting berthd when the default one is not there.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, realpathSync, accessSync, constants } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, realpathSync, accessSync, constants } from 'node:fs';
 import { dirname, join, resolve, delimiter } from 'node:path';
 import { BerthError } from '@berth/image-format';
 import { ConnectionError, DEFAULT_HOST, DEFAULT_SOCKET_PATH, EngineClient } from '@berth/engine-api';
@@ -160,8 +160,26 @@ async function startBackgroundDaemon(host: string): Promise<void> {
   }
   throw new DaemonUnreachableError(
     host,
-    new BerthError('Unavailable', exited !== null ? `berthd exited with code ${exited}; see ${log?.path ?? 'its log'}` : 'berthd did not answer in time'),
+    new BerthError(
+      'Unavailable',
+      exited !== null ? `berthd exited with code ${exited}${lastWords(log?.path)}; see ${log?.path ?? 'its log'}` : 'berthd did not answer in time',
+    ),
   );
+}
+
+/**
+ * What berthd said as it gave up (its last line, `berthd: ...`), so that a host without
+ * crun or conmon reads the missing packages in berth's own error.
+ */
+function lastWords(logPath: string | undefined): string {
+  if (!logPath) return '';
+  try {
+    const text = readFileSync(logPath).subarray(-4096).toString('utf8');
+    const line = text.trimEnd().split('\n').pop() ?? '';
+    return line.startsWith('berthd: ') ? `: ${line.slice('berthd: '.length)}` : '';
+  } catch {
+    return '';
+  }
 }
 
 function openLog(dirs: string[]): { fd: number; path: string } | undefined {
