@@ -121,6 +121,38 @@ describe('npm i -g @berth/cli', () => {
     daemonHost = `unix://${sock}`;
   }, 150_000);
 
+  it('starts fast: berth --version and berth ps -a with 10 containers against node -e 0', async () => {
+    const berth = join(prefix, 'bin', 'berth');
+    const env = { ...npm.env, PATH: `${join(prefix, 'bin')}:${process.env['PATH']}`, BERTH_HOST: daemonHost };
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) ids.push((await run(berth, ['create', 'busybox', 'true'], { env })).stdout.trim());
+    try {
+      // alternated, so a busy machine weighs on all three alike; the first runs fill the code cache
+      const commands: [string, string, string[]][] = [
+        ['node -e 0', process.execPath, ['-e', '0']],
+        ['berth --version', berth, ['--version']],
+        ['berth ps -a (10 containers)', berth, ['ps', '-a']],
+      ];
+      const times = new Map<string, number[]>(commands.map(([label]) => [label, []]));
+      for (let round = 0; round < 10; round++) {
+        for (const [label, file, args] of commands) {
+          const t0 = performance.now();
+          const r = await run(file, args, { env });
+          if (round >= 3) times.get(label)!.push(performance.now() - t0);
+          if (label.startsWith('berth ps')) expect(r.stdout.trim().split('\n')).toHaveLength(11);
+        }
+      }
+      const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+      const node = median(times.get('node -e 0')!);
+      for (const [label] of commands) {
+        const m = median(times.get(label)!);
+        figures[`${label} (median of 7)`] = label === 'node -e 0' ? `${m.toFixed(0)} ms` : `${m.toFixed(0)} ms = node + ${(m - node).toFixed(0)} ms`;
+      }
+    } finally {
+      await run(berth, ['rm', '-f', ...ids], { env });
+    }
+  }, 120_000);
+
   // each library alone in a project of its own, running the example its README shows
   describe('each library package installed alone', () => {
     const examples = libraryPackages().flatMap((pkg) => {
