@@ -189,19 +189,20 @@ describe('npm i -g @berth/cli', () => {
     });
 
     it('the issue\'s examples are all there', () => {
-      expect(examples.map((e) => e.name)).toEqual(expect.arrayContaining(['@berth/image-format', '@berth/layer-store', '@berth/registry-client', '@berth/engine-api']));
+      expect(examples.map((e) => e.name)).toEqual(expect.arrayContaining(['@berth/image-format', '@berth/layer-store', '@berth/registry-client', '@berth/engine-api', '@berth/driver-linux']));
     });
 
     it.each(examples.map((e) => e.name))('%s runs its README example', async (name) => {
       const project = projects.get(name)!;
       const args = name === '@berth/registry-client' ? [images!.busybox, 'busybox-oci'] : [];
-      // node alone on the PATH, plus tar for layer-store's example, which makes a layer
-      const env = { ...project.env, PATH: `${project.env['PATH']}:/usr/bin:/bin`, DOCKER_HOST: daemonHost };
+      // node, then the host's programs (tar for layer-store's example, crun and conmon for driver-linux's)
+      const env = { ...project.env, PATH: `${project.env['PATH']}:${process.env['PATH']}`, DOCKER_HOST: daemonHost };
       const { stdout } = await run(process.execPath, ['example.mjs', ...args], { cwd: project.dir, env, timeout: 60_000 });
       const expected: Record<string, RegExp> = {
         '@berth/image-format': /^docker\.io\/library\/busybox:1\.36 -> busybox:1\.36\n1 layer sha256:[0-9a-f]{64}\n$/,
         '@berth/engine-api': /^server \d+\.\d+\.\d+, API 1\.\d+\n$/,
         '@berth/layer-store': /^sha256:[0-9a-f]{64} 2 entries\nhello from a layer\n$/,
+        '@berth/driver-linux': /^exit 3: hello from box\n$/,
         '@berth/registry-client': /pulled sha256:[0-9a-f]{64} with 1 layer\(s\) into busybox-oci\n$/,
       };
       expect(stdout).toMatch(expected[name] ?? /./);
