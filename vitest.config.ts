@@ -3,6 +3,6 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    projects: ['packages/*', 'apps/*', 'tooling/fixtures', 'tooling/bench'],
+    projects: ['packages/*', 'apps/*', 'tooling/fixtures', 'tooling/bench', 'tooling/release'],
   },
 });

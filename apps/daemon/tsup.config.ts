@@ -1,15 +1,33 @@
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { berthTsup } from '@berth/config/tsup';
 
 const BERTHD_NODE_COMMAND = 'MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072 node --max-semi-space-size=1 --single-threaded';
 
+// better-sqlite3 is bundled too, and its native addon (built here by pnpm install) is
+// copied to dist/native/ under a name that says which Node it is for: an installed berthd
+// then needs no compiler, downloads nothing and runs no install script. build/sqlite-bindings.cjs
+// stands in for `bindings` and loads it; other platforms get a message saying what to do.
+const require = createRequire(import.meta.url);
+const sqliteDir = dirname(require.resolve('better-sqlite3/package.json'));
+const sqliteVersion = (JSON.parse(readFileSync(join(sqliteDir, 'package.json'), 'utf8')) as { version: string }).version;
+const addonTag = `${process.platform}-${process.arch}-${process.versions.modules}`;
+
+function copyAddon(): void {
+  mkdirSync('dist/native', { recursive: true });
+  copyFileSync(join(sqliteDir, 'build/Release/better_sqlite3.node'), `dist/native/better_sqlite3-${addonTag}.node`);
+}
+
 // One self-contained executable: every @berth/* package is bundled in; npm dependencies
-// (fastify, commander, better-sqlite3 with its native addon) stay external and resolve
-// from the app's node_modules. `undici` and `tar-stream` are replaced by shims that load
-// them on first use (src/bundle/lazy-*.ts): an idle berthd needs neither.
+// (fastify, commander) stay external and resolve from the app's node_modules. `undici` and
+// `tar-stream` are replaced by shims that load them on first use (src/bundle/lazy-*.ts):
+// an idle berthd needs neither.
 export default berthTsup({
   entry: { berthd: 'src/main.ts', index: 'src/index.ts' },
-  noExternal: [/^@berth\//, /^undici$/, /^tar-stream$/], // so that the aliases below apply
+  noExternal: [/^@berth\//, /^undici$/, /^tar-stream$/, /^better-sqlite3$/, /^bindings$/], // so that the aliases below apply
+  external: [/\.node$/],
   dts: { entry: { index: 'src/index.ts' } },
   // Idle memory, decided before the heap exists, so on the command line (launchers that
   // start the bundle through node read these from this line: tooling/bench, the CLI):
@@ -21,12 +39,24 @@ export default berthTsup({
   // - fixed malloc mmap/trim thresholds: glibc otherwise raises them after the first large
   //   buffer is freed, and the main heap then keeps a pull's peak for good (a busybox pull
   //   left berthd at 113 MiB instead of 81).
-  banner: ({ format }) => (format === 'esm' ? { js: `#!/usr/bin/env -S ${BERTHD_NODE_COMMAND}` } : {}),
+  // The `require` after it serves the bundled CommonJS (better-sqlite3) in this ES module.
+  banner: ({ format }) =>
+    format === 'esm'
+      ? {
+          js: `#!/usr/bin/env -S ${BERTHD_NODE_COMMAND}\nimport { createRequire as __berthCreateRequire } from 'node:module';\nconst require = __berthCreateRequire(import.meta.url);`,
+        }
+      : {},
+  define: {
+    __BERTH_SQLITE_SHIPPED__: JSON.stringify(addonTag),
+    __BERTH_SQLITE_VERSION__: JSON.stringify(sqliteVersion),
+  },
   esbuildOptions(options) {
     options.alias = {
       ...options.alias,
       undici: fileURLToPath(new URL('./src/bundle/lazy-undici.ts', import.meta.url)),
       'tar-stream': fileURLToPath(new URL('./src/bundle/lazy-tar-stream.ts', import.meta.url)),
+      bindings: fileURLToPath(new URL('./build/sqlite-bindings.cjs', import.meta.url)),
     };
   },
+  onSuccess: async () => copyAddon(),
 });

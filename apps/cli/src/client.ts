@@ -1,6 +1,6 @@
 // Which daemon the CLI talks to, and starting berthd when the default one is not there.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, realpathSync, accessSync, constants } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, realpathSync, accessSync, constants } from 'node:fs';
 import { dirname, join, resolve, delimiter } from 'node:path';
 import { BerthError } from '@berth/image-format';
 import { ConnectionError, DEFAULT_HOST, DEFAULT_SOCKET_PATH, EngineClient, defaultHost, isNamedPipePath, parseHost } from '@berth/engine-api';
@@ -69,7 +69,11 @@ export async function connect(choice: HostChoice): Promise<EngineClient> {
   return retry;
 }
 
-/** berthd next to this CLI (the built apps/daemon/dist/berthd.js), else `berthd` on PATH. */
+/**
+ * berthd next to this CLI: the workspace's apps/daemon/dist/berthd.js, or, installed from
+ * the registry, the @berth/daemon that @berth/cli depends on (npm nests it under the CLI's
+ * node_modules in a global install, or hoists it beside); else `berthd` on PATH.
+ */
 export function findBerthd(): string[] | undefined {
   const self = process.argv[1];
   if (self) {
@@ -79,7 +83,12 @@ export function findBerthd(): string[] | undefined {
     } catch {
       here = dirname(resolve(self));
     }
-    for (const candidate of [join(here, '../../daemon/dist/berthd.js'), join(here, 'berthd.js')]) {
+    const candidates = [
+      join(here, '../../daemon/dist/berthd.js'),
+      join(here, '../node_modules/@berth/daemon/dist/berthd.js'),
+      join(here, 'berthd.js'),
+    ];
+    for (const candidate of candidates) {
       if (!existsSync(candidate)) continue;
       // Executed itself, its shebang sets node's memory flags; through node only if not executable.
       try {
@@ -155,8 +164,26 @@ async function startBackgroundDaemon(host: string): Promise<void> {
   }
   throw new DaemonUnreachableError(
     host,
-    new BerthError('Unavailable', exited !== null ? `berthd exited with code ${exited}; see ${log?.path ?? 'its log'}` : 'berthd did not answer in time'),
+    new BerthError(
+      'Unavailable',
+      exited !== null ? `berthd exited with code ${exited}${lastWords(log?.path)}; see ${log?.path ?? 'its log'}` : 'berthd did not answer in time',
+    ),
   );
+}
+
+/**
+ * What berthd said as it gave up (its last line, `berthd: ...`), so that a host without
+ * crun or conmon reads the missing packages in berth's own error.
+ */
+function lastWords(logPath: string | undefined): string {
+  if (!logPath) return '';
+  try {
+    const text = readFileSync(logPath).subarray(-4096).toString('utf8');
+    const line = text.trimEnd().split('\n').pop() ?? '';
+    return line.startsWith('berthd: ') ? `: ${line.slice('berthd: '.length)}` : '';
+  } catch {
+    return '';
+  }
 }
 
 function openLog(dirs: string[]): { fd: number; path: string } | undefined {

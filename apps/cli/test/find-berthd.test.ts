@@ -45,4 +45,18 @@ describe('findBerthd', () => {
     process.argv[1] = link;
     expect(findBerthd()).toEqual([daemon]);
   });
+
+  it('finds the @berth/daemon an installed @berth/cli depends on (npm i -g nests it)', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'berth-find-berthd-'));
+    const pkg = join(dir, 'lib/node_modules/@berth/cli');
+    await mkdir(join(pkg, 'dist'), { recursive: true });
+    await mkdir(join(pkg, 'node_modules/@berth/daemon/dist'), { recursive: true });
+    const cli = join(pkg, 'dist/berth.js');
+    const daemon = join(pkg, 'node_modules/@berth/daemon/dist/berthd.js');
+    await writeFile(cli, '');
+    await writeFile(daemon, '#!/usr/bin/env node\n');
+    await chmod(daemon, 0o755);
+    process.argv[1] = cli;
+    expect(findBerthd()).toEqual([daemon]);
+  });
 });

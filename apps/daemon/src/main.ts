@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
 import { BerthError } from '@berth/image-format';
 import { startDaemon, DEFAULT_ROOT, DEFAULT_RUN_ROOT, type Daemon } from './daemon.js';
-import { DEFAULT_CONFIG_FILE } from './config.js';
+import { DEFAULT_CONFIG_FILE, readDaemonConfig } from './config.js';
+import { checkHostPrograms } from './host-check.js';
 import { BERTH_VERSION } from './version.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -48,6 +49,11 @@ process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 
 try {
+  const problem = await checkHostPrograms(await readDaemonConfig(opts.config ?? DEFAULT_CONFIG_FILE, opts.config !== undefined));
+  if (problem) {
+    process.stderr.write(`berthd: ${problem}\n`);
+    process.exit(1);
+  }
   daemon = await startDaemon({
     ...(opts.root ? { root: opts.root } : {}),
     ...(opts.runRoot ? { runRoot: opts.runRoot } : {}),

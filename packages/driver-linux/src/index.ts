@@ -20,3 +20,4 @@ export {
   type NetworkDetails,
   type NetworkInfo,
 } from './network/index.js';
+export { missingHostPrograms, describeMissingPrograms, HOST_PROGRAMS, type HostProgram, type HostCheckOptions } from './host-programs.js';
