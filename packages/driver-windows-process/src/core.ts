@@ -479,9 +479,10 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
 
   /** `docker top` as dockerd on Windows answers it: HCS's ProcessList, no ps, so no ps arguments. */
   async processes(id: string, options: { psArgs?: string } = {}): Promise<ProcessTable> {
+    // dockerd refuses them before it looks at the container
+    if (options.psArgs) throw new InvalidArgumentError('Windows does not support arguments to top');
     const c = this.get(id);
     if (c.state.status !== 'running' || !c.run) throw new ConflictError(`container ${id} is not running`);
-    if (options.psArgs) throw new InvalidArgumentError('Windows does not support arguments to top');
     const p = await this.hcs.getComputeSystemProperties(c.run.system, { PropertyTypes: ['ProcessList'] });
     return windowsTop(p.ProcessList ?? []);
   }

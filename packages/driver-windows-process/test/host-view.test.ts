@@ -52,6 +52,9 @@ describe('windows top', () => {
   it('lists a running container from HCS and refuses ps arguments as dockerd does', async () => {
     const { driver } = setup();
     await driver.create(spec('top1', ['sleep', '30']));
+    // as dockerd: ps arguments are refused before the container's state is looked at
+    await expect(driver.processes('top1', { psArgs: '-ef' })).rejects.toMatchObject({ code: 'InvalidArgument' });
+    await expect(driver.processes('top1')).rejects.toMatchObject({ code: 'Conflict' });
     await driver.start('top1');
     try {
       const t = await driver.processes('top1');
