@@ -49,7 +49,13 @@ const CONTAINER_SCRATCH_LUN = 1;
 
 export class WindowsHypervDriver extends WindowsDriverCore {
   readonly name = 'windows/hyperv';
+  readonly platforms = [
+    { os: 'windows', isolation: 'hyperv' },
+    { os: 'linux', isolation: 'hyperv' },
+  ] as const;
   protected readonly guestOs = 'windows' as const;
+  // the scratch is a disk inside the utility VM; dockerd refuses docker cp on a running Hyper-V container with this text
+  protected override readonly rootUnreachable = 'filesystem operations against a running Hyper-V container are not supported';
 
   constructor(private readonly config: HypervDriverOptions) {
     super(config);

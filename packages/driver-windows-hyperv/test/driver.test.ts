@@ -87,4 +87,22 @@ describe('windows/hyperv', () => {
     expect(sim.stateOf('w2@uvm')).toBeUndefined();
     expect(sim.storage.writable.size).toBe(0);
   });
+
+  it("refuses a running container's root as dockerd does (its scratch is a disk in the VM); Windows top for both guests", async () => {
+    const { driver } = setup();
+    expect(driver.platforms).toEqual([
+      { os: 'windows', isolation: 'hyperv' },
+      { os: 'linux', isolation: 'hyperv' },
+    ]);
+    await driver.create(spec('r1'));
+    await expect(driver.openRoot('r1')).rejects.toMatchObject({ code: 'Conflict' });
+    await driver.start('r1');
+    await expect(driver.openRoot('r1')).rejects.toMatchObject({ code: 'Unsupported', message: 'filesystem operations against a running Hyper-V container are not supported' });
+    expect((await driver.processes('r1')).processes.map((r) => r[0])).toEqual(['sleep.exe']);
+    await driver.delete('r1', { force: true });
+    await driver.create(spec('r2', { rootfs: { layers: [LINUX] }, platform: { os: 'linux', architecture: 'amd64' } }));
+    await driver.start('r2');
+    expect(await driver.processes('r2')).toMatchObject({ titles: ['Name', 'PID', 'CPU', 'Private Working Set'], processes: [['sleep', expect.any(String), expect.any(String), '1.573MB']] });
+    await driver.delete('r2', { force: true });
+  });
 });

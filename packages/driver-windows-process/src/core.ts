@@ -22,17 +22,21 @@ import {
   type ContainerState,
   type ContainerStats,
   type DeleteOptions,
+  type DriverPlatform,
   type ExecProcess,
   type ExecSpec,
   type ExitStatus,
   type LogEntry,
   type LogOptions,
+  type OpenedRoot,
+  type ProcessTable,
   type RuntimeDriver,
   type RuntimeEvent,
   type TerminalSize,
 } from '@berth/runtime';
 import { FileLog } from './log.js';
 import { HcnNetworkDriver } from './hcn-network.js';
+import { hostSample, windowsTop } from './host-view.js';
 
 /** How one container's compute system is made and unmade. */
 export interface Sandbox {
@@ -41,6 +45,8 @@ export interface Sandbox {
   /** Freeze/thaw what runs the container (Hyper-V: the utility VM); absent when it cannot be frozen. */
   pause?(): Promise<void>;
   resume?(): Promise<void>;
+  /** The container's files as a host directory while it runs; absent when the host cannot reach them. */
+  root?: string;
   /** Remove everything prepare made (scratch, shares, the utility VM). */
   destroy(): Promise<void>;
 }
@@ -98,7 +104,10 @@ export function signalOptions(n: number, os: GuestOs): SignalOptions | undefined
 
 export abstract class WindowsDriverCore implements RuntimeDriver {
   abstract readonly name: string;
+  abstract readonly platforms: readonly DriverPlatform[];
   protected abstract readonly guestOs: GuestOs;
+  /** Why openRoot() refuses a running container whose sandbox has no host root. */
+  protected readonly rootUnreachable: string = 'the container\'s files are not reachable from the host';
   protected readonly hcs: HcsApi;
   readonly network: HcnNetworkDriver;
   private readonly containers = new Map<string, Container>();
@@ -464,7 +473,26 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
       },
       memory: { usageBytes: s?.Memory?.MemoryUsageCommitBytes ?? 0, ...(s?.Memory?.MemoryUsageCommitPeakBytes ? { maxUsageBytes: s.Memory.MemoryUsageCommitPeakBytes } : {}), ...(limit ? { limitBytes: limit } : {}) },
       pids: { current: p.ProcessList?.length ?? 0 },
+      host: hostSample(),
     };
+  }
+
+  /** `docker top` as dockerd on Windows answers it: HCS's ProcessList, no ps, so no ps arguments. */
+  async processes(id: string, options: { psArgs?: string } = {}): Promise<ProcessTable> {
+    // dockerd refuses them before it looks at the container
+    if (options.psArgs) throw new InvalidArgumentError('Windows does not support arguments to top');
+    const c = this.get(id);
+    if (c.state.status !== 'running' || !c.run) throw new ConflictError(`container ${id} is not running`);
+    const p = await this.hcs.getComputeSystemProperties(c.run.system, { PropertyTypes: ['ProcessList'] });
+    return windowsTop(p.ProcessList ?? []);
+  }
+
+  /** The mounted scratch is the container's C:\ as the host sees it: writes there are the container's. */
+  async openRoot(id: string): Promise<OpenedRoot> {
+    const c = this.get(id);
+    if (c.state.status !== 'running') throw new ConflictError(`container ${id} is not running`);
+    if (!c.sandbox.root) throw new UnsupportedError(this.rootUnreachable);
+    return { path: c.sandbox.root, release: async () => undefined };
   }
 
   logs(id: string, options: LogOptions = {}): AsyncIterable<LogEntry> {

@@ -21,6 +21,7 @@ export interface ProcessDriverOptions extends WindowsDriverOptions {
 
 export class WindowsProcessDriver extends WindowsDriverCore {
   readonly name = 'windows/process';
+  readonly platforms = [{ os: 'windows', isolation: 'process' }] as const;
   protected readonly guestOs = 'windows' as const;
 
   constructor(private readonly config: ProcessDriverOptions) {
@@ -35,8 +36,10 @@ export class WindowsProcessDriver extends WindowsDriverCore {
     const scratch = scratchFolder(this.config.scratchRoot, spec.id);
     await hcs.initializeWritableLayer(scratch, data);
     let document: ComputeSystem;
+    let root: string;
     try {
       const volume = await hcs.mountWritableLayer(scratch, data);
+      root = hcs.volumeHostPath(volume);
       document = processContainerDocument({ spec, layers: data.Layers, scratchPath: volume, namespaceId, hostProcessors: this.config.hostProcessors ?? 1 });
     } catch (e) {
       await hcs.unmountWritableLayer(scratch).catch(() => undefined);
@@ -45,6 +48,8 @@ export class WindowsProcessDriver extends WindowsDriverCore {
     }
     return {
       createSystem: () => hcs.createComputeSystem(spec.id, document),
+      // the host reads and writes the mounted scratch volume directly (docker cp on Windows)
+      root,
       destroy: async () => {
         await hcs.unmountWritableLayer(scratch);
         await hcs.destroyLayer(scratch);

@@ -91,6 +91,11 @@ export interface HcsApi {
   mountWritableLayer(writableLayerPath: string, layerData: LayerData): Promise<string>;
   /** UnprepareLayer + DeactivateLayer. */
   unmountWritableLayer(writableLayerPath: string): Promise<void>;
+  /**
+   * Where the host reads and writes the files of a scratch mounted at `volume`: on Windows
+   * the volume path itself (the host opens `\\?\Volume{GUID}\` as a directory).
+   */
+  volumeHostPath(volume: string): string;
 
   // ---- networking (computenetwork.dll) ----
   enumerateNetworks(query?: { Filter?: string }): Promise<string[]>;

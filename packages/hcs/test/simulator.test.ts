@@ -4,7 +4,7 @@
  * guest connection. Documents come from the package's own builders.
  */
 import type { Readable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { ContainerSpec } from '@berth/runtime';
 import {
   endpointDocument,
@@ -29,6 +29,11 @@ import { HcsSimulator } from '../src/simulator/index.js';
 
 const BASE = 'C:\\berth\\layers\\base';
 const TOP = 'C:\\berth\\layers\\top';
+// a mounted scratch has a temp directory behind it, which close() removes
+const mounted = new Set<HcsSimulator>();
+afterAll(async () => {
+  for (const sim of mounted) await sim.close();
+});
 
 function read(s: Readable | null): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -64,6 +69,7 @@ async function processContainer(sim: HcsSimulator, id = 'c1', baseVersion?: stri
   const data = await layers(sim, baseVersion);
   const scratch = `C:\\berth\\scratch\\${id}`;
   await sim.initializeWritableLayer(scratch, data);
+  mounted.add(sim);
   const volume = await sim.mountWritableLayer(scratch, data);
   return processContainerDocument({ spec: spec({ id }), layers: data.Layers, scratchPath: volume, hostProcessors: 4 });
 }

@@ -215,7 +215,8 @@ export interface RuntimeDriver {
   /**
    * The root of a running container as a host directory, for copying files in and out
    * (`docker cp`) while it runs: what is written there the container sees, and the
-   * other way round. ConflictError when it is not running. The tree is the container's:
+   * other way round. ConflictError when it is not running; UnsupportedError when the root
+   * is not reachable from the host, as a Hyper-V container's. The tree is the container's:
    * its symlinks must be resolved inside `path` (layer-store's in-root resolver), never
    * followed from the host.
    */

@@ -228,6 +228,10 @@ export class KoffiHcs implements HcsApi {
     check(await this.n.async('DeactivateLayer', info, id), 'DeactivateLayer', writableLayerPath);
   }
 
+  volumeHostPath(volume: string): string {
+    return volume;
+  }
+
   // ---- HCN: open, act, close; errors come with a JSON error record ----
 
   private async hcn(name: string, ...args: unknown[]): Promise<void> {

@@ -4,6 +4,8 @@
  * scripts, and whatever programs the test supplies). This proves the drivers' document
  * flow, stdio plumbing and state handling; it is not Windows.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { builtinProgram, ProcessExit, type FakeProcess, type FakeProgram } from '@berth/runtime/fake';
 
@@ -104,6 +106,8 @@ export interface GuestProcessSpec {
   stderr: boolean;
   /** The system's first process' argv (/proc/1/cmdline). */
   initArgs: string[];
+  /** A host directory holding the container's own files (a process container's mounted scratch). */
+  rootDir?: string;
   /** Resolves when the system is not paused. */
   thawed(): Promise<void>;
 }
@@ -246,8 +250,19 @@ export class GuestProcess {
       exit: (code) => {
         throw new ProcessExit(code);
       },
-      readFile: (path) => this.options.files?.[path],
+      readFile: (path) => fromRoot(s.rootDir, path) ?? this.options.files?.[path],
     };
+  }
+}
+
+/** A guest path (`/a/b`, `C:\a\b`) read from the root directory; undefined when absent or outside it. */
+function fromRoot(dir: string | undefined, path: string): Buffer | undefined {
+  const rel = path.replace(/^[a-z]:/i, '').replace(/\\/g, '/');
+  if (dir === undefined || !rel.startsWith('/') || rel.split('/').includes('..')) return undefined;
+  try {
+    return readFileSync(join(dir, rel));
+  } catch {
+    return undefined;
   }
 }
 

@@ -10,6 +10,7 @@ import type {
   HcnNetwork,
   LayerData,
   ModifySettingRequest,
+  ProcessDetails,
   ProcessModifyRequest,
   ProcessParameters,
   ProcessStatus,
@@ -70,6 +71,25 @@ class SimProcessHandle implements HcsProcess {
   get stderr() {
     return this.proc.stderr;
   }
+}
+
+/**
+ * A running process as HCS's ProcessList has it: the image's file name (a Windows guest's
+ * with `.exe`), CPU times (a simulated process spends about 1% of its life on the CPU),
+ * and memory.
+ */
+function processDetails(p: GuestProcess, os: 'windows' | 'linux'): ProcessDetails {
+  const base = (p.spec.args[0] ?? '').split(/[\\/]/).pop() ?? '';
+  const lifeMs = Date.now() - p.startedAt;
+  return {
+    ProcessId: p.spec.pid,
+    ImageName: os === 'windows' && !/\.[a-z0-9]+$/i.test(base) ? `${base}.exe` : base,
+    CreateTimestamp: new Date(p.startedAt).toISOString(),
+    UserTime100ns: lifeMs * 70,
+    KernelTime100ns: lifeMs * 30,
+    MemoryCommitBytes: 4 << 20,
+    MemoryWorkingSetPrivateBytes: 1_536 << 10,
+  };
 }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -252,7 +272,7 @@ export class HcsSimulator implements HcsApi {
           }
         : {}),
       ...(types.includes('ProcessList')
-        ? { ProcessList: running.map((p) => ({ ProcessId: p.spec.pid, ImageName: p.spec.args[0] ?? '', CreateTimestamp: new Date(p.startedAt).toISOString(), MemoryCommitBytes: 4 << 20 })) }
+        ? { ProcessList: running.map((p) => processDetails(p, r.guestOs)) }
         : {}),
     };
   }
@@ -328,6 +348,8 @@ export class HcsSimulator implements HcsApi {
     if (!user) throw new HcsError(HRESULT.ERROR_NONE_MAPPED, 'HcsCreateProcess', `no account ${parameters.User ?? ''}`);
     const env = { ...(this.options.defaultEnv?.(user) ?? { PATH: DEFAULT_PATH, HOME: user.home }), ...(parameters.Environment ?? {}) };
     const initArgs = r.initArgs ?? args;
+    // a process-isolated container's files are the host's mounted scratch (read before the options' files)
+    const rootDir = r.kind === 'Container' && r.isolation === 'process' ? this.storage.hostDir(r.doc.Container!.Storage.Path) : undefined;
     r.initArgs = initArgs;
     const pid = 4 * this.nextPid++;
     const proc = new GuestProcess(
@@ -343,6 +365,7 @@ export class HcsSimulator implements HcsApi {
         stdout: parameters.CreateStdOutPipe ?? false,
         stderr: parameters.CreateStdErrPipe ?? false,
         initArgs,
+        ...(rootDir ? { rootDir } : {}),
         thawed: () => this.thawed(r),
       },
       guestProgram(args, this.options),
@@ -435,6 +458,13 @@ export class HcsSimulator implements HcsApi {
     this.storage.unmount(writableLayerPath);
   }
 
+  /** The real directory standing for the mounted scratch (what the guest's programs read first). */
+  volumeHostPath(volume: string): string {
+    const dir = this.storage.hostDir(volume);
+    if (!dir) throw new HcsError(HRESULT.ERROR_PATH_NOT_FOUND, 'GetLayerMountPath', `${volume} is not a mounted scratch`);
+    return dir;
+  }
+
   // ---- HCN ----
 
   async enumerateNetworks(): Promise<string[]> {
@@ -492,7 +522,8 @@ export class HcsSimulator implements HcsApi {
   }
 
   async close(): Promise<void> {
-    // nothing outside memory
+    // the directories standing for scratches are all it has on disk
+    this.storage.removeHostDirs();
   }
 
   /** The compute system's state as HCS reports it, or undefined once it is gone. */

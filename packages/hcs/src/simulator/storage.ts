@@ -1,4 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { HRESULT, HcsError } from '../hresult.js';
 import type { LayerData } from '../types.js';
 
@@ -34,7 +37,7 @@ export function nameToGuid(name: string): string {
 export class SimStorage {
   readonly layers = new Map<string, SimLayer>();
   /** writable layer path → its parents (set by HcsInitializeWritableLayer) */
-  readonly writable = new Map<string, { parents: string[]; volume?: string; filter?: boolean }>();
+  readonly writable = new Map<string, { parents: string[]; volume?: string; filter?: boolean; hostDir?: string }>();
   /** volume GUID path → writable layer path */
   readonly volumes = new Map<string, string>();
 
@@ -92,6 +95,8 @@ export class SimStorage {
     this.checkLayerData('PrepareLayer', data);
     if (w.volume) return w.volume;
     w.volume = `\\\\?\\Volume{${randomUUID()}}\\`;
+    // a Windows host opens the volume path itself; here a real directory stands for the scratch's files
+    w.hostDir ??= mkdtempSync(join(tmpdir(), 'berth-hcs-scratch-'));
     this.volumes.set(w.volume.toLowerCase(), path);
     return w.volume;
   }
@@ -106,8 +111,20 @@ export class SimStorage {
   destroy(path: string): void {
     const w = this.writable.get(lower(path));
     if (w?.volume) throw new HcsError(HRESULT.HCS_E_INVALID_STATE, 'HcsDestroyLayer', `${path} is mounted`);
+    if (w?.hostDir) rmSync(w.hostDir, { recursive: true, force: true });
     this.writable.delete(lower(path));
     this.layers.delete(lower(path));
+  }
+
+  /** The host directory holding the files of the scratch mounted at a volume path. */
+  hostDir(volume: string): string | undefined {
+    const w = this.volumes.get(volume.toLowerCase());
+    return w === undefined ? undefined : this.writable.get(lower(w))?.hostDir;
+  }
+
+  /** Remove the directories standing for scratches (the simulator's only state on disk). */
+  removeHostDirs(): void {
+    for (const w of this.writable.values()) if (w.hostDir) rmSync(w.hostDir, { recursive: true, force: true });
   }
 
   /** The writable layer mounted at a volume path (a process container's Storage.Path). */
