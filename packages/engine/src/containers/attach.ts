@@ -7,7 +7,7 @@ import type { AttachOptions, AttachSession, LogsOptions } from '../services.js';
 import { isRunning, type ContainerContext } from './context.js';
 import { withDetachKeys } from './detach-keys.js';
 import { assertLogsReadable } from './log-config.js';
-import { rid, type ContainerRecord } from './record.js';
+import { runtimeIdOf, type ContainerRecord } from './record.js';
 
 /** A process' stdio as the driver hands it out (attach or exec). */
 export interface DriverStdio {
@@ -34,7 +34,7 @@ export class AttachSessions {
   async logs(ref: string, opts: LogsOptions = {}): Promise<Readable> {
     const r = this.ctx.table.resolve(ref);
     assertLogsReadable(r);
-    return readLogs(this.ctx.driver, r.runtimeCreated ? rid(r) : undefined, opts);
+    return readLogs(this.ctx.driver, r.runtimeCreated ? runtimeIdOf(r) : undefined, opts);
   }
 
   async attach(ref: string, opts: AttachOptions = {}): Promise<AttachSession> {
@@ -45,7 +45,7 @@ export class AttachSessions {
   async resize(ref: string, size: { h: number; w: number }): Promise<void> {
     const r = this.ctx.table.resolve(ref);
     if (r.state.status !== 'running') throw new ConflictError(`Container ${r.id} is not running`);
-    await this.ctx.driver.resize(rid(r), { height: size.h, width: size.w });
+    await this.ctx.driver.resize(runtimeIdOf(r), { height: size.h, width: size.w });
   }
 
   private async streams(ref: string, opts: AttachOptions): Promise<AttachSession> {
@@ -64,7 +64,7 @@ export class AttachSessions {
     }
     // Not started yet (docker run attaches before start): attach once it starts.
     if (!isRunning(r)) return this.whenStarted(r, opts, output, tty);
-    const stdio = await this.ctx.driver.attach(rid(r), { stdin: !!opts.stdin && !!r.config.OpenStdin, stdout: true, stderr: true });
+    const stdio = await this.ctx.driver.attach(runtimeIdOf(r), { stdin: !!opts.stdin && !!r.config.OpenStdin, stdout: true, stderr: true });
     return pipeSession(stdio, () => stdio.close(), output, tty, wantOut, wantErr, r.config.StdinOnce ?? false);
   }
 
@@ -107,7 +107,7 @@ export class AttachSessions {
     this.pending.delete(r.id);
     await Promise.all(
       [...set].map((p) =>
-        p.connect(rid(r)).catch(() => {
+        p.connect(runtimeIdOf(r)).catch(() => {
           if (!p.output.writableEnded) p.output.end();
         }),
       ),

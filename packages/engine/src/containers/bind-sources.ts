@@ -1,6 +1,6 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { InvalidArgumentError } from '@berth/image-format';
-import type { MountRequest } from '../spec.js';
+import type { MountRequest } from '../container-config.js';
 
 /**
  * Docker's rule for a bind's host path, checked at create and again at start:

@@ -2,7 +2,7 @@
 // start resolved on the host, to the ContainerSpec the runtime driver creates the run from.
 // Docker's defaults and flag semantics live here, so a driver only learns what to do.
 import type { ContainerSpec, MountSpec, PortMapping } from '@berth/runtime';
-import { normaliseSignal, type PublishedPort } from '../spec.js';
+import { normaliseSignal, type PublishedPort } from '../container-config.js';
 import { runNetworks } from './endpoints.js';
 import { withLinkEnv } from './links.js';
 import { INIT_PATH_IN_CONTAINER } from './init-binary.js';

@@ -1,6 +1,6 @@
 import type { RuntimeDriver } from '@berth/runtime';
 import type { EventBus } from '../events.js';
-import type { ImageConfigLike } from '../spec.js';
+import type { ImageConfigLike } from '../container-config.js';
 import type { LocalVolumes } from '../volumes.js';
 import type { BackgroundReleases } from './background-releases.js';
 import type { ContainerRecord, ContainerTable } from './record.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { InvalidArgumentError, NotFoundError } from '@berth/image-format';
 import type { ContainerCreateBody, ContainerCreateResponse, MountPoint } from '../docker-types.js';
 import { checkContainerName, newId, randomName } from '../names.js';
-import { checkRestartPolicy, mergeConfig, mountRequests, processArgs, publishedPorts } from '../spec.js';
+import { checkRestartPolicy, mergeConfig, mountRequests, processArgs, publishedPorts } from '../container-config.js';
 import { prepareBindSources } from './bind-sources.js';
 import type { ContainerContext } from './context.js';
 import { createEndpoints } from './endpoints.js';

@@ -7,7 +7,7 @@ import type { AttachSession, ExecStartOptions } from '../services.js';
 import { pipeSession } from './attach.js';
 import type { ContainerContext } from './context.js';
 import { execDetachKeys, execSession } from './exec-session.js';
-import { rid } from './record.js';
+import { runtimeIdOf } from './record.js';
 
 interface ExecRecord {
   id: string;
@@ -46,7 +46,7 @@ export class Execs {
     const cwd = e.body.WorkingDir || r.config.WorkingDir;
     const user = e.body.User || r.config.User;
     const proc = await this.ctx.driver
-      .exec(rid(r), {
+      .exec(runtimeIdOf(r), {
         args: e.body.Cmd,
         env: [...(r.config.Env ?? []), ...(e.body.Env ?? [])],
         ...(cwd ? { cwd } : {}),

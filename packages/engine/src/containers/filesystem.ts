@@ -11,7 +11,7 @@ import { archiveOf, statPath, type RootMount } from './archive.js';
 import { extractToDir } from './archive-extract.js';
 import { overlayChanges, treeChanges } from './changes.js';
 import { isRunning, type ContainerContext } from './context.js';
-import { rid, type ContainerRecord } from './record.js';
+import { runtimeIdOf, type ContainerRecord } from './record.js';
 import type { RootfsMount } from './snapshot-port.js';
 
 /** A container's root as the host sees it, held until `release`. */
@@ -65,7 +65,7 @@ export class ContainerFilesystem {
       const r = this.ctx.table.resolve(id);
       // Paused, nothing in the container can swap a directory for a link while we write.
       const pause = r.state.status === 'running' && driver.pause !== undefined;
-      if (pause) await driver.pause!(rid(r)).catch(() => undefined);
+      if (pause) await driver.pause!(runtimeIdOf(r)).catch(() => undefined);
       const { root, unmounted, mountPoints, release } = await this.openRoot(r);
       try {
         await extractToDir(
@@ -84,7 +84,7 @@ export class ContainerFilesystem {
         );
       } finally {
         await release();
-        if (pause) await driver.unpause!(rid(r)).catch(() => undefined);
+        if (pause) await driver.unpause!(runtimeIdOf(r)).catch(() => undefined);
       }
       this.ctx.emit(r, 'extract-to-dir');
     });
@@ -161,7 +161,7 @@ export class ContainerFilesystem {
    */
   private async openRoot(r: ContainerRecord): Promise<OpenRoot> {
     if (isRunning(r)) {
-      const opened = await this.ctx.driver.openRoot(rid(r));
+      const opened = await this.ctx.driver.openRoot(runtimeIdOf(r));
       return { root: opened.path, unmounted: [], mountPoints: opened.mountPoints ?? [], release: () => opened.release() };
     }
     const unmounted = r.mounts

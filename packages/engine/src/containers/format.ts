@@ -1,8 +1,8 @@
 import { shownLinks } from './links.js';
 import type { ContainerInspect, ContainerSummary, MountPoint, Port, PortMap } from '../docker-types.js';
-import { statusText } from '../human.js';
+import { statusText } from '../status-text.js';
 import { MASKED_PATHS, READONLY_PATHS } from '@berth/runtime';
-import { strSlice } from '../spec.js';
+import { strSlice } from '../container-config.js';
 import { NO_TIME, type ContainerRecord } from './record.js';
 import { logConfigOf } from './log-config.js';
 

@@ -1,6 +1,6 @@
 import type { ContainerHealth, HealthConfig, HealthcheckResult } from '../docker-types.js';
 import type { ContainerContext } from './context.js';
-import { rid, type ContainerRecord } from './record.js';
+import { runtimeIdOf, type ContainerRecord } from './record.js';
 
 export type HealthLogEntry = HealthcheckResult;
 
@@ -61,14 +61,14 @@ export class HealthMonitor {
       return;
     }
     const timing = healthTimings(r.config.Healthcheck);
-    const runtimeId = rid(r);
+    const runtimeId = runtimeIdOf(r);
     const startedAt = Date.now();
     r.state.health = { Status: 'starting', FailingStreak: 0, Log: [] };
     table.save(r);
     // a probe of an earlier run (the container restarted meanwhile) is not recorded
     const currentRun = (): ContainerRecord | undefined => {
       const cur = table.get(r.id);
-      return cur && rid(cur) === runtimeId && cur.state.status === 'running' ? cur : undefined;
+      return cur && runtimeIdOf(cur) === runtimeId && cur.state.status === 'running' ? cur : undefined;
     };
     const tick = async (): Promise<void> => {
       const cur = currentRun();

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { BerthError, ConflictError, UnsupportedError } from '@berth/image-format';
 import type { RuntimeDriver } from '@berth/runtime';
 import type { ContainerWaitResponse, WaitCondition } from '../docker-types.js';
-import { mountRequests, normaliseSignal } from '../spec.js';
+import { mountRequests, normaliseSignal } from '../container-config.js';
 import type { StopOptions } from '../services.js';
 import type { AttachSessions } from './attach.js';
 import { prepareBindSources } from './bind-sources.js';
@@ -16,7 +16,7 @@ import { findInitBinary } from './init-binary.js';
 import { resolveLinks } from './links.js';
 import { logLimitsOf } from './log-config.js';
 import { resolvedPorts } from './port-allocation.js';
-import { rid, type ContainerRecord } from './record.js';
+import { runtimeIdOf, type ContainerRecord } from './record.js';
 import { RestartScheduler } from './restart-policy.js';
 import { Waiters } from './waiters.js';
 
@@ -64,7 +64,7 @@ export class Lifecycle {
     const { table, driver, deps } = this.ctx;
     if (r.runtimeCreated) {
       // the log is the container's (logPath): the next run continues it
-      await driver.delete(rid(r), { force: true }).catch(() => undefined);
+      await driver.delete(runtimeIdOf(r), { force: true }).catch(() => undefined);
       r.runtimeCreated = false;
     }
     r.runs = (r.runs ?? 0) + 1;
@@ -76,7 +76,7 @@ export class Lifecycle {
     // legacy links live on the default bridge only (on user networks the embedded DNS serves names)
     const links = (r.hostConfig.NetworkMode || 'bridge') === 'bridge' ? resolveLinks(r, (n) => table.byName(n)) : { env: [], hosts: [] };
     const spec = containerSpec(r, {
-      runtimeId: rid(r),
+      runtimeId: runtimeIdOf(r),
       rootfs,
       // host port 0 is the network driver's to pick: it holds the one port allocator
       ports: r.ports,
@@ -93,14 +93,14 @@ export class Lifecycle {
       r.ports = resolvedPorts(r.ports, created.ports);
       table.save(r);
       await this.parts.attach.connectPending(r);
-      await driver.start(rid(r));
-      const { pid = 0 } = await driver.state(rid(r));
+      await driver.start(runtimeIdOf(r));
+      const { pid = 0 } = await driver.state(runtimeIdOf(r));
       r.state = { ...r.state, status: 'running', pid, error: '', oomKilled: false, startedAt: new Date().toISOString(), finishedAt: r.state.finishedAt };
       table.save(r);
     } catch (err) {
       r.state = { ...r.state, status: r.state.startedAt ? 'exited' : 'created', error: (err as Error).message, exitCode: r.state.startedAt ? 128 : 0 };
       if (r.runtimeCreated) {
-        await driver.delete(rid(r), { force: true }).catch(() => undefined);
+        await driver.delete(runtimeIdOf(r), { force: true }).catch(() => undefined);
         r.runtimeCreated = false;
       }
       if (table.get(r.id)) table.save(r);
@@ -117,7 +117,7 @@ export class Lifecycle {
   watch(id: string): void {
     const r = this.ctx.table.get(id);
     if (!r) return;
-    const runtimeId = rid(r);
+    const runtimeId = runtimeIdOf(r);
     if (this.watching.has(runtimeId)) return;
     this.watching.add(runtimeId);
     waitExit(this.ctx.driver, runtimeId).then(
@@ -127,7 +127,7 @@ export class Lifecycle {
         if (this.ctx.closed) return;
         const cur = this.ctx.table.get(id);
         // An exit of an earlier run (its watcher outlived a restart) is not news.
-        if (cur && rid(cur) === runtimeId) void this.onExit(id, exit);
+        if (cur && runtimeIdOf(cur) === runtimeId) void this.onExit(id, exit);
       },
       () => {
         this.watching.delete(runtimeId);
@@ -173,14 +173,14 @@ export class Lifecycle {
     const timeout = opts.timeout ?? r.config.StopTimeout ?? this.ctx.deps.defaultStopTimeout;
     const exited = this.exitRecorded(id);
     // a frozen process would not handle the stop signal
-    if (r.state.status === 'paused') await driver.unpause?.(rid(r)).catch(() => undefined);
+    if (r.state.status === 'paused') await driver.unpause?.(runtimeIdOf(r)).catch(() => undefined);
     this.ctx.emit(r, 'kill', { signal: eventSignal(signal) });
-    await driver.kill(rid(r), signal).catch(() => undefined);
+    await driver.kill(runtimeIdOf(r), signal).catch(() => undefined);
     if (timeout < 0) {
       await exited;
     } else if (!(await withTimeout(exited, timeout * 1000))) {
       this.ctx.emit(r, 'kill', { signal: '9' });
-      await driver.kill(rid(r), 'SIGKILL').catch(() => undefined);
+      await driver.kill(runtimeIdOf(r), 'SIGKILL').catch(() => undefined);
       await withTimeout(exited, 30_000);
     }
     const after = table.get(id);
@@ -205,7 +205,7 @@ export class Lifecycle {
     this.ctx.table.save(r);
     this.ctx.emit(r, 'kill', { signal: eventSignal(signal) });
     const exited = signal === 'SIGKILL' ? this.exitRecorded(r.id) : undefined;
-    await this.ctx.driver.kill(rid(r), signal);
+    await this.ctx.driver.kill(runtimeIdOf(r), signal);
     if (exited) await withTimeout(exited, 10_000);
   }
 
@@ -224,7 +224,7 @@ export class Lifecycle {
     const r = this.ctx.table.resolve(ref);
     if (r.state.status === 'paused') throw new ConflictError(`Container ${r.id} is already paused`);
     if (r.state.status !== 'running') throw new ConflictError(`Container ${r.id} is not running`);
-    await this.pauser().pause(rid(r));
+    await this.pauser().pause(runtimeIdOf(r));
     r.state.status = 'paused';
     this.ctx.table.save(r);
     this.ctx.emit(r, 'pause');
@@ -233,7 +233,7 @@ export class Lifecycle {
   async unpause(ref: string): Promise<void> {
     const r = this.ctx.table.resolve(ref);
     if (r.state.status !== 'paused') throw new ConflictError(`Container ${r.id} is not paused`);
-    await this.pauser().unpause(rid(r));
+    await this.pauser().unpause(runtimeIdOf(r));
     r.state.status = 'running';
     this.ctx.table.save(r);
     this.ctx.emit(r, 'unpause');
@@ -279,8 +279,8 @@ export class Lifecycle {
           cur.manuallyStopped = true;
           table.save(cur);
           const exited = this.exitRecorded(cur.id);
-          if (cur.state.status === 'paused') await driver.unpause?.(rid(cur)).catch(() => undefined);
-          await driver.kill(rid(cur), 'SIGKILL').catch(() => undefined);
+          if (cur.state.status === 'paused') await driver.unpause?.(runtimeIdOf(cur)).catch(() => undefined);
+          await driver.kill(runtimeIdOf(cur), 'SIGKILL').catch(() => undefined);
           await withTimeout(exited, 15_000);
         }
       }
@@ -288,7 +288,7 @@ export class Lifecycle {
       fresh.state.status = 'removing';
       table.save(fresh);
       const release = async (): Promise<void> => {
-        if (fresh.runtimeCreated) await driver.delete(rid(fresh), { force: true }).catch(() => undefined);
+        if (fresh.runtimeCreated) await driver.delete(runtimeIdOf(fresh), { force: true }).catch(() => undefined);
         await deps.snapshots.remove(fresh.snapshotKey).catch(() => undefined);
         await rm(join(deps.root, 'containers', fresh.id), { recursive: true, force: true });
       };

@@ -1,5 +1,5 @@
 import type { PortMapping } from '@berth/runtime';
-import type { PublishedPort } from '../spec.js';
+import type { PublishedPort } from '../container-config.js';
 
 /**
  * The container's published ports once its run is created: the network driver (the one

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { ContainerState } from '@berth/runtime';
 import { ROOT_LABEL, type ContainerContext } from './context.js';
 import type { Lifecycle } from './lifecycle.js';
-import { rid } from './record.js';
+import { runtimeIdOf } from './record.js';
 import { restartsAtDaemonStart } from './restart-policy.js';
 
 /**
@@ -23,7 +23,7 @@ export async function reconcile(ctx: ContainerContext, lifecycle: Lifecycle, app
       await lifecycle.remove(r.id, { force: true }).catch(() => undefined);
       continue;
     }
-    const st = known.has(rid(r)) ? await driver.state(rid(r)).catch(() => undefined) : undefined;
+    const st = known.has(runtimeIdOf(r)) ? await driver.state(runtimeIdOf(r)).catch(() => undefined) : undefined;
     if (st?.status === 'running') {
       r.state.status = st.paused ? 'paused' : 'running';
       r.state.pid = st.pid ?? 0;
@@ -62,7 +62,7 @@ export async function reconcile(ctx: ContainerContext, lifecycle: Lifecycle, app
 async function sweep(ctx: ContainerContext, listed: ContainerState[]): Promise<void> {
   const { table, driver, deps } = ctx;
   const records = table.all();
-  const live = new Set(records.map((r) => rid(r)));
+  const live = new Set(records.map((r) => runtimeIdOf(r)));
   for (const c of listed) {
     if (c.labels[ROOT_LABEL] !== deps.root || live.has(c.id)) continue;
     await driver.delete(c.id, { force: true }).catch(() => undefined);

@@ -1,6 +1,6 @@
 import { ConflictError, InvalidArgumentError, NotFoundError } from '@berth/image-format';
 import type { ContainerConfig, ContainerStateName, EndpointSettings, HostConfig, MountPoint } from '../docker-types.js';
-import type { PublishedPort } from '../spec.js';
+import type { PublishedPort } from '../container-config.js';
 import type { HealthState } from './health.js';
 import type { Db } from '../state/db.js';
 
@@ -56,7 +56,7 @@ export interface ContainerRecord {
 const NO_TIME = '0001-01-01T00:00:00Z';
 
 /** The driver's ID of the record's current (or last) run. */
-export function rid(r: ContainerRecord): string {
+export function runtimeIdOf(r: ContainerRecord): string {
   return r.runtimeId ?? r.id;
 }
 export { NO_TIME };

@@ -17,7 +17,7 @@ import type {
 import { FilterSet } from '../filters.js';
 import { checkContainerName } from '../names.js';
 import type { ArchivePathStat, AttachOptions, AttachSession, ContainerService, ExecStartOptions, LogsOptions, StopOptions } from '../services.js';
-import { checkRestartPolicy } from '../spec.js';
+import { checkRestartPolicy } from '../container-config.js';
 import { AttachSessions } from './attach.js';
 import { ContainerContext, type ContainerDeps } from './context.js';
 import { createContainer } from './create.js';

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { InterfaceCounters } from '@berth/runtime';
 import type { ContainerStats } from '../docker-types.js';
 import { isRunning, type ContainerContext } from './context.js';
-import { NO_TIME, rid } from './record.js';
+import { NO_TIME, runtimeIdOf } from './record.js';
 
 const BLKIO_KEYS = [
   'io_service_bytes_recursive',
@@ -38,7 +38,7 @@ export async function containerStats(ctx: ContainerContext, ref: string, opts: {
   const sample = async (): Promise<ContainerStats> => {
     const cur = ctx.table.get(r.id);
     const running = isRunning(cur);
-    const s = running ? await ctx.driver.stats(rid(r)).catch(() => undefined) : undefined;
+    const s = running ? await ctx.driver.stats(runtimeIdOf(r)).catch(() => undefined) : undefined;
     const cpu: CpuStats = s
       ? {
           cpu_usage: { total_usage: s.cpu.usageNanos, usage_in_kernelmode: s.cpu.systemNanos ?? 0, usage_in_usermode: s.cpu.userNanos ?? 0 },

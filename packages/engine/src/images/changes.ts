@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '@berth/image-format';
-import type { ImageConfigLike } from '../spec.js';
+import type { ImageConfigLike } from '../container-config.js';
 
 type Cfg = NonNullable<ImageConfigLike['config']> & { StopSignal?: string };
 

@@ -16,7 +16,7 @@ interface LegacyConfigFields {
 }
 
 /** The short form of a stored reference key (`busybox:latest`). */
-export function fam(key: string): string {
+export function familiarName(key: string): string {
   try {
     return normalizeReference(key).familiar();
   } catch {
@@ -27,13 +27,13 @@ export function fam(key: string): string {
 export function repoDigests(table: ImageTable, rec: ImageRecord): string[] {
   const out = new Set<string>();
   for (const r of table.refsOf(rec.id)) {
-    if (r.kind === 'digest') out.add(fam(r.ref));
+    if (r.kind === 'digest') out.add(familiarName(r.ref));
   }
   return [...out];
 }
 
 function repoTags(table: ImageTable, id: string): string[] {
-  return table.refsOf(id).filter((r) => r.kind === 'tag').map((r) => fam(r.ref));
+  return table.refsOf(id).filter((r) => r.kind === 'tag').map((r) => familiarName(r.ref));
 }
 
 /** The image's Parent while that image is still here (Docker's link goes with the parent). */

@@ -2,7 +2,7 @@ import { ConflictError, chainIds, normalizeReference, type Digest, type ImageCon
 import type { Filters, ImageDeleteItem } from '../docker-types.js';
 import { FilterSet } from '../filters.js';
 import type { ImageDeps } from './deps.js';
-import { fam } from './describe.js';
+import { familiarName } from './describe.js';
 import { refKey, type ImageRecord } from './table.js';
 
 /**
@@ -36,7 +36,7 @@ export class ImageRemoval {
       if (!isLast || users.length > 0 || this.deps.table.childrenOf(rec.id).length > 0) return out;
       for (const t of this.deps.table.refsOf(rec.id)) {
         this.deps.table.deleteRef(t.ref);
-        out.push({ Untagged: fam(t.ref) });
+        out.push({ Untagged: familiarName(t.ref) });
       }
     } else {
       if (this.deps.table.childrenOf(rec.id).length > 0) {
@@ -54,8 +54,8 @@ export class ImageRemoval {
       }
       for (const t of tags) {
         this.deps.table.deleteRef(t.ref);
-        out.push({ Untagged: fam(t.ref) });
-        if (t.kind === 'tag') this.deps.events.emit('image', 'untag', rec.id, { name: fam(t.ref) });
+        out.push({ Untagged: familiarName(t.ref) });
+        if (t.kind === 'tag') this.deps.events.emit('image', 'untag', rec.id, { name: familiarName(t.ref) });
       }
       if (users.length > 0) return out;
     }
@@ -73,7 +73,7 @@ export class ImageRemoval {
       if (this.deps.usedBy(parent.id).length > 0 || this.deps.table.childrenOf(parent.id).length > 0) break;
       for (const t of this.deps.table.refsOf(parent.id)) {
         this.deps.table.deleteRef(t.ref);
-        out.push({ Untagged: fam(t.ref) });
+        out.push({ Untagged: familiarName(t.ref) });
       }
       out.push(...(await this.deleteImage(parent)));
       parent = parent.parent ? this.deps.table.get(parent.parent) : undefined;
@@ -135,7 +135,7 @@ export class ImageRemoval {
       if (!f.matchLabels('label', labels)) continue;
       for (const t of this.deps.table.refsOf(rec.id)) {
         this.deps.table.deleteRef(t.ref);
-        deleted.push({ Untagged: fam(t.ref) });
+        deleted.push({ Untagged: familiarName(t.ref) });
       }
       space += rec.size;
       deleted.push(...(await this.deleteImage(rec)));

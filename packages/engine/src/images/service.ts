@@ -15,13 +15,13 @@ import {
 import type { ContainerConfig, Filters, ImageDeleteItem, ImageHistoryItem, ImageInspect, ImageSummary } from '../docker-types.js';
 import { FilterSet } from '../filters.js';
 import type { CommitOptions, ImageService, ImportOptions, PullOptions, PushOptions } from '../services.js';
-import type { ImageConfigLike } from '../spec.js';
+import type { ImageConfigLike } from '../container-config.js';
 import type { ResolvedImage, ImageLookup } from '../containers/service.js';
 import { ImageArchives } from './archives.js';
 import { commitImageConfig } from './commit.js';
 import { ENGINE_VERSION } from '../system.js';
 import type { ImageDeps } from './deps.js';
-import { fam, imageHistory, liveParent, repoDigests } from './describe.js';
+import { familiarName, imageHistory, liveParent, repoDigests } from './describe.js';
 import type { LoadOptions } from './load.js';
 import { ImagePuller } from './pull.js';
 import { ImagePusher } from './push.js';
@@ -92,7 +92,7 @@ export class Images implements ImageService, ImageLookup {
     const out: ImageSummary[] = [];
     for (const rec of this.deps.table.all()) {
       const refs = this.deps.table.refsOf(rec.id);
-      const tags = refs.filter((r) => r.kind === 'tag').map((r) => fam(r.ref));
+      const tags = refs.filter((r) => r.kind === 'tag').map((r) => familiarName(r.ref));
       const config = JSON.parse(rec.configBytes) as ImageConfig;
       const labels = (config.config?.Labels ?? {}) as Record<string, string>;
       if (dangling === true && tags.length > 0) continue;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mergeConfig, mergeEnv, mountRequests, normaliseSignal, processArgs, publishedPorts, checkRestartPolicy } from './spec.js';
-import { statusText, humanDuration } from './human.js';
+import { mergeConfig, mergeEnv, mountRequests, normaliseSignal, processArgs, publishedPorts, checkRestartPolicy } from './container-config.js';
+import { statusText, humanDuration } from './status-text.js';
 import { EventBus } from './events.js';
 import { InvalidArgumentError } from '@berth/image-format';
 
