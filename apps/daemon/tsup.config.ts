@@ -3,13 +3,14 @@ import { berthTsup } from '@berth/config/tsup';
 
 const BERTHD_NODE_COMMAND = 'MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072 node --max-semi-space-size=1 --single-threaded';
 
-// One self-contained executable: every @berth/* package is bundled in; npm dependencies
+// One self-contained executable: every @berth/* package but @berth/cri is bundled in (the
+// CRI server, gRPC with it, is imported only when berthd serves the CRI); npm dependencies
 // (fastify, commander, better-sqlite3 with its native addon) stay external and resolve
 // from the app's node_modules. `undici` and `tar-stream` are replaced by shims that load
 // them on first use (src/bundle/lazy-*.ts): an idle berthd needs neither.
 export default berthTsup({
   entry: { berthd: 'src/main.ts', index: 'src/index.ts' },
-  noExternal: [/^@berth\//, /^undici$/, /^tar-stream$/], // so that the aliases below apply
+  noExternal: [/^@berth\/(?!cri$)/, /^undici$/, /^tar-stream$/], // so that the aliases below apply
   dts: { entry: { index: 'src/index.ts' } },
   // Idle memory, decided before the heap exists, so on the command line (launchers that
   // start the bundle through node read these from this line: tooling/bench, the CLI):

@@ -59,6 +59,7 @@ import { ContainerTable, NO_TIME, nameConflict, rid, type ContainerRecord } from
 import { createEndpoints, runNetworks } from './endpoints.js';
 import { interfaceStats } from './net-stats.js';
 import { linkNames, parseLink, removeLink, resolveLinks, withLinkEnv } from './links.js';
+import { NAMESPACE_LABEL } from '../namespaces.js';
 
 const run = promisify(execFile);
 
@@ -147,7 +148,7 @@ export class Containers implements ContainerService {
 
   // ---------- lifecycle ----------
 
-  async create(body: ContainerCreateBody, opts: { name?: string; platform?: string } = {}): Promise<ContainerCreateResponse> {
+  async create(body: ContainerCreateBody, opts: { name?: string; platform?: string; logPath?: string } = {}): Promise<ContainerCreateResponse> {
     if (!body || typeof body.Image !== 'string' || body.Image === '') throw new InvalidArgumentError('config cannot be empty in order to create a container');
     const host = body.HostConfig ?? {};
     checkRestartPolicy(host);
@@ -221,7 +222,7 @@ export class Containers implements ContainerService {
       manuallyStopped: false,
       snapshotKey: `container-${id}`,
       parentChainId: image.chainId,
-      logPath: join(this.d.root, 'containers', id, 'ctr.log'),
+      logPath: opts.logPath ?? join(this.d.root, 'containers', id, 'ctr.log'),
       mounts,
       copyUp,
       anonymousVolumes: anonymous,
@@ -1008,6 +1009,8 @@ export class Containers implements ContainerService {
     }
     rows = rows.filter((r) => {
       if (!all && r.state.status !== 'running' && r.state.status !== 'paused' && r.state.status !== 'restarting') return false;
+      // another namespace's containers (the CRI's k8s.io) show only when a label filter asks
+      if (r.config.Labels?.[NAMESPACE_LABEL] && !f.has('label')) return false;
       return (
         f.matchAny('id', (v) => r.id.startsWith(v)) &&
         f.matchAny('name', (v) => new RegExp(v.replace(/^\//, '')).test(r.name)) &&
