@@ -1,5 +1,5 @@
 import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ConflictError } from '@berth/image-format';
 import { DEFAULT_HOST } from '@berth/engine-api';
@@ -56,6 +56,8 @@ export interface Daemon {
 export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> {
   const fileConfig = await readDaemonConfig(options.configFile ?? DEFAULT_CONFIG_FILE, options.configFile !== undefined);
   const config: DaemonConfig = { ...fileConfig, ...options.config };
+  // containerd's layout: mirrors per registry beside the config file (/etc/berth/certs.d/<host>/hosts.toml)
+  config['registry-hosts-dir'] ??= join(dirname(options.configFile ?? DEFAULT_CONFIG_FILE), 'certs.d');
   const root = options.root ?? config['data-root'] ?? DEFAULT_ROOT;
   const runRoot = options.runRoot ?? config['exec-root'] ?? DEFAULT_RUN_ROOT;
   const logLevel = options.logLevel ?? config['log-level'] ?? 'warn';

@@ -28,6 +28,7 @@ import { ENGINE_VERSION, System } from './system.js';
 import { createBuilder } from './build/create.js';
 import type { BuildService } from './build/types.js';
 import { diskUsage } from './fsutil.js';
+import { readRegistryHosts } from './registry-hosts.js';
 
 /** Layers of one pull applied at once (each into its own detached snapshot). */
 const UNPACK_CONCURRENCY = 6;
@@ -121,7 +122,9 @@ export class Engine {
       const imageTable = new ImageTable(db);
       let containersRef: Containers | undefined;
       const volumes = new LocalVolumes(db, join(root, 'volumes'), events, (name) => containersRef?.volumeUsers(name) ?? []);
+      const mirrors = await readRegistryHosts(config['registry-hosts-dir'], config['registry-mirrors'] ?? []);
       const defaultRegistry = new RegistryClient({
+        mirrors,
         insecureRegistries: config['insecure-registries'] ?? [],
         credentials: new DockerConfigCredentialStore(),
       });
@@ -167,6 +170,7 @@ export class Engine {
           }
           const key = auth.serveraddress?.replace(/^https?:\/\//, '').replace(/\/.*$/, '') || domain || 'docker.io';
           const client = new RegistryClient({
+            mirrors,
             insecureRegistries: config['insecure-registries'] ?? [],
             credentials: new StaticCredentialStore({
               [key]: {
