@@ -102,6 +102,18 @@ describe('CRI', () => {
     ]);
   });
 
+  it('answers clients that send the socket path as :authority (Go gRPC as kubelet and crictl 1.26 use it)', async () => {
+    // Node's HTTP/2 alone resets such a stream (PROTOCOL_ERROR) before gRPC sees it
+    const goLike = criClient(paths.criSocket, paths.criSocket);
+    try {
+      expect(await goLike.rt('Version', {})).toMatchObject({ runtime_name: 'berth' });
+      // the client's HPACK table carries the authority into later calls: those must work too
+      for (let i = 0; i < 3; i++) expect((await goLike.img('ListImages', {})).images.length).toBeGreaterThan(0);
+    } finally {
+      goLike.close();
+    }
+  });
+
   it('runs a pod: create, start, exec, logs in the CRI format, stop, remove', async () => {
     const pod = await runPod();
     const st = await cri!.rt('PodSandboxStatus', { pod_sandbox_id: pod.id });

@@ -1,4 +1,5 @@
 import { mkdir, rm } from 'node:fs/promises';
+import { createServer, type Server as NetServer } from 'node:net';
 import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { criServices, GrpcError, unaryHandlers } from './grpc.js';
@@ -10,6 +11,7 @@ import { execSync } from './exec-sync.js';
 import { containerStats } from './stats.js';
 import { KIND_LABEL, matchSelector, nowNanos, readMeta, type ContainerMeta } from './meta.js';
 import { StreamingServer } from './streaming/server.js';
+import { AuthorityFixingConnection } from './uds-authority.js';
 
 export interface CriServerOptions extends CriDeps {
   /** `unix:///run/berth/cri.sock` or a path. */
@@ -32,6 +34,8 @@ export class CriServer {
   readonly containers: Containers;
   readonly images: Images;
   readonly streaming: StreamingServer;
+  private listener: NetServer | undefined;
+  private injector: grpc.ConnectionInjector | undefined;
 
   constructor(private readonly o: CriServerOptions) {
     this.socketPath = o.address.replace(/^unix:\/\//, '');
@@ -49,14 +53,31 @@ export class CriServer {
     await mkdir(dirname(this.socketPath), { recursive: true });
     await rm(this.socketPath, { force: true });
     await this.streaming.listen(this.o.streamingAddress ?? { host: '127.0.0.1', port: 0 });
-    await new Promise<void>((resolve, reject) =>
-      this.server.bindAsync(`unix://${this.socketPath}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
-    );
+    // our own unix listener, each connection handed to gRPC with its authority made valid (see AuthorityFixingConnection)
+    const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    this.injector = injector;
+    const listener = createServer((socket) => {
+      socket.on('error', () => undefined); // the connection's own handler reports it
+      injector.injectConnection(new AuthorityFixingConnection(socket));
+    });
+    this.listener = listener;
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(this.socketPath, () => {
+        listener.off('error', reject);
+        listener.on('error', (err) => this.o.log?.warn({ err: err.message }, 'cri listener error'));
+        resolve();
+      });
+    });
   }
 
   async close(): Promise<void> {
+    // stop accepting first; the listener's close completes once gRPC has ended its sessions
+    const listenerClosed = new Promise<void>((resolve) => (this.listener ? this.listener.close(() => resolve()) : resolve()));
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
     this.server.forceShutdown();
+    this.injector?.destroy();
+    await listenerClosed;
     await this.streaming.close();
     await rm(this.socketPath, { force: true });
   }

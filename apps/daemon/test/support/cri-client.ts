@@ -11,12 +11,16 @@ export interface CriClient {
   close(): void;
 }
 
-/** A CRI client (both services) on a unix socket, as kubelet and crictl dial it. */
-export function criClient(socketPath: string): CriClient {
+/**
+ * A CRI client (both services) on a unix socket. `authority`: the `:authority` it sends
+ * (Go's gRPC in kubelet/crictl 1.26 sends the socket's path; grpc-js sends `localhost`).
+ */
+export function criClient(socketPath: string, authority?: string): CriClient {
   const { RuntimeService, ImageService } = criServices();
   const creds = grpc.credentials.createInsecure();
-  const runtime = new RuntimeService(`unix://${socketPath}`, creds) as unknown as grpc.Client & Record<string, Function>;
-  const image = new ImageService(`unix://${socketPath}`, creds) as unknown as grpc.Client & Record<string, Function>;
+  const options = authority ? { 'grpc.default_authority': authority } : {};
+  const runtime = new RuntimeService(`unix://${socketPath}`, creds, options) as unknown as grpc.Client & Record<string, Function>;
+  const image = new ImageService(`unix://${socketPath}`, creds, options) as unknown as grpc.Client & Record<string, Function>;
   const caller =
     (client: Record<string, Function>): CriCall =>
     (method, request = {}) =>
