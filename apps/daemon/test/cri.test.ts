@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -148,6 +148,20 @@ describe('CRI', () => {
     await cri!.rt('RemovePodSandbox', { pod_sandbox_id: pod.id });
     expect((await cri!.rt('ListPodSandbox', { filter: { id: pod.id } })).items).toEqual([]);
     // kubelet retries: removing again is fine
+    await cri!.rt('RemovePodSandbox', { pod_sandbox_id: pod.id });
+  });
+
+  it('reopens a container log kubelet has renamed (ReopenContainerLog)', async () => {
+    const pod = await runPod();
+    const id = await runContainer(pod, 'ticker', 'i=0; while :; do i=$((i+1)); echo tick$i; sleep 0.1; done');
+    const path = (await cri!.rt('ContainerStatus', { container_id: id })).status.log_path as string;
+    await until(() => readFile(path, 'utf8').catch(() => ''), (t) => t.includes('tick2'));
+    await rename(path, `${path}.1`);
+    await cri!.rt('ReopenContainerLog', { container_id: id });
+    const fresh = await until(() => readFile(path, 'utf8').catch(() => ''), (t) => / stdout F tick\d+\n/.test(t));
+    expect(fresh).toMatch(/^\S+ stdout F tick\d+\n/);
+    await cri!.rt('StopContainer', { container_id: id, timeout: 0 });
+    await expect(cri!.rt('ReopenContainerLog', { container_id: id })).rejects.toMatchObject({ code: 9 });
     await cri!.rt('RemovePodSandbox', { pod_sandbox_id: pod.id });
   });
 

@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { InvalidArgumentError, NotFoundError } from '@berth/image-format';
 import type { ContainerInspect, HostConfig } from '@berth/engine';
 import type { CriDeps } from './deps.js';
-import { GrpcError } from './grpc.js';
+import { GrpcError, isNotFound } from './grpc.js';
 import { KIND_LABEL, SANDBOX_LABEL, matchSelector, nowNanos, objectLabels, readMeta, toNanos, type ContainerMeta } from './meta.js';
 import { NS_NODE, ignoreNotFound, isIpcSysctl, type Sandboxes } from './sandboxes.js';
 import { securityOptions } from './security.js';
@@ -112,7 +112,7 @@ export class Containers {
   /** The engine's view of a CRI container; NotFound unless it is one. */
   async inspect(id: string): Promise<{ c: ContainerInspect; meta: ContainerMeta }> {
     const c = await this.d.engine.containers.inspect(id).catch((err: unknown) => {
-      throw err instanceof NotFoundError ? new NotFoundError(`an error occurred when try to find container "${id}": not found`) : err;
+      throw isNotFound(err) ? new NotFoundError(`an error occurred when try to find container "${id}": not found`) : err;
     });
     const meta = c.Config.Labels?.[KIND_LABEL] === 'container' ? readMeta<ContainerMeta>(c.Config.Labels) : undefined;
     if (!meta) throw new NotFoundError(`an error occurred when try to find container "${id}": not found`);
@@ -137,7 +137,7 @@ export class Containers {
     try {
       id = (await this.inspect(req.container_id)).c.Id;
     } catch (err) {
-      if (err instanceof NotFoundError) return {};
+      if (isNotFound(err)) return {};
       throw err;
     }
     await this.d.engine.containers.remove(id, { force: true }).catch(ignoreNotFound);

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { BerthError } from '@berth/image-format';
+import type { BerthError } from '@berth/image-format';
 
 /** Berth's copy of the CRI v1 definitions (one level up from both src/ and dist/). */
 export const PROTO_PATH = fileURLToPath(new URL('../proto/runtime-v1.proto', import.meta.url));
@@ -38,11 +38,24 @@ export class GrpcError extends Error {
   }
 }
 
+/**
+ * A Berth error's code (`NotFound`...), read from the object rather than by `instanceof`:
+ * berthd bundles the engine with its own copy of @berth/image-format while this package
+ * (loaded on demand) imports another, so the engine's errors are not instances of ours.
+ */
+export function berthCode(err: unknown): BerthError['code'] | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && err.name === `${code}Error` ? (code as BerthError['code']) : undefined;
+}
+
+export const isNotFound = (err: unknown): boolean => berthCode(err) === 'NotFound';
+
 export function toServiceError(err: unknown): grpc.ServiceError {
   const e = err as Error;
   let code = grpc.status.UNKNOWN;
   if (err instanceof GrpcError) code = err.code;
-  else if (err instanceof BerthError) {
+  else {
     code =
       {
         NotFound: grpc.status.NOT_FOUND,
@@ -50,7 +63,7 @@ export function toServiceError(err: unknown): grpc.ServiceError {
         InvalidArgument: grpc.status.INVALID_ARGUMENT,
         Unauthorized: grpc.status.UNAUTHENTICATED,
         Unsupported: grpc.status.UNIMPLEMENTED,
-      }[err.code as string] ?? grpc.status.UNKNOWN;
+      }[berthCode(err) as string] ?? grpc.status.UNKNOWN;
   }
   return Object.assign(new Error(e?.message ?? String(err)), { code, details: e?.message ?? String(err), metadata: new grpc.Metadata() });
 }

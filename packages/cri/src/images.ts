@@ -1,5 +1,6 @@
 import { statfs } from 'node:fs/promises';
-import { NotFoundError, normalizeReference, parseReference } from '@berth/image-format';
+import { normalizeReference, parseReference } from '@berth/image-format';
+import { isNotFound } from './grpc.js';
 import type { ImageInspect, ImageSummary } from '@berth/engine';
 import type { CriDeps } from './deps.js';
 import { nowNanos } from './meta.js';
@@ -41,7 +42,7 @@ export class Images {
     try {
       return await this.d.engine.images.inspect(ref);
     } catch (err) {
-      if (err instanceof NotFoundError) return undefined;
+      if (isNotFound(err)) return undefined;
       // not a reference the engine parses: no such image
       if ((err as { code?: string }).code === 'InvalidArgument') return undefined;
       throw err;
@@ -93,7 +94,7 @@ export class Images {
     const img = await this.find(req.image?.image ?? '');
     if (!img) return {}; // removing a missing image is fine (CRI)
     await this.d.engine.images.remove(img.Id, { force: true }).catch((err: unknown) => {
-      if (!(err instanceof NotFoundError)) throw err;
+      if (!(isNotFound(err))) throw err;
     });
     return {};
   }

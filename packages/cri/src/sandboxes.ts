@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { NotFoundError } from '@berth/image-format';
 import type { ContainerInspect, HostConfig } from '@berth/engine';
 import type { CriDeps } from './deps.js';
+import { isNotFound } from './grpc.js';
 import { KIND_LABEL, matchSelector, nowNanos, objectLabels, readMeta, toNanos, type SandboxMeta, type ContainerMeta } from './meta.js';
 
 // CRI enums as numbers (see proto/runtime-v1.proto)
@@ -92,7 +93,7 @@ export class Sandboxes {
   /** The engine's view of a sandbox; NotFound unless it is one. */
   async inspect(id: string): Promise<{ c: ContainerInspect; meta: SandboxMeta }> {
     const c = await this.d.engine.containers.inspect(id).catch((err: unknown) => {
-      throw err instanceof NotFoundError ? new NotFoundError(`an error occurred when try to find sandbox: not found: ${id}`) : err;
+      throw isNotFound(err) ? new NotFoundError(`an error occurred when try to find sandbox: not found: ${id}`) : err;
     });
     const meta = c.Config.Labels?.[KIND_LABEL] === 'sandbox' ? readMeta<SandboxMeta>(c.Config.Labels) : undefined;
     if (!meta) throw new NotFoundError(`an error occurred when try to find sandbox: not found: ${id}`);
@@ -117,7 +118,7 @@ export class Sandboxes {
     try {
       c = (await this.inspect(req.pod_sandbox_id)).c;
     } catch (err) {
-      if (err instanceof NotFoundError) return {}; // removing a removed sandbox is fine (kubelet retries)
+      if (isNotFound(err)) return {}; // removing a removed sandbox is fine (kubelet retries)
       throw err;
     }
     for (const id of await this.containersOf(c.Id)) await this.d.engine.containers.remove(id, { force: true }).catch(ignoreNotFound);
@@ -169,7 +170,7 @@ export function sandboxIp(c: ContainerInspect): string {
 }
 
 export function ignoreNotFound(err: unknown): void {
-  if (!(err instanceof NotFoundError)) throw err;
+  if (!(isNotFound(err))) throw err;
 }
 
 export { toNanos };

@@ -36,7 +36,7 @@ import { readCgroupStats, readOomKills, swapLimitSupported } from './cgroups/sta
 import { ATTACH_BRIDGE_SOURCE } from './conmon/attach-bridge.js';
 import { ContainerLogs, writeWithBackpressure } from './conmon/container-logs.js';
 import { readK8sLog } from './conmon/k8s-log.js';
-import { removeLogFiles } from './conmon/log-files.js';
+import { removeLogFiles, reopenLog } from './conmon/log-files.js';
 import { launchConmon } from './conmon/launch.js';
 import { hostDevices, parseDeviceCgroupRule, resolveDevices } from './devices.js';
 import { writeEtcFiles } from './host-files.js';
@@ -732,6 +732,13 @@ export class LinuxDriver implements RuntimeDriver {
     const h = Math.max(0, Math.min(1000, Math.floor(size.height)));
     const w = Math.max(0, Math.min(1000, Math.floor(size.width)));
     await writeFile(join(rec.bundle, 'ctl'), `1 ${h} ${w}\n`, { flag: 'a' });
+  }
+
+  /** The CRI's ReopenContainerLog: conmon creates the log afresh at its path (kubelet has renamed it). */
+  async reopenLog(id: string): Promise<void> {
+    await this.init();
+    const rec = await this.refresh(await this.load(id));
+    if (rec.status === 'stopped' || !(await reopenLog(join(rec.bundle, 'ctl')))) throw new ConflictError(`container ${id} is not running`);
   }
 
   async attach(id: string, options: AttachOptions = {}): Promise<AttachedStdio> {
