@@ -165,6 +165,31 @@ describe('CRI', () => {
     await cri!.rt('RemovePodSandbox', { pod_sandbox_id: pod.id });
   });
 
+  it('kills the command of an ExecSync that times out', async () => {
+    const pod = await runPod();
+    const id = await runContainer(pod, 'waiter', 'exec sleep 1000');
+    const sleeps = async (): Promise<string> => (await exec(id, ['sh', '-c', "cat /proc/[0-9]*/comm | grep -c '^sleep$'"])).out.trim();
+    expect(await sleeps()).toBe('1');
+    await expect(cri!.rt('ExecSync', { container_id: id, cmd: ['sleep', '60'], timeout: 1 })).rejects.toMatchObject({ code: 4 });
+    // the exec'd sleep is gone, not only the runtime's exec that waited for it
+    expect(await until(sleeps, (n) => n === '1', 5_000)).toBe('1');
+    await cri!.rt('RemovePodSandbox', { pod_sandbox_id: pod.id });
+  });
+
+  it('applies a Localhost seccomp profile', async () => {
+    const profile = join(dir, 'block-chmod.json');
+    await writeFile(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['chmod', 'fchmod', 'fchmodat'], action: 'SCMP_ACT_ERRNO' }] }));
+    const pod = await runPod();
+    const config = { ...(containerConfig('confined', ['sleep 1000']) as object), linux: { security_context: { seccomp: { profile_type: 2, localhost_ref: profile } } } };
+    const { container_id } = await cri!.rt('CreateContainer', { pod_sandbox_id: pod.id, config, sandbox_config: pod.config });
+    await cri!.rt('StartContainer', { container_id });
+    const r = await exec(container_id, ['chmod', '400', '/tmp']);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/Operation not permitted/);
+    expect((await exec(container_id, ['touch', '/tmp/x'])).code).toBe(0);
+    await cri!.rt('RemovePodSandbox', { pod_sandbox_id: pod.id });
+  });
+
   it('gives two containers of a pod one network namespace (and the pod its IP)', async () => {
     const pod = await runPod();
     const ip = (await cri!.rt('PodSandboxStatus', { pod_sandbox_id: pod.id })).status.network.ip;

@@ -824,13 +824,15 @@ export class LinuxDriver implements RuntimeDriver {
     const procFile = join(execDir, `${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
     await writeFile(procFile, JSON.stringify(proc));
     if (spec.tty) return this.execTty(id, rec, procFile, spec);
-    const child = spawn(this.runtime.wrapper, ['exec', '--process', procFile, id], {
+    // the pid file names the process inside: killing the runtime's exec alone leaves it running
+    const pidFile = procFile.replace(/\.json$/, '.pid');
+    const child = spawn(this.runtime.wrapper, ['exec', '--pid-file', pidFile, '--process', procFile, id], {
       stdio: [spec.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
-    return this.execProcess(child, procFile, null);
+    return this.execProcess(child, procFile, null, undefined, pidFile);
   }
 
-  private execProcess(child: ChildProcess, procFile: string, onResize: ((s: TerminalSize) => Promise<void>) | null, stdoutOverride?: Readable): ExecProcess {
+  private execProcess(child: ChildProcess, procFile: string, onResize: ((s: TerminalSize) => Promise<void>) | null, stdoutOverride?: Readable, pidFile?: string): ExecProcess {
     // The runtime reports a process it could not start on the exec's stderr.
     const tap = stdoutOverride ? undefined : (child.stderr as Readable).pipe(new TailTap());
     (child.stderr as Readable | null)?.on('error', (err) => tap?.destroy(err));
@@ -839,6 +841,7 @@ export class LinuxDriver implements RuntimeDriver {
       // 'exit', not 'close': background children may hold the output pipes open
       child.on('exit', (code, sig) => {
         void rm(procFile, { force: true });
+        if (pidFile) void rm(pidFile, { force: true });
         const status = code ?? 128 + (sig ? signalNumber(sig) : 0);
         if (status !== RUNTIME_FAILED || !tap) return resolve(status);
         void endedOrAfter(child.stderr as Readable, 200).then(() => resolve(execFailureCode(tap.tail()) ?? status));
@@ -854,6 +857,14 @@ export class LinuxDriver implements RuntimeDriver {
       },
       kill: async (signal = 'SIGKILL') => {
         const n = signalNumber(signal);
+        const pid = pidFile ? Number.parseInt(await readFile(pidFile, 'utf8').catch(() => ''), 10) : NaN;
+        if (pid > 0 && child.exitCode === null && child.signalCode === null) {
+          try {
+            process.kill(pid, n);
+          } catch {
+            // already gone
+          }
+        }
         child.kill(n);
       },
     };

@@ -1,5 +1,5 @@
 import { totalmem } from 'node:os';
-import { UnsupportedError } from '@berth/image-format';
+import { InvalidArgumentError, UnsupportedError } from '@berth/image-format';
 import { setFrozen } from './freezer.js';
 import type { ContainerSpec, RuntimeDriver } from '@berth/runtime';
 import type { DriverState, ExecHandle, ExecRequest, ExitInfo, NetworkAttachment, RunRequest, RuntimeLogEntry, RuntimeLogOptions, RuntimePort, StdioHandle } from '../ports.js';
@@ -77,7 +77,7 @@ export class DriverRuntime implements RuntimePort {
         capDrop: req.security.capDrop,
         readonlyRootfs: req.readonlyRootfs,
         ...(req.security.securityOpt.includes('no-new-privileges') || req.security.securityOpt.includes('no-new-privileges:true') ? { noNewPrivileges: true } : {}),
-        ...(req.security.securityOpt.includes('seccomp=unconfined') || req.security.securityOpt.includes('seccomp:unconfined') ? { seccomp: 'unconfined' as const } : {}),
+        ...seccompChoice(req.security.securityOpt),
       },
       labels: req.labels,
       stopSignal: req.stopSignal,
@@ -194,5 +194,20 @@ export class DriverRuntime implements RuntimePort {
 
   async list(): Promise<{ id: string; labels: Record<string, string> }[]> {
     return (await this.driver.list()).map((s) => ({ id: s.id, labels: s.labels }));
+  }
+}
+
+/**
+ * `--security-opt seccomp=unconfined` or `seccomp=<profile JSON>` (the docker CLI sends
+ * the file's content; the CRI a Localhost profile's): the driver's default otherwise.
+ */
+function seccompChoice(securityOpt: string[]): { seccomp?: 'unconfined' | { profile: unknown } } {
+  const value = securityOpt.find((o) => o.startsWith('seccomp=') || o.startsWith('seccomp:'))?.slice('seccomp='.length);
+  if (value === undefined || value === 'default' || value === 'builtin') return {};
+  if (value === 'unconfined') return { seccomp: 'unconfined' };
+  try {
+    return { seccomp: { profile: JSON.parse(value) } };
+  } catch (err) {
+    throw new InvalidArgumentError(`Decoding seccomp profile failed: ${(err as Error).message}`);
   }
 }
