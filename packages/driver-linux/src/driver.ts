@@ -858,14 +858,23 @@ export class LinuxDriver implements RuntimeDriver {
       kill: async (signal = 'SIGKILL') => {
         const n = signalNumber(signal);
         const pid = pidFile ? Number.parseInt(await readFile(pidFile, 'utf8').catch(() => ''), 10) : NaN;
-        if (pid > 0 && child.exitCode === null && child.signalCode === null) {
+        const running = (): boolean => child.exitCode === null && child.signalCode === null;
+        if (pid > 0 && running()) {
           try {
             process.kill(pid, n);
+            // the runtime's exec is its parent: let it reap it (no zombie left in the container) and exit
+            await new Promise<void>((resolve) => {
+              const t = setTimeout(resolve, 2000);
+              child.once('exit', () => {
+                clearTimeout(t);
+                resolve();
+              });
+            });
           } catch {
             // already gone
           }
         }
-        child.kill(n);
+        if (running()) child.kill(n);
       },
     };
   }

@@ -81,6 +81,7 @@ export interface RunRequest {
     pidsLimit?: number;
     cpusetCpus?: string;
     memorySwappiness?: number;
+    oomScoreAdj?: number;
   };
   security: {
     privileged: boolean;

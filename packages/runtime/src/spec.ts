@@ -106,6 +106,8 @@ export interface ResourcesSpec {
   cpusetMems?: string;
   /** 0-100: how readily the kernel swaps the container's memory (cgroup v1 only, as Docker). */
   memorySwappiness?: number;
+  /** -1000..1000, the process' oom_score_adj (Docker's OomScoreAdj); lowering it needs CAP_SYS_RESOURCE. */
+  oomScoreAdj?: number;
 }
 
 export interface PortMapping {

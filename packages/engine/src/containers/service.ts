@@ -332,6 +332,7 @@ export class Containers implements ContainerService {
           ...(h.PidsLimit && h.PidsLimit > 0 ? { pidsLimit: h.PidsLimit } : {}),
           ...(h.CpusetCpus ? { cpusetCpus: h.CpusetCpus } : {}),
           ...(h.MemorySwappiness !== undefined && h.MemorySwappiness !== null && h.MemorySwappiness >= 0 ? { memorySwappiness: h.MemorySwappiness } : {}),
+          ...(h.OomScoreAdj ? { oomScoreAdj: h.OomScoreAdj } : {}),
         },
         security: { privileged: h.Privileged ?? false, capAdd: h.CapAdd ?? [], capDrop: h.CapDrop ?? [], securityOpt: h.SecurityOpt ?? [], groupAdd: h.GroupAdd ?? [] },
         sysctls: h.Sysctls ?? {},
