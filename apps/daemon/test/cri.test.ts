@@ -190,6 +190,19 @@ describe('CRI', () => {
     await cri!.rt('RemovePodSandbox', { pod_sandbox_id: pod.id });
   });
 
+  it('applies masked and read-only paths from the security context', async () => {
+    const pod = await runPod();
+    const sc = { masked_paths: ['/proc/cpuinfo'], readonly_paths: ['/tmp'] };
+    const config = { ...(containerConfig('masked', ['sleep 1000']) as object), linux: { security_context: sc } };
+    const { container_id } = await cri!.rt('CreateContainer', { pod_sandbox_id: pod.id, config, sandbox_config: pod.config });
+    await cri!.rt('StartContainer', { container_id });
+    expect(await exec(container_id, ['cat', '/proc/cpuinfo'])).toEqual({ out: '', err: '', code: 0 });
+    const ro = await exec(container_id, ['touch', '/tmp/x']);
+    expect(ro.code).not.toBe(0);
+    expect(ro.err).toMatch(/Read-only file system/);
+    await cri!.rt('RemovePodSandbox', { pod_sandbox_id: pod.id });
+  });
+
   it('clamps a negative oom_score_adj to the daemon\'s own (restrict_oom_score_adj: root lacks CAP_SYS_RESOURCE here)', async () => {
     // berthd runs in this process: its own value is the floor
     const own = Number((await readFile('/proc/self/oom_score_adj', 'utf8')).trim());

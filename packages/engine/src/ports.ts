@@ -89,6 +89,9 @@ export interface RunRequest {
     capDrop: string[];
     securityOpt: string[];
     groupAdd: string[];
+    /** HostConfig.MaskedPaths / ReadonlyPaths when the client set them (else the driver's defaults). */
+    maskedPaths?: string[];
+    readonlyPaths?: string[];
   };
   sysctls: Record<string, string>;
   devices: { pathOnHost: string; pathInContainer: string; permissions: string }[];

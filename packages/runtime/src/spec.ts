@@ -166,6 +166,10 @@ export interface SecuritySpec {
   seccomp?: 'default' | 'unconfined' | { profile: unknown };
   noNewPrivileges?: boolean;
   readonlyRootfs?: boolean;
+  /** Paths hidden from an unprivileged container; default MASKED_PATHS (Docker's HostConfig.MaskedPaths, the CRI's masked_paths). */
+  maskedPaths?: string[];
+  /** Paths mounted read-only in an unprivileged container; default READONLY_PATHS. */
+  readonlyPaths?: string[];
   /** Run in a new user namespace with these maps. */
   userns?: UsernsSpec;
 }

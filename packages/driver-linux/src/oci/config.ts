@@ -229,8 +229,8 @@ export function buildOciConfig(input: ConfigInput): OciConfig {
     linux.gidMappings = sec.userns.gidMappings.map(map);
   }
   if (!privileged) {
-    linux.maskedPaths = MASKED_PATHS;
-    linux.readonlyPaths = READONLY_PATHS;
+    linux.maskedPaths = sec.maskedPaths ?? MASKED_PATHS;
+    linux.readonlyPaths = sec.readonlyPaths ?? READONLY_PATHS;
     let seccomp: OciSeccomp | undefined;
     const choice = sec.seccomp ?? 'default';
     if (choice === 'default') seccomp = defaultSeccompProfile(caps, input.hostArch);

@@ -76,6 +76,8 @@ export class DriverRuntime implements RuntimePort {
         capAdd: req.security.capAdd,
         capDrop: req.security.capDrop,
         readonlyRootfs: req.readonlyRootfs,
+        ...(req.security.maskedPaths ? { maskedPaths: req.security.maskedPaths } : {}),
+        ...(req.security.readonlyPaths ? { readonlyPaths: req.security.readonlyPaths } : {}),
         ...(req.security.securityOpt.includes('no-new-privileges') || req.security.securityOpt.includes('no-new-privileges:true') ? { noNewPrivileges: true } : {}),
         ...seccompChoice(req.security.securityOpt),
       },

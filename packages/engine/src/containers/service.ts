@@ -334,7 +334,7 @@ export class Containers implements ContainerService {
           ...(h.MemorySwappiness !== undefined && h.MemorySwappiness !== null && h.MemorySwappiness >= 0 ? { memorySwappiness: h.MemorySwappiness } : {}),
           ...(h.OomScoreAdj ? { oomScoreAdj: h.OomScoreAdj } : {}),
         },
-        security: { privileged: h.Privileged ?? false, capAdd: h.CapAdd ?? [], capDrop: h.CapDrop ?? [], securityOpt: h.SecurityOpt ?? [], groupAdd: h.GroupAdd ?? [] },
+        security: { privileged: h.Privileged ?? false, capAdd: h.CapAdd ?? [], capDrop: h.CapDrop ?? [], securityOpt: h.SecurityOpt ?? [], groupAdd: h.GroupAdd ?? [], ...(h.MaskedPaths ? { maskedPaths: h.MaskedPaths } : {}), ...(h.ReadonlyPaths ? { readonlyPaths: h.ReadonlyPaths } : {}) },
         sysctls: h.Sysctls ?? {},
         devices: (h.Devices ?? []).map((dv) => ({ pathOnHost: dv.PathOnHost, pathInContainer: dv.PathInContainer || dv.PathOnHost, permissions: dv.CgroupPermissions || 'rwm' })),
         deviceCgroupRules: h.DeviceCgroupRules ?? [],
