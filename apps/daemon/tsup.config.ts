@@ -26,7 +26,8 @@ function copyAddon(): void {
 // an idle berthd needs neither.
 export default berthTsup({
   entry: { berthd: 'src/main.ts', index: 'src/index.ts' },
-  noExternal: [/^@berth\//, /^undici$/, /^tar-stream$/, /^better-sqlite3$/, /^bindings$/], // so that the aliases below apply
+  // @berth/cri is not: the CRI server, gRPC with it, is imported only when berthd serves the CRI.
+  noExternal: [/^@berth\/(?!cri$)/, /^undici$/, /^tar-stream$/, /^better-sqlite3$/, /^bindings$/], // so that the aliases below apply
   external: [/\.node$/],
   dts: { entry: { index: 'src/index.ts' } },
   // Idle memory, decided before the heap exists, so on the command line (launchers that

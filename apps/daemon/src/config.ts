@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError } from '@berth/image-format';
 import type { EngineConfig } from './engine-port.js';
+import type { CriConfig } from './cri.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/berth/daemon.json';
 
@@ -10,6 +11,8 @@ export interface DaemonConfig extends EngineConfig {
   'data-root'?: string;
   'exec-root'?: string;
   'log-level'?: string;
+  /** The Kubernetes CRI server (off unless it has an address). */
+  cri?: CriConfig;
 }
 
 /** Reads the config file; a missing default file is an empty config, a missing explicit one an error. */

@@ -1,11 +1,14 @@
 import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ConflictError } from '@berth/image-format';
 import { Engine } from '@berth/engine';
 import type { EngineLike } from './engine-port.js';
 import { buildApp } from './http/app.js';
 import { linuxDriverSet } from '@berth/driver-linux';
+import { startCri } from './cri.js';
+import type { CriServer } from '@berth/cri';
+import type { DriverContext, EngineDrivers } from '@berth/engine';
 import { listen, type Listener } from './http/listeners.js';
 import { defaultListenHost } from './http/default-host.js';
 import { DEFAULT_CONFIG_FILE, readDaemonConfig, type DaemonConfig } from './config.js';
@@ -26,6 +29,8 @@ export interface DaemonOptions {
   config?: DaemonConfig;
   /** pino level; default 'warn'. */
   logLevel?: string;
+  /** Serve the Kubernetes CRI on this address (`unix:///run/berth/cri.sock`); overrides daemon.json `cri.address`. */
+  cri?: string;
   /** Use this engine instead of opening one (it is closed with the daemon). */
   engine?: EngineLike;
 }
@@ -38,6 +43,8 @@ export interface Daemon {
   readonly engine: EngineLike;
   readonly app: FastifyInstance;
   readonly pidFile: string;
+  /** The Kubernetes CRI server when one was asked for. */
+  readonly cri: CriServer | undefined;
   /** Stops serving, closes the engine (containers keep running), removes sockets and the pid file. */
   close(): Promise<void>;
 }
@@ -49,6 +56,8 @@ export interface Daemon {
 export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> {
   const fileConfig = await readDaemonConfig(options.configFile ?? DEFAULT_CONFIG_FILE, options.configFile !== undefined);
   const config: DaemonConfig = { ...fileConfig, ...options.config };
+  // containerd's layout: mirrors per registry beside the config file (/etc/berth/certs.d/<host>/hosts.toml)
+  config['registry-hosts-dir'] ??= join(dirname(options.configFile ?? DEFAULT_CONFIG_FILE), 'certs.d');
   const root = options.root ?? config['data-root'] ?? DEFAULT_ROOT;
   const runRoot = options.runRoot ?? config['exec-root'] ?? DEFAULT_RUN_ROOT;
   const logLevel = options.logLevel ?? config['log-level'] ?? 'warn';
@@ -62,9 +71,13 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
   let engine: EngineLike | undefined;
   const listeners: Listener[] = [];
   let app: FastifyInstance | undefined;
+  let cri: CriServer | undefined;
   try {
-    const { hosts: _h, 'data-root': _d, 'exec-root': _e, 'log-level': _l, ...engineConfig } = config;
-    engine = options.engine ?? (await Engine.open({ root, runRoot, config: engineConfig, drivers: linuxDriverSet }));
+    const { hosts: _h, 'data-root': _d, 'exec-root': _e, 'log-level': _l, cri: _c, ...engineConfig } = config;
+    // the CRI speaks to the same runtime driver as the engine (exec, attach, stats, log reopening)
+    let drivers: EngineDrivers | undefined;
+    const captureDrivers = (ctx: DriverContext): EngineDrivers => (drivers = linuxDriverSet(ctx));
+    engine = options.engine ?? (await Engine.open({ root, runRoot, config: engineConfig, drivers: captureDrivers }));
     app = buildApp(engine, {
       logLevel,
       root,
@@ -73,7 +86,13 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
     });
     await app.ready();
     for (const host of hosts) listeners.push(await listen(app, host));
+    const criAddress = options.cri ?? config.cri?.address;
+    const runtime = drivers ? Object.values(drivers.runtimes)[0] : undefined;
+    if (criAddress && runtime && engine instanceof Engine) {
+      cri = await startCri({ ...config.cri, address: criAddress }, engine, runtime, root, app.log);
+    }
   } catch (err) {
+    await cri?.close().catch(() => {});
     for (const l of listeners) await l.close().catch(() => {});
     await app?.close().catch(() => {});
     await engine?.close().catch(() => {});
@@ -91,8 +110,10 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
     engine: readyEngine,
     app: readyApp,
     pidFile,
+    cri,
     close() {
       closing ??= (async () => {
+        await cri?.close();
         await Promise.all(listeners.map((l) => l.close()));
         await readyApp.close();
         await readyEngine.close();

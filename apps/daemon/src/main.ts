@@ -14,11 +14,12 @@ const program = new Command()
   .option('--root <dir>', `state root (default ${DEFAULT_ROOT})`)
   .option('--run-root <dir>', `runtime root for the socket and pid file (default ${DEFAULT_RUN_ROOT})`)
   .option('-H, --host <address>', 'unix:///path or tcp://127.0.0.1:PORT (repeatable)', collect, [] as string[])
+  .option('--cri <address>', 'also serve the Kubernetes CRI (gRPC) on unix:///path, e.g. unix:///run/berth/cri.sock')
   .option('--config <file>', `daemon config file (default ${DEFAULT_CONFIG_FILE}, ignored when missing)`)
   .addOption(new Option('--log-level <level>', 'log level (default warn)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
   .parse();
 
-const opts = program.opts<{ root?: string; runRoot?: string; host: string[]; config?: string; logLevel?: string }>();
+const opts = program.opts<{ root?: string; runRoot?: string; host: string[]; config?: string; logLevel?: string; cri?: string }>();
 
 let daemon: Daemon | undefined;
 let stopping = false;
@@ -60,6 +61,7 @@ try {
     ...(opts.host.length > 0 ? { hosts: opts.host } : {}),
     ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
     ...(opts.config ? { configFile: opts.config } : {}),
+    ...(opts.cri ? { cri: opts.cri } : {}),
   });
   process.stderr.write(`berthd ${BERTH_VERSION} listening on ${daemon.addresses.join(', ')}\n`);
 } catch (err) {

@@ -10,6 +10,7 @@ import { EngineClient } from '@berth/engine-api';
 import { isolatedNetworkConfig } from './support/daemon.js';
 import { removeDaemonNetwork, seededRegistry } from '@berth/fixtures';
 import { docker, dockerOk } from './support/docker-cli.js';
+import { criClient } from './support/cri-client.js';
 
 const run = promisify(execFile);
 const APP = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -73,5 +74,31 @@ describe('dist/berthd.js', () => {
     }
     expect(await exited).toBe(0);
     await expect(stat(sock)).rejects.toThrow(/ENOENT/);
+  });
+
+  it('serves the CRI from the @berth/cri it loads on demand, with the engine\'s errors understood', async () => {
+    // the bundle's engine throws its own copy of @berth/image-format's errors, not @berth/cri's:
+    // a missing image must still be "no image", a missing container NOT_FOUND (not UNKNOWN)
+    const sock = join(dir, 'run2', 'berthd.sock');
+    const criSock = join(dir, 'run2', 'cri.sock');
+    const child = spawn(BUNDLE, ['--root', join(dir, 'root2'), '--run-root', join(dir, 'run2'), '--host', `unix://${sock}`, '--config', join(dir, 'daemon.json'), '--cri', `unix://${criSock}`], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const cri = criClient(criSock);
+    try {
+      let up = false;
+      for (let i = 0; i < 150 && !up; i++) {
+        up = await stat(criSock).then(() => true, () => false);
+        if (!up) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(up).toBe(true);
+      expect((await cri.rt('Version', {})).runtime_name).toBe('berth');
+      expect((await cri.img('ImageStatus', { image: { image: 'registry.k8s.io/nothing:1' } })).image).toBeNull();
+      await expect(cri.rt('ContainerStatus', { container_id: 'f'.repeat(64) })).rejects.toMatchObject({ code: 5 });
+      await expect(cri.rt('PodSandboxStatus', { pod_sandbox_id: 'f'.repeat(64) })).rejects.toMatchObject({ code: 5 });
+    } finally {
+      cri.close();
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
   });
 });

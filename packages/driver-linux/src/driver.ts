@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type {
   AttachedStdio,
   AttachOptions,
@@ -22,6 +23,7 @@ import type {
 import { ConflictError } from '@berth/image-format';
 import { readCgroupStats, readOomKills } from './cgroups/stats.js';
 import { ContainerLogs } from './conmon/container-logs.js';
+import { reopenLog } from './conmon/log-files.js';
 import { attachContainer, resizeContainer } from './driver/attach.js';
 import { createContainer } from './driver/bundle.js';
 import { driverDirs, prepareHost, type DriverContext, type DriverDirs } from './driver/context.js';
@@ -213,6 +215,12 @@ export class LinuxDriver implements RuntimeDriver {
 
   async resize(id: string, size: TerminalSize): Promise<void> {
     await resizeContainer(await this.init(), id, size);
+  }
+
+  /** The CRI's ReopenContainerLog: conmon creates the log afresh at its path (kubelet has renamed it). */
+  async reopenLog(id: string): Promise<void> {
+    const rec = await (await this.init()).records.current(id);
+    if (rec.status === 'stopped' || !(await reopenLog(join(rec.bundle, 'ctl')))) throw new ConflictError(`container ${id} is not running`);
   }
 
   async attach(id: string, options: AttachOptions = {}): Promise<AttachedStdio> {

@@ -4,7 +4,10 @@ import type { NetworkDriver, RuntimeDriver } from '@berth/runtime';
 export interface EngineConfig {
   /** Registries reached over plain http (127.0.0.0/8 and localhost always are, as in Docker). */
   'insecure-registries'?: string[];
+  /** Mirrors of docker.io (tried before it, as Docker's). */
   'registry-mirrors'?: string[];
+  /** containerd's hosts directory: `<dir>/<registry host>/hosts.toml` lists a registry's mirrors (berthd: /etc/berth/certs.d). */
+  'registry-hosts-dir'?: string;
   /** OCI runtime: `crun` (default) or `runc`, or an absolute path. */
   runtime?: string;
   /** Address/prefix of the default `bridge` network's bridge, as Docker's (`10.89.0.1/24`); a bare subnet works too (default 10.89.0.0/24, refused if it overlaps a route). */

@@ -28,6 +28,7 @@ import { ENGINE_VERSION, System } from './system.js';
 import { createBuilder } from './build/create.js';
 import type { BuildService } from './build/types.js';
 import { diskUsage } from './fsutil.js';
+import { readRegistryHosts } from './registry-hosts.js';
 
 /** Layers of one pull applied at once (each into its own detached snapshot). */
 const UNPACK_CONCURRENCY = 6;
@@ -120,10 +121,11 @@ export class Engine {
       const imageTable = new ImageTable(db);
       let containersRef: Containers | undefined;
       const volumes = new LocalVolumes(db, join(root, 'volumes'), events, (name) => containersRef?.volumeUsers(name) ?? []);
-      // daemon.json's registry-mirrors are Docker Hub's pull-through mirrors, as dockerd uses them.
+      // containerd-style hosts.toml mirrors per registry, and daemon.json's registry-mirrors
+      // for Docker Hub (pull-through mirrors, as dockerd uses them)
       const registryOptions = {
         insecureRegistries: config['insecure-registries'] ?? [],
-        mirrors: { 'docker.io': config['registry-mirrors'] ?? [] },
+        mirrors: await readRegistryHosts(config['registry-hosts-dir'], config['registry-mirrors'] ?? []),
       };
       const defaultRegistry = new RegistryClient({ ...registryOptions, credentials: new DockerConfigCredentialStore() });
       const releases = new BackgroundReleases();

@@ -5,6 +5,7 @@
  * services and serialise their Docker-shaped results as they are.
  */
 export { Engine } from './engine.js';
+export { NAMESPACE_LABEL } from './namespaces.js';
 export type { EngineOptions, EngineConfig, EngineDrivers, DriverContext } from './config.js';
 export type * from './services.js';
 export type * from './docker-types.js';

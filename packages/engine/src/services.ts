@@ -165,8 +165,11 @@ export interface ContainerService {
    * released (`wait(removed)` resolves before that, as soon as the container is gone).
    */
   released(): Promise<void>;
-  /** Creates a container; `name` must match `[a-zA-Z0-9][a-zA-Z0-9_.-]+`. Conflict on a used name (Docker's message). NotFound: `No such image: <ref>`. */
-  create(body: ContainerCreateBody, opts?: { name?: string; platform?: string }): Promise<ContainerCreateResponse>;
+  /**
+   * Creates a container; `name` must match `[a-zA-Z0-9][a-zA-Z0-9_.-]+`. Conflict on a used name (Docker's message). NotFound: `No such image: <ref>`.
+   * `logPath`: the output log goes there (conmon's k8s-file format, the CRI log format) and is the caller's: removing the container leaves it.
+   */
+  create(body: ContainerCreateBody, opts?: { name?: string; platform?: string; logPath?: string }): Promise<ContainerCreateResponse>;
   /** Starts a created or exited container; a running one is a no-op (Docker answers 304: see `started`). */
   start(id: string): Promise<{ started: boolean }>;
   /** Sends the stop signal, then SIGKILL after the timeout; resolves once it exited. `stopped:false` when it was not running (304). */
@@ -205,7 +208,11 @@ export interface ContainerService {
    */
   update(id: string, body: Partial<HostConfig>): Promise<{ Warnings: string[] }>;
   inspect(id: string, opts?: { size?: boolean }): Promise<ContainerInspect>;
-  /** Filters: id, name, label (`k` or `k=v`), status, ancestor, exited, before, since, volume, network. */
+  /**
+   * Filters: id, name, label (`k` or `k=v`), status, ancestor, exited, before, since, volume, network.
+   * Containers labelled with a namespace (NAMESPACE_LABEL, e.g. the CRI's `k8s.io`) are left
+   * out unless a label filter is given, as containerd keeps namespaces apart.
+   */
   list(opts?: { all?: boolean; limit?: number; size?: boolean; filters?: Filters }): Promise<ContainerSummary[]>;
   prune(opts?: { filters?: Filters }): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }>;
   /** One sample (`stream:false`) or an object-mode Readable of samples every second. */

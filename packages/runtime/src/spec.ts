@@ -106,6 +106,8 @@ export interface ResourcesSpec {
   cpusetMems?: string;
   /** 0-100: how readily the kernel swaps the container's memory (cgroup v1 only, as Docker). */
   memorySwappiness?: number;
+  /** -1000..1000, the process' oom_score_adj (Docker's OomScoreAdj); lowering it needs CAP_SYS_RESOURCE. */
+  oomScoreAdj?: number;
 }
 
 export interface PortMapping {
@@ -164,6 +166,10 @@ export interface SecuritySpec {
   seccomp?: 'default' | 'unconfined' | { profile: unknown };
   noNewPrivileges?: boolean;
   readonlyRootfs?: boolean;
+  /** Paths hidden from an unprivileged container; default MASKED_PATHS (Docker's HostConfig.MaskedPaths, the CRI's masked_paths). */
+  maskedPaths?: string[];
+  /** Paths mounted read-only in an unprivileged container; default READONLY_PATHS. */
+  readonlyPaths?: string[];
   /** Run in a new user namespace with these maps. */
   userns?: UsernsSpec;
 }

@@ -52,6 +52,22 @@ export async function rotateLog(path: string, ctlFifo: string, maxSize: number, 
   return true;
 }
 
+/**
+ * Tells conmon to reopen its log (ctl message 2), which creates the file afresh at its
+ * path: kubelet renames a CRI container's log, then asks for this. False when conmon is
+ * not there to read the fifo.
+ */
+export async function reopenLog(ctlFifo: string): Promise<boolean> {
+  const ctl = await open(ctlFifo, constants.O_WRONLY | constants.O_NONBLOCK).catch(() => undefined);
+  if (!ctl) return false;
+  try {
+    await ctl.write('2 0 0\n');
+  } finally {
+    await ctl.close();
+  }
+  return true;
+}
+
 /** With max-file 1 a rotation empties the log: the renamed file goes once conmon writes the new one. */
 async function dropWhenReopened(path: string): Promise<void> {
   for (let i = 0; i < 100; i++) {

@@ -42,13 +42,15 @@ export async function execInContainer(ctx: DriverContext, id: string, spec: Exec
   const procFile = join(execDir, `${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
   await writeFile(procFile, JSON.stringify(proc));
   if (spec.tty) return execTty(ctx, id, rec, procFile, spec);
-  const child = spawn(ctx.runtime.wrapper, ['exec', '--process', procFile, id], {
+  // the pid file names the process inside: killing the runtime's exec alone leaves it running
+  const pidFile = procFile.replace(/\.json$/, '.pid');
+  const child = spawn(ctx.runtime.wrapper, ['exec', '--pid-file', pidFile, '--process', procFile, id], {
     stdio: [spec.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
-  return execProcess(child, procFile, null);
+  return execProcess(child, procFile, null, undefined, pidFile);
 }
 
-function execProcess(child: ChildProcess, procFile: string, onResize: ((s: TerminalSize) => Promise<void>) | null, stdoutOverride?: Readable): ExecProcess {
+function execProcess(child: ChildProcess, procFile: string, onResize: ((s: TerminalSize) => Promise<void>) | null, stdoutOverride?: Readable, pidFile?: string): ExecProcess {
   // The runtime reports a process it could not start on the exec's stderr.
   const tap = stdoutOverride ? undefined : (child.stderr as Readable).pipe(new TailTap());
   (child.stderr as Readable | null)?.on('error', (err) => tap?.destroy(err));
@@ -57,6 +59,7 @@ function execProcess(child: ChildProcess, procFile: string, onResize: ((s: Termi
     // 'exit', not 'close': background children may hold the output pipes open
     child.on('exit', (code, sig) => {
       void rm(procFile, { force: true });
+      if (pidFile) void rm(pidFile, { force: true });
       const status = code ?? 128 + (sig ? signalNumber(sig) : 0);
       if (status !== RUNTIME_FAILED || !tap) return resolve(status);
       void endedOrAfter(child.stderr as Readable, 200).then(() => resolve(execFailureCode(tap.tail()) ?? status));
@@ -72,7 +75,24 @@ function execProcess(child: ChildProcess, procFile: string, onResize: ((s: Termi
     },
     kill: async (signal = 'SIGKILL') => {
       const n = signalNumber(signal);
-      child.kill(n);
+      const pid = pidFile ? Number.parseInt(await readFile(pidFile, 'utf8').catch(() => ''), 10) : NaN;
+      const running = (): boolean => child.exitCode === null && child.signalCode === null;
+      if (pid > 0 && running()) {
+        try {
+          process.kill(pid, n);
+          // the runtime's exec is its parent: let it reap it (no zombie left in the container) and exit
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, 2000);
+            child.once('exit', () => {
+              clearTimeout(t);
+              resolve();
+            });
+          });
+        } catch {
+          // already gone
+        }
+      }
+      if (running()) child.kill(n);
     },
   };
 }

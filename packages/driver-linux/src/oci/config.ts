@@ -156,6 +156,7 @@ export function buildOciConfig(input: ConfigInput): OciConfig {
     noNewPrivileges: sec.noNewPrivileges === true,
   };
   if (input.user.additionalGids.length > 0) process.user.additionalGids = input.user.additionalGids;
+  if (spec.resources?.oomScoreAdj) process.oomScoreAdj = spec.resources.oomScoreAdj;
   if (spec.process.tty && spec.process.terminalSize) process.consoleSize = { ...spec.process.terminalSize };
   if (input.hostNofileHard !== undefined) {
     const n = Math.min(1048576, input.hostNofileHard);
@@ -228,8 +229,8 @@ export function buildOciConfig(input: ConfigInput): OciConfig {
     linux.gidMappings = sec.userns.gidMappings.map(map);
   }
   if (!privileged) {
-    linux.maskedPaths = MASKED_PATHS;
-    linux.readonlyPaths = READONLY_PATHS;
+    linux.maskedPaths = sec.maskedPaths ?? MASKED_PATHS;
+    linux.readonlyPaths = sec.readonlyPaths ?? READONLY_PATHS;
     let seccomp: OciSeccomp | undefined;
     const choice = sec.seccomp ?? 'default';
     if (choice === 'default') seccomp = defaultSeccompProfile(caps, input.hostArch);

@@ -1,6 +1,7 @@
 // Pure: a container's record (Docker's Config and HostConfig as created) and what the
 // start resolved on the host, to the ContainerSpec the runtime driver creates the run from.
 // Docker's defaults and flag semantics live here, so a driver only learns what to do.
+import { InvalidArgumentError } from '@berth/image-format';
 import type { ContainerSpec, MountSpec, PortMapping } from '@berth/runtime';
 import { normaliseSignal, type PublishedPort } from '../container-config.js';
 import { runNetworks } from './endpoints.js';
@@ -94,7 +95,10 @@ export function containerSpec(r: ContainerRecord, run: RunInputs): ContainerSpec
       capDrop: h.CapDrop ?? [],
       readonlyRootfs: h.ReadonlyRootfs ?? false,
       ...(securityOpt.includes('no-new-privileges') || securityOpt.includes('no-new-privileges:true') ? { noNewPrivileges: true } : {}),
-      ...(securityOpt.includes('seccomp=unconfined') || securityOpt.includes('seccomp:unconfined') ? { seccomp: 'unconfined' as const } : {}),
+      ...seccompChoice(securityOpt),
+      // a client's own lists (the CRI's masked_paths) replace the defaults, as in dockerd
+      ...(h.MaskedPaths ? { maskedPaths: h.MaskedPaths } : {}),
+      ...(h.ReadonlyPaths ? { readonlyPaths: h.ReadonlyPaths } : {}),
     },
     labels: { ...(r.config.Labels ?? {}), [ROOT_LABEL]: run.engineRoot, [ID_LABEL]: r.id },
     stopSignal: normaliseSignal(r.config.StopSignal),
@@ -140,5 +144,21 @@ function resources(r: ContainerRecord): NonNullable<ContainerSpec['resources']> 
     ...(h.PidsLimit && h.PidsLimit > 0 ? { pidsLimit: h.PidsLimit } : {}),
     ...(h.CpusetCpus ? { cpusetCpus: h.CpusetCpus } : {}),
     ...(h.MemorySwappiness !== undefined && h.MemorySwappiness !== null && h.MemorySwappiness >= 0 ? { memorySwappiness: h.MemorySwappiness } : {}),
+    ...(h.OomScoreAdj ? { oomScoreAdj: h.OomScoreAdj } : {}),
   };
+}
+
+/**
+ * `--security-opt seccomp=unconfined` or `seccomp=<profile JSON>` (the docker CLI sends
+ * the file's content; the CRI a Localhost profile's): the driver's default otherwise.
+ */
+function seccompChoice(securityOpt: string[]): { seccomp?: 'unconfined' | { profile: unknown } } {
+  const value = securityOpt.find((o) => o.startsWith('seccomp=') || o.startsWith('seccomp:'))?.slice('seccomp='.length);
+  if (value === undefined || value === 'default' || value === 'builtin') return {};
+  if (value === 'unconfined') return { seccomp: 'unconfined' };
+  try {
+    return { seccomp: { profile: JSON.parse(value) } };
+  } catch (err) {
+    throw new InvalidArgumentError(`Decoding seccomp profile failed: ${(err as Error).message}`);
+  }
 }

@@ -16,7 +16,7 @@ import { nameConflict, type ContainerRecord } from './record.js';
  * config, creates named volumes it mounts, prepares the container's writable snapshot and
  * records the container. Nothing runs until a start.
  */
-export async function createContainer(ctx: ContainerContext, body: ContainerCreateBody, opts: { name?: string; platform?: string } = {}): Promise<ContainerCreateResponse> {
+export async function createContainer(ctx: ContainerContext, body: ContainerCreateBody, opts: { name?: string; platform?: string; logPath?: string } = {}): Promise<ContainerCreateResponse> {
   const { table, deps } = ctx;
   if (!body || typeof body.Image !== 'string' || body.Image === '') throw new InvalidArgumentError('config cannot be empty in order to create a container');
   const host = body.HostConfig ?? {};
@@ -94,7 +94,7 @@ export async function createContainer(ctx: ContainerContext, body: ContainerCrea
     manuallyStopped: false,
     snapshotKey: `container-${id}`,
     parentChainId: image.chainId,
-    logPath: join(deps.root, 'containers', id, 'ctr.log'),
+    logPath: opts.logPath ?? join(deps.root, 'containers', id, 'ctr.log'),
     mounts,
     copyUp,
     anonymousVolumes: anonymous,

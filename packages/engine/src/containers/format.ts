@@ -199,8 +199,8 @@ function withHostDefaults(r: ContainerRecord): ContainerInspect['HostConfig'] {
     IOMaximumIOps: h['IOMaximumIOps'] ?? 0,
     IOMaximumBandwidth: h['IOMaximumBandwidth'] ?? 0,
     // the paths the runtime masks / makes read-only (none when privileged), as dockerd shows them
-    MaskedPaths: h.Privileged ? null : MASKED_PATHS,
-    ReadonlyPaths: h.Privileged ? null : READONLY_PATHS,
+    MaskedPaths: h.Privileged ? null : (h.MaskedPaths ?? MASKED_PATHS),
+    ReadonlyPaths: h.Privileged ? null : (h.ReadonlyPaths ?? READONLY_PATHS),
     ...(h.Init !== undefined && h.Init !== null ? { Init: h.Init } : {}),
     ...(h.Sysctls ? { Sysctls: h.Sysctls } : {}),
     Mounts: h.Mounts ?? undefined,

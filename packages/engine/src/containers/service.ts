@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { InvalidArgumentError } from '@berth/image-format';
+import { NAMESPACE_LABEL } from '../namespaces.js';
 import type {
   ContainerCreateBody,
   ContainerCreateResponse,
@@ -53,7 +54,7 @@ export class Containers implements ContainerService {
     this.lifecycle = new Lifecycle(this.ctx, { attach: this.attachments, execs: this.execs, filesystem: this.filesystem });
   }
 
-  create(body: ContainerCreateBody, opts: { name?: string; platform?: string } = {}): Promise<ContainerCreateResponse> {
+  create(body: ContainerCreateBody, opts: { name?: string; platform?: string; logPath?: string } = {}): Promise<ContainerCreateResponse> {
     return createContainer(this.ctx, body, opts);
   }
 
@@ -187,6 +188,8 @@ export class Containers implements ContainerService {
     }
     rows = rows.filter((r) => {
       if (!all && r.state.status !== 'running' && r.state.status !== 'paused' && r.state.status !== 'restarting') return false;
+      // another namespace's containers (the CRI's k8s.io) show only when a label filter asks
+      if (r.config.Labels?.[NAMESPACE_LABEL] && !f.has('label')) return false;
       return (
         f.matchAny('id', (v) => r.id.startsWith(v)) &&
         f.matchAny('name', (v) => new RegExp(v.replace(/^\//, '')).test(r.name)) &&

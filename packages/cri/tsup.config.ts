@@ -1,0 +1,3 @@
+import { berthTsup } from '@berth/config/tsup';
+
+export default berthTsup({ entry: { index: 'src/index.ts' } });

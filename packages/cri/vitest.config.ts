@@ -1,0 +1,3 @@
+import { berthVitest } from '@berth/config/vitest';
+
+export default berthVitest();
