@@ -24,6 +24,7 @@ import type {
   PortMapping,
   PublishedPort,
 } from '@berth/runtime';
+import { allocatePorts } from '@berth/runtime';
 
 const ipToInt = (ip: string) => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
 const intToIp = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
@@ -187,21 +188,11 @@ export class HcnNetworkDriver implements NetworkDriver {
     throw new ConflictError(`no address left in network ${n.info.name}`);
   }
 
+  /** The allocator every driver shares; HNS itself refuses a port a host process holds (HCN_E_PORT_ALREADY_EXISTS at endpoint creation). */
   private async publish(ports: PortMapping[]): Promise<PublishedPort[]> {
-    const taken = [...this.attachments.values()].flatMap((a) => a.endpoints.flatMap((e) => e.ports));
-    const clash = (p: PublishedPort, q: PublishedPort) => p.hostPort === q.hostPort && p.protocol === q.protocol && (!p.hostIp || !q.hostIp || p.hostIp === q.hostIp);
-    const out: PublishedPort[] = [];
-    for (const want of ports) {
-      const p: PublishedPort = { hostIp: want.hostIp && want.hostIp !== '0.0.0.0' ? want.hostIp : '', hostPort: want.hostPort, containerPort: want.containerPort, protocol: want.protocol ?? 'tcp' };
-      if (p.hostPort === 0) {
-        do p.hostPort = await freePort(p.hostIp);
-        while ([...taken, ...out].some((q) => clash(p, q)));
-      } else if ([...taken, ...out].some((q) => clash(p, q))) {
-        throw new ConflictError(`Bind for ${p.hostIp || '0.0.0.0'}:${p.hostPort}/${p.protocol} failed: port is already allocated`);
-      }
-      out.push(p);
-    }
-    return out;
+    const published = [...this.attachments.entries()].map(([containerId, a]) => ({ containerId, ports: a.endpoints.flatMap((e) => e.ports) }));
+    const wanted = ports.map((want): PublishedPort => ({ hostIp: want.hostIp && want.hostIp !== '0.0.0.0' ? want.hostIp : '', hostPort: want.hostPort, containerPort: want.containerPort, protocol: want.protocol ?? 'tcp' }));
+    return allocatePorts(wanted, published, { tryBind: async () => undefined, ephemeral: (p) => freePort(p.hostIp) });
   }
 
   private async addEndpoint(a: Attachment, containerId: string, req: EndpointRequest, ports: PublishedPort[]): Promise<Endpoint> {

@@ -110,6 +110,7 @@ export function systemRoutes(app: FastifyInstance, engine: EngineLike, options: 
       KernelVersion: os.release(),
       OperatingSystem: 'linux',
       OSVersion: '',
+      OSType: process.platform === 'win32' ? 'windows' : 'linux',
       Architecture: os.machine(),
       NCPU: os.availableParallelism(),
       MemTotal: os.totalmem(),
