@@ -11,16 +11,20 @@ const dest = mkdtempSync(join(tmpdir(), 'berth-release-pack-'));
 afterAll(() => rmSync(dest, { recursive: true, force: true }));
 
 describe('the workspace', () => {
-  it('finds every package folder pnpm does, and the public ones are the libraries and the two apps', () => {
+  it('finds every package folder pnpm does, and the public ones are the libraries, the drivers, the CRI and the two apps', () => {
     const all = workspacePackages().map((p) => p.path);
     expect(all).toEqual(expect.arrayContaining(['packages/runtime', 'apps/cli', 'apps/daemon', 'tooling/config']));
     const pub = publicPackages().map((p) => p.manifest.name).sort();
     expect(pub).toEqual([
       '@berth/cli',
+      '@berth/cri',
       '@berth/daemon',
       '@berth/driver-linux',
+      '@berth/driver-windows-hyperv',
+      '@berth/driver-windows-process',
       '@berth/engine',
       '@berth/engine-api',
+      '@berth/hcs',
       '@berth/image-format',
       '@berth/layer-store',
       '@berth/registry-client',
