@@ -75,8 +75,3 @@ export function matchSelector(labels: Record<string, string>, selector: Record<s
   for (const [k, v] of Object.entries(selector ?? {})) if (labels[k] !== v) return false;
   return true;
 }
-
-/** The CRI's labels of an object: the engine's labels without Berth's own. */
-export function criLabels(meta: { labels: Record<string, string> }): Record<string, string> {
-  return { ...meta.labels };
-}

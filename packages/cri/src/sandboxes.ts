@@ -7,7 +7,6 @@ import { KIND_LABEL, matchSelector, nowNanos, objectLabels, readMeta, toNanos, t
 
 // CRI enums as numbers (see proto/runtime-v1.proto)
 export const NS_POD = 0;
-export const NS_CONTAINER = 1;
 export const NS_NODE = 2;
 const SANDBOX_READY = 0;
 const SANDBOX_NOTREADY = 1;

@@ -3,7 +3,6 @@
 import { parseDigest, type Digest } from './digest.js';
 import { InvalidArgumentError } from './errors.js';
 
-export type Json = unknown;
 export type JsonObject = Record<string, unknown>;
 
 export function fail(path: string, why: string): never {

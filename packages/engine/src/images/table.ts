@@ -165,7 +165,3 @@ export class ImageTable {
     throw miss();
   }
 }
-
-export function layerDescriptor(l: LayerRecord): Descriptor {
-  return { mediaType: l.mediaType, digest: l.digest as Descriptor['digest'], size: l.size };
-}

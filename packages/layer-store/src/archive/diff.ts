@@ -196,8 +196,4 @@ export async function* tarStream(entries: LayerEntry[], hash = createHash('sha25
   yield take();
 }
 
-export function diffIdOf(hash: ReturnType<typeof createHash>): Digest {
-  return `sha256:${hash.digest('hex')}`;
-}
-
 export type { LayerEntry };

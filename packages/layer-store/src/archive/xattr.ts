@@ -12,10 +12,6 @@ export function setXattr(path: string, name: string, value: Buffer): void {
   }
 }
 
-export function removeXattr(path: string, name: string): void {
-  spawnSync('setfattr', ['-h', '-x', name, '--', path]);
-}
-
 /** Every xattr of every path under `dir` (including `dir`), from one getfattr run. */
 export function readXattrTree(dir: string, recursive = true): Map<string, Map<string, Buffer>> {
   const args = ['-h', '-P', '-d', '-m', '-', '-e', 'hex', '--absolute-names'];
