@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,13 @@ const sqliteDir = dirname(require.resolve('better-sqlite3/package.json'));
 const sqliteVersion = (JSON.parse(readFileSync(join(sqliteDir, 'package.json'), 'utf8')) as { version: string }).version;
 const addonTag = `${process.platform}-${process.arch}-${process.versions.modules}`;
 
+/** The CRI chunk reads `../proto/runtime-v1.proto` from its own place: dist/../proto. */
+function copyCriProto(): void {
+  const proto = fileURLToPath(new URL('../../packages/cri/proto', import.meta.url));
+  mkdirSync('proto', { recursive: true });
+  for (const f of readdirSync(proto)) copyFileSync(join(proto, f), join('proto', f));
+}
+
 function copyAddon(): void {
   mkdirSync('dist/native', { recursive: true });
   copyFileSync(join(sqliteDir, 'build/Release/better_sqlite3.node'), `dist/native/better_sqlite3-${addonTag}.node`);
@@ -26,9 +33,12 @@ function copyAddon(): void {
 // an idle berthd needs neither.
 export default berthTsup({
   entry: { berthd: 'src/main.ts', index: 'src/index.ts' },
-  // @berth/cri is not: the CRI server, gRPC with it, is imported only when berthd serves the CRI.
-  noExternal: [/^@berth\/(?!cri$)/, /^undici$/, /^tar-stream$/, /^better-sqlite3$/, /^bindings$/], // so that the aliases below apply
+  // @berth/cri too (in a chunk of its own, imported only when berthd serves the CRI; gRPC
+  // stays an npm dependency); its .proto is copied to where the chunk looks for it.
+  noExternal: [/^@berth\//, /^undici$/, /^tar-stream$/, /^better-sqlite3$/, /^bindings$/], // so that the aliases below apply
   external: [/\.node$/],
+  // the CRI (and gRPC) in a chunk of their own, loaded only when berthd serves the CRI
+  splitting: true,
   dts: { entry: { index: 'src/index.ts' } },
   // Idle memory, decided before the heap exists, so on the command line (launchers that
   // start the bundle through node read these from this line: tooling/bench, the CLI):
@@ -59,5 +69,8 @@ export default berthTsup({
       bindings: fileURLToPath(new URL('./build/sqlite-bindings.cjs', import.meta.url)),
     };
   },
-  onSuccess: async () => copyAddon(),
+  onSuccess: async () => {
+    copyAddon();
+    copyCriProto();
+  },
 });

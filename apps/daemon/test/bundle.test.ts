@@ -16,7 +16,7 @@ const run = promisify(execFile);
 const APP = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BUNDLE = join(APP, 'dist', 'berthd.js');
 
-// The shipped artifact: dist/berthd.js is one executable with every @berth/* package
+// The shipped artifact: dist/berthd.js (and its chunks) with every @berth/* package
 // inside, and only npm dependencies resolved from node_modules.
 describe('dist/berthd.js', () => {
   let dir: string;
