@@ -33,9 +33,10 @@ function copyAddon(): void {
 // an idle berthd needs neither.
 export default berthTsup({
   entry: { berthd: 'src/main.ts', index: 'src/index.ts' },
-  // @berth/cri too (in a chunk of its own, imported only when berthd serves the CRI; gRPC
-  // stays an npm dependency); its .proto is copied to where the chunk looks for it.
-  noExternal: [/^@berth\//, /^undici$/, /^tar-stream$/, /^better-sqlite3$/, /^bindings$/], // so that the aliases below apply
+  // @berth/cri too, with gRPC and protobufjs (whose install script an installed CLI must not
+  // run), in a chunk of its own loaded only when berthd serves the CRI; its .proto is copied
+  // to where the chunk looks for it.
+  noExternal: [/^@berth\//, /^@grpc\//, /^protobufjs/, /^@protobufjs\//, /^long$/, /^lodash\.camelcase$/, /^undici$/, /^tar-stream$/, /^better-sqlite3$/, /^bindings$/], // so that the aliases below apply
   external: [/\.node$/],
   // the CRI (and gRPC) in a chunk of their own, loaded only when berthd serves the CRI
   splitting: true,
