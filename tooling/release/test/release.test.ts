@@ -11,7 +11,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeDaemonNetwork, seededRegistry, type SeededRegistry } from '@berth/fixtures';
 import { startPrebuiltMirror, type PrebuiltMirror } from '../src/prebuilt-mirror.js';
 import { cleanNpmEnv, folderBytes, packagesWithInstallScripts, type NpmEnv } from '../src/npm-env.js';
-import { publicPackages } from '../src/workspace.js';
 import { startRegistry, type Registry } from '../src/verdaccio.js';
 import { ROOT, libraryPackages, publicPackages } from '../src/workspace.js';
 
