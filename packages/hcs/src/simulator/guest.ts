@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
-import { builtinProgram, ProcessExit, type FakeProcess, type FakeProgram } from '@berth/runtime/fake';
+import { builtinProgram, Pipe, ProcessExit, type FakeProcess, type FakeProgram } from '@berth/runtime/fake';
 
 export interface GuestUser {
   name: string;
@@ -42,55 +42,6 @@ export function resolveGuestUser(user: string | undefined, users: GuestUser[]): 
   return gid === undefined ? undefined : { ...base, gid };
 }
 
-/** A pipe from the host's stdin handle to the program: chunks in order, then the end. */
-class InPipe {
-  private chunks: Buffer[] = [];
-  private ended = false;
-  private waiter: (() => void) | undefined;
-  private carry = Buffer.alloc(0);
-
-  push(b: Buffer): void {
-    if (this.ended) return;
-    this.chunks.push(b);
-    this.wake();
-  }
-
-  end(): void {
-    this.ended = true;
-    this.wake();
-  }
-
-  private wake(): void {
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.();
-  }
-
-  async read(gone: Promise<never>): Promise<Buffer | undefined> {
-    if (this.carry.length > 0) {
-      const c = this.carry;
-      this.carry = Buffer.alloc(0);
-      return c;
-    }
-    while (this.chunks.length === 0 && !this.ended) await Promise.race([new Promise<void>((r) => (this.waiter = r)), gone]);
-    return this.chunks.shift();
-  }
-
-  async readLine(gone: Promise<never>): Promise<string | undefined> {
-    let acc = Buffer.alloc(0);
-    for (;;) {
-      const nl = acc.indexOf(0x0a);
-      if (nl >= 0) {
-        this.carry = Buffer.concat([acc.subarray(nl + 1), this.carry]);
-        return acc.subarray(0, nl).toString();
-      }
-      const c = await this.read(gone);
-      if (c === undefined) return acc.length > 0 ? acc.toString() : undefined;
-      acc = Buffer.concat([acc, c]);
-    }
-  }
-}
-
 class Gone extends Error {}
 
 export interface GuestProcessSpec {
@@ -121,7 +72,8 @@ export class GuestProcess {
   exitCode: number | undefined;
   readonly startedAt = Date.now();
   private consoleSize: { height: number; width: number } | undefined;
-  private readonly input = new InPipe();
+  /** The host's stdin handle to the program: chunks in order, then the end. */
+  private readonly input = new Pipe();
   private readonly traps = new Map<number, () => void | Promise<void>>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private settle!: (code: number) => void;
@@ -143,7 +95,7 @@ export class GuestProcess {
     this.stdin = spec.stdin
       ? new Writable({
           write(chunk: Buffer, _enc, cb) {
-            input.push(Buffer.from(chunk));
+            input.write(Buffer.from(chunk));
             cb();
           },
           final(cb) {

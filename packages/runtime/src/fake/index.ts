@@ -7,7 +7,7 @@
 export { FakeDriver, type FakeDriverOptions } from './driver.js';
 export { FakeNetworkDriver, type FakeNetworkDriverOptions } from './network.js';
 export type { FakeProcess } from './process.js';
-export { ProcessExit } from './process.js';
+export { Pipe, ProcessExit } from './process.js';
 export { builtinProgram, type FakeProgram } from './programs.js';
 export type { FakeUser } from './users.js';
 export { suitePrograms } from './suite-programs.js';
