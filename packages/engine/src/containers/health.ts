@@ -1,6 +1,7 @@
 import type { ContainerHealth, HealthConfig, HealthcheckResult } from '../docker-types.js';
 import type { ContainerContext } from './context.js';
 import { runtimeIdOf, type ContainerRecord } from './record.js';
+import { TimersById } from './timers.js';
 
 export type HealthLogEntry = HealthcheckResult;
 
@@ -45,7 +46,7 @@ export function recordProbe(prev: HealthState, entry: HealthLogEntry, retries: n
  * lasts, folding results into State.Health and emitting `health_status` on a change.
  */
 export class HealthMonitor {
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new TimersById();
 
   constructor(private readonly ctx: ContainerContext) {}
 
@@ -99,19 +100,16 @@ export class HealthMonitor {
       now.state.health = next;
       table.save(now);
       if (next.Status !== prev.Status) this.ctx.emit(now, `health_status: ${next.Status}`);
-      if (this.timers.has(r.id)) this.timers.set(r.id, setTimeout(() => void tick(), timing.interval).unref());
+      if (this.timers.has(r.id)) this.timers.set(r.id, timing.interval, () => void tick());
     };
-    this.timers.set(r.id, setTimeout(() => void tick(), timing.interval).unref());
+    this.timers.set(r.id, timing.interval, () => void tick());
   }
 
   stop(id: string): void {
-    const t = this.timers.get(id);
-    if (t) clearTimeout(t);
-    this.timers.delete(id);
+    this.timers.cancel(id);
   }
 
   close(): void {
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
+    this.timers.close();
   }
 }

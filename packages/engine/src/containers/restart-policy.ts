@@ -1,5 +1,6 @@
 import type { ContainerContext } from './context.js';
 import type { ContainerRecord } from './record.js';
+import { TimersById } from './timers.js';
 
 /** Whether an exit of a running container restarts it (Docker's restart manager). */
 export function restartsAfterExit(r: ContainerRecord): boolean {
@@ -39,7 +40,7 @@ export function restartDelayMs(r: ContainerRecord): number {
 
 /** The pending restarts: a container shows `restarting` until its timer launches it again. */
 export class RestartScheduler {
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new TimersById();
 
   constructor(
     private readonly ctx: ContainerContext,
@@ -58,8 +59,8 @@ export class RestartScheduler {
     const { table } = this.ctx;
     r.state.status = 'restarting';
     table.save(r);
-    const t = setTimeout(() => {
-      this.timers.delete(r.id);
+    this.timers.set(r.id, restartDelayMs(r), () => {
+      this.timers.forget(r.id);
       void this.ctx.serial(r.id, async () => {
         const cur = table.get(r.id);
         if (!cur || cur.state.status !== 'restarting' || this.ctx.closed) return;
@@ -75,19 +76,14 @@ export class RestartScheduler {
           }
         }
       });
-    }, restartDelayMs(r));
-    t.unref();
-    this.timers.set(r.id, t);
+    });
   }
 
   cancel(id: string): void {
-    const t = this.timers.get(id);
-    if (t) clearTimeout(t);
-    this.timers.delete(id);
+    this.timers.cancel(id);
   }
 
   close(): void {
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
+    this.timers.close();
   }
 }
