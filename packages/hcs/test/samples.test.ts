@@ -1,6 +1,6 @@
 /*
  * The documents the drivers generate (the `samples` script) against hcs-schema2.json and,
- * field by field, against the hcsshim-derived references in shared/windows/samples. Every
+ * field by field, against the hcsshim-derived references in test/references/samples (copied from shared/windows/samples). Every
  * difference is listed below with its reason; any other difference fails.
  */
 import { execFileSync } from 'node:child_process';

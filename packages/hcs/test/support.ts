@@ -3,8 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import Ajv04 from 'ajv-draft-04';
 
-/** shared/windows beside the repository (CI lays a copy of shared/ there too). */
-export const SHARED_WINDOWS = fileURLToPath(new URL('../../../../shared/windows', import.meta.url));
+/** The reference documents and schemas the tests compare with (copied into the package: see references/README.md). */
+export const SHARED_WINDOWS = fileURLToPath(new URL('./references', import.meta.url));
 
 export function reference(rel: string): unknown {
   return JSON.parse(readFileSync(join(SHARED_WINDOWS, 'samples', rel), 'utf8'));
