@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
 import { berthRunner, buildCli, removeCli } from './support/cli.js';
+import { writeBuildContext } from '@berth/fixtures';
 
 // `berth build` with what only it can send (secrets, --no-cache-filter) and BuildKit's
 // progress displays, against a real berthd.
@@ -31,14 +32,7 @@ describe('berth build: dockerfile:1 secrets, --no-cache-filter, --progress', { t
     await removeCli(bin);
   });
 
-  async function context(name: string, files: Record<string, string>): Promise<string> {
-    const dir = join(work, name);
-    for (const [path, body] of Object.entries(files)) {
-      await mkdir(join(dir, path, '..'), { recursive: true });
-      await writeFile(join(dir, path), body);
-    }
-    return dir;
-  }
+  const context = (name: string, files: Record<string, string>): Promise<string> => writeBuildContext(work, name, files);
 
   it('--secret: readable by the RUN as a file and as env, in no layer, history or config; a missing required one fails', async () => {
     const secretFile = join(work, 'token.txt');

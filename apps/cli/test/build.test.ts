@@ -1,8 +1,8 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeHtpasswd, startRegistry } from '@berth/fixtures';
+import { makeHtpasswd, startRegistry, writeBuildContext } from '@berth/fixtures';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
 import { berthRunner, buildCli, dockerRunner, removeCli } from './support/cli.js';
 
@@ -33,14 +33,7 @@ describe('berth build', () => {
     await removeCli(bin);
   });
 
-  async function context(name: string, files: Record<string, string>): Promise<string> {
-    const dir = join(work, name);
-    for (const [path, body] of Object.entries(files)) {
-      await mkdir(join(dir, path, '..'), { recursive: true });
-      await writeFile(join(dir, path), body);
-    }
-    return dir;
-  }
+  const context = (name: string, files: Record<string, string>): Promise<string> => writeBuildContext(work, name, files);
 
   it('builds and tags, honours .dockerignore, prints the steps as docker does', async () => {
     const dir = await context('simple', {

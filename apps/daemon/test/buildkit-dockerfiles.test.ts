@@ -1,9 +1,10 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
 import { docker, dockerOk } from './support/docker-cli.js';
+import { writeBuildContext } from '@berth/fixtures';
 
 // A corpus of docker/dockerfile:1 Dockerfiles built by berthd through the real docker CLI's
 // classic path (DOCKER_BUILDKIT=0 sends the Dockerfile as is); each image's contents are
@@ -26,14 +27,7 @@ describe('docker/dockerfile:1 syntax through docker build against berthd', { tim
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  async function context(name: string, files: Record<string, string>): Promise<string> {
-    const dir = join(work, name);
-    for (const [path, body] of Object.entries(files)) {
-      await mkdir(join(dir, path, '..'), { recursive: true });
-      await writeFile(join(dir, path), body);
-    }
-    return dir;
-  }
+  const context = (name: string, files: Record<string, string>): Promise<string> => writeBuildContext(work, name, files);
 
   async function build(dir: string, tag: string, args: string[] = []): Promise<string> {
     const r = await docker(env, ['build', '-t', tag, ...args, dir], { timeoutMs: 120_000 });

@@ -1,10 +1,11 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
 import { docker, dockerOk } from './support/docker-cli.js';
 import { request } from './support/http.js';
+import { writeBuildContext } from '@berth/fixtures';
 
 // The docker CLI's classic builder (DOCKER_BUILDKIT=0) against berthd, for what dockerd 20.10
 // does and clients rely on: a Dockerfile from outside the context, --add-host, --cache-from,
@@ -26,15 +27,7 @@ describe('docker build (classic builder): Docker\'s behaviours clients rely on',
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  async function context(name: string, files: Record<string, string>): Promise<string> {
-    const dir = join(work, name);
-    await mkdir(dir, { recursive: true });
-    for (const [path, body] of Object.entries(files)) {
-      await mkdir(join(dir, path, '..'), { recursive: true });
-      await writeFile(join(dir, path), body);
-    }
-    return dir;
-  }
+  const context = (name: string, files: Record<string, string>): Promise<string> => writeBuildContext(work, name, files);
 
   it('-f outside the context and -f - (with --compress): the CLI\'s unterminated tar builds, and the Dockerfile is not in the image', async () => {
     const dir = await context('ooc', { 'file.txt': 'hello\n' });

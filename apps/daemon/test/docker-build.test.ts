@@ -1,8 +1,8 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeHtpasswd, startRegistry } from '@berth/fixtures';
+import { makeHtpasswd, startRegistry, writeBuildContext } from '@berth/fixtures';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
 import { docker, dockerOk } from './support/docker-cli.js';
 import { request } from './support/http.js';
@@ -26,14 +26,7 @@ describe('docker build (classic builder) against berthd', () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  async function context(name: string, files: Record<string, string>): Promise<string> {
-    const dir = join(work, name);
-    for (const [path, body] of Object.entries(files)) {
-      await mkdir(join(dir, path, '..'), { recursive: true });
-      await writeFile(join(dir, path), body);
-    }
-    return dir;
-  }
+  const context = (name: string, files: Record<string, string>): Promise<string> => writeBuildContext(work, name, files);
 
   it('builds with Step lines and tags, honours .dockerignore, and the image runs', async () => {
     const dir = await context('simple', {
