@@ -28,6 +28,11 @@ export interface EngineConfig {
   dns?: string[];
   /** The binary `--init` runs as the container's PID 1 (default: docker-init, else catatonit). */
   'init-path'?: string;
+  /**
+   * Berth's own: seconds `ADD <url>` waits for a server's answer, or for the next bytes of
+   * the body, before the build fails (default 30; dockerd waits forever).
+   */
+  'build-fetch-timeout'?: number;
   /** Default stop timeout in seconds (10). */
   'shutdown-timeout'?: number;
   /** Runtime options as dockerd's; `isolation=process|hyperv` sets the Windows default isolation. */

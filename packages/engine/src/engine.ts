@@ -282,7 +282,18 @@ export class Engine {
           return { LayersSize: imgs.reduce((a, i) => a + i.Size, 0), Images: imgs, Containers: ctrs, Volumes: vols, BuildCache: [] };
         },
       });
-      const builder = createBuilder({ root, db, content, snapshotter, privileged, imageTable, containerTable: table, images, containers });
+      const builder = createBuilder({
+        root,
+        db,
+        content,
+        snapshotter,
+        privileged,
+        imageTable,
+        containerTable: table,
+        images,
+        containers,
+        ...(config['build-fetch-timeout'] ? { fetchTimeoutMs: config['build-fetch-timeout'] * 1000 } : {}),
+      });
       const plugins = await PluginStore.open(root, events, ENGINE_VERSION);
       const engine = new Engine(opts, { lock, db, content, snapshotter, driver, containers, images, volumes, networks, events, system, registry: defaultRegistry, builder, plugins });
       await containers.reconcile(opts.restartOnOpen ?? true);

@@ -166,8 +166,9 @@ CMD ["ls", "/copied"]
     expect(await runImage('opaque:test')).toBe('new\n');
   });
 
-  it('rejects ADD of a URL and a missing source clearly', async () => {
-    await expect(t.engine.builder.build(contextTar([{ name: 'Dockerfile', body: 'FROM busybox\nADD http://example.com/x /x\n' }]))).rejects.toThrow(/not supported/);
+  it('rejects an ADD URL it cannot fetch, a git URL and a missing source clearly', async () => {
+    await expect(t.engine.builder.build(contextTar([{ name: 'Dockerfile', body: 'FROM busybox\nADD http://127.0.0.1:1/x /x\n' }]))).rejects.toThrow(/^ADD failed: Get "http:\/\/127\.0\.0\.1:1\/x": connect ECONNREFUSED/);
+    await expect(t.engine.builder.build(contextTar([{ name: 'Dockerfile', body: 'FROM busybox\nADD git@example.com:a/b.git /x\n' }]))).rejects.toThrow(/only http\(s\) URLs are fetched/);
     await expect(t.engine.builder.build(contextTar([{ name: 'Dockerfile', body: 'FROM busybox\nCOPY nothere /x\n' }]))).rejects.toThrow(
       'COPY failed: file not found in build context or excluded by .dockerignore: stat nothere: file does not exist',
     );

@@ -38,6 +38,7 @@ import { CacheSources } from './cache-from.js';
 import { resolveBaseImage } from './base-image.js';
 import type { CacheMounts } from './cache-mounts.js';
 import { copyArgs } from './copy-step.js';
+import { fetchAll } from './remote-source.js';
 import { planRun, type RunEnv } from './run-instruction.js';
 import { clampTimes, createdTime, sourceDateEpoch } from './reproducible.js';
 import { neededStages, splitStages, stageDeps, targetStage, type StageDecl } from './stage-graph.js';
@@ -54,6 +55,8 @@ export interface BuilderDeps {
   root: string;
   /** Extracts a (maybe gzip) tar into `dir`, refusing entries that escape it. */
   extract(tar: Readable, dir: string): Promise<void>;
+  /** How long `ADD <url>` waits for an answer or the next bytes (default 30 s). */
+  fetchTimeoutMs?: number;
 }
 
 /** Build args every Dockerfile may use without declaring them; never cached or recorded. */
@@ -512,6 +515,8 @@ class BuildRun {
     const fromImage = fromFlag !== undefined ? await this.sourceImage(fromFlag) : undefined;
     const image = await this.imageLayers(s.imageId);
     const owner = ins.flags['chown'] ? await resolveOwner(ex.word(ins.flags['chown']), image) : undefined;
+    // As dockerd's builder: URLs are downloaded at every build, the cache keyed by their content
+    const fetched = await fetchAll(a.urls, this.tmpDir, { timeoutMs: this.d.fetchTimeoutMs ?? 30_000, ...(a.checksum ? { checksum: a.checksum } : {}), ...(this.opts.signal ? { signal: this.opts.signal } : {}) });
     const copy = async (from: LayeredFs, fromContext: boolean): Promise<void> => {
       const plan = await planCopy({
         sources: a.sources,
@@ -526,16 +531,21 @@ class BuildRun {
         instruction: ins.cmd,
         exclude: a.exclude,
         parents: a.parents,
+        remote: fetched.files,
         ...(a.link || this.epoch ? { dirMtime: this.epoch ?? new Date(0) } : {}),
       });
       if (this.epoch) clampTimes(plan, this.epoch);
       const hash = await hashPlan(plan);
-      const kind = plan.length === 1 && plan[0]!.type === 'file' ? 'file' : 'multi';
+      const kind = a.sources.length === 0 ? '' : plan.length === 1 && plan[0]!.type === 'file' ? 'file:' : 'multi:';
       // The layer is written (on a cache miss) while the source tree is still mounted.
-      await this.commitStep(s, `${ins.cmd} ${a.flagText}${hash} ${dest}`, () => writeCopyLayer(this.d.store.content, plan), `/bin/sh -c #(nop) ${ins.cmd} ${a.flagText}${kind}:${hash} in ${dest} `);
+      await this.commitStep(s, `${ins.cmd} ${a.flagText}${hash} ${dest}`, () => writeCopyLayer(this.d.store.content, plan, this.epoch), `/bin/sh -c #(nop) ${ins.cmd} ${a.flagText}${kind}${hash} in ${dest} `);
     };
-    if (fromImage === undefined) await copy(a.heredocDir ? new LayeredFs([a.heredocDir, ...this.context.dirs]) : this.context, true);
-    else await this.withImageTree(fromImage, (from) => copy(from, false));
+    try {
+      if (fromImage === undefined) await copy(a.heredocDir ? new LayeredFs([a.heredocDir, ...this.context.dirs]) : this.context, true);
+      else await this.withImageTree(fromImage, (from) => copy(from, false));
+    } finally {
+      await fetched.release();
+    }
   }
 
   /** `--from=<stage name | stage index | image>` to an image ID ('' for a scratch stage). */

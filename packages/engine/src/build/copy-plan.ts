@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, readlink } from 'node:fs/promises';
+import { lstat, open, readlink } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { InvalidArgumentError, NotFoundError } from '@berth/image-format';
 import { DockerIgnore } from '@berth/engine-api';
 import { LayeredFs, normalize, type TreeEntry } from './layered-fs.js';
+import type { RemoteFile } from './remote-source.js';
 
 /** One entry of a COPY/ADD layer. `name` is relative to the image root (`app/x`). */
 export interface PlannedEntry {
@@ -39,6 +40,8 @@ export interface CopyRequest {
   exclude?: string[];
   /** `--parents`: each source keeps its path (below a `/./` pivot, else the root) under `dest`. */
   parents?: boolean;
+  /** ADD's downloaded URLs: files named by their URL, never unpacked (Docker's rule). */
+  remote?: RemoteFile[];
   /** Time of the parent directories the layer creates (default: now). */
   dirMtime?: Date;
 }
@@ -51,7 +54,7 @@ export interface CopyRequest {
  */
 export async function planCopy(req: CopyRequest): Promise<PlannedEntry[]> {
   const ignore = req.exclude?.length ? new DockerIgnore(req.exclude) : undefined;
-  const matches: { path: string; entry: TreeEntry; pivot: string }[] = [];
+  const matches: { path: string; entry: TreeEntry; pivot: string; url?: string }[] = [];
   for (const src of req.sources) {
     const cut = req.parents ? src.indexOf('/./') : -1;
     const pivot = cut >= 0 ? normalize(src.slice(0, cut)) : '/';
@@ -64,6 +67,7 @@ export async function planCopy(req: CopyRequest): Promise<PlannedEntry[]> {
     }
     matches.push(...found.map((f) => ({ ...f, pivot })));
   }
+  for (const r of req.remote ?? []) matches.push({ path: '/' + r.name, entry: { hostPath: r.hostPath, stat: await lstat(r.hostPath) }, pivot: '/', url: r.url });
   const destDirHint = req.dest.endsWith('/') || req.dest.endsWith('/.');
   const dest = normalize(req.dest);
   if (matches.length > 1 && !destDirHint && !req.parents) {
@@ -95,7 +99,7 @@ export async function planCopy(req: CopyRequest): Promise<PlannedEntry[]> {
   for (const m of matches) {
     const st = m.entry.stat;
     // --parents: the source's own path (from its pivot) is kept under dest
-    const kept = req.parents ? posix.relative(m.pivot, m.path) : undefined;
+    const kept = req.parents && m.url === undefined ? posix.relative(m.pivot, m.path) : undefined;
     if (st.isDirectory()) {
       const into = kept !== undefined ? posix.join(dest, kept) : dest;
       await ensureDir(into, true);
@@ -109,7 +113,8 @@ export async function planCopy(req: CopyRequest): Promise<PlannedEntry[]> {
       });
       continue;
     }
-    if (req.extractArchives && st.isFile() && (await isArchive(m.entry.hostPath))) {
+    if (m.url !== undefined && destIsDir && m.path === '/') throw new InvalidArgumentError(`${req.instruction} failed: cannot determine filename for source ${m.url}`);
+    if (req.extractArchives && m.url === undefined && st.isFile() && (await isArchive(m.entry.hostPath))) {
       await ensureDir(dest, true);
       out.push({ name: dest.slice(1), type: 'archive', mode: 0, uid: 0, gid: 0, mtime: st.mtime, size: st.size, hostPath: m.entry.hostPath });
       continue;

@@ -11,6 +11,10 @@ export interface CopyArgs {
   dest: string;
   /** A directory holding the heredoc sources (by their delimiter names), to be looked up before the context. */
   heredocDir?: string;
+  /** ADD's http(s) sources (not in `sources`), fetched by the daemon at each build. */
+  urls: string[];
+  /** ADD `--checksum`, expanded: what every URL's download must hash to. */
+  checksum?: string;
   chmod?: number;
   link: boolean;
   parents: boolean;
@@ -20,6 +24,7 @@ export interface CopyArgs {
 }
 
 const URL_SOURCE = /^(https?|ftp):\/\/|^git@/i;
+const HTTP_SOURCE = /^https?:\/\//i;
 
 export async function copyArgs(ins: Instruction, ex: WordExpander, tmpDir: string, fromFlag: string | undefined): Promise<CopyArgs> {
   const words = ins.json ? ins.args.map((a) => ex.word(a)) : ex.words(ins.args[0]!);
@@ -40,11 +45,13 @@ export async function copyArgs(ins: Instruction, ex: WordExpander, tmpDir: strin
     sources.push(doc.name);
   }
   if (heredocDir && fromFlag !== undefined) throw new InvalidArgumentError(`${ins.cmd} --from cannot be used with a heredoc source`);
-  const url = sources.find((x) => URL_SOURCE.test(x));
-  if (ins.cmd === 'ADD' && url) {
-    throw new UnsupportedError(`ADD failed: downloading ${url} is not supported by Berth's builder (no network access for builds): add the file to the build context instead`);
-  }
-  if (ins.flags['checksum'] !== undefined) {
+  const urls = sources.filter((x) => URL_SOURCE.test(x));
+  if (urls.length && ins.cmd === 'COPY') throw new InvalidArgumentError('source can\'t be a URL for COPY');
+  const other = urls.find((x) => !HTTP_SOURCE.test(x));
+  if (other) throw new UnsupportedError(`ADD failed: ${other}: only http(s) URLs are fetched by Berth's builder (git and ftp sources are not): add the files to the build context instead`);
+  const local = sources.filter((x) => !URL_SOURCE.test(x));
+  const checksum = ins.flags['checksum'] !== undefined ? ex.word(ins.flags['checksum']) : undefined;
+  if (checksum !== undefined && (local.length > 0 || urls.length === 0)) {
     // BuildKit's rule: a checksum pins a download; a local source has none to verify
     throw new InvalidArgumentError("checksum can't be specified for non-HTTP(S) sources");
   }
@@ -60,7 +67,9 @@ export async function copyArgs(ins: Instruction, ex: WordExpander, tmpDir: strin
     .map(([k, v]) => `--${k}=${k === 'from' ? fromFlag : v} `)
     .join('') + exclude.map((p) => `--exclude=${p} `).join('');
   return {
-    sources,
+    sources: local,
+    urls,
+    ...(checksum !== undefined ? { checksum } : {}),
     dest,
     ...(heredocDir ? { heredocDir } : {}),
     ...(chmod !== undefined ? { chmod } : {}),

@@ -22,6 +22,8 @@ export interface BuilderParts {
   containerTable: ContainerTable;
   images: ImageService;
   containers: ContainerService;
+  /** How long `ADD <url>` waits for an answer or the next bytes. */
+  fetchTimeoutMs?: number;
 }
 
 export function createBuilder(p: BuilderParts): BuildService {
@@ -39,5 +41,5 @@ export function createBuilder(p: BuilderParts): BuildService {
       return { descriptor: res.descriptor, diffId: res.diffId };
     },
   });
-  return new Builder({ store, cache: new BuildCache(p.db), cacheMounts: new CacheMounts(join(p.root, 'build-cache-mounts')), images: p.images, containers: p.containers, root: p.root, extract: extractContext });
+  return new Builder({ store, cache: new BuildCache(p.db), cacheMounts: new CacheMounts(join(p.root, 'build-cache-mounts')), images: p.images, containers: p.containers, root: p.root, extract: extractContext, ...(p.fetchTimeoutMs ? { fetchTimeoutMs: p.fetchTimeoutMs } : {}) });
 }

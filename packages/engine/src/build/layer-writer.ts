@@ -19,14 +19,14 @@ import type { PlannedEntry } from './copy-plan.js';
  * (hashed while written; the digest is the diffID). Nothing is held in memory but one
  * entry's header at a time.
  */
-export async function writeCopyLayer(content: ContentStore, entries: PlannedEntry[]): Promise<LayerRecord> {
+export async function writeCopyLayer(content: ContentStore, entries: PlannedEntry[], clampMtime?: Date): Promise<LayerRecord> {
   // The writer first: a fill that fails (a hostile ADD archive) destroys `pack`, and its
   // 'error' must find the writer reading it, not an unheard emitter that ends the daemon.
   const w = await content.writer(`build-layer-${Date.now()}-${Math.random().toString(16).slice(2)}`);
   const pack = tar.pack();
   const fill = (async () => {
     for (const e of entries) {
-      if (e.type === 'archive') await extractInto(pack, e);
+      if (e.type === 'archive') await extractInto(pack, e, clampMtime);
       else await addEntry(pack, e);
     }
     pack.finalize();
@@ -75,8 +75,11 @@ async function addEntry(pack: tar.Pack, e: PlannedEntry): Promise<void> {
   return entry(pack, { ...base, name: e.name, type: 'file', size: e.size }, createReadStream(e.hostPath!));
 }
 
-/** ADD of a local archive: its entries (ownership as stored) re-rooted under the destination. */
-async function extractInto(pack: tar.Pack, e: PlannedEntry): Promise<void> {
+/**
+ * ADD of a local archive: its entries (ownership as stored) re-rooted under the destination,
+ * their times no later than `clampMtime` (SOURCE_DATE_EPOCH) when given.
+ */
+async function extractInto(pack: tar.Pack, e: PlannedEntry, clampMtime: Date | undefined): Promise<void> {
   const raw = await decompress(e.hostPath!);
   const ex = tar.extract();
   const done = (async () => {
@@ -90,6 +93,7 @@ async function extractInto(pack: tar.Pack, e: PlannedEntry): Promise<void> {
       const name = e.name === '' ? rel : `${e.name}/${rel}`;
       const header: HeaderArg = { ...h, name: h.type === 'directory' ? name + '/' : name };
       delete header.pax;
+      if (clampMtime && (!header.mtime || header.mtime.getTime() > clampMtime.getTime())) header.mtime = clampMtime;
       if (h.type === 'link' && h.linkname) {
         const target = posix.normalize('/' + h.linkname).slice(1);
         header.linkname = e.name === '' ? target : `${e.name}/${target}`;
