@@ -414,7 +414,9 @@ class BuildRun {
    * only on a miss).
    */
   private async commitStep(s: StageState, cacheDescription: string, makeLayer: (() => Promise<LayerRecord>) | undefined, createdBy: string): Promise<void> {
-    const key = BuildCache.key(s.imageId, `${cacheDescription}\n${JSON.stringify(s.config)}`);
+    // A layer's times are clamped to the epoch: a step made under another epoch is another step
+    const epoch = this.epoch ? `\nSOURCE_DATE_EPOCH=${this.epoch.getTime() / 1000}` : '';
+    const key = BuildCache.key(s.imageId, `${cacheDescription}\n${JSON.stringify(s.config)}${epoch}`);
     if (!this.opts.noCache && !this.stageOut.getStore()?.noCache) {
       const hit = this.d.cache.get(key);
       if (hit && (!this.sources || this.sources.accepts(JSON.parse(hit.config) as ImageConfig)) && (await this.d.store.intact(hit.layers))) {
