@@ -72,6 +72,31 @@ describe('berth build: dockerfile:1 secrets, --no-cache-filter, --progress', { t
     expect(m.stderr).toContain('secret nope: not found');
   });
 
+  it('--secret larger than a header holds (up to BuildKit\'s 500 KiB) reaches the RUN; a larger one is refused by name', async () => {
+    // binary bytes, several secrets: their header form would be far over the 16 KiB Node allows
+    const big = Buffer.alloc(480 * 1024);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7919 + (i >> 8)) & 0xff;
+    await writeFile(join(work, 'big.bin'), big);
+    await writeFile(join(work, 'mid.bin'), big.subarray(0, 40 * 1024));
+    const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex');
+    const dir = await context('secret-big', {
+      Dockerfile: [
+        'FROM busybox',
+        `RUN --mount=type=secret,id=big --mount=type=secret,id=mid test "$(md5sum < /run/secrets/big | cut -c1-32)" = ${md5(big)} && test "$(md5sum < /run/secrets/mid | cut -c1-32)" = ${md5(big.subarray(0, 40 * 1024))} && echo big-ok > /big-ok`,
+        '',
+      ].join('\n'),
+    });
+    const tag = `secret-big-${suffix}`;
+    const b = await berth(['build', '--secret', `id=big,src=${join(work, 'big.bin')}`, '--secret', `id=mid,src=${join(work, 'mid.bin')}`, '-t', tag, dir], { timeoutMs: 120_000 });
+    expect(b.code, b.stdout + b.stderr).toBe(0);
+    expect(await berthOk(['run', '--rm', tag, 'sh', '-c', 'cat /big-ok; ls /run/secrets 2>&1; true'])).toBe('big-ok\nls: /run/secrets: No such file or directory\n');
+
+    await writeFile(join(work, 'huge.bin'), Buffer.alloc(500 * 1024 + 1, 1));
+    const h = await berth(['build', '--secret', `id=huge,src=${join(work, 'huge.bin')}`, dir], { timeoutMs: 60_000 });
+    expect(h.code).not.toBe(0);
+    expect(h.stderr).toContain('secret huge too big: 512001 bytes (at most 500 KiB, as BuildKit)');
+  });
+
   it('--progress plain|tty|quiet draw BuildKit-style; --no-cache-filter reruns a stage only', async () => {
     const dir = await context('progress', {
       Dockerfile: ['FROM busybox AS deps', 'RUN echo deps-$RANDOM > /deps', 'FROM busybox', 'COPY --from=deps /deps /deps', 'RUN echo printed-by-run', ''].join('\n'),

@@ -22,8 +22,8 @@ const PAST = new Date('2001-02-03T04:05:06Z');
 async function futureTar(): Promise<Buffer> {
   const pack = tar.pack();
   const parts: Buffer[] = [];
-  pack.on('data', (b: Buffer) => parts.push(b));
-  const done = new Promise((resolve) => pack.on('end', resolve));
+  pack.on('data', (b: unknown) => parts.push(b as Buffer));
+  const done = new Promise<void>((resolve) => pack.on('end', () => resolve()));
   pack.entry({ name: 'pkg/', type: 'directory', mode: 0o755, mtime: FUTURE });
   pack.entry({ name: 'pkg/new.txt', mode: 0o644, mtime: FUTURE }, 'new\n');
   pack.entry({ name: 'pkg/old.txt', mode: 0o644, mtime: PAST }, 'old\n');

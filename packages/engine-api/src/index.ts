@@ -44,7 +44,18 @@ export {
   type ContainerPathStat,
   type ImageBuildOptions,
 } from './client/engine-client.js';
-export { BUILD_SECRETS_HEADER, encodeBuildSecrets, decodeBuildSecrets } from './client/build-secrets.js';
+export {
+  BUILD_SECRETS_HEADER,
+  BUILD_SECRETS_ID_HEADER,
+  BUILD_SECRETS_HEADER_MAX,
+  MAX_BUILD_SECRET_SIZE,
+  MAX_BUILD_SECRETS_TOTAL,
+  checkBuildSecrets,
+  encodeBuildSecrets,
+  decodeBuildSecrets,
+  secretsFromJson,
+  secretsToJson,
+} from './client/build-secrets.js';
 export {
   parseHost, hostFromEnv, defaultHost, isNamedPipePath, DEFAULT_HOST, DEFAULT_SOCKET_PATH, DEFAULT_PIPE_PATH, DEFAULT_WINDOWS_HOST,
   DEFAULT_TCP_PORT, type EngineTarget,

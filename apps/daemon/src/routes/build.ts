@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BerthError, InvalidArgumentError, UnsupportedError } from '@berth/image-format';
 import { BuildStepError } from '@berth/engine';
-import { BUILD_SECRETS_HEADER, decodeBuildSecrets } from '@berth/engine-api';
+import { BUILD_SECRETS_HEADER, BUILD_SECRETS_ID_HEADER, checkBuildSecrets, decodeBuildSecrets } from '@berth/engine-api';
+import { BuildSecretUploads, buildSecretRoutes } from './build-secrets.js';
 import type { EngineLike } from '../engine-port.js';
 import { boolValue, optString, registryAuth, stringList, type Query } from '../http/query.js';
 import type { RegistryAuth } from '../engine-port.js';
@@ -53,6 +54,25 @@ function registryConfig(header: string | string[] | undefined): Record<string, R
   }
 }
 
+/** `berth build --secret` values: in the header, or uploaded before and named by their id. */
+function buildSecrets(headers: FastifyRequest['headers'], uploads: BuildSecretUploads): Record<string, Buffer> | undefined {
+  const id = headers[BUILD_SECRETS_ID_HEADER.toLowerCase()];
+  if (typeof id === 'string' && id !== '') {
+    const taken = uploads.take(id);
+    if (!taken) throw new InvalidArgumentError(`build secrets ${id} are unknown or expired (an upload is kept for a minute and used once): upload them again`);
+    return taken;
+  }
+  const header = headers[BUILD_SECRETS_HEADER.toLowerCase()];
+  if (typeof header !== 'string' || header === '') return undefined;
+  try {
+    const secrets = decodeBuildSecrets(header);
+    checkBuildSecrets(secrets);
+    return secrets;
+  } catch (err) {
+    throw err instanceof BerthError ? err : new InvalidArgumentError((err as Error).message);
+  }
+}
+
 /**
  * `POST /build` (the classic builder): the body is the context tar; the answer Docker's JSON
  * build stream. Errors before any output are plain error responses; a failing step after
@@ -60,6 +80,8 @@ function registryConfig(header: string | string[] | undefined): Record<string, R
  * (the docker CLI exits with it, as with Docker), none otherwise (exit 1).
  */
 export function buildRoutes(app: FastifyInstance, engine: EngineLike): void {
+  const uploads = new BuildSecretUploads();
+  buildSecretRoutes(app, uploads);
   app.post('/build', async (request: FastifyRequest, reply) => {
     const q = request.query as Query;
     const remote = optString(q['remote']);
@@ -77,15 +99,7 @@ export function buildRoutes(app: FastifyInstance, engine: EngineLike): void {
       const auth = registryConfig(request.headers['x-registry-config']);
       const platform = optString(q['platform']);
       const noCacheFilter = jsonList(q['nocachefilter'], 'nocachefilter');
-      const secretHeader = request.headers[BUILD_SECRETS_HEADER.toLowerCase()];
-      let secrets: Record<string, Buffer> | undefined;
-      if (typeof secretHeader === 'string' && secretHeader !== '') {
-        try {
-          secrets = decodeBuildSecrets(secretHeader);
-        } catch (err) {
-          throw new InvalidArgumentError((err as Error).message);
-        }
-      }
+      const secrets = buildSecrets(request.headers, uploads);
       await engine.builder.build(rawBody(request), {
         tags: stringList(q['t']),
         ...(dockerfile ? { dockerfile } : {}),

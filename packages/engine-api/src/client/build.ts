@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { AuthConfig, JsonMessage } from '../types/common.js';
 import { readJsonLines } from '../stream/json-lines.js';
-import { BUILD_SECRETS_HEADER, encodeBuildSecrets } from './build-secrets.js';
+import { BUILD_SECRETS_HEADER, BUILD_SECRETS_HEADER_MAX, BUILD_SECRETS_ID_HEADER, checkBuildSecrets, encodeBuildSecrets, secretsToJson } from './build-secrets.js';
 import { EngineConnection } from './connection.js';
 
 /** Query options of `POST /build` (the engine's builder takes the same). */
@@ -54,6 +54,7 @@ export class BuildCalls extends EngineConnection {
    * caller can exit with it as docker does; an error before the build starts throws.
    */
   async *imageBuild(context: Readable, options: ImageBuildOptions = {}): AsyncGenerator<JsonMessage> {
+    const secrets = options.secrets && Object.keys(options.secrets).length ? await this.secretHeader(options.secrets) : {};
     const res = await this.send('POST', '/build', {
       query: {
         t: options.tags,
@@ -76,7 +77,7 @@ export class BuildCalls extends EngineConnection {
       contentType: 'application/x-tar',
       headers: {
         ...(options.registryConfig ? { 'X-Registry-Config': Buffer.from(JSON.stringify(options.registryConfig)).toString('base64url') } : {}),
-        ...(options.secrets && Object.keys(options.secrets).length ? { [BUILD_SECRETS_HEADER]: encodeBuildSecrets(options.secrets) } : {}),
+        ...secrets,
       },
     });
     try {
@@ -84,5 +85,17 @@ export class BuildCalls extends EngineConnection {
     } finally {
       res.destroy();
     }
+  }
+
+  /**
+   * Small secrets ride in a header; larger ones (a header holds about 16 KiB) are uploaded
+   * first, and the build names the upload.
+   */
+  private async secretHeader(secrets: Record<string, Buffer>): Promise<Record<string, string>> {
+    checkBuildSecrets(secrets);
+    const encoded = encodeBuildSecrets(secrets);
+    if (encoded.length <= BUILD_SECRETS_HEADER_MAX) return { [BUILD_SECRETS_HEADER]: encoded };
+    const { Id } = await this.json<{ Id: string }>('POST', '/build/secrets', { body: secretsToJson(secrets) });
+    return { [BUILD_SECRETS_ID_HEADER]: Id };
   }
 }
