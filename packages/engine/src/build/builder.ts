@@ -414,9 +414,8 @@ class BuildRun {
    * only on a miss).
    */
   private async commitStep(s: StageState, cacheDescription: string, makeLayer: (() => Promise<LayerRecord>) | undefined, createdBy: string): Promise<void> {
-    // A layer's times are clamped to the epoch: a step made under another epoch is another step
-    const epoch = this.epoch ? `\nSOURCE_DATE_EPOCH=${this.epoch.getTime() / 1000}` : '';
-    const key = BuildCache.key(s.imageId, `${cacheDescription}\n${JSON.stringify(s.config)}${epoch}`);
+    // Layer times are clamped to the epoch: a step made under another epoch is another step
+    const key = BuildCache.key(s.imageId, `${cacheDescription}\n${JSON.stringify(s.config)}${this.epoch ? `\nSOURCE_DATE_EPOCH=${this.epoch.getTime() / 1000}` : ''}`);
     if (!this.opts.noCache && !this.stageOut.getStore()?.noCache) {
       const hit = this.d.cache.get(key);
       if (hit && (!this.sources || this.sources.accepts(JSON.parse(hit.config) as ImageConfig)) && (await this.d.store.intact(hit.layers))) {
@@ -517,7 +516,6 @@ class BuildRun {
     const fromImage = fromFlag !== undefined ? await this.sourceImage(fromFlag) : undefined;
     const image = await this.imageLayers(s.imageId);
     const owner = ins.flags['chown'] ? await resolveOwner(ex.word(ins.flags['chown']), image) : undefined;
-    // As dockerd's builder: URLs are downloaded at every build, the cache keyed by their content
     const fetched = await fetchAll(a.urls, this.tmpDir, { timeoutMs: this.d.fetchTimeoutMs ?? 30_000, ...(a.checksum ? { checksum: a.checksum } : {}), ...(this.opts.signal ? { signal: this.opts.signal } : {}) });
     const copy = async (from: LayeredFs, fromContext: boolean): Promise<void> => {
       const plan = await planCopy({
@@ -542,12 +540,8 @@ class BuildRun {
       // The layer is written (on a cache miss) while the source tree is still mounted.
       await this.commitStep(s, `${ins.cmd} ${a.flagText}${hash} ${dest}`, () => writeCopyLayer(this.d.store.content, plan, this.epoch), `/bin/sh -c #(nop) ${ins.cmd} ${a.flagText}${kind}${hash} in ${dest} `);
     };
-    try {
-      if (fromImage === undefined) await copy(a.heredocDir ? new LayeredFs([a.heredocDir, ...this.context.dirs]) : this.context, true);
-      else await this.withImageTree(fromImage, (from) => copy(from, false));
-    } finally {
-      await fetched.release();
-    }
+    const done = fromImage === undefined ? copy(a.heredocDir ? new LayeredFs([a.heredocDir, ...this.context.dirs]) : this.context, true) : this.withImageTree(fromImage, (from) => copy(from, false));
+    await done.finally(() => fetched.release());
   }
 
   /** `--from=<stage name | stage index | image>` to an image ID ('' for a scratch stage). */

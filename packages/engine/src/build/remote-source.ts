@@ -157,7 +157,11 @@ function wrap(url: URL, err: unknown): Error {
   return new InvalidArgumentError(`Get "${url.href}": ${e.message}`);
 }
 
-/** Every URL of one ADD, downloaded in order; `release` removes the files once the layer is written. */
+/**
+ * Every URL of one ADD, downloaded in order; `release` removes the files once the layer is
+ * written. As dockerd's builder, URLs are fetched at every build, the step's cache keyed by
+ * their content.
+ */
 export async function fetchAll(urls: string[], dir: string, opts: FetchOptions): Promise<{ files: RemoteFile[]; release(): Promise<void> }> {
   const files: RemoteFile[] = [];
   const release = async (): Promise<void> => {
