@@ -46,7 +46,7 @@ export function remoteFileName(url: URL): string {
 /**
  * Downloads `source` as dockerd's builder does: GET, following at most 10 redirects, a
  * status of 400 or more is an error quoting the body; the body streams into a new file under
- * `dir` (hashed as it flows, never held in memory) and gets Last-Modified as its time.
+ * `dir` (never held in memory) and gets Last-Modified as its time.
  * Unlike dockerd, a server that stops answering fails the step after `timeoutMs`.
  */
 export async function fetchRemote(source: string, dir: string, opts: FetchOptions): Promise<RemoteFile> {
@@ -58,12 +58,11 @@ export async function fetchRemote(source: string, dir: string, opts: FetchOption
   const into = await mkdtemp(join(dir, 'remote-'));
   // The file's name on disk is never the URL's (which may be anything, `..` included).
   const hostPath = join(into, 'download');
-  const sha = createHash('sha256');
-  const other: Hash | undefined = want && want.algo !== 'sha256' ? createHash(want.algo) : undefined;
+  // hashed as it flows for --checksum (the step's cache key reads the file later)
+  const hash: Hash | undefined = want ? createHash(want.algo) : undefined;
   const tap = new Transform({
     transform(chunk: Buffer, _enc, cb) {
-      sha.update(chunk);
-      other?.update(chunk);
+      hash?.update(chunk);
       cb(null, chunk);
     },
   });
@@ -74,8 +73,8 @@ export async function fetchRemote(source: string, dir: string, opts: FetchOption
     throw wrap(url, err);
   }
   if (!res.complete) throw new InvalidArgumentError(`Get "${url.href}": unexpected EOF`);
-  if (want) {
-    const got = `${want.algo}:${(other ?? sha).digest('hex')}`;
+  if (want && hash) {
+    const got = `${want.algo}:${hash.digest('hex')}`;
     // BuildKit's words for a pinned download that changed
     if (got !== want.text) throw new InvalidArgumentError(`failed to verify ${url.href}: digest mismatch ${got}: ${want.text}`);
   }
