@@ -49,5 +49,10 @@ describe('fetchRemote (ADD <url>) against a loopback server', () => {
     expect(remoteFileName(new URL('http://h/dir/'))).toBe('');
     expect(remoteFileName(new URL('http://h'))).toBe('');
     expect(remoteFileName(new URL('http://h/%E2%9C%93'))).toBe('✓');
+    // never a path: decoded slashes and dot segments give a plain name or none
+    expect(remoteFileName(new URL('http://h/x/..%2F..%2Fetc%2Fpasswd'))).toBe('passwd');
+    expect(remoteFileName(new URL('http://h/a/%2E%2E'))).toBe('');
+    expect(remoteFileName(new URL('http://h/a%2F..'))).toBe('');
+    expect(remoteFileName(new URL('http://h/a%00b'))).toBe('');
   });
 });

@@ -32,15 +32,22 @@ const MAX_REDIRECTS = 10;
 /** How much of an error response's body the message quotes. */
 const ERROR_BODY_LIMIT = 4096;
 
-/** The file name a URL gives (its path's last segment, decoded), '' when the path ends with `/`. */
+/**
+ * The file name a URL gives: its path's last segment, decoded (as Go's url.Path), '' when
+ * the path ends with `/`. A decoded `/` splits again and only the last part is kept; `..`,
+ * `.` and NUL give no name.
+ */
 export function remoteFileName(url: URL): string {
   if (url.pathname.endsWith('/')) return '';
   const last = posix.basename(url.pathname);
+  let decoded: string;
   try {
-    return decodeURIComponent(last);
+    decoded = decodeURIComponent(last);
   } catch {
-    return last;
+    decoded = last;
   }
+  const name = posix.basename(decoded);
+  return name === '.' || name === '..' || name.includes('\0') ? '' : name;
 }
 
 /**
