@@ -4,7 +4,7 @@
 import type { JsonMessage } from '@berth/engine-api';
 import { humanSize } from './units.js';
 
-interface ProgressOutput {
+export interface ProgressOutput {
   write(text: string): unknown;
 }
 
