@@ -8,3 +8,7 @@ export { CriServer, type CriServerOptions } from './server.js';
 export type { CriDeps } from './deps.js';
 export { criServices, PROTO_PATH, LOADER_OPTIONS } from './grpc.js';
 export { CRI_NAMESPACE } from './meta.js';
+export { dialSpdy } from './streaming/client.js';
+export { SpdyConnection, SpdyStream } from './streaming/spdy-connection.js';
+export { REMOTE_COMMAND_PROTOCOLS } from './streaming/remote-command.js';
+export { PORT_FORWARD_PROTOCOLS } from './streaming/port-forward.js';

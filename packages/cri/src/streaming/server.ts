@@ -3,6 +3,12 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { CriDeps } from '../deps.js';
 import type { Sandboxes } from '../sandboxes.js';
+import { runAttach, runExec } from './container-io.js';
+import { acceptSpdyUpgrade, negotiateProtocol, refuseUpgrade, wantsSpdy } from './handshake.js';
+import { dialHost, dialInNetns } from './netns-dial.js';
+import { PORT_FORWARD_PROTOCOLS, screenPortForwardStream, servePortForward } from './port-forward.js';
+import { REMOTE_COMMAND_PROTOCOLS, serveRemoteCommand } from './remote-command.js';
+import { SpdyConnection } from './spdy-connection.js';
 
 /** What a streaming URL grants: one exec, attach or port-forward session. */
 export interface StreamRequest {
@@ -74,9 +80,44 @@ export class StreamingServer {
     return p.req;
   }
 
-  protected upgrade(req: IncomingMessage, socket: Socket, _head: Buffer): void {
-    socket.on('error', () => undefined);
-    socket.end('HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\n\r\n');
+  protected upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (!wantsSpdy(req)) return refuseUpgrade(socket, 400, 'Bad Request', 'unable to upgrade: missing upgrade headers in request (SPDY/3.1)');
+    const sr = this.take(path);
+    if (!sr) return refuseUpgrade(socket, 404, 'Not Found', 'streaming token not found or expired');
+    const supported = sr.kind === 'portforward' ? PORT_FORWARD_PROTOCOLS : REMOTE_COMMAND_PROTOCOLS;
+    const protocol = negotiateProtocol(req, supported);
+    if (protocol === undefined) {
+      const offered = String(req.headers['x-stream-protocol-version'] ?? '');
+      return refuseUpgrade(socket, 403, 'Forbidden', `unable to upgrade: unable to negotiate protocol: client supports [${offered}], server accepts [${supported.join(' ')}]`, {
+        'X-Accepted-Stream-Protocol-Versions': supported.join(', '),
+      });
+    }
+    acceptSpdyUpgrade(socket, protocol);
+    if (sr.kind === 'portforward') {
+      const conn = new SpdyConnection(socket, { server: true, accept: screenPortForwardStream }, head);
+      // the streams may come before the sandbox is looked up: serve at once, look up once
+      const dialer = this.podDialer(sr.id);
+      dialer.catch(() => undefined);
+      servePortForward(conn, async (port) => (await dialer)(port), sr.id);
+      return;
+    }
+    const conn = new SpdyConnection(socket, { server: true }, head);
+    const opts = { stdin: sr.stdin, stdout: sr.stdout, stderr: sr.stderr, tty: sr.tty };
+    void serveRemoteCommand(conn, protocol, opts, (s) => (sr.kind === 'exec' ? runExec(this.d, sr.id, sr.cmd, sr.tty, s) : runAttach(this.d, sr.id, s))).catch((err: unknown) => {
+      this.d.log?.warn({ err, id: sr.id }, `cri ${sr.kind} session failed`);
+      conn.destroy();
+    });
+  }
+
+  /** How to reach a port in a pod: the host's loopback for a host-network pod, else inside its sandbox's network namespace. */
+  private async podDialer(sandboxId: string): Promise<(port: number) => Promise<Socket>> {
+    const { c } = await this.sandboxes.inspect(sandboxId);
+    if (c.HostConfig?.NetworkMode === 'host') return dialHost;
+    const pid = (await this.d.runtime.state(c.Id)).pid;
+    if (!pid) throw new Error(`sandbox ${sandboxId} is not running`);
+    return (port) => dialInNetns(pid, port);
   }
 
   async close(): Promise<void> {
