@@ -96,7 +96,13 @@ export async function serveRemoteCommand(conn: SpdyConnection, protocol: string,
   // what was not asked for is not used: a tty has no stderr
   for (const [type, s] of got) if ((type === 'stdin' && !opts.stdin) || (type === 'stdout' && !opts.stdout) || (type === 'stderr' && !opts.stderr)) s.resume();
   const resizeListeners: ((size: TerminalSize) => void)[] = [];
-  if (resize) readSizes(resize, (size) => resizeListeners.forEach((fn) => fn(size)));
+  // the client sends its size at once, likely before the process exists: the last one is kept for it
+  let lastSize: TerminalSize | undefined;
+  if (resize)
+    readSizes(resize, (size) => {
+      lastSize = size;
+      resizeListeners.forEach((fn) => fn(size));
+    });
 
   let outcome: RunOutcome;
   try {
@@ -104,7 +110,10 @@ export async function serveRemoteCommand(conn: SpdyConnection, protocol: string,
       ...(opts.stdin && stdin ? { stdin } : {}),
       ...(opts.stdout && stdout ? { stdout } : {}),
       ...(opts.stderr && stderr ? { stderr } : {}),
-      onResize: (fn) => resizeListeners.push(fn),
+      onResize: (fn) => {
+        resizeListeners.push(fn);
+        if (lastSize) fn(lastSize);
+      },
       gone,
     });
   } catch (e) {

@@ -97,20 +97,32 @@ export class HeaderCompressor {
  * order and waits for each.
  */
 export class HeaderDecompressor {
-  private readonly inflate: Inflate = createInflate({ dictionary: SPDY_DICTIONARY, flush: constants.Z_SYNC_FLUSH, maxOutputLength: MAX_HEADER_BLOCK });
+  private readonly inflate: Inflate = createInflate({ dictionary: SPDY_DICTIONARY, flush: constants.Z_SYNC_FLUSH });
+  private out: Buffer[] = [];
+  private outSize = 0;
   private failed: Error | undefined;
 
   constructor() {
-    this.inflate.on('error', (e: Error) => (this.failed = e));
+    this.inflate.on('error', (e: Error) => (this.failed ??= e));
+    // flowing, so zlib never waits for a reader; what a block inflates to is counted as it comes
+    this.inflate.on('data', (b: Buffer) => {
+      this.outSize += b.length;
+      if (this.outSize <= MAX_HEADER_BLOCK) this.out.push(b);
+      else if (!this.failed) {
+        this.failed = new Error('SPDY header block too large');
+        this.inflate.destroy();
+      }
+    });
   }
 
   decompress(block: Buffer): Promise<SpdyHeaders> {
     return new Promise((resolve, reject) => {
       if (this.failed) return reject(this.failed);
       this.inflate.write(block, (err) => {
-        if (err || this.failed) return reject(err ?? this.failed);
-        const out = (this.inflate.read() as Buffer | null) ?? Buffer.alloc(0);
-        if (out.length > MAX_HEADER_BLOCK) return reject(new Error('SPDY header block too large'));
+        const out = Buffer.concat(this.out);
+        this.out = [];
+        this.outSize = 0;
+        if (err || this.failed) return reject(this.failed ?? err);
         try {
           resolve(parseHeaderBlock(out));
         } catch (e) {
