@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PORT_FORWARD_PROTOCOLS, REMOTE_COMMAND_PROTOCOLS, dialSpdy, type SpdyConnection, type SpdyStream } from '@berth/cri';
+import { PORT_FORWARD_PROTOCOLS, REMOTE_COMMAND_PROTOCOLS, dialSpdy, dialWebSocket, type SpdyConnection, type SpdyStream } from '@berth/cri';
 import { removeDaemonNetwork, seededRegistry, type SeededRegistry } from '@berth/fixtures';
 import { startDaemon, type Daemon } from '../src/index.js';
 import { isolatedNetworkConfig } from './support/daemon.js';
@@ -238,5 +238,31 @@ describe('CRI streaming (SPDY/3.1)', () => {
     expect(r.data.toString()).toMatch(/hello-host$/);
     expect(r.error).toBe('');
     conn.close();
+  });
+});
+
+describe('CRI streaming (WebSocket)', () => {
+  for (const protocol of ['v4.channel.k8s.io', 'v4.base64.channel.k8s.io']) {
+    it(`exec over ${protocol}: every byte value in and out, stderr apart, the exit code`, async () => {
+      const payload = Buffer.concat(Array.from({ length: 1024 }, allBytes)); // 256 KiB
+      const url = await execUrl(shell.id, ['sh', '-c', `head -c ${payload.length}; echo err >&2; exit 5`], { stdin: true, stdout: true, stderr: true });
+      const { conn, protocol: got } = await dialWebSocket(url, ['no.such.protocol', protocol]);
+      expect(got).toBe(protocol);
+      const [out, err, status] = [readAll(conn.readable(1)!), readAll(conn.readable(2)!), readAll(conn.readable(3)!)];
+      conn.send(0, payload);
+      expect((await out).equals(payload)).toBe(true);
+      expect((await err).toString()).toBe('err\n');
+      expect(JSON.parse((await status).toString())).toMatchObject({ status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: '5' }] } });
+    });
+  }
+
+  it('speaks channel.k8s.io (the error as text) and refuses a protocol it does not know', async () => {
+    const url = await execUrl(shell.id, ['sh', '-c', 'echo old; exit 4'], { stdout: true });
+    const { conn, protocol } = await dialWebSocket(url, ['channel.k8s.io']);
+    expect(protocol).toBe('channel.k8s.io');
+    const [out, status] = [readAll(conn.readable(1)!), readAll(conn.readable(3)!)];
+    expect((await out).toString()).toBe('old\n');
+    expect((await status).toString()).toMatch(/^command terminated with non-zero exit code: .*exit code 4$/);
+    await expect(dialWebSocket(await execUrl(shell.id, ['true'], { stdout: true }), ['v9.channel.example'])).rejects.toThrow(/403/);
   });
 });

@@ -1,6 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import type { Socket } from 'node:net';
 import { SpdyConnection } from './spdy-connection.js';
+import { WsChannelConnection } from './websocket-channels.js';
+import { acceptKey } from './websocket-frames.js';
 
 /**
  * The client side of a streaming URL, as kubectl's SPDY round tripper does it: POST with
@@ -22,6 +25,36 @@ export function dialSpdy(url: string, protocols: string[], timeoutMs = 15_000): 
       const parts: Buffer[] = [];
       res.on('data', (b: Buffer) => parts.length < 64 && parts.push(b));
       res.on('end', () => reject(new Error(`no upgrade: ${res.statusCode} ${Buffer.concat(parts).toString('utf8').trim()}`)));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('streaming upgrade timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * The client side of an exec/attach URL over a WebSocket (kubelet's channel protocols): the
+ * RFC 6455 handshake offering `protocols`, then channels (stdout 1, stderr 2 and error 3 to read).
+ */
+export function dialWebSocket(url: string, protocols: string[], timeoutMs = 15_000): Promise<{ conn: WsChannelConnection; protocol: string }> {
+  return new Promise((resolve, reject) => {
+    const key = randomBytes(16).toString('base64');
+    const req = request(url, {
+      headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': key, ...(protocols.length ? { 'Sec-WebSocket-Protocol': protocols.join(', ') } : {}) },
+      timeout: timeoutMs,
+    });
+    req.on('upgrade', (res, socket: Socket, head: Buffer) => {
+      if (res.headers['sec-websocket-accept'] !== acceptKey(key)) {
+        socket.destroy();
+        return reject(new Error('bad Sec-WebSocket-Accept'));
+      }
+      const protocol = String(res.headers['sec-websocket-protocol'] ?? '');
+      resolve({ conn: new WsChannelConnection(socket, { base64: protocol.includes('base64'), readChannels: [1, 2, 3], mask: true }, head), protocol });
+    });
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () => reject(new Error(`no upgrade: ${res.statusCode}`)));
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error('streaming upgrade timed out')));

@@ -87,45 +87,86 @@ export async function serveRemoteCommand(conn: SpdyConnection, protocol: string,
   }
   // later streams (none are expected) are read and dropped
   conn.on('stream', (s: SpdyStream) => s.resume());
-  const errorStream = got.get('error')!;
-  errorStream.resume(); // the client writes nothing there
-  const resize = got.get('resize');
-  const stdin = got.get('stdin');
-  const stdout = got.get('stdout');
-  const stderr = got.get('stderr');
+  const error = got.get('error')!;
+  error.resume(); // the client writes nothing there
   // what was not asked for is not used: a tty has no stderr
-  for (const [type, s] of got) if ((type === 'stdin' && !opts.stdin) || (type === 'stdout' && !opts.stdout) || (type === 'stderr' && !opts.stderr)) s.resume();
+  const pick = (type: string, wanted: boolean): SpdyStream | undefined => {
+    const s = got.get(type);
+    if (s && !wanted) s.resume();
+    return wanted ? s : undefined;
+  };
+  const stdin = pick('stdin', opts.stdin);
+  const stdout = pick('stdout', opts.stdout);
+  const stderr = pick('stderr', opts.stderr);
+  const resize = got.get('resize');
+  await runSession(
+    {
+      error,
+      ...(stdin ? { stdin } : {}),
+      ...(stdout ? { stdout } : {}),
+      ...(stderr ? { stderr } : {}),
+      ...(resize ? { resize } : {}),
+      v4: protocol === 'v4.channel.k8s.io',
+      gone,
+      isClosed: () => conn.closed,
+      close: () => conn.close(),
+    },
+    run,
+  );
+}
+
+/** A session's channels to the client, whatever carries them (SPDY streams, WebSocket channels). */
+export interface ClientChannels {
+  error: Writable;
+  stdin?: Readable;
+  stdout?: Writable;
+  stderr?: Writable;
+  resize?: Readable;
+  /** The error channel carries a JSON metav1.Status (v4) rather than the error's text. */
+  v4: boolean;
+  gone: Promise<void>;
+  isClosed(): boolean;
+  close(): void;
+}
+
+/** Runs the command with the client's channels, reports how it ended on the error channel, then closes. */
+export async function runSession(c: ClientChannels, run: (s: SessionStreams) => Promise<RunOutcome>): Promise<void> {
   const resizeListeners: ((size: TerminalSize) => void)[] = [];
   // the client sends its size at once, likely before the process exists: the last one is kept for it
   let lastSize: TerminalSize | undefined;
-  if (resize)
-    readSizes(resize, (size) => {
+  if (c.resize)
+    readSizes(c.resize, (size) => {
       lastSize = size;
       resizeListeners.forEach((fn) => fn(size));
     });
-
   let outcome: RunOutcome;
   try {
     outcome = await run({
-      ...(opts.stdin && stdin ? { stdin } : {}),
-      ...(opts.stdout && stdout ? { stdout } : {}),
-      ...(opts.stderr && stderr ? { stderr } : {}),
+      ...(c.stdin ? { stdin: c.stdin } : {}),
+      ...(c.stdout ? { stdout: c.stdout } : {}),
+      ...(c.stderr ? { stderr: c.stderr } : {}),
       onResize: (fn) => {
         resizeListeners.push(fn);
         if (lastSize) fn(lastSize);
       },
-      gone,
+      gone: c.gone,
     });
   } catch (e) {
     outcome = { error: (e as Error).message };
   }
-  if (!conn.closed) {
-    for (const s of [stdout, stderr]) if (s && !s.writableEnded) s.end();
-    const report = protocol === 'v4.channel.k8s.io' ? JSON.stringify(statusFor(outcome)) : 'error' in outcome ? `Internal error occurred: ${outcome.error}` : outcome.exitCode !== 0 ? (statusFor(outcome) as { message: string }).message : '';
-    if (report) errorStream.write(Buffer.from(report, 'utf8'));
-    errorStream.end();
+  if (!c.isClosed()) {
+    // all output out before the status, the status out before the connection's end
+    await Promise.all([finished(c.stdout), finished(c.stderr)]);
+    const report = c.v4 ? JSON.stringify(statusFor(outcome)) : 'error' in outcome ? `Internal error occurred: ${outcome.error}` : outcome.exitCode !== 0 ? (statusFor(outcome) as { message: string }).message : '';
+    if (report) c.error.write(Buffer.from(report, 'utf8'));
+    await finished(c.error);
   }
-  conn.close();
+  c.close();
+}
+
+/** Ends a channel and waits until what was written to it has gone to the connection (or the connection went). */
+function finished(w: Writable | undefined): Promise<void> {
+  return new Promise((resolve) => (w ? w.end(() => resolve()) : resolve()));
 }
 
 /** The resize stream: one JSON TerminalSize ({"Width":..,"Height":..}) after another, as Go's json.Encoder writes them. */

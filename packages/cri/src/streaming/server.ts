@@ -7,7 +7,8 @@ import { runAttach, runExec } from './container-io.js';
 import { acceptSpdyUpgrade, negotiateProtocol, refuseUpgrade, wantsSpdy } from './handshake.js';
 import { dialHost, dialInNetns } from './netns-dial.js';
 import { PORT_FORWARD_PROTOCOLS, screenPortForwardStream, servePortForward } from './port-forward.js';
-import { REMOTE_COMMAND_PROTOCOLS, serveRemoteCommand } from './remote-command.js';
+import { REMOTE_COMMAND_PROTOCOLS, serveRemoteCommand, type RunOutcome, type SessionStreams } from './remote-command.js';
+import { isWebSocketRequest, serveWebSocketRemoteCommand } from './websocket-session.js';
 import { SpdyConnection } from './spdy-connection.js';
 
 /** What a streaming URL grants: one exec, attach or port-forward session. */
@@ -28,7 +29,8 @@ const MAX_PENDING = 1000;
 
 /**
  * The local HTTP listener that Exec/Attach/PortForward URLs point at: a single-use token
- * per URL (`/exec/<token>`), upgraded to SPDY/3.1 with kubelet's stream protocols.
+ * per URL (`/exec/<token>`), upgraded to SPDY/3.1 with kubelet's stream protocols, or (exec
+ * and attach) to a WebSocket with its channel protocols.
  */
 export class StreamingServer {
   private server: Server | undefined;
@@ -83,9 +85,20 @@ export class StreamingServer {
   protected upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     const path = new URL(req.url ?? '/', 'http://x').pathname;
-    if (!wantsSpdy(req)) return refuseUpgrade(socket, 400, 'Bad Request', 'unable to upgrade: missing upgrade headers in request (SPDY/3.1)');
+    const websocket = isWebSocketRequest(req);
+    if (!websocket && !wantsSpdy(req)) return refuseUpgrade(socket, 400, 'Bad Request', 'unable to upgrade: missing upgrade headers in request (SPDY/3.1 or websocket)');
     const sr = this.take(path);
     if (!sr) return refuseUpgrade(socket, 404, 'Not Found', 'streaming token not found or expired');
+    const run = (s: SessionStreams): Promise<RunOutcome> => (sr.kind === 'exec' ? runExec(this.d, sr.id, sr.cmd, sr.tty, s) : runAttach(this.d, sr.id, s));
+    const opts = { stdin: sr.stdin, stdout: sr.stdout, stderr: sr.stderr, tty: sr.tty };
+    if (websocket) {
+      if (sr.kind === 'portforward') return refuseUpgrade(socket, 400, 'Bad Request', 'port forwarding is served over SPDY/3.1 only');
+      void serveWebSocketRemoteCommand(req, socket, head, opts, run)?.catch((err: unknown) => {
+        this.d.log?.warn({ err, id: sr.id }, `cri ${sr.kind} session failed`);
+        socket.destroy();
+      });
+      return;
+    }
     const supported = sr.kind === 'portforward' ? PORT_FORWARD_PROTOCOLS : REMOTE_COMMAND_PROTOCOLS;
     const protocol = negotiateProtocol(req, supported);
     if (protocol === undefined) {
@@ -104,8 +117,7 @@ export class StreamingServer {
       return;
     }
     const conn = new SpdyConnection(socket, { server: true }, head);
-    const opts = { stdin: sr.stdin, stdout: sr.stdout, stderr: sr.stderr, tty: sr.tty };
-    void serveRemoteCommand(conn, protocol, opts, (s) => (sr.kind === 'exec' ? runExec(this.d, sr.id, sr.cmd, sr.tty, s) : runAttach(this.d, sr.id, s))).catch((err: unknown) => {
+    void serveRemoteCommand(conn, protocol, opts, run).catch((err: unknown) => {
       this.d.log?.warn({ err, id: sr.id }, `cri ${sr.kind} session failed`);
       conn.destroy();
     });
