@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -162,6 +163,16 @@ describe('CRI streaming (SPDY/3.1)', () => {
     expect(status).toMatchObject({ status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: '7' }] } });
   });
 
+  it('ends the exec when the client goes away (the process is killed, nothing left behind)', async () => {
+    const s = await session(await execUrl(shell.id, ['sh', '-c', 'echo started; exec sleep 4321'], { stdout: true }), { stdout: true });
+    const out = collector(s.stdout!);
+    await out.until(/started/);
+    s.conn.destroy();
+    const ps = async (): Promise<string> => Buffer.from((await cri.rt('ExecSync', { container_id: shell.id, cmd: ['ps', '-o', 'args'], timeout: 10 })).stdout).toString();
+    for (let i = 0; i < 100 && /sleep 4321/.test(await ps()); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await ps()).not.toMatch(/sleep 4321/);
+  });
+
   it('speaks the older protocols it is offered (v2: the error as text) and refuses unknown ones', async () => {
     const url = await execUrl(shell.id, ['sh', '-c', 'echo v2; exit 2'], { stdout: true });
     const s = await session(url, { stdout: true }, ['v2.channel.k8s.io']);
@@ -216,6 +227,12 @@ describe('CRI streaming (SPDY/3.1)', () => {
       expect(r.data.toString()).toMatch(/hello-pf$/);
       expect(r.error).toBe('');
     }
+    // 4 MiB of random bytes, unchanged, through the pod's connection and the SPDY stream
+    const sum = await cri.rt('ExecSync', { container_id: id, cmd: ['sh', '-c', 'head -c 4194304 /dev/urandom > /www/big && sha256sum /www/big'], timeout: 20 });
+    const big = await forward(conn, 8080, '3', Buffer.from('GET /big HTTP/1.0\r\n\r\n'));
+    const body = big.data.subarray(big.data.indexOf('\r\n\r\n') + 4);
+    expect(body.length).toBe(4194304);
+    expect(createHash('sha256').update(body).digest('hex')).toBe(Buffer.from(sum.stdout).toString().split(' ')[0]);
     const refused = await forward(conn, 8081, '2', Buffer.from('x'));
     expect(refused.data.length).toBe(0);
     expect(refused.error).toMatch(/error forwarding port 8081 to pod .*ECONNREFUSED/);
