@@ -89,6 +89,18 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** A pod serving `text` at /index.html on port 8080 inside its network namespace (nothing published on the host). */
+async function webPod(name: string, text: string): Promise<{ pod: { id: string; config: any }; id: string }> {
+  const pod = await runPod(name);
+  const id = await runContainer(pod, 'web', { command: ['sh', '-c', `mkdir -p /www && printf ${text} > /www/index.html && exec httpd -f -p 8080 -h /www`] });
+  for (let i = 0; i < 100; i++) {
+    const r = await cri.rt('ExecSync', { container_id: id, cmd: ['wget', '-qO-', 'http://127.0.0.1:8080/index.html'], timeout: 5 });
+    if (r.exit_code === 0) break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  return { pod, id };
+}
+
 let shell: { pod: { id: string; config: any }; id: string };
 
 beforeAll(async () => {
@@ -210,14 +222,7 @@ describe('CRI streaming (SPDY/3.1)', () => {
   }
 
   it('forwards a port inside the pod network namespace; a closed port is an error on the error stream', async () => {
-    const pod = await runPod('pf');
-    const id = await runContainer(pod, 'web', { command: ['sh', '-c', 'mkdir -p /www && printf hello-pf > /www/index.html && exec httpd -f -p 8080 -h /www'] });
-    // serving inside the pod (and only there: nothing is published on the host)
-    for (let i = 0; i < 100; i++) {
-      const r = await cri.rt('ExecSync', { container_id: id, cmd: ['wget', '-qO-', 'http://127.0.0.1:8080/index.html'], timeout: 5 });
-      if (r.exit_code === 0) break;
-      await new Promise((res) => setTimeout(res, 100));
-    }
+    const { pod, id } = await webPod('pf', 'hello-pf');
     const { url } = await cri.rt('PortForward', { pod_sandbox_id: pod.id, port: [8080] });
     const { conn, protocol } = await dialSpdy(url, PORT_FORWARD_PROTOCOLS);
     expect(protocol).toBe('portforward.k8s.io');
@@ -272,6 +277,19 @@ describe('CRI streaming (WebSocket)', () => {
       expect(JSON.parse((await status).toString())).toMatchObject({ status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: '5' }] } });
     });
   }
+
+  it('forwards a port over a WebSocket: its number first on the data and error channels, then the bytes', async () => {
+    const { pod } = await webPod('wspf', 'hello-ws');
+    const { url } = await cri.rt('PortForward', { pod_sandbox_id: pod.id, port: [8080] });
+    const { conn, protocol } = await dialWebSocket(url, ['v4.channel.k8s.io'], [0, 1]);
+    expect(protocol).toBe('v4.channel.k8s.io');
+    const [data, error] = [readAll(conn.readable(0)!), readAll(conn.readable(1)!)];
+    conn.send(0, Buffer.from('GET /index.html HTTP/1.0\r\n\r\n'));
+    const [d, e] = await Promise.all([data, error]); // the server closes once the pod's side has
+    expect(d.readUInt16LE(0)).toBe(8080);
+    expect(d.subarray(2).toString()).toMatch(/^HTTP\/1\.[01] 200[\s\S]*hello-ws$/);
+    expect(e).toEqual(Buffer.from([8080 & 0xff, 8080 >> 8]));
+  });
 
   it('speaks channel.k8s.io (the error as text) and refuses a protocol it does not know', async () => {
     const url = await execUrl(shell.id, ['sh', '-c', 'echo old; exit 4'], { stdout: true });

@@ -34,10 +34,11 @@ export function dialSpdy(url: string, protocols: string[], timeoutMs = 15_000): 
 }
 
 /**
- * The client side of an exec/attach URL over a WebSocket (kubelet's channel protocols): the
- * RFC 6455 handshake offering `protocols`, then channels (stdout 1, stderr 2 and error 3 to read).
+ * The client side of a streaming URL over a WebSocket (kubelet's channel protocols): the
+ * RFC 6455 handshake offering `protocols`, then channels (`readChannels` to read: exec's stdout 1,
+ * stderr 2 and error 3; a port-forward's data and error channels).
  */
-export function dialWebSocket(url: string, protocols: string[], timeoutMs = 15_000): Promise<{ conn: WsChannelConnection; protocol: string }> {
+export function dialWebSocket(url: string, protocols: string[], readChannels = [1, 2, 3], timeoutMs = 15_000): Promise<{ conn: WsChannelConnection; protocol: string }> {
   return new Promise((resolve, reject) => {
     const key = randomBytes(16).toString('base64');
     const req = request(url, {
@@ -50,7 +51,7 @@ export function dialWebSocket(url: string, protocols: string[], timeoutMs = 15_0
         return reject(new Error('bad Sec-WebSocket-Accept'));
       }
       const protocol = String(res.headers['sec-websocket-protocol'] ?? '');
-      resolve({ conn: new WsChannelConnection(socket, { base64: protocol.includes('base64'), readChannels: [1, 2, 3], mask: true }, head), protocol });
+      resolve({ conn: new WsChannelConnection(socket, { base64: protocol.includes('base64'), readChannels, mask: true }, head), protocol });
     });
     req.on('response', (res) => {
       res.resume();

@@ -8,6 +8,7 @@ import { acceptSpdyUpgrade, negotiateProtocol, refuseUpgrade, wantsSpdy } from '
 import { dialHost, dialInNetns } from './netns-dial.js';
 import { PORT_FORWARD_PROTOCOLS, screenPortForwardStream, servePortForward } from './port-forward.js';
 import { REMOTE_COMMAND_PROTOCOLS, serveRemoteCommand, type RunOutcome, type SessionStreams } from './remote-command.js';
+import { portsOf, serveWebSocketPortForward } from './websocket-port-forward.js';
 import { isWebSocketRequest, serveWebSocketRemoteCommand } from './websocket-session.js';
 import { SpdyConnection } from './spdy-connection.js';
 
@@ -21,6 +22,8 @@ export interface StreamRequest {
   stdin: boolean;
   stdout: boolean;
   stderr: boolean;
+  /** PortForward's ports (a WebSocket port-forward without a `port` query serves these). */
+  ports?: number[];
 }
 
 /** How long a URL stays valid, as kubelet's streaming server (1 minute). */
@@ -29,8 +32,8 @@ const MAX_PENDING = 1000;
 
 /**
  * The local HTTP listener that Exec/Attach/PortForward URLs point at: a single-use token
- * per URL (`/exec/<token>`), upgraded to SPDY/3.1 with kubelet's stream protocols, or (exec
- * and attach) to a WebSocket with its channel protocols.
+ * per URL (`/exec/<token>`), upgraded to SPDY/3.1 with kubelet's stream protocols, or to a
+ * WebSocket with its channel protocols.
  */
 export class StreamingServer {
   private server: Server | undefined;
@@ -92,7 +95,13 @@ export class StreamingServer {
     const run = (s: SessionStreams): Promise<RunOutcome> => (sr.kind === 'exec' ? runExec(this.d, sr.id, sr.cmd, sr.tty, s) : runAttach(this.d, sr.id, s));
     const opts = { stdin: sr.stdin, stdout: sr.stdout, stderr: sr.stderr, tty: sr.tty };
     if (websocket) {
-      if (sr.kind === 'portforward') return refuseUpgrade(socket, 400, 'Bad Request', 'port forwarding is served over SPDY/3.1 only');
+      if (sr.kind === 'portforward') {
+        const ports = portsOf(req, sr.ports ?? []);
+        if (typeof ports === 'string') return refuseUpgrade(socket, 400, 'Bad Request', ports);
+        const dialer = this.podDialer(sr.id);
+        dialer.catch(() => undefined);
+        return serveWebSocketPortForward(req, socket, head, ports, async (port) => (await dialer)(port), sr.id);
+      }
       void serveWebSocketRemoteCommand(req, socket, head, opts, run)?.catch((err: unknown) => {
         this.d.log?.warn({ err, id: sr.id }, `cri ${sr.kind} session failed`);
         socket.destroy();
