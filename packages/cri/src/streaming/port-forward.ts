@@ -87,7 +87,10 @@ export function servePortForward(conn: SpdyConnection, dial: (port: number) => P
     }
     sockets.add(sock);
     let failure: string | undefined;
-    sock.on('error', (e) => (failure ??= e.message));
+    let podEnded = false;
+    sock.on('end', () => (podEnded = true));
+    // a write the pod's side no longer takes after its end is the client's late data, not a failure
+    sock.on('error', (e) => (podEnded ? undefined : (failure ??= e.message)));
     sock.on('close', () => sockets.delete(sock));
     // client to pod (its FIN half-closes the pod connection), pod to client (its end is the stream's FIN)
     await Promise.all([pump(data, sock), pump(sock, data)]);

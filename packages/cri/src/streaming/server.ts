@@ -5,7 +5,7 @@ import type { CriDeps } from '../deps.js';
 import type { Sandboxes } from '../sandboxes.js';
 import { runAttach, runExec } from './container-io.js';
 import { acceptSpdyUpgrade, negotiateProtocol, refuseUpgrade, wantsSpdy } from './handshake.js';
-import { dialHost, dialInNetns } from './netns-dial.js';
+import { NetnsDialer, dialHost } from './netns-dial.js';
 import { PORT_FORWARD_PROTOCOLS, screenPortForwardStream, servePortForward } from './port-forward.js';
 import { REMOTE_COMMAND_PROTOCOLS, serveRemoteCommand, type RunOutcome, type SessionStreams } from './remote-command.js';
 import { portsOf, serveWebSocketPortForward } from './websocket-port-forward.js';
@@ -99,8 +99,9 @@ export class StreamingServer {
         const ports = portsOf(req, sr.ports ?? []);
         if (typeof ports === 'string') return refuseUpgrade(socket, 400, 'Bad Request', ports);
         const dialer = this.podDialer(sr.id);
-        dialer.catch(() => undefined);
-        return serveWebSocketPortForward(req, socket, head, ports, async (port) => (await dialer)(port), sr.id);
+        serveWebSocketPortForward(req, socket, head, ports, (port) => dialer.dial(port), sr.id);
+        socket.once('close', () => dialer.close());
+        return;
       }
       void serveWebSocketRemoteCommand(req, socket, head, opts, run)?.catch((err: unknown) => {
         this.d.log?.warn({ err, id: sr.id }, `cri ${sr.kind} session failed`);
@@ -119,10 +120,9 @@ export class StreamingServer {
     acceptSpdyUpgrade(socket, protocol);
     if (sr.kind === 'portforward') {
       const conn = new SpdyConnection(socket, { server: true, accept: screenPortForwardStream }, head);
-      // the streams may come before the sandbox is looked up: serve at once, look up once
       const dialer = this.podDialer(sr.id);
-      dialer.catch(() => undefined);
-      servePortForward(conn, async (port) => (await dialer)(port), sr.id);
+      conn.once('close', () => dialer.close());
+      servePortForward(conn, (port) => dialer.dial(port), sr.id);
       return;
     }
     const conn = new SpdyConnection(socket, { server: true }, head);
@@ -132,13 +132,33 @@ export class StreamingServer {
     });
   }
 
-  /** How to reach a port in a pod: the host's loopback for a host-network pod, else inside its sandbox's network namespace. */
-  private async podDialer(sandboxId: string): Promise<(port: number) => Promise<Socket>> {
-    const { c } = await this.sandboxes.inspect(sandboxId);
-    if (c.HostConfig?.NetworkMode === 'host') return dialHost;
-    const pid = (await this.d.runtime.state(c.Id)).pid;
-    if (!pid) throw new Error(`sandbox ${sandboxId} is not running`);
-    return (port) => dialInNetns(pid, port);
+  /**
+   * How to reach a port in a pod: the host's loopback for a host-network pod, else inside its
+   * sandbox's network namespace. Looked up on the first dial (the streams may come before).
+   */
+  private podDialer(sandboxId: string): { dial(port: number): Promise<Socket>; close(): void } {
+    let netns: NetnsDialer | undefined;
+    let closed = false;
+    const found = (async (): Promise<((port: number) => Promise<Socket>) | NetnsDialer> => {
+      const { c } = await this.sandboxes.inspect(sandboxId);
+      if (c.HostConfig?.NetworkMode === 'host') return dialHost;
+      const pid = (await this.d.runtime.state(c.Id)).pid;
+      if (!pid) throw new Error(`sandbox ${sandboxId} is not running`);
+      netns = new NetnsDialer(pid);
+      if (closed) netns.close();
+      return netns;
+    })();
+    found.catch(() => undefined);
+    return {
+      dial: async (port) => {
+        const d = await found;
+        return typeof d === 'function' ? d(port) : d.dial(port);
+      },
+      close: () => {
+        closed = true;
+        netns?.close();
+      },
+    };
   }
 
   async close(): Promise<void> {

@@ -63,7 +63,9 @@ export function serveWebSocketPortForward(req: IncomingMessage, socket: Socket, 
     if (conn.closed) return void sock.destroy();
     sockets.add(sock);
     let failure: string | undefined;
-    sock.on('error', (e) => (failure ??= e.message));
+    let podEnded = false;
+    sock.on('end', () => (podEnded = true));
+    sock.on('error', (e) => (podEnded ? undefined : (failure ??= e.message)));
     void pump(conn.readable(data)!, sock);
     const toClient = conn.writable(data);
     await pump(sock, toClient, false);
