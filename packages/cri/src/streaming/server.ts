@@ -29,6 +29,8 @@ export interface StreamRequest {
 /** How long a URL stays valid, as kubelet's streaming server (1 minute). */
 const TOKEN_TTL_MS = 60_000;
 const MAX_PENDING = 1000;
+/** A streaming connection with no traffic either way for this long is closed (kubelet's and containerd's default). */
+const STREAM_IDLE_TIMEOUT_MS = 4 * 60 * 60 * 1000;
 
 /**
  * The local HTTP listener that Exec/Attach/PortForward URLs point at: a single-use token
@@ -87,6 +89,7 @@ export class StreamingServer {
 
   protected upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => socket.destroy());
+    socket.setTimeout(STREAM_IDLE_TIMEOUT_MS, () => socket.destroy());
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const websocket = isWebSocketRequest(req);
     if (!websocket && !wantsSpdy(req)) return refuseUpgrade(socket, 400, 'Bad Request', 'unable to upgrade: missing upgrade headers in request (SPDY/3.1 or websocket)');
