@@ -175,6 +175,21 @@ describe('CRI streaming (SPDY/3.1)', () => {
     expect(status).toMatchObject({ status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: '7' }] } });
   });
 
+  it('stays bounded in memory while the client does not read (64 MiB held back, then all of it)', async () => {
+    const total = 64 * 1024 * 1024;
+    const s = await session(await execUrl(shell.id, ['head', '-c', String(total), '/dev/zero'], { stdout: true }), { stdout: true });
+    await new Promise((r) => setTimeout(r, 300));
+    const before = process.memoryUsage().arrayBuffers;
+    await new Promise((r) => setTimeout(r, 1500)); // the reader (this process, as berthd is) takes nothing meanwhile
+    const grown = process.memoryUsage().arrayBuffers - before;
+    let n = 0;
+    s.stdout!.on('data', (b: Buffer) => (n += b.length));
+    await new Promise((r) => s.stdout!.once('end', r));
+    expect(n).toBe(total);
+    expect(grown).toBeLessThan(16 * 1024 * 1024);
+    expect(JSON.parse((await s.error).toString())).toEqual({ metadata: {}, status: 'Success' });
+  });
+
   it('ends the exec when the client goes away (the process is killed, nothing left behind)', async () => {
     const s = await session(await execUrl(shell.id, ['sh', '-c', 'echo started; exec sleep 4321'], { stdout: true }), { stdout: true });
     const out = collector(s.stdout!);
