@@ -19,10 +19,9 @@ export const FrameType = {
 } as const;
 
 export const FLAG_FIN = 0x01;
-export const FLAG_UNIDIRECTIONAL = 0x02;
 
 /** RST_STREAM status codes used here. */
-export const RstStatus = { ProtocolError: 1, InvalidStream: 2, RefusedStream: 3, Cancel: 5, InternalError: 6 } as const;
+export const RstStatus = { ProtocolError: 1, RefusedStream: 3, Cancel: 5 } as const;
 
 /** The largest payload a frame's 24-bit length can say. */
 export const MAX_FRAME_PAYLOAD = 0xffffff;

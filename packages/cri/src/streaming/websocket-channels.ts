@@ -92,10 +92,6 @@ export class WsChannelConnection extends EventEmitter {
     this.socket.end(wsFrame(Opcode.Close, code, this.opts.mask));
   }
 
-  destroy(): void {
-    this.socket.destroy();
-  }
-
   private flushWaiters(): void {
     const w = this.drainWaiters;
     this.drainWaiters = [];
