@@ -23,6 +23,8 @@ import { HeaderCompressor, HeaderDecompressor, type SpdyHeaders } from './spdy-h
 const EMPTY = Buffer.alloc(0);
 /** Frames read but not yet handled (header blocks inflate asynchronously) before the socket is paused. */
 const MAX_QUEUED_FRAMES = 64;
+/** Open streams one peer may have at once (kubelet's clients use a handful: 5 per exec, 2 per forwarded connection). */
+export const MAX_STREAMS = 1000;
 /** What one stream holds unread before the connection stops reading the socket. */
 const STREAM_BUFFER = 256 * 1024;
 
@@ -276,7 +278,7 @@ export class SpdyConnection extends EventEmitter {
       return;
     }
     this.lastRemoteId = streamId;
-    if (this.goneAway || this.closing) {
+    if (this.goneAway || this.closing || this.streams.size >= MAX_STREAMS) {
       this.socket.write(rstStreamFrame(streamId, RstStatus.RefusedStream));
       return;
     }

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SPDY_DICTIONARY } from './spdy-dictionary.js';
 import { FrameReader, FrameType, dataFrame, goAwayFrame, pingFrame, readSynStream, rstStreamFrame, synStreamFrame } from './spdy-frames.js';
 import { HeaderCompressor, HeaderDecompressor, encodeHeaderBlock, parseHeaderBlock } from './spdy-headers.js';
-import { SpdyConnection, type SpdyStream } from './spdy-connection.js';
+import { MAX_STREAMS, SpdyConnection, type SpdyStream } from './spdy-connection.js';
 
 const allBytes = (): Buffer => Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 
@@ -164,6 +164,16 @@ describe('SPDY connection', () => {
     s.destroy();
     await closed;
     expect(ss.reset).toBe(true);
+  });
+
+  it('refuses streams past the limit of open ones', async () => {
+    const { client, server } = await pair();
+    let taken = 0;
+    server.on('stream', () => taken++);
+    const streams = Array.from({ length: MAX_STREAMS + 1 }, () => client.openStream({ streamType: 'data' }));
+    const last = streams[MAX_STREAMS]!;
+    await expect(last.replied).rejects.toThrow(/reset/);
+    expect(taken).toBe(MAX_STREAMS);
   });
 
   it('ends every stream when the peer goes away', async () => {
