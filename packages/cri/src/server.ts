@@ -129,7 +129,7 @@ export class CriServer {
       PortForward: async (req) => {
         const { c } = await this.sandboxes.inspect(req.pod_sandbox_id);
         if (!c.State.Running) throw new GrpcError(grpc.status.FAILED_PRECONDITION, `sandbox ${c.Id} is not ready`);
-        return { url: this.streaming.offer({ kind: 'portforward', id: c.Id, cmd: [], tty: false, stdin: false, stdout: false, stderr: false }) };
+        return { url: this.streaming.offer({ kind: 'portforward', id: c.Id, cmd: [], tty: false, stdin: false, stdout: false, stderr: false, ports: (req.port ?? []).map(Number) }) };
       },
       ContainerStats: async (req) => {
         const { c, meta } = await this.containers.inspect(req.container_id);

@@ -3,6 +3,14 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { CriDeps } from '../deps.js';
 import type { Sandboxes } from '../sandboxes.js';
+import { runAttach, runExec } from './container-io.js';
+import { acceptSpdyUpgrade, negotiateProtocol, refuseUpgrade, wantsSpdy } from './handshake.js';
+import { NetnsDialer, dialHost } from './netns-dial.js';
+import { PORT_FORWARD_PROTOCOLS, screenPortForwardStream, servePortForward } from './port-forward.js';
+import { REMOTE_COMMAND_PROTOCOLS, serveRemoteCommand, type RunOutcome, type SessionStreams } from './remote-command.js';
+import { portsOf, serveWebSocketPortForward } from './websocket-port-forward.js';
+import { isWebSocketRequest, serveWebSocketRemoteCommand } from './websocket-session.js';
+import { SpdyConnection } from './spdy-connection.js';
 
 /** What a streaming URL grants: one exec, attach or port-forward session. */
 export interface StreamRequest {
@@ -14,15 +22,20 @@ export interface StreamRequest {
   stdin: boolean;
   stdout: boolean;
   stderr: boolean;
+  /** PortForward's ports (a WebSocket port-forward without a `port` query serves these). */
+  ports?: number[];
 }
 
 /** How long a URL stays valid, as kubelet's streaming server (1 minute). */
 const TOKEN_TTL_MS = 60_000;
 const MAX_PENDING = 1000;
+/** A streaming connection with no traffic either way for this long is closed (kubelet's and containerd's default). */
+const STREAM_IDLE_TIMEOUT_MS = 4 * 60 * 60 * 1000;
 
 /**
  * The local HTTP listener that Exec/Attach/PortForward URLs point at: a single-use token
- * per URL (`/exec/<token>`), upgraded to SPDY/3.1 with kubelet's stream protocols.
+ * per URL (`/exec/<token>`), upgraded to SPDY/3.1 with kubelet's stream protocols, or to a
+ * WebSocket with its channel protocols.
  */
 export class StreamingServer {
   private server: Server | undefined;
@@ -74,9 +87,81 @@ export class StreamingServer {
     return p.req;
   }
 
-  protected upgrade(req: IncomingMessage, socket: Socket, _head: Buffer): void {
-    socket.on('error', () => undefined);
-    socket.end('HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\n\r\n');
+  protected upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    socket.setTimeout(STREAM_IDLE_TIMEOUT_MS, () => socket.destroy());
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const websocket = isWebSocketRequest(req);
+    if (!websocket && !wantsSpdy(req)) return refuseUpgrade(socket, 400, 'Bad Request', 'unable to upgrade: missing upgrade headers in request (SPDY/3.1 or websocket)');
+    const sr = this.take(path);
+    if (!sr) return refuseUpgrade(socket, 404, 'Not Found', 'streaming token not found or expired');
+    const run = (s: SessionStreams): Promise<RunOutcome> => (sr.kind === 'exec' ? runExec(this.d, sr.id, sr.cmd, sr.tty, s) : runAttach(this.d, sr.id, s));
+    const opts = { stdin: sr.stdin, stdout: sr.stdout, stderr: sr.stderr, tty: sr.tty };
+    if (websocket) {
+      if (sr.kind === 'portforward') {
+        const ports = portsOf(req, sr.ports ?? []);
+        if (typeof ports === 'string') return refuseUpgrade(socket, 400, 'Bad Request', ports);
+        const dialer = this.podDialer(sr.id);
+        serveWebSocketPortForward(req, socket, head, ports, (port) => dialer.dial(port), sr.id);
+        socket.once('close', () => dialer.close());
+        return;
+      }
+      void serveWebSocketRemoteCommand(req, socket, head, opts, run)?.catch((err: unknown) => {
+        this.d.log?.warn({ err, id: sr.id }, `cri ${sr.kind} session failed`);
+        socket.destroy();
+      });
+      return;
+    }
+    const supported = sr.kind === 'portforward' ? PORT_FORWARD_PROTOCOLS : REMOTE_COMMAND_PROTOCOLS;
+    const protocol = negotiateProtocol(req, supported);
+    if (protocol === undefined) {
+      const offered = String(req.headers['x-stream-protocol-version'] ?? '');
+      return refuseUpgrade(socket, 403, 'Forbidden', `unable to upgrade: unable to negotiate protocol: client supports [${offered}], server accepts [${supported.join(' ')}]`, {
+        'X-Accepted-Stream-Protocol-Versions': supported.join(', '),
+      });
+    }
+    acceptSpdyUpgrade(socket, protocol);
+    if (sr.kind === 'portforward') {
+      const conn = new SpdyConnection(socket, { server: true, accept: screenPortForwardStream }, head);
+      const dialer = this.podDialer(sr.id);
+      conn.once('close', () => dialer.close());
+      servePortForward(conn, (port) => dialer.dial(port), sr.id);
+      return;
+    }
+    const conn = new SpdyConnection(socket, { server: true }, head);
+    void serveRemoteCommand(conn, protocol, opts, run).catch((err: unknown) => {
+      this.d.log?.warn({ err, id: sr.id }, `cri ${sr.kind} session failed`);
+      conn.destroy();
+    });
+  }
+
+  /**
+   * How to reach a port in a pod: the host's loopback for a host-network pod, else inside its
+   * sandbox's network namespace. Looked up on the first dial (the streams may come before).
+   */
+  private podDialer(sandboxId: string): { dial(port: number): Promise<Socket>; close(): void } {
+    let netns: NetnsDialer | undefined;
+    let closed = false;
+    const found = (async (): Promise<((port: number) => Promise<Socket>) | NetnsDialer> => {
+      const { c } = await this.sandboxes.inspect(sandboxId);
+      if (c.HostConfig?.NetworkMode === 'host') return dialHost;
+      const pid = (await this.d.runtime.state(c.Id)).pid;
+      if (!pid) throw new Error(`sandbox ${sandboxId} is not running`);
+      netns = new NetnsDialer(pid);
+      if (closed) netns.close();
+      return netns;
+    })();
+    found.catch(() => undefined);
+    return {
+      dial: async (port) => {
+        const d = await found;
+        return typeof d === 'function' ? d(port) : d.dial(port);
+      },
+      close: () => {
+        closed = true;
+        netns?.close();
+      },
+    };
   }
 
   async close(): Promise<void> {
