@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The README's test command: build every package, run every suite in one vitest run,
-// and close with the totals line that CI counts: `N passed, M failed`.
+// The README's test command: build every package, typecheck them (tsup's builds do not),
+// run every suite in one vitest run, and close with the totals line that CI counts:
+// `N passed, M failed` (a failed typecheck counts as one failure).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,6 +24,13 @@ if (build.status !== 0) {
   process.exit(1);
 }
 
+const typecheck = spawnSync('pnpm', ['exec', 'turbo', 'run', 'typecheck', '--output-logs=errors-only'], {
+  cwd: root,
+  stdio: 'inherit',
+  env,
+});
+if (typecheck.status !== 0) console.log('typecheck failed');
+
 const args = ['exec', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${outFile}`];
 const test = spawnSync('pnpm', [...args, ...process.argv.slice(2)], { cwd: root, stdio: 'inherit', env });
 
@@ -40,5 +48,6 @@ if (existsSync(outFile)) {
   failed = 1;
 }
 if (test.status !== 0 && failed === 0) failed = 1;
+if (typecheck.status !== 0) failed += 1;
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 && test.status === 0 ? 0 : 1);
