@@ -1,4 +1,5 @@
 import type { NetworkDriver, RuntimeDriver } from '@berth/runtime';
+import type { IsolationHost } from './drivers/isolation.js';
 
 /** Engine settings (berthd reads them from /etc/berth/daemon.json; names follow Docker's daemon.json). */
 export interface EngineConfig {
@@ -42,6 +43,11 @@ export interface EngineOptions {
   config?: EngineConfig;
   /** Apply restart policies (`always`, `unless-stopped`, `on-failure`) at open. Default true. */
   restartOnOpen?: boolean;
+  /**
+   * The host the isolation rules and `docker info` see (default this machine): berthd's
+   * composition root passes a Windows one when it composes for Windows (its tests do so on Linux).
+   */
+  host?: IsolationHost;
   /**
    * The drivers containers run on, from the composition root (berthd's: driver-linux's
    * LinuxDriver and CniNetworkManager), or a function making them for this root. The

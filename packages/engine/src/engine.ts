@@ -109,7 +109,7 @@ export class Engine {
           ? await opts.drivers({ root, runRoot, config, defaultNetwork: { name: 'bridge', bridge: config.bridge ?? 'berth0', ...defaultBridge } })
           : opts.drivers;
       // every container runs on the registered driver that covers its image's OS and isolation
-      const driver = new RuntimeRegistry(drivers?.runtimes ?? {}, { ...(config['exec-opts'] ? { execOpts: config['exec-opts'] } : {}) });
+      const driver = new RuntimeRegistry(drivers?.runtimes ?? {}, { ...(config['exec-opts'] ? { execOpts: config['exec-opts'] } : {}), ...(opts.host ? { host: opts.host } : {}) });
       const manager = drivers.network;
       // Asked per DNS query, long after open: the table exists by then.
       manager?.setContainerNames(containerDnsNames((id) => {
@@ -148,6 +148,7 @@ export class Engine {
         // BERTH_PULL_STREAM_APPLY=1 applies layers from the download stream; measured here it
         // cost ~0.15 s more CPU per pull and was no faster, so layers are applied once stored.
         applyWhileDownloading: process.env.BERTH_PULL_STREAM_APPLY === '1',
+        hostOs: { os: driver.hostOs, runs: (os) => driver.platforms.some((p) => p.os === os) },
         usedBy: (imageId) => table.usingImage(imageId).map((id) => {
           const r = table.get(id);
           return { id, running: !!r && ['running', 'paused', 'restarting'].includes(r.state.status) };

@@ -4,6 +4,7 @@ import type { ContentStore, LayerChainUnpacker, Snapshotter } from '@berth/layer
 import type { RegistryClient } from '@berth/registry-client';
 import type { ContainerConfig, RegistryAuth } from '../docker-types.js';
 import type { EventBus } from '../events.js';
+import type { HostOs } from './host-os.js';
 import type { ImageTable } from './table.js';
 
 export interface StorageDeps {
@@ -53,4 +54,6 @@ export interface ImageDeps {
   maxConcurrentDownloads?: number;
   /** Apply layers from the download stream rather than once each blob is stored (default). */
   applyWhileDownloading?: boolean;
+  /** The OSes the runtime drivers run: images of others are refused as dockerd refuses them (none: every image is taken). */
+  hostOs?: HostOs;
 }
