@@ -60,7 +60,7 @@ describe('Windows layers through berthd', () => {
     const port = (server.address() as AddressInfo).port;
     img = await buildWindowsImage({ foreignUrl: (d) => `http://127.0.0.1:${port}/layers/${d}` });
     reg = await startRegistry({ allowLayerUrls: ['^http://127\\.0\\.0\\.1:[0-9]+/'] });
-    sim = new HcsSimulator();
+    sim = new HcsSimulator({ onDisk: true });
     t = await startTestDaemon({ platform: { os: 'win32', productName: 'Windows Server 2022 Datacenter', hcs: sim } });
   }, 60_000);
   afterAll(async () => {

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { HcsApi } from '@berth/hcs';
-import { HcnNetworkDriver, WindowsProcessDriver } from '@berth/driver-windows-process';
+import { HcnNetworkDriver, WindowsLayerSnapshotter, WindowsProcessDriver } from '@berth/driver-windows-process';
 import { WindowsHypervDriver } from './driver.js';
 
 /** What a composition root knows when it makes the Windows drivers (the engine's DriverContext fits). */
@@ -24,15 +24,17 @@ export interface WindowsDriverSetOptions {
 /**
  * The Windows drivers as berthd's composition root wires them on a Windows host, beside
  * driver-linux's linuxDriverSet: process isolation and Hyper-V (WCOW and LCOW) over one
- * HcsApi, sharing one HCN NAT network driver (Docker's `nat`).
+ * HcsApi, sharing one HCN NAT network driver (Docker's `nat`), with image layers kept as
+ * HCS layer folders (`<root>\windowsfilter\layers`).
  */
-export function windowsDriverSet(context: WindowsDriverContext, options: WindowsDriverSetOptions): {
+export async function windowsDriverSet(context: WindowsDriverContext, options: WindowsDriverSetOptions): Promise<{
   runtimes: { 'windows/process': WindowsProcessDriver; 'windows/hyperv': WindowsHypervDriver };
   network: HcnNetworkDriver;
-} {
+  snapshotter: WindowsLayerSnapshotter;
+}> {
   const { hcs } = options;
   const network = new HcnNetworkDriver(hcs);
-  const scratchRoot = join(context.root, 'windowsfilter');
+  const scratchRoot = join(context.root, 'windowsfilter', 'scratch');
   const process = new WindowsProcessDriver({
     hcs,
     network,
@@ -47,5 +49,6 @@ export function windowsDriverSet(context: WindowsDriverContext, options: Windows
     scratchRoot,
     ...(options.linuxBootFiles ? { linuxBootFiles: options.linuxBootFiles } : {}),
   });
-  return { runtimes: { 'windows/process': process, 'windows/hyperv': hyperv }, network };
+  const snapshotter = await WindowsLayerSnapshotter.open(join(context.root, 'windowsfilter', 'layers'), hcs);
+  return { runtimes: { 'windows/process': process, 'windows/hyperv': hyperv }, network, snapshotter };
 }

@@ -1,3 +1,4 @@
+import type { Snapshotter } from '@berth/layer-store';
 import type { NetworkDriver, RuntimeDriver } from '@berth/runtime';
 import type { IsolationHost } from './drivers/isolation.js';
 
@@ -62,6 +63,11 @@ export interface EngineDrivers {
   runtimes: Record<string, RuntimeDriver>;
   /** Bridge networks, published ports and name resolution; without one only `host` and `none` networking work. */
   network?: NetworkDriver;
+  /**
+   * Where image layers and container filesystems live, when the drivers need their own
+   * (Windows: layer folders HCS imports); default the engine's overlay snapshotter.
+   */
+  snapshotter?: Snapshotter;
 }
 
 /** What a driver factory gets: where the engine keeps its state, its config, and the default network as the config describes it. */

@@ -99,7 +99,6 @@ export class Engine {
       await sweepTemp(root);
       const db = openEngineDb(root);
       const content = await FileContentStore.open(root, { db });
-      const snapshotter = await OverlaySnapshotter.open(root, { db });
       // image layers (debootstrap roots) carry dev/console, dev/null...: made as dockerd does when it runs as root
       const privileged = mayMakeDeviceNodes();
       const events = new EventBus();
@@ -108,6 +107,7 @@ export class Engine {
         typeof opts.drivers === 'function'
           ? await opts.drivers({ root, runRoot, config, defaultNetwork: { name: 'bridge', bridge: config.bridge ?? 'berth0', ...defaultBridge } })
           : opts.drivers;
+      const snapshotter = drivers.snapshotter ?? (await OverlaySnapshotter.open(root, { db }));
       // every container runs on the registered driver that covers its image's OS and isolation
       const driver = new RuntimeRegistry(drivers?.runtimes ?? {}, { ...(config['exec-opts'] ? { execOpts: config['exec-opts'] } : {}), ...(opts.host ? { host: opts.host } : {}) });
       const manager = drivers.network;
@@ -194,7 +194,7 @@ export class Engine {
         volumes,
         events,
         root,
-        storageDriverName: 'overlay2',
+        storageDriverName: snapshotter.name === 'overlay' ? 'overlay2' : snapshotter.name,
         isolation: (value, imageOs) => driver.choose(value, imageOs).isolation,
         defaultStopTimeout: config['shutdown-timeout'] ?? 10,
         ...(config['log-opts']?.['max-size']

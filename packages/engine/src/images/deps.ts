@@ -15,7 +15,7 @@ export interface StorageDeps {
   /** A new layer-store LayerChainUnpacker over the engine's store and snapshotter. */
   chainUnpacker(opts: { onLayerDone?: (index: number, res: { chainId: Digest; diffId: Digest; applied: boolean; size?: number }) => void }): LayerChainUnpacker;
   /** layer-store's applyLayer: a layer stream into a directory (overlay whiteouts or deletions). */
-  applyLayer(input: Readable, root: string, opts: { compression: 'none' | 'gzip' | 'zstd'; whiteouts: 'overlay' | 'delete'; expectedDiffId?: Digest }): Promise<{ diffId: Digest; size: number }>;
+  applyLayer(input: Readable, root: string, opts: { compression: 'none' | 'gzip' | 'zstd'; whiteouts: 'overlay' | 'delete' | 'keep'; expectedDiffId?: Digest }): Promise<{ diffId: Digest; size: number }>;
   /** layer-store's createDiff: the snapshot's changes as a gzip layer blob in the content store. */
   diff(key: string): Promise<{ descriptor: Descriptor; diffId: Digest }>;
 }
