@@ -53,6 +53,7 @@ describe('berthd composed for a Windows host (over the HCS simulator)', () => {
     const info = JSON.parse(await dockerOk(t.dockerEnv, ['info', '--format', '{{json .}}'])) as Record<string, unknown>;
     expect(info['OSType']).toBe('windows');
     expect(info['Isolation']).toBe('process');
+    expect(info['Driver']).toBe('windowsfilter');
     expect(Object.keys(info['Runtimes'] as object).sort()).toEqual(['hyperv', 'process']);
   });
 

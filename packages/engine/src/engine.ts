@@ -266,6 +266,7 @@ export class Engine {
         id: engineId.trim(),
         runtimes: driver.registered().map((d) => d.name),
         osType: driver.hostOs,
+        storageDriver: snapshotter.name === 'overlay' ? 'overlay2' : snapshotter.name,
         isolation: driver.defaultIsolation,
         insecureRegistries: config['insecure-registries'] ?? [],
         mirrors: config['registry-mirrors'] ?? [],
