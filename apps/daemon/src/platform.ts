@@ -7,6 +7,7 @@ import { version } from 'node:os';
 import type { DriverContext, EngineDrivers, IsolationHost } from '@berth/engine';
 import type { HcsApi } from '@berth/hcs';
 import { linuxDriverSet } from '@berth/driver-linux';
+import { UnsupportedError } from '@berth/image-format';
 
 /** The platform berthd composes for (DaemonOptions.platform; default this machine's). */
 export interface DaemonPlatform {
@@ -30,7 +31,24 @@ export function driverSetFor(p: DaemonPlatform): (ctx: DriverContext) => Promise
   if (p.os !== 'win32') return async (ctx) => linuxDriverSet(ctx);
   return async (ctx) => {
     // loaded on Windows only: none of it (nor koffi) is read by a Linux berthd
-    const [{ windowsDriverSet }, hcs] = await Promise.all([import('@berth/driver-windows-hyperv'), p.hcs ?? import('@berth/hcs/koffi').then((k) => k.openKoffiHcs())]);
+    const [{ windowsDriverSet }, hcs] = await Promise.all([import('@berth/driver-windows-hyperv'), p.hcs ?? openHcs()]);
     return windowsDriverSet(ctx, { hcs });
   };
+}
+
+/**
+ * The real HCS through koffi. koffi is an optional peer of berthd, not a dependency: its
+ * package runs an install script, which an installed Berth must not (and Linux needs none
+ * of it), so a Windows host installs it beside berthd.
+ */
+async function openHcs(): Promise<HcsApi> {
+  const { openKoffiHcs } = await import('@berth/hcs/koffi');
+  try {
+    return await openKoffiHcs();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && /koffi/.test((err as Error).message)) {
+      throw new UnsupportedError('berthd on Windows drives HCS through koffi, which is not installed: npm i -g koffi@3.3.4', { cause: err });
+    }
+    throw err;
+  }
 }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWindowsImage, pushWindowsImage, startRegistry, type RunningRegistry, type WindowsImage } from '@berth/fixtures';
 import { HcsSimulator } from '@berth/hcs/simulator';
 import type { FakeProgram } from '@berth/runtime/fake';
+import { driverSetFor } from '../src/platform.js';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
 import { docker, dockerOk } from './support/docker-cli.js';
 
@@ -67,6 +68,14 @@ describe('berthd composed for a Windows host (over the HCS simulator)', () => {
     expect(top!.Layers).toHaveLength(1);
     const baseLayer = sim.storage.layers.get(top!.Layers[0]!.Path.toLowerCase());
     expect(baseLayer).toMatchObject({ os: 'windows', osVersion: img.osVersion, utilityVm: true, parents: [] });
+  });
+
+  it('without an HcsApi given, the Windows composition opens the koffi binding (refused off Windows, naming the simulator)', async () => {
+    const drivers = driverSetFor({ os: 'win32' });
+    await expect(drivers({ root: t.dir, runRoot: t.dir, config: {}, defaultNetwork: { name: 'bridge', bridge: 'x', subnet: '10.0.0.0/24', gateway: '10.0.0.1' } })).rejects.toMatchObject({
+      code: 'Unsupported',
+      message: expect.stringMatching(/only on Windows .*HcsSimulator/),
+    });
   });
 
   for (const isolation of ['process', 'hyperv'] as const) {
