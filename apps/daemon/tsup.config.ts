@@ -37,7 +37,8 @@ export default berthTsup({
   // run), in a chunk of its own loaded only when berthd serves the CRI; its .proto is copied
   // to where the chunk looks for it.
   noExternal: [/^@berth\//, /^@grpc\//, /^protobufjs/, /^@protobufjs\//, /^long$/, /^lodash\.camelcase$/, /^undici$/, /^tar-stream$/, /^better-sqlite3$/, /^bindings$/], // so that the aliases below apply
-  external: [/\.node$/],
+  // koffi (the HCS binding's FFI, a native addon) is loaded from node_modules on Windows only
+  external: [/\.node$/, 'koffi'],
   // the CRI (and gRPC) in a chunk of their own, loaded only when berthd serves the CRI
   splitting: true,
   dts: { entry: { index: 'src/index.ts' } },

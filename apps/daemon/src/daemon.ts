@@ -5,13 +5,13 @@ import { ConflictError } from '@berth/image-format';
 import { Engine } from '@berth/engine';
 import type { EngineLike } from './engine-port.js';
 import { buildApp } from './http/app.js';
-import { linuxDriverSet } from '@berth/driver-linux';
 import { startCri } from './cri.js';
 import type { CriServer } from '@berth/cri';
 import type { DriverContext, EngineDrivers } from '@berth/engine';
 import { listen, type Listener } from './http/listeners.js';
 import { defaultListenHost } from './http/default-host.js';
 import { DEFAULT_CONFIG_FILE, readDaemonConfig, type DaemonConfig } from './config.js';
+import { currentPlatform, driverSetFor, isolationHost, type DaemonPlatform } from './platform.js';
 
 export const DEFAULT_ROOT = '/var/lib/berth';
 export const DEFAULT_RUN_ROOT = '/run/berth';
@@ -33,6 +33,12 @@ export interface DaemonOptions {
   cri?: string;
   /** Use this engine instead of opening one (it is closed with the daemon). */
   engine?: EngineLike;
+  /**
+   * Compose berthd as on this platform rather than the machine's: tests on Linux pass
+   * `{ os: 'win32', hcs: new HcsSimulator() }` to run a Windows berthd's wiring (the
+   * Windows drivers, Windows images accepted) over the HCS simulator.
+   */
+  platform?: DaemonPlatform;
 }
 
 export interface Daemon {
@@ -61,7 +67,12 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
   const root = options.root ?? config['data-root'] ?? DEFAULT_ROOT;
   const runRoot = options.runRoot ?? config['exec-root'] ?? DEFAULT_RUN_ROOT;
   const logLevel = options.logLevel ?? config['log-level'] ?? 'warn';
-  const hosts = options.hosts?.length ? options.hosts : config.hosts?.length ? config.hosts : [defaultListenHost({ runRoot: options.runRoot || config['exec-root'] ? runRoot : undefined })];
+  const platform = options.platform ?? currentPlatform();
+  const hosts = options.hosts?.length
+    ? options.hosts
+    : config.hosts?.length
+      ? config.hosts
+      : [defaultListenHost({ platform: platform.os, runRoot: options.runRoot || config['exec-root'] ? runRoot : undefined })];
 
   await mkdir(runRoot, { recursive: true, mode: 0o755 });
   await mkdir(root, { recursive: true, mode: 0o711 });
@@ -76,8 +87,9 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
     const { hosts: _h, 'data-root': _d, 'exec-root': _e, 'log-level': _l, cri: _c, ...engineConfig } = config;
     // the CRI speaks to the same runtime driver as the engine (exec, attach, stats, log reopening)
     let drivers: EngineDrivers | undefined;
-    const captureDrivers = (ctx: DriverContext): EngineDrivers => (drivers = linuxDriverSet(ctx));
-    engine = options.engine ?? (await Engine.open({ root, runRoot, config: engineConfig, drivers: captureDrivers }));
+    const driverSet = driverSetFor(platform);
+    const captureDrivers = async (ctx: DriverContext): Promise<EngineDrivers> => (drivers = await driverSet(ctx));
+    engine = options.engine ?? (await Engine.open({ root, runRoot, config: engineConfig, drivers: captureDrivers, host: isolationHost(platform) }));
     app = buildApp(engine, {
       logLevel,
       root,

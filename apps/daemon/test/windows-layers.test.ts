@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import tar from 'tar-stream';
 import { buildWindowsImage, pushWindowsImage, readWindowsTar, startRegistry, type RunningRegistry, type WindowsImage } from '@berth/fixtures';
+import { HcsSimulator } from '@berth/hcs/simulator';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
 import { dockerOk } from './support/docker-cli.js';
 
@@ -15,6 +16,10 @@ import { dockerOk } from './support/docker-cli.js';
 // the real docker CLI: pull from a registry on 127.0.0.1 (the base layer from its url) →
 // save → rmi → load → push to another repository. Every layer tar stays byte-identical,
 // and the foreign layer keeps its descriptor (urls) and is not pushed, as Docker does.
+//
+// The berthd is composed as on a Windows Server 2022 host (DaemonOptions.platform: the
+// Windows drivers over the HCS simulator), because only a Windows host takes Windows
+// images: a Linux berthd refuses them as dockerd does (windows-images-linux-host.test.ts).
 
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -40,6 +45,7 @@ describe('Windows layers through berthd', () => {
   let reg: RunningRegistry;
   let server: Server;
   let img: WindowsImage;
+  let sim: HcsSimulator;
   const hits: string[] = [];
   const suffix = Math.random().toString(16).slice(2, 8);
 
@@ -54,10 +60,12 @@ describe('Windows layers through berthd', () => {
     const port = (server.address() as AddressInfo).port;
     img = await buildWindowsImage({ foreignUrl: (d) => `http://127.0.0.1:${port}/layers/${d}` });
     reg = await startRegistry({ allowLayerUrls: ['^http://127\\.0\\.0\\.1:[0-9]+/'] });
-    t = await startTestDaemon();
+    sim = new HcsSimulator({ onDisk: true });
+    t = await startTestDaemon({ platform: { os: 'win32', productName: 'Windows Server 2022 Datacenter', hcs: sim } });
   }, 60_000);
   afterAll(async () => {
     await t?.stop();
+    sim?.storage.removeHostDirs();
     await reg?.stop();
     await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
   });

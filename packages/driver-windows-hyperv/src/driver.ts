@@ -31,7 +31,7 @@ import {
   type HostedSystem,
   type LayerData,
 } from '@berth/hcs';
-import { WindowsDriverCore, layerData, scratchFolder, type Sandbox, type WindowsDriverOptions } from '@berth/driver-windows-process';
+import { WindowsDriverCore, folderJoin, layerData, makeScratchFolder, scratchFolder, type Sandbox, type WindowsDriverOptions } from '@berth/driver-windows-process';
 import type { ContainerSpec } from '@berth/runtime';
 
 export interface HypervDriverOptions extends WindowsDriverOptions {
@@ -93,6 +93,7 @@ export class WindowsHypervDriver extends WindowsDriverCore {
     const scratch = scratchFolder(this.config.scratchRoot, spec.id);
     const uvmId = `${spec.id}@uvm`;
     const hcs = this.hcs;
+    await makeScratchFolder(scratch);
     await hcs.initializeWritableLayer(scratch, data);
     let vm: HcsSystem | undefined;
     try {
@@ -104,8 +105,8 @@ export class WindowsHypervDriver extends WindowsDriverCore {
         hosted = await this.lcowContainer(vm, spec, data, scratch);
       } else {
         const base = data.Layers[data.Layers.length - 1]!.Path;
-        const uvmScratch = winJoin(scratch, 'uvm-sandbox.vhdx');
-        await (this.config.copyFile ?? fsCopyFile)(winJoin(base, 'UtilityVM', 'SystemTemplate.vhdx'), uvmScratch);
+        const uvmScratch = folderJoin(scratch, 'uvm-sandbox.vhdx');
+        await (this.config.copyFile ?? fsCopyFile)(folderJoin(base, 'UtilityVM', 'SystemTemplate.vhdx'), uvmScratch);
         vm = await this.bootUvm(uvmId, wcowUvmDocument({ baseLayer: base, scratchVhdx: uvmScratch, ...size }));
         hosted = await this.wcowContainer(vm, spec, data, scratch, namespaceId);
       }

@@ -1,4 +1,6 @@
+import type { Snapshotter } from '@berth/layer-store';
 import type { NetworkDriver, RuntimeDriver } from '@berth/runtime';
+import type { IsolationHost } from './drivers/isolation.js';
 
 /** Engine settings (berthd reads them from /etc/berth/daemon.json; names follow Docker's daemon.json). */
 export interface EngineConfig {
@@ -48,6 +50,11 @@ export interface EngineOptions {
   /** Apply restart policies (`always`, `unless-stopped`, `on-failure`) at open. Default true. */
   restartOnOpen?: boolean;
   /**
+   * The host the isolation rules and `docker info` see (default this machine): berthd's
+   * composition root passes a Windows one when it composes for Windows (its tests do so on Linux).
+   */
+  host?: IsolationHost;
+  /**
    * The drivers containers run on, from the composition root (berthd's: driver-linux's
    * LinuxDriver and CniNetworkManager), or a function making them for this root. The
    * engine closes them on close().
@@ -61,6 +68,11 @@ export interface EngineDrivers {
   runtimes: Record<string, RuntimeDriver>;
   /** Bridge networks, published ports and name resolution; without one only `host` and `none` networking work. */
   network?: NetworkDriver;
+  /**
+   * Where image layers and container filesystems live, when the drivers need their own
+   * (Windows: layer folders HCS imports); default the engine's overlay snapshotter.
+   */
+  snapshotter?: Snapshotter;
 }
 
 /** What a driver factory gets: where the engine keeps its state, its config, and the default network as the config describes it. */

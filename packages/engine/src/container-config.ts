@@ -7,6 +7,7 @@ import type { ContainerConfig, ContainerCreateBody, HostConfig, MountSpec, PortM
 export interface ImageConfigLike {
   architecture?: string;
   os?: string;
+  variant?: string;
   config?: {
     User?: string;
     Env?: string[] | null;

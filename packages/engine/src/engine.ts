@@ -99,7 +99,6 @@ export class Engine {
       await sweepTemp(root);
       const db = openEngineDb(root);
       const content = await FileContentStore.open(root, { db });
-      const snapshotter = await OverlaySnapshotter.open(root, { db });
       // image layers (debootstrap roots) carry dev/console, dev/null...: made as dockerd does when it runs as root
       const privileged = mayMakeDeviceNodes();
       const events = new EventBus();
@@ -108,8 +107,9 @@ export class Engine {
         typeof opts.drivers === 'function'
           ? await opts.drivers({ root, runRoot, config, defaultNetwork: { name: 'bridge', bridge: config.bridge ?? 'berth0', ...defaultBridge } })
           : opts.drivers;
+      const snapshotter = drivers.snapshotter ?? (await OverlaySnapshotter.open(root, { db }));
       // every container runs on the registered driver that covers its image's OS and isolation
-      const driver = new RuntimeRegistry(drivers?.runtimes ?? {}, { ...(config['exec-opts'] ? { execOpts: config['exec-opts'] } : {}) });
+      const driver = new RuntimeRegistry(drivers?.runtimes ?? {}, { ...(config['exec-opts'] ? { execOpts: config['exec-opts'] } : {}), ...(opts.host ? { host: opts.host } : {}) });
       const manager = drivers.network;
       // Asked per DNS query, long after open: the table exists by then.
       manager?.setContainerNames(containerDnsNames((id) => {
@@ -148,6 +148,7 @@ export class Engine {
         // BERTH_PULL_STREAM_APPLY=1 applies layers from the download stream; measured here it
         // cost ~0.15 s more CPU per pull and was no faster, so layers are applied once stored.
         applyWhileDownloading: process.env.BERTH_PULL_STREAM_APPLY === '1',
+        hostOs: { os: driver.hostOs, runs: (os) => driver.platforms.some((p) => p.os === os) },
         usedBy: (imageId) => table.usingImage(imageId).map((id) => {
           const r = table.get(id);
           return { id, running: !!r && ['running', 'paused', 'restarting'].includes(r.state.status) };
@@ -193,7 +194,7 @@ export class Engine {
         volumes,
         events,
         root,
-        storageDriverName: 'overlay2',
+        storageDriverName: snapshotter.name === 'overlay' ? 'overlay2' : snapshotter.name,
         isolation: (value, imageOs) => driver.choose(value, imageOs).isolation,
         defaultStopTimeout: config['shutdown-timeout'] ?? 10,
         ...(config['log-opts']?.['max-size']
@@ -265,6 +266,7 @@ export class Engine {
         id: engineId.trim(),
         runtimes: driver.registered().map((d) => d.name),
         osType: driver.hostOs,
+        storageDriver: snapshotter.name === 'overlay' ? 'overlay2' : snapshotter.name,
         isolation: driver.defaultIsolation,
         insecureRegistries: config['insecure-registries'] ?? [],
         mirrors: config['registry-mirrors'] ?? [],

@@ -11,6 +11,8 @@ export interface SystemDeps {
   /** The registered runtime drivers' names (`linux/crun`), the default first. */
   runtimes: readonly string[];
   osType: 'linux' | 'windows';
+  /** docker info's storage Driver (`overlay2`; `windowsfilter` with the Windows layer store). */
+  storageDriver?: string;
   /** The daemon's default isolation: `process` or `hyperv` on Windows, none on Linux. */
   isolation: string;
   insecureRegistries: string[];
@@ -56,7 +58,7 @@ export class System implements SystemService {
       ContainersPaused: c.paused,
       ContainersStopped: c.stopped,
       Images: c.images,
-      Driver: 'overlay2',
+      Driver: this.deps.storageDriver ?? 'overlay2',
       DriverStatus: [['Backing Filesystem', 'extfs']],
       Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'null'], Authorization: null, Log: ['awslogs', 'fluentd', 'gcplogs', 'gelf', 'journald', 'json-file', 'local', 'logentries', 'splunk', 'syslog'] },
       MemoryLimit: true,

@@ -1,11 +1,9 @@
 /**
  * @berth/hcs — the Windows Host Compute Service for Berth's Windows drivers: HCS v2
- * document types and the pure builders that make them from a ContainerSpec, validation
- * against hcs-schema2.json, the HcsApi interface (implemented by @berth/hcs/koffi on
+ * document types and the pure builders that make them from a ContainerSpec, the HcsApi interface (implemented by @berth/hcs/koffi on
  * Windows and @berth/hcs/simulator everywhere), HRESULTs, and the LCOW GCS bridge protocol.
  */
 export * from './types.js';
-export { hcsSchemaErrors, settingsDefinition, HCS_SCHEMA_PATH, type HcsDefinition } from './schema.js';
 export { escapeArg, joinCommandLine, splitCommandLine } from './builders/commandline.js';
 export { processParameters, initProcessParameters, execProcessParameters, mergeEnvironment, userString, type GuestOs, type ProcessInput } from './builders/process.js';
 export {

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
+import { hcsSchemaErrors } from '../src/schema.js';
 import { describe, expect, it } from 'vitest';
 import type { ContainerSpec } from '@berth/runtime';
 import {
   containerLimits,
   execProcessParameters,
-  hcsSchemaErrors,
   joinCommandLine,
   processContainerDocument,
   processParameters,

@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BERTH_OWNER, generateSamples, hcsSchemaErrors, type HcsDefinition } from '../src/index.js';
+import { BERTH_OWNER, generateSamples } from '../src/index.js';
+import { hcsSchemaErrors, type HcsDefinition } from '../src/schema.js';
 import { flatten, ociConfigErrors, reference } from './support.js';
 
 const samples = generateSamples();

@@ -223,3 +223,43 @@ describe('HcsSimulator: HCN', () => {
     await sim.deleteNetwork(net);
   });
 });
+
+describe('HcsSimulator: layer folders on disk (onDisk)', () => {
+  it('imports need existing folders, a parentless import is a base layer, and layerData must be the parent chain, topmost first', async () => {
+    const { mkdtempSync, mkdirSync, rmSync, existsSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { nameToGuid } = await import('../src/simulator/index.js');
+    const dir = mkdtempSync(join(tmpdir(), 'berth-sim-disk-'));
+    try {
+      const sim = new HcsSimulator({ onDisk: true, hostOsVersion: '10.0.20348.2340' });
+      const folder = (n: string) => {
+        mkdirSync(join(dir, n), { recursive: true });
+        return join(dir, n);
+      };
+      const data = (...paths: string[]) => ({ SchemaVersion: { Major: 2, Minor: 1 }, Layers: paths.map((p) => ({ Id: nameToGuid(p.split('/').pop()!), Path: p })) });
+      const src = folder('src');
+      mkdirSync(join(src, 'UtilityVM', 'Files'), { recursive: true });
+      await expect(sim.importLayer(join(dir, 'nofolder'), src, data())).rejects.toMatchObject({ message: expect.stringMatching(/ERROR_PATH_NOT_FOUND/) });
+      await expect(sim.importLayer(folder('base'), join(dir, 'nosource'), data())).rejects.toMatchObject({ message: expect.stringMatching(/ERROR_PATH_NOT_FOUND/) });
+      const base = folder('base');
+      await sim.importLayer(base, src, data());
+      expect(sim.storage.layer(base)).toMatchObject({ osVersion: '10.0.20348.2340', utilityVm: true, parents: [] });
+      expect(existsSync(join(base, 'UtilityVM', 'SystemTemplate.vhdx'))).toBe(true);
+      const mid = folder('mid');
+      await sim.importLayer(mid, folder('src2'), data(base));
+      const top = folder('top');
+      // base first is not the chain: HCS wants topmost first
+      await expect(sim.importLayer(top, folder('src3'), data(base, mid))).rejects.toMatchObject({ message: expect.stringMatching(/HCS_E_INVALID_LAYER.*parent chain/) });
+      await expect(sim.importLayer(top, folder('src3'), data(mid))).rejects.toMatchObject({ message: expect.stringMatching(/parent chain/) });
+      await sim.importLayer(top, folder('src3'), data(mid, base));
+      const scratch = join(dir, 'scratch');
+      await expect(sim.initializeWritableLayer(scratch, data(top, mid, base))).rejects.toMatchObject({ message: expect.stringMatching(/ERROR_PATH_NOT_FOUND/) });
+      await sim.initializeWritableLayer(folder('scratch'), data(top, mid, base));
+      await sim.destroyLayer(scratch);
+      expect(existsSync(scratch)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -28,7 +28,7 @@ export type { ImageConfig, ContainerConfig, HealthConfig, RootFs, History } from
 
 // Platforms.
 export {
-  parsePlatform, formatPlatform, normalizePlatform, hostPlatform, matchPlatform, platformRank, selectManifest,
+  parsePlatform, formatPlatform, normalizePlatform, hostPlatform, matchPlatform, platformRank, selectManifest, NoMatchingManifestError,
 } from './platform.js';
 export type { PlatformPolicy, WindowsPolicy } from './platform.js';
 export {

@@ -5,6 +5,16 @@ import type { ImageIndex } from './manifest.js';
 import type { Platform } from './platform-types.js';
 import { parseWindowsVersion, windowsImageRank, type WindowsIsolation } from './windows-version.js';
 
+/** An index with no entry a host of `wanted` can run (dockerd: "no matching manifest for …"). */
+export class NoMatchingManifestError extends NotFoundError {
+  constructor(
+    message: string,
+    readonly wanted: Platform,
+  ) {
+    super(message);
+  }
+}
+
 /**
  * How a Windows host runs Windows images (see windows-version.ts for the rules). Without
  * a policy, a `want` platform carrying `os.version` (a Windows host's own platform) is its
@@ -217,7 +227,7 @@ export function selectManifest(index: ImageIndex, want: Platform, policy?: Platf
     const hostOsVersion = policy?.windows?.hostOsVersion ?? want['os.version'];
     const wanted = describePlatform(hostOsVersion ? { ...want, 'os.version': hostOsVersion } : want);
     const how = policy?.windows?.isolation ? ` under ${policy.windows.isolation} isolation` : '';
-    throw new NotFoundError(`no manifest for platform ${wanted}${how} in the index (it has: ${offered || 'none'})`);
+    throw new NoMatchingManifestError(`no manifest for platform ${wanted}${how} in the index (it has: ${offered || 'none'})`, want);
   }
   return best.d;
 }

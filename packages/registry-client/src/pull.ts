@@ -20,6 +20,8 @@ export interface ResolveOptions {
   /** The platform to pick from an index (default: this host's). */
   platform?: Platform;
   signal?: AbortSignal;
+  /** Called once the reference's manifest (or index) is fetched, before an entry is picked (dockerd says "Pulling from" here). */
+  onManifest?: () => void;
 }
 
 /** A reference resolved to one image manifest. */
@@ -45,6 +47,11 @@ export interface PullOptions extends ResolveOptions {
   allowNondistributable?: boolean;
   /** Also write the manifest (and index) into the sink (default true). */
   storeManifests?: boolean;
+  /**
+   * Called with the parsed config as soon as it is fetched, before it is stored; a throw
+   * aborts the pull (dockerd refuses an image whose OS the host cannot run at this point).
+   */
+  onConfig?: (config: unknown) => void | Promise<void>;
 }
 
 export interface PullResult extends ResolvedImage {
@@ -56,6 +63,7 @@ export interface PullResult extends ResolvedImage {
 
 export async function resolveImage(session: RegistrySession, ref: Reference, opts: ResolveOptions = {}): Promise<ResolvedImage> {
   const top = await fetchManifest(session, ref, undefined, opts.signal);
+  opts.onManifest?.();
   if (top.parsed.kind === 'manifest') {
     return { manifest: top.parsed.manifest, manifestBytes: top.bytes, manifestDescriptor: top.descriptor };
   }
@@ -146,6 +154,7 @@ export async function pullImage(
           }
         }
       });
+      if (opts.onConfig) await opts.onConfig(parseConfig(configBytes, manifest.config.digest, ref));
       if (present) emit({ state: 'exists', current: manifest.config.size });
       else {
         await storeBytes(sink, manifest.config, configBytes);
@@ -209,12 +218,7 @@ export async function pullImage(
     await storeBytes(sink, resolved.manifestDescriptor, resolved.manifestBytes);
     if (resolved.index) await storeBytes(sink, resolved.index.descriptor, resolved.index.bytes);
   }
-  let config: unknown;
-  try {
-    config = JSON.parse(configBytes!.toString('utf8')) as unknown;
-  } catch {
-    throw new BerthError('InvalidArgument', `config ${manifest.config.digest} of ${ref.toString()} is not JSON`);
-  }
+  const config = parseConfig(configBytes!, manifest.config.digest, ref);
   return {
     ...resolved,
     manifestDigest: resolved.manifestDescriptor.digest,
@@ -222,6 +226,14 @@ export async function pullImage(
     configDescriptor: manifest.config,
     layers: manifest.layers,
   };
+}
+
+function parseConfig(bytes: Buffer, digest: Digest, ref: Reference): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8')) as unknown;
+  } catch {
+    throw new BerthError('InvalidArgument', `config ${digest} of ${ref.toString()} is not JSON`);
+  }
 }
 
 async function storeBytes(sink: BlobSink, desc: Descriptor, bytes: Buffer): Promise<void> {

@@ -116,19 +116,10 @@ export function imageRoutes(app: FastifyInstance, engine: EngineLike): void {
   const pull = async (request: FastifyRequest, reply: FastifyReply, ref: string, platform: string | undefined): Promise<void> => {
     const auth = registryAuth(request.headers['x-registry-auth']);
     const out = new JsonStream(reply);
-    // Docker says "Pulling from" only once the manifest resolved, so a missing image is an
-    // error status (the CLI prints "Error response from daemon: ..."): hold that first line
-    // back until something else shows the pull is under way.
-    let held: ProgressMessage | undefined;
-    let flowing = false;
+    // The engine says "Pulling from" once the registry answered with the manifest, as
+    // dockerd does: an error before it (a missing image) is the response's status, one
+    // after it (no platform in the index, an OS the host cannot run) a line in the stream.
     const onProgress = (msg: ProgressMessage): void => {
-      if (!flowing && held === undefined && /^Pulling from /.test(msg.status ?? '')) {
-        held = msg;
-        return;
-      }
-      if (held) out.write(held);
-      held = undefined;
-      flowing = true;
       out.write(msg);
     };
     try {
@@ -138,7 +129,6 @@ export function imageRoutes(app: FastifyInstance, engine: EngineLike): void {
         onProgress,
         signal: out.aborted.signal,
       });
-      if (held) out.write(held);
       out.end();
     } catch (err) {
       if (out.aborted.signal.aborted) return;

@@ -1,6 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidArgumentError, NotFoundError } from '@berth/image-format';
+import { InvalidArgumentError, NotFoundError, formatPlatform, matchPlatform, normalizePlatform, parsePlatform, type Platform } from '@berth/image-format';
 import type { ContainerCreateBody, ContainerCreateResponse, MountPoint } from '../docker-types.js';
 import { checkContainerName, newId, randomName } from '../names.js';
 import { checkRestartPolicy, mergeConfig, mountRequests, processArgs, publishedPorts } from '../container-config.js';
@@ -28,6 +28,14 @@ export async function createContainer(ctx: ContainerContext, body: ContainerCrea
   const existing = table.byName(name);
   if (existing) throw nameConflict(name, existing.id);
   const image = deps.images.resolve(body.Image);
+  if (opts.platform) {
+    // dockerd (GetImage with a platform): the image is there, but not for what was asked
+    const want = normalizePlatform(parsePlatform(opts.platform));
+    const have: Platform = { os: image.config.os ?? 'linux', architecture: image.config.architecture ?? 'amd64', ...(image.config.variant ? { variant: image.config.variant } : {}) };
+    if (!matchPlatform(want, have)) {
+      throw new NotFoundError(`image with reference ${body.Image} was found but does not match the specified platform: wanted ${formatPlatform(want)}, actual: ${formatPlatform(normalizePlatform(have))}`);
+    }
+  }
   const isolation = deps.isolation(host.Isolation, image.config.os ?? 'linux');
   const id = newId();
   const config = mergeConfig(image.config, body, id.slice(0, 12));

@@ -19,6 +19,7 @@ import type { ImportOptions } from '../services.js';
 import { ENGINE_VERSION } from '../system.js';
 import { applyChanges } from './changes.js';
 import type { ImageDeps } from './deps.js';
+import { checkImportOs, checkLoadedOs } from './host-os.js';
 import { loadArchive, type LoadOptions } from './load.js';
 import type { ImageRecords } from './records.js';
 import type { ImageRecord, LayerRecord } from './table.js';
@@ -110,6 +111,7 @@ export class ImageArchives {
         importFromLayout: (layout, entry) => this.records.importFromLayout(layout, entry),
         ingestUnknown: (data) => this.records.ingestUnknown(data),
         snapshotExists: (chainId) => this.records.snapshotExists(chainId),
+        checkOs: (configBytes) => checkLoadedOs(this.deps.hostOs, configBytes),
       },
       archive,
       opts,
@@ -135,6 +137,7 @@ export class ImageArchives {
   }
 
   async importRootfs(tar: Readable, opts: ImportOptions = {}): Promise<string> {
+    if (opts.platform) checkImportOs(this.deps.hostOs, parsePlatform(opts.platform).os);
     const peek = new PeekCompression();
     // pipeline, not pipe: a client gone mid-upload must fail the ingest (and close its file), not stall it
     pipelineCb(tar, peek, () => undefined);

@@ -4,6 +4,7 @@ import type { ContentStore, LayerChainUnpacker, Snapshotter } from '@berth/layer
 import type { RegistryClient } from '@berth/registry-client';
 import type { ContainerConfig, RegistryAuth } from '../docker-types.js';
 import type { EventBus } from '../events.js';
+import type { HostOs } from './host-os.js';
 import type { ImageTable } from './table.js';
 
 export interface StorageDeps {
@@ -14,7 +15,7 @@ export interface StorageDeps {
   /** A new layer-store LayerChainUnpacker over the engine's store and snapshotter. */
   chainUnpacker(opts: { onLayerDone?: (index: number, res: { chainId: Digest; diffId: Digest; applied: boolean; size?: number }) => void }): LayerChainUnpacker;
   /** layer-store's applyLayer: a layer stream into a directory (overlay whiteouts or deletions). */
-  applyLayer(input: Readable, root: string, opts: { compression: 'none' | 'gzip' | 'zstd'; whiteouts: 'overlay' | 'delete'; expectedDiffId?: Digest }): Promise<{ diffId: Digest; size: number }>;
+  applyLayer(input: Readable, root: string, opts: { compression: 'none' | 'gzip' | 'zstd'; whiteouts: 'overlay' | 'delete' | 'keep'; expectedDiffId?: Digest }): Promise<{ diffId: Digest; size: number }>;
   /** layer-store's createDiff: the snapshot's changes as a gzip layer blob in the content store. */
   diff(key: string): Promise<{ descriptor: Descriptor; diffId: Digest }>;
 }
@@ -53,4 +54,6 @@ export interface ImageDeps {
   maxConcurrentDownloads?: number;
   /** Apply layers from the download stream rather than once each blob is stored (default). */
   applyWhileDownloading?: boolean;
+  /** The OSes the runtime drivers run: images of others are refused as dockerd refuses them (none: every image is taken). */
+  hostOs?: HostOs;
 }

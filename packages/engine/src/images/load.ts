@@ -31,6 +31,8 @@ export interface LoadContext {
   importFromLayout(layout: OciLayout, entryRef: string): Promise<ImageRecord>;
   ingestUnknown(data: Readable): Promise<Digest>;
   snapshotExists(chainId: Digest): Promise<boolean>;
+  /** Throws when the host cannot run an image of this config's OS (before its layers are read). */
+  checkOs?(configBytes: Buffer): void;
 }
 
 export interface LoadOptions {
@@ -71,6 +73,7 @@ export async function loadArchive(ctx: LoadContext, archive: Readable, opts: Loa
     }
     if (archiveForm) {
       for (const img of images) {
+        ctx.checkOs?.(img.configBytes);
         const layers: Descriptor[] = [];
         const diffIds = img.layers.map((l) => l.diffId);
         const chains = chainIds(diffIds);

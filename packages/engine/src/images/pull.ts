@@ -1,8 +1,9 @@
-import { chainIds, hostPlatform, isLayerMediaType, normalizeReference, parseImageConfig, parsePlatform, type Descriptor, type Digest } from '@berth/image-format';
+import { NoMatchingManifestError, NotFoundError, chainIds, formatPlatform, hostPlatform, isLayerMediaType, normalizeReference, parseImageConfig, parsePlatform, type Descriptor, type Digest } from '@berth/image-format';
 import type { RegistryClient } from '@berth/registry-client';
 import type { ImageInspect } from '../docker-types.js';
 import type { PullOptions } from '../services.js';
 import { ApplyingSink } from './applying-sink.js';
+import { checkPulledOs } from './host-os.js';
 import type { ImageDeps, StorageDeps } from './deps.js';
 import { layerMessage } from './progress.js';
 import { readAll, type ImageRecords } from './records.js';
@@ -44,7 +45,12 @@ export class ImagePuller {
     const ref = normalizeReference(refInput);
     const emit = opts.onProgress ?? (() => undefined);
     const platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
-    emit({ status: `Pulling from ${ref.familiarName()}`, id: ref.tag ?? ref.digest ?? 'latest' });
+    // as dockerd, once the registry answered with the manifest (a missing one is the request's error status)
+    let announced = false;
+    const announce = (): void => {
+      if (!announced) emit({ status: `Pulling from ${ref.path}`, id: ref.tag ?? ref.digest ?? 'latest' });
+      announced = true;
+    };
     const before = this.records.safeResolve(ref.toString());
     const content = this.deps.storage.content;
     let configDigest: Digest | undefined;
@@ -67,6 +73,8 @@ export class ImagePuller {
         platform,
         concurrency: this.deps.maxConcurrentDownloads ?? DEFAULT_CONCURRENT_DOWNLOADS,
         ...(opts.signal ? { signal: opts.signal } : {}),
+        onManifest: announce,
+        onConfig: (config) => checkPulledOs(this.deps.hostOs, config),
         onProgress: (e) => {
           sink.mediaTypes.set(e.digest, e.mediaType);
           if (!isLayerMediaType(e.mediaType)) {
@@ -114,6 +122,10 @@ export class ImagePuller {
       });
     } catch (err) {
       await unpack.discard();
+      // dockerd's words for an index without this host's platform (a Windows host's keep the os.version detail)
+      if (err instanceof NoMatchingManifestError && err.wanted.os !== 'windows') {
+        throw new NotFoundError(`no matching manifest for ${formatPlatform(err.wanted)} in the manifest list entries`, { cause: err });
+      }
       throw err;
     }
     pulledLayers = result.layers;

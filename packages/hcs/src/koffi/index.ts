@@ -29,3 +29,18 @@ export async function openKoffiHcs(options: OpenKoffiHcsOptions = {}): Promise<H
   const [{ openNative }, { KoffiHcs }] = await Promise.all([import('./native.js'), import('./hcs.js')]);
   return new KoffiHcs(openNative(koffi));
 }
+export {
+  AF_HYPERV,
+  SOCK_STREAM,
+  HV_PROTOCOL_RAW,
+  HV_GUID_WILDCARD,
+  WS2_32,
+  declareHvsockTypes,
+  guidFromString,
+  vsockServiceId,
+  hvsockDuplex,
+  listenHvsock,
+  type Guid,
+  type Winsock,
+  type HvsockListener,
+} from './hvsock.js';

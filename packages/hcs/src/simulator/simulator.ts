@@ -26,6 +26,12 @@ import { planCreate, type CreatePlan, type SystemState } from './systems.js';
 export interface HcsSimulatorOptions extends GuestOptions {
   /** The host's os.version; default Windows Server 2022 `10.0.20348.2340`. */
   hostOsVersion?: string;
+  /**
+   * Layer folders are real directories (local paths standing for Windows ones): imports,
+   * writable layers and layerData must name folders that exist, and HcsImportLayer with
+   * no parents makes a base layer (a UtilityVM folder in its source makes it bootable).
+   */
+  onDisk?: boolean;
   /** Logical processors of the host; default 4. */
   processors?: number;
   /** Environment every guest process starts with under its own (the guest OS' defaults); default busybox-like PATH and the user's HOME. */
@@ -117,6 +123,8 @@ export class HcsSimulator implements HcsApi {
 
   constructor(private readonly options: HcsSimulatorOptions = {}) {
     this.hostOsVersion = options.hostOsVersion ?? '10.0.20348.2340';
+    this.storage.onDisk = options.onDisk ?? false;
+    this.storage.hostOsVersion = this.hostOsVersion;
     this.processors = options.processors ?? 4;
   }
 
@@ -426,9 +434,9 @@ export class HcsSimulator implements HcsApi {
     return nameToGuid(folderName);
   }
 
-  async importLayer(layerPath: string, _sourceFolder: string, layerData: LayerData): Promise<void> {
+  async importLayer(layerPath: string, sourceFolder: string, layerData: LayerData): Promise<void> {
     this.validate('HcsImportLayer', 'LayerData', layerData);
-    this.storage.importLayer(layerPath, layerData);
+    this.storage.importLayer(layerPath, sourceFolder, layerData);
   }
 
   async initializeWritableLayer(writableLayerPath: string, layerData: LayerData): Promise<void> {

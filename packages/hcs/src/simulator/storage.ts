@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HRESULT, HcsError } from '../hresult.js';
@@ -33,8 +33,18 @@ export function nameToGuid(name: string): string {
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
 }
 
+const isDir = (p: string): boolean => existsSync(p) && statSync(p).isDirectory();
+
 /** Layers, writable layers and their mounts, as computestorage and vmcompute keep them. */
 export class SimStorage {
+  /**
+   * Layer folders are real directories (a local path stands for the Windows one): what is
+   * imported, initialized or attached must exist on disk, as HCS requires.
+   */
+  onDisk = false;
+  /** os.version a base layer imported here gets (the simulated host's). */
+  hostOsVersion = '10.0.20348.2340';
+
   readonly layers = new Map<string, SimLayer>();
   /** writable layer path → its parents (set by HcsInitializeWritableLayer) */
   readonly writable = new Map<string, { parents: string[]; volume?: string; filter?: boolean; hostDir?: string }>();
@@ -57,21 +67,46 @@ export class SimStorage {
 
   checkLayerData(op: string, data: LayerData, requireLayers = true): SimLayer[] {
     if (requireLayers && data.Layers.length === 0) throw new HcsError(HRESULT.E_INVALIDARG, op, 'layerData has no layers');
-    return data.Layers.map((l) => {
+    const chain = data.Layers.map((l) => lower(l.Path));
+    return data.Layers.map((l, i) => {
       const known = this.layer(l.Path);
       if (!known) throw new HcsError(HRESULT.HCS_E_INVALID_LAYER, op, `${l.Path} is not a layer`);
       if (l.Id.toLowerCase() !== nameToGuid(basename(l.Path))) throw new HcsError(HRESULT.HCS_E_INVALID_LAYER, op, `${l.Id} is not the id of ${l.Path}`);
+      if (this.onDisk && !isDir(l.Path)) throw new HcsError(HRESULT.ERROR_PATH_NOT_FOUND, op, `layer folder ${l.Path} does not exist`);
+      // topmost first, the base last: each layer's own parents are exactly the ones after it
+      const own = known.parents.map(lower);
+      const after = chain.slice(i + 1);
+      if (own.length !== after.length || own.some((p, j) => p !== after[j])) {
+        throw new HcsError(HRESULT.HCS_E_INVALID_LAYER, op, `layerData is not ${l.Path}'s parent chain (topmost first, base last)`);
+      }
       return known;
     });
   }
 
-  importLayer(path: string, data: LayerData): void {
+  /** HcsImportLayer: with no parents, a base layer (its os.version is the host's here; a real one carries it in its hives). */
+  importLayer(path: string, source: string, data: LayerData): void {
+    if (this.onDisk && !isDir(source)) throw new HcsError(HRESULT.ERROR_PATH_NOT_FOUND, 'HcsImportLayer', `source folder ${source} does not exist`);
+    if (this.onDisk && !isDir(path)) throw new HcsError(HRESULT.ERROR_PATH_NOT_FOUND, 'HcsImportLayer', `layer folder ${path} does not exist`);
+    // the layer's files land in its folder (a real import converts them; here they are copied)
+    if (this.onDisk) cpSync(source, path, { recursive: true });
+    if (data.Layers.length === 0) {
+      if (!this.onDisk) throw new HcsError(HRESULT.E_INVALIDARG, 'HcsImportLayer', 'layerData has no layers');
+      const utilityVm = isDir(join(source, 'UtilityVM'));
+      // what ProcessUtilityVMImage leaves for Hyper-V isolation: the utility VM's scratch template
+      if (utilityVm) {
+        mkdirSync(join(path, 'UtilityVM'), { recursive: true });
+        writeFileSync(join(path, 'UtilityVM', 'SystemTemplate.vhdx'), 'simulated SystemTemplate.vhdx');
+      }
+      this.layers.set(lower(path), { path, osVersion: this.hostOsVersion, os: 'windows', utilityVm, parents: [] });
+      return;
+    }
     const parents = this.checkLayerData('HcsImportLayer', data);
     const base = parents[parents.length - 1]!;
     this.layers.set(lower(path), { path, osVersion: base.osVersion, os: base.os, utilityVm: false, parents: parents.map((p) => p.path) });
   }
 
   initializeWritable(path: string, data: LayerData): void {
+    if (this.onDisk && !isDir(path)) throw new HcsError(HRESULT.ERROR_PATH_NOT_FOUND, 'HcsInitializeWritableLayer', `writable layer folder ${path} does not exist`);
     const parents = this.checkLayerData('HcsInitializeWritableLayer', data);
     this.writable.set(lower(path), { parents: parents.map((p) => p.path) });
   }
@@ -114,6 +149,8 @@ export class SimStorage {
     if (w?.hostDir) rmSync(w.hostDir, { recursive: true, force: true });
     this.writable.delete(lower(path));
     this.layers.delete(lower(path));
+    // HcsDestroyLayer deletes the layer folder itself
+    if (this.onDisk) rmSync(path, { recursive: true, force: true });
   }
 
   /** The host directory holding the files of the scratch mounted at a volume path. */

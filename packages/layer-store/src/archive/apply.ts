@@ -10,8 +10,9 @@ export type UnsafeLayerError = UnsafeEntryError;
 export interface ApplyOptions {
   compression: LayerCompression;
   /** 'overlay': whiteouts become overlayfs whiteouts in an empty upper dir;
-   * 'delete': whiteouts delete from the tree (native snapshotter). */
-  whiteouts: 'overlay' | 'delete';
+   * 'delete': whiteouts delete from the tree (native snapshotter);
+   * 'keep': `.wh.` entries stay ordinary files (a Windows layer's importer reads them). */
+  whiteouts: 'overlay' | 'delete' | 'keep';
   /** The diffID the uncompressed stream must hash to; checked at the end. */
   expectedDiffId?: Digest;
   /** Allows char/block device entries (never needed for ordinary images). */
@@ -41,7 +42,7 @@ export async function applyLayer(input: Readable, root: string, opts: ApplyOptio
     r = await extractTar(input, root, {
       rules: 'layer',
       compression: opts.compression,
-      whiteouts: opts.whiteouts,
+      ...(opts.whiteouts === 'keep' ? {} : { whiteouts: opts.whiteouts }),
       owner: (opts.sameOwner ?? process.geteuid?.() === 0) ? 'tar' : 'none',
       devices: opts.privileged ?? false,
       xattrs: true,

@@ -25,7 +25,8 @@ export interface Usage {
 /** Where a layer is applied into an active snapshot, and how whiteouts are written. */
 export interface ApplyTarget {
   dir: string;
-  whiteouts: 'overlay' | 'delete';
+  /** 'keep': `.wh.` entries are written as the files they are, for an importer that reads them (Windows' HcsImportLayer). */
+  whiteouts: 'overlay' | 'delete' | 'keep';
 }
 
 /** What a diff of an active snapshot compares. */

@@ -1,0 +1,54 @@
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import type { HcsApi } from '@berth/hcs';
+import { HcnNetworkDriver, WindowsLayerSnapshotter, WindowsProcessDriver } from '@berth/driver-windows-process';
+import { WindowsHypervDriver } from './driver.js';
+
+/** What a composition root knows when it makes the Windows drivers (the engine's DriverContext fits). */
+export interface WindowsDriverContext {
+  /** State root (berthd's data-root): container scratches go under `windowsfilter\`. */
+  root: string;
+  /** Runtime root: logs and driver state. */
+  runRoot: string;
+}
+
+export interface WindowsDriverSetOptions {
+  /** The HCS: `openKoffiHcs()` from @berth/hcs/koffi on a Windows host, HcsSimulator in tests. */
+  hcs: HcsApi;
+  /** LinuxBootFiles for LCOW (default: next to berthd, then `%ProgramFiles%\Linux Containers`). */
+  linuxBootFiles?: string;
+  /** Logical processors (`--cpus` is a share of them); default this machine's. */
+  hostProcessors?: number;
+}
+
+/**
+ * The Windows drivers as berthd's composition root wires them on a Windows host, beside
+ * driver-linux's linuxDriverSet: process isolation and Hyper-V (WCOW and LCOW) over one
+ * HcsApi, sharing one HCN NAT network driver (Docker's `nat`), with image layers kept as
+ * HCS layer folders (`<root>\windowsfilter\layers`).
+ */
+export async function windowsDriverSet(context: WindowsDriverContext, options: WindowsDriverSetOptions): Promise<{
+  runtimes: { 'windows/process': WindowsProcessDriver; 'windows/hyperv': WindowsHypervDriver };
+  network: HcnNetworkDriver;
+  snapshotter: WindowsLayerSnapshotter;
+}> {
+  const { hcs } = options;
+  const network = new HcnNetworkDriver(hcs);
+  const scratchRoot = join(context.root, 'windowsfilter', 'scratch');
+  const process = new WindowsProcessDriver({
+    hcs,
+    network,
+    stateDir: join(context.runRoot, 'windows-process'),
+    scratchRoot,
+    hostProcessors: options.hostProcessors ?? availableParallelism(),
+  });
+  const hyperv = new WindowsHypervDriver({
+    hcs,
+    network,
+    stateDir: join(context.runRoot, 'windows-hyperv'),
+    scratchRoot,
+    ...(options.linuxBootFiles ? { linuxBootFiles: options.linuxBootFiles } : {}),
+  });
+  const snapshotter = await WindowsLayerSnapshotter.open(join(context.root, 'windowsfilter', 'layers'), hcs);
+  return { runtimes: { 'windows/process': process, 'windows/hyperv': hyperv }, network, snapshotter };
+}
