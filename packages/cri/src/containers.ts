@@ -6,7 +6,7 @@ import type { ContainerInspect, HostConfig } from '@berth/engine';
 import type { CriDeps } from './deps.js';
 import { GrpcError, isNotFound } from './grpc.js';
 import { KIND_LABEL, SANDBOX_LABEL, matchSelector, nowNanos, objectLabels, readMeta, toNanos, type ContainerMeta } from './meta.js';
-import { NS_NODE, ignoreNotFound, isIpcSysctl, type Sandboxes } from './sandboxes.js';
+import { NS_NODE, NS_POD, NS_TARGET, ignoreNotFound, isIpcSysctl, type Sandboxes } from './sandboxes.js';
 import { securityOptions } from './security.js';
 
 const CONTAINER_CREATED = 0;
@@ -54,7 +54,7 @@ export class Containers {
     const res = lx.resources ?? {};
     const host: HostConfig = {
       NetworkMode: podNs.network === NS_NODE ? 'host' : `container:${sandbox.Id}`,
-      ...((ns.pid ?? podNs.pid) === NS_NODE ? { PidMode: 'host' } : {}),
+      ...pidMode(ns, podNs.pid, sandbox.Id),
       ...((ns.ipc ?? podNs.ipc) === NS_NODE ? { IpcMode: 'host' } : {}),
       // the pod's IPC sysctls, as each container has its own IPC namespace here
       Sysctls: Object.fromEntries(Object.entries(sandbox.HostConfig.Sysctls ?? {}).filter(([k]) => isIpcSysctl(k) && podNs.ipc !== NS_NODE)),
@@ -201,6 +201,22 @@ export class Containers {
     await this.d.runtime.reopenLog(c.Id);
     return {};
   }
+}
+
+/**
+ * The container's PID namespace as containerd gives it: unset or POD shares the pod's (the
+ * sandbox's pause process is its PID 1), CONTAINER has its own, NODE the host's, TARGET
+ * another container's.
+ */
+function pidMode(ns: { pid?: number; target_id?: string }, podPid: number, sandboxId: string): HostConfig {
+  const mode = ns.pid ?? NS_POD;
+  if (mode === NS_NODE || (mode === NS_POD && podPid === NS_NODE)) return { PidMode: 'host' };
+  if (mode === NS_POD) return { PidMode: `container:${sandboxId}` };
+  if (mode === NS_TARGET) {
+    if (!ns.target_id) throw new InvalidArgumentError('pid namespace TARGET needs a target_id');
+    return { PidMode: `container:${ns.target_id}` };
+  }
+  return {};
 }
 
 function stateOf(status: string): number {

@@ -8,6 +8,7 @@ import { KIND_LABEL, matchSelector, nowNanos, objectLabels, readMeta, toNanos, t
 // CRI enums as numbers (see proto/runtime-v1.proto)
 export const NS_POD = 0;
 export const NS_NODE = 2;
+export const NS_TARGET = 3;
 const SANDBOX_READY = 0;
 const SANDBOX_NOTREADY = 1;
 const PROTOCOLS = ['tcp', 'udp', 'sctp'];
@@ -65,12 +66,15 @@ export class Sandboxes {
       Privileged: sec.privileged ?? false,
     };
     const image = this.d.sandboxImage ?? 'busybox';
-    if (image === 'busybox') await this.d.engine.images.ensureBuiltin('busybox');
+    const builtin = image === 'busybox';
+    if (builtin) await this.d.engine.images.ensureBuiltin('busybox');
     const name = `k8s_POD_${md.name}_${md.namespace}_${md.uid ?? ''}_${md.attempt ?? 0}`;
     const { Id } = await this.d.engine.containers.create(
       {
         Image: image,
-        Entrypoint: ['sleep'],
+        // PID 1 of a pod that shares its PID namespace: named for the binary (`busybox`), not
+        // `sleep`, so the pod's containers do not find it among their own sleeps (pgrep)
+        Entrypoint: builtin ? ['busybox', 'sleep'] : ['sleep'],
         Cmd: ['infinity'],
         ...(meta.hostname && !hostNet ? { Hostname: meta.hostname } : {}),
         Labels: objectLabels('sandbox', meta),

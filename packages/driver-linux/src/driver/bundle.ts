@@ -74,6 +74,12 @@ export async function createContainer(ctx: DriverContext, spec: ContainerSpec): 
         (err: unknown) => ({ err }),
       );
     }
+    let pidns: { path: string } | undefined;
+    if (spec.pidNamespaceOf !== undefined) {
+      const other = await ctx.records.current(spec.pidNamespaceOf);
+      if (other.status !== 'running') throw new ConflictError(`container ${other.id} is not running`);
+      pidns = { path: `/proc/${other.pid}/ns/pid` };
+    }
     // rootfs
     let rootfs: string;
     if (spec.rootfs.path) {
@@ -130,6 +136,7 @@ export async function createContainer(ctx: DriverContext, spec: ContainerSpec): 
       args,
       etcFiles,
       netns,
+      ...(pidns ? { pidns } : {}),
       cgroupsPath,
       swapLimitSupported: ctx.swapSupported,
       swappinessSupported: ctx.cgroups.v1.has('memory'),

@@ -71,6 +71,8 @@ interface ConfigInput {
   etcFiles: { hostname?: string; hosts?: string; resolvConf?: string };
   /** Network namespace: 'new', 'host', or a path to join. */
   netns: 'new' | 'host' | { path: string };
+  /** Another container's PID namespace to join (`spec.pidNamespaceOf` resolved to its path). */
+  pidns?: { path: string };
   cgroupsPath: string;
   /** Host rlimits the container may not exceed (no CAP_SYS_RESOURCE here). */
   hostNofileHard?: number;
@@ -205,7 +207,7 @@ export function buildOciConfig(input: ConfigInput): OciConfig {
 
   const shared = new Set(spec.hostNamespaces ?? []);
   const namespaces: { type: string; path?: string }[] = [
-    ...(['pid', 'ipc', 'uts'] as const).filter((t) => !shared.has(t)).map((type) => ({ type })),
+    ...(['pid', 'ipc', 'uts'] as const).filter((t) => !shared.has(t)).map((type) => (type === 'pid' && input.pidns ? { type, path: input.pidns.path } : { type })),
     { type: 'mount' },
     { type: 'cgroup' },
   ];

@@ -16,6 +16,7 @@ import { findInitBinary } from './init-binary.js';
 import { resolveLinks } from './links.js';
 import { logLimitsOf } from './log-config.js';
 import { resolvedPorts } from './port-allocation.js';
+import { pidNamespaceOf } from './pid-mode.js';
 import { runtimeIdOf, type ContainerRecord } from './record.js';
 import { RestartScheduler } from './restart-policy.js';
 import { Waiters } from './waiters.js';
@@ -75,18 +76,20 @@ export class Lifecycle {
     const initBinary = r.hostConfig.Init ? await findInitBinary(deps.initPath) : undefined;
     // legacy links live on the default bridge only (on user networks the embedded DNS serves names)
     const links = (r.hostConfig.NetworkMode || 'bridge') === 'bridge' ? resolveLinks(r, (n) => table.byName(n)) : { env: [], hosts: [] };
-    const spec = containerSpec(r, {
-      runtimeId: runtimeIdOf(r),
-      rootfs,
-      // host port 0 is the network driver's to pick: it holds the one port allocator
-      ports: r.ports,
-      ...(initBinary !== undefined ? { initBinary } : {}),
-      links,
-      defaultDns: deps.defaultDns ?? [],
-      ...logLimitsOf(r, deps.logLimits),
-      engineRoot: deps.root,
-    });
     try {
+      const pidNamespace = pidNamespaceOf(r.hostConfig, table);
+      const spec = containerSpec(r, {
+        runtimeId: runtimeIdOf(r),
+        rootfs,
+        // host port 0 is the network driver's to pick: it holds the one port allocator
+        ports: r.ports,
+        ...(initBinary !== undefined ? { initBinary } : {}),
+        links,
+        defaultDns: deps.defaultDns ?? [],
+        ...logLimitsOf(r, deps.logLimits),
+        engineRoot: deps.root,
+        ...(pidNamespace !== undefined ? { pidNamespaceOf: pidNamespace } : {}),
+      });
       const created = await driver.create(spec);
       r.runtimeCreated = true;
       r.logPath = created.logPath ?? r.logPath;
