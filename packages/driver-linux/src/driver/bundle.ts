@@ -10,6 +10,7 @@ import { buildOciConfig, mergeEnv, type OciConfig } from '../oci/config.js';
 import { runRuntime } from '../oci/runtime.js';
 import { makeBindMountPoints } from '../rootfs/mount-points.js';
 import { mountRootfs, unmountRootfs } from '../rootfs/mount.js';
+import { checkBindPropagation } from '../rootfs/propagation.js';
 import { SECCOMP_BPF_ANNOTATION } from '../security/seccomp-cache.js';
 import type { OciSeccomp } from '../security/seccomp.js';
 import { resolveUser } from '../user/resolve-user.js';
@@ -28,6 +29,7 @@ export async function createContainer(ctx: DriverContext, spec: ContainerSpec): 
   if (spec.platform && spec.platform.os !== 'linux') throw new UnsupportedError(`cannot run ${spec.platform.os} containers on Linux`);
   const args = spec.process.args;
   if (args.length === 0) throw new InvalidArgumentError('process.args must not be empty');
+  await checkBindPropagation(spec.mounts ?? []);
   const bundle = ctx.records.dir(spec.id);
   try {
     await mkdir(bundle, { mode: 0o711 });

@@ -4,6 +4,7 @@ import { resolveCapabilities } from '../security/capabilities.js';
 import { defaultSeccompProfile, toOciSeccomp, type OciSeccomp } from '../security/seccomp.js';
 import type { ContainerUser } from '../user/resolve-user.js';
 import type { DeviceRule } from '../devices.js';
+import { rootfsPropagation } from '../rootfs/propagation.js';
 
 /** The subset of the OCI runtime-spec config.json Berth writes. */
 export interface OciConfig {
@@ -224,6 +225,9 @@ export function buildOciConfig(input: ConfigInput): OciConfig {
     },
   };
   if (input.devices.length > 0) linux.devices = input.devices;
+  // a bind's rshared/rslave only reaches the host's mounts through a root that propagates too
+  const rootProp = rootfsPropagation(spec.mounts ?? []);
+  if (rootProp) linux.rootfsPropagation = rootProp;
   if (spec.sysctls && Object.keys(spec.sysctls).length > 0) linux.sysctl = { ...spec.sysctls };
   if (sec.userns) {
     const map = (m: { containerId: number; hostId: number; size: number }) => ({ containerID: m.containerId, hostID: m.hostId, size: m.size });
