@@ -112,7 +112,8 @@ export class Sandboxes {
   async stop(req: any): Promise<object> {
     const { c } = await this.inspect(req.pod_sandbox_id);
     for (const id of await this.containersOf(c.Id)) await this.d.engine.containers.stop(id, { timeout: 0 }).catch(() => undefined);
-    await this.d.engine.containers.stop(c.Id, { timeout: 0 });
+    // the pod's network goes with it (CNI DEL: address, hostPort rules), as kubelet expects
+    await this.d.engine.containers.stop(c.Id, { timeout: 0, release: true });
     return {};
   }
 

@@ -112,6 +112,13 @@ export interface StopOptions {
   signal?: string;
   /** Seconds before SIGKILL; default the container's StopTimeout, else 10. */
   timeout?: number;
+  /**
+   * Once it exited (or if it was not running), free what its run holds in the runtime
+   * driver: network attachment and published ports, rootfs mount, cgroup. The next start
+   * makes them anew. The CRI's StopPodSandbox needs it (kubelet expects the pod's network
+   * torn down); the log file stays.
+   */
+  release?: boolean;
 }
 
 export interface LogsOptions {

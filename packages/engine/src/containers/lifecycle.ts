@@ -169,7 +169,10 @@ export class Lifecycle {
       table.save(r);
       return { stopped: true };
     }
-    if (!isRunning(r)) return { stopped: false };
+    if (!isRunning(r)) {
+      if (opts.release) await this.releaseRun(id);
+      return { stopped: false };
+    }
     r.manuallyStopped = true;
     table.save(r);
     const signal = normaliseSignal(opts.signal || r.config.StopSignal);
@@ -186,9 +189,19 @@ export class Lifecycle {
       await driver.kill(runtimeIdOf(r), 'SIGKILL').catch(() => undefined);
       await withTimeout(exited, 30_000);
     }
+    if (opts.release) await this.releaseRun(id);
     const after = table.get(id);
     if (after) this.ctx.emit(after, 'stop');
     return { stopped: true };
+  }
+
+  /** Deletes the driver's run of a container that is not running (StopOptions.release). */
+  private async releaseRun(id: string): Promise<void> {
+    const r = this.ctx.table.get(id);
+    if (!r || isRunning(r) || !r.runtimeCreated) return;
+    await this.ctx.driver.delete(runtimeIdOf(r), { force: true });
+    r.runtimeCreated = false;
+    this.ctx.table.save(r);
   }
 
   /** Resolves when the exit of the current run is recorded (or the container is gone). */
