@@ -8,6 +8,7 @@ import { GrpcError, isNotFound } from './grpc.js';
 import { KIND_LABEL, SANDBOX_LABEL, matchSelector, nowNanos, objectLabels, readMeta, toNanos, type ContainerMeta } from './meta.js';
 import { NS_NODE, NS_POD, NS_TARGET, ignoreNotFound, isIpcSysctl, type Sandboxes } from './sandboxes.js';
 import { securityOptions } from './security.js';
+import { CONFIG_LABEL, compactConfig, containerInfo, containerResources } from './verbose-info.js';
 
 const CONTAINER_CREATED = 0;
 const CONTAINER_RUNNING = 1;
@@ -80,7 +81,7 @@ export class Containers {
         OpenStdin: !!cfg.stdin,
         StdinOnce: !!cfg.stdin_once,
         AttachStdin: !!cfg.stdin,
-        Labels: objectLabels('container', meta, { [SANDBOX_LABEL]: sandbox.Id }),
+        Labels: objectLabels('container', meta, { [SANDBOX_LABEL]: sandbox.Id, [CONFIG_LABEL]: JSON.stringify(compactConfig(cfg) ?? {}) }),
         HostConfig: host,
       },
       { name, ...(logPath ? { logPath } : {}) },
@@ -165,8 +166,9 @@ export class Containers {
         annotations: meta.annotations,
         mounts: meta.mounts,
         log_path: meta.logPath,
+        resources: containerResources(c.HostConfig),
       },
-      info: req.verbose ? { info: JSON.stringify({ pid: c.State.Pid, sandboxID: meta.sandboxId, image: c.Image, logPath: c.LogPath, config: c.Config, hostConfig: c.HostConfig }) } : {},
+      info: req.verbose ? containerInfo(c, meta, this.d.runtime.name) : {},
     };
   }
 

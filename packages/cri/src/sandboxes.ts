@@ -3,6 +3,7 @@ import { NotFoundError } from '@berth/image-format';
 import type { ContainerInspect, HostConfig } from '@berth/engine';
 import type { CriDeps } from './deps.js';
 import { isNotFound } from './grpc.js';
+import { CONFIG_LABEL, compactConfig, sandboxInfo } from './verbose-info.js';
 import { KIND_LABEL, matchSelector, nowNanos, objectLabels, readMeta, toNanos, type SandboxMeta, type ContainerMeta } from './meta.js';
 
 // CRI enums as numbers (see proto/runtime-v1.proto)
@@ -77,7 +78,7 @@ export class Sandboxes {
         Entrypoint: builtin ? ['busybox', 'sleep'] : ['sleep'],
         Cmd: ['infinity'],
         ...(meta.hostname && !hostNet ? { Hostname: meta.hostname } : {}),
-        Labels: objectLabels('sandbox', meta),
+        Labels: objectLabels('sandbox', meta, { [CONFIG_LABEL]: JSON.stringify(compactConfig(cfg) ?? {}) }),
         // the pause process has no handler: only SIGKILL ends a PID 1
         StopSignal: 'SIGKILL',
         HostConfig: host,
@@ -146,7 +147,7 @@ export class Sandboxes {
         annotations: meta.annotations,
         runtime_handler: meta.runtimeHandler,
       },
-      info: req.verbose ? { info: JSON.stringify({ pid: c.State.Pid, hostname: c.Config.Hostname, image: c.Config.Image, netns: c.NetworkSettings?.SandboxKey ?? '' }) } : {},
+      info: req.verbose ? sandboxInfo(c, meta, this.d.runtime.name) : {},
     };
   }
 
