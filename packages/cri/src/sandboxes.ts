@@ -112,8 +112,10 @@ export class Sandboxes {
 
   async stop(req: any): Promise<object> {
     const { c } = await this.inspect(req.pod_sandbox_id);
-    for (const id of await this.containersOf(c.Id)) await this.d.engine.containers.stop(id, { timeout: 0 }).catch(() => undefined);
-    // the pod's network goes with it (CNI DEL: address, hostPort rules), as kubelet expects
+    // at once, their runs deleted as containerd deletes their tasks; then the pod's network
+    // goes with its pause process (CNI DEL: address, hostPort rules), as kubelet expects
+    const stops = (await this.containersOf(c.Id)).map((id) => this.d.engine.containers.stop(id, { timeout: 0, release: true }).catch(() => undefined));
+    await Promise.all(stops);
     await this.d.engine.containers.stop(c.Id, { timeout: 0, release: true });
     return {};
   }
@@ -126,8 +128,10 @@ export class Sandboxes {
       if (isNotFound(err)) return {}; // removing a removed sandbox is fine (kubelet retries)
       throw err;
     }
-    for (const id of await this.containersOf(c.Id)) await this.d.engine.containers.remove(id, { force: true }).catch(ignoreNotFound);
-    await this.d.engine.containers.remove(c.Id, { force: true }).catch(ignoreNotFound);
+    // gone from the store at once; snapshots and runtime state are freed right after
+    const removals = (await this.containersOf(c.Id)).map((id) => this.d.engine.containers.remove(id, { force: true, background: true }).catch(ignoreNotFound));
+    await Promise.all(removals);
+    await this.d.engine.containers.remove(c.Id, { force: true, background: true }).catch(ignoreNotFound);
     return {};
   }
 
