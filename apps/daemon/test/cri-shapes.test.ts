@@ -1,5 +1,6 @@
+import { rename, stat } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCriHarness, type CriHarness } from './support/cri-harness.js';
+import { startCriHarness, until, type CriHarness } from './support/cri-harness.js';
 
 // The answers' shapes as kubelet and crictl read them, set beside containerd 1.6's (compared
 // field by field with crictl against both): ids, nanosecond times as decimal strings, enum
@@ -100,6 +101,19 @@ describe('CRI answer shapes', () => {
     const ex = await h.cri.rt('ContainerStatus', { container_id: id });
     expect(ex.status).toMatchObject({ state: 2, exit_code: 137, reason: 'Error' });
     expect(ex.status.finished_at).toMatch(NANOS);
+    await h.cri.rt('RemovePodSandbox', { pod_sandbox_id: pod.id });
+  });
+
+  it('ReopenContainerLog answers once the new log file exists, as containerd (kubelet and critest look at once)', async () => {
+    const pod = await h.runPod();
+    const id = await h.runContainer(pod, 'reopen', 'while :; do echo tick; sleep 0.2; done');
+    const path = (await h.cri.rt('ContainerStatus', { container_id: id })).status.log_path as string;
+    await until(() => stat(path).then((s) => s.size, () => 0), (n) => n > 0);
+    for (let i = 0; i < 3; i++) {
+      await rename(path, `${path}.${i}`);
+      await h.cri.rt('ReopenContainerLog', { container_id: id });
+      expect((await stat(path)).isFile()).toBe(true);
+    }
     await h.cri.rt('RemovePodSandbox', { pod_sandbox_id: pod.id });
   });
 
