@@ -41,8 +41,11 @@ function podConfig(name = `pod${++podSeq}`): object {
   };
 }
 
+// kubelet's default: a PID namespace of the container's own (without namespace_options it is the pod's)
+const OWN_PID = { security_context: { namespace_options: { pid: 1 } } };
+
 function containerConfig(name: string, args: string[]): object {
-  return { metadata: { name }, image: { image: reg.busybox }, command: ['sh', '-c'], args, log_path: `${name}/0.log`, labels: { c: name } };
+  return { metadata: { name }, image: { image: reg.busybox }, command: ['sh', '-c'], args, log_path: `${name}/0.log`, labels: { c: name }, linux: OWN_PID };
 }
 
 async function runPod(config = podConfig()): Promise<{ id: string; config: any }> {
@@ -207,12 +210,12 @@ describe('CRI', () => {
     // berthd runs in this process: its own value is the floor
     const own = Number((await readFile('/proc/self/oom_score_adj', 'utf8')).trim());
     const pod = await runPod();
-    const config = { ...(containerConfig('guarded', ['sleep 1000']) as object), linux: { resources: { oom_score_adj: -998 } } };
+    const config = { ...(containerConfig('guarded', ['sleep 1000']) as object), linux: { ...OWN_PID, resources: { oom_score_adj: -998 } } };
     const { container_id } = await cri!.rt('CreateContainer', { pod_sandbox_id: pod.id, config, sandbox_config: pod.config });
     await cri!.rt('StartContainer', { container_id });
     expect((await exec(container_id, ['cat', '/proc/1/oom_score_adj'])).out.trim()).toBe(String(Math.max(own, -998)));
     // a value above the floor is kept as asked
-    const kept = { ...(containerConfig('kept', ['sleep 1000']) as object), linux: { resources: { oom_score_adj: 500 } } };
+    const kept = { ...(containerConfig('kept', ['sleep 1000']) as object), linux: { ...OWN_PID, resources: { oom_score_adj: 500 } } };
     const second = await cri!.rt('CreateContainer', { pod_sandbox_id: pod.id, config: kept, sandbox_config: pod.config });
     await cri!.rt('StartContainer', { container_id: second.container_id });
     expect((await exec(second.container_id, ['cat', '/proc/1/oom_score_adj'])).out.trim()).toBe('500');

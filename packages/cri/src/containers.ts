@@ -6,8 +6,9 @@ import type { ContainerInspect, HostConfig } from '@berth/engine';
 import type { CriDeps } from './deps.js';
 import { GrpcError, isNotFound } from './grpc.js';
 import { KIND_LABEL, SANDBOX_LABEL, matchSelector, nowNanos, objectLabels, readMeta, toNanos, type ContainerMeta } from './meta.js';
-import { NS_NODE, ignoreNotFound, isIpcSysctl, type Sandboxes } from './sandboxes.js';
+import { NS_NODE, NS_POD, NS_TARGET, ignoreNotFound, isIpcSysctl, type Sandboxes } from './sandboxes.js';
 import { securityOptions } from './security.js';
+import { CONFIG_LABEL, compactConfig, containerInfo, containerResources } from './verbose-info.js';
 
 const CONTAINER_CREATED = 0;
 const CONTAINER_RUNNING = 1;
@@ -54,7 +55,7 @@ export class Containers {
     const res = lx.resources ?? {};
     const host: HostConfig = {
       NetworkMode: podNs.network === NS_NODE ? 'host' : `container:${sandbox.Id}`,
-      ...((ns.pid ?? podNs.pid) === NS_NODE ? { PidMode: 'host' } : {}),
+      ...pidMode(ns, podNs.pid, sandbox.Id),
       ...((ns.ipc ?? podNs.ipc) === NS_NODE ? { IpcMode: 'host' } : {}),
       // the pod's IPC sysctls, as each container has its own IPC namespace here
       Sysctls: Object.fromEntries(Object.entries(sandbox.HostConfig.Sysctls ?? {}).filter(([k]) => isIpcSysctl(k) && podNs.ipc !== NS_NODE)),
@@ -80,7 +81,7 @@ export class Containers {
         OpenStdin: !!cfg.stdin,
         StdinOnce: !!cfg.stdin_once,
         AttachStdin: !!cfg.stdin,
-        Labels: objectLabels('container', meta, { [SANDBOX_LABEL]: sandbox.Id }),
+        Labels: objectLabels('container', meta, { [SANDBOX_LABEL]: sandbox.Id, [CONFIG_LABEL]: JSON.stringify(compactConfig(cfg) ?? {}) }),
         HostConfig: host,
       },
       { name, ...(logPath ? { logPath } : {}) },
@@ -140,7 +141,7 @@ export class Containers {
       if (isNotFound(err)) return {};
       throw err;
     }
-    await this.d.engine.containers.remove(id, { force: true }).catch(ignoreNotFound);
+    await this.d.engine.containers.remove(id, { force: true, background: true }).catch(ignoreNotFound);
     return {};
   }
 
@@ -165,8 +166,9 @@ export class Containers {
         annotations: meta.annotations,
         mounts: meta.mounts,
         log_path: meta.logPath,
+        resources: containerResources(c.HostConfig),
       },
-      info: req.verbose ? { info: JSON.stringify({ pid: c.State.Pid, sandboxID: meta.sandboxId, image: c.Image, logPath: c.LogPath, config: c.Config, hostConfig: c.HostConfig }) } : {},
+      info: req.verbose ? containerInfo(c, meta, this.d.runtime.name) : {},
     };
   }
 
@@ -201,6 +203,22 @@ export class Containers {
     await this.d.runtime.reopenLog(c.Id);
     return {};
   }
+}
+
+/**
+ * The container's PID namespace as containerd gives it: unset or POD shares the pod's (the
+ * sandbox's pause process is its PID 1), CONTAINER has its own, NODE the host's, TARGET
+ * another container's.
+ */
+function pidMode(ns: { pid?: number; target_id?: string }, podPid: number, sandboxId: string): HostConfig {
+  const mode = ns.pid ?? NS_POD;
+  if (mode === NS_NODE || (mode === NS_POD && podPid === NS_NODE)) return { PidMode: 'host' };
+  if (mode === NS_POD) return { PidMode: `container:${sandboxId}` };
+  if (mode === NS_TARGET) {
+    if (!ns.target_id) throw new InvalidArgumentError('pid namespace TARGET needs a target_id');
+    return { PidMode: `container:${ns.target_id}` };
+  }
+  return {};
 }
 
 function stateOf(status: string): number {

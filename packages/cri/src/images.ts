@@ -17,7 +17,8 @@ function fullName(ref: string): string {
 /** The image's user: a number is the uid, anything else a name (CRI's Image.uid / username). */
 function imageUser(user: string | undefined): { uid: { value: string } | null; username: string } {
   const u = (user ?? '').split(':')[0] ?? '';
-  if (u === '') return { uid: { value: '0' }, username: '' };
+  // no user at all: uid unset, as containerd answers
+  if (u === '') return { uid: null, username: '' };
   if (/^\d+$/.test(u)) return { uid: { value: u }, username: '' };
   return { uid: null, username: u };
 }

@@ -3,11 +3,13 @@ import { NotFoundError } from '@berth/image-format';
 import type { ContainerInspect, HostConfig } from '@berth/engine';
 import type { CriDeps } from './deps.js';
 import { isNotFound } from './grpc.js';
+import { CONFIG_LABEL, compactConfig, sandboxInfo } from './verbose-info.js';
 import { KIND_LABEL, matchSelector, nowNanos, objectLabels, readMeta, toNanos, type SandboxMeta, type ContainerMeta } from './meta.js';
 
 // CRI enums as numbers (see proto/runtime-v1.proto)
 export const NS_POD = 0;
 export const NS_NODE = 2;
+export const NS_TARGET = 3;
 const SANDBOX_READY = 0;
 const SANDBOX_NOTREADY = 1;
 const PROTOCOLS = ['tcp', 'udp', 'sctp'];
@@ -65,15 +67,18 @@ export class Sandboxes {
       Privileged: sec.privileged ?? false,
     };
     const image = this.d.sandboxImage ?? 'busybox';
-    if (image === 'busybox') await this.d.engine.images.ensureBuiltin('busybox');
+    const builtin = image === 'busybox';
+    if (builtin) await this.d.engine.images.ensureBuiltin('busybox');
     const name = `k8s_POD_${md.name}_${md.namespace}_${md.uid ?? ''}_${md.attempt ?? 0}`;
     const { Id } = await this.d.engine.containers.create(
       {
         Image: image,
-        Entrypoint: ['sleep'],
+        // PID 1 of a pod that shares its PID namespace: named for the binary (`busybox`), not
+        // `sleep`, so the pod's containers do not find it among their own sleeps (pgrep)
+        Entrypoint: builtin ? ['busybox', 'sleep'] : ['sleep'],
         Cmd: ['infinity'],
         ...(meta.hostname && !hostNet ? { Hostname: meta.hostname } : {}),
-        Labels: objectLabels('sandbox', meta),
+        Labels: objectLabels('sandbox', meta, { [CONFIG_LABEL]: JSON.stringify(compactConfig(cfg) ?? {}) }),
         // the pause process has no handler: only SIGKILL ends a PID 1
         StopSignal: 'SIGKILL',
         HostConfig: host,
@@ -107,8 +112,11 @@ export class Sandboxes {
 
   async stop(req: any): Promise<object> {
     const { c } = await this.inspect(req.pod_sandbox_id);
-    for (const id of await this.containersOf(c.Id)) await this.d.engine.containers.stop(id, { timeout: 0 }).catch(() => undefined);
-    await this.d.engine.containers.stop(c.Id, { timeout: 0 });
+    // at once, their runs deleted as containerd deletes their tasks; then the pod's network
+    // goes with its pause process (CNI DEL: address, hostPort rules), as kubelet expects
+    const stops = (await this.containersOf(c.Id)).map((id) => this.d.engine.containers.stop(id, { timeout: 0, release: true }).catch(() => undefined));
+    await Promise.all(stops);
+    await this.d.engine.containers.stop(c.Id, { timeout: 0, release: true });
     return {};
   }
 
@@ -120,8 +128,10 @@ export class Sandboxes {
       if (isNotFound(err)) return {}; // removing a removed sandbox is fine (kubelet retries)
       throw err;
     }
-    for (const id of await this.containersOf(c.Id)) await this.d.engine.containers.remove(id, { force: true }).catch(ignoreNotFound);
-    await this.d.engine.containers.remove(c.Id, { force: true }).catch(ignoreNotFound);
+    // gone from the store at once; snapshots and runtime state are freed right after
+    const removals = (await this.containersOf(c.Id)).map((id) => this.d.engine.containers.remove(id, { force: true, background: true }).catch(ignoreNotFound));
+    await Promise.all(removals);
+    await this.d.engine.containers.remove(c.Id, { force: true, background: true }).catch(ignoreNotFound);
     return {};
   }
 
@@ -141,7 +151,7 @@ export class Sandboxes {
         annotations: meta.annotations,
         runtime_handler: meta.runtimeHandler,
       },
-      info: req.verbose ? { info: JSON.stringify({ pid: c.State.Pid, hostname: c.Config.Hostname, image: c.Config.Image, netns: c.NetworkSettings?.SandboxKey ?? '' }) } : {},
+      info: req.verbose ? sandboxInfo(c, meta, this.d.runtime.name) : {},
     };
   }
 

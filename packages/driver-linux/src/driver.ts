@@ -220,7 +220,7 @@ export class LinuxDriver implements RuntimeDriver {
   /** The CRI's ReopenContainerLog: conmon creates the log afresh at its path (kubelet has renamed it). */
   async reopenLog(id: string): Promise<void> {
     const rec = await (await this.init()).records.current(id);
-    if (rec.status === 'stopped' || !(await reopenLog(join(rec.bundle, 'ctl')))) throw new ConflictError(`container ${id} is not running`);
+    if (rec.status === 'stopped' || !(await reopenLog(join(rec.bundle, 'ctl'), rec.logPath))) throw new ConflictError(`container ${id} is not running`);
   }
 
   async attach(id: string, options: AttachOptions = {}): Promise<AttachedStdio> {

@@ -112,6 +112,13 @@ export interface StopOptions {
   signal?: string;
   /** Seconds before SIGKILL; default the container's StopTimeout, else 10. */
   timeout?: number;
+  /**
+   * Once it exited (or if it was not running), free what its run holds in the runtime
+   * driver: network attachment and published ports, rootfs mount, cgroup. The next start
+   * makes them anew. The CRI's StopPodSandbox needs it (kubelet expects the pod's network
+   * torn down); the log file stays.
+   */
+  release?: boolean;
 }
 
 export interface LogsOptions {
@@ -179,8 +186,12 @@ export interface ContainerService {
   restart(id: string, opts?: StopOptions): Promise<void>;
   pause(id: string): Promise<void>;
   unpause(id: string): Promise<void>;
-  /** Conflict for a running container unless `force` (then it is killed). `volumes` also removes its anonymous volumes. */
-  remove(id: string, opts?: { force?: boolean; volumes?: boolean; link?: boolean }): Promise<void>;
+  /**
+   * Conflict for a running container unless `force` (then it is killed). `volumes` also removes its anonymous volumes.
+   * `background`: once the container exited, answer as soon as it is gone from the store;
+   * its runtime state, rootfs snapshot and directory are freed right after (as auto-remove does).
+   */
+  remove(id: string, opts?: { force?: boolean; volumes?: boolean; link?: boolean; background?: boolean }): Promise<void>;
   /**
    * Resolves when the condition holds. The wait is registered synchronously, before the
    * returned promise is first awaited, so `wait(id,'next-exit')` then `start(id)` never misses the exit.

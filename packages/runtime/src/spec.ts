@@ -202,6 +202,11 @@ export interface ContainerSpec {
   security?: SecuritySpec;
   /** Namespaces shared with the host instead of made anew (Docker's --pid/--ipc/--uts host). */
   hostNamespaces?: ('pid' | 'ipc' | 'uts')[];
+  /**
+   * The run id of another running container of this driver whose PID namespace this one
+   * joins (Docker's `--pid container:<id>`, a pod's shared PID namespace).
+   */
+  pidNamespaceOf?: string;
   /** Namespaced kernel parameters (Docker's --sysctl). */
   sysctls?: Record<string, string>;
   labels?: Record<string, string>;

@@ -57,13 +57,18 @@ export async function rotateLog(path: string, ctlFifo: string, maxSize: number, 
  * path: kubelet renames a CRI container's log, then asks for this. False when conmon is
  * not there to read the fifo.
  */
-export async function reopenLog(ctlFifo: string): Promise<boolean> {
+export async function reopenLog(ctlFifo: string, logPath?: string): Promise<boolean> {
   const ctl = await open(ctlFifo, constants.O_WRONLY | constants.O_NONBLOCK).catch(() => undefined);
   if (!ctl) return false;
   try {
     await ctl.write('2 0 0\n');
   } finally {
     await ctl.close();
+  }
+  // conmon reopens when it reads the fifo; kubelet (and critest) look for the new file as
+  // soon as the call returns, as containerd answers only once it reopened: wait for it
+  if (logPath) {
+    for (let i = 0; i < 200 && !(await stat(logPath).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 10));
   }
   return true;
 }

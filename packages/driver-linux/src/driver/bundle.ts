@@ -10,6 +10,7 @@ import { buildOciConfig, mergeEnv, type OciConfig } from '../oci/config.js';
 import { runRuntime } from '../oci/runtime.js';
 import { makeBindMountPoints } from '../rootfs/mount-points.js';
 import { mountRootfs, unmountRootfs } from '../rootfs/mount.js';
+import { checkBindPropagation } from '../rootfs/propagation.js';
 import { SECCOMP_BPF_ANNOTATION } from '../security/seccomp-cache.js';
 import type { OciSeccomp } from '../security/seccomp.js';
 import { resolveUser } from '../user/resolve-user.js';
@@ -28,6 +29,7 @@ export async function createContainer(ctx: DriverContext, spec: ContainerSpec): 
   if (spec.platform && spec.platform.os !== 'linux') throw new UnsupportedError(`cannot run ${spec.platform.os} containers on Linux`);
   const args = spec.process.args;
   if (args.length === 0) throw new InvalidArgumentError('process.args must not be empty');
+  await checkBindPropagation(spec.mounts ?? []);
   const bundle = ctx.records.dir(spec.id);
   try {
     await mkdir(bundle, { mode: 0o711 });
@@ -73,6 +75,12 @@ export async function createContainer(ctx: DriverContext, spec: ContainerSpec): 
         (res) => ({ res }),
         (err: unknown) => ({ err }),
       );
+    }
+    let pidns: { path: string } | undefined;
+    if (spec.pidNamespaceOf !== undefined) {
+      const other = await ctx.records.current(spec.pidNamespaceOf);
+      if (other.status !== 'running') throw new ConflictError(`container ${other.id} is not running`);
+      pidns = { path: `/proc/${other.pid}/ns/pid` };
     }
     // rootfs
     let rootfs: string;
@@ -130,6 +138,7 @@ export async function createContainer(ctx: DriverContext, spec: ContainerSpec): 
       args,
       etcFiles,
       netns,
+      ...(pidns ? { pidns } : {}),
       cgroupsPath,
       swapLimitSupported: ctx.swapSupported,
       swappinessSupported: ctx.cgroups.v1.has('memory'),

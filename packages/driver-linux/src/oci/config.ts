@@ -4,6 +4,7 @@ import { resolveCapabilities } from '../security/capabilities.js';
 import { defaultSeccompProfile, toOciSeccomp, type OciSeccomp } from '../security/seccomp.js';
 import type { ContainerUser } from '../user/resolve-user.js';
 import type { DeviceRule } from '../devices.js';
+import { rootfsPropagation } from '../rootfs/propagation.js';
 
 /** The subset of the OCI runtime-spec config.json Berth writes. */
 export interface OciConfig {
@@ -71,6 +72,8 @@ interface ConfigInput {
   etcFiles: { hostname?: string; hosts?: string; resolvConf?: string };
   /** Network namespace: 'new', 'host', or a path to join. */
   netns: 'new' | 'host' | { path: string };
+  /** Another container's PID namespace to join (`spec.pidNamespaceOf` resolved to its path). */
+  pidns?: { path: string };
   cgroupsPath: string;
   /** Host rlimits the container may not exceed (no CAP_SYS_RESOURCE here). */
   hostNofileHard?: number;
@@ -205,7 +208,7 @@ export function buildOciConfig(input: ConfigInput): OciConfig {
 
   const shared = new Set(spec.hostNamespaces ?? []);
   const namespaces: { type: string; path?: string }[] = [
-    ...(['pid', 'ipc', 'uts'] as const).filter((t) => !shared.has(t)).map((type) => ({ type })),
+    ...(['pid', 'ipc', 'uts'] as const).filter((t) => !shared.has(t)).map((type) => (type === 'pid' && input.pidns ? { type, path: input.pidns.path } : { type })),
     { type: 'mount' },
     { type: 'cgroup' },
   ];
@@ -222,6 +225,9 @@ export function buildOciConfig(input: ConfigInput): OciConfig {
     },
   };
   if (input.devices.length > 0) linux.devices = input.devices;
+  // a bind's rshared/rslave only reaches the host's mounts through a root that propagates too
+  const rootProp = rootfsPropagation(spec.mounts ?? []);
+  if (rootProp) linux.rootfsPropagation = rootProp;
   if (spec.sysctls && Object.keys(spec.sysctls).length > 0) linux.sysctl = { ...spec.sysctls };
   if (sec.userns) {
     const map = (m: { containerId: number; hostId: number; size: number }) => ({ containerID: m.containerId, hostID: m.hostId, size: m.size });

@@ -62,6 +62,18 @@ export async function createNetnsDirect(path: string): Promise<boolean> {
   return true;
 }
 
+/**
+ * mount(2) of an overlay by the spawn helper, without mount(8) (a program start per
+ * container rootfs). False where the helper or the syscall number is not available.
+ */
+export async function mountOverlayDirect(target: string, source: string, data: string, cwd: string | undefined): Promise<boolean> {
+  const numbers = MOUNT_SYSCALLS[process.arch];
+  const s = spawnServer();
+  if (!numbers || !s?.usable) return false;
+  await s.mount(target, source, 'overlay', data, cwd, numbers.mount);
+  return true;
+}
+
 /** The plain child_process way (what the helper saves the daemon's main thread from). */
 export function runDirect(file: string, args: readonly string[], options: ProgramOptions = {}): Promise<ProgramResult> {
   return new Promise((resolve, reject) => {

@@ -115,3 +115,27 @@ describe('SpawnServer netns mode', () => {
     }
   });
 });
+
+describe('SpawnServer mount mode', () => {
+  it('mounts an overlay with paths relative to its cwd, under the source name given', async () => {
+    const numbers = MOUNT_SYSCALLS[process.arch];
+    if (!numbers) throw new Error(`no mount syscall number for ${process.arch}`);
+    const dir = await mkdtemp(join(tmpdir(), 'berth-spawn-mount-'));
+    const s = new SpawnServer();
+    const { mkdir, readFile } = await import('node:fs/promises');
+    try {
+      for (const d of ['lower', 'upper', 'work', 'merged']) await mkdir(join(dir, d));
+      await writeFile(join(dir, 'lower', 'f'), 'from lower\n');
+      const source = `berth-test-${process.pid}`;
+      await s.mount(join(dir, 'merged'), source, 'overlay', 'lowerdir=lower,upperdir=upper,workdir=work', dir, numbers.mount);
+      expect(await readFile(join(dir, 'merged', 'f'), 'utf8')).toBe('from lower\n');
+      const line = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').find((l) => l.split(' ')[4] === join(dir, 'merged'));
+      expect(line).toContain(` - overlay ${source} `);
+      await expect(s.mount(join(dir, 'nowhere'), source, 'overlay', 'lowerdir=lower,upperdir=upper,workdir=work', dir, numbers.mount)).rejects.toThrow(/mount overlay on .*nowhere: mount: No such file or directory/);
+    } finally {
+      await runDirect('umount', ['-l', join(dir, 'merged')]).catch(() => undefined);
+      s.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -17,6 +17,9 @@ import { BerthError } from '@berth/image-format';
  * mode `netns` (file = the path, args = unshare and mount syscall numbers): a new network
  * namespace with loopback up, bind-mounted on the path (what `unshare --net=PATH ip link
  * set lo up` does, without two programs).
+ * mode `mount` (file = the target, cwd = where relative paths in the data resolve, args =
+ * the mount syscall number, source, fs type, flags, data): mount(2) in a child, what
+ * mount(8) would do for an overlay, without a program.
  * The helper exits when its stdin closes (the daemon went away).
  */
 const HELPER_SOURCE = String.raw`use strict;
@@ -79,6 +82,7 @@ sub start_job {
   my $r = parse_request($_[0]);
   return start_daemon($r) if $r->{mode} eq 'daemon';
   return make_netns($r) if $r->{mode} eq 'netns';
+  return do_mount($r) if $r->{mode} eq 'mount';
   my $id = $r->{id};
   my ($in_r, $in_w, $out_r, $out_w, $err_r, $err_w, $st_r, $st_w);
   unless (pipe($in_r, $in_w) && pipe($out_r, $out_w) && pipe($err_r, $err_w) && pipe($st_r, $st_w)) {
@@ -134,6 +138,22 @@ sub make_netns {
   }
   close($st_w);
   # answered like a run job: exit status, and the reason on its error pipe
+  add_job($pid, $r, err => $st_r);
+}
+sub do_mount {
+  my ($r) = @_;
+  my $id = $r->{id};
+  my ($sys_mount, $src, $type, $flags, $data) = @{$r->{args}};
+  pipe(my $st_r, my $st_w) or return reply($id, -1, undef, '', '', "pipe: $!");
+  my $pid = fork();
+  if (!defined $pid) { return reply($id, -1, undef, '', '', "fork: $!"); }
+  if ($pid == 0) {
+    my $fail = sub { syswrite($st_w, $_[0]); POSIX::_exit(1); };
+    if (defined $r->{cwd}) { chdir($r->{cwd}) or $fail->("chdir $r->{cwd}: $!"); }
+    syscall($sys_mount + 0, $src, $r->{file}, $type, $flags + 0, $data) == 0 or $fail->("mount: $!");
+    POSIX::_exit(0);
+  }
+  close($st_w);
   add_job($pid, $r, err => $st_r);
 }
 sub start_daemon {
@@ -294,7 +314,13 @@ export class SpawnServer {
     if (r.code !== 0) throw new BerthError('Internal', `cannot create network namespace ${path}: ${r.stderr.toString('utf8').trim()}`);
   }
 
-  private request(mode: 'run' | 'daemon' | 'netns', file: string, args: readonly string[], options: ProgramOptions): Promise<ProgramResult> {
+  /** mount(2) of `source` (type `type`, `data` its options) on `target`, from `cwd`; `mountSyscall` is this architecture's number. */
+  async mount(target: string, source: string, type: string, data: string, cwd: string | undefined, mountSyscall: number): Promise<void> {
+    const r = await this.request('mount', target, [String(mountSyscall), source, type, '0', data], { env: {}, ...(cwd !== undefined ? { cwd } : {}) });
+    if (r.code !== 0) throw new BerthError('Internal', `mount ${type} on ${target}: ${r.stderr.toString('utf8').trim()}`);
+  }
+
+  private request(mode: 'run' | 'daemon' | 'netns' | 'mount', file: string, args: readonly string[], options: ProgramOptions): Promise<ProgramResult> {
     const child = this.ensure();
     const id = this.nextId++;
     const env = Object.entries(options.env ?? process.env).filter((e): e is [string, string] => e[1] !== undefined);

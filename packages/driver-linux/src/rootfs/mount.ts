@@ -2,7 +2,7 @@ import { mkdir, readFile, rm, symlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { BerthError } from '@berth/image-format';
 import type { RootfsMount } from '@berth/runtime';
-import { runOrThrow } from '../process/run-program.js';
+import { mountOverlayDirect, runOrThrow } from '../process/run-program.js';
 
 const run = (file: string, args: string[], options: { cwd?: string } = {}): Promise<string> => runOrThrow(file, args, { ...options, timeoutMs: 60_000 });
 
@@ -101,8 +101,9 @@ export async function mountRootfs(mounts: readonly RootfsMount[], target: string
         await mkdir(linkDir, { mode: 0o700 });
         for (const [name, to] of links) await symlink(to, join(linkDir, name));
       }
-      const args = ['-t', type, ...(options.length ? ['-o', options.join(',')] : []), m.source, target];
-      await run('mount', args, cwd ? { cwd } : {});
+      // an overlay whose options are all its own (key=value, no mount flags) needs no mount(8)
+      const direct = type === 'overlay' && options.every((o) => /^(lowerdir|upperdir|workdir)=/.test(o)) && (await mountOverlayDirect(target, m.source, options.join(','), cwd));
+      if (!direct) await run('mount', ['-t', type, ...(options.length ? ['-o', options.join(',')] : []), m.source, target], cwd ? { cwd } : {});
       if (readonlyBind) await run('mount', ['-o', 'remount,bind,ro', target]);
     } catch (err) {
       const detail = (err as { stderr?: string }).stderr?.trim() || (err as Error).message;

@@ -28,6 +28,8 @@ export interface RunInputs {
   logLimits?: { maxSize: number; maxFiles: number };
   /** The engine's root, recorded in a label so a sweep knows its own runs. */
   engineRoot: string;
+  /** The run whose PID namespace this one joins (`PidMode: container:<id>`, resolved at start). */
+  pidNamespaceOf?: string;
 }
 
 export function containerSpec(r: ContainerRecord, run: RunInputs): ContainerSpec {
@@ -62,6 +64,7 @@ export function containerSpec(r: ContainerRecord, run: RunInputs): ContainerSpec
       ...(groupAdd.length > 0 ? { groupAdd } : {}),
     },
     ...(hostNamespaces.length > 0 ? { hostNamespaces } : {}),
+    ...(run.pidNamespaceOf !== undefined ? { pidNamespaceOf: run.pidNamespaceOf } : {}),
     ...(Object.keys(sysctls).length > 0 ? { sysctls } : {}),
     hostname: r.config.Hostname ?? r.id.slice(0, 12),
     ...(r.config.Domainname ? { domainname: r.config.Domainname } : {}),

@@ -8,6 +8,7 @@ import { prepareBindSources } from './bind-sources.js';
 import type { ContainerContext } from './context.js';
 import { createEndpoints } from './endpoints.js';
 import { parseLink } from './links.js';
+import { resolvePidMode } from './pid-mode.js';
 import { validateLogConfig } from './log-config.js';
 import { nameConflict, type ContainerRecord } from './record.js';
 
@@ -44,6 +45,7 @@ export async function createContainer(ctx: ContainerContext, body: ContainerCrea
   if (swappiness !== undefined && swappiness !== null && swappiness !== -1 && !(swappiness >= 0 && swappiness <= 100)) {
     throw new InvalidArgumentError(`Invalid value: ${swappiness}, valid memory swappiness range is 0-100`);
   }
+  const pidMode = resolvePidMode(host, table);
   const ports = publishedPorts(host.PortBindings);
   if (host.PublishAllPorts) {
     // -P: every exposed port without a binding gets a free host port at start.
@@ -94,7 +96,7 @@ export async function createContainer(ctx: ContainerContext, body: ContainerCrea
     imageId: image.id,
     platform: opts.platform || `${image.config.os ?? 'linux'}/${image.config.architecture ?? 'amd64'}`,
     config,
-    hostConfig: { ...host, Isolation: isolation, NetworkMode: networkMode === 'default' ? 'bridge' : networkMode, Links: links.length > 0 ? links : null },
+    hostConfig: { ...host, ...(pidMode !== undefined ? { PidMode: pidMode } : {}), Isolation: isolation, NetworkMode: networkMode === 'default' ? 'bridge' : networkMode, Links: links.length > 0 ? links : null },
     path,
     args,
     state: { status: 'created', pid: 0, exitCode: 0, error: '', oomKilled: false, startedAt: '', finishedAt: '' },

@@ -16,6 +16,7 @@ import { findInitBinary } from './init-binary.js';
 import { resolveLinks } from './links.js';
 import { logLimitsOf } from './log-config.js';
 import { resolvedPorts } from './port-allocation.js';
+import { pidNamespaceOf } from './pid-mode.js';
 import { runtimeIdOf, type ContainerRecord } from './record.js';
 import { RestartScheduler } from './restart-policy.js';
 import { Waiters } from './waiters.js';
@@ -75,18 +76,20 @@ export class Lifecycle {
     const initBinary = r.hostConfig.Init ? await findInitBinary(deps.initPath) : undefined;
     // legacy links live on the default bridge only (on user networks the embedded DNS serves names)
     const links = (r.hostConfig.NetworkMode || 'bridge') === 'bridge' ? resolveLinks(r, (n) => table.byName(n)) : { env: [], hosts: [] };
-    const spec = containerSpec(r, {
-      runtimeId: runtimeIdOf(r),
-      rootfs,
-      // host port 0 is the network driver's to pick: it holds the one port allocator
-      ports: r.ports,
-      ...(initBinary !== undefined ? { initBinary } : {}),
-      links,
-      defaultDns: deps.defaultDns ?? [],
-      ...logLimitsOf(r, deps.logLimits),
-      engineRoot: deps.root,
-    });
     try {
+      const pidNamespace = pidNamespaceOf(r.hostConfig, table);
+      const spec = containerSpec(r, {
+        runtimeId: runtimeIdOf(r),
+        rootfs,
+        // host port 0 is the network driver's to pick: it holds the one port allocator
+        ports: r.ports,
+        ...(initBinary !== undefined ? { initBinary } : {}),
+        links,
+        defaultDns: deps.defaultDns ?? [],
+        ...logLimitsOf(r, deps.logLimits),
+        engineRoot: deps.root,
+        ...(pidNamespace !== undefined ? { pidNamespaceOf: pidNamespace } : {}),
+      });
       const created = await driver.create(spec);
       r.runtimeCreated = true;
       r.logPath = created.logPath ?? r.logPath;
@@ -166,7 +169,10 @@ export class Lifecycle {
       table.save(r);
       return { stopped: true };
     }
-    if (!isRunning(r)) return { stopped: false };
+    if (!isRunning(r)) {
+      if (opts.release) await this.releaseRun(id);
+      return { stopped: false };
+    }
     r.manuallyStopped = true;
     table.save(r);
     const signal = normaliseSignal(opts.signal || r.config.StopSignal);
@@ -183,9 +189,19 @@ export class Lifecycle {
       await driver.kill(runtimeIdOf(r), 'SIGKILL').catch(() => undefined);
       await withTimeout(exited, 30_000);
     }
+    if (opts.release) await this.releaseRun(id);
     const after = table.get(id);
     if (after) this.ctx.emit(after, 'stop');
     return { stopped: true };
+  }
+
+  /** Deletes the driver's run of a container that is not running (StopOptions.release). */
+  private async releaseRun(id: string): Promise<void> {
+    const r = this.ctx.table.get(id);
+    if (!r || isRunning(r) || !r.runtimeCreated) return;
+    await this.ctx.driver.delete(runtimeIdOf(r), { force: true });
+    r.runtimeCreated = false;
+    this.ctx.table.save(r);
   }
 
   /** Resolves when the exit of the current run is recorded (or the container is gone). */

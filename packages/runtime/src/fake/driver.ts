@@ -122,6 +122,11 @@ export class FakeDriver implements RuntimeDriver {
     if (!isValidContainerId(spec.id)) throw new InvalidArgumentError(`invalid container id ${JSON.stringify(spec.id)}`);
     if (this.containers.has(spec.id)) throw new ConflictError(`container ${spec.id} already exists`);
     if (!spec.process?.args?.length) throw new InvalidArgumentError('process.args must not be empty');
+    if (spec.pidNamespaceOf !== undefined) {
+      const other = this.containers.get(spec.pidNamespaceOf);
+      if (!other) throw new NotFoundError(`no such container: ${spec.pidNamespaceOf}`);
+      if (other.state.status !== 'running') throw new ConflictError(`container ${spec.pidNamespaceOf} is not running`);
+    }
     let log = new FakeLog();
     if (spec.logPath) {
       log = this.pathLogs.get(spec.logPath) ?? log;
