@@ -3,6 +3,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
 import { berthTsup } from '@berth/config/tsup';
 import { lazyBuiltins } from './build/lazy-builtins.js';
+import { MODULE_WRAPPER } from './src/module-wrapper.js';
 
 function gitCommit(): string {
   try {
@@ -42,12 +43,16 @@ const workspaceIsPure = {
 /**
  * dist/berth.js is the launcher (src/launcher.ts); dist/berth-main.js the CLI it compiles
  * through V8's code cache (read as a file, not required: no shebang, no source map, which
- * is not shipped). Marks the output directory CommonJS (the files keep their .js names:
+ * is not shipped, and already in its module wrapper). Marks the output directory CommonJS (the files keep their .js names:
  * users and links run them).
  */
 function finishDist(dir: string): void {
   const main = resolve(dir, 'berth-main.js');
-  writeFileSync(main, readFileSync(main, 'utf8').replace(/^#!.*\n/, '').replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n'));
+  const body = readFileSync(main, 'utf8').replace(/^#!.*\n/, '').replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n');
+  // wrapped as CommonJS wraps a module, here rather than at each start: the launcher
+  // compiles the file's text as it is (a second copy of ~0.5 MB in V8's young generation
+  // would cost every command a scavenge)
+  writeFileSync(main, `${MODULE_WRAPPER[0]}${body}${MODULE_WRAPPER[1]}`);
   rmSync(`${main}.map`, { force: true });
   writeFileSync(resolve(dir, 'package.json'), '{ "type": "commonjs" }\n');
 }

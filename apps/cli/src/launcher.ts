@@ -21,7 +21,8 @@ function runMain(): void {
   const { join } = require('node:path') as typeof Path;
   const file = join(__dirname, 'berth-main.js');
   const { size, mtimeMs } = fs.statSync(file);
-  // esbuild writes ASCII (it escapes the rest): latin1 is the cheapest exact decoding
+  // esbuild writes ASCII (it escapes the rest): latin1 is the cheapest exact decoding. The
+  // build wrapped it already (src/module-wrapper.ts).
   const source = fs.readFileSync(file, 'latin1');
   const dir = cacheDir(join);
   const name = `main-${process.version}-${process.arch}-${size}-${Math.floor(mtimeMs)}.cache`;
@@ -34,9 +35,7 @@ function runMain(): void {
     }
   }
   const { Script } = require('node:vm') as typeof Vm;
-  // CommonJS's own wrapper (Module.wrap), without loading node:module for it
-  const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source}\n});`;
-  const script = new Script(wrapped, { filename: file, ...(cachedData ? { cachedData } : {}) });
+  const script = new Script(source, { filename: file, ...(cachedData ? { cachedData } : {}) });
   if (dir && (!cachedData || script.cachedDataRejected)) {
     // after the command ran: the cache then holds the functions it compiled too
     process.once('exit', () => saveCache(fs, join, script, dir, name));
