@@ -8,6 +8,7 @@ import { builtinModules, createRequire } from 'node:module';
 interface ResolveArgs {
   path: string;
   namespace: string;
+  importer: string;
 }
 interface LoadArgs {
   path: string;
@@ -42,10 +43,13 @@ export const lazyBuiltins = {
   setup(build: PluginBuild) {
     const names = LAZY.filter((m) => builtinModules.includes(m));
     const filter = new RegExp(`^(node:)?(${names.map((n) => n.replace('/', '\\/')).join('|')})$`);
-    build.onResolve({ filter }, (args) =>
+    build.onResolve({ filter }, (args) => {
       // the lazy module's own require is of the real module
-      args.namespace === 'lazy-builtin' ? { path: args.path, external: true } : { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' },
-    );
+      if (args.namespace === 'lazy-builtin') return { path: args.path, external: true };
+      // the launcher requires what it needs where it needs it already
+      if (/[\\/]src[\\/]launcher\.ts$/.test(args.importer)) return undefined;
+      return { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' };
+    });
     build.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({ contents: lazyModule(args.path), loader: 'js' }));
   },
 };
