@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
 import { berthTsup } from '@berth/config/tsup';
+import { lazyBuiltins } from './build/lazy-builtins.js';
+import { MODULE_WRAPPER } from './src/module-wrapper.js';
 
 function gitCommit(): string {
   try {
@@ -39,24 +41,27 @@ const workspaceIsPure = {
 };
 
 /**
- * Makes dist/berth.js the one file to ship: the launcher (src/launcher.ts) with the CLI's
- * bundle (berth-main.js) appended as a string it compiles through V8's code cache. Marks
- * the output directory CommonJS (the file keeps its .js name: users and links run it).
+ * dist/berth.js is the launcher (src/launcher.ts); dist/berth-main.js the CLI it compiles
+ * through V8's code cache (read as a file, not required: no shebang, no source map, which
+ * is not shipped, and already in its module wrapper). Marks the output directory CommonJS (the files keep their .js names:
+ * users and links run them).
  */
-function composeOneFile(dir: string): void {
+function finishDist(dir: string): void {
   const main = resolve(dir, 'berth-main.js');
-  // no shebang inside the module wrapper; its source map is not shipped
-  const source = readFileSync(main, 'utf8').replace(/^#!.*\n/, '').replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n');
-  appendFileSync(resolve(dir, 'berth.js'), `\n__berthMain(${JSON.stringify(source)});\n`);
-  for (const f of [main, `${main}.map`]) rmSync(f, { force: true });
+  const body = readFileSync(main, 'utf8').replace(/^#!.*\n/, '').replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n');
+  // wrapped as CommonJS wraps a module, here rather than at each start: the launcher
+  // compiles the file's text as it is (a second copy of ~0.5 MB in V8's young generation
+  // would cost every command a scavenge)
+  writeFileSync(main, `${MODULE_WRAPPER[0]}${body}${MODULE_WRAPPER[1]}`);
+  rmSync(`${main}.map`, { force: true });
   writeFileSync(resolve(dir, 'package.json'), '{ "type": "commonjs" }\n');
 }
 
-// One self-contained executable: every dependency (the @berth/* packages, commander,
-// tar-stream) is bundled in, so dist/berth.js runs from anywhere, symlinked or not.
+// Self-contained: every dependency (the @berth/* packages, commander, tar-stream) is
+// bundled in, so dist/ runs from anywhere, symlinked or not.
 export default (cli: { outDir?: string }) => ({
   ...berthTsup({
-  // berth.js: the launcher (--version, code cache); berth-main.js: the CLI, appended to it
+  // berth.js: the launcher (--version, code cache); berth-main.js: the CLI it runs
   entry: { berth: 'src/launcher.ts', 'berth-main': 'src/main.ts' },
   noExternal: [/.*/],
   dts: false,
@@ -71,7 +76,9 @@ export default (cli: { outDir?: string }) => ({
   format: ['cjs'],
   outExtension: () => ({ js: '.js' }),
   banner: { js: '#!/usr/bin/env node' },
-  esbuildPlugins: [workspaceIsPure],
+  // node:-prefixed imports reach lazyBuiltins (tsup would otherwise mark them external first)
+  removeNodeProtocol: false,
+  esbuildPlugins: [workspaceIsPure, lazyBuiltins],
   }),
-  onSuccess: async () => composeOneFile(cli.outDir ?? 'dist'),
+  onSuccess: async () => finishDist(cli.outDir ?? 'dist'),
 });

@@ -14,6 +14,20 @@ const require = createRequire(import.meta.url);
 const sqliteDir = dirname(require.resolve('better-sqlite3/package.json'));
 const sqliteVersion = (JSON.parse(readFileSync(join(sqliteDir, 'package.json'), 'utf8')) as { version: string }).version;
 const addonTag = `${process.platform}-${process.arch}-${process.versions.modules}`;
+const addonFile = join(sqliteDir, 'build/Release/better_sqlite3.node');
+
+/**
+ * The C and C++ runtimes the addon needs, read from the symbol versions it was linked
+ * against (the newest GLIBC_x.y and GLIBCXX_3.4.z it names): what berthd's message states.
+ */
+function addonLibc(): string {
+  const text = readFileSync(addonFile).toString('latin1');
+  const newest = (re: RegExp): string | undefined =>
+    [...text.matchAll(re)].map((m) => m[1]!).sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).pop();
+  const glibc = newest(/GLIBC_(\d+\.\d+(?:\.\d+)?)\0/g);
+  const glibcxx = newest(/GLIBCXX_(\d+\.\d+\.\d+)\0/g);
+  return `glibc ${glibc ?? '?'} or later${glibcxx ? ` and libstdc++ GLIBCXX_${glibcxx}` : ''}`;
+}
 
 /** The CRI chunk reads `../proto/runtime-v1.proto` from its own place: dist/../proto. */
 function copyCriProto(): void {
@@ -24,7 +38,7 @@ function copyCriProto(): void {
 
 function copyAddon(): void {
   mkdirSync('dist/native', { recursive: true });
-  copyFileSync(join(sqliteDir, 'build/Release/better_sqlite3.node'), `dist/native/better_sqlite3-${addonTag}.node`);
+  copyFileSync(addonFile, `dist/native/better_sqlite3-${addonTag}.node`);
 }
 
 // One self-contained executable: every @berth/* package is bundled in; npm dependencies
@@ -62,6 +76,7 @@ export default berthTsup({
   define: {
     __BERTH_SQLITE_SHIPPED__: JSON.stringify(addonTag),
     __BERTH_SQLITE_VERSION__: JSON.stringify(sqliteVersion),
+    __BERTH_SQLITE_LIBC__: JSON.stringify(addonLibc()),
   },
   esbuildOptions(options) {
     options.alias = {

@@ -8,6 +8,7 @@ import { imageCommands } from './program/images.js';
 import { volumeCommands } from './program/volumes.js';
 import { networkCommands } from './program/networks.js';
 import { inspectCommand, systemCommands } from './program/system.js';
+import { namedCommand, onlyCommand } from './program/only.js';
 
 /** Everything a command's action needs to report back. */
 interface RunState {
@@ -17,8 +18,11 @@ interface RunState {
   io: Streams;
 }
 
-/** Builds the program; `state` receives the exit code and the context. */
-export function buildProgram(state: RunState): Command {
+/**
+ * Builds the program; `state` receives the exit code and the context. With `only`, the
+ * tree holds that top-level command alone (see program/only.ts), if it is one.
+ */
+export function buildProgram(state: RunState, only?: string): Command {
   const program = new Command('berth');
   const act: Act =
     <A extends unknown[]>(load: () => Promise<(ctx: Context, ...args: A) => Promise<number>>) =>
@@ -44,23 +48,27 @@ export function buildProgram(state: RunState): Command {
     .helpOption('--help', 'Print usage')
     .showSuggestionAfterError(true);
 
-  containerCommands(program, act);
-  imageCommands(program, false, act);
-  containerCommands(program.command('container').description('Manage containers'), act, 'container');
-  imageCommands(program.command('image').description('Manage images'), true, act);
-  inspectCommand(program, act);
-  volumeCommands(program, act);
-  networkCommands(program, act);
-  systemCommands(program, act);
-  program
-    .command('completion')
-    .description('Print a shell completion script (bash or zsh)')
-    .argument('<shell>')
-    .action(async (shell: string) => {
-      const { completionScript } = await import('./completion.js');
-      state.io.stdout.write(completionScript(shell, program));
-      state.code = 0;
-    });
+  const top = only === undefined ? program : onlyCommand(program, only);
+  containerCommands(top, act);
+  imageCommands(top, false, act);
+  containerCommands(top.command('container').description('Manage containers'), act, 'container');
+  imageCommands(top.command('image').description('Manage images'), true, act);
+  inspectCommand(top, act);
+  volumeCommands(top, act);
+  networkCommands(top, act);
+  systemCommands(top, act);
+  // it prints the whole tree: never alone
+  if (only === undefined) {
+    program
+      .command('completion')
+      .description('Print a shell completion script (bash or zsh)')
+      .argument('<shell>')
+      .action(async (shell: string) => {
+        const { completionScript } = await import('./completion.js');
+        state.io.stdout.write(completionScript(shell, program));
+        state.code = 0;
+      });
+  }
 
   for (const cmd of allCommands(program)) {
     cmd.helpOption('--help', 'Print usage');
@@ -75,9 +83,12 @@ function allCommands(cmd: Command): Command[] {
 }
 
 /** Runs the CLI with `argv` (no node/script prefix); resolves with the exit code. */
-export async function runCli(argv: string[], io: Streams = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+export async function runCli(argv: string[], io: Streams = processStreams()): Promise<number> {
   const state: RunState = { code: 0, ctx: undefined, hostFlag: () => undefined, io };
-  const program = buildProgram(state);
+  const name = namedCommand(argv);
+  let program = buildProgram(state, name);
+  // not a top-level command (a typo to suggest a fix for, `help`): the whole tree answers
+  if (name !== undefined && !program.commands.some((c) => c.name() === name)) program = buildProgram(state);
   state.hostFlag = () => program.opts<{ host?: string }>().host;
   let commandName = '';
   program.hook('preAction', (_this, action) => {
@@ -106,4 +117,18 @@ export async function runCli(argv: string[], io: Streams = { stdin: process.stdi
   } finally {
     await state.ctx?.close();
   }
+}
+
+/**
+ * The process's streams; stdin only when a command reads it: making process.stdin loads
+ * node's fs streams (and fs/promises, readline), a few ms `berth ps` has no use for.
+ */
+function processStreams(): Streams {
+  return {
+    get stdin() {
+      return process.stdin;
+    },
+    stdout: process.stdout,
+    stderr: process.stderr,
+  };
 }

@@ -29,6 +29,21 @@ describe('the berth bundle', () => {
     expect(stdout).toMatch(/^Berth version \d+\.\d+\.\d+, build \S+\n$/);
   });
 
+  it('loads only what a command needs: nothing for --version, no crypto, child_process or zlib for ps', async () => {
+    // a preload that reports the node modules loaded after node's own start
+    const probe = join(links, 'probe.cjs');
+    await writeFile(probe, "const s = new Set(process.moduleLoadList); process.on('exit', () => require('fs').writeSync(2, JSON.stringify(process.moduleLoadList.filter((m) => !s.has(m)))));\n");
+    const loaded = async (args: string[]): Promise<string[]> => {
+      const env = { ...process.env, XDG_CACHE_HOME: join(links, 'xdg-probe'), BERTH_HOST: `unix://${join(links, 'none.sock')}` };
+      const r = await promisify(execFile)(process.execPath, ['--require', probe, bin, ...args], { env }).catch((err: { stderr: string }) => err);
+      return JSON.parse(r.stderr.slice(r.stderr.lastIndexOf('['))) as string[];
+    };
+    expect(await loaded(['--version'])).toEqual([]);
+    const ps = await loaded(['ps', '-a']);
+    expect(ps).toContain('NativeModule http');
+    for (const heavy of ['crypto', 'child_process', 'zlib', 'internal/fs/promises', 'readline']) expect(ps).not.toContain(`NativeModule ${heavy}`);
+  });
+
   it('keeps V8 code for berth-main.js under $XDG_CACHE_HOME/berth, and shrugs off a bad cache', async () => {
     const cache = join(links, 'xdg');
     const env = { ...process.env, XDG_CACHE_HOME: cache, BERTH_HOST: `unix://${join(links, 'none.sock')}` };

@@ -65,6 +65,8 @@ try {
   });
   process.stderr.write(`berthd ${BERTH_VERSION} listening on ${daemon.addresses.join(', ')}\n`);
 } catch (err) {
-  process.stderr.write(`berthd: ${err instanceof BerthError ? err.message : (err as Error).stack ?? String(err)}\n`);
+  // ours, and the SQLite addon's (build/sqlite-bindings.cjs): the message says it all, in the one line `berth` repeats
+  const said = err instanceof BerthError || (err as NodeJS.ErrnoException).code === 'BERTH_SQLITE_ADDON';
+  process.stderr.write(`berthd: ${said ? (err as Error).message : (err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 }

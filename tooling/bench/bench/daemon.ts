@@ -5,7 +5,7 @@
 //   run       `run --rm busybox true` (docker CLI via berthd, berth CLI, dockerd, podman, crun, runc)
 //   detached  50 detached starts (`run -d busybox sleep 300`), time per start
 //   list      GET /containers/json with 100 containers; `docker ps` / `berth ps` wall time
-//   version   `berth --version` vs `node -e 0`
+//   version   `berth --version` and `berth ps -a` (10 containers) vs `node -e 0`, as installed
 //   profile   where berthd's time goes in `run --rm`: request + child-process timeline
 //             (strace of execve) and a CPU profile (node --cpu-prof)
 //   pull      cold pull of the fixtures' big image through berthd vs dockerd vs podman
@@ -21,6 +21,7 @@ import { BERTH_CLI_DIST, BERTHD_DIST, podmanArgs, startBerthd, startDockerd, typ
 import { createBridge, deleteLink, deleteRulesMentioning, deviceName, freeSubnet } from '../src/network.js';
 import { killPid, processesMentioning, rssOf, run, sleep, spawnLogged, stopProcess, tryRun } from '../src/proc.js';
 import { makeRawBundle } from '../src/raw-runtime.js';
+import { cliStartupLines } from '../src/cli-startup.js';
 import { UnixHttp } from '../src/unix-http.js';
 import { mountScratchFs, unmountTree, type ScratchFs } from '../src/scratch-fs.js';
 import { fmtMiB, fmtMs, fmtRatio, median, medianLine, timed } from '../src/stats.js';
@@ -378,25 +379,11 @@ try {
     record(`ps ratio berth ps/docker ps (dockerd): ${fmtRatio(results['berth ps'] ?? NaN, results['docker ps dockerd'] ?? NaN)} (target berth ps <= 60 ms)`);
   });
 
-  // ---------------------------------------------------------------- berth --version
+  // ---------------------------------------------------------------- berth start-up
   await section('version', async () => {
     if (!existsSync(BERTH_CLI_DIST)) throw new Error('apps/cli/dist/berth.js not built');
-    const berth: number[] = [];
-    const node: number[] = [];
-    const dockerV: number[] = [];
-    for (let i = 0; i < 22; i++) {
-      const a = await timed(() => run(process.execPath, [BERTH_CLI_DIST, '--version']));
-      const b = await timed(() => run(process.execPath, ['-e', '0']));
-      const c = await timed(() => run('docker', ['--version']));
-      if (i < 2) continue;
-      berth.push(a);
-      node.push(b);
-      dockerV.push(c);
-    }
-    record(medianLine('berth --version', berth));
-    record(medianLine('node -e 0', node));
-    record(medianLine('docker --version', dockerV));
-    record(`version ratio berth --version / node -e 0: ${fmtRatio(median(berth), median(node))} (target < 1.5x)`);
+    if (!berthd || !busyboxRef) throw new Error('no berthd');
+    for (const line of await cliStartupLines(BERTH_CLI_DIST, berthd, busyboxRef, Math.max(N, 15))) record(line);
   });
 
   // ---------------------------------------------------------------- profile of run --rm

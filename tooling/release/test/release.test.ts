@@ -156,8 +156,8 @@ describe('npm i -g @berth/cli', () => {
   // each library alone in a project of its own, running the example its README shows
   describe('each library package installed alone', () => {
     const examples = libraryPackages().flatMap((pkg) => {
-      const code = readmeExample(join(pkg.dir, 'README.md'));
-      return code === undefined ? [] : [{ name: pkg.manifest.name, code }];
+      const example = readmeExample(join(pkg.dir, 'README.md'));
+      return example === undefined ? [] : [{ name: pkg.manifest.name, ...example }];
     });
     const projects = new Map<string, { dir: string; env: NodeJS.ProcessEnv }>();
     let mirror: PrebuiltMirror | undefined;
@@ -168,15 +168,15 @@ describe('npm i -g @berth/cli', () => {
       images = await seededRegistry();
       const t0 = performance.now();
       await Promise.all(
-        examples.map(async ({ name, code }) => {
+        examples.map(async ({ name, code, alongside }) => {
           const project = join(dir, 'lib-users', name.replace('@berth/', ''));
           const user = await cleanNpmEnv(project, registry!.npmrcLines, mirror!.env);
           const app = join(project, 'app');
           await mkdir(app);
           await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
           await writeFile(join(app, 'example.mjs'), code);
-          await run(NPM, ['i', name], { cwd: app, env: user.env, timeout: 150_000 }).catch((err: { stderr: string }) => {
-            throw new Error(`npm i ${name} failed:\n${err.stderr}`);
+          await run(NPM, ['i', name, ...alongside], { cwd: app, env: user.env, timeout: 150_000 }).catch((err: { stderr: string }) => {
+            throw new Error(`npm i ${[name, ...alongside].join(' ')} failed:\n${err.stderr}`);
           });
           projects.set(name, { dir: app, env: user.env });
         }),
@@ -189,13 +189,15 @@ describe('npm i -g @berth/cli', () => {
     });
 
     it('the issue\'s examples are all there', () => {
-      expect(examples.map((e) => e.name)).toEqual(expect.arrayContaining(['@berth/image-format', '@berth/layer-store', '@berth/registry-client', '@berth/engine-api', '@berth/driver-linux']));
+      expect(examples.map((e) => e.name)).toEqual(
+        expect.arrayContaining(['@berth/image-format', '@berth/layer-store', '@berth/registry-client', '@berth/engine-api', '@berth/driver-linux', '@berth/runtime', '@berth/engine']),
+      );
     });
 
     it.each(examples.map((e) => e.name))('%s runs its README example', async (name) => {
       const project = projects.get(name)!;
       const args = name === '@berth/registry-client' ? [images!.busybox, 'busybox-oci'] : [];
-      // node, then the host's programs (tar for layer-store's example, crun and conmon for driver-linux's)
+      // node, then the host's programs (tar for layer-store's example, crun and conmon for those that run containers)
       const env = { ...project.env, PATH: `${project.env['PATH']}:${process.env['PATH']}`, DOCKER_HOST: daemonHost };
       const { stdout } = await run(process.execPath, ['example.mjs', ...args], { cwd: project.dir, env, timeout: 60_000 });
       const expected: Record<string, RegExp> = {
@@ -203,6 +205,8 @@ describe('npm i -g @berth/cli', () => {
         '@berth/engine-api': /^server \d+\.\d+\.\d+, API 1\.\d+\n$/,
         '@berth/layer-store': /^sha256:[0-9a-f]{64} 2 entries\nhello from a layer\n$/,
         '@berth/driver-linux': /^exit 3: hello from box\n$/,
+        '@berth/runtime': /^exit 3: hello from box\nexit 137 = 128 \+ SIGKILL \(9\)\n$/,
+        '@berth/engine': /^exit 3: hello from box\n$/,
         '@berth/registry-client': /pulled sha256:[0-9a-f]{64} with 1 layer\(s\) into busybox-oci\n$/,
       };
       expect(stdout).toMatch(expected[name] ?? /./);
@@ -221,11 +225,14 @@ describe('npm i -g @berth/cli', () => {
 
 let daemonHost = '';
 
-/** The README's runnable example: its first ```js example block. */
-function readmeExample(readme: string): string | undefined {
+/**
+ * The README's runnable example: its first ```js example block. Packages named after
+ * `example` (```js example @berth/driver-linux) are installed alongside the package.
+ */
+function readmeExample(readme: string): { code: string; alongside: string[] } | undefined {
   if (!existsSync(readme)) return undefined;
-  const m = /^```js example\n([\s\S]*?)^```$/m.exec(readFileSync(readme, 'utf8'));
-  return m?.[1];
+  const m = /^```js example([^\n]*)\n([\s\S]*?)^```$/m.exec(readFileSync(readme, 'utf8'));
+  return m ? { code: m[2]!, alongside: m[1]!.split(/\s+/).filter(Boolean) } : undefined;
 }
 
 /** Its own bridge and subnets, as apps/daemon/test/support/daemon.ts gives each test daemon. */
