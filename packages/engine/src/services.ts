@@ -179,8 +179,11 @@ export interface ContainerService {
   restart(id: string, opts?: StopOptions): Promise<void>;
   pause(id: string): Promise<void>;
   unpause(id: string): Promise<void>;
-  /** Conflict for a running container unless `force` (then it is killed). `volumes` also removes its anonymous volumes. */
-  remove(id: string, opts?: { force?: boolean; volumes?: boolean; link?: boolean }): Promise<void>;
+  /**
+   * Conflict for a running container unless `force` (then it is killed). `volumes` also removes its anonymous volumes.
+   * `releaseInBackground`: resolves once the container is gone from the API; its runtime state and rootfs are freed after (as auto-remove does).
+   */
+  remove(id: string, opts?: { force?: boolean; volumes?: boolean; link?: boolean; releaseInBackground?: boolean }): Promise<void>;
   /**
    * Resolves when the condition holds. The wait is registered synchronously, before the
    * returned promise is first awaited, so `wait(id,'next-exit')` then `start(id)` never misses the exit.
