@@ -6,11 +6,11 @@
 //    build with an empty cache, then the step run again with the cache filled.
 // The reference dockerd is BENCH_DOCKER_HOST (default unix:///var/tmp/dref/docker.sock when
 // present); the busybox it builds from is loaded under a unique name and removed afterwards.
-// Run: node --conditions=source --import tsx bench/build.bench.ts   (BENCH_RUNS=N)
+// Run: node --conditions=source --import tsx bench/build.bench.ts   (BENCH_RUNS=N; BENCH_CACHE_MOUNT=0 skips the cache mount)
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { removeDaemonNetwork } from '@berth/fixtures';
@@ -90,6 +90,7 @@ try {
   }
 
   for (const p of peers) await p.build(true); // warm-up
+  const loadBefore = loadavg();
   const times = peers.map(() => ({ cold: [] as number[], cached: [] as number[] }));
   for (let i = 0; i < N; i++) {
     for (const [k, p] of peers.entries()) {
@@ -97,12 +98,29 @@ try {
       times[k]!.cached.push(await p.build(false));
     }
   }
-  console.log(`small Dockerfile (FROM, COPY, RUN, CMD), ${N} runs interleaved, medians:`);
+  const load = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ');
+  console.log(`small Dockerfile (FROM, COPY, RUN, CMD), ${N} runs interleaved, medians (load average ${load(loadBefore)} before, ${load(loadavg())} after):`);
   for (const [k, p] of peers.entries()) console.log(`  ${p.name.padEnd(36)} median uncached ${ms(median(times[k]!.cold)).padStart(8)}  cached ${ms(median(times[k]!.cached)).padStart(8)}`);
   console.log(`build median target: uncached <= 400 ms, cached <= 100 ms (berthd: ${ms(median(times[0]!.cold))} / ${ms(median(times[0]!.cached))})`);
 
-  // A cache mount saving its step's work: a fresh cache id per run (empty), then the step
-  // again (a new ROUND) with that cache filled.
+  if (process.env['BENCH_CACHE_MOUNT'] !== '0') await cacheMount();
+} finally {
+  if (refEnv) {
+    const { stdout } = await run('docker', ['images', '-q', '--no-trunc', `bench-small-${tag}`], { env: refEnv }).catch(() => ({ stdout: '' }));
+    for (const id of [...refImages, ...stdout.split('\n')]) if (id.trim()) await run('docker', ['rmi', '-f', id.trim()], { env: refEnv }).catch(() => undefined);
+    await run('docker', ['rmi', baseImage], { env: refEnv }).catch(() => undefined);
+  }
+  if (podmanUsed) await run('podman', [...podmanRoot, 'system', 'reset', '--force'], { timeout: 60_000 }).catch(() => undefined);
+  await daemon.close();
+  await removeDaemonNetwork(net.bridge, net.bip);
+  await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * A cache mount saving its step's work: a fresh cache id per run (empty), then the step
+ * again (a new ROUND) with that cache filled.
+ */
+async function cacheMount(): Promise<void> {
   const cm = join(dir, 'cache-mount');
   await mkdir(cm);
   await writeFile(
@@ -117,14 +135,4 @@ try {
     filled.push(await dockerBuild(berthEnv, ['--build-arg', `CACHE_ID=${id}`, '--build-arg', 'ROUND=2', '-t', `bench-cm-${tag}`], cm));
   }
   console.log(`cache mount (64 MB gzipped once by the RUN), berthd, ${N} runs, medians: empty cache ${ms(median(empty))}, reused ${ms(median(filled))}, ratio ${(median(empty) / median(filled)).toFixed(2)}x`);
-} finally {
-  if (refEnv) {
-    const { stdout } = await run('docker', ['images', '-q', '--no-trunc', `bench-small-${tag}`], { env: refEnv }).catch(() => ({ stdout: '' }));
-    for (const id of [...refImages, ...stdout.split('\n')]) if (id.trim()) await run('docker', ['rmi', '-f', id.trim()], { env: refEnv }).catch(() => undefined);
-    await run('docker', ['rmi', baseImage], { env: refEnv }).catch(() => undefined);
-  }
-  if (podmanUsed) await run('podman', [...podmanRoot, 'system', 'reset', '--force'], { timeout: 60_000 }).catch(() => undefined);
-  await daemon.close();
-  await removeDaemonNetwork(net.bridge, net.bip);
-  await rm(dir, { recursive: true, force: true });
 }
