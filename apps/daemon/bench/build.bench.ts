@@ -1,7 +1,8 @@
 // Builds through the docker CLI, berthd against its peers in the same run, interleaved:
 //  - a small Dockerfile (FROM + COPY + RUN + CMD), uncached (--no-cache) and fully cached:
 //    berthd (DOCKER_BUILDKIT=0 docker build), the reference dockerd's classic builder, its
-//    BuildKit (when the CLI has the buildx plugin) and podman build;
+//    BuildKit (when the CLI has the buildx plugin) and podman build; beside them the docker
+//    CLI's own floor (`docker version` against berthd), which a cached build cannot beat;
 //  - a RUN --mount=type=cache step whose work the cache saves (gzip of 64 MB): first
 //    build with an empty cache, then the step run again with the cache filled.
 // The reference dockerd is BENCH_DOCKER_HOST (default unix:///var/tmp/dref/docker.sock when
@@ -92,7 +93,10 @@ try {
   for (const p of peers) await p.build(true); // warm-up
   const loadBefore = loadavg();
   const times = peers.map(() => ({ cold: [] as number[], cached: [] as number[] }));
+  // The docker CLI's own floor: start, a ping and one small request (`docker version`).
+  const cliFloor: number[] = [];
   for (let i = 0; i < N; i++) {
+    cliFloor.push(await timed(() => run('docker', ['version'], { env: berthEnv })));
     for (const [k, p] of peers.entries()) {
       times[k]!.cold.push(await p.build(true));
       times[k]!.cached.push(await p.build(false));
@@ -101,6 +105,7 @@ try {
   const load = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ');
   console.log(`small Dockerfile (FROM, COPY, RUN, CMD), ${N} runs interleaved, medians (load average ${load(loadBefore)} before, ${load(loadavg())} after):`);
   for (const [k, p] of peers.entries()) console.log(`  ${p.name.padEnd(36)} median uncached ${ms(median(times[k]!.cold)).padStart(8)}  cached ${ms(median(times[k]!.cached)).padStart(8)}`);
+  console.log(`  ${'docker CLI floor (docker version)'.padEnd(36)} median ${ms(median(cliFloor)).padStart(8)}`);
   console.log(`build median target: uncached <= 400 ms, cached <= 100 ms (berthd: ${ms(median(times[0]!.cold))} / ${ms(median(times[0]!.cached))})`);
 
   if (process.env['BENCH_CACHE_MOUNT'] !== '0') await cacheMount();
