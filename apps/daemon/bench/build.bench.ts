@@ -1,16 +1,19 @@
 // Builds through the docker CLI, berthd against its peers in the same run, interleaved:
 //  - a small Dockerfile (FROM + COPY + RUN + CMD), uncached (--no-cache) and fully cached:
 //    berthd (DOCKER_BUILDKIT=0 docker build), the reference dockerd's classic builder, its
-//    BuildKit (when the CLI has the buildx plugin) and podman build;
+//    BuildKit (when the CLI has the buildx plugin) and podman build; beside them the docker
+//    CLI's own floor (`docker version` against berthd), which a cached build cannot beat;
 //  - a RUN --mount=type=cache step whose work the cache saves (gzip of 64 MB): first
 //    build with an empty cache, then the step run again with the cache filled.
 // The reference dockerd is BENCH_DOCKER_HOST (default unix:///var/tmp/dref/docker.sock when
 // present); the busybox it builds from is loaded under a unique name and removed afterwards.
-// Run: node --conditions=source --import tsx bench/build.bench.ts   (BENCH_RUNS=N)
-import { execFile } from 'node:child_process';
+// BENCH_BASELINE=<another installed checkout> adds that tree's berthd (run from its source, own
+// root and bridge) as one more peer: a before/after comparison in one run, interleaved.
+// Run: node --conditions=source --import tsx bench/build.bench.ts   (BENCH_RUNS=N; BENCH_CACHE_MOUNT=0 skips the cache mount)
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { removeDaemonNetwork } from '@berth/fixtures';
@@ -27,14 +30,19 @@ const n = Math.floor(Math.random() * 0xffffff);
 const tag = n.toString(16).padStart(6, '0');
 const net = { bridge: `bb${tag}`, bip: `10.${200 + (n % 50)}.${(n >> 8) % 256}.0/24` };
 await writeFile(join(dir, 'daemon.json'), JSON.stringify(net));
+// This one only makes the busybox image the peers load: the berthd measured runs in a
+// process of its own, as it does in use (in this process it shared its event loop and
+// its forks with the bench's docker CLI runs).
 const daemon = await startDaemon({ root: join(dir, 'root'), runRoot: join(dir, 'run'), configFile: join(dir, 'daemon.json') });
 const base = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dir, DOCKER_CLI_HINTS: 'false' };
-const berthEnv = { ...base, DOCKER_HOST: `unix://${daemon.socketPath}`, DOCKER_CONFIG: join(dir, 'dc-berth'), DOCKER_BUILDKIT: '0' };
+const helperEnv = { ...base, DOCKER_HOST: `unix://${daemon.socketPath}`, DOCKER_CONFIG: join(dir, 'dc-helper') };
+let berthEnv: NodeJS.ProcessEnv = {};
 const refEnv = refHost ? { ...base, DOCKER_HOST: refHost, DOCKER_CONFIG: join(dir, 'dc-ref') } : undefined;
 const baseImage = `berth-bench-busybox-${tag}:latest`;
 const refImages = new Set<string>();
 const podmanRoot = ['--root', join(dir, 'podman', 'root'), '--runroot', join(dir, 'podman', 'run'), '--cgroup-manager=cgroupfs', '--events-backend=file', '--runtime', 'runc'];
 let podmanUsed = false;
+const children: { child: ChildProcess; net: typeof net }[] = [];
 
 const ctx = join(dir, 'small');
 await mkdir(ctx);
@@ -58,13 +66,21 @@ async function dockerBuild(env: NodeJS.ProcessEnv, args: string[], context: stri
 
 try {
   await daemon.engine.images.ensureBuiltin('busybox');
-  await run('docker', ['tag', 'busybox', baseImage], { env: berthEnv });
+  await run('docker', ['tag', 'busybox', baseImage], { env: helperEnv });
   const saved = join(dir, 'busybox.tar');
-  await run('docker', ['save', '-o', saved, baseImage], { env: berthEnv });
+  await run('docker', ['save', '-o', saved, baseImage], { env: helperEnv });
+  berthEnv = await startBerthd(new URL('../../..', import.meta.url).pathname, 'this');
+  await run('docker', ['load', '-i', saved], { env: berthEnv, timeout: 60_000 });
 
   const peers: { name: string; build: (noCache: boolean) => Promise<number> }[] = [
     { name: 'berthd (docker CLI, classic path)', build: (nc) => dockerBuild(berthEnv, [...(nc ? ['--no-cache'] : []), '-t', `bench-small-${tag}`], ctx) },
   ];
+  const baselineTree = process.env['BENCH_BASELINE'];
+  if (baselineTree) {
+    const env = await startBerthd(baselineTree, 'baseline');
+    await run('docker', ['load', '-i', saved], { env, timeout: 60_000 });
+    peers.push({ name: 'berthd of BENCH_BASELINE', build: (nc) => dockerBuild(env, [...(nc ? ['--no-cache'] : []), '-t', `bench-small-${tag}`], ctx) });
+  }
   if (refEnv) {
     await run('docker', ['load', '-i', saved], { env: refEnv, timeout: 60_000 });
     peers.push({ name: 'dockerd 20.10 classic builder', build: (nc) => dockerBuild(refEnv, [...(nc ? ['--no-cache'] : []), '-t', `bench-small-${tag}`], ctx) });
@@ -90,19 +106,47 @@ try {
   }
 
   for (const p of peers) await p.build(true); // warm-up
+  const loadBefore = loadavg();
   const times = peers.map(() => ({ cold: [] as number[], cached: [] as number[] }));
+  // The docker CLI's own floor: start, a ping and one small request (`docker version`).
+  const cliFloor: number[] = [];
   for (let i = 0; i < N; i++) {
+    cliFloor.push(await timed(() => run('docker', ['version'], { env: berthEnv })));
     for (const [k, p] of peers.entries()) {
       times[k]!.cold.push(await p.build(true));
       times[k]!.cached.push(await p.build(false));
     }
   }
-  console.log(`small Dockerfile (FROM, COPY, RUN, CMD), ${N} runs interleaved, medians:`);
+  const load = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ');
+  console.log(`small Dockerfile (FROM, COPY, RUN, CMD), ${N} runs interleaved, medians (load average ${load(loadBefore)} before, ${load(loadavg())} after):`);
   for (const [k, p] of peers.entries()) console.log(`  ${p.name.padEnd(36)} median uncached ${ms(median(times[k]!.cold)).padStart(8)}  cached ${ms(median(times[k]!.cached)).padStart(8)}`);
+  console.log(`  ${'docker CLI floor (docker version)'.padEnd(36)} median ${ms(median(cliFloor)).padStart(8)}`);
   console.log(`build median target: uncached <= 400 ms, cached <= 100 ms (berthd: ${ms(median(times[0]!.cold))} / ${ms(median(times[0]!.cached))})`);
 
-  // A cache mount saving its step's work: a fresh cache id per run (empty), then the step
-  // again (a new ROUND) with that cache filled.
+  if (process.env['BENCH_CACHE_MOUNT'] !== '0') await cacheMount();
+} finally {
+  if (refEnv) {
+    const { stdout } = await run('docker', ['images', '-q', '--no-trunc', `bench-small-${tag}`], { env: refEnv }).catch(() => ({ stdout: '' }));
+    for (const id of [...refImages, ...stdout.split('\n')]) if (id.trim()) await run('docker', ['rmi', '-f', id.trim()], { env: refEnv }).catch(() => undefined);
+    await run('docker', ['rmi', baseImage], { env: refEnv }).catch(() => undefined);
+  }
+  if (podmanUsed) await run('podman', [...podmanRoot, 'system', 'reset', '--force'], { timeout: 60_000 }).catch(() => undefined);
+  await daemon.close();
+  await removeDaemonNetwork(net.bridge, net.bip);
+  for (const { child, net: cnet } of children) {
+    const exited = new Promise((r) => child.once('exit', r));
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await exited;
+    await removeDaemonNetwork(cnet.bridge, cnet.bip);
+  }
+  await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * A cache mount saving its step's work: a fresh cache id per run (empty), then the step
+ * again (a new ROUND) with that cache filled.
+ */
+async function cacheMount(): Promise<void> {
   const cm = join(dir, 'cache-mount');
   await mkdir(cm);
   await writeFile(
@@ -117,14 +161,24 @@ try {
     filled.push(await dockerBuild(berthEnv, ['--build-arg', `CACHE_ID=${id}`, '--build-arg', 'ROUND=2', '-t', `bench-cm-${tag}`], cm));
   }
   console.log(`cache mount (64 MB gzipped once by the RUN), berthd, ${N} runs, medians: empty cache ${ms(median(empty))}, reused ${ms(median(filled))}, ratio ${(median(empty) / median(filled)).toFixed(2)}x`);
-} finally {
-  if (refEnv) {
-    const { stdout } = await run('docker', ['images', '-q', '--no-trunc', `bench-small-${tag}`], { env: refEnv }).catch(() => ({ stdout: '' }));
-    for (const id of [...refImages, ...stdout.split('\n')]) if (id.trim()) await run('docker', ['rmi', '-f', id.trim()], { env: refEnv }).catch(() => undefined);
-    await run('docker', ['rmi', baseImage], { env: refEnv }).catch(() => undefined);
+}
+
+/** The berthd of a checkout, from its source, on its own root, socket and bridge; the docker CLI's env for it. */
+async function startBerthd(tree: string, name: string): Promise<NodeJS.ProcessEnv> {
+  const bdir = join(dir, name);
+  await mkdir(bdir);
+  const m = (n + 1 + children.length) & 0xffffff;
+  const bnet = { bridge: `bb${m.toString(16).padStart(6, '0')}`, bip: `10.${200 + (m % 50)}.${(m >> 8) % 256}.0/24` };
+  await writeFile(join(bdir, 'daemon.json'), JSON.stringify(bnet));
+  const socket = join(bdir, 'run', 'berthd.sock');
+  const args = ['--conditions=source', '--import', 'tsx', join(tree, 'apps/daemon/src/main.ts'), '--root', join(bdir, 'root'), '--run-root', join(bdir, 'run'), '-H', `unix://${socket}`, '--config', join(bdir, 'daemon.json')];
+  const child = spawn(process.execPath, args, { cwd: join(tree, 'apps/daemon'), stdio: ['ignore', 'ignore', 'inherit'] });
+  children.push({ child, net: bnet });
+  const env = { ...base, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(bdir, 'dc'), DOCKER_BUILDKIT: '0' };
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`the berthd of ${tree} exited (${child.exitCode})`);
+    if (await run('docker', ['version'], { env }).then(() => true, () => false)) return env;
+    if (i > 120) throw new Error(`the berthd of ${tree} did not answer within a minute`);
+    await new Promise((r) => setTimeout(r, 500));
   }
-  if (podmanUsed) await run('podman', [...podmanRoot, 'system', 'reset', '--force'], { timeout: 60_000 }).catch(() => undefined);
-  await daemon.close();
-  await removeDaemonNetwork(net.bridge, net.bip);
-  await rm(dir, { recursive: true, force: true });
 }

@@ -141,7 +141,7 @@ export class Containers {
       if (isNotFound(err)) return {};
       throw err;
     }
-    await this.d.engine.containers.remove(id, { force: true, background: true }).catch(ignoreNotFound);
+    await this.d.engine.containers.remove(id, { force: true, releaseInBackground: true }).catch(ignoreNotFound);
     return {};
   }
 

@@ -129,9 +129,9 @@ export class Sandboxes {
       throw err;
     }
     // gone from the store at once; snapshots and runtime state are freed right after
-    const removals = (await this.containersOf(c.Id)).map((id) => this.d.engine.containers.remove(id, { force: true, background: true }).catch(ignoreNotFound));
+    const removals = (await this.containersOf(c.Id)).map((id) => this.d.engine.containers.remove(id, { force: true, releaseInBackground: true }).catch(ignoreNotFound));
     await Promise.all(removals);
-    await this.d.engine.containers.remove(c.Id, { force: true, background: true }).catch(ignoreNotFound);
+    await this.d.engine.containers.remove(c.Id, { force: true, releaseInBackground: true }).catch(ignoreNotFound);
     return {};
   }
 

@@ -188,10 +188,9 @@ export interface ContainerService {
   unpause(id: string): Promise<void>;
   /**
    * Conflict for a running container unless `force` (then it is killed). `volumes` also removes its anonymous volumes.
-   * `background`: once the container exited, answer as soon as it is gone from the store;
-   * its runtime state, rootfs snapshot and directory are freed right after (as auto-remove does).
+   * `releaseInBackground`: resolves once the container is gone from the API; its runtime state and rootfs are freed after (as auto-remove does).
    */
-  remove(id: string, opts?: { force?: boolean; volumes?: boolean; link?: boolean; background?: boolean }): Promise<void>;
+  remove(id: string, opts?: { force?: boolean; volumes?: boolean; link?: boolean; releaseInBackground?: boolean }): Promise<void>;
   /**
    * Resolves when the condition holds. The wait is registered synchronously, before the
    * returned promise is first awaited, so `wait(id,'next-exit')` then `start(id)` never misses the exit.

@@ -44,6 +44,7 @@ import { clampTimes, createdTime, sourceDateEpoch } from './reproducible.js';
 import { neededStages, splitStages, stageDeps, targetStage, type StageDecl } from './stage-graph.js';
 import { OrderedOutput, StageStopped, runStages } from './stage-runner.js';
 import { platformArgs } from './platform-args.js';
+import { StepImages } from './step-images.js';
 
 export interface BuilderDeps {
   store: BuildImageStore;
@@ -68,6 +69,13 @@ interface StageOutput {
   step: number;
   noCache: boolean;
 }
+
+/**
+ * The running stage of whichever build the code runs for. One for the process: Node visits
+ * every AsyncLocalStorage ever run for each promise made after (one per build: 1000 builds
+ * made every promise of the daemon ~150x dearer).
+ */
+const STAGE_OUTPUT = new AsyncLocalStorage<StageOutput>();
 
 /** The state of the stage being built. */
 interface StageState {
@@ -123,11 +131,11 @@ class BuildRun {
   private readonly stageImages: { name: string | undefined; imageId: string; index: number }[] = [];
   /** The build stream as given; `emit` sends to the running stage's place in it. */
   private readonly direct: (msg: ProgressMessage) => void;
-  private readonly stageOut = new AsyncLocalStorage<StageOutput>();
+  private readonly stageOut = STAGE_OUTPUT;
   private readonly metaArgs = new Map<string, string | undefined>();
   private readonly usedArgs = new Set<string>();
-  /** Images this build wrote (or wrote back from the cache): removed at the end unless kept. */
-  private readonly stepImages = new Set<string>();
+  /** The steps' images: stored only when needed as images, removed at the end unless kept. */
+  private readonly images: StepImages;
   /** The `cacheFrom` images, when given. */
   private sources: CacheSources | undefined;
   private escape = '\\';
@@ -145,6 +153,7 @@ class BuildRun {
     /** This build's scratch directory. */
     private readonly tmpDir: string,
   ) {
+    this.images = new StepImages(d.store);
     this.direct = opts.onProgress ?? (() => undefined);
     this.emit = (m) => (this.stageOut.getStore()?.emit ?? this.direct)(m);
     this.say = opts.quiet ? () => undefined : (text) => this.emit({ stream: text });
@@ -206,6 +215,7 @@ class BuildRun {
               await this.dispatch(state, ins);
               this.say(` ---> ${short(state.imageId)}\n`);
             }
+            await this.images.materialize(state.imageId);
             // Docker's quiet build answers with the ID line alone, no aux messages.
             if (state.imageId && !this.opts.quiet) this.emit({ aux: { ID: state.imageId } });
             this.stageImages.push({ name: stage.name, imageId: state.imageId, index: index[pos]! });
@@ -213,7 +223,7 @@ class BuildRun {
         },
       );
     } finally {
-      await this.removeIntermediates([...live.values()].map((s) => s.imageId));
+      await this.images.finish(this.d.images, [...this.stageImages.map((s) => s.imageId), ...[...live.values()].map((s) => s.imageId)]);
     }
     const unused = Object.keys(this.opts.buildArgs ?? {}).filter((k) => !this.usedArgs.has(k) && !PROXY_ARGS.has(k));
     if (unused.length) this.say(`[Warning] One or more build-args [${unused.sort().join(' ')}] were not consumed\n`);
@@ -226,25 +236,6 @@ class BuildRun {
       this.say(`Successfully tagged ${t}\n`);
     }
     return { id, tags };
-  }
-
-  /**
-   * Removes the step images this build wrote except each stage's last one (which holds all
-   * their layers, so the cache can write them back) and anything tagged or in use: Berth
-   * has no parent links to hide intermediate images from `docker images` as Docker does.
-   */
-  private async removeIntermediates(current: string[]): Promise<void> {
-    const keep = new Set([...this.stageImages.map((s) => s.imageId), ...current]);
-    for (const id of this.stepImages) {
-      if (keep.has(id)) continue;
-      try {
-        const img = await this.d.images.inspect(id);
-        if (img.RepoTags.length > 0) continue;
-        await this.d.images.remove(id);
-      } catch {
-        // in use by a container, or already gone: left as it is
-      }
-    }
   }
 
   private printStep(ins: Instruction): void {
@@ -280,7 +271,7 @@ class BuildRun {
     } else {
       const platform = stage.from.flags['platform'] ? ex.word(stage.from.flags['platform']) : this.opts.platform;
       imageId = prior ? prior.imageId : await this.resolveImage(ref, platform);
-      const stored = this.d.store.get(imageId);
+      const stored = this.images.get(imageId);
       if (!stored) throw new NotFoundError(`No such image: ${ref}`);
       image = stored.config;
     }
@@ -418,11 +409,9 @@ class BuildRun {
     const key = BuildCache.key(s.imageId, `${cacheDescription}\n${JSON.stringify(s.config)}${this.epoch ? `\nSOURCE_DATE_EPOCH=${this.epoch.getTime() / 1000}` : ''}`);
     if (!this.opts.noCache && !this.stageOut.getStore()?.noCache) {
       const hit = this.d.cache.get(key);
-      if (hit && (!this.sources || this.sources.accepts(JSON.parse(hit.config) as ImageConfig)) && (await this.d.store.intact(hit.layers))) {
+      if (hit && (!this.sources || this.sources.accepts(JSON.parse(hit.config) as ImageConfig)) && (await this.images.intact(s.imageId, hit.layers))) {
         this.say(' ---> Using cache\n');
-        const back = await this.d.store.writeBytes(Buffer.from(hit.config), hit.layers);
-        if (back.created) this.stepImages.add(back.id);
-        this.adopt(s, hit.imageId);
+        this.adopt(s, this.images.addBytes(Buffer.from(hit.config), hit.layers));
         return;
       }
       const restored = this.sources?.restore(s.image, createdBy);
@@ -437,7 +426,7 @@ class BuildRun {
 
   /** The step's image: the stage's config over the parent's layers plus `layer`, recorded in the cache. */
   private async writeStep(s: StageState, key: string, layer: LayerRecord | undefined, history: NonNullable<ImageConfig['history']>[number]): Promise<void> {
-    const base = s.imageId ? this.d.store.get(s.imageId) : undefined;
+    const base = s.imageId ? this.images.get(s.imageId) : undefined;
     const layers = [...(base?.layers ?? []), ...(layer ? [layer] : [])];
     const config: ImageConfig = {
       ...s.image,
@@ -446,14 +435,13 @@ class BuildRun {
       rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) as ImageConfig['rootfs']['diff_ids'] },
       history: [...(s.image.history ?? []), history],
     };
-    const { id, created: made } = await this.d.store.write(config, layers);
-    if (made) this.stepImages.add(id);
-    this.d.cache.put(key, { imageId: id, config: this.d.store.configBytes(id)!, layers });
+    const id = this.images.add(config, layers);
+    this.d.cache.put(key, { imageId: id, config: this.images.configBytes(id)!, layers });
     this.adopt(s, id);
   }
 
   private adopt(s: StageState, id: string): void {
-    const img = this.d.store.get(id)!;
+    const img = this.images.get(id)!;
     s.imageId = id;
     s.image = img.config;
     s.config = cloneConfig(img.config.config);
@@ -485,8 +473,7 @@ class BuildRun {
    * directories are not honoured here; content that is copied out is read from a mount.
    */
   private async imageLayers(imageId: string): Promise<LayeredFs> {
-    const img = imageId ? this.d.store.get(imageId) : undefined;
-    return new LayeredFs(img?.chainId ? await this.d.store.layerDirs(img.chainId) : []);
+    return new LayeredFs(imageId ? await this.images.layerDirs(imageId) : []);
   }
 
   /**
@@ -494,7 +481,7 @@ class BuildRun {
    * directories) while `fn` runs.
    */
   private async withImageTree<T>(imageId: string, fn: (fs: LayeredFs) => Promise<T>): Promise<T> {
-    const img = imageId ? this.d.store.get(imageId) : undefined;
+    const img = imageId ? this.images.get(imageId) : undefined;
     if (!img?.chainId) return fn(new LayeredFs([]));
     // Directly under the root as tmp-*: after a crash, the engine's start-up sweep unmounts it.
     const dir = await mkdtemp(join(this.d.root, 'tmp-tree-'));
@@ -585,6 +572,7 @@ class BuildRun {
           ...(plan.network ? { networkMode: plan.network } : {}),
           ...(this.epoch ? { clampMtime: Math.floor(this.epoch.getTime() / 1000) } : {}),
         };
+        await this.images.materialize(s.imageId);
         return await runStepContainer(deps, s.imageId, s.config, argv, [...argEnv, ...proxies, ...setup.env], extras);
       } finally {
         await setup.release();

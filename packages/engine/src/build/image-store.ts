@@ -58,11 +58,7 @@ export class BuildImageStore {
   async writeBytes(bytes: Buffer, layers: LayerRecord[]): Promise<{ id: string; created: boolean }> {
     const id = digestOf(bytes);
     if (this.deps.table.get(id)) return { id, created: false };
-    let parent: Digest | undefined;
-    for (const l of layers) {
-      const res = await this.deps.unpack({ mediaType: l.mediaType, digest: l.digest as Digest, size: l.size }, parent, l.diffId as Digest);
-      parent = res.chainId;
-    }
+    await this.unpackChain(layers);
     if (!(await this.deps.content.has(id))) await this.deps.content.ingest(`config-${id}`, { digest: id, size: bytes.length }, bytes);
     const diffIds = layers.map((l) => l.diffId as Digest);
     this.deps.table.put({
@@ -78,10 +74,20 @@ export class BuildImageStore {
     return { id, created: true };
   }
 
+  /** Applies the layers (blobs in the content store) to snapshots where missing; the top chain ID. */
+  async unpackChain(layers: LayerRecord[]): Promise<Digest | undefined> {
+    let parent: Digest | undefined;
+    for (const l of layers) {
+      const res = await this.deps.unpack({ mediaType: l.mediaType, digest: l.digest as Digest, size: l.size }, parent, l.diffId as Digest);
+      parent = res.chainId;
+    }
+    return parent;
+  }
+
   /** True when every layer blob is still stored (a cached step can be brought back). */
   async intact(layers: LayerRecord[]): Promise<boolean> {
-    for (const l of layers) if (!(await this.deps.content.has(l.digest as Digest))) return false;
-    return true;
+    const present = await Promise.all(layers.map((l) => this.deps.content.has(l.digest as Digest)));
+    return present.every(Boolean);
   }
 
   /** The stored config bytes of an image. */

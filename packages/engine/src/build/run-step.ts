@@ -99,7 +99,9 @@ export async function runStepContainer(d: RunStepDeps, imageId: string, config: 
     // (its client went away) kills and removes it.
     if (opts.forceRm || (ok && opts.rm !== false) || opts.signal?.aborted) {
       if (ok) say(`Removing intermediate container ${short(Id)}\n`);
-      await containers.remove(Id, { force: true }).catch(() => undefined);
+      // A finished step's runtime state and rootfs (its layer is already taken) are freed
+      // while the build goes on: their network teardown alone costs more than most steps.
+      await containers.remove(Id, { force: true, releaseInBackground: ok }).catch(() => undefined);
     }
   }
 }

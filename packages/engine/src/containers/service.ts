@@ -82,13 +82,14 @@ export class Containers implements ContainerService {
     return this.lifecycle.unpause(ref);
   }
 
-  async remove(ref: string, opts: { force?: boolean; volumes?: boolean; link?: boolean; background?: boolean } = {}): Promise<void> {
+  async remove(ref: string, opts: { force?: boolean; volumes?: boolean; link?: boolean; releaseInBackground?: boolean } = {}): Promise<void> {
     if (opts.link) {
       const parent = removeLink(ref, (n) => this.ctx.table.byName(n));
       this.ctx.table.save(parent);
       return;
     }
-    await this.lifecycle.remove(ref, opts, { releaseInBackground: opts.background === true });
+    const { releaseInBackground, ...rest } = opts;
+    await this.lifecycle.remove(ref, rest, { releaseInBackground: releaseInBackground === true });
   }
 
   wait(ref: string, condition: WaitCondition = 'not-running', signal?: AbortSignal): Promise<ContainerWaitResponse> {

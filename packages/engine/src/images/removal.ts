@@ -14,7 +14,6 @@ export class ImageRemoval {
 
   async remove(refInput: string, opts: { force?: boolean; noprune?: boolean } = {}): Promise<ImageDeleteItem[]> {
     const rec = this.deps.table.resolve(refInput);
-    await this.deps.released?.();
     const out: ImageDeleteItem[] = [];
     const users = this.deps.usedBy(rec.id);
     const short = rec.id.slice(7, 19);
@@ -103,8 +102,13 @@ export class ImageRemoval {
       for (const c of chainIds(o.layers.map((l) => l.diffId as Digest))) liveChains.add(c);
     }
     const chain = chainIds(rec.layers.map((l) => l.diffId as Digest));
+    let settled = false;
     for (const c of [...chain].reverse()) {
       if (liveChains.has(c)) break;
+      // A removed container's rootfs may still be being released on top of this snapshot:
+      // waited for only when a snapshot goes (a build's step image shares all of its own).
+      if (!settled) await this.deps.released?.();
+      settled = true;
       try {
         await this.deps.storage.snapshotter.remove(c);
       } catch {
