@@ -34,6 +34,7 @@ import {
 } from './config-steps.js';
 import type { BuildOptions, BuildResult, BuildService } from './types.js';
 import { runStepContainer, short } from './run-step.js';
+import { buildCancelled } from './errors.js';
 import { CacheSources } from './cache-from.js';
 import { resolveBaseImage } from './base-image.js';
 import type { CacheMounts } from './cache-mounts.js';
@@ -209,7 +210,7 @@ class BuildRun {
             live.set(pos, state);
             this.say(` ---> ${short(state.imageId)}\n`);
             for (const ins of stage.commands) {
-              if (this.opts.signal?.aborted) throw new BerthError('Internal', 'the build was cancelled');
+              if (this.opts.signal?.aborted) throw buildCancelled();
               if (stopped()) throw new StageStopped();
               this.printStep(ins);
               await this.dispatch(state, ins);

@@ -9,3 +9,8 @@ export class BuildStepError extends BerthError {
     super('Internal', message);
   }
 }
+
+/** The build's client went away: nothing more is started for it. */
+export function buildCancelled(): BerthError {
+  return new BerthError('Internal', 'the build was cancelled');
+}

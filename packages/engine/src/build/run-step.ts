@@ -6,7 +6,7 @@ import type { OutputChunk } from '../docker-types.js';
 import type { LayerRecord } from '../images/table.js';
 import type { BuildImageStore } from './image-store.js';
 import type { BuildOptions } from './types.js';
-import { BuildStepError } from './errors.js';
+import { BuildStepError, buildCancelled } from './errors.js';
 import type { ContainerMount } from './run-instruction.js';
 
 /**
@@ -41,6 +41,9 @@ export interface RunStepDeps {
 export async function runStepContainer(d: RunStepDeps, imageId: string, config: ContainerConfig, argv: string[], env: string[], extra: RunExtras = {}): Promise<LayerRecord> {
   const { containers, opts, say } = d;
   for (const entry of opts.extraHosts ?? []) checkExtraHost(entry);
+  // A client that hung up while the step was prepared gets no container: one made for it
+  // would show in every listing until its removal (docker-py's list test saw one).
+  if (opts.signal?.aborted) throw buildCancelled();
   const network = extra.networkMode ?? (opts.networkMode && opts.networkMode !== 'default' ? opts.networkMode : undefined);
   const { Id } = await containers.create({
     Image: imageId,
@@ -78,6 +81,9 @@ export async function runStepContainer(d: RunStepDeps, imageId: string, config: 
         emit(c.stream, decoders[c.stream].write(c.data));
       }
     })().catch(() => undefined);
+    // Never start what nobody waits for: a created container goes at once, a started one
+    // only after its kill and exit.
+    if (opts.signal?.aborted) throw buildCancelled();
     await containers.start(Id);
     const { StatusCode } = await waited;
     // The output ends with the process; bounded in case the attach lags behind the exit.

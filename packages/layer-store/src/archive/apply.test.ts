@@ -323,6 +323,24 @@ describe('hostile layers', () => {
     }
   });
 
+  it('reads the compression from the data, not from the media type, as dockerd and containerd do', async () => {
+    // dockerd 20.10 pushes layers it pulled uncompressed under tar.gzip media types
+    const entries: TestEntry[] = [{ name: 'd/', type: 'dir' }, { name: 'd/f', content: Buffer.alloc(70_000, 9) }];
+    for (const [made, declared] of [['none', 'gzip'], ['gzip', 'none'], ['zstd', 'gzip'], ['gzip', 'zstd']] as const) {
+      const layer = buildLayer(entries, made);
+      const dir = join(root, `${made}-as-${declared}`);
+      await mkdir(dir);
+      // a byte at a time: the first bytes decide only once enough have come
+      const chunks = [layer.blob.subarray(0, 1), layer.blob.subarray(1, 3), layer.blob.subarray(3)];
+      const r = await applyLayer(Readable.from(chunks), dir, { compression: declared, whiteouts: 'delete' });
+      expect(r.diffId, `${made} declared ${declared}`).toBe(layer.diffId);
+      expect((await readFile(join(dir, 'd/f'))).equals(Buffer.alloc(70_000, 9))).toBe(true);
+    }
+    const empty = join(root, 'empty');
+    await mkdir(empty);
+    await expect(applyLayer(Readable.from([]), empty, { compression: 'gzip', whiteouts: 'delete' })).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
   it('a truncated tar fails cleanly', async () => {
     const layer = buildLayer([{ name: 'f', content: Buffer.alloc(200_000, 7) }], 'none');
     await expect(applyLayer(Readable.from([layer.tar.subarray(0, 100_000)]), root, { compression: 'none', whiteouts: 'delete' })).rejects.toBeInstanceOf(InvalidArgumentError);

@@ -105,3 +105,85 @@ class ChildDuplex extends DuplexStream {
     cb(err);
   }
 }
+
+/** What a stream's first bytes say it is: gzip and zstd by their magic numbers, else a plain tar. */
+export function sniffCompression(head: Buffer): LayerCompression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  return 'none';
+}
+
+/**
+ * The decoder the data asks for, whatever its media type declared, as dockerd's and
+ * containerd's DecompressStream: dockerd 20.10 pushes layers it pulled uncompressed under
+ * `tar.gzip` media types, and registries serve them so.
+ */
+export function sniffingDecompressor(declared: LayerCompression): Decompressor {
+  let settle!: { resolve: () => void; reject: (err: unknown) => void };
+  const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  let opened = false;
+  const stream = new SniffingDuplex((kind) => {
+    opened = true;
+    const inner = decompressor(kind);
+    inner.done.then(settle.resolve, settle.reject);
+    return inner;
+  }, declared);
+  stream.on('error', () => undefined);
+  // ended before a byte came: no decoder ever ran, so none can fail
+  stream.on('close', () => {
+    if (!opened) settle.resolve();
+  });
+  return { stream, done };
+}
+
+/** Holds the first bytes until they name the decoder, then passes everything through it. */
+class SniffingDuplex extends DuplexStream {
+  private head: Buffer = Buffer.alloc(0);
+  private inner: Duplex | undefined;
+
+  constructor(
+    private readonly open: (kind: LayerCompression) => Decompressor,
+    private readonly declared: LayerCompression,
+  ) {
+    super({ highWaterMark: 1 << 20 });
+  }
+
+  private choose(head: Buffer): Duplex {
+    const kind = head.length === 0 ? this.declared : sniffCompression(head);
+    const inner = this.open(kind).stream;
+    inner.on('data', (chunk: Buffer) => {
+      if (!this.push(chunk)) inner.pause();
+    });
+    inner.on('end', () => this.push(null));
+    inner.on('error', (err) => this.destroy(err));
+    this.inner = inner;
+    return inner;
+  }
+
+  override _read(): void {
+    this.inner?.resume();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.inner) {
+      this.inner.write(chunk, cb);
+      return;
+    }
+    this.head = Buffer.concat([this.head, chunk]);
+    if (this.head.length < 4) return cb();
+    const head = this.head;
+    this.head = Buffer.alloc(0);
+    this.choose(head).write(head, cb);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    const inner = this.inner ?? this.choose(this.head);
+    if (this.head.length > 0) inner.write(this.head);
+    inner.end(cb);
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.inner?.destroy();
+    cb(err);
+  }
+}

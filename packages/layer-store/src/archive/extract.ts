@@ -24,7 +24,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar, { type Header } from 'tar-stream';
 import { BerthError, InvalidArgumentError, type Digest, type LayerCompression } from '@berth/image-format';
-import { DecoderStoppedError, decompressor } from './decompress.js';
+import { DecoderStoppedError, sniffingDecompressor } from './decompress.js';
 import { hostPathIn, locateInRoot, UnsafePathError, type InRootPath, type RootMount } from './resolve-in-root.js';
 import { TarGuard, type TarLimits } from './tar-guard.js';
 import { setXattr } from './xattr.js';
@@ -104,7 +104,7 @@ const ALLOWED_XATTR = /^(user\.|security\.capability$|system\.posix_acl_(access|
  */
 export async function extractTar(input: Readable, root: string, policy: ExtractPolicy): Promise<ExtractResult> {
   const guard = new TarGuard({ ...DEFAULT_LIMITS, ...policy.limits }, policy.digest ?? false);
-  const dec = decompressor(policy.compression ?? 'none');
+  const dec = sniffingDecompressor(policy.compression ?? 'none');
   const extract = tar.extract();
   const x = new Extraction(root, policy);
   let feedError: unknown;
