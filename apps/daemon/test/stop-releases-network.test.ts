@@ -144,6 +144,15 @@ describe('a stopped container releases its network and published ports', () => {
     await dockerOk(env, ['run', '-d', '--name', 'taker', '-p', publish, reg.busybox, ...httpd('taker')]);
     expect(await fetchWhenUp(`http://127.0.0.1:${port}/`)).toBe('taker\n');
     await dockerOk(env, ['rm', '-f', 'killed', 'quits', 'taker']);
+
+    // `run --rm` returns with the port free for the next container, as on dockerd
+    const port2 = await freePort();
+    for (let i = 0; i < 3; i++) {
+      expect(await dockerOk(env, ['run', '--rm', '-p', `127.0.0.1:${port2}:80`, reg.busybox, 'echo', `run ${i}`])).toBe(`run ${i}\n`);
+    }
+    await dockerOk(env, ['run', '-d', '--name', 'after-rm', '-p', `127.0.0.1:${port2}:80`, reg.busybox, ...httpd('after-rm')]);
+    expect(await fetchWhenUp(`http://127.0.0.1:${port2}/`)).toBe('after-rm\n');
+    await dockerOk(env, ['rm', '-f', 'after-rm']);
   });
 
   it('restart policies and docker restart set the network up again', async () => {

@@ -93,7 +93,14 @@ export class Lifecycle {
         engineRoot: deps.root,
         ...(pidNamespace !== undefined ? { pidNamespaceOf: pidNamespace } : {}),
       });
-      const created = await driver.create(spec);
+      // an auto-removed container's host ports are freed in the background, after `run --rm`
+      // returned (dockerd has freed them by then): once that is done, the port may be free
+      const releasing = deps.releases?.busy === true;
+      const created = await driver.create(spec).catch(async (err: unknown) => {
+        if (!(err instanceof ConflictError && /port is already allocated/.test(err.message)) || !deps.releases || !(releasing || deps.releases.busy)) throw err;
+        await deps.releases.idle();
+        return driver.create(spec);
+      });
       r.runtimeCreated = true;
       r.logPath = created.logPath ?? r.logPath;
       r.ports = resolvedPorts(r.ports, created.ports);
@@ -172,6 +179,7 @@ export class Lifecycle {
       r.state.status = 'exited';
       r.manuallyStopped = true;
       table.save(r);
+      await this.networkReleased(id);
       return { stopped: true };
     }
     if (!isRunning(r)) {
