@@ -32,6 +32,7 @@ import { hostCounters, interfaceCounters, listProcesses, openContainerRoot } fro
 import {
   deleteContainer,
   killContainer,
+  releaseContainerNetwork,
   setPaused,
   startContainer,
   stateWithPaused,
@@ -161,6 +162,10 @@ export class LinuxDriver implements RuntimeDriver {
 
   async delete(id: string, options: DeleteOptions = {}): Promise<void> {
     await deleteContainer(await this.init(), id, options);
+  }
+
+  async releaseNetwork(id: string): Promise<void> {
+    await releaseContainerNetwork(await this.init(), id);
   }
 
   async stats(id: string): Promise<ContainerStats> {

@@ -83,6 +83,41 @@ describe.runIf(isRoot || CI)('LinuxDriver with CNI networking', () => {
     expect(await findLeftovers({ bridges: [], containerIds: [id], subnets: [], netnsDirs: [join(base, 'netns')] })).toEqual({ links: [], netns: [], rules: [] });
   });
 
+  it('releaseNetwork gives the namespace, address and host port of a stopped run back; its log stays; the run cannot start again', async () => {
+    const id = cid('released');
+    const hostPort = await freePort();
+    await driver.create({
+      id,
+      rootfs: await rootfsServing('first\n'),
+      process: { args: ['sh', '-c', 'echo ran; exit 2'] },
+      network: { mode: 'bridge', ports: [{ hostIp: '127.0.0.1', hostPort, containerPort: 80, protocol: 'tcp' }] },
+    });
+    await expect(driver.releaseNetwork(id)).rejects.toMatchObject({ code: 'Conflict' });
+    await driver.start(id);
+    expect(await driver.wait(id)).toMatchObject({ exitCode: 2 });
+    expect((await manager.inspectNetwork('e2edefault')).containers.map((c) => c.containerId)).toContain(id);
+    await driver.releaseNetwork(id);
+    await driver.releaseNetwork(id);
+    expect((await manager.inspectNetwork('e2edefault')).containers.map((c) => c.containerId)).not.toContain(id);
+    expect(await findLeftovers({ bridges: [], containerIds: [id], subnets: [], netnsDirs: [join(base, 'netns')] })).toEqual({ links: [], netns: [], rules: [] });
+    expect(await logText(id)).toBe('ran\n');
+    expect(await driver.state(id)).toMatchObject({ status: 'stopped', exitCode: 2 });
+    await expect(driver.start(id)).rejects.toMatchObject({ code: 'Conflict' });
+
+    // the host port is free for another container at once
+    const other = cid('taker');
+    await driver.create({
+      id: other,
+      rootfs: await rootfsServing('second\n'),
+      process: httpd,
+      network: { mode: 'bridge', ports: [{ hostIp: '127.0.0.1', hostPort, containerPort: 80, protocol: 'tcp' }] },
+    });
+    await driver.start(other);
+    expect(await httpGetEventually(`http://127.0.0.1:${hostPort}/`)).toBe('second\n');
+    await driver.delete(other, { force: true });
+    await driver.delete(id);
+  });
+
   it('lets two containers on a user network reach each other by IP', async () => {
     const bridge = uniqueBridge();
     const subnet = await freeSubnet();

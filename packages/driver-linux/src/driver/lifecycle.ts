@@ -18,6 +18,7 @@ async function sleep(ms: number): Promise<void> {
 export async function startContainer(ctx: DriverContext, id: string): Promise<void> {
   let rec = await ctx.records.current(id);
   if (rec.status === 'running') throw new ConflictError(`container ${id} is already running`);
+  if (rec.status === 'stopped' && rec.networkReleased) throw new ConflictError(`container ${id} gave its network back when it stopped: create it afresh`);
   if (rec.status === 'stopped') rec = await recreate(ctx, rec);
   await runRuntime(ctx.runtime, ['start', id]);
   const updated: ContainerRecord = { ...(await ctx.records.load(id)), status: 'running', startedAt: now() };
@@ -119,6 +120,15 @@ export async function waitContainer(ctx: DriverContext, id: string, options: { s
     rec = await ctx.records.current(id);
   }
   return { exitCode: rec.exitCode ?? 255, oomKilled: rec.oomKilled === true };
+}
+
+/** RuntimeDriver.releaseNetwork: the namespace, addresses and host ports of a stopped run go; its log stays. */
+export async function releaseContainerNetwork(ctx: DriverContext, id: string): Promise<void> {
+  const rec = await ctx.records.current(id);
+  if (rec.status !== 'stopped') throw new ConflictError(`container ${id} is running: its network stays until it stops`);
+  if (!rec.networked || !ctx.options.network) return;
+  await ctx.options.network.detach(id);
+  await ctx.records.save({ ...(await ctx.records.load(id)), networked: false, networkReleased: true });
 }
 
 export async function deleteContainer(ctx: DriverContext, id: string, options: DeleteOptions): Promise<void> {

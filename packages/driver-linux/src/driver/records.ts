@@ -29,6 +29,8 @@ export interface ContainerRecord {
   stdin: boolean;
   keepStdinOpen?: boolean;
   networked: boolean;
+  /** The stopped run gave its network back (releaseNetwork): it cannot run again. */
+  networkReleased?: boolean;
   /** Published ports as the network manager set them up (host port 0 resolved). */
   ports?: PortMapping[];
   /** The container process' env, the base of exec env. */

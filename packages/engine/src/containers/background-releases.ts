@@ -12,6 +12,10 @@ export class BackgroundReleases {
     this.pending.add(p);
   }
 
+  get busy(): boolean {
+    return this.pending.size > 0;
+  }
+
   async idle(): Promise<void> {
     while (this.pending.size > 0) await Promise.all([...this.pending]);
   }

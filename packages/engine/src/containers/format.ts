@@ -13,11 +13,11 @@ export function commandLine(r: ContainerRecord): string {
 export function portList(r: ContainerRecord, running: boolean): Port[] {
   const out: Port[] = [];
   const published = new Set<string>();
-  if (running) {
-    for (const p of r.ports) {
-      published.add(`${p.containerPort}/${p.protocol}`);
-      out.push({ IP: p.hostIp || '0.0.0.0', PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.protocol });
-    }
+  // as dockerd's: a container that is not running has no ports, published or exposed
+  if (!running) return out;
+  for (const p of r.ports) {
+    published.add(`${p.containerPort}/${p.protocol}`);
+    out.push({ IP: p.hostIp || '0.0.0.0', PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.protocol });
   }
   for (const key of Object.keys(r.config.ExposedPorts ?? {})) {
     if (published.has(key)) continue;
@@ -29,13 +29,13 @@ export function portList(r: ContainerRecord, running: boolean): Port[] {
 
 export function portMap(r: ContainerRecord, running: boolean): PortMap {
   const map: PortMap = {};
+  // dockerd fills the map at start and empties it at exit: created or exited shows {}
+  if (!running) return map;
   for (const key of Object.keys(r.config.ExposedPorts ?? {})) map[key] = null;
-  if (running) {
-    for (const p of r.ports) {
-      const key = `${p.containerPort}/${p.protocol}`;
-      (map[key] ??= []);
-      map[key]!.push({ HostIp: p.hostIp || '0.0.0.0', HostPort: String(p.hostPort) });
-    }
+  for (const p of r.ports) {
+    const key = `${p.containerPort}/${p.protocol}`;
+    (map[key] ??= []);
+    map[key]!.push({ HostIp: p.hostIp || '0.0.0.0', HostPort: String(p.hostPort) });
   }
   return map;
 }

@@ -39,6 +39,8 @@ export class Lifecycle {
   readonly restarts: RestartScheduler;
   /** Runs (driver ids) whose exit is being waited for. */
   private readonly watching = new Set<string>();
+  /** Containers whose exited run is giving its network back, by container id. */
+  private readonly releasing = new Map<string, Promise<void>>();
 
   constructor(
     private readonly ctx: ContainerContext,
@@ -63,6 +65,7 @@ export class Lifecycle {
   /** Creates the run in the driver and starts it; the record must not be running. */
   async launch(r: ContainerRecord): Promise<void> {
     const { table, driver, deps } = this.ctx;
+    await this.networkReleased(r.id);
     if (r.runtimeCreated) {
       // the log is the container's (logPath): the next run continues it
       await driver.delete(runtimeIdOf(r), { force: true }).catch(() => undefined);
@@ -90,7 +93,14 @@ export class Lifecycle {
         engineRoot: deps.root,
         ...(pidNamespace !== undefined ? { pidNamespaceOf: pidNamespace } : {}),
       });
-      const created = await driver.create(spec);
+      // an auto-removed container's host ports are freed in the background, after `run --rm`
+      // returned (dockerd has freed them by then): once that is done, the port may be free
+      const releasing = deps.releases?.busy === true;
+      const created = await driver.create(spec).catch(async (err: unknown) => {
+        if (!(err instanceof ConflictError && /port is already allocated/.test(err.message)) || !deps.releases || !(releasing || deps.releases.busy)) throw err;
+        await deps.releases.idle();
+        return driver.create(spec);
+      });
       r.runtimeCreated = true;
       r.logPath = created.logPath ?? r.logPath;
       r.ports = resolvedPorts(r.ports, created.ports);
@@ -101,7 +111,7 @@ export class Lifecycle {
       r.state = { ...r.state, status: 'running', pid, error: '', oomKilled: false, startedAt: new Date().toISOString(), finishedAt: r.state.finishedAt };
       table.save(r);
     } catch (err) {
-      r.state = { ...r.state, status: r.state.startedAt ? 'exited' : 'created', error: (err as Error).message, exitCode: r.state.startedAt ? 128 : 0 };
+      r.state = { ...r.state, status: r.state.startedAt ? 'exited' : 'created', error: (err as Error).message, exitCode: r.state.startedAt ? r.state.exitCode || 128 : 0 };
       if (r.runtimeCreated) {
         await driver.delete(runtimeIdOf(r), { force: true }).catch(() => undefined);
         r.runtimeCreated = false;
@@ -144,6 +154,8 @@ export class Lifecycle {
     if (!r) return;
     r.state = { ...r.state, status: 'exited', pid: 0, exitCode: exit.exitCode, oomKilled: exit.oomKilled, finishedAt: exit.finishedAt };
     this.ctx.table.save(r);
+    // auto-remove frees all of the run (in the background, as the builder wants it)
+    if (!r.hostConfig.AutoRemove) this.releaseNetwork(r);
     if (exit.oomKilled) this.ctx.emit(r, 'oom');
     this.ctx.emit(r, 'die', { exitCode: String(exit.exitCode) });
     this.waiters.notify(id, 'exit', { StatusCode: exit.exitCode });
@@ -167,9 +179,11 @@ export class Lifecycle {
       r.state.status = 'exited';
       r.manuallyStopped = true;
       table.save(r);
+      await this.networkReleased(id);
       return { stopped: true };
     }
     if (!isRunning(r)) {
+      await this.networkReleased(id);
       if (opts.release) await this.releaseRun(id);
       return { stopped: false };
     }
@@ -189,10 +203,31 @@ export class Lifecycle {
       await driver.kill(runtimeIdOf(r), 'SIGKILL').catch(() => undefined);
       await withTimeout(exited, 30_000);
     }
+    await this.networkReleased(id);
     if (opts.release) await this.releaseRun(id);
     const after = table.get(id);
     if (after) this.ctx.emit(after, 'stop');
     return { stopped: true };
+  }
+
+  /**
+   * As dockerd at every exit (stop, kill, or the process ending on its own): the exited
+   * run's namespace, addresses and published host ports go now, not at the next start or
+   * removal, so another container can take them; the run's log stays. The next start
+   * creates a fresh run. Not under the container's lock: a stop holding it waits for this
+   * exit (then for networkReleased).
+   */
+  private releaseNetwork(r: ContainerRecord): void {
+    if (!r.runtimeCreated || !this.ctx.driver.releaseNetwork) return;
+    const released = this.ctx.driver.releaseNetwork(runtimeIdOf(r)).catch(() => undefined).finally(() => {
+      if (this.releasing.get(r.id) === released) this.releasing.delete(r.id);
+    });
+    this.releasing.set(r.id, released);
+  }
+
+  /** Resolves once the last exit's network release (if any) is done. */
+  private networkReleased(id: string): Promise<void> {
+    return this.releasing.get(id) ?? Promise.resolve();
   }
 
   /** Deletes the driver's run of a container that is not running (StopOptions.release). */
@@ -222,7 +257,10 @@ export class Lifecycle {
     this.ctx.emit(r, 'kill', { signal: eventSignal(signal) });
     const exited = signal === 'SIGKILL' ? this.exitRecorded(r.id) : undefined;
     await this.ctx.driver.kill(runtimeIdOf(r), signal);
-    if (exited) await withTimeout(exited, 10_000);
+    if (exited) {
+      await withTimeout(exited, 10_000);
+      await this.networkReleased(r.id);
+    }
   }
 
   async restart(ref: string, opts: StopOptions = {}): Promise<void> {
@@ -304,6 +342,7 @@ export class Lifecycle {
       fresh.state.status = 'removing';
       table.save(fresh);
       const release = async (): Promise<void> => {
+        await this.networkReleased(fresh.id);
         if (fresh.runtimeCreated) await driver.delete(runtimeIdOf(fresh), { force: true }).catch(() => undefined);
         await deps.snapshots.remove(fresh.snapshotKey).catch(() => undefined);
         await rm(join(deps.root, 'containers', fresh.id), { recursive: true, force: true });

@@ -41,6 +41,8 @@ export async function reconcile(ctx: ContainerContext, lifecycle: Lifecycle, app
     table.save(r);
     ctx.emit(r, 'die', { exitCode: String(exit.exitCode) });
     if (r.hostConfig.AutoRemove) await lifecycle.remove(r.id, { force: true, volumes: true }).catch(() => undefined);
+    // what it held of the network goes, as at any exit
+    else if (st?.status === 'stopped') await driver.releaseNetwork?.(runtimeIdOf(r)).catch(() => undefined);
   }
   if (!applyRestart) return;
   for (const r of table.all()) {

@@ -169,6 +169,12 @@ export class RuntimeRegistry implements RuntimeDriver {
     });
   }
 
+  releaseNetwork(id: string): Promise<void> {
+    return this.call(id, async (d) => {
+      await d.releaseNetwork?.(id);
+    });
+  }
+
   async *events(options?: { signal?: AbortSignal }): AsyncIterable<RuntimeEvent> {
     if (this.drivers.length === 1) {
       yield* this.drivers[0]!.events(options);
