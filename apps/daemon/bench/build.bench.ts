@@ -1,7 +1,7 @@
 // Builds through the docker CLI, berthd against its peers in the same run, interleaved:
 //  - a small Dockerfile (FROM + COPY + RUN + CMD), uncached (--no-cache) and fully cached:
 //    berthd (DOCKER_BUILDKIT=0 docker build), the reference dockerd's classic builder, its
-//    BuildKit (when the CLI has the buildx plugin) and podman build; beside them the docker
+//    BuildKit (through buildx, or else Debian's docker 20.10 CLI) and podman build; beside them the docker
 //    CLI's own floor (`docker version` against berthd), which a cached build cannot beat;
 //  - a RUN --mount=type=cache step whose work the cache saves (gzip of 64 MB): first
 //    build with an empty cache, then the step run again with the cache filled.
@@ -56,9 +56,9 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 }
 
 /** One docker build; `-q` prints the image ID, remembered for removal on the reference. */
-async function dockerBuild(env: NodeJS.ProcessEnv, args: string[], context: string): Promise<number> {
+async function dockerBuild(env: NodeJS.ProcessEnv, args: string[], context: string, cli = 'docker'): Promise<number> {
   const t0 = performance.now();
-  const { stdout } = await run('docker', ['build', '-q', '--build-arg', `BASE=${baseImage}`, ...args, context], { env, timeout: 120_000 });
+  const { stdout } = await run(cli, ['build', '-q', '--build-arg', `BASE=${baseImage}`, ...args, context], { env, timeout: 120_000 });
   const took = performance.now() - t0;
   if (env === refEnv || env['DOCKER_BUILDKIT'] === '1') refImages.add(stdout.trim());
   return took;
@@ -88,8 +88,19 @@ try {
       () => true,
       () => false,
     );
-    if (buildx) peers.push({ name: 'dockerd 20.10 BuildKit', build: (nc) => dockerBuild({ ...refEnv, DOCKER_BUILDKIT: '1' }, [...(nc ? ['--no-cache'] : []), '-t', `bench-small-${tag}`], ctx) });
-    else console.log('dockerd BuildKit: not measured (the docker CLI here has no buildx plugin, which BuildKit builds need)');
+    // Without buildx, Debian's own docker.io client (20.10) still drives dockerd's BuildKit:
+    // its `build` has the BuildKit session client built in.
+    const builtinBuildKitCli = '/usr/bin/docker';
+    const legacyCli = buildx
+      ? undefined
+      : await run(builtinBuildKitCli, ['version', '--format', '{{.Client.Version}}'], { env: refEnv }).then(
+          (r) => (/^20\./.test(r.stdout.trim()) ? builtinBuildKitCli : undefined),
+          () => undefined,
+        );
+    if (buildx || legacyCli) {
+      const cli = legacyCli ?? 'docker';
+      peers.push({ name: `dockerd 20.10 BuildKit${legacyCli ? ' (docker 20.10 CLI)' : ''}`, build: (nc) => dockerBuild({ ...refEnv, DOCKER_BUILDKIT: '1' }, [...(nc ? ['--no-cache'] : []), '-t', `bench-small-${tag}`], ctx, cli) });
+    } else console.log('dockerd BuildKit: not measured (no buildx plugin for this docker CLI and no docker 20.10 CLI at /usr/bin/docker)');
   } else console.log('reference dockerd: not measured (set BENCH_DOCKER_HOST)');
   try {
     podmanUsed = true;
