@@ -1,3 +1,5 @@
+import { ByteQueue } from './byte-queue.js';
+
 /**
  * SPDY/3 framing (what kubelet's `SPDY/3.1` upgrade speaks, through moby/spdystream): an
  * 8-byte head, then the payload. A control frame's head is 0x8000|version, type, flags and a
@@ -103,44 +105,27 @@ export function readWords(payload: Buffer, n: number): number[] {
  * plus what arrived after it; a longer frame is a protocol error.
  */
 export class FrameReader {
-  private chunks: Buffer[] = [];
-  private size = 0;
+  private readonly queue = new ByteQueue();
 
   constructor(private readonly maxPayload = MAX_FRAME_PAYLOAD) {}
 
   /** Adds bytes and returns the frames now complete, in order. */
   push(chunk: Buffer): Frame[] {
-    this.chunks.push(chunk);
-    this.size += chunk.length;
+    this.queue.push(chunk);
     const out: Frame[] = [];
     for (;;) {
-      if (this.size < 8) break;
-      const h = this.peek(8);
+      if (this.queue.size < 8) break;
+      const h = this.queue.peek(8);
       const length = h.readUInt32BE(4) & 0xffffff;
       if (length > this.maxPayload) throw new Error(`SPDY frame of ${length} bytes is over the limit`);
-      if (this.size < 8 + length) break;
-      const frame = this.take(8 + length);
+      if (this.queue.size < 8 + length) break;
+      const frame = this.queue.take(8 + length);
       const first = frame.readUInt32BE(0);
       const flags = frame[4]!;
       const payload = frame.subarray(8);
       if (first & 0x80000000) out.push({ kind: 'control', version: (first >>> 16) & 0x7fff, type: first & 0xffff, flags, payload });
       else out.push({ kind: 'data', streamId: first & 0x7fffffff, flags, data: payload });
     }
-    return out;
-  }
-
-  private peek(n: number): Buffer {
-    if (this.chunks[0]!.length < n) this.chunks = [Buffer.concat(this.chunks)];
-    return this.chunks[0]!.subarray(0, n);
-  }
-
-  private take(n: number): Buffer {
-    if (this.chunks[0]!.length < n) this.chunks = [Buffer.concat(this.chunks)];
-    const first = this.chunks[0]!;
-    const out = first.subarray(0, n);
-    if (first.length === n) this.chunks.shift();
-    else this.chunks[0] = first.subarray(n);
-    this.size -= n;
     return out;
   }
 }

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { ByteQueue } from './byte-queue.js';
 
 /**
  * RFC 6455 framing, the part kubelet's WebSocket streaming needs: FIN + opcode, the 7/16/64-bit
@@ -38,8 +39,7 @@ export interface WsMessage {
 
 /** Cuts a byte stream into whole messages (control frames as they come, data messages reassembled). */
 export class WsMessageReader {
-  private chunks: Buffer[] = [];
-  private size = 0;
+  private readonly queue = new ByteQueue();
   private fragments: Buffer[] = [];
   private fragmentsSize = 0;
   private fragmentOpcode = 0;
@@ -47,12 +47,11 @@ export class WsMessageReader {
   constructor(private readonly maxMessage: number) {}
 
   push(chunk: Buffer): WsMessage[] {
-    this.chunks.push(chunk);
-    this.size += chunk.length;
+    this.queue.push(chunk);
     const out: WsMessage[] = [];
     for (;;) {
-      if (this.size < 2) break;
-      const h = this.peek(Math.min(this.size, 14));
+      if (this.queue.size < 2) break;
+      const h = this.queue.peek(Math.min(this.queue.size, 14));
       const fin = (h[0]! & 0x80) !== 0;
       const opcode = h[0]! & 0x0f;
       const masked = (h[1]! & 0x80) !== 0;
@@ -71,8 +70,8 @@ export class WsMessageReader {
       }
       if (len > this.maxMessage) throw new Error('WebSocket frame over the limit');
       const total = at + (masked ? 4 : 0) + len;
-      if (this.size < total) break;
-      const frame = this.take(total);
+      if (this.queue.size < total) break;
+      const frame = this.queue.take(total);
       const payload = Buffer.from(frame.subarray(total - len));
       if (masked) {
         const key = frame.subarray(at, at + 4);
@@ -96,21 +95,6 @@ export class WsMessageReader {
         this.fragmentsSize = 0;
       }
     }
-    return out;
-  }
-
-  private peek(n: number): Buffer {
-    if (this.chunks[0]!.length < n) this.chunks = [Buffer.concat(this.chunks)];
-    return this.chunks[0]!.subarray(0, n);
-  }
-
-  private take(n: number): Buffer {
-    if (this.chunks[0]!.length < n) this.chunks = [Buffer.concat(this.chunks)];
-    const first = this.chunks[0]!;
-    const out = first.subarray(0, n);
-    if (first.length === n) this.chunks.shift();
-    else this.chunks[0] = first.subarray(n);
-    this.size -= n;
     return out;
   }
 }
