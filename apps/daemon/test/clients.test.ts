@@ -2,24 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Docker from 'dockerode';
 import { freePort, seededRegistry, type SeededRegistry } from '@berth/fixtures';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
+import { fetchWhenUp } from './support/http.js';
 
 const HTTPD = ['sh', '-c', 'mkdir -p /www && echo "hello from busybox httpd" > /www/index.html && exec httpd -f -p 80 -h /www'];
-
-/** GETs until the server answers (bounded: 10 s). */
-async function fetchWhenUp(url: string): Promise<string> {
-  let last: unknown;
-  for (let i = 0; i < 100; i++) {
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return await res.text();
-      last = new Error(`status ${res.status}`);
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} never answered: ${String(last)}`);
-}
 
 // npm Docker clients, unchanged, against berthd: each starts busybox httpd with a
 // published port, waits for it, talks to it and stops it.

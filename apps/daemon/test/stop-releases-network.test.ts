@@ -4,29 +4,13 @@ import { promisify } from 'node:util';
 import { freePort, seededRegistry, type SeededRegistry } from '@berth/fixtures';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
 import { docker, dockerOk } from './support/docker-cli.js';
-import { request } from './support/http.js';
+import { fetchWhenUp, request } from './support/http.js';
 
 const run = promisify(execFile);
 
 /** busybox httpd on port 80 serving `text`. */
 function httpd(text: string): string[] {
   return ['sh', '-c', `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p 80 -h /www`];
-}
-
-/** GETs until the server answers (bounded: 10 s). */
-async function fetchWhenUp(url: string): Promise<string> {
-  let last: unknown;
-  for (let i = 0; i < 100; i++) {
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return await res.text();
-      last = new Error(`status ${res.status}`);
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} never answered: ${String(last)}`);
 }
 
 /** Whether any iptables rule (any table) names `ip` as an address. */

@@ -42,3 +42,19 @@ export function rawExchange(socketPath: string, payload: string, until: (text: s
     socket.write(payload);
   });
 }
+
+/** GETs until the server answers (bounded: 10 s). */
+export async function fetchWhenUp(url: string): Promise<string> {
+  let last: unknown;
+  for (let i = 0; i < 100; i++) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      if (res.ok) return await res.text();
+      last = new Error(`status ${res.status}`);
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} never answered: ${String(last)}`);
+}
