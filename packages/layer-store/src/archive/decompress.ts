@@ -18,7 +18,7 @@ export interface Decompressor {
  * maintained pure-JS streaming decoder or prebuilt binding that installs here without
  * downloads; a child process also keeps decompression on the other core.
  */
-export function decompressor(compression: LayerCompression): Decompressor {
+function decompressor(compression: LayerCompression): Decompressor {
   switch (compression) {
     case 'none': {
       const stream = new PassThrough({ highWaterMark: 1 << 20 });
@@ -107,7 +107,7 @@ class ChildDuplex extends DuplexStream {
 }
 
 /** What a stream's first bytes say it is: gzip and zstd by their magic numbers, else a plain tar. */
-export function sniffCompression(head: Buffer): LayerCompression {
+function sniffCompression(head: Buffer): LayerCompression {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
   if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
   return 'none';
