@@ -33,7 +33,7 @@ function nanoCores(id: string, usageNanos: number): { value: string } {
 }
 
 /** What kubelet reads of a cgroup's memory, from the driver's sample. */
-export function memoryUsage(m: DriverStats['memory'], timestamp: string): object {
+function memoryUsage(m: DriverStats['memory'], timestamp: string): object {
   const workingSet = m.inactiveFileBytes !== undefined && m.inactiveFileBytes < m.usageBytes ? m.usageBytes - m.inactiveFileBytes : m.inactiveFileBytes === undefined ? m.usageBytes : 0;
   return {
     timestamp,
@@ -59,7 +59,7 @@ async function writableLayer(d: CriDeps, id: string): Promise<object> {
 }
 
 /** The driver's sample of a running container; undefined when it has none (not running). */
-export async function sample(d: CriDeps, id: string): Promise<DriverStats | undefined> {
+async function sample(d: CriDeps, id: string): Promise<DriverStats | undefined> {
   return d.runtime.stats(id).catch(() => undefined);
 }
 
