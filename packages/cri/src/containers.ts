@@ -168,7 +168,7 @@ export class Containers {
         log_path: meta.logPath,
         resources: containerResources(c.HostConfig),
       },
-      info: req.verbose ? containerInfo(c, meta, this.d.runtime.name) : {},
+      info: req.verbose ? await containerInfo(this.d, c, meta) : {},
     };
   }
 

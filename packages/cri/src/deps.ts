@@ -5,7 +5,7 @@ import type { RuntimeDriver } from '@berth/runtime';
 export interface CriDeps {
   engine: Pick<Engine, 'images' | 'containers' | 'system'>;
   /** The driver the engine runs containers on (exec, attach, stats and log reopening go to it directly). */
-  runtime: RuntimeDriver & { reopenLog?(id: string): Promise<void> };
+  runtime: RuntimeDriver & { reopenLog?(id: string): Promise<void>; ociSpec?(id: string): Promise<unknown> };
   /** The engine's state root (ImageFsInfo reports its filesystem). */
   root: string;
   /** The image sandboxes run their pause process from; default the built-in `busybox`. */

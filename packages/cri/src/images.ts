@@ -1,7 +1,7 @@
 import { statfs } from 'node:fs/promises';
 import { normalizeReference, parseReference } from '@berth/image-format';
 import { isNotFound } from './grpc.js';
-import type { ImageInspect, ImageSummary } from '@berth/engine';
+import type { ImageInspect, ImageSummary, PackedImage } from '@berth/engine';
 import type { CriDeps } from './deps.js';
 import { nowNanos } from './meta.js';
 
@@ -23,9 +23,35 @@ function imageUser(user: string | undefined): { uid: { value: string } | null; u
   return { uid: null, username: u };
 }
 
+const present = (v: unknown): boolean => v !== undefined && v !== null && v !== '' && v !== false && !(Array.isArray(v) && v.length === 0) && !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0);
+
+/** The fields of `o` named in `keys` that Go's `omitempty` would print, in that order. */
+function pick(o: Record<string, unknown> | undefined, keys: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (o && present(o[k])) out[k] = o[k];
+  return out;
+}
+
+/**
+ * ImageStatus's verbose `imageSpec`: the config as containerd prints it, decoded into the OCI
+ * image spec's struct and encoded again (its fields only, empty ones left out, `config` and
+ * `rootfs` always there) — not Docker's inspect shape.
+ */
+export function ociImageSpec(configBytes: string): object {
+  const c = JSON.parse(configBytes) as Record<string, any>;
+  const rootfs = c.rootfs ?? {};
+  return {
+    ...pick(c, ['created', 'author', 'architecture', 'variant', 'os', 'os.version', 'os.features']),
+    config: pick(c.config, ['User', 'ExposedPorts', 'Env', 'Entrypoint', 'Cmd', 'Volumes', 'WorkingDir', 'Labels', 'StopSignal', 'ArgsEscaped']),
+    rootfs: { type: rootfs.type ?? '', diff_ids: rootfs.diff_ids ?? null },
+    ...(present(c.history) ? { history: (c.history as Record<string, unknown>[]).map((h) => pick(h, ['created', 'created_by', 'author', 'comment', 'empty_layer'])) } : {}),
+  };
+}
+
 export class Images {
   constructor(private readonly d: CriDeps) {}
 
+  /** `size` is the image's packed size (manifest, config and layer blobs), containerd's, where Docker shows it unpacked. */
   private criImage(img: Pick<ImageInspect, 'Id' | 'RepoTags' | 'RepoDigests' | 'Size'> & { user?: string }): object {
     return {
       id: img.Id,
@@ -38,10 +64,12 @@ export class Images {
     };
   }
 
-  /** The local image a CRI reference names, or undefined. */
-  private async find(ref: string): Promise<ImageInspect | undefined> {
+  /** The local image a CRI reference names (its Size the packed one), or undefined. */
+  private async find(ref: string): Promise<(ImageInspect & { packed: PackedImage }) | undefined> {
     try {
-      return await this.d.engine.images.inspect(ref);
+      const img = await this.d.engine.images.inspect(ref);
+      const packed = await this.d.engine.images.packed(img.Id);
+      return { ...img, Size: packed.size, packed };
     } catch (err) {
       if (isNotFound(err)) return undefined;
       // not a reference the engine parses: no such image
@@ -70,7 +98,7 @@ export class Images {
     if (!img) return { image: null, info: {} };
     return {
       image: this.criImage({ ...img, user: img.Config?.User }),
-      info: req.verbose ? { info: JSON.stringify({ imageSpec: { created: img.Created, architecture: img.Architecture, os: img.Os, config: img.Config, rootfs: img.RootFS }, chainID: img.RootFS?.Layers?.at(-1) ?? '' }) } : {},
+      info: req.verbose ? { info: JSON.stringify({ chainID: img.packed.chainId ?? '', imageSpec: ociImageSpec(img.packed.configBytes) }) } : {},
     };
   }
 

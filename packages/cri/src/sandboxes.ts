@@ -151,7 +151,7 @@ export class Sandboxes {
         annotations: meta.annotations,
         runtime_handler: meta.runtimeHandler,
       },
-      info: req.verbose ? sandboxInfo(c, meta, this.d.runtime.name) : {},
+      info: req.verbose ? await sandboxInfo(this.d, c, meta, ip) : {},
     };
   }
 

@@ -8,8 +8,8 @@ import { Sandboxes } from './sandboxes.js';
 import { Containers } from './containers.js';
 import { Images } from './images.js';
 import { execSync } from './exec-sync.js';
-import { containerStats } from './stats.js';
-import { KIND_LABEL, matchSelector, nowNanos, readMeta, type ContainerMeta } from './meta.js';
+import { containerStats, podStats } from './stats.js';
+import { KIND_LABEL, matchSelector, readMeta, type ContainerMeta } from './meta.js';
 import { StreamingServer } from './streaming/server.js';
 import { AuthorityFixingConnection } from './uds-authority.js';
 
@@ -146,7 +146,13 @@ export class CriServer {
   }
 
   private async listStats(f: { id?: string; pod_sandbox_id?: string; label_selector?: Record<string, string> }): Promise<object[]> {
-    const rows = await this.o.engine.containers.list({ all: false, filters: { label: [`${KIND_LABEL}=container`] } });
+    const mine = await this.statsTargets(f);
+    return Promise.all(mine.map((c) => containerStats(this.o, c.id, c.attributes)));
+  }
+
+  /** The CRI containers a stats filter names: every state, as containerd lists them (no cpu/memory without a process). */
+  private async statsTargets(f: { id?: string; pod_sandbox_id?: string; label_selector?: Record<string, string> }): Promise<{ id: string; attributes: object }[]> {
+    const rows = await this.o.engine.containers.list({ all: true, filters: { label: [`${KIND_LABEL}=container`] } });
     const out = [];
     for (const s of rows) {
       const meta = readMeta<ContainerMeta>(s.Labels);
@@ -154,26 +160,14 @@ export class CriServer {
       if (f.id && !s.Id.startsWith(f.id)) continue;
       if (f.pod_sandbox_id && !meta.sandboxId.startsWith(f.pod_sandbox_id)) continue;
       if (!matchSelector(meta.labels, f.label_selector)) continue;
-      out.push(await containerStats(this.o, s.Id, { id: s.Id, metadata: meta.metadata, labels: meta.labels, annotations: meta.annotations }));
+      out.push({ id: s.Id, attributes: { id: s.Id, metadata: meta.metadata, labels: meta.labels, annotations: meta.annotations } });
     }
     return out;
   }
 
   private async podStats(id: string): Promise<object> {
     const { c, meta } = await this.sandboxes.inspect(id);
-    const containers = (await this.listStats({ pod_sandbox_id: c.Id })) as { cpu: any; memory: any }[];
-    const sum = (pick: (s: { cpu: any; memory: any }) => string | undefined): string => String(containers.reduce((n, s) => n + Number(pick(s) ?? 0), 0));
-    const ts = nowNanos();
-    return {
-      attributes: { id: c.Id, metadata: meta.metadata, labels: meta.labels, annotations: meta.annotations },
-      linux: {
-        cpu: { timestamp: ts, usage_core_nano_seconds: { value: sum((s) => s.cpu.usage_core_nano_seconds?.value) } },
-        memory: { timestamp: ts, working_set_bytes: { value: sum((s) => s.memory.working_set_bytes?.value) } },
-        network: null,
-        process: null,
-        containers,
-      },
-    };
+    return podStats(this.o, c.Id, { id: c.Id, metadata: meta.metadata, labels: meta.labels, annotations: meta.annotations }, await this.statsTargets({ pod_sandbox_id: c.Id }));
   }
 
   private imageHandlers(): Record<string, (req: any) => Promise<unknown>> {

@@ -1,8 +1,9 @@
 // The `info` maps of verbose ContainerStatus / PodSandboxStatus (what `crictl inspect` and
 // `crictl inspectp` print), in containerd's shape so tools written against it (`.info.pid`,
-// `.info.config.metadata`, `.info.sandboxID`) read berthd alike. containerd's `runtimeSpec`
-// (the OCI config) is the one key left out: the driver keeps it to itself.
+// `.info.config.metadata`, `.info.sandboxID`, `.info.runtimeSpec.linux`) read berthd alike.
 import type { ContainerInspect, HostConfig } from '@berth/engine';
+import { cniResult } from './cni-result.js';
+import type { CriDeps } from './deps.js';
 import type { ContainerMeta, SandboxMeta } from './meta.js';
 
 /** The CRI config the object was created from, kept as a label (containerd's `info.config`). */
@@ -36,7 +37,13 @@ function processStatus(c: ContainerInspect): string {
   return c.State.Status === 'created' ? 'created' : 'stopped';
 }
 
-export function containerInfo(c: ContainerInspect, meta: ContainerMeta, runtimeType: string): Record<string, string> {
+/** The OCI config the runtime got (the driver's, once the container has been created there); null before. */
+async function runtimeSpec(d: CriDeps, id: string): Promise<unknown> {
+  return d.runtime.ociSpec ? d.runtime.ociSpec(id).catch(() => null) : null;
+}
+
+export async function containerInfo(d: CriDeps, c: ContainerInspect, meta: ContainerMeta): Promise<Record<string, string>> {
+  const runtimeType = d.runtime.name;
   return {
     info: JSON.stringify({
       sandboxID: meta.sandboxId,
@@ -47,11 +54,15 @@ export function containerInfo(c: ContainerInspect, meta: ContainerMeta, runtimeT
       runtimeType,
       runtimeOptions: null,
       config: configOf(c),
+      runtimeSpec: await runtimeSpec(d, c.Id),
     }),
   };
 }
 
-export function sandboxInfo(c: ContainerInspect, meta: SandboxMeta, runtimeType: string): Record<string, string> {
+/** `ip` is the pod's IP, empty for a host-network or stopped pod (no CNI result then). */
+export async function sandboxInfo(d: CriDeps, c: ContainerInspect, meta: SandboxMeta, ip: string): Promise<Record<string, string>> {
+  const runtimeType = d.runtime.name;
+  const [spec, cni] = await Promise.all([runtimeSpec(d, c.Id), cniResult(c, ip)]);
   return {
     info: JSON.stringify({
       pid: c.State.Pid,
@@ -65,6 +76,8 @@ export function sandboxInfo(c: ContainerInspect, meta: SandboxMeta, runtimeType:
       runtimeType,
       runtimeOptions: null,
       config: configOf(c),
+      runtimeSpec: spec,
+      cniResult: cni,
     }),
   };
 }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type {
   AttachedStdio,
@@ -223,6 +223,12 @@ export class LinuxDriver implements RuntimeDriver {
   }
 
   /** The CRI's ReopenContainerLog: conmon creates the log afresh at its path (kubelet has renamed it). */
+  /** The OCI config the container was created with (its bundle's config.json), as the runtime got it. */
+  async ociSpec(id: string): Promise<unknown> {
+    const rec = await (await this.init()).records.load(id);
+    return JSON.parse(await readFile(join(rec.bundle, 'config.json'), 'utf8')) as unknown;
+  }
+
   async reopenLog(id: string): Promise<void> {
     const rec = await (await this.init()).records.current(id);
     if (rec.status === 'stopped' || !(await reopenLog(join(rec.bundle, 'ctl'), rec.logPath))) throw new ConflictError(`container ${id} is not running`);

@@ -105,6 +105,18 @@ export interface ImageService {
    * `busybox:latest` from the host's static /bin/busybox when it is missing.
    */
   ensureBuiltin(name: 'busybox'): Promise<ImageInspect>;
+  /** The image as a registry holds it (what containerd's CRI reports), where Docker's inspect shows the unpacked image. */
+  packed(ref: string): Promise<PackedImage>;
+}
+
+export interface PackedImage {
+  id: string;
+  /** The image config's bytes as stored (its digest is the ID). */
+  configBytes: string;
+  /** The chain ID of its layers (null for an image with none). */
+  chainId: string | null;
+  /** Bytes of its blobs as pulled: the index it came through, its manifest, config and (compressed) layers. */
+  size: number;
 }
 
 export interface StopOptions {
@@ -218,6 +230,8 @@ export interface ContainerService {
    */
   update(id: string, body: Partial<HostConfig>): Promise<{ Warnings: string[] }>;
   inspect(id: string, opts?: { size?: boolean }): Promise<ContainerInspect>;
+  /** The container's writable layer on disk: bytes and inodes of its own files (the CRI's writable_layer stats). */
+  writableLayer(id: string): Promise<{ bytes: number; inodes: number }>;
   /**
    * Filters: id, name, label (`k` or `k=v`), status, ancestor, exited, before, since, volume, network.
    * Containers labelled with a namespace (NAMESPACE_LABEL, e.g. the CRI's `k8s.io`) are left

@@ -114,7 +114,17 @@ export interface ContainerStats {
   id: string;
   time: string;
   cpu: { usageNanos: number; userNanos?: number; systemNanos?: number };
-  memory: { usageBytes: number; limitBytes?: number; maxUsageBytes?: number };
+  memory: {
+    usageBytes: number;
+    limitBytes?: number;
+    maxUsageBytes?: number;
+    /** Anonymous memory (cgroup v1 total_rss, v2 anon), what kubelet calls rss. */
+    rssBytes?: number;
+    /** Page cache the kernel may reclaim first (v1 total_inactive_file, v2 inactive_file): usage less it is the working set. */
+    inactiveFileBytes?: number;
+    pageFaults?: number;
+    majorPageFaults?: number;
+  };
   pids: { current: number; limit?: number };
   /**
    * The host the container runs on, sampled with it: a CPU % is the container's

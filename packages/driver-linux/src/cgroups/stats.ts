@@ -4,7 +4,7 @@ import type { CgroupMounts } from './layout.js';
 
 interface CgroupStats {
   cpu: { usageNanos: number; userNanos?: number; systemNanos?: number };
-  memory: { usageBytes: number; limitBytes?: number; maxUsageBytes?: number };
+  memory: { usageBytes: number; limitBytes?: number; maxUsageBytes?: number; rssBytes?: number; inactiveFileBytes?: number; pageFaults?: number; majorPageFaults?: number };
   pids: { current: number; limit?: number };
   oomKills: number;
 }
@@ -32,6 +32,21 @@ function keyed(text: string | undefined): Map<string, number> {
   return m;
 }
 
+/** memory.stat's figures kubelet reads, by their names in `memory.stat` (v1 counts the subtree: the total_ keys). */
+function memoryStat(stat: Map<string, number>, v1: boolean): Pick<CgroupStats['memory'], 'rssBytes' | 'inactiveFileBytes' | 'pageFaults' | 'majorPageFaults'> {
+  const key = (v1Name: string, v2Name: string): number | undefined => stat.get(v1 ? `total_${v1Name}` : v2Name);
+  const out: ReturnType<typeof memoryStat> = {};
+  const rss = key('rss', 'anon');
+  if (rss !== undefined) out.rssBytes = rss;
+  const inactive = key('inactive_file', 'inactive_file');
+  if (inactive !== undefined) out.inactiveFileBytes = inactive;
+  const faults = key('pgfault', 'pgfault');
+  if (faults !== undefined) out.pageFaults = faults;
+  const major = key('pgmajfault', 'pgmajfault');
+  if (major !== undefined) out.majorPageFaults = major;
+  return out;
+}
+
 const TICK_NANOS = 1e9 / 100; // USER_HZ is 100 on Linux
 
 /** Memory limit values this large mean "no limit" on cgroup v1. */
@@ -55,7 +70,7 @@ export async function readCgroupStats(mounts: CgroupMounts, path: string): Promi
         userNanos: (cpu.get('user_usec') ?? 0) * 1000,
         systemNanos: (cpu.get('system_usec') ?? 0) * 1000,
       },
-      memory: { usageBytes: num(await read(join(dir, 'memory.current'))) ?? 0 },
+      memory: { usageBytes: num(await read(join(dir, 'memory.current'))) ?? 0, ...memoryStat(keyed(await read(join(dir, 'memory.stat'))), false) },
       pids: { current: num(await read(join(dir, 'pids.current'))) ?? 0 },
       oomKills: events.get('oom_kill') ?? 0,
     };
@@ -79,7 +94,7 @@ export async function readCgroupStats(mounts: CgroupMounts, path: string): Promi
       userNanos: (stat.get('user') ?? 0) * TICK_NANOS,
       systemNanos: (stat.get('system') ?? 0) * TICK_NANOS,
     },
-    memory: { usageBytes: num(await read(join(mem, 'memory.usage_in_bytes'))) ?? 0 },
+    memory: { usageBytes: num(await read(join(mem, 'memory.usage_in_bytes'))) ?? 0, ...memoryStat(keyed(await read(join(mem, 'memory.stat'))), true) },
     pids: { current: num(await read(join(pids, 'pids.current'))) ?? 0 },
     oomKills: oom.get('oom_kill') ?? 0,
   };

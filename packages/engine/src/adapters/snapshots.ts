@@ -32,4 +32,9 @@ export class SnapshotterPort implements SnapshotPort {
   async usage(key: string): Promise<number> {
     return (await this.snapshotter.usage(key)).size;
   }
+
+  async diskUsage(key: string): Promise<{ bytes: number; inodes: number }> {
+    const u = await this.snapshotter.usage(key);
+    return { bytes: u.size, inodes: u.inodes };
+  }
 }

@@ -168,6 +168,13 @@ export class Containers implements ContainerService {
     return fmt.inspect(r, { execIds: this.execs.idsOf(r.id), driverName: deps.storageDriverName, rootDir: deps.root, ...(sizeRw !== undefined ? { sizeRw } : {}) });
   }
 
+  async writableLayer(ref: string): Promise<{ bytes: number; inodes: number }> {
+    const { table, deps } = this.ctx;
+    const key = table.resolve(ref).snapshotKey;
+    if (deps.snapshots.diskUsage) return deps.snapshots.diskUsage(key);
+    return { bytes: await deps.snapshots.usage(key), inodes: 0 };
+  }
+
   async list(opts: { all?: boolean; limit?: number; size?: boolean; filters?: Filters } = {}): Promise<ContainerSummary[]> {
     const { table, deps } = this.ctx;
     const f = new FilterSet(opts.filters, ['id', 'name', 'label', 'status', 'ancestor', 'exited', 'before', 'since', 'volume', 'network', 'health', 'isolation', 'is-task', 'publish', 'expose']);

@@ -13,6 +13,8 @@ export interface SnapshotPort {
   remove(key: string): Promise<void>;
   /** Bytes in the writable layer. */
   usage(key: string): Promise<number>;
+  /** Bytes and inodes in the writable layer, where the snapshotter counts both. */
+  diskUsage?(key: string): Promise<{ bytes: number; inodes: number }>;
   /** What a diff reads: the overlay upper dir, or full trees (native). */
   diffSource?(key: string): Promise<{ kind: 'overlay-upper'; upper: string } | { kind: 'trees'; lower?: string; upper: string }>;
   /** A read-only view of a committed snapshot (removed with `remove`). */

@@ -143,6 +143,7 @@ export class ImagePuller {
       layers: result.layers,
       diffIds: applied.map((a) => a.diffId),
       uncompressedSizes: applied.map((a, i) => a.size ?? this.knownUncompressed(result.layers[i]?.digest)),
+      ...(result.index ? { indexSize: result.index.bytes.length } : {}),
     });
     if (ref.tag) this.records.setTag(ref.toString(), rec.id);
     this.deps.table.setRef(`${ref.name}@${result.manifestDigest}`, rec.id, 'digest');

@@ -45,6 +45,8 @@ export class ImageRecords {
       /** Foreign layers' descriptors from an archive's LayerSources, by layer index. */
       sources?: (Descriptor | undefined)[];
       parent?: string;
+      /** Bytes of the index a pull picked the manifest from. */
+      indexSize?: number;
     },
     onLayerDone?: (layer: Descriptor, skipped: boolean) => void,
   ): Promise<ImageRecord> {
@@ -82,6 +84,7 @@ export class ImageRecords {
     const rec: Omit<ImageRecord, 'lastTagTime'> = {
       id,
       parent: args.parent ?? null,
+      indexSize: args.indexSize ?? null,
       configBytes: args.configBytes.toString('utf8'),
       manifestDigest: args.manifest?.digest ?? null,
       manifestMediaType: args.manifest?.mediaType ?? null,

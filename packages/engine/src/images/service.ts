@@ -14,7 +14,7 @@ import {
 } from '@berth/image-format';
 import type { ContainerConfig, Filters, ImageDeleteItem, ImageHistoryItem, ImageInspect, ImageSummary } from '../docker-types.js';
 import { FilterSet } from '../filters.js';
-import type { CommitOptions, ImageService, ImportOptions, PullOptions, PushOptions } from '../services.js';
+import type { CommitOptions, ImageService, ImportOptions, PackedImage, PullOptions, PushOptions } from '../services.js';
 import type { ImageConfigLike } from '../container-config.js';
 import type { ResolvedImage, ImageLookup } from '../containers/service.js';
 import { ImageArchives } from './archives.js';
@@ -118,6 +118,13 @@ export class Images implements ImageService, ImageLookup {
 
   async inspect(refInput: string): Promise<ImageInspect> {
     return this.records.inspect(refInput);
+  }
+
+  async packed(refInput: string): Promise<PackedImage> {
+    const r = this.deps.table.resolve(refInput);
+    const manifestSize = r.manifestDigest ? await this.deps.storage.content.info(r.manifestDigest as Digest).then((i) => i.size, () => 0) : 0;
+    const size = (r.indexSize ?? 0) + manifestSize + Buffer.byteLength(r.configBytes) + r.layers.reduce((n, l) => n + l.size, 0);
+    return { id: r.id, configBytes: r.configBytes, chainId: r.chainId, size };
   }
 
   async history(refInput: string): Promise<ImageHistoryItem[]> {

@@ -35,6 +35,8 @@ export interface ImageRecord {
   lastTagTime: number;
   /** The local image this one was made from (commit), as Docker's Parent; null when none. */
   parent: string | null;
+  /** Bytes of the index (manifest list) the pull picked this image's manifest from; null when it named a manifest or was not pulled. */
+  indexSize?: number | null;
 }
 
 interface Row {
@@ -48,6 +50,7 @@ interface Row {
   created_at: number;
   last_tag_time: number;
   parent: string | null;
+  index_size: number | null;
 }
 
 const fromRow = (r: Row): ImageRecord => ({
@@ -61,6 +64,7 @@ const fromRow = (r: Row): ImageRecord => ({
   createdAt: r.created_at,
   lastTagTime: r.last_tag_time,
   parent: r.parent ?? null,
+  indexSize: r.index_size ?? null,
 });
 
 /** Normalised key of a user reference: `docker.io/library/busybox:latest` or `name@sha256:...`. */
@@ -75,13 +79,13 @@ export class ImageTable {
   put(r: Omit<ImageRecord, 'lastTagTime' | 'parent'> & { parent?: string | null }): void {
     this.db
       .prepare(
-        `INSERT INTO eng_images (id, config, manifest_digest, manifest_media_type, layers, chain_id, size, created_at, parent)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO eng_images (id, config, manifest_digest, manifest_media_type, layers, chain_id, size, created_at, parent, index_size)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET manifest_digest = COALESCE(excluded.manifest_digest, manifest_digest),
            manifest_media_type = COALESCE(excluded.manifest_media_type, manifest_media_type),
-           parent = COALESCE(excluded.parent, parent)`,
+           parent = COALESCE(excluded.parent, parent), index_size = COALESCE(index_size, excluded.index_size)`,
       )
-      .run(r.id, r.configBytes, r.manifestDigest, r.manifestMediaType, JSON.stringify(r.layers), r.chainId, r.size, r.createdAt, r.parent ?? null);
+      .run(r.id, r.configBytes, r.manifestDigest, r.manifestMediaType, JSON.stringify(r.layers), r.chainId, r.size, r.createdAt, r.parent ?? null, r.indexSize ?? null);
   }
 
   /** Images whose Parent is `id` (Docker refuses to delete a parent by ID while they exist). */

@@ -49,6 +49,11 @@ const MIGRATIONS: readonly Migration[] = [
     version: 2,
     up: `ALTER TABLE eng_images ADD COLUMN parent TEXT;`,
   },
+  {
+    // The bytes of the index a pull resolved its manifest from (containerd counts them in the CRI's image size).
+    version: 3,
+    up: `ALTER TABLE eng_images ADD COLUMN index_size INTEGER;`,
+  },
 ];
 
 /** The root's berth.db with the engine's tables migrated (owner `engine`, as every existing root records it). */
