@@ -4,13 +4,13 @@
  *   `os`, its scratch a copy of `UtilityVM\SystemTemplate.vhdx` on SCSI 0:0; the image's
  *   layers are further VSMB shares, the container scratch a SCSI disk mounted at
  *   `c:\mounts\scsi\m1`, and the container is handed to the guest.
- * - LCOW: the VM boots LinuxKernelDirect from LinuxBootFiles (kernel + initrd.img); the
- *   layers' `layer.vhd` and the scratch are SCSI disks; the guest gets the OCI spec
- *   (lcowContainerRequest, the body of the bridge's ContainerCreate).
- * The container reaches the guest through HCS (`HostedSystem` with `HostingSystemId` on a
- * VM made with `GuestConnection`), the path HcsSimulator models; hcsshim instead speaks
- * the bridge itself over hvsock (GcsBridge in @berth/hcs holds that protocol). Which of the
- * two a current Windows build accepts only a Windows host can say.
+ * - LCOW (lcow.ts): the VM boots LinuxKernelDirect from LinuxBootFiles (kernel +
+ *   initrd.img); the host holds the guest connection itself, as hcsshim does: it listens on
+ *   hvsock, the GCS connects, and the container (the OCI spec), its processes and their
+ *   stdio go over the bridge protocol (bridge-hcs.ts routes the core's calls there).
+ * A WCOW container still reaches its guest through HCS (`HostedSystem` with
+ * `HostingSystemId` on a VM made with `GuestConnection`): speaking the Windows GCS's
+ * bridge is not done. Whether a current Windows build accepts that only a Windows host can say.
  * A paused container is a paused utility VM.
  */
 import { copyFile as fsCopyFile } from 'node:fs/promises';
@@ -18,8 +18,6 @@ import { UnsupportedError } from '@berth/image-format';
 import {
   hostedComputeSystem,
   hostedContainerDocument,
-  lcowContainerRequest,
-  lcowUvmDocument,
   scsiAttachRequest,
   vsmbGuestPath,
   vsmbShareRequest,
@@ -29,10 +27,13 @@ import {
   type GuestOs,
   type HcsSystem,
   type HostedSystem,
+  type HvsockTransport,
   type LayerData,
 } from '@berth/hcs';
 import { WindowsDriverCore, folderJoin, layerData, makeScratchFolder, scratchFolder, type Sandbox, type WindowsDriverOptions } from '@berth/driver-windows-process';
 import type { ContainerSpec } from '@berth/runtime';
+import { bridgeRoutedHcs } from './bridge-hcs.js';
+import { lcowSandbox } from './lcow.js';
 
 export interface HypervDriverOptions extends WindowsDriverOptions {
   /** Windows folder for each container's scratch and its VM's scratch. */
@@ -43,7 +44,22 @@ export interface HypervDriverOptions extends WindowsDriverOptions {
   uvm?: { processors?: number; memoryMB?: number };
   /** Copies the base layer's SystemTemplate.vhdx to the VM's scratch (tests record instead). */
   copyFile?: (from: string, to: string) => Promise<void>;
+  /**
+   * Where the host listens for LCOW guests (the GCS bridge and stdio): default the real
+   * AF_HYPERV sockets of @berth/hcs/koffi (Windows only); HcsSimulator.hvsock in tests.
+   */
+  hvsock?: HvsockTransport;
+  /** How long an LCOW guest may take to connect (GCS, stdio); default 60 s. */
+  guestConnectTimeoutMs?: number;
 }
+
+/** ws2_32's AF_HYPERV sockets, loaded when first used (they exist on Windows only). */
+const koffiHvsock: HvsockTransport = {
+  async listen(address) {
+    const { listenHvsock } = await import('@berth/hcs/koffi');
+    return listenHvsock(address);
+  },
+};
 
 const CONTAINER_SCRATCH_LUN = 1;
 
@@ -58,7 +74,8 @@ export class WindowsHypervDriver extends WindowsDriverCore {
   protected override readonly rootUnreachable = 'filesystem operations against a running Hyper-V container are not supported';
 
   constructor(private readonly config: HypervDriverOptions) {
-    super(config);
+    // LCOW containers live behind the bridge, not in HCS: the core's calls on them go there
+    super({ ...config, hcs: bridgeRoutedHcs(config.hcs) });
   }
 
   protected override guestOsOf(spec: ContainerSpec): GuestOs {
@@ -98,18 +115,25 @@ export class WindowsHypervDriver extends WindowsDriverCore {
     let vm: HcsSystem | undefined;
     try {
       const size = this.config.uvm ?? {};
-      let hosted: HostedSystem;
       if (this.guestOsOf(spec) === 'linux') {
         if (!this.config.linuxBootFiles) throw new UnsupportedError('Linux images need LinuxBootFiles (kernel, initrd.img) for the LCOW utility VM');
-        vm = await this.bootUvm(uvmId, lcowUvmDocument({ bootFilesPath: this.config.linuxBootFiles, ...size }));
-        hosted = await this.lcowContainer(vm, spec, data, scratch);
-      } else {
-        const base = data.Layers[data.Layers.length - 1]!.Path;
-        const uvmScratch = folderJoin(scratch, 'uvm-sandbox.vhdx');
-        await (this.config.copyFile ?? fsCopyFile)(folderJoin(base, 'UtilityVM', 'SystemTemplate.vhdx'), uvmScratch);
-        vm = await this.bootUvm(uvmId, wcowUvmDocument({ baseLayer: base, scratchVhdx: uvmScratch, ...size }));
-        hosted = await this.wcowContainer(vm, spec, data, scratch, namespaceId);
+        const sandbox = await lcowSandbox({
+          hcs,
+          transport: this.config.hvsock ?? koffiHvsock,
+          spec,
+          data,
+          scratch,
+          bootFilesPath: this.config.linuxBootFiles,
+          uvm: size,
+          ...(this.config.guestConnectTimeoutMs ? { acceptTimeoutMs: this.config.guestConnectTimeoutMs } : {}),
+        });
+        return { ...sandbox, destroy: () => sandbox.destroy().then(() => hcs.destroyLayer(scratch)) };
       }
+      const base = data.Layers[data.Layers.length - 1]!.Path;
+      const uvmScratch = folderJoin(scratch, 'uvm-sandbox.vhdx');
+      await (this.config.copyFile ?? fsCopyFile)(folderJoin(base, 'UtilityVM', 'SystemTemplate.vhdx'), uvmScratch);
+      vm = await this.bootUvm(uvmId, wcowUvmDocument({ baseLayer: base, scratchVhdx: uvmScratch, ...size }));
+      const hosted = await this.wcowContainer(vm, spec, data, scratch, namespaceId);
       const document = hostedComputeSystem(uvmId, hosted);
       const uvm = vm;
       return {
@@ -151,12 +175,4 @@ export class WindowsHypervDriver extends WindowsDriverCore {
     return hostedContainerDocument({ spec, layers, scratchPath: `c:\\mounts\\scsi\\m${CONTAINER_SCRATCH_LUN}`, namespaceId, mountPaths });
   }
 
-  /** Layer VHDs read-only on SCSI after the scratch; the OCI spec for the Linux guest. */
-  private async lcowContainer(vm: HcsSystem, spec: ContainerSpec, data: LayerData, scratch: string): Promise<HostedSystem> {
-    if ((spec.mounts ?? []).some((m) => m.type !== 'tmpfs')) throw new UnsupportedError('host directories in LCOW containers (Plan9 shares) are not supported yet');
-    await this.hcs.modifyComputeSystem(vm, scsiAttachRequest(CONTAINER_SCRATCH_LUN, winJoin(scratch, 'sandbox.vhdx')));
-    for (const [i, l] of data.Layers.entries()) await this.hcs.modifyComputeSystem(vm, scsiAttachRequest(CONTAINER_SCRATCH_LUN + 1 + i, winJoin(l.Path, 'layer.vhd'), true));
-    const request = lcowContainerRequest({ spec, scratchDirPath: `/run/gcs/c/${spec.id}/scratch` });
-    return request as unknown as HostedSystem;
-  }
 }
