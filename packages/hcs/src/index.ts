@@ -40,3 +40,4 @@ export { generateSamples } from './samples/cases.js';
 export type { HcsApi, HcsSystem, HcsProcess, SignalOptions, WithId } from './api.js';
 export { HRESULT, HcsError, hresultName, isHcsError, type HresultName } from './hresult.js';
 export * from './gcs/index.js';
+export * from './ext4/index.js';
