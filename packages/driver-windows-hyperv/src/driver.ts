@@ -13,16 +13,17 @@
  * bridge is not done. Whether a current Windows build accepts that only a Windows host can say.
  * A paused container is a paused utility VM.
  */
-import { copyFile as fsCopyFile } from 'node:fs/promises';
+import { copyFile as fsCopyFile, rm } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
 import { UnsupportedError } from '@berth/image-format';
 import {
+  emptyExt4Vhd,
   hostedComputeSystem,
   hostedContainerDocument,
   scsiAttachRequest,
   vsmbGuestPath,
   vsmbShareRequest,
   wcowUvmDocument,
-  winJoin,
   type ComputeSystem,
   type GuestOs,
   type HcsSystem,
@@ -51,6 +52,8 @@ export interface HypervDriverOptions extends WindowsDriverOptions {
   hvsock?: HvsockTransport;
   /** How long an LCOW guest may take to connect (GCS, stdio); default 60 s. */
   guestConnectTimeoutMs?: number;
+  /** An LCOW container's scratch disk size; default 20 GiB (hcsshim's), a sparse file where the host file system allows. */
+  lcowScratchBytes?: number;
 }
 
 /** ws2_32's AF_HYPERV sockets, loaded when first used (they exist on Windows only). */
@@ -62,6 +65,9 @@ const koffiHvsock: HvsockTransport = {
 };
 
 const CONTAINER_SCRATCH_LUN = 1;
+/** A Linux layer's disk in its layer folder, and an LCOW container's scratch in its scratch folder. */
+export const LCOW_LAYER_VHD = 'layer.vhd';
+export const LCOW_SCRATCH_VHD = 'sandbox.vhd';
 
 export class WindowsHypervDriver extends WindowsDriverCore {
   readonly name = 'windows/hyperv';
@@ -108,27 +114,14 @@ export class WindowsHypervDriver extends WindowsDriverCore {
     if (spec.isolation === 'process') throw new UnsupportedError('isolation process is the windows/process driver\'s');
     const data = await layerData(this.hcs, spec);
     const scratch = scratchFolder(this.config.scratchRoot, spec.id);
-    const uvmId = `${spec.id}@uvm`;
     const hcs = this.hcs;
     await makeScratchFolder(scratch);
+    if (this.guestOsOf(spec) === 'linux') return this.prepareLcow(spec, data, scratch);
+    const uvmId = `${spec.id}@uvm`;
     await hcs.initializeWritableLayer(scratch, data);
     let vm: HcsSystem | undefined;
     try {
       const size = this.config.uvm ?? {};
-      if (this.guestOsOf(spec) === 'linux') {
-        if (!this.config.linuxBootFiles) throw new UnsupportedError('Linux images need LinuxBootFiles (kernel, initrd.img) for the LCOW utility VM');
-        const sandbox = await lcowSandbox({
-          hcs,
-          transport: this.config.hvsock ?? koffiHvsock,
-          spec,
-          data,
-          scratch,
-          bootFilesPath: this.config.linuxBootFiles,
-          uvm: size,
-          ...(this.config.guestConnectTimeoutMs ? { acceptTimeoutMs: this.config.guestConnectTimeoutMs } : {}),
-        });
-        return { ...sandbox, destroy: () => sandbox.destroy().then(() => hcs.destroyLayer(scratch)) };
-      }
       const base = data.Layers[data.Layers.length - 1]!.Path;
       const uvmScratch = folderJoin(scratch, 'uvm-sandbox.vhdx');
       await (this.config.copyFile ?? fsCopyFile)(folderJoin(base, 'UtilityVM', 'SystemTemplate.vhdx'), uvmScratch);
@@ -156,6 +149,36 @@ export class WindowsHypervDriver extends WindowsDriverCore {
     }
   }
 
+  /**
+   * A Linux container: its scratch is an empty ext4 disk Berth writes (hcsshim formats one
+   * inside a utility VM; HcsInitializeWritableLayer makes Windows scratches only), its
+   * layers the `layer.vhd` of each layer folder; the rest is lcowSandbox's.
+   */
+  private async prepareLcow(spec: ContainerSpec, data: LayerData, scratch: string): Promise<Sandbox> {
+    if (!this.config.linuxBootFiles) throw new UnsupportedError('Linux images need LinuxBootFiles (kernel, initrd.img) for the LCOW utility VM');
+    const scratchVhd = folderJoin(scratch, LCOW_SCRATCH_VHD);
+    // a Windows path on Linux (the documents-only tests) names no local folder
+    const local = isAbsolute(scratch);
+    const removeScratch = () => (local ? rm(scratch, { recursive: true, force: true }) : Promise.resolve());
+    try {
+      if (local) await emptyExt4Vhd(scratchVhd, this.config.lcowScratchBytes ?? 20 * 2 ** 30);
+      const sandbox = await lcowSandbox({
+        hcs: this.hcs,
+        transport: this.config.hvsock ?? koffiHvsock,
+        spec,
+        layers: data.Layers.map((l) => ({ id: l.Id, vhd: folderJoin(l.Path, LCOW_LAYER_VHD) })),
+        scratchVhd,
+        bootFilesPath: this.config.linuxBootFiles,
+        uvm: this.config.uvm ?? {},
+        ...(this.config.guestConnectTimeoutMs ? { acceptTimeoutMs: this.config.guestConnectTimeoutMs } : {}),
+      });
+      return { ...sandbox, destroy: () => sandbox.destroy().then(removeScratch) };
+    } catch (e) {
+      await removeScratch();
+      throw e;
+    }
+  }
+
   /** Layers and mapped directories as VSMB shares, the scratch on SCSI: the container as the WCOW guest sees it. */
   private async wcowContainer(vm: HcsSystem, spec: ContainerSpec, data: LayerData, scratch: string, namespaceId: string | undefined): Promise<HostedSystem> {
     const layers = [];
@@ -171,7 +194,7 @@ export class WindowsHypervDriver extends WindowsDriverCore {
       await this.hcs.modifyComputeSystem(vm, vsmbShareRequest({ name, path: m.source, readonly: !!m.readonly }));
       mountPaths[i] = vsmbGuestPath(name);
     }
-    await this.hcs.modifyComputeSystem(vm, scsiAttachRequest(CONTAINER_SCRATCH_LUN, winJoin(scratch, 'sandbox.vhdx')));
+    await this.hcs.modifyComputeSystem(vm, scsiAttachRequest(CONTAINER_SCRATCH_LUN, folderJoin(scratch, 'sandbox.vhdx')));
     return hostedContainerDocument({ spec, layers, scratchPath: `c:\\mounts\\scsi\\m${CONTAINER_SCRATCH_LUN}`, namespaceId, mountPaths });
   }
 

@@ -16,11 +16,9 @@ import {
   lcowContainerRequest,
   lcowUvmDocument,
   scsiAttachRequest,
-  winJoin,
   type HcsApi,
   type HcsSystem,
   type HvsockTransport,
-  type LayerData,
 } from '@berth/hcs';
 import type { Sandbox } from '@berth/driver-windows-process';
 import type { ContainerSpec } from '@berth/runtime';
@@ -34,9 +32,10 @@ export interface LcowSandboxInput {
   hcs: HcsApi;
   transport: HvsockTransport;
   spec: ContainerSpec;
-  data: LayerData;
-  /** The container's scratch folder (its sandbox.vhdx). */
-  scratch: string;
+  /** The image's layers, topmost first: their ids and ext4 disks. */
+  layers: { id: string; vhd: string }[];
+  /** The container's scratch disk (ext4). */
+  scratchVhd: string;
   bootFilesPath: string;
   uvm: { processors?: number; memoryMB?: number };
   acceptTimeoutMs?: number;
@@ -62,8 +61,8 @@ export async function lcowSandbox(input: LcowSandboxInput): Promise<Sandbox> {
     const connection = await listening.accept();
     gc = connection;
     const disks: { lun: number; path: string; readonly: boolean }[] = [
-      { lun: SCRATCH_LUN, path: winJoin(input.scratch, 'sandbox.vhdx'), readonly: false },
-      ...input.data.Layers.map((l, i) => ({ lun: SCRATCH_LUN + 1 + i, path: winJoin(l.Path, 'layer.vhd'), readonly: true })),
+      { lun: SCRATCH_LUN, path: input.scratchVhd, readonly: false },
+      ...input.layers.map((l, i) => ({ lun: SCRATCH_LUN + 1 + i, path: l.vhd, readonly: true })),
     ];
     for (const d of disks) {
       await hcs.modifyComputeSystem(vm, scsiAttachRequest(d.lun, d.path, d.readonly));
@@ -74,7 +73,7 @@ export async function lcowSandbox(input: LcowSandboxInput): Promise<Sandbox> {
     await connection.modify({
       ResourceType: 'CombinedLayers',
       RequestType: 'Add',
-      Settings: { ContainerId: spec.id, ContainerRootPath: `${bundle}/rootfs`, Layers: disks.slice(1).map((d) => ({ Id: input.data.Layers[d.lun - SCRATCH_LUN - 1]!.Id, Path: lcowScsiMount(d.lun) })), ScratchPath: scratchDirPath },
+      Settings: { ContainerId: spec.id, ContainerRootPath: `${bundle}/rootfs`, Layers: input.layers.map((l, i) => ({ Id: l.id, Path: lcowScsiMount(SCRATCH_LUN + 1 + i) })), ScratchPath: scratchDirPath },
     });
     const hosted = lcowContainerRequest({ spec, scratchDirPath });
     return {

@@ -69,7 +69,7 @@ describe('windows/hyperv', () => {
     expect(vm.VirtualMachine!.GuestConnection).toBeUndefined();
     const mods = sim.received.filter((r) => r.call === 'HcsModifyComputeSystem').map((r) => r.document as ModifySettingRequest);
     expect(mods.map((m) => m.Settings)).toEqual([
-      { Type: 'VirtualDisk', Path: 'C:\\berth\\scratch\\l1\\sandbox.vhdx' },
+      { Type: 'VirtualDisk', Path: 'C:\\berth\\scratch\\l1\\sandbox.vhd' },
       { Type: 'VirtualDisk', Path: `${LINUX}\\layer.vhd`, ReadOnly: true },
     ]);
     const gcs = sim.guestOf('l1@uvm')!;

@@ -25,6 +25,7 @@ import { planCreate, type CreatePlan, type SystemState } from './systems.js';
 import { SimHvsock } from './hvsock.js';
 import { SimGcs } from './gcs.js';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 
 export interface HcsSimulatorOptions extends GuestOptions {
   /** The host's os.version; default Windows Server 2022 `10.0.20348.2340`. */
@@ -328,7 +329,10 @@ export class HcsSimulator implements HcsApi {
       const slot = request.ResourcePath!.split('/').pop()!;
       const map = def === 'Attachment' ? r.vm.scsi : r.vm.pmem;
       if (add && map.has(slot)) throw new HcsError(HRESULT.ERROR_ALREADY_EXISTS, 'HcsModifyComputeSystem', `${request.ResourcePath} is in use`);
-      if (add) map.set(slot, (request.Settings as { Path?: string; HostPath?: string }).Path ?? (request.Settings as { HostPath: string }).HostPath);
+      const disk = (request.Settings as { Path?: string; HostPath?: string }).Path ?? (request.Settings as { HostPath: string }).HostPath;
+      // on disk, a disk is a file that has to be there (a local path stands for a Windows one)
+      if (add && this.storage.onDisk && disk.startsWith('/') && !existsSync(disk)) throw new HcsError(HRESULT.ERROR_FILE_NOT_FOUND, 'HcsModifyComputeSystem', `${disk} does not exist`);
+      if (add) map.set(slot, disk);
       else map.delete(slot);
     }
   }
