@@ -52,7 +52,11 @@ export interface HypervDriverOptions extends WindowsDriverOptions {
   hvsock?: HvsockTransport;
   /** How long an LCOW guest may take to connect (GCS, stdio); default 60 s. */
   guestConnectTimeoutMs?: number;
-  /** An LCOW container's scratch disk size; default 20 GiB (hcsshim's), a sparse file where the host file system allows. */
+  /**
+   * An LCOW container's scratch disk size (its writable space); default 4 GiB. It is a
+   * fixed VHD: sparse on Linux, but on NTFS the whole size is allocated (hcsshim's 20 GB
+   * scratch is a dynamically expanding VHDX, which Berth does not write).
+   */
   lcowScratchBytes?: number;
 }
 
@@ -161,7 +165,7 @@ export class WindowsHypervDriver extends WindowsDriverCore {
     const local = isAbsolute(scratch);
     const removeScratch = () => (local ? rm(scratch, { recursive: true, force: true }) : Promise.resolve());
     try {
-      if (local) await emptyExt4Vhd(scratchVhd, this.config.lcowScratchBytes ?? 20 * 2 ** 30);
+      if (local) await emptyExt4Vhd(scratchVhd, this.config.lcowScratchBytes ?? 4 * 2 ** 30);
       const sandbox = await lcowSandbox({
         hcs: this.hcs,
         transport: this.config.hvsock ?? koffiHvsock,

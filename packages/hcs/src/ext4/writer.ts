@@ -365,45 +365,44 @@ export class Ext4Writer {
     const gdtUsed = Math.ceil((groups * 32) / BLOCK);
     for (let g = 0; g < groups; g++) if (isBackupGroup(g)) this.used.push([g * PER_GROUP, 1 + gdtUsed]);
 
-    // inodes
+    // inodes: numbered 1..ino-1 (1-10 reserved, only the root of them used), so only the first groups hold any
     const byNumber = new Map(live.map((i) => [i.ino, i] as const));
     const usedDirs = new Array<number>(groups).fill(0);
     const freeInodes = new Array<number>(groups).fill(ipg);
-    for (let g = 0; g < groups; g++) {
+    for (let g = 0; g * ipg < ino - 1; g++) {
       const table = Buffer.alloc(ipg * INODE_SIZE);
-      let any = false;
       for (let k = 0; k < ipg; k++) {
         const n = g * ipg + k + 1;
-        if (n < FIRST_INO) {
-          freeInodes[g]!--;
-          if (n !== ROOT_INO) continue;
-        }
+        if (n >= ino) break;
+        freeInodes[g]!--;
         const i = byNumber.get(n);
         if (!i) continue;
-        if (n >= FIRST_INO) freeInodes[g]!--;
         if (i.type === S.IFDIR) usedDirs[g]!++;
         await this.encodeInode(i, table.subarray(k * INODE_SIZE, (k + 1) * INODE_SIZE), leaves.get(i));
-        any = true;
       }
-      if (any) await this.fh.write(table, 0, table.length, layout.it[g]! * BLOCK);
+      await this.fh.write(table, 0, table.length, layout.it[g]! * BLOCK);
     }
 
-    // bitmaps
-    const freeBlocks = new Array<number>(groups).fill(0);
-    const isUsed = this.usedTest();
+    // bitmaps, from the used runs (and the padding past the end, which counts as used)
+    const freeBlocks = new Array<number>(groups).fill(PER_GROUP);
+    const bitmaps = Array.from({ length: groups }, () => Buffer.alloc(BLOCK));
+    const setBits = (first: number, count: number) => {
+      for (let b = first; b < first + count; ) {
+        const g = Math.floor(b / PER_GROUP);
+        const upto = Math.min(first + count, (g + 1) * PER_GROUP);
+        const bmp = bitmaps[g]!;
+        for (let k = b - g * PER_GROUP; k < upto - g * PER_GROUP; k++) bmp[k >> 3]! |= 1 << (k & 7);
+        freeBlocks[g]! -= upto - b;
+        b = upto;
+      }
+    };
+    for (const [first, count] of this.used) setBits(first, count);
+    setBits(blocksCount, groups * PER_GROUP - blocksCount);
     for (let g = 0; g < groups; g++) {
-      const bmp = Buffer.alloc(BLOCK);
-      for (let k = 0; k < PER_GROUP; k++) {
-        const b = g * PER_GROUP + k;
-        if (b >= blocksCount || isUsed(b)) bmp[k >> 3]! |= 1 << (k & 7);
-        else freeBlocks[g]!++;
-      }
-      await this.fh.write(bmp, 0, BLOCK, layout.bb[g]! * BLOCK);
+      await this.fh.write(bitmaps[g]!, 0, BLOCK, layout.bb[g]! * BLOCK);
       const ibm = Buffer.alloc(BLOCK);
-      for (let k = 0; k < PER_GROUP; k++) {
-        const n = g * ipg + k + 1;
-        if (k >= ipg || n < FIRST_INO || byNumber.has(n)) ibm[k >> 3]! |= 1 << (k & 7);
-      }
+      const inUse = Math.max(0, Math.min(ipg, ino - 1 - g * ipg));
+      for (let k = 0; k < PER_GROUP; k++) if (k < inUse || k >= ipg) ibm[k >> 3]! |= 1 << (k & 7);
       await this.fh.write(ibm, 0, BLOCK, layout.ib[g]! * BLOCK);
     }
 
@@ -433,16 +432,6 @@ export class Ext4Writer {
     await this.fh.write(footer, 0, footer.length, size);
     await this.fh.close();
     return size + footer.length;
-  }
-
-  /** Whether block b is in use; asked in increasing order (runs never overlap). */
-  private usedTest(): (b: number) => boolean {
-    const runs = [...this.used].sort((a, b) => a[0] - b[0]);
-    let idx = 0;
-    return (b) => {
-      while (idx < runs.length && runs[idx]![0] + runs[idx]![1] <= b) idx++;
-      return idx < runs.length && runs[idx]![0] <= b;
-    };
   }
 
   private async encodeInode(i: Inode, b: Buffer, leaf: number | undefined): Promise<void> {
