@@ -6,7 +6,7 @@
  * end, where flex_bg lets them live. Layout: 4 KiB blocks, 32768 per group, 256-byte
  * inodes, extents, sparse superblock backups (each backup group keeps its first
  * 1 + GDT_BLOCKS blocks), linear directories, in-inode xattrs. No journal (the GCS mounts
- * layers read-only). At most GDT_BLOCKS * 128 groups: 16 GiB.
+ * layers read-only). At most GDT_BLOCKS * 128 groups of 128 MiB: 64 GiB.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { InvalidArgumentError } from '@berth/image-format';
