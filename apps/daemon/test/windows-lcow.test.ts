@@ -18,6 +18,8 @@ import { docker, dockerOk } from './support/docker-cli.js';
 // Linux kernel in a real utility VM does with that disk only a Windows host shows.
 
 const BOOT = 'C:\\Program Files\\Linux Containers';
+/** The busybox fixture's /etc/passwd. */
+const PASSWD = 'root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/bin/false\nnobody:x:65534:65534:nobody:/home:/bin/false\n';
 
 describe('LCOW through berthd composed for a Windows host (over the HCS simulator)', () => {
   let t: TestDaemon;
@@ -73,6 +75,9 @@ describe('LCOW through berthd composed for a Windows host (over the HCS simulato
     const gcs = sim.guestOf(`${id}@uvm`)!;
     expect(gcs.received.map((r) => r.rpc)).toEqual(expect.arrayContaining(['NegotiateProtocol', 'ModifySettings', 'Create', 'Start', 'ExecuteProcess', 'WaitForProcess']));
     await dockerOk(t.dockerEnv, ['rm', name]);
+    // the guest reads the image's files from the ext4 layer disk HCS attached (the simulated GCS reads the VHD)
+    const cat = await docker(t.dockerEnv, ['run', '--rm', '--platform', 'linux', ref, 'cat', '/etc/passwd'], { timeoutMs: 120_000 });
+    expect([cat.stdout, cat.code]).toEqual([PASSWD, 0]);
     // the VM is gone, the scratch disk with it
     expect(sim.stateOf(`${id}@uvm`)).toBeUndefined();
     expect(existsSync(join(t.dir, 'root', 'windowsfilter', 'scratch', id))).toBe(false);

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { emptyExt4Vhd, layerVhdFromDir, vhdFooter } from '../src/index.js';
+import { readFromLayers } from '../src/simulator/index.js';
 
 const dirs: string[] = [];
 afterAll(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
@@ -107,5 +108,26 @@ describe('ext4 for LCOW', () => {
     // the checksum is the one's complement of the byte sum without it
     const sum = [...footer].reduce((s, b, i) => (i >= 64 && i < 68 ? s : s + b), 0);
     expect(footer.readUInt32BE(64)).toBe(~sum >>> 0);
+  });
+
+  it("reads back as the simulated guest's overlay does: upper over lower, a whiteout hiding what is below, data past one extent", async () => {
+    const d = await temp();
+    await mkdir(join(d, 'lower/etc'), { recursive: true });
+    await writeFile(join(d, 'lower/etc/a'), 'lower a\n');
+    await writeFile(join(d, 'lower/etc/b'), 'lower b\n');
+    const big = Buffer.alloc(5 * 4096 + 7, 0x5a);
+    await writeFile(join(d, 'lower/big'), big);
+    await mkdir(join(d, 'upper/etc'), { recursive: true });
+    await writeFile(join(d, 'upper/etc/.wh.b'), '');
+    await writeFile(join(d, 'upper/etc/c'), 'upper c\n');
+    await layerVhdFromDir(join(d, 'lower'), join(d, 'lower.vhd'));
+    await layerVhdFromDir(join(d, 'upper'), join(d, 'upper.vhd'));
+    const layers = [join(d, 'upper.vhd'), join(d, 'lower.vhd')];
+    expect(readFromLayers(layers, '/etc/a')?.toString()).toBe('lower a\n');
+    expect(readFromLayers(layers, '/etc/c')?.toString()).toBe('upper c\n');
+    expect(readFromLayers(layers, '/etc/b')).toBeUndefined();
+    expect(readFromLayers([join(d, 'lower.vhd')], '/etc/b')?.toString()).toBe('lower b\n');
+    expect(readFromLayers(layers, '/big')).toEqual(big);
+    expect(readFromLayers(layers, '/etc')).toBeUndefined();
   });
 });

@@ -10,6 +10,7 @@
  * request when it is done, so a pending WaitForProcess holds up nothing else.
  * Processes are GuestProcess programs (guest.ts), not Linux.
  */
+import { existsSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { HRESULT, HcsError } from '../hresult.js';
 import { GCS_SERVICE_LCOW } from '../builders/uvm.js';
@@ -19,6 +20,7 @@ import { encodeMessage, messageKind, MessageDecoder, NOTIFICATION_TYPE, PROTOCOL
 import { WAIT_INFINITE, vsockServiceId, type GuestModificationRequest, type LcowCombinedLayers, type LcowMappedVirtualDisk, type LcowProcessParameters, type VsockStdioRelaySettings } from '../gcs/messages.js';
 import { DEFAULT_GUEST_USERS, GuestProcess, guestProgram, resolveGuestUser, type GuestOptions } from './guest.js';
 import type { SimHvsock } from './hvsock.js';
+import { readFromLayers } from './ext4-reader.js';
 
 export interface SimGcsVm {
   runtimeId: string;
@@ -282,6 +284,7 @@ export class SimGcs {
         stdout: !!stdout,
         stderr: !!stderr,
         initArgs: c.init?.spec.args ?? [...oci.args],
+        ...this.rootReader(c),
         thawed: () => this.vm.thawed(),
       },
       guestProgram([...oci.args], this.options),
@@ -303,6 +306,17 @@ export class SimGcs {
     }
     void proc.exited.then(() => stdin?.destroy());
     return pid;
+  }
+
+  /**
+   * The container's layers as the guest mounted them: the host files of their SCSI disks,
+   * topmost first, when those are real files (a local path, as with the simulator's onDisk).
+   */
+  private rootReader(c: SimContainer): { readRoot?: (path: string) => Buffer | undefined } {
+    const root = this.roots.get(c.config.OciSpecification.root.path);
+    const disks = (root?.Layers ?? []).map((l) => this.vm.scsi.get(String(this.disks.get(l.Path)?.Lun ?? -1)));
+    if (!disks.length || !disks.every((d): d is string => !!d && d.startsWith('/') && existsSync(d))) return {};
+    return { readRoot: (path) => readFromLayers(disks, path) };
   }
 
   /** ProcessList as HCS reports it; Statistics as the Linux GCS does: cgroup Metrics (nanoseconds, bytes). */

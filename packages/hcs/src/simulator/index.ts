@@ -11,3 +11,4 @@ export { hcsSchemaErrors, settingsDefinition, HCS_SCHEMA_PATH, type HcsDefinitio
 export { DEFAULT_GUEST_USERS, type GuestUser, type GuestOptions } from './guest.js';
 export { SimHvsock, duplexPair } from './hvsock.js';
 export { SimGcs } from './gcs.js';
+export { Ext4Image, readFromLayers } from './ext4-reader.js';
