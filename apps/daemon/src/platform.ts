@@ -5,7 +5,7 @@
 // the code a Windows host runs.
 import { version } from 'node:os';
 import type { DriverContext, EngineDrivers, IsolationHost } from '@berth/engine';
-import type { HcsApi } from '@berth/hcs';
+import type { HcsApi, HvsockTransport } from '@berth/hcs';
 import { linuxDriverSet } from '@berth/driver-linux';
 import { UnsupportedError } from '@berth/image-format';
 
@@ -16,6 +16,10 @@ export interface DaemonPlatform {
   productName?: string;
   /** Windows: the HCS to drive (default the real one through @berth/hcs/koffi). */
   hcs?: HcsApi;
+  /** Windows: where LCOW guests connect (default real AF_HYPERV sockets; with the simulator, its `hvsock`). */
+  hvsock?: HvsockTransport;
+  /** Windows: LinuxBootFiles for LCOW (default next to berthd, then `%ProgramFiles%\Linux Containers`). */
+  linuxBootFiles?: string;
 }
 
 export function currentPlatform(): DaemonPlatform {
@@ -32,7 +36,7 @@ export function driverSetFor(p: DaemonPlatform): (ctx: DriverContext) => Promise
   return async (ctx) => {
     // loaded on Windows only: none of it (nor koffi) is read by a Linux berthd
     const [{ windowsDriverSet }, hcs] = await Promise.all([import('@berth/driver-windows-hyperv'), p.hcs ?? openHcs()]);
-    return windowsDriverSet(ctx, { hcs });
+    return windowsDriverSet(ctx, { hcs, ...(p.hvsock ? { hvsock: p.hvsock } : {}), ...(p.linuxBootFiles ? { linuxBootFiles: p.linuxBootFiles } : {}) });
   };
 }
 

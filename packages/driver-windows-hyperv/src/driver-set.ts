@@ -1,8 +1,9 @@
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
-import type { HcsApi } from '@berth/hcs';
-import { HcnNetworkDriver, WindowsLayerSnapshotter, WindowsProcessDriver } from '@berth/driver-windows-process';
-import { WindowsHypervDriver } from './driver.js';
+import { dirname, join } from 'node:path';
+import { layerVhdFromDir, type HcsApi, type HvsockTransport } from '@berth/hcs';
+import { HcnNetworkDriver, WindowsLayerSnapshotter, WindowsProcessDriver, folderJoin } from '@berth/driver-windows-process';
+import { WindowsHypervDriver, LCOW_LAYER_VHD } from './driver.js';
 
 /** What a composition root knows when it makes the Windows drivers (the engine's DriverContext fits). */
 export interface WindowsDriverContext {
@@ -19,13 +20,22 @@ export interface WindowsDriverSetOptions {
   linuxBootFiles?: string;
   /** Logical processors (`--cpus` is a share of them); default this machine's. */
   hostProcessors?: number;
+  /** Where LCOW guests connect (default the real AF_HYPERV sockets; HcsSimulator.hvsock in tests). */
+  hvsock?: HvsockTransport;
+}
+
+/** Where hcsshim looks for LinuxBootFiles: next to the program, then `%ProgramFiles%\Linux Containers`. */
+export function defaultLinuxBootFiles(): string {
+  const beside = join(dirname(process.execPath), 'LinuxBootFiles');
+  return existsSync(beside) ? beside : `${process.env['ProgramFiles'] ?? 'C:\\Program Files'}\\Linux Containers`;
 }
 
 /**
  * The Windows drivers as berthd's composition root wires them on a Windows host, beside
  * driver-linux's linuxDriverSet: process isolation and Hyper-V (WCOW and LCOW) over one
  * HcsApi, sharing one HCN NAT network driver (Docker's `nat`), with image layers kept as
- * HCS layer folders (`<root>\windowsfilter\layers`).
+ * HCS layer folders (`<root>\windowsfilter\layers`). A Linux image's layers (LCOW) are kept
+ * in the same store, each folder holding the layer as an ext4 `layer.vhd` the utility VM mounts.
  */
 export async function windowsDriverSet(context: WindowsDriverContext, options: WindowsDriverSetOptions): Promise<{
   runtimes: { 'windows/process': WindowsProcessDriver; 'windows/hyperv': WindowsHypervDriver };
@@ -47,8 +57,11 @@ export async function windowsDriverSet(context: WindowsDriverContext, options: W
     network,
     stateDir: join(context.runRoot, 'windows-hyperv'),
     scratchRoot,
-    ...(options.linuxBootFiles ? { linuxBootFiles: options.linuxBootFiles } : {}),
+    linuxBootFiles: options.linuxBootFiles ?? defaultLinuxBootFiles(),
+    ...(options.hvsock ? { hvsock: options.hvsock } : {}),
   });
-  const snapshotter = await WindowsLayerSnapshotter.open(join(context.root, 'windowsfilter', 'layers'), hcs);
+  const snapshotter = await WindowsLayerSnapshotter.open(join(context.root, 'windowsfilter', 'layers'), hcs, {
+    linuxLayer: async (staging, folder) => void (await layerVhdFromDir(staging, folderJoin(folder, LCOW_LAYER_VHD))),
+  });
   return { runtimes: { 'windows/process': process, 'windows/hyperv': hyperv }, network, snapshotter };
 }

@@ -4,35 +4,37 @@
  *   `os`, its scratch a copy of `UtilityVM\SystemTemplate.vhdx` on SCSI 0:0; the image's
  *   layers are further VSMB shares, the container scratch a SCSI disk mounted at
  *   `c:\mounts\scsi\m1`, and the container is handed to the guest.
- * - LCOW: the VM boots LinuxKernelDirect from LinuxBootFiles (kernel + initrd.img); the
- *   layers' `layer.vhd` and the scratch are SCSI disks; the guest gets the OCI spec
- *   (lcowContainerRequest, the body of the bridge's ContainerCreate).
- * The container reaches the guest through HCS (`HostedSystem` with `HostingSystemId` on a
- * VM made with `GuestConnection`), the path HcsSimulator models; hcsshim instead speaks
- * the bridge itself over hvsock (GcsBridge in @berth/hcs holds that protocol). Which of the
- * two a current Windows build accepts only a Windows host can say.
+ * - LCOW (lcow.ts): the VM boots LinuxKernelDirect from LinuxBootFiles (kernel +
+ *   initrd.img); the host holds the guest connection itself, as hcsshim does: it listens on
+ *   hvsock, the GCS connects, and the container (the OCI spec), its processes and their
+ *   stdio go over the bridge protocol (bridge-hcs.ts routes the core's calls there).
+ * A WCOW container still reaches its guest through HCS (`HostedSystem` with
+ * `HostingSystemId` on a VM made with `GuestConnection`): speaking the Windows GCS's
+ * bridge is not done. Whether a current Windows build accepts that only a Windows host can say.
  * A paused container is a paused utility VM.
  */
-import { copyFile as fsCopyFile } from 'node:fs/promises';
+import { copyFile as fsCopyFile, rm } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
 import { UnsupportedError } from '@berth/image-format';
 import {
+  emptyExt4Vhd,
   hostedComputeSystem,
   hostedContainerDocument,
-  lcowContainerRequest,
-  lcowUvmDocument,
   scsiAttachRequest,
   vsmbGuestPath,
   vsmbShareRequest,
   wcowUvmDocument,
-  winJoin,
   type ComputeSystem,
   type GuestOs,
   type HcsSystem,
   type HostedSystem,
+  type HvsockTransport,
   type LayerData,
 } from '@berth/hcs';
 import { WindowsDriverCore, folderJoin, layerData, makeScratchFolder, scratchFolder, type Sandbox, type WindowsDriverOptions } from '@berth/driver-windows-process';
 import type { ContainerSpec } from '@berth/runtime';
+import { bridgeRoutedHcs } from './bridge-hcs.js';
+import { lcowSandbox } from './lcow.js';
 
 export interface HypervDriverOptions extends WindowsDriverOptions {
   /** Windows folder for each container's scratch and its VM's scratch. */
@@ -43,9 +45,33 @@ export interface HypervDriverOptions extends WindowsDriverOptions {
   uvm?: { processors?: number; memoryMB?: number };
   /** Copies the base layer's SystemTemplate.vhdx to the VM's scratch (tests record instead). */
   copyFile?: (from: string, to: string) => Promise<void>;
+  /**
+   * Where the host listens for LCOW guests (the GCS bridge and stdio): default the real
+   * AF_HYPERV sockets of @berth/hcs/koffi (Windows only); HcsSimulator.hvsock in tests.
+   */
+  hvsock?: HvsockTransport;
+  /** How long an LCOW guest may take to connect (GCS, stdio); default 60 s. */
+  guestConnectTimeoutMs?: number;
+  /**
+   * An LCOW container's scratch disk size (its writable space); default 4 GiB. It is a
+   * fixed VHD: sparse on Linux, but on NTFS the whole size is allocated (hcsshim's 20 GB
+   * scratch is a dynamically expanding VHDX, which Berth does not write).
+   */
+  lcowScratchBytes?: number;
 }
 
+/** ws2_32's AF_HYPERV sockets, loaded when first used (they exist on Windows only). */
+const koffiHvsock: HvsockTransport = {
+  async listen(address) {
+    const { listenHvsock } = await import('@berth/hcs/koffi');
+    return listenHvsock(address);
+  },
+};
+
 const CONTAINER_SCRATCH_LUN = 1;
+/** A Linux layer's disk in its layer folder, and an LCOW container's scratch in its scratch folder. */
+export const LCOW_LAYER_VHD = 'layer.vhd';
+export const LCOW_SCRATCH_VHD = 'sandbox.vhd';
 
 export class WindowsHypervDriver extends WindowsDriverCore {
   readonly name = 'windows/hyperv';
@@ -58,7 +84,8 @@ export class WindowsHypervDriver extends WindowsDriverCore {
   protected override readonly rootUnreachable = 'filesystem operations against a running Hyper-V container are not supported';
 
   constructor(private readonly config: HypervDriverOptions) {
-    super(config);
+    // LCOW containers live behind the bridge, not in HCS: the core's calls on them go there
+    super({ ...config, hcs: bridgeRoutedHcs(config.hcs) });
   }
 
   protected override guestOsOf(spec: ContainerSpec): GuestOs {
@@ -91,25 +118,19 @@ export class WindowsHypervDriver extends WindowsDriverCore {
     if (spec.isolation === 'process') throw new UnsupportedError('isolation process is the windows/process driver\'s');
     const data = await layerData(this.hcs, spec);
     const scratch = scratchFolder(this.config.scratchRoot, spec.id);
-    const uvmId = `${spec.id}@uvm`;
     const hcs = this.hcs;
     await makeScratchFolder(scratch);
+    if (this.guestOsOf(spec) === 'linux') return this.prepareLcow(spec, data, scratch);
+    const uvmId = `${spec.id}@uvm`;
     await hcs.initializeWritableLayer(scratch, data);
     let vm: HcsSystem | undefined;
     try {
       const size = this.config.uvm ?? {};
-      let hosted: HostedSystem;
-      if (this.guestOsOf(spec) === 'linux') {
-        if (!this.config.linuxBootFiles) throw new UnsupportedError('Linux images need LinuxBootFiles (kernel, initrd.img) for the LCOW utility VM');
-        vm = await this.bootUvm(uvmId, lcowUvmDocument({ bootFilesPath: this.config.linuxBootFiles, ...size }));
-        hosted = await this.lcowContainer(vm, spec, data, scratch);
-      } else {
-        const base = data.Layers[data.Layers.length - 1]!.Path;
-        const uvmScratch = folderJoin(scratch, 'uvm-sandbox.vhdx');
-        await (this.config.copyFile ?? fsCopyFile)(folderJoin(base, 'UtilityVM', 'SystemTemplate.vhdx'), uvmScratch);
-        vm = await this.bootUvm(uvmId, wcowUvmDocument({ baseLayer: base, scratchVhdx: uvmScratch, ...size }));
-        hosted = await this.wcowContainer(vm, spec, data, scratch, namespaceId);
-      }
+      const base = data.Layers[data.Layers.length - 1]!.Path;
+      const uvmScratch = folderJoin(scratch, 'uvm-sandbox.vhdx');
+      await (this.config.copyFile ?? fsCopyFile)(folderJoin(base, 'UtilityVM', 'SystemTemplate.vhdx'), uvmScratch);
+      vm = await this.bootUvm(uvmId, wcowUvmDocument({ baseLayer: base, scratchVhdx: uvmScratch, ...size }));
+      const hosted = await this.wcowContainer(vm, spec, data, scratch, namespaceId);
       const document = hostedComputeSystem(uvmId, hosted);
       const uvm = vm;
       return {
@@ -132,6 +153,36 @@ export class WindowsHypervDriver extends WindowsDriverCore {
     }
   }
 
+  /**
+   * A Linux container: its scratch is an empty ext4 disk Berth writes (hcsshim formats one
+   * inside a utility VM; HcsInitializeWritableLayer makes Windows scratches only), its
+   * layers the `layer.vhd` of each layer folder; the rest is lcowSandbox's.
+   */
+  private async prepareLcow(spec: ContainerSpec, data: LayerData, scratch: string): Promise<Sandbox> {
+    if (!this.config.linuxBootFiles) throw new UnsupportedError('Linux images need LinuxBootFiles (kernel, initrd.img) for the LCOW utility VM');
+    const scratchVhd = folderJoin(scratch, LCOW_SCRATCH_VHD);
+    // a Windows path on Linux (the documents-only tests) names no local folder
+    const local = isAbsolute(scratch);
+    const removeScratch = () => (local ? rm(scratch, { recursive: true, force: true }) : Promise.resolve());
+    try {
+      if (local) await emptyExt4Vhd(scratchVhd, this.config.lcowScratchBytes ?? 4 * 2 ** 30);
+      const sandbox = await lcowSandbox({
+        hcs: this.hcs,
+        transport: this.config.hvsock ?? koffiHvsock,
+        spec,
+        layers: data.Layers.map((l) => ({ id: l.Id, vhd: folderJoin(l.Path, LCOW_LAYER_VHD) })),
+        scratchVhd,
+        bootFilesPath: this.config.linuxBootFiles,
+        uvm: this.config.uvm ?? {},
+        ...(this.config.guestConnectTimeoutMs ? { acceptTimeoutMs: this.config.guestConnectTimeoutMs } : {}),
+      });
+      return { ...sandbox, destroy: () => sandbox.destroy().then(removeScratch) };
+    } catch (e) {
+      await removeScratch();
+      throw e;
+    }
+  }
+
   /** Layers and mapped directories as VSMB shares, the scratch on SCSI: the container as the WCOW guest sees it. */
   private async wcowContainer(vm: HcsSystem, spec: ContainerSpec, data: LayerData, scratch: string, namespaceId: string | undefined): Promise<HostedSystem> {
     const layers = [];
@@ -147,16 +198,8 @@ export class WindowsHypervDriver extends WindowsDriverCore {
       await this.hcs.modifyComputeSystem(vm, vsmbShareRequest({ name, path: m.source, readonly: !!m.readonly }));
       mountPaths[i] = vsmbGuestPath(name);
     }
-    await this.hcs.modifyComputeSystem(vm, scsiAttachRequest(CONTAINER_SCRATCH_LUN, winJoin(scratch, 'sandbox.vhdx')));
+    await this.hcs.modifyComputeSystem(vm, scsiAttachRequest(CONTAINER_SCRATCH_LUN, folderJoin(scratch, 'sandbox.vhdx')));
     return hostedContainerDocument({ spec, layers, scratchPath: `c:\\mounts\\scsi\\m${CONTAINER_SCRATCH_LUN}`, namespaceId, mountPaths });
   }
 
-  /** Layer VHDs read-only on SCSI after the scratch; the OCI spec for the Linux guest. */
-  private async lcowContainer(vm: HcsSystem, spec: ContainerSpec, data: LayerData, scratch: string): Promise<HostedSystem> {
-    if ((spec.mounts ?? []).some((m) => m.type !== 'tmpfs')) throw new UnsupportedError('host directories in LCOW containers (Plan9 shares) are not supported yet');
-    await this.hcs.modifyComputeSystem(vm, scsiAttachRequest(CONTAINER_SCRATCH_LUN, winJoin(scratch, 'sandbox.vhdx')));
-    for (const [i, l] of data.Layers.entries()) await this.hcs.modifyComputeSystem(vm, scsiAttachRequest(CONTAINER_SCRATCH_LUN + 1 + i, winJoin(l.Path, 'layer.vhd'), true));
-    const request = lcowContainerRequest({ spec, scratchDirPath: `/run/gcs/c/${spec.id}/scratch` });
-    return request as unknown as HostedSystem;
-  }
 }

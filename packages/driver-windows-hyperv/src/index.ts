@@ -3,4 +3,4 @@
  * images (WCOW) and Linux images (LCOW) each in their own utility VM, over an HcsApi.
  */
 export { WindowsHypervDriver, type HypervDriverOptions } from './driver.js';
-export { windowsDriverSet, type WindowsDriverContext, type WindowsDriverSetOptions } from './driver-set.js';
+export { windowsDriverSet, defaultLinuxBootFiles, type WindowsDriverContext, type WindowsDriverSetOptions } from './driver-set.js';

@@ -2,7 +2,11 @@
  * The runtime conformance suite over HcsSimulator, twice: Windows images in a WCOW
  * utility VM and Linux images in an LCOW one. Every document (the VM, its VSMB shares and
  * SCSI disks, the hosted container) is schema-validated and checked by the simulator as
- * HCS would; pause freezes the utility VM. Only test:hcs on a Windows host proves Windows.
+ * HCS would; pause freezes the utility VM. LCOW runs with the GCS bridge in the loop: the
+ * driver listens on the simulator's in-process hvsock, the simulated guest's GCS dials in
+ * and speaks protocol version 4, every process' stdio is its own connection, and every
+ * write is cut into pieces of 1021 bytes, so most frames arrive in parts.
+ * Only test:hcs on a Windows host proves Windows.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,13 +25,13 @@ const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 function driver() {
-  const sim = new HcsSimulator({ programs: suitePrograms, files: { '/bin/busybox': randomBytes(300_000) } });
+  const sim = new HcsSimulator({ programs: suitePrograms, files: { '/bin/busybox': randomBytes(300_000) }, hvsockChunk: 1021 });
   sim.addBaseLayer(WIN_BASE, { osVersion: '10.0.17763.5820' }); // Hyper-V runs older builds than the host's
   sim.addBaseLayer(LINUX_LAYER, { osVersion: '', os: 'linux' });
   sim.addLinuxBootFiles(BOOT);
   const stateDir = mkdtempSync(join(tmpdir(), 'berth-winhv-'));
   dirs.push(stateDir);
-  return new WindowsHypervDriver({ hcs: sim, stateDir, scratchRoot: 'C:\\ProgramData\\berth\\scratch', linuxBootFiles: BOOT, copyFile: async () => undefined });
+  return new WindowsHypervDriver({ hcs: sim, stateDir, scratchRoot: 'C:\\ProgramData\\berth\\scratch', linuxBootFiles: BOOT, copyFile: async () => undefined, hvsock: sim.hvsock });
 }
 
 runConformanceSuite('windows/hyperv (WCOW) over HcsSimulator', driver, {

@@ -27,7 +27,7 @@ function setup(baseVersion = '10.0.20348.2340') {
   const copies: [string, string][] = [];
   const stateDir = mkdtempSync(join(tmpdir(), 'berth-winhv-'));
   dirs.push(stateDir);
-  const driver = new WindowsHypervDriver({ hcs: sim, stateDir, scratchRoot: 'C:\\berth\\scratch', linuxBootFiles: BOOT, copyFile: async (a, b) => void copies.push([a, b]) });
+  const driver = new WindowsHypervDriver({ hcs: sim, stateDir, scratchRoot: 'C:\\berth\\scratch', linuxBootFiles: BOOT, copyFile: async (a, b) => void copies.push([a, b]), hvsock: sim.hvsock });
   return { sim, driver, copies };
 }
 
@@ -58,23 +58,44 @@ describe('windows/hyperv', () => {
     expect(sim.storage.writable.size).toBe(0);
   });
 
-  it('LCOW: LinuxKernelDirect from LinuxBootFiles, layer VHDs read-only on SCSI, the OCI spec as the hosted system', async () => {
+  it('LCOW: LinuxKernelDirect from LinuxBootFiles without GuestConnection; disks mounted, layers combined and the OCI spec created over the bridge', async () => {
     const { sim, driver } = setup();
     await driver.create(spec('l1', { rootfs: { layers: [LINUX] }, platform: { os: 'linux', architecture: 'amd64' }, process: { args: ['sh', '-c', 'echo hi'], user: 'nobody' } }));
-    const [vm, hosted] = sim.received.filter((r) => r.call === 'HcsCreateComputeSystem').map((r) => r.document as ComputeSystem);
-    expect(vm!.VirtualMachine!.Chipset.LinuxKernelDirect).toMatchObject({ KernelFilePath: `${BOOT}\\kernel`, InitRdPath: `${BOOT}\\initrd.img` });
+    const creates = sim.received.filter((r) => r.call === 'HcsCreateComputeSystem').map((r) => r.document as ComputeSystem);
+    // the container is not an HCS compute system: HCS only sees the VM, which holds no guest connection
+    expect(creates).toHaveLength(1);
+    const vm = creates[0]!;
+    expect(vm.VirtualMachine!.Chipset.LinuxKernelDirect).toMatchObject({ KernelFilePath: `${BOOT}\\kernel`, InitRdPath: `${BOOT}\\initrd.img` });
+    expect(vm.VirtualMachine!.GuestConnection).toBeUndefined();
     const mods = sim.received.filter((r) => r.call === 'HcsModifyComputeSystem').map((r) => r.document as ModifySettingRequest);
     expect(mods.map((m) => m.Settings)).toEqual([
-      { Type: 'VirtualDisk', Path: 'C:\\berth\\scratch\\l1\\sandbox.vhdx' },
+      { Type: 'VirtualDisk', Path: 'C:\\berth\\scratch\\l1\\sandbox.vhd' },
       { Type: 'VirtualDisk', Path: `${LINUX}\\layer.vhd`, ReadOnly: true },
     ]);
-    const oci = (hosted!.HostedSystem as unknown as LinuxHostedSystem).OciSpecification;
-    expect(oci.process).toMatchObject({ args: ['sh', '-c', 'echo hi'], user: { uid: 0, gid: 0, username: 'nobody' } });
+    const gcs = sim.guestOf('l1@uvm')!;
+    expect(gcs.received.map((r) => r.rpc)).toEqual(['NegotiateProtocol', 'ModifySettings', 'ModifySettings', 'ModifySettings', 'Create']);
+    expect(gcs.received[0]!.body).toMatchObject({ MinimumVersion: 4, MaximumVersion: 4 });
+    expect(gcs.received.slice(1, 4).map((r) => r.body.Request)).toEqual([
+      { ResourceType: 'MappedVirtualDisk', RequestType: 'Add', Settings: { MountPath: '/run/mounts/scsi/m1', Controller: 0, Lun: 1 } },
+      { ResourceType: 'MappedVirtualDisk', RequestType: 'Add', Settings: { MountPath: '/run/mounts/scsi/m2', Controller: 0, Lun: 2, ReadOnly: true } },
+      { ResourceType: 'CombinedLayers', RequestType: 'Add', Settings: { ContainerId: 'l1', ContainerRootPath: '/run/gcs/c/l1/rootfs', Layers: [{ Id: nameToGuid('alpine'), Path: '/run/mounts/scsi/m2' }], ScratchPath: '/run/mounts/scsi/m1/scratch/l1' } },
+    ]);
+    const hosted = JSON.parse(gcs.received[4]!.body.ContainerConfig as string) as LinuxHostedSystem;
+    expect(hosted.OciSpecification.process).toMatchObject({ args: ['sh', '-c', 'echo hi'], user: { uid: 0, gid: 0, username: 'nobody' } });
+    expect(hosted.ScratchDirPath).toBe('/run/mounts/scsi/m1/scratch/l1');
     await driver.start('l1');
-    const params = sim.received.filter((r) => r.call === 'HcsCreateProcess').at(-1)!.document as { CommandArgs: string[] };
-    expect(params.CommandArgs).toEqual(['sh', '-c', 'echo hi']);
+    expect(sim.received.some((r) => r.call === 'HcsCreateProcess')).toBe(false);
+    const exec = gcs.received.find((r) => r.rpc === 'ExecuteProcess')!.body.Settings as { ProcessParameters: string; VsockStdioRelaySettings: Record<string, number> };
+    // the init: no OciProcess (the GCS runs the spec's), stdout and stderr each on its own vsock port
+    expect(JSON.parse(exec.ProcessParameters)).toEqual({ CreateStdOutPipe: true, CreateStdErrPipe: true });
+    expect(exec.VsockStdioRelaySettings).toEqual({ StdOut: 0x40000001, StdErr: 0x40000002 });
     expect((await driver.wait('l1')).exitCode).toBe(0);
+    const out: Buffer[] = [];
+    for await (const e of driver.logs('l1')) out.push(e.data);
+    expect(Buffer.concat(out).toString()).toBe('hi\n');
     await driver.delete('l1');
+    expect(sim.stateOf('l1@uvm')).toBeUndefined();
+    expect(sim.storage.writable.size).toBe(0);
   });
 
   it('a Linux image without LinuxBootFiles, or a Windows image newer than the host, fails at create with nothing left', async () => {

@@ -38,6 +38,17 @@ interface Record_ {
   updatedAt: string;
   /** A committed snapshot HCS imported (destroyLayer undoes it). */
   imported?: boolean;
+  /** A Linux image's layer (LCOW): written by the Linux layer writer, never imported. */
+  linux?: boolean;
+}
+
+export interface WindowsLayerStoreOptions {
+  /**
+   * Writes a Linux image's layer (what the extractor put in `staging`) into its folder as
+   * the LCOW utility VM mounts it (driver-windows-hyperv: `layer.vhd`, ext4). Without it a
+   * Linux layer is refused.
+   */
+  linuxLayer?: (staging: string, folder: string) => Promise<void>;
 }
 
 interface State {
@@ -51,13 +62,21 @@ export class WindowsLayerSnapshotter implements Snapshotter {
     private readonly hcs: HcsApi,
     private readonly root: string,
     private state: State,
+    private readonly options: WindowsLayerStoreOptions,
   ) {}
 
   /** Opens (or makes) the store under `root` (berthd: `<data-root>\windowsfilter`). */
-  static async open(root: string, hcs: HcsApi): Promise<WindowsLayerSnapshotter> {
+  static async open(root: string, hcs: HcsApi, options: WindowsLayerStoreOptions = {}): Promise<WindowsLayerSnapshotter> {
     await mkdir(root, { recursive: true });
     const text = await readFile(join(root, 'snapshots.json'), 'utf8').catch(() => undefined);
-    return new WindowsLayerSnapshotter(hcs, root, text ? (JSON.parse(text) as State) : { seq: 0, snapshots: [] });
+    return new WindowsLayerSnapshotter(hcs, root, text ? (JSON.parse(text) as State) : { seq: 0, snapshots: [] }, options);
+  }
+
+  /** A Linux layer: its parent's kind, or for a base layer, no `Files\` or `Hives\` (every Windows layer has them). */
+  private async isLinux(r: Record_, staging: string): Promise<boolean> {
+    if (r.parent !== undefined) return !!this.get(r.parent).linux;
+    const top = (await readdir(staging).catch(() => [] as string[])).map((n) => n.toLowerCase());
+    return top.length > 0 && !top.includes('files') && !top.includes('hives');
   }
 
   private async save(): Promise<void> {
@@ -133,11 +152,16 @@ export class WindowsLayerSnapshotter implements Snapshotter {
     // what was applied into the staging folder becomes the layer (an empty layer if nothing was)
     const staging = this.staging(r);
     await mkdir(staging, { recursive: true });
-    await this.hcs.importLayer(this.folder(r), staging, await layerDataOf(this.hcs, this.chain(r.parent)));
+    const linux = await this.isLinux(r, staging);
+    if (linux) {
+      if (!this.options.linuxLayer) throw new UnsupportedError('a Linux image\'s layers on a Windows host need the LCOW layer writer (driver-windows-hyperv)');
+      await this.options.linuxLayer(staging, this.folder(r));
+    } else await this.hcs.importLayer(this.folder(r), staging, await layerDataOf(this.hcs, this.chain(r.parent)));
     await rm(staging, { recursive: true, force: true });
     r.key = name;
     r.kind = 'committed';
-    r.imported = true;
+    if (linux) r.linux = true;
+    else r.imported = true;
     r.labels = { ...r.labels, ...(opts?.labels ?? {}) };
     r.updatedAt = new Date().toISOString();
     await this.save();

@@ -12,6 +12,8 @@ export const HRESULT = {
   ERROR_PATH_NOT_FOUND: 0x80070003,
   ERROR_ALREADY_EXISTS: 0x800700b7,
   ERROR_NOT_FOUND: 0x80070490,
+  /** A WaitForProcess whose TimeoutInMs ran out (the Linux GCS's answer). */
+  ERROR_TIMEOUT: 0x800705b4,
   ERROR_INVALID_HANDLE: 0x80070006,
   /** An account name HCS could not map (ProcessParameters.User). */
   ERROR_NONE_MAPPED: 0x80070534,

@@ -34,9 +34,10 @@ export {
   type WcowUvmInput,
   type LcowUvmInput,
 } from './builders/uvm.js';
-export { lcowContainerRequest, LCOW_ROOT_IN_UVM, type LinuxHostedSystem, type LinuxOciSpec, type LcowContainerInput } from './builders/lcow.js';
+export { lcowContainerRequest, lcowOciUser, lcowProcessParameters, LCOW_ROOT_IN_UVM, type LinuxHostedSystem, type LinuxOciSpec, type LcowContainerInput } from './builders/lcow.js';
 export { natNetwork, endpointDocument, namespaceDocument, namespaceAddEndpoint, namespaceRemoveEndpoint, type EndpointInput } from './builders/hcn.js';
 export { generateSamples } from './samples/cases.js';
 export type { HcsApi, HcsSystem, HcsProcess, SignalOptions, WithId } from './api.js';
 export { HRESULT, HcsError, hresultName, isHcsError, type HresultName } from './hresult.js';
 export * from './gcs/index.js';
+export * from './ext4/index.js';

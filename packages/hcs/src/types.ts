@@ -205,6 +205,7 @@ export interface Statistics {
 
 export interface Properties {
   Id?: string;
+  RuntimeId?: string;
   SystemType?: 'Container' | 'VirtualMachine';
   RuntimeOsType?: string;
   Owner?: string;

@@ -1,6 +1,7 @@
 import { UnsupportedError } from '@berth/image-format';
-import type { ContainerSpec } from '@berth/runtime';
-import { SCHEMA_V21, type SchemaVersion } from '../types.js';
+import type { ContainerSpec, UserSpec } from '@berth/runtime';
+import { SCHEMA_V21, type ProcessParameters, type SchemaVersion } from '../types.js';
+import type { LcowProcessParameters } from '../gcs/messages.js';
 import { mergeEnvironment } from './process.js';
 
 /** Where the LCOW GCS keeps containers (hcsshim guestpath.LCOWRootPrefixInUVM). */
@@ -21,6 +22,42 @@ export interface LinuxOciSpec {
   hostname?: string;
   mounts: { destination: string; type?: string; source?: string; options?: string[] }[];
   linux: { namespaces: { type: string; path?: string }[]; cgroupsPath?: string };
+}
+
+/** An OCI user: numeric ids as they are, a name left to the guest (`username`), which reads the image's /etc/passwd. */
+export function lcowOciUser(user: UserSpec | undefined): LinuxOciSpec['process']['user'] {
+  return typeof user === 'object'
+    ? { uid: user.uid, gid: user.gid }
+    : user && /^\d+(:\d+)?$/.test(user)
+      ? { uid: Number(user.split(':')[0]), gid: Number(user.split(':')[1] ?? user.split(':')[0]) }
+      : { uid: 0, gid: 0, ...(user ? { username: user } : {}) };
+}
+
+/**
+ * The parameters of a process the LCOW GCS runs (hcsshim lcowProcessParameters): the pipes
+ * and console of the HCS ProcessParameters; an exec also carries its OCI process, the
+ * container's init does not (the GCS runs the spec's).
+ */
+export function lcowProcessParameters(p: ProcessParameters, init: boolean): LcowProcessParameters {
+  const pipes: ProcessParameters = {
+    ...(p.EmulateConsole ? { EmulateConsole: true } : {}),
+    ...(p.ConsoleSize ? { ConsoleSize: p.ConsoleSize } : {}),
+    ...(p.CreateStdInPipe ? { CreateStdInPipe: true } : {}),
+    ...(p.CreateStdOutPipe ? { CreateStdOutPipe: true } : {}),
+    ...(p.CreateStdErrPipe ? { CreateStdErrPipe: true } : {}),
+  };
+  if (init) return pipes;
+  return {
+    ...pipes,
+    OciProcess: {
+      terminal: p.EmulateConsole ?? false,
+      ...(p.EmulateConsole && p.ConsoleSize ? { consoleSize: { height: p.ConsoleSize[0]!, width: p.ConsoleSize[1]! } } : {}),
+      user: lcowOciUser(p.User),
+      args: [...(p.CommandArgs ?? [])],
+      env: Object.entries(p.Environment ?? {}).map(([k, v]) => `${k}=${v}`),
+      cwd: p.WorkingDirectory || '/',
+    },
+  };
 }
 
 /** The body of the GCS Create request for a Linux container (hcsshim hcsdoc_lcow.go linuxHostedSystem). */
@@ -47,12 +84,7 @@ export interface LcowContainerInput {
 export function lcowContainerRequest(input: LcowContainerInput): LinuxHostedSystem {
   const { spec } = input;
   const bundle = `${LCOW_ROOT_IN_UVM}/${spec.id}`;
-  const user = spec.process.user ?? spec.image?.user;
-  const ociUser = typeof user === 'object'
-    ? { uid: user.uid, gid: user.gid }
-    : user && /^\d+(:\d+)?$/.test(user)
-      ? { uid: Number(user.split(':')[0]), gid: Number(user.split(':')[1] ?? user.split(':')[0]) }
-      : { uid: 0, gid: 0, ...(user ? { username: user } : {}) };
+  const ociUser = lcowOciUser(spec.process.user ?? spec.image?.user);
   const env = [...mergeEnvironment(spec.image?.env, spec.process.env, 'linux')].map(([k, v]) => `${k}=${v}`);
   const mounts: LinuxOciSpec['mounts'] = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },

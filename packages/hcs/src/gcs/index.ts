@@ -1,2 +1,4 @@
 export * from './protocol.js';
-export { GcsBridge, UVM_CONTAINER_ID, type ResponseBase, type ContainerNotification } from './bridge.js';
+export * from './messages.js';
+export { GcsBridge, UVM_CONTAINER_ID } from './bridge.js';
+export { GuestConnection, type GuestProcessHandle, type GuestConnectionOptions } from './guest-connection.js';

@@ -27,6 +27,8 @@ export const RPC = {
   GetProperties: 0x901,
   ModifySettings: 0xa01,
   NegotiateProtocol: 0xb01,
+  DumpStacks: 0xc01,
+  DeleteContainerState: 0xd01,
 } as const;
 export type RpcName = keyof typeof RPC;
 
@@ -35,6 +37,12 @@ export const requestType = (rpc: RpcName): number => (MSG_REQUEST | CATEGORY_COM
 export const responseType = (request: number): number => (MSG_RESPONSE | (request & ~TYPE_MASK)) >>> 0;
 /** ComputeSystemNotificationV1: a container's exit and other events. */
 export const NOTIFICATION_TYPE = (MSG_NOTIFY | CATEGORY_COMPUTE_SYSTEM | 0x101) >>> 0;
+/** The RPC a request or response type names, or undefined (the category and version must be ComputeSystem v1). */
+export function rpcOf(type: number): RpcName | undefined {
+  if (((type & ~TYPE_MASK & 0x0ff00000) >>> 0) !== CATEGORY_COMPUTE_SYSTEM) return undefined;
+  const low = type & 0x000fffff;
+  return (Object.keys(RPC) as RpcName[]).find((k) => RPC[k] === low);
+}
 export const messageKind = (type: number): 'request' | 'response' | 'notify' | 'unknown' =>
   ({ [MSG_REQUEST]: 'request', [MSG_RESPONSE]: 'response', [MSG_NOTIFY]: 'notify' } as const)[(type & TYPE_MASK) >>> 0] ?? 'unknown';
 

@@ -11,6 +11,9 @@
 import { Duplex } from 'node:stream';
 import { UnsupportedError } from '@berth/image-format';
 import type { KoffiModule } from './prototypes.js';
+import type { HvsockListener } from '../gcs/messages.js';
+
+export { vsockServiceId, type HvsockListener } from '../gcs/messages.js';
 
 export const AF_HYPERV = 34;
 export const SOCK_STREAM = 1;
@@ -64,11 +67,6 @@ export function guidFromString(s: string): Guid {
   return { Data1: Number.parseInt(m[1]!, 16), Data2: Number.parseInt(m[2]!, 16), Data3: Number.parseInt(m[3]!, 16), Data4: [...tail] };
 }
 
-/** The hvsock service id of a Linux guest's vsock port (go-winio's VsockServiceID template). */
-export function vsockServiceId(port: number): string {
-  return `${(port >>> 0).toString(16).padStart(8, '0')}-facb-11e6-bd58-64006a7986d3`;
-}
-
 /** The socket calls hvsockDuplex needs: ws2_32's through koffi, or a test's. */
 export interface Winsock {
   recv(s: bigint, buf: Buffer): Promise<number>;
@@ -109,13 +107,6 @@ export function hvsockDuplex(ws: Winsock, s: bigint, readSize = 64 * 1024): Dupl
       close().then(() => cb(err), (e: unknown) => cb((err ?? e) as Error));
     },
   });
-}
-
-/** What the koffi binding of ws2_32 gives the bridge: a listener per VM and service. */
-export interface HvsockListener {
-  /** The guest's next connection. */
-  accept(): Promise<Duplex>;
-  close(): Promise<void>;
 }
 
 /**

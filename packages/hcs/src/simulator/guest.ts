@@ -59,6 +59,8 @@ export interface GuestProcessSpec {
   initArgs: string[];
   /** A host directory holding the container's own files (a process container's mounted scratch). */
   rootDir?: string;
+  /** The container's files as its guest mounts them (an LCOW container's ext4 layers). */
+  readRoot?: (path: string) => Buffer | undefined;
   /** Resolves when the system is not paused. */
   thawed(): Promise<void>;
 }
@@ -202,7 +204,7 @@ export class GuestProcess {
       exit: (code) => {
         throw new ProcessExit(code);
       },
-      readFile: (path) => fromRoot(s.rootDir, path) ?? this.options.files?.[path],
+      readFile: (path) => fromRoot(s.rootDir, path) ?? s.readRoot?.(path) ?? this.options.files?.[path],
     };
   }
 }

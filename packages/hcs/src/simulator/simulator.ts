@@ -22,6 +22,10 @@ import { DEFAULT_GUEST_USERS, GuestProcess, guestProgram, resolveGuestUser, type
 import { SimHcn } from './hcn.js';
 import { SimStorage, nameToGuid } from './storage.js';
 import { planCreate, type CreatePlan, type SystemState } from './systems.js';
+import { SimHvsock } from './hvsock.js';
+import { SimGcs } from './gcs.js';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 
 export interface HcsSimulatorOptions extends GuestOptions {
   /** The host's os.version; default Windows Server 2022 `10.0.20348.2340`. */
@@ -36,12 +40,18 @@ export interface HcsSimulatorOptions extends GuestOptions {
   processors?: number;
   /** Environment every guest process starts with under its own (the guest OS' defaults); default busybox-like PATH and the user's HOME. */
   defaultEnv?: (user: { name: string; home: string }) => Record<string, string>;
+  /** The most bytes one hvsock write moves at a time (small values cut every bridge frame); default 64 KiB. */
+  hvsockChunk?: number;
 }
 
 interface SimSystemRecord extends CreatePlan {
   id: string;
+  /** Properties.RuntimeId: the VmId hvsock addresses. */
+  runtimeId: string;
   doc: ComputeSystem;
   state: SystemState;
+  /** A Linux VM started without GuestConnection: its GCS, which connects to the host over hvsock. */
+  gcs?: SimGcs;
   exitType?: string;
   processes: Map<number, GuestProcess>;
   initArgs?: string[];
@@ -113,6 +123,8 @@ export class HcsSimulator implements HcsApi {
   readonly kind = 'simulator' as const;
   readonly storage = new SimStorage();
   readonly hcn = new SimHcn();
+  /** Hyper-V sockets between the host and the utility VMs' guests (the GCS bridge and stdio). */
+  readonly hvsock: SimHvsock;
   readonly hostOsVersion: string;
   readonly processors: number;
   /** Every document received, in order: what the tests inspect. */
@@ -126,6 +138,7 @@ export class HcsSimulator implements HcsApi {
     this.storage.onDisk = options.onDisk ?? false;
     this.storage.hostOsVersion = this.hostOsVersion;
     this.processors = options.processors ?? 4;
+    this.hvsock = new SimHvsock(options.hvsockChunk);
   }
 
   // ---- what a real host has on disk ----
@@ -194,7 +207,7 @@ export class HcsSimulator implements HcsApi {
     this.record('HcsCreateComputeSystem', document);
     if (this.systems.has(id.toLowerCase())) throw new HcsError(HRESULT.HCS_E_SYSTEM_ALREADY_EXISTS, 'HcsCreateComputeSystem', id);
     const plan = planCreate(document, this.hostView());
-    const r: SimSystemRecord = { ...plan, id, doc: structuredClone(document), state: 'Created', processes: new Map(), handles: new Set(), exitWaiters: [], thaw: [] };
+    const r: SimSystemRecord = { ...plan, id, runtimeId: randomUUID(), doc: structuredClone(document), state: 'Created', processes: new Map(), handles: new Set(), exitWaiters: [], thaw: [] };
     this.systems.set(id.toLowerCase(), r);
     return this.handle(r);
   }
@@ -215,6 +228,11 @@ export class HcsSimulator implements HcsApi {
     }
     r.state = 'Running';
     r.startedAt = Date.now();
+    // a Linux guest whose connection HCS does not own: its GCS dials the host (hcsshim's LCOW path)
+    if (r.vm && r.guestOs === 'linux' && !r.vm.guestConnection) {
+      r.gcs = new SimGcs({ runtimeId: r.runtimeId, scsi: r.vm.scsi, thawed: () => this.thawed(r) }, this.hvsock, this.options);
+      r.gcs.connect();
+    }
   }
 
   private stop(r: SimSystemRecord, exitType: string): void {
@@ -222,6 +240,7 @@ export class HcsSimulator implements HcsApi {
     const paused = r.state === 'Paused';
     r.state = 'Stopped';
     r.exitType = exitType;
+    r.gcs?.stop();
     for (const p of r.processes.values()) p.terminate(r.guestOs === 'linux' ? 137 : 1);
     if (paused) for (const t of r.thaw.splice(0)) t();
     for (const hosted of this.systems.values()) if (hosted.hostingSystemId?.toLowerCase() === r.id.toLowerCase()) this.stop(hosted, 'UnexpectedExit');
@@ -261,6 +280,7 @@ export class HcsSimulator implements HcsApi {
     const uptimeMs = r.startedAt && r.state !== 'Stopped' ? Date.now() - r.startedAt : 0;
     return {
       Id: r.id,
+      RuntimeId: r.runtimeId,
       SystemType: r.kind,
       RuntimeOsType: r.guestOs === 'linux' ? 'Linux' : 'Windows',
       Owner: r.doc.Owner,
@@ -309,7 +329,10 @@ export class HcsSimulator implements HcsApi {
       const slot = request.ResourcePath!.split('/').pop()!;
       const map = def === 'Attachment' ? r.vm.scsi : r.vm.pmem;
       if (add && map.has(slot)) throw new HcsError(HRESULT.ERROR_ALREADY_EXISTS, 'HcsModifyComputeSystem', `${request.ResourcePath} is in use`);
-      if (add) map.set(slot, (request.Settings as { Path?: string; HostPath?: string }).Path ?? (request.Settings as { HostPath: string }).HostPath);
+      const disk = (request.Settings as { Path?: string; HostPath?: string }).Path ?? (request.Settings as { HostPath: string }).HostPath;
+      // on disk, a disk is a file that has to be there (a local path stands for a Windows one)
+      if (add && this.storage.onDisk && disk.startsWith('/') && !existsSync(disk)) throw new HcsError(HRESULT.ERROR_FILE_NOT_FOUND, 'HcsModifyComputeSystem', `${disk} does not exist`);
+      if (add) map.set(slot, disk);
       else map.delete(slot);
     }
   }
@@ -532,6 +555,11 @@ export class HcsSimulator implements HcsApi {
   async close(): Promise<void> {
     // the directories standing for scratches are all it has on disk
     this.storage.removeHostDirs();
+  }
+
+  /** The GCS of a running Linux utility VM that dials the host (tests break its connection). */
+  guestOf(id: string): SimGcs | undefined {
+    return this.systems.get(id.toLowerCase())?.gcs;
   }
 
   /** The compute system's state as HCS reports it, or undefined once it is gone. */

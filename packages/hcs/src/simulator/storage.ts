@@ -108,6 +108,8 @@ export class SimStorage {
   initializeWritable(path: string, data: LayerData): void {
     if (this.onDisk && !isDir(path)) throw new HcsError(HRESULT.ERROR_PATH_NOT_FOUND, 'HcsInitializeWritableLayer', `writable layer folder ${path} does not exist`);
     const parents = this.checkLayerData('HcsInitializeWritableLayer', data);
+    // HCS leaves the scratch disk in the folder (its contents are not simulated)
+    if (this.onDisk) writeFileSync(join(path, 'sandbox.vhdx'), '');
     this.writable.set(lower(path), { parents: parents.map((p) => p.path) });
   }
 

@@ -1,0 +1,3 @@
+export { Ext4Writer, BLOCK, type Ext4Meta } from './writer.js';
+export { vhdFooter } from './vhd.js';
+export { layerVhdFromDir, emptyExt4Vhd } from './layer.js';
