@@ -56,6 +56,20 @@ describe('CRI pod PID 1 reaps orphans', () => {
     expect(after.some((p) => p.comm === 'sleep')).toBe(true);
     await h.cri.rt('RemovePodSandbox', { pod_sandbox_id: pod.id });
   }, 60_000);
+
+  it('a removed container\'s orphans go with it (they are left in its cgroup)', async () => {
+    const pod = await h.runPod(h.podConfig({ linux: pidPod }));
+    const leaver = await h.runContainer(pod, 'leaver', '(sleep 1007 &); exec sleep 3600', pidPod);
+    const watcher = await h.runContainer(pod, 'watcher', 'exec sleep 3601', pidPod);
+    const args = async (): Promise<string> => (await h.exec(watcher, ['ps', '-o', 'args'])).out;
+    expect(await until(args, (ps) => /sleep 1007/.test(ps))).toMatch(/sleep 1007/);
+    await h.cri.rt('StopContainer', { container_id: leaver, timeout: 0 });
+    await h.cri.rt('RemoveContainer', { container_id: leaver });
+    const after = await until(args, (ps) => !/sleep 1007/.test(ps), 5_000);
+    expect(after).not.toMatch(/sleep 1007|sleep 3600/);
+    expect(after).toMatch(/sleep 3601/);
+    await h.cri.rt('RemovePodSandbox', { pod_sandbox_id: pod.id });
+  }, 60_000);
 });
 
 describe('CRI pod sandboxes without an init binary', () => {
