@@ -135,9 +135,9 @@ export async function runRuntime(rt: OciRuntime, args: string[], timeoutMs = 30_
  * without a runtime process: the created init waits reading `<root>/<id>/exec.fifo`; opening
  * it for writing, unlinking it (so `state` says running) and writing one byte lets it exec
  * the container's process. crun's start does nothing else for Berth's configs (no poststart
- * hooks, no notify socket); the process it saves costs ~20 ms idle and 40+ under load, as
- * crun first re-executes itself from a sealed copy. Anything unexpected (no fifo: started,
- * or another layout; no reader: the init died) goes to the runtime, for its own answer.
+ * hooks, no notify socket); the process it saves costs ~20 ms idle and 40+ under load (a
+ * dynamic binary that also bind-mounts its own executable read-only). Anything unexpected
+ * (no fifo: started, or another layout; no reader: the init died) goes to the runtime.
  */
 export async function startContainerProcess(rt: OciRuntime, id: string): Promise<void> {
   if (rt.name.startsWith('crun') && (await writeExecFifo(join(rt.root, id, 'exec.fifo')))) return;
