@@ -19,13 +19,16 @@ export const isIpcSysctl = (k: string): boolean => k.startsWith('kernel.shm') ||
 
 /**
  * Pod sandboxes: an engine container running a pause process (`sleep infinity` from the
- * sandbox image) that holds the pod's network namespace (CNI bridge, published host ports,
+ * sandbox image, under the engine's init, which reaps) that holds the pod's network namespace (CNI bridge, published host ports,
  * hostname, resolv.conf) while the pod's containers come and go; they join it with
  * `container:<sandbox>`. A pause process rather than a bare namespace because the engine's
  * and the driver's model of a shared namespace is a running container's, and a pod must
  * keep its IP with no container running.
  */
 export class Sandboxes {
+  /** Set once the engine found no init binary: sandboxes then run the pause process alone. */
+  private noInitBinary = false;
+
   constructor(private readonly d: CriDeps) {}
 
   async run(req: any): Promise<{ pod_sandbox_id: string }> {
@@ -70,28 +73,43 @@ export class Sandboxes {
     const builtin = image === 'busybox';
     if (builtin) await this.d.engine.images.ensureBuiltin('busybox');
     const name = `k8s_POD_${md.name}_${md.namespace}_${md.uid ?? ''}_${md.attempt ?? 0}`;
-    const { Id } = await this.d.engine.containers.create(
-      {
-        Image: image,
-        // PID 1 of a pod that shares its PID namespace: named for the binary (`busybox`), not
-        // `sleep`, so the pod's containers do not find it among their own sleeps (pgrep)
-        Entrypoint: builtin ? ['busybox', 'sleep'] : ['sleep'],
-        Cmd: ['infinity'],
-        ...(meta.hostname && !hostNet ? { Hostname: meta.hostname } : {}),
-        Labels: objectLabels('sandbox', meta, { [CONFIG_LABEL]: JSON.stringify(compactConfig(cfg) ?? {}) }),
-        // the pause process has no handler: only SIGKILL ends a PID 1
-        StopSignal: 'SIGKILL',
-        HostConfig: host,
-      },
-      { name },
-    );
+    const body = {
+      Image: image,
+      // PID 1 of a pod that shares its PID namespace: named for the binary (`busybox`), not
+      // `sleep`, so the pod's containers do not find it among their own sleeps (pgrep)
+      Entrypoint: builtin ? ['busybox', 'sleep'] : ['sleep'],
+      Cmd: ['infinity'],
+      ...(meta.hostname && !hostNet ? { Hostname: meta.hostname } : {}),
+      Labels: objectLabels('sandbox', meta, { [CONFIG_LABEL]: JSON.stringify(compactConfig(cfg) ?? {}) }),
+      // the pause process has no handler: only SIGKILL ends a PID 1
+      StopSignal: 'SIGKILL',
+      HostConfig: host,
+    };
+    // The pod's PID 1 reaps: every orphan of a container that shares the pod's PID namespace
+    // is handed to it, and `sleep` would leave each a zombie (Kubernetes' pause reaps them).
+    // The engine's `--init` (tini / docker-init / catatonit, static, bind-mounted) is that
+    // PID 1, with the pause process its child. A host PID namespace has its own init.
+    const reaper = namespaces.pid !== NS_NODE && !this.noInitBinary;
+    try {
+      return { pod_sandbox_id: await this.startPause(name, { ...body, HostConfig: { ...host, Init: reaper } }) };
+    } catch (err) {
+      if (!reaper || !isInitMissing(err)) throw err;
+      this.noInitBinary = true;
+      this.d.log?.warn({ pod: name }, 'no init binary (tini, docker-init or catatonit) for pod sandboxes: their PID 1 cannot reap orphaned processes');
+      return { pod_sandbox_id: await this.startPause(name, body) };
+    }
+  }
+
+  /** Creates and starts the sandbox's engine container; nothing of it is left on failure. */
+  private async startPause(name: string, body: Parameters<CriDeps['engine']['containers']['create']>[0]): Promise<string> {
+    const { Id } = await this.d.engine.containers.create(body, { name });
     try {
       await this.d.engine.containers.start(Id);
     } catch (err) {
       await this.d.engine.containers.remove(Id, { force: true }).catch(() => undefined);
       throw err;
     }
-    return { pod_sandbox_id: Id };
+    return Id;
   }
 
   /** The engine's view of a sandbox; NotFound unless it is one. */
@@ -177,6 +195,9 @@ export function sandboxIp(c: ContainerInspect): string {
   for (const n of Object.values(c.NetworkSettings?.Networks ?? {})) if (n.IPAddress) return n.IPAddress;
   return '';
 }
+
+/** The engine's answer when `--init` has no binary to run (init-binary.ts). */
+const isInitMissing = (err: unknown): boolean => /needs a static init binary|init binary .* is not an executable/.test((err as Error)?.message ?? '');
 
 export function ignoreNotFound(err: unknown): void {
   if (!(isNotFound(err))) throw err;

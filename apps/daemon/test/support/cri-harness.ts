@@ -31,11 +31,12 @@ export interface CriHarness {
   stop(): Promise<void>;
 }
 
-export async function startCriHarness(): Promise<CriHarness> {
+/** `daemonConfig`: more daemon.json keys for this berthd. */
+export async function startCriHarness(daemonConfig: Record<string, unknown> = {}): Promise<CriHarness> {
   const dir = await mkdtemp(join(tmpdir(), 'berthd-cri-'));
   const network = isolatedNetworkConfig();
   const criSocket = join(dir, 'run', 'cri.sock');
-  await writeFile(join(dir, 'daemon.json'), JSON.stringify(network));
+  await writeFile(join(dir, 'daemon.json'), JSON.stringify({ ...network, ...daemonConfig }));
   const reg = await seededRegistry();
   let daemon: Daemon;
   try {

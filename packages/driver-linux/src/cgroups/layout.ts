@@ -46,7 +46,9 @@ export async function detectCgroups(mountinfo = '/proc/self/mountinfo'): Promise
 
 /**
  * Removes the cgroup `path` from every hierarchy. Processes of a killed container can
- * take a moment to leave (EBUSY); retried for up to `timeoutMs`.
+ * take a moment to leave (EBUSY); retried for up to `timeoutMs`. What is still in it
+ * then is killed, as the runtime's delete does: a container that shares the pod's PID
+ * namespace leaves its orphans there (they outlive its init, handed to the pod's PID 1).
  */
 export async function removeCgroup(mounts: CgroupMounts, path: string, timeoutMs = 2000): Promise<void> {
   const { rmdir } = await import('node:fs/promises');
@@ -62,8 +64,20 @@ export async function removeCgroup(mounts: CgroupMounts, path: string, timeoutMs
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOENT' || code === 'ENOTDIR') break;
         if (code !== 'EBUSY' || Date.now() > deadline) break;
+        await killCgroupProcs(dir);
         await new Promise((r) => setTimeout(r, 20));
       }
     }
   }));
+}
+
+async function killCgroupProcs(dir: string): Promise<void> {
+  const procs = await readFile(`${dir}/cgroup.procs`, 'utf8').catch(() => '');
+  for (const pid of procs.split('\n').map(Number).filter((n) => n > 0)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
 }

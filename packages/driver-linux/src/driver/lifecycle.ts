@@ -6,7 +6,7 @@ import { isFrozen, setFrozen } from '../cgroups/freezer.js';
 import { removeCgroup } from '../cgroups/layout.js';
 import { launchConmon } from '../conmon/launch.js';
 import { removeLogFiles } from '../conmon/log-files.js';
-import { runRuntime } from '../oci/runtime.js';
+import { deleteExitedContainer, runRuntime, startContainerProcess } from '../oci/runtime.js';
 import { unmountRootfs } from '../rootfs/mount.js';
 import type { DriverContext } from './context.js';
 import { now, pidAlive, toState, type ContainerRecord } from './records.js';
@@ -20,7 +20,7 @@ export async function startContainer(ctx: DriverContext, id: string): Promise<vo
   if (rec.status === 'running') throw new ConflictError(`container ${id} is already running`);
   if (rec.status === 'stopped' && rec.networkReleased) throw new ConflictError(`container ${id} gave its network back when it stopped: create it afresh`);
   if (rec.status === 'stopped') rec = await recreate(ctx, rec);
-  await runRuntime(ctx.runtime, ['start', id]);
+  await startContainerProcess(ctx.runtime, id);
   const updated: ContainerRecord = { ...(await ctx.records.load(id)), status: 'running', startedAt: now() };
   await ctx.records.save(updated);
   ctx.logs.watch(updated);
@@ -149,7 +149,7 @@ export async function deleteContainer(ctx: DriverContext, id: string, options: D
     // never started: kill the runtime's init waiting in the exec fifo
     await runRuntime(ctx.runtime, ['kill', id, '9']).catch(() => undefined);
   }
-  if (rec.status !== 'stopped' || !(await runRuntime(ctx.runtime, ['delete', id]).then(() => true, () => false))) {
+  if (rec.status !== 'stopped' || !(await deleteExitedContainer(ctx.runtime, id))) {
     await runRuntime(ctx.runtime, ['delete', '--force', id]).catch(() => undefined);
   }
   // conmon exits right after the container; give it a moment, then make sure
@@ -162,7 +162,7 @@ export async function deleteContainer(ctx: DriverContext, id: string, options: D
       // gone
     }
   }
-  // the runtime leaves the cgroup behind when the container's processes were still exiting
+  // the cgroup goes with whatever is left in it (orphans in a pod's shared PID namespace)
   await removeCgroup(ctx.cgroups, rec.cgroupsPath);
   if (rec.mountedRootfs) await unmountRootfs(join(rec.bundle, 'rootfs'));
   const detached = await detaching;

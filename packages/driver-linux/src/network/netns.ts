@@ -1,7 +1,7 @@
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { BerthError } from '@berth/image-format';
 import { runCommand } from './run-command.js';
-import { createNetnsDirect } from '../process/run-program.js';
+import { createNetnsDirect, umountDirect } from '../process/run-program.js';
 
 /*
  * Named network namespaces kept as nsfs bind mounts on files in a directory of our
@@ -71,6 +71,13 @@ export async function createNetns(path: string, options: { loopbackUp?: boolean 
 export async function removeNetns(path: string): Promise<void> {
   // A file can carry stacked mounts (a crash between two creates); bounded loop.
   for (let i = 0; i < 4 && (await isNetnsMounted(path)); i++) {
+    const direct = await umountDirect(path, false);
+    if (direct === '') continue;
+    if (direct !== undefined) {
+      const lazy = await umountDirect(path, true);
+      if (lazy !== '') throw new BerthError('Internal', `cannot unmount network namespace ${path}: ${lazy}`);
+      continue;
+    }
     const r = await runCommand('umount', [path]);
     if (r.code !== 0) {
       const lazy = await runCommand('umount', ['-l', path]);

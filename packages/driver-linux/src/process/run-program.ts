@@ -74,6 +74,20 @@ export async function mountOverlayDirect(target: string, source: string, data: s
   return true;
 }
 
+/**
+ * umount2(2) of `target` by the spawn helper, without umount(8) (a program start per
+ * rootfs and per network namespace): '' when done, else the errno's text ("Invalid
+ * argument": nothing mounted there). Undefined where the helper or the syscall number is
+ * not available: the caller runs umount(8) then.
+ */
+export async function umountDirect(target: string, lazy: boolean): Promise<string | undefined> {
+  const numbers = MOUNT_SYSCALLS[process.arch];
+  const s = spawnServer();
+  if (!numbers || !s?.usable) return undefined;
+  const MNT_DETACH = 2;
+  return s.umount(target, lazy ? MNT_DETACH : 0, numbers.umount2);
+}
+
 /** The plain child_process way (what the helper saves the daemon's main thread from). */
 export function runDirect(file: string, args: readonly string[], options: ProgramOptions = {}): Promise<ProgramResult> {
   return new Promise((resolve, reject) => {

@@ -139,3 +139,39 @@ describe('SpawnServer mount mode', () => {
     }
   });
 });
+
+describe('SpawnServer umount mode', () => {
+  it('unmounts as umount(8) does, lazily when asked, and names the errno when it cannot', async () => {
+    const numbers = MOUNT_SYSCALLS[process.arch];
+    if (!numbers) throw new Error(`no mount syscall number for ${process.arch}`);
+    const dir = await mkdtemp(join(tmpdir(), 'berth-spawn-umount-'));
+    const s = new SpawnServer();
+    const { mkdir, open } = await import('node:fs/promises');
+    const mounted = async (p: string): Promise<boolean> => (await runDirect('findmnt', ['-n', p])).code === 0;
+    const target = join(dir, 'm');
+    try {
+      await mkdir(target);
+      await runDirect('mount', ['-t', 'tmpfs', 'berth-test', target]);
+      expect(await mounted(target)).toBe(true);
+      expect(await s.umount(target, 0, numbers.umount2)).toBe('');
+      expect(await mounted(target)).toBe(false);
+      // nothing mounted there, or no such path: the kernel's words
+      expect(await s.umount(target, 0, numbers.umount2)).toMatch(/Invalid argument/);
+      expect(await s.umount(join(dir, 'missing'), 0, numbers.umount2)).toMatch(/No such file or directory/);
+      // busy (a file open in it): refused, then detached lazily (MNT_DETACH)
+      await runDirect('mount', ['-t', 'tmpfs', 'berth-test', target]);
+      const held = await open(join(target, 'f'), 'w');
+      try {
+        expect(await s.umount(target, 0, numbers.umount2)).toMatch(/busy/);
+        expect(await s.umount(target, 2, numbers.umount2)).toBe('');
+        expect(await mounted(target)).toBe(false);
+      } finally {
+        await held.close();
+      }
+    } finally {
+      await runDirect('umount', ['-l', target]).catch(() => undefined);
+      s.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

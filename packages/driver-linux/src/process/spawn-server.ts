@@ -20,6 +20,8 @@ import { BerthError } from '@berth/image-format';
  * mode `mount` (file = the target, cwd = where relative paths in the data resolve, args =
  * the mount syscall number, source, fs type, flags, data): mount(2) in a child, what
  * mount(8) would do for an overlay, without a program.
+ * mode `umount` (file = the target, args = the umount2 syscall number, flags): umount2(2)
+ * in a child, what umount(8) does, without a program; the errno text on failure.
  * The helper exits when its stdin closes (the daemon went away).
  */
 const HELPER_SOURCE = String.raw`use strict;
@@ -83,6 +85,7 @@ sub start_job {
   return start_daemon($r) if $r->{mode} eq 'daemon';
   return make_netns($r) if $r->{mode} eq 'netns';
   return do_mount($r) if $r->{mode} eq 'mount';
+  return do_umount($r) if $r->{mode} eq 'umount';
   my $id = $r->{id};
   my ($in_r, $in_w, $out_r, $out_w, $err_r, $err_w, $st_r, $st_w);
   unless (pipe($in_r, $in_w) && pipe($out_r, $out_w) && pipe($err_r, $err_w) && pipe($st_r, $st_w)) {
@@ -151,6 +154,19 @@ sub do_mount {
     my $fail = sub { syswrite($st_w, $_[0]); POSIX::_exit(1); };
     if (defined $r->{cwd}) { chdir($r->{cwd}) or $fail->("chdir $r->{cwd}: $!"); }
     syscall($sys_mount + 0, $src, $r->{file}, $type, $flags + 0, $data) == 0 or $fail->("mount: $!");
+    POSIX::_exit(0);
+  }
+  close($st_w);
+  add_job($pid, $r, err => $st_r);
+}
+sub do_umount {
+  my ($r) = @_;
+  my ($sys_umount2, $flags) = @{$r->{args}};
+  pipe(my $st_r, my $st_w) or return reply($r->{id}, -1, undef, '', '', "pipe: $!");
+  my $pid = fork();
+  if (!defined $pid) { return reply($r->{id}, -1, undef, '', '', "fork: $!"); }
+  if ($pid == 0) {
+    syscall($sys_umount2 + 0, $r->{file}, $flags + 0) == 0 or do { syswrite($st_w, "$!"); POSIX::_exit(1); };
     POSIX::_exit(0);
   }
   close($st_w);
@@ -320,7 +336,13 @@ export class SpawnServer {
     if (r.code !== 0) throw new BerthError('Internal', `mount ${type} on ${target}: ${r.stderr.toString('utf8').trim()}`);
   }
 
-  private request(mode: 'run' | 'daemon' | 'netns' | 'mount', file: string, args: readonly string[], options: ProgramOptions): Promise<ProgramResult> {
+  /** umount2(2) of `target` (`flags`: MNT_DETACH for a lazy one): '' when done, else the errno's text. */
+  async umount(target: string, flags: number, umountSyscall: number): Promise<string> {
+    const r = await this.request('umount', target, [String(umountSyscall), String(flags)], { env: {} });
+    return r.code === 0 ? '' : r.stderr.toString('utf8').trim() || `exit ${r.code}`;
+  }
+
+  private request(mode: 'run' | 'daemon' | 'netns' | 'mount' | 'umount', file: string, args: readonly string[], options: ProgramOptions): Promise<ProgramResult> {
     const child = this.ensure();
     const id = this.nextId++;
     const env = Object.entries(options.env ?? process.env).filter((e): e is [string, string] => e[1] !== undefined);

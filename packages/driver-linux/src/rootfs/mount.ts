@@ -2,7 +2,7 @@ import { mkdir, readFile, rm, symlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { BerthError } from '@berth/image-format';
 import type { RootfsMount } from '@berth/runtime';
-import { mountOverlayDirect, runOrThrow } from '../process/run-program.js';
+import { mountOverlayDirect, runOrThrow, umountDirect } from '../process/run-program.js';
 
 const run = (file: string, args: string[], options: { cwd?: string } = {}): Promise<string> => runOrThrow(file, args, { ...options, timeoutMs: 60_000 });
 
@@ -120,6 +120,14 @@ export async function unmountRootfs(target: string): Promise<void> {
   for (let i = 0; i < 16; i++) {
     // ask the kernel rather than spawning a umount that fails: that cost a process per removal
     if (i > 0 && !(await isMountPoint(target))) return;
+    const direct = await umountDirect(target, false);
+    if (direct !== undefined) {
+      if (direct === '') continue;
+      if (/invalid argument|no such file/i.test(direct)) return;
+      const lazy = await umountDirect(target, true);
+      if (lazy !== '') return;
+      continue;
+    }
     try {
       await run('umount', [target]);
     } catch (err) {
