@@ -139,6 +139,24 @@ describe('a stopped container releases its network and published ports', () => {
     await dockerOk(env, ['rm', '-f', 'after-rm']);
   });
 
+  it('run --rm returns with its network given back: the same port at once, its iptables rules gone', async () => {
+    const port = await freePort();
+    const publish = `127.0.0.1:${port}:80`;
+    // two back to back on one port, twenty times: never "port is already allocated"
+    for (let i = 0; i < 20; i++) {
+      for (const which of ['a', 'b']) {
+        const r = await docker(env, ['run', '--rm', '-p', publish, reg.busybox, 'echo', `${which}${i}`]);
+        expect(r, `round ${i} ${which}`).toMatchObject({ code: 0, stdout: `${which}${i}\n` });
+      }
+    }
+    // the container says its address; once `run --rm` returned no rule names it
+    for (let i = 0; i < 3; i++) {
+      const ip = (await dockerOk(env, ['run', '--rm', '-p', publish, reg.busybox, 'hostname', '-i'])).trim();
+      expect(ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+      expect(await iptablesMention(ip), `rules for ${ip} after run --rm returned`).toBe(false);
+    }
+  }, 300_000);
+
   it('restart policies and docker restart set the network up again', async () => {
     const port = await freePort();
     // serves a second, then exits 1: --restart always runs it again and again on the same port
