@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seededRegistry, type SeededRegistry } from '@berth/fixtures';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
+import { describe, expect, it } from 'vitest';
+import { useTestDaemon } from './support/fixture.js';
 import { docker, dockerOk } from './support/docker-cli.js';
 
 /** go-units' words for a whole number of seconds under a minute. */
@@ -14,23 +13,10 @@ function seconds(n: number): string {
 //   Exited (3) Less than a second ago / Exited (3) 1 second ago / Created
 // dockerd truncates the seconds (Go's int()): 0.6 s is "Less than a second", 1.6 s "1 second".
 describe("the Status text of docker ps is dockerd's", () => {
-  let t: TestDaemon;
-  let reg: SeededRegistry;
-  let env: NodeJS.ProcessEnv;
-
-  beforeAll(async () => {
-    reg = await seededRegistry();
-    t = await startTestDaemon();
-    env = t.dockerEnv;
-    await dockerOk(env, ['pull', reg.busybox], { timeoutMs: 120_000 });
-  });
-  afterAll(async () => {
-    await t?.stop();
-    await reg?.stop();
-  });
+  const t = useTestDaemon({ busybox: 'registry' });
 
   const inspectTime = async (name: string, field: 'StartedAt' | 'FinishedAt'): Promise<number> => {
-    const iso = (await dockerOk(env, ['inspect', '-f', `{{.State.${field}}}`, name])).trim();
+    const iso = (await dockerOk(t.env, ['inspect', '-f', `{{.State.${field}}}`, name])).trim();
     const ms = Date.parse(iso);
     expect(ms, iso).not.toBeNaN();
     return ms;
@@ -46,7 +32,7 @@ describe("the Status text of docker ps is dockerd's", () => {
     const wait = since + offsetMs - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const before = Date.now();
-    const text = (await dockerOk(env, ['ps', '-a', '--filter', `name=^${name}$`, '--format', '{{.Status}}'])).trim();
+    const text = (await dockerOk(t.env, ['ps', '-a', '--filter', `name=^${name}$`, '--format', '{{.Status}}'])).trim();
     const after = Date.now();
     const allowed: string[] = [];
     for (let n = Math.trunc((before - since) / 1000); n <= Math.trunc((after - since) / 1000); n++) allowed.push(render(seconds(n)));
@@ -54,30 +40,30 @@ describe("the Status text of docker ps is dockerd's", () => {
   }
 
   it('a running container: Up, with the seconds truncated', async () => {
-    await dockerOk(env, ['run', '-d', '--name', 'up', reg.busybox, 'sleep', '60']);
+    await dockerOk(t.env, ['run', '-d', '--name', 'up', t.image, 'sleep', '60']);
     for (const offset of [600, 1600, 2600]) {
       const { text, allowed } = await statusAt('up', 'StartedAt', offset, (s) => `Up ${s}`);
       expect(allowed, `at ${offset} ms`).toContain(text);
     }
-    await dockerOk(env, ['pause', 'up']);
+    await dockerOk(t.env, ['pause', 'up']);
     const paused = await statusAt('up', 'StartedAt', 3600, (s) => `Up ${s} (Paused)`);
     expect(paused.allowed).toContain(paused.text);
-    await dockerOk(env, ['rm', '-f', 'up']);
+    await dockerOk(t.env, ['rm', '-f', 'up']);
   });
 
   it('an exited container: Exited (code) ... ago; a created one: Created', async () => {
-    expect((await docker(env, ['run', '--name', 'quit', reg.busybox, 'sh', '-c', 'exit 3'])).code).toBe(3);
+    expect((await docker(t.env, ['run', '--name', 'quit', t.image, 'sh', '-c', 'exit 3'])).code).toBe(3);
     for (const offset of [600, 1600]) {
       const { text, allowed } = await statusAt('quit', 'FinishedAt', offset, (s) => `Exited (3) ${s} ago`);
       expect(allowed, `at ${offset} ms`).toContain(text);
     }
-    await dockerOk(env, ['create', '--name', 'fresh', reg.busybox, 'true']);
-    expect((await dockerOk(env, ['ps', '-a', '--filter', 'name=^fresh$', '--format', '{{.Status}}'])).trim()).toBe('Created');
-    await dockerOk(env, ['rm', '-f', 'quit', 'fresh']);
+    await dockerOk(t.env, ['create', '--name', 'fresh', t.image, 'true']);
+    expect((await dockerOk(t.env, ['ps', '-a', '--filter', 'name=^fresh$', '--format', '{{.Status}}'])).trim()).toBe('Created');
+    await dockerOk(t.env, ['rm', '-f', 'quit', 'fresh']);
   });
 
   it('health: starting, healthy, unhealthy after the uptime', async () => {
-    const health = async (name: string): Promise<string> => (await dockerOk(env, ['inspect', '-f', '{{.State.Health.Status}}', name])).trim();
+    const health = async (name: string): Promise<string> => (await dockerOk(t.env, ['inspect', '-f', '{{.State.Health.Status}}', name])).trim();
     const until = async (name: string, status: string): Promise<void> => {
       const deadline = Date.now() + 30_000;
       while ((await health(name)) !== status) {
@@ -86,9 +72,9 @@ describe("the Status text of docker ps is dockerd's", () => {
       }
     };
     // a first check a minute away: starting for the whole test
-    await dockerOk(env, ['run', '-d', '--name', 'waiting', '--health-cmd', 'true', '--health-interval', '60s', reg.busybox, 'sleep', '60']);
-    await dockerOk(env, ['run', '-d', '--name', 'ok', '--health-cmd', 'true', '--health-interval', '1s', reg.busybox, 'sleep', '60']);
-    await dockerOk(env, ['run', '-d', '--name', 'sick', '--health-cmd', 'false', '--health-interval', '1s', '--health-retries', '1', reg.busybox, 'sleep', '60']);
+    await dockerOk(t.env, ['run', '-d', '--name', 'waiting', '--health-cmd', 'true', '--health-interval', '60s', t.image, 'sleep', '60']);
+    await dockerOk(t.env, ['run', '-d', '--name', 'ok', '--health-cmd', 'true', '--health-interval', '1s', t.image, 'sleep', '60']);
+    await dockerOk(t.env, ['run', '-d', '--name', 'sick', '--health-cmd', 'false', '--health-interval', '1s', '--health-retries', '1', t.image, 'sleep', '60']);
     const starting = await statusAt('waiting', 'StartedAt', 600, (s) => `Up ${s} (health: starting)`);
     expect(starting.allowed).toContain(starting.text);
     await until('ok', 'healthy');
@@ -97,6 +83,6 @@ describe("the Status text of docker ps is dockerd's", () => {
     await until('sick', 'unhealthy');
     const unhealthy = await statusAt('sick', 'StartedAt', 1600, (s) => `Up ${s} (unhealthy)`);
     expect(unhealthy.allowed).toContain(unhealthy.text);
-    await dockerOk(env, ['rm', '-f', 'waiting', 'ok', 'sick']);
+    await dockerOk(t.env, ['rm', '-f', 'waiting', 'ok', 'sick']);
   });
 });
