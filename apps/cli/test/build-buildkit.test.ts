@@ -3,33 +3,23 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
-import { berthRunner, buildCli, removeCli } from './support/cli.js';
+import { berthRunner } from './support/cli.js';
+import { useCliDaemon } from './support/fixture.js';
 import { writeBuildContext } from '@berth/fixtures';
 
 // `berth build` with what only it can send (secrets, --no-cache-filter) and BuildKit's
 // progress displays, against a real berthd.
 describe('berth build: dockerfile:1 secrets, --no-cache-filter, --progress', { timeout: 180_000 }, () => {
-  let t: TestDaemon;
-  let bin: string;
+  const t = useCliDaemon({ busybox: 'builtin' });
+  const { berth, berthOk } = t;
   let work: string;
-  let berth: ReturnType<typeof berthRunner>['berth'];
-  let berthOk: ReturnType<typeof berthRunner>['berthOk'];
   const suffix = Math.random().toString(16).slice(2, 8);
 
   beforeAll(async () => {
-    [bin, t, work] = await Promise.all([buildCli(), startTestDaemon(), mkdtemp(join(tmpdir(), 'berth-cli-bk-'))]);
-    await t.daemon.engine.images.ensureBuiltin('busybox');
-    ({ berth, berthOk } = berthRunner(bin, t.berthEnv));
-  }, 180_000);
+    work = await mkdtemp(join(tmpdir(), 'berth-cli-bk-'));
+  });
   afterAll(async () => {
-    if (t) {
-      const ids = (await berth(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-      if (ids.length > 0) await berth(['rm', '-f', ...ids]);
-      await t.stop();
-    }
     if (work) await rm(work, { recursive: true, force: true });
-    await removeCli(bin);
   });
 
   const context = (name: string, files: Record<string, string>): Promise<string> => writeBuildContext(work, name, files);
@@ -63,7 +53,7 @@ describe('berth build: dockerfile:1 secrets, --no-cache-filter, --progress', { t
     expect(saved.code).toBe(0);
     expect(saved.stdout).not.toContain('s3cr3t');
     // the env form of --secret
-    const withEnv = berthRunner(bin, { ...t.berthEnv, MY_TOKEN: 's3cr3t-value' }).berth;
+    const withEnv = berthRunner(t.bin, { ...t.berthEnv, MY_TOKEN: 's3cr3t-value' }).berth;
     const viaEnv = await withEnv(['build', '--no-cache', '--secret', 'id=tok,env=MY_TOKEN', dir], { timeoutMs: 120_000 });
     expect(viaEnv.code, viaEnv.stderr).toBe(0);
     const missing = await context('secret-missing', { Dockerfile: 'FROM busybox\nRUN --mount=type=secret,id=nope,required=true true\n' });

@@ -3,34 +3,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeHtpasswd, startRegistry, writeBuildContext } from '@berth/fixtures';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
-import { berthRunner, buildCli, dockerRunner, removeCli } from './support/cli.js';
+import { useCliDaemon } from './support/fixture.js';
 
 // `berth build` against a real berthd: the same context, .dockerignore and stream as docker's
 // classic builder (DOCKER_BUILDKIT=0 docker build is the reference for the step lines).
 describe('berth build', () => {
-  let t: TestDaemon;
-  let bin: string;
+  const t = useCliDaemon({ busybox: 'builtin', dockerEnv: { DOCKER_BUILDKIT: '0' } });
+  const { berth, berthOk, docker } = t;
   let work: string;
-  let berth: ReturnType<typeof berthRunner>['berth'];
-  let berthOk: ReturnType<typeof berthRunner>['berthOk'];
-  let docker: ReturnType<typeof dockerRunner>['docker'];
   const suffix = Math.random().toString(16).slice(2, 8);
 
   beforeAll(async () => {
-    [bin, t, work] = await Promise.all([buildCli(), startTestDaemon(), mkdtemp(join(tmpdir(), 'berth-cli-build-'))]);
-    await t.daemon.engine.images.ensureBuiltin('busybox');
-    ({ berth, berthOk } = berthRunner(bin, t.berthEnv));
-    ({ docker } = dockerRunner({ ...t.dockerEnv, DOCKER_BUILDKIT: '0' }));
-  }, 180_000);
+    work = await mkdtemp(join(tmpdir(), 'berth-cli-build-'));
+  });
   afterAll(async () => {
-    if (t) {
-      const ids = (await berth(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-      if (ids.length > 0) await berth(['rm', '-f', ...ids]);
-      await t.stop();
-    }
     if (work) await rm(work, { recursive: true, force: true });
-    await removeCli(bin);
   });
 
   const context = (name: string, files: Record<string, string>): Promise<string> => writeBuildContext(work, name, files);

@@ -1,74 +1,50 @@
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
-import { seededRegistry, type SeededRegistry } from '@berth/fixtures';
-import { berthRunner, buildCli, removeCli, dockerRunner, Tmux, sameOutput as compareOutputs } from './support/cli.js';
+import { describe, expect, it } from 'vitest';
+import { Tmux, sameOutput as compareOutputs } from './support/cli.js';
+import { useCliDaemon } from './support/fixture.js';
 
 // berth against a real berthd (in this process, own root/socket/bridge), with the real
 // docker CLI as the reference for output formats. Tests share one daemon and run in order.
 describe('berth container commands against berthd', () => {
-  let t: TestDaemon;
-  let reg: SeededRegistry;
-  let image: string;
-  let bin: string;
-  let berth: ReturnType<typeof berthRunner>['berth'];
-  let berthOk: ReturnType<typeof berthRunner>['berthOk'];
-  let docker: ReturnType<typeof dockerRunner>['docker'];
-  let dockerOk: ReturnType<typeof dockerRunner>['dockerOk'];
+  const t = useCliDaemon({ busybox: 'registry' });
+  const { berth, berthOk, docker, dockerOk } = t;
   const suffix = Math.random().toString(16).slice(2, 8);
   const name = (n: string): string => `${n}-${suffix}`;
-
-  beforeAll(async () => {
-    [bin, reg, t] = await Promise.all([buildCli(), seededRegistry(), startTestDaemon()]);
-    image = reg.busybox;
-    ({ berth, berthOk } = berthRunner(bin, t.berthEnv));
-    ({ docker, dockerOk } = dockerRunner(t.dockerEnv));
-    await berthOk(['pull', '-q', image], { timeoutMs: 120_000 });
-  }, 180_000);
-  afterAll(async () => {
-    if (t) {
-      const ids = (await berth(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-      if (ids.length > 0) await berth(['rm', '-f', ...ids]);
-      await t.stop();
-    }
-    await reg?.stop();
-    await removeCli(bin);
-  });
 
   const sameOutput = (args: string[]) => compareOutputs(berth, docker, args);
 
   it('run --rm prints the output, returns the exit code, leaves nothing behind', async () => {
-    expect(await berth(['run', '--rm', image, 'echo', 'hello world'])).toEqual({ code: 0, stdout: 'hello world\n', stderr: '' });
-    const fail = await berth(['run', '--rm', image, 'sh', '-c', 'echo out; echo oops >&2; exit 3']);
+    expect(await berth(['run', '--rm', t.image, 'echo', 'hello world'])).toEqual({ code: 0, stdout: 'hello world\n', stderr: '' });
+    const fail = await berth(['run', '--rm', t.image, 'sh', '-c', 'echo out; echo oops >&2; exit 3']);
     expect(fail).toEqual({ code: 3, stdout: 'out\n', stderr: 'oops\n' });
     expect((await berthOk(['ps', '-aq'])).trim()).toBe('');
   });
 
   it('run -i forwards piped stdin; -e, -w, -u, --entrypoint, --hostname, --label reach the container', async () => {
-    expect(await berth(['run', '--rm', '-i', image, 'sh', '-c', 'tr a-z A-Z; echo done'], { input: 'piped text\n' })).toEqual({ code: 0, stdout: 'PIPED TEXT\ndone\n', stderr: '' });
-    const out = await berthOk(['run', '--rm', '-e', 'FOO=bar', '-w', '/tmp', '-u', '65534', '--hostname', `h${suffix}`, image, 'sh', '-c', 'echo $FOO $(pwd) $(id -u) $(hostname)']);
+    expect(await berth(['run', '--rm', '-i', t.image, 'sh', '-c', 'tr a-z A-Z; echo done'], { input: 'piped text\n' })).toEqual({ code: 0, stdout: 'PIPED TEXT\ndone\n', stderr: '' });
+    const out = await berthOk(['run', '--rm', '-e', 'FOO=bar', '-w', '/tmp', '-u', '65534', '--hostname', `h${suffix}`, t.image, 'sh', '-c', 'echo $FOO $(pwd) $(id -u) $(hostname)']);
     expect(out).toBe(`bar /tmp 65534 h${suffix}\n`);
-    expect(await berthOk(['run', '--rm', '--entrypoint', 'echo', image, 'from', 'entrypoint'])).toBe('from entrypoint\n');
+    expect(await berthOk(['run', '--rm', '--entrypoint', 'echo', t.image, 'from', 'entrypoint'])).toBe('from entrypoint\n');
   });
 
   it('run exit codes: 127 for a missing command, 126 for a non-executable one, 125 for daemon errors', async () => {
-    const missing = await berth(['run', '--rm', image, 'no-such-command']);
+    const missing = await berth(['run', '--rm', t.image, 'no-such-command']);
     expect(missing.code).toBe(127);
     expect(missing.stderr).toMatch(/^berth: Error response from daemon: .*not found/);
-    const notExec = await berth(['run', '--rm', image, '/etc/passwd']);
+    const notExec = await berth(['run', '--rm', t.image, '/etc/passwd']);
     expect(notExec.code).toBe(126);
-    const badImage = await berth(['run', '--rm', `${reg.registry.host}/no-such-image:${suffix}`]);
+    const badImage = await berth(['run', '--rm', `${t.reg.registry.host}/no-such-image:${suffix}`]);
     expect(badImage.code).toBe(125);
-    expect(badImage.stderr).toContain(`Unable to find image '${reg.registry.host}/no-such-image:${suffix}' locally`);
+    expect(badImage.stderr).toContain(`Unable to find image '${t.reg.registry.host}/no-such-image:${suffix}' locally`);
     expect(badImage.stderr).toMatch(/Error response from daemon: /);
     expect(badImage.stderr).not.toMatch(/\n\s+at /);
-    const badFlag = await berth(['run', '--memory', 'lots', image]);
+    const badFlag = await berth(['run', '--memory', 'lots', t.image]);
     expect(badFlag.code).toBe(125);
     expect((await berthOk(['ps', '-aq'])).trim()).toBe('');
   });
 
   it('run without a TTY proxies signals to the container; -it needs a terminal', async () => {
-    const child = spawn(process.execPath, [bin, 'run', '--rm', image, 'sh', '-c', 'trap "echo got INT; exit 7" INT; sleep 30 & wait'], { env: t.berthEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [t.bin, 'run', '--rm', t.image, 'sh', '-c', 'trap "echo got INT; exit 7" INT; sleep 30 & wait'], { env: t.berthEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     // wait until the container runs, then interrupt berth as a terminal's ^C would
@@ -81,7 +57,7 @@ describe('berth container commands against berthd', () => {
     const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
     expect(code).toBe(7);
     expect(out).toBe('got INT\n');
-    const noTty = await berth(['run', '-it', '--rm', image, 'true']);
+    const noTty = await berth(['run', '-it', '--rm', t.image, 'true']);
     expect(noTty).toEqual({ code: 1, stdout: '', stderr: 'the input device is not a TTY\n' });
   });
 
@@ -95,7 +71,7 @@ describe('berth container commands against berthd', () => {
       '--cap-add', 'NET_ADMIN', '--cap-drop', 'MKNOD', '--security-opt', 'no-new-privileges', '--label', 'a=b', '--hostname', 'hh',
       '--ulimit', 'nofile=1024:2048', '--ulimit', 'nproc=300', '--group-add', '10', '--group-add', 'nogroup', '--pid', 'host', '--ipc', 'host',
       '--uts', 'host', '--cpuset-cpus', '0', '--sysctl', 'net.ipv4.ip_forward=1', '--init',
-      '-i', '-t', image, '-c', 'true',
+      '-i', '-t', t.image, '-c', 'true',
     ];
     await berthOk(['create', '--name', name('flags-b'), ...flags]);
     await dockerOk(['create', '--name', name('flags-d'), ...flags]);
@@ -113,7 +89,7 @@ describe('berth container commands against berthd', () => {
     expect(b).toContain('"FROM_FILE=1"');
     expect(b).toContain('[{"Name":"nofile","Hard":2048,"Soft":1024},{"Name":"nproc","Hard":300,"Soft":300}]');
     expect(b).toContain('{"net.ipv4.ip_forward":"1"} true');
-    const bad = await berth(['create', '--ulimit', 'bogus=1', image]);
+    const bad = await berth(['create', '--ulimit', 'bogus=1', t.image]);
     expect(bad.code).toBe(125);
     expect(bad.stderr).toContain('invalid argument "bogus=1" for "--ulimit" flag: invalid ulimit type: bogus');
     await berthOk(['rm', '-v', name('flags-b'), name('flags-d')]);
@@ -123,25 +99,25 @@ describe('berth container commands against berthd', () => {
   it('run -a attaches only the named streams, as docker does; --sig-proxy=false keeps signals out', async () => {
     const script = ['sh', '-c', 'echo out; echo err >&2; exit 2'];
     for (const a of [['-a', 'stdout'], ['-a', 'STDERR'], ['-a', 'stdout', '-a', 'stderr']]) {
-      const b = await berth(['run', '--rm', ...a, image, ...script]);
-      const d = await docker(['run', '--rm', ...a, image, ...script]);
+      const b = await berth(['run', '--rm', ...a, t.image, ...script]);
+      const d = await docker(['run', '--rm', ...a, t.image, ...script]);
       expect(b, a.join(' ')).toEqual(d);
     }
     const fields = '{{.Config.AttachStdin}} {{.Config.AttachStdout}} {{.Config.AttachStderr}} {{.Config.OpenStdin}} {{.Config.StdinOnce}}';
     for (const a of [['-a', 'stdin', '-i'], ['-a', 'stdout', '-i'], ['-i']]) {
-      await berthOk(['create', '--name', name('att-b'), ...a, image, 'true']);
-      await dockerOk(['create', '--name', name('att-d'), ...a, image, 'true']);
+      await berthOk(['create', '--name', name('att-b'), ...a, t.image, 'true']);
+      await dockerOk(['create', '--name', name('att-d'), ...a, t.image, 'true']);
       expect(await berthOk(['inspect', '-f', fields, name('att-b')]), a.join(' ')).toBe(await berthOk(['inspect', '-f', fields, name('att-d')]));
       await berthOk(['rm', name('att-b'), name('att-d')]);
     }
-    const conflict = await berth(['run', '-d', '-a', 'stdout', image, 'true']);
+    const conflict = await berth(['run', '-d', '-a', 'stdout', t.image, 'true']);
     expect(conflict).toMatchObject({ code: 125 });
     expect(conflict.stderr).toContain('Conflicting options: -a and -d');
-    const bad = await berth(['run', '-a', 'stdfoo', image, 'true']);
+    const bad = await berth(['run', '-a', 'stdfoo', t.image, 'true']);
     expect(bad.code).toBe(125);
     expect(bad.stderr).toContain('invalid argument "stdfoo" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR');
     // --sig-proxy=false: SIGINT stops berth only; the container runs on
-    const child = spawn(process.execPath, [bin, 'run', '--sig-proxy=false', '--name', name('noproxy'), image, 'sh', '-c', 'trap "echo got INT" INT; sleep 30 & wait'], { env: t.berthEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [t.bin, 'run', '--sig-proxy=false', '--name', name('noproxy'), t.image, 'sh', '-c', 'trap "echo got INT" INT; sleep 30 & wait'], { env: t.berthEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     for (let i = 0; i < 100; i++) {
       if ((await berthOk(['ps', '-q', '--filter', `name=${name('noproxy')}`])).trim() !== '') break;
       await new Promise((r) => setTimeout(r, 100));
@@ -154,10 +130,10 @@ describe('berth container commands against berthd', () => {
   });
 
   it('run -d prints the full ID; ps matches the docker CLI', async () => {
-    const id = (await berthOk(['run', '-d', '--name', name('web'), '-l', 'tier=web', image, 'sleep', '300'])).trim();
+    const id = (await berthOk(['run', '-d', '--name', name('web'), '-l', 'tier=web', t.image, 'sleep', '300'])).trim();
     expect(id).toMatch(/^[0-9a-f]{64}$/);
-    await berthOk(['create', '--name', name('made'), image, 'echo', 'created']);
-    await berthOk(['run', '-d', '--name', name('ported'), '-p', '127.0.0.1::80', '-p', '127.0.0.1::81/udp', '--expose', '90', image, 'sleep', '300']);
+    await berthOk(['create', '--name', name('made'), t.image, 'echo', 'created']);
+    await berthOk(['run', '-d', '--name', name('ported'), '-p', '127.0.0.1::80', '-p', '127.0.0.1::81/udp', '--expose', '90', t.image, 'sleep', '300']);
     for (const args of [
       ['ps', '--filter', `name=${name('ported')}`],
       ['ps', '--filter', `name=${name('ported')}`, '--format', '{{.Ports}}'],
@@ -194,8 +170,8 @@ describe('berth container commands against berthd', () => {
       ['inspect', '-f', '{{range .Config.Cmd}}[{{.}}]{{end}}', name('web')],
       ['inspect', '-f', '{{upper .State.Status}} {{len .Config.Cmd}} {{join .Config.Cmd ","}}', name('web')],
       ['container', 'inspect', name('made')],
-      ['inspect', '-f', '{{.Id}}', image],
-      ['image', 'inspect', image],
+      ['inspect', '-f', '{{.Id}}', t.image],
+      ['image', 'inspect', t.image],
     ]) {
       const { b, d } = await sameOutput(args);
       expect(b.code, args.join(' ')).toBe(0);
@@ -223,7 +199,7 @@ describe('berth container commands against berthd', () => {
   });
 
   it('logs (--tail, -t, --since), exec (-e, -w, -u), top, stats --no-stream', async () => {
-    const id = (await berthOk(['run', '-d', '--name', name('logger'), image, 'sh', '-c', 'for i in 1 2 3; do echo line $i; done; echo err >&2; sleep 300'])).trim();
+    const id = (await berthOk(['run', '-d', '--name', name('logger'), t.image, 'sh', '-c', 'for i in 1 2 3; do echo line $i; done; echo err >&2; sleep 300'])).trim();
     let logs = '';
     for (let i = 0; i < 50 && !logs.includes('line 3'); i++) {
       logs = (await berthOk(['logs', name('logger')])) + '';
@@ -245,10 +221,10 @@ describe('berth container commands against berthd', () => {
   });
 
   it('logs -f follows until the container stops; attach streams a running container and returns its exit code', async () => {
-    await berthOk(['run', '-d', '--name', name('follow'), image, 'sh', '-c', 'echo one; sleep 1; echo two; sleep 1; echo three']);
+    await berthOk(['run', '-d', '--name', name('follow'), t.image, 'sh', '-c', 'echo one; sleep 1; echo two; sleep 1; echo three']);
     const followed = await berth(['logs', '-f', name('follow')], { timeoutMs: 30_000 });
     expect(followed).toEqual({ code: 0, stdout: 'one\ntwo\nthree\n', stderr: '' });
-    await berthOk(['run', '-d', '--name', name('att'), image, 'sh', '-c', 'sleep 1; echo attached-out; echo attached-err >&2; exit 6']);
+    await berthOk(['run', '-d', '--name', name('att'), t.image, 'sh', '-c', 'sleep 1; echo attached-out; echo attached-err >&2; exit 6']);
     const attached = await berth(['attach', name('att')], { timeoutMs: 30_000 });
     expect(attached).toEqual({ code: 6, stdout: 'attached-out\n', stderr: 'attached-err\n' });
     const stopped = await berth(['attach', name('att')]);
@@ -267,7 +243,7 @@ describe('berth container commands against berthd', () => {
     expect(await berthOk(['wait', name('web')])).toBe('137\n');
     await berthOk(['rename', name('web'), name('web2')]);
     expect(await berthOk(['start', '-a', name('made')])).toBe('created\n');
-    await berthOk(['create', '-i', '--name', name('cat'), image, 'sh', '-c', 'tr a-z A-Z; exit 4']);
+    await berthOk(['create', '-i', '--name', name('cat'), t.image, 'sh', '-c', 'tr a-z A-Z; exit 4']);
     expect(await berth(['start', '-a', '-i', name('cat')], { input: 'through start\n' })).toEqual({ code: 4, stdout: 'THROUGH START\n', stderr: '' });
     await berthOk(['rm', name('cat')]);
     const rm = await berth(['rm', name('logger')]);
@@ -280,7 +256,7 @@ describe('berth container commands against berthd', () => {
   });
 
   it('run -it: a real terminal through tmux (raw mode, resize, exit code)', async () => {
-    const tm = await Tmux.start([process.execPath, bin, 'run', '-it', '--rm', image, 'sh'], t.berthEnv, { cols: 100, rows: 30 });
+    const tm = await Tmux.start([process.execPath, t.bin, 'run', '-it', '--rm', t.image, 'sh'], t.berthEnv, { cols: 100, rows: 30 });
     try {
       await tm.waitFor((s) => /[#$] $/m.test(s));
       await tm.sendKeys('echo $((6*7))', 'Enter');
@@ -314,7 +290,7 @@ describe('berth container commands against berthd', () => {
     // In a terminal: the prompt, a command's output, the detach keys, then berth's exit
     // status (nothing printed, as the docker CLI: the status follows the prompt on its line).
     const session = async (argv: string[], word: string, keys: string[]): Promise<string | undefined> => {
-      const tm = await Tmux.start([process.execPath, bin, ...argv], t.berthEnv, { cols: 100, rows: 30 });
+      const tm = await Tmux.start([process.execPath, t.bin, ...argv], t.berthEnv, { cols: 100, rows: 30 });
       try {
         // attach prints nothing: Enter until the shell's prompt shows that keys reach it (bounded)
         let live = false;
@@ -331,7 +307,7 @@ describe('berth container commands against berthd', () => {
         await tm.kill();
       }
     };
-    expect(await session(['run', '-it', '--name', name('detachable'), image, 'sh'], 'before-detach', ['C-p', 'C-q'])).toBe('0');
+    expect(await session(['run', '-it', '--name', name('detachable'), t.image, 'sh'], 'before-detach', ['C-p', 'C-q'])).toBe('0');
     expect(await status()).toBe('running');
     expect(await session(['attach', '--detach-keys', 'ctrl-a,x', name('detachable')], 'attached-again', ['C-a', 'x'])).toBe('0');
     expect(await status()).toBe('running');
@@ -342,8 +318,8 @@ describe('berth container commands against berthd', () => {
   });
 
   it('exec -it through tmux', async () => {
-    await berthOk(['run', '-d', '--name', name('box'), image, 'sleep', '300']);
-    const tm = await Tmux.start([process.execPath, bin, 'exec', '-it', name('box'), 'sh'], t.berthEnv, { cols: 90, rows: 25 });
+    await berthOk(['run', '-d', '--name', name('box'), t.image, 'sleep', '300']);
+    const tm = await Tmux.start([process.execPath, t.bin, 'exec', '-it', name('box'), 'sh'], t.berthEnv, { cols: 90, rows: 25 });
     try {
       await tm.waitFor((s) => /[#$] $/m.test(s));
       await tm.sendKeys('stty size; tty', 'Enter');
@@ -357,7 +333,7 @@ describe('berth container commands against berthd', () => {
   });
 
   it('export and commit', async () => {
-    await berthOk(['run', '--name', name('changed'), image, 'sh', '-c', 'echo committed > /marker']);
+    await berthOk(['run', '--name', name('changed'), t.image, 'sh', '-c', 'echo committed > /marker']);
     const tar = await berth(['export', name('changed')]);
     expect(tar.code).toBe(0);
     expect(tar.stdout).toContain('marker');

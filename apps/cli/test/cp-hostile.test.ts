@@ -5,26 +5,20 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostileCorpus, outsideState } from '@berth/layer-store/testsuite';
 import { untar } from '../src/commands/cp-archive.js';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
-import { berthRunner, buildCli, removeCli } from './support/cli.js';
+import { useCliDaemon } from './support/fixture.js';
 
 // The hostile-archive corpus (layer-store's testsuite) through `berth cp`, both ways: the
 // host-side extraction of `berth cp CTR:SRC DEST` (fed the corpus itself, then whatever a
 // hostile copy left in a container, through a real berthd), and `berth cp - CTR:DEST`.
 // Each case is refused or contained: a host directory beside everything stays as it was.
 describe('berth cp with hostile archives', () => {
-  let t: TestDaemon;
-  let bin: string;
-  let berth: ReturnType<typeof berthRunner>['berth'];
-  let berthOk: ReturnType<typeof berthRunner>['berthOk'];
+  const t = useCliDaemon({ busybox: 'builtin' });
+  const { berth, berthOk } = t;
   let work: string;
   let outside: string;
   const ctr = `cp-hostile-${Math.random().toString(16).slice(2, 8)}`;
 
   beforeAll(async () => {
-    [bin, t] = await Promise.all([buildCli(), startTestDaemon()]);
-    ({ berth, berthOk } = berthRunner(bin, t.berthEnv));
-    await t.daemon.engine.images.ensureBuiltin('busybox');
     work = await mkdtemp(join(tmpdir(), 'berth-cp-hostile-'));
     outside = join(work, 'outside');
     await mkdir(outside);
@@ -32,11 +26,7 @@ describe('berth cp with hostile archives', () => {
     await berthOk(['run', '-d', '--name', ctr, '--network', 'none', 'busybox', 'sleep', '600']);
   }, 180_000);
   afterAll(async () => {
-    if (t) {
-      await berth(['rm', '-f', ctr]);
-      await t.stop();
-    }
-    await removeCli(bin);
+    await berth(['rm', '-f', ctr]);
     if (work) await rm(work, { recursive: true, force: true });
   }, 240_000);
 

@@ -1,18 +1,15 @@
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
-import { berthRunner, buildCli, dockerRunner, removeCli, Tmux, type CliResult } from './support/cli.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Tmux, type CliResult } from './support/cli.js';
+import { useCliDaemon } from './support/fixture.js';
 
 // `berth cp` against a real berthd, with the real docker CLI (28.2) copying the same
 // things against the same daemon as the reference: results, output and exit codes.
 describe('berth cp', () => {
-  let t: TestDaemon;
-  let bin: string;
-  let berth: ReturnType<typeof berthRunner>['berth'];
-  let berthOk: ReturnType<typeof berthRunner>['berthOk'];
-  let docker: ReturnType<typeof dockerRunner>['docker'];
+  const t = useCliDaemon({ busybox: 'builtin' });
+  const { berth, berthOk, docker } = t;
   let src: string;
   let out: string;
   const suffix = Math.random().toString(16).slice(2, 8);
@@ -31,10 +28,6 @@ describe('berth cp', () => {
   });
 
   beforeAll(async () => {
-    [bin, t] = await Promise.all([buildCli(), startTestDaemon()]);
-    ({ berth, berthOk } = berthRunner(bin, t.berthEnv));
-    ({ docker } = dockerRunner(t.dockerEnv));
-    await t.daemon.engine.images.ensureBuiltin('busybox');
     src = join(t.dir, 'src');
     out = join(t.dir, 'out');
     await mkdir(join(src, 'dir', 'sub'), { recursive: true });
@@ -50,14 +43,6 @@ describe('berth cp', () => {
     await berthOk(['run', '-d', '--name', ctr, '--network', 'none', 'busybox', 'sleep', '300']);
     await berthOk(['exec', ctr, 'mkdir', '-p', '/b', '/d']);
   }, 180_000);
-  afterAll(async () => {
-    if (t) {
-      const ids = (await berth(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-      if (ids.length > 0) await berth(['rm', '-f', ...ids]);
-      await t.stop();
-    }
-    await removeCli(bin);
-  });
 
   /** The same copy by both CLIs (into /b for berth, /d for docker): same exit code and output. */
   const both = async (from: string, to: (root: string) => string, input?: Buffer): Promise<CliResult> => {
@@ -135,9 +120,9 @@ describe('berth cp', () => {
   it('on a terminal: the "Successfully copied" line as docker prints it', async () => {
     const screens: string[] = [];
     for (const [cmd, env, to] of [
-      [[process.execPath, bin], t.berthEnv, '/b/tty.txt'],
+      [[process.execPath, t.bin], t.berthEnv, '/b/tty.txt'],
       [['docker'], t.dockerEnv, '/d/tty.txt'],
-      [[process.execPath, bin], t.berthEnv, '/b/tty-dir'],
+      [[process.execPath, t.bin], t.berthEnv, '/b/tty-dir'],
       [['docker'], t.dockerEnv, '/d/tty-dir'],
     ] as const) {
       const from = to.endsWith('dir') ? join(src, 'dir') : join(src, 'file.txt');
@@ -156,7 +141,7 @@ describe('berth cp', () => {
     const outScreens: string[] = [];
     for (const what of ['file.txt', 'dir']) {
       for (const [cmd, env, sub] of [
-        [[process.execPath, bin], t.berthEnv, 'tty-b'],
+        [[process.execPath, t.bin], t.berthEnv, 'tty-b'],
         [['docker'], t.dockerEnv, 'tty-d'],
       ] as const) {
         await mkdir(join(out, `${sub}-${what}`));

@@ -2,65 +2,49 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
-import { seededRegistry, type SeededRegistry, makeHtpasswd, startRegistry } from '@berth/fixtures';
-import { berthRunner, buildCli, removeCli, dockerRunner, Tmux, sameOutput as compareOutputs } from './support/cli.js';
+import { makeHtpasswd, startRegistry } from '@berth/fixtures';
+import { Tmux, sameOutput as compareOutputs } from './support/cli.js';
+import { useCliDaemon } from './support/fixture.js';
 import { screen } from './support/screen.js';
 
 // Images, volumes, networks and system commands of berth against a real berthd and a
 // real registry; the docker CLI against the same daemon is the reference output.
 describe('berth image, volume, network and system commands against berthd', () => {
-  let t: TestDaemon;
-  let reg: SeededRegistry;
-  let image: string;
-  let bin: string;
+  const t = useCliDaemon({ registry: true });
+  const { berth, berthOk, docker, dockerOk } = t;
   let work: string;
-  let berth: ReturnType<typeof berthRunner>['berth'];
-  let berthOk: ReturnType<typeof berthRunner>['berthOk'];
-  let docker: ReturnType<typeof dockerRunner>['docker'];
-  let dockerOk: ReturnType<typeof dockerRunner>['dockerOk'];
   const suffix = Math.random().toString(16).slice(2, 8);
   const name = (n: string): string => `${n}-${suffix}`;
 
   beforeAll(async () => {
-    [bin, reg, t, work] = await Promise.all([buildCli(), seededRegistry(), startTestDaemon(), mkdtemp(join(tmpdir(), 'berth-cli-images-'))]);
-    image = reg.busybox;
-    ({ berth, berthOk } = berthRunner(bin, t.berthEnv));
-    ({ docker, dockerOk } = dockerRunner(t.dockerEnv));
-  }, 180_000);
+    work = await mkdtemp(join(tmpdir(), 'berth-cli-images-'));
+  });
   afterAll(async () => {
-    if (t) {
-      const ids = (await berth(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-      if (ids.length > 0) await berth(['rm', '-f', ...ids]);
-      await t.stop();
-    }
-    await reg?.stop();
     if (work) await rm(work, { recursive: true, force: true });
-    await removeCli(bin);
   });
 
   const sameOutput = (args: string[]) => compareOutputs(berth, docker, args);
 
   it('pull without a terminal prints plain lines, exactly what the docker CLI prints', async () => {
-    const b = await berth(['pull', image], { timeoutMs: 120_000 });
+    const b = await berth(['pull', t.reg.busybox], { timeoutMs: 120_000 });
     expect(b.code).toBe(0);
     expect(b.stderr).toBe('');
     expect(b.stdout).toMatch(/^latest: Pulling from \S*busybox\n/);
     expect(b.stdout).toMatch(/\n[0-9a-f]{12}: Pull complete\n/);
     expect(b.stdout).toMatch(/\nDigest: sha256:[0-9a-f]{64}\n/);
-    expect(b.stdout).toContain(`\nStatus: Downloaded newer image for ${image}\n${image}\n`);
+    expect(b.stdout).toContain(`\nStatus: Downloaded newer image for ${t.reg.busybox}\n${t.reg.busybox}\n`);
     expect(b.stdout).not.toContain('\x1b[');
-    await berthOk(['rmi', image]);
-    const d = await docker(['pull', image], { timeoutMs: 120_000 });
+    await berthOk(['rmi', t.reg.busybox]);
+    const d = await docker(['pull', t.reg.busybox], { timeoutMs: 120_000 });
     expect(d.code).toBe(0);
     expect(b.stdout).toBe(d.stdout);
-    const again = await berthOk(['pull', image]);
-    expect(again).toContain(`Status: Image is up to date for ${image}`);
+    const again = await berthOk(['pull', t.reg.busybox]);
+    expect(again).toContain(`Status: Image is up to date for ${t.reg.busybox}`);
   });
 
   it('pull on a terminal redraws one line per layer in place (tmux)', async () => {
-    await berthOk(['rmi', image]);
-    const tm = await Tmux.start([process.execPath, bin, 'pull', image], t.berthEnv, { cols: 150, rows: 20 });
+    await berthOk(['rmi', t.reg.busybox]);
+    const tm = await Tmux.start([process.execPath, t.bin, 'pull', t.reg.busybox], t.berthEnv, { cols: 150, rows: 20 });
     try {
       const status = await tm.exitStatus(60_000);
       expect(status).toBe(0);
@@ -69,16 +53,16 @@ describe('berth image, volume, network and system commands against berthd', () =
       // each layer ends on one line that says it is complete, no leftover progress lines
       expect(lines.filter((l) => /^[0-9a-f]{12}: /.test(l)).every((l) => /: Pull complete$/.test(l))).toBe(true);
       expect(lines.some((l) => /^Digest: sha256:[0-9a-f]{64}$/.test(l))).toBe(true);
-      expect(lines).toContain(`Status: Downloaded newer image for ${image}`);
+      expect(lines).toContain(`Status: Downloaded newer image for ${t.reg.busybox}`);
     } finally {
       await tm.kill();
     }
   });
 
   it('pull progress escape sequences when stdout is a terminal (captured raw through tmux pipe-pane)', async () => {
-    await berthOk(['rmi', image]);
+    await berthOk(['rmi', t.reg.busybox]);
     const raw = join(work, 'pull.raw');
-    const tm = await Tmux.start(['sh', '-c', 'sleep 0.5; exec "$@"', 'sh', process.execPath, bin, 'pull', image], t.berthEnv, { cols: 150, rows: 20 });
+    const tm = await Tmux.start(['sh', '-c', 'sleep 0.5; exec "$@"', 'sh', process.execPath, t.bin, 'pull', t.reg.busybox], t.berthEnv, { cols: 150, rows: 20 });
     try {
       await tm.tmux(['pipe-pane', '-t', tm.name, '-o', `cat > ${raw}`]);
       expect(await tm.exitStatus(60_000)).toBe(0);
@@ -89,12 +73,12 @@ describe('berth image, volume, network and system commands against berthd', () =
     expect(text).toMatch(/\x1b\[2K\r[0-9a-f]{12}: Pull complete/);
     expect(text).toMatch(/\x1b\[\d+A/);
     const finalLines = screen(text.replace(/\r\n/g, '\n').replace(/EXIT=\d+/, ''));
-    expect(finalLines).toContain(`Status: Downloaded newer image for ${image}`);
+    expect(finalLines).toContain(`Status: Downloaded newer image for ${t.reg.busybox}`);
   });
 
   it('images matches the docker CLI (table, -q, --no-trunc, --format, json, filter)', async () => {
-    await berthOk(['tag', image, `tagged-${suffix}:v1`]);
-    await berthOk(['tag', image, `${reg.registry.host}/other-${suffix}:v2`]);
+    await berthOk(['tag', t.reg.busybox, `tagged-${suffix}:v1`]);
+    await berthOk(['tag', t.reg.busybox, `${t.reg.registry.host}/other-${suffix}:v2`]);
     for (const args of [
       ['images'],
       ['images', '-q'],
@@ -107,8 +91,8 @@ describe('berth image, volume, network and system commands against berthd', () =
       ['images', `tagged-${suffix}`],
       ['images', '--filter', `reference=tagged-${suffix}:*`],
       ['image', 'ls', '-a'],
-      ['history', image],
-      ['history', '--no-trunc', '--format', '{{.ID}} {{.CreatedBy}} {{.Size}}', image],
+      ['history', t.reg.busybox],
+      ['history', '--no-trunc', '--format', '{{.ID}} {{.CreatedBy}} {{.Size}}', t.reg.busybox],
     ]) {
       const { b, d } = await sameOutput(args);
       expect(b.code, args.join(' ')).toBe(0);
@@ -117,10 +101,10 @@ describe('berth image, volume, network and system commands against berthd', () =
   });
 
   it('push draws docker-style progress; rmi prints what it untagged', async () => {
-    const target = `${reg.registry.host}/pushed-${suffix}:v1`;
-    await berthOk(['tag', image, target]);
+    const target = `${t.reg.registry.host}/pushed-${suffix}:v1`;
+    await berthOk(['tag', t.reg.busybox, target]);
     const out = await berthOk(['push', target], { timeoutMs: 120_000 });
-    expect(out).toMatch(new RegExp(`^The push refers to repository \\[${reg.registry.host}/pushed-${suffix}\\]\n`));
+    expect(out).toMatch(new RegExp(`^The push refers to repository \\[${t.reg.registry.host}/pushed-${suffix}\\]\n`));
     expect(out).toMatch(/\n[0-9a-f]{12}: Pushed\n/);
     expect(out).toMatch(/\nv1: digest: sha256:[0-9a-f]{64} size: \d+\n$/);
     expect(await berthOk(['rmi', target])).toBe(`Untagged: ${target}\n`);
@@ -144,7 +128,7 @@ describe('berth image, volume, network and system commands against berthd', () =
     const viaStdin = await berthOk(['load'], { input: await readFile(tarPath) });
     expect(viaStdin).toContain(`Loaded image: tagged-${suffix}:v1`);
 
-    await berthOk(['create', '--name', name('src'), image]);
+    await berthOk(['create', '--name', name('src'), t.reg.busybox]);
     const rootfs = join(work, 'rootfs.tar');
     await berthOk(['export', '-o', rootfs, name('src')]);
     const id = (await berthOk(['import', '-c', 'CMD ["echo", "imported"]', rootfs, `imported-${suffix}:v1`])).trim();
@@ -156,8 +140,8 @@ describe('berth image, volume, network and system commands against berthd', () =
   it('volume create/ls/inspect/rm/prune, matching the docker CLI', async () => {
     expect(await berthOk(['volume', 'create', '--label', 'k=v', name('vol')])).toBe(`${name('vol')}\n`);
     expect(await berthOk(['volume', 'create', name('spare')])).toBe(`${name('spare')}\n`);
-    await berthOk(['run', '--rm', '-v', `${name('vol')}:/data`, image, 'sh', '-c', 'echo kept > /data/f']);
-    expect(await berthOk(['run', '--rm', '--mount', `type=volume,source=${name('vol')},target=/d,readonly`, image, 'cat', '/d/f'])).toBe('kept\n');
+    await berthOk(['run', '--rm', '-v', `${name('vol')}:/data`, t.reg.busybox, 'sh', '-c', 'echo kept > /data/f']);
+    expect(await berthOk(['run', '--rm', '--mount', `type=volume,source=${name('vol')},target=/d,readonly`, t.reg.busybox, 'cat', '/d/f'])).toBe('kept\n');
     for (const args of [
       ['volume', 'ls'],
       ['volume', 'ls', '-q'],
@@ -194,7 +178,7 @@ describe('berth image, volume, network and system commands against berthd', () =
       expect(b.stdout, `berth ${args.join(' ')}`).toBe(d.stdout);
     }
     // berthd connects containers that are not running yet
-    await berthOk(['create', '--name', name('c'), image, 'sleep', '300']);
+    await berthOk(['create', '--name', name('c'), t.reg.busybox, 'sleep', '300']);
     await berthOk(['network', 'connect', name('net'), name('c')]);
     await berthOk(['start', name('c')]);
     expect(await berthOk(['inspect', '-f', `{{(index .NetworkSettings.Networks "${name('net')}").IPAddress}}`, name('c')])).toMatch(new RegExp(`^10\\.${n}\\.77\\.\\d+\\n$`));
@@ -218,7 +202,7 @@ describe('berth image, volume, network and system commands against berthd', () =
     expect(df.split('\n')[0]).toMatch(/^TYPE\s+TOTAL\s+ACTIVE\s+SIZE\s+RECLAIMABLE$/);
     expect(df).toMatch(/\nImages\s+\d+\s+\d+\s+\S+\s+\S+/);
     const since = Math.floor(Date.now() / 1000) - 1;
-    await berthOk(['run', '--rm', '--name', name('ev'), image, 'true']);
+    await berthOk(['run', '--rm', '--name', name('ev'), t.reg.busybox, 'true']);
     const until = Math.floor(Date.now() / 1000) + 1;
     const events = await berthOk(['events', '--since', String(since), '--until', String(until), '--filter', `container=${name('ev')}`]);
     expect(events).toMatch(/ container create [0-9a-f]{64} \(/);
@@ -228,7 +212,7 @@ describe('berth image, volume, network and system commands against berthd', () =
     expect(events).toBe(await dockerOk(evArgs));
     const json = await berthOk(['events', '--since', String(since), '--until', String(until), '--filter', `container=${name('ev')}`, '--format', '{{.Type}} {{.Action}}']);
     expect(json).toMatch(/^container create\n/m);
-    await berthOk(['create', '--name', name('stopped'), image]);
+    await berthOk(['create', '--name', name('stopped'), t.reg.busybox]);
     const pruned = await berthOk(['system', 'prune', '-f']);
     expect(pruned).toMatch(/Deleted Containers:\n[0-9a-f]{64}\n/);
     expect(pruned).toMatch(/Total reclaimed space: /);
@@ -239,8 +223,8 @@ describe('berth image, volume, network and system commands against berthd', () =
     const secured = await startRegistry({ htpasswdPath: htpasswd });
     try {
       const target = `${secured.host}/private-${suffix}:v1`;
-      await berthOk(['pull', '-q', image]);
-      await berthOk(['tag', image, target]);
+      await berthOk(['pull', '-q', t.reg.busybox]);
+      await berthOk(['tag', t.reg.busybox, target]);
       const denied = await berth(['push', target]);
       expect(denied.code).toBe(1);
       expect(denied.stderr).toMatch(/unauthorized|authentication required|no basic auth credentials/i);
@@ -261,14 +245,14 @@ describe('berth image, volume, network and system commands against berthd', () =
 
   it('login --password-stdin and logout keep a 0600 credential file', async () => {
     // berthd's /auth checks credentials against the registry; this one has no auth, so any login succeeds
-    const r = await berth(['login', '-u', 'someone', '--password-stdin', reg.registry.host], { input: 'secret\n' });
+    const r = await berth(['login', '-u', 'someone', '--password-stdin', t.reg.registry.host], { input: 'secret\n' });
     expect(r).toMatchObject({ code: 0, stdout: 'Login Succeeded\n' });
     const cfgPath = join(t.berthEnv['BERTH_CONFIG'] as string, 'config.json');
     expect((await stat(cfgPath)).mode & 0o777).toBe(0o600);
     const cfg = JSON.parse(await readFile(cfgPath, 'utf8'));
-    expect(Buffer.from(cfg.auths[reg.registry.host].auth, 'base64').toString()).toBe('someone:secret');
-    expect(await berthOk(['logout', reg.registry.host])).toBe(`Removing login credentials for ${reg.registry.host}\n`);
-    expect(JSON.parse(await readFile(cfgPath, 'utf8')).auths[reg.registry.host]).toBeUndefined();
+    expect(Buffer.from(cfg.auths[t.reg.registry.host].auth, 'base64').toString()).toBe('someone:secret');
+    expect(await berthOk(['logout', t.reg.registry.host])).toBe(`Removing login credentials for ${t.reg.registry.host}\n`);
+    expect(JSON.parse(await readFile(cfgPath, 'utf8')).auths[t.reg.registry.host]).toBeUndefined();
     void writeFile;
   });
 });

@@ -1,41 +1,25 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
-import { seededRegistry, type SeededRegistry } from '@berth/fixtures';
-import { berthRunner, buildCli, removeCli } from './support/cli.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useCliDaemon } from './support/fixture.js';
 
 // berth network connect --alias / disconnect -f on a running container, against a real
 // berthd: the new interface answers at once and its alias resolves from the other side.
 describe('berth network connect/disconnect of a running container', () => {
-  let t: TestDaemon;
-  let reg: SeededRegistry;
-  let image: string;
-  let bin: string;
-  let berth: ReturnType<typeof berthRunner>['berth'];
-  let berthOk: ReturnType<typeof berthRunner>['berthOk'];
+  const t = useCliDaemon({ busybox: 'registry' });
+  const { berth, berthOk } = t;
   const suffix = Math.random().toString(16).slice(2, 8);
   const name = (n: string): string => `${n}-${suffix}`;
 
-  beforeAll(async () => {
-    [bin, reg, t] = await Promise.all([buildCli(), seededRegistry(), startTestDaemon()]);
-    image = reg.busybox;
-    ({ berth, berthOk } = berthRunner(bin, t.berthEnv));
-    await berthOk(['pull', '-q', image], { timeoutMs: 120_000 });
-  }, 180_000);
   afterAll(async () => {
-    if (t) {
-      const ids = (await berth(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-      if (ids.length > 0) await berth(['rm', '-f', ...ids]);
-      await berth(['network', 'rm', name('net')]);
-      await t.stop();
-    }
-    await reg?.stop();
-    await removeCli(bin);
+    // its containers first, then the network (before the fixture stops the daemon)
+    const ids = (await berth(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
+    if (ids.length > 0) await berth(['rm', '-f', ...ids]);
+    await berth(['network', 'rm', name('net')]);
   });
 
   it('connects with --alias (reachable by that name), then disconnects with -f', async () => {
     await berthOk(['network', 'create', name('net')]);
-    await berthOk(['run', '-d', '--name', name('srv'), '--network', name('net'), image, 'sleep', '300']);
-    await berthOk(['run', '-d', '--name', name('cli'), image, 'sleep', '300']);
+    await berthOk(['run', '-d', '--name', name('srv'), '--network', name('net'), t.image, 'sleep', '300']);
+    await berthOk(['run', '-d', '--name', name('cli'), t.image, 'sleep', '300']);
     await berthOk(['network', 'connect', '--alias', 'joined', name('net'), name('cli')]);
     const ip = (await berthOk(['inspect', '-f', `{{(index .NetworkSettings.Networks "${name('net')}").IPAddress}}`, name('cli')])).trim();
     expect(ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);

@@ -1,8 +1,8 @@
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import tar from 'tar-stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestDaemon } from './support/fixture.js';
 import { docker as cli, dockerOk, type CliResult } from './support/docker-cli.js';
 import { request } from './support/http.js';
 
@@ -10,7 +10,7 @@ import { request } from './support/http.js';
 // CLI: single files, read-only files, missing sources with -v and with --mount, a file
 // where the image has a directory, docker cp and inspect. Answers checked against dockerd 20.10.
 describe('bind mounts through berthd', () => {
-  let t: TestDaemon;
+  const t = useTestDaemon({ busybox: 'builtin', daemon: { logLevel: 'fatal' } });
   let host: string;
   let file: string;
   const suffix = Math.random().toString(16).slice(2, 8);
@@ -20,15 +20,10 @@ describe('bind mounts through berthd', () => {
   const HINT = 'Are you trying to mount a directory onto a file (or vice-versa)?';
 
   beforeAll(async () => {
-    t = await startTestDaemon({ logLevel: 'fatal' });
-    await t.daemon.engine.images.ensureBuiltin('busybox');
     host = join(t.dir, 'host');
     await mkdir(host);
     file = join(host, 'file.conf');
     await writeFile(file, 'from the host\n');
-  });
-  afterAll(async () => {
-    await t?.stop();
   });
 
   it('binds a single file with -v and with --mount', async () => {

@@ -1,7 +1,7 @@
 import tar from 'tar-stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BuildSecretUploads } from '../src/routes/build-secrets.js';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
+import { useTestDaemon } from './support/fixture.js';
 import { request } from './support/http.js';
 
 async function contextTar(dockerfile: string): Promise<Buffer> {
@@ -18,14 +18,7 @@ async function contextTar(dockerfile: string): Promise<Buffer> {
 // Secrets too big for the X-Berth-Build-Secrets header go up first (POST /build/secrets) and
 // the build names them (X-Berth-Build-Secrets-Id): taken once, held in memory for a while only.
 describe('POST /build/secrets and X-Berth-Build-Secrets-Id', { timeout: 120_000 }, () => {
-  let t: TestDaemon;
-  beforeAll(async () => {
-    t = await startTestDaemon();
-    await t.daemon.engine.images.ensureBuiltin('busybox');
-  }, 120_000);
-  afterAll(async () => {
-    await t?.stop();
-  });
+  const t = useTestDaemon({ busybox: 'builtin' });
 
   const upload = (body: unknown): ReturnType<typeof request> =>
     request(t.socketPath, 'POST', '/v1.41/build/secrets', { body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
+import { useTestDaemon } from './support/fixture.js';
 import { docker, dockerOk } from './support/docker-cli.js';
 import { writeBuildContext } from '@berth/fixtures';
 
@@ -11,19 +11,16 @@ import { writeBuildContext } from '@berth/fixtures';
 // checked from inside a container of it.
 // Builds here run several RUN steps each: more time than the default on a busy machine.
 describe('docker/dockerfile:1 syntax through docker build against berthd', { timeout: 180_000 }, () => {
-  let t: TestDaemon;
+  const t = useTestDaemon({ busybox: 'builtin' });
   let env: NodeJS.ProcessEnv;
   let work: string;
   const suffix = Math.random().toString(16).slice(2, 8);
 
   beforeAll(async () => {
-    t = await startTestDaemon();
     env = { ...t.dockerEnv, DOCKER_BUILDKIT: '0' };
-    await t.daemon.engine.images.ensureBuiltin('busybox');
     work = await mkdtemp(join(tmpdir(), 'berth-bk-'));
   }, 120_000);
   afterAll(async () => {
-    await t?.stop();
     if (work) await rm(work, { recursive: true, force: true });
   });
 

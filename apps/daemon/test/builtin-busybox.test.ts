@@ -1,17 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
+import { describe, expect, it } from 'vitest';
+import { useTestDaemon } from './support/fixture.js';
 import { docker } from './support/docker-cli.js';
 
 // This machine (and CI) reaches no public registry: a pull of busybox must fall back to the
 // built-in image made from the host's busybox-static, for any client, not only `berth`.
 describe('built-in busybox when no registry is reachable', () => {
-  let t: TestDaemon;
-  beforeAll(async () => {
-    t = await startTestDaemon();
-  });
-  afterAll(async () => {
-    await t?.stop();
-  });
+  const t = useTestDaemon();
 
   it('docker pull busybox gets the built-in image, and it runs', async () => {
     const pull = await docker(t.dockerEnv, ['pull', 'busybox'], { timeoutMs: 120_000 });

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import Docker from 'dockerode';
-import { freePort, seededRegistry, type SeededRegistry } from '@berth/fixtures';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
+import { freePort } from '@berth/fixtures';
+import { useTestDaemon } from './support/fixture.js';
 import { fetchWhenUp } from './support/http.js';
 
 const HTTPD = ['sh', '-c', 'mkdir -p /www && echo "hello from busybox httpd" > /www/index.html && exec httpd -f -p 80 -h /www'];
@@ -9,25 +9,15 @@ const HTTPD = ['sh', '-c', 'mkdir -p /www && echo "hello from busybox httpd" > /
 // npm Docker clients, unchanged, against berthd: each starts busybox httpd with a
 // published port, waits for it, talks to it and stops it.
 describe('npm Docker API clients against berthd', () => {
-  let t: TestDaemon;
-  let reg: SeededRegistry;
-
-  beforeAll(async () => {
-    reg = await seededRegistry();
-    t = await startTestDaemon();
-  });
-  afterAll(async () => {
-    await t?.stop();
-    await reg?.stop();
-  });
+  const t = useTestDaemon({ registry: true });
 
   it('dockerode: pull, create with a published port, start, talk, stop, remove', async () => {
     const docker = new Docker({ socketPath: t.socketPath });
-    const stream = await docker.pull(reg.busybox);
+    const stream = await docker.pull(t.reg.busybox);
     await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
     const port = await freePort();
     const container = await docker.createContainer({
-      Image: reg.busybox,
+      Image: t.reg.busybox,
       Cmd: HTTPD,
       ExposedPorts: { '80/tcp': {} },
       HostConfig: { PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(port) }] } },
@@ -50,7 +40,7 @@ describe('npm Docker API clients against berthd', () => {
     process.env['TESTCONTAINERS_RYUK_DISABLED'] = 'true';
     process.env['TESTCONTAINERS_HOST_OVERRIDE'] = '127.0.0.1';
     const { GenericContainer, Wait } = await import('testcontainers');
-    const started = await new GenericContainer(reg.busybox)
+    const started = await new GenericContainer(t.reg.busybox)
       .withCommand(HTTPD)
       .withExposedPorts(80)
       .withWaitStrategy(Wait.forHttp('/', 80).forStatusCode(200))

@@ -1,13 +1,13 @@
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useTestDaemon } from './support/fixture.js';
 import { dockerOk } from './support/docker-cli.js';
 import { request } from './support/http.js';
 
 // Container create/inspect/stats as docker-py reads them (raw API, v1.41), compared with
 // what dockerd 20.10 answers for the same requests.
 describe('container create, inspect and stats over the API', () => {
-  let t: TestDaemon;
+  const t = useTestDaemon({ busybox: 'builtin' });
   const api = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> => {
     const res = await request(t.socketPath, method, `/v1.41${path}`, body === undefined ? {} : { body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
     return { status: res.status, json: res.body ? (JSON.parse(res.body) as Record<string, unknown>) : {} };
@@ -21,13 +21,8 @@ describe('container create, inspect and stats over the API', () => {
   };
   const hostConfig = async (id: string): Promise<Record<string, unknown>> => (await api('GET', `/containers/${id}/json`)).json['HostConfig'] as Record<string, unknown>;
 
-  beforeAll(async () => {
-    t = await startTestDaemon();
-    await t.daemon.engine.images.ensureBuiltin('busybox');
-  });
   afterAll(async () => {
     for (const id of created) await api('DELETE', `/containers/${id}?force=1`).catch(() => {});
-    await t?.stop();
   });
 
   it('inspect shows every HostConfig field dockerd shows, unset ones as its zero values (null for lists)', async () => {

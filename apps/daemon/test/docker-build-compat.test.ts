@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
+import { useTestDaemon } from './support/fixture.js';
 import { docker, dockerOk } from './support/docker-cli.js';
 import { request } from './support/http.js';
 import { writeBuildContext } from '@berth/fixtures';
@@ -11,19 +11,16 @@ import { writeBuildContext } from '@berth/fixtures';
 // does and clients rely on: a Dockerfile from outside the context, --add-host, --cache-from,
 // the build stream's stderr colouring.
 describe('docker build (classic builder): Docker\'s behaviours clients rely on', () => {
-  let t: TestDaemon;
+  const t = useTestDaemon({ busybox: 'builtin' });
   let env: NodeJS.ProcessEnv;
   let work: string;
   const suffix = Math.random().toString(16).slice(2, 8);
 
   beforeAll(async () => {
-    t = await startTestDaemon();
     env = { ...t.dockerEnv, DOCKER_BUILDKIT: '0' };
-    await t.daemon.engine.images.ensureBuiltin('busybox');
     work = await mkdtemp(join(tmpdir(), 'berth-build-compat-'));
   });
   afterAll(async () => {
-    await t?.stop();
     if (work) await rm(work, { recursive: true, force: true });
   });
 

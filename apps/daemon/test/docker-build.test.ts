@@ -3,26 +3,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeHtpasswd, startRegistry, writeBuildContext } from '@berth/fixtures';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
+import { useTestDaemon } from './support/fixture.js';
 import { docker, dockerOk } from './support/docker-cli.js';
 import { request } from './support/http.js';
 
 // The real docker CLI's classic builder (DOCKER_BUILDKIT=0): it tars the context itself,
 // honouring .dockerignore, POSTs /build and renders the JSON stream.
 describe('docker build (classic builder) against berthd', () => {
-  let t: TestDaemon;
+  const t = useTestDaemon({ busybox: 'builtin' });
   let env: NodeJS.ProcessEnv;
   let work: string;
   const suffix = Math.random().toString(16).slice(2, 8);
 
   beforeAll(async () => {
-    t = await startTestDaemon();
     env = { ...t.dockerEnv, DOCKER_BUILDKIT: '0' };
-    await t.daemon.engine.images.ensureBuiltin('busybox');
     work = await mkdtemp(join(tmpdir(), 'berth-build-'));
   });
   afterAll(async () => {
-    await t?.stop();
     if (work) await rm(work, { recursive: true, force: true });
   });
 

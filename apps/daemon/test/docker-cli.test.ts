@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, readFile, readlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
-import { seededRegistry, type SeededRegistry, makeHtpasswd, startRegistry } from '@berth/fixtures';
+import { useTestDaemon } from './support/fixture.js';
+import { makeHtpasswd, startRegistry } from '@berth/fixtures';
 import { docker, dockerOk } from './support/docker-cli.js';
 import { request, type RawResponse } from './support/http.js';
 import net from 'node:net';
@@ -14,27 +14,15 @@ const dockerTmux = (env: NodeJS.ProcessEnv, args: string[]): Promise<unknown> =>
 // The real docker CLI (28.2) against berthd over the real engine: every command of the
 // issue's proof list is one test. They share one daemon and registry and run in order.
 describe('docker CLI against berthd', () => {
-  let t: TestDaemon;
-  let reg: SeededRegistry;
+  const t = useTestDaemon({ registry: true });
   let image: string;
   let env: NodeJS.ProcessEnv;
   const suffix = Math.random().toString(16).slice(2, 8);
   const name = (n: string): string => `${n}-${suffix}`;
 
-  beforeAll(async () => {
-    reg = await seededRegistry();
-    image = reg.busybox;
-    t = await startTestDaemon();
+  beforeAll(() => {
+    image = t.reg.busybox;
     env = t.dockerEnv;
-  });
-  afterAll(async () => {
-    if (t) {
-      // Leave nothing running behind: the daemon itself leaves containers running on purpose.
-      const ids = (await docker(env, ['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-      if (ids.length > 0) await docker(env, ['rm', '-f', ...ids]);
-      await t.stop();
-    }
-    await reg?.stop();
   });
 
   it('docker pull from the local registry', async () => {
@@ -132,7 +120,7 @@ describe('docker CLI against berthd', () => {
   });
 
   it('docker tag', async () => {
-    const tagged = `${reg.registry.host}/copy-${suffix}:v1`;
+    const tagged = `${t.reg.registry.host}/copy-${suffix}:v1`;
     await dockerOk(env, ['tag', image, tagged]);
     const ids = (await dockerOk(env, ['images', '--format', '{{.ID}}', '--no-trunc', tagged])).trim();
     const orig = (await dockerOk(env, ['images', '--format', '{{.ID}}', '--no-trunc', image])).trim();
@@ -140,18 +128,18 @@ describe('docker CLI against berthd', () => {
   });
 
   it('docker push', async () => {
-    const tagged = `${reg.registry.host}/copy-${suffix}:v1`;
+    const tagged = `${t.reg.registry.host}/copy-${suffix}:v1`;
     const r = await docker(env, ['push', tagged], { timeoutMs: 120_000 });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/v1: digest: sha256:[0-9a-f]{64} size: \d+/);
     // the registry has it
-    const res = await fetch(`${reg.registry.url}/v2/copy-${suffix}/tags/list`);
+    const res = await fetch(`${t.reg.registry.url}/v2/copy-${suffix}/tags/list`);
     expect(await res.json()).toEqual({ name: `copy-${suffix}`, tags: ['v1'] });
   });
 
   it('docker rmi', async () => {
-    const tagged = `${reg.registry.host}/copy-${suffix}:v1`;
+    const tagged = `${t.reg.registry.host}/copy-${suffix}:v1`;
     const out = await dockerOk(env, ['rmi', tagged]);
     expect(out).toContain(`Untagged: ${tagged}`);
     const missing = await docker(env, ['rmi', tagged]);
@@ -207,9 +195,9 @@ describe('docker CLI against berthd', () => {
   });
 
   it('bad input: unknown image, bad reference, name conflict', async () => {
-    const unknown = await docker(env, ['run', '--rm', `${reg.registry.host}/nothere-${suffix}:latest`, 'true'], { timeoutMs: 60_000 });
+    const unknown = await docker(env, ['run', '--rm', `${t.reg.registry.host}/nothere-${suffix}:latest`, 'true'], { timeoutMs: 60_000 });
     expect(unknown.code).toBe(125);
-    expect(unknown.stderr).toContain(`Unable to find image '${reg.registry.host}/nothere-${suffix}:latest' locally`);
+    expect(unknown.stderr).toContain(`Unable to find image '${t.reg.registry.host}/nothere-${suffix}:latest' locally`);
     expect(unknown.stderr).toMatch(/Error response from daemon: .*(not found|manifest unknown)/);
     const bad = await docker(env, ['run', '--rm', 'Bad_Reference!', 'true']);
     expect(bad.code).toBe(125);

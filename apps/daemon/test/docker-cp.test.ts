@@ -3,14 +3,14 @@ import { mkdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/pro
 import net from 'node:net';
 import { join } from 'node:path';
 import tar, { type Header } from 'tar-stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestDaemon } from './support/fixture.js';
 import type { CliResult } from './support/docker-cli.js';
 
 // The real docker CLI (28.2) copying into and out of containers on berthd (PUT/GET/HEAD
 // /containers/{id}/archive); contents checked from inside with `docker exec cat`.
 describe('docker cp against berthd', () => {
-  let t: TestDaemon;
+  const t = useTestDaemon({ busybox: 'builtin', daemon: { logLevel: 'fatal' } });
   let env: NodeJS.ProcessEnv;
   let src: string;
   const suffix = Math.random().toString(16).slice(2, 8);
@@ -36,9 +36,7 @@ describe('docker cp against berthd', () => {
     );
 
   beforeAll(async () => {
-    t = await startTestDaemon({ logLevel: 'fatal' });
     env = t.dockerEnv;
-    await t.daemon.engine.images.ensureBuiltin('busybox');
     src = join(t.dir, 'src');
     await mkdir(join(src, 'dir', 'sub'), { recursive: true });
     await writeFile(join(src, 'file.txt'), 'a file\n');
@@ -46,13 +44,6 @@ describe('docker cp against berthd', () => {
     await writeFile(join(src, 'dir', 'sub', 'deep.txt'), 'deep\n');
     await symlink('top.txt', join(src, 'dir', 'link'));
     await ok(['run', '-d', '--name', name('run'), '--network', 'none', 'busybox', 'sleep', '300']);
-  });
-  afterAll(async () => {
-    if (t) {
-      const ids = (await docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-      if (ids.length > 0) await docker(['rm', '-f', ...ids]);
-      await t.stop();
-    }
   });
 
   it('copies a file into a directory and to a new name', async () => {

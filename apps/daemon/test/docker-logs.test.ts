@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestDaemon } from './support/fixture.js';
 import { docker, dockerOk } from './support/docker-cli.js';
 
 interface ByteResult {
@@ -68,7 +68,7 @@ function rssMiB(): number {
 // a last line without newline), huge logs in bounded memory, --tail from the end, and
 // the json-file log driver docker clients expect.
 describe('docker logs and attach output', () => {
-  let t: TestDaemon;
+  const t = useTestDaemon({ busybox: 'builtin' });
   let env: NodeJS.ProcessEnv;
   let busyboxSha: string;
   const suffix = Math.random().toString(16).slice(2, 8);
@@ -78,14 +78,9 @@ describe('docker logs and attach output', () => {
   };
 
   beforeAll(async () => {
-    t = await startTestDaemon();
     env = t.dockerEnv;
-    await t.daemon.engine.images.ensureBuiltin('busybox');
     busyboxSha = (await dockerOk(env, ['run', '--rm', '--network', 'none', 'busybox', 'sha256sum', '/bin/busybox'])).split(' ')[0]!;
     expect(busyboxSha).toMatch(/^[0-9a-f]{64}$/);
-  });
-  afterAll(async () => {
-    await t?.stop();
   });
 
   it('docker run without -t passes a binary through stdout and stderr unchanged', async () => {

@@ -2,8 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PassThrough, Readable } from 'node:stream';
 import { EngineClient, demultiplexStream, type EventMessage, type JsonMessage } from '@berth/engine-api';
 import { ConflictError, NotFoundError } from '@berth/image-format';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
-import { seededRegistry, type SeededRegistry } from '@berth/fixtures';
+import { useTestDaemon } from './support/fixture.js';
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -22,15 +21,12 @@ async function demux(stream: Readable): Promise<{ stdout: string; stderr: string
 
 // EngineClient over berthd over the real engine (network mode none: no bridge needed).
 describe('EngineClient against berthd', () => {
-  let t: TestDaemon;
-  let reg: SeededRegistry;
+  const t = useTestDaemon({ registry: true });
   let c: EngineClient;
   const suffix = Math.random().toString(16).slice(2, 8);
   const none = { HostConfig: { NetworkMode: 'none' } };
 
   beforeAll(async () => {
-    reg = await seededRegistry();
-    t = await startTestDaemon();
     c = new EngineClient({ host: t.host });
   });
   afterAll(async () => {
@@ -38,32 +34,30 @@ describe('EngineClient against berthd', () => {
       for (const x of await c.containerList({ all: true }).catch(() => [])) await c.containerRemove(x.Id, { force: true }).catch(() => {});
       c.close();
     }
-    await t?.stop();
-    await reg?.stop();
   });
 
   it('pulls with a JSON progress stream and lists and inspects the image', async () => {
-    const msgs = await collect<JsonMessage>(c.imagePull(reg.busybox));
+    const msgs = await collect<JsonMessage>(c.imagePull(t.reg.busybox));
     expect(msgs.some((m) => m.status?.startsWith('Digest: sha256:'))).toBe(true);
     expect(msgs.at(-1)?.status).toMatch(/^Status: (Downloaded newer image|Image is up to date) for /);
     const list = await c.imageList();
-    expect(list.some((i) => i.RepoTags.includes(reg.busybox))).toBe(true);
-    const img = await c.imageInspect(reg.busybox);
+    expect(list.some((i) => i.RepoTags.includes(t.reg.busybox))).toBe(true);
+    const img = await c.imageInspect(t.reg.busybox);
     expect(img.Id).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(img.Os).toBe('linux');
-    expect((await c.imageHistory(reg.busybox)).length).toBeGreaterThan(0);
+    expect((await c.imageHistory(t.reg.busybox)).length).toBeGreaterThan(0);
     // older clients get VirtualSize (removed in API 1.44)
     const old = new EngineClient({ host: t.host, apiVersion: '1.43' });
     const oldList = await old.imageList();
     expect(oldList[0]!.VirtualSize).toBe(oldList[0]!.Size);
-    expect((await old.imageInspect(reg.busybox)).VirtualSize).toBe(img.Size);
+    expect((await old.imageInspect(t.reg.busybox)).VirtualSize).toBe(img.Size);
     expect(list[0]!.VirtualSize).toBeUndefined();
     old.close();
-    await expect(collect(c.imagePull(`${reg.registry.host}/absent-${suffix}:1`))).rejects.toBeInstanceOf(NotFoundError);
+    await expect(collect(c.imagePull(`${t.reg.registry.host}/absent-${suffix}:1`))).rejects.toBeInstanceOf(NotFoundError);
   });
 
   it('runs a container: create, wait registered before start, logs, inspect', async () => {
-    const { Id } = await c.containerCreate({ Image: reg.busybox, Cmd: ['sh', '-c', 'echo out; echo err >&2; exit 2'], ...none }, { name: `run-${suffix}` });
+    const { Id } = await c.containerCreate({ Image: t.reg.busybox, Cmd: ['sh', '-c', 'echo out; echo err >&2; exit 2'], ...none }, { name: `run-${suffix}` });
     let headers = false;
     const waited = c.containerWait(Id, { condition: 'next-exit', onHeaders: () => (headers = true) });
     for (let i = 0; i < 50 && !headers; i++) await new Promise((r) => setTimeout(r, 20));
@@ -73,11 +67,11 @@ describe('EngineClient against berthd', () => {
     expect(await demux(await c.containerLogs(Id))).toEqual({ stdout: 'out\n', stderr: 'err\n' });
     const info = await c.containerInspect(`run-${suffix}`);
     expect(info.State).toMatchObject({ Status: 'exited', ExitCode: 2, Running: false });
-    await expect(c.containerCreate({ Image: reg.busybox, ...none }, { name: `run-${suffix}` })).rejects.toBeInstanceOf(ConflictError);
+    await expect(c.containerCreate({ Image: t.reg.busybox, ...none }, { name: `run-${suffix}` })).rejects.toBeInstanceOf(ConflictError);
   });
 
   it('attaches over a hijacked connection to a running container, with stdin', async () => {
-    const { Id } = await c.containerCreate({ Image: reg.busybox, Cmd: ['sh', '-c', 'read line; echo got:$line'], OpenStdin: true, StdinOnce: true, AttachStdin: true, ...none });
+    const { Id } = await c.containerCreate({ Image: t.reg.busybox, Cmd: ['sh', '-c', 'read line; echo got:$line'], OpenStdin: true, StdinOnce: true, AttachStdin: true, ...none });
     await c.containerStart(Id);
     const a = await c.containerAttach(Id, { stdin: true });
     expect(a.multiplexed).toBe(true);
@@ -88,7 +82,7 @@ describe('EngineClient against berthd', () => {
   });
 
   it('exec: create, start attached, inspect the exit code', async () => {
-    const { Id } = await c.containerCreate({ Image: reg.busybox, Cmd: ['sleep', '300'], ...none }, { name: `exec-${suffix}` });
+    const { Id } = await c.containerCreate({ Image: t.reg.busybox, Cmd: ['sleep', '300'], ...none }, { name: `exec-${suffix}` });
     await c.containerStart(Id);
     const ex = await c.execCreate(Id, { Cmd: ['sh', '-c', 'echo in-exec; exit 6'], AttachStdout: true, AttachStderr: true });
     const s = await c.execStart(ex.Id);
@@ -117,7 +111,7 @@ describe('EngineClient against berthd', () => {
   });
 
   it('images: tag, save, remove, load, import, commit', async () => {
-    await c.imageTag(reg.busybox, `tagged-${suffix}`, 'v1');
+    await c.imageTag(t.reg.busybox, `tagged-${suffix}`, 'v1');
     const tar = await c.imageSave([`tagged-${suffix}:v1`]);
     const chunks: Buffer[] = [];
     for await (const ch of tar) chunks.push(ch as Buffer);
@@ -126,7 +120,7 @@ describe('EngineClient against berthd', () => {
     const loaded = await collect(c.imageLoad(Readable.from(chunks)));
     expect(loaded.map((m) => m.stream).join('')).toContain(`Loaded image: tagged-${suffix}:v1`);
 
-    const { Id } = await c.containerCreate({ Image: reg.busybox, Cmd: ['sh', '-c', 'echo x > /x'], ...none });
+    const { Id } = await c.containerCreate({ Image: t.reg.busybox, Cmd: ['sh', '-c', 'echo x > /x'], ...none });
     await c.containerStart(Id);
     await c.containerWait(Id);
     const committed = await c.commit(Id, { repo: `committed-${suffix}`, tag: '1', changes: ['CMD ["cat", "/x"]'] });
@@ -160,7 +154,7 @@ describe('EngineClient against berthd', () => {
     const it = events[Symbol.asyncIterator]();
     const first = it.next();
     await new Promise((r) => setTimeout(r, 100));
-    const { Id } = await c.containerCreate({ Image: reg.busybox, Cmd: ['true'], ...none });
+    const { Id } = await c.containerCreate({ Image: t.reg.busybox, Cmd: ['true'], ...none });
     await c.containerStart(Id);
     const seen: EventMessage[] = [(await first).value as EventMessage];
     while (seen.length < 3) seen.push((await it.next()).value as EventMessage);

@@ -1,12 +1,12 @@
 import type { Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestDaemon } from './support/fixture.js';
 import { dockerOk } from './support/docker-cli.js';
 import { rawExchange, request } from './support/http.js';
 
 // Exec as docker-py drives it (raw API, v1.41), answered as dockerd 20.10 answers.
 describe('exec over the API', () => {
-  let t: TestDaemon;
+  const t = useTestDaemon({ busybox: 'builtin' });
   let ctr: string;
   const api = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> => {
     const res = await request(t.socketPath, method, `/v1.41${path}`, body === undefined ? {} : { body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
@@ -44,12 +44,7 @@ describe('exec over the API', () => {
     });
 
   beforeAll(async () => {
-    t = await startTestDaemon();
-    await t.daemon.engine.images.ensureBuiltin('busybox');
     ctr = (await dockerOk(t.dockerEnv, ['run', '-d', '-i', '--network', 'none', 'busybox', 'cat'])).trim();
-  });
-  afterAll(async () => {
-    await t?.stop();
   });
 
   it('an exec created with Tty keeps its TTY when the start body says Tty:false: \\r\\n, all on stdout, framed', async () => {

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
+import { describe, expect, it } from 'vitest';
+import { useTestDaemon } from './support/fixture.js';
 import { docker, dockerOk } from './support/docker-cli.js';
 import { request } from './support/http.js';
 
@@ -8,16 +8,8 @@ import { request } from './support/http.js';
 // image is looked up, with a 500 and its text; the value stored as given.
 
 describe('--isolation on Linux', () => {
-  let t: TestDaemon;
+  const t = useTestDaemon({ busybox: 'builtin' });
   const suffix = Math.random().toString(16).slice(2, 8);
-
-  beforeAll(async () => {
-    t = await startTestDaemon();
-    await t.daemon.engine.images.ensureBuiltin('busybox');
-  }, 60_000);
-  afterAll(async () => {
-    await t?.stop();
-  });
 
   it('refuses process and hyperv with Docker’s message', async () => {
     for (const iso of ['process', 'hyperv']) {

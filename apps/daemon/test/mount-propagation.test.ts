@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
+import { useTestDaemon } from './support/fixture.js';
 import { docker, dockerOk } from './support/docker-cli.js';
 import { HostMounts } from './support/host-mounts.js';
 
@@ -11,7 +11,7 @@ import { HostMounts } from './support/host-mounts.js';
 // rslave, slave) mount fails the start with dockerd's words. The host keeps its own mounts
 // (crun's namespace here hides the hybrid cgroup2 mount from it only).
 describe('bind mount propagation', () => {
-  let t: TestDaemon;
+  const t = useTestDaemon({ busybox: 'builtin' });
   let m: HostMounts;
   const names: string[] = [];
   const name = (n: string): string => {
@@ -25,12 +25,9 @@ describe('bind mount propagation', () => {
 
   beforeAll(async () => {
     m = await HostMounts.create('berth-prop-');
-    t = await startTestDaemon();
-    await t.daemon.engine.images.ensureBuiltin('busybox');
   });
   afterAll(async () => {
-    if (t) for (const n of names) await docker(t.dockerEnv, ['rm', '-f', n]);
-    await t?.stop();
+    for (const n of names) await docker(t.dockerEnv, ['rm', '-f', n]);
     await m?.cleanup();
   });
 

@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { randomBytes, randomInt } from 'node:crypto';
-import { seededRegistry, type SeededRegistry } from '@berth/fixtures';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
+import { useTestDaemon } from './support/fixture.js';
 import { request } from './support/http.js';
 import { docker, dockerOk } from './support/docker-cli.js';
 
@@ -13,9 +12,7 @@ import { docker, dockerOk } from './support/docker-cli.js';
  * and legacy links on the default bridge (environment, /etc/hosts, DELETE ?link=1).
  */
 describe('network endpoints, IPAM and links against a real berthd', () => {
-  let t: TestDaemon;
-  let reg: SeededRegistry;
-  let image: string;
+  const t = useTestDaemon({ busybox: 'registry' });
   const tag = randomBytes(3).toString('hex');
   const n = (s: string): string => `${s}-${tag}`;
 
@@ -23,7 +20,7 @@ describe('network endpoints, IPAM and links against a real berthd', () => {
     const r = await request(t.socketPath, method, path, body === undefined ? {} : { body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
     return { status: r.status, json: r.body ? JSON.parse(r.body) : undefined };
   };
-  const create = async (name: string, body: Record<string, unknown>, version = '1.41') => api('POST', `/v${version}/containers/create?name=${name}`, { Image: image, ...body });
+  const create = async (name: string, body: Record<string, unknown>, version = '1.41') => api('POST', `/v${version}/containers/create?name=${name}`, { Image: t.image, ...body });
   const exec = (ctr: string, args: string[]) => docker(t.dockerEnv, ['exec', ctr, ...args], { timeoutMs: 20_000 });
   /** A /24 of this daemon's own pool, counted from its end (clear of what it allocates first). */
   const poolSubnet = (k: number): string => {
@@ -31,21 +28,11 @@ describe('network endpoints, IPAM and links against a real berthd', () => {
     return `${a}.${b}.${c + 15 - k}.0/24`;
   };
 
-  beforeAll(async () => {
-    reg = await seededRegistry();
-    image = reg.busybox;
-    t = await startTestDaemon();
-    await dockerOk(t.dockerEnv, ['pull', image]);
-  }, 120_000);
-
   afterAll(async () => {
-    if (t) {
-      const ids = (await docker(t.dockerEnv, ['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-      if (ids.length > 0) await docker(t.dockerEnv, ['rm', '-f', ...ids]);
-      await docker(t.dockerEnv, ['network', 'prune', '-f']);
-      await t.stop();
-    }
-    await reg?.stop();
+    // its containers, then its networks (before the fixture stops the daemon)
+    const ids = (await docker(t.dockerEnv, ['ps', '-aq'])).stdout.split('\n').filter(Boolean);
+    if (ids.length > 0) await docker(t.dockerEnv, ['rm', '-f', ...ids]);
+    await docker(t.dockerEnv, ['network', 'prune', '-f']);
   });
 
   it('keeps IPAM pools as given (null fields accepted, IPRange and AuxiliaryAddresses shown and honoured)', async () => {
@@ -62,7 +49,7 @@ describe('network endpoints, IPAM and links against a real berthd', () => {
     expect(net.IPAM).toEqual({ Driver: 'default', Options: null, Config: [{ Subnet: s, IPRange: `${base}.32/28`, Gateway: `${base}.254`, AuxiliaryAddresses: { a: `${base}.33`, b: `${base}.34` } }] });
     expect(net.Options).toEqual({});
     // dynamic addresses come from the range, past the auxiliary ones
-    await dockerOk(t.dockerEnv, ['run', '-d', '--name', n('in-range'), '--network', n('ipam'), image, 'sleep', '300']);
+    await dockerOk(t.dockerEnv, ['run', '-d', '--name', n('in-range'), '--network', n('ipam'), t.image, 'sleep', '300']);
     const ip = (await dockerOk(t.dockerEnv, ['inspect', '-f', `{{(index .NetworkSettings.Networks "${n('ipam')}").IPAddress}}`, n('in-range')])).trim();
     expect(ip).toBe(`${base}.35`);
 
@@ -117,7 +104,7 @@ describe('network endpoints, IPAM and links against a real berthd', () => {
     expect(members.IPv6Address).toBe(`${p6}f00d/64`);
 
     // connect with a fixed IPv6 address (docker-py: disconnect, then connect with ipv6_address)
-    await dockerOk(t.dockerEnv, ['run', '-d', '--name', n('v6b'), '--network', n('v6'), image, 'sleep', '300']);
+    await dockerOk(t.dockerEnv, ['run', '-d', '--name', n('v6b'), '--network', n('v6'), t.image, 'sleep', '300']);
     await dockerOk(t.dockerEnv, ['network', 'disconnect', n('v6'), n('v6b')]);
     expect((await api('POST', `/v1.41/networks/${n('v6')}/connect`, { Container: n('v6b'), EndpointConfig: { IPAMConfig: { IPv6Address: `${p6}beef` } } })).status).toBe(200);
     const epB = (await api('GET', `/v1.41/containers/${n('v6b')}/json`)).json.NetworkSettings.Networks[n('v6')];
@@ -155,8 +142,8 @@ describe('network endpoints, IPAM and links against a real berthd', () => {
   });
 
   it("shows each interface's counters in stats `networks`, and no `networks` for a container without one", async () => {
-    await dockerOk(t.dockerEnv, ['run', '-d', '--name', n('stats'), image, 'sleep', '300']);
-    await dockerOk(t.dockerEnv, ['run', '-d', '--name', n('stats-none'), '--network', 'none', image, 'sleep', '300']);
+    await dockerOk(t.dockerEnv, ['run', '-d', '--name', n('stats'), t.image, 'sleep', '300']);
+    await dockerOk(t.dockerEnv, ['run', '-d', '--name', n('stats-none'), '--network', 'none', t.image, 'sleep', '300']);
     const st = (await api('GET', `/v1.41/containers/${n('stats')}/stats?stream=0`)).json;
     expect(Object.keys(st.networks)).toEqual(['eth0']);
     expect(Object.keys(st.networks.eth0).sort()).toEqual(['rx_bytes', 'rx_dropped', 'rx_errors', 'rx_packets', 'tx_bytes', 'tx_dropped', 'tx_errors', 'tx_packets']);
@@ -184,7 +171,7 @@ describe('network endpoints, IPAM and links against a real berthd', () => {
     expect(c.status).toBe(201);
     expect((await api('POST', `/v1.41/containers/${c.json.Id}/start`)).status).toBe(204);
     expect((await api('GET', `/v1.41/containers/${c.json.Id}/json`)).json.NetworkSettings.Networks[n('links')].Links).toEqual([`${upstream}:bar`]);
-    await dockerOk(t.dockerEnv, ['run', '-d', '--name', upstream, '--network', n('links'), image, 'sleep', '300']);
+    await dockerOk(t.dockerEnv, ['run', '-d', '--name', upstream, '--network', n('links'), t.image, 'sleep', '300']);
     const ipUp = (await dockerOk(t.dockerEnv, ['inspect', '-f', `{{(index .NetworkSettings.Networks "${n('links')}").IPAddress}}`, upstream])).trim();
     const ns = await exec(n('linker'), ['nslookup', 'bar']);
     expect(ns.code, ns.stdout + ns.stderr).toBe(0);
@@ -193,7 +180,7 @@ describe('network endpoints, IPAM and links against a real berthd', () => {
     expect((await exec(upstream, ['nslookup', 'bar'])).code).not.toBe(0);
 
     // the same through network connect (docker network connect --link)
-    await dockerOk(t.dockerEnv, ['run', '-d', '--name', n('linker2'), '--network', n('links'), image, 'sleep', '300']);
+    await dockerOk(t.dockerEnv, ['run', '-d', '--name', n('linker2'), '--network', n('links'), t.image, 'sleep', '300']);
     await dockerOk(t.dockerEnv, ['network', 'disconnect', n('links'), n('linker2')]);
     await dockerOk(t.dockerEnv, ['network', 'connect', '--link', `${upstream}:baz`, n('links'), n('linker2')]);
     expect((await api('GET', `/v1.41/containers/${n('linker2')}/json`)).json.NetworkSettings.Networks[n('links')].Links).toEqual([`${upstream}:baz`]);
@@ -204,11 +191,11 @@ describe('network endpoints, IPAM and links against a real berthd', () => {
 
   it('gives legacy links on the default bridge their environment and hosts entries, and removes one with ?link=1', async () => {
     const child = n('child');
-    await dockerOk(t.dockerEnv, ['run', '-d', '--name', child, '-e', 'FOO=1', '--expose', '80', '--expose', '53/udp', image, 'sleep', '300']);
+    await dockerOk(t.dockerEnv, ['run', '-d', '--name', child, '-e', 'FOO=1', '--expose', '80', '--expose', '53/udp', t.image, 'sleep', '300']);
     const childIp = (await dockerOk(t.dockerEnv, ['inspect', '-f', '{{.NetworkSettings.Networks.bridge.IPAddress}}', child])).trim();
     const childId = (await dockerOk(t.dockerEnv, ['inspect', '-f', '{{.Id}}', child])).trim();
     const parent = n('parent');
-    const out = await dockerOk(t.dockerEnv, ['run', '--name', parent, '--link', `${child}:mylink1`, image, 'sh', '-c', 'env; cat /etc/hosts']);
+    const out = await dockerOk(t.dockerEnv, ['run', '--name', parent, '--link', `${child}:mylink1`, t.image, 'sh', '-c', 'env; cat /etc/hosts']);
     for (const line of [
       `MYLINK1_NAME=/${parent}/mylink1`,
       'MYLINK1_ENV_FOO=1',

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useTestDaemon } from './support/fixture.js';
 import { docker, dockerOk } from './support/docker-cli.js';
 import { request } from './support/http.js';
 
@@ -7,20 +7,15 @@ import { request } from './support/http.js';
 // (checked at the reference daemon): the target is resolved at create and recorded by id,
 // a missing one is a 400, a stopped one fails the start with a 500 naming its id.
 describe('docker --pid container:<target>', () => {
-  let t: TestDaemon;
+  const t = useTestDaemon({ busybox: 'builtin' });
   const sfx = `${process.pid}`;
   const names: string[] = [];
   const name = (n: string): string => {
     names.push(`pid-${n}-${sfx}`);
     return `pid-${n}-${sfx}`;
   };
-  beforeAll(async () => {
-    t = await startTestDaemon();
-    await t.daemon.engine.images.ensureBuiltin('busybox');
-  });
   afterAll(async () => {
-    if (t) for (const n of names) await docker(t.dockerEnv, ['rm', '-f', n]);
-    await t?.stop();
+    for (const n of names) await docker(t.dockerEnv, ['rm', '-f', n]);
   });
 
   it('joins the target\'s PID namespace: each sees the other\'s processes', async () => {

@@ -1,20 +1,13 @@
 import { hostname } from 'node:os';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestDaemon, type TestDaemon } from './support/daemon.js';
+import { describe, expect, it } from 'vitest';
+import { useTestDaemon } from './support/fixture.js';
 import { docker, dockerOk } from './support/docker-cli.js';
 
 // docker run flags that reach the kernel: each checked from inside the container, as
 // Docker gives them (the docker 28 CLI against berthd; the built-in busybox).
 describe('docker run flags inside the container', () => {
-  let t: TestDaemon;
+  const t = useTestDaemon({ busybox: 'builtin' });
   const run = (args: string[]): Promise<string> => dockerOk(t.dockerEnv, ['run', '--rm', '--network', 'none', ...args]);
-  beforeAll(async () => {
-    t = await startTestDaemon();
-    await t.daemon.engine.images.ensureBuiltin('busybox');
-  });
-  afterAll(async () => {
-    await t?.stop();
-  });
 
   it('--ulimit sets soft and hard limits; an unknown name is refused', async () => {
     expect(await run(['--ulimit', 'nofile=1024:2048', 'busybox', 'sh', '-c', 'ulimit -n; ulimit -Hn'])).toBe('1024\n2048\n');

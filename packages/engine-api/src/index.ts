@@ -63,3 +63,4 @@ export {
 export { errorFromResponse, statusForError, type ApiError } from './client/errors.js';
 export { DockerIgnore, patternRegExp } from './build/dockerignore.js';
 export { ConnectionError, isResponseCut } from './client/transport.js';
+export { humanDuration } from './format/human-duration.js';

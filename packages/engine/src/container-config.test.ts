@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mergeConfig, mergeEnv, mountRequests, normaliseSignal, processArgs, publishedPorts, checkRestartPolicy } from './container-config.js';
-import { statusText, humanDuration } from './status-text.js';
+import { humanDuration } from '@berth/engine-api';
+import { statusText } from './status-text.js';
 import { EventBus } from './events.js';
 import { InvalidArgumentError } from '@berth/image-format';
 

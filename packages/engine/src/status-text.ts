@@ -1,22 +1,6 @@
-/** Docker's units.HumanDuration: `Less than a second`, `3 seconds`, `About a minute`, `5 minutes`, `About an hour`, ... */
-export function humanDuration(ms: number): string {
-  const seconds = Math.round(ms / 1000);
-  if (seconds < 1) return 'Less than a second';
-  if (seconds === 1) return '1 second';
-  if (seconds < 60) return `${seconds} seconds`;
-  const minutes = Math.round(ms / 60000);
-  if (minutes === 1) return 'About a minute';
-  if (minutes < 60) return `${minutes} minutes`;
-  const hours = Math.round(ms / 3600000);
-  if (hours === 1) return 'About an hour';
-  if (hours < 48) return `${hours} hours`;
-  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
-  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
-  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
-  return `${Math.floor(hours / 24 / 365)} years`;
-}
+import { humanDuration } from '@berth/engine-api';
 
-/** Docker's `Status` column of `ps`. */
+/** Docker's `Status` column of `ps` (moby's State.String). */
 export function statusText(s: {
   status: string;
   exitCode: number;

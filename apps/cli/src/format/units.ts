@@ -1,6 +1,8 @@
+import { humanDuration } from '@berth/engine-api';
 import { InvalidArgumentError } from '@berth/image-format';
 // Docker's human units (github.com/docker/go-units): sizes in decimal units with Go's
-// %g precision, durations in words.
+// %g precision; durations in words are @berth/engine-api's humanDuration, which berthd's
+// Status text uses too.
 
 const DECIMAL = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
 const BINARY = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB', 'ZiB', 'YiB'];
@@ -36,24 +38,6 @@ export function humanSize(bytes: number, precision = 4): string {
 /** `units.BytesSize`: `1.5GiB` (memory in `docker stats`). */
 export function bytesSize(bytes: number): string {
   return custom(bytes, 4, 1024, BINARY);
-}
-
-/** `units.HumanDuration`: `Less than a second`, `About a minute`, `3 days`... */
-export function humanDuration(ms: number): string {
-  const seconds = Math.trunc(ms / 1000);
-  if (seconds < 1) return 'Less than a second';
-  if (seconds === 1) return '1 second';
-  if (seconds < 60) return `${seconds} seconds`;
-  const minutes = Math.trunc(ms / 60_000);
-  if (minutes === 1) return 'About a minute';
-  if (minutes < 60) return `${minutes} minutes`;
-  const hours = Math.round(ms / 3_600_000);
-  if (hours === 1) return 'About an hour';
-  if (hours < 48) return `${hours} hours`;
-  if (hours < 24 * 7 * 2) return `${Math.trunc(hours / 24)} days`;
-  if (hours < 24 * 30 * 2) return `${Math.trunc(hours / 24 / 7)} weeks`;
-  if (hours < 24 * 365 * 2) return `${Math.trunc(hours / 24 / 30)} months`;
-  return `${Math.trunc(Math.trunc(ms / 3_600_000) / 24 / 365)} years`;
 }
 
 /** `2 minutes ago`, from unix seconds. */

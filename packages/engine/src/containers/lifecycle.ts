@@ -93,14 +93,7 @@ export class Lifecycle {
         engineRoot: deps.root,
         ...(pidNamespace !== undefined ? { pidNamespaceOf: pidNamespace } : {}),
       });
-      // an auto-removed container's host ports are freed in the background, after `run --rm`
-      // returned (dockerd has freed them by then): once that is done, the port may be free
-      const releasing = deps.releases?.busy === true;
-      const created = await driver.create(spec).catch(async (err: unknown) => {
-        if (!(err instanceof ConflictError && /port is already allocated/.test(err.message)) || !deps.releases || !(releasing || deps.releases.busy)) throw err;
-        await deps.releases.idle();
-        return driver.create(spec);
-      });
+      const created = await driver.create(spec);
       r.runtimeCreated = true;
       r.logPath = created.logPath ?? r.logPath;
       r.ports = resolvedPorts(r.ports, created.ports);
@@ -154,12 +147,15 @@ export class Lifecycle {
     if (!r) return;
     r.state = { ...r.state, status: 'exited', pid: 0, exitCode: exit.exitCode, oomKilled: exit.oomKilled, finishedAt: exit.finishedAt };
     this.ctx.table.save(r);
-    // auto-remove frees all of the run (in the background, as the builder wants it)
-    if (!r.hostConfig.AutoRemove) this.releaseNetwork(r);
+    this.releaseNetwork(r);
     if (exit.oomKilled) this.ctx.emit(r, 'oom');
     this.ctx.emit(r, 'die', { exitCode: String(exit.exitCode) });
     this.waiters.notify(id, 'exit', { StatusCode: exit.exitCode });
     if (r.hostConfig.AutoRemove) {
+      // As dockerd: `run --rm` returns with the network given back (host ports free, rules
+      // gone), so the next `run -p` on the same port finds it free. The rest of the run
+      // (runtime state, rootfs) is released after the removal is answered.
+      await this.networkReleased(id);
       await this.remove(id, { force: true, volumes: true }, { releaseInBackground: true }).catch(() => undefined);
       return;
     }
