@@ -106,7 +106,8 @@ export function runPs(argv: readonly string[], fallback: () => void): void {
         fallback();
         return;
       }
-      writeOut(text);
+      // written in full: nothing is left to wait for but the open connection
+      if (writeOut(text)) process.exit();
     },
     () => fallback(),
   );
@@ -115,7 +116,10 @@ export function runPs(argv: readonly string[], fallback: () => void): void {
 /**
  * One GET on its own connection; resolves with the parsed list for a 200 from a daemon
  * that speaks this CLI's API version (the version the whole CLI would have negotiated
- * with its /_ping first), rejects for anything else.
+ * with its /_ping first), rejects for anything else. The connection stays open (kept
+ * alive, unreferenced) after an answer: closing a socket makes node create
+ * process.stderr (net.js's _destroy compares the socket with it), which is a tty or pipe
+ * stream to build; the process exits instead.
  */
 function fetchList(socket: Socket, path: string): Promise<ContainerSummary[]> {
   return new Promise((resolve, reject) => {
@@ -125,9 +129,15 @@ function fetchList(socket: Socket, path: string): Promise<ContainerSummary[]> {
     const finish = (err: Error | undefined, list?: ContainerSummary[]): void => {
       if (settled) return;
       settled = true;
-      socket.destroy();
-      if (err) reject(err);
-      else resolve(list!);
+      if (err) {
+        socket.destroy();
+        reject(err);
+        return;
+      }
+      socket.removeAllListeners('data');
+      socket.removeAllListeners('end');
+      socket.unref();
+      resolve(list!);
     };
     socket.on('error', (err) => finish(err));
     socket.on('data', (chunk: Buffer) => {
@@ -139,7 +149,7 @@ function fetchList(socket: Socket, path: string): Promise<ContainerSummary[]> {
     socket.on('end', () => {
       finish(...parsed(completeBody(Buffer.concat(chunks, size), true) ?? new Error('no response')));
     });
-    socket.end(`GET ${path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: Berth-Client/${BERTH_VERSION}\r\nConnection: close\r\n\r\n`);
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: Berth-Client/${BERTH_VERSION}\r\n\r\n`);
   });
 }
 
@@ -203,24 +213,25 @@ function dechunk(buf: Buffer, ended: boolean): Buffer | Error | undefined {
  * Straight to fd 1, as the launcher's --version: process.stdout would load node's tty or
  * stream modules first. A full non-blocking pipe hands the rest to process.stdout.
  */
-function writeOut(text: string): void {
+function writeOut(text: string): boolean {
   const buf = Buffer.from(text, 'utf8');
   let at = 0;
   try {
     while (at < buf.length) at += writeSync(1, buf, at);
+    return true;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     // a reader that went away: quiet, as src/main.ts ends then
     if (code === 'EPIPE') process.exit(141);
     if (code !== 'EAGAIN') {
       process.stderr.write(`${(err as Error).message}\n`);
-      process.exitCode = 1;
-      return;
+      process.exit(1);
     }
     process.stdout.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code !== 'EPIPE') process.stderr.write(`${e.message}\n`);
       process.exit(e.code === 'EPIPE' ? 141 : 1);
     });
     process.stdout.write(buf.subarray(at));
+    return false;
   }
 }
