@@ -29,14 +29,14 @@ function runMain(): void {
 
 /** The short path's bundle; missing or broken, the whole CLI answers. */
 function runPs(): void {
-  let fast: Exports;
+  let runPsLine: unknown;
   try {
-    fast = runBundle('berth-ps.js', 'ps');
+    runPsLine = runBundle('berth-ps.js', 'ps')['runPs'];
   } catch {
-    runMain();
-    return;
+    // not there, or not this build's
   }
-  (fast['runPs'] as (argv: string[], fallback: () => void) => void)(argv, runMain);
+  if (typeof runPsLine === 'function') (runPsLine as (argv: string[], fallback: () => void) => void)(argv, runMain);
+  else runMain();
 }
 
 /**

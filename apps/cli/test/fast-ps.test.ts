@@ -291,13 +291,18 @@ describe('berth ps through the short path and through the whole CLI', () => {
       same(await run(line, join(file, 'below')));
     });
 
-    it('runs the whole CLI when the short path\'s bundle is missing', async () => {
+    it('runs the whole CLI when the short path\'s bundle is missing or not this build\'s', async () => {
       const copy = join(work, 'no-ps-bundle');
       await cp(dirname(bin), copy, { recursive: true });
       await rm(join(copy, 'berth-ps.js'));
       const cache = join(work, 'no-ps-cache');
       same(await run(line, cache, {}, join(copy, 'berth.js')));
       expect((await readdir(join(cache, 'berth'))).map((f) => f.replace(/-v.*/, ''))).toEqual(['main']);
+      // one that is not this build's (no runPs), or does not compile
+      for (const text of ['(function (exports) { exports.other = 1; \n});', '(function (exports) { not javascript']) {
+        await writeFile(join(copy, 'berth-ps.js'), text);
+        same(await run(line, cache, {}, join(copy, 'berth.js')));
+      }
     });
   });
 });
