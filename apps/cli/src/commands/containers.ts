@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { DEFAULT_DETACH_KEYS, demultiplexStream, parseDetachKeys, type ContainerCreateBody, type ContainerStats, type EngineClient, type WaitCondition } from '@berth/engine-api';
 import { InvalidArgumentError, normalizeReference } from '@berth/image-format';
 import { Context, StatusError, errorMessage, isDaemonError, runStatusFor } from '../context.js';
-import { CONTAINER_DEFAULT, CONTAINER_HEADERS, containerFields, truncateId } from '../format/contexts.js';
+import { truncateId } from '../format/contexts.js';
 import { renderRows } from '../format/render.js';
 import { tabwrite } from '../format/tabwriter.js';
 import { bytesSize, humanSize, parseTimestamp } from '../format/units.js';
