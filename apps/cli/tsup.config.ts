@@ -41,19 +41,22 @@ const workspaceIsPure = {
 };
 
 /**
- * dist/berth.js is the launcher (src/launcher.ts); dist/berth-main.js the CLI it compiles
- * through V8's code cache (read as a file, not required: no shebang, no source map, which
- * is not shipped, and already in its module wrapper). Marks the output directory CommonJS (the files keep their .js names:
- * users and links run them).
+ * dist/berth.js is the launcher (src/launcher.ts); dist/berth-main.js the CLI and
+ * dist/berth-ps.js its short `ps` path, both compiled by the launcher through V8's code
+ * cache (read as files, not required: no shebang, no source map, which is not shipped,
+ * and already in their module wrapper). Marks the output directory CommonJS (the files
+ * keep their .js names: users and links run them).
  */
 function finishDist(dir: string): void {
-  const main = resolve(dir, 'berth-main.js');
-  const body = readFileSync(main, 'utf8').replace(/^#!.*\n/, '').replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n');
-  // wrapped as CommonJS wraps a module, here rather than at each start: the launcher
-  // compiles the file's text as it is (a second copy of ~0.5 MB in V8's young generation
-  // would cost every command a scavenge)
-  writeFileSync(main, `${MODULE_WRAPPER[0]}${body}${MODULE_WRAPPER[1]}`);
-  rmSync(`${main}.map`, { force: true });
+  for (const bundle of ['berth-main.js', 'berth-ps.js']) {
+    const file = resolve(dir, bundle);
+    const body = readFileSync(file, 'utf8').replace(/^#!.*\n/, '').replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n');
+    // wrapped as CommonJS wraps a module, here rather than at each start: the launcher
+    // compiles the file's text as it is (a second copy of ~0.5 MB in V8's young generation
+    // would cost every command a scavenge)
+    writeFileSync(file, `${MODULE_WRAPPER[0]}${body}${MODULE_WRAPPER[1]}`);
+    rmSync(`${file}.map`, { force: true });
+  }
   writeFileSync(resolve(dir, 'package.json'), '{ "type": "commonjs" }\n');
 }
 
@@ -61,8 +64,9 @@ function finishDist(dir: string): void {
 // bundled in, so dist/ runs from anywhere, symlinked or not.
 export default (cli: { outDir?: string }) => ({
   ...berthTsup({
-  // berth.js: the launcher (--version, code cache); berth-main.js: the CLI it runs
-  entry: { berth: 'src/launcher.ts', 'berth-main': 'src/main.ts' },
+  // berth.js: the launcher (--version, code cache); berth-main.js: the CLI it runs;
+  // berth-ps.js: `ps` alone (src/fast/ps.ts), which falls back to berth-main.js
+  entry: { berth: 'src/launcher.ts', 'berth-main': 'src/main.ts', 'berth-ps': 'src/fast/ps.ts' },
   noExternal: [/.*/],
   dts: false,
   minify: false,

@@ -11,7 +11,7 @@ import { buildProgram, runCli } from '../src/cli.js';
 import { chooseHost } from '../src/client.js';
 import { runStatusFor } from '../src/context.js';
 import { completionScript } from '../src/completion.js';
-import { parseFilters } from '../src/commands/containers.js';
+import { parseFilters } from '../src/commands/filters.js';
 
 function streams(): { io: { stdin: PassThrough; stdout: PassThrough; stderr: PassThrough }; out: () => string; err: () => string } {
   const stdout = new PassThrough();

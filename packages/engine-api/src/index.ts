@@ -60,6 +60,8 @@ export {
   parseHost, hostFromEnv, defaultHost, isNamedPipePath, DEFAULT_HOST, DEFAULT_SOCKET_PATH, DEFAULT_PIPE_PATH, DEFAULT_WINDOWS_HOST,
   DEFAULT_TCP_PORT, type EngineTarget,
 } from './client/host.js';
+export { encodeQuery, type Query, type QueryValue } from './client/query.js';
+export { containerListQuery } from './client/containers.js';
 export { errorFromResponse, statusForError, type ApiError } from './client/errors.js';
 export { DockerIgnore, patternRegExp } from './build/dockerignore.js';
 export { ConnectionError, isResponseCut } from './client/transport.js';

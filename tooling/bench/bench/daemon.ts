@@ -5,7 +5,8 @@
 //   run       `run --rm busybox true` (docker CLI via berthd, berth CLI, dockerd, podman, crun, runc)
 //   detached  50 detached starts (`run -d busybox sleep 300`), time per start
 //   list      GET /containers/json with 100 containers; `docker ps` / `berth ps` wall time
-//   version   `berth --version` and `berth ps -a` (10 containers) vs `node -e 0`, as installed
+//   version   `berth --version` and `berth ps -a` (10 containers) vs `node -e 0`, as installed;
+//             BENCH_CLI_BEFORE=<another build's berth.js> measures that build too, in the same rounds
 //   profile   where berthd's time goes in `run --rm`: request + child-process timeline
 //             (strace of execve) and a CPU profile (node --cpu-prof)
 //   pull      cold pull of the fixtures' big image through berthd vs dockerd vs podman
@@ -383,7 +384,9 @@ try {
   await section('version', async () => {
     if (!existsSync(BERTH_CLI_DIST)) throw new Error('apps/cli/dist/berth.js not built');
     if (!berthd || !busyboxRef) throw new Error('no berthd');
-    for (const line of await cliStartupLines(BERTH_CLI_DIST, berthd, busyboxRef, Math.max(N, 15))) record(line);
+    const before = process.env['BENCH_CLI_BEFORE'];
+    if (before && !existsSync(before)) throw new Error(`BENCH_CLI_BEFORE=${before}: no such file`);
+    for (const line of await cliStartupLines(BERTH_CLI_DIST, berthd, busyboxRef, Math.max(N, 15), before)) record(line);
   });
 
   // ---------------------------------------------------------------- profile of run --rm

@@ -13,6 +13,8 @@ export interface StartupCommand {
   label: string;
   /** `berth` arguments; undefined for the `node -e 0` floor. */
   berthArgs?: string[];
+  /** Another build of the CLI to run (e.g. main's, for a before/after in one run); default the one measured. */
+  cliFile?: string;
   /** Checks a run's stdout (e.g. the number of `ps` rows). */
   check?: (stdout: string) => void;
 }
@@ -39,17 +41,25 @@ async function childrenCpuMs(): Promise<number> {
 export async function measureCliStartup(cliFile: string, env: NodeJS.ProcessEnv, commands: StartupCommand[], rounds: number, warmup = 3): Promise<StartupFigure[]> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-startup-'));
   try {
-    await mkdir(join(dir, 'bin'));
-    const berth = join(dir, 'bin', 'berth');
-    await symlink(cliFile, berth);
-    const runEnv = { ...env, XDG_CACHE_HOME: join(dir, 'cache'), PATH: `${join(dir, 'bin')}:${env['PATH'] ?? process.env['PATH'] ?? ''}` };
+    // each build linked as `berth` in a bin folder of its own, with a cache folder of its own
+    // (a build removes another build's caches: sharing one would refill it every run)
+    const builds = new Map<string, { berth: string; env: NodeJS.ProcessEnv }>();
+    for (const file of new Set([cliFile, ...commands.flatMap((c) => (c.cliFile ? [c.cliFile] : []))])) {
+      const home = join(dir, `build${builds.size}`);
+      await mkdir(join(home, 'bin'), { recursive: true });
+      const berth = join(home, 'bin', 'berth');
+      await symlink(file, berth);
+      builds.set(file, { berth, env: { ...env, XDG_CACHE_HOME: join(home, 'cache'), PATH: `${join(home, 'bin')}:${env['PATH'] ?? process.env['PATH'] ?? ''}` } });
+    }
+    const runEnv = builds.get(cliFile)!.env;
     const wall = new Map<string, number[]>(commands.map((c) => [c.label, []]));
     const cpu = new Map<string, number>(commands.map((c) => [c.label, 0]));
     for (let round = 0; round < warmup + rounds; round++) {
       for (const c of commands) {
+        const build = builds.get(c.cliFile ?? cliFile)!;
         const cpu0 = await childrenCpuMs();
         const t0 = performance.now();
-        const r = c.berthArgs ? await run(berth, c.berthArgs, { env: runEnv }) : await run(process.execPath, ['-e', '0'], { env: runEnv });
+        const r = c.berthArgs ? await run(build.berth, c.berthArgs, { env: build.env }) : await run(process.execPath, ['-e', '0'], { env: runEnv });
         const ms = performance.now() - t0;
         const cpuMs = (await childrenCpuMs()) - cpu0;
         c.check?.(r.stdout);
@@ -66,9 +76,10 @@ export async function measureCliStartup(cliFile: string, env: NodeJS.ProcessEnv,
 
 /**
  * The bench's lines: `node -e 0`, `berth --version` and `berth ps -a` with 10 created
- * containers on `d` (removed after), in one interleaved run.
+ * containers on `d` (removed after), in one interleaved run; with `before` (another build's
+ * berth.js, e.g. main's), its two commands too, in the same rounds.
  */
-export async function cliStartupLines(cliFile: string, d: RunningDaemon, image: string, rounds: number): Promise<string[]> {
+export async function cliStartupLines(cliFile: string, d: RunningDaemon, image: string, rounds: number, before?: string): Promise<string[]> {
   const ids: string[] = [];
   try {
     for (let i = 0; i < 10; i++) {
@@ -80,16 +91,25 @@ export async function cliStartupLines(cliFile: string, d: RunningDaemon, image: 
       const n = out.trim().split('\n').length;
       if (n !== 11) throw new Error(`berth ps -a printed ${n} lines, not a header and 10 containers`);
     };
-    const [node, version, ps] = (await measureCliStartup(cliFile, { ...d.dockerEnv, BERTH_HOST: d.host }, [
+    const commands: StartupCommand[] = [
       { label: 'node -e 0' },
       { label: 'berth --version', berthArgs: ['--version'] },
       { label: 'berth ps -a (10 containers)', berthArgs: ['ps', '-a'], check: rows },
-    ], rounds)) as [StartupFigure, StartupFigure, StartupFigure];
+    ];
+    if (before) {
+      commands.push(
+        { label: 'before: berth --version', berthArgs: ['--version'], cliFile: before },
+        { label: 'before: berth ps -a (10 containers)', berthArgs: ['ps', '-a'], check: rows, cliFile: before },
+      );
+    }
+    const figures = await measureCliStartup(cliFile, { ...d.dockerEnv, BERTH_HOST: d.host }, commands, rounds);
+    const [node, version, ps] = figures as [StartupFigure, StartupFigure, StartupFigure];
     const line = (f: StartupFigure): string =>
       `start-up ${f.label}: median ${fmtMs(f.wallMs)}, CPU ${fmtMs(f.cpuMs)} (mean of ${f.samples})` +
       (f === node ? '' : ` = node + ${fmtMs(f.wallMs - node.wallMs)}, CPU node + ${fmtMs(f.cpuMs - node.cpuMs)}`);
     return [
-      ...[node, version, ps].map(line),
+      ...(before ? [`start-up before = ${before}`] : []),
+      ...figures.map(line),
       `start-up target: berth --version node + ${fmtMs(version.wallMs - node.wallMs)} (target 5 ms), berth ps node + ${fmtMs(ps.wallMs - node.wallMs)} (target 15 ms)`,
     ];
   } finally {

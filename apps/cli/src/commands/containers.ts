@@ -6,24 +6,14 @@ import { pipeline } from 'node:stream/promises';
 import { DEFAULT_DETACH_KEYS, demultiplexStream, parseDetachKeys, type ContainerCreateBody, type ContainerStats, type EngineClient, type WaitCondition } from '@berth/engine-api';
 import { InvalidArgumentError, normalizeReference } from '@berth/image-format';
 import { Context, StatusError, errorMessage, isDaemonError, runStatusFor } from '../context.js';
-import { CONTAINER_DEFAULT, CONTAINER_HEADERS, containerFields, truncateId } from '../format/contexts.js';
+import { truncateId } from '../format/contexts.js';
 import { renderRows } from '../format/render.js';
 import { tabwrite } from '../format/tabwriter.js';
 import { bytesSize, humanSize, parseTimestamp } from '../format/units.js';
 import { buildCreateBody, sigProxyOn, type RunFlags } from './run-options.js';
 import { initialSize, wireAttach } from './attach-io.js';
 import { pullImage } from './images.js';
-
-/** Parses `--filter k=v` flags into the API's filters. */
-export function parseFilters(flags: string[]): Record<string, string[]> {
-  const filters: Record<string, string[]> = {};
-  for (const f of flags) {
-    const i = f.indexOf('=');
-    if (i <= 0) throw new InvalidArgumentError(`bad format of filter (expected name=value)`);
-    (filters[f.slice(0, i).trim().toLowerCase()] ??= []).push(f.slice(i + 1));
-  }
-  return filters;
-}
+import { psListOptions, psOutput, type PsFlags } from './ps-view.js';
 
 function consoleSize(ctx: Context): [number, number] | undefined {
   const s = initialSize(ctx.io);
@@ -278,26 +268,9 @@ export async function wait(ctx: Context, names: string[]): Promise<number> {
   });
 }
 
-export async function ps(
-  ctx: Context,
-  flags: { all?: boolean; quiet?: boolean; filter: string[]; format?: string; trunc?: boolean; size?: boolean; last?: string; latest?: boolean },
-): Promise<number> {
+export async function ps(ctx: Context, flags: PsFlags): Promise<number> {
   const client = await ctx.client();
-  // Like docker: ask for sizes when the template shows them.
-  const wantsSize = Boolean(flags.size) || (flags.format !== undefined && (/\.Size\b/.test(flags.format) || /json \.\s*\}\}/.test(flags.format)));
-  const limit = flags.latest ? 1 : flags.last !== undefined ? Number(flags.last) : undefined;
-  const list = await client.containerList({
-    all: Boolean(flags.all) || (limit !== undefined && limit > 0),
-    ...(limit !== undefined && limit > 0 ? { limit } : {}),
-    size: wantsSize,
-    filters: parseFilters(flags.filter),
-  });
-  const trunc = flags.trunc !== false;
-  let format = flags.format;
-  if (flags.quiet && (format === undefined || format === '')) format = '{{.ID}}';
-  let def = CONTAINER_DEFAULT;
-  if (flags.size) def += '\t{{.Size}}';
-  ctx.out(renderRows(list.map((c) => containerFields(c, { trunc })), { format, defaultFormat: def, headers: CONTAINER_HEADERS }));
+  ctx.out(psOutput(await client.containerList(psListOptions(flags)), flags));
   return 0;
 }
 

@@ -9,7 +9,8 @@ import { displayJsonMessages } from '../format/progress.js';
 import { renderRows } from '../format/render.js';
 import { goTimeString, humanSize, timeAgo } from '../format/units.js';
 import { authFor } from './auth-store.js';
-import { parseFilters, pipeTo } from './containers.js';
+import { pipeTo } from './containers.js';
+import { parseFilters } from './filters.js';
 
 /** Pulls with docker's progress display on stdout (`pull`) or stderr (implicit pull of `run`). */
 export async function pullImage(

@@ -6,7 +6,7 @@ import { errorMessage } from '../context.js';
 import { NETWORK_DEFAULT, NETWORK_HEADERS, VOLUME_DEFAULT, VOLUME_HEADERS, networkFields, volumeFields } from '../format/contexts.js';
 import { indentJson, renderEach, renderRows } from '../format/render.js';
 import { humanSize } from '../format/units.js';
-import { parseFilters } from './containers.js';
+import { parseFilters } from './filters.js';
 
 function keyValues(list: string[]): Record<string, string> {
   return Object.fromEntries(

@@ -8,7 +8,7 @@ import { humanSize, parseTimestamp } from '../format/units.js';
 import { tabwrite } from '../format/tabwriter.js';
 import { BERTH_BUILD, BERTH_VERSION } from '../version.js';
 import { removeAuth, serverKey, storeAuth } from './auth-store.js';
-import { parseFilters } from './containers.js';
+import { parseFilters } from './filters.js';
 
 const VERSION_TEMPLATE = `Client:
  Version:           {{.Client.Version}}

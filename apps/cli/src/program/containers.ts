@@ -173,7 +173,7 @@ export function containerCommands(parent: Command, act: Act, prefix = ''): void 
       .option('--filter <filter>', 'Provide filter values', collect, [])
       .action(async (o: { filter: string[] }) =>
         act(async () => async (ctx: Context) => {
-          const { parseFilters } = await import('../commands/containers.js');
+          const { parseFilters } = await import('../commands/filters.js');
           const { humanSize } = await import('../format/units.js');
           const res = await (await ctx.client()).containerPrune(parseFilters(o.filter));
           const del = res.ContainersDeleted ?? [];

@@ -10,7 +10,8 @@ import { readJsonLines } from '../stream/json-lines.js';
 import { errorFromResponse } from './errors.js';
 import { connectionError, drain, exchange, readText } from './transport.js';
 import { hostFromEnv, parseHost, type EngineTarget } from './host.js';
-import type { AuthConfig, Filters, JsonMessage } from '../types/common.js';
+import { encodeQuery, type Query } from './query.js';
+import type { AuthConfig, JsonMessage } from '../types/common.js';
 
 /** Content type of a framed stdout/stderr stream (API >= 1.42, no TTY). */
 export const MULTIPLEXED_STREAM = 'application/vnd.docker.multiplexed-stream';
@@ -28,9 +29,6 @@ export interface EngineClientOptions {
   timeoutMs?: number;
   userAgent?: string;
 }
-
-type QueryValue = string | number | boolean | undefined | null | string[] | Filters;
-type Query = Record<string, QueryValue>;
 
 interface RequestOptions {
   query?: Query;
@@ -185,7 +183,7 @@ export class EngineConnection {
     const target = this.target;
     const request: http.RequestOptions & { servername: string } = {
       method,
-      path: prefix + path + queryString(options.query),
+      path: prefix + path + encodeQuery(options.query),
       headers,
       agent,
       // TLS only (never used here): without it node's agent derives one from the host and
@@ -221,25 +219,6 @@ function wrapReadable(res: http.IncomingMessage): Duplex {
       throw new InvalidArgumentError('this attach connection was not upgraded: stdin cannot be sent');
     },
   }) as unknown as Duplex;
-}
-
-function queryString(query: Query | undefined): string {
-  if (!query) return '';
-  const params = new URLSearchParams();
-  for (const [key, value] of Object.entries(query)) {
-    if (value === undefined || value === null) continue;
-    if (Array.isArray(value)) {
-      for (const v of value) params.append(key, v);
-    } else if (typeof value === 'object') {
-      if (Object.keys(value).length > 0) params.append(key, JSON.stringify(value));
-    } else if (typeof value === 'boolean') {
-      params.append(key, value ? '1' : '0');
-    } else {
-      params.append(key, String(value));
-    }
-  }
-  const s = params.toString();
-  return s === '' ? '' : `?${s}`;
 }
 
 /** A path segment that may hold a reference (`reg:5000/a/b:tag@sha256:...`), kept readable. */

@@ -16,6 +16,7 @@ import type {
   WaitCondition,
 } from '../types/container.js';
 import { drain, readText } from './transport.js';
+import type { Query } from './query.js';
 import { EngineConnection, headerString, seg, type HijackedStream } from './connection.js';
 
 export interface ContainerListOptions {
@@ -23,6 +24,11 @@ export interface ContainerListOptions {
   limit?: number;
   size?: boolean;
   filters?: Filters;
+}
+
+/** GET /containers/json's query for `options` (also sent by callers without EngineClient). */
+export function containerListQuery(options: ContainerListOptions): Query {
+  return { all: options.all, limit: options.limit, size: options.size, filters: options.filters };
 }
 
 export interface LogsOptions {
@@ -66,9 +72,7 @@ export class ContainerCalls extends EngineConnection {
   }
 
   containerList(options: ContainerListOptions = {}): Promise<ContainerSummary[]> {
-    return this.json('GET', '/containers/json', {
-      query: { all: options.all, limit: options.limit, size: options.size, filters: options.filters },
-    });
+    return this.json('GET', '/containers/json', { query: containerListQuery(options) });
   }
 
   containerInspect(id: string, options: { size?: boolean } = {}): Promise<ContainerInspect> {
