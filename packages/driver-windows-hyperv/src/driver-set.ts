@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { HcsApi } from '@berth/hcs';
@@ -33,7 +34,8 @@ export async function windowsDriverSet(context: WindowsDriverContext, options: W
   snapshotter: WindowsLayerSnapshotter;
 }> {
   const { hcs } = options;
-  const network = new HcnNetworkDriver(hcs);
+  await mkdir(context.runRoot, { recursive: true });
+  const network = new HcnNetworkDriver(hcs, { stateFile: join(context.runRoot, 'windows-network.json') });
   const scratchRoot = join(context.root, 'windowsfilter', 'scratch');
   const process = new WindowsProcessDriver({
     hcs,

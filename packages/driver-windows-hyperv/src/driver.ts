@@ -110,18 +110,7 @@ export class WindowsHypervDriver extends WindowsDriverCore {
         vm = await this.bootUvm(uvmId, wcowUvmDocument({ baseLayer: base, scratchVhdx: uvmScratch, ...size }));
         hosted = await this.wcowContainer(vm, spec, data, scratch, namespaceId);
       }
-      const document = hostedComputeSystem(uvmId, hosted);
-      const uvm = vm;
-      return {
-        createSystem: () => hcs.createComputeSystem(spec.id, document),
-        pause: () => hcs.pauseComputeSystem(uvm),
-        resume: () => hcs.resumeComputeSystem(uvm),
-        destroy: async () => {
-          await hcs.terminateComputeSystem(uvm).catch(() => undefined);
-          await hcs.closeComputeSystem(uvm);
-          await hcs.destroyLayer(scratch);
-        },
-      };
+      return this.sandbox(spec, { scratch, uvmId, document: hostedComputeSystem(uvmId, hosted) }, vm);
     } catch (e) {
       if (vm) {
         await hcs.terminateComputeSystem(vm).catch(() => undefined);
@@ -130,6 +119,35 @@ export class WindowsHypervDriver extends WindowsDriverCore {
       await hcs.destroyLayer(scratch).catch(() => undefined);
       throw e;
     }
+  }
+
+  protected async reopen(spec: ContainerSpec, saved: unknown): Promise<Sandbox> {
+    return this.sandbox(spec, saved as Saved);
+  }
+
+  /** The utility VM outlives berthd as the container does; after a restart it is opened again by id when first needed. */
+  private sandbox(spec: ContainerSpec, saved: Saved, vm?: HcsSystem): Sandbox {
+    const hcs = this.hcs;
+    let uvm: Promise<HcsSystem> | undefined = vm ? Promise.resolve(vm) : undefined;
+    const theVm = () => (uvm ??= hcs.openComputeSystem(saved.uvmId));
+    return {
+      createSystem: () => hcs.createComputeSystem(spec.id, saved.document),
+      pause: async () => hcs.pauseComputeSystem(await theVm()),
+      resume: async () => hcs.resumeComputeSystem(await theVm()),
+      saved,
+      destroy: async () => {
+        const h = await theVm().catch(() => undefined);
+        if (h) {
+          await hcs.terminateComputeSystem(h).catch(() => undefined);
+          await hcs.closeComputeSystem(h);
+        }
+        await hcs.destroyLayer(saved.scratch);
+      },
+      close: async () => {
+        const h = await uvm?.catch(() => undefined);
+        if (h) await hcs.closeComputeSystem(h);
+      },
+    };
   }
 
   /** Layers and mapped directories as VSMB shares, the scratch on SCSI: the container as the WCOW guest sees it. */
@@ -159,4 +177,11 @@ export class WindowsHypervDriver extends WindowsDriverCore {
     const request = lcowContainerRequest({ spec, scratchDirPath: `/run/gcs/c/${spec.id}/scratch` });
     return request as unknown as HostedSystem;
   }
+}
+
+/** What reopen() needs: the container's scratch, its utility VM's id, the hosted system's document. */
+interface Saved {
+  scratch: string;
+  uvmId: string;
+  document: ComputeSystem;
 }

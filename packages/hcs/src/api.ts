@@ -71,6 +71,12 @@ export interface HcsApi {
 
   // ---- processes ----
   createProcess(system: HcsSystem, parameters: ProcessParameters): Promise<HcsProcess>;
+  /**
+   * HcsOpenProcess of a process another owner created (berthd before a restart), exit
+   * notification registered again, and its stdio from HcsGetProcessInfo where HCS still
+   * has it (null streams where not).
+   */
+  openProcess(system: HcsSystem, pid: number): Promise<HcsProcess>;
   signalProcess(process: HcsProcess, options: SignalOptions): Promise<void>;
   terminateProcess(process: HcsProcess): Promise<void>;
   modifyProcess(process: HcsProcess, request: ProcessModifyRequest): Promise<void>;
