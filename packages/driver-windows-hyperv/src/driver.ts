@@ -31,7 +31,7 @@ import {
   type HostedSystem,
   type LayerData,
 } from '@berth/hcs';
-import { WindowsDriverCore, folderJoin, layerData, makeScratchFolder, scratchFolder, type Sandbox, type WindowsDriverOptions } from '@berth/driver-windows-process';
+import { WindowsDriverCore, folderJoin, layerData, makeScratchFolder, scratchFor, type Sandbox, type WindowsDriverOptions } from '@berth/driver-windows-process';
 import type { ContainerSpec } from '@berth/runtime';
 
 export interface HypervDriverOptions extends WindowsDriverOptions {
@@ -90,7 +90,7 @@ export class WindowsHypervDriver extends WindowsDriverCore {
   protected async prepare(spec: ContainerSpec, namespaceId: string | undefined): Promise<Sandbox> {
     if (spec.isolation === 'process') throw new UnsupportedError('isolation process is the windows/process driver\'s');
     const data = await layerData(this.hcs, spec);
-    const scratch = scratchFolder(this.config.scratchRoot, spec.id);
+    const scratch = scratchFor(spec, this.config.scratchRoot);
     const uvmId = `${spec.id}@uvm`;
     const hcs = this.hcs;
     await makeScratchFolder(scratch);

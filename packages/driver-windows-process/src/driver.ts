@@ -10,7 +10,7 @@ import { UnsupportedError } from '@berth/image-format';
 import { processContainerDocument, type ComputeSystem } from '@berth/hcs';
 import type { ContainerSpec } from '@berth/runtime';
 import { WindowsDriverCore, type Sandbox, type WindowsDriverOptions } from './core.js';
-import { layerData, makeScratchFolder, scratchFolder } from './layers.js';
+import { layerData, makeScratchFolder, scratchFor } from './layers.js';
 
 export interface ProcessDriverOptions extends WindowsDriverOptions {
   /** Windows folder that holds each container's scratch (e.g. `C:\ProgramData\berth\scratch`). */
@@ -33,7 +33,7 @@ export class WindowsProcessDriver extends WindowsDriverCore {
     if (spec.platform && spec.platform.os !== 'windows') throw new UnsupportedError(`a ${spec.platform.os} image needs Hyper-V isolation (LCOW)`);
     const hcs = this.hcs;
     const data = await layerData(hcs, spec);
-    const scratch = scratchFolder(this.config.scratchRoot, spec.id);
+    const scratch = scratchFor(spec, this.config.scratchRoot);
     await makeScratchFolder(scratch);
     await hcs.initializeWritableLayer(scratch, data);
     let document: ComputeSystem;

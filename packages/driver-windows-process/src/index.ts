@@ -5,7 +5,7 @@
  */
 export { WindowsProcessDriver, type ProcessDriverOptions } from './driver.js';
 export { WindowsDriverCore, signalOptions, type Sandbox, type WindowsDriverOptions } from './core.js';
-export { folderJoin, layerData, layerDataOf, makeScratchFolder, scratchFolder, winBasename } from './layers.js';
+export { folderJoin, layerData, layerDataOf, makeScratchFolder, scratchFolder, scratchFor, winBasename } from './layers.js';
 export { WindowsLayerSnapshotter, parentLayerPaths, WINDOWS_LAYER_MOUNT } from './layer-store.js';
 export { FileLog } from './log.js';
 export { HcnNetworkDriver, type HcnNetworkDriverOptions } from './hcn-network.js';

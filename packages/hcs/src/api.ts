@@ -1,6 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type {
   ComputeSystem,
+  ExportLayerOptions,
   HcnEndpoint,
   HcnNamespace,
   HcnNamespaceModify,
@@ -89,6 +90,12 @@ export interface HcsApi {
   /** vmcompute!NameToGuid: the Layer.Id of a layer folder's name. */
   layerId(folderName: string): Promise<string>;
   importLayer(layerPath: string, sourceFolder: string, layerData: LayerData): Promise<void>;
+  /**
+   * HcsExportLayer: a layer's contents as a layer folder (`Files\`, `Hives\`, tombstones of
+   * deletes) in `exportFolder`, which must exist; `layerData` names its parents. With
+   * IsWritableLayer, a container's scratch: its changes.
+   */
+  exportLayer(layerPath: string, exportFolder: string, layerData: LayerData, options: ExportLayerOptions): Promise<void>;
   initializeWritableLayer(writableLayerPath: string, layerData: LayerData): Promise<void>;
   attachLayerStorageFilter(layerPath: string, layerData: LayerData): Promise<void>;
   detachLayerStorageFilter(layerPath: string): Promise<void>;

@@ -5,6 +5,10 @@ import type { RootfsMount, SnapshotPort } from '../containers/snapshot-port.js';
 export class SnapshotterPort implements SnapshotPort {
   constructor(readonly snapshotter: Snapshotter) {}
 
+  get readsRunningChanges(): boolean {
+    return this.snapshotter.readsRunningChanges ?? true;
+  }
+
   async prepare(key: string, parent: string | undefined): Promise<RootfsMount[]> {
     return this.snapshotter.prepare(key, parent, { labels: { 'berth.engine/kind': 'container' } });
   }

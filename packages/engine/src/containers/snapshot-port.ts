@@ -1,3 +1,5 @@
+import type { DiffSource } from '@berth/layer-store';
+
 /** How the driver gets the container's root filesystem: a mount to perform. */
 export interface RootfsMount {
   type: string;
@@ -13,8 +15,10 @@ export interface SnapshotPort {
   remove(key: string): Promise<void>;
   /** Bytes in the writable layer. */
   usage(key: string): Promise<number>;
-  /** What a diff reads: the overlay upper dir, or full trees (native). */
-  diffSource?(key: string): Promise<{ kind: 'overlay-upper'; upper: string } | { kind: 'trees'; lower?: string; upper: string }>;
+  /** What a diff reads: the overlay upper dir, full trees (native), or the snapshotter's own layer tar and change list (windowsfilter). */
+  diffSource?(key: string): Promise<DiffSource>;
+  /** False: the changes of a running container's snapshot cannot be read (diff and commit refuse it). */
+  readonly readsRunningChanges?: boolean;
   /** A read-only view of a committed snapshot (removed with `remove`). */
   view?(key: string, parent: string | undefined): Promise<RootfsMount[]>;
   /** Keys of active (writable) snapshots. */

@@ -9,7 +9,7 @@ import { dirname, basename } from 'node:path/win32';
 import type { Socket } from 'node:net';
 import type { HcsApi, HcsProcess, HcsSystem, SignalOptions, WithId } from '../api.js';
 import { HRESULT, HcsError } from '../hresult.js';
-import type { ComputeSystem, HcnEndpoint, HcnNamespace, HcnNamespaceModify, HcnNetwork, LayerData, ModifySettingRequest, ProcessModifyRequest, ProcessParameters, ProcessStatus, Properties, PropertyQuery } from '../types.js';
+import type { ComputeSystem, ExportLayerOptions, HcnEndpoint, HcnNamespace, HcnNamespaceModify, HcnNetwork, LayerData, ModifySettingRequest, ProcessModifyRequest, ProcessParameters, ProcessStatus, Properties, PropertyQuery } from '../types.js';
 import { check, guidToString, type Native, type RegisteredCallback } from './native.js';
 import type { KoffiModule } from './prototypes.js';
 
@@ -206,6 +206,9 @@ export class KoffiHcs implements HcsApi {
   }
   async importLayer(layerPath: string, sourceFolder: string, layerData: LayerData): Promise<void> {
     check(await this.n.async('HcsImportLayer', layerPath, sourceFolder, json(layerData)), 'HcsImportLayer', layerPath);
+  }
+  async exportLayer(layerPath: string, exportFolder: string, layerData: LayerData, options: ExportLayerOptions): Promise<void> {
+    check(await this.n.async('HcsExportLayer', layerPath, exportFolder, json(layerData), json(options)), 'HcsExportLayer', layerPath);
   }
   async initializeWritableLayer(writableLayerPath: string, layerData: LayerData): Promise<void> {
     check(await this.n.async('HcsInitializeWritableLayer', writableLayerPath, json(layerData), null), 'HcsInitializeWritableLayer', writableLayerPath);

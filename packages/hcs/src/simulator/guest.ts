@@ -44,6 +44,16 @@ export function resolveGuestUser(user: string | undefined, users: GuestUser[]): 
 
 class Gone extends Error {}
 
+/** What a simulated program may do to its container's files besides reading them (`(p as GuestProcessApi).files`). */
+export interface GuestFiles {
+  /** The container's view: its scratch, then its layers. */
+  read(path: string): Buffer | undefined;
+  write(path: string, data: Buffer | string): void;
+  remove(path: string): void;
+}
+
+export type GuestProcessApi = FakeProcess & { files?: GuestFiles };
+
 export interface GuestProcessSpec {
   pid: number;
   args: string[];
@@ -59,6 +69,8 @@ export interface GuestProcessSpec {
   initArgs: string[];
   /** A host directory holding the container's own files (a process container's mounted scratch). */
   rootDir?: string;
+  /** Writes and deletes in the container's files (a process container's scratch). */
+  files?: GuestFiles;
   /** Resolves when the system is not paused. */
   thawed(): Promise<void>;
 }
@@ -166,9 +178,10 @@ export class GuestProcess {
     target?.write(b);
   }
 
-  private fake(): FakeProcess {
+  private fake(): GuestProcessApi {
     const s = this.spec;
     return {
+      ...(s.files ? { files: s.files } : {}),
       args: s.args,
       env: s.env,
       cwd: s.cwd,
@@ -202,7 +215,7 @@ export class GuestProcess {
       exit: (code) => {
         throw new ProcessExit(code);
       },
-      readFile: (path) => fromRoot(s.rootDir, path) ?? this.options.files?.[path],
+      readFile: (path) => (s.files ? s.files.read(path) : fromRoot(s.rootDir, path)) ?? this.options.files?.[path],
     };
   }
 }

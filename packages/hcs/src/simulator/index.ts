@@ -8,4 +8,4 @@ export { hcsAcceptsImage } from './compat.js';
 export { nameToGuid } from './storage.js';
 // validation against hcs-schema2.json (ajv) lives here, not in the main entry a Windows berthd loads
 export { hcsSchemaErrors, settingsDefinition, HCS_SCHEMA_PATH, type HcsDefinition } from '../schema.js';
-export { DEFAULT_GUEST_USERS, type GuestUser, type GuestOptions } from './guest.js';
+export { DEFAULT_GUEST_USERS, type GuestUser, type GuestOptions, type GuestFiles, type GuestProcessApi } from './guest.js';

@@ -8,6 +8,7 @@ import type {
   HcnNamespace,
   HcnNamespaceModify,
   HcnNetwork,
+  ExportLayerOptions,
   LayerData,
   ModifySettingRequest,
   ProcessDetails,
@@ -400,7 +401,8 @@ export class HcsSimulator implements HcsApi {
     const env = { ...(this.options.defaultEnv?.(user) ?? { PATH: DEFAULT_PATH, HOME: user.home }), ...(parameters.Environment ?? {}) };
     const initArgs = r.initArgs ?? args;
     // a process-isolated container's files are the host's mounted scratch (read before the options' files)
-    const rootDir = r.kind === 'Container' && r.isolation === 'process' ? this.storage.hostDir(r.doc.Container!.Storage.Path) : undefined;
+    const volume = r.kind === 'Container' && r.isolation === 'process' ? r.doc.Container!.Storage.Path : undefined;
+    const rootDir = volume ? this.storage.hostDir(volume) : undefined;
     r.initArgs = initArgs;
     const pid = 4 * this.service.nextPid++;
     const proc = new GuestProcess(
@@ -416,7 +418,7 @@ export class HcsSimulator implements HcsApi {
         stdout: parameters.CreateStdOutPipe ?? false,
         stderr: parameters.CreateStdErrPipe ?? false,
         initArgs,
-        ...(rootDir ? { rootDir } : {}),
+        ...(rootDir && volume ? { rootDir, files: { read: (path: string) => this.storage.guestRead(volume, path), write: (path: string, data: Buffer | string) => this.storage.guestWrite(volume, path, Buffer.from(data)), remove: (path: string) => this.storage.guestRemove(volume, path) } } : {}),
         thawed: () => this.thawed(r),
       },
       guestProgram(args, this.options),
@@ -500,6 +502,14 @@ export class HcsSimulator implements HcsApi {
   async importLayer(layerPath: string, sourceFolder: string, layerData: LayerData): Promise<void> {
     this.validate('HcsImportLayer', 'LayerData', layerData);
     this.storage.importLayer(layerPath, sourceFolder, layerData);
+  }
+
+  async exportLayer(layerPath: string, exportFolder: string, layerData: LayerData, options: ExportLayerOptions): Promise<void> {
+    this.validate('HcsExportLayer', 'LayerData', layerData);
+    this.validate('HcsExportLayer', 'ExportLayerOptions', options);
+    if (!options.IsWritableLayer) throw new HcsError(HRESULT.E_NOTIMPL, 'HcsExportLayer', 'only writable layers are exported here');
+    this.storage.checkLayerData('HcsExportLayer', layerData);
+    this.storage.exportWritable(layerPath, exportFolder);
   }
 
   async initializeWritableLayer(writableLayerPath: string, layerData: LayerData): Promise<void> {
