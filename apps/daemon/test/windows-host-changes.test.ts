@@ -80,10 +80,16 @@ describe('docker diff and commit of a Windows container (over the HCS simulator)
 
     const out = await dockerOk(t.dockerEnv, ['run', '--rm', image, 'reader']);
     expect(out).toBe('C:\\app\\new.txt: made in the container\r\nC:\\app\\hello.txt: hello, changed\r\nC:\\Windows\\System32\\cmd.exe: (none)\r\n');
+
+    // docker export: the container's C:\ (Files/ stripped; no hives, no utility VM, no whiteouts or streams)
+    const exported = await tarEntries(t.dockerEnv, ['export', name]);
+    expect([...exported.keys()]).toEqual(['Documents and Settings', 'Users', 'Windows', 'Windows/System32', 'app', 'app/hello.txt', 'app/new.txt']);
+    expect(exported.get('app/hello.txt')!.toString()).toBe('hello, changed\r\n');
+    expect(exported.get('app/new.txt')!.toString()).toBe('made in the container\r\n');
     await dockerOk(t.dockerEnv, ['rm', name]);
   }, 120_000);
 
-  it('diff and commit of a running Windows container are refused with dockerd\'s words', async () => {
+  it('diff and commit (and export) of a running Windows container are refused, with dockerd\'s words where it has them', async () => {
     const name = `winidle-${suffix}`;
     await dockerOk(t.dockerEnv, ['run', '-d', '--name', name, ref, 'idle']);
     const diff = await docker(t.dockerEnv, ['diff', name]);
@@ -92,9 +98,29 @@ describe('docker diff and commit of a Windows container (over the HCS simulator)
     const commit = await docker(t.dockerEnv, ['commit', name, `berth-never-${suffix}`]);
     expect(commit.code).toBe(1);
     expect(commit.stderr).toContain('windows does not support commit of a running container');
+    // dockerd refuses every export of a Windows container; Berth exports stopped ones, for the same reason not running ones
+    const exp = await docker(t.dockerEnv, ['export', name]);
+    expect(exp.code).toBe(1);
+    expect(exp.stderr).toContain('Windows does not support export of a running container');
     await dockerOk(t.dockerEnv, ['rm', '-f', name]);
   }, 60_000);
 });
+
+/** The entries of the tar a docker command writes to stdout, by name (directories and links with no body). */
+async function tarEntries(env: NodeJS.ProcessEnv, args: string[]): Promise<Map<string, Buffer>> {
+  const { spawn } = await import('node:child_process');
+  const tarStream = (await import('tar-stream')).default;
+  const child = spawn('docker', args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const ex = tarStream.extract();
+  child.stdout.pipe(ex);
+  const out = new Map<string, Buffer>();
+  for await (const e of ex) {
+    const chunks: Buffer[] = [];
+    for await (const c of e) chunks.push(c as Buffer);
+    out.set(e.header.name, Buffer.concat(chunks));
+  }
+  return out;
+}
 
 /** One layer of `docker save`'s tar, by its diffID, entry by entry. */
 async function readSavedLayer(env: NodeJS.ProcessEnv, image: string, diffId: string): Promise<Awaited<ReturnType<typeof readWindowsTar>>> {

@@ -11,7 +11,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { ConflictError, InvalidArgumentError, NotFoundError, UnsupportedError } from '@berth/image-format';
-import { execProcessParameters, initProcessParameters, isHcsError, type GuestOs, type HcsApi, type HcsProcess, type HcsSystem, type ProcessParameters, type SignalOptions } from '@berth/hcs';
+import { execProcessParameters, initProcessParameters, isHcsError, type GuestOs, type HcsApi, type HcsProcess, type HcsSystem, type ProcessParameters } from '@berth/hcs';
 import {
   isValidContainerId,
   signalNumber,
@@ -35,6 +35,7 @@ import {
 } from '@berth/runtime';
 import { FileLog } from './log.js';
 import { eventQueue, pump, type Attachment } from './output.js';
+import { signalOptions } from './signals.js';
 import { adopt, forgetContainer, ownedSystems, saveContainer, savedContainers, type SavedContainer } from './adopt.js';
 import { HcnNetworkDriver } from './hcn-network.js';
 import { hostSample, windowsTop } from './host-view.js';
@@ -85,21 +86,14 @@ interface Container {
   attachments: Set<Attachment>;
   /** Attach stdin writes waiting for the process (attached before start). */
   stdinWaiting: (() => void)[];
+  /** The last save of its record: saves go one after the other, so the newest state is the one kept. */
+  saving?: Promise<void>;
 }
 
 
 const ok = (...names: Parameters<typeof isHcsError>[1][]) => (e: unknown) => {
   if (!isHcsError(e, ...names)) throw e;
 };
-
-/** SIGTERM → CtrlShutdown, SIGINT → CtrlC (hcsshim internal/signals); a Linux guest takes numbers. */
-export function signalOptions(n: number, os: GuestOs): SignalOptions | undefined {
-  if (os === 'linux') return { Signal: n };
-  if (n === 15) return { Signal: 'CtrlShutdown' };
-  if (n === 2) return { Signal: 'CtrlC' };
-  if (n === 3) return { Signal: 'CtrlBreak' };
-  return undefined;
-}
 
 export abstract class WindowsDriverCore implements RuntimeDriver {
   abstract readonly name: string;
@@ -199,7 +193,9 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
   }
 
   private save(c: Container): Promise<void> {
-    return saveContainer(this.options.stateDir, { spec: c.spec, sandbox: c.sandbox.saved, state: c.state });
+    const record = { spec: c.spec, sandbox: c.sandbox.saved, state: { ...c.state } };
+    const write = () => saveContainer(this.options.stateDir, record);
+    return (c.saving = (c.saving ?? Promise.resolve()).then(write, write));
   }
 
   private get(id: string): Container {
@@ -277,8 +273,9 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
     run.process = process;
     c.exit = undefined;
     c.state = { ...c.state, status: 'running', pid: process.pid, startedAt: new Date().toISOString(), exitCode: undefined, finishedAt: undefined, oomKilled: undefined, paused: undefined };
-    this.follow(c, run, process);
+    // saved before its end can be seen (the exit's save comes after this one)
     await this.save(c);
+    this.follow(c, run, process);
     for (const w of c.stdinWaiting.splice(0)) w();
     this.emit('start', id);
   }
@@ -476,6 +473,7 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
       await c.run?.done;
     }
     this.containers.delete(id);
+    await c.saving?.catch(() => undefined);
     await forgetContainer(this.options.stateDir, id);
     if (c.run) {
       await this.hcs.terminateComputeSystem(c.run.system).catch(() => undefined);

@@ -13,7 +13,7 @@
  * tar carries neither (HcsImportLayer then gives files their folder's inherited ACLs).
  */
 import { createReadStream } from 'node:fs';
-import { lstat, readFile, readdir } from 'node:fs/promises';
+import { lstat, readFile, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import tar from 'tar-stream';
@@ -49,7 +49,7 @@ async function walk(root: string): Promise<ExportEntry[]> {
 }
 
 /** The deletes the export lists, as layer paths (`\Files\a\b` → `Files/a/b`). */
-async function tombstones(root: string): Promise<string[]> {
+export async function exportTombstones(root: string): Promise<string[]> {
   const text = await readFile(join(root, TOMBSTONES), 'utf8').catch(() => '');
   const lines = text.split(/\r?\n/);
   if (lines[0] !== TOMBSTONE_HEADER && lines[0] !== TOMBSTONE_HEADER.slice(1)) return [];
@@ -62,7 +62,7 @@ async function tombstones(root: string): Promise<string[]> {
 /** `docker diff` of the export, as dockerd on Windows lists it. */
 export async function exportChanges(root: string): Promise<SnapshotChange[]> {
   const changed = (await walk(root)).map((e): SnapshotChange => ({ path: e.name, kind: 'modified' }));
-  const deleted = (await tombstones(root)).map((path): SnapshotChange => ({ path, kind: 'deleted' }));
+  const deleted = (await exportTombstones(root)).map((path): SnapshotChange => ({ path, kind: 'deleted' }));
   return [...changed, ...deleted].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
@@ -85,8 +85,8 @@ export function exportLayerTar(root: string, exportInto: () => Promise<void>, cl
     new Promise<void>((resolve, reject) => {
       const entry = pack.entry(header, (err) => (err ? reject(err) : resolve()));
       if (!body) {
-        // an empty file (a whiteout) still has a body to end; a directory has none
-        if (header.type !== 'directory') entry.end();
+        // an empty file (a whiteout) still has a body to end; a directory or link has none
+        if (header.type === 'file') entry.end(Buffer.alloc(0));
         return;
       }
       body.on('error', (err) => entry.destroy(err));
@@ -99,10 +99,11 @@ export function exportLayerTar(root: string, exportInto: () => Promise<void>, cl
         const st = await lstat(e.abs);
         const pax = { 'MSWINDOWS.fileattr': String(e.dir ? DIRECTORY : ARCHIVE), 'LIBARCHIVE.creationtime': creationTime(st.birthtimeMs || st.mtimeMs) };
         const header = { name: e.name, mtime: st.mtime, mode: e.dir ? 0o755 : 0o644, uid: 0, gid: 0, pax };
-        if (e.dir) await add({ ...header, type: 'directory' });
+        if (st.isSymbolicLink()) await add({ ...header, type: 'symlink', linkname: await readlink(e.abs) });
+        else if (e.dir) await add({ ...header, type: 'directory' });
         else await add({ ...header, type: 'file', size: st.size }, createReadStream(e.abs));
       }
-      for (const path of await tombstones(root)) {
+      for (const path of await exportTombstones(root)) {
         const slash = path.lastIndexOf('/');
         await add({ name: `${path.slice(0, slash + 1)}.wh.${path.slice(slash + 1)}`, type: 'file', size: 0, mode: 0o644, mtime: new Date(0) });
       }

@@ -11,11 +11,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '@berth/image-format';
 import type { HcsApi } from '@berth/hcs';
 import type { ApplyTarget, DiffSource, Mount, SnapshotInfo, SnapshotKind, Snapshotter, Usage } from '@berth/layer-store';
 import { layerDataOf } from './layers.js';
-import { exportChanges, exportLayerTar } from './layer-export.js';
+import { exportChanges, exportLayerTar, exportTombstones } from './layer-export.js';
+import { treeTar } from './tree-export.js';
 
 /** containerd's mount type for a Windows snapshot. */
 export const WINDOWS_LAYER_MOUNT = 'windows-layer';
@@ -217,6 +219,26 @@ export class WindowsLayerSnapshotter implements Snapshotter {
         }
       },
     };
+  }
+
+  /**
+   * `docker export`: the snapshot's whole tree as a tar (the host cannot mount a
+   * windows-layer snapshot): an active one's changes (HcsExportLayer) over its layers.
+   */
+  exportTree(key: string): Readable {
+    const r = this.get(key);
+    const dir = join(this.root, `${r.id}-export-${randomBytes(4).toString('hex')}`);
+    return treeTar(
+      async () => {
+        const layers = this.chain(r.kind === 'active' ? r.parent : key).map((f) => join(f, 'Files'));
+        if (r.kind !== 'active') return { roots: layers, deleted: [] };
+        await mkdir(dir);
+        await this.hcs.exportLayer(this.folder(r), dir, await layerDataOf(this.hcs, this.chain(r.parent)), { IsWritableLayer: true });
+        const deleted = (await exportTombstones(dir)).filter((p) => p.startsWith('Files/')).map((p) => p.slice('Files/'.length));
+        return { roots: [join(dir, 'Files'), ...layers], deleted };
+      },
+      () => rm(dir, { recursive: true, force: true }),
+    );
   }
 
   close(): void {}

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { DiffSource, Snapshotter } from '@berth/layer-store';
 import type { RootfsMount, SnapshotPort } from '../containers/snapshot-port.js';
 
@@ -7,6 +8,11 @@ export class SnapshotterPort implements SnapshotPort {
 
   get readsRunningChanges(): boolean {
     return this.snapshotter.readsRunningChanges ?? true;
+  }
+
+  get exportTree(): ((key: string) => Readable) | undefined {
+    const sn = this.snapshotter;
+    return sn.exportTree ? (key) => sn.exportTree!(key) : undefined;
   }
 
   async prepare(key: string, parent: string | undefined): Promise<RootfsMount[]> {

@@ -98,6 +98,13 @@ export class ContainerFilesystem {
   /** `docker export`: the snapshot (image + writable layer, no volumes) as a tar stream. */
   async export(ref: string): Promise<Readable> {
     const r = this.ctx.table.resolve(ref);
+    const snaps = this.ctx.deps.snapshots;
+    if (snaps.exportTree) {
+      if (snaps.readsRunningChanges === false && isRunning(r)) throw new BerthError('Internal', `${capitalized(this.ctx.deps.hostOs ?? 'this host')} does not support export of a running container`);
+      const tar = snaps.exportTree(r.snapshotKey);
+      this.ctx.emit(r, 'export');
+      return tar;
+    }
     const { dir, release } = await this.mountSnapshot(r, 'tmp-export-');
     const tar = spawn('tar', ['--numeric-owner', '--xattrs', '-C', dir, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'ignore'] });
     tar.on('close', () => void release());

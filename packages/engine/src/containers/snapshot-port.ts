@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { DiffSource } from '@berth/layer-store';
 
 /** How the driver gets the container's root filesystem: a mount to perform. */
@@ -19,6 +20,8 @@ export interface SnapshotPort {
   diffSource?(key: string): Promise<DiffSource>;
   /** False: the changes of a running container's snapshot cannot be read (diff and commit refuse it). */
   readonly readsRunningChanges?: boolean;
+  /** The snapshot's whole tree as a tar, from a snapshotter whose mounts the host cannot mount. */
+  exportTree?(key: string): Readable;
   /** A read-only view of a committed snapshot (removed with `remove`). */
   view?(key: string, parent: string | undefined): Promise<RootfsMount[]>;
   /** Keys of active (writable) snapshots. */

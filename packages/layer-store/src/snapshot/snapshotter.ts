@@ -85,6 +85,12 @@ export interface Snapshotter {
    * dockerd on Windows does. Absent: they can.
    */
   readonly readsRunningChanges?: boolean;
+  /**
+   * Optional, for a snapshotter whose mounts the host cannot mount (windowsfilter): the
+   * snapshot's whole tree as a tar, paths relative to the container's root (`docker export`).
+   * Absent: callers mount the snapshot and read it.
+   */
+  exportTree?(key: string): Readable;
   close(): void;
   /** Whether `prepareDetached`/`commitDetached` work (overlay: yes; native: no). */
   readonly supportsDetached?: boolean;
