@@ -192,10 +192,11 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
     if (now.ended) await Promise.race([run.done, new Promise((r) => setTimeout(r, 10_000).unref())]);
   }
 
+  /** Best effort: a record that could not be written only costs the container's recovery after a restart. */
   private save(c: Container): Promise<void> {
     const record = { spec: c.spec, sandbox: c.sandbox.saved, state: { ...c.state } };
     const write = () => saveContainer(this.options.stateDir, record);
-    return (c.saving = (c.saving ?? Promise.resolve()).then(write, write));
+    return (c.saving = (c.saving ?? Promise.resolve()).then(write, write).catch(() => undefined));
   }
 
   private get(id: string): Container {
@@ -309,7 +310,7 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
     await this.hcs.shutDownComputeSystem(run.system).catch(ok('HCS_E_SYSTEM_ALREADY_STOPPED', 'HCS_E_SYSTEM_NOT_FOUND', 'ERROR_INVALID_HANDLE'));
     c.exit = { exitCode: code, oomKilled: false };
     c.state = { ...c.state, status: 'stopped', pid: undefined, paused: undefined, exitCode: code, oomKilled: false, finishedAt: new Date().toISOString() };
-    if (this.containers.get(c.spec.id) === c) await this.save(c).catch(() => undefined);
+    if (this.containers.get(c.spec.id) === c) await this.save(c);
     for (const a of c.attachments) {
       a.stdout?.end();
       a.stderr?.end();
