@@ -74,7 +74,6 @@ interface Run {
   detach?: () => void;
 }
 
-
 interface Container {
   spec: ContainerSpec;
   sandbox: Sandbox;
@@ -89,7 +88,6 @@ interface Container {
   /** The last save of its record: saves go one after the other, so the newest state is the one kept. */
   saving?: Promise<void>;
 }
-
 
 const ok = (...names: Parameters<typeof isHcsError>[1][]) => (e: unknown) => {
   if (!isHcsError(e, ...names)) throw e;
