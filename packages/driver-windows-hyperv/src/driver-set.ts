@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { layerVhdFromDir, type HcsApi, type HvsockTransport } from '@berth/hcs';
@@ -43,7 +44,8 @@ export async function windowsDriverSet(context: WindowsDriverContext, options: W
   snapshotter: WindowsLayerSnapshotter;
 }> {
   const { hcs } = options;
-  const network = new HcnNetworkDriver(hcs);
+  await mkdir(context.runRoot, { recursive: true });
+  const network = new HcnNetworkDriver(hcs, { stateFile: join(context.runRoot, 'windows-network.json') });
   const scratchRoot = join(context.root, 'windowsfilter', 'scratch');
   const process = new WindowsProcessDriver({
     hcs,

@@ -31,7 +31,7 @@ import {
   type HvsockTransport,
   type LayerData,
 } from '@berth/hcs';
-import { WindowsDriverCore, folderJoin, layerData, makeScratchFolder, scratchFolder, type Sandbox, type WindowsDriverOptions } from '@berth/driver-windows-process';
+import { WindowsDriverCore, folderJoin, layerData, makeScratchFolder, scratchFor, type Sandbox, type WindowsDriverOptions } from '@berth/driver-windows-process';
 import type { ContainerSpec } from '@berth/runtime';
 import { bridgeRoutedHcs } from './bridge-hcs.js';
 import { lcowSandbox } from './lcow.js';
@@ -117,7 +117,7 @@ export class WindowsHypervDriver extends WindowsDriverCore {
   protected async prepare(spec: ContainerSpec, namespaceId: string | undefined): Promise<Sandbox> {
     if (spec.isolation === 'process') throw new UnsupportedError('isolation process is the windows/process driver\'s');
     const data = await layerData(this.hcs, spec);
-    const scratch = scratchFolder(this.config.scratchRoot, spec.id);
+    const scratch = scratchFor(spec, this.config.scratchRoot);
     const hcs = this.hcs;
     await makeScratchFolder(scratch);
     if (this.guestOsOf(spec) === 'linux') return this.prepareLcow(spec, data, scratch);
@@ -131,18 +131,7 @@ export class WindowsHypervDriver extends WindowsDriverCore {
       await (this.config.copyFile ?? fsCopyFile)(folderJoin(base, 'UtilityVM', 'SystemTemplate.vhdx'), uvmScratch);
       vm = await this.bootUvm(uvmId, wcowUvmDocument({ baseLayer: base, scratchVhdx: uvmScratch, ...size }));
       const hosted = await this.wcowContainer(vm, spec, data, scratch, namespaceId);
-      const document = hostedComputeSystem(uvmId, hosted);
-      const uvm = vm;
-      return {
-        createSystem: () => hcs.createComputeSystem(spec.id, document),
-        pause: () => hcs.pauseComputeSystem(uvm),
-        resume: () => hcs.resumeComputeSystem(uvm),
-        destroy: async () => {
-          await hcs.terminateComputeSystem(uvm).catch(() => undefined);
-          await hcs.closeComputeSystem(uvm);
-          await hcs.destroyLayer(scratch);
-        },
-      };
+      return this.sandbox(spec, { scratch, uvmId, document: hostedComputeSystem(uvmId, hosted) }, vm);
     } catch (e) {
       if (vm) {
         await hcs.terminateComputeSystem(vm).catch(() => undefined);
@@ -176,11 +165,63 @@ export class WindowsHypervDriver extends WindowsDriverCore {
         uvm: this.config.uvm ?? {},
         ...(this.config.guestConnectTimeoutMs ? { acceptTimeoutMs: this.config.guestConnectTimeoutMs } : {}),
       });
-      return { ...sandbox, destroy: () => sandbox.destroy().then(removeScratch) };
+      const saved: SavedLcow = { lcow: true, scratch, uvmId: `${spec.id}@uvm` };
+      return { ...sandbox, saved, destroy: () => sandbox.destroy().then(removeScratch) };
     } catch (e) {
       await removeScratch();
       throw e;
     }
+  }
+
+  protected async reopen(spec: ContainerSpec, saved: unknown): Promise<Sandbox> {
+    if ((saved as SavedLcow).lcow) return this.reopenLcow(saved as SavedLcow);
+    return this.sandbox(spec, saved as Saved);
+  }
+
+  /**
+   * An LCOW container cannot be taken back: its GCS bridge ended with the berthd that
+   * accepted it, and the guest dials only once. What is left is its utility VM and
+   * scratch, which removal ends.
+   */
+  private async reopenLcow(saved: SavedLcow): Promise<Sandbox> {
+    const hcs = this.hcs;
+    return {
+      createSystem: () => Promise.reject(new UnsupportedError('an LCOW container cannot start again after berthd restarted (its guest connection is gone)')),
+      saved,
+      destroy: async () => {
+        const vm = await hcs.openComputeSystem(saved.uvmId).catch(() => undefined);
+        if (vm) {
+          await hcs.terminateComputeSystem(vm).catch(() => undefined);
+          await hcs.closeComputeSystem(vm);
+        }
+        if (isAbsolute(saved.scratch)) await rm(saved.scratch, { recursive: true, force: true });
+      },
+    };
+  }
+
+  /** The utility VM outlives berthd as the container does; after a restart it is opened again by id when first needed. */
+  private sandbox(spec: ContainerSpec, saved: Saved, vm?: HcsSystem): Sandbox {
+    const hcs = this.hcs;
+    let uvm: Promise<HcsSystem> | undefined = vm ? Promise.resolve(vm) : undefined;
+    const theVm = () => (uvm ??= hcs.openComputeSystem(saved.uvmId));
+    return {
+      createSystem: () => hcs.createComputeSystem(spec.id, saved.document),
+      pause: async () => hcs.pauseComputeSystem(await theVm()),
+      resume: async () => hcs.resumeComputeSystem(await theVm()),
+      saved,
+      destroy: async () => {
+        const h = await theVm().catch(() => undefined);
+        if (h) {
+          await hcs.terminateComputeSystem(h).catch(() => undefined);
+          await hcs.closeComputeSystem(h);
+        }
+        await hcs.destroyLayer(saved.scratch);
+      },
+      close: async () => {
+        const h = await uvm?.catch(() => undefined);
+        if (h) await hcs.closeComputeSystem(h);
+      },
+    };
   }
 
   /** Layers and mapped directories as VSMB shares, the scratch on SCSI: the container as the WCOW guest sees it. */
@@ -202,4 +243,18 @@ export class WindowsHypervDriver extends WindowsDriverCore {
     return hostedContainerDocument({ spec, layers, scratchPath: `c:\\mounts\\scsi\\m${CONTAINER_SCRATCH_LUN}`, namespaceId, mountPaths });
   }
 
+}
+
+/** What reopen() needs: the container's scratch, its utility VM's id, the hosted system's document. */
+interface Saved {
+  scratch: string;
+  uvmId: string;
+  document: ComputeSystem;
+}
+
+/** An LCOW container's record: only enough to end its utility VM and scratch after a restart. */
+interface SavedLcow {
+  lcow: true;
+  scratch: string;
+  uvmId: string;
 }

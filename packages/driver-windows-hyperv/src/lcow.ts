@@ -41,7 +41,7 @@ export interface LcowSandboxInput {
   acceptTimeoutMs?: number;
 }
 
-export async function lcowSandbox(input: LcowSandboxInput): Promise<Sandbox> {
+export async function lcowSandbox(input: LcowSandboxInput): Promise<Omit<Sandbox, 'saved'>> {
   const { hcs, spec } = input;
   if ((spec.mounts ?? []).some((m) => m.type !== 'tmpfs')) throw new UnsupportedError('host directories in LCOW containers (Plan9 shares) are not supported yet');
   const uvmId = `${spec.id}@uvm`;

@@ -9,10 +9,9 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { once } from 'node:events';
-import { PassThrough, Writable, type Readable } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { ConflictError, InvalidArgumentError, NotFoundError, UnsupportedError } from '@berth/image-format';
-import { execProcessParameters, initProcessParameters, isHcsError, type GuestOs, type HcsApi, type HcsProcess, type HcsSystem, type ProcessParameters, type SignalOptions } from '@berth/hcs';
+import { execProcessParameters, initProcessParameters, isHcsError, type GuestOs, type HcsApi, type HcsProcess, type HcsSystem, type ProcessParameters } from '@berth/hcs';
 import {
   isValidContainerId,
   signalNumber,
@@ -35,6 +34,9 @@ import {
   type TerminalSize,
 } from '@berth/runtime';
 import { FileLog } from './log.js';
+import { eventQueue, pump, type Attachment } from './output.js';
+import { signalOptions } from './signals.js';
+import { adopt, forgetContainer, ownedSystems, saveContainer, savedContainers, type SavedContainer } from './adopt.js';
 import { HcnNetworkDriver } from './hcn-network.js';
 import { hostSample, windowsTop } from './host-view.js';
 
@@ -49,6 +51,10 @@ export interface Sandbox {
   root?: string;
   /** Remove everything prepare made (scratch, shares, the utility VM). */
   destroy(): Promise<void>;
+  /** What the driver saves (JSON) for its reopen() to make this sandbox again after a restart. */
+  saved: unknown;
+  /** Let go of the handles it holds without ending anything (the driver is closing). */
+  close?(): Promise<void>;
 }
 
 export interface WindowsDriverOptions {
@@ -64,13 +70,8 @@ interface Run {
   process?: HcsProcess;
   killSignal?: number;
   done: Promise<void>;
-}
-
-interface Attachment {
-  stdout: PassThrough | null;
-  stderr: PassThrough | null;
-  /** Resolves when the attacher closes: nothing waits on its reading any more. */
-  gone: Promise<void>;
+  /** Stops copying the process' output (the driver is closing; the process goes on). */
+  detach?: () => void;
 }
 
 interface Container {
@@ -84,23 +85,13 @@ interface Container {
   attachments: Set<Attachment>;
   /** Attach stdin writes waiting for the process (attached before start). */
   stdinWaiting: (() => void)[];
+  /** The last save of its record: saves go one after the other, so the newest state is the one kept. */
+  saving?: Promise<void>;
 }
-
-/** Bytes of output the log may be behind before the process' pipe is paused. */
-const LOG_BACKLOG = 1 << 20;
 
 const ok = (...names: Parameters<typeof isHcsError>[1][]) => (e: unknown) => {
   if (!isHcsError(e, ...names)) throw e;
 };
-
-/** SIGTERM → CtrlShutdown, SIGINT → CtrlC (hcsshim internal/signals); a Linux guest takes numbers. */
-export function signalOptions(n: number, os: GuestOs): SignalOptions | undefined {
-  if (os === 'linux') return { Signal: n };
-  if (n === 15) return { Signal: 'CtrlShutdown' };
-  if (n === 2) return { Signal: 'CtrlC' };
-  if (n === 3) return { Signal: 'CtrlBreak' };
-  return undefined;
-}
 
 export abstract class WindowsDriverCore implements RuntimeDriver {
   abstract readonly name: string;
@@ -112,6 +103,10 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
   readonly network: HcnNetworkDriver;
   private readonly containers = new Map<string, Container>();
   private readonly listeners = new Set<(e: RuntimeEvent) => void>();
+  /** The containers a berthd before this one left, taken back once (see adopt.ts). */
+  private restored: Promise<void> | undefined;
+  private closed = false;
+  private restoredAll = false;
 
   constructor(protected readonly options: WindowsDriverOptions) {
     this.hcs = options.hcs;
@@ -120,6 +115,9 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
 
   /** Scratch, layers, mapped directories...: everything the container's compute system needs. */
   protected abstract prepare(spec: ContainerSpec, namespaceId: string | undefined): Promise<Sandbox>;
+
+  /** The sandbox prepare() made, again from what it saved (`Sandbox.saved`), after a restart. */
+  protected abstract reopen(spec: ContainerSpec, saved: unknown): Promise<Sandbox>;
 
   /** spec.network as the network driver takes it: Docker's `bridge` is the `nat` network on Windows. */
   private async attachNetwork(spec: ContainerSpec): Promise<string | undefined> {
@@ -151,6 +149,54 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
     for (const l of this.listeners) l(ev);
   }
 
+  /** A container by id, once the containers of the berthd before are back. */
+  private async find(id: string): Promise<Container> {
+    await this.ready();
+    return this.get(id);
+  }
+
+  private ready(): Promise<void> {
+    return (this.restored ??= this.restore().finally(() => (this.restoredAll = true)));
+  }
+
+  private async restore(): Promise<void> {
+    const saved = await savedContainers(this.options.stateDir);
+    if (!saved.length) return;
+    const owned = await ownedSystems(this.hcs).catch(() => new Set<string>());
+    for (const s of saved) await this.adoptOne(s, owned).catch(() => undefined);
+  }
+
+  private async adoptOne(saved: SavedContainer, owned: Set<string>): Promise<void> {
+    const { spec } = saved;
+    const sandbox = await this.reopen(spec, saved.sandbox);
+    const c: Container = { spec, sandbox, state: saved.state, log: new FileLog(saved.state.logPath ?? join(this.options.stateDir, `${spec.id}.log`)), exitWaiters: [], attachments: new Set(), stdinWaiting: [] };
+    const now = await adopt(this.hcs, saved, owned);
+    this.containers.set(spec.id, c);
+    if (now.kind === 'created') {
+      if (now.system) c.run = { system: now.system, done: Promise.resolve() };
+      return;
+    }
+    if (now.kind === 'stopped') {
+      c.exit = { exitCode: now.exitCode, oomKilled: false };
+      c.state = { ...c.state, status: 'stopped', pid: undefined, paused: undefined, exitCode: now.exitCode, oomKilled: false, finishedAt: now.finishedAt ?? new Date().toISOString() };
+      await this.save(c);
+      return;
+    }
+    const run: Run = { system: now.system, process: now.process, done: Promise.resolve() };
+    c.run = run;
+    c.state = { ...c.state, paused: now.paused || undefined };
+    this.follow(c, run, now.process);
+    // its end is noted before anyone asks (bounded: pipes that never close do not hold the restore)
+    if (now.ended) await Promise.race([run.done, new Promise((r) => setTimeout(r, 10_000).unref())]);
+  }
+
+  /** Best effort: a record that could not be written only costs the container's recovery after a restart. */
+  private save(c: Container): Promise<void> {
+    const record = { spec: c.spec, sandbox: c.sandbox.saved, state: { ...c.state } };
+    const write = () => saveContainer(this.options.stateDir, record);
+    return (c.saving = (c.saving ?? Promise.resolve()).then(write, write).catch(() => undefined));
+  }
+
   private get(id: string): Container {
     const c = this.containers.get(id);
     // a container still being created (its id held against a duplicate) is not there yet
@@ -162,6 +208,8 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
     if (!isValidContainerId(spec.id)) throw new InvalidArgumentError(`invalid container id ${spec.id}`);
     if (this.containers.has(spec.id)) throw new ConflictError(`container ${spec.id} already exists`);
     if (!spec.process.args.length) throw new InvalidArgumentError('process.args must not be empty');
+    await this.ready();
+    if (this.containers.has(spec.id)) throw new ConflictError(`container ${spec.id} already exists`);
     await mkdir(this.options.stateDir, { recursive: true });
     // a given logPath outlives the container and the next one on it continues it; ours does not
     const logPath = spec.logPath ?? join(this.options.stateDir, `${spec.id}.log`);
@@ -195,6 +243,7 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
         throw e;
       }
       this.containers.set(spec.id, c);
+      await this.save(c);
       this.emit('create', spec.id);
       return { ...c.state };
     } catch (e) {
@@ -204,10 +253,11 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
   }
 
   async start(id: string): Promise<void> {
-    const c = this.get(id);
+    const c = await this.find(id);
     if (c.state.status === 'running') throw new ConflictError(`container ${id} is already running`);
-    if (c.state.status === 'stopped') {
-      await this.hcs.closeComputeSystem(c.run!.system);
+    // a stopped run's system is done with; one a restart found gone is made anew
+    if (c.state.status === 'stopped' || !c.run) {
+      if (c.run) await this.hcs.closeComputeSystem(c.run.system);
       c.run = { system: await c.sandbox.createSystem(), done: Promise.resolve() };
     }
     const run = c.run!;
@@ -222,40 +272,22 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
     run.process = process;
     c.exit = undefined;
     c.state = { ...c.state, status: 'running', pid: process.pid, startedAt: new Date().toISOString(), exitCode: undefined, finishedAt: undefined, oomKilled: undefined, paused: undefined };
-    const drained = [this.pump(c, process.stdout, 'stdout'), this.pump(c, process.stderr, 'stderr')];
-    run.done = this.watchExit(c, run, process, drained);
+    // saved before its end can be seen (the exit's save comes after this one)
+    await this.save(c);
+    this.follow(c, run, process);
     for (const w of c.stdinWaiting.splice(0)) w();
     this.emit('start', id);
   }
 
-  /**
-   * Output into the log and to attached readers. Writes are queued in arrival order (so
-   * stdout and stderr keep their order); a source waits while the log is behind by more
-   * than LOG_BACKLOG bytes, which bounds memory.
-   */
-  private pump(c: Container, source: Readable | null, stream: 'stdout' | 'stderr'): Promise<void> {
-    if (!source) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      let last: Promise<void> = Promise.resolve();
-      const finish = () => void last.then(resolve, resolve);
-      source.on('data', (chunk: Buffer) => {
-        // a slow reader of attach or of the disk holds the output back (as dockerd's attach does) instead of buffering it
-        const waits: Promise<unknown>[] = [];
-        for (const a of c.attachments) {
-          const s = a[stream];
-          if (s && !s.write(chunk)) waits.push(Promise.race([once(s, 'drain'), a.gone]));
-        }
-        last = c.log.write(stream, chunk);
-        if (c.log.backlog > LOG_BACKLOG) waits.push(last);
-        if (waits.length) {
-          source.pause();
-          void Promise.allSettled(waits).then(() => source.resume());
-        }
-      });
-      source.on('error', finish);
-      source.on('end', finish);
-      source.on('close', finish);
-    });
+  /** The run's output into the log, and its end noted: at start, and for a run a restart took back. */
+  private follow(c: Container, run: Run, process: HcsProcess): void {
+    const out = pump(c.attachments, c.log, process.stdout, 'stdout');
+    const err = pump(c.attachments, c.log, process.stderr, 'stderr');
+    run.detach = () => {
+      out.detach();
+      err.detach();
+    };
+    run.done = this.watchExit(c, run, process, [out.drained, err.drained]);
   }
 
   private async watchExit(c: Container, run: Run, process: HcsProcess, drained: Promise<void>[]): Promise<void> {
@@ -266,6 +298,8 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
     } catch {
       code = 255;
     }
+    // a closing driver leaves the process to the next berthd, which sees its end
+    if (this.closed) return;
     if (run.killSignal === 9) code = 137;
     await Promise.all(drained);
     await c.log.close();
@@ -274,6 +308,7 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
     await this.hcs.shutDownComputeSystem(run.system).catch(ok('HCS_E_SYSTEM_ALREADY_STOPPED', 'HCS_E_SYSTEM_NOT_FOUND', 'ERROR_INVALID_HANDLE'));
     c.exit = { exitCode: code, oomKilled: false };
     c.state = { ...c.state, status: 'stopped', pid: undefined, paused: undefined, exitCode: code, oomKilled: false, finishedAt: new Date().toISOString() };
+    if (this.containers.get(c.spec.id) === c) await this.save(c);
     for (const a of c.attachments) {
       a.stdout?.end();
       a.stderr?.end();
@@ -285,7 +320,7 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
   }
 
   async exec(id: string, spec: ExecSpec): Promise<ExecProcess> {
-    const c = this.get(id);
+    const c = await this.find(id);
     if (c.state.status !== 'running') throw new ConflictError(`container ${id} is not running`);
     if (c.state.paused) throw new ConflictError(`container ${id} is paused`);
     if (!spec.args.length) throw new InvalidArgumentError('exec args must not be empty');
@@ -337,7 +372,7 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
   }
 
   async attach(id: string, options: AttachOptions = {}): Promise<AttachedStdio> {
-    const c = this.get(id);
+    const c = await this.find(id);
     let detach!: () => void;
     const a: Attachment = { stdout: new PassThrough(), stderr: new PassThrough(), gone: new Promise<void>((r) => (detach = r)) };
     const running = c.state.status === 'running';
@@ -387,7 +422,7 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
   }
 
   async resize(id: string, size: TerminalSize): Promise<void> {
-    const c = this.get(id);
+    const c = await this.find(id);
     const p = c.run?.process;
     if (c.state.status !== 'running' || !p) throw new ConflictError(`container ${id} is not running`);
     await this.hcs.modifyProcess(p, { Operation: 'ConsoleSize', ConsoleSize: { Height: size.height, Width: size.width } }).catch(ok('HCS_E_PROCESS_ALREADY_STOPPED'));
@@ -401,7 +436,7 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
   }
 
   async kill(id: string, signal: string | number = 'SIGKILL'): Promise<void> {
-    const c = this.get(id);
+    const c = await this.find(id);
     const n = signalNumber(signal);
     const run = c.run;
     if (c.state.status !== 'running' || !run?.process) return;
@@ -411,7 +446,7 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
   }
 
   async wait(id: string, options: { signal?: AbortSignal } = {}): Promise<ExitStatus> {
-    const c = this.get(id);
+    const c = await this.find(id);
     if (c.state.status === 'stopped' && c.exit) return { ...c.exit };
     options.signal?.throwIfAborted();
     await new Promise<void>((resolve, reject) => {
@@ -430,13 +465,15 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
   }
 
   async delete(id: string, options: DeleteOptions = {}): Promise<void> {
-    const c = this.get(id);
+    const c = await this.find(id);
     if (c.state.status === 'running') {
       if (!options.force) throw new ConflictError(`container ${id} is running: stop it first or force`);
       await this.kill(id, 'SIGKILL');
       await c.run?.done;
     }
     this.containers.delete(id);
+    await c.saving?.catch(() => undefined);
+    await forgetContainer(this.options.stateDir, id);
     if (c.run) {
       await this.hcs.terminateComputeSystem(c.run.system).catch(() => undefined);
       await this.hcs.closeComputeSystem(c.run.system).catch(() => undefined);
@@ -450,15 +487,16 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
   }
 
   async state(id: string): Promise<ContainerState> {
-    return { ...this.get(id).state };
+    return { ...(await this.find(id)).state };
   }
 
   async list(): Promise<ContainerState[]> {
+    await this.ready();
     return [...this.containers.values()].filter((c) => c.state).map((c) => ({ ...c.state }));
   }
 
   async stats(id: string): Promise<ContainerStats> {
-    const c = this.get(id);
+    const c = await this.find(id);
     if (c.state.status !== 'running' || !c.run) throw new ConflictError(`container ${id} is not running`);
     const p = await this.hcs.getComputeSystemProperties(c.run.system, { PropertyTypes: ['Statistics', 'ProcessList'] });
     const s = p.Statistics;
@@ -481,7 +519,7 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
   async processes(id: string, options: { psArgs?: string } = {}): Promise<ProcessTable> {
     // dockerd refuses them before it looks at the container
     if (options.psArgs) throw new InvalidArgumentError('Windows does not support arguments to top');
-    const c = this.get(id);
+    const c = await this.find(id);
     if (c.state.status !== 'running' || !c.run) throw new ConflictError(`container ${id} is not running`);
     const p = await this.hcs.getComputeSystemProperties(c.run.system, { PropertyTypes: ['ProcessList'] });
     return windowsTop(p.ProcessList ?? []);
@@ -489,63 +527,70 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
 
   /** The mounted scratch is the container's C:\ as the host sees it: writes there are the container's. */
   async openRoot(id: string): Promise<OpenedRoot> {
-    const c = this.get(id);
+    const c = await this.find(id);
     if (c.state.status !== 'running') throw new ConflictError(`container ${id} is not running`);
     if (!c.sandbox.root) throw new UnsupportedError(this.rootUnreachable);
     return { path: c.sandbox.root, release: async () => undefined };
   }
 
   logs(id: string, options: LogOptions = {}): AsyncIterable<LogEntry> {
-    const c = this.get(id);
-    return c.log.read(options, () => this.containers.get(id) === c && c.state.status === 'running');
+    const read = (c: Container) => c.log.read(options, () => this.containers.get(id) === c && c.state.status === 'running');
+    if (this.restoredAll) return read(this.get(id));
+    const find = () => this.find(id);
+    return (async function* () {
+      yield* read(await find());
+    })();
   }
 
   /** pause()/unpause() for the drivers whose sandbox can freeze (the contract has both or neither). */
   protected async pauseContainer(id: string): Promise<void> {
-    const c = this.get(id);
+    const c = await this.find(id);
     if (!c.sandbox.pause) throw new ConflictError(`container ${id} cannot be paused: ${this.name} containers cannot be frozen`);
     if (c.state.status !== 'running') throw new ConflictError(`container ${id} is not running`);
     if (c.state.paused) return;
     await c.sandbox.pause();
     c.state = { ...c.state, paused: true };
+    await this.save(c);
   }
 
   protected async unpauseContainer(id: string): Promise<void> {
-    const c = this.get(id);
+    const c = await this.find(id);
     if (c.state.status !== 'running') throw new ConflictError(`container ${id} is not running`);
     if (!c.state.paused || !c.sandbox.resume) return;
     await c.sandbox.resume();
     c.state = { ...c.state, paused: undefined };
+    await this.save(c);
   }
 
   events(options: { signal?: AbortSignal } = {}): AsyncIterable<RuntimeEvent> {
-    const queue: RuntimeEvent[] = [];
-    let wake: (() => void) | undefined;
-    const listener = (e: RuntimeEvent) => {
-      queue.push(e);
-      wake?.();
-    };
-    this.listeners.add(listener);
-    const listeners = this.listeners;
-    return {
-      async *[Symbol.asyncIterator]() {
-        const stop = new Promise<void>((r) => options.signal?.addEventListener('abort', () => r(), { once: true }));
-        try {
-          while (!options.signal?.aborted) {
-            if (queue.length) {
-              yield queue.shift()!;
-              continue;
-            }
-            await Promise.race([new Promise<void>((r) => (wake = r)), stop]);
-          }
-        } finally {
-          listeners.delete(listener);
-        }
-      },
-    };
+    return eventQueue(this.listeners, options.signal);
   }
 
+  /**
+   * Lets go of every container without ending any: output stops being copied (it waits in
+   * the pipes HCS holds), handles are closed (the compute systems do not end with them), and
+   * the next driver on the same stateDir takes them back.
+   */
   async close(): Promise<void> {
+    this.closed = true;
     this.listeners.clear();
+    await this.restored?.catch(() => undefined);
+    for (const c of this.containers.values()) {
+      if (!c.state) continue;
+      for (const a of c.attachments) {
+        a.stdout?.end();
+        a.stderr?.end();
+      }
+      c.attachments.clear();
+      const run = c.run;
+      if (run) {
+        run.detach?.();
+        if (run.process) await this.hcs.closeProcess(run.process).catch(() => undefined);
+        await this.hcs.closeComputeSystem(run.system).catch(() => undefined);
+      }
+      await c.sandbox.close?.().catch(() => undefined);
+      await c.log.close().catch(() => undefined);
+    }
+    this.containers.clear();
   }
 }

@@ -8,6 +8,7 @@
  * by a DNS server at the gateway on Windows: that server is not written yet.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '@berth/image-format';
 import { endpointDocument, isHcsError, namespaceAddEndpoint, namespaceDocument, namespaceRemoveEndpoint, natNetwork, type HcsApi } from '@berth/hcs';
@@ -64,6 +65,11 @@ export interface HcnNetworkDriverOptions {
   /** Docker's `bridge` on Windows is `nat`. */
   defaultNetworkName?: string;
   defaultSubnet?: string;
+  /**
+   * Where the networks and attachments are kept, so a restarted berthd can detach (and
+   * inspect) the containers it takes back: HCN keeps the endpoints, not which is whose.
+   */
+  stateFile?: string;
 }
 
 async function freePort(hostIp: string): Promise<number> {
@@ -88,6 +94,27 @@ export class HcnNetworkDriver implements NetworkDriver {
     private readonly options: HcnNetworkDriverOptions = {},
   ) {
     this.defaultNetworkName = options.defaultNetworkName ?? 'nat';
+    if (options.stateFile) this.load(options.stateFile);
+  }
+
+  private load(file: string): void {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      return;
+    }
+    const saved = JSON.parse(text) as { networks: Net[]; attachments: [string, Attachment][] };
+    for (const n of saved.networks) this.networks.set(n.info.name, n);
+    for (const [id, a] of saved.attachments) this.attachments.set(id, a);
+  }
+
+  /** Written whole after each change (a small file; rename keeps it whole across a crash). */
+  private save(): void {
+    const file = this.options.stateFile;
+    if (!file) return;
+    writeFileSync(`${file}.tmp`, JSON.stringify({ networks: [...this.networks.values()], attachments: [...this.attachments.entries()] }));
+    renameSync(`${file}.tmp`, file);
   }
 
   private net(name: string): Net {
@@ -118,6 +145,7 @@ export class HcnNetworkDriver implements NetworkDriver {
     }
     const info: NetworkInfo = { id: createHash('sha256').update(hcnId).digest('hex'), name: options.name, subnet: `${intToIp(c.base)}/${c.len}`, gateway, internal: !!options.internal, labels: { ...(options.labels ?? {}) }, created: new Date().toISOString() };
     this.networks.set(options.name, { info, hcnId, base: c.base, len: c.len });
+    this.save();
     return { ...info };
   }
 
@@ -143,6 +171,7 @@ export class HcnNetworkDriver implements NetworkDriver {
       const gateway = sub.Routes?.[0]?.NextHop ?? intToIp(c.base + 1);
       const info: NetworkInfo = { id: createHash('sha256').update(hcnId.toLowerCase()).digest('hex'), name, subnet: `${intToIp(c.base)}/${c.len}`, gateway, internal: props.Type === 'Internal', labels: {}, created: new Date().toISOString() };
       this.networks.set(name, { info, hcnId, base: c.base, len: c.len });
+      this.save();
       return { ...info };
     }
     return undefined;
@@ -155,6 +184,7 @@ export class HcnNetworkDriver implements NetworkDriver {
       if (!isHcsError(e, 'HCN_E_NETWORK_NOT_FOUND')) throw e;
     });
     this.networks.delete(name);
+    this.save();
   }
 
   async listNetworks(): Promise<NetworkInfo[]> {
@@ -216,6 +246,7 @@ export class HcnNetworkDriver implements NetworkDriver {
       throw e;
     }
     a.endpoints.push(ep);
+    this.save();
     return ep;
   }
 
@@ -228,6 +259,7 @@ export class HcnNetworkDriver implements NetworkDriver {
     if (this.attachments.has(containerId)) throw new ConflictError(`container ${containerId} is already attached to a network`);
     if (options.mode !== 'bridge') {
       this.attachments.set(containerId, { mode: options.mode, endpoints: [] });
+      this.save();
       return { interfaces: [], ports: [] };
     }
     const wanted = options.networks?.length ? options.networks : [{ name: this.defaultNetworkName }];
@@ -238,6 +270,7 @@ export class HcnNetworkDriver implements NetworkDriver {
     const a: Attachment = { mode: 'bridge', namespaceId: randomUUID(), hostname: options.hostname, endpoints: [] };
     await this.hcs.createNamespace(a.namespaceId!, namespaceDocument());
     this.attachments.set(containerId, a);
+    this.save();
     try {
       for (const w of wanted) await this.addEndpoint(a, containerId, w, w.name === publishOn ? ports : []);
     } catch (e) {
@@ -254,6 +287,7 @@ export class HcnNetworkDriver implements NetworkDriver {
       if (!isHcsError(e, 'HCN_E_ENDPOINT_NOT_FOUND')) throw e;
     });
     a.endpoints = a.endpoints.filter((x) => x !== ep);
+    this.save();
   }
 
   async detach(containerId: string): Promise<void> {
@@ -266,6 +300,7 @@ export class HcnNetworkDriver implements NetworkDriver {
       });
     }
     this.attachments.delete(containerId);
+    this.save();
   }
 
   async connect(containerId: string, options: EndpointRequest): Promise<EndpointInterface> {

@@ -11,10 +11,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { ConflictError, InvalidArgumentError, NotFoundError, UnsupportedError } from '@berth/image-format';
 import type { HcsApi } from '@berth/hcs';
 import type { ApplyTarget, DiffSource, Mount, SnapshotInfo, SnapshotKind, Snapshotter, Usage } from '@berth/layer-store';
 import { layerDataOf } from './layers.js';
+import { exportChanges, exportLayerTar, exportTombstones } from './layer-export.js';
+import { treeTar } from './tree-export.js';
 
 /** containerd's mount type for a Windows snapshot. */
 export const WINDOWS_LAYER_MOUNT = 'windows-layer';
@@ -206,8 +209,60 @@ export class WindowsLayerSnapshotter implements Snapshotter {
     return { dir, whiteouts: 'keep' };
   }
 
-  diffSource(_key: string): Promise<DiffSource> {
-    return Promise.reject(new UnsupportedError('the changes of a Windows container (docker diff, commit, export) are not read by Berth yet'));
+  /** The filter holds a running container's scratch: dockerd on Windows refuses diff and commit of one. */
+  readonly readsRunningChanges = false;
+
+  /**
+   * An active snapshot a Windows driver made its container's scratch (the writable layer is
+   * the snapshot's folder): HcsExportLayer reads its changes, each time into a folder of its
+   * own that goes once read (see layer-export.ts).
+   */
+  async diffSource(key: string): Promise<DiffSource> {
+    const r = this.get(key);
+    if (r.kind !== 'active') throw new InvalidArgumentError(`snapshot ${key} is not a container's writable layer`);
+    const parents = await layerDataOf(this.hcs, this.chain(r.parent));
+    const exportDir = () => join(this.root, `${r.id}-export-${randomBytes(4).toString('hex')}`);
+    const exportInto = async (dir: string) => {
+      await mkdir(dir);
+      await this.hcs.exportLayer(this.folder(r), dir, parents, { IsWritableLayer: true });
+    };
+    const removed = (dir: string) => rm(dir, { recursive: true, force: true });
+    return {
+      kind: 'layer-tar',
+      tar: () => {
+        const dir = exportDir();
+        return exportLayerTar(dir, () => exportInto(dir), () => removed(dir));
+      },
+      changes: async () => {
+        const dir = exportDir();
+        try {
+          await exportInto(dir);
+          return await exportChanges(dir);
+        } finally {
+          await removed(dir);
+        }
+      },
+    };
+  }
+
+  /**
+   * `docker export`: the snapshot's whole tree as a tar (the host cannot mount a
+   * windows-layer snapshot): an active one's changes (HcsExportLayer) over its layers.
+   */
+  exportTree(key: string): Readable {
+    const r = this.get(key);
+    const dir = join(this.root, `${r.id}-export-${randomBytes(4).toString('hex')}`);
+    return treeTar(
+      async () => {
+        const layers = this.chain(r.kind === 'active' ? r.parent : key).map((f) => join(f, 'Files'));
+        if (r.kind !== 'active') return { roots: layers, deleted: [] };
+        await mkdir(dir);
+        await this.hcs.exportLayer(this.folder(r), dir, await layerDataOf(this.hcs, this.chain(r.parent)), { IsWritableLayer: true });
+        const deleted = (await exportTombstones(dir)).filter((p) => p.startsWith('Files/')).map((p) => p.slice('Files/'.length));
+        return { roots: [join(dir, 'Files'), ...layers], deleted };
+      },
+      () => rm(dir, { recursive: true, force: true }),
+    );
   }
 
   close(): void {}

@@ -3,7 +3,7 @@ import { isAbsolute } from 'node:path';
 import { InvalidArgumentError } from '@berth/image-format';
 import { SCHEMA_V21, winJoin, type HcsApi, type LayerData } from '@berth/hcs';
 import type { ContainerSpec } from '@berth/runtime';
-import { parentLayerPaths } from './layer-store.js';
+import { WINDOWS_LAYER_MOUNT, parentLayerPaths } from './layer-store.js';
 
 /** The last component of a Windows path (layer ids are NameToGuid of the folder name). */
 export function winBasename(p: string): string {
@@ -31,6 +31,16 @@ export function folderJoin(root: string, ...parts: string[]): string {
 /** The container's scratch folder under the driver's scratch root. */
 export function scratchFolder(root: string, id: string): string {
   return folderJoin(root, id);
+}
+
+/**
+ * Where a container's writable layer goes: the folder of the snapshot the engine prepared
+ * for it (a `windows-layer` mount, as containerd's windows snapshotter hands hcsshim), so
+ * the snapshotter can export it for diff and commit; else a folder under the scratch root.
+ */
+export function scratchFor(spec: ContainerSpec, root: string): string {
+  const m = spec.rootfs.mounts?.[0];
+  return m?.type === WINDOWS_LAYER_MOUNT && m.source ? m.source : scratchFolder(root, spec.id);
 }
 
 /** HcsInitializeWritableLayer writes into a folder that exists (as hcsshim's CreateScratchLayer callers make it). */

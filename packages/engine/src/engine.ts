@@ -161,6 +161,7 @@ export class Engine {
             snapshotKey: r.snapshotKey,
             config: r.config,
             running: r.state.status === 'running',
+            live: ['running', 'paused', 'restarting'].includes(r.state.status),
             pause: (): Promise<void> => containers.pause(r.id),
             unpause: (): Promise<void> => containers.unpause(r.id),
           };
@@ -195,6 +196,7 @@ export class Engine {
         events,
         root,
         storageDriverName: snapshotter.name === 'overlay' ? 'overlay2' : snapshotter.name,
+        hostOs: driver.hostOs,
         isolation: (value, imageOs) => driver.choose(value, imageOs).isolation,
         defaultStopTimeout: config['shutdown-timeout'] ?? 10,
         ...(config['log-opts']?.['max-size']

@@ -1,6 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type {
   ComputeSystem,
+  ExportLayerOptions,
   HcnEndpoint,
   HcnNamespace,
   HcnNamespaceModify,
@@ -71,6 +72,12 @@ export interface HcsApi {
 
   // ---- processes ----
   createProcess(system: HcsSystem, parameters: ProcessParameters): Promise<HcsProcess>;
+  /**
+   * HcsOpenProcess of a process another owner created (berthd before a restart), exit
+   * notification registered again, and its stdio from HcsGetProcessInfo where HCS still
+   * has it (null streams where not).
+   */
+  openProcess(system: HcsSystem, pid: number): Promise<HcsProcess>;
   signalProcess(process: HcsProcess, options: SignalOptions): Promise<void>;
   terminateProcess(process: HcsProcess): Promise<void>;
   modifyProcess(process: HcsProcess, request: ProcessModifyRequest): Promise<void>;
@@ -83,6 +90,12 @@ export interface HcsApi {
   /** vmcompute!NameToGuid: the Layer.Id of a layer folder's name. */
   layerId(folderName: string): Promise<string>;
   importLayer(layerPath: string, sourceFolder: string, layerData: LayerData): Promise<void>;
+  /**
+   * HcsExportLayer: a layer's contents as a layer folder (`Files\`, `Hives\`, tombstones of
+   * deletes) in `exportFolder`, which must exist; `layerData` names its parents. With
+   * IsWritableLayer, a container's scratch: its changes.
+   */
+  exportLayer(layerPath: string, exportFolder: string, layerData: LayerData, options: ExportLayerOptions): Promise<void>;
   initializeWritableLayer(writableLayerPath: string, layerData: LayerData): Promise<void>;
   attachLayerStorageFilter(layerPath: string, layerData: LayerData): Promise<void>;
   detachLayerStorageFilter(layerPath: string): Promise<void>;

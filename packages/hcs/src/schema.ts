@@ -17,6 +17,7 @@ export type HcsDefinition =
   | 'HostedSystem'
   | 'LayerData'
   | 'OsLayerOptions'
+  | 'ExportLayerOptions'
   | 'Attachment'
   | 'VirtualSmbShare'
   | 'VirtualPMemDevice'

@@ -231,6 +231,11 @@ export interface LayerData {
   FilterType?: 'WCIFS' | 'UnionFS';
 }
 
+/** options of HcsExportLayer. */
+export interface ExportLayerOptions {
+  IsWritableLayer?: boolean;
+}
+
 // ---- HCN (computenetwork.dll) ----
 
 export interface HcnSchemaVersion {

@@ -20,6 +20,10 @@ const ownerIsBerth: Adjust = (r) => {
   // HCS records who made a compute system; hcsshim writes its shim's exe name
   r.Owner = BERTH_OWNER;
 };
+const outlivesBerthd: Adjust = (r) => {
+  // a restarted berthd finds its compute systems again; hcsshim's shim holds the handle for the container's life
+  r.ShouldTerminateOnLastHandleClosed = false;
+};
 const twoLayers =
   (layers: (r: any) => any[]): Adjust =>
   (r) => {
@@ -28,9 +32,9 @@ const twoLayers =
   };
 
 const cases: { file: string; def: HcsDefinition; ref: string; intended: Adjust[] }[] = [
-  { file: 'process.computesystem.json', def: 'ComputeSystem', ref: 'hcs/wcow-process.computesystem.json', intended: [ownerIsBerth, twoLayers((r) => r.Container.Storage.Layers)] },
+  { file: 'process.computesystem.json', def: 'ComputeSystem', ref: 'hcs/wcow-process.computesystem.json', intended: [ownerIsBerth, outlivesBerthd, twoLayers((r) => r.Container.Storage.Layers)] },
   { file: 'process.processparameters.json', def: 'ProcessParameters', ref: 'hcs/wcow-process.processparameters.json', intended: [] },
-  { file: 'hyperv-wcow.uvm.computesystem.json', def: 'ComputeSystem', ref: 'hcs/wcow-hyperv.uvm.computesystem.json', intended: [ownerIsBerth] },
+  { file: 'hyperv-wcow.uvm.computesystem.json', def: 'ComputeSystem', ref: 'hcs/wcow-hyperv.uvm.computesystem.json', intended: [ownerIsBerth, outlivesBerthd] },
   {
     file: 'hyperv-wcow.container.json',
     def: 'HostedSystem',
@@ -42,7 +46,7 @@ const cases: { file: string; def: HcsDefinition; ref: string; intended: Adjust[]
       },
     ],
   },
-  { file: 'lcow.uvm.computesystem.json', def: 'ComputeSystem', ref: 'hcs/lcow.uvm.computesystem.json', intended: [ownerIsBerth] },
+  { file: 'lcow.uvm.computesystem.json', def: 'ComputeSystem', ref: 'hcs/lcow.uvm.computesystem.json', intended: [ownerIsBerth, outlivesBerthd] },
 ];
 
 describe('generated HCS documents', () => {

@@ -15,6 +15,7 @@ export * from './archive/index.js';
 export type {
   ApplyTarget,
   DiffSource,
+  SnapshotChange,
   Mount,
   SnapshotInfo,
   SnapshotKind,

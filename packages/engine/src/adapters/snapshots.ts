@@ -1,9 +1,19 @@
+import type { Readable } from 'node:stream';
 import type { DiffSource, Snapshotter } from '@berth/layer-store';
 import type { RootfsMount, SnapshotPort } from '../containers/snapshot-port.js';
 
 /** SnapshotPort over a layer-store Snapshotter; image layers are committed snapshots keyed by chainID. */
 export class SnapshotterPort implements SnapshotPort {
   constructor(readonly snapshotter: Snapshotter) {}
+
+  get readsRunningChanges(): boolean {
+    return this.snapshotter.readsRunningChanges ?? true;
+  }
+
+  get exportTree(): ((key: string) => Readable) | undefined {
+    const sn = this.snapshotter;
+    return sn.exportTree ? (key) => sn.exportTree!(key) : undefined;
+  }
 
   async prepare(key: string, parent: string | undefined): Promise<RootfsMount[]> {
     return this.snapshotter.prepare(key, parent, { labels: { 'berth.engine/kind': 'container' } });

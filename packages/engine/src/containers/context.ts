@@ -38,6 +38,8 @@ export interface ContainerDeps {
   root: string;
   /** The storage driver's name as inspect shows it (GraphDriver.Name). */
   storageDriverName: string;
+  /** `linux` or `windows`: what dockerd's messages call the host (runtime.GOOS). */
+  hostOs?: string;
   /**
    * Checks HostConfig.Isolation (for an image of `imageOs`, once known: a driver must run
    * it) and returns what inspect shows.

@@ -14,6 +14,11 @@ import { isRunning, type ContainerContext } from './context.js';
 import { runtimeIdOf, type ContainerRecord } from './record.js';
 import type { RootfsMount } from './snapshot-port.js';
 
+/** The Engine API's change kinds. */
+const CHANGE_KIND = { modified: 0, added: 1, deleted: 2 } as const;
+
+const capitalized = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
+
 /** A container's root as the host sees it, held until `release`. */
 interface OpenRoot {
   root: string;
@@ -93,6 +98,13 @@ export class ContainerFilesystem {
   /** `docker export`: the snapshot (image + writable layer, no volumes) as a tar stream. */
   async export(ref: string): Promise<Readable> {
     const r = this.ctx.table.resolve(ref);
+    const snaps = this.ctx.deps.snapshots;
+    if (snaps.exportTree) {
+      if (snaps.readsRunningChanges === false && isRunning(r)) throw new BerthError('Internal', `${capitalized(this.ctx.deps.hostOs ?? 'this host')} does not support export of a running container`);
+      const tar = snaps.exportTree(r.snapshotKey);
+      this.ctx.emit(r, 'export');
+      return tar;
+    }
     const { dir, release } = await this.mountSnapshot(r, 'tmp-export-');
     const tar = spawn('tar', ['--numeric-owner', '--xattrs', '-C', dir, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'ignore'] });
     tar.on('close', () => void release());
@@ -106,9 +118,12 @@ export class ContainerFilesystem {
   async changes(ref: string): Promise<{ Path: string; Kind: 0 | 1 | 2 }[]> {
     const r = this.ctx.table.resolve(ref);
     const snaps = this.ctx.deps.snapshots;
+    // dockerd on Windows: its filter holds a running container's scratch
+    if (snaps.readsRunningChanges === false && isRunning(r)) throw new BerthError('Internal', `${capitalized(this.ctx.deps.hostOs ?? 'this host')} does not support diff of a running container`);
     if (!snaps.diffSource || !snaps.view) throw new BerthError('Unsupported', 'the snapshotter cannot list changes');
     const source = await snaps.diffSource(r.snapshotKey);
     if (source.kind === 'trees') return treeChanges(source.upper, source.lower);
+    if (source.kind === 'layer-tar') return (await source.changes()).map((c) => ({ Path: c.path, Kind: CHANGE_KIND[c.kind] }));
     // The image's tree, to tell modified from added: a read-only view mounted on a temp dir.
     const viewKey = `view-${newId().slice(0, 16)}`;
     const dir = await mkdtemp(join(this.ctx.deps.root, 'tmp-changes-'));

@@ -32,6 +32,8 @@ export interface CommitSource {
   snapshotKey: string;
   config: ContainerConfig;
   running: boolean;
+  /** Running, paused or restarting: what dockerd's IsRunning() says. */
+  live: boolean;
   pause(): Promise<void>;
   unpause(): Promise<void>;
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
+  BerthError,
   InvalidArgumentError,
   NotFoundError,
   canonicalJson,
@@ -149,6 +150,8 @@ export class Images implements ImageService, ImageLookup {
 
   async commit(container: string, opts: CommitOptions = {}): Promise<{ Id: string }> {
     const src = this.deps.commitSource(container);
+    // dockerd on Windows: its filter holds a running container's scratch
+    if (src.live && this.deps.storage.snapshotter.readsRunningChanges === false) throw new BerthError('Internal', `${this.deps.hostOs?.os ?? 'this host'} does not support commit of a running container`);
     const base = this.deps.table.get(src.imageId);
     if (!base) throw new NotFoundError(`No such image: ${src.imageId}`);
     const pause = (opts.pause ?? true) && src.running;

@@ -5,6 +5,14 @@ import { SCHEMA_V21, type ComputeSystem, type Container, type HostedSystem, type
 /** The Owner HCS records for Berth's compute systems (hcsshim: the shim's exe name). */
 export const BERTH_OWNER = 'berthd';
 
+/**
+ * Berth's compute systems outlive the berthd that made them: a restarted berthd finds them
+ * again (HcsEnumerateComputeSystems by Owner, HcsOpenComputeSystem), as driver-linux's
+ * containers outlive it under conmon. hcsshim sets true because its shim, which holds the
+ * handle, lives as long as the container; berthd deletes what it made itself.
+ */
+export const TERMINATE_ON_LAST_HANDLE_CLOSED = false;
+
 /** hcsshim adds it to every container so a graceful shutdown is not cut off after 5 s. */
 export const WAIT_TO_KILL_SERVICE_TIMEOUT: RegistryValue = Object.freeze({
   Key: { Hive: 'System', Name: 'ControlSet001\\Control' },
@@ -103,7 +111,7 @@ export function processContainerDocument(input: ContainerDocumentInput): Compute
     Owner: input.owner ?? BERTH_OWNER,
     SchemaVersion: { ...SCHEMA_V21 },
     Container: windowsContainer(input, mappedDirectories(input.spec)),
-    ShouldTerminateOnLastHandleClosed: true,
+    ShouldTerminateOnLastHandleClosed: TERMINATE_ON_LAST_HANDLE_CLOSED,
   };
 }
 
@@ -119,5 +127,5 @@ export function hostedContainerDocument(input: Omit<ContainerDocumentInput, 'hos
 
 /** The same container handed to HCS with the UVM as its host (HCS-owned guest connection). */
 export function hostedComputeSystem(uvmId: string, hosted: HostedSystem, owner = BERTH_OWNER): ComputeSystem {
-  return { Owner: owner, SchemaVersion: { ...SCHEMA_V21 }, HostingSystemId: uvmId, HostedSystem: hosted, ShouldTerminateOnLastHandleClosed: true };
+  return { Owner: owner, SchemaVersion: { ...SCHEMA_V21 }, HostingSystemId: uvmId, HostedSystem: hosted, ShouldTerminateOnLastHandleClosed: TERMINATE_ON_LAST_HANDLE_CLOSED };
 }

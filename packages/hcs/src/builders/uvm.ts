@@ -1,5 +1,5 @@
 import { SCHEMA_V21, type Attachment, type ComputeSystem, type ModifySettingRequest, type VirtualSmbShare, type VirtualSmbShareOptions } from '../types.js';
-import { BERTH_OWNER } from './container.js';
+import { BERTH_OWNER, TERMINATE_ON_LAST_HANDLE_CLOSED } from './container.js';
 
 /** hcsshim's guestrequest.ScsiControllerGuids[0]. */
 export const SCSI_CONTROLLER_0 = 'df6d0690-79e5-55b6-a5ec-c1e2f77f580a';
@@ -70,7 +70,7 @@ export function wcowUvmDocument(input: WcowUvmInput): ComputeSystem {
         AddValues: [{ Key: { Hive: 'System', Name: 'CurrentControlSet\\Services\\gns' }, Name: 'EnableCompartmentNamespace', Type: 'DWord', DWordValue: 1 }],
       },
     },
-    ShouldTerminateOnLastHandleClosed: true,
+    ShouldTerminateOnLastHandleClosed: TERMINATE_ON_LAST_HANDLE_CLOSED,
   };
 }
 
@@ -115,7 +115,7 @@ export function lcowUvmDocument(input: LcowUvmInput): ComputeSystem {
         Plan9: {},
       },
     },
-    ShouldTerminateOnLastHandleClosed: true,
+    ShouldTerminateOnLastHandleClosed: TERMINATE_ON_LAST_HANDLE_CLOSED,
   };
 }
 

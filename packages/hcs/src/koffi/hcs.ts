@@ -9,7 +9,7 @@ import { dirname, basename } from 'node:path/win32';
 import type { Socket } from 'node:net';
 import type { HcsApi, HcsProcess, HcsSystem, SignalOptions, WithId } from '../api.js';
 import { HRESULT, HcsError } from '../hresult.js';
-import type { ComputeSystem, HcnEndpoint, HcnNamespace, HcnNamespaceModify, HcnNetwork, LayerData, ModifySettingRequest, ProcessModifyRequest, ProcessParameters, ProcessStatus, Properties, PropertyQuery } from '../types.js';
+import type { ComputeSystem, ExportLayerOptions, HcnEndpoint, HcnNamespace, HcnNamespaceModify, HcnNetwork, LayerData, ModifySettingRequest, ProcessModifyRequest, ProcessParameters, ProcessStatus, Properties, PropertyQuery } from '../types.js';
 import { check, guidToString, type Native, type RegisteredCallback } from './native.js';
 import type { KoffiModule } from './prototypes.js';
 
@@ -154,6 +154,20 @@ export class KoffiHcs implements HcsApi {
     return p;
   }
 
+  async openProcess(system: HcsSystem, pid: number): Promise<HcsProcess> {
+    const s = this.sys(system);
+    const out: unknown[] = [null];
+    check((await this.n.async('HcsOpenProcess', s.handle, pid, GENERIC_ALL, out)) as number, 'HcsOpenProcess', String(pid));
+    // the pipes as HCS still holds them; a process whose pipes are gone is reopened without stdio
+    const info = await this.n
+      .processOperation('HcsGetProcessInfo', (op) => this.n.fn('HcsGetProcessInfo')(out[0], op) as number)
+      .then((r) => r.info)
+      .catch(() => undefined);
+    const p = new KoffiProcess(pid, out[0], this.n.pipe(info?.StdInput, 'write'), this.n.pipe(info?.StdOutput, 'read'), this.n.pipe(info?.StdError, 'read'));
+    this.watch(p, 'HcsSetProcessCallback', HcsEventProcessExited);
+    return p;
+  }
+
   private async processCall(name: string, process: HcsProcess, options: unknown): Promise<string | undefined> {
     const p = this.proc(process);
     return this.n.operation(name, (op) => this.n.fn(name)(p.handle, op, options === null ? null : json(options)) as number);
@@ -192,6 +206,9 @@ export class KoffiHcs implements HcsApi {
   }
   async importLayer(layerPath: string, sourceFolder: string, layerData: LayerData): Promise<void> {
     check(await this.n.async('HcsImportLayer', layerPath, sourceFolder, json(layerData)), 'HcsImportLayer', layerPath);
+  }
+  async exportLayer(layerPath: string, exportFolder: string, layerData: LayerData, options: ExportLayerOptions): Promise<void> {
+    check(await this.n.async('HcsExportLayer', layerPath, exportFolder, json(layerData), json(options)), 'HcsExportLayer', layerPath);
   }
   async initializeWritableLayer(writableLayerPath: string, layerData: LayerData): Promise<void> {
     check(await this.n.async('HcsInitializeWritableLayer', writableLayerPath, json(layerData), null), 'HcsInitializeWritableLayer', writableLayerPath);

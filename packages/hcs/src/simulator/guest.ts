@@ -44,6 +44,16 @@ export function resolveGuestUser(user: string | undefined, users: GuestUser[]): 
 
 class Gone extends Error {}
 
+/** What a simulated program may do to its container's files besides reading them (`(p as GuestProcessApi).files`). */
+export interface GuestFiles {
+  /** The container's view: its scratch, then its layers. */
+  read(path: string): Buffer | undefined;
+  write(path: string, data: Buffer | string): void;
+  remove(path: string): void;
+}
+
+export type GuestProcessApi = FakeProcess & { files?: GuestFiles };
+
 export interface GuestProcessSpec {
   pid: number;
   args: string[];
@@ -61,6 +71,8 @@ export interface GuestProcessSpec {
   rootDir?: string;
   /** The container's files as its guest mounts them (an LCOW container's ext4 layers). */
   readRoot?: (path: string) => Buffer | undefined;
+  /** Writes and deletes in the container's files (a process container's scratch). */
+  files?: GuestFiles;
   /** Resolves when the system is not paused. */
   thawed(): Promise<void>;
 }
@@ -168,9 +180,10 @@ export class GuestProcess {
     target?.write(b);
   }
 
-  private fake(): FakeProcess {
+  private fake(): GuestProcessApi {
     const s = this.spec;
     return {
+      ...(s.files ? { files: s.files } : {}),
       args: s.args,
       env: s.env,
       cwd: s.cwd,
@@ -204,7 +217,7 @@ export class GuestProcess {
       exit: (code) => {
         throw new ProcessExit(code);
       },
-      readFile: (path) => fromRoot(s.rootDir, path) ?? s.readRoot?.(path) ?? this.options.files?.[path],
+      readFile: (path) => (s.files ? s.files.read(path) : fromRoot(s.rootDir, path)) ?? s.readRoot?.(path) ?? this.options.files?.[path],
     };
   }
 }

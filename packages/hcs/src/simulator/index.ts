@@ -8,7 +8,7 @@ export { hcsAcceptsImage } from './compat.js';
 export { nameToGuid } from './storage.js';
 // validation against hcs-schema2.json (ajv) lives here, not in the main entry a Windows berthd loads
 export { hcsSchemaErrors, settingsDefinition, HCS_SCHEMA_PATH, type HcsDefinition } from '../schema.js';
-export { DEFAULT_GUEST_USERS, type GuestUser, type GuestOptions } from './guest.js';
+export { DEFAULT_GUEST_USERS, type GuestUser, type GuestOptions, type GuestFiles, type GuestProcessApi } from './guest.js';
 export { SimHvsock, duplexPair } from './hvsock.js';
 export { SimGcs } from './gcs.js';
 export { Ext4Image, readFromLayers } from './ext4-reader.js';

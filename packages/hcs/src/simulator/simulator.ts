@@ -8,6 +8,7 @@ import type {
   HcnNamespace,
   HcnNamespaceModify,
   HcnNetwork,
+  ExportLayerOptions,
   LayerData,
   ModifySettingRequest,
   ProcessDetails,
@@ -108,6 +109,19 @@ function processDetails(p: GuestProcess, os: 'windows' | 'linux'): ProcessDetail
   };
 }
 
+/** What the simulated vmcompute service keeps, whichever client asks: compute systems, layers, HCN. */
+class SimService {
+  readonly storage = new SimStorage();
+  readonly hcn = new SimHcn();
+  readonly systems = new Map<string, SimSystemRecord>();
+  readonly bootFiles = new Set<string>();
+  nextPid = 1;
+  constructor(onDisk: boolean, hostOsVersion: string) {
+    this.storage.onDisk = onDisk;
+    this.storage.hostOsVersion = hostOsVersion;
+  }
+}
+
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const CTRL_SIGNALS: Record<string, number> = { CtrlC: 2, CtrlBreak: 3, CtrlClose: 1, CtrlLogOff: 1, CtrlShutdown: 15 };
 
@@ -121,24 +135,52 @@ const CTRL_SIGNALS: Record<string, number> = { CtrlC: 2, CtrlBreak: 3, CtrlClose
  */
 export class HcsSimulator implements HcsApi {
   readonly kind = 'simulator' as const;
-  readonly storage = new SimStorage();
-  readonly hcn = new SimHcn();
-  /** Hyper-V sockets between the host and the utility VMs' guests (the GCS bridge and stdio). */
+  /** Hyper-V sockets between the host and the utility VMs' guests (the GCS bridge and stdio), this client's own. */
   readonly hvsock: SimHvsock;
   readonly hostOsVersion: string;
   readonly processors: number;
-  /** Every document received, in order: what the tests inspect. */
+  /** Every document this client sent, in order: what the tests inspect. */
   readonly received: { call: string; document: unknown }[] = [];
-  private readonly systems = new Map<string, SimSystemRecord>();
-  private readonly bootFiles = new Set<string>();
-  private nextPid = 1;
+  private readonly service: SimService;
+  /** Handles this client holds: its close() closes them, as the OS does when a process ends. */
+  private readonly open = { systems: new Set<SimSystemHandle>(), processes: new Set<SimProcessHandle>() };
+  /** A simulator made with `new` is its own service; one from connect() shares another's. */
+  private readonly ownsService: boolean;
 
-  constructor(private readonly options: HcsSimulatorOptions = {}) {
+  constructor(
+    private readonly options: HcsSimulatorOptions = {},
+    service?: SimService,
+  ) {
     this.hostOsVersion = options.hostOsVersion ?? '10.0.20348.2340';
-    this.storage.onDisk = options.onDisk ?? false;
-    this.storage.hostOsVersion = this.hostOsVersion;
     this.processors = options.processors ?? 4;
     this.hvsock = new SimHvsock(options.hvsockChunk);
+    this.service = service ?? new SimService(options.onDisk ?? false, this.hostOsVersion);
+    this.ownsService = !service;
+  }
+
+  /**
+   * Another client of the same service: HCS's state lives in vmcompute, not in the process
+   * that made a compute system, so a restarted berthd is handed this and finds what the
+   * first one left (closing a client only closes its handles).
+   */
+  connect(): HcsSimulator {
+    return new HcsSimulator(this.options, this.service);
+  }
+
+  get storage(): SimStorage {
+    return this.service.storage;
+  }
+
+  get hcn(): SimHcn {
+    return this.service.hcn;
+  }
+
+  private get systems(): Map<string, SimSystemRecord> {
+    return this.service.systems;
+  }
+
+  private get bootFiles(): Set<string> {
+    return this.service.bootFiles;
   }
 
   // ---- what a real host has on disk ----
@@ -178,6 +220,7 @@ export class HcsSimulator implements HcsApi {
   private handle(r: SimSystemRecord): SimSystemHandle {
     const h = new SimSystemHandle(r.id, r);
     r.handles.add(h);
+    this.open.systems.add(h);
     return h;
   }
 
@@ -347,6 +390,7 @@ export class HcsSimulator implements HcsApi {
     const h = system as SimSystemHandle;
     if (!(h instanceof SimSystemHandle) || h.closed) return;
     h.closed = true;
+    this.open.systems.delete(h);
     const r = h.record;
     r.handles.delete(h);
     if (r.handles.size > 0) return;
@@ -380,9 +424,10 @@ export class HcsSimulator implements HcsApi {
     const env = { ...(this.options.defaultEnv?.(user) ?? { PATH: DEFAULT_PATH, HOME: user.home }), ...(parameters.Environment ?? {}) };
     const initArgs = r.initArgs ?? args;
     // a process-isolated container's files are the host's mounted scratch (read before the options' files)
-    const rootDir = r.kind === 'Container' && r.isolation === 'process' ? this.storage.hostDir(r.doc.Container!.Storage.Path) : undefined;
+    const volume = r.kind === 'Container' && r.isolation === 'process' ? r.doc.Container!.Storage.Path : undefined;
+    const rootDir = volume ? this.storage.hostDir(volume) : undefined;
     r.initArgs = initArgs;
-    const pid = 4 * this.nextPid++;
+    const pid = 4 * this.service.nextPid++;
     const proc = new GuestProcess(
       {
         pid,
@@ -396,14 +441,14 @@ export class HcsSimulator implements HcsApi {
         stdout: parameters.CreateStdOutPipe ?? false,
         stderr: parameters.CreateStdErrPipe ?? false,
         initArgs,
-        ...(rootDir ? { rootDir } : {}),
+        ...(rootDir && volume ? { rootDir, files: { read: (path: string) => this.storage.guestRead(volume, path), write: (path: string, data: Buffer | string) => this.storage.guestWrite(volume, path, Buffer.from(data)), remove: (path: string) => this.storage.guestRemove(volume, path) } } : {}),
         thawed: () => this.thawed(r),
       },
       guestProgram(args, this.options),
       this.options,
     );
     r.processes.set(pid, proc);
-    return new SimProcessHandle(r, proc);
+    return this.processHandle(r, proc);
   }
 
   async signalProcess(process: HcsProcess, options: SignalOptions): Promise<void> {
@@ -446,9 +491,29 @@ export class HcsSimulator implements HcsApi {
     return this.status(h.proc);
   }
 
+  private processHandle(r: SimSystemRecord, proc: GuestProcess): SimProcessHandle {
+    const h = new SimProcessHandle(r, proc);
+    this.open.processes.add(h);
+    return h;
+  }
+
+  /**
+   * HcsOpenProcess, then HcsGetProcessInfo for its stdio: the service holds the pipes' far
+   * ends, so what the process wrote while nobody read is still there for the new owner.
+   * (Whether vmcompute hands the pipes of a process to a second owner is a Windows host's to prove.)
+   */
+  async openProcess(system: HcsSystem, pid: number): Promise<HcsProcess> {
+    const r = this.sys(system, 'HcsOpenProcess');
+    const proc = r.processes.get(pid);
+    if (!proc) throw new HcsError(HRESULT.ERROR_NOT_FOUND, 'HcsOpenProcess', `no process ${pid} in ${r.id}`);
+    return this.processHandle(r, proc);
+  }
+
   async closeProcess(process: HcsProcess): Promise<void> {
     const h = process as SimProcessHandle;
-    if (h instanceof SimProcessHandle) h.closed = true;
+    if (!(h instanceof SimProcessHandle)) return;
+    h.closed = true;
+    this.open.processes.delete(h);
   }
 
   // ---- storage ----
@@ -460,6 +525,14 @@ export class HcsSimulator implements HcsApi {
   async importLayer(layerPath: string, sourceFolder: string, layerData: LayerData): Promise<void> {
     this.validate('HcsImportLayer', 'LayerData', layerData);
     this.storage.importLayer(layerPath, sourceFolder, layerData);
+  }
+
+  async exportLayer(layerPath: string, exportFolder: string, layerData: LayerData, options: ExportLayerOptions): Promise<void> {
+    this.validate('HcsExportLayer', 'LayerData', layerData);
+    this.validate('HcsExportLayer', 'ExportLayerOptions', options);
+    if (!options.IsWritableLayer) throw new HcsError(HRESULT.E_NOTIMPL, 'HcsExportLayer', 'only writable layers are exported here');
+    this.storage.checkLayerData('HcsExportLayer', layerData);
+    this.storage.exportWritable(layerPath, exportFolder);
   }
 
   async initializeWritableLayer(writableLayerPath: string, layerData: LayerData): Promise<void> {
@@ -552,9 +625,16 @@ export class HcsSimulator implements HcsApi {
     this.hcn.deleteNamespace(id);
   }
 
+  /**
+   * Closes every handle this client holds (a compute system whose document asks for it
+   * ends with its last handle). A simulator made with `new` is its own service and also
+   * removes the directories standing for scratches, its only state on disk; a client
+   * from connect() leaves the service as it is.
+   */
   async close(): Promise<void> {
-    // the directories standing for scratches are all it has on disk
-    this.storage.removeHostDirs();
+    for (const p of [...this.open.processes]) await this.closeProcess(p);
+    for (const s of [...this.open.systems]) await this.closeComputeSystem(s);
+    if (this.ownsService) this.storage.removeHostDirs();
   }
 
   /** The GCS of a running Linux utility VM that dials the host (tests break its connection). */

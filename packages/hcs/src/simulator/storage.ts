@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { HRESULT, HcsError } from '../hresult.js';
 import type { LayerData } from '../types.js';
 
@@ -47,7 +47,7 @@ export class SimStorage {
 
   readonly layers = new Map<string, SimLayer>();
   /** writable layer path → its parents (set by HcsInitializeWritableLayer) */
-  readonly writable = new Map<string, { parents: string[]; volume?: string; filter?: boolean; hostDir?: string }>();
+  readonly writable = new Map<string, { parents: string[]; volume?: string; filter?: boolean; hostDir?: string; deleted?: Set<string> }>();
   /** volume GUID path → writable layer path */
   readonly volumes = new Map<string, string>();
 
@@ -153,6 +153,72 @@ export class SimStorage {
     this.layers.delete(lower(path));
     // HcsDestroyLayer deletes the layer folder itself
     if (this.onDisk) rmSync(path, { recursive: true, force: true });
+  }
+
+  /**
+   * What a container's programs do to its C:\ (a guest path): a write lands in the scratch;
+   * a delete removes the scratch's copy and, where a layer below has the file, leaves a
+   * tombstone (as the filter does), which HcsExportLayer reports.
+   */
+  guestWrite(volume: string, path: string, data: Buffer): void {
+    const { w, rel } = this.scratchOf(volume, path);
+    const file = join(w.hostDir!, rel);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, data);
+    w.deleted?.delete(rel);
+  }
+
+  /** The container's view of a file: the scratch's copy unless deleted there, then each layer's `Files\` top-down, a `.wh.` entry hiding those below. */
+  guestRead(volume: string, path: string): Buffer | undefined {
+    const { w, rel } = this.scratchOf(volume, path);
+    const read = (file: string): Buffer | undefined => {
+      try {
+        return statSync(file).isFile() ? readFileSync(file) : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    const own = read(join(w.hostDir!, rel));
+    if (own || w.deleted?.has(rel) || !this.onDisk) return own;
+    const slash = rel.lastIndexOf('/');
+    const whiteout = `${rel.slice(0, slash + 1)}.wh.${rel.slice(slash + 1)}`;
+    for (const layer of w.parents) {
+      const found = read(join(layer, 'Files', rel));
+      if (found) return found;
+      if (existsSync(join(layer, 'Files', whiteout))) return undefined;
+    }
+    return undefined;
+  }
+
+  guestRemove(volume: string, path: string): void {
+    const { w, rel } = this.scratchOf(volume, path);
+    rmSync(join(w.hostDir!, rel), { recursive: true, force: true });
+    if (!this.onDisk || w.parents.some((p) => existsSync(join(p, 'Files', rel)))) (w.deleted ??= new Set()).add(rel);
+  }
+
+  private scratchOf(volume: string, path: string) {
+    const writable = this.volumes.get(volume.toLowerCase());
+    const w = writable === undefined ? undefined : this.writable.get(lower(writable));
+    const rel = path.replace(/^[a-z]:/i, '').replace(/\\/g, '/').replace(/^\/+/, '');
+    if (!w?.hostDir || !rel || rel.split('/').includes('..')) throw new HcsError(HRESULT.ERROR_PATH_NOT_FOUND, 'guest file', `${path} on ${volume}`);
+    return { w, rel };
+  }
+
+  /**
+   * HcsExportLayer of a writable layer: its changes as a layer folder in the legacy
+   * layout hcsshim's layer reader reads: `Files\` with what was written, and
+   * `tombstones.txt` (a UTF-8 BOM, `Version 1.0`, then one `\Files\...` line per delete).
+   */
+  exportWritable(path: string, folder: string): void {
+    const w = this.writable.get(lower(path));
+    if (!w) throw new HcsError(HRESULT.ERROR_PATH_NOT_FOUND, 'HcsExportLayer', `${path} is not a writable layer`);
+    if (this.onDisk && !isDir(folder)) throw new HcsError(HRESULT.ERROR_PATH_NOT_FOUND, 'HcsExportLayer', `export folder ${folder} does not exist`);
+    mkdirSync(join(folder, 'Files'), { recursive: true });
+    if (w.hostDir) cpSync(w.hostDir, join(folder, 'Files'), { recursive: true });
+    if (w.deleted?.size) {
+      const lines = [...w.deleted].sort().map((rel) => `\\Files\\${rel.replace(/\//g, '\\')}`);
+      writeFileSync(join(folder, 'tombstones.txt'), `\ufeffVersion 1.0\n${lines.join('\n')}\n`);
+    }
   }
 
   /** The host directory holding the files of the scratch mounted at a volume path. */

@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { Readable, Transform, pipeline as pipelineCb } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { MediaType, type Descriptor, type Digest } from '@berth/image-format';
-import { overlayChanges, tarStream, treeChanges } from '../archive/diff.js';
+import { overlayChanges, tarStream, treeChanges, type LayerEntry } from '../archive/diff.js';
 import { BlobExistsError, type ContentStore } from '../content/store.js';
-import type { Snapshotter } from '../snapshot/snapshotter.js';
+import type { DiffSource, Snapshotter } from '../snapshot/snapshotter.js';
 
 export interface DiffOptions {
   compression?: 'gzip' | 'none';
@@ -42,12 +42,8 @@ export const UNCOMPRESSED_LABEL = 'berth.layer-store/uncompressed';
  */
 export async function createDiff(store: ContentStore, snapshotter: Snapshotter, key: string, opts: DiffOptions = {}): Promise<DiffResult> {
   const source = await snapshotter.diffSource(key);
-  const all = source.kind === 'overlay-upper' ? overlayChanges(source.upper) : treeChanges(source.lower, source.upper);
-  const kept = opts.exclude?.length ? withoutPaths(all, opts.exclude) : all;
-  const clamp = opts.clampMtime;
-  const entries = clamp === undefined ? kept : kept.map((e) => (e.header.mtime > clamp ? { ...e, header: { ...e.header, mtime: clamp } } : e));
   const tarHash = createHash('sha256');
-  const tar = Readable.from(tarStream(entries, tarHash), { objectMode: false, highWaterMark: 1 << 20 });
+  const tar = source.kind === 'layer-tar' ? hashed(source.tar(), tarHash) : Readable.from(tarStream(entryList(source, opts), tarHash), { objectMode: false, highWaterMark: 1 << 20 });
   const gzip = opts.compression !== 'none';
   const writer = await store.writer(opts.ref ?? `diff-${randomBytes(8).toString('hex')}`);
   let digest: Digest;
@@ -78,6 +74,30 @@ export async function createDiff(store: ContentStore, snapshotter: Snapshotter, 
     descriptor: { mediaType: gzip ? MediaType.OciLayerGzip : MediaType.OciLayer, digest, size },
     diffId,
   };
+}
+
+/** The changes of an overlay upper dir or two trees, as tar entries (excluded paths out, times clamped). */
+function entryList(source: Exclude<DiffSource, { kind: 'layer-tar' }>, opts: DiffOptions): LayerEntry[] {
+  const all = source.kind === 'overlay-upper' ? overlayChanges(source.upper) : treeChanges(source.lower, source.upper);
+  const kept = opts.exclude?.length ? withoutPaths(all, opts.exclude) : all;
+  const clamp = opts.clampMtime;
+  return clamp === undefined ? kept : kept.map((e) => (e.header.mtime > clamp ? { ...e, header: { ...e.header, mtime: clamp } } : e));
+}
+
+/**
+ * A layer tar the snapshotter wrote (its own format: paths are its platform's, so the
+ * engine's excludes and clamps do not apply), hashed as it flows for the diffID.
+ */
+function hashed(tar: Readable, hash: ReturnType<typeof createHash>): Readable {
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      cb(null, chunk);
+    },
+  });
+  // the source's error ends the hashed stream with it (so the diff fails, never stores a short layer)
+  pipelineCb(tar, t, () => undefined);
+  return t;
 }
 
 /**

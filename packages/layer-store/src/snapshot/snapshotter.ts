@@ -1,3 +1,5 @@
+import type { Readable } from 'node:stream';
+
 export type SnapshotKind = 'active' | 'committed' | 'view';
 
 /** One mount(8) call: `mount -t <type> -o <options> <source> <target>`. */
@@ -29,10 +31,23 @@ export interface ApplyTarget {
   whiteouts: 'overlay' | 'delete' | 'keep';
 }
 
-/** What a diff of an active snapshot compares. */
+/** One change of a snapshot against its parent, as the platform's daemon lists it (`docker diff`). */
+export interface SnapshotChange {
+  /** As the platform's daemon shows it: `/etc/x` on Linux, `Files/x` on Windows. */
+  path: string;
+  kind: 'modified' | 'added' | 'deleted';
+}
+
+/**
+ * What a diff of an active snapshot compares. `layer-tar`: a snapshotter whose layers only
+ * it can read (Windows' filter, read with HcsExportLayer) writes the layer tar itself, in
+ * its platform's layer format, and lists the changes as its platform's daemon does; each
+ * call reads the snapshot anew.
+ */
 export type DiffSource =
   | { kind: 'overlay-upper'; upper: string }
-  | { kind: 'trees'; lower?: string; upper: string };
+  | { kind: 'trees'; lower?: string; upper: string }
+  | { kind: 'layer-tar'; tar(): Readable; changes(): Promise<SnapshotChange[]> };
 
 /**
  * Snapshots of filesystem trees, as containerd keeps them.
@@ -64,6 +79,18 @@ export interface Snapshotter {
   applyTarget(key: string): Promise<ApplyTarget>;
   /** What a diff of an active (or committed) snapshot against its parent reads. */
   diffSource(key: string): Promise<DiffSource>;
+  /**
+   * False when the changes of a snapshot a running container uses cannot be read (Windows'
+   * filter holds the scratch): callers refuse diff and commit of a running container, as
+   * dockerd on Windows does. Absent: they can.
+   */
+  readonly readsRunningChanges?: boolean;
+  /**
+   * Optional, for a snapshotter whose mounts the host cannot mount (windowsfilter): the
+   * snapshot's whole tree as a tar, paths relative to the container's root (`docker export`).
+   * Absent: callers mount the snapshot and read it.
+   */
+  exportTree?(key: string): Readable;
   close(): void;
   /** Whether `prepareDetached`/`commitDetached` work (overlay: yes; native: no). */
   readonly supportsDetached?: boolean;

@@ -5,6 +5,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '@berth/image-format';
 import { mountAll, readMountInfo, unmount } from '../snapshot/mount.js';
 import type { Mount, Snapshotter } from '../snapshot/snapshotter.js';
+import { FileContentStore } from '../content/file-store.js';
+import { createDiff } from '../layer/commit.js';
+import tar from 'tar-stream';
 
 /**
  * The snapshotter contract (modelled on containerd's snapshots testsuite), run against
@@ -163,6 +166,34 @@ export function snapshotterSuite(name: string, open: (root: string) => Promise<S
       await withMount(await sn.view('vg', 'grandchild'), async (d) => {
         expect(await readFile(join(d, 'gone.txt'), 'utf8')).toBe('again');
       });
+    });
+
+    it('diff: an active snapshot\'s layer holds what was written and a whiteout for what was deleted', async () => {
+      const base = await layer('base', undefined, { 'keep.txt': 'k', 'gone.txt': 'g' });
+      await withMount(await sn.prepare('work', base), async (dir) => {
+        await writeFile(join(dir, 'new.txt'), 'new');
+        await rm(join(dir, 'gone.txt'));
+      });
+      // the layer as a commit stores it (whatever the kind of source: upper dir, trees, or the snapshotter's own tar)
+      const store = await FileContentStore.open(join(work, 'content'));
+      try {
+        const { descriptor } = await createDiff(store, sn, 'work', { compression: 'none' });
+        const ex = tar.extract();
+        (await store.read(descriptor.digest)).pipe(ex);
+        const names: string[] = [];
+        for await (const e of ex) {
+          names.push(e.header.name);
+          e.resume();
+        }
+        expect(names.some((n) => n.endsWith('new.txt'))).toBe(true);
+        expect(names.some((n) => n.endsWith('.wh.gone.txt'))).toBe(true);
+        expect(names.some((n) => n.endsWith('keep.txt'))).toBe(false);
+      } finally {
+        store.close();
+      }
+      // optional capabilities are typed as the contract says
+      expect(['undefined', 'boolean']).toContain(typeof sn.readsRunningChanges);
+      expect(['undefined', 'function']).toContain(typeof sn.exportTree);
     });
 
     it('128-layer mount: a deep chain still mounts and shows every layer', async () => {

@@ -1,0 +1,67 @@
+/*
+ * A Hyper-V container outlives the driver as a process one does: its utility VM and the
+ * hosted container stay (both made with ShouldTerminateOnLastHandleClosed false), and a new
+ * driver on the same state, over a new client of the same HCS, follows the container, opens
+ * the VM by id for pause and removal, and leaves nothing behind on delete.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { HcsSimulator } from '@berth/hcs/simulator';
+import type { FakeProgram } from '@berth/runtime/fake';
+import { WindowsHypervDriver } from '../src/index.js';
+
+const BASE = 'C:\\berth\\layers\\base';
+const stateDir = mkdtempSync(join(tmpdir(), 'berth-winhv-restore-'));
+afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
+
+const programs = (args: string[]): FakeProgram | undefined =>
+  args[0] === 'server'
+    ? async (p) => {
+        p.stdout('up\n');
+        for (;;) await p.sleep(0.05);
+      }
+    : undefined;
+
+const service = new HcsSimulator({ programs });
+service.addBaseLayer(BASE, { osVersion: '10.0.20348.2340' });
+afterAll(() => service.close());
+
+const driverOn = (hcs: HcsSimulator) => new WindowsHypervDriver({ hcs, stateDir, scratchRoot: 'C:\\berth\\scratch', copyFile: async () => undefined });
+
+describe('windows/hyperv: containers outlive the driver', () => {
+  it('a new driver follows the hosted container, pauses and removes its utility VM', async () => {
+    const first = service.connect();
+    const d1 = driverOn(first);
+    await d1.create({ id: 'hv1', rootfs: { layers: [BASE] }, process: { args: ['server'] }, network: { mode: 'none' } });
+    await d1.start('hv1');
+    const pid = (await d1.state('hv1')).pid;
+    await d1.close();
+    await first.close();
+    expect(service.stateOf('hv1@uvm')).toBe('Running');
+    expect(service.stateOf('hv1')).toBe('Running');
+
+    const second = service.connect();
+    const d2 = driverOn(second);
+    try {
+      expect(await d2.state('hv1')).toMatchObject({ status: 'running', pid });
+      await d2.pause('hv1');
+      expect(service.stateOf('hv1@uvm')).toBe('Paused');
+      expect((await d2.state('hv1')).paused).toBe(true);
+      await d2.unpause('hv1');
+      await d2.kill('hv1', 'SIGKILL');
+      expect((await d2.wait('hv1')).exitCode).toBe(137);
+      let out = '';
+      for await (const e of d2.logs('hv1')) out += e.data.toString();
+      expect(out).toBe('up\n');
+      await d2.delete('hv1');
+      expect(service.stateOf('hv1@uvm')).toBeUndefined();
+      expect(service.stateOf('hv1')).toBeUndefined();
+      expect(service.storage.writable.size).toBe(0);
+    } finally {
+      await d2.close();
+      await second.close();
+    }
+  });
+});
