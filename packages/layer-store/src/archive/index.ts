@@ -17,3 +17,4 @@ export {
   type ReadLayerOptions,
   type ReadLayerResult,
 } from './layer-entries.js';
+export { sniffingDecompressor, type Decompressor } from './decompress.js';
