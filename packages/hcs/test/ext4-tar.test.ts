@@ -74,7 +74,7 @@ describe('layerVhdFromTar', () => {
       { name: 'opaque/.wh..wh..opq', content: '' },
       { name: 'opaque/', type: 'dir', mode: 0o750, uid: 5 },
       { name: 'opaque/kept', content: 'k' },
-      { name: 'etc/.wh.removed', content: '' },
+      { name: 'etc/.wh.removed', content: '', uid: 7, mode: 0o644 },
     ]);
     const vhd = join(d, 'layer.vhd');
     const r = await layerVhdFromTar(Readable.from([gzipSync(tar)]), vhd, { compression: 'gzip' });
@@ -108,7 +108,7 @@ describe('layerVhdFromTar', () => {
     expect(debugfs(img, 'ea_list /opaque')).toContain('trusted.overlay.opaque (1) = "y"');
     expect(debugfs(img, 'stat /opaque')).toMatch(/Mode:\s+0750[\s\S]*User:\s+5/);
     expect(debugfs(img, 'ls /opaque')).not.toContain('.wh.');
-    expect(debugfs(img, 'stat /etc/removed')).toMatch(/Type: character special[\s\S]*Device major\/minor number: 00:00/);
+    expect(debugfs(img, 'stat /etc/removed')).toMatch(/Type: character special\s+Mode:\s+0000[\s\S]*User:\s+0\s+Group:\s+0[\s\S]*Device major\/minor number: 00:00/);
     expect(debugfs(img, 'ls /etc')).not.toContain('.wh.');
   });
 

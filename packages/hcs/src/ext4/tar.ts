@@ -90,7 +90,8 @@ async function entry(w: Ext4Writer, e: LayerEntry): Promise<void> {
   }
   if (base.startsWith(WHITEOUT)) {
     const target = whiteoutTarget(h.name, base);
-    w.special(`${dir}/${target}`, 'char', { ...metaOf(e, new Map()), mode: 0 }, [0, 0]);
+    // root's, mode 0: as tar2ext4 makes it and as the extractor's mknod template is
+    w.special(`${dir}/${target}`, 'char', { mode: 0, uid: 0, gid: 0, mtime: metaOf(e, new Map()).mtime }, [0, 0]);
     return;
   }
   switch (h.type ?? 'file') {
