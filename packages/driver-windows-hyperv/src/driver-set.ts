@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import { layerVhdFromDir, type HcsApi, type HvsockTransport } from '@berth/hcs';
+import { layerVhdFromTar, type HcsApi, type HvsockTransport } from '@berth/hcs';
 import { HcnNetworkDriver, WindowsLayerSnapshotter, WindowsProcessDriver, folderJoin } from '@berth/driver-windows-process';
 import { WindowsHypervDriver, LCOW_LAYER_VHD } from './driver.js';
 
@@ -63,7 +63,8 @@ export async function windowsDriverSet(context: WindowsDriverContext, options: W
     ...(options.hvsock ? { hvsock: options.hvsock } : {}),
   });
   const snapshotter = await WindowsLayerSnapshotter.open(join(context.root, 'windowsfilter', 'layers'), hcs, {
-    linuxLayer: async (staging, folder) => void (await layerVhdFromDir(staging, folderJoin(folder, LCOW_LAYER_VHD))),
+    // a Linux layer's disk is written from its tar: nothing passes through the host's NTFS
+    linuxLayerTar: (tar, folder, o) => layerVhdFromTar(tar, folderJoin(folder, LCOW_LAYER_VHD), o),
   });
   return { runtimes: { 'windows/process': process, 'windows/hyperv': hyperv }, network, snapshotter };
 }

@@ -18,6 +18,7 @@ import type { ApplyTarget, DiffSource, Mount, SnapshotInfo, SnapshotKind, Snapsh
 import { layerDataOf } from './layers.js';
 import { exportChanges, exportLayerTar, exportTombstones } from './layer-export.js';
 import { treeTar } from './tree-export.js';
+import { applyLinuxOrWindows, type LinuxLayerTarWriter } from './linux-tar.js';
 
 /** containerd's mount type for a Windows snapshot. */
 export const WINDOWS_LAYER_MOUNT = 'windows-layer';
@@ -52,6 +53,12 @@ export interface WindowsLayerStoreOptions {
    * Linux layer is refused.
    */
   linuxLayer?: (staging: string, folder: string) => Promise<void>;
+  /**
+   * Writes a Linux layer's disk straight from its tar (driver-windows-hyperv: hcs's
+   * layerVhdFromTar). With it a layer applied through applyToTarget never touches the
+   * host file system when it is Linux; `linuxLayer` is left for trees applied into `dir`.
+   */
+  linuxLayerTar?: LinuxLayerTarWriter;
 }
 
 interface State {
@@ -155,11 +162,11 @@ export class WindowsLayerSnapshotter implements Snapshotter {
     // what was applied into the staging folder becomes the layer (an empty layer if nothing was)
     const staging = this.staging(r);
     await mkdir(staging, { recursive: true });
-    const linux = await this.isLinux(r, staging);
-    if (linux) {
+    const linux = r.linux || (await this.isLinux(r, staging));
+    if (linux && !r.linux) {
       if (!this.options.linuxLayer) throw new UnsupportedError('a Linux image\'s layers on a Windows host need the LCOW layer writer (driver-windows-hyperv)');
       await this.options.linuxLayer(staging, this.folder(r));
-    } else await this.hcs.importLayer(this.folder(r), staging, await layerDataOf(this.hcs, this.chain(r.parent)));
+    } else if (!linux) await this.hcs.importLayer(this.folder(r), staging, await layerDataOf(this.hcs, this.chain(r.parent)));
     await rm(staging, { recursive: true, force: true });
     r.key = name;
     r.kind = 'committed';
@@ -206,7 +213,14 @@ export class WindowsLayerSnapshotter implements Snapshotter {
     if (r.kind !== 'active') throw new InvalidArgumentError(`snapshot ${key} is not active`);
     const dir = this.staging(r);
     await mkdir(dir, { recursive: true });
-    return { dir, whiteouts: 'keep' };
+    const writeLinux = this.options.linuxLayerTar;
+    const parentLinux = r.parent === undefined ? undefined : !!this.get(r.parent).linux;
+    if (!writeLinux || parentLinux === false) return { dir, whiteouts: 'keep' };
+    const onLinux = async () => {
+      r.linux = true;
+      await this.save();
+    };
+    return { dir, whiteouts: 'keep', apply: (input, opts) => applyLinuxOrWindows({ input, opts, parentLinux, staging: dir, folder: this.folder(r), writeLinux, onLinux }) };
   }
 
   /** The filter holds a running container's scratch: dockerd on Windows refuses diff and commit of one. */

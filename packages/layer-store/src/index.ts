@@ -10,7 +10,7 @@ export {
   type WriterOptions,
 } from './content/store.js';
 export { FileContentStore, type FileContentStoreOptions } from './content/file-store.js';
-export { applyLayer, UnsafeLayerError, type ApplyOptions, type ApplyResult } from './archive/apply.js';
+export { applyLayer, applyToTarget, UnsafeLayerError, type ApplyOptions, type ApplyResult } from './archive/apply.js';
 export * from './archive/index.js';
 export type {
   ApplyTarget,

@@ -130,6 +130,18 @@ export class Ext4Writer {
     return { dir: this.dir(parts), name };
   }
 
+  /** What is at `path` (its live metadata, for a caller that amends it), or undefined. */
+  stat(path: string): { dir: boolean; meta: Ext4Meta } | undefined {
+    let n: Inode | undefined = this.root;
+    for (const p of Ext4Writer.split(path)) n = n?.children?.get(p);
+    return n && { dir: n.type === S.IFDIR, meta: n.meta };
+  }
+
+  /** Gives up: the image file is closed as it is (the caller removes it). */
+  async abort(): Promise<void> {
+    await this.fh.close().catch(() => undefined);
+  }
+
   /** Removes a name (an overlay whiteout's target in the same layer, or a path replaced). */
   remove(path: string): void {
     const { dir, name } = this.place(path);

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { BerthError, DigestMismatchError, InvalidArgumentError, type Digest, type LayerCompression } from '@berth/image-format';
 import { extractTar, UnsafeEntryError } from './extract.js';
 import type { TarLimits } from './tar-guard.js';
+import type { ApplyTarget } from '../snapshot/snapshotter.js';
 
 /** A layer entry was refused: it would escape the root, or breaks a limit or a rule (the extractor's refusal). */
 export const UnsafeLayerError = UnsafeEntryError;
@@ -57,6 +58,12 @@ export async function applyLayer(input: Readable, root: string, opts: ApplyOptio
     throw new DigestMismatchError(opts.expectedDiffId, diffId, 'layer diffID');
   }
   return { diffId, size: r.size, entries: r.entries, contentSize: r.contentSize };
+}
+
+/** Applies a layer stream into a snapshot's apply target: its own `apply`, or the extractor into its `dir`. */
+export function applyToTarget(input: Readable, target: ApplyTarget, opts: Omit<ApplyOptions, 'whiteouts'>): Promise<ApplyResult> {
+  const o = { ...opts, whiteouts: target.whiteouts };
+  return target.apply ? target.apply(input, o) : applyLayer(input, target.dir, o);
 }
 
 function wrap(err: unknown): Error {

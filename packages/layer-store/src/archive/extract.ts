@@ -28,9 +28,9 @@ import { DecoderStoppedError, sniffingDecompressor } from './decompress.js';
 import { hostPathIn, locateInRoot, UnsafePathError, type InRootPath, type RootMount } from './resolve-in-root.js';
 import { TarGuard, type TarLimits } from './tar-guard.js';
 import { setXattr } from './xattr.js';
+import { checkLayerName, DEFAULT_TAR_LIMITS, layerHardlinkTarget, layerXattrAllowed, OPAQUE, refuseEntry, UnsafeEntryError, WHITEOUT, whiteoutTarget } from './layer-entries.js';
 
-/** An archive entry was refused: it would leave the root (or the destination), or breaks a rule. */
-export class UnsafeEntryError extends InvalidArgumentError {}
+export { UnsafeEntryError };
 
 /**
  * How names, links and parents are judged — the one thing that legitimately differs
@@ -85,10 +85,6 @@ export interface ExtractResult {
   contentSize: number;
 }
 
-const DEFAULT_LIMITS: TarLimits = { maxEntries: 2_000_000, maxBytes: 256 * 2 ** 30, maxPaxHeader: 1 << 20 };
-const WHITEOUT = '.wh.';
-const OPAQUE = '.wh..wh..opq';
-const ALLOWED_XATTR = /^(user\.|security\.capability$|system\.posix_acl_(access|default)$|trusted\.(?!overlay\.))/;
 
 /**
  * THE guarded tar extractor of Berth: layers, build contexts, docker cp into a container
@@ -103,7 +99,7 @@ const ALLOWED_XATTR = /^(user\.|security\.capability$|system\.posix_acl_(access|
  * A failure leaves the entries before it in place; a file cut short is removed.
  */
 export async function extractTar(input: Readable, root: string, policy: ExtractPolicy): Promise<ExtractResult> {
-  const guard = new TarGuard({ ...DEFAULT_LIMITS, ...policy.limits }, policy.digest ?? false);
+  const guard = new TarGuard({ ...DEFAULT_TAR_LIMITS, ...policy.limits }, policy.digest ?? false);
   const dec = sniffingDecompressor(policy.compression ?? 'none');
   const extract = tar.extract();
   const x = new Extraction(root, policy);
@@ -204,7 +200,7 @@ class Extraction {
   }
 
   private refuse(name: string, why: string): UnsafeEntryError {
-    return new UnsafeEntryError(`refused layer entry "${name}": ${why}`);
+    return refuseEntry(name, why);
   }
 
   private hostOf(path: string): string {
@@ -213,11 +209,8 @@ class Extraction {
 
   /** The in-root path an entry name stands for, by the rules; refusals as Docker or the layer rules word them. */
   private entryPath(name: string): string {
-    if (name.includes('\0')) throw this.refuse(name, 'NUL byte in path');
-    if (this.rules === 'layer') {
-      if (name.startsWith('/')) throw this.refuse(name, 'absolute path');
-      if (name.split('/').includes('..')) throw this.refuse(name, 'path escapes the root (..)');
-    }
+    if (this.rules === 'layer') checkLayerName(name);
+    else if (name.includes('\0')) throw this.refuse(name, 'NUL byte in path');
     const path = joinPath(this.dest, name, this.rules === 'chroot');
     if (path === undefined || !inside(path, this.dest)) {
       throw new UnsafeEntryError(`${JSON.stringify(posix.normalize(name).replace(/(.)\/+$/, '$1'))} is outside of ${JSON.stringify(this.display(this.dest))}`);
@@ -445,10 +438,7 @@ class Extraction {
     const linkname = h.linkname ?? '';
     let target: string;
     if (this.rules === 'layer') {
-      if (linkname.startsWith('/')) throw this.refuse(h.name, 'absolute path');
-      if (linkname.split('/').includes('..')) throw this.refuse(h.name, 'path escapes the root (..)');
-      target = joinPath('/', linkname, false)!;
-      if (target === '/') throw this.refuse(h.name, 'hardlink to the root');
+      target = layerHardlinkTarget(h.name, linkname);
     } else {
       const t = joinPath(this.dest, linkname, this.rules === 'chroot');
       if (t === undefined || !inside(t, this.dest)) {
@@ -498,7 +488,7 @@ class Extraction {
   private xattrs(host: string, xattrs: Map<string, Buffer> | undefined, name: string): void {
     if (!xattrs || !this.p.xattrs) return;
     for (const [k, v] of xattrs) {
-      if (!ALLOWED_XATTR.test(k)) continue;
+      if (!layerXattrAllowed(k)) continue;
       try {
         setXattr(host, k, v);
       } catch (err) {
@@ -531,8 +521,7 @@ class Extraction {
       }
       return;
     }
-    const target = base.slice(WHITEOUT.length);
-    if (target === '' || target === '.' || target === '..' || target.startsWith(WHITEOUT)) throw this.refuse(name, 'invalid whiteout');
+    const target = whiteoutTarget(name, base);
     const at = posix.join(parent.path, target);
     const host = posix.join(parent.host, target);
     const existing = this.lstatOrUndefined(host);

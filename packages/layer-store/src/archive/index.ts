@@ -4,3 +4,17 @@
 export { extractTar, UnsafeEntryError, type ExtractPolicy, type ExtractResult, type ExtractRules } from './extract.js';
 export { locateInRoot, resolveInRoot, mountOf, UnsafePathError, type InRootPath, type ResolveOptions, type RootMount } from './resolve-in-root.js';
 export { mayMakeDeviceNodes, type ProcessPrivilege } from './device-privilege.js';
+export {
+  readLayerEntries,
+  checkLayerName,
+  layerPath,
+  layerHardlinkTarget,
+  whiteoutTarget,
+  layerXattrAllowed,
+  WHITEOUT,
+  OPAQUE,
+  type LayerEntry,
+  type ReadLayerOptions,
+  type ReadLayerResult,
+} from './layer-entries.js';
+export { sniffingDecompressor, type Decompressor } from './decompress.js';

@@ -10,7 +10,7 @@ import {
   type Descriptor,
   type Digest,
 } from '@berth/image-format';
-import { applyLayer } from '../archive/apply.js';
+import { applyToTarget } from '../archive/apply.js';
 import type { FileContentStore } from '../content/file-store.js';
 import type { Snapshotter } from '../snapshot/snapshotter.js';
 import { CONTENT_SIZE_LABEL, exists, record, unpackLayer, type UnpackOptions, type UnpackResult } from './unpack.js';
@@ -125,9 +125,8 @@ export class LayerChainUnpacker {
       throw err;
     }
     try {
-      const res = await applyLayer(input, target.dir, {
+      const res = await applyToTarget(input, target, {
         compression,
-        whiteouts: target.whiteouts,
         ...(diffId ? { expectedDiffId: diffId } : {}),
         ...(this.opts.privileged !== undefined ? { privileged: this.opts.privileged } : {}),
         ...(this.opts.limits ? { limits: this.opts.limits } : {}),

@@ -8,7 +8,7 @@ import {
   type Descriptor,
   type Digest,
 } from '@berth/image-format';
-import { applyLayer, type ApplyOptions } from '../archive/apply.js';
+import { applyToTarget, type ApplyOptions } from '../archive/apply.js';
 import type { FileContentStore } from '../content/file-store.js';
 import { TRANSIENT_LABEL } from '../snapshot/base.js';
 import type { Snapshotter } from '../snapshot/snapshotter.js';
@@ -59,9 +59,8 @@ export async function unpackLayer(
   try {
     const target = await snapshotter.applyTarget(key);
     const input = await store.read(layer.digest);
-    const result = await applyLayer(input, target.dir, {
+    const result = await applyToTarget(input, target, {
       compression,
-      whiteouts: target.whiteouts,
       ...(opts.diffId ? { expectedDiffId: opts.diffId } : {}),
       ...(opts.privileged !== undefined ? { privileged: opts.privileged } : {}),
       ...(opts.limits ? { limits: opts.limits } : {}),

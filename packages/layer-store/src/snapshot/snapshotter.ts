@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { ApplyOptions, ApplyResult } from '../archive/apply.js';
 
 export type SnapshotKind = 'active' | 'committed' | 'view';
 
@@ -29,6 +30,11 @@ export interface ApplyTarget {
   dir: string;
   /** 'keep': `.wh.` entries are written as the files they are, for an importer that reads them (Windows' HcsImportLayer). */
   whiteouts: 'overlay' | 'delete' | 'keep';
+  /**
+   * A snapshot that takes the layer's tar itself instead of a tree in `dir` (a Linux layer
+   * on Windows becomes an ext4 disk straight from the tar): applyToTarget hands it the stream.
+   */
+  apply?: (input: Readable, opts: ApplyOptions) => Promise<ApplyResult>;
 }
 
 /** One change of a snapshot against its parent, as the platform's daemon lists it (`docker diff`). */
