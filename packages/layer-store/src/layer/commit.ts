@@ -42,7 +42,7 @@ export const UNCOMPRESSED_LABEL = 'berth.layer-store/uncompressed';
  */
 export async function createDiff(store: ContentStore, snapshotter: Snapshotter, key: string, opts: DiffOptions = {}): Promise<DiffResult> {
   const source = await snapshotter.diffSource(key);
-  const all = source.kind === 'overlay-upper' ? overlayChanges(source.upper) : treeChanges(source.lower, source.upper);
+  const all = source.kind === 'overlay-upper' ? await overlayChanges(source.upper) : await treeChanges(source.lower, source.upper);
   const kept = opts.exclude?.length ? withoutPaths(all, opts.exclude) : all;
   const clamp = opts.clampMtime;
   const entries = clamp === undefined ? kept : kept.map((e) => (e.header.mtime > clamp ? { ...e, header: { ...e.header, mtime: clamp } } : e));
