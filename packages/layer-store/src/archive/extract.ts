@@ -28,6 +28,7 @@ import { DecoderStoppedError, sniffingDecompressor } from './decompress.js';
 import { hostPathIn, locateInRoot, UnsafePathError, type InRootPath, type RootMount } from './resolve-in-root.js';
 import { TarGuard, type TarLimits } from './tar-guard.js';
 import { setXattr } from './xattr.js';
+import { withPaxTimes } from './tar-times.js';
 
 /** An archive entry was refused: it would leave the root (or the destination), or breaks a rule. */
 export class UnsafeEntryError extends InvalidArgumentError {}
@@ -118,7 +119,7 @@ export async function extractTar(input: Readable, root: string, policy: ExtractP
       const xattrs = guard.nextEntryXattrs();
       contentSize += entrySize(entry.header);
       try {
-        await x.entry(entry.header, entry as unknown as Readable, xattrs);
+        await x.entry(withPaxTimes(entry.header), entry as unknown as Readable, xattrs);
       } catch (err) {
         entryError = err;
         throw err;

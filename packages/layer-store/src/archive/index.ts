@@ -4,3 +4,4 @@
 export { extractTar, UnsafeEntryError, type ExtractPolicy, type ExtractResult, type ExtractRules } from './extract.js';
 export { locateInRoot, resolveInRoot, mountOf, UnsafePathError, type InRootPath, type ResolveOptions, type RootMount } from './resolve-in-root.js';
 export { mayMakeDeviceNodes, type ProcessPrivilege } from './device-privilege.js';
+export { packableHeader, withPaxTimes } from './tar-times.js';
