@@ -173,7 +173,7 @@ export class LinuxDriver implements RuntimeDriver {
     const rec = await this.records.current(id);
     if (rec.status !== 'running') throw new ConflictError(`container ${id} is not running`);
     const [s, host, networks] = await Promise.all([readCgroupStats(ctx.cgroups, rec.cgroupsPath), hostCounters(), interfaceCounters(rec.pid)]);
-    return { id, time: now(), cpu: s.cpu, memory: s.memory, pids: s.pids, host, ...(networks ? { networks } : {}) };
+    return { id, time: now(), cgroup: s.cgroup, cpu: s.cpu, memory: s.memory, pids: s.pids, host, ...(networks ? { networks } : {}) };
   }
 
   async processes(id: string, options: { psArgs?: string } = {}): Promise<ProcessTable> {

@@ -113,11 +113,25 @@ export interface InterfaceCounters {
 export interface ContainerStats {
   id: string;
   time: string;
-  cpu: { usageNanos: number; userNanos?: number; systemNanos?: number };
+  /** Which cgroup version the figures come from: the names in `memory.stat` differ. */
+  cgroup?: 'v1' | 'v2';
+  cpu: {
+    usageNanos: number;
+    userNanos?: number;
+    systemNanos?: number;
+    /** Usage by CPU (cgroup v1's cpuacct.usage_percpu; v2 has none). */
+    perCpuNanos?: number[];
+    /** CFS quota enforcement (cpu.stat): periods, periods throttled, time throttled. */
+    throttling?: { periods: number; throttledPeriods: number; throttledNanos: number };
+  };
   memory: {
     usageBytes: number;
     limitBytes?: number;
     maxUsageBytes?: number;
+    /** v1 memory.failcnt (times the limit was hit); v2 memory.events' oom count. */
+    failCount?: number;
+    /** The cgroup's memory.stat as the kernel names its counters (v1 or v2 names, see `cgroup`). */
+    stat?: Record<string, number>;
     /** Anonymous memory (cgroup v1 total_rss, v2 anon), what kubelet calls rss. */
     rssBytes?: number;
     /** Page cache the kernel may reclaim first (v1 total_inactive_file, v2 inactive_file): usage less it is the working set. */

@@ -3,8 +3,25 @@ import { join } from 'node:path';
 import type { CgroupMounts } from './layout.js';
 
 interface CgroupStats {
-  cpu: { usageNanos: number; userNanos?: number; systemNanos?: number };
-  memory: { usageBytes: number; limitBytes?: number; maxUsageBytes?: number; rssBytes?: number; inactiveFileBytes?: number; pageFaults?: number; majorPageFaults?: number };
+  cgroup: 'v1' | 'v2';
+  cpu: {
+    usageNanos: number;
+    userNanos?: number;
+    systemNanos?: number;
+    perCpuNanos?: number[];
+    throttling?: { periods: number; throttledPeriods: number; throttledNanos: number };
+  };
+  memory: {
+    usageBytes: number;
+    limitBytes?: number;
+    maxUsageBytes?: number;
+    failCount?: number;
+    rssBytes?: number;
+    inactiveFileBytes?: number;
+    pageFaults?: number;
+    majorPageFaults?: number;
+    stat?: Record<string, number>;
+  };
   pids: { current: number; limit?: number };
   oomKills: number;
 }
@@ -64,13 +81,22 @@ export async function readCgroupStats(mounts: CgroupMounts, path: string): Promi
     const dir = join(mounts.unified as string, path);
     const cpu = keyed(await read(join(dir, 'cpu.stat')));
     const events = keyed(await read(join(dir, 'memory.events')));
+    const memStat = keyed(await read(join(dir, 'memory.stat')));
     const out: CgroupStats = {
+      cgroup: 'v2',
       cpu: {
         usageNanos: (cpu.get('usage_usec') ?? 0) * 1000,
         userNanos: (cpu.get('user_usec') ?? 0) * 1000,
         systemNanos: (cpu.get('system_usec') ?? 0) * 1000,
+        throttling: { periods: cpu.get('nr_periods') ?? 0, throttledPeriods: cpu.get('nr_throttled') ?? 0, throttledNanos: (cpu.get('throttled_usec') ?? 0) * 1000 },
       },
-      memory: { usageBytes: num(await read(join(dir, 'memory.current'))) ?? 0, ...memoryStat(keyed(await read(join(dir, 'memory.stat'))), false) },
+      memory: {
+        usageBytes: num(await read(join(dir, 'memory.current'))) ?? 0,
+        // v2 counts no failures; "oom" events are what dockerd reports as failcnt there
+        failCount: events.get('oom') ?? 0,
+        ...memoryStat(memStat, false),
+        stat: Object.fromEntries(memStat),
+      },
       pids: { current: num(await read(join(dir, 'pids.current'))) ?? 0 },
       oomKills: events.get('oom_kill') ?? 0,
     };
@@ -88,13 +114,25 @@ export async function readCgroupStats(mounts: CgroupMounts, path: string): Promi
   const pids = ctl('pids');
   const stat = keyed(await read(join(cpuacct, 'cpuacct.stat')));
   const oom = keyed(await read(join(mem, 'memory.oom_control')));
+  const throttle = keyed(await read(join(ctl('cpu'), 'cpu.stat')));
+  const memStat = keyed(await read(join(mem, 'memory.stat')));
+  const perCpu = (await read(join(cpuacct, 'cpuacct.usage_percpu')))?.split(/\s+/).filter(Boolean).map(Number);
+  const failCount = num(await read(join(mem, 'memory.failcnt')));
   const out: CgroupStats = {
+    cgroup: 'v1',
     cpu: {
       usageNanos: num(await read(join(cpuacct, 'cpuacct.usage'))) ?? 0,
       userNanos: (stat.get('user') ?? 0) * TICK_NANOS,
       systemNanos: (stat.get('system') ?? 0) * TICK_NANOS,
+      ...(perCpu ? { perCpuNanos: perCpu } : {}),
+      throttling: { periods: throttle.get('nr_periods') ?? 0, throttledPeriods: throttle.get('nr_throttled') ?? 0, throttledNanos: throttle.get('throttled_time') ?? 0 },
     },
-    memory: { usageBytes: num(await read(join(mem, 'memory.usage_in_bytes'))) ?? 0, ...memoryStat(keyed(await read(join(mem, 'memory.stat'))), true) },
+    memory: {
+      usageBytes: num(await read(join(mem, 'memory.usage_in_bytes'))) ?? 0,
+      ...(failCount !== undefined ? { failCount } : {}),
+      ...memoryStat(memStat, true),
+      stat: Object.fromEntries(memStat),
+    },
     pids: { current: num(await read(join(pids, 'pids.current'))) ?? 0 },
     oomKills: oom.get('oom_kill') ?? 0,
   };

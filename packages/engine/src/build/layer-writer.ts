@@ -6,7 +6,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
-import { BlobExistsError } from '@berth/layer-store';
+import { BlobExistsError, packableHeader, withPaxTimes } from '@berth/layer-store';
 
 type HeaderArg = Partial<tar.Header> & { name: string };
 import { MediaType, type Digest } from '@berth/image-format';
@@ -49,7 +49,8 @@ export async function writeCopyLayer(content: ContentStore, entries: PlannedEntr
   }
 }
 
-function entry(pack: tar.Pack, header: HeaderArg, body?: Readable): Promise<void> {
+function entry(pack: tar.Pack, given: HeaderArg, body?: Readable): Promise<void> {
+  const header = packableHeader(given);
   return new Promise((resolve, reject) => {
     const done = (err?: Error | null): void => (err ? reject(err) : resolve());
     if (!body) {
@@ -91,7 +92,7 @@ async function extractInto(pack: tar.Pack, e: PlannedEntry, clampMtime: Date | u
         continue;
       }
       const name = e.name === '' ? rel : `${e.name}/${rel}`;
-      const header: HeaderArg = { ...h, name: h.type === 'directory' ? name + '/' : name };
+      const header: HeaderArg = { ...withPaxTimes(h), name: h.type === 'directory' ? name + '/' : name };
       delete header.pax;
       if (clampMtime && (!header.mtime || header.mtime.getTime() > clampMtime.getTime())) header.mtime = clampMtime;
       if (h.type === 'link' && h.linkname) {

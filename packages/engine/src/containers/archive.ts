@@ -4,7 +4,7 @@ import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { NotFoundError } from '@berth/image-format';
-import { locateInRoot, type RootMount } from '@berth/layer-store';
+import { locateInRoot, packableHeader, withPaxTimes, type RootMount } from '@berth/layer-store';
 
 /** Docker's `X-Docker-Container-Path-Stat`: mode uses Go's os.FileMode bits. */
 export interface PathStat {
@@ -84,10 +84,11 @@ export function rebaseTar(input: Readable, from: string, to: string): Readable {
   const swap = (name: string): string => (name === from || name.startsWith(from + '/') ? to + name.slice(from.length) : name);
   const extract = tar.extract();
   const pack = tar.pack();
-  extract.on('entry', (header, stream, next) => {
+  extract.on('entry', (read, stream, next) => {
+    const header = withPaxTimes(read);
     header.name = swap(header.name);
     if (header.type === 'link' && header.linkname) header.linkname = swap(header.linkname);
-    stream.pipe(pack.entry(header, (err) => (err ? pack.destroy(err) : next())) as unknown as NodeJS.WritableStream);
+    stream.pipe(pack.entry(packableHeader(header), (err) => (err ? pack.destroy(err) : next())) as unknown as NodeJS.WritableStream);
   });
   extract.on('finish', () => pack.finalize());
   extract.on('error', (err) => pack.destroy(err));

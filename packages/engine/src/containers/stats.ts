@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
-import type { InterfaceCounters } from '@berth/runtime';
+import type { ContainerStats as RuntimeContainerStats, InterfaceCounters } from '@berth/runtime';
 import type { ContainerStats } from '../docker-types.js';
 import { isRunning, type ContainerContext } from './context.js';
+import { dockerMemoryStats } from './docker-memory-stats.js';
 import { NO_TIME, runtimeIdOf } from './record.js';
 
 const BLKIO_KEYS = [
@@ -39,30 +40,24 @@ export async function containerStats(ctx: ContainerContext, ref: string, opts: {
     const cur = ctx.table.get(r.id);
     const running = isRunning(cur);
     const s = running ? await ctx.driver.stats(runtimeIdOf(r)).catch(() => undefined) : undefined;
-    const cpu: CpuStats = s
-      ? {
-          cpu_usage: { total_usage: s.cpu.usageNanos, usage_in_kernelmode: s.cpu.systemNanos ?? 0, usage_in_usermode: s.cpu.userNanos ?? 0 },
-          system_cpu_usage: s.host.cpuNanos,
-          online_cpus: s.host.onlineCpus,
-          throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
-        }
-      : ZERO_CPU;
-    const read = new Date().toISOString();
+    const cpu: CpuStats = s ? dockerCpu(s) : ZERO_CPU;
+    // dockerd's zero time for a container it has no sample of
+    const read = s ? new Date().toISOString() : NO_TIME;
+    // dockerd's key order (Go's struct order), which some clients print as is
     const out: ContainerStats = {
       read,
-      preread: prevRead,
-      pids_stats: s ? { current: s.pids.current } : {},
-      num_procs: 0,
-      cpu_stats: cpu,
-      precpu_stats: prev,
-      // unlimited: Docker reports the host's memory as the limit
-      memory_stats: s ? { usage: s.memory.usageBytes, limit: s.memory.limitBytes ?? s.host.memoryBytes, stats: {} } : {},
+      preread: s ? prevRead : NO_TIME,
+      pids_stats: s ? { current: s.pids.current, ...(s.pids.limit ? { limit: s.pids.limit } : {}) } : {},
       blkio_stats: blkioStats(s !== undefined),
-      ...(s?.networks ? { networks: dockerNetworks(s.networks) } : {}),
+      num_procs: 0,
+      storage_stats: {},
+      cpu_stats: cpu,
+      precpu_stats: s ? prev : ZERO_CPU,
+      memory_stats: s ? dockerMemoryStats(s) : {},
       name: '/' + r.name,
       id: r.id,
+      ...(s?.networks ? { networks: dockerNetworks(s.networks) } : {}),
     };
-    out['storage_stats'] = {};
     prev = cpu;
     prevRead = read;
     return out;
@@ -84,6 +79,22 @@ export async function containerStats(ctx: ContainerContext, ref: string, opts: {
   })();
   out.on('close', () => (stop = true));
   return out;
+}
+
+/** cpu_stats from a sample: percpu_usage only where the cgroup has it (v1), as dockerd. */
+function dockerCpu(s: RuntimeContainerStats): CpuStats {
+  const t = s.cpu.throttling;
+  return {
+    cpu_usage: {
+      total_usage: s.cpu.usageNanos,
+      ...(s.cpu.perCpuNanos?.length ? { percpu_usage: s.cpu.perCpuNanos } : {}),
+      usage_in_kernelmode: s.cpu.systemNanos ?? 0,
+      usage_in_usermode: s.cpu.userNanos ?? 0,
+    },
+    system_cpu_usage: s.host.cpuNanos,
+    online_cpus: s.host.onlineCpus,
+    throttling_data: { periods: t?.periods ?? 0, throttled_periods: t?.throttledPeriods ?? 0, throttled_time: t?.throttledNanos ?? 0 },
+  };
 }
 
 /** Docker's names for the counters (as its stats `networks` shows them). */

@@ -7,6 +7,7 @@ import { checkPulledOs } from './host-os.js';
 import type { ImageDeps, StorageDeps } from './deps.js';
 import { layerMessage } from './progress.js';
 import { readAll, type ImageRecords } from './records.js';
+import { refKey } from './table.js';
 
 /** As Docker: 3 blobs at once (6 measured no faster on the big image here). */
 const DEFAULT_CONCURRENT_DOWNLOADS = 3;
@@ -51,7 +52,9 @@ export class ImagePuller {
       if (!announced) emit({ status: `Pulling from ${ref.path}`, id: ref.tag ?? ref.digest ?? 'latest' });
       announced = true;
     };
-    const before = this.records.safeResolve(ref.toString());
+    // what this very reference named before (not a manifest digest matched some other way):
+    // dockerd's "Downloaded newer image" means the reference was set or moved
+    const before = this.deps.table.byRef(refKey(ref.toString()));
     const content = this.deps.storage.content;
     let configDigest: Digest | undefined;
     let diffIds: Digest[] | undefined;
@@ -146,11 +149,14 @@ export class ImagePuller {
       ...(result.index ? { indexSize: result.index.bytes.length } : {}),
     });
     if (ref.tag) this.records.setTag(ref.toString(), rec.id);
-    this.deps.table.setRef(`${ref.name}@${result.manifestDigest}`, rec.id, 'digest');
+    // dockerd 20.10 records (and prints) the digest the reference resolved to: an index's
+    // own, not the platform manifest's picked from it
+    const pulledDigest = result.index?.descriptor.digest ?? result.manifestDigest;
+    this.deps.table.setRef(`${ref.name}@${pulledDigest}`, rec.id, 'digest');
     this.deps.events.emit('image', 'pull', ref.familiar(), { name: ref.familiar() });
-    emit({ status: `Digest: ${result.manifestDigest}` });
+    emit({ status: `Digest: ${pulledDigest}` });
     const familiar = ref.familiar();
-    emit({ status: before?.id === rec.id ? `Status: Image is up to date for ${familiar}` : `Status: Downloaded newer image for ${familiar}` });
+    emit({ status: before === rec.id ? `Status: Image is up to date for ${familiar}` : `Status: Downloaded newer image for ${familiar}` });
     return this.records.inspect(rec.id);
   }
 

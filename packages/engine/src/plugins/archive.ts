@@ -4,7 +4,7 @@ import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { posix } from 'node:path';
 import { BerthError, type Digest } from '@berth/image-format';
-import { applyLayer } from '@berth/layer-store';
+import { applyLayer, packableHeader, withPaxTimes } from '@berth/layer-store';
 
 /** An entry name relative to the archive's root (`./a/../b` is `b`); the extractor refuses what escapes. */
 const entryName = (n: string): string => posix.normalize('/' + n).slice(1).replace(/\/$/, '');
@@ -58,10 +58,10 @@ export async function unpackPluginArchive(body: Readable, rootfsDir: string): Pr
         continue;
       }
       sawRootfs = true;
-      const header = { ...h, name: name.slice('rootfs/'.length) + (h.type === 'directory' ? '/' : '') };
+      const header = { ...withPaxTimes(h), name: name.slice('rootfs/'.length) + (h.type === 'directory' ? '/' : '') };
       if (h.type === 'link' && h.linkname) header.linkname = entryName(h.linkname).replace(/^rootfs\//, '');
       await new Promise<void>((resolve, reject) => {
-        const sink = pack.entry(header, (err) => (err ? reject(err) : resolve()));
+        const sink = pack.entry(packableHeader(header), (err) => (err ? reject(err) : resolve()));
         entry.on('error', reject);
         entry.pipe(sink);
       });

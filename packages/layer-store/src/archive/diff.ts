@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, constants as C, type Stats } from 'node:fs';
+import { constants as C, type Stats } from 'node:fs';
+import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BerthError, type Digest } from '@berth/image-format';
 import { encodeHeader, padding, TAR_END, type TarHeader } from './tar-writer.js';
@@ -15,7 +16,7 @@ interface LayerEntry {
 const OVERLAY_XATTR = /^trusted\.overlay\./;
 const byName = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
-function headerFor(name: string, abs: string, st: Stats, xattrs: Map<string, Buffer> | undefined, links: Map<string, string>): LayerEntry {
+async function headerFor(name: string, abs: string, st: Stats, xattrs: Map<string, Buffer> | undefined, links: Map<string, string>): Promise<LayerEntry> {
   const base = {
     name,
     mode: st.mode & 0o7777,
@@ -33,7 +34,7 @@ function headerFor(name: string, abs: string, st: Stats, xattrs: Map<string, Buf
   }
   if (st.isFile()) return { header: { ...base, type: 'file', size: st.size }, abs };
   if (st.isDirectory()) return { header: { ...base, type: 'dir' } };
-  if (st.isSymbolicLink()) return { header: { ...base, type: 'symlink', linkname: readlinkSync(abs) } };
+  if (st.isSymbolicLink()) return { header: { ...base, type: 'symlink', linkname: await readlink(abs) } };
   if (st.isFIFO()) return { header: { ...base, type: 'fifo' } };
   if (st.isCharacterDevice() || st.isBlockDevice()) {
     const devmajor = Number((BigInt(st.rdev) >> 8n) & 0xfffn) | Number((BigInt(st.rdev) >> 32n) & ~0xfffn);
@@ -56,29 +57,29 @@ function join2(dir: string, name: string): string {
  * (0/0 character devices) turned into `.wh.<name>` and opaque directories
  * (trusted.overlay.opaque=y) followed by `.wh..wh..opq`. Children sorted by name.
  */
-export function overlayChanges(upper: string): LayerEntry[] {
-  const xattrs = readXattrTree(upper);
+export async function overlayChanges(upper: string): Promise<LayerEntry[]> {
+  const xattrs = await readXattrTree(upper);
   const links = new Map<string, string>();
   const out: LayerEntry[] = [];
-  const walk = (rel: string) => {
+  const walk = async (rel: string): Promise<void> => {
     const abs = rel === '' ? upper : join(upper, rel);
-    for (const name of readdirSync(abs).sort(byName)) {
+    for (const name of (await readdir(abs)).sort(byName)) {
       const childRel = join2(rel, name);
       const childAbs = join(upper, childRel);
-      const st = lstatSync(childAbs);
+      const st = await lstat(childAbs);
       if (st.isCharacterDevice() && st.rdev === 0) {
         out.push(whiteout(join2(rel, '.wh.' + name)));
         continue;
       }
       const x = xattrs.get(childAbs);
-      out.push(headerFor(childRel, childAbs, st, x, links));
+      out.push(await headerFor(childRel, childAbs, st, x, links));
       if (st.isDirectory()) {
         if (x?.get('trusted.overlay.opaque')?.toString() === 'y') out.push(whiteout(join2(childRel, '.wh..wh..opq')));
-        walk(childRel);
+        await walk(childRel);
       }
     }
   };
-  walk('');
+  await walk('');
   return out;
 }
 
@@ -99,16 +100,15 @@ function sameXattrs(a: Map<string, Buffer> | undefined, b: Map<string, Buffer> |
  * entries (a file is changed when its size, mtime, type, mode or owner differ), deleted
  * ones as `.wh.` entries, and every directory on the way to a change.
  */
-export function treeChanges(lower: string | undefined, upper: string): LayerEntry[] {
-  const ux = readXattrTree(upper);
-  const lx = lower ? readXattrTree(lower) : new Map<string, Map<string, Buffer>>();
+export async function treeChanges(lower: string | undefined, upper: string): Promise<LayerEntry[]> {
+  const [ux, lx] = await Promise.all([readXattrTree(upper), lower ? readXattrTree(lower) : new Map<string, Map<string, Buffer>>()]);
   const links = new Map<string, string>();
-  const walk = (rel: string): LayerEntry[] => {
+  const walk = async (rel: string): Promise<LayerEntry[]> => {
     const out: LayerEntry[] = [];
     const uabs = rel === '' ? upper : join(upper, rel);
     const labs = lower ? (rel === '' ? lower : join(lower, rel)) : undefined;
-    const names = readdirSync(uabs);
-    const lowerNames = labs ? (() => { try { return readdirSync(labs); } catch { return []; } })() : [];
+    const names = await readdir(uabs);
+    const lowerNames = labs ? await readdir(labs).catch(() => [] as string[]) : [];
     const all = [...new Set([...names, ...lowerNames])].sort(byName);
     const inUpper = new Set(names);
     for (const name of all) {
@@ -118,20 +118,13 @@ export function treeChanges(lower: string | undefined, upper: string): LayerEntr
         continue;
       }
       const ua = join(upper, childRel);
-      const st = lstatSync(ua);
-      let lst: Stats | undefined;
-      if (lower) {
-        try {
-          lst = lstatSync(join(lower, childRel));
-        } catch {
-          lst = undefined;
-        }
-      }
+      const st = await lstat(ua);
+      const lst: Stats | undefined = lower ? await lstat(join(lower, childRel)).catch(() => undefined) : undefined;
       const la = lower ? join(lower, childRel) : '';
-      const entry = headerFor(childRel, ua, st, ux.get(ua), links);
+      const entry = await headerFor(childRel, ua, st, ux.get(ua), links);
       if (st.isDirectory()) {
         const fresh = !lst || !lst.isDirectory();
-        const children = walk(childRel);
+        const children = await walk(childRel);
         const changed = fresh || !sameMeta(st, lst!) || Math.floor(st.mtimeMs / 1000) !== Math.floor(lst!.mtimeMs / 1000) || !sameXattrs(ux.get(ua), lx.get(la));
         if (changed || children.length) out.push(entry, ...children);
         continue;
@@ -142,7 +135,7 @@ export function treeChanges(lower: string | undefined, upper: string): LayerEntr
         sameMeta(st, lst) &&
         st.size === lst.size &&
         st.mtimeMs === lst.mtimeMs &&
-        (!st.isSymbolicLink() || readlinkSync(ua) === readlinkSync(la)) &&
+        (!st.isSymbolicLink() || (await readlink(ua)) === (await readlink(la))) &&
         sameXattrs(ux.get(ua), lx.get(la));
       if (!unchanged) out.push(entry);
     }
@@ -176,18 +169,18 @@ export async function* tarStream(entries: LayerEntry[], hash = createHash('sha25
   for (const e of entries) {
     if (add(encodeHeader(e.header))) yield take();
     if (!e.abs || e.header.type !== 'file' || e.header.size === 0) continue;
-    const fd = openSync(e.abs, C.O_RDONLY | C.O_NOFOLLOW);
+    const fh = await open(e.abs, C.O_RDONLY | C.O_NOFOLLOW);
     try {
       let left = e.header.size;
       while (left > 0) {
         const buf = Buffer.allocUnsafe(Math.min(left, READ_CHUNK));
-        const n = readSync(fd, buf, 0, buf.length, null);
+        const { bytesRead: n } = await fh.read(buf, 0, buf.length, null);
         if (n === 0) throw new BerthError('Conflict', `${e.abs} shrank while being archived`);
         left -= n;
         if (add(n === buf.length ? buf : buf.subarray(0, n))) yield take();
       }
     } finally {
-      closeSync(fd);
+      await fh.close();
     }
     const pad = padding(e.header.size);
     if (pad && add(Buffer.alloc(pad))) yield take();

@@ -29,6 +29,7 @@ import { hostPathIn, locateInRoot, UnsafePathError, type InRootPath, type RootMo
 import { TarGuard, type TarLimits } from './tar-guard.js';
 import { setXattr } from './xattr.js';
 import { checkLayerName, DEFAULT_TAR_LIMITS, layerHardlinkTarget, layerXattrAllowed, OPAQUE, refuseEntry, UnsafeEntryError, WHITEOUT, whiteoutTarget } from './layer-entries.js';
+import { withPaxTimes } from './tar-times.js';
 
 export { UnsafeEntryError };
 
@@ -114,7 +115,7 @@ export async function extractTar(input: Readable, root: string, policy: ExtractP
       const xattrs = guard.nextEntryXattrs();
       contentSize += entrySize(entry.header);
       try {
-        await x.entry(entry.header, entry as unknown as Readable, xattrs);
+        await x.entry(withPaxTimes(entry.header), entry as unknown as Readable, xattrs);
       } catch (err) {
         entryError = err;
         throw err;

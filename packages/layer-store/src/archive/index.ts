@@ -18,3 +18,4 @@ export {
   type ReadLayerResult,
 } from './layer-entries.js';
 export { sniffingDecompressor, type Decompressor } from './decompress.js';
+export { packableHeader, withPaxTimes } from './tar-times.js';

@@ -23,6 +23,9 @@ const TYPEFLAG: Record<TarType, number> = { file: 0x30, link: 0x31, symlink: 0x3
 const MAX_OCTAL_7 = 0o7777777;
 const MAX_OCTAL_11 = 0o77777777777;
 
+/** ustar's 11 octal digits of seconds reach 2242; Go writes a PAX record for other times. */
+const mtimeFits = (t: number): boolean => t >= 0 && t <= MAX_OCTAL_11;
+
 function octal(buf: Buffer, off: number, len: number, value: number): void {
   buf.write(value.toString(8).padStart(len - 1, '0') + '\0', off, len, 'latin1');
 }
@@ -41,7 +44,8 @@ function ustar(h: TarHeader, name: string, linkname: string, type: number, size:
   octal(buf, 108, 8, Math.min(h.uid, MAX_OCTAL_7));
   octal(buf, 116, 8, Math.min(h.gid, MAX_OCTAL_7));
   octal(buf, 124, 12, size);
-  octal(buf, 136, 12, Math.min(Math.max(0, h.mtime), MAX_OCTAL_11));
+  // a time ustar cannot hold is in the PAX mtime record; the field says 0, as Go writes it
+  octal(buf, 136, 12, mtimeFits(h.mtime) ? h.mtime : 0);
   buf[156] = type;
   buf.write(linkname, 157, 100, 'utf8');
   buf.write('ustar\x0000', 257, 8, 'latin1');
@@ -65,6 +69,7 @@ export function encodeHeader(h: TarHeader): Buffer {
   if (h.size > MAX_OCTAL_11) records.push(paxRecord('size', Buffer.from(String(h.size))));
   if (h.uid > MAX_OCTAL_7) records.push(paxRecord('uid', Buffer.from(String(h.uid))));
   if (h.gid > MAX_OCTAL_7) records.push(paxRecord('gid', Buffer.from(String(h.gid))));
+  if (!mtimeFits(h.mtime)) records.push(paxRecord('mtime', Buffer.from(String(h.mtime))));
   for (const [k, v] of [...(h.xattrs ?? [])].sort((a, b) => (a[0] < b[0] ? -1 : 1))) records.push(paxRecord('SCHILY.xattr.' + k, v));
   const main = ustar(h, fits(name) ? name : name.slice(0, 99), fits(linkname) ? linkname : '', TYPEFLAG[h.type], h.size > MAX_OCTAL_11 ? 0 : h.size);
   if (records.length === 0) return main;

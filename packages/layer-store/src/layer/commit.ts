@@ -43,7 +43,7 @@ export const UNCOMPRESSED_LABEL = 'berth.layer-store/uncompressed';
 export async function createDiff(store: ContentStore, snapshotter: Snapshotter, key: string, opts: DiffOptions = {}): Promise<DiffResult> {
   const source = await snapshotter.diffSource(key);
   const tarHash = createHash('sha256');
-  const tar = source.kind === 'layer-tar' ? hashed(source.tar(), tarHash) : Readable.from(tarStream(entryList(source, opts), tarHash), { objectMode: false, highWaterMark: 1 << 20 });
+  const tar = source.kind === 'layer-tar' ? hashed(source.tar(), tarHash) : Readable.from(tarStream(await entryList(source, opts), tarHash), { objectMode: false, highWaterMark: 1 << 20 });
   const gzip = opts.compression !== 'none';
   const writer = await store.writer(opts.ref ?? `diff-${randomBytes(8).toString('hex')}`);
   let digest: Digest;
@@ -77,8 +77,8 @@ export async function createDiff(store: ContentStore, snapshotter: Snapshotter, 
 }
 
 /** The changes of an overlay upper dir or two trees, as tar entries (excluded paths out, times clamped). */
-function entryList(source: Exclude<DiffSource, { kind: 'layer-tar' }>, opts: DiffOptions): LayerEntry[] {
-  const all = source.kind === 'overlay-upper' ? overlayChanges(source.upper) : treeChanges(source.lower, source.upper);
+async function entryList(source: Exclude<DiffSource, { kind: 'layer-tar' }>, opts: DiffOptions): Promise<LayerEntry[]> {
+  const all = source.kind === 'overlay-upper' ? await overlayChanges(source.upper) : await treeChanges(source.lower, source.upper);
   const kept = opts.exclude?.length ? withoutPaths(all, opts.exclude) : all;
   const clamp = opts.clampMtime;
   return clamp === undefined ? kept : kept.map((e) => (e.header.mtime > clamp ? { ...e, header: { ...e.header, mtime: clamp } } : e));

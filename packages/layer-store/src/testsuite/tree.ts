@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { readXattrTree } from '../archive/xattr.js';
+import { readXattrTreeSync } from '../archive/xattr.js';
 
 export interface TreeEntry {
   type: 'file' | 'dir' | 'symlink' | 'char' | 'block' | 'fifo' | 'other';
@@ -24,7 +24,7 @@ export interface TreeEntry {
  */
 export function describeTree(dir: string, opts: { mtimes?: boolean; xattrs?: boolean } = {}): Record<string, TreeEntry> {
   const out: Record<string, TreeEntry> = {};
-  const xattrs = opts.xattrs === false ? new Map() : readXattrTree(dir);
+  const xattrs = opts.xattrs === false ? new Map() : readXattrTreeSync(dir);
   const walk = (rel: string) => {
     const abs = rel === '' ? dir : join(dir, rel);
     const st = lstatSync(abs);
