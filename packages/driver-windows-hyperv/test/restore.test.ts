@@ -65,3 +65,38 @@ describe('windows/hyperv: containers outlive the driver', () => {
     }
   });
 });
+
+describe('windows/hyperv: an LCOW container does not outlive the driver', () => {
+  it('is reported ended after a restart (its GCS bridge went with the driver) and its removal ends the utility VM', async () => {
+    const LINUX = 'C:\\berth\\layers\\busybox';
+    const BOOT = 'C:\\Program Files\\Linux Containers';
+    const lcowState = mkdtempSync(join(tmpdir(), 'berth-winhv-lcow-restore-'));
+    const sim = new HcsSimulator({ programs });
+    sim.addBaseLayer(LINUX, { osVersion: '', os: 'linux' });
+    sim.addLinuxBootFiles(BOOT);
+    const lcowDriver = (hcs: HcsSimulator) =>
+      new WindowsHypervDriver({ hcs, stateDir: lcowState, scratchRoot: 'C:\\berth\\scratch', linuxBootFiles: BOOT, copyFile: async () => undefined, hvsock: hcs.hvsock });
+    const first = sim.connect();
+    const d1 = lcowDriver(first);
+    const second = sim.connect();
+    const d2 = lcowDriver(second);
+    try {
+      await d1.create({ id: 'lc1', rootfs: { layers: [LINUX] }, process: { args: ['server'] }, network: { mode: 'none' }, platform: { os: 'linux', architecture: 'amd64' } });
+      await d1.start('lc1');
+      expect((await d1.state('lc1')).status).toBe('running');
+      await d1.close();
+      await first.close();
+
+      const after = await d2.state('lc1');
+      expect(after).toMatchObject({ status: 'stopped', exitCode: 255 });
+      await expect(d2.start('lc1')).rejects.toThrow(/LCOW|guest connection/);
+      await d2.delete('lc1');
+      expect(sim.stateOf('lc1@uvm')).toBeUndefined();
+    } finally {
+      await d2.close();
+      await second.close();
+      await sim.close();
+      rmSync(lcowState, { recursive: true, force: true });
+    }
+  });
+});
