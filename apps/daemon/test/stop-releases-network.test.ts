@@ -144,6 +144,26 @@ describe('a stopped container releases its network and published ports', () => {
     }
   }, 300_000);
 
+  it('docker wait on a container that exits by itself returns with its port free and its rules gone', async () => {
+    const port = await freePort();
+    const publish = `127.0.0.1:${port}:80`;
+    // each one exits at once; right after `docker wait` answers, the next publishes the same port
+    const names = Array.from({ length: 21 }, (_, i) => `self-exit-${i}`);
+    const ips: string[] = [];
+    for (let i = 0; i < names.length; i++) {
+      const r = await docker(t.env, ['run', '-d', '--name', names[i]!, '-p', publish, t.image, 'hostname', '-i']);
+      expect(r, `round ${i}`).toMatchObject({ code: 0 });
+      const code = (await dockerOk(t.env, ['wait', names[i]!])).trim();
+      expect(code, `round ${i}: ${await dockerOk(t.env, ['logs', names[i]!]).catch(String)}`).toBe('0');
+      if (i > 0) ips.push((await dockerOk(t.env, ['logs', names[i - 1]!])).trim());
+    }
+    for (const ip of ips) {
+      expect(ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+      expect(await iptablesMention(ip), `rules for ${ip} after docker wait returned`).toBe(false);
+    }
+    await dockerOk(t.env, ['rm', ...names]);
+  }, 300_000);
+
   it('restart policies and docker restart set the network up again', async () => {
     const port = await freePort();
     // serves a second, then exits 1: --restart always runs it again and again on the same port
