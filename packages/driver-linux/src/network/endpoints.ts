@@ -202,6 +202,8 @@ async function releaseRecord(ctx: EndpointContext, containerId: string, record: 
     // bridge DEL inside a live namespace waited ~35 ms per veth in `ip link del`. The
     // bridge DEL that follows, with no netns (as after a reboot), releases the lease.
     // (A process still in the namespace, e.g. `--network container:`, keeps it.)
+    // Deferred, it goes after the caller's answer instead; the lease is released anyway
+    // (from host-local's files, or bridge DEL without a netns, which leaves the links).
     const linkLane = async () => {
       if (!namespaceDeferred) await removeNetns(netnsPath);
       for (const n of reversed) {
