@@ -144,6 +144,27 @@ describe('a stopped container releases its network and published ports', () => {
     }
   }, 300_000);
 
+  it('docker wait on a container that exits by itself returns with its port free and its rules gone', async () => {
+    const port = await freePort();
+    const publish = `127.0.0.1:${port}:80`;
+    // each one exits by itself; the moment its wait answers, no rule names its address, and
+    // the next one publishes the same port
+    const names = Array.from({ length: 20 }, (_, i) => `self-exit-${i}`);
+    for (let i = 0; i < names.length; i++) {
+      const r = await docker(t.env, ['run', '-d', '--name', names[i]!, '-p', publish, t.image, 'sleep', '2']);
+      expect(r, `round ${i}`).toMatchObject({ code: 0 });
+      const ip = (await inspectNet(names[i]!)).IPAddress;
+      expect(ip, `round ${i}`).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+      const waited = await request(t.socketPath, 'POST', `/v1.41/containers/${names[i]!}/wait`);
+      expect(await iptablesMention(ip), `rules for ${ip} when wait answered (round ${i})`).toBe(false);
+      expect(waited).toMatchObject({ status: 200 });
+      expect(JSON.parse(waited.body)).toMatchObject({ StatusCode: 0 });
+    }
+    await dockerOk(t.env, ['run', '-d', '--name', 'self-exit-taker', '-p', publish, t.image, ...httpd('taker')]);
+    expect(await fetchWhenUp(`http://127.0.0.1:${port}/`)).toBe('taker\n');
+    await dockerOk(t.env, ['rm', '-f', 'self-exit-taker', ...names]);
+  }, 300_000);
+
   it('restart policies and docker restart set the network up again', async () => {
     const port = await freePort();
     // serves a second, then exits 1: --restart always runs it again and again on the same port

@@ -3,6 +3,7 @@
  * own state dir, netns dir, bridge names and subnets (and a subnet pool nothing else
  * uses); names are asked from inside the container's netns with busybox nslookup.
  */
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +48,7 @@ runNetworkConformanceSuite(
   {
     subnet,
     bridge,
+    leftover: async (_driver, containerId) => existsSync(join(base, 'netns', containerId)),
     async resolve(driver, containerId, name, attachment) {
       const netns = await (driver as CniNetworkManager).netnsPathOf(containerId);
       const server = attachment.nameservers?.[0];

@@ -314,6 +314,7 @@ export class Engine {
     const p = this.parts;
     await p.containers.released();
     p.containers.close();
+    await p.networks.cleanupsSettled();
     p.networks.close();
     await p.registry.close().catch(() => undefined);
     await p.driver.close().catch(() => undefined);

@@ -303,6 +303,11 @@ export class Networks implements NetworkService {
     await this.manager?.restoreDns?.().catch(() => undefined);
   }
 
+  /** Resolves when the namespaces of exited runs (dropped after their exit was answered) are gone. */
+  async cleanupsSettled(): Promise<void> {
+    await this.manager?.cleanupsSettled?.().catch(() => undefined);
+  }
+
   /** Closes the embedded DNS listeners; containers keep running. */
   close(): void {
     this.manager?.close?.();

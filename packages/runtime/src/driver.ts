@@ -262,10 +262,12 @@ export interface RuntimeDriver {
   pause?(id: string): Promise<void>;
   unpause?(id: string): Promise<void>;
   /**
-   * Optional: frees what a stopped run holds of the network (its namespace, addresses and
-   * published host ports), as dockerd does at every exit, while its log and exit status
-   * stay until delete(). ConflictError while it runs; a no-op when it holds none. A run so
-   * released is not started again: the caller creates a fresh one.
+   * Optional: frees what a stopped run holds of the network, as dockerd does at every
+   * exit, while its log and exit status stay until delete(): when it resolves its
+   * published host ports, forwarding rules, addresses and names are free; its namespace
+   * may go right after (NetworkDriver's deferred detach). ConflictError while it runs; a
+   * no-op when it holds none. A run so released is not started again: the caller creates
+   * a fresh one.
    */
   releaseNetwork?(id: string): Promise<void>;
   /** Events from now on (create, start, exit, oom, delete) until `signal` aborts. */

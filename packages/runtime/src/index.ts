@@ -57,6 +57,7 @@ export type {
   EndpointInterface,
   EndpointAttachment,
   ContainerNamesHook,
+  DetachOptions,
   NetworkDriver,
 } from './network.js';
 export { allocatePorts, portsClash, type HostPorts, type HostBinding } from './port-allocation.js';

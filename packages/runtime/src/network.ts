@@ -87,6 +87,19 @@ export interface EndpointRequest {
 /** A port as published: wildcard host address as '', protocol filled in, host port 0 replaced by the one chosen. */
 export type PublishedPort = Required<PortMapping>;
 
+/** How `NetworkDriver.detach` goes about it. */
+export interface DetachOptions {
+  /**
+   * Two phases. detach resolves once what another container could clash with is free:
+   * published host ports and their forwarding rules, the addresses, the DNS names (the
+   * container is no longer attached; the same id may attach again). The rest, which
+   * nobody can clash with (the namespace, the links), goes on in the background, bounded
+   * in time, its failure logged and never thrown; `cleanupsSettled` says when it is over.
+   * A driver with no such rest does it all at once.
+   */
+  deferCleanup?: boolean;
+}
+
 /** How a container joins the network when it is created. */
 export interface EndpointOptions {
   /** `host`: the host's network, nothing to set up; `none`: loopback only; `bridge`: the named networks. */
@@ -139,7 +152,8 @@ export type ContainerNamesHook = (containerId: string) => string[] | undefined;
  * - Endpoints: attach gives a container (by the runtime driver's id) its endpoints, each
  *   with a distinct address in the network's subnet (a fixed `ipv4Address` when asked,
  *   ConflictError when another container holds it); a second attach of the same id is a
- *   ConflictError. detach undoes it and is idempotent (an unknown id is fine).
+ *   ConflictError. detach undoes it and is idempotent (an unknown id is fine); with
+ *   `deferCleanup` it returns once ports, addresses and names are free (DetachOptions).
  *   connect/disconnect add or remove one network of an attached container; connecting to
  *   a network it is on is a ConflictError, disconnecting from one it is not on, or a
  *   container without attachment, NotFoundError.
@@ -161,7 +175,9 @@ export interface NetworkDriver {
   listNetworks(): Promise<NetworkInfo[]>;
   inspectNetwork(name: string): Promise<NetworkDetails>;
   attach(containerId: string, options: EndpointOptions): Promise<EndpointAttachment>;
-  detach(containerId: string): Promise<void>;
+  detach(containerId: string, options?: DetachOptions): Promise<void>;
+  /** Optional: resolves when the background part of every deferred detach so far is over. */
+  cleanupsSettled?(): Promise<void>;
   /** One more network for an attached (bridge mode) container while it runs. */
   connect(containerId: string, options: EndpointRequest): Promise<EndpointInterface>;
   disconnect(containerId: string, network: string): Promise<void>;

@@ -18,4 +18,5 @@ let subnets = 0;
 runNetworkConformanceSuite('fake', () => new FakeNetworkDriver(), {
   subnet: async () => `10.77.${subnets++}.0/24`,
   resolve: async (driver, containerId, name) => (driver as FakeNetworkDriver).lookup(containerId, name),
+  leftover: async (driver, containerId) => (driver as FakeNetworkDriver).cleaningUp(containerId),
 });

@@ -75,6 +75,12 @@ let storeDir = join(base, 'stores');
 let fsNote = 'root fs (ext4 without journal)';
 let registry: RunningRegistry | undefined;
 let berthd: RunningDaemon | undefined;
+// BENCH_BERTHD_BEFORE=<another build's apps/daemon/dist/berthd.js>: that berthd too, in the
+// run section, interleaved with this one (a change's before/after under the same load)
+let berthdBefore: RunningDaemon | undefined;
+const berthdBeforeDist = process.env['BENCH_BERTHD_BEFORE'];
+const beforeBridge = deviceName('by');
+let beforeSubnet = '';
 let dockerd: RunningDaemon | undefined;
 let podman: string[] | undefined;
 const berthBridge = deviceName('bx');
@@ -137,6 +143,19 @@ try {
     berthd = undefined;
   }
 
+  if (berthdBeforeDist) {
+    try {
+      beforeSubnet = (await freeSubnet(10, Array.from({ length: 50 }, (_, i) => 150 + i))).cidr;
+      berthdBefore = await startBerthd({ root: join(storeDir, 'berthd-before'), runRoot: join(base, 'bbr'), home: join(base, 'bbh'), bridge: beforeBridge, bip: beforeSubnet, dist: berthdBeforeDist });
+      console.log(`berthd before: ${berthdBeforeDist}`);
+      if (busyboxRef) await docker(berthdBefore, ['pull', '-q', busyboxRef], 120_000);
+    } catch (err) {
+      record(`SKIPPED berthd before: ${(err as Error).message.split('\n').slice(0, 3).join(' | ')}`);
+      await berthdBefore?.stop();
+      berthdBefore = undefined;
+    }
+  }
+
   try {
     const sub = await freeSubnet(172, [28, 29, 30, 31]);
     try {
@@ -194,7 +213,7 @@ try {
     for (const r of rows) record(r);
     if (berthd && dockerd) record(`idle RSS ratio berthd/(dockerd+containerd): ${fmtRatio(berthRss, dockerRss)} (target berthd <= 50 MB)`);
     // one running container: the daemon plus its per-container monitor
-    for (const d of [berthd, dockerd]) {
+    for (const d of [berthd, berthdBefore, dockerd]) {
       if (!d || !busyboxRef) continue;
       const id = (await docker(d, ['run', '-d', ...(d === berthd ? berthNet : []), busyboxRef, 'sleep', '300'])).stdout.trim();
       await sleep(1_000);
@@ -233,11 +252,18 @@ try {
       add('docker CLI -> berthd (network none)', () => docker(b, ['run', '--rm', '--network', 'none', busyboxRef, 'true']));
       if (existsSync(BERTH_CLI_DIST)) add(`berth CLI -> berthd (${berthNet.length ? 'network none' : 'default bridge'})`, () => berthCli(b, ['run', '--rm', ...berthNet, busyboxRef, 'true']));
       else record('SKIPPED run/berth CLI: apps/cli/dist/berth.js not built');
+      add(`docker CLI -> berthd -p 127.0.0.1::80 (${berthNet.length ? 'network none' : 'default bridge'})`, () => docker(b, ['run', '--rm', ...berthNet, '-p', '127.0.0.1::80', busyboxRef, 'true']));
+    }
+    if (berthdBefore) {
+      const b = berthdBefore;
+      add('docker CLI -> berthd before (default bridge)', () => docker(b, ['run', '--rm', busyboxRef, 'true']));
+      add('docker CLI -> berthd before -p 127.0.0.1::80 (default bridge)', () => docker(b, ['run', '--rm', '-p', '127.0.0.1::80', busyboxRef, 'true']));
     }
     if (dockerd) {
       const d = dockerd;
       add(`docker CLI -> dockerd (${dockerBridgeMade ? 'default bridge' : 'bridge=none'})`, () => docker(d, ['run', '--rm', busyboxRef, 'true']));
       add('docker CLI -> dockerd (network none)', () => docker(d, ['run', '--rm', '--network', 'none', busyboxRef, 'true']));
+      add(`docker CLI -> dockerd -p 127.0.0.1::80 (${dockerBridgeMade ? 'default bridge' : 'bridge=none'})`, () => docker(d, ['run', '--rm', '-p', '127.0.0.1::80', busyboxRef, 'true']));
     }
     if (podman) {
       add('podman run --rm (default netavark bridge)', () => pod([...PODMAN_RUN, '--rm', busyboxRef, 'true']));
@@ -325,7 +351,7 @@ try {
   await section('list', async () => {
     if (!busyboxRef) throw new Error('no busybox image in a registry');
     const results: Record<string, number> = {};
-    for (const d of [berthd, dockerd]) {
+    for (const d of [berthd, berthdBefore, dockerd]) {
       if (!d) continue;
       const ids: string[] = [];
       try {
@@ -585,7 +611,7 @@ try {
   });
 } finally {
   console.log('\n--- cleanup');
-  for (const d of [berthd, dockerd]) {
+  for (const d of [berthd, berthdBefore, dockerd]) {
     if (!d) continue;
     await removeAllContainers(d).catch(() => undefined);
     await d.stop().catch(() => undefined);
@@ -600,6 +626,9 @@ try {
   await unmountTree(base).catch(() => undefined);
   if (fs) await fs.cleanup().catch(() => undefined);
   await deleteLink(berthBridge);
+  if (berthdBeforeDist) await deleteLink(beforeBridge);
+  if (beforeSubnet) await deleteRulesMentioning(beforeSubnet).catch(() => 0);
+  if (berthdBeforeDist) await deleteRulesMentioning(beforeBridge).catch(() => 0);
   if (dockerBridgeMade) await deleteLink(dockerBridge);
   if (berthSubnet) await deleteRulesMentioning(berthSubnet).catch(() => 0);
   await deleteRulesMentioning(berthBridge).catch(() => 0);

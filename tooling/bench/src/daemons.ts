@@ -41,6 +41,8 @@ export interface BerthdOptions {
   logLevel?: string;
   /** Extra node flags, e.g. --cpu-prof. */
   nodeFlags?: string[];
+  /** Another build's bundled berthd.js (default: this workspace's). */
+  dist?: string;
 }
 
 /**
@@ -66,11 +68,13 @@ export async function startBerthd(o: BerthdOptions): Promise<RunningDaemon> {
   const socketPath = join(o.runRoot, 'berthd.sock');
   const configFile = join(o.home, 'daemon.json');
   await writeFile(configFile, JSON.stringify({ bridge: o.bridge, bip: o.bip }) + '\n');
-  const fromDist = existsSync(BERTHD_DIST);
-  const entry = fromDist ? [BERTHD_DIST] : ['--conditions=source', '--import', 'tsx', BERTHD_SOURCE];
+  const dist = o.dist ?? BERTHD_DIST;
+  const fromDist = existsSync(dist);
+  if (o.dist && !fromDist) throw new Error(`no berthd at ${o.dist}`);
+  const entry = fromDist ? [dist] : ['--conditions=source', '--import', 'tsx', BERTHD_SOURCE];
   // Spawning the bundle through node (so that extra flags like --cpu-prof fit) skips its
   // shebang: take node's flags and environment from that line, and measure what users run.
-  const shebang = fromDist ? await shebangCommand(BERTHD_DIST) : { env: {}, nodeFlags: [] };
+  const shebang = fromDist ? await shebangCommand(dist) : { env: {}, nodeFlags: [] };
   const nodeFlags = [...shebang.nodeFlags, ...(o.nodeFlags ?? [])];
   const args = [...nodeFlags, ...entry, '--root', o.root, '--run-root', o.runRoot, '--host', `unix://${socketPath}`, '--config', configFile, '--log-level', o.logLevel ?? 'warn'];
   const logPath = join(o.home, `berthd-${Date.now()}.log`);

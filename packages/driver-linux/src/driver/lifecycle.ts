@@ -122,12 +122,13 @@ export async function waitContainer(ctx: DriverContext, id: string, options: { s
   return { exitCode: rec.exitCode ?? 255, oomKilled: rec.oomKilled === true };
 }
 
-/** RuntimeDriver.releaseNetwork: the namespace, addresses and host ports of a stopped run go; its log stays. */
+/** RuntimeDriver.releaseNetwork: the host ports, addresses and names of a stopped run go (its namespace right after); its log stays. */
 export async function releaseContainerNetwork(ctx: DriverContext, id: string): Promise<void> {
   const rec = await ctx.records.current(id);
   if (rec.status !== 'stopped') throw new ConflictError(`container ${id} is running: its network stays until it stops`);
   if (!rec.networked || !ctx.options.network) return;
-  await ctx.options.network.detach(id);
+  // ports, addresses and names are free when this returns; the namespace goes after
+  await ctx.options.network.detach(id, { deferCleanup: true });
   await ctx.records.save({ ...(await ctx.records.load(id)), networked: false, networkReleased: true });
 }
 

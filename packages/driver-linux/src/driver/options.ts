@@ -1,4 +1,4 @@
-import type { EndpointAttachment, EndpointOptions } from '@berth/runtime';
+import type { DetachOptions, EndpointAttachment, EndpointOptions } from '@berth/runtime';
 
 /**
  * What the driver needs from a network driver (CniNetworkManager fits): the endpoint part
@@ -12,7 +12,7 @@ export interface ContainerNetworker {
       onNamespace?: (netnsPath: string) => void;
     },
   ): Promise<EndpointAttachment & { netnsPath?: string }>;
-  detach(containerId: string): Promise<void>;
+  detach(containerId: string, options?: DetachOptions): Promise<void>;
 }
 
 export interface LinuxDriverOptions {

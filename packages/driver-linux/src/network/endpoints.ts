@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { BerthError, ConflictError, InvalidArgumentError, NotFoundError } from '@berth/image-format';
+import type { DetachOptions } from '@berth/runtime';
 import type { CniExecutor } from './cni.js';
+import type { DeferredCleanups } from './cleanup.js';
 import type { ContainerDns } from './dns/container-dns.js';
 import { checkFixedAddresses, endpointRecord, interfaceOf, type AttachmentRecord, type NetworkAttachmentRecord, type PluginStep } from './endpoint-records.js';
 import { releaseHostLocalLeases } from './ipam-lease.js';
@@ -14,6 +16,10 @@ import { allocateHostPorts } from './port-allocation.js';
 import { normalizePorts } from './ports.js';
 import type { JsonRecordDir } from './state-store.js';
 import type { AttachedInterface, AttachOptions, AttachResult, NetworkInfo } from './types.js';
+
+function addressesOf(record: AttachmentRecord | undefined): string[] {
+  return (record?.networks ?? []).flatMap((n) => (n.result?.ips ?? []).map((ip) => ip.address.split('/')[0] ?? ''));
+}
 
 export const CONTAINER_ID_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 
@@ -29,6 +35,8 @@ export interface EndpointContext {
   dns: ContainerDns | undefined;
   /** Containers whose detach runs: connect and disconnect leave them alone. */
   detaching: Set<string>;
+  /** Namespaces still being removed after a deferred detach (cleanup.ts). */
+  cleanups: DeferredCleanups;
 }
 
 /**
@@ -41,6 +49,10 @@ export async function attachContainer(ctx: EndpointContext, containerId: string,
   if (options.mode === 'host') return { interfaces: [], ports: [] };
   if (options.mode !== 'none' && options.mode !== 'bridge') throw new InvalidArgumentError(`unknown network mode ${String(options.mode)}`);
 
+  // a deferred cleanup of the same id still owns the namespace path; one that held a fixed
+  // address asked for here may still answer for it on the bridge
+  const fixed = (options.networks ?? []).flatMap((n) => [n.ipv4Address, n.ipv6Address]).filter((a): a is string => !!a);
+  await ctx.cleanups.settledFor(containerId, fixed);
   const record = await ctx.lock.run(() => reserve(ctx, containerId, options));
   try {
     return await plumb(ctx, record, options.onNamespace);
@@ -119,22 +131,35 @@ async function plumb(ctx: EndpointContext, record: AttachmentRecord, onNamespace
  * Undoes attach: CNI DEL in reverse order with the recorded prevResults, iptables
  * leftovers, the netns. Idempotent; an unknown container only loses a stray netns.
  */
-export async function detachContainer(ctx: EndpointContext, containerId: string): Promise<void> {
+export async function detachContainer(ctx: EndpointContext, containerId: string, options: DetachOptions = {}): Promise<void> {
   if (!CONTAINER_ID_RE.test(containerId)) throw new InvalidArgumentError(`invalid container id ${JSON.stringify(containerId)}`);
+  // a second detach finds the first one's namespace gone
+  await ctx.cleanups.settledFor(containerId, []);
   // Read under the lock, and marked: a connect/disconnect in flight finishes first, a later one is refused.
   const record = await ctx.lock.run(async () => {
     ctx.detaching.add(containerId);
     return ctx.attachments.get(containerId);
   });
   try {
-    await detachRecord(ctx, containerId, record);
+    await detachRecord(ctx, containerId, record, options.deferCleanup === true);
   } finally {
     ctx.detaching.delete(containerId);
   }
 }
 
-async function detachRecord(ctx: EndpointContext, containerId: string, record: AttachmentRecord | undefined): Promise<void> {
+async function detachRecord(ctx: EndpointContext, containerId: string, record: AttachmentRecord | undefined, defer: boolean): Promise<void> {
   const netnsPath = record?.netnsPath ?? join(ctx.netnsDir, containerId);
+  // Deferred: the namespace (and the veths the kernel destroys with it) goes after the
+  // answer; nothing another container could clash with waits for it.
+  const namespaceGone = defer ? ctx.cleanups.add(containerId, addressesOf(record), () => removeNetns(netnsPath)) : undefined;
+  try {
+    await releaseRecord(ctx, containerId, record, netnsPath, namespaceGone !== undefined);
+  } finally {
+    namespaceGone?.();
+  }
+}
+
+async function releaseRecord(ctx: EndpointContext, containerId: string, record: AttachmentRecord | undefined, netnsPath: string, namespaceDeferred: boolean): Promise<void> {
   const failures: string[] = [];
   if (record) {
     const live = await isNetnsMounted(netnsPath);
@@ -177,8 +202,10 @@ async function detachRecord(ctx: EndpointContext, containerId: string, record: A
     // bridge DEL inside a live namespace waited ~35 ms per veth in `ip link del`. The
     // bridge DEL that follows, with no netns (as after a reboot), releases the lease.
     // (A process still in the namespace, e.g. `--network container:`, keeps it.)
+    // Deferred, it goes after the caller's answer instead; the lease is released anyway
+    // (from host-local's files, or bridge DEL without a netns, which leaves the links).
     const linkLane = async () => {
-      await removeNetns(netnsPath);
+      if (!namespaceDeferred) await removeNetns(netnsPath);
       for (const n of reversed) {
         for (const step of [...n.steps].reverse()) {
           if (step.config.type !== 'bridge') continue;
@@ -193,7 +220,7 @@ async function detachRecord(ctx: EndpointContext, containerId: string, record: A
     const lanes = await Promise.allSettled([iptablesLane(), linkLane()]);
     const netnsFailure = lanes[1].status === 'rejected' ? lanes[1].reason : undefined;
     if (netnsFailure) throw netnsFailure;
-  } else {
+  } else if (!namespaceDeferred) {
     await removeNetns(netnsPath);
   }
   await ctx.lock.run(() => ctx.attachments.delete(containerId));

@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { NetworkDriver } from '@berth/runtime';
+import type { DetachOptions, NetworkDriver } from '@berth/runtime';
+import { DeferredCleanups } from './cleanup.js';
 import { CniExecutor } from './cni.js';
 import { connectContainer, disconnectContainer } from './connect.js';
 import { ContainerDns } from './dns/container-dns.js';
@@ -71,6 +72,7 @@ export class CniNetworkManager implements NetworkDriver {
       lock: this.lock,
       dns: this.dns,
       detaching: new Set<string>(),
+      cleanups: new DeferredCleanups(options.onCleanupError ?? ((id, err) => process.emitWarning(`network cleanup of ${id}: ${err.message}`))),
     };
   }
 
@@ -87,7 +89,9 @@ export class CniNetworkManager implements NetworkDriver {
   }
 
   /** Deletes a network with its bridge and leftover rules; refused while containers are attached. */
-  removeNetwork(name: string): Promise<void> {
+  async removeNetwork(name: string): Promise<void> {
+    // the bridge goes with no veth of a detached container left on it
+    await this.endpoints.cleanups.settled();
     return this.lock.run(async () => this.networks.removeLocked(name, await this.attachments.values()));
   }
 
@@ -113,9 +117,15 @@ export class CniNetworkManager implements NetworkDriver {
   /**
    * Undoes attach: CNI DEL in reverse order with the recorded prevResults, iptables
    * leftovers, the netns. Idempotent; an unknown container only loses a stray netns.
+   * With `deferCleanup` the netns goes in the background (cleanup.ts).
    */
-  detach(containerId: string): Promise<void> {
-    return detachContainer(this.endpoints, containerId);
+  detach(containerId: string, options: DetachOptions = {}): Promise<void> {
+    return detachContainer(this.endpoints, containerId, options);
+  }
+
+  /** Resolves when the namespaces of deferred detaches so far are gone (or given up on). */
+  cleanupsSettled(): Promise<void> {
+    return this.endpoints.cleanups.settled();
   }
 
   /** Joins an attached (bridge mode) container to one more network while it runs. */
@@ -168,6 +178,7 @@ export class CniNetworkManager implements NetworkDriver {
   async sweep(liveContainerIds: Iterable<string>): Promise<string[]> {
     const live = new Set(liveContainerIds);
     const cleaned: string[] = [];
+    await this.endpoints.cleanups.settled();
     await this.networks.restoreBridges();
     for (const id of await this.attachments.keys()) {
       if (live.has(id)) continue;

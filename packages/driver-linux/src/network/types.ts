@@ -118,4 +118,6 @@ export interface CniNetworkManagerOptions {
   subnetPool?: { base: string; prefixLen: number };
   /** The embedded DNS on user networks' gateways (UDP port 53); `false` turns it off. Default on. */
   dns?: EmbeddedDnsOptions | false;
+  /** Told when the background part of a deferred detach fails or times out. Default: a process warning. */
+  onCleanupError?: (containerId: string, err: Error) => void;
 }

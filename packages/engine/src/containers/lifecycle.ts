@@ -148,14 +148,15 @@ export class Lifecycle {
     r.state = { ...r.state, status: 'exited', pid: 0, exitCode: exit.exitCode, oomKilled: exit.oomKilled, finishedAt: exit.finishedAt };
     this.ctx.table.save(r);
     this.releaseNetwork(r);
+    // As dockerd (Cleanup before the exit is reported): `wait` and `run --rm` answer with
+    // the run's host ports, their rules, addresses and names given back, so the next
+    // `run -p` on the same port finds it free. The driver drops the namespace after; the
+    // rest of an auto-removed run (runtime state, rootfs) goes after the removal is answered.
+    await this.networkReleased(id);
     if (exit.oomKilled) this.ctx.emit(r, 'oom');
     this.ctx.emit(r, 'die', { exitCode: String(exit.exitCode) });
     this.waiters.notify(id, 'exit', { StatusCode: exit.exitCode });
     if (r.hostConfig.AutoRemove) {
-      // As dockerd: `run --rm` returns with the network given back (host ports free, rules
-      // gone), so the next `run -p` on the same port finds it free. The rest of the run
-      // (runtime state, rootfs) is released after the removal is answered.
-      await this.networkReleased(id);
       await this.remove(id, { force: true, volumes: true }, { releaseInBackground: true }).catch(() => undefined);
       return;
     }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '@berth/image-format';
 import type {
   ContainerNamesHook,
+  DetachOptions,
   EndpointAttachment,
   EndpointInterface,
   EndpointOptions,
@@ -53,6 +54,8 @@ export class FakeNetworkDriver implements NetworkDriver {
   private readonly networks = new Map<string, NetworkInfo>();
   private readonly attachments = new Map<string, Attachment>();
   private names: ContainerNamesHook | undefined;
+  /** What a deferred detach leaves for its background part (a real driver's namespace). */
+  private readonly cleaning = new Map<string, Promise<void>>();
   private nextPort: number;
   private nextPool = 0;
 
@@ -174,8 +177,21 @@ export class FakeNetworkDriver implements NetworkDriver {
     return { interfaces: a.endpoints.map(({ aliases: _aliases, ...i }) => i), ports: a.ports.map((p) => ({ ...p })), ...(ns ? { nameservers: ns } : {}) };
   }
 
-  async detach(containerId: string): Promise<void> {
-    this.attachments.delete(containerId);
+  async detach(containerId: string, options: DetachOptions = {}): Promise<void> {
+    if (!this.attachments.delete(containerId) || !options.deferCleanup) return;
+    const done = new Promise<void>((resolve) => setTimeout(resolve, 20)).finally(() => {
+      if (this.cleaning.get(containerId) === done) this.cleaning.delete(containerId);
+    });
+    this.cleaning.set(containerId, done);
+  }
+
+  async cleanupsSettled(): Promise<void> {
+    await Promise.all(this.cleaning.values());
+  }
+
+  /** True while the background part of a deferred detach of `containerId` runs. */
+  cleaningUp(containerId: string): boolean {
+    return this.cleaning.has(containerId);
   }
 
   async connect(containerId: string, options: { name: string; aliases?: string[]; ipv4Address?: string }): Promise<EndpointInterface> {

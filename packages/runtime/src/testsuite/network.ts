@@ -19,6 +19,8 @@ export interface NetworkConformanceFixtures {
    * nameserver: the IPv4 addresses, empty when the name does not resolve.
    */
   resolve(driver: NetworkDriver, containerId: string, name: string, attachment: EndpointAttachment): Promise<string[]>;
+  /** Whether anything of a detached container is still on the host (a namespace, links). */
+  leftover?(driver: NetworkDriver, containerId: string): Promise<boolean>;
 }
 
 export type NetworkDriverFactory = () => NetworkDriver | Promise<NetworkDriver>;
@@ -211,6 +213,46 @@ export function runNetworkConformanceSuite(name: string, makeDriver: NetworkDriv
       networks.delete(two.name);
       expect((await driver.inspectNetwork(one.name)).containers.map((x) => x.containerId)).toEqual([id]);
       await detach(id);
+    });
+
+    it('detaches in two phases: ports, address and names are free when a deferred detach returns, the rest goes after', async () => {
+      const net = await network('defer');
+      const port = await freeTcpPort();
+      const fixed = net.subnet.replace(/\.0\/\d+$/, '.88');
+      const a = cid('fa');
+      const watcher = cid('fw');
+      const names: Record<string, string[]> = { [a]: [`gone-${tag}`], [watcher]: [`watch-${tag}`] };
+      driver.setContainerNames((id) => names[id]);
+      const published = { hostIp: '127.0.0.1', hostPort: port, containerPort: 80 };
+      await driver.attach(a, { mode: 'bridge', networks: [{ name: net.name, ipv4Address: fixed, aliases: [`alias-${tag}`] }], ports: [published] });
+      const rw = await driver.attach(watcher, { mode: 'bridge', networks: [{ name: net.name }] });
+      expect(await fixtures.resolve(driver, watcher, `gone-${tag}`, rw)).toEqual([fixed]);
+      await driver.detach(a, { deferCleanup: true });
+      attached.delete(a);
+      // phase 1 is over: not attached, its names gone, its port and address free for another
+      expect((await driver.inspectNetwork(net.name)).containers.map((x) => x.containerId)).toEqual([watcher]);
+      expect(await fixtures.resolve(driver, watcher, `gone-${tag}`, rw)).toEqual([]);
+      expect(await fixtures.resolve(driver, watcher, `alias-${tag}`, rw)).toEqual([]);
+      const b = cid('fb');
+      const rb = await driver.attach(b, { mode: 'bridge', networks: [{ name: net.name, ipv4Address: fixed }], ports: [published] });
+      expect(rb.interfaces[0]!.ip).toBe(fixed);
+      expect(rb.ports[0]!.hostPort).toBe(port);
+      // the same id may come back at once (its background part is its own business)
+      attached.add(a);
+      const again = await driver.attach(a, { mode: 'bridge', networks: [{ name: net.name }] });
+      expect(again.interfaces[0]!.ip).not.toBe(fixed);
+      await detach(a);
+      // a deferred detach of every kind of attachment, then phase 2 settles with nothing left
+      const c = cid('fc');
+      await driver.attach(c, { mode: 'none' });
+      await driver.detach(c, { deferCleanup: true });
+      attached.delete(c);
+      await driver.detach(b, { deferCleanup: true });
+      attached.delete(b);
+      await driver.detach(b, { deferCleanup: true }); // idempotent
+      await driver.cleanupsSettled?.();
+      for (const id of [a, b, c]) expect(await fixtures.leftover?.(driver, id)).not.toBe(true);
+      await detach(watcher);
     });
 
     it('resolves container names and aliases on user networks, as the names hook says', async () => {
