@@ -11,7 +11,6 @@ import type {
   ExportLayerOptions,
   LayerData,
   ModifySettingRequest,
-  ProcessDetails,
   ProcessModifyRequest,
   ProcessParameters,
   ProcessStatus,
@@ -22,7 +21,8 @@ import type {
 import { DEFAULT_GUEST_USERS, GuestProcess, guestProgram, resolveGuestUser, type GuestOptions } from './guest.js';
 import { SimHcn } from './hcn.js';
 import { SimStorage, nameToGuid } from './storage.js';
-import { planCreate, type CreatePlan, type SystemState } from './systems.js';
+import { planCreate, type SystemState } from './systems.js';
+import { SimProcessHandle, SimService, SimSystemHandle, processDetails, type SimSystemRecord } from './service.js';
 import { SimHvsock } from './hvsock.js';
 import { SimGcs } from './gcs.js';
 import { randomUUID } from 'node:crypto';
@@ -43,83 +43,6 @@ export interface HcsSimulatorOptions extends GuestOptions {
   defaultEnv?: (user: { name: string; home: string }) => Record<string, string>;
   /** The most bytes one hvsock write moves at a time (small values cut every bridge frame); default 64 KiB. */
   hvsockChunk?: number;
-}
-
-interface SimSystemRecord extends CreatePlan {
-  id: string;
-  /** Properties.RuntimeId: the VmId hvsock addresses. */
-  runtimeId: string;
-  doc: ComputeSystem;
-  state: SystemState;
-  /** A Linux VM started without GuestConnection: its GCS, which connects to the host over hvsock. */
-  gcs?: SimGcs;
-  exitType?: string;
-  processes: Map<number, GuestProcess>;
-  initArgs?: string[];
-  handles: Set<SimSystemHandle>;
-  exitWaiters: (() => void)[];
-  thaw: (() => void)[];
-  startedAt?: number;
-}
-
-class SimSystemHandle implements HcsSystem {
-  closed = false;
-  constructor(
-    readonly id: string,
-    readonly record: SimSystemRecord,
-  ) {}
-}
-
-class SimProcessHandle implements HcsProcess {
-  closed = false;
-  constructor(
-    readonly system: SimSystemRecord,
-    readonly proc: GuestProcess,
-  ) {}
-  get pid(): number {
-    return this.proc.spec.pid;
-  }
-  get stdin() {
-    return this.proc.stdin;
-  }
-  get stdout() {
-    return this.proc.stdout;
-  }
-  get stderr() {
-    return this.proc.stderr;
-  }
-}
-
-/**
- * A running process as HCS's ProcessList has it: the image's file name (a Windows guest's
- * with `.exe`), CPU times (a simulated process spends about 1% of its life on the CPU),
- * and memory.
- */
-function processDetails(p: GuestProcess, os: 'windows' | 'linux'): ProcessDetails {
-  const base = (p.spec.args[0] ?? '').split(/[\\/]/).pop() ?? '';
-  const lifeMs = Date.now() - p.startedAt;
-  return {
-    ProcessId: p.spec.pid,
-    ImageName: os === 'windows' && !/\.[a-z0-9]+$/i.test(base) ? `${base}.exe` : base,
-    CreateTimestamp: new Date(p.startedAt).toISOString(),
-    UserTime100ns: lifeMs * 70,
-    KernelTime100ns: lifeMs * 30,
-    MemoryCommitBytes: 4 << 20,
-    MemoryWorkingSetPrivateBytes: 1_536 << 10,
-  };
-}
-
-/** What the simulated vmcompute service keeps, whichever client asks: compute systems, layers, HCN. */
-class SimService {
-  readonly storage = new SimStorage();
-  readonly hcn = new SimHcn();
-  readonly systems = new Map<string, SimSystemRecord>();
-  readonly bootFiles = new Set<string>();
-  nextPid = 1;
-  constructor(onDisk: boolean, hostOsVersion: string) {
-    this.storage.onDisk = onDisk;
-    this.storage.hostOsVersion = hostOsVersion;
-  }
 }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
