@@ -4,33 +4,16 @@
  * a host file system), e2fsck -fn clean; a 1 GiB layer converted in bounded memory; the
  * hostile-archive corpus refused as the guarded extractor refuses it.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtemp, rm, stat, truncate } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { buildTar, hostileCorpus } from '@berth/layer-store/testsuite';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { layerVhdFromTar } from '../src/index.js';
+import { debugfs, fsck, tempDirs } from './ext4-support.js';
 
-const dirs: string[] = [];
-afterAll(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
-const temp = async () => {
-  const d = await mkdtemp(join(tmpdir(), 'berth-ext4tar-'));
-  dirs.push(d);
-  return d;
-};
-
-async function fsck(vhd: string): Promise<string> {
-  const img = `${vhd}.img`;
-  execFileSync('cp', ['--sparse=always', vhd, img]);
-  await truncate(img, (await stat(vhd)).size - 512);
-  const r = spawnSync('e2fsck', ['-fn', img], { encoding: 'utf8' });
-  expect(r.status, r.stdout + r.stderr).toBe(0);
-  return img;
-}
-const debugfs = (img: string, cmd: string) => execFileSync('debugfs', ['-R', cmd, img], { stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 30 }).toString();
+const temp = tempDirs('berth-ext4tar-');
 
 /** A ustar header for a file of `size` bytes (the data follows separately). */
 function fileHeader(name: string, size: number | bigint): Buffer {
