@@ -6,6 +6,9 @@
  * USER_OBJ, GROUP_OBJ, MASK and OTHER, 8-byte ones with the id for USER and GROUP. The
  * input is checked by the rules the kernel applies before it stores an ACL
  * (posix_acl_from_xattr, posix_acl_valid), so the guest never meets one it would refuse.
+ * An access ACL's owner, group class (the mask, or the owning group without one) and
+ * other entries take the file's mode bits, as after Docker's and containerd's extraction
+ * (xattrs set, then chmod, which rewrites them: posix_acl_chmod): mode and ACL agree.
  */
 import { InvalidArgumentError } from '@berth/image-format';
 
@@ -23,16 +26,21 @@ function bad(name: string, why: string): InvalidArgumentError {
 }
 
 /**
- * The ext4 on-disk form of an ACL given in the VFS xattr form; undefined for an ACL with
- * no entries (setting one removes the ACL, as the kernel does).
+ * The ext4 on-disk form of an ACL given in the VFS xattr form (an access ACL agreeing
+ * with `mode`); undefined for an ACL with no entries (setting one removes the ACL, as the
+ * kernel does).
  */
-export function ext4Acl(name: string, value: Buffer): Buffer | undefined {
+export function ext4Acl(name: string, value: Buffer, mode: number): Buffer | undefined {
   if (value.length < 4) throw bad(name, `${value.length} bytes, shorter than its header`);
   const version = value.readUInt32LE(0);
   if (version !== XATTR_VERSION) throw bad(name, `version ${version} (the Linux xattr form is version ${XATTR_VERSION})`);
   if ((value.length - 4) % 8 !== 0) throw bad(name, `${value.length - 4} bytes of entries, not a whole number of 8-byte entries`);
   const count = (value.length - 4) / 8;
   if (count === 0) return undefined;
+  const access = name === 'system.posix_acl_access';
+  let hasMask = false;
+  for (let k = 0; k < count; k++) if (value.readUInt16LE(4 + k * 8) === TAG.MASK) hasMask = true;
+  const fromMode: Partial<Record<number, number>> = access ? { [TAG.USER_OBJ]: (mode >> 6) & 7, [hasMask ? TAG.MASK : TAG.GROUP_OBJ]: (mode >> 3) & 7, [TAG.OTHER]: mode & 7 } : {};
   // the order posix_acl_valid demands: USER_OBJ, USER*, GROUP_OBJ, GROUP*, MASK (needed with named entries), OTHER
   let state: number = TAG.USER_OBJ;
   let named = false;
@@ -73,7 +81,7 @@ export function ext4Acl(name: string, value: Buffer): Buffer | undefined {
         throw order('is no ACL tag');
     }
     out.writeUInt16LE(tag, at);
-    out.writeUInt16LE(perm, at + 2);
+    out.writeUInt16LE(fromMode[tag] ?? perm, at + 2);
     if (tag === TAG.USER || tag === TAG.GROUP) {
       out.writeUInt32LE(id, at + 4);
       at += 8;

@@ -69,6 +69,15 @@ function metaOf(e: LayerEntry, xattrs: Map<string, Buffer>): Ext4Meta {
   };
 }
 
+/**
+ * What Linux keeps on a symlink, device or FIFO: no user.* xattrs (it refuses to set them
+ * and hides them from reads; the extractor drops them from symlinks too), and on a
+ * symlink no ACL either.
+ */
+function specialXattrs(xattrs: Map<string, Buffer>, symlink: boolean): Map<string, Buffer> {
+  return new Map([...xattrs].filter(([k]) => !k.startsWith('user.') && !(symlink && k.startsWith('system.posix_acl_'))));
+}
+
 async function entry(w: Ext4Writer, e: LayerEntry): Promise<void> {
   const h = e.header;
   const path = e.path;
@@ -118,8 +127,7 @@ async function entry(w: Ext4Writer, e: LayerEntry): Promise<void> {
       return;
     }
     case 'symlink':
-      // Linux keeps no user.* xattrs and no ACLs on a symlink; the extractor drops user.* too
-      w.symlink(path, h.linkname!, metaOf(e, new Map([...e.xattrs].filter(([k]) => !k.startsWith('user.') && !k.startsWith('system.posix_acl_')))));
+      w.symlink(path, h.linkname!, metaOf(e, specialXattrs(e.xattrs, true)));
       return;
     case 'link': {
       const t = w.stat(e.linkPath!);
@@ -130,10 +138,10 @@ async function entry(w: Ext4Writer, e: LayerEntry): Promise<void> {
     }
     case 'character-device':
     case 'block-device':
-      w.special(path, h.type === 'character-device' ? 'char' : 'block', metaOf(e, e.xattrs), [h.devmajor ?? 0, h.devminor ?? 0]);
+      w.special(path, h.type === 'character-device' ? 'char' : 'block', metaOf(e, specialXattrs(e.xattrs, false)), [h.devmajor ?? 0, h.devminor ?? 0]);
       return;
     case 'fifo':
-      w.special(path, 'fifo', metaOf(e, e.xattrs));
+      w.special(path, 'fifo', metaOf(e, specialXattrs(e.xattrs, false)));
       return;
     default:
       throw refuse(h.name, `unsupported entry type ${String(h.type)}`);

@@ -61,7 +61,7 @@ interface Inode {
 /** The xattrs' placement, or an error naming the file whose xattrs ext4 cannot hold. */
 function planFor(path: string, type: number, meta: Ext4Meta): XattrPlan {
   try {
-    return planXattrs(xattrEntries(meta.xattrs, type === S.IFDIR ? 'dir' : type === S.IFLNK ? 'symlink' : 'other'));
+    return planXattrs(xattrEntries(meta.xattrs, type === S.IFDIR ? 'dir' : type === S.IFLNK ? 'symlink' : 'other', meta.mode));
   } catch (err) {
     throw new InvalidArgumentError(`${path || '/'}: ${(err as Error).message}`);
   }

@@ -45,16 +45,16 @@ const cost = (e: XattrEntry) => entryLen(e) + pad(e.value.length);
 
 /**
  * The ext4 entries for xattrs by full name (`user.x`, `system.posix_acl_access`), ACLs in
- * ext4's own form; what ext4 could not hold or the kernel would refuse is an error.
+ * ext4's own form (an access ACL agreeing with the permission bits `mode`); what ext4 could not hold or the kernel would refuse is an error.
  */
-export function xattrEntries(xattrs: Record<string, Buffer> | undefined, kind: 'dir' | 'symlink' | 'other'): XattrEntry[] {
+export function xattrEntries(xattrs: Record<string, Buffer> | undefined, kind: 'dir' | 'symlink' | 'other', mode: number): XattrEntry[] {
   const out: XattrEntry[] = [];
   for (const [full, value] of Object.entries(xattrs ?? {})) {
     const acl = ACL_INDEX[full];
     if (acl !== undefined) {
       if (kind === 'symlink') throw new InvalidArgumentError(`${full}: Linux keeps no ACL on a symlink`);
       if (acl === 3 && kind !== 'dir') throw new InvalidArgumentError(`${full}: only a directory has a default ACL`);
-      const disk = ext4Acl(full, value);
+      const disk = ext4Acl(full, value, mode);
       if (disk) out.push({ index: acl, name: Buffer.alloc(0), value: disk });
       continue;
     }
