@@ -27,7 +27,7 @@ const PREFIXES: [string, number][] = [
   ['security.', 6],
 ];
 
-export interface XattrEntry {
+interface XattrEntry {
   index: number;
   name: Buffer;
   value: Buffer;
@@ -131,7 +131,7 @@ export function writeIbody(area: Buffer, entries: XattrEntry[]): void {
 }
 
 /** An xattr block holding `entries` with refcount 1. */
-export function xattrBlock(entries: XattrEntry[]): Buffer {
+function xattrBlock(entries: XattrEntry[]): Buffer {
   const sorted = [...entries].sort((a, b) => a.index - b.index || a.name.length - b.name.length || Buffer.compare(a.name, b.name));
   const b = Buffer.alloc(BLOCK);
   const hashes = writeEntries(b, HEADER, 0, sorted);
