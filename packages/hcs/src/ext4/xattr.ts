@@ -45,7 +45,8 @@ const cost = (e: XattrEntry) => entryLen(e) + pad(e.value.length);
 
 /**
  * The ext4 entries for xattrs by full name (`user.x`, `system.posix_acl_access`), ACLs in
- * ext4's own form (an access ACL agreeing with the permission bits `mode`); what ext4 could not hold or the kernel would refuse is an error.
+ * ext4's own form (an access ACL agreeing with the permission bits `mode`); what ext4
+ * could not hold or the kernel would refuse is an error.
  */
 export function xattrEntries(xattrs: Record<string, Buffer> | undefined, kind: 'dir' | 'symlink' | 'other', mode: number): XattrEntry[] {
   const out: XattrEntry[] = [];
