@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   crun runc conmon containernetworking-plugins iptables busybox-static uidmap
   docker-registry skopeo umoci podman zstd apache2-utils openssl tmux
-  python3 make g++ iproute2 procps util-linux git attr docker-compose e2fsprogs
+  python3 make g++ iproute2 procps util-linux git attr acl docker-compose e2fsprogs
   tini
 )
 missing=()

@@ -1,36 +1,21 @@
 /*
  * A Linux layer's ext4 made straight from its tar (layerVhdFromTar, hcsshim's tar2ext4):
- * every kind of entry read back by debugfs with what the tar said (nothing passes through
- * a host file system), e2fsck -fn clean; a 1 GiB layer converted in bounded memory; the
+ * every kind of entry read back by debugfs and by the kernel (a read-only loop mount) with
+ * what the tar said (nothing passes through a host file system), e2fsck -fn clean; a 1 GiB layer converted in bounded memory; the
  * hostile-archive corpus refused as the guarded extractor refuses it.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtemp, rm, stat, truncate } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { buildTar, hostileCorpus } from '@berth/layer-store/testsuite';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { layerVhdFromTar } from '../src/index.js';
+import { debugfs, fsck, tempDirs, withKernelMount } from './ext4-support.js';
 
-const dirs: string[] = [];
-afterAll(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
-const temp = async () => {
-  const d = await mkdtemp(join(tmpdir(), 'berth-ext4tar-'));
-  dirs.push(d);
-  return d;
-};
-
-async function fsck(vhd: string): Promise<string> {
-  const img = `${vhd}.img`;
-  execFileSync('cp', ['--sparse=always', vhd, img]);
-  await truncate(img, (await stat(vhd)).size - 512);
-  const r = spawnSync('e2fsck', ['-fn', img], { encoding: 'utf8' });
-  expect(r.status, r.stdout + r.stderr).toBe(0);
-  return img;
-}
-const debugfs = (img: string, cmd: string) => execFileSync('debugfs', ['-R', cmd, img], { stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 30 }).toString();
+const temp = tempDirs('berth-ext4tar-');
 
 /** A ustar header for a file of `size` bytes (the data follows separately). */
 function fileHeader(name: string, size: number | bigint): Buffer {
@@ -110,6 +95,21 @@ describe('layerVhdFromTar', () => {
     expect(debugfs(img, 'ls /opaque')).not.toContain('.wh.');
     expect(debugfs(img, 'stat /etc/removed')).toMatch(/Type: character special\s+Mode:\s+0000[\s\S]*User:\s+0\s+Group:\s+0[\s\S]*Device major\/minor number: 00:00/);
     expect(debugfs(img, 'ls /etc')).not.toContain('.wh.');
+
+    // the kernel's own ext4 reads the same (stat: type, mode, owner, device numbers; xattrs)
+    await withKernelMount(img, (root) => {
+      const st = (p: string) => execFileSync('stat', ['-c', '%F %a %u %g %t:%T', join(root, p)], { encoding: 'utf8' }).trim();
+      expect(st('usr/bin/tool')).toBe('regular file 4755 1234 5678 0:0');
+      expect(st('data')).toBe('regular file 644 70000 80000 0:0');
+      expect(st('dev/null')).toBe('character special file 666 0 0 1:3');
+      expect(st('etc/removed')).toBe('character special file 0 0 0 0:0');
+      expect(st('tmp')).toBe('directory 1777 0 0 0:0');
+      expect(readlinkSync(join(root, 'usr/bin/long'))).toBe('/' + 'y'.repeat(99));
+      const xattr = (p: string, n: string) => execFileSync('getfattr', ['-h', '--only-values', '--absolute-names', '-n', n, join(root, p)]);
+      expect(xattr('usr/bin/ping', 'security.capability')).toEqual(CAP);
+      expect(xattr('opaque', 'trusted.overlay.opaque').toString()).toBe('y');
+      expect(readFileSync(join(root, 'usr/bin/alias'), 'utf8')).toBe('tool\n');
+    });
   });
 
   it('streams a 1 GiB layer of big files in bounded memory', async () => {

@@ -5,33 +5,16 @@
  * step over the group's superblock copy), a 20 GiB scratch that is sparse on disk, and
  * the fixed VHD footer HCS reads.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, chown, link, mkdir, mkdtemp, open, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, chown, link, mkdir, open, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { emptyExt4Vhd, layerVhdFromDir, vhdFooter } from '../src/index.js';
 import { readFromLayers } from '../src/simulator/index.js';
+import { debugfs, debugfsBytes, fsck, tempDirs } from './ext4-support.js';
 
-const dirs: string[] = [];
-afterAll(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
-const temp = async () => {
-  const d = await mkdtemp(join(tmpdir(), 'berth-ext4-'));
-  dirs.push(d);
-  return d;
-};
-
-/** The file system part of a VHD (the footer cut off), checked read-only by e2fsck. */
-async function fsck(vhd: string): Promise<string> {
-  const img = `${vhd}.img`;
-  execFileSync('cp', ['--sparse=always', vhd, img]);
-  await truncate(img, (await stat(vhd)).size - 512);
-  const r = spawnSync('e2fsck', ['-fn', img], { encoding: 'utf8' });
-  expect(r.status, r.stdout + r.stderr).toBe(0);
-  return img;
-}
-const debugfs = (img: string, cmd: string) => execFileSync('debugfs', ['-R', cmd, img], { stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 30 });
+const temp = tempDirs('berth-ext4-');
 
 describe('ext4 for LCOW', () => {
   it('writes a layer e2fsck passes: files, modes and owners, hard and soft links, devices, FIFOs, whiteouts as overlayfs has them', async () => {
@@ -53,20 +36,20 @@ describe('ext4 for LCOW', () => {
     const size = await layerVhdFromDir(src, vhd);
     expect((await stat(vhd)).size).toBe(size);
     const img = await fsck(vhd);
-    const ls = debugfs(img, 'ls -l /usr/bin').toString();
+    const ls = debugfs(img, 'ls -l /usr/bin');
     expect(ls).toMatch(/104755 \(1\)\s+1234\s+5678\s+5 .* alias/);
     expect(ls).toMatch(/104755 \(1\)\s+1234\s+5678\s+5 .* tool/);
-    expect(debugfs(img, 'stat /usr/bin/tool').toString()).toMatch(/Links: 2/);
-    expect(debugfs(img, 'cat /usr/bin/alias').toString()).toBe('tool\n');
-    expect(debugfs(img, 'stat /usr/bin/long').toString()).toMatch(/Size: 100/);
-    expect(debugfs(img, 'stat /usr/bin/short').toString()).toMatch(/Fast link dest: "tool"/);
-    const root = debugfs(img, 'ls -l /').toString();
+    expect(debugfs(img, 'stat /usr/bin/tool')).toMatch(/Links: 2/);
+    expect(debugfs(img, 'cat /usr/bin/alias')).toBe('tool\n');
+    expect(debugfs(img, 'stat /usr/bin/long')).toMatch(/Size: 100/);
+    expect(debugfs(img, 'stat /usr/bin/short')).toMatch(/Fast link dest: "tool"/);
+    const root = debugfs(img, 'ls -l /');
     expect(root).toMatch(/20644 \(3\)\s+0\s+0\s+0 .* removed/); // the whiteout: char 0/0
     expect(root).not.toMatch(/\.wh\./);
-    expect(debugfs(img, 'stat /null').toString()).toMatch(/Device major\/minor number: 01:03/);
+    expect(debugfs(img, 'stat /null')).toMatch(/Device major\/minor number: 01:03/);
     expect(root).toMatch(/10644 \(5\).* fifo/);
-    expect(debugfs(img, 'ea_list /opaque').toString()).toContain('trusted.overlay.opaque (1) = "y"');
-    expect(debugfs(img, 'ls /opaque').toString()).not.toContain('.wh.');
+    expect(debugfs(img, 'ea_list /opaque')).toContain('trusted.overlay.opaque (1) = "y"');
+    expect(debugfs(img, 'ls /opaque')).not.toContain('.wh.');
   });
 
   it('streams a file larger than a block group; its extents step over the group\'s superblock copy', async () => {
@@ -86,8 +69,8 @@ describe('ext4 for LCOW', () => {
     const vhd = join(d, 'layer.vhd');
     await layerVhdFromDir(src, vhd);
     const img = await fsck(vhd);
-    expect(createHash('sha256').update(debugfs(img, 'cat /huge')).digest('hex')).toBe(hash.digest('hex'));
-    expect(debugfs(img, 'stat /huge').toString()).toMatch(/EXTENTS:\n\(0-\d+\):\d+-32767, \(\d+-33279\):32773-/);
+    expect(createHash('sha256').update(debugfsBytes(img, 'cat /huge')).digest('hex')).toBe(hash.digest('hex'));
+    expect(debugfs(img, 'stat /huge')).toMatch(/EXTENTS:\n\(0-\d+\):\d+-32767, \(\d+-33279\):32773-/);
   }, 60_000);
 
   it('an empty 20 GiB scratch: clean, sparse on disk, with a fixed VHD footer HCS reads', async () => {

@@ -5,7 +5,9 @@
  * so a hostile tar is refused by the same rules as the guarded extractor; file data goes
  * to the image as it arrives. Docker whiteouts become overlayfs ones (`.wh.<name>`: a
  * character device 0/0; `.wh..wh..opq`: `trusted.overlay.opaque=y` on the directory), as
- * tar2ext4's ConvertWhiteout makes them.
+ * tar2ext4's ConvertWhiteout makes them. Xattrs go as the tar's PAX records carry them,
+ * POSIX ACLs (`SCHILY.xattr.system.posix_acl_*`, the Linux xattr form) turned into
+ * ext4's; what ext4 cannot hold or the kernel would refuse is refused, naming the file.
  */
 import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -58,15 +60,22 @@ export async function layerVhdFromTar(input: Readable, out: string, opts: LayerV
 
 function metaOf(e: LayerEntry, xattrs: Map<string, Buffer>): Ext4Meta {
   const h = e.header;
-  // ext4 stores ACLs in its own binary form under another index: not written (yet)
-  const kept = [...xattrs].filter(([k]) => !k.startsWith('system.'));
   return {
     mode: (h.mode ?? 0o644) & 0o7777,
     uid: h.uid ?? 0,
     gid: h.gid ?? 0,
     mtime: Math.floor((h.mtime?.getTime() ?? 0) / 1000),
-    ...(kept.length > 0 ? { xattrs: Object.fromEntries(kept) } : {}),
+    ...(xattrs.size > 0 ? { xattrs: Object.fromEntries(xattrs) } : {}),
   };
+}
+
+/**
+ * What Linux keeps on a symlink, device or FIFO: no user.* xattrs (it refuses to set them
+ * and hides them from reads; the extractor drops them from symlinks too), and on a
+ * symlink no ACL either.
+ */
+function specialXattrs(xattrs: Map<string, Buffer>, symlink: boolean): Map<string, Buffer> {
+  return new Map([...xattrs].filter(([k]) => !k.startsWith('user.') && !(symlink && k.startsWith('system.posix_acl_'))));
 }
 
 async function entry(w: Ext4Writer, e: LayerEntry): Promise<void> {
@@ -118,8 +127,7 @@ async function entry(w: Ext4Writer, e: LayerEntry): Promise<void> {
       return;
     }
     case 'symlink':
-      // Linux keeps no user.* xattrs on a symlink; the extractor drops them too
-      w.symlink(path, h.linkname!, metaOf(e, new Map([...e.xattrs].filter(([k]) => !k.startsWith('user.')))));
+      w.symlink(path, h.linkname!, metaOf(e, specialXattrs(e.xattrs, true)));
       return;
     case 'link': {
       const t = w.stat(e.linkPath!);
@@ -130,10 +138,10 @@ async function entry(w: Ext4Writer, e: LayerEntry): Promise<void> {
     }
     case 'character-device':
     case 'block-device':
-      w.special(path, h.type === 'character-device' ? 'char' : 'block', metaOf(e, e.xattrs), [h.devmajor ?? 0, h.devminor ?? 0]);
+      w.special(path, h.type === 'character-device' ? 'char' : 'block', metaOf(e, specialXattrs(e.xattrs, false)), [h.devmajor ?? 0, h.devminor ?? 0]);
       return;
     case 'fifo':
-      w.special(path, 'fifo', metaOf(e, e.xattrs));
+      w.special(path, 'fifo', metaOf(e, specialXattrs(e.xattrs, false)));
       return;
     default:
       throw refuse(h.name, `unsupported entry type ${String(h.type)}`);

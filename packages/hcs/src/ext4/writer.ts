@@ -5,12 +5,14 @@
  * metadata); directories, inode tables, bitmaps and group descriptors are written at the
  * end, where flex_bg lets them live. Layout: 4 KiB blocks, 32768 per group, 256-byte
  * inodes, extents, sparse superblock backups (each backup group keeps its first
- * 1 + GDT_BLOCKS blocks), linear directories, in-inode xattrs. No journal (the GCS mounts
+ * 1 + GDT_BLOCKS blocks), linear directories, xattrs in the inode and an xattr block
+ * (xattr.ts), POSIX ACLs in ext4's form (acl.ts). No journal (the GCS mounts
  * layers read-only). At most GDT_BLOCKS * 128 groups of 128 MiB: 64 GiB.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { InvalidArgumentError } from '@berth/image-format';
 import { vhdFooter } from './vhd.js';
+import { planXattrs, writeIbody, xattrEntries, XattrBlocks, type XattrPlan } from './xattr.js';
 
 export const BLOCK = 4096;
 const PER_GROUP = 32768;
@@ -30,7 +32,11 @@ export interface Ext4Meta {
   gid: number;
   /** Seconds since the epoch. */
   mtime: number;
-  /** Extended attributes by full name (`trusted.overlay.opaque`, `user.x`, `security.capability`). */
+  /**
+   * Extended attributes by full name (`trusted.overlay.opaque`, `user.x`,
+   * `security.capability`), values as getxattr(2) gives them: POSIX ACLs
+   * (`system.posix_acl_access`/`_default`) in the Linux xattr form.
+   */
   xattrs?: Record<string, Buffer>;
 }
 
@@ -47,13 +53,19 @@ interface Inode {
   rdev?: [number, number];
   children?: Map<string, Inode>;
   parent?: Inode;
+  /** Where its xattrs go (made at finish) and the xattr block it points at. */
+  ea?: XattrPlan;
+  eaBlock?: number;
 }
 
-const XATTR_PREFIXES: [string, number][] = [
-  ['user.', 1],
-  ['trusted.', 4],
-  ['security.', 6],
-];
+/** The xattrs' placement, or an error naming the file whose xattrs ext4 cannot hold. */
+function planFor(path: string, type: number, meta: Ext4Meta): XattrPlan {
+  try {
+    return planXattrs(xattrEntries(meta.xattrs, type === S.IFDIR ? 'dir' : type === S.IFLNK ? 'symlink' : 'other', meta.mode));
+  } catch (err) {
+    throw new InvalidArgumentError(`${path || '/'}: ${(err as Error).message}`);
+  }
+}
 
 function isBackupGroup(g: number): boolean {
   if (g <= 1) return true;
@@ -149,6 +161,7 @@ export class Ext4Writer {
   }
 
   mkdir(path: string, meta: Ext4Meta): void {
+    planFor(path, S.IFDIR, meta);
     const parts = Ext4Writer.split(path);
     if (parts.length === 0) {
       this.root.meta = { ...meta };
@@ -159,6 +172,7 @@ export class Ext4Writer {
   }
 
   symlink(path: string, target: string, meta: Ext4Meta): void {
+    planFor(path, S.IFLNK, meta);
     const { dir, name } = this.place(path);
     const i = this.newInode(S.IFLNK, meta);
     const t = Buffer.from(target);
@@ -171,6 +185,7 @@ export class Ext4Writer {
   special(path: string, kind: 'char' | 'block' | 'fifo' | 'socket', meta: Ext4Meta, rdev: [number, number] = [0, 0]): void {
     const { dir, name } = this.place(path);
     const type = { char: S.IFCHR, block: S.IFBLK, fifo: S.IFIFO, socket: S.IFSOCK }[kind];
+    planFor(path, type, meta);
     const i = this.newInode(type, meta);
     i.rdev = rdev;
     this.link(dir, name, i);
@@ -188,6 +203,7 @@ export class Ext4Writer {
 
   /** A regular file, its data streamed straight to the image. */
   async file(path: string, meta: Ext4Meta, data: AsyncIterable<Buffer | Uint8Array> | Buffer): Promise<void> {
+    planFor(path, S.IFREG, meta);
     const { dir, name } = this.place(path);
     const i = this.newInode(S.IFREG, meta);
     const pending: Buffer[] = [];
@@ -307,24 +323,26 @@ export class Ext4Writer {
     const live: Inode[] = [];
     const seen = new Set<Inode>();
     for (const i of this.inodes) i.links = 0;
-    const walk = (d: Inode): void => {
-      seen.add(d);
-      live.push(d);
+    // (the xattrs are placed here, where the path that names a refused file is known)
+    const found = (i: Inode, path: string): void => {
+      seen.add(i);
+      live.push(i);
+      if (i.meta.xattrs && Object.keys(i.meta.xattrs).length > 0) i.ea = planFor(path, i.type, i.meta);
+    };
+    const walk = (d: Inode, path: string): void => {
+      found(d, path);
       d.links += 2;
-      for (const c of d.children!.values()) {
+      for (const [name, c] of d.children!) {
         if (c.type === S.IFDIR) {
           d.links++;
-          walk(c);
+          walk(c, `${path}/${name}`);
         } else {
           c.links++;
-          if (!seen.has(c)) {
-            seen.add(c);
-            live.push(c);
-          }
+          if (!seen.has(c)) found(c, `${path}/${name}`);
         }
       }
     };
-    walk(this.root);
+    walk(this.root, '');
     let ino = FIRST_INO;
     for (const i of live.filter((x) => x.ino >= FIRST_INO).sort((a, b) => a.ino - b.ino)) i.ino = ino++;
     for (const d of live.filter((i) => i.type === S.IFDIR)) {
@@ -336,6 +354,14 @@ export class Ext4Writer {
     const leaves = new Map<Inode, number>();
     for (const i of live) if (i.runs.length > 4) leaves.set(i, this.allocContiguous(1));
     if (live.some((i) => i.runs.length > (BLOCK - 12) / 12)) throw new InvalidArgumentError('a file is too fragmented for one extent leaf');
+    const eaBlocks = new XattrBlocks(
+      () => this.allocContiguous(1),
+      async (b, at) => {
+        await this.fh.write(b, 0, b.length, at);
+      },
+    );
+    for (const i of live) if (i.ea?.block.length) i.eaBlock = await eaBlocks.place(i.ea.block);
+    const eaUsed = await eaBlocks.close();
     // groups, inode tables and bitmaps at the end (flex_bg): grow until they fit
     const dataEnd = this.next;
     const wantBlocks = Math.max(Math.ceil((opts.minBytes ?? 0) / BLOCK), dataEnd);
@@ -369,7 +395,7 @@ export class Ext4Writer {
     const itBlocks = (ipg * INODE_SIZE) / BLOCK;
     this.used = [
       ...live.flatMap((i) => i.runs),
-      ...[...leaves.values()].map((b) => [b, 1] as [number, number]),
+      ...[...leaves.values(), ...eaUsed].map((b) => [b, 1] as [number, number]),
       ...layout.bb.map((b) => [b, 1] as [number, number]),
       ...layout.ib.map((b) => [b, 1] as [number, number]),
       ...layout.it.map((b) => [b, itBlocks] as [number, number]),
@@ -458,8 +484,10 @@ export class Ext4Writer {
     b.writeUInt32LE(t, 16);
     b.writeUInt16LE(m.gid & 0xffff, 24);
     b.writeUInt16LE(i.links, 26);
-    const dataBlocks = i.runs.reduce((s, r) => s + r[1], 0) + (leaf !== undefined ? 1 : 0);
+    // i_blocks counts the extent leaf and the xattr block too
+    const dataBlocks = i.runs.reduce((s, r) => s + r[1], 0) + (leaf !== undefined ? 1 : 0) + (i.eaBlock !== undefined ? 1 : 0);
     b.writeUInt32LE(dataBlocks * (BLOCK / 512), 28);
+    b.writeUInt32LE(i.eaBlock ?? 0, 104); // i_file_acl (its high half stays 0: 64 GiB at most)
     b.writeUInt32LE(Math.floor(i.size / 2 ** 32), 108);
     b.writeUInt16LE((m.uid >>> 16) & 0xffff, 120);
     b.writeUInt16LE((m.gid >>> 16) & 0xffff, 122);
@@ -486,7 +514,7 @@ export class Ext4Writer {
         iblock.writeUInt32LE(leaf, 16);
       }
     }
-    writeXattrs(b.subarray(128 + EXTRA_ISIZE), m.xattrs);
+    writeIbody(b.subarray(128 + EXTRA_ISIZE), i.ea?.ibody ?? []);
   }
 
   private superblock(s: { blocksCount: number; groups: number; ipg: number; freeBlocks: number; freeInodes: number; group: number }): Buffer {
@@ -535,32 +563,4 @@ function writeExtents(buf: Buffer, runs: [number, number][], max: number, depth:
     buf.writeUInt32LE(start, o + 8);
     logical += n;
   });
-}
-
-/** In-inode extended attributes (after i_extra_isize): the ibody header, entries, values at the end. */
-function writeXattrs(area: Buffer, xattrs: Record<string, Buffer> | undefined): void {
-  const list = Object.entries(xattrs ?? {});
-  if (list.length === 0) return;
-  area.writeUInt32LE(0xea020000, 0);
-  const first = 4;
-  let entryAt = first;
-  let valueEnd = area.length;
-  for (const [full, value] of list) {
-    const prefix = XATTR_PREFIXES.find(([p]) => full.startsWith(p));
-    if (!prefix) throw new InvalidArgumentError(`extended attribute ${full}: only user., trusted. and security. are written`);
-    const name = Buffer.from(full.slice(prefix[0].length));
-    const entryLen = (16 + name.length + 3) & ~3;
-    const valueLen = (value.length + 3) & ~3;
-    if (entryAt + entryLen + 4 > valueEnd - valueLen) throw new InvalidArgumentError('extended attributes do not fit in the inode');
-    valueEnd -= valueLen;
-    area.writeUInt8(name.length, entryAt);
-    area.writeUInt8(prefix[1], entryAt + 1);
-    area.writeUInt16LE(valueEnd - first, entryAt + 2);
-    area.writeUInt32LE(0, entryAt + 4);
-    area.writeUInt32LE(value.length, entryAt + 8);
-    area.writeUInt32LE(0, entryAt + 12); // hash 0: allowed in the inode body
-    name.copy(area, entryAt + 16);
-    value.copy(area, valueEnd);
-    entryAt += entryLen;
-  }
 }
