@@ -41,5 +41,5 @@ runConformanceSuite('windows/hyperv (WCOW) over HcsSimulator', driver, {
 
 runConformanceSuite('windows/hyperv (LCOW) over HcsSimulator', driver, {
   rootfs: async () => ({ layers: [LINUX_LAYER] }),
-  baseSpec: { platform: { os: 'linux', architecture: 'amd64' }, network: { mode: 'none' } },
+  baseSpec: { platform: { os: 'linux', architecture: 'amd64' }, network: { mode: 'bridge' } },
 });
