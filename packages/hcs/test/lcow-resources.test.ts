@@ -77,7 +77,7 @@ async function output(gc: GuestConnection, id: string): Promise<string> {
 describe('LCOW network adapters and Plan9 shares in the simulator', () => {
   it('the documents are hcsshim\'s: NetworkAdapter and Plan9Share validate against hcs-schema2.json; the guest adapter carries addresses, gateway route and DNS', () => {
     const nic = networkAdapterRequest(NIC, { EndpointId: EP, MacAddress: MAC });
-    expect(nic).toEqual({ RequestType: 'Add', ResourcePath: `VirtualMachine/Devices/NetworkAdapters/${NIC}`, Settings: { EndpointId: EP, MacAddress: MAC } });
+    expect(JSON.stringify(nic)).toBe(JSON.stringify({ ResourcePath: `VirtualMachine/Devices/NetworkAdapters/${NIC}`, RequestType: 'Add', Settings: { EndpointId: EP, MacAddress: MAC } }));
     expect(hcsSchemaErrors('ModifySettingRequest', nic)).toEqual([]);
     expect(hcsSchemaErrors('NetworkAdapter', nic.Settings)).toEqual([]);
     const dir = plan9ShareRequest({ name: '0', hostPath: 'C:\\data', readonly: true });

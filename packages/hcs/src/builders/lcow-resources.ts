@@ -45,7 +45,8 @@ export function plan9ShareRequest(input: Plan9Input, requestType: 'Add' | 'Remov
           Flags: PLAN9_FLAGS.LinuxMetadata | (input.readonly ? PLAN9_FLAGS.ReadOnly : 0) | (input.file ? PLAN9_FLAGS.RestrictFileAccess : 0),
           ...(input.file ? { AllowedFiles: [input.file] } : {}),
         };
-  return { RequestType: requestType, Settings: settings, ResourcePath: PLAN9_RESOURCE_PATH };
+  // key order as hcsshim marshals ModifySettingRequest: ResourcePath, RequestType, Settings
+  return { ResourcePath: PLAN9_RESOURCE_PATH, RequestType: requestType, Settings: settings };
 }
 
 /** The GCS request that mounts (or unmounts) the share at `mountPath` in the UVM. */
@@ -56,7 +57,7 @@ export function lcowMappedDirectoryRequest(input: { mountPath: string; name: str
 
 /** HcsModifyComputeSystem: a network adapter on the VM backed by an HCN endpoint. */
 export function networkAdapterRequest(nicId: string, adapter: NetworkAdapter, requestType: 'Add' | 'Remove' = 'Add'): ModifySettingRequest {
-  return { RequestType: requestType, ResourcePath: networkAdapterResourcePath(nicId), Settings: { EndpointId: adapter.EndpointId, ...(adapter.MacAddress ? { MacAddress: adapter.MacAddress } : {}) } };
+  return { ResourcePath: networkAdapterResourcePath(nicId), RequestType: requestType, Settings: { EndpointId: adapter.EndpointId, ...(adapter.MacAddress ? { MacAddress: adapter.MacAddress } : {}) } };
 }
 
 /** An HCN endpoint as the guest needs it (what hcsshim reads back with hcn.GetEndpointByID). */
