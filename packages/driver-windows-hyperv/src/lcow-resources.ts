@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute } from 'node:path';
-import { InvalidArgumentError } from '@berth/image-format';
+import { InvalidArgumentError, UnsupportedError } from '@berth/image-format';
 import {
   lcowMappedDirectoryRequest,
   lcowMountPath,
@@ -25,6 +25,7 @@ import {
   type GuestConnection,
   type HcsApi,
   type HcsSystem,
+  type LcowGuestCapabilities,
   type Plan9Input,
 } from '@berth/hcs';
 import type { ContainerSpec, DnsSpec } from '@berth/runtime';
@@ -43,6 +44,9 @@ export class LcowResources {
 
   /** Every endpoint of the namespace as an adapter of the VM, in the guest's namespace of the same id. */
   async addNetwork(namespaceId: string, dns: DnsSpec | undefined): Promise<void> {
+    // hcsshim sends the guest request only to a GCS that says it takes it; an older one would leave the container without a network
+    const caps = this.guest.bridge.capabilities?.GuestDefinedCapabilities as LcowGuestCapabilities | undefined;
+    if (!caps?.NamespaceAddRequestSupported) throw new UnsupportedError('the utility VM\'s GCS cannot add network adapters to a namespace (NamespaceAddRequestSupported): LCOW networking needs newer LinuxBootFiles; use --network none');
     const ns = await this.hcs.queryNamespaceProperties(namespaceId);
     for (const r of ns.Resources ?? []) {
       if (r.Type !== 'Endpoint') continue;

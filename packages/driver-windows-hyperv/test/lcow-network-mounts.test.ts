@@ -25,8 +25,8 @@ const tmp = (p: string) => {
   return d;
 };
 
-function setup() {
-  const sim = new HcsSimulator();
+function setup(options: ConstructorParameters<typeof HcsSimulator>[0] = {}) {
+  const sim = new HcsSimulator(options);
   sim.addBaseLayer(LINUX, { osVersion: '', os: 'linux' });
   sim.addLinuxBootFiles(BOOT);
   const driver = new WindowsHypervDriver({ hcs: sim, stateDir: tmp('berth-winhv-'), scratchRoot: 'C:\\berth\\scratch', linuxBootFiles: BOOT, hvsock: sim.hvsock });
@@ -106,7 +106,19 @@ describe('windows/hyperv LCOW: networking through HCN, bind mounts through Plan9
     expect(await logs(driver, 'n1')).toBe('hello from the host\nport=80\n');
 
     const before = { hcs: sim.received.length, gcs: gcs.received.length };
+    // what the guest still holds whenever HCS is asked to take a device away: the guest lets go first
+    const held: [string, number, number][] = [];
+    const modify = sim.modifyComputeSystem.bind(sim);
+    sim.modifyComputeSystem = async (system, request) => {
+      if (request.RequestType === 'Remove') held.push([request.ResourcePath!.split('/')[2]!, gcs.resources.mappedDirectories.size, [...gcs.resources.namespaces.values()].reduce((n, a) => n + a.size, 0)]);
+      return modify(system, request);
+    };
     await driver.delete('n1');
+    expect(held).toEqual([
+      ['Plan9', 1, 1],
+      ['Plan9', 0, 1],
+      ['NetworkAdapters', 0, 0],
+    ]);
     const removed = sim.received.slice(before.hcs).filter((r) => r.call === 'HcsModifyComputeSystem').map((r) => r.document as ModifySettingRequest);
     expect(removed.map((m) => [m.RequestType, m.ResourcePath, (m.Settings as { Name?: string }).Name])).toEqual([
       ['Remove', 'VirtualMachine/Devices/Plan9/Shares', '1'],
@@ -136,5 +148,15 @@ describe('windows/hyperv LCOW: networking through HCN, bind mounts through Plan9
     expect(oci.windows).toBeUndefined();
     expect(sim.guestOf('n3@uvm')!.networkOf('n3')).toEqual([]);
     await driver.delete('n3');
+  });
+
+  it('a GCS that cannot add adapters to a namespace (older LinuxBootFiles) fails the create with nothing left, as hcsshim would leave it without a network', async () => {
+    const { sim, driver } = setup({ guestCapabilities: { NamespaceAddRequestSupported: false } });
+    await expect(driver.create(linux('n4', { network: { mode: 'bridge' } }))).rejects.toMatchObject({ code: 'Unsupported', message: expect.stringContaining('NamespaceAddRequestSupported') });
+    expect(sim.stateOf('n4@uvm')).toBeUndefined();
+    expect(sim.hcn.endpoints.size).toBe(0);
+    expect(sim.hcn.namespaces.size).toBe(0);
+    await driver.create(linux('n4', { network: { mode: 'none' } }));
+    await driver.delete('n4');
   });
 });

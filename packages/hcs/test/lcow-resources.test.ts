@@ -94,6 +94,8 @@ describe('LCOW network adapters and Plan9 shares in the simulator', () => {
 
   it('HCS refuses an adapter of an unknown endpoint, one endpoint twice, a misspelled field; the guest an adapter the VM lacks and the same adapter twice', async () => {
     const { sim, vm, gc } = await connected();
+    // as hcsshim's Linux GCS, it says it takes adapters into namespaces (hcsshim sends Network requests only then)
+    expect(gc.bridge.capabilities?.GuestDefinedCapabilities).toEqual({ NamespaceAddRequestSupported: true, SignalProcessSupported: true, DumpStacksSupported: true, DeleteContainerStateSupported: true });
     await expect(gc.modify(lcowNetworkRequest(adapter))).rejects.toMatchObject({ code: 'ERROR_NOT_FOUND' });
     await expect(sim.modifyComputeSystem(vm, networkAdapterRequest(NIC, { EndpointId: '99999999-2222-4333-8444-555555555555' }))).rejects.toMatchObject({ code: 'HCN_E_ENDPOINT_NOT_FOUND' });
     await expect(sim.modifyComputeSystem(vm, { ...networkAdapterRequest(NIC, { EndpointId: EP }), Settings: { EndpointID: EP } })).rejects.toMatchObject({ code: 'HCS_E_INVALID_JSON' });

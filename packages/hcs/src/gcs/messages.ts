@@ -30,6 +30,15 @@ export interface GcsCapabilities {
   GuestDefinedCapabilities?: unknown;
 }
 
+/** What a Linux GCS says it can do (hcsshim prot.GcsGuestCapabilities). */
+export interface LcowGuestCapabilities {
+  /** Network adapters can be added to (and removed from) a namespace over ModifySettings `Network`. */
+  NamespaceAddRequestSupported?: boolean;
+  SignalProcessSupported?: boolean;
+  DumpStacksSupported?: boolean;
+  DeleteContainerStateSupported?: boolean;
+}
+
 export interface NegotiateProtocolResponse extends ResponseBase {
   Version: number;
   Capabilities?: GcsCapabilities;

@@ -17,7 +17,7 @@ import { GCS_SERVICE_LCOW } from '../builders/uvm.js';
 import type { LinuxHostedSystem } from '../builders/lcow.js';
 import type { PropertyQuery } from '../types.js';
 import { encodeMessage, messageKind, MessageDecoder, NOTIFICATION_TYPE, PROTOCOL_VERSION, responseType, rpcOf, type BridgeMessage } from '../gcs/protocol.js';
-import { WAIT_INFINITE, vsockServiceId, type GuestModificationRequest, type LcowCombinedLayers, type LcowMappedVirtualDisk, type LcowProcessParameters, type VsockStdioRelaySettings } from '../gcs/messages.js';
+import { WAIT_INFINITE, vsockServiceId, type GuestModificationRequest, type LcowCombinedLayers, type LcowMappedVirtualDisk, type LcowGuestCapabilities, type LcowProcessParameters, type VsockStdioRelaySettings } from '../gcs/messages.js';
 import { DEFAULT_GUEST_USERS, GuestProcess, guestProgram, resolveGuestUser, type GuestOptions } from './guest.js';
 import type { SimHvsock } from './hvsock.js';
 import { readFromLayers } from './ext4-reader.js';
@@ -68,7 +68,7 @@ export class SimGcs {
   constructor(
     private readonly vm: SimGcsVm,
     private readonly hvsock: SimHvsock,
-    private readonly options: GuestOptions,
+    private readonly options: GuestOptions & { guestCapabilities?: Partial<LcowGuestCapabilities> },
   ) {
     this.resources = new GuestResources(vm);
   }
@@ -144,7 +144,15 @@ export class SimGcs {
         this.negotiated = true;
         return {
           Version: PROTOCOL_VERSION,
-          Capabilities: { SendHostCreateMessage: false, SendHostStartMessage: false, HvSocketConfigOnStartup: false, SupportedSchemaVersions: [{ Major: 2, Minor: 1 }], RuntimeOsType: 'Linux' },
+          Capabilities: {
+            SendHostCreateMessage: false,
+            SendHostStartMessage: false,
+            HvSocketConfigOnStartup: false,
+            SupportedSchemaVersions: [{ Major: 2, Minor: 1 }],
+            RuntimeOsType: 'Linux',
+            // hcsshim's Linux GCS (internal/guest/bridge/bridge_v2.go)
+            GuestDefinedCapabilities: { NamespaceAddRequestSupported: true, SignalProcessSupported: true, DumpStacksSupported: true, DeleteContainerStateSupported: true, ...this.options.guestCapabilities },
+          },
         };
       }
       case 'ModifySettings':

@@ -25,6 +25,7 @@ import { SimProcessHandle, SimService, SimSystemHandle, processDetails, type Sim
 import { SimHvsock } from './hvsock.js';
 import { SimGcs } from './gcs.js';
 import { modifyVmDevice } from './vm-devices.js';
+import type { LcowGuestCapabilities } from '../gcs/messages.js';
 import { randomUUID } from 'node:crypto';
 
 export interface HcsSimulatorOptions extends GuestOptions {
@@ -42,6 +43,8 @@ export interface HcsSimulatorOptions extends GuestOptions {
   defaultEnv?: (user: { name: string; home: string }) => Record<string, string>;
   /** The most bytes one hvsock write moves at a time (small values cut every bridge frame); default 64 KiB. */
   hvsockChunk?: number;
+  /** What the LCOW guests' GCS reports beyond hcsshim's current one (an older GCS: `NamespaceAddRequestSupported: false`). */
+  guestCapabilities?: Partial<LcowGuestCapabilities>;
 }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
