@@ -120,7 +120,7 @@ export class WindowsHypervDriver extends WindowsDriverCore {
     const scratch = scratchFor(spec, this.config.scratchRoot);
     const hcs = this.hcs;
     await makeScratchFolder(scratch);
-    if (this.guestOsOf(spec) === 'linux') return this.prepareLcow(spec, data, scratch);
+    if (this.guestOsOf(spec) === 'linux') return this.prepareLcow(spec, data, scratch, namespaceId);
     const uvmId = `${spec.id}@uvm`;
     await hcs.initializeWritableLayer(scratch, data);
     let vm: HcsSystem | undefined;
@@ -147,7 +147,7 @@ export class WindowsHypervDriver extends WindowsDriverCore {
    * inside a utility VM; HcsInitializeWritableLayer makes Windows scratches only), its
    * layers the `layer.vhd` of each layer folder; the rest is lcowSandbox's.
    */
-  private async prepareLcow(spec: ContainerSpec, data: LayerData, scratch: string): Promise<Sandbox> {
+  private async prepareLcow(spec: ContainerSpec, data: LayerData, scratch: string, namespaceId: string | undefined): Promise<Sandbox> {
     if (!this.config.linuxBootFiles) throw new UnsupportedError('Linux images need LinuxBootFiles (kernel, initrd.img) for the LCOW utility VM');
     const scratchVhd = folderJoin(scratch, LCOW_SCRATCH_VHD);
     // a Windows path on Linux (the documents-only tests) names no local folder
@@ -164,6 +164,7 @@ export class WindowsHypervDriver extends WindowsDriverCore {
         bootFilesPath: this.config.linuxBootFiles,
         uvm: this.config.uvm ?? {},
         ...(this.config.guestConnectTimeoutMs ? { acceptTimeoutMs: this.config.guestConnectTimeoutMs } : {}),
+        ...(namespaceId ? { namespaceId } : {}),
       });
       const saved: SavedLcow = { lcow: true, scratch, uvmId: `${spec.id}@uvm` };
       return { ...sandbox, saved, destroy: () => sandbox.destroy().then(removeScratch) };

@@ -23,6 +23,7 @@ import {
 import type { Sandbox } from '@berth/driver-windows-process';
 import type { ContainerSpec } from '@berth/runtime';
 import { BridgeContainer } from './bridge-hcs.js';
+import { LcowResources } from './lcow-resources.js';
 
 /** Where the Linux GCS mounts the UVM's SCSI disk at LUN n (hcsshim guestpath LCOWGlobalScsiMountPrefixFmt). */
 export const lcowScsiMount = (lun: number): string => `/run/mounts/scsi/m${lun}`;
@@ -39,11 +40,12 @@ export interface LcowSandboxInput {
   bootFilesPath: string;
   uvm: { processors?: number; memoryMB?: number };
   acceptTimeoutMs?: number;
+  /** The container's HCN namespace (its endpoints become the VM's network adapters); none: no network. */
+  namespaceId?: string;
 }
 
 export async function lcowSandbox(input: LcowSandboxInput): Promise<Omit<Sandbox, 'saved'>> {
   const { hcs, spec } = input;
-  if ((spec.mounts ?? []).some((m) => m.type !== 'tmpfs')) throw new UnsupportedError('host directories in LCOW containers (Plan9 shares) are not supported yet');
   const uvmId = `${spec.id}@uvm`;
   const vm: HcsSystem = await hcs.createComputeSystem(uvmId, lcowUvmDocument({ bootFilesPath: input.bootFilesPath, ...input.uvm }));
   let gc: GuestConnection | undefined;
@@ -60,6 +62,9 @@ export async function lcowSandbox(input: LcowSandboxInput): Promise<Omit<Sandbox
     }
     const connection = await listening.accept();
     gc = connection;
+    // as hcsshim: the network first, then the layers, then the mounts (allocateLinuxResources)
+    const resources = new LcowResources(hcs, vm, connection);
+    if (input.namespaceId) await resources.addNetwork(input.namespaceId, spec.network?.dns);
     const disks: { lun: number; path: string; readonly: boolean }[] = [
       { lun: SCRATCH_LUN, path: input.scratchVhd, readonly: false },
       ...input.layers.map((l, i) => ({ lun: SCRATCH_LUN + 1 + i, path: l.vhd, readonly: true })),
@@ -75,7 +80,8 @@ export async function lcowSandbox(input: LcowSandboxInput): Promise<Omit<Sandbox
       RequestType: 'Add',
       Settings: { ContainerId: spec.id, ContainerRootPath: `${bundle}/rootfs`, Layers: input.layers.map((l, i) => ({ Id: l.id, Path: lcowScsiMount(SCRATCH_LUN + 1 + i) })), ScratchPath: scratchDirPath },
     });
-    const hosted = lcowContainerRequest({ spec, scratchDirPath });
+    await resources.addMounts(spec);
+    const hosted = lcowContainerRequest({ spec, scratchDirPath, mountPaths: resources.mountPaths, ...(input.namespaceId ? { namespaceId: input.namespaceId } : {}) });
     return {
       createSystem: async () => {
         await connection.createContainer(spec.id, hosted);
@@ -84,6 +90,8 @@ export async function lcowSandbox(input: LcowSandboxInput): Promise<Omit<Sandbox
       pause: () => hcs.pauseComputeSystem(vm),
       resume: () => hcs.resumeComputeSystem(vm),
       destroy: async () => {
+        // the shares and adapters go before the VM, in reverse order; a guest already gone does not hold up the rest
+        await resources.undo().catch(() => undefined);
         connection.close();
         await hcs.terminateComputeSystem(vm).catch(() => undefined);
         await hcs.closeComputeSystem(vm);

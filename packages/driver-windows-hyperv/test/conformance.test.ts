@@ -2,7 +2,8 @@
  * The runtime conformance suite over HcsSimulator, twice: Windows images in a WCOW
  * utility VM and Linux images in an LCOW one. Every document (the VM, its VSMB shares and
  * SCSI disks, the hosted container) is schema-validated and checked by the simulator as
- * HCS would; pause freezes the utility VM. LCOW runs with the GCS bridge in the loop: the
+ * HCS would; pause freezes the utility VM. LCOW runs on the HCN NAT network (the endpoint a
+ * network adapter of the VM, in the guest's namespace) with the GCS bridge in the loop: the
  * driver listens on the simulator's in-process hvsock, the simulated guest's GCS dials in
  * and speaks protocol version 4, every process' stdio is its own connection, and every
  * write is cut into pieces of 1021 bytes, so most frames arrive in parts.
@@ -41,5 +42,5 @@ runConformanceSuite('windows/hyperv (WCOW) over HcsSimulator', driver, {
 
 runConformanceSuite('windows/hyperv (LCOW) over HcsSimulator', driver, {
   rootfs: async () => ({ layers: [LINUX_LAYER] }),
-  baseSpec: { platform: { os: 'linux', architecture: 'amd64' }, network: { mode: 'none' } },
+  baseSpec: { platform: { os: 'linux', architecture: 'amd64' }, network: { mode: 'bridge' } },
 });

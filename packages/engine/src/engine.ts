@@ -327,7 +327,8 @@ export class Engine {
 async function fillEndpoints(manager: NetworkDriver, r: ContainerRecord): Promise<void> {
   for (const [name, ep] of Object.entries(r.networks)) {
     if (name === 'host' || name === 'none') continue;
-    const details = await manager.inspectNetwork(name).catch(() => undefined);
+    // the predefined `bridge` is the driver's default network (Windows: HCN's `nat`)
+    const details = await manager.inspectNetwork(name === 'bridge' ? manager.defaultNetworkName : name).catch(() => undefined);
     const c = details?.containers.find((x) => x.containerId === (r.runtimeId ?? r.id));
     if (!details || !c) continue;
     ep.IPAddress = c.ip;

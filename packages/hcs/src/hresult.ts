@@ -12,6 +12,8 @@ export const HRESULT = {
   ERROR_PATH_NOT_FOUND: 0x80070003,
   ERROR_ALREADY_EXISTS: 0x800700b7,
   ERROR_NOT_FOUND: 0x80070490,
+  /** What a Go error without an HRESULT becomes on the bridge (the Linux GCS's gcserr default). */
+  E_FAIL: 0x80004005,
   /** A WaitForProcess whose TimeoutInMs ran out (the Linux GCS's answer). */
   ERROR_TIMEOUT: 0x800705b4,
   ERROR_INVALID_HANDLE: 0x80070006,

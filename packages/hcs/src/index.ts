@@ -35,6 +35,20 @@ export {
   type LcowUvmInput,
 } from './builders/uvm.js';
 export { lcowContainerRequest, lcowOciUser, lcowProcessParameters, LCOW_ROOT_IN_UVM, type LinuxHostedSystem, type LinuxOciSpec, type LcowContainerInput } from './builders/lcow.js';
+export {
+  PLAN9_PORT,
+  PLAN9_FLAGS,
+  PLAN9_RESOURCE_PATH,
+  networkAdapterResourcePath,
+  lcowMountPath,
+  plan9ShareRequest,
+  lcowMappedDirectoryRequest,
+  networkAdapterRequest,
+  lcowNetworkAdapter,
+  lcowNetworkRequest,
+  type Plan9Input,
+  type LcowEndpointInput,
+} from './builders/lcow-resources.js';
 export { natNetwork, endpointDocument, namespaceDocument, namespaceAddEndpoint, namespaceRemoveEndpoint, type EndpointInput } from './builders/hcn.js';
 export { generateSamples } from './samples/cases.js';
 export type { HcsApi, HcsSystem, HcsProcess, SignalOptions, WithId } from './api.js';

@@ -22,6 +22,7 @@ export type HcsDefinition =
   | 'VirtualSmbShare'
   | 'VirtualPMemDevice'
   | 'Plan9Share'
+  | 'NetworkAdapter'
   | 'Properties'
   | 'ProcessStatus';
 
@@ -61,5 +62,6 @@ export function settingsDefinition(resourcePath: string | undefined): HcsDefinit
   if (resourcePath === 'VirtualMachine/Devices/VirtualSmb/Shares') return 'VirtualSmbShare';
   if (/^VirtualMachine\/Devices\/VirtualPMem\/Devices\/\d+$/.test(resourcePath)) return 'VirtualPMemDevice';
   if (resourcePath === 'VirtualMachine/Devices/Plan9/Shares') return 'Plan9Share';
+  if (/^VirtualMachine\/Devices\/NetworkAdapters\/[^/]+$/.test(resourcePath)) return 'NetworkAdapter';
   return undefined;
 }

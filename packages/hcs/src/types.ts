@@ -122,7 +122,24 @@ export interface VirtualMachineDevices {
   };
   HvSocket?: { HvSocketConfig?: { DefaultBindSecurityDescriptor?: string; ServiceTable?: Record<string, HvSocketServiceConfig> } };
   VirtualSmb?: { Shares?: VirtualSmbShare[]; DirectFileMappingInMB?: number };
-  Plan9?: { Shares?: unknown[] };
+  Plan9?: { Shares?: Plan9Share[] };
+}
+
+/** A host directory served to a Linux guest over 9p (hcsshim schema2 Plan9Share; Flags: PLAN9_FLAGS). */
+export interface Plan9Share {
+  Name: string;
+  AccessName?: string;
+  Path?: string;
+  Port?: number;
+  Flags?: number;
+  /** With the RestrictFileAccess flag: the only files of Path the share shows (a single-file bind). */
+  AllowedFiles?: string[];
+}
+
+/** A VM network adapter backed by an HCN endpoint (schema2 NetworkAdapter). */
+export interface NetworkAdapter {
+  EndpointId: string;
+  MacAddress?: string;
 }
 
 export interface VirtualMachine {

@@ -172,7 +172,9 @@ describe('GCS bridge with the simulated guest', () => {
     await expect(gc.modify({ ResourceType: 'MappedVirtualDisk', RequestType: 'Add', Settings: { MountPath: '/run/mounts/scsi/m5', Controller: 0, Lun: 5 } })).rejects.toMatchObject({ code: 'ERROR_PATH_NOT_FOUND' });
     await expect(gc.modify({ ResourceType: 'CombinedLayers', RequestType: 'Add', Settings: { ContainerRootPath: '/run/gcs/c/x/rootfs', Layers: [{ Id: '00000000-0000-0000-0000-000000000001', Path: '/nowhere' }], ScratchPath: '/s' } })).rejects.toMatchObject({ code: 'ERROR_PATH_NOT_FOUND' });
     await expect(gc.createContainer('x', lcowContainerRequest({ spec: { id: 'x', rootfs: { layers: ['C:\\l'] }, process: { args: ['true'] } }, scratchDirPath: '/s' }))).rejects.toThrow(/not combined layers/);
-    await expect(gc.modify({ ResourceType: 'Network', RequestType: 'Add', Settings: {} })).rejects.toMatchObject({ code: 'E_NOTIMPL' });
+    await expect(gc.modify({ ResourceType: 'VPCIDevice', RequestType: 'Add', Settings: {} })).rejects.toMatchObject({ code: 'E_NOTIMPL' });
+    // a Network request (served since LCOW networking) without its namespace and adapter ids
+    await expect(gc.modify({ ResourceType: 'Network', RequestType: 'Add', Settings: {} })).rejects.toMatchObject({ code: 'E_INVALIDARG' });
     gc.close();
     await sim.terminateComputeSystem(vm);
   });

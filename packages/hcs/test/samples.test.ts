@@ -9,10 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BERTH_OWNER, generateSamples } from '../src/index.js';
-import { hcsSchemaErrors, type HcsDefinition } from '../src/schema.js';
+import { SAMPLE_ENDPOINT, SAMPLE_MAC, SAMPLE_NAMESPACE, SAMPLE_NIC } from '../src/samples/cases.js';
+import { hcsSchemaErrors, settingsDefinition, type HcsDefinition } from '../src/schema.js';
 import { flatten, ociConfigErrors, reference } from './support.js';
 
-const samples = generateSamples();
+const samples = generateSamples() as Record<string, any>;
 
 /** The reference, changed by the differences Berth intends (each with why). */
 type Adjust = (ref: any) => void;
@@ -81,9 +82,42 @@ describe('generated HCS documents', () => {
     expect(doc.SchemaVersion).toEqual({ Major: 2, Minor: 1 });
     expect(doc.OciSpecification.root.path).toBe(`${doc.OciBundlePath}/rootfs`);
     expect(doc.OciSpecification.process.args).toEqual(['/bin/sh', '-c', 'echo hello world']);
-    expect(doc.OciSpecification.mounts.at(-1)).toEqual({ destination: '/data', type: 'bind', source: '/run/mounts/plan9/m0', options: ['rbind', 'ro'] });
-    expect(doc.OciSpecification).not.toHaveProperty('windows');
-    expect(ociConfigErrors(doc.OciSpecification)).toEqual([]);
+    // C:\data is a Plan9 share the guest mounted under the container's directory in the UVM (lcow.guest.mapped-directory.json)
+    expect(doc.OciSpecification.mounts.at(-1)).toEqual({ destination: '/data', type: 'bind', source: `${doc.OciBundlePath}/mounts/m0`, options: ['rbind', 'ro'] });
+    expect(doc.OciSpecification.mounts.at(-1).source).toBe(samples['lcow.guest.mapped-directory.json'].Settings.MountPath);
+    // of the Windows section only the HCN namespace goes to the guest (hcsshim setWindowsNetworkNamespace), the one lcow.guest.network.json fills
+    expect(doc.OciSpecification.windows).toEqual({ network: { networkNamespace: SAMPLE_NAMESPACE } });
+    expect(samples['lcow.guest.network.json'].Settings.NamespaceID).toBe(SAMPLE_NAMESPACE);
+    // the runtime-spec schema wants windows.layerFolders wherever there is a windows section; the Linux GCS reads only the namespace from it
+    const { windows: _, ...linuxOnly } = doc.OciSpecification;
+    expect(ociConfigErrors(linuxOnly)).toEqual([]);
+    expect(ociConfigErrors(doc.OciSpecification).join()).toContain('layerFolders');
+  });
+
+  it('the LCOW network adapter and Plan9 share requests validate as ModifySettingRequest with NetworkAdapter / Plan9Share settings, shaped as the UVM modify references', () => {
+    const shape = (d: any) => ({ keys: Object.keys(d), settings: typeof d.Settings });
+    for (const [file, def] of [
+      ['lcow.uvm.modify-networkadapter.json', 'NetworkAdapter'],
+      ['lcow.uvm.modify-plan9.json', 'Plan9Share'],
+    ] as const) {
+      const doc = samples[file] as any;
+      expect(hcsSchemaErrors('ModifySettingRequest', doc)).toEqual([]);
+      expect(hcsSchemaErrors(def, doc.Settings)).toEqual([]);
+      expect(settingsDefinition(doc.ResourcePath)).toBe(def);
+      expect(shape(doc)).toEqual(shape(reference('hcs/modify.uvm-vsmb-add.json')));
+    }
+    expect(samples['lcow.uvm.modify-networkadapter.json']).toEqual({ ResourcePath: `VirtualMachine/Devices/NetworkAdapters/${SAMPLE_NIC}`, RequestType: 'Add', Settings: { EndpointId: SAMPLE_ENDPOINT, MacAddress: SAMPLE_MAC } });
+    // hcsshim AddPlan9: name = access name = a per-VM counter, port 564, LinuxMetadata|ReadOnly
+    expect(samples['lcow.uvm.modify-plan9.json']).toEqual({ ResourcePath: 'VirtualMachine/Devices/Plan9/Shares', RequestType: 'Add', Settings: { Name: '0', AccessName: '0', Path: 'C:\\data', Port: 564, Flags: 5 } });
+    expect(samples['lcow.guest.mapped-directory.json']).toEqual({ ResourceType: 'MappedDirectory', RequestType: 'Add', Settings: { MountPath: '/run/gcs/c/3f4e0c1f0b6e4a0f9a3f7c2d1e5b6a7c/mounts/m0', ShareName: '0', Port: 564, ReadOnly: true } });
+    // guestresource.LCOWNetworkAdapter at 7c9ff7f4, field order and omitempty as Go marshals it
+    expect(JSON.stringify(samples['lcow.guest.network.json'])).toBe(
+      JSON.stringify({
+        ResourceType: 'Network',
+        RequestType: 'Add',
+        Settings: { NamespaceID: SAMPLE_NAMESPACE, ID: SAMPLE_NIC, MacAddress: SAMPLE_MAC, DNSSuffix: 'a.com,b.com', DNSServerList: '192.168.100.1', IPConfigs: [{ IPAddress: '192.168.100.2', PrefixLength: 24 }], Routes: [{ NextHop: '192.168.100.1', DestinationPrefix: '0.0.0.0/0' }] },
+      }),
+    );
   });
 
   it('the schema is strict where HCS is: wrong casing and unknown fields are refused', () => {
@@ -98,7 +132,7 @@ describe('generated HCS documents', () => {
     try {
       execFileSync('pnpm', ['--filter', '@berth/hcs', 'samples', dir], { stdio: 'pipe' });
       const files = readdirSync(dir);
-      for (const f of ['process.computesystem.json', 'process.processparameters.json', 'hyperv-wcow.uvm.computesystem.json', 'hyperv-wcow.container.json', 'lcow.uvm.computesystem.json', 'lcow.container.json']) {
+      for (const f of ['process.computesystem.json', 'process.processparameters.json', 'hyperv-wcow.uvm.computesystem.json', 'hyperv-wcow.container.json', 'lcow.uvm.computesystem.json', 'lcow.container.json', 'lcow.uvm.modify-networkadapter.json', 'lcow.guest.network.json', 'lcow.uvm.modify-plan9.json', 'lcow.guest.mapped-directory.json']) {
         expect(files).toContain(f);
         expect(JSON.parse(readFileSync(join(dir, f), 'utf8'))).toEqual(samples[f]);
       }

@@ -22,6 +22,8 @@ export interface LinuxOciSpec {
   hostname?: string;
   mounts: { destination: string; type?: string; source?: string; options?: string[] }[];
   linux: { namespaces: { type: string; path?: string }[]; cgroupsPath?: string };
+  /** Only the HCN namespace whose adapters the GCS moves into the container's (hcsshim setWindowsNetworkNamespace). */
+  windows?: { network: { networkNamespace: string } };
 }
 
 /** An OCI user: numeric ids as they are, a name left to the guest (`username`), which reads the image's /etc/passwd. */
@@ -74,6 +76,8 @@ export interface LcowContainerInput {
   mountPaths?: string[];
   /** The guest directory of the container's scratch (on a SCSI disk of the UVM). */
   scratchDirPath: string;
+  /** The HCN namespace whose adapters the guest gave the namespace of this id (none: the container's network is its own, empty). */
+  namespaceId?: string;
 }
 
 /**
@@ -119,6 +123,7 @@ export function lcowContainerRequest(input: LcowContainerInput): LinuxHostedSyst
         namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }],
         cgroupsPath: `/containers/${spec.id}`,
       },
+      ...(input.namespaceId ? { windows: { network: { networkNamespace: input.namespaceId } } } : {}),
     },
     ScratchDirPath: input.scratchDirPath,
   };

@@ -30,6 +30,15 @@ export interface GcsCapabilities {
   GuestDefinedCapabilities?: unknown;
 }
 
+/** What a Linux GCS says it can do (hcsshim prot.GcsGuestCapabilities). */
+export interface LcowGuestCapabilities {
+  /** Network adapters can be added to (and removed from) a namespace over ModifySettings `Network`. */
+  NamespaceAddRequestSupported?: boolean;
+  SignalProcessSupported?: boolean;
+  DumpStacksSupported?: boolean;
+  DeleteContainerStateSupported?: boolean;
+}
+
 export interface NegotiateProtocolResponse extends ResponseBase {
   Version: number;
   Capabilities?: GcsCapabilities;
@@ -89,6 +98,34 @@ export interface LcowCombinedLayers {
   ContainerRootPath: string;
   Layers: Layer[];
   ScratchPath: string;
+}
+
+/** A Plan9 share of the UVM mounted in the guest (guestresource.LCOWMappedDirectory). */
+export interface LcowMappedDirectory {
+  MountPath: string;
+  Port?: number;
+  ShareName?: string;
+  ReadOnly?: boolean;
+}
+
+/**
+ * A network adapter of the UVM given to a network namespace in the guest
+ * (guestresource.LCOWNetworkAdapter at hcsshim 7c9ff7f4: addresses as IPConfigs, the
+ * gateway as a route; DNSSuffix is the search list, comma-joined, as is DNSServerList).
+ */
+export interface LcowNetworkAdapter {
+  NamespaceID: string;
+  /** The adapter's instance id: the id of `VirtualMachine/Devices/NetworkAdapters/{id}`. */
+  ID: string;
+  MacAddress?: string;
+  DNSSuffix?: string;
+  DNSServerList?: string;
+  EncapOverhead?: number;
+  VPCIAssigned?: boolean;
+  IPConfigs?: { IPAddress: string; PrefixLength: number }[];
+  Routes?: { NextHop: string; DestinationPrefix: string; Metric?: number }[];
+  PolicyBasedRouting?: boolean;
+  EnableLowMetric?: boolean;
 }
 
 export interface ContainerNotification {

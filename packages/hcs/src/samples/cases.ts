@@ -7,6 +7,7 @@ import type { ContainerSpec } from '@berth/runtime';
 import { processContainerDocument, hostedContainerDocument } from '../builders/container.js';
 import { endpointDocument, namespaceAddEndpoint, namespaceDocument, natNetwork } from '../builders/hcn.js';
 import { lcowContainerRequest } from '../builders/lcow.js';
+import { lcowMappedDirectoryRequest, lcowMountPath, lcowNetworkAdapter, lcowNetworkRequest, networkAdapterRequest, plan9ShareRequest } from '../builders/lcow-resources.js';
 import { initProcessParameters } from '../builders/process.js';
 import { lcowUvmDocument, vsmbGuestPath, wcowUvmDocument } from '../builders/uvm.js';
 import type { Layer } from '../types.js';
@@ -21,6 +22,9 @@ export const SAMPLE_LAYERS: Layer[] = [
 export const SAMPLE_SCRATCH_VOLUME = '\\\\?\\Volume{6a1e9d3c-4b52-4f0e-9a37-2c5d8e1f7b90}\\';
 export const SAMPLE_NAMESPACE = '168f3daf-efc6-4377-b20a-2c86764ba892';
 export const SAMPLE_ENDPOINT = '7a010682-17e0-4455-a838-02e5d9655fe6';
+/** The LCOW case's network adapter: its instance id in the VM, the endpoint's MAC and address on `nat`. */
+export const SAMPLE_NIC = '0d2b8a8e-3c1f-4a4e-9e55-8f1b2c3d4e5f';
+export const SAMPLE_MAC = '00-15-5D-52-C0-0A';
 
 /** The OCI input of the references (oci/windows-process-isolated.config.json) as a ContainerSpec. */
 export function sampleSpec(): ContainerSpec {
@@ -47,8 +51,10 @@ export function generateSamples(): Record<string, unknown> {
     process: { args: ['/bin/sh', '-c', 'echo hello world'], env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], cwd: '/' },
     mounts: [{ type: 'bind', source: 'C:\\data', destination: '/data', readonly: true }],
     resources: {},
-    network: { mode: 'none' },
+    network: { mode: 'nat' },
   };
+  const lcowShare = { name: '0', hostPath: 'C:\\data', readonly: true };
+  const lcowMount = { mountPath: lcowMountPath(lcow.id, 0), name: '0', readonly: true };
   return {
     'process.computesystem.json': processContainerDocument({ spec, layers: SAMPLE_LAYERS, scratchPath: SAMPLE_SCRATCH_VOLUME, namespaceId: SAMPLE_NAMESPACE, hostProcessors: 4 }),
     'process.processparameters.json': initProcessParameters(spec),
@@ -63,6 +69,13 @@ export function generateSamples(): Record<string, unknown> {
       scratchPath: 'c:\\mounts\\scsi\\m0',
     }),
     'lcow.uvm.computesystem.json': lcowUvmDocument({ bootFilesPath: 'C:\\Program Files\\Linux Containers' }),
-    'lcow.container.json': lcowContainerRequest({ spec: lcow, mountPaths: ['/run/mounts/plan9/m0'], scratchDirPath: `/run/mounts/scsi/m0/scratch/${lcow.id}` }),
+    'lcow.container.json': lcowContainerRequest({ spec: lcow, mountPaths: [lcowMount.mountPath], scratchDirPath: `/run/mounts/scsi/m0/scratch/${lcow.id}`, namespaceId: SAMPLE_NAMESPACE }),
+    // what precedes the container request: the endpoint as the VM's adapter and in the guest's namespace, C:\data over Plan9
+    'lcow.uvm.modify-networkadapter.json': networkAdapterRequest(SAMPLE_NIC, { EndpointId: SAMPLE_ENDPOINT, MacAddress: SAMPLE_MAC }),
+    'lcow.guest.network.json': lcowNetworkRequest(
+      lcowNetworkAdapter({ namespaceId: SAMPLE_NAMESPACE, nicId: SAMPLE_NIC, mac: SAMPLE_MAC, ipConfigs: [{ ip: '192.168.100.2', prefixLength: 24 }], routes: [{ nextHop: '192.168.100.1', destinationPrefix: '0.0.0.0/0' }], dnsServers: ['192.168.100.1'], dnsSearch: ['a.com', 'b.com'] }),
+    ),
+    'lcow.uvm.modify-plan9.json': plan9ShareRequest(lcowShare),
+    'lcow.guest.mapped-directory.json': lcowMappedDirectoryRequest(lcowMount),
   };
 }

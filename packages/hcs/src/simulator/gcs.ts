@@ -17,12 +17,13 @@ import { GCS_SERVICE_LCOW } from '../builders/uvm.js';
 import type { LinuxHostedSystem } from '../builders/lcow.js';
 import type { PropertyQuery } from '../types.js';
 import { encodeMessage, messageKind, MessageDecoder, NOTIFICATION_TYPE, PROTOCOL_VERSION, responseType, rpcOf, type BridgeMessage } from '../gcs/protocol.js';
-import { WAIT_INFINITE, vsockServiceId, type GuestModificationRequest, type LcowCombinedLayers, type LcowMappedVirtualDisk, type LcowProcessParameters, type VsockStdioRelaySettings } from '../gcs/messages.js';
+import { WAIT_INFINITE, vsockServiceId, type GuestModificationRequest, type LcowCombinedLayers, type LcowMappedVirtualDisk, type LcowGuestCapabilities, type LcowProcessParameters, type VsockStdioRelaySettings } from '../gcs/messages.js';
 import { DEFAULT_GUEST_USERS, GuestProcess, guestProgram, resolveGuestUser, type GuestOptions } from './guest.js';
 import type { SimHvsock } from './hvsock.js';
 import { readFromLayers } from './ext4-reader.js';
+import { GuestRefusal, GuestResources, type GuestVmDevices } from './guest-resources.js';
 
-export interface SimGcsVm {
+export interface SimGcsVm extends GuestVmDevices {
   runtimeId: string;
   /** SCSI LUN → host path of what HCS attached to the VM. */
   scsi: Map<string, string>;
@@ -56,6 +57,8 @@ export class SimGcs {
   private readonly disks = new Map<string, LcowMappedVirtualDisk>();
   private readonly roots = new Map<string, LcowCombinedLayers>();
   private readonly containers = new Map<string, SimContainer>();
+  /** Network namespaces and Plan9 mounts (guest-resources.ts). */
+  readonly resources: GuestResources;
   private readonly stdio = new Set<Duplex>();
   private nextPid = 100;
   private stopped = false;
@@ -65,8 +68,10 @@ export class SimGcs {
   constructor(
     private readonly vm: SimGcsVm,
     private readonly hvsock: SimHvsock,
-    private readonly options: GuestOptions,
-  ) {}
+    private readonly options: GuestOptions & { guestCapabilities?: Partial<LcowGuestCapabilities> },
+  ) {
+    this.resources = new GuestResources(vm);
+  }
 
   /** The guest booted: connect to the host's listener (hcsshim's host listens before it starts the VM). */
   connect(): void {
@@ -119,7 +124,7 @@ export class SimGcs {
       await this.vm.thawed();
       reply({ Result: 0, ...(await this.handle(rpc, String(body.ContainerId ?? ''), body)) });
     } catch (e) {
-      const hr = e instanceof GcsFailure || e instanceof HcsError ? e.hresult : HRESULT.E_INVALIDARG;
+      const hr = e instanceof GcsFailure || e instanceof HcsError || e instanceof GuestRefusal ? e.hresult : HRESULT.E_INVALIDARG;
       reply({ Result: hr | 0, ErrorMessage: (e as Error).message, ErrorRecords: [{ Result: hr | 0, Message: (e as Error).message }] });
     }
   }
@@ -139,7 +144,15 @@ export class SimGcs {
         this.negotiated = true;
         return {
           Version: PROTOCOL_VERSION,
-          Capabilities: { SendHostCreateMessage: false, SendHostStartMessage: false, HvSocketConfigOnStartup: false, SupportedSchemaVersions: [{ Major: 2, Minor: 1 }], RuntimeOsType: 'Linux' },
+          Capabilities: {
+            SendHostCreateMessage: false,
+            SendHostStartMessage: false,
+            HvSocketConfigOnStartup: false,
+            SupportedSchemaVersions: [{ Major: 2, Minor: 1 }],
+            RuntimeOsType: 'Linux',
+            // hcsshim's Linux GCS (internal/guest/bridge/bridge_v2.go)
+            GuestDefinedCapabilities: { NamespaceAddRequestSupported: true, SignalProcessSupported: true, DumpStacksSupported: true, DeleteContainerStateSupported: true, ...this.options.guestCapabilities },
+          },
         };
       }
       case 'ModifySettings':
@@ -228,6 +241,7 @@ export class SimGcs {
       this.roots.set(l.ContainerRootPath, structuredClone(l));
       return;
     }
+    if (this.resources.modify(r)) return;
     throw gcsError(HRESULT.E_NOTIMPL, `modify ${String(r?.ResourceType)} is not supported by this GCS`);
   }
 
@@ -240,6 +254,7 @@ export class SimGcs {
     const spec = hosted.OciSpecification;
     if (!Array.isArray(spec?.process?.args) || spec.process.args.length === 0) throw gcsError(HRESULT.E_INVALIDARG, 'OciSpecification.process.args is empty');
     if (!this.roots.has(spec.root?.path)) throw gcsError(HRESULT.ERROR_PATH_NOT_FOUND, `root ${spec.root?.path} is not combined layers`);
+    this.resources.checkMounts(spec);
     this.containers.set(id, { id, config: hosted, state: 'Created', processes: new Map() });
   }
 
@@ -315,8 +330,15 @@ export class SimGcs {
   private rootReader(c: SimContainer): { readRoot?: (path: string) => Buffer | undefined } {
     const root = this.roots.get(c.config.OciSpecification.root.path);
     const disks = (root?.Layers ?? []).map((l) => this.vm.scsi.get(String(this.disks.get(l.Path)?.Lun ?? -1)));
-    if (!disks.length || !disks.every((d): d is string => !!d && d.startsWith('/') && existsSync(d))) return {};
-    return { readRoot: (path) => readFromLayers(disks, path) };
+    const layers = disks.length > 0 && disks.every((d): d is string => !!d && d.startsWith('/') && existsSync(d));
+    const spec = c.config.OciSpecification;
+    return { readRoot: (path) => this.resources.read(spec, path) ?? (layers ? readFromLayers(disks as string[], path) : undefined) };
+  }
+
+  /** The network adapters a container's namespace holds in this guest (what its processes would see as interfaces). */
+  networkOf(containerId: string): ReturnType<GuestResources['adaptersOf']> {
+    const c = this.containers.get(containerId);
+    return c ? this.resources.adaptersOf(c.config.OciSpecification) : [];
   }
 
   /** ProcessList as HCS reports it; Statistics as the Linux GCS does: cgroup Metrics (nanoseconds, bytes). */

@@ -16,7 +16,6 @@ import type {
   ProcessStatus,
   Properties,
   PropertyQuery,
-  VirtualSmbShare,
 } from '../types.js';
 import { DEFAULT_GUEST_USERS, GuestProcess, guestProgram, resolveGuestUser, type GuestOptions } from './guest.js';
 import { SimHcn } from './hcn.js';
@@ -25,8 +24,9 @@ import { planCreate, type SystemState } from './systems.js';
 import { SimProcessHandle, SimService, SimSystemHandle, processDetails, type SimSystemRecord } from './service.js';
 import { SimHvsock } from './hvsock.js';
 import { SimGcs } from './gcs.js';
+import { modifyVmDevice } from './vm-devices.js';
+import type { LcowGuestCapabilities } from '../gcs/messages.js';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 
 export interface HcsSimulatorOptions extends GuestOptions {
   /** The host's os.version; default Windows Server 2022 `10.0.20348.2340`. */
@@ -43,6 +43,8 @@ export interface HcsSimulatorOptions extends GuestOptions {
   defaultEnv?: (user: { name: string; home: string }) => Record<string, string>;
   /** The most bytes one hvsock write moves at a time (small values cut every bridge frame); default 64 KiB. */
   hvsockChunk?: number;
+  /** What the LCOW guests' GCS reports beyond hcsshim's current one (an older GCS: `NamespaceAddRequestSupported: false`). */
+  guestCapabilities?: Partial<LcowGuestCapabilities>;
 }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -196,7 +198,7 @@ export class HcsSimulator implements HcsApi {
     r.startedAt = Date.now();
     // a Linux guest whose connection HCS does not own: its GCS dials the host (hcsshim's LCOW path)
     if (r.vm && r.guestOs === 'linux' && !r.vm.guestConnection) {
-      r.gcs = new SimGcs({ runtimeId: r.runtimeId, scsi: r.vm.scsi, thawed: () => this.thawed(r) }, this.hvsock, this.options);
+      r.gcs = new SimGcs({ runtimeId: r.runtimeId, scsi: r.vm.scsi, plan9: r.vm.plan9, nics: r.vm.nics, thawed: () => this.thawed(r) }, this.hvsock, this.options);
       r.gcs.connect();
     }
   }
@@ -285,22 +287,7 @@ export class HcsSimulator implements HcsApi {
     const errors = hcsSchemaErrors(def, request.Settings);
     if (errors.length) throw new HcsError(HRESULT.HCS_E_INVALID_JSON, 'HcsModifyComputeSystem', `${def}: ${errors.join('; ')}`);
     if (r.state !== 'Running') throw new HcsError(HRESULT.HCS_E_INVALID_STATE, 'HcsModifyComputeSystem', `${r.id} is ${r.state}`);
-    const add = (request.RequestType ?? 'Add') === 'Add';
-    if (def === 'VirtualSmbShare') {
-      const s = request.Settings as VirtualSmbShare;
-      if (add && r.vm.shares.has(s.Name)) throw new HcsError(HRESULT.ERROR_ALREADY_EXISTS, 'HcsModifyComputeSystem', `VSMB share ${s.Name}`);
-      if (add) r.vm.shares.set(s.Name, structuredClone(s));
-      else r.vm.shares.delete(s.Name);
-    } else if (def === 'Attachment' || def === 'VirtualPMemDevice') {
-      const slot = request.ResourcePath!.split('/').pop()!;
-      const map = def === 'Attachment' ? r.vm.scsi : r.vm.pmem;
-      if (add && map.has(slot)) throw new HcsError(HRESULT.ERROR_ALREADY_EXISTS, 'HcsModifyComputeSystem', `${request.ResourcePath} is in use`);
-      const disk = (request.Settings as { Path?: string; HostPath?: string }).Path ?? (request.Settings as { HostPath: string }).HostPath;
-      // on disk, a disk is a file that has to be there (a local path stands for a Windows one)
-      if (add && this.storage.onDisk && disk.startsWith('/') && !existsSync(disk)) throw new HcsError(HRESULT.ERROR_FILE_NOT_FOUND, 'HcsModifyComputeSystem', `${disk} does not exist`);
-      if (add) map.set(slot, disk);
-      else map.delete(slot);
-    }
+    modifyVmDevice(r.vm, def, request, { onDisk: this.storage.onDisk, hcn: this.hcn });
   }
 
   async waitForComputeSystemExit(system: HcsSystem): Promise<void> {

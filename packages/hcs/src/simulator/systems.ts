@@ -5,7 +5,7 @@
  */
 import { HRESULT, HcsError } from '../hresult.js';
 import { hcsSchemaErrors } from '../schema.js';
-import type { ComputeSystem, Container, VirtualSmbShare } from '../types.js';
+import type { ComputeSystem, Container, NetworkAdapter, Plan9Share, VirtualSmbShare } from '../types.js';
 import { VSMB_DEVICE } from '../builders/uvm.js';
 import { hcsAcceptsImage } from './compat.js';
 import { basename, nameToGuid, type SimStorage } from './storage.js';
@@ -17,6 +17,9 @@ export interface SimVm {
   shares: Map<string, VirtualSmbShare>;
   scsi: Map<string, string>;
   pmem: Map<string, string>;
+  /** Plan9 shares by name; network adapters by id (lowercase), each an HCN endpoint's. */
+  plan9: Map<string, Plan9Share>;
+  nics: Map<string, NetworkAdapter>;
   guestConnection: boolean;
 }
 
@@ -100,7 +103,8 @@ export function planCreate(doc: ComputeSystem, host: HostView): CreatePlan {
     } else {
       return fail(HRESULT.E_INVALIDARG, 'the simulator boots Windows (UEFI from VmbFs) and Linux (LinuxKernelDirect or UEFI kernel) utility VMs only');
     }
-    return { kind: 'VirtualMachine', guestOs, isolation: 'hyperv', vm: { shares, scsi, pmem, guestConnection: vm.GuestConnection !== undefined } };
+    const plan9 = new Map((vm.Devices.Plan9?.Shares ?? []).map((s) => [s.Name, s] as const));
+    return { kind: 'VirtualMachine', guestOs, isolation: 'hyperv', vm: { shares, scsi, pmem, plan9, nics: new Map(), guestConnection: vm.GuestConnection !== undefined } };
   }
 
   // a container hosted in a utility VM, handed to HCS (which owns the guest connection)
