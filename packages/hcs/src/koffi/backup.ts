@@ -1,8 +1,10 @@
 /**
  * BackupFiles on Windows: CreateFileW with FILE_FLAG_BACKUP_SEMANTICS (directories open
- * too; SeBackupPrivilege/SeRestorePrivilege, which an elevated berthd holds, pass ACL
- * checks) and BackupRead/BackupWrite with bProcessSecurity, as go-winio's
- * BackupFileReader/Writer. Each call runs on a worker (`.async`): BackupRead and
+ * too) and BackupRead/BackupWrite with bProcessSecurity, as go-winio's
+ * BackupFileReader/Writer and hcsshim's legacy layer reader/writer. No SACL is asked for
+ * (ACCESS_SYSTEM_SECURITY needs SeSecurityPrivilege enabled); writing an owner other than
+ * berthd's own needs SeRestorePrivilege enabled, which hcsshim does around its layer
+ * writes (winio.RunWithPrivileges) and Berth does not do yet. Each call runs on a worker (`.async`): BackupRead and
  * BackupWrite block on the disk. The context BackupRead/BackupWrite keep between calls is
  * released by a last call with bAbort. Windows only: nothing here runs on Linux.
  */
@@ -17,7 +19,6 @@ const GENERIC_WRITE = 0x40000000;
 const READ_CONTROL = 0x00020000;
 const WRITE_DAC = 0x00040000;
 const WRITE_OWNER = 0x00080000;
-const ACCESS_SYSTEM_SECURITY = 0x01000000;
 const FILE_SHARE_READ = 1;
 const OPEN_EXISTING = 3;
 const OPEN_ALWAYS = 4;
@@ -52,7 +53,7 @@ export class Win32BackupFiles implements BackupFiles {
     const self = this;
     return Readable.from(
       (async function* () {
-        const h = await self.open(path, GENERIC_READ | READ_CONTROL | ACCESS_SYSTEM_SECURITY, OPEN_EXISTING);
+        const h = await self.open(path, GENERIC_READ | READ_CONTROL, OPEN_EXISTING);
         const context: unknown[] = [null];
         try {
           for (;;) {
@@ -72,7 +73,7 @@ export class Win32BackupFiles implements BackupFiles {
 
   async write(path: string, stream: AsyncIterable<Buffer>, options: { directory?: boolean } = {}): Promise<void> {
     if (options.directory) await mkdir(path, { recursive: true });
-    const h = await this.open(path, GENERIC_WRITE | WRITE_DAC | WRITE_OWNER | ACCESS_SYSTEM_SECURITY, OPEN_ALWAYS);
+    const h = await this.open(path, GENERIC_READ | GENERIC_WRITE | WRITE_DAC | WRITE_OWNER, OPEN_ALWAYS);
     const context: unknown[] = [null];
     try {
       for await (const chunk of stream) {
