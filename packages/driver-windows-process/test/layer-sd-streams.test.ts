@@ -140,7 +140,7 @@ describe('security descriptors and alternate data streams in Windows layer tars'
     // the directory the descriptor's file was in becomes a link after it
     pack.entry({ name: 'Files/l', type: 'symlink', linkname: 'd', mode: 0o777 });
     pack.finalize();
-    const t = await bytes(pack);
+    const t = await bytes(pack as AsyncIterable<Buffer>);
     await sn.prepare('bad-active', undefined);
     const target = await sn.applyTarget('bad-active');
     const err = await applyToTarget(Readable.from([t]), target, { compression: 'none' }).then(() => undefined, (e: unknown) => e as Error);
