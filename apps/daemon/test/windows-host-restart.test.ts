@@ -8,12 +8,14 @@ import type { FakeProgram } from '@berth/runtime/fake';
 import { startDaemon, type Daemon } from '../src/index.js';
 import { isolatedNetworkConfig } from './support/daemon.js';
 import { docker, dockerOk } from './support/docker-cli.js';
+import { request } from './support/http.js';
 
 // A berthd composed for a Windows host (over the HCS simulator) restarted while its
 // containers run: HCS keeps them (the simulator is the long-lived vmcompute service; each
 // berthd is a client of it and only holds handles), and the new berthd takes them back
 // through the docker CLI's eyes: running ones stay Up and can be stopped, waited for and
-// read; one that ended while berthd was down shows its own exit code.
+// read; one that ended while berthd was down shows its own exit code. So do their
+// `docker exec` processes: still running with their pid, or ended with their exit code.
 
 const programs = (args: string[]): FakeProgram | undefined => {
   if (args[0] === 'server')
@@ -44,6 +46,12 @@ describe('berthd on a Windows host (over the HCS simulator) restarted with conta
   let env: NodeJS.ProcessEnv;
   let ref: string;
   const network = isolatedNetworkConfig();
+  const socket = () => join(dir, 'run', 'berthd.sock');
+  const execInspect = async (execId: string) => {
+    const res = await request(socket(), 'GET', `/exec/${execId}/json`);
+    expect(res.status).toBe(200);
+    return JSON.parse(res.body.toString()) as { Running: boolean; ExitCode: number | null; Pid: number; ProcessConfig: { entrypoint: string; arguments: string[] } };
+  };
   const start = async () => {
     const socket = join(dir, 'run', 'berthd.sock');
     env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dir, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(dir, 'docker-config'), DOCKER_CLI_HINTS: 'false' };
@@ -81,6 +89,13 @@ describe('berthd on a Windows host (over the HCS simulator) restarted with conta
     const id = (await dockerOk(env, ['inspect', '-f', '{{.Id}}', 'srv'])).trim();
     const pid = (await dockerOk(env, ['inspect', '-f', '{{.State.Pid}}', 'srv'])).trim();
     for (let i = 0; i < 100 && !(await docker(env, ['logs', 'srv'])).stdout.includes('up'); i++) await new Promise((r) => setTimeout(r, 50));
+    // a detached exec that runs on, one that ends while no berthd runs
+    await dockerOk(env, ['exec', '-d', 'srv', 'server']);
+    await dockerOk(env, ['exec', '-d', 'srv', 'later']);
+    const [spinId, laterId] = JSON.parse(await dockerOk(env, ['inspect', '-f', '{{json .ExecIDs}}', 'srv'])) as string[];
+    const spinBefore = await execInspect(spinId!);
+    expect(spinBefore).toMatchObject({ Running: true, ExitCode: null });
+    expect(spinBefore.Pid).toBeGreaterThan(0);
 
     await daemon.close();
     daemon = undefined;
@@ -95,9 +110,16 @@ describe('berthd on a Windows host (over the HCS simulator) restarted with conta
     expect((await dockerOk(env, ['inspect', '-f', '{{.State.Pid}}', 'srv'])).trim()).toBe(pid);
     expect((await docker(env, ['logs', 'later'])).stdout).toBe('soon\r\nlate\r\n');
     expect((await dockerOk(env, ['wait', 'later'])).trim()).toBe('4');
+    // the execs came back with their container
+    expect(JSON.parse(await dockerOk(env, ['inspect', '-f', '{{json .ExecIDs}}', 'srv'])).sort()).toEqual([spinId, laterId].sort());
+    expect(await execInspect(spinId!)).toMatchObject({ Running: true, ExitCode: null, Pid: spinBefore.Pid, ProcessConfig: { entrypoint: 'server', arguments: [] } });
+    expect(await execInspect(laterId!)).toMatchObject({ Running: false, ExitCode: 4 });
 
     await dockerOk(env, ['stop', 'srv'], { timeoutMs: 60_000 });
     expect((await dockerOk(env, ['wait', 'srv'])).trim()).toBe('7');
+    // the container's end ended its exec (HCS terminates a stopped system's processes)
+    for (let i = 0; i < 100 && (await execInspect(spinId!)).Running; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await execInspect(spinId!)).toMatchObject({ Running: false });
     expect((await docker(env, ['logs', 'srv'])).stdout).toBe('up\r\nbye\r\n');
     expect(await dockerOk(env, ['ps', '-a', '--format', '{{.Names}} {{.State}} {{.Status}}'])).toMatch(/^srv exited Exited \(7\)/m);
 

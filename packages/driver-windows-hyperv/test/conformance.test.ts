@@ -17,6 +17,7 @@ import { afterAll } from 'vitest';
 import { HcsSimulator } from '@berth/hcs/simulator';
 import { runConformanceSuite } from '@berth/runtime/testsuite';
 import { suitePrograms } from '@berth/runtime/fake';
+import { HcnNetworkDriver } from '@berth/driver-windows-process';
 import { WindowsHypervDriver } from '../src/index.js';
 
 const WIN_BASE = 'C:\\ProgramData\\berth\\layers\\servercore-base';
@@ -25,6 +26,8 @@ const BOOT = 'C:\\Program Files\\Linux Containers';
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
+const made = new Map<WindowsHypervDriver, () => WindowsHypervDriver>();
+
 function driver() {
   const sim = new HcsSimulator({ programs: suitePrograms, files: { '/bin/busybox': randomBytes(300_000) }, hvsockChunk: 1021 });
   sim.addBaseLayer(WIN_BASE, { osVersion: '10.0.17763.5820' }); // Hyper-V runs older builds than the host's
@@ -32,12 +35,20 @@ function driver() {
   sim.addLinuxBootFiles(BOOT);
   const stateDir = mkdtempSync(join(tmpdir(), 'berth-winhv-'));
   dirs.push(stateDir);
-  return new WindowsHypervDriver({ hcs: sim, stateDir, scratchRoot: 'C:\\ProgramData\\berth\\scratch', linuxBootFiles: BOOT, copyFile: async () => undefined, hvsock: sim.hvsock });
+  const make = (): WindowsHypervDriver => {
+    const network = new HcnNetworkDriver(sim, { stateFile: join(stateDir, 'network.json') });
+    const d = new WindowsHypervDriver({ hcs: sim, stateDir, scratchRoot: 'C:\\ProgramData\\berth\\scratch', linuxBootFiles: BOOT, copyFile: async () => undefined, hvsock: sim.hvsock, network });
+    made.set(d, make);
+    return d;
+  };
+  return make();
 }
 
 runConformanceSuite('windows/hyperv (WCOW) over HcsSimulator', driver, {
   rootfs: async () => ({ layers: [WIN_BASE] }),
   baseSpec: { network: { mode: 'bridge' } },
+  // a berthd restart: a new driver on the same stateDir and the same HCS (LCOW's execs end with the bridge: restore.test.ts)
+  reopen: (closed) => made.get(closed as WindowsHypervDriver)!(),
 });
 
 runConformanceSuite('windows/hyperv (LCOW) over HcsSimulator', driver, {

@@ -67,7 +67,7 @@ describe('windows/hyperv: containers outlive the driver', () => {
 });
 
 describe('windows/hyperv: an LCOW container does not outlive the driver', () => {
-  it('is reported ended after a restart (its GCS bridge went with the driver) and its removal ends the utility VM', async () => {
+  it('is reported ended after a restart, its execs too (its GCS bridge went with the driver), and its removal ends the utility VM', async () => {
     const LINUX = 'C:\\berth\\layers\\busybox';
     const BOOT = 'C:\\Program Files\\Linux Containers';
     const lcowState = mkdtempSync(join(tmpdir(), 'berth-winhv-lcow-restore-'));
@@ -84,11 +84,18 @@ describe('windows/hyperv: an LCOW container does not outlive the driver', () => 
       await d1.create({ id: 'lc1', rootfs: { layers: [LINUX] }, process: { args: ['server'] }, network: { mode: 'none' }, platform: { os: 'linux', architecture: 'amd64' } });
       await d1.start('lc1');
       expect((await d1.state('lc1')).status).toBe('running');
+      const ex = await d1.exec('lc1', { args: ['server'], id: 'lcow-exec' });
+      ex.stdout.resume();
+      ex.stderr.resume();
       await d1.close();
       await first.close();
 
       const after = await d2.state('lc1');
       expect(after).toMatchObject({ status: 'stopped', exitCode: 255 });
+      // its exec went with the bridge as the container did: reported ended, 255
+      const execs = await d2.restoredExecs('lc1');
+      expect(execs.map((x) => [x.id, x.spec.args, x.process.pid])).toEqual([['lcow-exec', ['server'], ex.pid]]);
+      expect(await execs[0]!.process.exited).toBe(255);
       await expect(d2.start('lc1')).rejects.toThrow(/LCOW|guest connection/);
       await d2.delete('lc1');
       expect(sim.stateOf('lc1@uvm')).toBeUndefined();

@@ -12,6 +12,7 @@ import { readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BERTH_OWNER, type HcsApi, type HcsProcess, type HcsSystem } from '@berth/hcs';
 import type { ContainerSpec, ContainerState } from '@berth/runtime';
+import type { SavedExec } from './execs.js';
 
 /** One container as the driver saved it: enough to open its sandbox and compute system again. */
 export interface SavedContainer {
@@ -19,6 +20,8 @@ export interface SavedContainer {
   /** The sandbox's own record (Sandbox.saved), handed to the driver's reopen(). */
   sandbox: unknown;
   state: ContainerState;
+  /** The execs the engine named that were running at the last save (execs.ts). */
+  execs?: SavedExec[];
 }
 
 export type Adopted =

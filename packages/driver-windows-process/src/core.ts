@@ -9,7 +9,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough, type Writable } from 'node:stream';
 import { ConflictError, InvalidArgumentError, NotFoundError, UnsupportedError } from '@berth/image-format';
 import { execProcessParameters, initProcessParameters, isHcsError, type GuestOs, type HcsApi, type HcsProcess, type HcsSystem, type ProcessParameters } from '@berth/hcs';
 import {
@@ -25,6 +25,7 @@ import {
   type ExecProcess,
   type ExecSpec,
   type ExitStatus,
+  type RestoredExec,
   type LogEntry,
   type LogOptions,
   type OpenedRoot,
@@ -39,6 +40,7 @@ import { signalOptions } from './signals.js';
 import { adopt, forgetContainer, ownedSystems, saveContainer, savedContainers, type SavedContainer } from './adopt.js';
 import { HcnNetworkDriver } from './hcn-network.js';
 import { hostSample, windowsTop } from './host-view.js';
+import { adoptExecs, hcsExecProcess, hcsStdin, type ExecControl, type HeldExec } from './execs.js';
 
 /** How one container's compute system is made and unmade. */
 export interface Sandbox {
@@ -87,6 +89,10 @@ interface Container {
   stdinWaiting: (() => void)[];
   /** The last save of its record: saves go one after the other, so the newest state is the one kept. */
   saving?: Promise<void>;
+  /** Its running execs the engine named (saved with the record, so a restart takes them back). */
+  execs: Map<string, HeldExec>;
+  /** The execs a restart took back, until restoredExecs() hands them out. */
+  restoredExecs?: RestoredExec[];
 }
 
 const ok = (...names: Parameters<typeof isHcsError>[1][]) => (e: unknown) => {
@@ -169,9 +175,13 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
   private async adoptOne(saved: SavedContainer, owned: Set<string>): Promise<void> {
     const { spec } = saved;
     const sandbox = await this.reopen(spec, saved.sandbox);
-    const c: Container = { spec, sandbox, state: saved.state, log: new FileLog(saved.state.logPath ?? join(this.options.stateDir, `${spec.id}.log`)), exitWaiters: [], attachments: new Set(), stdinWaiting: [] };
+    const c: Container = { spec, sandbox, state: saved.state, log: new FileLog(saved.state.logPath ?? join(this.options.stateDir, `${spec.id}.log`)), exitWaiters: [], attachments: new Set(), stdinWaiting: [], execs: new Map() };
     const now = await adopt(this.hcs, saved, owned);
     this.containers.set(spec.id, c);
+    // before a run that ended meanwhile is shut down, which would end its execs too
+    const execs = await adoptExecs(this.hcs, saved.execs ?? [], now.kind === 'running' ? now.system : undefined, (s) => this.execControl(c, s.id));
+    c.restoredExecs = execs.restored;
+    for (const h of execs.held) c.execs.set(h.saved.id, h);
     if (now.kind === 'created') {
       if (now.system) c.run = { system: now.system, done: Promise.resolve() };
       return;
@@ -192,7 +202,7 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
 
   /** Best effort: a record that could not be written only costs the container's recovery after a restart. */
   private save(c: Container): Promise<void> {
-    const record = { spec: c.spec, sandbox: c.sandbox.saved, state: { ...c.state } };
+    const record: SavedContainer = { spec: c.spec, sandbox: c.sandbox.saved, state: { ...c.state }, execs: [...c.execs.values()].map((e) => e.saved) };
     const write = () => saveContainer(this.options.stateDir, record);
     return (c.saving = (c.saving ?? Promise.resolve()).then(write, write).catch(() => undefined));
   }
@@ -233,6 +243,7 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
         exitWaiters: [],
         attachments: new Set(),
         stdinWaiting: [],
+        execs: new Map(),
       };
       // the first run's compute system now, so HCS's refusals (HCS_E_IMAGE_MISMATCH...) come at create as docker create's do
       try {
@@ -325,50 +336,33 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
     if (c.state.paused) throw new ConflictError(`container ${id} is paused`);
     if (!spec.args.length) throw new InvalidArgumentError('exec args must not be empty');
     const p = await this.hcs.createProcess(c.run!.system, this.processParameters(c.spec, spec));
-    let killSignal: number | undefined;
-    const stdout = p.stdout ?? new PassThrough().end();
-    const stderr = p.stderr ?? new PassThrough().end();
-    stdout.on('error', () => undefined);
-    stderr.on('error', () => undefined);
-    const exited = this.hcs.waitForProcessExit(p).then(
-      (s) => (killSignal === 9 ? 137 : (s.ExitCode ?? 255)),
-      () => 255,
-    );
-    void exited.then(() => this.hcs.closeProcess(p).catch(() => undefined));
+    const proc = hcsExecProcess(this.execControl(c, spec.id), p, !!spec.stdin);
+    if (spec.id !== undefined) {
+      c.execs.set(spec.id, { saved: { id: spec.id, spec, pid: p.pid }, process: p, detach: proc.detach });
+      await this.save(c);
+    }
+    return proc;
+  }
+
+  /** How an exec's process is signalled and fed, and what its end changes in the container's record. */
+  private execControl(c: Container, id: string | undefined): ExecControl {
     return {
-      stdin: spec.stdin ? this.stdinOf(p) : null,
-      stdout,
-      stderr,
-      exited,
-      resize: async (size) => {
-        await this.hcs.modifyProcess(p, { Operation: 'ConsoleSize', ConsoleSize: { Height: size.height, Width: size.width } }).catch(ok('HCS_E_PROCESS_ALREADY_STOPPED'));
-      },
-      kill: async (signal = 'SIGKILL') => {
-        const n = signalNumber(signal);
-        killSignal = n;
-        await this.signal(p, n, this.guestOsOf(c.spec)).catch(ok('HCS_E_PROCESS_ALREADY_STOPPED'));
+      hcs: this.hcs,
+      signal: (p, n) => this.signal(p, n, this.guestOsOf(c.spec)),
+      stdinOf: (p) => hcsStdin(this.hcs, p),
+      closed: () => this.closed,
+      ended: () => {
+        if (id === undefined || !c.execs.delete(id)) return;
+        if (this.containers.get(c.spec.id) === c) void this.save(c);
       },
     };
   }
 
-  /** A process' stdin whose end also tells HCS to close the handle (hcsshim CloseStdin). */
-  private stdinOf(p: HcsProcess, before?: () => Promise<void>): Writable {
-    const closeHandle = () => this.hcs.modifyProcess(p, { Operation: 'CloseHandle', CloseHandle: { Handle: 'StdIn' } }).catch(() => undefined);
-    return new Writable({
-      write: (chunk: Buffer, _enc, cb) => {
-        void (before?.() ?? Promise.resolve()).then(() => {
-          if (!p.stdin || p.stdin.destroyed) return cb();
-          p.stdin.write(chunk, () => cb());
-        });
-      },
-      final: (cb) => {
-        void (before?.() ?? Promise.resolve()).then(async () => {
-          p.stdin?.end();
-          await closeHandle();
-          cb();
-        });
-      },
-    });
+  async restoredExecs(id: string): Promise<RestoredExec[]> {
+    const c = await this.find(id);
+    const out = c.restoredExecs ?? [];
+    c.restoredExecs = [];
+    return out;
   }
 
   async attach(id: string, options: AttachOptions = {}): Promise<AttachedStdio> {
@@ -405,7 +399,7 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
           return current().stderr;
         },
       };
-      stdin = this.stdinOf(proxy, ready);
+      stdin = hcsStdin(this.hcs, proxy, ready);
       stdin.on('error', () => undefined);
     }
     return {
@@ -582,6 +576,10 @@ export abstract class WindowsDriverCore implements RuntimeDriver {
         a.stderr?.end();
       }
       c.attachments.clear();
+      for (const e of c.execs.values()) {
+        e.detach();
+        await this.hcs.closeProcess(e.process).catch(() => undefined);
+      }
       const run = c.run;
       if (run) {
         run.detach?.();

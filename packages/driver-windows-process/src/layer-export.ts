@@ -9,7 +9,9 @@
  * - a Windows layer tar as a pull brings one (FACTS §6): `Files/` and `Hives/` entries with
  *   PAX `MSWINDOWS.fileattr` and `LIBARCHIVE.creationtime`, deletes as `.wh.` entries
  *   (moby's writeTarFromLayer), streamed file by file.
- * Security descriptors and alternate data streams need BackupRead on a Windows host: the
+ * With `backup` (HcsApi.backup: BackupRead), every file and directory also carries its
+ * security descriptor (`MSWINDOWS.rawsd`) and its alternate data streams (`<path>:s`
+ * entries), as go-winio's backuptar writes them (layer-file-streams.ts); without it the
  * tar carries neither (HcsImportLayer then gives files their folder's inherited ACLs).
  */
 import { createReadStream } from 'node:fs';
@@ -18,6 +20,8 @@ import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import tar from 'tar-stream';
 import type { SnapshotChange } from '@berth/layer-store';
+import { isStreamName, type BackupFiles } from '@berth/hcs';
+import { addWithStreams } from './layer-file-streams.js';
 
 /** Win32 attributes: FILE_ATTRIBUTE_DIRECTORY, FILE_ATTRIBUTE_ARCHIVE. */
 const DIRECTORY = 16;
@@ -39,6 +43,8 @@ async function walk(root: string): Promise<ExportEntry[]> {
     const names = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const d of names) {
       if (!prefix && d.name === TOMBSTONES) continue;
+      // a stream of a file (the simulator keeps them as `file:s`), read with its file
+      if (isStreamName(d.name)) continue;
       const name = prefix ? `${prefix}/${d.name}` : d.name;
       out.push({ name, abs: join(dir, d.name), dir: d.isDirectory() });
       if (d.isDirectory()) await visit(join(dir, d.name), name);
@@ -74,7 +80,7 @@ const creationTime = (ms: number): string => (ms / 1000).toFixed(7);
  * tar is first needed, `cleanup` removes it once every file was read or the tar failed or
  * was closed early.
  */
-export function exportLayerTar(root: string, exportInto: () => Promise<void>, cleanup: () => Promise<void>): Readable {
+export function exportLayerTar(root: string, exportInto: () => Promise<void>, cleanup: () => Promise<void>, backup?: BackupFiles): Readable {
   const pack = tar.pack();
   const out = new PassThrough();
   pack.on('error', (err) => out.destroy(err));
@@ -101,6 +107,7 @@ export function exportLayerTar(root: string, exportInto: () => Promise<void>, cl
         const pax = { 'MSWINDOWS.fileattr': String(e.dir ? DIRECTORY : ARCHIVE), 'LIBARCHIVE.creationtime': creationTime(st.birthtimeMs || st.mtimeMs) };
         const header = { name: e.name, mtime: st.mtime, mode: e.dir ? 0o755 : 0o644, uid: 0, gid: 0, pax };
         if (st.isSymbolicLink()) await add({ ...header, type: 'symlink', linkname: await readlink(e.abs) });
+        else if (backup) await addWithStreams(add, backup, e.abs, e.dir, st.size, header);
         else if (e.dir) await add({ ...header, type: 'directory' });
         else await add({ ...header, type: 'file', size: st.size }, createReadStream(e.abs));
       }

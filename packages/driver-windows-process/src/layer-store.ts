@@ -14,11 +14,12 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ConflictError, InvalidArgumentError, NotFoundError, UnsupportedError } from '@berth/image-format';
 import type { HcsApi } from '@berth/hcs';
-import type { ApplyTarget, DiffSource, Mount, SnapshotInfo, SnapshotKind, Snapshotter, Usage } from '@berth/layer-store';
+import type { ApplyOptions, ApplyTarget, DiffSource, Mount, SnapshotInfo, SnapshotKind, Snapshotter, Usage } from '@berth/layer-store';
 import { layerDataOf } from './layers.js';
 import { exportChanges, exportLayerTar, exportTombstones } from './layer-export.js';
 import { treeTar } from './tree-export.js';
 import { applyLinuxOrWindows, type LinuxLayerTarWriter } from './linux-tar.js';
+import { applyCompressedWindowsLayer, applyWindowsLayer } from './layer-import-sd.js';
 
 /** containerd's mount type for a Windows snapshot. */
 export const WINDOWS_LAYER_MOUNT = 'windows-layer';
@@ -215,12 +216,14 @@ export class WindowsLayerSnapshotter implements Snapshotter {
     await mkdir(dir, { recursive: true });
     const writeLinux = this.options.linuxLayerTar;
     const parentLinux = r.parent === undefined ? undefined : !!this.get(r.parent).linux;
-    if (!writeLinux || parentLinux === false) return { dir, whiteouts: 'keep' };
+    // security descriptors go onto the extracted files through BackupWrite (layer-import-sd.ts)
+    const applyWindows = (tar: Readable, staging: string, opts: ApplyOptions) => applyWindowsLayer(tar, staging, opts, this.hcs.backup);
+    if (!writeLinux || parentLinux === false) return { dir, whiteouts: 'keep', apply: (input, opts) => applyCompressedWindowsLayer(input, opts, dir, this.hcs.backup) };
     const onLinux = async () => {
       r.linux = true;
       await this.save();
     };
-    return { dir, whiteouts: 'keep', apply: (input, opts) => applyLinuxOrWindows({ input, opts, parentLinux, staging: dir, folder: this.folder(r), writeLinux, onLinux }) };
+    return { dir, whiteouts: 'keep', apply: (input, opts) => applyLinuxOrWindows({ input, opts, parentLinux, staging: dir, folder: this.folder(r), writeLinux, onLinux, applyWindows }) };
   }
 
   /** The filter holds a running container's scratch: dockerd on Windows refuses diff and commit of one. */
@@ -245,7 +248,7 @@ export class WindowsLayerSnapshotter implements Snapshotter {
       kind: 'layer-tar',
       tar: () => {
         const dir = exportDir();
-        return exportLayerTar(dir, () => exportInto(dir), () => removed(dir));
+        return exportLayerTar(dir, () => exportInto(dir), () => removed(dir), this.hcs.backup);
       },
       changes: async () => {
         const dir = exportDir();

@@ -28,6 +28,8 @@ export interface LinuxOrWindowsApply {
   writeLinux: LinuxLayerTarWriter;
   /** Called once a layer is known to be Linux, before its disk is written. */
   onLinux: () => Promise<void>;
+  /** A Windows layer's (uncompressed) tar into `staging`; default the guarded extractor alone. */
+  applyWindows?: (tar: Readable, staging: string, opts: ApplyOptions) => Promise<ApplyResult>;
 }
 
 export async function applyLinuxOrWindows(a: LinuxOrWindowsApply): Promise<ApplyResult> {
@@ -38,7 +40,7 @@ export async function applyLinuxOrWindows(a: LinuxOrWindowsApply): Promise<Apply
     const first = a.parentLinux === undefined ? await firstEntryName(tar) : undefined;
     const linux = a.parentLinux ?? !isWindowsName(first);
     if (!linux) {
-      const r = await applyLayer(tar, a.staging, { ...a.opts, compression: 'none' });
+      const r = await (a.applyWindows ?? applyLayer)(tar, a.staging, { ...a.opts, compression: 'none' });
       await feed;
       await dec.done;
       return r;

@@ -12,7 +12,7 @@ import { afterAll } from 'vitest';
 import { HcsSimulator } from '@berth/hcs/simulator';
 import { runConformanceSuite } from '@berth/runtime/testsuite';
 import { suitePrograms } from '@berth/runtime/fake';
-import { WindowsProcessDriver } from '../src/index.js';
+import { HcnNetworkDriver, WindowsProcessDriver } from '../src/index.js';
 
 const BASE = 'C:\\ProgramData\\berth\\layers\\nanoserver-base';
 const stateDir = mkdtempSync(join(tmpdir(), 'berth-winproc-'));
@@ -21,7 +21,12 @@ afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
 export const sim = new HcsSimulator({ programs: suitePrograms, files: { '/bin/busybox': randomBytes(300_000) } });
 sim.addBaseLayer(BASE, { osVersion: '10.0.20348.2340' });
 
-runConformanceSuite('windows/process over HcsSimulator', () => new WindowsProcessDriver({ hcs: sim, stateDir, scratchRoot: 'C:\\ProgramData\\berth\\scratch', hostProcessors: 4 }), {
+const makeDriver = () =>
+  new WindowsProcessDriver({ hcs: sim, stateDir, scratchRoot: 'C:\\ProgramData\\berth\\scratch', hostProcessors: 4, network: new HcnNetworkDriver(sim, { stateFile: join(stateDir, 'network.json') }) });
+
+runConformanceSuite('windows/process over HcsSimulator', makeDriver, {
   rootfs: async () => ({ layers: [BASE] }),
   baseSpec: { network: { mode: 'bridge' } },
+  // a berthd restart: a new driver on the same stateDir and the same HCS
+  reopen: makeDriver,
 });

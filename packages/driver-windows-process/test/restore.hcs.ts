@@ -3,7 +3,8 @@
  * test:hcs`, with the conformance suite): a compute system made with
  * ShouldTerminateOnLastHandleClosed false keeps running when the first driver closes every
  * handle; a second driver over a second binding finds it (HcsEnumerateComputeSystems by
- * Owner, HcsOpenComputeSystem, HcsOpenProcess) and can kill, wait for and delete it.
+ * Owner, HcsOpenComputeSystem, HcsOpenProcess) and can kill, wait for and delete it; an
+ * exec the first started comes back by its pid with its exit code.
  * Not verified on Linux: it cannot run there and says so. Environment as conformance.hcs.ts.
  */
 import { randomBytes } from 'node:crypto';
@@ -30,12 +31,18 @@ describe('windows/process over the host HCS: containers outlive the driver', () 
     await d1.create({ id, rootfs: { layers }, process: { args: ['sh', '-c', 'echo up; sleep 600'] }, network: { mode: 'nat' } });
     await d1.start(id);
     const pid = (await d1.state(id)).pid;
+    const ex = await d1.exec(id, { args: ['sh', '-c', 'sleep 5; exit 3'], id: 'exec-back' });
+    ex.stdout.resume();
+    ex.stderr.resume();
     await d1.close();
 
     const second = await openKoffiHcs();
     const d2 = new WindowsProcessDriver({ hcs: second, stateDir, scratchRoot, network: new HcnNetworkDriver(second, { stateFile }) });
     try {
       expect(await d2.state(id)).toMatchObject({ status: 'running', pid });
+      const [back] = await d2.restoredExecs(id);
+      expect(back).toMatchObject({ id: 'exec-back', process: { pid: ex.pid } });
+      expect(await back!.process.exited).toBe(3);
       await d2.kill(id, 'SIGKILL');
       expect((await d2.wait(id)).exitCode).toBe(137);
       await d2.delete(id);

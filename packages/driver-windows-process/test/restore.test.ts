@@ -83,6 +83,16 @@ describe('windows/process: containers outlive the driver', () => {
     expect((await d1.state('later')).status).toBe('running');
     const pid = (await d1.state('server')).pid;
     const ip = (await d1.network.inspectNetwork('nat')).containers.find((c) => c.containerId === 'server')!.ip;
+    // execs the engine named: one that runs on, one that ends while berthd is down, one done before, one in `lost`
+    const spin = await d1.exec('server', { args: ['server'], id: 'e-spin' });
+    const late = await d1.exec('server', { args: ['later'], id: 'e-later' });
+    const done = await d1.exec('server', { args: ['quick'], id: 'e-done' });
+    const inLost = await d1.exec('lost', { args: ['server'], id: 'e-lost' });
+    const firstOf = (p: typeof late) => new Promise<string>((r) => p.stdout.once('data', (d: Buffer) => r(d.toString())));
+    expect(await firstOf(late)).toBe('soon\n');
+    expect(await done.exited).toBe(3);
+    expect(spin.pid).toBeGreaterThan(0);
+    for (const p of [spin, inLost]) p.stdout.resume();
 
     // berthd goes: its handles close, nothing ends
     await d1.close();
@@ -105,6 +115,21 @@ describe('windows/process: containers outlive the driver', () => {
       expect(states['created']).toMatchObject({ status: 'created' });
       expect(states['stopped']).toMatchObject({ status: 'stopped', exitCode: 3 });
       expect(states['lost']).toMatchObject({ status: 'stopped', exitCode: 255 });
+      // the execs: the running one with its pid, the ended one with its code and what it wrote meanwhile, `lost`'s with 255
+      const execs = Object.fromEntries([...(await d2.restoredExecs('server')), ...(await d2.restoredExecs('lost'))].map((x) => [x.id, x]));
+      expect(Object.keys(execs).sort()).toEqual(['e-later', 'e-lost', 'e-spin']);
+      expect(execs['e-spin']!.process.pid).toBe(spin.pid);
+      expect(execs['e-later']!.spec.args).toEqual(['later']);
+      let lateOut = '';
+      execs['e-later']!.process.stdout.on('data', (d: Buffer) => (lateOut += d.toString()));
+      expect(await execs['e-later']!.process.exited).toBe(4);
+      await until(async () => lateOut === 'late\n');
+      expect(lateOut).toBe('late\n');
+      expect(await execs['e-lost']!.process.exited).toBe(255);
+      expect(await d2.restoredExecs('server')).toEqual([]);
+      execs['e-spin']!.process.stdout.resume();
+      await execs['e-spin']!.process.kill('SIGKILL');
+      expect(await execs['e-spin']!.process.exited).toBe(137);
       // what `later` wrote while berthd was down was in its pipe
       expect(await logText(d2, 'later')).toBe('soon\nlate\n');
       expect((await d2.wait('later')).exitCode).toBe(4);

@@ -1,3 +1,4 @@
+import type { BackupFiles } from './backup/files.js';
 import type { Readable, Writable } from 'node:stream';
 import type {
   ComputeSystem,
@@ -109,6 +110,8 @@ export interface HcsApi {
    * the volume path itself (the host opens `\\?\Volume{GUID}\` as a directory).
    */
   volumeHostPath(volume: string): string;
+  /** Files read and written with their security descriptors and alternate data streams (BackupRead/BackupWrite). */
+  readonly backup: BackupFiles;
 
   // ---- networking (computenetwork.dll) ----
   enumerateNetworks(query?: { Filter?: string }): Promise<string[]>;

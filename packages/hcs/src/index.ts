@@ -52,6 +52,8 @@ export {
 export { natNetwork, endpointDocument, namespaceDocument, namespaceAddEndpoint, namespaceRemoveEndpoint, type EndpointInput } from './builders/hcn.js';
 export { generateSamples } from './samples/cases.js';
 export type { HcsApi, HcsSystem, HcsProcess, SignalOptions, WithId } from './api.js';
+export { isStreamName, type BackupFiles } from './backup/files.js';
+export * from './backup/stream.js';
 export { HRESULT, HcsError, hresultName, isHcsError, type HresultName } from './hresult.js';
 export * from './gcs/index.js';
 export * from './ext4/index.js';

@@ -19,9 +19,9 @@ const declared = new Map(Object.entries(LIBRARIES).flatMap(([dll, protos]) => pr
 
 /** Names the binding passes to fn()/async()/operation()/hcn(): literal strings and the HCN name templates. */
 function calledFunctions(): string[] {
-  const src = ['hcs.ts', 'native.ts'].map((f) => readFileSync(fileURLToPath(new URL(`../src/koffi/${f}`, import.meta.url)), 'utf8')).join('\n');
+  const src = ['hcs.ts', 'native.ts', 'backup.ts'].map((f) => readFileSync(fileURLToPath(new URL(`../src/koffi/${f}`, import.meta.url)), 'utf8')).join('\n');
   const names = new Set<string>();
-  for (const m of src.matchAll(/'((?:Hcs|Hcn)[A-Za-z]+|NameToGuid|ActivateLayer|DeactivateLayer|PrepareLayer|UnprepareLayer|GetLayerMountPath|LocalFree|CoTaskMemFree)'/g)) names.add(m[1]!);
+  for (const m of src.matchAll(/'((?:Hcs|Hcn)[A-Za-z]+|NameToGuid|ActivateLayer|DeactivateLayer|PrepareLayer|UnprepareLayer|GetLayerMountPath|LocalFree|CoTaskMemFree|CreateFileW|BackupRead|BackupWrite|CloseHandle|GetLastError)'/g)) names.add(m[1]!);
   for (const kind of ['Network', 'Endpoint', 'Namespace']) for (const verb of ['Open', 'Close', 'Query', 'Enumerate']) names.add(verb === 'Query' ? `Hcn${verb}${kind}Properties` : verb === 'Enumerate' ? `Hcn${verb}${kind}s` : `Hcn${verb}${kind}`);
   return [...names].filter((n) => n !== 'HcsSystem' && n !== 'HcsProcess');
 }
@@ -45,6 +45,12 @@ describe('@berth/hcs/koffi on Linux', () => {
     const called = calledFunctions();
     expect(called.length).toBeGreaterThan(40);
     for (const name of called) expect(declared.has(name), name).toBe(true);
+  });
+
+  it('declares BackupRead, BackupWrite and CreateFileW as backup.ts calls them (BOOL as int, the context in and out)', () => {
+    for (const name of ['CreateFileW', 'BackupRead', 'BackupWrite']) expect(declared.get(name)?.dll, name).toBe('kernel32.dll');
+    expect(declared.get('BackupRead')!.p).toContain('_Inout_ void **context');
+    expect(k.sizeof('int')).toBe(4);
   });
 
   it('lays out the structs as Windows x64 does', () => {

@@ -41,10 +41,17 @@ export interface ExecSpec {
   tty?: boolean;
   stdin?: boolean;
   terminalSize?: TerminalSize;
+  /**
+   * The caller's name for this exec (the engine's exec id). A driver whose execs outlive
+   * it (`restoredExecs`) keeps it with the process to hand it back after a restart.
+   */
+  id?: string;
 }
 
 /** A running exec'd process. */
 export interface ExecProcess {
+  /** Its pid, when the driver can tell (as `ContainerState.pid`: the host's, or the guest's under Hyper-V). */
+  pid?: number;
   /** Present when `stdin` was requested; end() closes the process' stdin. */
   stdin: Writable | null;
   stdout: Readable;
@@ -54,6 +61,18 @@ export interface ExecProcess {
   exited: Promise<number>;
   resize(size: TerminalSize): Promise<void>;
   kill(signal?: string): Promise<void>;
+}
+
+/**
+ * An exec'd process a driver before this one started (with `ExecSpec.id`) and this one
+ * took back: nobody holds its stdin any more; stdout/stderr carry what it writes from now
+ * on (the caller drains them); `exited` gives its exit code, also when it ended while no
+ * driver watched, and 255 when its end can no longer be learned (its container is gone).
+ */
+export interface RestoredExec {
+  id: string;
+  spec: ExecSpec;
+  process: ExecProcess;
 }
 
 export interface AttachOptions {
@@ -270,6 +289,12 @@ export interface RuntimeDriver {
    * a fresh one.
    */
   releaseNetwork?(id: string): Promise<void>;
+  /**
+   * Optional: the exec'd processes of container `id` that were running when the driver
+   * before this one closed (see RestoredExec), asked once after a restart: a second call
+   * hands out none. Execs started without `ExecSpec.id` are not kept.
+   */
+  restoredExecs?(id: string): Promise<RestoredExec[]>;
   /** Events from now on (create, start, exit, oom, delete) until `signal` aborts. */
   events(options?: { signal?: AbortSignal }): AsyncIterable<RuntimeEvent>;
   /** Release the driver's own resources; containers keep running. */

@@ -31,6 +31,7 @@ export type {
   ExitStatus,
   ExecSpec,
   ExecProcess,
+  RestoredExec,
   AttachOptions,
   AttachedStdio,
   LogEntry,

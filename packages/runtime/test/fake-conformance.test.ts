@@ -12,6 +12,7 @@ const busybox = randomBytes(300_000);
 runConformanceSuite('fake', () => new FakeDriver({ programs: suitePrograms, files: { '/bin/busybox': busybox } }), {
   rootfs: async () => ({ path: '/nonexistent-fake-rootfs' }),
   baseSpec: { network: { mode: 'none' } },
+  reopen: (closed) => (closed as FakeDriver).reopen(),
 });
 
 let subnets = 0;

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '@berth/image-format';
-import type { ExecProcess } from '@berth/runtime';
+import type { ExecProcess, RestoredExec } from '@berth/runtime';
 import type { ExecCreateBody, ExecInspect } from '../docker-types.js';
 import { newId } from '../names.js';
 import type { AttachSession, ExecStartOptions } from '../services.js';
@@ -16,9 +16,14 @@ interface ExecRecord {
   running: boolean;
   exitCode: number | null;
   process?: ExecProcess;
+  /** The process' pid when the driver tells it (Pid in inspect). */
+  pid?: number;
 }
 
-/** `docker exec`: exec instances live in memory, as long as their container (Docker's too). */
+/**
+ * `docker exec`: exec instances live in memory, as long as their container (Docker's too);
+ * a driver that keeps execs across a restart hands their processes back (adopt).
+ */
 export class Execs {
   private readonly byId = new Map<string, ExecRecord>();
 
@@ -53,6 +58,7 @@ export class Execs {
         ...(user ? { user } : {}),
         tty,
         stdin: !!e.body.AttachStdin && !opts.detach,
+        id: e.id,
       })
       .catch((err: unknown) => {
         // Docker's code for a process that could not be started at all
@@ -61,6 +67,7 @@ export class Execs {
       });
     e.running = true;
     e.process = proc;
+    if (proc.pid !== undefined) e.pid = proc.pid;
     this.ctx.emit(r, `exec_start: ${e.body.Cmd.join(' ')}`, { execID: e.id });
     const output = new PassThrough({ objectMode: true });
     const piped = opts.detach
@@ -71,11 +78,35 @@ export class Execs {
       proc.stdout.resume();
       proc.stderr.resume();
     }
+    this.follow(e, proc);
+    return session;
+  }
+
+  /**
+   * Execs of a container the driver took back after a restart: running again as they
+   * were started (their output, which no client reads any more, is drained), or ended.
+   */
+  adopt(containerId: string, restored: RestoredExec[]): void {
+    for (const x of restored) {
+      if (this.byId.has(x.id)) continue;
+      const s = x.spec;
+      const body: ExecCreateBody = { Cmd: s.args, Tty: !!s.tty, AttachStdin: false, AttachStdout: false, AttachStderr: false, ...(s.user !== undefined ? { User: typeof s.user === 'object' ? `${s.user.uid}:${s.user.gid}` : s.user } : {}), ...(s.cwd ? { WorkingDir: s.cwd } : {}) };
+      const e: ExecRecord = { id: x.id, containerId, body, running: true, exitCode: null, process: x.process, ...(x.process.pid !== undefined ? { pid: x.process.pid } : {}) };
+      this.byId.set(e.id, e);
+      x.process.stdout.on('error', () => undefined).resume();
+      x.process.stderr.on('error', () => undefined).resume();
+      this.follow(e, x.process);
+    }
+  }
+
+  private follow(e: ExecRecord, proc: ExecProcess): void {
     void proc.exited.then(
       (code) => {
         e.running = false;
         e.exitCode = code;
-        const cur = this.ctx.table.get(r.id);
+        // a closed engine's database is closed too (a driver that keeps execs hands this one to the next)
+        if (this.ctx.closed) return;
+        const cur = this.ctx.table.get(e.containerId);
         if (cur) this.ctx.emit(cur, 'exec_die', { execID: e.id, exitCode: String(code) });
       },
       () => {
@@ -83,7 +114,6 @@ export class Execs {
         e.exitCode = -1;
       },
     );
-    return session;
   }
 
   async inspect(execId: string): Promise<ExecInspect> {
@@ -101,8 +131,8 @@ export class Execs {
       OpenStderr: e.body.AttachStderr ?? false,
       OpenStdout: e.body.AttachStdout ?? false,
       ContainerID: e.containerId,
-      // the driver keeps exec'd processes' host pids to itself
-      Pid: 0,
+      // 0 when the driver keeps its pids to itself
+      Pid: e.pid ?? 0,
     };
   }
 

@@ -2,6 +2,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerState } from '@berth/runtime';
 import { ROOT_LABEL, type ContainerContext } from './context.js';
+import type { Execs } from './exec.js';
 import type { Lifecycle } from './lifecycle.js';
 import { runtimeIdOf } from './record.js';
 import { restartsAtDaemonStart } from './restart-policy.js';
@@ -10,9 +11,10 @@ import { restartsAtDaemonStart } from './restart-policy.js';
  * At open: containers the records call running are checked with the driver — still
  * running ones are adopted (watched), those that exited while nobody watched get their
  * exit code; then restart policies apply to both these and to containers berthd had
- * running when it went down.
+ * running when it went down. The execs a driver kept (RuntimeDriver.restoredExecs) come
+ * back with their container, also when it ended meanwhile (they report how they ended).
  */
-export async function reconcile(ctx: ContainerContext, lifecycle: Lifecycle, applyRestart: boolean): Promise<void> {
+export async function reconcile(ctx: ContainerContext, lifecycle: Lifecycle, execs: Execs, applyRestart: boolean): Promise<void> {
   const { table, driver } = ctx;
   const listed = await driver.list().catch(() => [] as ContainerState[]);
   const known = new Set(listed.map((c) => c.id));
@@ -24,6 +26,7 @@ export async function reconcile(ctx: ContainerContext, lifecycle: Lifecycle, app
       continue;
     }
     const st = known.has(runtimeIdOf(r)) ? await driver.state(runtimeIdOf(r)).catch(() => undefined) : undefined;
+    if (st && driver.restoredExecs) execs.adopt(r.id, await driver.restoredExecs(runtimeIdOf(r)).catch(() => []));
     if (st?.status === 'running') {
       r.state.status = st.paused ? 'paused' : 'running';
       r.state.pid = st.pid ?? 0;

@@ -267,7 +267,7 @@ export class Containers implements ContainerService {
 
   /** At open: adopts or settles the runs the driver has, then applies restart policies (see reconcile.ts). */
   reconcile(applyRestart: boolean): Promise<void> {
-    return reconcile(this.ctx, this.lifecycle, applyRestart);
+    return reconcile(this.ctx, this.lifecycle, this.execs, applyRestart);
   }
 
   /** Settles when every auto-removed container's resources are released. */

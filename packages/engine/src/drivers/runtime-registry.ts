@@ -9,6 +9,7 @@ import type {
   DriverPlatform,
   ExecProcess,
   ExecSpec,
+  RestoredExec,
   ExitStatus,
   Isolation,
   LogEntry,
@@ -167,6 +168,10 @@ export class RuntimeRegistry implements RuntimeDriver {
       if (!d.unpause) throw new UnsupportedError(`the ${d.name} runtime cannot pause containers`);
       return d.unpause(id);
     });
+  }
+
+  restoredExecs(id: string): Promise<RestoredExec[]> {
+    return this.call(id, async (d) => (await d.restoredExecs?.(id)) ?? []);
   }
 
   releaseNetwork(id: string): Promise<void> {

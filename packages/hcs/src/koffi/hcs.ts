@@ -5,6 +5,8 @@
  * Only a Windows host runs this: on Linux the tests prove the prototypes parse and that
  * openKoffiHcs refuses clearly.
  */
+import type { BackupFiles } from '../backup/files.js';
+import { Win32BackupFiles } from './backup.js';
 import { dirname, basename } from 'node:path/win32';
 import type { Socket } from 'node:net';
 import type { HcsApi, HcsProcess, HcsSystem, SignalOptions, WithId } from '../api.js';
@@ -60,7 +62,11 @@ const parse = <T>(s: string | undefined): T => (s ? (JSON.parse(s) as T) : (unde
 export class KoffiHcs implements HcsApi {
   readonly kind = 'koffi' as const;
 
-  constructor(private readonly n: Native) {}
+  readonly backup: BackupFiles;
+
+  constructor(private readonly n: Native) {
+    this.backup = new Win32BackupFiles(n);
+  }
 
   private sys(s: HcsSystem): KoffiSystem {
     if (!(s instanceof KoffiSystem)) throw new HcsError(HRESULT.ERROR_INVALID_HANDLE, 'HcsSystem');

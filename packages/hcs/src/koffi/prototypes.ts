@@ -140,13 +140,17 @@ export const VMCOMPUTE: string[] = [
   `${S} DestroyLayer(DriverInfo *info, const char16_t *id)`,
 ];
 
-/** kernel32.dll / ole32.dll: freeing HCS's and HCN's results, moving bytes through the stdio pipes. */
+/** kernel32.dll / ole32.dll: freeing HCS's and HCN's results, moving bytes through the stdio pipes, backup reads and writes. */
 export const KERNEL32: string[] = [
   'void * __stdcall LocalFree(void *mem)',
   'int __stdcall CloseHandle(HANDLE handle)',
   'int __stdcall ReadFile(HANDLE file, _Out_ uint8_t *buffer, DWORD toRead, _Out_ DWORD *read, void *overlapped)',
   'int __stdcall WriteFile(HANDLE file, const uint8_t *buffer, DWORD toWrite, _Out_ DWORD *written, void *overlapped)',
   'DWORD __stdcall GetLastError()',
+  // files with their security descriptors and streams (BackupFiles): a layer's files in and out
+  'HANDLE __stdcall CreateFileW(const char16_t *name, DWORD access, DWORD share, void *security, DWORD disposition, DWORD flags, HANDLE templateFile)',
+  'int __stdcall BackupRead(HANDLE file, _Out_ uint8_t *buffer, DWORD toRead, _Out_ DWORD *read, int abort, int processSecurity, _Inout_ void **context)',
+  'int __stdcall BackupWrite(HANDLE file, const uint8_t *buffer, DWORD toWrite, _Out_ DWORD *written, int abort, int processSecurity, _Inout_ void **context)',
 ];
 export const OLE32: string[] = ['void __stdcall CoTaskMemFree(void *mem)'];
 

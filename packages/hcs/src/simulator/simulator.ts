@@ -1,3 +1,5 @@
+import type { BackupFiles } from '../backup/files.js';
+import { SimulatedNtfs } from './ntfs.js';
 import { HRESULT, HcsError } from '../hresult.js';
 import { hcsSchemaErrors, settingsDefinition } from '../schema.js';
 import { splitCommandLine } from '../builders/commandline.js';
@@ -471,6 +473,9 @@ export class HcsSimulator implements HcsApi {
   async unmountWritableLayer(writableLayerPath: string): Promise<void> {
     this.storage.unmount(writableLayerPath);
   }
+
+  /** BackupRead/BackupWrite over the simulator's folders (ntfs.ts). */
+  readonly backup: BackupFiles = new SimulatedNtfs();
 
   /** The real directory standing for the mounted scratch (what the guest's programs read first). */
   volumeHostPath(volume: string): string {

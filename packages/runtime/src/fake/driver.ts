@@ -13,6 +13,7 @@ import type {
   ExecProcess,
   ExecSpec,
   ExitStatus,
+  RestoredExec,
   LogEntry,
   LogOptions,
   OpenedRoot,
@@ -53,6 +54,26 @@ interface Sink {
   stderr: PassThrough;
 }
 
+/** An exec started with an id: the next driver over the same host takes it back (restoredExecs). */
+interface KeptExec {
+  spec: ExecSpec;
+  pid: number;
+  run: RunningProcess;
+  /** Where its output goes now: the streams of the driver that holds it. */
+  out: Sink;
+  /** Set once it ended. */
+  code?: number;
+  /** The driver that holds it: restoredExecs() hands out only its predecessors'. */
+  owner: FakeDriver;
+}
+
+/** What outlives one FakeDriver object: the simulated host that reopen() hands on. */
+interface FakeHost {
+  containers: Map<string, FakeContainer>;
+  pathLogs: Map<string, FakeLog>;
+  pids: { next: number };
+}
+
 interface FakeContainer {
   spec: ContainerSpec;
   state: ContainerState;
@@ -61,6 +82,7 @@ interface FakeContainer {
   size: TerminalSize | undefined;
   run: RunningProcess | undefined;
   execs: Set<RunningProcess>;
+  kept: Map<string, KeptExec>;
   sinks: Set<Sink>;
   waiters: ((s: ExitStatus) => void)[];
   thaw: (() => void)[];
@@ -78,22 +100,42 @@ const HOST_MEMORY = 1 << 30;
 /**
  * An in-memory RuntimeDriver for tests that need no root: processes are simulated
  * programs (see FakeProgram), logs live in memory, and there is no isolation at all.
- * It passes the runtime conformance suite. Its state is the object's: unlike real
- * drivers, containers do not outlive it.
+ * It passes the runtime conformance suite. Its state is the object's, which reopen()
+ * hands to a new driver as a restarted berthd's driver finds a real host's containers.
  */
 export class FakeDriver implements RuntimeDriver {
   readonly name: string;
   readonly platforms: readonly DriverPlatform[];
-  private readonly containers = new Map<string, FakeContainer>();
+  private readonly containers: Map<string, FakeContainer>;
   /** Logs at caller-given paths outlive their containers (ContainerSpec.logPath). */
-  private readonly pathLogs = new Map<string, FakeLog>();
+  private readonly pathLogs: Map<string, FakeLog>;
   private readonly listeners = new Set<(e: RuntimeEvent) => void>();
-  private nextPid = 1000;
+  private readonly host: FakeHost;
   private readonly bornMs = Date.now();
+  /** Set by close(): the execs it started are left to the next driver (reopen()). */
+  private closed = false;
+  /** The containers whose execs restoredExecs() handed out already. */
+  private readonly restored = new Set<FakeContainer>();
 
-  constructor(private readonly options: FakeDriverOptions = {}) {
+  constructor(private readonly options: FakeDriverOptions = {}, host?: FakeHost) {
     this.name = options.name ?? 'fake';
     this.platforms = options.platforms ?? [{ os: 'linux', isolation: 'default' }];
+    this.host = host ?? { containers: new Map(), pathLogs: new Map(), pids: { next: 1000 } };
+    this.containers = this.host.containers;
+    this.pathLogs = this.host.pathLogs;
+  }
+
+  /** A new driver over this one's containers (which should be closed first), as after a berthd restart. */
+  reopen(): FakeDriver {
+    return new FakeDriver(this.options, this.host);
+  }
+
+  private get nextPid(): number {
+    return this.host.pids.next;
+  }
+
+  private set nextPid(n: number) {
+    this.host.pids.next = n;
   }
 
   private get(id: string): FakeContainer {
@@ -151,6 +193,7 @@ export class FakeDriver implements RuntimeDriver {
       size: spec.process.terminalSize,
       run: undefined,
       execs: new Set(),
+      kept: new Map(),
       sinks: new Set(),
       waiters: [],
       thaw: [],
@@ -223,32 +266,67 @@ export class FakeDriver implements RuntimeDriver {
     const c = this.get(id);
     if (c.state.status !== 'running') throw new ConflictError(`container ${id} is not running`);
     if (c.state.paused) throw new ConflictError(`container ${id} is paused, unpause the container before exec`);
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
+    const sink: Sink = { stdout: new PassThrough(), stderr: new PassThrough() };
     const pipe = spec.stdin ? new Pipe() : undefined;
     let size = spec.terminalSize;
-    const run = startProcess(this.program(spec.args), this.context(c, spec, pipe, (stream, data) => (stream === 'stdout' ? stdout : stderr).write(data), () => size));
+    let kept: KeptExec | undefined;
+    const out = () => kept?.out ?? sink;
+    const run = startProcess(this.program(spec.args), this.context(c, spec, pipe, (stream, data) => out()[stream].write(data), () => size));
+    const pid = this.nextPid++;
     c.execs.add(run);
-    c.argv.set(run, { pid: this.nextPid++, args: spec.args });
-    if (spec.tty) stderr.end();
+    c.argv.set(run, { pid, args: spec.args });
+    if (spec.tty) sink.stderr.end();
+    if (spec.id !== undefined) c.kept.set(spec.id, (kept = { spec, pid, run, out: sink, owner: this }));
     const exited = run.exited.then((code) => {
       c.execs.delete(run);
       c.argv.delete(run);
-      stdout.end();
-      if (!stderr.writableEnded) stderr.end();
+      endSink(out());
       pipe?.end();
+      if (kept) kept.code = code;
+      // one that ends while no driver holds it waits for the next one's restoredExecs()
+      if (kept && !this.closed) c.kept.delete(spec.id!);
       return code;
     });
     return {
+      pid,
       stdin: pipe ? stdinWritable(pipe, true) : null,
-      stdout,
-      stderr,
+      stdout: sink.stdout,
+      stderr: sink.stderr,
       exited,
       resize: async (s) => {
         size = s;
       },
       kill: async (signal) => run.kill(signalNumber(signal ?? 'SIGKILL')),
     };
+  }
+
+  async restoredExecs(id: string): Promise<RestoredExec[]> {
+    const c = this.get(id);
+    const out: RestoredExec[] = [];
+    if (this.restored.has(c)) return out;
+    this.restored.add(c);
+    for (const [execId, k] of [...c.kept]) {
+      if (k.owner === this) continue;
+      k.owner = this;
+      c.kept.delete(execId);
+      k.out = { stdout: new PassThrough(), stderr: new PassThrough() };
+      if (k.code !== undefined || k.spec.tty) k.out.stderr.end();
+      if (k.code !== undefined) k.out.stdout.end();
+      else c.kept.set(execId, k);
+      const exited =
+        k.code !== undefined
+          ? Promise.resolve(k.code)
+          : k.run.exited.then((code) => {
+              if (!this.closed) c.kept.delete(execId);
+              return code;
+            });
+      out.push({
+        id: execId,
+        spec: k.spec,
+        process: { pid: k.pid, stdin: null, stdout: k.out.stdout, stderr: k.out.stderr, exited, resize: async () => undefined, kill: async (signal) => k.run.kill(signalNumber(signal ?? 'SIGKILL')) },
+      });
+    }
+    return out;
   }
 
   async attach(id: string, options: AttachOptions = {}): Promise<AttachedStdio> {
@@ -412,9 +490,15 @@ export class FakeDriver implements RuntimeDriver {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     // the containers are the object's: only their root directories are on disk
     for (const c of this.containers.values()) if (c.rootDir) rmSync(c.rootDir, { recursive: true, force: true });
   }
+}
+
+function endSink(s: Sink): void {
+  if (!s.stdout.writableEnded) s.stdout.end();
+  if (!s.stderr.writableEnded) s.stderr.end();
 }
 
 function fromDir(dir: string | undefined, path: string): Buffer | undefined {

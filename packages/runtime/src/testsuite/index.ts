@@ -11,12 +11,18 @@ import type { ContainerSpec, ProcessSpec, RootfsSpec } from '../spec.js';
 import type { LogEntry, RuntimeDriver, RuntimeEvent } from '../driver.js';
 import { hostViewCases } from './host-view.js';
 import { logCases } from './logs.js';
+import { restoreCases } from './restore.js';
 
 export interface ConformanceFixtures {
   /** A fresh, writable rootfs for one container (called once per container). */
   rootfs(): Promise<RootfsSpec>;
   /** Fields merged into every spec (e.g. network mode). */
   baseSpec?: Partial<ContainerSpec>;
+  /**
+   * A new driver on the state of `closed` (already closed), as a restarted berthd makes:
+   * given, the suite checks what a restart keeps (restoreCases).
+   */
+  reopen?: (closed: RuntimeDriver) => RuntimeDriver | Promise<RuntimeDriver>;
 }
 
 export type DriverFactory = () => RuntimeDriver | Promise<RuntimeDriver>;
@@ -399,6 +405,19 @@ export function runConformanceSuite(name: string, makeDriver: DriverFactory, fix
 
     logCases({ driver: () => driver, spec });
     hostViewCases({ driver: () => driver, spec });
+    restoreCases({
+      driver: () => driver,
+      spec,
+      ...(fixtures.reopen
+        ? {
+            restart: async () => {
+              await driver.close();
+              driver = await fixtures.reopen!(driver);
+              return driver;
+            },
+          }
+        : {}),
+    });
 
     it('reports stats of a running container', async () => {
       const s = await spec('stats', { args: ['sleep', '30'] });
