@@ -101,7 +101,21 @@ describe('docker network connect/disconnect of running Windows containers (over 
       const absent = await docker(t.dockerEnv, ['network', 'disconnect', net, name]);
       expect(absent.code).toBe(1);
       expect((await dockerOk(t.dockerEnv, ['inspect', '-f', '{{.State.Running}}', name])).trim()).toBe('true');
+
+      // connected again, the container keeps the network across a restart
+      await dockerOk(t.dockerEnv, ['network', 'connect', '--ip', ip, net, name]);
+      await dockerOk(t.dockerEnv, ['restart', '-t', '1', name], { timeoutMs: 60_000 });
+      const after = JSON.parse(await dockerOk(t.dockerEnv, ['inspect', '-f', '{{json .NetworkSettings.Networks}}', name])) as Record<string, { IPAddress: string }>;
+      expect(after[net]?.IPAddress).toBe(ip);
+      const again = [...sim.hcn.endpoints.values()].find((e) => e.IpConfigurations?.[0]?.IpAddress === ip)!;
+      expect([...sim.hcn.namespaces.values()].find((n) => n.endpoints.has(again.ID))?.endpoints.size).toBe(2);
+      if (kind === 'lcow') {
+        // each run is a new runtime container (`<id>-<n>`), so a new utility VM: its guest holds the network from the start
+        const run = [1, 2, 3].map((n) => `${id}-${n}`).find((r) => sim.guestOf(`${r}@uvm`))!;
+        expect(sim.guestOf(`${run}@uvm`)!.networkOf(run).map((a) => a.IPConfigs?.[0]?.IPAddress)).toContain(ip);
+      }
       await dockerOk(t.dockerEnv, ['rm', '-f', name], { timeoutMs: 60_000 });
+      expect(sim.hcn.endpoints.has(again.ID)).toBe(false);
     }, 180_000);
   }
 });

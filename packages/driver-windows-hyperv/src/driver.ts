@@ -187,7 +187,8 @@ export class WindowsHypervDriver extends WindowsDriverCore {
         ...rest,
         saved,
         destroy: () => {
-          this.lcowResources.delete(spec.id);
+          // (only its own: a container made again under the same id has its own resources)
+          if (this.lcowResources.get(spec.id) === resources) this.lcowResources.delete(spec.id);
           return sandbox.destroy().then(removeScratch);
         },
       };
