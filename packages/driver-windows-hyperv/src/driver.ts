@@ -35,6 +35,7 @@ import { WindowsDriverCore, folderJoin, layerData, makeScratchFolder, scratchFor
 import type { ContainerSpec } from '@berth/runtime';
 import { bridgeRoutedHcs } from './bridge-hcs.js';
 import { lcowSandbox } from './lcow.js';
+import type { LcowResources } from './lcow-resources.js';
 
 export interface HypervDriverOptions extends WindowsDriverOptions {
   /** Windows folder for each container's scratch and its VM's scratch. */
@@ -83,9 +84,22 @@ export class WindowsHypervDriver extends WindowsDriverCore {
   // the scratch is a disk inside the utility VM; dockerd refuses docker cp on a running Hyper-V container with this text
   protected override readonly rootUnreachable = 'filesystem operations against a running Hyper-V container are not supported';
 
+  /** The network adapters and shares of each LCOW container's utility VM, while the VM lives. */
+  private readonly lcowResources = new Map<string, LcowResources>();
+
   constructor(private readonly config: HypervDriverOptions) {
     // LCOW containers live behind the bridge, not in HCS: the core's calls on them go there
     super({ ...config, hcs: bridgeRoutedHcs(config.hcs) });
+    // docker network connect/disconnect: an LCOW VM takes the endpoint as a hot-added adapter
+    // its guest moves into the namespace. A WCOW container is handed its HCN namespace by
+    // HCS (HostedSystem Networking.Namespace), so the namespace change is all it gets.
+    this.network.addLiveHook({
+      added: async (id, namespaceId, endpointId) => this.lcowResources.get(id)?.addEndpoint(namespaceId, endpointId),
+      removing: async (id, _ns, endpointId) => {
+        const r = this.lcowResources.get(id);
+        if (r?.hasEndpoint(endpointId)) await r.removeEndpoint(endpointId);
+      },
+    });
   }
 
   protected override guestOsOf(spec: ContainerSpec): GuestOs {
@@ -167,7 +181,17 @@ export class WindowsHypervDriver extends WindowsDriverCore {
         ...(namespaceId ? { namespaceId } : {}),
       });
       const saved: SavedLcow = { lcow: true, scratch, uvmId: `${spec.id}@uvm` };
-      return { ...sandbox, saved, destroy: () => sandbox.destroy().then(removeScratch) };
+      const { resources, ...rest } = sandbox;
+      this.lcowResources.set(spec.id, resources);
+      return {
+        ...rest,
+        saved,
+        destroy: () => {
+          // (only its own: a container made again under the same id has its own resources)
+          if (this.lcowResources.get(spec.id) === resources) this.lcowResources.delete(spec.id);
+          return sandbox.destroy().then(removeScratch);
+        },
+      };
     } catch (e) {
       await removeScratch();
       throw e;

@@ -10,11 +10,13 @@
  *   with only that file allowed) mounted in the guest at /run/gcs/c/<id>/mounts/m<i>
  *   (GCS `MappedDirectory`), and the OCI mount's source is that path.
  * Adds go host first, then guest; removal is guest first, then host, in reverse order.
+ * While the container runs, an endpoint joins (addEndpoint) or leaves (removeEndpoint) the
+ * same way, as hcsshim's AddEndpointsToNS / RemoveEndpointFromNS do.
  */
 import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute } from 'node:path';
-import { InvalidArgumentError, UnsupportedError } from '@berth/image-format';
+import { ConflictError, InvalidArgumentError, NotFoundError, UnsupportedError } from '@berth/image-format';
 import {
   lcowMappedDirectoryRequest,
   lcowMountPath,
@@ -32,9 +34,11 @@ import type { ContainerSpec, DnsSpec } from '@berth/runtime';
 
 /** What was added, in order; undo() takes it away in reverse. */
 export class LcowResources {
-  private readonly undos: (() => Promise<void>)[] = [];
+  /** Each undo with the endpoint it belongs to (network adapters), so a disconnect takes only its own. */
+  private readonly undos: { endpoint?: string; run: () => Promise<void> }[] = [];
   /** Guest paths of the spec's mounts, index by index (lcowContainerRequest's mountPaths). */
   readonly mountPaths: string[] = [];
+  private dns: DnsSpec | undefined;
 
   constructor(
     private readonly hcs: HcsApi,
@@ -44,30 +48,62 @@ export class LcowResources {
 
   /** Every endpoint of the namespace as an adapter of the VM, in the guest's namespace of the same id. */
   async addNetwork(namespaceId: string, dns: DnsSpec | undefined): Promise<void> {
+    this.dns = dns;
+    const ns = await this.hcs.queryNamespaceProperties(namespaceId);
+    for (const r of ns.Resources ?? []) if (r.Type === 'Endpoint') await this.addEndpoint(namespaceId, r.Data.Id);
+  }
+
+  /** Whether the endpoint is an adapter of this VM (added at create or by a connect). */
+  hasEndpoint(endpointId: string): boolean {
+    return this.undos.some((u) => u.endpoint === endpointId.toLowerCase());
+  }
+
+  /**
+   * One endpoint as a network adapter of the VM, then the guest told to put it in the
+   * namespace (hcsshim addNIC): at create for each endpoint, and hot-added while the
+   * container runs (`docker network connect`).
+   */
+  async addEndpoint(namespaceId: string, endpointId: string): Promise<void> {
     // hcsshim sends the guest request only to a GCS that says it takes it; an older one would leave the container without a network
     const caps = this.guest.bridge.capabilities?.GuestDefinedCapabilities as LcowGuestCapabilities | undefined;
     if (!caps?.NamespaceAddRequestSupported) throw new UnsupportedError('the utility VM\'s GCS cannot add network adapters to a namespace (NamespaceAddRequestSupported): LCOW networking needs newer LinuxBootFiles; use --network none');
-    const ns = await this.hcs.queryNamespaceProperties(namespaceId);
-    for (const r of ns.Resources ?? []) {
-      if (r.Type !== 'Endpoint') continue;
-      const ep = await this.hcs.queryEndpointProperties(r.Data.Id);
-      // hcsshim takes the gateway from the endpoint's routes; an endpoint without routes goes by its network's
-      const routes = ep.Routes?.length ? ep.Routes : ep.HostComputeNetwork ? ((await this.hcs.queryNetworkProperties(ep.HostComputeNetwork)).Ipams?.[0]?.Subnets[0]?.Routes ?? []) : [];
-      const nicId = randomUUID();
-      const mac = ep.MacAddress ?? '';
-      await this.hcs.modifyComputeSystem(this.vm, networkAdapterRequest(nicId, { EndpointId: ep.ID, ...(mac ? { MacAddress: mac } : {}) }));
-      this.undos.push(() => this.hcs.modifyComputeSystem(this.vm, networkAdapterRequest(nicId, { EndpointId: ep.ID, ...(mac ? { MacAddress: mac } : {}) }, 'Remove')));
-      const adapter = lcowNetworkAdapter({
-        namespaceId,
-        nicId,
-        mac,
-        ipConfigs: (ep.IpConfigurations ?? []).map((c) => ({ ip: c.IpAddress, prefixLength: c.PrefixLength ?? 32 })),
-        routes: routes.map((x) => ({ nextHop: x.NextHop, destinationPrefix: x.DestinationPrefix })),
-        dnsServers: ep.Dns?.ServerList?.length ? ep.Dns.ServerList : (dns?.servers ?? []),
-        dnsSearch: [...(ep.Dns?.Domain ? [ep.Dns.Domain] : []), ...(ep.Dns?.Search?.length ? ep.Dns.Search : (dns?.search ?? []))],
-      });
+    const key = endpointId.toLowerCase();
+    if (this.hasEndpoint(key)) throw new ConflictError(`endpoint ${endpointId} is already a network adapter of ${this.vm.id}`);
+    const ep = await this.hcs.queryEndpointProperties(endpointId);
+    // hcsshim takes the gateway from the endpoint's routes; an endpoint without routes goes by its network's
+    const routes = ep.Routes?.length ? ep.Routes : ep.HostComputeNetwork ? ((await this.hcs.queryNetworkProperties(ep.HostComputeNetwork)).Ipams?.[0]?.Subnets[0]?.Routes ?? []) : [];
+    const nicId = randomUUID();
+    const mac = ep.MacAddress ?? '';
+    const nic = { EndpointId: ep.ID, ...(mac ? { MacAddress: mac } : {}) };
+    await this.hcs.modifyComputeSystem(this.vm, networkAdapterRequest(nicId, nic));
+    this.undos.push({ endpoint: key, run: () => this.hcs.modifyComputeSystem(this.vm, networkAdapterRequest(nicId, nic, 'Remove')) });
+    const adapter = lcowNetworkAdapter({
+      namespaceId,
+      nicId,
+      mac,
+      ipConfigs: (ep.IpConfigurations ?? []).map((c) => ({ ip: c.IpAddress, prefixLength: c.PrefixLength ?? 32 })),
+      routes: routes.map((x) => ({ nextHop: x.NextHop, destinationPrefix: x.DestinationPrefix })),
+      dnsServers: ep.Dns?.ServerList?.length ? ep.Dns.ServerList : (this.dns?.servers ?? []),
+      dnsSearch: [...(ep.Dns?.Domain ? [ep.Dns.Domain] : []), ...(ep.Dns?.Search?.length ? ep.Dns.Search : (this.dns?.search ?? []))],
+    });
+    try {
       await this.guest.modify(lcowNetworkRequest(adapter));
-      this.undos.push(() => this.guest.modify(lcowNetworkRequest(adapter, 'Remove')));
+    } catch (e) {
+      // as hcsshim's modify: the host's half of a failed add is rolled back
+      await this.undos.pop()!.run().catch(() => undefined);
+      throw e;
+    }
+    this.undos.push({ endpoint: key, run: () => this.guest.modify(lcowNetworkRequest(adapter, 'Remove')) });
+  }
+
+  /** The endpoint's adapter taken from the guest, then from the VM (hcsshim removeNIC); unknown: NotFound as hcsshim's ErrNICNotFound. */
+  async removeEndpoint(endpointId: string): Promise<void> {
+    const key = endpointId.toLowerCase();
+    const mine = this.undos.filter((u) => u.endpoint === key);
+    if (!mine.length) throw new NotFoundError(`endpoint ${endpointId} is not a network adapter of ${this.vm.id}`);
+    for (const u of mine.reverse()) {
+      await u.run();
+      this.undos.splice(this.undos.indexOf(u), 1);
     }
   }
 
@@ -82,10 +118,10 @@ export class LcowResources {
       // hcsshim's share names count up per VM; one VM per container here
       const share: Plan9Input = { name: String(n++), hostPath: file ? dirname(m.source) : m.source, readonly: !!m.readonly, ...(file ? { file } : {}) };
       await this.hcs.modifyComputeSystem(this.vm, plan9ShareRequest(share));
-      this.undos.push(() => this.hcs.modifyComputeSystem(this.vm, plan9ShareRequest(share, 'Remove')));
+      this.undos.push({ run: () => this.hcs.modifyComputeSystem(this.vm, plan9ShareRequest(share, 'Remove')) });
       const mapped = { mountPath: shareDir, name: share.name, readonly: share.readonly };
       await this.guest.modify(lcowMappedDirectoryRequest(mapped));
-      this.undos.push(() => this.guest.modify(lcowMappedDirectoryRequest(mapped, 'Remove')));
+      this.undos.push({ run: () => this.guest.modify(lcowMappedDirectoryRequest(mapped, 'Remove')) });
       this.mountPaths[i] = file ? `${shareDir}/${file}` : shareDir;
     }
   }
@@ -93,7 +129,7 @@ export class LcowResources {
   /** Everything added, taken away in reverse order; the first failure is reported after all were tried. */
   async undo(): Promise<void> {
     let first: unknown;
-    for (const u of this.undos.splice(0).reverse()) await u().catch((e: unknown) => (first ??= e));
+    for (const u of this.undos.splice(0).reverse()) await u.run().catch((e: unknown) => (first ??= e));
     if (first) throw first;
   }
 }

@@ -44,7 +44,8 @@ export interface LcowSandboxInput {
   namespaceId?: string;
 }
 
-export async function lcowSandbox(input: LcowSandboxInput): Promise<Omit<Sandbox, 'saved'>> {
+/** The sandbox, and its VM's adapters and shares (a running container's connect adds to them). */
+export async function lcowSandbox(input: LcowSandboxInput): Promise<Omit<Sandbox, 'saved'> & { resources: LcowResources }> {
   const { hcs, spec } = input;
   const uvmId = `${spec.id}@uvm`;
   const vm: HcsSystem = await hcs.createComputeSystem(uvmId, lcowUvmDocument({ bootFilesPath: input.bootFilesPath, ...input.uvm }));
@@ -83,6 +84,7 @@ export async function lcowSandbox(input: LcowSandboxInput): Promise<Omit<Sandbox
     await resources.addMounts(spec);
     const hosted = lcowContainerRequest({ spec, scratchDirPath, mountPaths: resources.mountPaths, ...(input.namespaceId ? { namespaceId: input.namespaceId } : {}) });
     return {
+      resources,
       createSystem: async () => {
         await connection.createContainer(spec.id, hosted);
         return new BridgeContainer(spec.id, connection);

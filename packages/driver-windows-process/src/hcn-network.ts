@@ -61,6 +61,20 @@ interface Attachment {
   endpoints: Endpoint[];
 }
 
+/**
+ * What a runtime driver does beyond HCN when a running container joins or leaves a network:
+ * HNS plumbs an endpoint added to a namespace into a process-isolated container's
+ * compartment itself, but a utility VM needs it hot-added as a network adapter and its guest
+ * told (hcsshim AddEndpointsToNS / RemoveEndpointFromNS). Each hook ignores containers that
+ * are not its own.
+ */
+export interface LiveEndpointHook {
+  /** After the endpoint is in the container's namespace; a failure undoes the connect. */
+  added(containerId: string, namespaceId: string, endpointId: string): Promise<void>;
+  /** Before the endpoint leaves the namespace. */
+  removing(containerId: string, namespaceId: string, endpointId: string): Promise<void>;
+}
+
 export interface HcnNetworkDriverOptions {
   /** Docker's `bridge` on Windows is `nat`. */
   defaultNetworkName?: string;
@@ -88,6 +102,7 @@ export class HcnNetworkDriver implements NetworkDriver {
   private readonly networks = new Map<string, Net>();
   private readonly attachments = new Map<string, Attachment>();
   private names: ContainerNamesHook = () => [];
+  private readonly liveHooks: LiveEndpointHook[] = [];
 
   constructor(
     private readonly hcs: HcsApi,
@@ -303,17 +318,30 @@ export class HcnNetworkDriver implements NetworkDriver {
     this.save();
   }
 
+  /** Called on connect and disconnect of a running container (not at attach/detach: the sandbox plumbs those). */
+  addLiveHook(hook: LiveEndpointHook): void {
+    this.liveHooks.push(hook);
+  }
+
   async connect(containerId: string, options: EndpointRequest): Promise<EndpointInterface> {
     const a = this.attachments.get(containerId);
     if (!a) throw new NotFoundError(`container ${containerId} has no network attachment`);
     if (a.mode !== 'bridge') throw new ConflictError(`container ${containerId} has network mode ${a.mode} and cannot join a network`);
-    return this.iface(await this.addEndpoint(a, containerId, options, []));
+    const ep = await this.addEndpoint(a, containerId, options, []);
+    try {
+      for (const h of this.liveHooks) await h.added(containerId, a.namespaceId!, ep.hcnId);
+    } catch (e) {
+      await this.removeEndpoint(a, ep).catch(() => undefined);
+      throw e;
+    }
+    return this.iface(ep);
   }
 
   async disconnect(containerId: string, network: string): Promise<void> {
     const a = this.attachments.get(containerId);
     const ep = a?.endpoints.find((e) => e.network === network);
     if (!a || !ep) throw new NotFoundError(`container ${containerId} is not connected to network ${network}`);
+    for (const h of this.liveHooks) await h.removing(containerId, a.namespaceId!, ep.hcnId);
     await this.removeEndpoint(a, ep);
   }
 

@@ -9,4 +9,4 @@ export { signalOptions } from './signals.js';
 export { folderJoin, layerData, layerDataOf, makeScratchFolder, scratchFolder, scratchFor, winBasename } from './layers.js';
 export { WindowsLayerSnapshotter, parentLayerPaths, WINDOWS_LAYER_MOUNT, type WindowsLayerStoreOptions } from './layer-store.js';
 export { FileLog } from './log.js';
-export { HcnNetworkDriver, type HcnNetworkDriverOptions } from './hcn-network.js';
+export { HcnNetworkDriver, type HcnNetworkDriverOptions, type LiveEndpointHook } from './hcn-network.js';

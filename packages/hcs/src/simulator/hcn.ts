@@ -117,10 +117,10 @@ export class SimHcn {
     if (r.ResourceType !== 'Endpoint' || !r.Settings.EndpointId) throw new HcsError(HRESULT.E_INVALIDARG, 'HcnModifyNamespace', 'only endpoint requests are simulated');
     const ep = this.endpoint(r.Settings.EndpointId);
     if (r.RequestType === 'Add') {
-      const elsewhere = [...this.namespaces.values()].some((n) => n !== ns && n.endpoints.has(ep.ID));
-      if (elsewhere) throw new HcsError(HRESULT.HCN_E_ENDPOINT_ALREADY_ATTACHED, 'HcnModifyNamespace', ep.ID);
+      // in this namespace or another one: HNS refuses both
+      if ([...this.namespaces.values()].some((n) => n.endpoints.has(ep.ID))) throw new HcsError(HRESULT.HCN_E_ENDPOINT_ALREADY_ATTACHED, 'HcnModifyNamespace', ep.ID);
       ns.endpoints.add(ep.ID);
-    } else ns.endpoints.delete(ep.ID);
+    } else if (!ns.endpoints.delete(ep.ID)) throw new HcsError(HRESULT.HCN_E_ENDPOINT_NOT_ATTACHED, 'HcnModifyNamespace', `${ep.ID} is not in namespace ${id}`);
   }
 
   deleteNamespace(id: string): void {
