@@ -1,30 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ContainerStats } from '@berth/runtime';
 import type { CgroupMounts } from './layout.js';
 
-interface CgroupStats {
-  cgroup: 'v1' | 'v2';
-  cpu: {
-    usageNanos: number;
-    userNanos?: number;
-    systemNanos?: number;
-    perCpuNanos?: number[];
-    throttling?: { periods: number; throttledPeriods: number; throttledNanos: number };
-  };
-  memory: {
-    usageBytes: number;
-    limitBytes?: number;
-    maxUsageBytes?: number;
-    failCount?: number;
-    rssBytes?: number;
-    inactiveFileBytes?: number;
-    pageFaults?: number;
-    majorPageFaults?: number;
-    stat?: Record<string, number>;
-  };
-  pids: { current: number; limit?: number };
-  oomKills: number;
-}
+/** What a cgroup tells of a container: the runtime contract's figures less the host's and the network's. */
+type CgroupStats = Pick<ContainerStats, 'cpu' | 'memory' | 'pids'> & { cgroup: 'v1' | 'v2'; oomKills: number };
 
 async function read(path: string): Promise<string | undefined> {
   try {
