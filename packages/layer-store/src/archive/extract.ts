@@ -21,14 +21,13 @@ import {
 } from 'node:fs';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import tar, { type Header } from 'tar-stream';
-import { BerthError, InvalidArgumentError, type Digest, type LayerCompression } from '@berth/image-format';
-import { DecoderStoppedError, sniffingDecompressor } from './decompress.js';
+import type { Header } from 'tar-stream';
+import { BerthError, InvalidArgumentError, type LayerCompression } from '@berth/image-format';
 import { hostPathIn, locateInRoot, UnsafePathError, type InRootPath, type RootMount } from './resolve-in-root.js';
-import { TarGuard, type TarLimits } from './tar-guard.js';
+import type { TarLimits } from './tar-guard.js';
+import { walkTar, type TarWalkResult } from './tar-entries.js';
 import { setXattr } from './xattr.js';
-import { checkLayerName, DEFAULT_TAR_LIMITS, layerHardlinkTarget, layerXattrAllowed, OPAQUE, refuseEntry, UnsafeEntryError, WHITEOUT, whiteoutTarget } from './layer-entries.js';
+import { checkLayerName, layerHardlinkTarget, layerXattrAllowed, OPAQUE, refuseEntry, UnsafeEntryError, WHITEOUT, whiteoutTarget } from './layer-entries.js';
 import { withPaxTimes } from './tar-times.js';
 
 export { UnsafeEntryError };
@@ -76,15 +75,8 @@ export interface ExtractPolicy {
   digest?: boolean;
 }
 
-export interface ExtractResult {
-  /** sha256 of the uncompressed tar, when asked for. */
-  digest?: Digest;
-  /** Uncompressed size of the tar. */
-  size: number;
-  entries: number;
-  /** Docker's layer size: file contents plus symlink targets (see entrySize). */
-  contentSize: number;
-}
+/** The digest is there when asked for. */
+export type ExtractResult = TarWalkResult;
 
 
 /**
@@ -100,62 +92,26 @@ export interface ExtractResult {
  * A failure leaves the entries before it in place; a file cut short is removed.
  */
 export async function extractTar(input: Readable, root: string, policy: ExtractPolicy): Promise<ExtractResult> {
-  const guard = new TarGuard({ ...DEFAULT_TAR_LIMITS, ...policy.limits }, policy.digest ?? false);
-  const dec = sniffingDecompressor(policy.compression ?? 'none');
-  const extract = tar.extract();
   const x = new Extraction(root, policy);
-  let feedError: unknown;
-  let contentSize = 0;
-  const feed = pipeline(input, dec.stream, guard, extract).catch((err: unknown) => {
-    feedError ??= err;
-  });
-  let entryError: unknown;
+  let result: ExtractResult;
   try {
-    for await (const entry of extract) {
-      const xattrs = guard.nextEntryXattrs();
-      contentSize += entrySize(entry.header);
-      try {
-        await x.entry(withPaxTimes(entry.header), entry as unknown as Readable, xattrs);
-      } catch (err) {
-        entryError = err;
-        throw err;
-      }
-    }
-    await feed;
-    await dec.done;
+    result = await walkTar(
+      input,
+      {
+        compression: policy.compression ?? 'none',
+        ...(policy.limits ? { limits: policy.limits } : {}),
+        digest: policy.digest ?? false,
+        // The entry handler's refusal or fs failure is the cause; a stream's error when it has none.
+        ownError: (e) => e instanceof BerthError || (e as NodeJS.ErrnoException | undefined)?.syscall !== undefined,
+      },
+      (h, data, xattrs) => x.entry(withPaxTimes(h), data, xattrs),
+    );
   } catch (err) {
     x.cleanup();
-    input.destroy();
-    dec.stream.destroy();
-    extract.destroy();
-    await feed;
-    // A child decoder's own failure (a cut or corrupt stream) explains the tar parser's
-    // "unexpected end" better than the parser does.
-    const decodeError = await dec.done.then(
-      () => undefined,
-      (e: unknown) => (e instanceof DecoderStoppedError ? undefined : e),
-    );
-    // The entry handler's refusal or fs failure is the cause; a stream's error when it has none.
-    const own = entryError instanceof BerthError || (entryError as NodeJS.ErrnoException | undefined)?.syscall !== undefined;
-    throw own ? entryError : (decodeError ?? feedError ?? entryError ?? err);
-  }
-  if (feedError) {
-    x.cleanup();
-    throw feedError;
+    throw err;
   }
   x.finish();
-  return { ...(policy.digest ? { digest: guard.digest() } : {}), size: guard.bytes, entries: guard.entries, contentSize };
-}
-
-/**
- * An entry's share of Docker's layer size, which overlay2 measures as the lstat sizes of the
- * non-directory entries of the layer's tree: a file's length, a symlink's target length;
- * a hard link adds nothing (one inode), nor do directories and whiteout devices.
- */
-function entrySize(h: Header): number {
-  if (h.type === 'symlink') return Buffer.byteLength(h.linkname ?? '');
-  if (h.type === 'file' || h.type === 'contiguous-file') return h.size ?? 0;
-  return 0;
+  return result;
 }
 
 const inside = (path: string, dir: string): boolean => dir === '/' || path === dir || path.startsWith(dir + '/');
