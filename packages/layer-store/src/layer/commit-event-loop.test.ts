@@ -65,7 +65,7 @@ for (const [name, open] of [
       try {
         await mkdir(join(target, 'app'));
         for (let i = 0; i < 50; i++) await writeFile(join(target, 'app', `f${i}`), `file ${i}\n`);
-        setXattr(join(target, 'app/f7'), 'user.berth', Buffer.from('seven'));
+        await setXattr(join(target, 'app/f7'), 'user.berth', Buffer.from('seven'));
       } finally {
         await unmount(target);
       }
