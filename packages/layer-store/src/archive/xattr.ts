@@ -12,16 +12,16 @@ export async function setXattr(path: string, name: string, value: Buffer): Promi
   if (r.status !== 0) throw new BerthError('Internal', `setfattr ${name} on ${path} failed: ${r.stderr}`);
 }
 
-const GETFATTR_ARGS = ['-h', '-P', '-d', '-m', '-', '-e', 'hex', '--absolute-names'];
+const GETFATTR_ARGS = ['-h', '-P', '-d', '-e', 'hex', '--absolute-names'];
 
 /**
- * Every xattr of every path under `dir` (including `dir`), from one getfattr run, without
+ * Every xattr (named by the regex `match`, default all) of every path under `dir` (including `dir`), from one getfattr run, without
  * holding the event loop (a layer commit calls this once per build step): getfattr runs
  * from the helper thread, the output is parsed here.
  */
-export async function readXattrTree(dir: string, recursive = true): Promise<Map<string, Map<string, Buffer>>> {
+export async function readXattrTree(dir: string, recursive = true, match = '-'): Promise<Map<string, Map<string, Buffer>>> {
   // getfattr exits 1 when some path has no xattr support; what it printed still holds.
-  const { stdout } = await runHostTool('getfattr', [...GETFATTR_ARGS, ...(recursive ? ['-R'] : []), '--', dir]);
+  const { stdout } = await runHostTool('getfattr', [...GETFATTR_ARGS, '-m', match, ...(recursive ? ['-R'] : []), '--', dir]);
   const parser = new XattrListing();
   parser.push(stdout);
   return parser.end();
@@ -29,7 +29,7 @@ export async function readXattrTree(dir: string, recursive = true): Promise<Map<
 
 /** The same, waiting for getfattr: for test tooling that compares trees, never a daemon path. */
 export function readXattrTreeSync(dir: string, recursive = true): Map<string, Map<string, Buffer>> {
-  const r = spawnSync('getfattr', [...GETFATTR_ARGS, ...(recursive ? ['-R'] : []), '--', dir], { maxBuffer: 1 << 30 });
+  const r = spawnSync('getfattr', [...GETFATTR_ARGS, '-m', '-', ...(recursive ? ['-R'] : []), '--', dir], { maxBuffer: 1 << 30 });
   if (r.error) throw new BerthError('Internal', `getfattr failed: ${r.error.message}`);
   const parser = new XattrListing();
   parser.push(r.stdout);
