@@ -1,4 +1,3 @@
-import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { lstat, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,29 +6,7 @@ import tar, { type Header } from 'tar-stream';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { extractTar } from './extract.js';
 import { readXattrTreeSync } from './xattr.js';
-
-// node:child_process as every importer sees it (builtins' ESM exports follow the CJS object
-// once synced): counts what is spawned from this thread while the layer is applied.
-const childProcess = createRequire(import.meta.url)('node:child_process') as Record<string, unknown>;
-const SPAWNERS = ['spawn', 'spawnSync', 'execFile', 'execFileSync', 'exec', 'execSync'];
-
-async function countingMainThreadSpawns<T>(fn: () => Promise<T>): Promise<{ result: T; spawned: string[] }> {
-  const spawned: string[] = [];
-  const saved = SPAWNERS.map((n) => [n, childProcess[n]] as const);
-  for (const [n, f] of saved) {
-    childProcess[n] = (...args: unknown[]) => {
-      spawned.push(`${n} ${String(args[0])}`);
-      return (f as (...a: unknown[]) => unknown)(...args);
-    };
-  }
-  syncBuiltinESMExports();
-  try {
-    return { result: await fn(), spawned };
-  } finally {
-    for (const [n, f] of saved) childProcess[n] = f;
-    syncBuiltinESMExports();
-  }
-}
+import { countingMainThreadSpawns } from '../testsuite/main-thread-spawns.js';
 
 const N = 150;
 
