@@ -54,7 +54,9 @@ it("applies a layer of xattrs, devices and whiteouts without forking on the call
   );
   clearInterval(timer);
   longest = Math.max(longest, performance.now() - last);
-  expect(longest).toBeLessThan(150);
+  // with the nodes made and xattrs set on the loop's thread it never ticked (17 s here);
+  // now a gap is a few sync fs calls and a GC, whatever else the machine is doing
+  expect(longest).toBeLessThan(1000);
   expect(spawned).toEqual([]);
   // and it is all there
   const xattrs = readXattrTreeSync(join(work, 'x'));
