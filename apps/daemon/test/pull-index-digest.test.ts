@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRegistry, type SeededRegistry } from '@berth/fixtures';
 import { startTestDaemon, type TestDaemon } from './support/daemon.js';
-import { dockerOk } from './support/docker-cli.js';
+import { docker, dockerOk } from './support/docker-cli.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -63,12 +63,18 @@ async function pushTwoPlatformIndex(url: string, busybox: string, repo: string, 
  *   images --digests:     one row, DIGEST sha256:<index>
  *   then pull repo@sha256:<platform manifest>: "Status: Downloaded newer image for
  *   repo@sha256:<platform manifest>", RepoDigests holds both, two rows.
+ * Before that pull, repo@sha256:<platform manifest> is no reference it holds:
+ *   image inspect:  "No such image: repo@sha256:<platform manifest>" (exit 1)
+ *   run:            "Unable to find image 'repo@sha256:<platform manifest>' locally", it pulls
+ *                   ("Digest: sha256:<platform manifest>"), runs, and RepoDigests holds both.
  */
 describe('RepoDigests of a tag naming an image index', () => {
   let t: TestDaemon;
   let reg: SeededRegistry;
   let digests: { index: string; host: string };
   let repo: string;
+  /** The same index in a repository of its own, for a lookup by the platform manifest's digest. */
+  let other: string;
 
   beforeAll(async () => {
     reg = await seededRegistry();
@@ -76,6 +82,8 @@ describe('RepoDigests of a tag naming an image index', () => {
     const name = `multi-${Math.random().toString(16).slice(2, 8)}`;
     digests = await pushTwoPlatformIndex(reg.registry.url, reg.busybox, name, 'v1');
     repo = `${reg.registry.host}/${name}`;
+    await pushTwoPlatformIndex(reg.registry.url, reg.busybox, `${name}-other`, 'v1');
+    other = `${repo}-other`;
   }, 120_000);
   afterAll(async () => {
     await t?.stop();
@@ -99,5 +107,20 @@ describe('RepoDigests of a tag naming an image index', () => {
     expect(JSON.parse(await dockerOk(t.dockerEnv, ['inspect', '-f', '{{json .RepoDigests}}', `${repo}:v1`]))).toEqual([`${repo}@${digests.host}`, `${repo}@${digests.index}`].sort());
     const rows = (await dockerOk(t.dockerEnv, ['images', '--digests', '--format', '{{.Tag}} {{.Digest}}', repo])).trim().split('\n').sort();
     expect(rows).toEqual([`v1 ${digests.host}`, `v1 ${digests.index}`].sort());
+  });
+
+  it('name@<platform manifest digest> of an image pulled through its index is not found locally; run pulls it', async () => {
+    await dockerOk(t.dockerEnv, ['pull', `${other}:v1`]);
+    const byPlatform = `${other}@${digests.host}`;
+    const inspected = await docker(t.dockerEnv, ['image', 'inspect', '-f', '{{.Id}}', byPlatform]);
+    expect(inspected.code).toBe(1);
+    expect(inspected.stderr).toContain(`No such image: ${byPlatform}`);
+    const ran = await docker(t.dockerEnv, ['run', '--rm', '--network', 'none', byPlatform, 'true']);
+    expect(ran.code).toBe(0);
+    expect(ran.stderr).toContain(`Unable to find image '${byPlatform}' locally`);
+    expect(ran.stderr).toContain(`Digest: ${digests.host}`);
+    // (the image is the one pulled above under the first name too: its digests are listed beside)
+    const recorded = (JSON.parse(await dockerOk(t.dockerEnv, ['inspect', '-f', '{{json .RepoDigests}}', `${other}:v1`])) as string[]).filter((d) => d.startsWith(`${other}@`));
+    expect(recorded).toEqual([`${other}@${digests.host}`, `${other}@${digests.index}`].sort());
   });
 });

@@ -87,6 +87,13 @@ describe('container stats: the key tree dockerd 20.10 answers', () => {
     if (V1) expect(counters['total_rss']).toBeGreaterThan(0);
   });
 
+  it("an unlimited container's hierarchical_memory_limit as the exact integer dockerd writes (9223372036854771712, not a double's 9223372036854772000)", async () => {
+    const body = (await request(t.socketPath, 'GET', `/v1.41/containers/${plain}/stats?stream=false`)).body;
+    // v2 has no such counter; none of its counters come near 2^53
+    if (V1) expect(body).toContain('"hierarchical_memory_limit":9223372036854771712,');
+    expect(body).not.toMatch(/:-?\d+(\.\d+)?[eE]/);
+  });
+
   it('with -m 64m and --pids-limit 50: the limits as set', async () => {
     const s = await stats(limited);
     expectRunningShape(s, 64 << 20);

@@ -26,7 +26,7 @@ export {
   demultiplexStream,
   type Frame,
 } from './stream/multiplex.js';
-export { readJsonLines, jsonLine } from './stream/json-lines.js';
+export { readJsonLines, jsonLine, exactJson } from './stream/json-lines.js';
 export { readFirstChunk } from './stream/first-chunk.js';
 export { DEFAULT_DETACH_KEYS, DetachKeyWatcher, parseDetachKeys } from './stream/detach-keys.js';
 

@@ -3,9 +3,17 @@ import { InvalidArgumentError } from '@berth/image-format';
 
 const NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
-/** A 64-hex ID, like Docker's container, exec and network IDs. */
+/**
+ * A 64-hex ID, like Docker's container, exec and network IDs. Its first 12 characters are
+ * a container's hostname: never all digits (as moby's GenerateRandomID), since resolvers
+ * (glibc's gethostbyname) take an all-digit name for a numeric address and never look it
+ * up in /etc/hosts: `hostname -i` failed with "Unknown host" for about 1 container in 280.
+ */
 export function newId(): string {
-  return randomBytes(32).toString('hex');
+  for (;;) {
+    const id = randomBytes(32).toString('hex');
+    if (!/^\d{12}/.test(id)) return id;
+  }
 }
 
 /** Validates a user-given container name; returns it without the leading '/'. */

@@ -4,17 +4,10 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import tar, { type Header } from 'tar-stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, openTestEngine, text, uniq, type TestEngine } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { busyboxEngine, execText, tarNames, uniq } from './helpers.js';
 
-let t: TestEngine;
-beforeAll(async () => {
-  t = await openTestEngine();
-  await t.engine.images.ensureBuiltin('busybox');
-});
-afterAll(async () => {
-  await t?.cleanup();
-});
+const t = busyboxEngine();
 
 type Entry = Partial<Header> & { name: string; body?: string };
 
@@ -50,26 +43,6 @@ async function fileIn(id: string, path: string): Promise<string> {
   return body;
 }
 
-async function names(stream: Readable): Promise<string[]> {
-  const ex = tar.extract();
-  const out: string[] = [];
-  const done = (async () => {
-    for await (const e of ex) {
-      out.push(e.header.name);
-      e.resume();
-    }
-  })();
-  stream.pipe(ex);
-  await done;
-  return out;
-}
-
-async function exec(id: string, cmd: string[]): Promise<string> {
-  const { Id } = await t.engine.containers.execCreate(id, { Cmd: cmd, AttachStdout: true, AttachStderr: true });
-  const s = await t.engine.containers.execStart(Id, {});
-  return text(await collect(s!.output));
-}
-
 async function created(extra: Record<string, unknown> = {}, host: Record<string, unknown> = {}): Promise<string> {
   const { Id } = await t.engine.containers.create({ Image: 'busybox', Cmd: ['sleep', '30'], ...extra, HostConfig: { NetworkMode: 'none', ...host } });
   return Id;
@@ -103,7 +76,7 @@ describe('docker cp into a container (PUT archive)', () => {
     expect((await engine.containers.archiveStat(id, '/tmp/d')).mtime).toBe(mtime.toISOString());
     // owners kept from the tar: look through a running container
     await engine.containers.start(id);
-    expect((await exec(id, ['stat', '-c', '%u:%g %a', '/tmp/d/f.txt', '/tmp/d'])).trim().split('\n')).toEqual(['1234:5678 640', '1234:5678 750']);
+    expect((await execText(t.engine, id, ['stat', '-c', '%u:%g %a', '/tmp/d/f.txt', '/tmp/d'])).trim().split('\n')).toEqual(['1234:5678 640', '1234:5678 750']);
     const sub = engine.events.subscribe({ since, until: Math.floor(Date.now() / 1000) + 1, filters: { type: ['container'], event: ['extract-to-dir'] } });
     const events = [];
     for await (const e of sub) events.push(e);
@@ -116,7 +89,7 @@ describe('docker cp into a container (PUT archive)', () => {
     const id = await created();
     await engine.containers.start(id);
     await engine.containers.putArchive(id, '/', Readable.from([gzipSync(await tarBytes([{ name: 'gz/in.txt', body: 'gzipped\n' }]))]));
-    expect(await exec(id, ['cat', '/gz/in.txt'])).toBe('gzipped\n');
+    expect(await execText(t.engine, id, ['cat', '/gz/in.txt'])).toBe('gzipped\n');
     expect((await engine.containers.inspect(id)).State.Status).toBe('running');
     await engine.containers.remove(id, { force: true });
   });
@@ -148,7 +121,7 @@ describe('docker cp into a container (PUT archive)', () => {
     await engine.containers.start(id);
     await engine.containers.putArchive(id, '/escape/tmp', await tarOf([{ name: marker.slice(5) + '-d', body: 'd' }]));
     expect(existsSync(`${marker}-d`)).toBe(false);
-    expect(await exec(id, ['cat', `${marker}-d`])).toBe('d');
+    expect(await execText(t.engine, id, ['cat', `${marker}-d`])).toBe('d');
     await engine.containers.remove(id, { force: true });
   });
 
@@ -222,15 +195,15 @@ describe('docker cp into a container (PUT archive)', () => {
       if (running) await engine.containers.start(id);
       const asLink = await engine.containers.getArchive(id, '/alias');
       expect(asLink.stat.linkTarget).toBe('real');
-      expect(await names(asLink.tar)).toEqual(['alias']);
+      expect(await tarNames(asLink.tar)).toEqual(['alias']);
       const followed = await engine.containers.getArchive(id, '/alias/');
       expect(followed.stat).toMatchObject({ name: 'alias', linkTarget: '' });
       expect(followed.stat.mode >= 2 ** 31).toBe(true);
-      expect((await names(followed.tar)).sort()).toEqual(['alias/', 'alias/in.txt']);
+      expect((await tarNames(followed.tar)).sort()).toEqual(['alias/', 'alias/in.txt']);
       const root = await engine.containers.getArchive(id, '/');
       expect(root.stat.name).toBe('/');
       expect(root.stat.mode >= 2 ** 31).toBe(true);
-      const all = await names(root.tar);
+      const all = await tarNames(root.tar);
       expect(all).toContain('/real/in.txt');
       expect(all).toContain('/bin/busybox');
     }

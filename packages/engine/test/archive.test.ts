@@ -1,17 +1,10 @@
 import { existsSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, openTestEngine, text, uniq, type TestEngine } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { busyboxEngine, execText, tarNames, uniq } from './helpers.js';
 
-let t: TestEngine;
-beforeAll(async () => {
-  t = await openTestEngine();
-  await t.engine.images.ensureBuiltin('busybox');
-});
-afterAll(async () => {
-  await t?.cleanup();
-});
+const t = busyboxEngine();
 
 async function tarOf(entries: { name: string; body?: string; type?: 'file' | 'directory' }[]): Promise<Readable> {
   const pack = tar.pack();
@@ -22,37 +15,17 @@ async function tarOf(entries: { name: string; body?: string; type?: 'file' | 'di
   return pack as unknown as Readable;
 }
 
-async function names(stream: Readable): Promise<string[]> {
-  const ex = tar.extract();
-  const out: string[] = [];
-  const done = (async () => {
-    for await (const e of ex) {
-      out.push(e.header.name);
-      e.resume();
-    }
-  })();
-  stream.pipe(ex);
-  await done;
-  return out;
-}
-
-async function exec(id: string, cmd: string[]): Promise<string> {
-  const { Id } = await t.engine.containers.execCreate(id, { Cmd: cmd, AttachStdout: true, AttachStderr: true });
-  const s = await t.engine.containers.execStart(Id, {});
-  return text(await collect(s!.output));
-}
-
 describe('docker cp (archive)', () => {
   it('copies into and out of a running container; links resolve inside the container', async () => {
     const { engine } = t;
     const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['sh', '-c', 'ln -s / /escape; mkdir -p /dst; sleep 30'], HostConfig: { NetworkMode: 'none' } });
     await engine.containers.start(Id);
-    for (let i = 0; i < 50 && !(await exec(Id, ['ls', '/dst']).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 50 && !(await execText(t.engine, Id, ['ls', '/dst']).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 200));
     const marker = uniq('cp-marker');
     await engine.containers.putArchive(Id, '/escape/tmp', await tarOf([{ name: `${marker}.txt`, body: 'copied in\n' }]));
     expect(existsSync(`/tmp/${marker}.txt`)).toBe(false);
-    expect(await exec(Id, ['cat', `/tmp/${marker}.txt`])).toBe('copied in\n');
+    expect(await execText(t.engine, Id, ['cat', `/tmp/${marker}.txt`])).toBe('copied in\n');
     await expect(engine.containers.putArchive(Id, '/dst', await tarOf([{ name: '../../../../../tmp/' + marker + '-2' }]))).rejects.toThrow();
     expect(existsSync(`/tmp/${marker}-2`)).toBe(false);
     await expect(engine.containers.putArchive(Id, '/etc/passwd', await tarOf([{ name: 'x' }]))).rejects.toThrow(/not a directory/);
@@ -63,7 +36,7 @@ describe('docker cp (archive)', () => {
     expect(dir.mode >= 2 ** 31).toBe(true);
     const { stat, tar: out } = await engine.containers.getArchive(Id, '/etc/passwd');
     expect(stat.name).toBe('passwd');
-    expect(await names(out)).toEqual(['passwd']);
+    expect(await tarNames(out)).toEqual(['passwd']);
     await expect(engine.containers.archiveStat(Id, '/nope')).rejects.toMatchObject({ code: 'NotFound' });
     await engine.containers.remove(Id, { force: true });
   });
@@ -75,9 +48,9 @@ describe('docker cp (archive)', () => {
     await engine.containers.start(Id);
     await w;
     const { tar: out } = await engine.containers.getArchive(Id, '/out');
-    expect((await names(out)).sort()).toEqual(['out/', 'out/a', 'out/b']);
+    expect((await tarNames(out)).sort()).toEqual(['out/', 'out/a', 'out/b']);
     const { tar: contents } = await engine.containers.getArchive(Id, '/out/.');
-    expect((await names(contents)).sort()).toEqual(['./', './a', './b']);
+    expect((await tarNames(contents)).sort()).toEqual(['./', './a', './b']);
     await engine.containers.remove(Id);
   });
 

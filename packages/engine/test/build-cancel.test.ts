@@ -1,20 +1,13 @@
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { EventMessage } from '../src/index.js';
-import { openTestEngine, type TestEngine } from './helpers.js';
+import { busyboxEngine } from './helpers.js';
 
 // A build whose client hung up makes no more containers: docker-py's list test counted one
 // that a cancelled build made after the hang-up and removed a moment later.
 
-let t: TestEngine;
-beforeAll(async () => {
-  t = await openTestEngine();
-  await t.engine.images.ensureBuiltin('busybox');
-});
-afterAll(async () => {
-  await t?.cleanup();
-});
+const t = busyboxEngine();
 
 function contextTar(dockerfile: string): Readable {
   const pack = tar.pack();

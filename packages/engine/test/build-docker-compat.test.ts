@@ -1,21 +1,14 @@
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ProgressMessage } from '../src/index.js';
-import { collect, openTestEngine, text, type TestEngine } from './helpers.js';
+import { busyboxEngine, runImage, type TestEngine } from './helpers.js';
 
 // What Docker's classic builder does that clients (docker-py's tests among them) rely on,
 // each checked against dockerd 20.10 first.
 
-let t: TestEngine;
-beforeAll(async () => {
-  t = await openTestEngine();
-  await t.engine.images.ensureBuiltin('busybox');
-});
-afterAll(async () => {
-  await t?.cleanup();
-});
+const t = busyboxEngine();
 
 /** A context tar's bytes (ustar, with the end-of-archive blocks). */
 async function tarBytes(files: Record<string, string>): Promise<Buffer> {
@@ -27,22 +20,11 @@ async function tarBytes(files: Record<string, string>): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-
 async function build(files: Record<string, string> | Buffer, opts: Parameters<TestEngine['engine']['builder']['build']>[1] = {}): Promise<{ id: string; msgs: ProgressMessage[] }> {
   const msgs: ProgressMessage[] = [];
   const bytes = Buffer.isBuffer(files) ? files : await tarBytes(files);
   const res = await t.engine.builder.build(Readable.from([bytes]), { networkMode: 'none', ...opts, onProgress: (m) => msgs.push(m) });
   return { id: res.id, msgs };
-}
-
-async function runImage(image: string, cmd: string[]): Promise<string> {
-  const { Id } = await t.engine.containers.create({ Image: image, Cmd: cmd, HostConfig: { NetworkMode: 'none' } });
-  const w = t.engine.containers.wait(Id, 'next-exit');
-  await t.engine.containers.start(Id);
-  await w;
-  const out = text(await collect(await t.engine.containers.logs(Id, { stdout: true, stderr: true })));
-  await t.engine.containers.remove(Id, { force: true });
-  return out;
 }
 
 const usingCache = (msgs: ProgressMessage[]): number => msgs.filter((m) => m.stream?.includes('Using cache')).length;
@@ -55,14 +37,14 @@ describe('classic builder: the context as Docker treats it', () => {
       secret: 'sent anyway\n',
       'keep.txt': 'keep\n',
     });
-    expect(await runImage(id, ['sh', '-c', 'find /ctx | sort'])).toBe('/ctx\n/ctx/keep.txt\n/ctx/secret\n');
+    expect(await runImage(t.engine, id, ['sh', '-c', 'find /ctx | sort'])).toBe('/ctx\n/ctx/keep.txt\n/ctx/secret\n');
   });
 
   it('honours ! exceptions, and keeps both files without a .dockerignore', async () => {
     const excepted = await build({ Dockerfile: 'FROM busybox\nCOPY . /ctx/\n', '.dockerignore': '*\n!Dockerfile\n', 'keep.txt': 'k\n' });
-    expect(await runImage(excepted.id, ['sh', '-c', 'find /ctx | sort'])).toBe('/ctx\n/ctx/Dockerfile\n/ctx/keep.txt\n');
+    expect(await runImage(t.engine, excepted.id, ['sh', '-c', 'find /ctx | sort'])).toBe('/ctx\n/ctx/Dockerfile\n/ctx/keep.txt\n');
     const plain = await build({ Dockerfile: 'FROM busybox\nCOPY . /ctx/\n', 'keep.txt': 'k\n' });
-    expect(await runImage(plain.id, ['sh', '-c', 'find /ctx | sort'])).toBe('/ctx\n/ctx/Dockerfile\n/ctx/keep.txt\n');
+    expect(await runImage(t.engine, plain.id, ['sh', '-c', 'find /ctx | sort'])).toBe('/ctx\n/ctx/Dockerfile\n/ctx/keep.txt\n');
   });
 
   it('drops a Dockerfile sent from outside the context under the name the client lists in .dockerignore', async () => {
@@ -71,7 +53,7 @@ describe('classic builder: the context as Docker treats it', () => {
       { 'file.txt': 'hello\n', '.dockerignore': `.dockerignore\n${name}`, [name]: 'FROM busybox\nCOPY . /src\nWORKDIR /src\n' },
       { dockerfile: name },
     );
-    expect(await runImage(id, ['ls', '-a'])).toBe('.\n..\nfile.txt\n');
+    expect(await runImage(t.engine, id, ['ls', '-a'])).toBe('.\n..\nfile.txt\n');
   });
 
   it('accepts a context tar that stops right after the last entry\'s data, as the docker CLI sends -f -; refuses one cut in the data', async () => {
@@ -81,14 +63,14 @@ describe('classic builder: the context as Docker treats it', () => {
     const cut = whole.subarray(0, whole.length - 1024 - (512 - dockerfile.length));
     expect(cut.subarray(-dockerfile.length).toString()).toBe(dockerfile);
     const { id } = await build(cut);
-    expect(await runImage(id, ['cat', '/f'])).toBe('hello\n');
+    expect(await runImage(t.engine, id, ['cat', '/f'])).toBe('hello\n');
     await expect(build(cut.subarray(0, cut.length - 5))).rejects.toThrow(/Unexpected end of data/);
     // compressed (docker build --compress), the last entry behind a PAX header (a long name)
     const long = `${'d'.repeat(120)}.txt`;
     const withPax = await tarBytes({ Dockerfile: `FROM busybox\nCOPY ${long} /long\n`, [long]: 'long name\n' });
     const paxCut = withPax.subarray(0, withPax.length - 1024 - (512 - 'long name\n'.length));
     const zipped = await build(gzipSync(paxCut));
-    expect(await runImage(zipped.id, ['cat', '/long'])).toBe('long name\n');
+    expect(await runImage(t.engine, zipped.id, ['cat', '/long'])).toBe('long name\n');
   });
 });
 
@@ -124,7 +106,7 @@ describe('classic builder: extraHosts and cacheFrom', () => {
       { Dockerfile: 'FROM busybox\nRUN grep extrahost.local.test /etc/hosts > /hosts-line\n' },
       { extraHosts: ['extrahost.local.test:127.0.0.1', 'hello.world.test:127.0.0.2'], noCache: true },
     );
-    expect(await runImage(id, ['cat', '/hosts-line'])).toBe('127.0.0.1\textrahost.local.test\n');
+    expect(await runImage(t.engine, id, ['cat', '/hosts-line'])).toBe('127.0.0.1\textrahost.local.test\n');
     // checked as dockerd does when it sets up the RUN container
     const df = { Dockerfile: 'FROM busybox\nRUN true\n' };
     await expect(build(df, { extraHosts: ['bad'], noCache: true })).rejects.toThrow('bad format for add-host: "bad"');

@@ -3,22 +3,15 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BuildOptions, ProgressMessage } from '../src/index.js';
-import { collect, openTestEngine, text, type TestEngine } from './helpers.js';
+import { busyboxEngine, runImage } from './helpers.js';
 
 // What a build stores and when: step images are only written when needed (a RUN container
 // starts from one, it ends a stage, the build failed after it), a cached rebuild writes
 // nothing, a RUN's container is released while the build goes on.
 
-let t: TestEngine;
-beforeAll(async () => {
-  t = await openTestEngine();
-  await t.engine.images.ensureBuiltin('busybox');
-});
-afterAll(async () => {
-  await t?.cleanup();
-});
+const t = busyboxEngine();
 
 function contextTar(files: Record<string, string>): Readable {
   const pack = tar.pack();
@@ -39,16 +32,6 @@ async function failedBuild(files: Record<string, string>): Promise<string> {
   return msgs.map((m) => m.stream ?? '').join('');
 }
 
-async function runImage(image: string, cmd: string[]): Promise<string> {
-  const { Id } = await t.engine.containers.create({ Image: image, Cmd: cmd, HostConfig: { NetworkMode: 'none' } });
-  const w = t.engine.containers.wait(Id, 'next-exit');
-  await t.engine.containers.start(Id);
-  await w;
-  const out = text(await collect(await t.engine.containers.logs(Id, { stdout: true, stderr: true })));
-  await t.engine.containers.remove(Id, { force: true });
-  return out;
-}
-
 const imageIds = async (): Promise<string[]> => (await t.engine.images.list({ all: true })).map((i) => i.Id).sort();
 const snapshots = async (): Promise<string[]> => (await readdir(join(t.root, 'snapshots', 'overlay'))).filter((n) => /^\d+$/.test(n)).sort();
 const DOCKERFILE = 'FROM busybox\nCOPY a.txt /a.txt\nRUN cat /a.txt > /b.txt\nCMD ["cat", "/b.txt"]\n';
@@ -56,7 +39,7 @@ const DOCKERFILE = 'FROM busybox\nCOPY a.txt /a.txt\nRUN cat /a.txt > /b.txt\nCM
 describe('build step images', () => {
   it('a cached rebuild writes no blob and leaves the images as they were; a changed source misses the cache', async () => {
     const first = await build({ Dockerfile: DOCKERFILE, 'a.txt': 'one\n' }, { tags: ['steps:one'] });
-    expect(await runImage('steps:one', ['cat', '/b.txt'])).toBe('one\n');
+    expect(await runImage(t.engine, 'steps:one', ['cat', '/b.txt'])).toBe('one\n');
     const before = await imageIds();
     // every blob (a layer, an image config) is published into this directory
     const created: string[] = [];
@@ -72,7 +55,7 @@ describe('build step images', () => {
     const changed = await build({ Dockerfile: DOCKERFILE, 'a.txt': 'two\n' }, { tags: ['steps:two'] });
     expect(changed.stream).not.toContain('Using cache');
     expect(changed.id).not.toBe(first.id);
-    expect(await runImage('steps:two', ['cat', '/b.txt'])).toBe('two\n');
+    expect(await runImage(t.engine, 'steps:two', ['cat', '/b.txt'])).toBe('two\n');
   });
 
   it('a failed build leaves its last good step as an image, also when that step came from the cache', async () => {
@@ -83,7 +66,7 @@ describe('build step images', () => {
       // the ID shown after Step 3/4 is the image the failed step ran on
       const shown = /Step 3\/4 : RUN echo ran[\s\S]*? ---> ([0-9a-f]{12})\n/.exec(stream)?.[1];
       expect(shown, stream).toBeDefined();
-      expect(await runImage(shown!, ['cat', '/a.txt', '/ran'])).toBe('failing\nran\n');
+      expect(await runImage(t.engine, shown!, ['cat', '/a.txt', '/ran'])).toBe('failing\nran\n');
     }
   });
 
@@ -95,7 +78,7 @@ describe('build step images', () => {
     await rm(join(t.root, 'content', 'blobs', 'sha256', layer.slice(7)), { force: true });
     const again = await build(files);
     expect(again.stream).not.toContain('Using cache');
-    expect(await runImage(again.id, ['cat', '/lost'])).toBe('lost\n');
+    expect(await runImage(t.engine, again.id, ['cat', '/lost'])).toBe('lost\n');
     await t.engine.images.remove(again.id);
   });
 

@@ -1,17 +1,10 @@
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ProgressMessage } from '../src/index.js';
-import { collect, openTestEngine, text, type TestEngine } from './helpers.js';
+import { busyboxEngine, runImage } from './helpers.js';
 
-let t: TestEngine;
-beforeAll(async () => {
-  t = await openTestEngine();
-  await t.engine.images.ensureBuiltin('busybox');
-});
-afterAll(async () => {
-  await t?.cleanup();
-});
+const t = busyboxEngine();
 
 interface Item {
   name: string;
@@ -31,16 +24,6 @@ function contextTar(items: Item[]): Readable {
     pack.finalize();
   })();
   return pack as unknown as Readable;
-}
-
-async function runImage(image: string, cmd?: string[]): Promise<string> {
-  const { Id } = await t.engine.containers.create({ Image: image, ...(cmd ? { Cmd: cmd } : {}), HostConfig: { NetworkMode: 'none' } });
-  const w = t.engine.containers.wait(Id, 'next-exit');
-  await t.engine.containers.start(Id);
-  await w;
-  const out = text(await collect(await t.engine.containers.logs(Id, { stdout: true, stderr: true })));
-  await t.engine.containers.remove(Id, { force: true });
-  return out;
 }
 
 const DOCKERFILE = `FROM busybox
@@ -74,7 +57,7 @@ describe('build (classic builder)', () => {
     expect(stream).toContain(`Successfully built ${first.id.slice(7, 19)}\n`);
     expect(stream).toContain('Successfully tagged built:one\n');
     expect(msgs.some((m) => (m.aux as { ID?: string } | undefined)?.ID === first.id)).toBe(true);
-    expect(await runImage('built:one')).toBe('hello berth\n1000:1000\n1000:1000\nfile\na\nb\n/app\n');
+    expect(await runImage(t.engine, 'built:one')).toBe('hello berth\n1000:1000\n1000:1000\nfile\na\nb\n/app\n');
     const inspect = await t.engine.images.inspect('built:one');
     expect(inspect.Config.WorkingDir).toBe('/app');
     expect(inspect.Config.Env).toContain('GREETING=hello');
@@ -132,10 +115,10 @@ CMD ["/bin/busybox", "cat", "/data/result.txt", "/unpacked/x/y.txt"]
         { name: 'archive.tar', body: Buffer.concat(chunks).toString('latin1') },
       ]);
     const res = await t.engine.builder.build(ctx(), { buildArgs: { MSG: 'with-arg' }, tags: ['multi:stage'], networkMode: 'none' });
-    expect(await runImage('multi:stage')).toBe('built with-arg\nfrom tar\n');
+    expect(await runImage(t.engine, 'multi:stage')).toBe('built with-arg\nfrom tar\n');
     const target = await t.engine.builder.build(ctx(), { buildArgs: { MSG: 'with-arg' }, target: 'build', networkMode: 'none' });
     expect(target.id).not.toBe(res.id);
-    expect(await runImage(target.id, ['cat', '/out/result.txt'])).toBe('built with-arg\n');
+    expect(await runImage(t.engine, target.id, ['cat', '/out/result.txt'])).toBe('built with-arg\n');
   });
 
   it('runs the base image\'s ONBUILD triggers first, and does not pass them on', async () => {
@@ -150,7 +133,7 @@ CMD ["/bin/busybox", "cat", "/data/result.txt", "/unpacked/x/y.txt"]
       { tags: ['onbuild:child'], networkMode: 'none', onProgress: (m) => msgs.push(m) },
     );
     expect(msgs.map((m) => m.stream ?? '').join('')).toContain('# Executing 2 build triggers\n');
-    expect(await runImage('onbuild:child')).toBe('from context\nran\n');
+    expect(await runImage(t.engine, 'onbuild:child')).toBe('from context\nran\n');
     expect((await t.engine.images.inspect('onbuild:child')).Config.OnBuild).toBeNull();
   });
 
@@ -163,7 +146,7 @@ COPY --from=src /out /copied/
 CMD ["ls", "/copied"]
 `;
     await t.engine.builder.build(contextTar([{ name: 'Dockerfile', body: df }]), { tags: ['opaque:test'], networkMode: 'none' });
-    expect(await runImage('opaque:test')).toBe('new\n');
+    expect(await runImage(t.engine, 'opaque:test')).toBe('new\n');
   });
 
   it('rejects an ADD URL it cannot fetch, a git URL and a missing source clearly', async () => {

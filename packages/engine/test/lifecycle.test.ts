@@ -1,14 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, openTestEngine, text, uniq, type TestEngine } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { busyboxEngine, collect, text, uniq } from './helpers.js';
 
-let t: TestEngine;
-beforeAll(async () => {
-  t = await openTestEngine();
-  await t.engine.images.ensureBuiltin('busybox');
-});
-afterAll(async () => {
-  await t?.cleanup();
-});
+const t = busyboxEngine();
 
 describe('container lifecycle on the built-in busybox', () => {
   it('create -> start -> wait -> logs -> remove', async () => {

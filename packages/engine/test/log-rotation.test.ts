@@ -1,16 +1,9 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, openTestEngine, text, type TestEngine } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { busyboxEngine, collect, text } from './helpers.js';
 
-let t: TestEngine;
-beforeAll(async () => {
-  t = await openTestEngine({ 'log-opts': { 'max-size': '4k', 'max-file': '2' } });
-  await t.engine.images.ensureBuiltin('busybox');
-});
-afterAll(async () => {
-  await t?.cleanup();
-});
+const t = busyboxEngine({ 'log-opts': { 'max-size': '4k', 'max-file': '2' } });
 
 describe('log size limits', () => {
   it('rotates a running container\'s log, keeps at most max-file files and loses no line', async () => {

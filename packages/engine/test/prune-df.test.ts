@@ -1,14 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestEngine, uniq, type TestEngine } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { busyboxEngine, uniq } from './helpers.js';
 
-let t: TestEngine;
-beforeAll(async () => {
-  t = await openTestEngine();
-  await t.engine.images.ensureBuiltin('busybox');
-});
-afterAll(async () => {
-  await t?.cleanup();
-});
+const t = busyboxEngine();
 
 describe('prune, df, events since', () => {
   it('prunes stopped containers, dangling images and unused networks; df adds it up', async () => {

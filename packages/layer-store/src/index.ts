@@ -12,6 +12,7 @@ export {
 export { FileContentStore, type FileContentStoreOptions } from './content/file-store.js';
 export { applyLayer, applyToTarget, UnsafeLayerError, type ApplyOptions, type ApplyResult } from './archive/apply.js';
 export * from './archive/index.js';
+export { exportTar } from './archive/export-tar.js';
 export type {
   ApplyTarget,
   DiffSource,

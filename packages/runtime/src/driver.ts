@@ -149,8 +149,11 @@ export interface ContainerStats {
     maxUsageBytes?: number;
     /** v1 memory.failcnt (times the limit was hit); v2 memory.events' oom count. */
     failCount?: number;
-    /** The cgroup's memory.stat as the kernel names its counters (v1 or v2 names, see `cgroup`). */
-    stat?: Record<string, number>;
+    /**
+     * The cgroup's memory.stat as the kernel names its counters (v1 or v2 names, see `cgroup`),
+     * exact: a counter past 2^53 (v1's unlimited hierarchical_memory_limit) is a bigint.
+     */
+    stat?: Record<string, number | bigint>;
     /** Anonymous memory (cgroup v1 total_rss, v2 anon), what kubelet calls rss. */
     rssBytes?: number;
     /** Page cache the kernel may reclaim first (v1 total_inactive_file, v2 inactive_file): usage less it is the working set. */

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { InvalidArgumentError } from '@berth/image-format';
-import { MULTIPLEXED_STREAM, RAW_STREAM, schemas } from '@berth/engine-api';
+import { MULTIPLEXED_STREAM, RAW_STREAM, exactJson, schemas } from '@berth/engine-api';
 import type { EngineLike, WaitCondition } from '../engine-port.js';
 import type { ContainerCreateBody } from '@berth/engine';
 import { boolValue, filtersValue, optBool, optInt, optString, stringList, timeValue, type Query } from '../http/query.js';
@@ -216,7 +216,8 @@ export function containerRoutes(app: FastifyInstance, engine: EngineLike): void 
     const query = q(request);
     const stream = query['stream'] === undefined ? true : boolValue(query['stream']);
     const oneShot = boolValue(query['one-shot']);
-    if (!stream || oneShot) return c.stats(id(request), { stream: false });
+    // exactJson: memory counters past 2^53 are bigints, written exact as dockerd's uint64s
+    if (!stream || oneShot) return reply.type('application/json').send(exactJson(await c.stats(id(request), { stream: false })));
     const out = new JsonStream(reply, false);
     const samples = (await c.stats(id(request), { stream: true, signal: out.aborted.signal })) as Readable;
     out.aborted.signal.addEventListener('abort', () => samples.destroy(), { once: true });

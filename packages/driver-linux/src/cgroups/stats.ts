@@ -1,30 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ContainerStats } from '@berth/runtime';
 import type { CgroupMounts } from './layout.js';
 
-interface CgroupStats {
-  cgroup: 'v1' | 'v2';
-  cpu: {
-    usageNanos: number;
-    userNanos?: number;
-    systemNanos?: number;
-    perCpuNanos?: number[];
-    throttling?: { periods: number; throttledPeriods: number; throttledNanos: number };
-  };
-  memory: {
-    usageBytes: number;
-    limitBytes?: number;
-    maxUsageBytes?: number;
-    failCount?: number;
-    rssBytes?: number;
-    inactiveFileBytes?: number;
-    pageFaults?: number;
-    majorPageFaults?: number;
-    stat?: Record<string, number>;
-  };
-  pids: { current: number; limit?: number };
-  oomKills: number;
-}
+/** What a cgroup tells of a container: the runtime contract's figures less the host's and the network's. */
+type CgroupStats = Pick<ContainerStats, 'cpu' | 'memory' | 'pids'> & { cgroup: 'v1' | 'v2'; oomKills: number };
 
 async function read(path: string): Promise<string | undefined> {
   try {
@@ -47,6 +27,18 @@ function keyed(text: string | undefined): Map<string, number> {
     if (k && v !== undefined) m.set(k, Number(v));
   }
   return m;
+}
+
+/** memory.stat as a record of exact counters: a bigint where a double would round one. */
+function exactRecord(text: string | undefined): Record<string, number | bigint> {
+  const out: Record<string, number | bigint> = {};
+  for (const line of (text ?? '').split('\n')) {
+    const [k, v] = line.split(/\s+/);
+    if (!k || v === undefined) continue;
+    const n = Number(v);
+    out[k] = Number.isSafeInteger(n) || !/^-?\d+$/.test(v) ? n : BigInt(v);
+  }
+  return out;
 }
 
 /** memory.stat's figures kubelet reads, by their names in `memory.stat` (v1 counts the subtree: the total_ keys). */
@@ -81,7 +73,8 @@ export async function readCgroupStats(mounts: CgroupMounts, path: string): Promi
     const dir = join(mounts.unified as string, path);
     const cpu = keyed(await read(join(dir, 'cpu.stat')));
     const events = keyed(await read(join(dir, 'memory.events')));
-    const memStat = keyed(await read(join(dir, 'memory.stat')));
+    const memStatText = await read(join(dir, 'memory.stat'));
+    const memStat = keyed(memStatText);
     const out: CgroupStats = {
       cgroup: 'v2',
       cpu: {
@@ -95,7 +88,7 @@ export async function readCgroupStats(mounts: CgroupMounts, path: string): Promi
         // v2 counts no failures; "oom" events are what dockerd reports as failcnt there
         failCount: events.get('oom') ?? 0,
         ...memoryStat(memStat, false),
-        stat: Object.fromEntries(memStat),
+        stat: exactRecord(memStatText),
       },
       pids: { current: num(await read(join(dir, 'pids.current'))) ?? 0 },
       oomKills: events.get('oom_kill') ?? 0,
@@ -115,7 +108,8 @@ export async function readCgroupStats(mounts: CgroupMounts, path: string): Promi
   const stat = keyed(await read(join(cpuacct, 'cpuacct.stat')));
   const oom = keyed(await read(join(mem, 'memory.oom_control')));
   const throttle = keyed(await read(join(ctl('cpu'), 'cpu.stat')));
-  const memStat = keyed(await read(join(mem, 'memory.stat')));
+  const memStatText = await read(join(mem, 'memory.stat'));
+  const memStat = keyed(memStatText);
   const perCpu = (await read(join(cpuacct, 'cpuacct.usage_percpu')))?.split(/\s+/).filter(Boolean).map(Number);
   const failCount = num(await read(join(mem, 'memory.failcnt')));
   const out: CgroupStats = {
@@ -131,7 +125,7 @@ export async function readCgroupStats(mounts: CgroupMounts, path: string): Promi
       usageBytes: num(await read(join(mem, 'memory.usage_in_bytes'))) ?? 0,
       ...(failCount !== undefined ? { failCount } : {}),
       ...memoryStat(memStat, true),
-      stat: Object.fromEntries(memStat),
+      stat: exactRecord(memStatText),
     },
     pids: { current: num(await read(join(pids, 'pids.current'))) ?? 0 },
     oomKills: oom.get('oom_kill') ?? 0,

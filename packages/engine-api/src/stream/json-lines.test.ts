@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Readable } from 'node:stream';
-import { readJsonLines } from './json-lines.js';
+import { exactJson, jsonLine, readJsonLines } from './json-lines.js';
 
 describe('readJsonLines', () => {
   it('parses objects split across chunks and skips blank lines', async () => {
@@ -16,5 +16,23 @@ describe('readJsonLines', () => {
         // consume
       }
     }).rejects.toThrow(/invalid JSON/);
+  });
+});
+
+describe('exactJson', () => {
+  it('writes a bigint as the exact integer, unquoted, where JSON numbers would round it', () => {
+    const v1Unlimited = 9223372036854771712n;
+    expect(JSON.stringify({ n: Number(v1Unlimited) })).toBe('{"n":9223372036854772000}');
+    expect(exactJson({ stats: { hierarchical_memory_limit: v1Unlimited, rss: 4096 }, list: [18446744073709551615n] })).toBe(
+      '{"stats":{"hierarchical_memory_limit":9223372036854771712,"rss":4096},"list":[18446744073709551615]}',
+    );
+    expect(jsonLine({ n: 1n })).toBe('{"n":1}\n');
+  });
+
+  it('leaves strings that look like its tag alone', () => {
+    const v = { a: 'bigint:5', b: '"bigint_:6"', c: 7n };
+    const text = exactJson(v);
+    expect(text).toBe('{"a":"bigint:5","b":"\\"bigint_:6\\"","c":7}');
+    expect(JSON.parse(text)).toEqual({ a: 'bigint:5', b: '"bigint_:6"', c: 7 });
   });
 });

@@ -380,7 +380,8 @@ export interface ContainerStats {
   num_procs: number;
   cpu_stats: CpuStats;
   precpu_stats: CpuStats;
-  memory_stats: { usage?: number; limit?: number; stats?: Record<string, number> };
+  /** stats: exact counters (a bigint past 2^53, written as the integer: see exactJson); parsed back they are numbers. */
+  memory_stats: { usage?: number; limit?: number; stats?: Record<string, number | bigint> };
   blkio_stats: Record<string, unknown>;
   networks?: Record<string, { rx_bytes: number; tx_bytes: number; rx_packets: number; tx_packets: number; [key: string]: number }>;
   name: string;

@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BerthError, NotFoundError } from '@berth/image-format';
-import { mountAll, unmount } from '@berth/layer-store';
+import { exportTar, mountAll, unmount } from '@berth/layer-store';
 import { copyTree } from '../fsutil.js';
 import { newId } from '../names.js';
 import type { ArchivePathStat } from '../services.js';
@@ -106,13 +105,11 @@ export class ContainerFilesystem {
       return tar;
     }
     const { dir, release } = await this.mountSnapshot(r, 'tmp-export-');
-    const tar = spawn('tar', ['--numeric-owner', '--xattrs', '-C', dir, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    tar.on('close', () => void release());
-    tar.stdout.on('close', () => {
-      if (tar.exitCode === null) tar.kill();
-    });
+    // as dockerd 20.10 writes it (see exportTar); the mount goes once the stream ends or is dropped
+    const tar = exportTar(dir);
+    tar.once('close', () => void release());
     this.ctx.emit(r, 'export');
-    return tar.stdout;
+    return tar;
   }
 
   async changes(ref: string): Promise<{ Path: string; Kind: 0 | 1 | 2 }[]> {

@@ -141,17 +141,12 @@ export class ImageTable {
     const hexId = /^(sha256:)?([0-9a-f]{1,64})$/.exec(input);
     let parsed = true;
     try {
-      const ref = parseReference(input);
+      parseReference(input);
       const key = refKey(input);
       const id = this.byRef(key);
+      // Only the references recorded: name@<platform manifest digest> of an image pulled
+      // through its index is not one (dockerd 20.10: "No such image"; run pulls it).
       if (id) return this.get(id) ?? (() => { throw miss(); })();
-      if (ref.digest) {
-        // name@digest of a manifest we pulled under another tag of that name.
-        const rows = this.db.prepare('SELECT * FROM eng_images WHERE manifest_digest = ?').all(ref.digest) as Row[];
-        for (const r of rows) {
-          if (this.refsOf(r.id).some((x) => x.ref.startsWith(ref.name + ':') || x.ref.startsWith(ref.name + '@'))) return fromRow(r);
-        }
-      }
     } catch (err) {
       if (!(err instanceof InvalidArgumentError)) throw err;
       parsed = false;

@@ -16,7 +16,8 @@ interface LayerEntry {
 const OVERLAY_XATTR = /^trusted\.overlay\./;
 const byName = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
-async function headerFor(name: string, abs: string, st: Stats, xattrs: Map<string, Buffer> | undefined, links: Map<string, string>): Promise<LayerEntry> {
+/** The header of `abs` (archived as `name`); a second name of a multiply linked inode becomes a hard link to the first. */
+export async function headerFor(name: string, abs: string, st: Stats, xattrs: Map<string, Buffer> | undefined, links: Map<string, string>): Promise<LayerEntry> {
   const base = {
     name,
     mode: st.mode & 0o7777,
@@ -151,7 +152,7 @@ const READ_CHUNK = 1 << 20;
  * the generator is done). File contents are read in bounded chunks; small pieces are
  * gathered into ~1 MiB buffers so the compressor is not called once per header.
  */
-export async function* tarStream(entries: LayerEntry[], hash = createHash('sha256')): AsyncGenerator<Buffer> {
+export async function* tarStream(entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>, hash = createHash('sha256')): AsyncGenerator<Buffer> {
   let pending: Buffer[] = [];
   let pendingLen = 0;
   const take = () => {
@@ -166,7 +167,7 @@ export async function* tarStream(entries: LayerEntry[], hash = createHash('sha25
     pendingLen += b.length;
     return pendingLen >= READ_CHUNK;
   };
-  for (const e of entries) {
+  for await (const e of entries) {
     if (add(encodeHeader(e.header))) yield take();
     if (!e.abs || e.header.type !== 'file' || e.header.size === 0) continue;
     const fh = await open(e.abs, C.O_RDONLY | C.O_NOFOLLOW);

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
   closeSync,
@@ -21,14 +20,14 @@ import {
 } from 'node:fs';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import tar, { type Header } from 'tar-stream';
-import { BerthError, InvalidArgumentError, type Digest, type LayerCompression } from '@berth/image-format';
-import { DecoderStoppedError, sniffingDecompressor } from './decompress.js';
+import type { Header } from 'tar-stream';
+import { BerthError, InvalidArgumentError, type LayerCompression } from '@berth/image-format';
 import { hostPathIn, locateInRoot, UnsafePathError, type InRootPath, type RootMount } from './resolve-in-root.js';
-import { TarGuard, type TarLimits } from './tar-guard.js';
+import type { TarLimits } from './tar-guard.js';
+import { walkTar, type TarWalkResult } from './tar-entries.js';
+import { runHostTool } from './host-tools.js';
 import { setXattr } from './xattr.js';
-import { checkLayerName, DEFAULT_TAR_LIMITS, layerHardlinkTarget, layerXattrAllowed, OPAQUE, refuseEntry, UnsafeEntryError, WHITEOUT, whiteoutTarget } from './layer-entries.js';
+import { checkLayerName, layerHardlinkTarget, layerXattrAllowed, OPAQUE, refuseEntry, UnsafeEntryError, WHITEOUT, whiteoutTarget } from './layer-entries.js';
 import { withPaxTimes } from './tar-times.js';
 
 export { UnsafeEntryError };
@@ -76,15 +75,8 @@ export interface ExtractPolicy {
   digest?: boolean;
 }
 
-export interface ExtractResult {
-  /** sha256 of the uncompressed tar, when asked for. */
-  digest?: Digest;
-  /** Uncompressed size of the tar. */
-  size: number;
-  entries: number;
-  /** Docker's layer size: file contents plus symlink targets (see entrySize). */
-  contentSize: number;
-}
+/** The digest is there when asked for. */
+export type ExtractResult = TarWalkResult;
 
 
 /**
@@ -100,62 +92,26 @@ export interface ExtractResult {
  * A failure leaves the entries before it in place; a file cut short is removed.
  */
 export async function extractTar(input: Readable, root: string, policy: ExtractPolicy): Promise<ExtractResult> {
-  const guard = new TarGuard({ ...DEFAULT_TAR_LIMITS, ...policy.limits }, policy.digest ?? false);
-  const dec = sniffingDecompressor(policy.compression ?? 'none');
-  const extract = tar.extract();
   const x = new Extraction(root, policy);
-  let feedError: unknown;
-  let contentSize = 0;
-  const feed = pipeline(input, dec.stream, guard, extract).catch((err: unknown) => {
-    feedError ??= err;
-  });
-  let entryError: unknown;
+  let result: ExtractResult;
   try {
-    for await (const entry of extract) {
-      const xattrs = guard.nextEntryXattrs();
-      contentSize += entrySize(entry.header);
-      try {
-        await x.entry(withPaxTimes(entry.header), entry as unknown as Readable, xattrs);
-      } catch (err) {
-        entryError = err;
-        throw err;
-      }
-    }
-    await feed;
-    await dec.done;
+    result = await walkTar(
+      input,
+      {
+        compression: policy.compression ?? 'none',
+        ...(policy.limits ? { limits: policy.limits } : {}),
+        digest: policy.digest ?? false,
+        // The entry handler's refusal or fs failure is the cause; a stream's error when it has none.
+        ownError: (e) => e instanceof BerthError || (e as NodeJS.ErrnoException | undefined)?.syscall !== undefined,
+      },
+      (h, data, xattrs) => x.entry(withPaxTimes(h), data, xattrs),
+    );
   } catch (err) {
     x.cleanup();
-    input.destroy();
-    dec.stream.destroy();
-    extract.destroy();
-    await feed;
-    // A child decoder's own failure (a cut or corrupt stream) explains the tar parser's
-    // "unexpected end" better than the parser does.
-    const decodeError = await dec.done.then(
-      () => undefined,
-      (e: unknown) => (e instanceof DecoderStoppedError ? undefined : e),
-    );
-    // The entry handler's refusal or fs failure is the cause; a stream's error when it has none.
-    const own = entryError instanceof BerthError || (entryError as NodeJS.ErrnoException | undefined)?.syscall !== undefined;
-    throw own ? entryError : (decodeError ?? feedError ?? entryError ?? err);
-  }
-  if (feedError) {
-    x.cleanup();
-    throw feedError;
+    throw err;
   }
   x.finish();
-  return { ...(policy.digest ? { digest: guard.digest() } : {}), size: guard.bytes, entries: guard.entries, contentSize };
-}
-
-/**
- * An entry's share of Docker's layer size, which overlay2 measures as the lstat sizes of the
- * non-directory entries of the layer's tree: a file's length, a symlink's target length;
- * a hard link adds nothing (one inode), nor do directories and whiteout devices.
- */
-function entrySize(h: Header): number {
-  if (h.type === 'symlink') return Buffer.byteLength(h.linkname ?? '');
-  if (h.type === 'file' || h.type === 'contiguous-file') return h.size ?? 0;
-  return 0;
+  return result;
 }
 
 const inside = (path: string, dir: string): boolean => dir === '/' || path === dir || path.startsWith(dir + '/');
@@ -307,11 +263,11 @@ class Extraction {
   private async place(h: Header, path: string, data: Readable, xattrs: Map<string, Buffer> | undefined): Promise<void> {
     if (path === this.dest) {
       // The destination itself ("./"): a layer sets the root's metadata; docker cp leaves it.
-      if (this.rules === 'layer' && h.type === 'directory' && path === '/') this.dirMeta(this.root, '/', h, xattrs, true);
+      if (this.rules === 'layer' && h.type === 'directory' && path === '/') await this.dirMeta(this.root, '/', h, xattrs, true);
       return;
     }
     const base = posix.basename(path);
-    if (this.p.whiteouts && base.startsWith(WHITEOUT)) return this.whiteout(path, base, h.name);
+    if (this.p.whiteouts && base.startsWith(WHITEOUT)) return await this.whiteout(path, base, h.name);
     const parent = this.parent(posix.dirname(path), h.name);
     if (this.p.readOnly?.(parent.path)) {
       throw Object.assign(new InvalidArgumentError(`open ${this.display(path)}: read-only file system`), { entryPath: this.display(path) });
@@ -337,7 +293,7 @@ class Extraction {
           mkdirSync(host, 0o755);
         }
         this.parents.set(path, { host, path: at });
-        this.dirMeta(host, at, h, xattrs, false);
+        await this.dirMeta(host, at, h, xattrs, false);
         return;
       }
       case 'symlink': {
@@ -352,7 +308,7 @@ class Extraction {
         symlinkSync(target, host);
         this.chown(h, (uid, gid) => lchownSync(host, uid, gid));
         // Linux refuses user.* xattrs on symlinks; an image carrying one loses nothing.
-        this.xattrs(host, xattrs && new Map([...xattrs].filter(([k]) => !k.startsWith('user.'))), h.name);
+        await this.xattrs(host, xattrs && new Map([...xattrs].filter(([k]) => !k.startsWith('user.'))), h.name);
         const mtime = h.mtime ?? new Date();
         lutimesSync(host, mtime, mtime);
         return;
@@ -366,12 +322,12 @@ class Extraction {
         this.clearIfThere(at, host, path, false);
         const mode = (h.mode ?? 0o644) & 0o7777;
         const kind = h.type === 'fifo' ? ['p'] : [h.type === 'block-device' ? 'b' : 'c', String(h.devmajor ?? 0), String(h.devminor ?? 0)];
-        const r = spawnSync('mknod', ['-m', mode.toString(8), '--', host, ...kind], { encoding: 'utf8' });
-        if (r.error || r.status !== 0) throw new BerthError('Internal', `mknod ${this.display(path)}: ${r.error?.message ?? r.stderr.trim()}`);
+        const r = await runHostTool('mknod', ['-m', mode.toString(8), '--', host, ...kind]);
+        if (r.status !== 0) throw new BerthError('Internal', `mknod ${this.display(path)}: ${r.stderr}`);
         this.chown(h, (uid, gid) => lchownSync(host, uid, gid));
         // The node was just made by us at a checked path: chmod cannot meet a symlink.
         chmodSync(host, mode);
-        this.xattrs(host, xattrs, h.name);
+        await this.xattrs(host, xattrs, h.name);
         const mtime = h.mtime ?? new Date();
         lutimesSync(host, mtime, mtime);
         return;
@@ -432,7 +388,7 @@ class Extraction {
       throw err;
     }
     closeSync(fd);
-    this.xattrs(host, xattrs, h.name);
+    await this.xattrs(host, xattrs, h.name);
   }
 
   private hardlink(at: string, host: string, path: string, h: Header): void {
@@ -472,7 +428,7 @@ class Extraction {
     else set(o.uid, o.gid);
   }
 
-  private dirMeta(host: string, at: string, h: Header, xattrs: Map<string, Buffer> | undefined, isRootDir: boolean): void {
+  private async dirMeta(host: string, at: string, h: Header, xattrs: Map<string, Buffer> | undefined, isRootDir: boolean): Promise<void> {
     // The root is the caller's (and may be a link such as /proc/<pid>/root); below it nothing is followed.
     const fd = openSync(host, C.O_RDONLY | C.O_DIRECTORY | (isRootDir ? 0 : C.O_NOFOLLOW));
     try {
@@ -481,24 +437,24 @@ class Extraction {
     } finally {
       closeSync(fd);
     }
-    this.xattrs(host, xattrs, h.name);
+    await this.xattrs(host, xattrs, h.name);
     // Creating children changes a directory's mtime: set it once they are all in.
     this.dirTimes.push([at, h.mtime ?? new Date()]);
   }
 
-  private xattrs(host: string, xattrs: Map<string, Buffer> | undefined, name: string): void {
+  private async xattrs(host: string, xattrs: Map<string, Buffer> | undefined, name: string): Promise<void> {
     if (!xattrs || !this.p.xattrs) return;
     for (const [k, v] of xattrs) {
       if (!layerXattrAllowed(k)) continue;
       try {
-        setXattr(host, k, v);
+        await setXattr(host, k, v);
       } catch (err) {
         throw this.refuse(name, `xattr ${k}: ${(err as Error).message}`);
       }
     }
   }
 
-  private whiteout(path: string, base: string, name: string): void {
+  private async whiteout(path: string, base: string, name: string): Promise<void> {
     const overlay = this.p.whiteouts === 'overlay';
     const dir = posix.dirname(path);
     if (!overlay) {
@@ -511,7 +467,7 @@ class Extraction {
     }
     const parent = this.parent(dir, name);
     if (base === OPAQUE) {
-      if (overlay) setXattr(parent.host, 'trusted.overlay.opaque', Buffer.from('y'));
+      if (overlay) await setXattr(parent.host, 'trusted.overlay.opaque', Buffer.from('y'));
       else {
         for (const child of readdirSync(parent.host)) {
           const at = posix.join(parent.path, child);
@@ -530,7 +486,7 @@ class Extraction {
       rmSync(host, { recursive: true, force: true });
       this.invalidate(at);
     }
-    if (overlay) linkSync(this.whiteoutTemplate(name), host);
+    if (overlay) linkSync(await this.whiteoutTemplate(name), host);
   }
 
   /**
@@ -538,11 +494,11 @@ class Extraction {
    * hardlink of it (overlayfs itself shares whiteouts this way). It sits in the root
    * under a name no archive path can take and is removed when the extraction ends.
    */
-  private whiteoutTemplate(name: string): string {
+  private async whiteoutTemplate(name: string): Promise<string> {
     if (this.template) return this.template;
     const path = posix.join(this.root, `.wh..berth-whiteout-${process.pid}-${Date.now()}`);
-    const r = spawnSync('mknod', ['-m', '0', '--', path, 'c', '0', '0'], { encoding: 'utf8' });
-    if (r.error || r.status !== 0) throw new BerthError('Internal', `whiteout ${name} failed: ${r.error?.message ?? r.stderr.trim()}`);
+    const r = await runHostTool('mknod', ['-m', '0', '--', path, 'c', '0', '0']);
+    if (r.status !== 0) throw new BerthError('Internal', `whiteout ${name} failed: ${r.stderr}`);
     this.template = path;
     return path;
   }

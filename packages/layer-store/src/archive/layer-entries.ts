@@ -4,16 +4,15 @@
  * raw PAX xattrs, decompression and name rules as the guarded extractor, without a root.
  */
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import tar, { type Header } from 'tar-stream';
+import type { Header } from 'tar-stream';
 import { BerthError, InvalidArgumentError, type Digest, type LayerCompression } from '@berth/image-format';
-import { DecoderStoppedError, sniffingDecompressor } from './decompress.js';
-import { TarGuard, type TarLimits } from './tar-guard.js';
+import type { TarLimits } from './tar-guard.js';
+import { DEFAULT_TAR_LIMITS, walkTar } from './tar-entries.js';
 
 /** An archive entry was refused: it would leave the root (or the destination), or breaks a rule. */
 export class UnsafeEntryError extends InvalidArgumentError {}
 
-export const DEFAULT_TAR_LIMITS: TarLimits = { maxEntries: 2_000_000, maxBytes: 256 * 2 ** 30, maxPaxHeader: 1 << 20 };
+export { DEFAULT_TAR_LIMITS };
 export const WHITEOUT = '.wh.';
 export const OPAQUE = '.wh..wh..opq';
 const ALLOWED_XATTR = /^(user\.|security\.capability$|system\.posix_acl_(access|default)$|trusted\.(?!overlay\.))/;
@@ -89,53 +88,21 @@ const TYPES = new Set(['file', 'contiguous-file', 'directory', 'symlink', 'link'
  * uncompressed stream's digest (the diffID) and sizes.
  */
 export async function readLayerEntries(input: Readable, opts: ReadLayerOptions, onEntry: (e: LayerEntry) => Promise<void>): Promise<ReadLayerResult> {
-  const guard = new TarGuard({ ...DEFAULT_TAR_LIMITS, ...opts.limits }, true);
-  const dec = sniffingDecompressor(opts.compression);
-  const extract = tar.extract();
-  let feedError: unknown;
-  let contentSize = 0;
-  const feed = pipeline(input, dec.stream, guard, extract).catch((err: unknown) => {
-    feedError ??= err;
-  });
-  let entryError: unknown;
   try {
-    for await (const entry of extract) {
-      const h = entry.header;
-      const raw = guard.nextEntryXattrs();
-      const data = entry as unknown as Readable;
-      try {
-        const path = layerPath(h.name);
-        const type = h.type ?? 'file';
-        if (!TYPES.has(type)) throw refuseEntry(h.name, `unsupported entry type ${String(h.type)}`);
-        if (type === 'symlink' && !h.linkname) throw refuseEntry(h.name, 'symlink without a target');
-        const base = path.slice(path.lastIndexOf('/') + 1);
-        if (base.startsWith(WHITEOUT) && base !== OPAQUE) whiteoutTarget(h.name, base);
-        const xattrs = new Map([...(raw ?? [])].filter(([k]) => layerXattrAllowed(k)));
-        if (type === 'symlink') contentSize += Buffer.byteLength(h.linkname ?? '');
-        if (type === 'file' || type === 'contiguous-file') contentSize += h.size ?? 0;
-        await onEntry({ header: h, path, xattrs, data, ...(type === 'link' ? { linkPath: layerHardlinkTarget(h.name, h.linkname ?? '') } : {}) });
-      } catch (err) {
-        entryError = err;
-        throw err;
-      } finally {
-        data.resume();
-      }
-    }
-    await feed;
-    await dec.done;
+    const r = await walkTar(input, { ...opts, digest: true, ownError: (e) => e instanceof BerthError }, async (h, data, raw) => {
+      const path = layerPath(h.name);
+      const type = h.type ?? 'file';
+      if (!TYPES.has(type)) throw refuseEntry(h.name, `unsupported entry type ${String(h.type)}`);
+      if (type === 'symlink' && !h.linkname) throw refuseEntry(h.name, 'symlink without a target');
+      const base = path.slice(path.lastIndexOf('/') + 1);
+      if (base.startsWith(WHITEOUT) && base !== OPAQUE) whiteoutTarget(h.name, base);
+      const xattrs = new Map([...(raw ?? [])].filter(([k]) => layerXattrAllowed(k)));
+      await onEntry({ header: h, path, xattrs, data, ...(type === 'link' ? { linkPath: layerHardlinkTarget(h.name, h.linkname ?? '') } : {}) });
+    });
+    return { digest: r.digest as Digest, size: r.size, entries: r.entries, contentSize: r.contentSize };
   } catch (err) {
-    input.destroy();
-    dec.stream.destroy();
-    extract.destroy();
-    await feed;
-    const decodeError = await dec.done.then(
-      () => undefined,
-      (e: unknown) => (e instanceof DecoderStoppedError ? undefined : e),
-    );
-    throw entryError instanceof BerthError ? entryError : wrap(decodeError ?? feedError ?? entryError ?? err);
+    throw wrap(err);
   }
-  if (feedError) throw wrap(feedError);
-  return { digest: guard.digest(), size: guard.bytes, entries: guard.entries, contentSize };
 }
 
 function wrap(err: unknown): Error {

@@ -1,7 +1,7 @@
 /**
  * A minimal, deterministic tar (ustar + PAX) header encoder. tar-stream's PAX encoder
  * takes string values only, so binary xattrs (security.capability) could not be written;
- * this one writes PAX records as raw bytes, in a fixed order, with no uname/gname/atime.
+ * this one writes PAX records as raw bytes, in a fixed order, with no atime/ctime.
  */
 export type TarType = 'file' | 'link' | 'symlink' | 'char' | 'block' | 'dir' | 'fifo';
 
@@ -16,6 +16,9 @@ export interface TarHeader {
   linkname?: string;
   devmajor?: number;
   devminor?: number;
+  /** Owner names (Docker's export writes the host's names for the ids); none when absent. */
+  uname?: string;
+  gname?: string;
   xattrs?: [string, Buffer][];
 }
 
@@ -40,7 +43,8 @@ function paxRecord(key: string, value: Buffer): Buffer {
 function ustar(h: TarHeader, name: string, linkname: string, type: number, size: number): Buffer {
   const buf = Buffer.alloc(512);
   buf.write(name, 0, 100, 'utf8');
-  octal(buf, 100, 8, h.mode & 0o7777);
+  // permission bits, and the file type bits when the caller gives them (as Docker's export does)
+  octal(buf, 100, 8, h.mode & 0o777777);
   octal(buf, 108, 8, Math.min(h.uid, MAX_OCTAL_7));
   octal(buf, 116, 8, Math.min(h.gid, MAX_OCTAL_7));
   octal(buf, 124, 12, size);
@@ -49,6 +53,8 @@ function ustar(h: TarHeader, name: string, linkname: string, type: number, size:
   buf[156] = type;
   buf.write(linkname, 157, 100, 'utf8');
   buf.write('ustar\x0000', 257, 8, 'latin1');
+  if (h.uname) buf.write(h.uname, 265, 32, 'utf8');
+  if (h.gname) buf.write(h.gname, 297, 32, 'utf8');
   octal(buf, 329, 8, h.devmajor ?? 0);
   octal(buf, 337, 8, h.devminor ?? 0);
   buf.fill(0x20, 148, 156);
@@ -74,7 +80,8 @@ export function encodeHeader(h: TarHeader): Buffer {
   const main = ustar(h, fits(name) ? name : name.slice(0, 99), fits(linkname) ? linkname : '', TYPEFLAG[h.type], h.size > MAX_OCTAL_11 ? 0 : h.size);
   if (records.length === 0) return main;
   const pax = Buffer.concat(records);
-  const paxHeader = ustar({ ...h, mode: 0o644, uid: 0, gid: 0, xattrs: [] }, 'PaxHeaders/' + Buffer.from(name).subarray(0, 80).toString('latin1').replace(/[^\x20-\x7e]/g, '_'), '', 0x78, pax.length);
+  const { uname: _uname, gname: _gname, ...unnamed } = h;
+  const paxHeader = ustar({ ...unnamed, mode: 0o644, uid: 0, gid: 0, xattrs: [] }, 'PaxHeaders/' + Buffer.from(name).subarray(0, 80).toString('latin1').replace(/[^\x20-\x7e]/g, '_'), '', 0x78, pax.length);
   return Buffer.concat([paxHeader, pax, Buffer.alloc(padding(pax.length)), main]);
 }
 

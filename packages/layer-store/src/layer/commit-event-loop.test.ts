@@ -1,4 +1,3 @@
-import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,29 +11,7 @@ import { OverlaySnapshotter } from '../snapshot/overlay.js';
 import type { Snapshotter } from '../snapshot/snapshotter.js';
 import { setXattr } from '../archive/xattr.js';
 import { createDiff } from './commit.js';
-
-// node:child_process as every importer sees it (builtins' ESM exports follow the CJS object
-// once synced): counts what is spawned from this thread while a diff is made.
-const childProcess = createRequire(import.meta.url)('node:child_process') as Record<string, unknown>;
-const SPAWNERS = ['spawn', 'spawnSync', 'execFile', 'execFileSync', 'exec', 'execSync'];
-
-async function countingMainThreadSpawns<T>(fn: () => Promise<T>): Promise<{ result: T; spawned: string[] }> {
-  const spawned: string[] = [];
-  const saved = SPAWNERS.map((n) => [n, childProcess[n]] as const);
-  for (const [n, f] of saved) {
-    childProcess[n] = (...args: unknown[]) => {
-      spawned.push(`${n} ${String(args[0])}`);
-      return (f as (...a: unknown[]) => unknown)(...args);
-    };
-  }
-  syncBuiltinESMExports();
-  try {
-    return { result: await fn(), spawned };
-  } finally {
-    for (const [n, f] of saved) childProcess[n] = f;
-    syncBuiltinESMExports();
-  }
-}
+import { countingMainThreadSpawns } from '../testsuite/main-thread-spawns.js';
 
 let work: string;
 let store: FileContentStore;
@@ -65,7 +42,7 @@ for (const [name, open] of [
       try {
         await mkdir(join(target, 'app'));
         for (let i = 0; i < 50; i++) await writeFile(join(target, 'app', `f${i}`), `file ${i}\n`);
-        setXattr(join(target, 'app/f7'), 'user.berth', Buffer.from('seven'));
+        await setXattr(join(target, 'app/f7'), 'user.berth', Buffer.from('seven'));
       } finally {
         await unmount(target);
       }

@@ -102,7 +102,7 @@ for (const [name, open] of [
       await writeFile(join(mnt, 'new/file.txt'), 'brand new');
       await chown(join(mnt, 'new/file.txt'), 123, 456);
       await chmod(join(mnt, 'new/file.txt'), 0o640);
-      setXattr(join(mnt, 'new/file.txt'), 'user.k', Buffer.from([1, 2, 3]));
+      await setXattr(join(mnt, 'new/file.txt'), 'user.k', Buffer.from([1, 2, 3]));
       await writeFile(join(mnt, 'etc/conf.d/a'), 'a2 edited');
       await rm(join(mnt, 'etc/conf.d/b'));
       await rm(join(mnt, 'data'), { recursive: true });
@@ -196,7 +196,7 @@ for (const [name, open] of [
       expect(files.length).toBeGreaterThan(10);
       await writeFile(join(mnt, files[0]!), 'edited on top of the image');
       await chown(join(mnt, files[1]!), 42, 43);
-      setXattr(join(mnt, files[1]!), 'user.changed', Buffer.from('yes'));
+      await setXattr(join(mnt, files[1]!), 'user.changed', Buffer.from('yes'));
       await rm(join(mnt, files[2]!));
       await rm(join(mnt, dirs[dirs.length - 1]!), { recursive: true });
       await rm(join(mnt, big.special.opaqueDir), { recursive: true });
