@@ -10,9 +10,13 @@
 // mirror and that pause as its sandbox image. Needs root. Everything is stopped by PID and
 // removed at the end (its bridges and their iptables rules too).
 // Run: node --conditions=source --import tsx bench/cri-pods.ts   (BENCH_RUNS=N, default 10)
+// BENCH_BERTHD_BEFORE=<another build's apps/daemon/dist/berthd.js>: that berthd too (own root,
+// bridge and subnet), in the same alternating rounds: a change's before/after under one load.
+// BENCH_BERTHD_AFTER=<this build's dist/berthd.js> runs the build under test as its own process
+// too (the in-process one shares the bench client's event loop), so both sides are alike.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { removeDaemonNetwork, seededRegistry } from '@berth/fixtures';
@@ -24,6 +28,8 @@ const dir = await mkdtemp(join(tmpdir(), 'berth-cri-bench-'));
 const n = Math.floor(Math.random() * 0xfff);
 const berthNet = { bridge: `bcb${n.toString(16)}`, bip: `10.${200 + (n % 50)}.${(n >> 4) % 256}.1/24` };
 const ctdNet = { bridge: `bcc${n.toString(16)}`, subnet: `10.${200 + ((n + 25) % 50)}.${(n >> 4) % 256}.0/24` };
+const beforeDist = process.env['BENCH_BERTHD_BEFORE'];
+const afterDist = process.env['BENCH_BERTHD_AFTER'];
 const cleanups: (() => Promise<unknown>)[] = [];
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
@@ -46,6 +52,8 @@ try {
   await daemon.engine.images.push(pause);
 
   const runtimes: { name: string; cri: CriClient }[] = [{ name: 'berthd', cri: criClient(join(dir, 'berth', 'cri.sock')) }];
+  if (afterDist) runtimes.push({ name: 'berthd-after', cri: criClient(await startBerthdProcess('after', afterDist, 37)) });
+  if (beforeDist) runtimes.push({ name: 'berthd-before', cri: criClient(await startBerthdProcess('before', beforeDist, 12)) });
   const ctd = await startContainerd(reg.registry.host, pause).catch((err: unknown) => {
     console.log(`SKIPPED containerd: ${(err as Error).message}`);
     return undefined;
@@ -53,6 +61,7 @@ try {
   if (ctd) runtimes.push({ name: 'containerd', cri: criClient(ctd.socket) });
   for (const r of runtimes) cleanups.push(async () => r.cri.close());
 
+  console.log(`load average at the start: ${(await readFile('/proc/loadavg', 'utf8')).trim()}`);
   const times = new Map<string, Map<string, number[]>>();
   for (const r of runtimes) {
     await r.cri.img('PullImage', { image: { image: reg.busybox } });
@@ -94,10 +103,47 @@ try {
     const b = times.get('berthd')!;
     const c = times.get('containerd')!;
     for (const k of ['up', 'down']) console.log(`${k} ratio berthd/containerd: ${(median(b.get(k)!) / median(c.get(k)!)).toFixed(2)}x (target 0.5x)`);
+    for (const other of ['berthd-after', 'berthd-before']) {
+      const o = times.get(other);
+      if (o) for (const k of ['up', 'down']) console.log(`${k} ratio ${other}/containerd: ${(median(o.get(k)!) / median(c.get(k)!)).toFixed(2)}x`);
+    }
   }
+  console.log(`load average at the end: ${(await readFile('/proc/loadavg', 'utf8')).trim()}`);
 } finally {
   for (const c of cleanups.reverse()) await c().catch((err: unknown) => console.error(`cleanup: ${(err as Error).message}`));
   await rm(dir, { recursive: true, force: true });
+}
+
+/** A build's berthd as its own process (own root, run root, bridge, subnet); its CRI socket once it answers. */
+async function startBerthdProcess(name: string, dist: string, netOffset: number): Promise<string> {
+  const base = join(dir, name);
+  const net = { bridge: `bc${name === 'before' ? 'p' : 'a'}${n.toString(16)}`, bip: `10.${200 + ((n + netOffset) % 50)}.${(n >> 4) % 256}.1/24` };
+  await mkdir(base, { recursive: true });
+  await writeFile(join(base, 'daemon.json'), JSON.stringify(net));
+  const socket = join(base, 'cri.sock');
+  const args = [dist, '--root', join(base, 'root'), '--run-root', join(base, 'run'), '--config', join(base, 'daemon.json'), '-H', `unix://${join(base, 'berthd.sock')}`, '--cri', `unix://${socket}`];
+  const proc: ChildProcess = spawn(process.execPath, args, { stdio: 'ignore' });
+  cleanups.push(async () => {
+    if (proc.exitCode === null) {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+    }
+    await removeDaemonNetwork(net.bridge, net.bip);
+  });
+  const probe = criClient(socket);
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        await probe.rt('Version', {});
+        return socket;
+      } catch (err) {
+        if (i > 300 || proc.exitCode !== null) throw new Error(`berthd ${dist} did not answer: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  } finally {
+    probe.close();
+  }
 }
 
 /** containerd on a temp root: own sockets, CNI bridge, the registry as a plain-http mirror. */

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { InvalidArgumentError, NotFoundError } from '@berth/image-format';
 import type { ContainerInspect, HostConfig } from '@berth/engine';
+import { containerAnnotations } from './annotations.js';
 import type { CriDeps } from './deps.js';
 import { GrpcError, isNotFound } from './grpc.js';
 import { KIND_LABEL, SANDBOX_LABEL, matchSelector, nowNanos, objectLabels, readMeta, toNanos, type ContainerMeta } from './meta.js';
@@ -81,7 +82,11 @@ export class Containers {
         OpenStdin: !!cfg.stdin,
         StdinOnce: !!cfg.stdin_once,
         AttachStdin: !!cfg.stdin,
-        Labels: objectLabels('container', meta, { [SANDBOX_LABEL]: sandbox.Id, [CONFIG_LABEL]: JSON.stringify(compactConfig(cfg) ?? {}) }),
+        Labels: objectLabels('container', meta, {
+          ...containerAnnotations(sandbox.Id, pod.metadata, md.name, image.RepoTags?.[0] ?? imageRef),
+          [SANDBOX_LABEL]: sandbox.Id,
+          [CONFIG_LABEL]: JSON.stringify(compactConfig(cfg) ?? {}),
+        }),
         HostConfig: host,
       },
       { name, ...(logPath ? { logPath } : {}) },

@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { NotFoundError } from '@berth/image-format';
 import type { ContainerInspect, HostConfig } from '@berth/engine';
+import { sandboxAnnotations } from './annotations.js';
 import type { CriDeps } from './deps.js';
 import { isNotFound } from './grpc.js';
 import { CONFIG_LABEL, compactConfig, sandboxInfo } from './verbose-info.js';
@@ -73,6 +75,8 @@ export class Sandboxes {
     const builtin = image === 'busybox';
     if (builtin) await this.d.engine.images.ensureBuiltin('busybox');
     const name = `k8s_POD_${md.name}_${md.namespace}_${md.uid ?? ''}_${md.attempt ?? 0}`;
+    // chosen here so that the runtime's annotations can name it
+    const id = randomBytes(32).toString('hex');
     const body = {
       Image: image,
       // PID 1 of a pod that shares its PID namespace: named for the binary (`busybox`), not
@@ -80,7 +84,7 @@ export class Sandboxes {
       Entrypoint: builtin ? ['busybox', 'sleep'] : ['sleep'],
       Cmd: ['infinity'],
       ...(meta.hostname && !hostNet ? { Hostname: meta.hostname } : {}),
-      Labels: objectLabels('sandbox', meta, { [CONFIG_LABEL]: JSON.stringify(compactConfig(cfg) ?? {}) }),
+      Labels: objectLabels('sandbox', meta, { ...sandboxAnnotations(id, meta.metadata, meta.logDirectory), [CONFIG_LABEL]: JSON.stringify(compactConfig(cfg) ?? {}) }),
       // the pause process has no handler: only SIGKILL ends a PID 1
       StopSignal: 'SIGKILL',
       HostConfig: host,
@@ -91,18 +95,18 @@ export class Sandboxes {
     // PID 1, with the pause process its child. A host PID namespace has its own init.
     const reaper = namespaces.pid !== NS_NODE && !this.noInitBinary;
     try {
-      return { pod_sandbox_id: await this.startPause(name, { ...body, HostConfig: { ...host, Init: reaper } }) };
+      return { pod_sandbox_id: await this.startPause(id, name, { ...body, HostConfig: { ...host, Init: reaper } }) };
     } catch (err) {
       if (!reaper || !isInitMissing(err)) throw err;
       this.noInitBinary = true;
       this.d.log?.warn({ pod: name }, 'no init binary (tini, docker-init or catatonit) for pod sandboxes: their PID 1 cannot reap orphaned processes');
-      return { pod_sandbox_id: await this.startPause(name, body) };
+      return { pod_sandbox_id: await this.startPause(id, name, body) };
     }
   }
 
   /** Creates and starts the sandbox's engine container; nothing of it is left on failure. */
-  private async startPause(name: string, body: Parameters<CriDeps['engine']['containers']['create']>[0]): Promise<string> {
-    const { Id } = await this.d.engine.containers.create(body, { name });
+  private async startPause(id: string, name: string, body: Parameters<CriDeps['engine']['containers']['create']>[0]): Promise<string> {
+    const { Id } = await this.d.engine.containers.create(body, { name, id });
     try {
       await this.d.engine.containers.start(Id);
     } catch (err) {

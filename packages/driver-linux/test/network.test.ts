@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtemp, mkdir, readdir, rm, writeFile, access } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, readFile, rm, writeFile, access } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -258,6 +258,13 @@ describe.runIf(isRoot || CI)('CniNetworkManager (real CNI plugins)', () => {
     const routes = await execInNetns(rb.netnsPath!, ['ip', '-j', 'route']);
     expect(JSON.parse(routes.stdout).filter((r: { dst: string }) => r.dst === 'default')).toHaveLength(1);
     expect((await m.inspectNetwork('backend')).containers[0]).toMatchObject({ containerId: b, aliases: ['db'], hostname: 'dbhost' });
+    // on disk once attach returns: attached, every network's result and interface (what a restart and DEL read)
+    const onDisk = async (id: string): Promise<any> => JSON.parse(await readFile(join(ctx.dir, 'state', 'attachments', `${id}.json`), 'utf8'));
+    const rec = await onDisk(b);
+    expect(rec.phase).toBe('attached');
+    expect(rec.networks.map((n: any) => n.iface.ip)).toEqual(rb.interfaces.map((i) => i.ip));
+    expect(rec.networks.every((n: any) => n.result?.ips?.length > 0)).toBe(true);
+    expect((await onDisk(a)).phase).toBe('attached');
 
     const c = cid();
     const rc = await m.attach(c, { mode: 'none' });

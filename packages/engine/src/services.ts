@@ -188,7 +188,8 @@ export interface ContainerService {
    * Creates a container; `name` must match `[a-zA-Z0-9][a-zA-Z0-9_.-]+`. Conflict on a used name (Docker's message). NotFound: `No such image: <ref>`.
    * `logPath`: the output log goes there (conmon's k8s-file format, the CRI log format) and is the caller's: removing the container leaves it.
    */
-  create(body: ContainerCreateBody, opts?: { name?: string; platform?: string; logPath?: string }): Promise<ContainerCreateResponse>;
+  /** `id`: the caller's own (64 hex digits, not taken); otherwise a new one. */
+  create(body: ContainerCreateBody, opts?: { name?: string; platform?: string; logPath?: string; id?: string }): Promise<ContainerCreateResponse>;
   /** Starts a created or exited container; a running one is a no-op (Docker answers 304: see `started`). */
   start(id: string): Promise<{ started: boolean }>;
   /** Sends the stop signal, then SIGKILL after the timeout; resolves once it exited. `stopped:false` when it was not running (304). */

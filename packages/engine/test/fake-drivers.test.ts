@@ -48,6 +48,19 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+describe('a caller-chosen container id (the CRI names its sandboxes before creating them)', () => {
+  it('is the container\'s id; a malformed or taken one is refused', async () => {
+    const id = 'ab'.repeat(32);
+    const { Id } = await engine.containers.create({ Image: 'busybox', Cmd: ['true'] }, { name: uniq('chosen'), id });
+    expect(Id).toBe(id);
+    expect((await engine.containers.inspect(id)).Id).toBe(id);
+    await expect(engine.containers.create({ Image: 'busybox', Cmd: ['true'] }, { id })).rejects.toThrow(/invalid or taken container id/);
+    await expect(engine.containers.create({ Image: 'busybox', Cmd: ['true'] }, { id: 'AB'.repeat(32) })).rejects.toThrow(/invalid or taken container id/);
+    await expect(engine.containers.create({ Image: 'busybox', Cmd: ['true'] }, { id: 'ab' })).rejects.toThrow(/invalid or taken container id/);
+    await engine.containers.remove(id, { force: true });
+  });
+});
+
 describe('the engine on the fake drivers', () => {
   it('create -> start -> wait -> logs -> remove', async () => {
     const name = uniq('fake-hello');

@@ -105,18 +105,30 @@ async function plumb(ctx: EndpointContext, record: AttachmentRecord, onNamespace
   await createNetns(netnsPath, { loopbackUp: true });
   onNamespace?.(netnsPath);
   const interfaces: AttachedInterface[] = [];
+  const lastStep = record.networks.at(-1)?.steps.at(-1);
   for (const n of record.networks) {
     for (const step of n.steps) {
       n.result = await addWithRetry(ctx.cni, record.containerId, netnsPath, n, step);
+      // the last step's record is the attached one: one write less on every attach
+      if (step === lastStep) {
+        try {
+          n.iface = interfaceOf(n.network, n.ifname, n.result);
+          record.phase = 'attached';
+        } catch {
+          // a result without an address fails below, once the step is persisted for DEL
+        }
+      }
       // Persist each step: after a crash, DEL gets the freshest prevResult.
       await ctx.attachments.put(record.containerId, record);
     }
-    const iface = interfaceOf(n.network, n.ifname, n.result);
+    const iface = n.iface ?? interfaceOf(n.network, n.ifname, n.result);
     n.iface = iface;
     interfaces.push(iface);
   }
-  record.phase = 'attached';
-  await ctx.attachments.put(record.containerId, record);
+  if (record.phase !== 'attached') {
+    record.phase = 'attached';
+    await ctx.attachments.put(record.containerId, record);
+  }
   const result: AttachResult = { netnsPath, interfaces, ports: record.ports };
   // The default network has no name resolution (as Docker's default bridge): nothing to do on that path.
   if (ctx.dns && ctx.dns.onUserNetwork(record)) {

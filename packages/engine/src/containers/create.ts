@@ -17,7 +17,7 @@ import { nameConflict, type ContainerRecord } from './record.js';
  * config, creates named volumes it mounts, prepares the container's writable snapshot and
  * records the container. Nothing runs until a start.
  */
-export async function createContainer(ctx: ContainerContext, body: ContainerCreateBody, opts: { name?: string; platform?: string; logPath?: string } = {}): Promise<ContainerCreateResponse> {
+export async function createContainer(ctx: ContainerContext, body: ContainerCreateBody, opts: { name?: string; platform?: string; logPath?: string; id?: string } = {}): Promise<ContainerCreateResponse> {
   const { table, deps } = ctx;
   if (!body || typeof body.Image !== 'string' || body.Image === '') throw new InvalidArgumentError('config cannot be empty in order to create a container');
   const host = body.HostConfig ?? {};
@@ -38,7 +38,9 @@ export async function createContainer(ctx: ContainerContext, body: ContainerCrea
     }
   }
   const isolation = deps.isolation(host.Isolation, image.config.os ?? 'linux');
-  const id = newId();
+  const id = opts.id ?? newId();
+  // an embedding API (the CRI) may choose the id, e.g. to name it in the runtime's annotations
+  if (opts.id !== undefined && (!/^[0-9a-f]{64}$/.test(opts.id) || table.get(opts.id))) throw new InvalidArgumentError(`invalid or taken container id ${opts.id}`);
   const config = mergeConfig(image.config, body, id.slice(0, 12));
   const { path, args } = processArgs(config);
   const swappiness = host.MemorySwappiness;

@@ -54,7 +54,7 @@ export class Containers implements ContainerService {
     this.lifecycle = new Lifecycle(this.ctx, { attach: this.attachments, execs: this.execs, filesystem: this.filesystem });
   }
 
-  create(body: ContainerCreateBody, opts: { name?: string; platform?: string; logPath?: string } = {}): Promise<ContainerCreateResponse> {
+  create(body: ContainerCreateBody, opts: { name?: string; platform?: string; logPath?: string; id?: string } = {}): Promise<ContainerCreateResponse> {
     return createContainer(this.ctx, body, opts);
   }
 
