@@ -68,8 +68,7 @@ export async function launchConmon(o: ConmonLaunch): Promise<ConmonStarted> {
   if (o.stdin) args.push('-i');
   if (o.stdin && o.leaveStdinOpen) args.push('--leave-stdin-open');
   const timeoutMs = o.timeoutMs ?? 30_000;
-  // the Perl wrapper conmon runs the runtime through need not load the locale (~10 files per call)
-  const env = { ...process.env, _OCI_SYNCPIPE: '3', ...(o.runtime.needsPrivateMountNs ? { PERL_SKIP_LOCALE_INIT: '1' } : {}) };
+  const env = { ...process.env, _OCI_SYNCPIPE: '3' };
   const viaHelper = startWithSyncPipe(o.conmonPath, args, { cwd: o.bundle, env, timeoutMs });
   const { message, stderr } = viaHelper
     ? await viaHelper.catch((err: unknown) => {
