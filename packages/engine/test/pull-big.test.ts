@@ -38,7 +38,7 @@ describe('pull with layers unpacked in parallel', () => {
     (await engine.containers.export(Id)).pipe(tar.stdin);
     let listing = '';
     for await (const c of tar.stdout) listing += (c as Buffer).toString();
-    const names = listing.split('\n').map((l) => l.replace(/^\S+\s+\S+\s+\d+\s+\S+\s+\S+\s+\.\//, '').replace(/ link to .*$/, '').replace(/ -> .*$/, ''));
+    const names = listing.split('\n').map((l) => l.replace(/^\S+\s+\S+\s+\d+\s+\S+\s+\S+\s+/, '').replace(/ link to .*$/, '').replace(/ -> .*$/, ''));
     const has = (p: string): boolean => names.some((n) => n === p || n === p + '/');
     expect(has(big.special.whiteoutFile)).toBe(false);
     expect(has(big.special.whiteoutDir)).toBe(false);
