@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import type { ProcessTable } from '../driver.js';
 import type { LogCaseContext } from './logs.js';
+import { readAll } from './read-all.js';
 
 /**
  * What the engine learns of a running container through the driver instead of the
@@ -11,15 +12,6 @@ import type { LogCaseContext } from './logs.js';
  * (`docker stats`), and its root as a directory (`docker cp`).
  */
 export function hostViewCases(c: LogCaseContext): void {
-  function readAll(stream: NodeJS.ReadableStream): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      stream.on('data', (d: Buffer) => chunks.push(d));
-      stream.on('end', () => resolve(Buffer.concat(chunks).toString()));
-      stream.on('error', reject);
-    });
-  }
-
   it('lists the processes of a running container, execs included', async () => {
     const driver = c.driver();
     const s = await c.spec('top', { args: ['sleep', '30'] });

@@ -11,6 +11,7 @@ import type { ContainerSpec, ProcessSpec, RootfsSpec } from '../spec.js';
 import type { LogEntry, RuntimeDriver, RuntimeEvent } from '../driver.js';
 import { hostViewCases } from './host-view.js';
 import { logCases } from './logs.js';
+import { readAll } from './read-all.js';
 import { restoreCases } from './restore.js';
 
 export interface ConformanceFixtures {
@@ -39,16 +40,6 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
 
 function text(entries: LogEntry[], stream?: 'stdout' | 'stderr'): string {
   return Buffer.concat(entries.filter((e) => stream === undefined || e.stream === stream).map((e) => e.data)).toString();
-}
-
-function readAll(stream: NodeJS.ReadableStream): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer | string) => chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c)));
-    stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    stream.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    stream.on('error', reject);
-  });
 }
 
 async function sleep(ms: number): Promise<void> {

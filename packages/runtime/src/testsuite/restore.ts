@@ -1,19 +1,11 @@
 import { expect, it } from 'vitest';
 import type { RuntimeDriver } from '../driver.js';
 import type { LogCaseContext } from './logs.js';
+import { readAll } from './read-all.js';
 
 export interface RestoreCaseContext extends LogCaseContext {
   /** Closes the suite's driver and makes the next one on the same state (a berthd restart); absent when the driver cannot. */
   restart?: () => Promise<RuntimeDriver>;
-}
-
-function readAll(stream: NodeJS.ReadableStream): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (d: Buffer) => chunks.push(d));
-    stream.on('end', () => resolve(Buffer.concat(chunks).toString()));
-    stream.on('error', reject);
-  });
 }
 
 /**
