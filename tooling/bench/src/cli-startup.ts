@@ -22,6 +22,8 @@ export interface StartupCommand {
 
 export interface StartupFigure {
   label: string;
+  /** The first line of the launcher it ran, as installed (undefined for `node -e 0`). */
+  hashBang?: string;
   wallMs: number;
   cpuMs: number;
   samples: number;
@@ -67,14 +69,15 @@ export async function measureCliStartup(cliFile: string, env: NodeJS.ProcessEnv,
   try {
     // each build linked as `berth` in a bin folder of its own, with a cache folder of its own
     // (a build removes another build's caches: sharing one would refill it every run)
-    const builds = new Map<string, { berth: string; env: NodeJS.ProcessEnv }>();
+    const builds = new Map<string, { berth: string; env: NodeJS.ProcessEnv; hashBang: string }>();
     for (const file of new Set([cliFile, ...commands.flatMap((c) => (c.cliFile ? [c.cliFile] : []))])) {
       const home = join(dir, `build${builds.size}`);
       await mkdir(join(home, 'bin'), { recursive: true });
       const berth = join(home, 'bin', 'berth');
       const buildEnv = { ...env, XDG_CACHE_HOME: join(home, 'cache'), PATH: `${join(home, 'bin')}:${env['PATH'] ?? process.env['PATH'] ?? ''}` };
-      await symlink(await installLike(file, join(home, 'lib', 'node_modules', '@berth', 'cli'), buildEnv), berth);
-      builds.set(file, { berth, env: buildEnv });
+      const launcher = await installLike(file, join(home, 'lib', 'node_modules', '@berth', 'cli'), buildEnv);
+      await symlink(launcher, berth);
+      builds.set(file, { berth, env: buildEnv, hashBang: (await readFile(launcher, 'utf8')).split('\n')[0]! });
     }
     const runEnv = builds.get(cliFile)!.env;
     const wall = new Map<string, number[]>(commands.map((c) => [c.label, []]));
@@ -93,7 +96,13 @@ export async function measureCliStartup(cliFile: string, env: NodeJS.ProcessEnv,
         cpu.set(c.label, cpu.get(c.label)! + cpuMs);
       }
     }
-    return commands.map((c) => ({ label: c.label, wallMs: median(wall.get(c.label)!), cpuMs: cpu.get(c.label)! / rounds, samples: rounds }));
+    return commands.map((c) => ({
+      label: c.label,
+      ...(c.berthArgs ? { hashBang: builds.get(c.cliFile ?? cliFile)!.hashBang } : {}),
+      wallMs: median(wall.get(c.label)!),
+      cpuMs: cpu.get(c.label)! / rounds,
+      samples: rounds,
+    }));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -131,7 +140,7 @@ export async function cliStartupLines(cliFile: string, d: RunningDaemon, image: 
     const [node, version, ps] = figures as [StartupFigure, StartupFigure, StartupFigure];
     const line = (f: StartupFigure): string =>
       `start-up ${f.label}: median ${fmtMs(f.wallMs)}, CPU ${fmtMs(f.cpuMs)} (mean of ${f.samples})` +
-      (f === node ? '' : ` = node + ${fmtMs(f.wallMs - node.wallMs)}, CPU node + ${fmtMs(f.cpuMs - node.cpuMs)}`);
+      (f === node ? '' : ` = node + ${fmtMs(f.wallMs - node.wallMs)}, CPU node + ${fmtMs(f.cpuMs - node.cpuMs)} [${f.hashBang}]`);
     return [
       ...(before ? [`start-up before = ${before}`] : []),
       ...figures.map(line),
