@@ -13,6 +13,8 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const ENV_LINE = '#!/usr/bin/env node\n';
+/** A line this script wrote: an absolute path to a file named node. */
+const PINNED = /^#!\/[^\s]*\/node\n/;
 // Linux reads 255 bytes of a #! line (127 before 5.1), macOS 511: stay well inside
 const MAX_LINE = 120;
 
@@ -50,21 +52,28 @@ function pinnedNode(pkgDir, execPath, pathVar) {
   return { node };
 }
 
-/** Rewrites `pkgDir`/dist/berth.js's first line; returns the node named, or undefined. */
+/**
+ * Rewrites `pkgDir`/dist/berth.js's first line: the node to name, or env again where none
+ * fits now (`npm rebuild` after node moved mends a line that names a node no longer
+ * there). Returns the line written, or undefined when nothing changed.
+ */
 function pin(pkgDir, execPath, pathVar) {
   const launcher = path.join(pkgDir, 'dist', 'berth.js');
   const choice = pinnedNode(pkgDir, execPath, pathVar);
-  if (!choice.node) return undefined;
+  if (choice.skip === 'workspace') return undefined;
+  const line = choice.node ? `#!${choice.node}\n` : ENV_LINE;
   const tmp = `${launcher}.${process.pid}.tmp`;
   try {
     const text = fs.readFileSync(launcher, 'utf8');
-    if (!text.startsWith(ENV_LINE)) return undefined;
+    // env's line as built, or one an earlier install wrote; anything else is not ours
+    const first = text.startsWith(ENV_LINE) ? ENV_LINE : PINNED.exec(text)?.[0];
+    if (!first || first === line) return undefined;
     const { mode } = fs.statSync(launcher);
-    fs.writeFileSync(tmp, `#!${choice.node}\n${text.slice(ENV_LINE.length)}`, { mode });
+    fs.writeFileSync(tmp, `${line}${text.slice(first.length)}`, { mode });
     fs.chmodSync(tmp, mode);
     // a rename: a `berth` running now reads either whole file
     fs.renameSync(tmp, launcher);
-    return choice.node;
+    return line.slice(0, -1);
   } catch {
     try {
       fs.rmSync(tmp, { force: true });

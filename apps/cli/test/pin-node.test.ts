@@ -58,6 +58,24 @@ describe('install/pin-node.cjs', () => {
     // a second run (npm rebuild) leaves it as it is
     expect(pin(pkg, process.execPath, `${nodes}`)).toBeUndefined();
     expect(await firstLine(pkg)).toBe(`#!${join(nodes, 'node')}`);
+    // and after node moved, names the node now found, or env again when none fits
+    const moved = await nodeDir('moved-bin');
+    expect(pin(pkg, process.execPath, moved)).toBe(`#!${join(moved, 'node')}`);
+    expect(await firstLine(pkg)).toBe(`#!${join(moved, 'node')}`);
+    expect(pin(pkg, process.execPath, '/nonexistent')).toBe('#!/usr/bin/env node');
+    expect(await firstLine(pkg)).toBe('#!/usr/bin/env node');
+    expect((await readFile(join(pkg, 'dist', 'berth.js'), 'utf8')).split('\n').slice(1)).toEqual(built.split('\n').slice(1));
+  });
+
+  it('leaves a first line it did not write', async () => {
+    const pkg = await installed('foreign');
+    const launcher = join(pkg, 'dist', 'berth.js');
+    const rest = (await readFile(launcher, 'utf8')).split('\n').slice(1).join('\n');
+    for (const line of ['#!/usr/bin/env -S node --flag', '#!/bin/sh', '"use strict";']) {
+      await writeFile(launcher, `${line}\n${rest}`);
+      expect(pin(pkg, process.execPath, await nodeDir(`foreign-${line.length}`))).toBeUndefined();
+      expect(await firstLine(pkg)).toBe(line);
+    }
   });
 
   it('keeps env for a shim, another node, no node, an unfit path, the workspace and a read-only install', async () => {
