@@ -5,7 +5,12 @@
 // itself wraps (the pipe_wrap and stream_wrap bindings). process.binding() is deprecated
 // (DEP0111: in the documentation, and a warning only under --pending-deprecation, which
 // this quiets for its own calls), yet these two are on its allow list from Node 12 to 22.
-// Anything missing or of another shape, and the short path uses node:net instead.
+// Node checks these calls' arguments with assertions that abort the process, past any
+// fallback: only the majors whose net.js makes the same calls (20-22) use them; a newer
+// node, or anything missing or of another shape, and the short path uses node:net instead.
+
+/** The node majors whose pipe handle this file drives as their net.js does. */
+const KNOWN_MAJORS = /^v2[0-2]\./;
 
 /** How a handle's reads end (libuv's UV_EOF, the same on every platform). */
 const UV_EOF = -4095;
@@ -33,7 +38,8 @@ export interface PipeBindings {
 type Binding = (name: string) => Record<string, unknown>;
 
 /** The bindings, or undefined where this node has them otherwise (or not at all). */
-export function pipeBindings(): PipeBindings | undefined {
+export function pipeBindings(version = process.version): PipeBindings | undefined {
+  if (!KNOWN_MAJORS.test(version)) return undefined;
   const binding = (process as unknown as { binding?: Binding }).binding;
   if (typeof binding !== 'function') return undefined;
   const proc = process as { noDeprecation?: boolean };
