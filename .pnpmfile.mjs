@@ -3,7 +3,11 @@
 export const hooks = {
   beforePacking(pkg) {
     delete pkg.devDependencies;
+    const postinstall = pkg.scripts?.postinstall;
     delete pkg.scripts;
+    // kept: a postinstall that runs a file the package ships under install/ with node alone
+    // (@berth/cli's names node on berth's #! line); tooling/release checks which ones
+    if (typeof postinstall === 'string' && /^node install\/[\w-]+\.cjs$/.test(postinstall)) pkg.scripts = { postinstall };
     if (pkg.exports) pkg.exports = withoutSource(pkg.exports);
     return pkg;
   },

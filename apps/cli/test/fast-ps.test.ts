@@ -3,6 +3,7 @@
 // about the code cache (corrupt, another node's, not V8's for this file, unwritable) may
 // change what berth prints.
 import { createServer, get, type Server } from 'node:http';
+import { connect as netConnect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -227,6 +228,43 @@ describe('berth ps through the short path and through the whole CLI', () => {
     } finally {
       await new Promise((r) => old.close(r));
     }
+  });
+
+  it('asks a Unix socket without node:net, quietly under --pending-deprecation, and a TCP host through node:net', async () => {
+    const line = ['ps', '-a', '--format', '{{.Names}} {{.State}}'];
+    const expected = await whole(line, join(work, 'pipe-whole-cache'));
+    expect(expected.code).toBe(0);
+    // which of node's modules the short path loaded (src/fast/pipe.ts: no net, no streams)
+    const loaded = join(work, 'modules.txt');
+    const preload = join(work, 'modules.cjs');
+    await writeFile(preload, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(loaded)}, process.moduleLoadList.join('\\n')));\n`);
+    const cache = join(work, 'pipe-cache');
+    expect(await run(line, cache, { NODE_OPTIONS: `--require=${preload}` })).toEqual(expected);
+    const modules = (await readFile(loaded, 'utf8')).split('\n');
+    expect(modules).toContain('Internal Binding pipe_wrap');
+    expect(modules).not.toContain('NativeModule net');
+    expect(modules).not.toContain('NativeModule stream');
+    // process.binding() is deprecated: its warning (or throw) must not reach the user
+    expect(await run(line, cache, { NODE_OPTIONS: '--pending-deprecation --throw-deprecation' })).toEqual(expected);
+    expect(await run(line, cache, { NODE_PENDING_DEPRECATION: '1' })).toEqual(expected);
+    // a TCP host: node:net, same answer
+    const proxy = createNetServer((c) => {
+      const u = netConnect(t.socketPath);
+      c.on('error', () => u.destroy());
+      u.on('error', () => c.destroy());
+      c.pipe(u).pipe(c);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const tcp = { BERTH_HOST: `tcp://127.0.0.1:${(proxy.address() as AddressInfo).port}` };
+      expect(await run(line, cache, { ...tcp, NODE_OPTIONS: `--require=${preload}` })).toEqual(expected);
+      expect((await readFile(loaded, 'utf8')).split('\n')).toContain('NativeModule net');
+      expect(await whole(line, join(work, 'pipe-whole-cache'), tcp)).toEqual(expected);
+    } finally {
+      await new Promise((r) => proxy.close(r));
+    }
+    expect((await readdir(cache)).length).toBe(1);
+    expect((await readdir(join(cache, 'berth'))).map((f) => f.replace(/-v.*/, ''))).toEqual(['ps']);
   });
 
   describe('the code cache never changes what berth prints', () => {

@@ -81,6 +81,12 @@ export async function pack(pkg: WorkspacePackage, dest: string): Promise<Packed>
   return { pkg, tarball, manifest: JSON.parse(json.stdout) as Manifest, files };
 }
 
+/**
+ * The only install-time scripts a published package may have: none builds anything or
+ * needs more than node. @berth/cli's names node on berth's #! line (apps/cli/install/pin-node.cjs).
+ */
+const INSTALL_SCRIPTS: Record<string, Record<string, string>> = { '@berth/cli': { postinstall: 'node install/pin-node.cjs' } };
+
 /** Problems with what a tarball holds: what an `npm install` of it alone would meet. */
 export async function packedProblems(packed: Packed, root = ROOT): Promise<string[]> {
   const { manifest: m, files } = packed;
@@ -89,7 +95,10 @@ export async function packedProblems(packed: Packed, root = ROOT): Promise<strin
   if (text.includes('workspace:')) problems.push('the published manifest still has a workspace: range');
   if (m.devDependencies) problems.push('the published manifest carries devDependencies');
   for (const script of ['preinstall', 'install', 'postinstall', 'prepare']) {
-    if (m.scripts?.[script]) problems.push(`the published manifest has an ${script} script`);
+    const command = m.scripts?.[script];
+    if (!command) continue;
+    if (INSTALL_SCRIPTS[m.name]?.[script] !== command) problems.push(`the published manifest has an ${script} script`);
+    else if (!files.includes(command.replace(/^node /, ''))) problems.push(`its ${script} script runs ${command}, which is not in the tarball`);
   }
   const privateNames = new Set(workspacePackages(root).filter((p) => p.manifest.private).map((p) => p.manifest.name));
   for (const field of ['dependencies', 'peerDependencies', 'optionalDependencies'] as const) {

@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manifestProblems, pack, packedProblems } from '../src/metadata.js';
 import { publicPackages, workspacePackages } from '../src/workspace.js';
 
@@ -40,5 +40,32 @@ describe.each(publicPackages().map((p) => [p.manifest.name, p] as const))('%s', 
   it('packs into a tarball that stands alone', async () => {
     const packed = await pack(pkg, dest);
     expect(await packedProblems(packed)).toEqual([]);
+  });
+});
+
+describe('install scripts', () => {
+  let cli: Awaited<ReturnType<typeof pack>>;
+  beforeAll(async () => {
+    cli = await pack(publicPackages().find((p) => p.manifest.name === '@berth/cli')!, dest);
+  });
+  // @berth/cli's tarball under other manifests and file lists (only its install script to scan)
+  const packedAs = (name: string, scripts: Record<string, string>, files: string[]): Parameters<typeof packedProblems>[0] => {
+    const pkg = publicPackages().find((p) => p.manifest.name === name)!;
+    return { pkg, tarball: cli.tarball, manifest: { ...pkg.manifest, scripts, devDependencies: undefined, dependencies: {}, bin: {}, exports: undefined }, files: ['package.json', 'README.md', ...files] };
+  };
+
+  it("packs @berth/cli with its postinstall alone of the workspace's scripts", () => {
+    expect(cli.manifest.scripts).toEqual({ postinstall: 'node install/pin-node.cjs' });
+    expect(cli.files).toContain('install/pin-node.cjs');
+  });
+
+  it("allows @berth/cli's postinstall, as it is and shipped, and no other", async () => {
+    expect(await packedProblems(packedAs('@berth/cli', { postinstall: 'node install/pin-node.cjs' }, ['install/pin-node.cjs']))).toEqual([]);
+    expect(await packedProblems(packedAs('@berth/cli', { postinstall: 'node install/pin-node.cjs' }, []))).toEqual([
+      'its postinstall script runs node install/pin-node.cjs, which is not in the tarball',
+    ]);
+    expect(await packedProblems(packedAs('@berth/cli', { postinstall: 'node-gyp rebuild' }, []))).toEqual(['the published manifest has an postinstall script']);
+    expect(await packedProblems(packedAs('@berth/cli', { install: 'node install/pin-node.cjs' }, ['install/pin-node.cjs']))).toEqual(['the published manifest has an install script']);
+    expect(await packedProblems(packedAs('@berth/daemon', { postinstall: 'node install/pin-node.cjs' }, ['install/pin-node.cjs']))).toEqual(['the published manifest has an postinstall script']);
   });
 });

@@ -79,18 +79,31 @@ describe('npm i -g @berth/cli', () => {
     await removeDaemonNetwork(network.bridge, network.bip);
   });
 
-  it('installs from the registry with node alone on the PATH (no compiler, no install script)', async () => {
+  it('installs from the registry with node alone on the PATH (no compiler; one install script, which names node on berth\'s #! line)', async () => {
     const t0 = performance.now();
     await run(NPM, ['i', '-g', '--prefix', prefix, '@berth/cli'], { cwd: npm.home, env: { ...npm.env, PATH: npm.toolsDir }, timeout: 150_000 });
     figures['npm i -g @berth/cli'] = `${((performance.now() - t0) / 1000).toFixed(1)} s`;
     const lib = join(prefix, 'lib', 'node_modules');
     figures['installed size of @berth/cli'] = `${((await folderBytes(join(lib, '@berth', 'cli'))) / 2 ** 20).toFixed(1)} MiB`;
-    expect(await packagesWithInstallScripts(lib)).toEqual([]);
+    // @berth/cli's postinstall (apps/cli/install/pin-node.cjs) builds nothing: it writes the
+    // node env would find on berth's first line, so no /usr/bin/env runs before each command
+    expect(await packagesWithInstallScripts(lib)).toEqual(['@berth/cli']);
+    expect((await readFile(join(lib, '@berth', 'cli', 'dist', 'berth.js'), 'utf8')).split('\n')[0]).toBe(`#!${join(npm.toolsDir, 'node')}`);
     expect(existsSync(join(prefix, 'bin', 'berth'))).toBe(true);
     expect(existsSync(join(prefix, 'bin', 'berthd'))).toBe(true);
     const { stdout } = await run(join(prefix, 'bin', 'berth'), ['--version'], { env: { ...npm.env, PATH: npm.toolsDir } });
     const { version } = JSON.parse(await readFile(join(ROOT, 'apps', 'cli', 'package.json'), 'utf8')) as { version: string };
     expect(stdout).toMatch(new RegExp(`^Berth version ${version.replace(/\./g, '\\.')}, build \\w+\\n$`));
+  }, 180_000);
+
+  it('installs with --ignore-scripts too: berth then starts through /usr/bin/env', async () => {
+    const plain = join(dir, 'cli-user', 'prefix-no-scripts');
+    await run(NPM, ['i', '-g', '--ignore-scripts', '--prefix', plain, '@berth/cli'], { cwd: npm.home, env: { ...npm.env, PATH: npm.toolsDir }, timeout: 150_000 });
+    const launcher = join(plain, 'lib', 'node_modules', '@berth', 'cli', 'dist', 'berth.js');
+    expect((await readFile(launcher, 'utf8')).split('\n')[0]).toBe('#!/usr/bin/env node');
+    const { stdout } = await run(join(plain, 'bin', 'berth'), ['--version'], { env: { ...npm.env, PATH: npm.toolsDir } });
+    expect(stdout).toMatch(/^Berth version \S+, build \w+\n$/);
+    await rm(plain, { recursive: true, force: true });
   }, 180_000);
 
   it('starts the berthd it brings and runs busybox', async () => {

@@ -11,6 +11,7 @@ import { API_VERSION, compareApiVersions, containerListQuery, encodeQuery, parse
 import { chooseHost } from '../client.js';
 import { psListOptions, psOutput, type PsFlags } from '../commands/ps-view.js';
 import { BERTH_VERSION } from '../version.js';
+import { pipeBindings, pipeExchange } from './pipe.js';
 
 /** `ps`'s short options: those that take a value, and the flags. */
 const SHORT_VALUE: Record<string, 'filter' | 'last'> = { f: 'filter', n: 'last' };
@@ -79,25 +80,27 @@ export function parsePsArgv(argv: readonly string[]): PsFlags | undefined {
  */
 export function runPs(argv: readonly string[], fallback: () => void): void {
   let flags: PsFlags | undefined;
-  let path = '';
-  let socket: Socket | undefined;
+  let answer: Promise<Buffer> | undefined;
   try {
     flags = parsePsArgv(argv);
     if (flags) {
       const target = parseHost(chooseHost(undefined).host);
-      path = `/v${API_VERSION}/containers/json${encodeQuery(containerListQuery(psListOptions(flags)))}`;
-      socket = 'socketPath' in target ? netConnect({ path: target.socketPath }) : netConnect({ host: target.hostname, port: target.port });
+      const path = `/v${API_VERSION}/containers/json${encodeQuery(containerListQuery(psListOptions(flags)))}`;
+      const request = `GET ${path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: Berth-Client/${BERTH_VERSION}\r\n\r\n`;
+      const pipe = 'socketPath' in target ? pipeBindings() : undefined;
+      if (pipe && 'socketPath' in target) answer = pipeExchange(pipe, target.socketPath, request, completeBody);
+      else answer = netExchange('socketPath' in target ? netConnect({ path: target.socketPath }) : netConnect({ host: target.hostname, port: target.port }), request);
     }
   } catch {
     // a bad filter, an odd host: the whole CLI says what is wrong
     flags = undefined;
   }
-  if (!flags || !socket) {
+  if (!flags || !answer) {
     fallback();
     return;
   }
   const psFlags = flags;
-  fetchList(socket, path).then(
+  answer.then(parsed).then(
     (list) => {
       let text: string;
       try {
@@ -106,7 +109,7 @@ export function runPs(argv: readonly string[], fallback: () => void): void {
         fallback();
         return;
       }
-      // written in full: nothing is left to wait for but the open connection
+      // written in full: nothing is left to wait for but an open connection
       if (writeOut(text)) process.exit();
     },
     () => fallback(),
@@ -114,53 +117,47 @@ export function runPs(argv: readonly string[], fallback: () => void): void {
 }
 
 /**
- * One GET on its own connection; resolves with the parsed list for a 200 from a daemon
- * that speaks this CLI's API version (the version the whole CLI would have negotiated
- * with its /_ping first), rejects for anything else. The connection stays open (kept
+ * `request` on `socket` (TCP hosts, or a node without the pipe bindings src/fast/pipe.ts
+ * uses); resolves with the body completeBody finds. The connection stays open (kept
  * alive, unreferenced) after an answer: closing a socket makes node create
  * process.stderr (net.js's _destroy compares the socket with it), which is a tty or pipe
  * stream to build; the process exits instead.
  */
-function fetchList(socket: Socket, path: string): Promise<ContainerSummary[]> {
+function netExchange(socket: Socket, request: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
-    const finish = (err: Error | undefined, list?: ContainerSummary[]): void => {
+    const finish = (result: Buffer | Error): void => {
       if (settled) return;
       settled = true;
-      if (err) {
+      if (result instanceof Error) {
         socket.destroy();
-        reject(err);
+        reject(result);
         return;
       }
       socket.removeAllListeners('data');
       socket.removeAllListeners('end');
       socket.unref();
-      resolve(list!);
+      resolve(result);
     };
     socket.on('error', (err) => finish(err));
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
       size += chunk.length;
       const body = completeBody(Buffer.concat(chunks, size), false);
-      if (body) finish(...parsed(body));
+      if (body) finish(body);
     });
-    socket.on('end', () => {
-      finish(...parsed(completeBody(Buffer.concat(chunks, size), true) ?? new Error('no response')));
-    });
-    socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: Berth-Client/${BERTH_VERSION}\r\n\r\n`);
+    socket.on('end', () => finish(completeBody(Buffer.concat(chunks, size), true) ?? new Error('no response')));
+    socket.write(request);
   });
 }
 
-function parsed(body: Buffer | Error): [Error | undefined, ContainerSummary[]?] {
-  if (body instanceof Error) return [body];
-  try {
-    const list = JSON.parse(body.toString('utf8')) as unknown;
-    return Array.isArray(list) ? [undefined, list as ContainerSummary[]] : [new Error('not a list')];
-  } catch (err) {
-    return [err as Error];
-  }
+/** The daemon's list; throws for anything else (the whole CLI then answers). */
+function parsed(body: Buffer): ContainerSummary[] {
+  const list = JSON.parse(body.toString('utf8')) as unknown;
+  if (!Array.isArray(list)) throw new Error('not a list');
+  return list as ContainerSummary[];
 }
 
 /**
