@@ -6,11 +6,12 @@
 // (DEP0111: in the documentation, and a warning only under --pending-deprecation, which
 // this quiets for its own calls), yet these two are on its allow list from Node 12 to 22.
 // Node checks these calls' arguments with assertions that abort the process, past any
-// fallback: only the majors whose net.js makes the same calls (20-22) use them; a newer
-// node, or anything missing or of another shape, and the short path uses node:net instead.
+// fallback: only Node 20, the major these calls were tested on (21 and 22's net.js reads
+// the same, untested), uses them; any other node, or anything missing or of another shape,
+// and the short path uses node:net instead.
 
-/** The node majors whose pipe handle this file drives as their net.js does. */
-const KNOWN_MAJORS = /^v2[0-2]\./;
+/** The node majors whose pipe handle this file drives, tested, as their net.js does. */
+const KNOWN_MAJORS = /^v20\./;
 
 /** How a handle's reads end (libuv's UV_EOF, the same on every platform). */
 const UV_EOF = -4095;
