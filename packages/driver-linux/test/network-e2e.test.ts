@@ -99,7 +99,12 @@ describe.runIf(isRoot || CI)('LinuxDriver with CNI networking', () => {
     await driver.releaseNetwork(id);
     await driver.releaseNetwork(id);
     expect((await manager.inspectNetwork('e2edefault')).containers.map((c) => c.containerId)).not.toContain(id);
-    expect(await findLeftovers({ bridges: [], containerIds: [id], subnets: [], netnsDirs: [join(base, 'netns')] })).toEqual({ links: [], netns: [], rules: [] });
+    const leftovers = () => findLeftovers({ bridges: [], containerIds: [id], subnets: [], netnsDirs: [join(base, 'netns')] });
+    // the port's rules are gone when releaseNetwork returns; the namespace (and the veth the
+    // kernel takes with it) goes right after, in the background
+    expect((await leftovers()).rules).toEqual([]);
+    await manager.cleanupsSettled();
+    expect(await leftovers()).toEqual({ links: [], netns: [], rules: [] });
     expect(await logText(id)).toBe('ran\n');
     expect(await driver.state(id)).toMatchObject({ status: 'stopped', exitCode: 2 });
     await expect(driver.start(id)).rejects.toMatchObject({ code: 'Conflict' });
