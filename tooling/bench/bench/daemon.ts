@@ -14,19 +14,18 @@
 // Env: BENCH_RUNS (default 10), BENCH_SECTIONS=run,pull (default all), BENCH_PULL_ROUNDS (3).
 // Run: pnpm bench daemon   (or node --conditions=source --import tsx bench/daemon.ts)
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildBigImageLayout, buildBusyboxLayout, pushLayoutWithSkopeo, startRegistry, type RunningRegistry } from '@berth/fixtures';
-import { summarizeCpuProfile } from '../src/cpu-profile.js';
 import { BERTH_CLI_DIST, BERTHD_DIST, podmanArgs, startBerthd, startDockerd, type RunningDaemon } from '../src/daemons.js';
 import { createBridge, deleteLink, deleteRulesMentioning, deviceName, freeSubnet } from '../src/network.js';
 import { killPid, processesMentioning, rssOf, run, sleep, spawnLogged, stopProcess, tryRun } from '../src/proc.js';
 import { makeRawBundle } from '../src/raw-runtime.js';
+import { reportRunRmProfile } from '../src/run-rm-profile.js';
 import { cliStartupLines } from '../src/cli-startup.js';
 import { UnixHttp } from '../src/unix-http.js';
 import { mountScratchFs, unmountTree, type ScratchFs } from '../src/scratch-fs.js';
 import { fmtMiB, fmtMs, fmtRatio, median, medianLine, timed } from '../src/stats.js';
-import { formatTimeline, parsePerfSched, parseRequestLog, parseStraceExecs, type TimelineEvent } from '../src/timeline.js';
 
 const N = Math.max(3, Number(process.env['BENCH_RUNS'] ?? 10));
 const PULL_ROUNDS = Math.max(1, Number(process.env['BENCH_PULL_ROUNDS'] ?? 3));
@@ -496,70 +495,7 @@ try {
       await stopProcess(daemon, 2_000);
     }
     record(medianLine(`profile ${label}: run --rm true via berthd with --cpu-prof, info logs, ${tracerName}`, durations));
-    const requests = await parseRequestLog(log);
-    let execs: TimelineEvent[];
-    if (perf) {
-      // CLOCK_MONOTONIC ms -> epoch ms, the clock of the request logs and the windows
-      const offset = Date.now() - Number(process.hrtime.bigint()) / 1e6;
-      const script = await run('perf', ['script', '-F', 'comm,pid,tid,cpu,time,event,trace', '-i', perfData], { timeoutMs: 120_000 });
-      execs = parsePerfSched(script.stdout, nodePid).map((e) => ({ ...e, at: e.at + offset, ...(e.end !== undefined ? { end: e.end + offset } : {}) }));
-      await rm(perfData, { force: true });
-    } else {
-      execs = await parseStraceExecs(straceOut);
-    }
-    const reqDur = new Map<string, number[]>();
-    const execDur = new Map<string, number[]>();
-    const execN = new Map<string, number[]>();
-    const execCount: number[] = [];
-    const phases = { create: [] as number[], start: [] as number[], exitToReturn: [] as number[], cni: [] as number[] };
-    for (const w of windows) {
-      const inW = (e: TimelineEvent) => e.at >= w.t0 && e.at <= w.t1;
-      const rq = requests.filter(inW);
-      for (const e of rq) if (e.end !== undefined) reqDur.set(e.what, [...(reqDur.get(e.what) ?? []), e.end - e.at]);
-      const ex = execs.filter(inW);
-      execCount.push(ex.length);
-      const perProg = new Map<string, number>();
-      const perProgCount = new Map<string, number>();
-      for (const e of ex) {
-        perProgCount.set(e.what, (perProgCount.get(e.what) ?? 0) + 1);
-        if (e.end !== undefined) perProg.set(e.what, (perProg.get(e.what) ?? 0) + (e.end - e.at));
-      }
-      for (const [k, v] of perProg) execDur.set(k, [...(execDur.get(k) ?? []), v]);
-      for (const [k, v] of perProgCount) execN.set(k, [...(execN.get(k) ?? []), v]);
-      const create = rq.find((e) => e.what.endsWith('/containers/create'));
-      const start = rq.find((e) => e.what.endsWith('/start'));
-      const wait = rq.find((e) => e.what.endsWith('/wait'));
-      if (create?.end) phases.create.push(create.end - create.at);
-      if (start?.end) phases.start.push(start.end - start.at);
-      const lastTrue = [...ex].reverse().find((e) => e.what === 'true' || e.what === 'busybox');
-      if (wait?.end && lastTrue?.end) phases.exitToReturn.push(wait.end - lastTrue.end);
-      phases.cni.push(ex.filter((e) => /^(bridge|firewall|host-local|loopback|portmap|tuning)$|^(bridge|firewall|host-local|loopback|portmap|tuning) /.test(e.what)).reduce((a, e) => a + ((e.end ?? e.at) - e.at), 0));
-    }
-    record(`profile ${label}: phases median: create ${fmtMs(median(phases.create))}, start ${fmtMs(median(phases.start))}, container exit -> wait returns (teardown + remove) ${fmtMs(median(phases.exitToReturn))}; CNI plugins ${fmtMs(median(phases.cni))}; ${median(execCount)} child processes per run`);
-    console.log('requests (median duration per run, from berthd request logs):');
-    for (const [k, v] of reqDur) console.log(`  ${k.padEnd(40)} ${fmtMs(median(v))} (x${(v.length / windows.length).toFixed(1)} per run)`);
-    console.log(`child processes per run: median ${median(execCount)}; summed lifetime per run by program (median):`);
-    for (const [k, v] of [...execDur.entries()].sort((a, b) => median(b[1]) - median(a[1])).slice(0, 25)) console.log(`  ${k.padEnd(40)} ${fmtMs(median(v)).padStart(9)}  x${median(execN.get(k) ?? [])} per run`);
-    const sorted = [...durations].sort((a, b) => a - b);
-    const mid = durations.indexOf(sorted[Math.floor(sorted.length / 2)]!);
-    const w = windows[mid];
-    if (w) {
-      console.log(`timeline of a median run (${fmtMs(durations[mid]!)}; t=0 when the docker CLI was spawned; start offset, duration, what):`);
-      for (const l of formatTimeline([...requests, ...execs].filter((e) => e.at >= w.t0 && e.at <= w.t1), w.t0)) console.log(l);
-      console.log(`  +${(w.t1 - w.t0).toFixed(1).padStart(6)} ms  docker CLI exited`);
-    }
-    const profiles = (await readdir(profDir)).filter((f) => f.endsWith('.cpuprofile'));
-    if (!profiles[0]) {
-      console.log('no CPU profile written');
-      return;
-    }
-    const s = await summarizeCpuProfile(join(profDir, profiles[0]), 25, hrWindows);
-    console.log(`berthd CPU profile of the ${N} timed runs: main thread busy ${fmtMs(s.busyMs)} of ${fmtMs(s.wallMs)} wall; GC ${fmtMs(s.gcMs)}`);
-    record(`profile ${label}: berthd CPU per run: ${fmtMs((cpuTicks.self * 10) / N)} user+sys (all threads, /proc; its waited-for children ${fmtMs((cpuTicks.children * 10) / N)}), main thread ${fmtMs(s.busyMs / N)} of which ChildProcess.spawn ${fmtMs((s.allFunctions.find((f) => f.name.startsWith('ChildProcess.spawn'))?.selfMs ?? 0) / N)}`);
-    console.log('self time by part:');
-    for (const b of s.byBucket.slice(0, 15)) console.log(`  ${b.bucket.padEnd(40)} ${fmtMs(b.selfMs)}`);
-    console.log('top functions by self time:');
-    for (const f of s.topFunctions) console.log(`  ${f.name.slice(0, 90).padEnd(90)} ${fmtMs(f.selfMs)}`);
+    for (const line of await reportRunRmProfile({ label, log, perfData: perf ? perfData : undefined, straceOut, nodePid, windows, hrWindows, durations, cpuTicks, profDir, runs: N })) record(line);
   }
 
   // ---------------------------------------------------------------- cold pull of the big image
