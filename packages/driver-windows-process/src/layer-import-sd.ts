@@ -5,8 +5,8 @@
  * Windows opens for that stream, and the simulator's folder keeps it so too), and each
  * entry's security descriptor (PAX `MSWINDOWS.rawsd`) is then written onto what the
  * extractor made, as a backup stream of only BACKUP_SECURITY_DATA (HcsApi.backup:
- * BackupWrite on Windows). The descriptors are read from a second parse of the same bytes
- * as they pass and spooled to a file beside the staging folder, so memory stays bounded
+ * BackupWrite on Windows). The extractor hands each applied entry's header over, and the
+ * descriptors are spooled to a file beside the staging folder, so memory stays bounded
  * at any layer size; the paths meet the folder only through the in-root resolver, which
  * refuses links on the way.
  */
@@ -14,53 +14,12 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { lstat, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { PassThrough, type Readable, type Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
+import type { Readable } from 'node:stream';
 import { BACKUP_SECURITY_DATA, writeBackupStream, type BackupFiles } from '@berth/hcs';
 import { applyLayer, type ApplyOptions, type ApplyResult } from '@berth/layer-store';
-import { resolveInRoot, sniffingDecompressor } from '@berth/layer-store/archive';
+import { resolveInRoot } from '@berth/layer-store/archive';
 
 const RAWSD = 'MSWINDOWS.rawsd';
-
-/** `src` to every one of `outs`, as fast as the slowest takes it. */
-function tee(src: Readable, outs: Writable[]): void {
-  src.on('data', (chunk: Buffer) => {
-    const waits = outs.filter((o) => !o.write(chunk));
-    if (waits.length) {
-      src.pause();
-      void Promise.all(waits.map((o) => once(o, 'drain'))).then(() => src.resume(), () => undefined);
-    }
-  });
-  src.on('end', () => outs.forEach((o) => o.end()));
-  src.on('error', (err) => outs.forEach((o) => o.destroy(err)));
-}
-
-/** The security descriptors the tar names, one JSON line each (`[name, base64]`), into `spool`. */
-async function spoolDescriptors(input: Readable, spool: string): Promise<void> {
-  const out = createWriteStream(spool);
-  const extract = tar.extract();
-  const done = new Promise<void>((resolve, reject) => {
-    extract.on('entry', (header, body, next) => {
-      const sd = (header.pax as Record<string, string> | undefined)?.[RAWSD];
-      body.on('end', next);
-      body.resume();
-      if (sd !== undefined && !out.write(`${JSON.stringify([header.name, sd])}\n`)) {
-        body.pause();
-        out.once('drain', () => body.resume());
-      }
-    });
-    extract.on('finish', resolve);
-    extract.on('error', reject);
-  });
-  input.pipe(extract);
-  try {
-    await done;
-  } finally {
-    out.end();
-    await once(out, 'close').catch(() => undefined);
-  }
-}
 
 /** Writes each spooled descriptor onto its entry in `root` through BackupWrite. */
 async function applyDescriptors(root: string, spool: string, backup: BackupFiles): Promise<number> {
@@ -81,45 +40,26 @@ async function applyDescriptors(root: string, spool: string, backup: BackupFiles
   return n;
 }
 
-/** A Windows layer's (uncompressed) tar into `staging`, security descriptors included. */
+/** A Windows layer's tar (compressed or not, as `opts.compression` says) into `staging`, security descriptors included. */
 export async function applyWindowsLayer(input: Readable, staging: string, opts: ApplyOptions, backup: BackupFiles): Promise<ApplyResult> {
   const spool = `${staging}.rawsd`;
-  const toExtract = new PassThrough();
-  const toScan = new PassThrough();
-  tee(input, [toExtract, toScan]);
+  const out = createWriteStream(spool);
+  const closed = once(out, 'close');
   try {
-    const scanned = spoolDescriptors(toScan, spool);
-    // a scan that fails stops the extraction too (else the tee would wait on it for ever)
-    scanned.catch((err: unknown) => toExtract.destroy(err as Error));
-    let result: ApplyResult;
-    try {
-      result = await applyLayer(toExtract, staging, { ...opts, compression: 'none' });
-    } catch (err) {
-      toScan.destroy();
-      await scanned.catch(() => undefined);
-      throw err;
-    }
-    await scanned;
+    const result = await applyLayer(input, staging, {
+      ...opts,
+      onEntry: async (header) => {
+        const sd = (header.pax as Record<string, string> | undefined)?.[RAWSD];
+        if (sd !== undefined && !out.write(`${JSON.stringify([header.name, sd])}\n`)) await once(out, 'drain');
+      },
+    });
+    out.end();
+    await closed;
     await applyDescriptors(staging, spool, backup);
     return result;
   } finally {
+    out.destroy();
+    await closed.catch(() => undefined);
     await rm(spool, { force: true });
-  }
-}
-
-/** The same from the layer's blob as pulled (compressed or not). */
-export async function applyCompressedWindowsLayer(input: Readable, opts: ApplyOptions, staging: string, backup: BackupFiles): Promise<ApplyResult> {
-  const dec = sniffingDecompressor(opts.compression);
-  const feed = pipeline(input, dec.stream).catch((err: unknown) => void dec.stream.destroy(err as Error));
-  try {
-    const r = await applyWindowsLayer(dec.stream, staging, opts, backup);
-    await feed;
-    await dec.done;
-    return r;
-  } catch (err) {
-    input.destroy();
-    dec.stream.destroy();
-    await feed;
-    throw err;
   }
 }

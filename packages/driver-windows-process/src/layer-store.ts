@@ -19,7 +19,7 @@ import { layerDataOf } from './layers.js';
 import { exportChanges, exportLayerTar, exportTombstones } from './layer-export.js';
 import { treeTar } from './tree-export.js';
 import { applyLinuxOrWindows, type LinuxLayerTarWriter } from './linux-tar.js';
-import { applyCompressedWindowsLayer, applyWindowsLayer } from './layer-import-sd.js';
+import { applyWindowsLayer } from './layer-import-sd.js';
 
 /** containerd's mount type for a Windows snapshot. */
 export const WINDOWS_LAYER_MOUNT = 'windows-layer';
@@ -218,7 +218,7 @@ export class WindowsLayerSnapshotter implements Snapshotter {
     const parentLinux = r.parent === undefined ? undefined : !!this.get(r.parent).linux;
     // security descriptors go onto the extracted files through BackupWrite (layer-import-sd.ts)
     const applyWindows = (tar: Readable, staging: string, opts: ApplyOptions) => applyWindowsLayer(tar, staging, opts, this.hcs.backup);
-    if (!writeLinux || parentLinux === false) return { dir, whiteouts: 'keep', apply: (input, opts) => applyCompressedWindowsLayer(input, opts, dir, this.hcs.backup) };
+    if (!writeLinux || parentLinux === false) return { dir, whiteouts: 'keep', apply: (input, opts) => applyWindowsLayer(input, dir, opts, this.hcs.backup) };
     const onLinux = async () => {
       r.linux = true;
       await this.save();

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { BerthError, DigestMismatchError, InvalidArgumentError, type Digest, type LayerCompression } from '@berth/image-format';
-import { extractTar, UnsafeEntryError } from './extract.js';
+import { extractTar, UnsafeEntryError, type ExtractPolicy } from './extract.js';
 import type { TarLimits } from './tar-guard.js';
 import type { ApplyTarget } from '../snapshot/snapshotter.js';
 
@@ -21,6 +21,8 @@ export interface ApplyOptions {
   /** Applies entry owners (default: when running as root). */
   sameOwner?: boolean;
   limits?: Partial<TarLimits>;
+  /** Each entry's header once it is applied (see ExtractPolicy.onEntry). */
+  onEntry?: ExtractPolicy['onEntry'];
 }
 
 export interface ApplyResult {
@@ -49,6 +51,7 @@ export async function applyLayer(input: Readable, root: string, opts: ApplyOptio
       xattrs: true,
       digest: true,
       ...(opts.limits ? { limits: opts.limits } : {}),
+      ...(opts.onEntry ? { onEntry: opts.onEntry } : {}),
     });
   } catch (err) {
     throw wrap(err);

@@ -73,6 +73,8 @@ export interface ExtractPolicy {
   limits?: Partial<TarLimits>;
   /** Hash the uncompressed stream (a layer's diffID). */
   digest?: boolean;
+  /** Called with each entry's header once the extractor has written the entry (e.g. to read PAX records it does not apply). */
+  onEntry?: (header: Header) => void | Promise<void>;
 }
 
 /** The digest is there when asked for. */
@@ -104,7 +106,11 @@ export async function extractTar(input: Readable, root: string, policy: ExtractP
         // The entry handler's refusal or fs failure is the cause; a stream's error when it has none.
         ownError: (e) => e instanceof BerthError || (e as NodeJS.ErrnoException | undefined)?.syscall !== undefined,
       },
-      (h, data, xattrs) => x.entry(withPaxTimes(h), data, xattrs),
+      async (h, data, xattrs) => {
+        const header = withPaxTimes(h);
+        await x.entry(header, data, xattrs);
+        await policy.onEntry?.(header);
+      },
     );
   } catch (err) {
     x.cleanup();
