@@ -109,6 +109,10 @@ try {
     }
   }
   console.log(`load average at the end: ${(await readFile('/proc/loadavg', 'utf8')).trim()}`);
+} catch (err) {
+  // said before the cleanups run: a failing cleanup must not hide why the bench stopped
+  console.error(`bench failed: ${(err as Error).stack ?? String(err)}`);
+  process.exitCode = 1;
 } finally {
   for (const c of cleanups.reverse()) await c().catch((err: unknown) => console.error(`cleanup: ${(err as Error).message}`));
   await rm(dir, { recursive: true, force: true });

@@ -106,7 +106,8 @@ export class Sandboxes {
 
   /** Creates and starts the sandbox's engine container; nothing of it is left on failure. */
   private async startPause(id: string, name: string, body: Parameters<CriDeps['engine']['containers']['create']>[0]): Promise<string> {
-    const { Id } = await this.d.engine.containers.create(body, { name, id });
+    // a namespace holder: the runtime driver may run its own pause instead of this command
+    const { Id } = await this.d.engine.containers.create(body, { name, id, namespaceHolder: true });
     try {
       await this.d.engine.containers.start(Id);
     } catch (err) {

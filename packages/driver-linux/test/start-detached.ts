@@ -1,4 +1,4 @@
-// Child process for survival.test.ts: creates and starts a container, reports, then
+// Child process for survival.test.ts and namespace-holder.test.ts: creates and starts a container, reports, then
 // idles until it is SIGKILLed by the test.
 import { LinuxDriver } from '../src/index.js';
 
@@ -9,6 +9,8 @@ await driver.create({
   rootfs: { path: rootfs },
   process: { args: ['sh', '-c', 'echo hello-from-detached; trap "echo bye; exit 7" TERM; while true; do sleep 0.1; done'] },
   network: { mode: 'none' },
+  // 'holder' mode: a pod sandbox's namespace holder (the driver's pause)
+  ...(mode === 'holder' ? { namespaceHolder: true } : {}),
 });
 await driver.start(id);
 process.stdout.write(`started ${process.pid}\n`);

@@ -178,6 +178,20 @@ export interface ExecStartOptions {
   beforeStart?: () => void | Promise<void>;
 }
 
+export interface ContainerCreateOptions {
+  name?: string;
+  platform?: string;
+  logPath?: string;
+  /** The caller's own id (64 hex digits, not taken); otherwise a new one. */
+  id?: string;
+  /**
+   * The container only holds namespaces for others to join (a pod's sandbox): the runtime
+   * driver may run a pause process of its own instead of the container's command
+   * (ContainerSpec.namespaceHolder).
+   */
+  namespaceHolder?: boolean;
+}
+
 export interface ContainerService {
   /**
    * Settles when every auto-removed container's runtime state, rootfs and directory are
@@ -188,8 +202,7 @@ export interface ContainerService {
    * Creates a container; `name` must match `[a-zA-Z0-9][a-zA-Z0-9_.-]+`. Conflict on a used name (Docker's message). NotFound: `No such image: <ref>`.
    * `logPath`: the output log goes there (conmon's k8s-file format, the CRI log format) and is the caller's: removing the container leaves it.
    */
-  /** `id`: the caller's own (64 hex digits, not taken); otherwise a new one. */
-  create(body: ContainerCreateBody, opts?: { name?: string; platform?: string; logPath?: string; id?: string }): Promise<ContainerCreateResponse>;
+  create(body: ContainerCreateBody, opts?: ContainerCreateOptions): Promise<ContainerCreateResponse>;
   /** Starts a created or exited container; a running one is a no-op (Docker answers 304: see `started`). */
   start(id: string): Promise<{ started: boolean }>;
   /** Sends the stop signal, then SIGKILL after the timeout; resolves once it exited. `stopped:false` when it was not running (304). */

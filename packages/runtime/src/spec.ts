@@ -209,6 +209,13 @@ export interface ContainerSpec {
   pidNamespaceOf?: string;
   /** Namespaced kernel parameters (Docker's --sysctl). */
   sysctls?: Record<string, string>;
+  /**
+   * The container only holds its namespaces (network, IPC, UTS with its hostname, PID with
+   * it as PID 1) for other containers to join: a pod's sandbox. A driver may then run a
+   * pause process of its own instead of `process` — with no root filesystem, output, stdin
+   * or exec — which starts faster; one that does not runs `process` as usual.
+   */
+  namespaceHolder?: boolean;
   labels?: Record<string, string>;
   /** Signal name or number sent by a graceful stop; default SIGTERM. */
   stopSignal?: string;

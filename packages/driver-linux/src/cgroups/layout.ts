@@ -45,6 +45,19 @@ export async function detectCgroups(mountinfo = '/proc/self/mountinfo'): Promise
 }
 
 /**
+ * The directories a process joins to be in cgroup `path`: each v1 hierarchy's (hybrid
+ * hosts too, as the runtimes use them there), else the unified one's. cpuset is left out:
+ * a new v1 cpuset has no CPUs until they are copied in, and a process that only holds
+ * namespaces needs none (the parents the runtime made and the container's own stay its).
+ */
+export function processCgroupDirs(mounts: CgroupMounts, path: string): string[] {
+  const roots = mounts.v1.size > 0
+    ? [...new Set([...mounts.v1].filter(([controller]) => controller !== 'cpuset').map(([, mountPoint]) => mountPoint))]
+    : mounts.unified ? [mounts.unified] : [];
+  return roots.map((m) => `${m}${path}`);
+}
+
+/**
  * Removes the cgroup `path` from every hierarchy. Processes of a killed container can
  * take a moment to leave (EBUSY); retried for up to `timeoutMs`. What is still in it
  * then is killed, as the runtime's delete does: a container that shares the pod's PID

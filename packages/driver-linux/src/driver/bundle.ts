@@ -15,7 +15,8 @@ import { SECCOMP_BPF_ANNOTATION } from '../security/seccomp-cache.js';
 import type { OciSeccomp } from '../security/seccomp.js';
 import { resolveUser } from '../user/resolve-user.js';
 import type { DriverContext } from './context.js';
-import type { ContainerNetworker } from './options.js';
+import { createPauseHolder, runsAsPause } from './namespace-holder.js';
+import { attachedAddresses, firstNamespace, startAttach, type PendingAttach, type SettledAttach } from './network-attach.js';
 import { now, toState, type ContainerRecord } from './records.js';
 
 /**
@@ -29,6 +30,7 @@ export async function createContainer(ctx: DriverContext, spec: ContainerSpec): 
   if (spec.platform && spec.platform.os !== 'linux') throw new UnsupportedError(`cannot run ${spec.platform.os} containers on Linux`);
   const args = spec.process.args;
   if (args.length === 0) throw new InvalidArgumentError('process.args must not be empty');
+  if (runsAsPause(spec)) return createPauseHolder(ctx, spec);
   await checkBindPropagation(spec.mounts ?? []);
   const bundle = ctx.records.dir(spec.id);
   try {
@@ -39,8 +41,7 @@ export async function createContainer(ctx: DriverContext, spec: ContainerSpec): 
   }
   let mountedRootfs = false;
   let networked = false;
-  let attaching: Promise<{ res?: Awaited<ReturnType<ContainerNetworker['attach']>>; err?: unknown }> | undefined;
-  let namespaceReady: Promise<string> | undefined;
+  let pending: PendingAttach | undefined;
   try {
     // network
     const mode = spec.network?.mode ?? 'none';
@@ -57,24 +58,9 @@ export async function createContainer(ctx: DriverContext, spec: ContainerSpec): 
     } else if (mode === 'bridge' || ctx.options.network) {
       if (!ctx.options.network) throw new UnsupportedError('bridge networking needs a network manager');
       networked = true;
-      const attachOpts: Parameters<ContainerNetworker['attach']>[1] = { mode: 'bridge', hostname, hostFilesDir: bundle };
-      const nets = spec.network?.networks ?? (mode === 'bridge' ? [] : [{ name: mode }]);
-      attachOpts.networks = nets.map((n) => ({
-        name: n.name,
-        ...(n.aliases ? { aliases: n.aliases } : {}),
-        ...(n.ipv4Address ? { ipv4Address: n.ipv4Address } : {}),
-        ...(n.ipv6Address ? { ipv6Address: n.ipv6Address } : {}),
-        ...(n.mac ? { mac: n.mac } : {}),
-        ...(n.links?.length ? { links: n.links } : {}),
-      }));
-      if (spec.network?.ports) attachOpts.ports = spec.network.ports.map((p) => ({ ...p, protocol: p.protocol ?? 'tcp' }));
       // CNI ADD runs while the rootfs is prepared and the runtime creates the container in
       // the new namespace; it has to be done before create returns (so before start).
-      namespaceReady = new Promise<string>((resolve) => (attachOpts.onNamespace = resolve));
-      attaching = ctx.options.network.attach(spec.id, attachOpts).then(
-        (res) => ({ res }),
-        (err: unknown) => ({ err }),
-      );
+      pending = startAttach(ctx.options.network, spec, mode, hostname, bundle);
     }
     let pidns: { path: string } | undefined;
     if (spec.pidNamespaceOf !== undefined) {
@@ -112,17 +98,15 @@ export async function createContainer(ctx: DriverContext, spec: ContainerSpec): 
     ]);
     await makeBindMountPoints(rootfs, spec.mounts ?? []);
     const env = mergeEnv(spec.image?.env, spec.process.env, user.home);
-    const takeAttachResult = (settled: Awaited<NonNullable<typeof attaching>>): void => {
-      attaching = undefined;
-      if (!settled.res) throw settled.err;
-      if (!settled.res.netnsPath) throw new UnsupportedError('network manager returned no namespace');
-      netns = { path: settled.res.netnsPath };
-      // an IPv6 address gets its own /etc/hosts line, as in Docker
-      ips = settled.res.interfaces.flatMap((i) => (i.ip6 ? [i.ip, i.ip6] : [i.ip]));
-      nameservers = settled.res.nameservers ?? [];
+    const takeAttachResult = (settled: SettledAttach): void => {
+      pending = undefined;
+      const a = attachedAddresses(settled);
+      netns = { path: a.netnsPath };
+      ips = a.ips;
+      nameservers = a.nameservers;
     };
-    if (attaching && namespaceReady) {
-      const first = await Promise.race([namespaceReady.then((path) => ({ path })), attaching]);
+    if (pending) {
+      const first = await firstNamespace(pending);
       if ('path' in first) netns = { path: first.path };
       else takeAttachResult(first);
     }
@@ -175,7 +159,7 @@ export async function createContainer(ctx: DriverContext, spec: ContainerSpec): 
       (err: unknown) => ({ err }),
     );
     // both settle before anything is undone: the catch below must not race a runtime create
-    const [launched, settled] = await Promise.all([launching, attaching]);
+    const [launched, settled] = await Promise.all([launching, pending?.attaching]);
     if (settled) takeAttachResult(settled);
     if (!('ok' in launched)) throw launched.err;
     const started = launched.ok;
@@ -209,7 +193,7 @@ export async function createContainer(ctx: DriverContext, spec: ContainerSpec): 
   } catch (err) {
     await runRuntime(ctx.runtime, ['delete', '--force', spec.id]).catch(() => undefined);
     // an attach still running (the rootfs failed meanwhile) finishes before it is undone
-    if (attaching) await attaching;
+    if (pending) await pending.attaching;
     if (networked) await ctx.options.network?.detach(spec.id).catch(() => undefined);
     if (mountedRootfs) await unmountRootfs(join(bundle, 'rootfs')).catch(() => undefined);
     await rm(bundle, { recursive: true, force: true });

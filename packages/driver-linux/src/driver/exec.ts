@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import { ConflictError, InvalidArgumentError } from '@berth/image-format';
+import { ConflictError, InvalidArgumentError, UnsupportedError } from '@berth/image-format';
 import { signalNumber, type ExecProcess, type ExecSpec, type TerminalSize } from '@berth/runtime';
 import { isFrozen } from '../cgroups/freezer.js';
 import { writeWithBackpressure } from '../conmon/container-logs.js';
@@ -21,6 +21,7 @@ import { pidAlive, type ContainerRecord } from './records.js';
 export async function execInContainer(ctx: DriverContext, id: string, spec: ExecSpec): Promise<ExecProcess> {
   const rec = await ctx.records.current(id);
   if (rec.status !== 'running') throw new ConflictError(`container ${id} is not running`);
+  if (rec.pause) throw new UnsupportedError(`container ${id} holds a pod's namespaces with a pause process: it has nothing to exec in`);
   if (await isFrozen(ctx.cgroups, rec.cgroupsPath)) throw new ConflictError(`container ${id} is paused: unpause it first`);
   if (spec.args.length === 0) throw new InvalidArgumentError('exec args must not be empty');
   const config = JSON.parse(await readFile(join(rec.bundle, 'config.json'), 'utf8')) as OciConfig;

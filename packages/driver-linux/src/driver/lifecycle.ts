@@ -19,8 +19,10 @@ export async function startContainer(ctx: DriverContext, id: string): Promise<vo
   let rec = await ctx.records.current(id);
   if (rec.status === 'running') throw new ConflictError(`container ${id} is already running`);
   if (rec.status === 'stopped' && rec.networkReleased) throw new ConflictError(`container ${id} gave its network back when it stopped: create it afresh`);
+  if (rec.status === 'stopped' && rec.pause) throw new ConflictError(`container ${id} held a pod's namespaces, which went with its pause process: create it afresh`);
   if (rec.status === 'stopped') rec = await recreate(ctx, rec);
-  await startContainerProcess(ctx.runtime, id);
+  // the driver's pause runs from its create on: nothing waits for a start
+  if (!rec.pause) await startContainerProcess(ctx.runtime, id);
   const updated: ContainerRecord = { ...(await ctx.records.load(id)), status: 'running', startedAt: now() };
   await ctx.records.save(updated);
   ctx.logs.watch(updated);
@@ -146,12 +148,17 @@ export async function deleteContainer(ctx: DriverContext, id: string, options: D
   const detaching = rec.networked && ctx.options.network
     ? ctx.options.network.detach(id).then(() => undefined, (err: unknown) => ({ err }))
     : undefined;
-  if (rec.status === 'created') {
-    // never started: kill the runtime's init waiting in the exec fifo
-    await runRuntime(ctx.runtime, ['kill', id, '9']).catch(() => undefined);
-  }
-  if (rec.status !== 'stopped' || !(await deleteExitedContainer(ctx.runtime, id))) {
-    await runRuntime(ctx.runtime, ['delete', '--force', id]).catch(() => undefined);
+  if (rec.pause) {
+    // no runtime state: the pause is the only process (a created one runs already)
+    if (rec.status !== 'stopped' && pidAlive(rec.pid)) process.kill(rec.pid, 'SIGKILL');
+  } else {
+    if (rec.status === 'created') {
+      // never started: kill the runtime's init waiting in the exec fifo
+      await runRuntime(ctx.runtime, ['kill', id, '9']).catch(() => undefined);
+    }
+    if (rec.status !== 'stopped' || !(await deleteExitedContainer(ctx.runtime, id))) {
+      await runRuntime(ctx.runtime, ['delete', '--force', id]).catch(() => undefined);
+    }
   }
   // conmon exits right after the container; give it a moment, then make sure
   for (let i = 0; i < 50 && pidAlive(rec.conmonPid); i++) await sleep(20);

@@ -36,6 +36,8 @@ export interface ContainerRecord {
   /** The container process' env, the base of exec env. */
   env: string[];
   stopSignal?: string;
+  /** The driver's own pause holds the namespaces (namespace-holder.ts): no runtime state, rootfs or log. */
+  pause?: boolean;
 }
 
 export function now(): string {

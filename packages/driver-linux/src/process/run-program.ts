@@ -4,6 +4,7 @@ import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { BerthError } from '@berth/image-format';
 import { MOUNT_SYSCALLS } from './syscall-numbers.js';
+import { PAUSE_SYSCALLS } from './pause-helper.js';
 import { ProgramStartError, SpawnServer, type ProgramOptions, type ProgramResult } from './spawn-server.js';
 
 let server: SpawnServer | undefined;
@@ -47,6 +48,24 @@ export function startWithSyncPipe(file: string, args: readonly string[], options
   const s = spawnServer();
   if (!s?.usable) return undefined;
   return s.daemon(file, args, options).then((r) => ({ message: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8') }));
+}
+
+/**
+ * A pod sandbox's pause process started by the spawn helper (pause-helper.ts): resolves
+ * with its monitor's sync message. Undefined where the helper or this architecture's
+ * syscall numbers are not available: the caller runs the container's own process then.
+ */
+export function startPauseDirect(exitFile: string, rootDir: string, settings: readonly string[]): Promise<{ message: string }> | undefined {
+  const numbers = PAUSE_SYSCALLS[process.arch];
+  const s = spawnServer();
+  if (!numbers || !s?.usable) return undefined;
+  const args = [...Object.entries(numbers).map(([k, v]) => `${k}=${v}`), ...settings];
+  return s.pause(exitFile, rootDir, args).then((r) => ({ message: r.stdout.toString('utf8') }));
+}
+
+/** Whether startPauseDirect can start a pause here. */
+export function pauseDirectAvailable(): boolean {
+  return PAUSE_SYSCALLS[process.arch] !== undefined && spawnServer()?.usable === true;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { BerthError } from '@berth/image-format';
+import { PAUSE_SOURCE } from './pause-helper.js';
 
 /**
  * Forking is what a child process costs a daemon: node blocks its main thread while the
@@ -22,6 +23,8 @@ import { BerthError } from '@berth/image-format';
  * mount(8) would do for an overlay, without a program.
  * mode `umount` (file = the target, args = the umount2 syscall number, flags): umount2(2)
  * in a child, what umount(8) does, without a program; the errno text on failure.
+ * mode `pause`: a pod sandbox's pause process and its monitor, answered like `daemon`
+ * (pause-helper.ts).
  * The helper exits when its stdin closes (the daemon went away).
  */
 const HELPER_SOURCE = String.raw`use strict;
@@ -72,7 +75,7 @@ sub exec_program {
 # watched by the main loop: answered when its pipes close and it is reaped (or, daemon, at its sync message)
 sub add_job {
   my ($pid, $r, %pipes_of) = @_;
-  $jobs{$pid} = { id => $r->{id}, out => '', err => '', open => scalar(keys %pipes_of), daemon => $r->{mode} eq 'daemon',
+  $jobs{$pid} = { id => $r->{id}, out => '', err => '', open => scalar(keys %pipes_of), daemon => $r->{mode} eq 'daemon' || $r->{mode} eq 'pause',
     deadline => ($r->{timeout} || 0) > 0 ? time() + $r->{timeout} / 1000 : undef };
   for my $which (keys %pipes_of) {
     my $h = $pipes_of{$which};
@@ -86,6 +89,7 @@ sub start_job {
   return make_netns($r) if $r->{mode} eq 'netns';
   return do_mount($r) if $r->{mode} eq 'mount';
   return do_umount($r) if $r->{mode} eq 'umount';
+  return start_pause($r) if $r->{mode} eq 'pause';
   my $id = $r->{id};
   my ($in_r, $in_w, $out_r, $out_w, $err_r, $err_w, $st_r, $st_w);
   unless (pipe($in_r, $in_w) && pipe($out_r, $out_w) && pipe($err_r, $err_w) && pipe($st_r, $st_w)) {
@@ -336,13 +340,21 @@ export class SpawnServer {
     if (r.code !== 0) throw new BerthError('Internal', `mount ${type} on ${target}: ${r.stderr.toString('utf8').trim()}`);
   }
 
+  /**
+   * A pod sandbox's pause process (pause-helper.ts; `args` its key=value settings): resolves
+   * with its monitor's first sync message as `stdout` (`{"data": pid}`, or -1 and a message).
+   */
+  pause(exitFile: string, rootDir: string, args: readonly string[]): Promise<ProgramResult> {
+    return this.request('pause', exitFile, args, { env: {}, cwd: rootDir, timeoutMs: 30_000 });
+  }
+
   /** umount2(2) of `target` (`flags`: MNT_DETACH for a lazy one): '' when done, else the errno's text. */
   async umount(target: string, flags: number, umountSyscall: number): Promise<string> {
     const r = await this.request('umount', target, [String(umountSyscall), String(flags)], { env: {} });
     return r.code === 0 ? '' : r.stderr.toString('utf8').trim() || `exit ${r.code}`;
   }
 
-  private request(mode: 'run' | 'daemon' | 'netns' | 'mount' | 'umount', file: string, args: readonly string[], options: ProgramOptions): Promise<ProgramResult> {
+  private request(mode: 'run' | 'daemon' | 'netns' | 'mount' | 'umount' | 'pause', file: string, args: readonly string[], options: ProgramOptions): Promise<ProgramResult> {
     const child = this.ensure();
     const id = this.nextId++;
     const env = Object.entries(options.env ?? process.env).filter((e): e is [string, string] => e[1] !== undefined);
@@ -373,7 +385,7 @@ export class SpawnServer {
     if (this.child) return this.child;
     if (this.dead) throw new BerthError('Internal', 'the spawn helper is not available');
     // its own process group: a terminal's ^C to the daemon must not take the helper with it
-    const child = spawn('perl', ['-e', HELPER_SOURCE], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawn('perl', ['-e', HELPER_SOURCE + PAUSE_SOURCE], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     this.child = child;
     child.stdout.setEncoding('latin1');
     child.stdout.on('data', (chunk: string) => this.onData(chunk));

@@ -66,6 +66,7 @@ export function containerSpec(r: ContainerRecord, run: RunInputs): ContainerSpec
     ...(hostNamespaces.length > 0 ? { hostNamespaces } : {}),
     ...(run.pidNamespaceOf !== undefined ? { pidNamespaceOf: run.pidNamespaceOf } : {}),
     ...(Object.keys(sysctls).length > 0 ? { sysctls } : {}),
+    ...(r.namespaceHolder ? { namespaceHolder: true } : {}),
     hostname: r.config.Hostname ?? r.id.slice(0, 12),
     ...(r.config.Domainname ? { domainname: r.config.Domainname } : {}),
     rootfs: { mounts: run.rootfs.map((m) => ({ type: m.type, source: m.source, options: m.options })), readonly: h.ReadonlyRootfs ?? false },

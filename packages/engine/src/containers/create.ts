@@ -11,13 +11,14 @@ import { parseLink } from './links.js';
 import { resolvePidMode } from './pid-mode.js';
 import { validateLogConfig } from './log-config.js';
 import { nameConflict, type ContainerRecord } from './record.js';
+import type { ContainerCreateOptions } from '../services.js';
 
 /**
  * `docker create`: validates the request as Docker does, merges it with the image's
  * config, creates named volumes it mounts, prepares the container's writable snapshot and
  * records the container. Nothing runs until a start.
  */
-export async function createContainer(ctx: ContainerContext, body: ContainerCreateBody, opts: { name?: string; platform?: string; logPath?: string; id?: string } = {}): Promise<ContainerCreateResponse> {
+export async function createContainer(ctx: ContainerContext, body: ContainerCreateBody, opts: ContainerCreateOptions = {}): Promise<ContainerCreateResponse> {
   const { table, deps } = ctx;
   if (!body || typeof body.Image !== 'string' || body.Image === '') throw new InvalidArgumentError('config cannot be empty in order to create a container');
   const host = body.HostConfig ?? {};
@@ -115,6 +116,7 @@ export async function createContainer(ctx: ContainerContext, body: ContainerCrea
     ports,
     sandboxKey: '',
     runtimeCreated: false,
+    ...(opts.namespaceHolder ? { namespaceHolder: true } : {}),
   };
   await mkdir(join(deps.root, 'containers', id), { recursive: true });
   await deps.snapshots.prepare(record.snapshotKey, image.chainId);

@@ -51,6 +51,8 @@ export interface ContainerRecord {
   runtimeId?: string;
   /** Runs so far. */
   runs?: number;
+  /** Created to hold namespaces for others (ContainerCreateOptions.namespaceHolder). */
+  namespaceHolder?: boolean;
 }
 
 const NO_TIME = '0001-01-01T00:00:00Z';

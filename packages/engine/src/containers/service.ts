@@ -17,7 +17,7 @@ import type {
 } from '../docker-types.js';
 import { FilterSet } from '../filters.js';
 import { checkContainerName } from '../names.js';
-import type { ArchivePathStat, AttachOptions, AttachSession, ContainerService, ExecStartOptions, LogsOptions, StopOptions } from '../services.js';
+import type { ArchivePathStat, AttachOptions, AttachSession, ContainerCreateOptions, ContainerService, ExecStartOptions, LogsOptions, StopOptions } from '../services.js';
 import { checkRestartPolicy } from '../container-config.js';
 import { AttachSessions } from './attach.js';
 import { ContainerContext, type ContainerDeps } from './context.js';
@@ -54,7 +54,7 @@ export class Containers implements ContainerService {
     this.lifecycle = new Lifecycle(this.ctx, { attach: this.attachments, execs: this.execs, filesystem: this.filesystem });
   }
 
-  create(body: ContainerCreateBody, opts: { name?: string; platform?: string; logPath?: string; id?: string } = {}): Promise<ContainerCreateResponse> {
+  create(body: ContainerCreateBody, opts: ContainerCreateOptions = {}): Promise<ContainerCreateResponse> {
     return createContainer(this.ctx, body, opts);
   }
 

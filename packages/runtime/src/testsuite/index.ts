@@ -115,6 +115,24 @@ export function runConformanceSuite(name: string, makeDriver: DriverFactory, fix
       expect((await driver.list()).map((c) => c.id)).not.toContain(s.id);
     });
 
+    it('runs a namespace holder (a pod sandbox) until it is killed', async () => {
+      // the driver may run a pause of its own instead of the process: either way it runs
+      // from start until killed, and goes like any container
+      const s = await spec('holder', { args: ['sleep', '30'] }, { namespaceHolder: true, hostname: 'holder' });
+      await driver.create(s);
+      await driver.start(s.id);
+      const running = await driver.state(s.id);
+      expect(running.status).toBe('running');
+      expect(running.pid).toBeGreaterThan(0);
+      await sleep(100);
+      expect((await driver.state(s.id)).status).toBe('running');
+      await driver.kill(s.id, 'SIGKILL');
+      expect((await driver.wait(s.id)).exitCode).toBe(137);
+      expect((await driver.state(s.id)).status).toBe('stopped');
+      await driver.delete(s.id);
+      await expect(driver.state(s.id)).rejects.toMatchObject({ code: 'NotFound' });
+    });
+
     it('rejects a duplicate id and unknown ids', async () => {
       const s = await spec('dup', { args: ['true'] });
       await driver.create(s);
