@@ -1,4 +1,5 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BerthError, UnsupportedError } from '@berth/image-format';
 import type { CgroupMounts } from './layout.js';
@@ -15,13 +16,16 @@ function freezerOf(mounts: CgroupMounts, path: string): { kind: 'v1' | 'v2'; dir
   throw new UnsupportedError('no freezer cgroup on this host (neither the v1 freezer nor cgroup v2)');
 }
 
-/** v1 reports FREEZING on the way; v2's cgroup.events says `frozen 0` until done. */
+/**
+ * v1 reports FREEZING on the way; v2's cgroup.events says `frozen 0` until done. Read
+ * synchronously: a cgroup file answers at once, and every state() asks.
+ */
 async function freezerState(f: { kind: 'v1' | 'v2'; dir: string }): Promise<'frozen' | 'thawed' | 'freezing'> {
   if (f.kind === 'v1') {
-    const st = (await readFile(join(f.dir, 'freezer.state'), 'utf8')).trim();
+    const st = readFileSync(join(f.dir, 'freezer.state'), 'utf8').trim();
     return st === 'FROZEN' ? 'frozen' : st === 'THAWED' ? 'thawed' : 'freezing';
   }
-  return /^frozen 1$/m.test(await readFile(join(f.dir, 'cgroup.events'), 'utf8')) ? 'frozen' : 'thawed';
+  return /^frozen 1$/m.test(readFileSync(join(f.dir, 'cgroup.events'), 'utf8')) ? 'frozen' : 'thawed';
 }
 
 /** Whether the cgroup at `path` is frozen (false when it does not exist). */

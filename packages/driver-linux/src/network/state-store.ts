@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BerthError } from '@berth/image-format';
 
@@ -9,9 +10,14 @@ import { BerthError } from '@berth/image-format';
  * With `cached`, the records are read from disk once and then kept in memory (written
  * through): for an owner that is the directory's only writer, so that listing every
  * record (each attach does) costs no file reads. Callers get copies either way.
+ * A record is read and written synchronously: a few KB in the page cache take
+ * microseconds, where fs.promises' steps are each a trip through the thread pool (an
+ * attach writes its record after every plugin).
  */
 export class JsonRecordDir<T> {
   private memory: Map<string, T> | undefined;
+
+  private dirMade = false;
 
   constructor(
     readonly dir: string,
@@ -48,7 +54,7 @@ export class JsonRecordDir<T> {
 
   private async read(key: string, file = this.file(key)): Promise<T | undefined> {
     try {
-      return JSON.parse(await readFile(file, 'utf8')) as T;
+      return JSON.parse(readFileSync(file, 'utf8')) as T;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
@@ -56,10 +62,19 @@ export class JsonRecordDir<T> {
   }
 
   async put(key: string, value: T): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const tmp = join(this.dir, `.${key}.${randomBytes(4).toString('hex')}.tmp`);
-    await writeFile(tmp, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 });
-    await rename(tmp, this.file(key));
+    const text = JSON.stringify(value, null, 2) + '\n';
+    if (!this.dirMade) mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    try {
+      writeFileSync(tmp, text, { mode: 0o600 });
+    } catch (e) {
+      // the directory went meanwhile (a cleanup): make it again
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      writeFileSync(tmp, text, { mode: 0o600 });
+    }
+    this.dirMade = true;
+    renameSync(tmp, this.file(key));
     this.memory?.set(key, structuredClone(value));
   }
 
