@@ -32,13 +32,7 @@ export async function createContainer(ctx: DriverContext, spec: ContainerSpec): 
   if (args.length === 0) throw new InvalidArgumentError('process.args must not be empty');
   if (runsAsPause(spec)) return createPauseHolder(ctx, spec);
   await checkBindPropagation(spec.mounts ?? []);
-  const bundle = ctx.records.dir(spec.id);
-  try {
-    await mkdir(bundle, { mode: 0o711 });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ConflictError(`container ${spec.id} already exists`);
-    throw err;
-  }
+  const bundle = await ctx.records.makeDir(spec.id);
   let mountedRootfs = false;
   let networked = false;
   let pending: PendingAttach | undefined;

@@ -1,6 +1,6 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BerthError, ConflictError, InvalidArgumentError, UnsupportedError } from '@berth/image-format';
+import { BerthError, InvalidArgumentError, UnsupportedError } from '@berth/image-format';
 import type { ContainerSpec, ContainerState } from '@berth/runtime';
 import { processCgroupDirs, removeCgroup } from '../cgroups/layout.js';
 import { writeEtcFiles } from '../host-files.js';
@@ -39,13 +39,7 @@ export async function createPauseHolder(ctx: DriverContext, spec: ContainerSpec)
   const shared = new Set(spec.hostNamespaces ?? []);
   const hostname = (spec.hostname || spec.id.slice(0, 12)).slice(0, 63);
   const sysctls = sysctlSettings(spec.sysctls ?? {}, mode === 'host', shared.has('ipc'));
-  const bundle = ctx.records.dir(spec.id);
-  try {
-    await mkdir(bundle, { mode: 0o711 });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ConflictError(`container ${spec.id} already exists`);
-    throw err;
-  }
+  const bundle = await ctx.records.makeDir(spec.id);
   const cgroupsPath = `${ctx.options.cgroupParent ?? '/berth'}/${spec.id}`;
   let pending: PendingAttach | undefined;
   let pid = 0;

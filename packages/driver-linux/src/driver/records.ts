@@ -1,7 +1,7 @@
 import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NotFoundError } from '@berth/image-format';
+import { ConflictError, NotFoundError } from '@berth/image-format';
 import { isValidContainerId, type ContainerState, type PortMapping } from '@berth/runtime';
 
 /** Persisted per container in `<stateDir>/containers/<id>/state.json`. */
@@ -93,6 +93,18 @@ export class ContainerRecords {
   /** The container's directory: its bundle and its record. */
   dir(id: string): string {
     return join(this.containersDir, id);
+  }
+
+  /** Makes the container's directory (0711: a user-namespaced root must reach its bundle); Conflict if the id is taken. */
+  async makeDir(id: string): Promise<string> {
+    const dir = this.dir(id);
+    try {
+      await mkdir(dir, { mode: 0o711 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ConflictError(`container ${id} already exists`);
+      throw err;
+    }
+    return dir;
   }
 
   async load(id: string): Promise<ContainerRecord> {
