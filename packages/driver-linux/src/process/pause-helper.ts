@@ -5,11 +5,12 @@
  *
  * - the monitor (conmon's part): a session of its own, every inherited descriptor closed
  *   but its sync pipe; it makes the PID namespace the pause is born into, reports the
- *   pause's pid on the sync pipe (`{"data": pid}`, or `{"data": -1, "message": ...}`), then
- *   along with its own, waits for it and writes its exit status to the exit file (`file`), as conmon does.
+ *   pause's pid and its own on the sync pipe (`{"data": pid, "monitor": pid}`, or
+ *   `{"data": -1, "message": ...}`), then waits for the pause and writes its exit status to
+ *   the exit file (`file`), as conmon does.
  * - the pause (PID 1 of that namespace): joins the cgroups, the network namespace, makes
  *   its mount, UTS and IPC namespaces, sets the hostname and the sysctls, moves into an
- *   empty read-only-by-mode tmpfs as its root (pivot_root, so /proc/1/root shows a pod's
+ *   empty 4 KiB tmpfs of mode 0555 as its root (pivot_root, so /proc/1/root shows a pod's
  *   containers nothing of the host), drops to nobody with no_new_privs, names itself
  *   `pause`, and sleeps; it reaps what is orphaned to it and exits 0 on SIGTERM or SIGINT.
  *
