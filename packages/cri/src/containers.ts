@@ -7,7 +7,8 @@ import { containerAnnotations } from './annotations.js';
 import type { CriDeps } from './deps.js';
 import { GrpcError, isNotFound } from './grpc.js';
 import { KIND_LABEL, SANDBOX_LABEL, matchSelector, nowNanos, objectLabels, readMeta, toNanos, type ContainerMeta } from './meta.js';
-import { NS_NODE, NS_POD, NS_TARGET, ignoreNotFound, isIpcSysctl, type Sandboxes } from './sandboxes.js';
+import { isIpcSysctl } from '@berth/runtime';
+import { NS_NODE, NS_POD, NS_TARGET, ignoreNotFound, type Sandboxes } from './sandboxes.js';
 import { securityOptions } from './security.js';
 import { CONFIG_LABEL, compactConfig, containerInfo, containerResources } from './verbose-info.js';
 

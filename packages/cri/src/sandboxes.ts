@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { NotFoundError } from '@berth/image-format';
 import type { ContainerInspect, HostConfig } from '@berth/engine';
+import { isIpcSysctl } from '@berth/runtime';
 import { sandboxAnnotations } from './annotations.js';
 import type { CriDeps } from './deps.js';
 import { isNotFound } from './grpc.js';
@@ -16,8 +17,6 @@ const SANDBOX_READY = 0;
 const SANDBOX_NOTREADY = 1;
 const PROTOCOLS = ['tcp', 'udp', 'sctp'];
 
-/** Sysctls that live in the IPC namespace (the rest this runtime accepts are the network's). */
-export const isIpcSysctl = (k: string): boolean => k.startsWith('kernel.shm') || k.startsWith('kernel.msg') || k === 'kernel.sem' || k.startsWith('fs.mqueue.');
 
 /**
  * Pod sandboxes: an engine container running a pause process (`sleep infinity` from the

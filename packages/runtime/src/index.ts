@@ -24,7 +24,7 @@ export type {
   ImageDefaults,
   ContainerSpec,
 } from './spec.js';
-export { MASKED_PATHS, READONLY_PATHS } from './spec.js';
+export { MASKED_PATHS, READONLY_PATHS, isIpcSysctl } from './spec.js';
 export type {
   ContainerStatus,
   ContainerState,

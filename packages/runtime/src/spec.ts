@@ -238,6 +238,9 @@ export interface ContainerSpec {
  * Docker's masked paths: kernel internals an unprivileged container must not read. Every
  * Linux driver applies them, and the engine shows them in inspect (HostConfig.MaskedPaths).
  */
+/** Sysctls that live in the IPC namespace (of the namespaced ones, the rest are the network's: `net.*`). */
+export const isIpcSysctl = (k: string): boolean => k.startsWith('kernel.shm') || k.startsWith('kernel.msg') || k === 'kernel.sem' || k.startsWith('fs.mqueue.');
+
 export const MASKED_PATHS = [
   '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats',
   '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi',

@@ -17,7 +17,7 @@ import { resolveUser } from '../user/resolve-user.js';
 import type { DriverContext } from './context.js';
 import { createPauseHolder, runsAsPause } from './namespace-holder.js';
 import { attachedAddresses, firstNamespace, startAttach, type PendingAttach, type SettledAttach } from './network-attach.js';
-import { now, toState, type ContainerRecord } from './records.js';
+import { containerHostname, now, toState, type ContainerRecord } from './records.js';
 
 /**
  * Creates a container: its bundle (rootfs, /etc files, config.json) in the container's
@@ -42,7 +42,7 @@ export async function createContainer(ctx: DriverContext, spec: ContainerSpec): 
     let netns: 'new' | 'host' | { path: string } = 'new';
     let ips: string[] = [];
     let nameservers: string[] = [];
-    const hostname = (spec.hostname || spec.id.slice(0, 12)).slice(0, 63);
+    const hostname = containerHostname(spec);
     if (mode === 'host') netns = 'host';
     else if (mode === 'none') netns = 'new';
     else if (mode.startsWith('container:')) {

@@ -1,21 +1,19 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BerthError, InvalidArgumentError, UnsupportedError } from '@berth/image-format';
-import type { ContainerSpec, ContainerState } from '@berth/runtime';
+import { isIpcSysctl, type ContainerSpec, type ContainerState } from '@berth/runtime';
 import { processCgroupDirs, removeCgroup } from '../cgroups/layout.js';
 import { writeEtcFiles } from '../host-files.js';
 import { labelsAsAnnotations } from '../oci/config.js';
 import { pauseDirectAvailable, startPauseDirect } from '../process/run-program.js';
 import type { DriverContext } from './context.js';
 import { attachedAddresses, firstNamespace, startAttach, type PendingAttach } from './network-attach.js';
-import { now, pidAlive, toState, type ContainerRecord } from './records.js';
+import { containerHostname, now, pidAlive, toState, type ContainerRecord } from './records.js';
 
 const CLONE_NEWNS = 0x00020000;
 const CLONE_NEWUTS = 0x04000000;
 const CLONE_NEWIPC = 0x08000000;
 const CLONE_NEWNET = 0x40000000;
-
-const isIpcSysctl = (k: string): boolean => /^kernel\.(shm|msg)/.test(k) || k === 'kernel.sem' || k.startsWith('fs.mqueue.');
 
 /**
  * Whether a namespace holder (a pod's sandbox) runs as the driver's own pause: where the
@@ -37,7 +35,7 @@ export function runsAsPause(spec: ContainerSpec): boolean {
 export async function createPauseHolder(ctx: DriverContext, spec: ContainerSpec): Promise<ContainerState> {
   const mode = spec.network?.mode ?? 'none';
   const shared = new Set(spec.hostNamespaces ?? []);
-  const hostname = (spec.hostname || spec.id.slice(0, 12)).slice(0, 63);
+  const hostname = containerHostname(spec);
   const sysctls = sysctlSettings(spec.sysctls ?? {}, mode === 'host', shared.has('ipc'));
   const bundle = await ctx.records.makeDir(spec.id);
   const cgroupsPath = `${ctx.options.cgroupParent ?? '/berth'}/${spec.id}`;
@@ -159,12 +157,13 @@ function pauseSpec(spec: ContainerSpec, hostname: string, netnsPath: string, fla
   if (flags & CLONE_NEWUTS) namespaces.push({ type: 'uts' });
   if (flags & CLONE_NEWNET) namespaces.push({ type: 'network' });
   else if (netnsPath) namespaces.push({ type: 'network', path: netnsPath });
+  const annotations = labelsAsAnnotations(spec.labels);
   return {
     ociVersion: '1.0.2',
     process: { args: ['pause'], user: { uid: 65534, gid: 65534 }, cwd: '/', noNewPrivileges: true },
     root: { path: 'tmpfs', readonly: true },
     ...(spec.network?.mode !== 'host' && flags & CLONE_NEWUTS ? { hostname } : {}),
     linux: { namespaces, cgroupsPath, ...(spec.sysctls && Object.keys(spec.sysctls).length > 0 ? { sysctl: { ...spec.sysctls } } : {}) },
-    ...(labelsAsAnnotations(spec.labels) ? { annotations: labelsAsAnnotations(spec.labels) } : {}),
+    ...(annotations ? { annotations } : {}),
   };
 }

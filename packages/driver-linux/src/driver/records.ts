@@ -40,6 +40,11 @@ export interface ContainerRecord {
   pause?: boolean;
 }
 
+/** The container's hostname: the spec's, else its short id (at most 63 characters, the kernel's limit). */
+export function containerHostname(spec: { id: string; hostname?: string }): string {
+  return (spec.hostname || spec.id.slice(0, 12)).slice(0, 63);
+}
+
 export function now(): string {
   return new Date().toISOString();
 }
