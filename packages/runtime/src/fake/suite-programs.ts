@@ -50,8 +50,9 @@ const scripts: Record<string, FakeProgram> = {
     }
     return 0;
   },
-  'i=1; while [ $i -le 2000 ]; do echo line$i; i=$((i+1)); done; echo oops >&2; sleep 0.2; printf end': async (p) => {
+  'i=1; while [ $i -le 2000 ]; do echo line$i; i=$((i+1)); done; sleep 0.2; echo oops >&2; sleep 0.2; printf end': async (p) => {
     for (let i = 1; i <= 2000; i++) p.stdout(`line${i}\n`);
+    await p.sleep(0.2);
     p.stderr('oops\n');
     await p.sleep(0.2);
     p.stdout('end');

@@ -88,7 +88,9 @@ export function logCases(ctx: LogCaseContext): void {
   });
 
   it('logs: tail gives the last n lines of both streams', async () => {
-    const id = await run('log-tail', { args: ['sh', '-c', 'i=1; while [ $i -le 2000 ]; do echo line$i; i=$((i+1)); done; echo oops >&2; sleep 0.2; printf end'] });
+    // stdout and stderr are two pipes: the monitor may read `oops` before the last stdout
+    // lines still in their pipe, so the script waits for those to be drained first
+    const id = await run('log-tail', { args: ['sh', '-c', 'i=1; while [ $i -le 2000 ]; do echo line$i; i=$((i+1)); done; sleep 0.2; echo oops >&2; sleep 0.2; printf end'] });
     const text = async (tail: number): Promise<string> => bytes(await entries(ctx.driver(), id, { tail })).toString();
     expect(await text(3)).toBe('line2000\noops\nend');
     expect(await text(1)).toBe('end');
