@@ -134,9 +134,3 @@ sub pause_process {
   while (1) { sleep(3600); }
 }
 `;
-
-/** This architecture's numbers of the syscalls the pause mode makes; undefined where unknown. */
-export const PAUSE_SYSCALLS: Partial<Record<NodeJS.Architecture, Record<'unshare' | 'setns' | 'mount' | 'umount2' | 'pivot_root' | 'sethostname' | 'prctl', number>>> = {
-  x64: { unshare: 272, setns: 308, mount: 165, umount2: 166, pivot_root: 155, sethostname: 170, prctl: 157 },
-  arm64: { unshare: 97, setns: 268, mount: 40, umount2: 39, pivot_root: 41, sethostname: 161, prctl: 167 },
-};

@@ -3,8 +3,7 @@ import { accessSync, constants } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { BerthError } from '@berth/image-format';
-import { MOUNT_SYSCALLS } from './syscall-numbers.js';
-import { PAUSE_SYSCALLS } from './pause-helper.js';
+import { MOUNT_SYSCALLS, PAUSE_SYSCALLS } from './syscall-numbers.js';
 import { ProgramStartError, SpawnServer, type ProgramOptions, type ProgramResult } from './spawn-server.js';
 
 let server: SpawnServer | undefined;
